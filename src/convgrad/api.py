@@ -1,0 +1,134 @@
+"""The public API behind ``convgrad.solve``: load a problem, run it, shape the results.
+
+Results mirror the shapes the user wrote (SPEC section 1): dW has the kernel's
+shape, dX the input's, Y and dY are Ho x Wo for one filter on a 2-D input.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+
+from convgrad.engine import LayerPass, Run, run
+from convgrad.errors import ProblemError
+from convgrad.numbers import exact_text, json_number
+from convgrad.spec import Conv, Dense, Problem, user_output_shape
+
+# The order of keys in results and in `solve --json`.
+RESULT_KEYS = ("Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new", "b_new")
+LAYER_KEYS = ("output", "d_output", "dW", "db", "W_new", "b_new")
+
+
+def load_problem(problem: Any) -> Problem:
+    """A problem from a path, YAML text, or a dict (nested lists or NumPy arrays)."""
+    from convgrad import spec
+
+    if isinstance(problem, Problem):
+        return problem
+    if isinstance(problem, os.PathLike):
+        return spec.read_file(problem)
+    if isinstance(problem, str):
+        if "\n" not in problem and os.path.isfile(problem):
+            return spec.read_file(problem)
+        if "\n" not in problem and problem.strip().endswith((".yaml", ".yml")):
+            raise ProblemError(f"{problem.strip()}: no such file; check the path")
+        return spec.problem_from_text(problem, source="<text>")
+    if isinstance(problem, dict):
+        return spec.problem_from_dict(problem, source="<dict>")
+    raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")
+
+
+def solve(problem: Any, exact: bool | None = None) -> dict[str, Any]:
+    """See ``convgrad.solve``."""
+    solved = run(load_problem(problem), exact=exact)
+    out = results(solved)
+    out["warnings"] = list(solved.problem.warnings)
+    return out
+
+
+def results(solved: Run) -> dict[str, Any]:
+    """The result keys of SPEC section 3 (no `exact`, no `warnings`), values in the user's shapes."""
+    problem = solved.problem
+    passes = solved.passes
+    out: dict[str, Any] = {}
+
+    def shaped_output(arr: np.ndarray | None) -> np.ndarray | None:
+        if arr is None:
+            return None
+        return arr.reshape(user_output_shape(problem, arr.shape)) if problem.single else arr
+
+    out["Y"] = shaped_output(solved.y)
+    out["dY"] = shaped_output(solved.dy)
+    if problem.single:
+        conv = passes[0]
+        op = conv.layer.op
+        assert isinstance(op, Conv)
+        if conv.dw is not None:
+            out["dW"] = conv.dw.reshape(op.kernel_shape)
+            out["db"] = _bias_shaped(conv.db, op.bias_scalar)
+    out["dX"] = None if solved.dx is None else solved.dx.reshape(problem.x_shape)
+    out["loss"] = solved.loss
+    if problem.single and len(passes) > 1:
+        out["Z"] = shaped_output(passes[0].out)
+        out["dZ"] = shaped_output(passes[0].d_out)
+        if len(passes) == 3:
+            out["A"] = shaped_output(passes[1].out)
+            out["dA"] = shaped_output(passes[1].d_out)
+    if problem.single and passes[0].w_new is not None:
+        op = passes[0].layer.op
+        assert isinstance(op, Conv)
+        out["W_new"] = passes[0].w_new.reshape(op.kernel_shape)
+        out["b_new"] = _bias_shaped(passes[0].b_new, op.bias_scalar)
+    out = {key: out[key] for key in RESULT_KEYS if out.get(key) is not None}
+    if not problem.single:
+        out["layers"] = [_layer_results(step) for step in passes]
+    return out
+
+
+def _bias_shaped(db: np.ndarray | None, scalar: bool) -> Any:
+    if db is None:
+        return None
+    if scalar and db.shape == (1,):
+        return db[0]
+    return db
+
+
+def _layer_results(step: LayerPass) -> dict[str, Any]:
+    layer = step.layer
+    item: dict[str, Any] = {"name": layer.name, "type": layer.type,
+                            "output": step.out, "d_output": step.d_out}
+    if isinstance(layer.op, Conv):
+        item["dW"] = None if step.dw is None else step.dw.reshape(layer.op.kernel_shape)
+        item["W_new"] = None if step.w_new is None else step.w_new.reshape(layer.op.kernel_shape)
+    elif isinstance(layer.op, Dense):
+        item["dW"], item["W_new"] = step.dw, step.w_new
+    if isinstance(layer.op, (Conv, Dense)):
+        item["db"], item["b_new"] = step.db, step.b_new
+    return {key: value for key, value in item.items() if value is not None}
+
+
+def to_json(out: dict[str, Any], exact: bool) -> dict[str, Any]:
+    """The `solve --json` object: JSON numbers, and with exact arithmetic an `exact` twin of strings."""
+    doc = {key: _tree(value, json_number) for key, value in out.items() if key != "warnings"}
+    if exact:
+        doc["exact"] = {key: _tree(value, exact_text) for key, value in out.items()
+                        if key != "warnings"}
+    return doc
+
+
+def _tree(value: Any, leaf: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: (item if key in ("name", "type") else _tree(item, leaf))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tree(item, leaf) for item in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype != object and leaf is json_number:
+            return value.tolist()
+        if value.ndim == 0:
+            return leaf(value[()])
+        return [_tree(item, leaf) for item in value]
+    return leaf(value)
+

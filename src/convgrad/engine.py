@@ -1,0 +1,475 @@
+"""Forward and backward passes, vectorized with NumPy. Knows nothing of YAML or printing.
+
+Every layer is a pair of functions in the CS231n manner: ``*_forward`` returns
+its output, ``*_backward`` takes dout (dL/d output) and returns dx and the
+parameter gradients. The same code serves float64 arrays and exact arrays
+(object dtype holding int/Fraction): dtype is data. The only place where the
+two differ is `matmul`, which runs exact products as one integer matmul.
+
+Where things are computed:
+- conv: `conv_forward` (Z), `conv_backward` (dX, dW, db)
+- activations, pooling, flatten, dense: `*_forward` / `*_backward`
+- losses: `loss_forward` (L) and `loss_backward` (dL/dY)
+- a whole problem: `run`, which chains the layers forward, then backward.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from convgrad.numbers import Number, exact_const, normalize, to_exact, to_float
+from convgrad.spec import Activation, Conv, Dense, Flatten, Layer, Pool, Problem
+
+# Automatic exact arithmetic up to this many multiply-adds of one forward pass
+# (SPEC: homework size); --exact lifts it.
+EXACT_LIMIT = 1_000_000
+
+
+# --- arithmetic shared by both modes --------------------------------------------------
+
+
+def zeros(shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
+    """Zeros of the arithmetic of `like`: int 0 in an object array, or float64."""
+    return np.zeros(shape, dtype=object if like.dtype == object else np.float64)
+
+
+def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a @ b, exact for object arrays: scale each side to integers, one integer matmul, divide once.
+
+    Fraction-by-Fraction products cost a gcd each; scaling to a common
+    denominator keeps the inner loop in machine integers (int64 when the bound
+    allows, Python ints when it does not).
+    """
+    if a.dtype != object and b.dtype != object:
+        return a @ b
+    ia, da = _scaled_ints(to_exact(a))
+    ib, db = _scaled_ints(to_exact(b))
+    bound = _max_abs(ia) * _max_abs(ib) * max(a.shape[-1], 1)
+    if bound < 2**62:
+        product = (ia.astype(np.int64) @ ib.astype(np.int64)).astype(object)
+    else:
+        product = ia @ ib
+    return _divide(product, da * db)
+
+
+def _scaled_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    """arr (object ints/Fractions) = ints / denominator, with the smallest common denominator."""
+    denominators = {v.denominator for v in arr.flat}
+    common = math.lcm(*denominators) if denominators else 1
+    if common == 1:
+        return arr, 1
+    scale = np.frompyfunc(lambda v: v.numerator * (common // v.denominator), 1, 1)
+    return np.asarray(scale(arr), dtype=object).reshape(arr.shape), common
+
+
+def _max_abs(arr: np.ndarray) -> int:
+    return max((abs(int(v)) for v in arr.flat), default=0)
+
+
+def _divide(arr: np.ndarray, denominator: int) -> np.ndarray:
+    if denominator == 1:
+        return arr
+    divide = np.frompyfunc(lambda n: _int_or_fraction(n, denominator), 1, 1)
+    return np.asarray(divide(arr), dtype=object).reshape(arr.shape)
+
+
+def _int_or_fraction(n: int, d: int) -> Number:
+    f = Fraction(n, d)
+    return f.numerator if f.denominator == 1 else f
+
+
+# --- convolution ----------------------------------------------------------------------
+
+
+def pad_input(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
+    """x (C, H, W) -> x_pad (C, H + top + bottom, W + left + right), zeros around."""
+    C, H, W = x.shape
+    top, bottom, left, right = pad
+    if not any(pad):
+        return x
+    x_pad = zeros((C, H + top + bottom, W + left + right), x)
+    x_pad[:, top:top + H, left:left + W] = x
+    return x_pad
+
+
+def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
+           dilation: tuple[int, int], OH: int, OW: int) -> np.ndarray:
+    """x_pad (C, Hp, Wp) -> cols (C*KH*KW, OH*OW): column i*OW + j is the window of output (i, j).
+
+    Rows run over (c, p, q) in the order of w.reshape(F, -1), so one matmul
+    with the kernel gives every output at once.
+    """
+    C = x_pad.shape[0]
+    sh, sw = stride
+    dh, dw = dilation
+    windows = sliding_window_view(x_pad, (dh * (KH - 1) + 1, dw * (KW - 1) + 1), axis=(1, 2))
+    windows = windows[:, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw, ::dh, ::dw]
+    return windows.transpose(0, 3, 4, 1, 2).reshape(C * KH * KW, OH * OW)
+
+
+def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: tuple[int, int],
+                 pad: tuple[int, int, int, int], dilation: tuple[int, int]
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Cross-correlation: Z[f,i,j] = b[f] + sum_{c,p,q} x_pad[c, i*sh + p*dh, j*sw + q*dw] w[f,c,p,q].
+
+    x: (C, H, W), w: (F, C, KH, KW), b: (F,) -> z: (F, OH, OW), and the im2col
+    matrix cols (C*KH*KW, OH*OW) that conv_backward reuses for dW.
+    """
+    F, C, KH, KW = w.shape
+    x_pad = pad_input(x, pad)
+    _, Hp, Wp = x_pad.shape
+    OH = (Hp - dilation[0] * (KH - 1) - 1) // stride[0] + 1
+    OW = (Wp - dilation[1] * (KW - 1) - 1) // stride[1] + 1
+    cols = im2col(x_pad, KH, KW, stride, dilation, OH, OW)
+    z = matmul(w.reshape(F, C * KH * KW), cols).reshape(F, OH, OW) + b.reshape(F, 1, 1)
+    return z, cols
+
+
+def conv_backward(dout: np.ndarray, x_shape: tuple[int, ...], w: np.ndarray, cols: np.ndarray,
+                  stride: tuple[int, int], pad: tuple[int, int, int, int],
+                  dilation: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dout (F, OH, OW) -> dx (C, H, W), dw (F, C, KH, KW), db (F,).
+
+    dW is the correlation of the input windows with dout: one matmul with cols.
+    dX scatters dout through each kernel offset (p, q) into dx_pad, adding up
+    where windows overlap, then drops the padding: a loop over the KH*KW
+    offsets, never over output pixels.
+    """
+    F, C, KH, KW = w.shape
+    _, OH, OW = dout.shape
+    sh, sw = stride
+    dh, dw_ = dilation
+    top, bottom, left, right = pad
+    _, H, W = x_shape
+    dout2 = dout.reshape(F, OH * OW)
+    db = dout2.sum(axis=1)
+    dw = matmul(dout2, cols.T).reshape(F, C, KH, KW)
+    dcols = matmul(w.reshape(F, C * KH * KW).T, dout2).reshape(C, KH, KW, OH, OW)
+    dx_pad = zeros((C, H + top + bottom, W + left + right), dcols)
+    for p in range(KH):
+        for q in range(KW):
+            dx_pad[:, p * dh:p * dh + sh * (OH - 1) + 1:sh,
+                   q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[:, p, q]
+    dx = dx_pad[:, top:top + H, left:left + W]
+    return dx, dw, db
+
+
+# --- activations -------------------------------------------------------------------------
+
+
+def activation_forward(name: str, z: np.ndarray, slope: Number = 0) -> np.ndarray:
+    """Elementwise: relu max(0, z); leaky_relu z or slope*z; sigmoid; tanh (float only)."""
+    if name == "relu":
+        return np.where(z > 0, z, 0 * z)
+    if name == "leaky_relu":
+        return np.where(z > 0, z, slope * z)
+    if name == "sigmoid":
+        return _sigmoid(to_float(z))
+    if name == "tanh":
+        return np.tanh(to_float(z))
+    raise ValueError(f"unknown activation {name}")
+
+
+def activation_backward(name: str, z: np.ndarray, a: np.ndarray, dout: np.ndarray,
+                        slope: Number = 0) -> np.ndarray:
+    """dz = dout * f'(z), with relu'(0) = 0 and leaky_relu'(0) = slope, as PyTorch."""
+    return dout * activation_derivative(name, z, a, slope)
+
+
+def activation_derivative(name: str, z: np.ndarray, a: np.ndarray, slope: Number = 0
+                          ) -> np.ndarray:
+    """f'(z) elementwise; a = f(z) saves recomputing sigmoid and tanh."""
+    one = 1 + 0 * z
+    if name == "relu":
+        return np.where(z > 0, one, 0 * z)
+    if name == "leaky_relu":
+        return np.where(z > 0, one, slope * one)
+    if name == "sigmoid":
+        return a * (1 - a)
+    if name == "tanh":
+        return 1 - a * a
+    raise ValueError(f"unknown activation {name}")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # exp of a negative number only, so large |z| neither overflows nor warns.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+# --- pooling -----------------------------------------------------------------------------
+
+
+def _pool_windows(a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
+    """a (C, H, W) -> windows (C, OH, OW, ph*pw), each window row-major; windows that do not fit are dropped."""
+    C, H, W = a.shape
+    ph, pw = size
+    sh, sw = stride
+    OH, OW = (H - ph) // sh + 1, (W - pw) // sw + 1
+    windows = sliding_window_view(a, size, axis=(1, 2))
+    windows = windows[:, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw]
+    return windows.reshape(C, OH, OW, ph * pw)
+
+
+def pool_forward(kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """a (C, H, W) -> p (C, OH, OW), and for max pooling the winner of each window.
+
+    The winner is the index (row-major, 0..ph*pw-1) of the first maximum.
+    """
+    windows = _pool_windows(a, size, stride)
+    if kind == "max":
+        winners = np.argmax(windows, axis=-1)
+        return np.take_along_axis(windows, winners[..., np.newaxis], axis=-1)[..., 0], winners
+    share = exact_const(Fraction(1, size[0] * size[1]), a.dtype == object)
+    return windows.sum(axis=-1) * share, None
+
+
+def pool_backward(kind: str, a_shape: tuple[int, ...], dout: np.ndarray,
+                  winners: np.ndarray | None, size: tuple[int, int], stride: tuple[int, int]
+                  ) -> np.ndarray:
+    """dout (C, OH, OW) -> da (C, H, W).
+
+    Max: each window's gradient goes to its winner; avg: every element gets
+    dout / (ph*pw). Overlapping windows add up. A loop over the ph*pw offsets.
+    """
+    ph, pw = size
+    sh, sw = stride
+    _, OH, OW = dout.shape
+    da = zeros(a_shape, dout)
+    if kind == "avg":
+        share = dout * exact_const(Fraction(1, ph * pw), dout.dtype == object)
+    for k in range(ph * pw):
+        p, q = divmod(k, pw)
+        routed = np.where(winners == k, dout, 0 * dout) if kind == "max" else share
+        da[:, p:p + sh * (OH - 1) + 1:sh, q:q + sw * (OW - 1) + 1:sw] += routed
+    return da
+
+
+# --- dense -------------------------------------------------------------------------------
+
+
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """x (N,), w (M, N), b (M,) -> y (M,) = w x + b, as PyTorch's Linear."""
+    return matmul(w, x.reshape(-1, 1)).reshape(-1) + b
+
+
+def dense_backward(x: np.ndarray, w: np.ndarray, dout: np.ndarray
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """dout (M,) -> dx (N,) = w^T dout, dw (M, N) = dout x^T, db (M,) = dout."""
+    dx = matmul(w.T, dout.reshape(-1, 1)).reshape(-1)
+    dw = matmul(dout.reshape(-1, 1), x.reshape(1, -1))
+    return dx, dw, dout.copy()
+
+
+# --- losses ------------------------------------------------------------------------------
+
+
+def loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Number:
+    """L for y and target t of the same shape (SPEC section 2). N = y.size."""
+    exact = y.dtype == object
+    inv_n = exact_const(Fraction(1, y.size), exact)
+    d = y - t
+    if name == "mse":
+        return _scalar((d * d).sum() * inv_n)
+    if name == "sse":
+        return _scalar((d * d).sum())
+    if name == "half_sse":
+        return _scalar((d * d).sum() * exact_const(Fraction(1, 2), exact))
+    if name == "mae":
+        return _scalar(np.abs(d).sum() * inv_n)
+    yf, tf = to_float(y), to_float(t)
+    if name == "bce":
+        return float(-(tf * np.log(yf) + (1 - tf) * np.log1p(-yf)).sum() / y.size)
+    if name == "cross_entropy":
+        return float(-(tf * _log_softmax(yf)).sum())
+    raise ValueError(f"unknown loss {name}")
+
+
+def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """dL/dY, the same shape as y."""
+    exact = y.dtype == object
+    inv_n = exact_const(Fraction(1, y.size), exact)
+    d = y - t
+    if name == "mse":
+        return d * (2 * inv_n)
+    if name == "sse":
+        return d * 2
+    if name == "half_sse":
+        return d * 1
+    if name == "mae":
+        # d|u|/du = sign(u), and 0 at u = 0 as PyTorch.
+        sign = np.where(d > 0, 1, np.where(d < 0, -1, 0))
+        return (sign * inv_n).astype(y.dtype)
+    yf, tf = to_float(y), to_float(t)
+    if name == "bce":
+        return (yf - tf) / (yf * (1 - yf)) / y.size
+    if name == "cross_entropy":
+        # softmax(y) * sum(t) - t; sum(t) is 1 for a distribution.
+        return np.exp(_log_softmax(yf)) * tf.sum() - tf
+    raise ValueError(f"unknown loss {name}")
+
+
+def _log_softmax(y: np.ndarray) -> np.ndarray:
+    shifted = y - y.max()
+    return shifted - np.log(np.exp(shifted).sum())
+
+
+def _scalar(value: Any) -> Number:
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    if isinstance(value, np.integer):
+        return int(value)
+    return value
+
+
+# --- a whole problem --------------------------------------------------------------------
+
+
+@dataclass
+class LayerPass:
+    """One layer's numbers in a run: its input and output, and on the way back the gradients."""
+
+    layer: Layer
+    x: np.ndarray  # the layer's input
+    out: np.ndarray  # its output
+    w: np.ndarray | None = None  # conv/dense weights in the run's arithmetic, as written
+    b: np.ndarray | None = None
+    cache: Any = None  # im2col matrix (conv), pool winners (max pool)
+    d_out: np.ndarray | None = None  # dL/d(out)
+    dx: np.ndarray | None = None  # dL/d(x)
+    dw: np.ndarray | None = None
+    db: np.ndarray | None = None
+    w_new: np.ndarray | None = None
+    b_new: np.ndarray | None = None
+
+
+@dataclass
+class Run:
+    """The forward and backward pass of a problem, in one arithmetic (exact or float64)."""
+
+    problem: Problem
+    exact: bool
+    passes: list[LayerPass]
+    x: np.ndarray
+    y: np.ndarray
+    target: np.ndarray | None = None
+    loss: Number | None = None
+    dy: np.ndarray | None = None
+    dx: np.ndarray | None = None
+    learning_rate: Number | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, str | None]:
+    """Exact fractions or float64 (SPEC "Arithmetic"), and a note when the choice needs one."""
+    if exact is True:
+        if not problem.rational:
+            raise problem.error("loss" if problem.loss in ("bce", "cross_entropy") else "layers",
+                                "exact arithmetic needs a rational problem, and sigmoid, tanh, "
+                                "bce and cross_entropy are not; drop --exact")
+        return True, None
+    if exact is False or not problem.rational:
+        return False, None
+    if problem.multiply_adds > EXACT_LIMIT:
+        return False, (f"float64 arithmetic: the problem has {problem.multiply_adds:,} "
+                       f"multiply-adds, above the automatic exact limit of {EXACT_LIMIT:,}; "
+                       "--exact forces exact fractions")
+    return True, None
+
+
+def run(problem: Problem, exact: bool | None = None) -> Run:
+    """Forward through every layer, the loss, then backward to dX (and the update)."""
+    use_exact, note = choose_exact(problem, exact)
+    convert = to_exact if use_exact else to_float
+
+    def const(v: Number) -> Number:
+        return exact_const(v, use_exact)
+
+    x = convert(problem.x)
+    result = Run(problem=problem, exact=use_exact, passes=[], x=x, y=x)
+    if note:
+        result.notes.append(note)
+
+    # Forward.
+    h = x
+    for layer in problem.layers:
+        step = LayerPass(layer=layer, x=h, out=h)
+        op = layer.op
+        if isinstance(op, Conv):
+            step.w, step.b = convert(op.w), convert(op.b)
+            w_eff = step.w[:, :, ::-1, ::-1] if op.flip else step.w
+            step.out, step.cache = conv_forward(h, w_eff, step.b, op.stride, op.pad, op.dilation)
+        elif isinstance(op, Activation):
+            step.out = activation_forward(op.name, h, const(op.slope))
+        elif isinstance(op, Pool):
+            step.out, step.cache = pool_forward(op.kind, h, op.size, op.stride)
+        elif isinstance(op, Flatten):
+            step.out = h.reshape(-1)
+        elif isinstance(op, Dense):
+            step.w, step.b = convert(op.w), convert(op.b)
+            step.out = dense_forward(h, step.w, step.b)
+        step.out = normalize(step.out)
+        result.passes.append(step)
+        h = step.out
+    result.y = h
+
+    # Loss and dL/dY.
+    if problem.grad_output is not None:
+        dy = convert(problem.grad_output)
+    elif problem.target is not None and problem.loss is not None:
+        result.target = convert(problem.target)
+        _check_loss_domain(problem, h)
+        result.loss = loss_forward(problem.loss, h, result.target)
+        dy = loss_backward(problem.loss, h, result.target)
+    else:
+        return result
+    result.dy = dy = normalize(dy)
+    if problem.learning_rate is not None:
+        result.learning_rate = const(problem.learning_rate)
+
+    # Backward, last layer first.
+    for step in reversed(result.passes):
+        step.d_out = dy
+        op = step.layer.op
+        if isinstance(op, Conv):
+            w_eff = step.w[:, :, ::-1, ::-1] if op.flip else step.w
+            dx, dw, step.db = conv_backward(dy, step.x.shape, w_eff, step.cache, op.stride,
+                                            op.pad, op.dilation)
+            # dW is reported for W as written: un-rotate it when the kernel was flipped.
+            step.dw = dw[:, :, ::-1, ::-1] if op.flip else dw
+        elif isinstance(op, Activation):
+            dx = activation_backward(op.name, step.x, step.out, dy, const(op.slope))
+        elif isinstance(op, Pool):
+            dx = pool_backward(op.kind, step.x.shape, dy, step.cache, op.size, op.stride)
+        elif isinstance(op, Flatten):
+            dx = dy.reshape(step.x.shape)
+        else:
+            assert isinstance(op, Dense)
+            dx, step.dw, step.db = dense_backward(step.x, step.w, dy)
+        if step.dw is not None:
+            step.dw, step.db = normalize(step.dw), normalize(step.db)
+            if result.learning_rate is not None:
+                step.w_new = normalize(step.w - result.learning_rate * step.dw)
+                step.b_new = normalize(step.b - result.learning_rate * step.db)
+        step.dx = dy = normalize(dx)
+    result.dx = dy
+    return result
+
+
+def _check_loss_domain(problem: Problem, y: np.ndarray) -> None:
+    if problem.loss == "bce":
+        outside = [(i, v) for i, v in enumerate(y.flat) if not 0 < v < 1]
+        if outside:
+            i, v = outside[0]
+            raise problem.error("loss", f"bce needs every output strictly between 0 and 1, but "
+                                f"output {i + 1} (row-major) is {float(v):.6g}; add "
+                                "activation: sigmoid, or use mse")

@@ -1,0 +1,597 @@
+"""The naive loop twin of the engine, and finite differences.
+
+Every function here is written as literally as the formulas in SPEC section 2: plain Python
+loops over indices, one term at a time. It is slow on purpose; it exists so that the fast,
+vectorized engine can be checked against something a reader can verify by eye, and both
+against central differences (`numerical_gradient`).
+
+The same code serves two kinds of arrays:
+- float64 arrays, and
+- object arrays whose entries are `fractions.Fraction` or `int` (exact arithmetic).
+Only +, -, *, / and comparisons touch the entries, so Fractions stay Fractions. The
+non-rational functions (sigmoid, tanh, bce, cross_entropy) use `math.exp`, `math.tanh` and
+`math.log`, and are only ever meant to see floats. Results are object arrays (cells start as
+int 0) when any input is an object array, float64 arrays otherwise.
+
+Shapes use the field's names: x (C, H, W), w (F, C, KH, KW), b (F,), z and dout (F, OH, OW);
+stride (sh, sw); pad (top, bottom, left, right); dilation (dil_h, dil_w) -- the dilation is
+not called (dh, dw) here because `dw` is the weight gradient.
+"""
+
+import math
+from fractions import Fraction
+
+import numpy as np
+
+ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
+POOLS = ("max", "avg")
+LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
+
+# One entry of an array: a float in float mode, a Fraction or int in exact mode.
+Scalar = float | int | Fraction
+
+
+# ----------------------------------------------------------------------------------------
+# helpers
+
+
+def _is_exact(*arrays: np.ndarray) -> bool:
+    """True when any of the arrays is an object array (Fractions / ints)."""
+    return any(np.asarray(a).dtype == object for a in arrays)
+
+
+def _zeros(shape: tuple[int, ...], *like: np.ndarray) -> np.ndarray:
+    """A zero array of `shape`: object dtype filled with int 0 when any of `like` is an
+    object array, float64 otherwise."""
+    if _is_exact(*like):
+        return np.zeros(shape, dtype=object)  # every cell is the int 0
+    return np.zeros(shape, dtype=np.float64)
+
+
+def _divide(numerator: Scalar, denominator: Scalar) -> Scalar:
+    """numerator / denominator, kept exact when both are integers.
+
+    int / int is a float in Python, so 92 / 4 would silently leave exact arithmetic; a
+    Fraction divided by an int is already exact, and floats divide as floats.
+    """
+    if isinstance(numerator, (int, np.integer)) and isinstance(denominator, (int, np.integer)):
+        return Fraction(int(numerator), int(denominator))
+    return numerator / denominator
+
+
+def _scalar(value: Scalar, *like: np.ndarray) -> Scalar:
+    """A loss value as a Python scalar: Fraction/int in exact mode, float otherwise."""
+    if _is_exact(*like):
+        return value
+    return float(value)
+
+
+def _rotate180(w: np.ndarray) -> np.ndarray:
+    """w: (F, C, KH, KW) -> w rotated 180 degrees in (KH, KW):
+    out[f, c, p, q] = w[f, c, KH-1-p, KW-1-q]."""
+    F, C, KH, KW = w.shape
+    out = _zeros((F, C, KH, KW), w)
+    for f in range(F):
+        for c in range(C):
+            for p in range(KH):
+                for q in range(KW):
+                    out[f, c, p, q] = w[f, c, KH - 1 - p, KW - 1 - q]
+    return out
+
+
+def _output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
+    """floor((size - dilation*(kernel-1) - 1) / stride) + 1, `size` already padded."""
+    return (size - dilation * (kernel - 1) - 1) // stride + 1
+
+
+# ----------------------------------------------------------------------------------------
+# convolution
+
+
+def pad_input(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
+    """Surround x with zeros.
+
+    x: (C, H, W); pad: (top, bottom, left, right), ints >= 0.
+    Returns x_pad: (C, H+top+bottom, W+left+right), with x_pad[c, top+h, left+w] = x[c, h, w].
+    """
+    C, H, W = x.shape
+    top, bottom, left, right = pad
+    if min(top, bottom, left, right) < 0:
+        raise ValueError(f"padding must be >= 0, got {pad}")
+    x_pad = _zeros((C, H + top + bottom, W + left + right), x)
+    for c in range(C):
+        for h in range(H):
+            for w in range(W):
+                x_pad[c, top + h, left + w] = x[c, h, w]
+    return x_pad
+
+
+def _check_conv_shapes(
+    x: np.ndarray, w: np.ndarray, stride: tuple[int, int], pad: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+) -> tuple[int, int]:
+    """Validate a convolution's arguments; return (OH, OW)."""
+    C, H, W = x.shape
+    F, Cw, KH, KW = w.shape
+    sh, sw = stride
+    top, bottom, left, right = pad
+    dil_h, dil_w = dilation
+    if Cw != C:
+        raise ValueError(f"kernel has {Cw} channels but the input has {C}")
+    if sh < 1 or sw < 1 or dil_h < 1 or dil_w < 1:
+        raise ValueError(f"stride and dilation must be >= 1, got {stride} and {dilation}")
+    OH = _output_size(H + top + bottom, KH, sh, dil_h)
+    OW = _output_size(W + left + right, KW, sw, dil_w)
+    if OH < 1 or OW < 1:
+        raise ValueError("the dilated kernel does not fit in the padded input")
+    return OH, OW
+
+
+def conv_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: tuple[int, int],
+    pad: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    flip: bool = False,
+) -> np.ndarray:
+    """Cross-correlation plus bias (SPEC section 2).
+
+    x: (C, H, W); w: (F, C, KH, KW); b: (F,); stride (sh, sw);
+    pad (top, bottom, left, right); dilation (dil_h, dil_w).
+    flip: use w rotated 180 degrees in (KH, KW) (a true convolution).
+    Returns z: (F, OH, OW) with
+        z[f, i, j] = b[f] + sum over c, p, q of
+                     x_pad[c, i*sh + p*dil_h, j*sw + q*dil_w] * w_eff[f, c, p, q]
+    where OH = (H + top + bottom - dil_h*(KH-1) - 1) // sh + 1, likewise OW.
+    """
+    C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    sh, sw = stride
+    dil_h, dil_w = dilation
+    OH, OW = _check_conv_shapes(x, w, stride, pad, dilation)
+    x_pad = pad_input(x, pad)
+    w_eff = _rotate180(w) if flip else w
+
+    z = _zeros((F, OH, OW), x, w, b)
+    for f in range(F):
+        for i in range(OH):
+            for j in range(OW):
+                total = b[f]
+                for c in range(C):
+                    for p in range(KH):
+                        for q in range(KW):
+                            total = total + (
+                                x_pad[c, i * sh + p * dil_h, j * sw + q * dil_w] * w_eff[f, c, p, q]
+                            )
+                z[f, i, j] = total
+    return z
+
+
+def conv_backward(
+    x: np.ndarray,
+    w: np.ndarray,
+    dout: np.ndarray,
+    stride: tuple[int, int],
+    pad: tuple[int, int, int, int],
+    dilation: tuple[int, int],
+    flip: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of conv_forward, given dout = dL/dz.
+
+    x: (C, H, W); w: (F, C, KH, KW); dout: (F, OH, OW); stride, pad, dilation, flip as in
+    conv_forward.
+    Returns (dx, dw, db): dx (C, H, W), dw (F, C, KH, KW), db (F,).
+    dw is the gradient for w AS WRITTEN: with flip, it is un-flipped.
+
+    Every term x_pad[c, r, s] * w_eff[f, c, p, q] of z[f, i, j] (r = i*sh + p*dil_h,
+    s = j*sw + q*dil_w) sends dout[f, i, j] * w_eff[f, c, p, q] to x_pad[c, r, s] and
+    dout[f, i, j] * x_pad[c, r, s] to w_eff[f, c, p, q]; the bias gets dout[f, i, j].
+    dx is dx_pad with the padding cropped off.
+    """
+    C, H, W = x.shape
+    F, _, KH, KW = w.shape
+    sh, sw = stride
+    top, bottom, left, right = pad
+    dil_h, dil_w = dilation
+    OH, OW = _check_conv_shapes(x, w, stride, pad, dilation)
+    if dout.shape != (F, OH, OW):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(F, OH, OW)}")
+    x_pad = pad_input(x, pad)
+    w_eff = _rotate180(w) if flip else w
+
+    dx_pad = _zeros(x_pad.shape, x, w, dout)
+    dw_eff = _zeros((F, C, KH, KW), x, w, dout)
+    db = _zeros((F,), x, w, dout)
+    for f in range(F):
+        for i in range(OH):
+            for j in range(OW):
+                db[f] = db[f] + dout[f, i, j]
+                for c in range(C):
+                    for p in range(KH):
+                        for q in range(KW):
+                            r = i * sh + p * dil_h
+                            s = j * sw + q * dil_w
+                            dx_pad[c, r, s] = dx_pad[c, r, s] + dout[f, i, j] * w_eff[f, c, p, q]
+                            dw_eff[f, c, p, q] = dw_eff[f, c, p, q] + dout[f, i, j] * x_pad[c, r, s]
+
+    dx = _zeros((C, H, W), x, w, dout)
+    for c in range(C):
+        for h in range(H):
+            for col in range(W):
+                dx[c, h, col] = dx_pad[c, top + h, left + col]
+
+    # w_eff[p, q] = w[KH-1-p, KW-1-q], so dL/dw[a, b] = dL/dw_eff[KH-1-a, KW-1-b]: rotate back.
+    dw = _rotate180(dw_eff) if flip else dw_eff
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------------
+# activations
+
+
+def _exact_slope(slope: Scalar, z: np.ndarray) -> Scalar:
+    """In exact mode a decimal slope is the rational it spells (0.01 is 1/100, SPEC 1)."""
+    if _is_exact(z) and isinstance(slope, float):
+        return Fraction(repr(slope))
+    return slope
+
+
+def _sigmoid(v: Scalar) -> float:
+    """1 / (1 + exp(-v)), in the form that cannot overflow for either sign of v."""
+    if v >= 0:
+        return 1.0 / (1.0 + math.exp(-v))
+    e = math.exp(v)
+    return e / (1.0 + e)
+
+
+def activation_forward(name: str, z: np.ndarray, slope: Scalar = 0.01) -> np.ndarray:
+    """Apply an activation elementwise.
+
+    name: none | relu | leaky_relu | sigmoid | tanh; z: any shape; slope: leaky_relu's
+    slope for z <= 0. Returns a = f(z), same shape as z.
+    """
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    slope = _exact_slope(slope, z)
+    a = _zeros(z.shape, z)
+    for idx in np.ndindex(z.shape):
+        v = z[idx]
+        if name == "none":
+            a[idx] = v
+        elif name == "relu":
+            a[idx] = v if v > 0 else 0
+        elif name == "leaky_relu":
+            a[idx] = v if v > 0 else slope * v
+        elif name == "sigmoid":
+            a[idx] = _sigmoid(v)
+        else:  # tanh
+            a[idx] = math.tanh(v)
+    return a
+
+
+def activation_backward(
+    name: str, z: np.ndarray, dout: np.ndarray, slope: Scalar = 0.01
+) -> np.ndarray:
+    """dz = dout * f'(z), elementwise.
+
+    name as in activation_forward; z: the activation's input, any shape; dout: dL/da, same
+    shape. Returns dz, same shape as z. Kinks as PyTorch: relu'(0) = 0; leaky_relu' is 1
+    for z > 0 and slope for z <= 0. sigmoid' = s(1 - s); tanh' = 1 - tanh^2.
+    """
+    if name not in ACTIVATIONS:
+        raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
+    slope = _exact_slope(slope, z)
+    dz = _zeros(z.shape, z, dout)
+    for idx in np.ndindex(z.shape):
+        v = z[idx]
+        if name == "none":
+            derivative = 1
+        elif name == "relu":
+            derivative = 1 if v > 0 else 0
+        elif name == "leaky_relu":
+            derivative = 1 if v > 0 else slope
+        elif name == "sigmoid":
+            s = _sigmoid(v)
+            derivative = s * (1 - s)
+        else:  # tanh
+            t = math.tanh(v)
+            derivative = 1 - t * t
+        dz[idx] = dout[idx] * derivative
+    return dz
+
+
+# ----------------------------------------------------------------------------------------
+# pooling
+
+
+def _check_pool(
+    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+) -> tuple[int, int]:
+    """Validate a pooling's arguments; return (OH, OW)."""
+    if kind not in POOLS:
+        raise ValueError(f"unknown pool {kind!r}; expected max or avg")
+    C, H, W = a.shape
+    ph, pw = size
+    sh, sw = stride
+    if ph < 1 or pw < 1 or sh < 1 or sw < 1:
+        raise ValueError(f"pool size and stride must be >= 1, got {size} and {stride}")
+    OH = (H - ph) // sh + 1
+    OW = (W - pw) // sw + 1
+    if OH < 1 or OW < 1:
+        raise ValueError(f"a {ph}x{pw} pool window does not fit in a {H}x{W} input")
+    return OH, OW
+
+
+def _first_max(a: np.ndarray, c: int, i0: int, j0: int, ph: int, pw: int) -> tuple[int, int]:
+    """(row, column) in a of the first maximum, in row-major order, of the window of size
+    (ph, pw) whose top-left corner is a[c, i0, j0]."""
+    best_r, best_s = i0, j0
+    for u in range(ph):
+        for v in range(pw):
+            # strictly greater: a later equal value never replaces the first maximum
+            if a[c, i0 + u, j0 + v] > a[c, best_r, best_s]:
+                best_r, best_s = i0 + u, j0 + v
+    return best_r, best_s
+
+
+def pool_forward(
+    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+) -> np.ndarray:
+    """Max or average pooling, no padding; windows that do not fit are dropped.
+
+    kind: max | avg; a: (C, H, W); size (ph, pw); stride (sh, sw).
+    Returns out: (C, OH, OW), OH = (H - ph) // sh + 1, OW = (W - pw) // sw + 1;
+    out[c, i, j] = max or mean of a[c, i*sh + u, j*sw + v] over 0 <= u < ph, 0 <= v < pw.
+    """
+    C, H, W = a.shape
+    ph, pw = size
+    sh, sw = stride
+    OH, OW = _check_pool(kind, a, size, stride)
+    out = _zeros((C, OH, OW), a)
+    for c in range(C):
+        for i in range(OH):
+            for j in range(OW):
+                if kind == "max":
+                    r, s = _first_max(a, c, i * sh, j * sw, ph, pw)
+                    out[c, i, j] = a[c, r, s]
+                else:
+                    total = 0
+                    for u in range(ph):
+                        for v in range(pw):
+                            total = total + a[c, i * sh + u, j * sw + v]
+                    out[c, i, j] = _divide(total, ph * pw)
+    return out
+
+
+def pool_backward(
+    kind: str, a: np.ndarray, dout: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+) -> np.ndarray:
+    """Gradient of pool_forward, given dout = dL/dout.
+
+    kind, a (C, H, W), size, stride as in pool_forward; dout: (C, OH, OW).
+    Returns da: (C, H, W). max: each window sends its dout to the first maximum in row-major
+    order of that window. avg: each element of a window gets dout / (ph*pw). Overlapping
+    windows add up.
+    """
+    C, H, W = a.shape
+    ph, pw = size
+    sh, sw = stride
+    OH, OW = _check_pool(kind, a, size, stride)
+    if dout.shape != (C, OH, OW):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(C, OH, OW)}")
+    da = _zeros((C, H, W), a, dout)
+    for c in range(C):
+        for i in range(OH):
+            for j in range(OW):
+                if kind == "max":
+                    r, s = _first_max(a, c, i * sh, j * sw, ph, pw)
+                    da[c, r, s] = da[c, r, s] + dout[c, i, j]
+                else:
+                    share = _divide(dout[c, i, j], ph * pw)
+                    for u in range(ph):
+                        for v in range(pw):
+                            da[c, i * sh + u, j * sw + v] = da[c, i * sh + u, j * sw + v] + share
+    return da
+
+
+# ----------------------------------------------------------------------------------------
+# flatten and dense
+
+
+def flatten_forward(a: np.ndarray) -> np.ndarray:
+    """a: (C, H, W) -> vector (C*H*W,): channel, then row, then column;
+    out[(c*H + h)*W + w] = a[c, h, w]."""
+    C, H, W = a.shape
+    out = _zeros((C * H * W,), a)
+    for c in range(C):
+        for h in range(H):
+            for w in range(W):
+                out[(c * H + h) * W + w] = a[c, h, w]
+    return out
+
+
+def flatten_backward(a: np.ndarray, dout: np.ndarray) -> np.ndarray:
+    """a: (C, H, W), the flatten's input; dout: (C*H*W,). Returns da: (C, H, W)."""
+    C, H, W = a.shape
+    if dout.shape != (C * H * W,):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(C * H * W,)}")
+    da = _zeros((C, H, W), a, dout)
+    for c in range(C):
+        for h in range(H):
+            for w in range(W):
+                da[c, h, w] = dout[(c * H + h) * W + w]
+    return da
+
+
+def dense_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """A fully connected layer, as PyTorch Linear.
+
+    x: (N,); w: (M, N); b: (M,). Returns y: (M,), y[m] = b[m] + sum over n of w[m, n] * x[n].
+    """
+    M, N = w.shape
+    if x.shape != (N,):
+        raise ValueError(f"input has shape {x.shape}, but the weights expect ({N},)")
+    y = _zeros((M,), x, w, b)
+    for m in range(M):
+        total = b[m]
+        for n in range(N):
+            total = total + w[m, n] * x[n]
+        y[m] = total
+    return y
+
+
+def dense_backward(
+    x: np.ndarray, w: np.ndarray, dout: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of dense_forward, given dout = dL/dy.
+
+    x: (N,); w: (M, N); dout: (M,). Returns (dx (N,), dw (M, N), db (M,)):
+    dx[n] = sum over m of w[m, n] * dout[m]; dw[m, n] = dout[m] * x[n]; db[m] = dout[m].
+    """
+    M, N = w.shape
+    dx = _zeros((N,), x, w, dout)
+    dw = _zeros((M, N), x, w, dout)
+    db = _zeros((M,), x, w, dout)
+    for m in range(M):
+        db[m] = dout[m]
+        for n in range(N):
+            dx[n] = dx[n] + w[m, n] * dout[m]
+            dw[m, n] = dout[m] * x[n]
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------------
+# losses
+
+
+def _sign(u: Scalar) -> int:
+    """sign(u), with 0 at u = 0 (as PyTorch's d|u|/du)."""
+    if u > 0:
+        return 1
+    if u < 0:
+        return -1
+    return 0
+
+
+def _softmax_parts(y: np.ndarray) -> tuple[Scalar, float]:
+    """For softmax over ALL elements of y: (m, log_sum) with m = max(y) and
+    log_sum = log sum exp(y_i - m), so log softmax(y)_i = (y_i - m) - log_sum.
+    Subtracting the max keeps every exp <= 1 (no overflow)."""
+    m = max(y[idx] for idx in np.ndindex(y.shape))
+    total = 0.0
+    for idx in np.ndindex(y.shape):
+        total = total + math.exp(y[idx] - m)
+    return m, math.log(total)
+
+
+def loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Scalar:
+    """The loss L (SPEC section 2), N = number of elements of y.
+
+    name: mse | sse | half_sse | mae | bce | cross_entropy; y, t: any shape, the same.
+    Returns L as a Python scalar (Fraction/int in exact mode, float otherwise).
+      mse: (1/N) sum (y - t)^2    sse: sum (y - t)^2    half_sse: 1/2 sum (y - t)^2
+      mae: (1/N) sum |y - t|
+      bce: -(1/N) sum [t log y + (1 - t) log(1 - y)]   (every y in (0, 1))
+      cross_entropy: -sum t_i log softmax(y)_i, softmax over all elements of y
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
+    if y.shape != t.shape:
+        raise ValueError(f"output has shape {y.shape} but target has shape {t.shape}")
+    N = y.size
+    total = 0
+    if name in ("mse", "sse", "half_sse"):
+        for idx in np.ndindex(y.shape):
+            total = total + (y[idx] - t[idx]) * (y[idx] - t[idx])
+        if name == "mse":
+            L = _divide(total, N)
+        elif name == "sse":
+            L = total
+        else:
+            L = _divide(total, 2)
+    elif name == "mae":
+        for idx in np.ndindex(y.shape):
+            total = total + abs(y[idx] - t[idx])
+        L = _divide(total, N)
+    elif name == "bce":
+        for idx in np.ndindex(y.shape):
+            total = total + t[idx] * math.log(y[idx]) + (1 - t[idx]) * math.log(1 - y[idx])
+        L = -total / N
+    else:  # cross_entropy
+        m, log_sum = _softmax_parts(y)
+        for idx in np.ndindex(y.shape):
+            log_softmax = (y[idx] - m) - log_sum
+            total = total + t[idx] * log_softmax
+        L = -total
+    return _scalar(L, y, t)
+
+
+def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """dL/dy for loss_forward(name, y, t); same shape as y.
+
+      mse: 2 (y - t) / N    sse: 2 (y - t)    half_sse: y - t
+      mae: sign(y - t) / N, with sign(0) = 0
+      bce: -(1/N) [t / y - (1 - t) / (1 - y)]
+      cross_entropy: softmax(y) * sum(t) - t
+    """
+    if name not in LOSSES:
+        raise ValueError(f"unknown loss {name!r}; expected one of {', '.join(LOSSES)}")
+    if y.shape != t.shape:
+        raise ValueError(f"output has shape {y.shape} but target has shape {t.shape}")
+    N = y.size
+    dy = _zeros(y.shape, y, t)
+    if name == "cross_entropy":
+        m, log_sum = _softmax_parts(y)
+        sum_t = 0
+        for idx in np.ndindex(t.shape):
+            sum_t = sum_t + t[idx]
+        for idx in np.ndindex(y.shape):
+            softmax = math.exp((y[idx] - m) - log_sum)
+            # dL/dy_k = -sum_i t_i (delta_ik - softmax_k) = softmax_k * sum(t) - t_k.
+            # sum(t) is 1 when t is a distribution (the usual softmax - t), but the general
+            # form stays right for any target, e.g. one that does not sum to 1.
+            dy[idx] = softmax * sum_t - t[idx]
+        return dy
+    for idx in np.ndindex(y.shape):
+        u = y[idx] - t[idx]
+        if name == "mse":
+            dy[idx] = _divide(2 * u, N)
+        elif name == "sse":
+            dy[idx] = 2 * u
+        elif name == "half_sse":
+            dy[idx] = u
+        elif name == "mae":
+            dy[idx] = _divide(_sign(u), N)
+        else:  # bce
+            dy[idx] = -(t[idx] / y[idx] - (1 - t[idx]) / (1 - y[idx])) / N
+    return dy
+
+
+# ----------------------------------------------------------------------------------------
+# finite differences
+
+
+def numerical_gradient(
+    f,  # f(x) -> float; unannotated as this module imports only numpy, math, fractions
+    x: np.ndarray,
+    h: float = 1e-6,
+) -> np.ndarray:
+    """Central differences: grad[k] = (f(x + h e_k) - f(x - h e_k)) / (2h).
+
+    f: takes a float64 array shaped like x and returns a float scalar; x: float64 array,
+    any shape. Returns grad, float64, x's shape. x itself is never modified: f is called on
+    a private copy that is nudged one entry at a time and put back.
+    """
+    x_work = np.array(x, dtype=np.float64, copy=True)
+    grad = np.zeros(x_work.shape, dtype=np.float64)
+    for idx in np.ndindex(x_work.shape):
+        old = x_work[idx]
+        x_work[idx] = old + h
+        f_plus = float(f(x_work))
+        x_work[idx] = old - h
+        f_minus = float(f(x_work))
+        x_work[idx] = old
+        grad[idx] = (f_plus - f_minus) / (2 * h)
+    return grad

@@ -1,0 +1,97 @@
+"""The Python API of SPEC section 4, and the seed worked example's numbers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convgrad
+from convgrad.cli import WORKED_EXAMPLE
+
+from .conftest import PROBLEMS
+
+
+def test_seed_000_worked_example(seed_example):
+    # Numbers as seeds/000 states them (y1..y4, L = 92/4, dL/dy = 2/4 (y - t), dL/dw1, dL/db),
+    # and the rest of dW and dX as SPEC section 2 gives them.
+    r = convgrad.solve(seed_example)
+    assert r["Y"].tolist() == [[3, 4], [6, 7]]
+    assert r["loss"] == 23 and isinstance(r["loss"], int)
+    assert r["dY"].tolist() == [[1, 2], [3, 3]]
+    assert r["dW"].tolist() == [[32, 41], [59, 68]]
+    assert r["db"] == 9 and not isinstance(r["db"], np.ndarray)
+    assert r["dX"].tolist() == [[1, 2, 0], [2, 2, 2], [-3, 0, 3]]
+    assert r["warnings"] == []
+    assert set(r) == {"Y", "dY", "dW", "db", "dX", "loss", "warnings"}
+
+
+def test_problem_as_path_string_text_and_dict_agree(seed_example):
+    as_path = convgrad.solve(seed_example)
+    as_str = convgrad.solve(str(seed_example))
+    as_text = convgrad.solve(seed_example.read_text())
+    as_dict = convgrad.solve({"input": np.arange(1, 10).reshape(3, 3), "kernel": [[1, 0], [-1, 1]],
+                              "bias": 1, "target": "1 0; 0 1"})
+    for other in (as_str, as_text, as_dict):
+        for key in ("Y", "dY", "dW", "dX"):
+            assert np.array_equal(as_path[key], other[key])
+        assert other["loss"] == 23 and other["db"] == 9
+
+
+def test_exact_false_gives_float64_and_exact_true_fractions():
+    floats = convgrad.solve(WORKED_EXAMPLE, exact=False)
+    assert floats["dW"].dtype == np.float64 and isinstance(floats["loss"], float)
+    assert floats["loss"] == 23.0
+    exact = convgrad.solve({"input": "1 2; 3 4", "kernel": [["1/3"]], "target": "0 0; 0 0",
+                            "loss": "mse"}, exact=True)
+    # Y = X/3, L = 1/4 * (1 + 4 + 9 + 16)/9 = 5/6; dL/dY = Y/2 = X/6; dW = sum X^2/6 = 5.
+    assert exact["loss"] == Fraction(5, 6)
+    assert exact["dW"].tolist() == [[5]]
+    assert exact["dY"].tolist() == [[Fraction(1, 6), Fraction(1, 3)], [Fraction(1, 2),
+                                                                        Fraction(2, 3)]]
+
+
+def test_decimals_are_the_rationals_they_spell():
+    r = convgrad.solve({"input": [[0.1, 0.2]], "kernel": [[1, 1]], "grad_output": [[1]]})
+    assert r["Y"].tolist() == [[Fraction(3, 10)]]  # not 0.30000000000000004
+
+
+def test_exact_true_on_sigmoid_raises_problem_error():
+    with pytest.raises(convgrad.ProblemError, match="exact"):
+        convgrad.solve({"input": "1 2; 3 4", "kernel": "1", "activation": "sigmoid",
+                        "target": "0 1; 1 0", "loss": "bce"}, exact=True)
+
+
+def test_bad_input_raises_problem_error_with_key():
+    with pytest.raises(convgrad.ProblemError, match="'kernal' is not a known key; did you mean"):
+        convgrad.solve("input: [[1, 2], [3, 4]]\nkernal: [[1]]\n")
+    with pytest.raises(convgrad.ProblemError, match="no such file"):
+        convgrad.solve("missing.yaml")
+    with pytest.raises(convgrad.ProblemError, match=r"line 2: 'kernel' entry \[1,2\]"):
+        convgrad.solve("input: [[1, 2], [3, 4]]\nkernel: [[1, x]]\n")
+
+
+def test_warnings_are_returned_not_raised():
+    r = convgrad.solve({"input": np.ones((5, 5), dtype=int), "kernel": np.ones((2, 2), int),
+                        "stride": 2, "grad_output": np.ones((2, 2), int)})
+    assert any("row 5" in w for w in r["warnings"])
+    assert any("column 5" in w for w in r["warnings"])
+    assert r["dX"][4].tolist() == [0, 0, 0, 0, 0]
+
+
+def test_importing_convgrad_stays_light():
+    code = ("import sys, convgrad; heavy = {'rich', 'typer', 'click', 'yaml'} & "
+            "{m.split('.')[0] for m in sys.modules}; print(sorted(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: Path(p).name)
+def test_every_shipped_problem_solves_without_warnings(path):
+    r = convgrad.solve(path)
+    assert r["warnings"] == []
+    assert {"Y", "dY", "dW", "db", "dX", "loss"} <= set(r)

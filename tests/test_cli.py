@@ -1,0 +1,104 @@
+"""The command line as a script sees it: stdout, stderr and exit codes."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from convgrad import __version__
+from convgrad.cli import app
+
+from .conftest import PROBLEMS
+
+runner = CliRunner()
+
+
+def convgrad(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "convgrad", *args], input=stdin,
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_solve_json_is_one_object_with_exact_strings(seed_example):
+    result = runner.invoke(app, ["solve", str(seed_example), "--json"])
+    assert result.exit_code == 0
+    doc = json.loads(result.stdout)
+    assert doc["loss"] == 23 and doc["db"] == 9
+    assert doc["dW"] == [[32, 41], [59, 68]]
+    assert doc["dX"] == [[1, 2, 0], [2, 2, 2], [-3, 0, 3]]
+    assert doc["exact"]["dW"] == [["32", "41"], ["59", "68"]]
+    assert doc["exact"]["loss"] == "23"
+    assert list(doc) == ["Y", "dY", "dW", "db", "dX", "loss", "exact"]
+
+
+def test_solve_json_float_mode_has_no_exact_key(seed_example):
+    doc = json.loads(runner.invoke(app, ["solve", str(seed_example), "--json", "--float"]).stdout)
+    assert "exact" not in doc
+    assert doc["loss"] == 23.0
+
+
+def test_json_keys_with_activation_pool_and_learning_rate():
+    path = Path(__file__).parent.parent / "problems" / "fractions_and_strings.yaml"
+    doc = json.loads(runner.invoke(app, ["solve", str(path), "--json"]).stdout)
+    assert list(doc) == ["Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new",
+                         "b_new", "exact"]
+    assert set(doc["exact"]) == set(doc) - {"exact"}
+    # Strings are fractions in lowest terms, sign first.
+    for text in doc["exact"]["dW"][0] + [doc["exact"]["loss"]]:
+        if "/" in text:
+            num, den = text.split("/")
+            assert int(den) > 1 and not den.startswith("-")
+
+
+def test_builtin_example_is_used_and_said_so():
+    out = convgrad("solve", "--json")
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["loss"] == 23
+    assert "built-in worked example" in out.stderr and len(out.stderr.splitlines()) == 1
+
+
+def test_problem_from_standard_input(seed_example):
+    out = convgrad("solve", "-", "--json", stdin=seed_example.read_text())
+    assert out.returncode == 0 and json.loads(out.stdout)["dW"] == [[32, 41], [59, 68]]
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: Path(p).name)
+def test_solve_every_problem_prints_tables_without_warnings(path):
+    out = convgrad("solve", str(path))
+    assert out.returncode == 0, out.stderr
+    assert out.stderr == ""
+    assert "dW" in out.stdout and "Traceback" not in out.stdout
+
+
+@pytest.mark.parametrize("args, text, key", [
+    (["solve", "no/such/file.yaml"], None, "no such file"),
+    (["solve", "-"], "input: [[1, 2], [3, 4]]\nkernal: [[1]]\n", "did you mean 'kernel'"),
+    (["solve", "-"], "input: [[1, 2]\n", "YAML syntax error"),
+    (["solve", "-", "--exact"], "input: '1 2; 3 4'\nkernel: '1'\nactivation: tanh\n"
+                                "target: '0 0; 0 0'\n", "exact"),
+    (["solve", "-"], "input: '1 2; 3 4'\nkernel: '1 2 3; 4 5 6; 7 8 9'\n", "must fit"),
+])
+def test_bad_input_is_one_line_on_stderr_exit_2(args, text, key):
+    out = convgrad(*args, stdin=text)
+    assert out.returncode == 2
+    assert out.stdout == ""
+    assert len(out.stderr.strip().splitlines()) == 1 and key in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_forward_only_notes_the_missing_target():
+    out = convgrad("solve", "-", "--json", stdin="input: '1 2; 3 4'\nkernel: '1 1'\n")
+    assert out.returncode == 0
+    assert json.loads(out.stdout) == {"Y": [[3], [7]], "exact": {"Y": [["3"], ["7"]]}}
+    assert "backward pass needs" in out.stderr
+
+
+def test_version_and_help():
+    assert convgrad("--version").stdout.strip() == f"convgrad {__version__}"
+    for args in (["--help"], ["solve", "--help"]):
+        out = convgrad(*args)
+        assert out.returncode == 0 and "Usage" in out.stdout
