@@ -49,7 +49,7 @@ def solve(problem: Any, exact: bool | None = None) -> dict[str, Any]:
 
 
 def results(solved: Run) -> dict[str, Any]:
-    """The result keys of SPEC section 3 (no `exact`, no `warnings`), values in the user's shapes."""
+    """The result keys of SPEC section 3 (no `exact`, no `warnings`), in the user's shapes."""
     problem = solved.problem
     passes = solved.passes
     out: dict[str, Any] = {}
@@ -110,7 +110,7 @@ def _layer_results(step: LayerPass) -> dict[str, Any]:
 
 
 def to_json(out: dict[str, Any], exact: bool) -> dict[str, Any]:
-    """The `solve --json` object: JSON numbers, and with exact arithmetic an `exact` twin of strings."""
+    """The `solve --json` object: JSON numbers, and when exact an `exact` twin of strings."""
     doc = {key: _tree(value, json_number) for key, value in out.items() if key != "warnings"}
     if exact:
         doc["exact"] = {key: _tree(value, exact_text) for key, value in out.items()

@@ -116,7 +116,7 @@ def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
 def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: tuple[int, int],
                  pad: tuple[int, int, int, int], dilation: tuple[int, int]
                  ) -> tuple[np.ndarray, np.ndarray]:
-    """Cross-correlation: Z[f,i,j] = b[f] + sum_{c,p,q} x_pad[c, i*sh + p*dh, j*sw + q*dw] w[f,c,p,q].
+    """Cross-correlation: Z[f,i,j] = b[f] + sum_{c,p,q} x_pad[c, i*sh+p*dh, j*sw+q*dw] w[f,c,p,q].
 
     x: (C, H, W), w: (F, C, KH, KW), b: (F,) -> z: (F, OH, OW), and the im2col
     matrix cols (C*KH*KW, OH*OW) that conv_backward reuses for dW.
@@ -207,7 +207,7 @@ def _sigmoid(z: np.ndarray) -> np.ndarray:
 
 
 def _pool_windows(a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """a (C, H, W) -> windows (C, OH, OW, ph*pw), each window row-major; windows that do not fit are dropped."""
+    """a (C, H, W) -> windows (C, OH, OW, ph*pw), each row-major; windows that do not fit drop."""
     C, H, W = a.shape
     ph, pw = size
     sh, sw = stride

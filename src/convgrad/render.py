@@ -1,38 +1,190 @@
-"""Rich tables and text for the terminal. The only module that imports rich."""
+"""Rich tables and text for the terminal. The only module that imports rich.
+
+Colour only on a terminal; NO_COLOR and pipes give plain text that a teacher can
+paste into a handout (rich decides both from the console it writes to).
+"""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.table import Table
+from rich.text import Text
 
 from convgrad.numbers import format_number
+from convgrad.trace import Expansion, Matrix, Section, Trace
+
+# Under --terms auto a matrix larger than this is shown by its corners, and at most this
+# many slices (filters x channels) of an array are drawn; --terms all draws everything.
+MAX_SIDE = 12
+MAX_SLICES = 4
+
+LABEL = "bold cyan"
+VALUE = "bold"
+WHY = "italic"
+DIM = "dim"
 
 
-def matrix_table(title: str, arr: np.ndarray) -> Table:
-    table = Table(title=title, show_header=False, box=None, padding=(0, 1))
-    grid = np.atleast_2d(arr)
-    for _ in range(grid.shape[1]):
-        table.add_column(justify="right")
-    for row in grid:
-        table.add_row(*(format_number(v) for v in row))
-    return table
+def make_console(stderr: bool = False) -> Console:
+    """A console for stdout (or stderr); plain and wide when not a terminal."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal and "COLUMNS" not in os.environ:
+        # A file or pipe has no width: keep each term expansion on one line.
+        console = Console(stderr=stderr, highlight=False, width=160)
+    return console
 
 
-def print_solution(solved: Any, terms: str = "auto") -> None:
+def matrix_blocks(matrix: Matrix, full: bool = True) -> list[list[Text]]:
+    """One block of lines per 2-D slice, titled with its filter/channel when there are more axes.
+
+    full=False (--terms auto) shows a large matrix by its corners and the first slices only.
+    Blocks are plain lines, not rich Tables: a table measures every cell several times,
+    which costs seconds for a page of large matrices.
+    """
+    arr = matrix.array
+    if arr.ndim < 2:
+        arr = arr.reshape(1, -1)
+    pad = None if matrix.pad is None else matrix.pad.reshape(arr.shape)
+    lead = arr.shape[:-2]
+    names = matrix.axis_names[-len(lead):] if lead else ()
+    blocks: list[list[Text]] = []
+    slices = list(np.ndindex(lead))
+    for count, index in enumerate(slices):
+        if not full and count == MAX_SLICES:
+            blocks.append([Text(f"... {len(slices) - MAX_SLICES} more slices of {matrix.title}",
+                                style=DIM), Text("(--terms all shows them)", style=DIM)])
+            break
+        title = matrix.title
+        if index:
+            parts = [f"{name} {i + 1}" for name, i in zip(names or ("slice",) * len(index),
+                                                          index, strict=False)]
+            title += ", " + ", ".join(parts)
+        blocks.append(_grid_lines(title, arr[index], None if pad is None else pad[index], full))
+    return blocks
+
+
+def _shown(n: int, full: bool) -> list[int | None]:
+    """Indices of rows (or columns) to draw; None marks the elided middle."""
+    if full or n <= MAX_SIDE:
+        return list(range(n))
+    return [*range(MAX_SIDE - 4), None, *range(n - 3, n)]
+
+
+def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool) -> list[Text]:
+    rows, cols = _shown(grid.shape[0], full), _shown(grid.shape[1], full)
+    cells: list[list[tuple[str, str]]] = []
+    for r in rows:
+        line = []
+        for c in cols:
+            if r is None or c is None:
+                line.append(("⋮" if c is not None else "…", DIM))
+            elif pad is not None and pad[r, c]:
+                line.append((f"[{format_number(grid[r, c])}]", DIM))
+            else:
+                line.append((format_number(grid[r, c]), ""))
+        cells.append(line)
+    widths = [max(len(line[k][0]) for line in cells) for k in range(len(cols))]
+    lines = [Text(title, style="bold")]
+    for line in cells:
+        text = Text()
+        for k, (cell, style) in enumerate(line):
+            text.append(" " + cell.rjust(widths[k]), style=style)
+        lines.append(text)
+    return lines
+
+
+def print_matrices(console: Console, matrices: list[Matrix], full: bool = True) -> None:
+    """Matrices side by side, as many to a row as the console is wide."""
+    blocks = [block for matrix in matrices for block in matrix_blocks(matrix, full)]
+    gap = 4
+    row: list[list[Text]] = []
+    used = 0
+    for block in [*blocks, None]:
+        width = 0 if block is None else max(line.cell_len for line in block)
+        if row and (block is None or used + gap + width > console.width):
+            height = max(len(b) for b in row)
+            widths = [max(line.cell_len for line in b) for b in row]
+            for k in range(height):
+                text = Text()
+                for b, w in zip(row, widths, strict=True):
+                    piece = b[k] if k < len(b) else Text()
+                    text.append_text(piece)
+                    text.append(" " * (w - piece.cell_len + gap))
+                text.rstrip()
+                console.print(text, soft_wrap=True)
+            row, used = [], 0
+        if block is not None:
+            row.append(block)
+            used += width + gap
+
+
+def expansion_text(exp: Expansion, symbolic: bool) -> Text:
+    text = Text()
+    text.append(exp.label, style=LABEL)
+    if symbolic and exp.symbolic:
+        text.append(f" = {exp.symbolic}\n", style=DIM)
+        text.append(" " * len(exp.label))
+    text.append(f" = {exp.numeric}")
+    if exp.numeric != format_number(exp.value):
+        text.append(" = ")
+        text.append(format_number(exp.value), style=VALUE)
+    if exp.note:
+        text.append(f"   ({exp.note})", style=DIM)
+    return text
+
+
+def print_section(console: Console, section: Section, terms: str) -> None:
+    console.rule(Text(section.title, style="bold"), align="left")
+    console.print(Text(section.why, style=WHY))
+    for line in section.lines:
+        console.print(line, soft_wrap=True)
+    full = terms == "all"
+    print_matrices(console, section.matrices, full)
+    for group in section.groups:
+        shown, rest = group.shown(terms)
+        if not shown and not rest:
+            continue
+        if shown:
+            console.print()
+            for k, exp in enumerate(shown):
+                console.print(expansion_text(exp, symbolic=k == 0), soft_wrap=True)
+        if rest:
+            what = "shown" if shown else "terms not shown (--terms all shows them)"
+            console.print(Text(f"... {rest:,} more, same rule" if shown
+                               else f"{group.title}: {rest:,} {what}", style=DIM))
+        if group.trailer and shown:
+            console.print(Text(group.trailer, style=DIM))
+    if section.results:
+        console.print()
+        print_matrices(console, section.results, full)
+    console.print()
+
+
+def print_solution(solved: Any, terms: str = "auto", console: Console | None = None) -> None:
+    """Every section of the trace, then the results at a glance."""
     from convgrad.api import results
 
-    console = Console()
+    console = console or make_console()
+    for section in Trace(solved, terms).sections():
+        print_section(console, section, terms)
+    console.rule(Text("Results", style="bold"), align="left")
+    summary = []
+    scalars = []
     for key, value in results(solved).items():
         if key == "layers":
             continue
-        if isinstance(value, np.ndarray) and value.ndim >= 2:
-            for index in np.ndindex(value.shape[:-2]):
-                label = key + "".join(f"[{i + 1}]" for i in index)
-                console.print(matrix_table(label, value[index]))
-        elif isinstance(value, np.ndarray):
-            console.print(f"{key} = " + ", ".join(format_number(v) for v in value.flat))
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            axes = ("filter", "channel")[-(value.ndim - 2):] if value.ndim > 2 else ()
+            summary.append(Matrix(key, value, axis_names=axes))
         else:
-            console.print(f"{key} = {format_number(value)}")
+            scalars.append(Text.assemble((f"{key} = ", LABEL), (format_number(value), VALUE)))
+    print_matrices(console, summary, terms == "all")
+    for line in scalars:
+        console.print(line)
+    arithmetic = "exact fractions" if solved.exact else "float64"
+    console.print(Text(f"({arithmetic})", style=DIM))
+
+
+

@@ -7,6 +7,7 @@ ProblemError with the file, the line (when YAML gives one), the key and a fix.
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 from dataclasses import dataclass, field
@@ -109,11 +110,25 @@ class Problem:
 
     @property
     def rational(self) -> bool:
-        """True when every step keeps rationals rational (no sigmoid, tanh, bce, cross_entropy)."""
+        """True when every number is exact and every step keeps it so.
+
+        Not rational: sigmoid, tanh, bce, cross_entropy, and float64 arrays given
+        through the API (their numbers were never written as decimals).
+        """
         if self.loss in ("bce", "cross_entropy"):
             return False
+        if any(arr.dtype != object for arr in self.arrays()):
+            return False  # float64 arrays handed to the API stay float64
         return not any(isinstance(layer.op, Activation) and layer.op.name in ("sigmoid", "tanh")
                        for layer in self.layers)
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every array of numbers in the problem."""
+        out = [self.x]
+        for layer in self.layers:
+            if isinstance(layer.op, (Conv, Dense)):
+                out += [layer.op.w, layer.op.b]
+        return out + [a for a in (self.target, self.grad_output) if a is not None]
 
     @property
     def multiply_adds(self) -> int:
@@ -376,10 +391,8 @@ class _Builder:
         out = []
         for item in items:
             n = None
-            try:
+            with contextlib.suppress(BadValue):
                 n = parse_number(item)
-            except BadValue:
-                pass
             if not isinstance(n, int) or n < minimum:
                 raise self.err(path, f"must be {what}; got {item!r}")
             out.append(n)
@@ -543,10 +556,8 @@ class _Builder:
             raise self.err(kpath, "is missing: a convolution needs a kernel")
         k = self.array(kpath, spec["kernel"])
         one_channel = C == 1
-        if k.ndim < 2 and one_channel:
-            k_full = k.reshape(1, -1)  # a number is a 1x1 kernel, a vector one row
-        else:
-            k_full = k
+        # A number is a 1x1 kernel, a vector one row.
+        k_full = k.reshape(1, -1) if k.ndim < 2 and one_channel else k
         if k_full.ndim == 4:
             w = k_full
         elif k_full.ndim == 3:

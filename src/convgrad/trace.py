@@ -1,0 +1,865 @@
+"""The intermediate terms as data: each output as its sum of products, each gradient as its sum.
+
+``y11 = 1·1 + 2·0 + 4·(-1) + 5·1 + 1 = 3`` is an Expansion with its symbolic
+twin ``x11·w11 + x12·w12 + x21·w21 + x22·w22 + b``. Sections group them in
+the order a student works: the problem, the forward pass, the loss, the
+backward pass, the update. `solve` and `explain` both render these; nothing
+here computes a result the engine has not already computed, it only writes
+out how each number is made.
+
+Labels follow the seeds (1-based, row then column: x11, w12, dL/dy21) and the
+shape the user wrote; where an index has more than one digit or there are
+channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from convgrad.engine import LayerPass, Run
+from convgrad.numbers import Number, format_number
+from convgrad.spec import Activation, Conv, Dense, Flatten, Pool, user_output_shape
+
+# Term expansions shown in full under --terms auto: up to this many per kind ...
+AUTO_EXPANSIONS = 64
+# ... and, when there are more, this many before "... N more, same rule".
+AUTO_SHOWN = 4
+# A sum with more terms than this is elided in the middle under --terms auto.
+AUTO_TERMS = 24
+
+
+# --- labels -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Labeler:
+    """Names entries of an array: `name` + 1-based index in the shape the user sees."""
+
+    name: str
+    full_shape: tuple[int, ...]
+    shown_shape: tuple[int, ...]
+
+    def __call__(self, index: tuple[int, ...]) -> str:
+        flat = 0
+        for i, n in zip(index, self.full_shape, strict=True):
+            flat = flat * n + int(i)
+        shown = []
+        for n in reversed(self.shown_shape):
+            flat, i = divmod(flat, n)
+            shown.append(i)
+        return entry_label(self.name, tuple(reversed(shown)))
+
+    def grad(self) -> Labeler:
+        return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape)
+
+
+def entry_label(name: str, index: tuple[int, ...]) -> str:
+    """x11, w2, b, or x[1,2,13] when digits would be ambiguous (SPEC: 1-based, as `check`)."""
+    if not index:
+        return name
+    if len(index) <= 2 and all(i < 9 for i in index):
+        return name + "".join(str(i + 1) for i in index)
+    return f"{name}[{','.join(str(i + 1) for i in index)}]"
+
+
+def num(value: Number) -> str:
+    """A factor in a product: negative numbers in parentheses, as on paper: 4·(-1)."""
+    text = format_number(value)
+    return f"({text})" if text.startswith("-") else text
+
+
+# --- data -------------------------------------------------------------------------------------
+
+
+@dataclass
+class Expansion:
+    """One number written out: `label = symbolic = numeric = value`."""
+
+    label: str
+    symbolic: str
+    numeric: str
+    value: Number
+    note: str = ""
+
+
+@dataclass
+class Matrix:
+    """An array to show as tables, one per leading index (channel or filter)."""
+
+    title: str
+    array: np.ndarray  # in the shape the user sees
+    pad: np.ndarray | None = None  # True where the cell is padding
+    axis_names: tuple[str, ...] = ()  # names of the leading axes: ("filter", "channel")
+
+
+@dataclass
+class Group:
+    """Expansions of one kind (every y, every dL/dw ...) with the rule they follow."""
+
+    title: str
+    rule: str  # the rule in one line: why these numbers are what they are
+    count: int
+    make: Callable[[int], Expansion]
+    trailer: str = ""  # said after the expansions, e.g. "all other entries are 0"
+
+    def shown(self, terms: str) -> tuple[list[Expansion], int]:
+        """The expansions to show under --terms all|auto|none, and how many are left out."""
+        if terms == "none":
+            return [], self.count
+        if terms == "all" or self.count <= AUTO_EXPANSIONS:
+            return [self.make(i) for i in range(self.count)], 0
+        return [self.make(i) for i in range(AUTO_SHOWN)], self.count - AUTO_SHOWN
+
+
+@dataclass
+class Section:
+    title: str
+    why: str
+    matrices: list[Matrix] = field(default_factory=list)  # what goes in, shown first
+    groups: list[Group] = field(default_factory=list)
+    results: list[Matrix] = field(default_factory=list)  # what comes out, shown last
+    lines: list[str] = field(default_factory=list)  # facts: shapes, formulas, conventions
+
+
+def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool) -> str:
+    """term(a) + term(b) + ..., with the middle elided when a long sum would drown the page.
+
+    Only the terms shown are formatted, so a sum over 12,544 outputs costs five terms.
+    """
+    if not items:
+        return "0"
+    if elide and len(items) > AUTO_TERMS:
+        head = " + ".join(term(item) for item in items[:3])
+        return f"{head} + ... ({len(items) - 4} more terms) + {term(items[-1])}"
+    return " + ".join(term(item) for item in items)
+
+
+# --- the trace of a run ------------------------------------------------------------------------
+
+
+@dataclass
+class Names:
+    """What the arrays of one layer are called: input, output, weights, bias."""
+
+    x: Labeler
+    out: Labeler
+    w: Labeler | None = None
+    b: Labeler | None = None
+
+
+class Trace:
+    """Sections for a solved problem, built lazily so large problems cost little."""
+
+    def __init__(self, solved: Run, terms: str = "auto") -> None:
+        self.run = solved
+        self.problem = solved.problem
+        self.elide = terms != "all"
+        self.names = self._names()
+
+    # names
+
+    def _names(self) -> list[Names]:
+        problem = self.problem
+        passes = self.run.passes
+        out: list[Names] = []
+        single = problem.single
+        x_label = Labeler("x", tuple(problem.x.shape), problem.x_shape)
+        for k, step in enumerate(passes):
+            last = k == len(passes) - 1
+            shape = tuple(step.out.shape)
+            if single:
+                letter = "y" if last else {Conv: "z", Activation: "a"}.get(type(step.layer.op),
+                                                                            "p")
+                shown = user_output_shape(problem, shape)
+            else:
+                letter = "y" if last else _network_letter(step, k)
+                shown = shape
+            names = Names(x=x_label, out=Labeler(letter, shape, shown))
+            op = step.layer.op
+            if isinstance(op, Conv):
+                names.w = Labeler("w" if single else _param(step, "w", passes),
+                                  tuple(op.w.shape), op.kernel_shape)
+                F = op.w.shape[0]
+                b_shown: tuple[int, ...] = () if op.bias_scalar and F == 1 else (F,)
+                names.b = Labeler("b" if single else _param(step, "b", passes), (F,), b_shown)
+            elif isinstance(op, Dense):
+                names.w = Labeler(_param(step, "w", passes), tuple(op.w.shape), tuple(op.w.shape))
+                names.b = Labeler(_param(step, "b", passes), tuple(op.b.shape), tuple(op.b.shape))
+            out.append(names)
+            x_label = names.out
+        return out
+
+    # sections
+
+    def sections(self) -> Iterator[Section]:
+        yield self.problem_section()
+        for step, names in zip(self.run.passes, self.names, strict=True):
+            yield from self.forward(step, names)
+        if self.run.loss is not None:
+            yield self.loss_section()
+        elif self.run.dy is not None:
+            yield Section("dL/dY given", "grad_output gives dL/dY directly; there is no loss.",
+                          matrices=[self._matrix("dL/dY", self.run.dy, self.names[-1].out)])
+        if self.run.dy is None:
+            return
+        for step, names in zip(reversed(self.run.passes), reversed(self.names), strict=True):
+            yield from self.backward(step, names)
+        if self.run.learning_rate is not None:
+            yield self.update_section()
+
+    def _matrix(self, title: str, arr: np.ndarray, label: Labeler,
+                pad: np.ndarray | None = None, axis_names: tuple[str, ...] = ()) -> Matrix:
+        return Matrix(title, arr.reshape(label.shown_shape), pad, axis_names or _axes(label))
+
+    def problem_section(self) -> Section:
+        problem = self.problem
+        solved = self.run
+        lines = []
+        if problem.name:
+            lines.append(f"Problem: {problem.name}")
+        lines.append(f"Input X: {_shape(problem.x_shape)}"
+                     + ("" if len(problem.x_shape) != 3 else " (C x H x W)"))
+        for step, names in zip(solved.passes, self.names, strict=True):
+            lines.extend(_layer_facts(step, names))
+        if problem.target is not None:
+            lines.append(f"Loss: {problem.loss}: {LOSS_FORMULAS[problem.loss or 'mse']}")
+        elif problem.grad_output is not None:
+            lines.append("Loss: none; dL/dY is given (grad_output)")
+        else:
+            lines.append("Forward pass only: the backward pass needs a target or grad_output")
+        if solved.learning_rate is not None:
+            lines.append(f"Learning rate: {format_number(solved.learning_rate)}")
+        arithmetic = "exact fractions" if solved.exact else "float64"
+        lines.append(f"Arithmetic: {arithmetic}")
+        return Section("Problem", "What is given and the conventions used.", lines=lines)
+
+    # forward
+
+    def forward(self, step: LayerPass, names: Names) -> Iterator[Section]:
+        op = step.layer.op
+        if isinstance(op, Conv):
+            yield self.conv_forward(step, names, op)
+        elif isinstance(op, Activation):
+            yield self.activation_forward(step, names, op)
+        elif isinstance(op, Pool):
+            yield self.pool_forward(step, names, op)
+        elif isinstance(op, Flatten):
+            yield self.flatten_forward(step, names)
+        elif isinstance(op, Dense):
+            yield self.dense_forward(step, names)
+
+    def conv_forward(self, step: LayerPass, names: Names, op: Conv) -> Section:
+        assert step.w is not None and step.b is not None and names.w and names.b
+        x = step.x
+        C, H, W = x.shape
+        F, _, KH, KW = op.w.shape
+        top, _, left, _ = op.pad
+        sh, sw = op.stride
+        dh, dw = op.dilation
+        x_pad = _padded(x, op.pad)
+        pad_mask = _pad_mask(x.shape, op.pad)
+        out = names.out
+        section = Section(
+            f"Forward: {step.layer.name}" if not self.problem.single else "Forward: convolution",
+            "Each output is the sum of the input window times the kernel, plus the bias "
+            "(cross-correlation" + (", kernel rotated 180 degrees" if op.flip else "") + ").")
+        in_label = names.x
+        x_shown = _shown_with_pad(in_label, op.pad)
+        if any(op.pad):
+            section.matrices.append(Matrix(f"{_title(in_label.name)} padded (padding in brackets)",
+                                           x_pad.reshape(x_shown), pad_mask.reshape(x_shown),
+                                           ("channel",) if len(x_shown) == 3 else ()))
+        else:
+            section.matrices.append(self._matrix(_title(in_label.name), x, in_label,
+                                                 axis_names=_axes(in_label)))
+        section.matrices.append(self._matrix(_title(names.w.name), step.w, names.w,
+                                             axis_names=_kernel_axes(op)))
+        section.lines.append(f"{names.b.name} = " + join_terms(
+            list(step.b), format_number, self.elide).replace(" + ", ", "))
+        _, OH, OW = step.out.shape
+
+        def tap(c: int, r: int, s: int) -> tuple[str, Number]:
+            i, j = r - top, s - left
+            if 0 <= i < H and 0 <= j < W:
+                return in_label((c, i, j) if len(in_label.full_shape) == 3 else (i, j)), x[c, i, j]
+            return "0", 0
+
+        def w_index(f: int, c: int, p: int, q: int) -> tuple[int, int, int, int]:
+            # With flip_kernel, tap (p, q) uses the weight written at the rotated place.
+            return (f, c, KH - 1 - p, KW - 1 - q) if op.flip else (f, c, p, q)
+
+        taps = [(c, p, q) for c in range(C) for p in range(KH) for q in range(KW)]
+
+        def make(n: int) -> Expansion:
+            f, i, j = (int(v) for v in np.unravel_index(n, (F, OH, OW)))
+
+            def symbol(t: tuple[int, int, int]) -> str:
+                c, p, q = t
+                return f"{tap(c, i * sh + p * dh, j * sw + q * dw)[0]}·{names.w(w_index(f, *t))}"
+
+            def number(t: tuple[int, int, int]) -> str:
+                c, p, q = t
+                xv = tap(c, i * sh + p * dh, j * sw + q * dw)[1]
+                return f"{num(xv)}·{num(step.w[w_index(f, *t)])}"
+
+            return Expansion(out((f, i, j)),
+                             f"{join_terms(taps, symbol, self.elide)} + {names.b((f,))}",
+                             f"{join_terms(taps, number, self.elide)} + {num(step.b[f])}",
+                             step.out[f, i, j])
+
+        section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
+                                    f"{_title(names.w.name)} + {names.b.name}",
+                                    "sum over the window of input times weight, plus the bias",
+                                    F * OH * OW, make))
+        section.results.append(self._matrix(_title(out.name), step.out, out,
+                                            axis_names=_axes(out)))
+        return section
+
+    def activation_forward(self, step: LayerPass, names: Names, op: Activation) -> Section:
+        z, a = step.x, step.out
+        zl, al = names.x, names.out
+        formula = ACTIVATION_FORMULAS[op.name].replace("slope", format_number(op.slope))
+
+        def make(n: int) -> Expansion:
+            index = np.unravel_index(n, z.shape)
+            zv = z[index]
+            if op.name == "relu":
+                numeric = f"max(0, {format_number(zv)})"
+            elif op.name == "leaky_relu":
+                numeric = format_number(zv) if zv > 0 else \
+                    f"{num(self._const(op.slope))}·{num(zv)}"
+            elif op.name == "sigmoid":
+                numeric = f"1/(1 + e^{num(-zv)})"
+            else:
+                numeric = f"tanh({format_number(zv)})"
+            return Expansion(al(index), f"{op.name}({zl(index)})", numeric, a[index])
+
+        return Section(f"Forward: {step.layer.name}", f"{op.name}: {formula}, elementwise.",
+                       groups=[Group(f"{_title(al.name)} = {op.name}({_title(zl.name)})",
+                                     formula, z.size, make)],
+                       results=[self._matrix(_title(al.name), a, al, axis_names=_axes(al))])
+
+    def pool_forward(self, step: LayerPass, names: Names, op: Pool) -> Section:
+        a, p = step.x, step.out
+        al, pl = names.x, names.out
+        ph, pw = op.size
+        sh, sw = op.stride
+        C, OH, OW = p.shape
+        winners = step.cache
+
+        def window(c: int, i: int, j: int) -> list[tuple[int, int, int]]:
+            return [(c, i * sh + u, j * sw + v) for u in range(ph) for v in range(pw)]
+
+        def make(n: int) -> Expansion:
+            c, i, j = (int(v) for v in np.unravel_index(n, p.shape))
+            cells = window(c, i, j)
+            labels = [al(cell) for cell in cells]
+            values = [format_number(a[cell]) for cell in cells]
+            if op.kind == "max":
+                win = cells[int(winners[c, i, j])]
+                return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
+                                 f"max({', '.join(values)})", p[c, i, j],
+                                 note=f"from {al(win)}")
+            return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
+                             f"({' + '.join(values)})/{ph * pw}", p[c, i, j])
+
+        rule = ("the largest element of each window; on a tie the first in row-major order"
+                if op.kind == "max" else "the mean of each window")
+        return Section(f"Forward: {step.layer.name} ({op.kind} pooling {ph}x{pw}, stride "
+                       f"{_pair_text(op.stride)})", f"Pooling takes {rule}.",
+                       groups=[Group(f"{_title(pl.name)} = {op.kind}pool({_title(al.name)})",
+                                     rule, p.size, make)],
+                       results=[self._matrix(_title(pl.name), p, pl, axis_names=_axes(pl))])
+
+    def flatten_forward(self, step: LayerPass, names: Names) -> Section:
+        x = step.x
+
+        def make(n: int) -> Expansion:
+            index = np.unravel_index(n, x.shape)
+            return Expansion(names.out((n,)), names.x(index), format_number(x[index]),
+                             step.out[n])
+
+        return Section(f"Forward: {step.layer.name}", "Flatten lays the maps out as one vector: "
+                       "channel, then row, then column.",
+                       groups=[Group(f"{names.out.name} = flatten({names.x.name})",
+                                     "channel, then row, then column", x.size, make)])
+
+    def dense_forward(self, step: LayerPass, names: Names) -> Section:
+        assert step.w is not None and step.b is not None and names.w and names.b
+        x, w, b = step.x, step.w, step.b
+        M, N = w.shape
+        wl = names.w
+
+        def make(m: int) -> Expansion:
+            symbolic = join_terms(range(N), lambda n: f"{wl((m, n))}·{names.x((n,))}", self.elide)
+            numeric = join_terms(range(N), lambda n: f"{num(w[m, n])}·{num(x[n])}", self.elide)
+            return Expansion(names.out((m,)), f"{symbolic} + {names.b((m,))}",
+                             f"{numeric} + {num(b[m])}", step.out[m])
+
+        return Section(f"Forward: {step.layer.name}", "A dense layer: each output is its row of "
+                       "weights times the input vector, plus its bias (y = W x + b).",
+                       matrices=[Matrix(_title(names.w.name), w)],
+                       groups=[Group(f"{names.out.name} = {names.w.name} {names.x.name} + "
+                                     f"{names.b.name}", "row of weights times input plus bias",
+                                     M, make)])
+
+    # loss
+
+    def loss_section(self) -> Section:
+        solved = self.run
+        y, t = solved.y, solved.target
+        assert t is not None and solved.dy is not None and solved.loss is not None
+        loss = self.problem.loss or "mse"
+        yl = self.names[-1].out
+        N = y.size
+        section = Section(f"Loss: {loss}", LOSS_FORMULAS[loss])
+        section.matrices.append(self._matrix("Target", t, yl))
+        section.groups.append(Group("L", LOSS_FORMULAS[loss], 1,
+                                    lambda _: self._loss_expansion(loss, y, t, yl)))
+        dy = solved.dy
+
+        def make(n: int) -> Expansion:
+            index = np.unravel_index(n, y.shape)
+            yv, tv = y[index], t[index]
+            symbolic, numeric = _loss_derivative(loss, yl(index), yv, tv, N, y, t)
+            return Expansion(yl.grad()(index), symbolic, numeric, dy[index])
+
+        section.groups.append(Group(f"dL/d{yl.name}", LOSS_DERIVATIVES[loss], N, make))
+        section.results.append(self._matrix("dL/dY", dy, yl))
+        return section
+
+    def _loss_expansion(self, loss: str, y: np.ndarray, t: np.ndarray, yl: Labeler
+                        ) -> Expansion:
+        N = y.size
+        indices = list(np.ndindex(y.shape))
+        value = self.run.loss
+        assert value is not None
+
+        def yv(i: tuple[int, ...]) -> str:
+            return format_number(y[i])
+
+        def tv(i: tuple[int, ...]) -> str:
+            return _paren(format_number(t[i]))
+
+        def tl(i: tuple[int, ...]) -> str:
+            return "t" + yl(i)[1:]
+
+        if loss in ("mse", "sse", "half_sse"):
+            symbol = lambda i: f"({yl(i)}-{tl(i)})²"  # noqa: E731
+            number = lambda i: f"({yv(i)}-{tv(i)})²"  # noqa: E731
+        elif loss == "mae":
+            symbol = lambda i: f"|{yl(i)}-{tl(i)}|"  # noqa: E731
+            number = lambda i: f"|{yv(i)}-{tv(i)}|"  # noqa: E731
+        elif loss == "bce":
+            symbol = lambda i: f"{tl(i)}·ln({yl(i)}) + (1-{tl(i)})·ln(1-{yl(i)})"  # noqa: E731
+            number = lambda i: f"{tv(i)}·ln({yv(i)}) + (1-{tv(i)})·ln(1-{yv(i)})"  # noqa: E731
+        else:
+            yf = np.asarray(y, dtype=float)
+            softmax = np.exp(yf - yf.max()) / np.exp(yf - yf.max()).sum()
+            indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
+            symbol = lambda i: f"{tl(i)}·ln softmax(Y){yl(i)[1:]}"  # noqa: E731
+            number = lambda i: f"{tv(i)}·ln({format_number(softmax[i])})"  # noqa: E731
+        prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
+                  "bce": f"-1/{N}·[", "cross_entropy": "-["}[loss]
+        suffix = "]" if prefix else ""
+        return Expansion("L", prefix + join_terms(indices, symbol, self.elide) + suffix,
+                         prefix + join_terms(indices, number, self.elide) + suffix, value)
+
+    # backward
+
+    def backward(self, step: LayerPass, names: Names) -> Iterator[Section]:
+        op = step.layer.op
+        if isinstance(op, Conv):
+            yield from self.conv_backward(step, names, op)
+        elif isinstance(op, Activation):
+            yield self.activation_backward(step, names, op)
+        elif isinstance(op, Pool):
+            yield self.pool_backward(step, names, op)
+        elif isinstance(op, Flatten):
+            yield self.flatten_backward(step, names)
+        elif isinstance(op, Dense):
+            yield self.dense_backward(step, names)
+
+    def conv_backward(self, step: LayerPass, names: Names, op: Conv) -> Iterator[Section]:
+        assert step.w is not None and step.d_out is not None and names.w and names.b
+        assert step.dw is not None and step.db is not None and step.dx is not None
+        x, dz, w = step.x, step.d_out, step.w
+        C, H, W = x.shape
+        F, _, KH, KW = op.w.shape
+        _, OH, OW = dz.shape
+        top, _, left, _ = op.pad
+        sh, sw = op.stride
+        dh, dw = op.dilation
+        zl, xl, wl, bl = names.out, names.x, names.w, names.b
+        dzl = zl.grad()
+        three_d = len(xl.full_shape) == 3
+
+        def x_at(c: int, i: int, j: int) -> tuple[int, ...]:
+            return (c, i, j) if three_d else (i, j)
+
+        def eff(p: int, q: int) -> tuple[int, int]:
+            return (KH - 1 - p, KW - 1 - q) if op.flip else (p, q)
+
+        # dL/dW
+        def make_dw(n: int) -> Expansion:
+            f, c, p, q = (int(v) for v in np.unravel_index(n, (F, C, KH, KW)))
+            pe, qe = eff(p, q)
+            # Outputs (i, j) whose window put this weight on a real input (padding adds 0).
+            met = [(i, j, i * sh + pe * dh - top, j * sw + qe * dw - left)
+                   for i in range(OH) for j in range(OW)]
+            met = [m for m in met if 0 <= m[2] < H and 0 <= m[3] < W]
+            return Expansion(
+                wl.grad()((f, c, p, q)),
+                join_terms(met, lambda m: f"{dzl((f, m[0], m[1]))}·{xl(x_at(c, m[2], m[3]))}",
+                           self.elide),
+                join_terms(met, lambda m: f"{num(dz[f, m[0], m[1]])}·{num(x[c, m[2], m[3]])}",
+                           self.elide),
+                step.dw[f, c, p, q])
+
+        section = Section("Backward: dL/dW" if self.problem.single else
+                          f"Backward: {step.layer.name} weights",
+                          f"Each weight meets one input in every window, so dL/d{wl.name} sums "
+                          f"dL/d{zl.name} times that input over all output positions "
+                          "(the correlation of X with dL/dZ).")
+        section.groups.append(Group(f"dL/d{wl.name}", "sum over outputs of dL/dz · the input "
+                                    "the weight met", F * C * KH * KW, make_dw))
+        section.results.append(self._matrix(f"dL/d{_title(wl.name)}", step.dw, wl,
+                                            axis_names=_kernel_axes(op)))
+
+        outputs = [(i, j) for i in range(OH) for j in range(OW)]
+
+        def make_db(f: int) -> Expansion:
+            return Expansion(bl.grad()((f,)),
+                             join_terms(outputs, lambda o: dzl((f, *o)), self.elide),
+                             join_terms(outputs, lambda o: num(dz[f, o[0], o[1]]), self.elide),
+                             step.db[f])
+
+        section.groups.append(Group(f"dL/d{bl.name}", "the bias is in every output of its "
+                                    "filter: the sum of dL/dz", F, make_db))
+        yield section
+
+        # dL/dX
+        def make_dx(n: int) -> Expansion:
+            c, r, s = (int(v) for v in np.unravel_index(n, (C, H, W)))
+            met = []  # (f, i, j, p, q): output (f, i, j) met this input through tap (p, q)
+            for f in range(F):
+                for p in range(KH):
+                    i, rem = divmod(r + top - p * dh, sh)
+                    if rem or not 0 <= i < OH:
+                        continue
+                    for q in range(KW):
+                        j, rem = divmod(s + left - q * dw, sw)
+                        if not rem and 0 <= j < OW:
+                            met.append((f, i, j, *eff(p, q)))
+            met.sort()  # in the order of the outputs, as a student scans dL/dZ
+            note = "" if met else "no kernel tap meets this input"
+            return Expansion(
+                xl.grad()(x_at(c, r, s)),
+                join_terms(met, lambda m: f"{dzl(m[:3])}·{wl((m[0], c, m[3], m[4]))}",
+                           self.elide),
+                join_terms(met, lambda m: f"{num(dz[m[:3]])}·{num(w[m[0], c, m[3], m[4]])}",
+                           self.elide),
+                step.dx[c, r, s], note)
+
+        dx_section = Section("Backward: dL/dX" if self.problem.single else
+                             f"Backward: {step.layer.name} input",
+                             f"Each input meets the weights of every window that covers it: "
+                             f"dL/d{xl.name} sums dL/d{zl.name} times that weight (a full "
+                             "convolution of dL/dZ with the kernel rotated 180 degrees).")
+        dx_section.groups.append(Group(f"dL/d{xl.name}", "sum over windows covering the input of "
+                                       "dL/dz · the weight it met", C * H * W, make_dx))
+        dx_section.results.append(self._matrix(f"dL/d{_title(xl.name)}", step.dx, xl,
+                                               axis_names=_axes(xl)))
+        yield dx_section
+
+    def activation_backward(self, step: LayerPass, names: Names, op: Activation) -> Section:
+        from convgrad.engine import activation_derivative
+
+        z, a, dout = step.x, step.out, step.d_out
+        assert dout is not None and step.dx is not None
+        slope = self._const(op.slope)
+        deriv = activation_derivative(op.name, z, a, slope)
+        zl, al = names.x, names.out
+        rule = ACTIVATION_DERIVATIVES[op.name].replace("slope", format_number(op.slope))
+
+        def make(n: int) -> Expansion:
+            index = np.unravel_index(n, z.shape)
+            return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
+                             f"{num(dout[index])}·{num(deriv[index])}", step.dx[index])
+
+        return Section(f"Backward: {step.layer.name}", f"Chain rule through {op.name}: "
+                       f"dL/dz = dL/da · f'(z), with {rule}.",
+                       groups=[Group(f"dL/d{zl.name}", rule, z.size, make)],
+                       results=[self._matrix(f"dL/d{_title(zl.name)}", step.dx, zl,
+                                             axis_names=_axes(zl))])
+
+    def pool_backward(self, step: LayerPass, names: Names, op: Pool) -> Section:
+        a, dp = step.x, step.d_out
+        assert dp is not None and step.dx is not None
+        al, pl = names.x, names.out
+        ph, pw = op.size
+        sh, sw = op.stride
+        C, OH, OW = dp.shape
+        winners = step.cache
+        receivers: dict[tuple[int, int, int], list[tuple[int, int, int]]] = {}
+        for c, i, j in np.ndindex(C, OH, OW):
+            for k in range(ph * pw):
+                if op.kind == "max" and int(winners[c, i, j]) != k:
+                    continue
+                u, v = divmod(k, pw)
+                receivers.setdefault((c, i * sh + u, j * sw + v), []).append((c, i, j))
+        cells = sorted(receivers)
+        share = "" if op.kind == "max" else f"/{ph * pw}"
+
+        def make(n: int) -> Expansion:
+            cell = cells[n]
+            sources = receivers[cell]
+            return Expansion(al.grad()(cell),
+                             " + ".join(f"{pl.grad()(s)}{share}" for s in sources),
+                             " + ".join(f"{num(dp[s])}{share}" for s in sources),
+                             step.dx[cell])
+
+        routed = ("goes to the winner of its window (the first maximum); every other input "
+                  "gets 0" if op.kind == "max" else f"is shared equally: each input gets "
+                  f"dL/dp/{ph * pw}")
+        trailer = ("every other entry of dL/d" + al.name + " is 0") if \
+            len(cells) < a.size else ""
+        return Section(f"Backward: {step.layer.name}", f"Each window's gradient {routed}; "
+                       "overlapping windows add up.",
+                       groups=[Group(f"dL/d{al.name}", routed, len(cells), make, trailer)],
+                       results=[self._matrix(f"dL/d{_title(al.name)}", step.dx, al,
+                                             axis_names=_axes(al))])
+
+    def flatten_backward(self, step: LayerPass, names: Names) -> Section:
+        assert step.d_out is not None and step.dx is not None
+        x_shape = step.x.shape
+
+        def make(n: int) -> Expansion:
+            index = np.unravel_index(n, x_shape)
+            return Expansion(names.x.grad()(index), names.out.grad()((n,)),
+                             format_number(step.d_out[n]), step.dx[index])
+
+        return Section(f"Backward: {step.layer.name}", "The gradient vector is folded back into "
+                       "the maps in the same order: channel, then row, then column.",
+                       groups=[Group(f"dL/d{names.x.name}", "the same position, reshaped",
+                                     step.x.size, make)],
+                       results=[self._matrix(f"dL/d{_title(names.x.name)}", step.dx, names.x,
+                                             axis_names=_axes(names.x))])
+
+    def dense_backward(self, step: LayerPass, names: Names) -> Section:
+        assert step.d_out is not None and step.dw is not None and step.dx is not None
+        assert names.w and names.b and step.w is not None
+        x, dout, w = step.x, step.d_out, step.w
+        M, N = w.shape
+        yl, xl = names.out, names.x
+
+        def make_dw(n: int) -> Expansion:
+            m, k = divmod(n, N)
+            return Expansion(names.w.grad()((m, k)), f"dL/d{yl((m,))}·{xl((k,))}",
+                             f"{num(dout[m])}·{num(x[k])}", step.dw[m, k])
+
+        def make_dx(k: int) -> Expansion:
+            return Expansion(
+                xl.grad()((k,)),
+                join_terms(range(M), lambda m: f"dL/d{yl((m,))}·{names.w((m, k))}", self.elide),
+                join_terms(range(M), lambda m: f"{num(dout[m])}·{num(w[m, k])}", self.elide),
+                step.dx[k])
+
+        return Section(f"Backward: {step.layer.name}", "y = W x + b: dL/dW is dL/dy times x "
+                       "(an outer product), dL/db = dL/dy, dL/dx = W^T dL/dy.",
+                       groups=[Group(f"dL/d{names.w.name}", "dL/dy · x", M * N, make_dw),
+                               Group(f"dL/d{xl.name}", "sum over outputs of dL/dy · weight", N,
+                                     make_dx)],
+                       results=[Matrix(f"dL/d{_title(names.w.name)}", step.dw)])
+
+    # update
+
+    def update_section(self) -> Section:
+        lr = self.run.learning_rate
+        assert lr is not None
+        section = Section("Update", f"Gradient descent with learning rate {format_number(lr)}: "
+                          "W_new = W - lr·dL/dW, b_new = b - lr·dL/db.")
+        for step, names in zip(self.run.passes, self.names, strict=True):
+            if step.w_new is None or names.w is None or names.b is None:
+                continue
+            assert step.w is not None and step.dw is not None and step.b is not None
+            assert step.db is not None and step.b_new is not None
+            for label, old, grad, new in ((names.w, step.w, step.dw, step.w_new),
+                                          (names.b, step.b, step.db, step.b_new)):
+                def make(n: int, label: Labeler = label, old: np.ndarray = old,
+                         grad: np.ndarray = grad, new: np.ndarray = new) -> Expansion:
+                    index = np.unravel_index(n, old.shape)
+                    return Expansion(f"{label(index)}_new",
+                                     f"{label(index)} - lr·dL/d{label(index)}",
+                                     f"{num(old[index])} - {num(lr)}·{num(grad[index])}",
+                                     new[index])
+
+                section.groups.append(Group(f"{label.name}_new", "old - lr · gradient", old.size,
+                                            make))
+                section.results.append(self._matrix(f"{_title(label.name)}_new", new, label))
+        return section
+
+    def _const(self, value: Number) -> Number:
+        return value if self.run.exact else float(value)
+
+
+# --- formulas as text ------------------------------------------------------------------------
+
+LOSS_FORMULAS = {
+    "mse": "L = 1/N · Σ (y - t)²  (mean over the N outputs)",
+    "sse": "L = Σ (y - t)²  (sum)",
+    "half_sse": "L = 1/2 · Σ (y - t)²  (half the sum)",
+    "mae": "L = 1/N · Σ |y - t|",
+    "bce": "L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]",
+    "cross_entropy": "L = -Σ t·ln softmax(y)  (softmax over all outputs)",
+}
+
+LOSS_DERIVATIVES = {
+    "mse": "dL/dy = 2/N · (y - t)",
+    "sse": "dL/dy = 2 · (y - t)",
+    "half_sse": "dL/dy = y - t",
+    "mae": "dL/dy = sign(y - t)/N, 0 where y = t",
+    "bce": "dL/dy = (y - t) / (y·(1 - y)) / N",
+    "cross_entropy": "dL/dy = softmax(y)·Σt - t",
+}
+
+ACTIVATION_FORMULAS = {
+    "relu": "relu(z) = max(0, z)",
+    "leaky_relu": "leaky_relu(z) = z if z > 0, else slope·z",
+    "sigmoid": "σ(z) = 1/(1 + e^(-z))",
+    "tanh": "tanh(z)",
+}
+
+ACTIVATION_DERIVATIVES = {
+    "relu": "relu'(z) = 1 if z > 0, else 0 (0 at z = 0)",
+    "leaky_relu": "leaky_relu'(z) = 1 if z > 0, else slope (slope at z = 0)",
+    "sigmoid": "σ'(z) = σ(z)·(1 - σ(z))",
+    "tanh": "tanh'(z) = 1 - tanh(z)²",
+}
+
+
+def _loss_derivative(loss: str, label: str, yv: Number, tv: Number, N: int, y: np.ndarray,
+                     t: np.ndarray) -> tuple[str, str]:
+    tl = "t" + label[1:]
+    y_s, t_s = format_number(yv), _paren(format_number(tv))
+    if loss == "mse":
+        return f"2/{N}·({label} - {tl})", f"2/{N}·({y_s} - {t_s})"
+    if loss == "sse":
+        return f"2·({label} - {tl})", f"2·({y_s} - {t_s})"
+    if loss == "half_sse":
+        return f"{label} - {tl}", f"{y_s} - {t_s}"
+    if loss == "mae":
+        return f"sign({label} - {tl})/{N}", f"sign({y_s} - {t_s})/{N}"
+    if loss == "bce":
+        return (f"({label} - {tl}) / ({label}·(1 - {label})) / {N}",
+                f"({y_s} - {t_s}) / ({y_s}·(1 - {y_s})) / {N}")
+    yf = np.asarray(y, dtype=float)
+    softmax = float(np.exp(float(yv) - yf.max()) / np.exp(yf - yf.max()).sum())
+    total = format_number(sum(t.flat))
+    return (f"softmax(y){label[1:]}·Σt - {tl}",
+            f"{format_number(softmax)}·{total} - {t_s}")
+
+
+def _paren(text: str) -> str:
+    return f"({text})" if text.startswith("-") else text
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return " x ".join(str(n) for n in shape) if shape else "a number"
+
+
+def _pair_text(pair: tuple[int, int]) -> str:
+    return str(pair[0]) if pair[0] == pair[1] else f"[{pair[0]}, {pair[1]}]"
+
+
+def _title(name: str) -> str:
+    """The matrix a label letter belongs to: x -> X, w -> W, dL/dz -> dL/dZ."""
+    head, _, letter = name.rpartition("/d")
+    if head:
+        return f"{head}/d{_title(letter)}"
+    return name[:1].upper() + name[1:]
+
+
+def _axes(label: Labeler) -> tuple[str, ...]:
+    extra = len(label.shown_shape) - 2
+    return ("channel",) if extra == 1 else ("filter", "channel")[:max(extra, 0)]
+
+
+def _kernel_axes(op: Conv) -> tuple[str, ...]:
+    F, C = op.w.shape[:2]
+    if len(op.kernel_shape) == 4:
+        return ("filter", "channel")
+    if len(op.kernel_shape) == 3:
+        return ("filter",) if C == 1 else ("channel",)
+    return ()
+
+
+def _padded(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
+    from convgrad.engine import pad_input
+
+    return pad_input(x, pad)
+
+
+def _pad_mask(shape: tuple[int, ...], pad: tuple[int, int, int, int]) -> np.ndarray:
+    C, H, W = shape
+    top, bottom, left, right = pad
+    mask = np.ones((C, H + top + bottom, W + left + right), dtype=bool)
+    mask[:, top:top + H, left:left + W] = False
+    return mask
+
+
+def _shown_with_pad(label: Labeler, pad: tuple[int, int, int, int]) -> tuple[int, ...]:
+    C, H, W = label.full_shape if len(label.full_shape) == 3 else (1, *label.full_shape[-2:])
+    top, bottom, left, right = pad
+    Hp, Wp = H + top + bottom, W + left + right
+    return (Hp, Wp) if len(label.shown_shape) <= 2 else (C, Hp, Wp)
+
+
+def _layer_facts(step: LayerPass, names: Names) -> list[str]:
+    layer = step.layer
+    op = layer.op
+    name = layer.name
+    if isinstance(op, Conv):
+        F, C, KH, KW = op.w.shape
+        _, H, W = layer.in_shape
+        _, OH, OW = layer.out_shape
+        top, bottom, left, right = op.pad
+        (sh, sw), (dh, dw) = op.stride, op.dilation
+        facts = [f"{name}: kernel {_shape(op.kernel_shape)} ({F} filter{'s' if F > 1 else ''} of "
+                 f"{C} x {KH} x {KW}), stride {_pair_text(op.stride)}, "
+                 f"dilation {_pair_text(op.dilation)}, "
+                 + ("kernel rotated 180 degrees (true convolution)" if op.flip else
+                    "cross-correlation (kernel not flipped)"),
+                 f"{name}: padding {op.padding_text}: top {top}, bottom {bottom}, left {left}, "
+                 f"right {right}",
+                 f"{name}: Ho = floor(({H} + {top} + {bottom} - {dh}·({KH}-1) - 1) / {sh}) + 1 "
+                 f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
+                 f"= {OW}"]
+        return facts
+    if isinstance(op, Activation):
+        slope = f" (slope {format_number(op.slope)})" if op.name == "leaky_relu" else ""
+        return [f"{name}: {ACTIVATION_FORMULAS[op.name].replace('slope', format_number(op.slope))}"
+                f"{slope}"]
+    if isinstance(op, Pool):
+        C, H, W = layer.in_shape
+        _, OH, OW = layer.out_shape
+        return [f"{name}: {op.kind} pooling {op.size[0]}x{op.size[1]}, stride "
+                f"{_pair_text(op.stride)}, no padding: {H}x{W} -> {OH}x{OW}"]
+    if isinstance(op, Flatten):
+        return [f"{name}: {_shape(layer.in_shape)} -> {layer.out_shape[0]} values"]
+    assert isinstance(op, Dense)
+    return [f"{name}: dense {op.w.shape[1]} -> {op.w.shape[0]} (y = W x + b)"]
+
+
+def _network_letter(step: LayerPass, k: int) -> str:
+    return {Conv: "z", Activation: "a", Pool: "p", Flatten: "f", Dense: "h"}[
+        type(step.layer.op)] + str(k + 1) + "_"
+
+
+def _param(step: LayerPass, letter: str, passes: list[LayerPass]) -> str:
+    return f"{step.layer.name}.{letter}" if len(passes) > 1 else letter
+

@@ -1,0 +1,106 @@
+"""What `solve` prints: the seed example's terms, golden text, and large problems summarised."""
+
+from __future__ import annotations
+
+import io
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from convgrad.api import load_problem
+from convgrad.engine import run
+from convgrad.render import print_solution
+
+from .conftest import ROOT
+
+GOLDEN = Path(__file__).parent / "golden"
+
+
+def render(problem, terms="auto", width=100) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=width, color_system=None, highlight=False)
+    print_solution(run(load_problem(problem)), terms=terms, console=console)
+    return out.getvalue()
+
+
+def test_seed_example_terms_as_the_seed_writes_them(seed_example):
+    text = render(seed_example)
+    lines = [line.rstrip() for line in text.splitlines()]
+    # seeds/000: y1 = (1x1) + (2x0) + (4x-1) + (5x1) + 1 = 3, ... y4 = 7
+    assert "y11 = x11·w11 + x12·w12 + x21·w21 + x22·w22 + b" in lines
+    assert "    = 1·1 + 2·0 + 4·(-1) + 5·1 + 1 = 3" in lines
+    assert "y12 = 2·1 + 3·0 + 5·(-1) + 6·1 + 1 = 4" in lines
+    assert "y21 = 4·1 + 5·0 + 7·(-1) + 8·1 + 1 = 6" in lines
+    assert "y22 = 5·1 + 6·0 + 8·(-1) + 9·1 + 1 = 7" in lines
+    # L = 1/4 [(3-1)^2 + (4-0)^2 + (6-0)^2 + (7-1)^2] = 23
+    assert "  = 1/4·[(3-1)² + (4-0)² + (6-0)² + (7-1)²] = 23" in lines
+    # dL/dy = 1/4 * 2 * (y - t): 1, 2, 3, 3
+    assert "        = 2/4·(3 - 1) = 1" in lines
+    assert "dL/dy22 = 2/4·(7 - 1) = 3" in lines
+    # dL/dw1 = 1x1 + 2x2 + 3x4 + 3x5 = 32; dL/db = 1 + 2 + 3 + 3 = 9
+    assert "dL/dw11 = dL/dy11·x11 + dL/dy12·x12 + dL/dy21·x21 + dL/dy22·x22" in lines
+    assert "        = 1·1 + 2·2 + 3·4 + 3·5 = 32" in lines
+    assert "dL/dw22 = 1·5 + 2·6 + 3·8 + 3·9 = 68" in lines
+    assert "      = 1 + 2 + 3 + 3 = 9" in lines
+    assert "dL/dx22 = 1·1 + 2·(-1) + 3·0 + 3·1 = 2" in lines
+    assert "dL/dx31 = 3·(-1) = -3" in lines
+
+
+def test_seed_example_golden_text(seed_example):
+    # A fixed-width, colourless rendering; regenerate with CONVGRAD_GOLDEN=1 after a
+    # deliberate change of layout and read the diff.
+    import os
+
+    text = render(seed_example)
+    golden = GOLDEN / "seed_worked_example.txt"
+    if os.environ.get("CONVGRAD_GOLDEN"):
+        golden.write_text(text, encoding="utf-8")
+    assert text == golden.read_text(encoding="utf-8")
+
+
+def test_padding_cells_are_marked_and_shape_facts_shown():
+    text = render(ROOT / "problems" / "multichannel_relu_maxpool.yaml")
+    assert "X padded (padding in brackets), channel 1" in text
+    assert " [0]   1   0   2   1 [0]" in text
+    assert "padding 1: top 1, bottom 1, left 1, right 1" in text
+    assert "Ho = floor((4 + 1 + 1 - 1·(3-1) - 1) / 1) + 1 = 4" in text
+    assert "(from a[1,1,1])" in text  # which element won the max-pool window
+
+
+def test_flip_kernel_uses_the_rotated_weight_labels():
+    text = render({"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1", "bias": 1,
+                   "flip_kernel": True, "target": "1 0; 0 1"})
+    assert "y11 = x11·w22 + x12·w21 + x21·w12 + x22·w11 + b" in text
+    assert "= 1·1 + 2·(-1) + 4·0 + 5·1 + 1 = 5" in text
+
+
+# 8 filters on a 3x12x12 input: 800 outputs, 216 weights, 8 biases, 432 inputs. Under auto a
+# kind of more than 64 entries shows its first 4; the 8 biases are all shown.
+@pytest.mark.parametrize("terms, expansions", [("none", 0), ("auto", 4 + 4 + 8 + 4),
+                                                ("all", 800 + 216 + 8 + 432)])
+def test_terms_option_bounds_the_expansions(terms, expansions):
+    rng = np.random.default_rng(0)
+    problem = {"input": rng.integers(-2, 3, (3, 12, 12)),
+               "kernel": rng.integers(-1, 2, (8, 3, 3, 3)),
+               "grad_output": rng.integers(-1, 2, (8, 10, 10))}
+    text = render(problem, terms=terms, width=200)
+    # Count expansion lines: "label = ... = value" starting at the left margin.
+    count = sum(1 for line in text.splitlines()
+                if line.startswith(("z[", "y[", "dL/dw[", "dL/db", "dL/dx[")) and " = " in line)
+    assert count == expansions
+    if terms == "auto":
+        assert text.count("... 796 more, same rule") == 1  # the outputs
+        assert text.count("... 428 more, same rule") == 1  # dL/dX
+
+
+def test_large_problem_is_summarised():
+    rng = np.random.default_rng(1)
+    problem = {"input": rng.normal(size=(2, 40, 40)), "kernel": rng.normal(size=(12, 2, 3, 3)),
+               "grad_output": rng.normal(size=(12, 38, 38))}
+    text = render(problem, width=200)
+    assert "more terms" in text  # dL/dw sums over 1,444 outputs are elided
+    assert "more slices" in text  # 12 filters x 2 channels of dL/dW: the first ones shown
+    assert "…" in text and "⋮" in text  # 40x40 matrices shown by their corners
+    assert len(text.splitlines()) < 500
