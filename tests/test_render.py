@@ -62,8 +62,8 @@ def test_seed_example_golden_text(seed_example):
 
 def test_padding_cells_are_marked_and_shape_facts_shown():
     text = render(ROOT / "problems" / "multichannel_relu_maxpool.yaml")
-    assert "X padded (padding in brackets), channel 1" in text
-    assert " [0]   1   0   2   1 [0]" in text
+    assert "X padded (padding in parentheses), channel 1" in text
+    assert " (0)   1   0   2   1 (0)" in text
     assert "padding 1: top 1, bottom 1, left 1, right 1" in text
     assert "Ho = floor((4 + 1 + 1 - 1·(3-1) - 1) / 1) + 1 = 4" in text
     assert "(from a[1,1,1])" in text  # which element won the max-pool window

@@ -81,7 +81,7 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
             if r is None or c is None:
                 line.append(("⋮" if c is not None else "…", DIM))
             elif pad is not None and pad[r, c]:
-                line.append((f"[{format_number(grid[r, c])}]", DIM))
+                line.append((f"({format_number(grid[r, c])})", DIM))
             else:
                 line.append((format_number(grid[r, c]), ""))
         cells.append(line)

@@ -23,6 +23,7 @@ import numpy as np
 from convgrad.engine import LayerPass, Run
 from convgrad.numbers import Number, format_number
 from convgrad.spec import Activation, Conv, Dense, Flatten, Pool, user_output_shape
+from convgrad.words import say
 
 # Term expansions shown in full under --terms auto: up to this many per kind ...
 AUTO_EXPANSIONS = 64
@@ -44,17 +45,26 @@ class Labeler:
     shown_shape: tuple[int, ...]
 
     def __call__(self, index: tuple[int, ...]) -> str:
-        flat = 0
-        for i, n in zip(index, self.full_shape, strict=True):
-            flat = flat * n + int(i)
-        shown = []
-        for n in reversed(self.shown_shape):
-            flat, i = divmod(flat, n)
-            shown.append(i)
-        return entry_label(self.name, tuple(reversed(shown)))
+        return entry_label(self.name, self.shown_index(index))
+
+    def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
+        return reshaped_index(index, self.full_shape, self.shown_shape)
 
     def grad(self) -> Labeler:
         return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape)
+
+
+def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]
+                   ) -> tuple[int, ...]:
+    """The index of the same element after a reshape (row-major), in plain ints."""
+    flat = 0
+    for i, n in zip(index, shape, strict=True):
+        flat = flat * n + int(i)
+    out = []
+    for n in reversed(new_shape):
+        flat, i = divmod(flat, n)
+        out.append(i)
+    return tuple(reversed(out))
 
 
 def entry_label(name: str, index: tuple[int, ...]) -> str:
@@ -84,6 +94,9 @@ class Expansion:
     numeric: str
     value: Number
     note: str = ""
+    # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
+    # matrix's shown shape), e.g. the input window of an output and the kernel over it.
+    focus: list[tuple[Matrix, list[tuple[int, ...]]]] = field(default_factory=list)
 
 
 @dataclass
@@ -105,6 +118,7 @@ class Group:
     count: int
     make: Callable[[int], Expansion]
     trailer: str = ""  # said after the expansions, e.g. "all other entries are 0"
+    kind: str = ""  # what explain calls it: "L", "dY", "dW", "db", ...
 
     def shown(self, terms: str) -> tuple[list[Expansion], int]:
         """The expansions to show under --terms all|auto|none, and how many are left out."""
@@ -117,12 +131,20 @@ class Group:
 
 @dataclass
 class Section:
+    """One stage of the pass. `kind` names it for the walkthrough: problem, conv, activation,
+    pool, flatten, dense, loss, grad_output, conv_weights, conv_input, activation_back,
+    pool_back, flatten_back, dense_back, update."""
+
     title: str
     why: str
     matrices: list[Matrix] = field(default_factory=list)  # what goes in, shown first
     groups: list[Group] = field(default_factory=list)
     results: list[Matrix] = field(default_factory=list)  # what comes out, shown last
     lines: list[str] = field(default_factory=list)  # facts: shapes, formulas, conventions
+    kind: str = ""
+    layer: str = ""  # the layer's name (conv1, relu1, ...)
+    # Matrices a walkthrough shows with highlighted cells; solve has already shown them.
+    context: list[Matrix] = field(default_factory=list)
 
 
 def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool) -> str:
@@ -154,11 +176,17 @@ class Names:
 class Trace:
     """Sections for a solved problem, built lazily so large problems cost little."""
 
-    def __init__(self, solved: Run, terms: str = "auto") -> None:
+    def __init__(self, solved: Run, terms: str = "auto", lang: str = "en") -> None:
         self.run = solved
+        self.lang = lang
         self.problem = solved.problem
         self.elide = terms != "all"
         self.names = self._names()
+        # Each conv layer's input and kernel matrices, for the backward steps to highlight.
+        self.conv_matrices: dict[str, tuple[Matrix, Matrix]] = {}
+
+    def say(self, key: str, **fields: object) -> str:
+        return say(key, self.lang, **fields)
 
     # names
 
@@ -202,8 +230,9 @@ class Trace:
         if self.run.loss is not None:
             yield self.loss_section()
         elif self.run.dy is not None:
-            yield Section("dL/dY given", "grad_output gives dL/dY directly; there is no loss.",
-                          matrices=[self._matrix("dL/dY", self.run.dy, self.names[-1].out)])
+            yield Section(self.say("title.grad_output"), self.say("why.grad_output"),
+                          matrices=[self._matrix("dL/dY", self.run.dy, self.names[-1].out)],
+                          kind="grad_output")
         if self.run.dy is None:
             return
         for step, names in zip(reversed(self.run.passes), reversed(self.names), strict=True):
@@ -220,22 +249,25 @@ class Trace:
         solved = self.run
         lines = []
         if problem.name:
-            lines.append(f"Problem: {problem.name}")
-        lines.append(f"Input X: {_shape(problem.x_shape)}"
+            lines.append(self.say("fact.name", name=problem.name))
+        lines.append(self.say("fact.input", shape=_shape(problem.x_shape))
                      + ("" if len(problem.x_shape) != 3 else " (C x H x W)"))
-        for step, names in zip(solved.passes, self.names, strict=True):
-            lines.extend(_layer_facts(step, names))
+        for step in solved.passes:
+            lines.extend(_layer_facts(step, self.lang))
         if problem.target is not None:
-            lines.append(f"Loss: {problem.loss}: {LOSS_FORMULAS[problem.loss or 'mse']}")
+            loss = problem.loss or "mse"
+            lines.append(self.say("fact.loss", loss=loss, what=self.say(f"loss.{loss}"),
+                                  formula=LOSS_FORMULAS[loss]))
         elif problem.grad_output is not None:
-            lines.append("Loss: none; dL/dY is given (grad_output)")
+            lines.append(self.say("fact.no_loss"))
         else:
-            lines.append("Forward pass only: the backward pass needs a target or grad_output")
+            lines.append(self.say("fact.forward_only"))
         if solved.learning_rate is not None:
-            lines.append(f"Learning rate: {format_number(solved.learning_rate)}")
-        arithmetic = "exact fractions" if solved.exact else "float64"
-        lines.append(f"Arithmetic: {arithmetic}")
-        return Section("Problem", "What is given and the conventions used.", lines=lines)
+            lines.append(self.say("fact.learning_rate", lr=format_number(solved.learning_rate)))
+        arithmetic = self.say("arith.exact" if solved.exact else "arith.float")
+        lines.append(self.say("fact.arithmetic", mode=arithmetic))
+        return Section(self.say("title.problem"), self.say("why.problem"), lines=lines,
+                       kind="problem")
 
     # forward
 
@@ -264,20 +296,22 @@ class Trace:
         pad_mask = _pad_mask(x.shape, op.pad)
         out = names.out
         section = Section(
-            f"Forward: {step.layer.name}" if not self.problem.single else "Forward: convolution",
-            "Each output is the sum of the input window times the kernel, plus the bias "
-            "(cross-correlation" + (", kernel rotated 180 degrees" if op.flip else "") + ").")
+            self.say("title.conv") if self.problem.single else
+            self.say("title.forward", layer=step.layer.name),
+            self.say("why.conv", mode=self.say("mode.flipped" if op.flip else "mode.correlation")),
+            kind="conv", layer=step.layer.name)
         in_label = names.x
         x_shown = _shown_with_pad(in_label, op.pad)
         if any(op.pad):
-            section.matrices.append(Matrix(f"{_title(in_label.name)} padded (padding in brackets)",
-                                           x_pad.reshape(x_shown), pad_mask.reshape(x_shown),
-                                           ("channel",) if len(x_shown) == 3 else ()))
+            x_matrix = Matrix(self.say("matrix.padded", name=_title(in_label.name)),
+                              x_pad.reshape(x_shown), pad_mask.reshape(x_shown),
+                              ("channel",) if len(x_shown) == 3 else ())
         else:
-            section.matrices.append(self._matrix(_title(in_label.name), x, in_label,
-                                                 axis_names=_axes(in_label)))
-        section.matrices.append(self._matrix(_title(names.w.name), step.w, names.w,
-                                             axis_names=_kernel_axes(op)))
+            x_shown = in_label.shown_shape
+            x_matrix = self._matrix(_title(in_label.name), x, in_label)
+        w_matrix = self._matrix(_title(names.w.name), step.w, names.w, axis_names=_kernel_axes(op))
+        section.matrices += [x_matrix, w_matrix]
+        self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
         section.lines.append(f"{names.b.name} = " + join_terms(
             list(step.b), format_number, self.elide).replace(" + ", ", "))
         _, OH, OW = step.out.shape
@@ -306,14 +340,17 @@ class Trace:
                 xv = tap(c, i * sh + p * dh, j * sw + q * dw)[1]
                 return f"{num(xv)}·{num(step.w[w_index(f, *t)])}"
 
+            window = [reshaped_index((c, i * sh + p * dh, j * sw + q * dw), x_pad.shape, x_shown)
+                      for c, p, q in taps]
+            weights = [names.w.shown_index(w_index(f, *t)) for t in taps]
             return Expansion(out((f, i, j)),
                              f"{join_terms(taps, symbol, self.elide)} + {names.b((f,))}",
                              f"{join_terms(taps, number, self.elide)} + {num(step.b[f])}",
-                             step.out[f, i, j])
+                             step.out[f, i, j], focus=[(x_matrix, window), (w_matrix, weights)])
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
                                     f"{_title(names.w.name)} + {names.b.name}",
-                                    "sum over the window of input times weight, plus the bias",
+                                    self.say("rule.conv"),
                                     F * OH * OW, make))
         section.results.append(self._matrix(_title(out.name), step.out, out,
                                             axis_names=_axes(out)))
@@ -338,10 +375,12 @@ class Trace:
                 numeric = f"tanh({format_number(zv)})"
             return Expansion(al(index), f"{op.name}({zl(index)})", numeric, a[index])
 
-        return Section(f"Forward: {step.layer.name}", f"{op.name}: {formula}, elementwise.",
+        return Section(self.say("title.forward", layer=step.layer.name),
+                       self.say("why.activation", name=op.name, formula=formula),
                        groups=[Group(f"{_title(al.name)} = {op.name}({_title(zl.name)})",
                                      formula, z.size, make)],
-                       results=[self._matrix(_title(al.name), a, al, axis_names=_axes(al))])
+                       results=[self._matrix(_title(al.name), a, al, axis_names=_axes(al))],
+                       kind="activation", layer=step.layer.name)
 
     def pool_forward(self, step: LayerPass, names: Names, op: Pool) -> Section:
         a, p = step.x, step.out
@@ -350,6 +389,7 @@ class Trace:
         sh, sw = op.stride
         C, OH, OW = p.shape
         winners = step.cache
+        a_matrix = self._matrix(_title(al.name), a, al)
 
         def window(c: int, i: int, j: int) -> list[tuple[int, int, int]]:
             return [(c, i * sh + u, j * sw + v) for u in range(ph) for v in range(pw)]
@@ -363,17 +403,20 @@ class Trace:
                 win = cells[int(winners[c, i, j])]
                 return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
                                  f"max({', '.join(values)})", p[c, i, j],
-                                 note=f"from {al(win)}")
+                                 note=self.say("note.from", cell=al(win)),
+                                 focus=[(a_matrix, [al.shown_index(win)])])
             return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
-                             f"({' + '.join(values)})/{ph * pw}", p[c, i, j])
+                             f"({' + '.join(values)})/{ph * pw}", p[c, i, j],
+                             focus=[(a_matrix, [al.shown_index(cell) for cell in cells])])
 
-        rule = ("the largest element of each window; on a tie the first in row-major order"
-                if op.kind == "max" else "the mean of each window")
-        return Section(f"Forward: {step.layer.name} ({op.kind} pooling {ph}x{pw}, stride "
-                       f"{_pair_text(op.stride)})", f"Pooling takes {rule}.",
+        rule = self.say(f"rule.{op.kind}_pool")
+        return Section(self.say("title.pool", layer=step.layer.name, kind=op.kind,
+                                size=f"{ph}x{pw}", stride=_pair_text(op.stride)),
+                       self.say("why.pool", rule=rule),
                        groups=[Group(f"{_title(pl.name)} = {op.kind}pool({_title(al.name)})",
                                      rule, p.size, make)],
-                       results=[self._matrix(_title(pl.name), p, pl, axis_names=_axes(pl))])
+                       results=[self._matrix(_title(pl.name), p, pl, axis_names=_axes(pl))],
+                       kind="pool", layer=step.layer.name, context=[a_matrix])
 
     def flatten_forward(self, step: LayerPass, names: Names) -> Section:
         x = step.x
@@ -383,10 +426,10 @@ class Trace:
             return Expansion(names.out((n,)), names.x(index), format_number(x[index]),
                              step.out[n])
 
-        return Section(f"Forward: {step.layer.name}", "Flatten lays the maps out as one vector: "
-                       "channel, then row, then column.",
+        return Section(self.say("title.forward", layer=step.layer.name), self.say("why.flatten"),
                        groups=[Group(f"{names.out.name} = flatten({names.x.name})",
-                                     "channel, then row, then column", x.size, make)])
+                                     self.say("rule.flatten"), x.size, make)],
+                       kind="flatten", layer=step.layer.name)
 
     def dense_forward(self, step: LayerPass, names: Names) -> Section:
         assert step.w is not None and step.b is not None and names.w and names.b
@@ -400,12 +443,12 @@ class Trace:
             return Expansion(names.out((m,)), f"{symbolic} + {names.b((m,))}",
                              f"{numeric} + {num(b[m])}", step.out[m])
 
-        return Section(f"Forward: {step.layer.name}", "A dense layer: each output is its row of "
-                       "weights times the input vector, plus its bias (y = W x + b).",
+        return Section(self.say("title.forward", layer=step.layer.name), self.say("why.dense"),
                        matrices=[Matrix(_title(names.w.name), w)],
                        groups=[Group(f"{names.out.name} = {names.w.name} {names.x.name} + "
-                                     f"{names.b.name}", "row of weights times input plus bias",
-                                     M, make)])
+                                     f"{names.b.name}", self.say("rule.dense"),
+                                     M, make)],
+                       kind="dense", layer=step.layer.name)
 
     # loss
 
@@ -416,10 +459,10 @@ class Trace:
         loss = self.problem.loss or "mse"
         yl = self.names[-1].out
         N = y.size
-        section = Section(f"Loss: {loss}", LOSS_FORMULAS[loss])
-        section.matrices.append(self._matrix("Target", t, yl))
+        section = Section(self.say("title.loss", loss=loss), LOSS_FORMULAS[loss], kind="loss")
+        section.matrices.append(self._matrix(self.say("matrix.target"), t, yl))
         section.groups.append(Group("L", LOSS_FORMULAS[loss], 1,
-                                    lambda _: self._loss_expansion(loss, y, t, yl)))
+                                    lambda _: self._loss_expansion(loss, y, t, yl), kind="L"))
         dy = solved.dy
 
         def make(n: int) -> Expansion:
@@ -428,7 +471,8 @@ class Trace:
             symbolic, numeric = _loss_derivative(loss, yl(index), yv, tv, N, y, t)
             return Expansion(yl.grad()(index), symbolic, numeric, dy[index])
 
-        section.groups.append(Group(f"dL/d{yl.name}", LOSS_DERIVATIVES[loss], N, make))
+        section.groups.append(Group(f"dL/d{yl.name}", LOSS_DERIVATIVES[loss], N, make,
+                                    kind="dY"))
         section.results.append(self._matrix("dL/dY", dy, yl))
         return section
 
@@ -504,6 +548,14 @@ class Trace:
         def eff(p: int, q: int) -> tuple[int, int]:
             return (KH - 1 - p, KW - 1 - q) if op.flip else (p, q)
 
+        # What a walkthrough highlights: the input (padded as in the forward step), dL/dZ, W.
+        x_matrix, w_matrix = self.conv_matrices[step.layer.name]
+        padded_shape = (C, H + op.pad[0] + op.pad[1], W + op.pad[2] + op.pad[3])
+        dz_matrix = self._matrix(f"dL/d{_title(zl.name)}", dz, zl)
+
+        def x_cell(c: int, r: int, s: int) -> tuple[int, ...]:
+            return reshaped_index((c, r + top, s + left), padded_shape, x_matrix.array.shape)
+
         # dL/dW
         def make_dw(n: int) -> Expansion:
             f, c, p, q = (int(v) for v in np.unravel_index(n, (F, C, KH, KW)))
@@ -518,15 +570,16 @@ class Trace:
                            self.elide),
                 join_terms(met, lambda m: f"{num(dz[f, m[0], m[1]])}·{num(x[c, m[2], m[3]])}",
                            self.elide),
-                step.dw[f, c, p, q])
+                step.dw[f, c, p, q],
+                focus=[(x_matrix, [x_cell(c, m[2], m[3]) for m in met]),
+                       (dz_matrix, [dzl.shown_index((f, m[0], m[1])) for m in met])])
 
-        section = Section("Backward: dL/dW" if self.problem.single else
-                          f"Backward: {step.layer.name} weights",
-                          f"Each weight meets one input in every window, so dL/d{wl.name} sums "
-                          f"dL/d{zl.name} times that input over all output positions "
-                          "(the correlation of X with dL/dZ).")
-        section.groups.append(Group(f"dL/d{wl.name}", "sum over outputs of dL/dz · the input "
-                                    "the weight met", F * C * KH * KW, make_dw))
+        section = Section(self.say("title.dW") if self.problem.single else
+                          self.say("title.layer_weights", layer=step.layer.name),
+                          self.say("why.conv_weights", w=wl.name, z=zl.name), kind="conv_weights",
+                          layer=step.layer.name, context=[x_matrix, dz_matrix])
+        section.groups.append(Group(f"dL/d{wl.name}", self.say("rule.dW"), F * C * KH * KW,
+                                    make_dw, kind="dW"))
         section.results.append(self._matrix(f"dL/d{_title(wl.name)}", step.dw, wl,
                                             axis_names=_kernel_axes(op)))
 
@@ -536,10 +589,10 @@ class Trace:
             return Expansion(bl.grad()((f,)),
                              join_terms(outputs, lambda o: dzl((f, *o)), self.elide),
                              join_terms(outputs, lambda o: num(dz[f, o[0], o[1]]), self.elide),
-                             step.db[f])
+                             step.db[f],
+                             focus=[(dz_matrix, [dzl.shown_index((f, *o)) for o in outputs])])
 
-        section.groups.append(Group(f"dL/d{bl.name}", "the bias is in every output of its "
-                                    "filter: the sum of dL/dz", F, make_db))
+        section.groups.append(Group(f"dL/d{bl.name}", self.say("rule.db"), F, make_db, kind="db"))
         yield section
 
         # dL/dX
@@ -556,22 +609,24 @@ class Trace:
                         if not rem and 0 <= j < OW:
                             met.append((f, i, j, *eff(p, q)))
             met.sort()  # in the order of the outputs, as a student scans dL/dZ
-            note = "" if met else "no kernel tap meets this input"
+            note = "" if met else self.say("note.uncovered")
             return Expansion(
                 xl.grad()(x_at(c, r, s)),
                 join_terms(met, lambda m: f"{dzl(m[:3])}·{wl((m[0], c, m[3], m[4]))}",
                            self.elide),
                 join_terms(met, lambda m: f"{num(dz[m[:3]])}·{num(w[m[0], c, m[3], m[4]])}",
                            self.elide),
-                step.dx[c, r, s], note)
+                step.dx[c, r, s], note,
+                focus=[(dz_matrix, [dzl.shown_index(m[:3]) for m in met]),
+                       (w_matrix, [wl.shown_index((m[0], c, m[3], m[4])) for m in met])])
 
-        dx_section = Section("Backward: dL/dX" if self.problem.single else
-                             f"Backward: {step.layer.name} input",
-                             f"Each input meets the weights of every window that covers it: "
-                             f"dL/d{xl.name} sums dL/d{zl.name} times that weight (a full "
-                             "convolution of dL/dZ with the kernel rotated 180 degrees).")
-        dx_section.groups.append(Group(f"dL/d{xl.name}", "sum over windows covering the input of "
-                                       "dL/dz · the weight it met", C * H * W, make_dx))
+        dx_section = Section(self.say("title.dX") if self.problem.single else
+                             self.say("title.layer_input", layer=step.layer.name),
+                             self.say("why.conv_input", x=xl.name, z=zl.name),
+                             kind="conv_input", layer=step.layer.name,
+                             context=[dz_matrix, w_matrix])
+        dx_section.groups.append(Group(f"dL/d{xl.name}", self.say("rule.dX"), C * H * W, make_dx,
+                                       kind="dX"))
         dx_section.results.append(self._matrix(f"dL/d{_title(xl.name)}", step.dx, xl,
                                                axis_names=_axes(xl)))
         yield dx_section
@@ -591,11 +646,12 @@ class Trace:
             return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
                              f"{num(dout[index])}·{num(deriv[index])}", step.dx[index])
 
-        return Section(f"Backward: {step.layer.name}", f"Chain rule through {op.name}: "
-                       f"dL/dz = dL/da · f'(z), with {rule}.",
+        return Section(self.say("title.backward", layer=step.layer.name),
+                       self.say("why.activation_back", name=op.name, rule=rule),
                        groups=[Group(f"dL/d{zl.name}", rule, z.size, make)],
                        results=[self._matrix(f"dL/d{_title(zl.name)}", step.dx, zl,
-                                             axis_names=_axes(zl))])
+                                             axis_names=_axes(zl))],
+                       kind="activation_back", layer=step.layer.name)
 
     def pool_backward(self, step: LayerPass, names: Names, op: Pool) -> Section:
         a, dp = step.x, step.d_out
@@ -614,6 +670,7 @@ class Trace:
                 receivers.setdefault((c, i * sh + u, j * sw + v), []).append((c, i, j))
         cells = sorted(receivers)
         share = "" if op.kind == "max" else f"/{ph * pw}"
+        dp_matrix = self._matrix(f"dL/d{_title(pl.name)}", dp, pl)
 
         def make(n: int) -> Expansion:
             cell = cells[n]
@@ -621,18 +678,17 @@ class Trace:
             return Expansion(al.grad()(cell),
                              " + ".join(f"{pl.grad()(s)}{share}" for s in sources),
                              " + ".join(f"{num(dp[s])}{share}" for s in sources),
-                             step.dx[cell])
+                             step.dx[cell],
+                             focus=[(dp_matrix, [pl.shown_index(s) for s in sources])])
 
-        routed = ("goes to the winner of its window (the first maximum); every other input "
-                  "gets 0" if op.kind == "max" else f"is shared equally: each input gets "
-                  f"dL/dp/{ph * pw}")
-        trailer = ("every other entry of dL/d" + al.name + " is 0") if \
-            len(cells) < a.size else ""
-        return Section(f"Backward: {step.layer.name}", f"Each window's gradient {routed}; "
-                       "overlapping windows add up.",
+        routed = self.say(f"routed.{op.kind}", n=ph * pw)
+        trailer = self.say("note.rest_zero", name=al.name) if len(cells) < a.size else ""
+        return Section(self.say("title.backward", layer=step.layer.name),
+                       self.say("why.pool_back", routed=routed),
                        groups=[Group(f"dL/d{al.name}", routed, len(cells), make, trailer)],
                        results=[self._matrix(f"dL/d{_title(al.name)}", step.dx, al,
-                                             axis_names=_axes(al))])
+                                             axis_names=_axes(al))],
+                       kind="pool_back", layer=step.layer.name, context=[dp_matrix])
 
     def flatten_backward(self, step: LayerPass, names: Names) -> Section:
         assert step.d_out is not None and step.dx is not None
@@ -643,12 +699,13 @@ class Trace:
             return Expansion(names.x.grad()(index), names.out.grad()((n,)),
                              format_number(step.d_out[n]), step.dx[index])
 
-        return Section(f"Backward: {step.layer.name}", "The gradient vector is folded back into "
-                       "the maps in the same order: channel, then row, then column.",
-                       groups=[Group(f"dL/d{names.x.name}", "the same position, reshaped",
+        return Section(self.say("title.backward", layer=step.layer.name),
+                       self.say("why.flatten_back"),
+                       groups=[Group(f"dL/d{names.x.name}", self.say("rule.flatten_back"),
                                      step.x.size, make)],
                        results=[self._matrix(f"dL/d{_title(names.x.name)}", step.dx, names.x,
-                                             axis_names=_axes(names.x))])
+                                             axis_names=_axes(names.x))],
+                       kind="flatten_back", layer=step.layer.name)
 
     def dense_backward(self, step: LayerPass, names: Names) -> Section:
         assert step.d_out is not None and step.dw is not None and step.dx is not None
@@ -669,20 +726,22 @@ class Trace:
                 join_terms(range(M), lambda m: f"{num(dout[m])}·{num(w[m, k])}", self.elide),
                 step.dx[k])
 
-        return Section(f"Backward: {step.layer.name}", "y = W x + b: dL/dW is dL/dy times x "
-                       "(an outer product), dL/db = dL/dy, dL/dx = W^T dL/dy.",
-                       groups=[Group(f"dL/d{names.w.name}", "dL/dy · x", M * N, make_dw),
-                               Group(f"dL/d{xl.name}", "sum over outputs of dL/dy · weight", N,
+        return Section(self.say("title.backward", layer=step.layer.name),
+                       self.say("why.dense_back"),
+                       groups=[Group(f"dL/d{names.w.name}", self.say("rule.dense_dW"), M * N,
+                                     make_dw),
+                               Group(f"dL/d{xl.name}", self.say("rule.dense_dx"), N,
                                      make_dx)],
-                       results=[Matrix(f"dL/d{_title(names.w.name)}", step.dw)])
+                       results=[Matrix(f"dL/d{_title(names.w.name)}", step.dw)],
+                       kind="dense_back", layer=step.layer.name)
 
     # update
 
     def update_section(self) -> Section:
         lr = self.run.learning_rate
         assert lr is not None
-        section = Section("Update", f"Gradient descent with learning rate {format_number(lr)}: "
-                          "W_new = W - lr·dL/dW, b_new = b - lr·dL/db.")
+        section = Section(self.say("title.update"), self.say("why.update", lr=format_number(lr)),
+                          kind="update")
         for step, names in zip(self.run.passes, self.names, strict=True):
             if step.w_new is None or names.w is None or names.b is None:
                 continue
@@ -698,7 +757,7 @@ class Trace:
                                      f"{num(old[index])} - {num(lr)}·{num(grad[index])}",
                                      new[index])
 
-                section.groups.append(Group(f"{label.name}_new", "old - lr · gradient", old.size,
+                section.groups.append(Group(f"{label.name}_new", self.say("rule.update"), old.size,
                                             make))
                 section.results.append(self._matrix(f"{_title(label.name)}_new", new, label))
         return section
@@ -710,12 +769,12 @@ class Trace:
 # --- formulas as text ------------------------------------------------------------------------
 
 LOSS_FORMULAS = {
-    "mse": "L = 1/N · Σ (y - t)²  (mean over the N outputs)",
-    "sse": "L = Σ (y - t)²  (sum)",
-    "half_sse": "L = 1/2 · Σ (y - t)²  (half the sum)",
+    "mse": "L = 1/N · Σ (y - t)²",
+    "sse": "L = Σ (y - t)²",
+    "half_sse": "L = 1/2 · Σ (y - t)²",
     "mae": "L = 1/N · Σ |y - t|",
     "bce": "L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]",
-    "cross_entropy": "L = -Σ t·ln softmax(y)  (softmax over all outputs)",
+    "cross_entropy": "L = -Σ t·ln softmax(y),  softmax(y)_i = e^(y_i) / Σ e^(y_j)",
 }
 
 LOSS_DERIVATIVES = {
@@ -819,7 +878,8 @@ def _shown_with_pad(label: Labeler, pad: tuple[int, int, int, int]) -> tuple[int
     return (Hp, Wp) if len(label.shown_shape) <= 2 else (C, Hp, Wp)
 
 
-def _layer_facts(step: LayerPass, names: Names) -> list[str]:
+def _layer_facts(step: LayerPass, lang: str) -> list[str]:
+    """The shapes and conventions of one layer, with the output-size formula's numbers put in."""
     layer = step.layer
     op = layer.op
     name = layer.name
@@ -829,30 +889,28 @@ def _layer_facts(step: LayerPass, names: Names) -> list[str]:
         _, OH, OW = layer.out_shape
         top, bottom, left, right = op.pad
         (sh, sw), (dh, dw) = op.stride, op.dilation
-        facts = [f"{name}: kernel {_shape(op.kernel_shape)} ({F} filter{'s' if F > 1 else ''} of "
-                 f"{C} x {KH} x {KW}), stride {_pair_text(op.stride)}, "
-                 f"dilation {_pair_text(op.dilation)}, "
-                 + ("kernel rotated 180 degrees (true convolution)" if op.flip else
-                    "cross-correlation (kernel not flipped)"),
-                 f"{name}: padding {op.padding_text}: top {top}, bottom {bottom}, left {left}, "
-                 f"right {right}",
-                 f"{name}: Ho = floor(({H} + {top} + {bottom} - {dh}·({KH}-1) - 1) / {sh}) + 1 "
-                 f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
-                 f"= {OW}"]
-        return facts
+        filters = say("fact.filters", lang, F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
+        return [say("fact.conv", lang, layer=name, kernel=_shape(op.kernel_shape),
+                    filters=filters, stride=_pair_text(op.stride),
+                    dilation=_pair_text(op.dilation),
+                    mode=say("fact.flipped" if op.flip else "fact.not_flipped", lang)),
+                say("fact.padding", lang, layer=name, text=op.padding_text, top=top,
+                    bottom=bottom, left=left, right=right),
+                f"{name}: Ho = floor(({H} + {top} + {bottom} - {dh}·({KH}-1) - 1) / {sh}) + 1 "
+                f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
+                f"= {OW}"]
     if isinstance(op, Activation):
-        slope = f" (slope {format_number(op.slope)})" if op.name == "leaky_relu" else ""
-        return [f"{name}: {ACTIVATION_FORMULAS[op.name].replace('slope', format_number(op.slope))}"
-                f"{slope}"]
+        return [f"{name}: {ACTIVATION_FORMULAS[op.name].replace('slope', format_number(op.slope))}"]
     if isinstance(op, Pool):
         C, H, W = layer.in_shape
         _, OH, OW = layer.out_shape
-        return [f"{name}: {op.kind} pooling {op.size[0]}x{op.size[1]}, stride "
-                f"{_pair_text(op.stride)}, no padding: {H}x{W} -> {OH}x{OW}"]
+        return [say("fact.pool", lang, layer=name, kind=op.kind, size=f"{op.size[0]}x{op.size[1]}",
+                    stride=_pair_text(op.stride), before=f"{H}x{W}", after=f"{OH}x{OW}")]
     if isinstance(op, Flatten):
-        return [f"{name}: {_shape(layer.in_shape)} -> {layer.out_shape[0]} values"]
+        return [say("fact.flatten", lang, layer=name, shape=_shape(layer.in_shape),
+                    n=layer.out_shape[0])]
     assert isinstance(op, Dense)
-    return [f"{name}: dense {op.w.shape[1]} -> {op.w.shape[0]} (y = W x + b)"]
+    return [say("fact.dense", lang, layer=name, n_in=op.w.shape[1], n_out=op.w.shape[0])]
 
 
 def _network_letter(step: LayerPass, k: int) -> str:

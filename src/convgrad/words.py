@@ -1,0 +1,146 @@
+"""The words of the walkthrough and the tables, in English and in Chinese (the seeds' language).
+
+Formulas and numbers are the same in both languages; only the sentences around
+them change. Each entry is a format string with named fields.
+"""
+
+from __future__ import annotations
+
+LANGUAGES = ("en", "zh")
+
+WORDS: dict[str, tuple[str, str]] = {
+    # section titles
+    "title.problem": ("Problem", "题目"),
+    "title.grad_output": ("dL/dY given", "给定 dL/dY"),
+    "title.conv": ("Forward: convolution", "前向传播：卷积"),
+    "title.forward": ("Forward: {layer}", "前向传播：{layer}"),
+    "title.pool": ("Forward: {layer} ({kind} pooling {size}, stride {stride})",
+                   "前向传播：{layer}（{kind} 池化 {size}，步长 {stride}）"),
+    "title.loss": ("Loss: {loss}", "损失：{loss}"),
+    "title.dW": ("Backward: dL/dW", "反向传播：dL/dW"),
+    "title.layer_weights": ("Backward: {layer} weights", "反向传播：{layer} 的权重"),
+    "title.dX": ("Backward: dL/dX", "反向传播：dL/dX"),
+    "title.layer_input": ("Backward: {layer} input", "反向传播：{layer} 的输入"),
+    "title.backward": ("Backward: {layer}", "反向传播：{layer}"),
+    "title.update": ("Update", "参数更新"),
+    "title.results": ("Results", "结果"),
+    # why: one line before the numbers
+    "why.problem": ("What is given and the conventions used.", "已知条件与所用的约定。"),
+    "why.grad_output": ("grad_output gives dL/dY directly; there is no loss.",
+                        "grad_output 直接给出 dL/dY，没有损失函数。"),
+    "why.conv": ("Each output is the sum of the input window times the kernel, plus the bias "
+                 "({mode}).",
+                 "每个输出等于输入窗口与卷积核对应元素的乘积之和，再加上偏置（{mode}）。"),
+    "mode.correlation": ("cross-correlation", "互相关，卷积核不翻转"),
+    "mode.flipped": ("cross-correlation, kernel rotated 180 degrees",
+                     "互相关，卷积核先旋转 180 度"),
+    "why.activation": ("{name}: {formula}, elementwise.", "{name}：{formula}，逐元素计算。"),
+    "why.pool": ("Pooling takes {rule}.", "池化取{rule}。"),
+    "rule.max_pool": ("the largest element of each window; on a tie the first in row-major order",
+                      "每个窗口中的最大值；并列时取按行优先顺序的第一个"),
+    "rule.avg_pool": ("the mean of each window", "每个窗口的平均值"),
+    "why.flatten": ("Flatten lays the maps out as one vector: channel, then row, then column.",
+                    "展平：按通道、行、列的顺序把特征图排成一个向量。"),
+    "rule.flatten": ("channel, then row, then column", "先通道，再行，再列"),
+    "why.dense": ("A dense layer: each output is its row of weights times the input vector, "
+                  "plus its bias (y = W x + b).",
+                  "全连接层：每个输出等于对应的一行权重与输入向量的乘积，"
+                  "再加上偏置（y = W x + b）。"),
+    "rule.dense": ("row of weights times input plus bias", "一行权重乘以输入，再加偏置"),
+    "why.conv_weights": ("Each weight meets one input in every window, so dL/d{w} sums dL/d{z} "
+                         "times that input over all output positions (the correlation of X with "
+                         "dL/dZ).",
+                         "每个权重在每个窗口里都与一个输入相乘，所以 dL/d{w} 是所有输出位置上 "
+                         "dL/d{z} 与该输入的乘积之和（即 X 与 dL/dZ 的互相关）。"),
+    "rule.dW": ("sum over outputs of dL/dz · the input the weight met",
+                "对所有输出求和：dL/dz · 该权重遇到的输入"),
+    "rule.db": ("the bias is in every output of its filter: the sum of dL/dz",
+                "偏置出现在该滤波器的每个输出中：dL/dz 之和"),
+    "why.conv_input": ("Each input meets the weights of every window that covers it: dL/d{x} sums "
+                       "dL/d{z} times that weight (a full convolution of dL/dZ with the kernel "
+                       "rotated 180 degrees).",
+                       "每个输入与覆盖它的每个窗口中的权重相乘：dL/d{x} 是 dL/d{z} 与该权重的"
+                       "乘积之和（即 dL/dZ 与旋转 180 度的卷积核做全卷积）。"),
+    "rule.dX": ("sum over windows covering the input of dL/dz · the weight it met",
+                "对覆盖该输入的所有窗口求和：dL/dz · 它遇到的权重"),
+    "why.activation_back": ("Chain rule through {name}: dL/dz = dL/da · f'(z), with {rule}.",
+                            "经过 {name} 的链式法则：dL/dz = dL/da · f'(z)，其中 {rule}。"),
+    "why.pool_back": ("Each window's gradient {routed}; overlapping windows add up.",
+                      "每个窗口的梯度{routed}；窗口重叠时梯度相加。"),
+    "routed.max": ("goes to the winner of its window (the first maximum); every other input "
+                   "gets 0",
+                    "全部传给该窗口的最大值位置（第一个最大值），其余输入得到 0"),
+    "routed.avg": ("is shared equally: each input gets dL/dp/{n}",
+                   "平均分配：每个输入得到 dL/dp/{n}"),
+    "why.flatten_back": ("The gradient vector is folded back into the maps in the same order: "
+                         "channel, then row, then column.",
+                         "梯度向量按相同的顺序（通道、行、列）还原成特征图的形状。"),
+    "rule.flatten_back": ("the same position, reshaped", "同一位置，只是形状还原"),
+    "why.dense_back": ("y = W x + b: dL/dW is dL/dy times x (an outer product), dL/db = dL/dy, "
+                       "dL/dx = W^T dL/dy.",
+                       "y = W x + b：dL/dW 是 dL/dy 与 x 的外积，dL/db = dL/dy，"
+                       "dL/dx = W^T dL/dy。"),
+    "rule.dense_dW": ("dL/dy · x", "dL/dy · x"),
+    "rule.dense_dx": ("sum over outputs of dL/dy · weight", "对所有输出求和：dL/dy · 权重"),
+    "why.update": ("Gradient descent with learning rate {lr}: W_new = W - lr·dL/dW, "
+                   "b_new = b - lr·dL/db.",
+                   "学习率为 {lr} 的梯度下降：W_new = W - lr·dL/dW，b_new = b - lr·dL/db。"),
+    "rule.update": ("old - lr · gradient", "原值 - lr · 梯度"),
+    "rule.conv": ("sum over the window of input times weight, plus the bias",
+                  "窗口内输入与权重乘积之和，再加偏置"),
+    # facts of the problem
+    "fact.name": ("Problem: {name}", "题目：{name}"),
+    "fact.input": ("Input X: {shape}", "输入 X：{shape}"),
+    "fact.conv": ("{layer}: kernel {kernel} ({filters}), stride {stride}, dilation {dilation}, "
+                  "{mode}",
+                  "{layer}：卷积核 {kernel}（{filters}），步长 {stride}，膨胀 {dilation}，{mode}"),
+    "fact.filters": ("{F} filter{s} of {C} x {KH} x {KW}", "{F} 个 {C} x {KH} x {KW} 的滤波器"),
+    "fact.not_flipped": ("cross-correlation (kernel not flipped)", "互相关（卷积核不翻转）"),
+    "fact.flipped": ("kernel rotated 180 degrees (true convolution)",
+                     "卷积核旋转 180 度（真正的卷积）"),
+    "fact.padding": ("{layer}: padding {text}: top {top}, bottom {bottom}, left {left}, "
+                     "right {right}",
+                     "{layer}：填充 {text}：上 {top}，下 {bottom}，左 {left}，右 {right}"),
+    "fact.pool": ("{layer}: {kind} pooling {size}, stride {stride}, no padding: {before} -> "
+                  "{after}", "{layer}：{kind} 池化 {size}，步长 {stride}，无填充：{before} -> "
+                  "{after}"),
+    "fact.flatten": ("{layer}: {shape} -> {n} values", "{layer}：{shape} -> {n} 个值"),
+    "fact.dense": ("{layer}: dense {n_in} -> {n_out} (y = W x + b)",
+                   "{layer}：全连接 {n_in} -> {n_out}（y = W x + b）"),
+    "fact.loss": ("Loss: {loss}, {what}: {formula}", "损失：{loss}，{what}：{formula}"),
+    "loss.mse": ("the mean of the squared errors", "平方误差的平均值"),
+    "loss.sse": ("the sum of the squared errors", "平方误差之和"),
+    "loss.half_sse": ("half the sum of the squared errors", "平方误差之和的一半"),
+    "loss.mae": ("the mean of the absolute errors", "绝对误差的平均值"),
+    "loss.bce": ("binary cross-entropy, the mean over the outputs", "二元交叉熵，对所有输出取平均"),
+    "loss.cross_entropy": ("softmax over all outputs, then cross-entropy",
+                           "对所有输出做 softmax，再求交叉熵"),
+    "fact.no_loss": ("Loss: none; dL/dY is given (grad_output)",
+                     "没有损失函数：直接给定 dL/dY（grad_output）"),
+    "fact.forward_only": ("Forward pass only: the backward pass needs a target or grad_output",
+                          "只有前向传播：反向传播需要 target 或 grad_output"),
+    "fact.learning_rate": ("Learning rate: {lr}", "学习率：{lr}"),
+    "fact.arithmetic": ("Arithmetic: {mode}", "运算：{mode}"),
+    "arith.exact": ("exact fractions", "精确分数"),
+    "arith.float": ("float64", "float64 浮点数"),
+    # notes and matrix titles
+    "note.from": ("from {cell}", "来自 {cell}"),
+    "note.uncovered": ("no kernel tap meets this input", "没有任何卷积核位置覆盖这个输入"),
+    "note.rest_zero": ("every other entry of dL/d{name} is 0", "dL/d{name} 的其余元素都是 0"),
+    "matrix.padded": ("{name} padded (padding in parentheses)", "{name} 填充后（括号内为填充）"),
+    "matrix.target": ("Target", "目标"),
+    "axis.channel": ("channel", "通道"),
+    "axis.filter": ("filter", "滤波器"),
+    "axis.slice": ("slice", "切片"),
+    "more.same_rule": ("... {n} more, same rule", "……还有 {n} 个，规则相同"),
+    "more.not_shown": ("{title}: {n} not shown (--terms all shows them)",
+                       "{title}：{n} 个未显示（--terms all 全部显示）"),
+    "more.slices": ("... {n} more slices of {title}", "……{title} 还有 {n} 个切片"),
+    "more.slices_hint": ("(--terms all shows them)", "（--terms all 全部显示）"),
+}
+
+
+def say(key: str, lang: str = "en", **fields: object) -> str:
+    """The sentence `key` in `lang`, with its fields filled in."""
+    en, zh = WORDS[key]
+    return (zh if lang == "zh" else en).format(**fields)
