@@ -7,6 +7,7 @@ paste into a handout (rich decides both from the console it writes to).
 from __future__ import annotations
 
 import os
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,7 @@ from rich.text import Text
 
 from convgrad.numbers import format_number
 from convgrad.trace import Expansion, Matrix, Section, Trace
+from convgrad.words import say
 
 # Under --terms auto a matrix larger than this is shown by its corners, and at most this
 # many slices (filters x channels) of an array are drawn; --terms all draws everything.
@@ -22,6 +24,7 @@ MAX_SIDE = 12
 MAX_SLICES = 4
 
 LABEL = "bold cyan"
+HIGHLIGHT = "bold reverse"
 VALUE = "bold"
 WHY = "italic"
 DIM = "dim"
@@ -36,16 +39,21 @@ def make_console(stderr: bool = False) -> Console:
     return console
 
 
-def matrix_blocks(matrix: Matrix, full: bool = True) -> list[list[Text]]:
+def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
+                  highlight: Collection[tuple[int, ...]] = (), brackets: bool = False
+                  ) -> list[list[Text]]:
     """One block of lines per 2-D slice, titled with its filter/channel when there are more axes.
 
     full=False (--terms auto) shows a large matrix by its corners and the first slices only.
-    Blocks are plain lines, not rich Tables: a table measures every cell several times,
-    which costs seconds for a page of large matrices.
+    highlight: cells (indices into matrix.array) to mark, in reverse video, or in [brackets]
+    when brackets is set (plain text has no colour). Blocks are plain lines, not rich Tables:
+    a table measures every cell several times, which costs seconds for large matrices.
     """
     arr = matrix.array
+    marked = set(highlight)
     if arr.ndim < 2:
         arr = arr.reshape(1, -1)
+        marked = {(0, *index) for index in marked}
     pad = None if matrix.pad is None else matrix.pad.reshape(arr.shape)
     lead = arr.shape[:-2]
     names = matrix.axis_names[-len(lead):] if lead else ()
@@ -53,15 +61,18 @@ def matrix_blocks(matrix: Matrix, full: bool = True) -> list[list[Text]]:
     slices = list(np.ndindex(lead))
     for count, index in enumerate(slices):
         if not full and count == MAX_SLICES:
-            blocks.append([Text(f"... {len(slices) - MAX_SLICES} more slices of {matrix.title}",
-                                style=DIM), Text("(--terms all shows them)", style=DIM)])
+            blocks.append([Text(say("more.slices", lang, n=len(slices) - MAX_SLICES,
+                                    title=matrix.title), style=DIM),
+                           Text(say("more.slices_hint", lang), style=DIM)])
             break
         title = matrix.title
         if index:
-            parts = [f"{name} {i + 1}" for name, i in zip(names or ("slice",) * len(index),
-                                                          index, strict=False)]
+            parts = [f"{say('axis.' + name, lang)} {i + 1}"
+                     for name, i in zip(names or ("slice",) * len(index), index, strict=False)]
             title += ", " + ", ".join(parts)
-        blocks.append(_grid_lines(title, arr[index], None if pad is None else pad[index], full))
+        cells = {cell[-2:] for cell in marked if cell[:-2] == index}
+        blocks.append(_grid_lines(title, arr[index], None if pad is None else pad[index], full,
+                                  cells, brackets))
     return blocks
 
 
@@ -72,7 +83,8 @@ def _shown(n: int, full: bool) -> list[int | None]:
     return [*range(MAX_SIDE - 4), None, *range(n - 3, n)]
 
 
-def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool) -> list[Text]:
+def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool,
+                marked: Collection[tuple[int, ...]] = (), brackets: bool = False) -> list[Text]:
     rows, cols = _shown(grid.shape[0], full), _shown(grid.shape[1], full)
     cells: list[list[tuple[str, str]]] = []
     for r in rows:
@@ -80,24 +92,28 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
         for c in cols:
             if r is None or c is None:
                 line.append(("⋮" if c is not None else "…", DIM))
-            elif pad is not None and pad[r, c]:
-                line.append((f"({format_number(grid[r, c])})", DIM))
-            else:
-                line.append((format_number(grid[r, c]), ""))
+                continue
+            text = format_number(grid[r, c])
+            style = ""
+            if pad is not None and pad[r, c]:
+                text, style = f"({text})", DIM
+            if (r, c) in marked:
+                text, style = (f"[{text}]" if brackets else text), HIGHLIGHT
+            line.append((text, style))
         cells.append(line)
     widths = [max(len(line[k][0]) for line in cells) for k in range(len(cols))]
     lines = [Text(title, style="bold")]
     for line in cells:
         text = Text()
         for k, (cell, style) in enumerate(line):
-            text.append(" " + cell.rjust(widths[k]), style=style)
+            text.append(" ")
+            text.append(cell.rjust(widths[k]), style=style)
         lines.append(text)
     return lines
 
 
-def print_matrices(console: Console, matrices: list[Matrix], full: bool = True) -> None:
-    """Matrices side by side, as many to a row as the console is wide."""
-    blocks = [block for matrix in matrices for block in matrix_blocks(matrix, full)]
+def print_blocks(console: Console, blocks: list[list[Text]]) -> None:
+    """Blocks side by side, as many to a row as the console is wide."""
     gap = 4
     row: list[list[Text]] = []
     used = 0
@@ -120,6 +136,13 @@ def print_matrices(console: Console, matrices: list[Matrix], full: bool = True) 
             used += width + gap
 
 
+def print_matrices(console: Console, matrices: list[Matrix], full: bool = True,
+                   lang: str = "en") -> None:
+    """Matrices side by side, as many to a row as the console is wide."""
+    print_blocks(console, [block for matrix in matrices
+                           for block in matrix_blocks(matrix, full, lang)])
+
+
 def expansion_text(exp: Expansion, symbolic: bool) -> Text:
     text = Text()
     text.append(exp.label, style=LABEL)
@@ -135,13 +158,13 @@ def expansion_text(exp: Expansion, symbolic: bool) -> Text:
     return text
 
 
-def print_section(console: Console, section: Section, terms: str) -> None:
+def print_section(console: Console, section: Section, terms: str, lang: str = "en") -> None:
     console.rule(Text(section.title, style="bold"), align="left")
     console.print(Text(section.why, style=WHY))
     for line in section.lines:
         console.print(line, soft_wrap=True)
     full = terms == "all"
-    print_matrices(console, section.matrices, full)
+    print_matrices(console, section.matrices, full, lang)
     for group in section.groups:
         shown, rest = group.shown(terms)
         if not shown and not rest:
@@ -151,14 +174,14 @@ def print_section(console: Console, section: Section, terms: str) -> None:
             for k, exp in enumerate(shown):
                 console.print(expansion_text(exp, symbolic=k == 0), soft_wrap=True)
         if rest:
-            what = "shown" if shown else "terms not shown (--terms all shows them)"
-            console.print(Text(f"... {rest:,} more, same rule" if shown
-                               else f"{group.title}: {rest:,} {what}", style=DIM))
+            console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if shown else
+                               say("more.not_shown", lang, title=group.title, n=f"{rest:,}"),
+                               style=DIM))
         if group.trailer and shown:
             console.print(Text(group.trailer, style=DIM))
     if section.results:
         console.print()
-        print_matrices(console, section.results, full)
+        print_matrices(console, section.results, full, lang)
     console.print()
 
 
@@ -176,7 +199,8 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
         if key == "layers":
             continue
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            axes = ("filter", "channel")[-(value.ndim - 2):] if value.ndim > 2 else ()
+            axes = ("filter", "channel") if value.ndim == 4 else \
+                ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
             summary.append(Matrix(key, value, axis_names=axes))
         else:
             scalars.append(Text.assemble((f"{key} = ", LABEL), (format_number(value), VALUE)))
