@@ -156,6 +156,52 @@ def solve(
         render.print_solution(solved, terms=terms.value)
 
 
+class Lang(str, Enum):
+    en = "en"
+    zh = "zh"
+
+
+@app.command()
+def explain(
+    problem: ProblemArg = None,
+    step: Annotated[bool, typer.Option(
+        "--step", help="Pause after each step (Enter: next, q: quit) when standard input is a "
+                       "terminal.")] = False,
+    all_: Annotated[bool, typer.Option(
+        "--all", help="Show every element in full, not the first few of each kind.")] = False,
+    lang: Annotated[Lang, typer.Option(
+        "--lang", help="The words of the walkthrough: en (English) or zh (Chinese).")] = Lang.en,
+    exact: ExactOpt = False,
+    float_: FloatOpt = False,
+) -> None:
+    """A step-by-step walkthrough of the forward and backward pass, as on paper."""
+    with _errors():
+        from convgrad.engine import run
+
+        solved = run(_load(problem), exact=_exact_choice(exact, float_))
+        _print_messages(solved)
+        from convgrad.explain import Quit, Walkthrough
+        from convgrad.render import make_console
+
+        console = make_console()
+        pause = _pause(console, lang.value) if step and sys.stdin.isatty() else None
+        try:
+            Walkthrough(solved, console, lang.value, all_).show(pause)
+        except Quit:
+            return
+
+
+def _pause(console: Any, lang: str) -> Callable[[], bool]:
+    from convgrad.explain import word
+
+    def wait() -> bool:
+        console.print(f"[dim]{word('prompt', lang)}[/dim] ", end="")
+        answer = sys.stdin.readline()
+        return answer.strip().lower() not in ("q", "quit")
+
+    return wait
+
+
 def _print_messages(solved: Any) -> None:
     for warning in solved.problem.warnings:
         sys.stderr.write(f"warning: {warning}\n")

@@ -389,6 +389,15 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, str | None
 def run(problem: Problem, exact: bool | None = None) -> Run:
     """Forward through every layer, the loss, then backward to dX (and the update)."""
     use_exact, note = choose_exact(problem, exact)
+    try:
+        return _run(problem, use_exact, note)
+    except OverflowError:
+        # A rational beyond float64's range (1e400 written exactly) cannot become a float.
+        raise problem.error("input", "holds a number too large for float64 (above 1.8e308); "
+                            "use smaller numbers or --exact") from None
+
+
+def _run(problem: Problem, use_exact: bool, note: str | None) -> Run:
     convert = to_exact if use_exact else to_float
 
     def const(v: Number) -> Number:

@@ -112,14 +112,15 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
     return lines
 
 
-def print_blocks(console: Console, blocks: list[list[Text]]) -> None:
-    """Blocks side by side, as many to a row as the console is wide."""
+def block_lines(blocks: list[list[Text]], width: int) -> list[Text]:
+    """Blocks side by side, as many to a row as `width` allows, as lines of text."""
     gap = 4
+    out: list[Text] = []
     row: list[list[Text]] = []
     used = 0
     for block in [*blocks, None]:
-        width = 0 if block is None else max(line.cell_len for line in block)
-        if row and (block is None or used + gap + width > console.width):
+        block_width = 0 if block is None else max(line.cell_len for line in block)
+        if row and (block is None or used + gap + block_width > width):
             height = max(len(b) for b in row)
             widths = [max(line.cell_len for line in b) for b in row]
             for k in range(height):
@@ -129,11 +130,17 @@ def print_blocks(console: Console, blocks: list[list[Text]]) -> None:
                     text.append_text(piece)
                     text.append(" " * (w - piece.cell_len + gap))
                 text.rstrip()
-                console.print(text, soft_wrap=True)
+                out.append(text)
             row, used = [], 0
         if block is not None:
             row.append(block)
-            used += width + gap
+            used += block_width + gap
+    return out
+
+
+def print_blocks(console: Console, blocks: list[list[Text]]) -> None:
+    for line in block_lines(blocks, console.width):
+        console.print(line, soft_wrap=True)
 
 
 def print_matrices(console: Console, matrices: list[Matrix], full: bool = True,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -251,6 +252,11 @@ class _NodeReader:
         if depth > MAX_YAML_DEPTH:
             raise self.fail(node, f"nested more than {MAX_YAML_DEPTH} levels deep")
         self.lines.setdefault(path, node.start_mark.line + 1)
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in (
+                "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
+            where = f" for '{_dotted(path)}'" if path else ""
+            raise self.fail(node, f"the tag {node.tag}{where} is not allowed; convgrad reads "
+                            "plain numbers, strings, lists and mappings only")
         if isinstance(node, yaml.MappingNode):
             out: dict[str, Any] = {}
             for key_node, value_node in node.value:
@@ -383,9 +389,12 @@ class _Builder:
     def integers(self, path: tuple, value: Any, count: tuple[int, ...], minimum: int,
                  what: str) -> tuple[int, ...]:
         """An int or a list of ints, each >= minimum; a single int is repeated."""
+        if isinstance(value, (tuple, np.ndarray)):
+            value = list(np.asarray(value).reshape(-1)) if isinstance(value, np.ndarray) \
+                else list(value)
         items = value if isinstance(value, list) else [value]
-        if isinstance(value, str) and " " in value.strip():
-            items = value.split()
+        if isinstance(value, str):
+            items = [item for item in re.split(r"[\s,]+", value.strip()) if item] or [value]
         if len(items) not in count and not (len(items) == 1 and 1 in count):
             raise self.err(path, f"must be {what}; got {len(items)} values")
         out = []
@@ -607,8 +616,7 @@ class _Builder:
                 pad = (top, bottom, left, right)
             padding_text = word
         else:
-            if isinstance(padding, str) and not padding.strip().lstrip("-").isdigit() and \
-                    " " not in padding.strip():
+            if isinstance(padding, str) and not re.fullmatch(r"[\s,\d/.+-]+", padding):
                 raise self.err(ppath, f"'{padding}' is not a padding; write a whole number, "
                                "[ph, pw], [top, bottom, left, right], 'same' or 'valid'")
             values = self.integers(ppath, padding, (1, 2, 4), 0,
@@ -650,11 +658,12 @@ class _Builder:
         for what, missed in (("row", rows), ("column", cols)):
             if missed:
                 names = ", ".join(str(i + 1) for i in missed)
-                plural = "s" if len(missed) > 1 else ""
+                many = len(missed) > 1
                 self.warnings.append(
-                    f"{layer.name}: input {what}{plural} {names} never meet the kernel (stride "
-                    f"{op.stride[0 if what == 'row' else 1]} skips them); their dL/dX entries "
-                    "are 0")
+                    f"{layer.name}: input {what}{'s' if many else ''} {names} "
+                    f"{'never meet' if many else 'never meets'} the kernel (no window reaches "
+                    f"{'them' if many else 'it'} at this stride and dilation); "
+                    f"{'their' if many else 'its'} dL/dX entries are 0")
 
     def pool_layer(self, path: tuple, kind: str, spec: dict, in_shape: tuple[int, ...],
                    counts: dict[str, int]) -> Layer:
@@ -678,10 +687,12 @@ class _Builder:
                 ("column", geometry.pool_dropped(W, size[1], stride[1], OW), size[1], stride[1])):
             if missed:
                 names = ", ".join(str(i + 1) for i in missed)
-                plural = "s" if len(missed) > 1 else ""
+                many = len(missed) > 1
                 self.warnings.append(
-                    f"{layer.name}: input {what}{plural} {names} fall outside every window "
-                    f"(size {window}, stride {step}) and are dropped; their gradient is 0")
+                    f"{layer.name}: input {what}{'s' if many else ''} {names} "
+                    f"{'fall' if many else 'falls'} outside every window (size {window}, stride "
+                    f"{step}) and {'are' if many else 'is'} dropped; "
+                    f"{'their' if many else 'its'} gradient is 0")
         return layer
 
     # networks (SPEC section 5)
@@ -751,8 +762,8 @@ class _Builder:
         if spec.get("weights") is None:
             raise self.err((*path, "weights"), f"is missing: give an out x {N} matrix")
         w = self.array((*path, "weights"), spec["weights"])
-        if w.ndim == 1:
-            w = w[np.newaxis]
+        if w.ndim < 2:
+            w = w.reshape(1, -1)  # one output unit
         if w.ndim != 2 or w.shape[1] != N:
             raise self.err((*path, "weights"), f"is {shape_text(w.shape)} but its input has "
                            f"{N} values; dense weights are out x in (out x {N}), as PyTorch's "

@@ -1,0 +1,250 @@
+"""convgrad explain: the walkthrough, one step at a time, as the seed tutorials teach it.
+
+The numbers and the term expansions come from trace.py, the same ones `solve`
+prints; this module only orders them into numbered steps, each a titled panel
+with a one-line "why" before the numbers, and highlights the cells each number
+is made of. Like render.py it writes with rich; nothing here computes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.panel import Panel
+from rich.text import Text
+
+from convgrad.engine import Run
+from convgrad.render import DIM, WHY, block_lines, expansion_text, matrix_blocks
+from convgrad.trace import Expansion, Matrix, Section, Trace
+from convgrad.words import say
+
+# Elements of each kind shown in full (grids, symbols, numbers) before the rest, one line each.
+FULL = 4
+# Beyond this many elements of a kind, the rest is summarised ("... 12 more, same rule").
+LISTED = 64
+
+STEP_WORDS: dict[str, tuple[str, str]] = {
+    "step": ("Step {n}: {title}", "第 {n} 步：{title}"),
+    "padding": ("Padding", "填充"),
+    "padding.why": ("Zeros are added around the input so that the kernel can also be centred on "
+                    "the border; the pad cells are in parentheses.",
+                    "在输入四周补零，让卷积核也能覆盖边缘；括号中的是填充的零。"),
+    "padding.none": ("No padding: the kernel only visits positions where it fits inside X.",
+                     "没有填充：卷积核只在完全落在 X 内部的位置上滑动。"),
+    "loss.L": ("The loss", "损失函数"),
+    "loss.dY": ("dL/dY: the derivative of the loss", "dL/dY：损失函数的导数"),
+    "loss.dY.why": ("Differentiate the loss with respect to each output: {rule}.",
+                    "对每个输出求损失的导数：{rule}。"),
+    "db": ("dL/db", "dL/db"),
+    "db.why": ("The bias is added to every output of its filter, so dL/db is the sum of dL/dZ "
+               "over that filter.", "偏置加在该滤波器的每一个输出上，所以 dL/db 等于该滤波器 "
+               "dL/dZ 的总和。"),
+    "uncovered": ("An input that no window covers gets no term: its dL/dx is 0{rows}.",
+                  "没有被任何窗口覆盖的输入不产生任何项：它的 dL/dx 为 0{rows}。"),
+    "the_rest": ("the other entries, same rule", "其余元素，规则相同"),
+    "highlight": ("highlighted: the cells this number is made of", "高亮：构成这个数的元素"),
+    "highlight.plain": ("[ ] marks the cells this number is made of",
+                        "[ ] 标出构成这个数的元素"),
+    "prompt": ("Enter: next step, q: quit", "回车：下一步，q：退出"),
+    "warnings": ("Warnings", "警告"),
+}
+
+
+def word(key: str, lang: str, **fields: object) -> str:
+    en, zh = STEP_WORDS[key]
+    return (zh if lang == "zh" else en).format(**fields)
+
+
+@dataclass
+class Step:
+    """One panel of the walkthrough: a title, the why, then its content; pause after it."""
+
+    title: str
+    why: str = ""
+    body: list[RenderableType] = field(default_factory=list)
+
+
+class Quit(Exception):
+    """The student typed q at a pause."""
+
+
+class Walkthrough:
+    def __init__(self, solved: Run, console: Console, lang: str = "en",
+                 show_all: bool = False) -> None:
+        self.solved = solved
+        self.console = console
+        self.lang = lang
+        self.show_all = show_all
+        self.trace = Trace(solved, "all" if show_all else "auto", lang)
+        # Plain text has no colour: highlighted cells are put in [brackets] instead.
+        self.brackets = console.color_system is None
+
+    # the steps
+
+    def steps(self) -> Iterator[Step]:
+        counter = 0
+        for section in self.trace.sections():
+            for title, step in self._steps_of(section):
+                if title is None:  # an element of the previous step: 3.1, 3.2 ...
+                    yield step
+                    continue
+                counter += 1
+                step.title = word("step", self.lang, n=counter, title=title)
+                self.current = counter
+                self.sub = 0
+                yield step
+
+    def _steps_of(self, section: Section) -> Iterator[tuple[str | None, Step]]:
+        kind = section.kind
+        if kind == "problem":
+            step = Step("", section.why, [Text("\n".join(section.lines))])
+            warnings = self.solved.problem.warnings
+            if warnings:
+                step.body.append(Text(word("warnings", self.lang) + ":\n" +
+                                      "\n".join(f"- {w}" for w in warnings), style="yellow"))
+            yield section.title, step
+            return
+        if kind == "conv":
+            yield from self._padding(section)
+        if kind == "loss":
+            loss, dy = section.groups
+            yield word("loss.L", self.lang), Step("", section.why, [
+                *self._blocks(section.matrices), *self._expansions(loss, focus=False)])
+            yield word("loss.dY", self.lang), Step(
+                "", word("loss.dY.why", self.lang, rule=dy.rule),
+                [*self._expansions(dy, focus=False), *self._blocks(section.results)])
+            return
+        if kind == "conv_weights":
+            dw, db = section.groups
+            yield from self._group_steps(section.title, section.why, dw, section,
+                                         results=section.results)
+            yield from self._group_steps(word("db", self.lang), word("db.why", self.lang), db,
+                                         section, results=[])
+            return
+        if kind == "conv_input":
+            yield from self._group_steps(section.title, section.why, section.groups[0], section,
+                                         results=section.results, extra=[self._uncovered()])
+            return
+        inputs = section.matrices[1:] if kind == "conv" else section.matrices  # X was step 2
+        for k, group in enumerate(section.groups):
+            last = k == len(section.groups) - 1
+            yield from self._group_steps(section.title if k == 0 else group.title,
+                                         section.why if k == 0 else group.rule, group, section,
+                                         results=section.results if last else [],
+                                         inputs=inputs if k == 0 else [])
+        if not section.groups:
+            yield section.title, Step("", section.why, self._blocks(section.matrices))
+
+    def _padding(self, section: Section) -> Iterator[tuple[str | None, Step]]:
+        x_matrix = section.matrices[0]
+        if x_matrix.pad is None:
+            yield word("padding", self.lang), Step("", word("padding.none", self.lang),
+                                                    self._blocks([x_matrix]))
+            return
+        unpadded = x_matrix.array[..., :, :][~x_matrix.pad].reshape(
+            _unpadded_shape(x_matrix))
+        original = Matrix(x_matrix.title.split(" ")[0], unpadded, None, x_matrix.axis_names)
+        yield word("padding", self.lang), Step("", word("padding.why", self.lang),
+                                                self._blocks([original, x_matrix]))
+
+    def _group_steps(self, title: str, why: str, group, section: Section,  # type: ignore[no-untyped-def]
+                     results: list[Matrix], inputs: list[Matrix] | None = None,
+                     extra: list[RenderableType] | None = None
+                     ) -> Iterator[tuple[str | None, Step]]:
+        """A step for the kind, its first elements in full as sub-steps, then the rest."""
+        full = group.count if self.show_all else min(FULL, group.count)
+        head = Step("", why, [*self._blocks(inputs or []), Text(group.title, style="bold")])
+        yield title, head
+        for n in range(full):
+            exp = group.make(n)
+            sub = Step(word("step", self.lang, n=f"{self.current}.{n + 1}", title=exp.label), "",
+                       self._in_full(exp))
+            yield None, sub
+        rest = group.count - full
+        tail: list[RenderableType] = []
+        if rest > 0:
+            listed = rest if self.show_all or group.count <= LISTED else 0
+            lines = [expansion_text(group.make(n), symbolic=False)
+                     for n in range(full, full + listed)]
+            if lines:
+                tail.append(Text("\n").join(lines))
+            if rest > listed:
+                tail.append(Text(say("more.same_rule", self.lang, n=f"{rest - listed:,}"),
+                                 style=DIM))
+        if group.trailer:
+            tail.append(Text(group.trailer, style=DIM))
+        tail += self._blocks(results)
+        tail += extra or []
+        if tail:
+            yield None, Step(word("step", self.lang, n=self.current,
+                                  title=word("the_rest", self.lang) if rest > 0 else title),
+                             "", tail)
+
+    def _in_full(self, exp: Expansion) -> list[RenderableType]:
+        body: list[RenderableType] = []
+        if exp.focus:
+            blocks = []
+            for matrix, cells in exp.focus:
+                blocks += matrix_blocks(matrix, True, self.lang, cells, self.brackets)
+            body.append(_Blocks(blocks))
+            body.append(Text(word("highlight.plain" if self.brackets else "highlight", self.lang),
+                             style=DIM))
+        body.append(expansion_text(exp, symbolic=True))
+        return body
+
+    def _expansions(self, group, focus: bool) -> list[RenderableType]:  # type: ignore[no-untyped-def]
+        count = group.count if self.show_all or group.count <= LISTED else FULL
+        out: list[RenderableType] = [expansion_text(group.make(n), symbolic=n == 0)
+                                     for n in range(count)]
+        if count < group.count:
+            out.append(Text(say("more.same_rule", self.lang, n=f"{group.count - count:,}"),
+                            style=DIM))
+        return out
+
+    def _blocks(self, matrices: list[Matrix]) -> list[RenderableType]:
+        if not matrices:
+            return []
+        blocks = [b for m in matrices for b in matrix_blocks(m, self.show_all, self.lang)]
+        return [_Blocks(blocks)]
+
+    def _uncovered(self) -> Text:
+        rows = [w for w in self.solved.problem.warnings if "never meet" in w]
+        note = f" ({'; '.join(rows)})" if rows else ""
+        return Text(word("uncovered", self.lang, rows=note), style=DIM)
+
+    # showing
+
+    def show(self, pause: Callable[[], bool] | None = None) -> None:
+        """Print every step; with `pause`, call it after each step and stop when it says so."""
+        self.current = 0
+        self.sub = 0
+        for step in self.steps():
+            parts: list[RenderableType] = []
+            if step.why:
+                parts.append(Text(step.why, style=WHY))
+            parts += step.body
+            self.console.print(Panel(Group(*parts), title=Text(step.title, style="bold"),
+                                     title_align="left", border_style="cyan", expand=False))
+            if pause is not None and not pause():
+                raise Quit
+
+
+class _Blocks:
+    """Matrices side by side inside a panel, laid out for the panel's width."""
+
+    def __init__(self, blocks: list[list[Text]]) -> None:
+        self.blocks = blocks
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Text("\n").join(block_lines(self.blocks, options.max_width))
+
+
+def _unpadded_shape(matrix: Matrix) -> tuple[int, ...]:
+    pad = matrix.pad
+    assert pad is not None
+    inner = ~pad
+    rows = int(inner.any(axis=-1).sum(axis=-1).max())
+    cols = int(inner.any(axis=-2).sum(axis=-1).max())
+    return (*matrix.array.shape[:-2], rows, cols)

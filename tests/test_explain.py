@@ -1,0 +1,178 @@
+"""The walkthrough: its numbers are solve's numbers, --step pauses on a terminal, zh and en."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import pty
+import re
+import select
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from rich.console import Console
+
+from convgrad.api import load_problem
+from convgrad.engine import run
+from convgrad.explain import Walkthrough
+
+from .conftest import PROBLEMS
+
+KEYS = {"y": "Y", "z": "Z", "a": "A", "dL/dy": "dY", "dL/dz": "dZ", "dL/da": "dA",
+        "dL/dw": "dW", "dL/dx": "dX", "dL/db": "db"}
+LABEL = re.compile(r"^(dL/d[yzawxb]|[yza])(\d+|\[[\d,]+\])?$")
+
+
+def walkthrough(problem, lang="en", show_all=False) -> str:
+    out = io.StringIO()
+    console = Console(file=out, width=1000, color_system=None, highlight=False)
+    Walkthrough(run(load_problem(problem)), console, lang, show_all).show()
+    return out.getvalue()
+
+
+NUMBER = re.compile(r"-?[\d.]+(e[-+]?\d+)?(/\d+)?")
+
+
+def stated_values(text: str) -> dict[str, str]:
+    """label -> the value the walkthrough states for it (the last '= value' of its expansion).
+
+    An expansion is `label = numbers = value` on one line, or `label = symbols` followed
+    by a line `= numbers = value` for the first of each kind.
+    """
+    values: dict[str, str] = {}
+    label = None
+    for raw in text.splitlines():
+        line = raw.strip("│ ").rstrip().split("   (")[0]  # drop borders and notes
+        if line.startswith("= ") and label:
+            values[label] = line.rsplit("= ", 1)[1]
+            label = None
+            continue
+        head, sep, rest = line.partition(" = ")
+        label = head if sep and LABEL.match(head) else None
+        if label and (" = " in rest or NUMBER.fullmatch(rest)):
+            values[label] = rest.rsplit(" = ", 1)[-1]
+            label = None
+    return values
+
+
+def expected(doc: dict, label: str):
+    match = LABEL.match(label)
+    assert match, label
+    key = KEYS[match.group(1)]
+    index = match.group(2) or ""
+    value = doc.get("exact", doc)[key]
+    digits = index.strip("[]").split(",") if "[" in index else list(index)
+    for i in digits:
+        value = value[int(i) - 1]
+    return value
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: Path(p).name)
+def test_walkthrough_numbers_are_solve_json_numbers(path):
+    doc = json.loads(subprocess.run([sys.executable, "-m", "convgrad", "solve", str(path),
+                                     "--json"], capture_output=True, text=True,
+                                    check=True).stdout)
+    values = stated_values(walkthrough(path, show_all=True))
+    checked = 0
+    for label, text in values.items():
+        want = expected(doc, label)
+        if "exact" in doc:
+            assert text == want, label
+        else:
+            assert float(text) == pytest.approx(want, rel=1e-5, abs=1e-6), label
+        checked += 1
+    assert checked >= 10
+
+
+def test_seed_walkthrough_works_the_seed_by_hand(seed_example):
+    text = walkthrough(seed_example)
+    lines = [line.strip("│ ").rstrip() for line in text.splitlines()]
+    assert "y11 = x11·w11 + x12·w12 + x21·w21 + x22·w22 + b" in lines
+    assert "= 1·1 + 2·0 + 4·(-1) + 5·1 + 1 = 3" in lines
+    assert "= 1/4·[(3-1)² + (4-0)² + (6-0)² + (7-1)²] = 23" in lines
+    for y, t, g in [(3, 1, 1), (4, 0, 2), (6, 0, 3), (7, 1, 3)]:
+        wanted = f"2/4·({y} - {t}) = {g}"
+        assert any(line.endswith(wanted) for line in lines), wanted
+    assert "= 1·1 + 2·2 + 3·4 + 3·5 = 32" in lines
+    assert "= 1·2 + 2·3 + 3·5 + 3·6 = 41" in lines
+    assert "= 1·4 + 2·5 + 3·7 + 3·8 = 59" in lines
+    assert "= 1·5 + 2·6 + 3·8 + 3·9 = 68" in lines
+    assert "= 1 + 2 + 3 + 3 = 9" in lines
+    # The input window of y11 is highlighted (brackets: no colour here).
+    assert " [1] [2] 3      [1] [0]" in text
+    assert "full convolution of dL/dZ with the kernel rotated 180 degrees" in text
+
+
+def test_chinese_walkthrough_has_the_same_formulas(seed_example):
+    en, zh = walkthrough(seed_example, "en"), walkthrough(seed_example, "zh")
+    assert "第 1 步：题目" in zh and "Step 1: Problem" in en
+    assert "反向传播：dL/dW" in zh
+    for formula in ("= 1·1 + 2·2 + 3·4 + 3·5 = 32",
+                    "= 1/4·[(3-1)² + (4-0)² + (6-0)² + (7-1)²] = 23"):
+        assert formula in en and formula in zh
+
+
+def test_large_problem_is_summarised():
+    rng = np.random.default_rng(0)
+    problem = {"input": rng.integers(-2, 3, (1, 20, 20)), "kernel": rng.integers(-1, 2, (3, 3)),
+               "grad_output": rng.integers(-1, 2, (18, 18))}
+    text = walkthrough(problem)
+    assert "... 320 more, same rule" in text  # 324 outputs: 4 in full, the rest summarised
+    assert len(text.splitlines()) < 700
+    assert walkthrough(problem, show_all=True).count("Step 3.") == 324
+
+
+def test_step_without_terminal_prints_everything_and_never_waits(seed_example):
+    out = subprocess.run([sys.executable, "-m", "convgrad", "explain", str(seed_example),
+                          "--step"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                         timeout=60)
+    assert out.returncode == 0
+    assert "Enter: next step" not in out.stdout
+    assert "Step 8" in out.stdout and "\x1b[" not in out.stdout  # plain text in a pipe
+
+
+def _read_until(fd: int, marker: str, seen: list[str], timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while marker not in "".join(seen):
+        remaining = deadline - time.monotonic()
+        assert remaining > 0, f"no {marker!r} in {''.join(seen)[-500:]!r}"
+        ready, _, _ = select.select([fd], [], [], remaining)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536).decode("utf-8", "replace")
+            except OSError:
+                break
+            seen.append(chunk)
+    return "".join(seen)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_step_pauses_on_a_terminal_and_quits_on_q():
+    master, slave = pty.openpty()
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "convgrad", "explain", "--step"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen: list[str] = []
+    try:
+        text = _read_until(master, "Enter: next step", seen)
+        assert "Step 1: Problem" in text and "Step 2" not in text  # it waits after step 1
+        seen.clear()
+        os.write(master, b"\n")
+        text = _read_until(master, "Enter: next step", seen)
+        assert "Step 2: Padding" in text and "Step 3" not in text
+        seen.clear()
+        os.write(master, b"\n")
+        text = _read_until(master, "Enter: next step", seen)
+        assert "Step 3: Forward: convolution" in text and "Step 3.1" not in text
+        os.write(master, b"q\n")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
