@@ -156,6 +156,129 @@ def solve(
         render.print_solution(solved, terms=terms.value)
 
 
+@app.command()
+def check(
+    problem: Annotated[str, typer.Argument(help="The problem file (YAML); '-' reads standard "
+                                                "input.", show_default=False)],
+    answers: Annotated[list[str], typer.Argument(
+        help="One or more answers files (YAML); '-' reads standard input.",
+        show_default=False)],
+    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object: tolerance, "
+                                                       "and per file per key the grade.")] = False,
+    no_reveal: Annotated[bool, typer.Option(
+        "--no-reveal", help="Hide the expected values: say only which entries are wrong.")
+    ] = False,
+    rtol: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--rtol", help="Relative tolerance (default 1e-6).", show_default=False)] = None,
+    atol: Annotated[Optional[float], typer.Option(  # noqa: UP045
+        "--atol", help="Absolute tolerance (default 1e-6).", show_default=False)] = None,
+    decimals: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--decimals", help="Right when the answer rounds to the expected value at N decimals.",
+        show_default=False)] = None,
+    sig_figs: Annotated[Optional[int], typer.Option(  # noqa: UP045
+        "--sig-figs", help="Right when the answer has the expected value's N significant "
+                           "figures.", show_default=False)] = None,
+    exact: Annotated[bool, typer.Option(
+        "--exact", help="Compare exact fractions exactly (the problem must be rational).")
+    ] = False,
+    summary: Annotated[bool, typer.Option(
+        "--summary", help="Print only the summary table, not each file's report.")] = False,
+    points: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--points", help="Points per key, e.g. dW=2,db=1 (default 1 per key given).",
+        show_default=False)] = None,
+    gradescope: Annotated[Optional[str], typer.Option(  # noqa: UP045
+        "--gradescope", help="Also write Gradescope's results.json to this path.",
+        show_default=False)] = None,
+) -> None:
+    """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
+    code = EXIT_OK
+    with _errors():
+        from convgrad.check import Grader, parse_points
+        from convgrad.engine import run
+
+        tolerance = _tolerance(rtol, atol, decimals, sig_figs, exact)
+        solved = run(_load(problem), exact=True if exact else None)
+        grader = Grader(solved, tolerance, parse_points(points))
+        reports = _grade_all(grader, answers)
+        if gradescope:
+            _write_gradescope(gradescope, reports, not no_reveal)
+        if json_:
+            from convgrad.check import check_json
+
+            doc = check_json(problem, tolerance, reports, not no_reveal)
+            sys.stdout.write(json.dumps(doc) + "\n")
+        else:
+            from convgrad import render
+
+            render.print_check(render.make_console(), reports, tolerance, not no_reveal,
+                               summary_only=summary)
+        if any(not r.usable for r in reports):
+            code = EXIT_UNUSABLE
+        elif any(r.wrong_keys for r in reports):
+            code = EXIT_WRONG
+    raise typer.Exit(code)
+
+
+def _tolerance(rtol: float | None, atol: float | None, decimals: int | None,
+               sig_figs: int | None, exact: bool) -> Any:
+    import math
+
+    from convgrad.check import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
+
+    chosen = [name for name, given in (("--rtol/--atol", rtol is not None or atol is not None),
+                                        ("--decimals", decimals is not None),
+                                        ("--sig-figs", sig_figs is not None),
+                                        ("--exact", exact)) if given]
+    if len(chosen) > 1:
+        raise ProblemError(f"{' and '.join(chosen)} are different rules; give one of them")
+    for name, value in (("--rtol", rtol), ("--atol", atol)):
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise ProblemError(f"{name} must be a number >= 0, not {value}")
+    for name, digits, low in (("--decimals", decimals, 0), ("--sig-figs", sig_figs, 1)):
+        if digits is not None and not low <= digits <= 30:
+            raise ProblemError(f"{name} must be a whole number from {low} to 30, not {digits}")
+    if exact:
+        return Tolerance("exact")
+    if decimals is not None:
+        return Tolerance("decimals", digits=decimals)
+    if sig_figs is not None:
+        return Tolerance("sig_figs", digits=sig_figs)
+    return Tolerance("tol", DEFAULT_RTOL if rtol is None else rtol,
+                     DEFAULT_ATOL if atol is None else atol)
+
+
+def _grade_all(grader: Any, answers: list[str]) -> list[Any]:
+    """Grade every file; a progress bar on a terminal's stderr when there are many."""
+    if len(answers) < 50 or not sys.stderr.isatty():
+        return [grader.grade_file(path) for path in answers]
+    from rich.progress import Progress
+
+    reports = []
+    with Progress(console=_stderr_console(), transient=True) as progress:
+        task = progress.add_task("grading", total=len(answers))
+        for path in answers:
+            reports.append(grader.grade_file(path))
+            progress.advance(task)
+    return reports
+
+
+def _stderr_console() -> Any:
+    from convgrad.render import make_console
+
+    return make_console(stderr=True)
+
+
+def _write_gradescope(path: str, reports: list[Any], reveal: bool) -> None:
+    from convgrad.check import gradescope_json
+
+    try:
+        with open(path, "w", encoding="utf-8") as out:
+            json.dump(gradescope_json(reports, reveal), out, indent=2)
+    except OSError as exc:
+        raise ProblemError(f"--gradescope: cannot write {path} ({exc.strerror or exc})") \
+            from None
+
+
 class Lang(str, Enum):
     en = "en"
     zh = "zh"

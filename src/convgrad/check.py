@@ -1,0 +1,436 @@
+"""Grading: a student's answers against the solved problem, with tolerances and hints.
+
+The problem is solved once; each answers file is then parsed and compared key
+by key. A wrong shape, a transposed matrix, a sign error or a value off by a
+loss-convention factor is a wrong answer with a hint, never a crash; a file
+that cannot be read, an unknown key, a non-number or an index outside the
+shape makes that file unusable (SPEC section 3).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+
+from convgrad.engine import Run
+from convgrad.errors import ProblemError
+from convgrad.numbers import BadValue, Number, exact_text, format_number, parse_array, shape_text
+
+# The keys an answers file may give (SPEC section 3); a network adds "<layer>.<key>".
+RESULT_KEYS = ("Y", "loss", "dY", "dW", "db", "dX", "Z", "dZ", "A", "dA", "W_new", "b_new")
+LAYER_KEYS = ("output", "d_output", "dW", "db", "W_new", "b_new")
+# Keys that scale with dL/dY, so a loss convention (mean vs sum) changes them by one factor.
+GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
+
+DEFAULT_RTOL = 1e-6
+DEFAULT_ATOL = 1e-6
+_KEY = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(?:\[\s*(\d+(?:\s*,\s*\d+)*)\s*\])?\s*$")
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """When a given number counts as the expected one.
+
+    mode: "tol" (|given - expected| <= atol + rtol*|expected|), "decimals" (both round
+    to the same N decimals), "sig_figs" (the same N significant figures), "exact".
+    """
+
+    mode: str = "tol"
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
+    digits: int = 0
+
+    def describe(self) -> str:
+        if self.mode == "exact":
+            return "exact: fractions must be equal"
+        if self.mode == "decimals":
+            return f"right when it rounds to the expected value at {self.digits} decimals"
+        if self.mode == "sig_figs":
+            return f"right when it has the expected value's {self.digits} significant figures"
+        return f"|given - expected| <= {self.atol:g} + {self.rtol:g}·|expected|"
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"mode": self.mode, "description": self.describe()}
+        if self.mode == "tol":
+            out.update(rtol=self.rtol, atol=self.atol)
+        elif self.mode in ("decimals", "sig_figs"):
+            out["digits"] = self.digits
+        return out
+
+    def same(self, given: Number, expected: Number) -> bool:
+        if self.mode == "exact":
+            return Fraction(given) == Fraction(expected)
+        if self.mode == "decimals":
+            return _round(given, self.digits) == _round(expected, self.digits)
+        if self.mode == "sig_figs":
+            return _sig(given, self.digits) == _sig(expected, self.digits)
+        g, e = float(given), float(expected)
+        return abs(g - e) <= self.atol + self.rtol * abs(e)
+
+
+def _decimal(value: Number) -> Decimal:
+    if isinstance(value, Fraction):
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+
+
+def _round(value: Number, digits: int) -> Decimal:
+    return _decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+
+
+def _sig(value: Number, digits: int) -> Decimal:
+    d = _decimal(value)
+    if d == 0:
+        return Decimal(0)
+    exponent = d.adjusted() - digits + 1
+    return d.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP)
+
+
+@dataclass
+class EntryDiff:
+    position: tuple[int, ...]  # 1-based, as solve prints it
+    given: Number
+    expected: Number
+
+    @property
+    def difference(self) -> Number:
+        return _sub(self.given, self.expected)
+
+
+@dataclass
+class KeyResult:
+    key: str
+    right: bool
+    points: float
+    given: Any
+    expected: Any
+    message: str = ""
+    diffs: list[EntryDiff] = field(default_factory=list)
+    line: int | None = None
+
+    @property
+    def earned(self) -> float:
+        return self.points if self.right else 0.0
+
+
+@dataclass
+class FileReport:
+    source: str
+    keys: list[KeyResult] = field(default_factory=list)
+    error: str | None = None  # set when the file is unusable
+
+    @property
+    def usable(self) -> bool:
+        return self.error is None
+
+    @property
+    def score(self) -> float:
+        return sum(k.earned for k in self.keys)
+
+    @property
+    def max_score(self) -> float:
+        return sum(k.points for k in self.keys)
+
+    @property
+    def right(self) -> int:
+        return sum(k.right for k in self.keys)
+
+    @property
+    def wrong_keys(self) -> list[str]:
+        return [k.key for k in self.keys if not k.right]
+
+
+def parse_points(text: str | None) -> dict[str, float]:
+    """--points dW=2,db=1 -> {"dW": 2.0, "db": 1.0}."""
+    points: dict[str, float] = {}
+    if not text:
+        return points
+    for item in text.split(","):
+        key, sep, value = item.partition("=")
+        try:
+            number = float(value)
+        except ValueError:
+            number = -1.0
+        if not sep or not key.strip() or number < 0:
+            raise ProblemError(f"--points: '{item.strip()}' is not KEY=POINTS; write for "
+                               "example --points dW=2,db=1")
+        points[key.strip()] = number
+    return points
+
+
+class Grader:
+    """Grades answers files against one solved problem."""
+
+    def __init__(self, solved: Run, tolerance: Tolerance | None = None,
+                 points: dict[str, float] | None = None) -> None:
+        from convgrad.api import results
+
+        self.solved = solved
+        self.tolerance = tolerance or Tolerance()
+        self.points = points or {}
+        self.expected: dict[str, Any] = {}
+        out = results(solved)
+        for key, value in out.items():
+            if key == "layers":
+                for layer in value:
+                    for name, item in layer.items():
+                        if name in LAYER_KEYS:
+                            self.expected[f"{layer['name']}.{name}"] = item
+            else:
+                self.expected[key] = value
+        unknown = [key for key in self.points if _KEY.match(key) is None
+                   or _KEY.match(key).group(1) not in self.expected]  # type: ignore[union-attr]
+        if unknown:
+            raise ProblemError(f"--points: '{unknown[0]}' is not a result of this problem; "
+                               + _did_you_mean(unknown[0], list(self.expected)))
+
+    def grade_file(self, path: str) -> FileReport:
+        from convgrad import spec
+
+        source = "<stdin>" if path == "-" else path
+        try:
+            text = spec.read_text(path)
+            data, lines = spec.load_yaml(text, source)
+        except ProblemError as exc:
+            return FileReport(source, error=str(exc))
+        return self.grade(data, source, lines)
+
+    def grade(self, data: Any, source: str = "<answers>",
+              lines: dict[tuple, int] | None = None) -> FileReport:
+        """Grade answers given as plain values (a mapping of keys to values)."""
+        lines = lines or {}
+        report = FileReport(source)
+        if not isinstance(data, dict):
+            report.error = (f"{source}: the answers must be a mapping of keys to values, e.g. "
+                            "'dW: [[32, 41], [59, 68]]'")
+            return report
+        if not data:
+            report.error = f"{source}: no answers in the file; give keys such as 'dW:' or 'loss:'"
+            return report
+        try:
+            for key, value in data.items():
+                report.keys.append(self.grade_key(str(key), value, source, lines.get((key,))))
+        except ProblemError as exc:
+            report.keys = []
+            report.error = str(exc)
+        return report
+
+    def grade_key(self, key: str, value: Any, source: str, line: int | None) -> KeyResult:
+        where = f"{source}, line {line}" if line else source
+        match = _KEY.match(key)
+        name = match.group(1) if match else key
+        if match is None or name not in self.expected:
+            hint = _did_you_mean(name, list(self.expected))
+            raise ProblemError(f"{where}: '{key}' is not a result of this problem; {hint}")
+        expected = np.asarray(self.expected[name], dtype=object
+                              if np.asarray(self.expected[name]).dtype == object else float)
+        points = self.points.get(key, self.points.get(name, 1.0))
+        try:
+            given = parse_array(value)
+        except BadValue as exc:
+            position = ("entry [" + ",".join(str(i + 1) for i in exc.path) + "]: ") \
+                if exc.path else ""
+            raise ProblemError(f"{where}: '{key}' {position}{exc}") from None
+        if match.group(2):
+            index = tuple(int(i) - 1 for i in match.group(2).split(","))
+            if len(index) != expected.ndim or any(not 0 <= i < n for i, n in
+                                                  zip(index, expected.shape, strict=False)):
+                raise ProblemError(f"{where}: '{key}' is outside {name}, which is "
+                                   f"{shape_text(expected.shape)}; indices are 1-based, "
+                                   "as solve prints them")
+            expected = np.asarray(expected[index])
+        result = KeyResult(key, False, points, given, expected, line=line)
+        self.compare(result, name)
+        return result
+
+    def compare(self, result: KeyResult, name: str) -> None:
+        given, expected = result.given, result.expected
+        if _squeezed(given.shape) != _squeezed(expected.shape):
+            g2, e2 = np.squeeze(given), np.squeeze(expected)
+            if g2.ndim == 2 and e2.ndim == 2 and g2.T.shape == e2.shape and \
+                    self._all_same(g2.T, e2):
+                result.message = (f"transposed: {name} is {shape_text(e2.shape)}, the answer is "
+                                  "its transpose (rows and columns swapped)")
+            else:
+                result.message = (f"wrong shape: {name} is {shape_text(expected.shape)}, the "
+                                  f"answer has {shape_text(given.shape)}")
+            return
+        g = given.reshape(expected.shape)
+        for index in np.ndindex(expected.shape):
+            if not self.tolerance.same(g[index], expected[index]):
+                result.diffs.append(EntryDiff(tuple(i + 1 for i in index), g[index],
+                                              expected[index]))
+        result.right = not result.diffs
+        if not result.right:
+            result.message = self.hint(name, g, expected, len(result.diffs))
+
+    def _all_same(self, given: np.ndarray, expected: np.ndarray) -> bool:
+        # Arithmetic on a 0-d object array gives a bare number: make both arrays again.
+        given, expected = np.asarray(given), np.asarray(expected)
+        return all(self.tolerance.same(given[i], expected[i]) for i in np.ndindex(expected.shape))
+
+    def hint(self, name: str, given: np.ndarray, expected: np.ndarray, wrong: int) -> str:
+        """What the mistake looks like: a sign, a loss convention, a factor, a flipped kernel."""
+        count = f"{wrong} of {expected.size} entries differ" if expected.size > 1 else "wrong"
+        if self._all_same(-given, expected):
+            return f"{count}: the sign is wrong everywhere"
+        if expected.ndim == 2 and self._all_same(given.T, expected):
+            return f"{count}: the answer is the transpose of {name} (rows and columns swapped)"
+        if expected.ndim >= 2 and self._all_same(given[..., ::-1, ::-1], expected):
+            return (f"{count}: the answer is {name} rotated 180 degrees (was the kernel "
+                    "flipped?)")
+        ratio = _common_ratio(given, expected)
+        if ratio is not None and ratio != 1:
+            base = name.rsplit(".", 1)[-1]
+            convention = self._convention(ratio) if base in GRADIENT_KEYS else None
+            if convention:
+                return f"{count}: matches the {convention} convention (off by a factor of " \
+                       f"{format_number(ratio)})"
+            return f"{count}: off by a factor of {format_number(ratio)}"
+        return count
+
+    def _convention(self, ratio: Number) -> str | None:
+        problem = self.solved.problem
+        if problem.loss not in ("mse", "sse", "half_sse"):
+            return None
+        n = self.solved.y.size
+        scale = {"mse": Fraction(1, n), "sse": Fraction(1), "half_sse": Fraction(1, 2)}
+        names = {"mse": "mean (mse)", "sse": "sum-loss (sse)", "half_sse": "half-sum (half_sse)"}
+        mine = scale[problem.loss]
+        for loss, factor in scale.items():
+            if loss != problem.loss and abs(float(ratio) - float(factor / mine)) <= \
+                    1e-9 * abs(float(factor / mine)):
+                return names[loss]
+        return None
+
+
+def _did_you_mean(word: str, choices: list[str]) -> str:
+    same_letters = [c for c in choices if c.lower() == word.lower()]
+    close = same_letters or difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
+    if close:
+        return f"did you mean '{close[0]}'?"
+    return "this problem has: " + ", ".join(choices)
+
+
+def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(n for n in shape if n != 1)
+
+
+def _sub(a: Number, b: Number) -> Number:
+    if isinstance(a, float) or isinstance(b, float):
+        return float(a) - float(b)
+    return Fraction(a) - Fraction(b)
+
+
+def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Number | None:
+    """given / expected when it is the same for every entry (zeros must match zeros)."""
+    ratio: Number | None = None
+    for index in np.ndindex(expected.shape):
+        g, e = given[index], expected[index]
+        if e == 0:
+            if g != 0:
+                return None
+            continue
+        r = Fraction(g) / Fraction(e) if not isinstance(g, float) and \
+            not isinstance(e, float) else float(g) / float(e)
+        if ratio is None:
+            ratio = r
+        elif abs(float(r) - float(ratio)) > 1e-9 * abs(float(ratio)):
+            return None
+    return ratio
+
+
+def value_text(value: Any, exact: bool = True) -> str:
+    """A value for a report: a number, or a matrix in the answers file's string form."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        v = arr[()]
+        return exact_text(v) if exact and not isinstance(v, float) else format_number(v)
+    if arr.ndim == 1:
+        return " ".join(value_text(v, exact) for v in arr)
+    return "; ".join(value_text(row, exact) for row in arr)
+
+
+def json_value(value: Any) -> Any:
+    arr = np.asarray(value)
+    if arr.dtype != object:
+        return arr.tolist()
+    if arr.ndim == 0:
+        v = arr[()]
+        return exact_text(v) if not isinstance(v, float) else v
+    return [json_value(v) for v in arr]
+
+
+# --- reports for machines --------------------------------------------------------------------
+
+
+def _key_json(result: KeyResult, reveal: bool) -> dict[str, Any]:
+    item: dict[str, Any] = {"key": result.key, "right": result.right, "points": result.points,
+                            "earned": result.earned, "given": json_value(result.given)}
+    if reveal:
+        item["expected"] = json_value(result.expected)
+    item["message"] = result.message if reveal else public_message(result)
+    wrong = []
+    for diff in result.diffs:
+        entry: dict[str, Any] = {"position": list(diff.position),
+                                 "given": json_value(diff.given)}
+        if reveal:
+            entry["expected"] = json_value(diff.expected)
+            entry["difference"] = json_value(diff.difference)
+        wrong.append(entry)
+    item["wrong_entries"] = wrong
+    if result.line:
+        item["line"] = result.line
+    return item
+
+
+def public_message(result: KeyResult) -> str:
+    """The message without anything that gives the expected value away (--no-reveal)."""
+    if result.right:
+        return ""
+    kind = result.message.split(":", 1)[0]
+    if kind in ("transposed", "wrong shape"):
+        return kind
+    if result.diffs and np.ndim(result.expected) > 0:
+        return "wrong entries: " + ", ".join(
+            "[" + ",".join(map(str, d.position)) + "]" for d in result.diffs)
+    return "wrong"
+
+
+def check_json(problem: str, tolerance: Tolerance, reports: list[FileReport],
+               reveal: bool) -> dict[str, Any]:
+    """The `check --json` object: the tolerance used, then per file per key the grade."""
+    files = []
+    for report in reports:
+        item: dict[str, Any] = {"file": report.source, "usable": report.usable}
+        if report.error:
+            item["error"] = report.error
+        item.update(score=report.score, max_score=report.max_score, right=report.right,
+                    total=len(report.keys), keys=[_key_json(k, reveal) for k in report.keys])
+        files.append(item)
+    return {"problem": problem, "tolerance": tolerance.as_dict(), "reveal": reveal,
+            "score": sum(r.score for r in reports),
+            "max_score": sum(r.max_score for r in reports), "files": files}
+
+
+def gradescope_json(reports: list[FileReport], reveal: bool) -> dict[str, Any]:
+    """Gradescope's autograder results.json: score, max_score, and one test per graded key."""
+    tests = []
+    many = len(reports) > 1
+    for report in reports:
+        prefix = f"{report.source}: " if many else ""
+        if report.error:
+            tests.append({"name": f"{prefix}answers file", "score": 0, "max_score": 0,
+                          "output": report.error})
+        for k in report.keys:
+            output = "right" if k.right else (k.message if reveal else public_message(k))
+            tests.append({"name": prefix + k.key, "score": k.earned, "max_score": k.points,
+                          "output": output})
+    return {"score": sum(r.score for r in reports),
+            "max_score": sum(r.max_score for r in reports), "tests": tests}
