@@ -2,19 +2,24 @@
 
 The only module that prints to the terminal or exits. Library errors
 (ProblemError) become one line on stderr and exit code 2, here and nowhere else.
+
+Each command's work is a plain function (`run_solve`, `run_explain`, `run_check`)
+returning an exit code. The typer app parses options for them; so does `_fast_args`,
+a small parser for the calls that scripts make in loops (`solve --json`, `check`),
+which spares them typer's import (about 0.2 s). Anything it does not recognise goes
+to typer, so help and error messages are typer's.
 """
 
-from __future__ import annotations
-
+# No `from __future__ import annotations` here: typer reads the annotations of the
+# commands defined inside make_app, which refer to local names.
+import contextlib
 import json
 import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Any, NoReturn, Optional
-
-import typer
+from typing import Any
 
 from convgrad import __version__
 from convgrad.errors import ProblemError
@@ -43,19 +48,6 @@ target:
 loss: mse
 """
 
-app = typer.Typer(
-    name="convgrad",
-    help="Gradients of convolution layers, worked out term by term.\n\n"
-         "Reads a problem from a YAML file and shows the forward pass, the loss and "
-         "dL/dW, dL/db, dL/dX. With no file, solve and explain use the built-in worked example.",
-    add_completion=False,
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
-
-_state = {"debug": False}
-
 
 class Terms(str, Enum):
     all = "all"
@@ -63,46 +55,52 @@ class Terms(str, Enum):
     none = "none"
 
 
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"convgrad {__version__}")
-        raise typer.Exit()
+class Lang(str, Enum):
+    en = "en"
+    zh = "zh"
 
 
-@app.callback()
-def _main(
-    version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 (typer reads the annotation)
-        "--version", callback=_version, is_eager=True, help="Print the version and exit.")] = None,
-    debug: Annotated[bool, typer.Option(
-        "--debug", help="On an internal error, print the traceback.")] = False,
-) -> None:
-    """Gradients of convolution layers, worked out term by term."""
-    _state["debug"] = debug
+# --- the commands' work -------------------------------------------------------------------
 
 
-def _fail(message: str, code: int) -> NoReturn:
+class _Done(Exception):
+    """Ends a command early with an exit code (after its one-line message)."""
+
+    def __init__(self, code: int) -> None:
+        self.code = code
+
+
+def _fail(message: str, code: int) -> None:
     sys.stderr.write(message.replace("\n", " ") + "\n")
-    raise typer.Exit(code)
+    raise _Done(code)
 
 
 @contextmanager
-def _errors() -> Iterator[None]:
+def _errors(debug: bool) -> Iterator[None]:
     """Library errors -> one line on stderr and exit 2; bugs -> one line asking for a report, 70."""
     try:
         yield
     except ProblemError as exc:
         _fail(f"error: {exc}", EXIT_UNUSABLE)
-    except (typer.Exit, typer.Abort, KeyboardInterrupt, BrokenPipeError):
+    except (_Done, KeyboardInterrupt, BrokenPipeError):
         raise
     except Exception as exc:  # a bug: never show a traceback to a student
-        if _state["debug"]:
+        if debug:
             traceback.print_exc()
         _fail(f"internal error: {type(exc).__name__}: {exc}. This is a bug in convgrad "
               f"{__version__}; please report it with the problem file (--debug shows the "
               "traceback)", EXIT_INTERNAL)
 
 
-def _load(problem: Optional[str]) -> Any:  # noqa: UP045
+def _exit_code(work: Callable[[], int], debug: bool) -> int:
+    try:
+        with _errors(debug):
+            return work()
+    except _Done as done:
+        return done.code
+
+
+def _load(problem: str | None) -> Any:
     from convgrad.api import load_problem
     from convgrad.spec import problem_from_text, read_file
 
@@ -121,79 +119,74 @@ def _exact_choice(exact: bool, float_: bool) -> bool | None:
     return True if exact else False if float_ else None
 
 
-ProblemArg = Annotated[Optional[str], typer.Argument(  # noqa: UP045
-    help="The problem file (YAML); '-' reads standard input. Left out: the built-in worked "
-         "example.", show_default=False)]
-ExactOpt = Annotated[bool, typer.Option(
-    "--exact", help="Exact fractions (fails on sigmoid, tanh, bce, cross_entropy).")]
-FloatOpt = Annotated[bool, typer.Option("--float", help="float64 arithmetic.")]
+def _print_messages(solved: Any) -> None:
+    for warning in solved.problem.warnings:
+        sys.stderr.write(f"warning: {warning}\n")
+    for note in solved.notes:
+        sys.stderr.write(f"note: {note}\n")
+    if not solved.problem.has_backward:
+        sys.stderr.write("note: forward pass only; the backward pass needs 'target' (with a "
+                         "loss) or 'grad_output'\n")
 
 
-@app.command()
-def solve(
-    problem: ProblemArg = None,
-    json_: Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object with every result, nothing else.")] = False,
-    exact: ExactOpt = False,
-    float_: FloatOpt = False,
-    terms: Annotated[Terms, typer.Option(
-        "--terms", help="Term expansions: all, auto (full for homework-size problems, "
-                        "summarised for large ones) or none.")] = Terms.auto,
-) -> None:
-    """Every intermediate term and every result: Y, the loss, dL/dY, dL/dW, dL/db, dL/dX."""
-    with _errors():
-        from convgrad.api import results, to_json
+def run_solve(problem: str | None = None, json_: bool = False, exact: bool = False,
+              float_: bool = False, terms: str = "auto", debug: bool = False) -> int:
+    def work() -> int:
         from convgrad.engine import run
 
         solved = run(_load(problem), exact=_exact_choice(exact, float_))
         _print_messages(solved)
         if json_:
-            doc = to_json(results(solved), solved.exact)
-            sys.stdout.write(json.dumps(doc) + "\n")
-            return
-        from convgrad import render
+            from convgrad.api import results, to_json
 
-        render.print_solution(solved, terms=terms.value)
+            sys.stdout.write(json.dumps(to_json(results(solved), solved.exact)) + "\n")
+        else:
+            from convgrad import render
+
+            render.print_solution(solved, terms=terms)
+        return EXIT_OK
+
+    return _exit_code(work, debug)
 
 
-@app.command()
-def check(
-    problem: Annotated[str, typer.Argument(help="The problem file (YAML); '-' reads standard "
-                                                "input.", show_default=False)],
-    answers: Annotated[list[str], typer.Argument(
-        help="One or more answers files (YAML); '-' reads standard input.",
-        show_default=False)],
-    json_: Annotated[bool, typer.Option("--json", help="Print one JSON object: tolerance, "
-                                                       "and per file per key the grade.")] = False,
-    no_reveal: Annotated[bool, typer.Option(
-        "--no-reveal", help="Hide the expected values: say only which entries are wrong.")
-    ] = False,
-    rtol: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--rtol", help="Relative tolerance (default 1e-6).", show_default=False)] = None,
-    atol: Annotated[Optional[float], typer.Option(  # noqa: UP045
-        "--atol", help="Absolute tolerance (default 1e-6).", show_default=False)] = None,
-    decimals: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--decimals", help="Right when the answer rounds to the expected value at N decimals.",
-        show_default=False)] = None,
-    sig_figs: Annotated[Optional[int], typer.Option(  # noqa: UP045
-        "--sig-figs", help="Right when the answer has the expected value's N significant "
-                           "figures.", show_default=False)] = None,
-    exact: Annotated[bool, typer.Option(
-        "--exact", help="Compare exact fractions exactly (the problem must be rational).")
-    ] = False,
-    summary: Annotated[bool, typer.Option(
-        "--summary", help="Print only the summary table, not each file's report.")] = False,
-    points: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--points", help="Points per key, e.g. dW=2,db=1 (default 1 per key given).",
-        show_default=False)] = None,
-    gradescope: Annotated[Optional[str], typer.Option(  # noqa: UP045
-        "--gradescope", help="Also write Gradescope's results.json to this path.",
-        show_default=False)] = None,
-) -> None:
-    """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
-    code = EXIT_OK
-    with _errors():
-        from convgrad.check import Grader, parse_points
+def run_explain(problem: str | None = None, step: bool = False, show_all: bool = False,
+                lang: str = "en", exact: bool = False, float_: bool = False,
+                debug: bool = False) -> int:
+    def work() -> int:
+        from convgrad.engine import run
+
+        solved = run(_load(problem), exact=_exact_choice(exact, float_))
+        _print_messages(solved)
+        from convgrad.explain import Quit, Walkthrough
+        from convgrad.render import make_console
+
+        console = make_console()
+        pause = _pause(console, lang) if step and sys.stdin.isatty() else None
+        with contextlib.suppress(Quit):  # q at a pause ends the walkthrough cleanly
+            Walkthrough(solved, console, lang, show_all).show(pause)
+        return EXIT_OK
+
+    return _exit_code(work, debug)
+
+
+def _pause(console: Any, lang: str) -> Callable[[], bool]:
+    from convgrad.explain import word
+
+    def wait() -> bool:
+        console.print(f"[dim]{word('prompt', lang)}[/dim] ", end="")
+        answer = sys.stdin.readline()
+        return answer.strip().lower() not in ("q", "quit")
+
+    return wait
+
+
+def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: bool = False,
+              rtol: float | None = None, atol: float | None = None,
+              decimals: int | None = None, sig_figs: int | None = None, exact: bool = False,
+              summary: bool = False, points: str | None = None,
+              gradescope: str | None = None, debug: bool = False) -> int:
+    def work() -> int:
+        from convgrad.check import Grader, check_json, parse_points
         from convgrad.engine import run
 
         tolerance = _tolerance(rtol, atol, decimals, sig_figs, exact)
@@ -203,20 +196,23 @@ def check(
         if gradescope:
             _write_gradescope(gradescope, reports, not no_reveal)
         if json_:
-            from convgrad.check import check_json
-
             doc = check_json(problem, tolerance, reports, not no_reveal)
             sys.stdout.write(json.dumps(doc) + "\n")
         else:
-            from convgrad import render
+            from convgrad.report import check_lines, write_plain
 
-            render.print_check(render.make_console(), reports, tolerance, not no_reveal,
-                               summary_only=summary)
+            lines = check_lines(reports, tolerance, not no_reveal, summary_only=summary)
+            if sys.stdout.isatty():
+                from convgrad import render
+
+                render.print_styled(render.make_console(), lines)
+            else:
+                write_plain(sys.stdout, lines)
         if any(not r.usable for r in reports):
-            code = EXIT_UNUSABLE
-        elif any(r.wrong_keys for r in reports):
-            code = EXIT_WRONG
-    raise typer.Exit(code)
+            return EXIT_UNUSABLE
+        return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
+
+    return _exit_code(work, debug)
 
 
 def _tolerance(rtol: float | None, atol: float | None, decimals: int | None,
@@ -253,19 +249,15 @@ def _grade_all(grader: Any, answers: list[str]) -> list[Any]:
         return [grader.grade_file(path) for path in answers]
     from rich.progress import Progress
 
+    from convgrad.render import make_console
+
     reports = []
-    with Progress(console=_stderr_console(), transient=True) as progress:
+    with Progress(console=make_console(stderr=True), transient=True) as progress:
         task = progress.add_task("grading", total=len(answers))
         for path in answers:
             reports.append(grader.grade_file(path))
             progress.advance(task)
     return reports
-
-
-def _stderr_console() -> Any:
-    from convgrad.render import make_console
-
-    return make_console(stderr=True)
 
 
 def _write_gradescope(path: str, reports: list[Any], reveal: bool) -> None:
@@ -279,62 +271,214 @@ def _write_gradescope(path: str, reports: list[Any], reveal: bool) -> None:
             from None
 
 
-class Lang(str, Enum):
-    en = "en"
-    zh = "zh"
+# --- the fast path for scripts ------------------------------------------------------------
+
+_FLAGS = {"solve": {"--json", "--exact", "--float"},
+          "check": {"--json", "--no-reveal", "--exact", "--summary"}}
+_VALUES = {"solve": {"--terms": str},
+           "check": {"--rtol": float, "--atol": float, "--decimals": int, "--sig-figs": int,
+                     "--points": str, "--gradescope": str}}
 
 
-@app.command()
-def explain(
-    problem: ProblemArg = None,
-    step: Annotated[bool, typer.Option(
-        "--step", help="Pause after each step (Enter: next, q: quit) when standard input is a "
-                       "terminal.")] = False,
-    all_: Annotated[bool, typer.Option(
-        "--all", help="Show every element in full, not the first few of each kind.")] = False,
-    lang: Annotated[Lang, typer.Option(
-        "--lang", help="The words of the walkthrough: en (English) or zh (Chinese).")] = Lang.en,
-    exact: ExactOpt = False,
-    float_: FloatOpt = False,
-) -> None:
-    """A step-by-step walkthrough of the forward and backward pass, as on paper."""
-    with _errors():
-        from convgrad.engine import run
-
-        solved = run(_load(problem), exact=_exact_choice(exact, float_))
-        _print_messages(solved)
-        from convgrad.explain import Quit, Walkthrough
-        from convgrad.render import make_console
-
-        console = make_console()
-        pause = _pause(console, lang.value) if step and sys.stdin.isatty() else None
-        try:
-            Walkthrough(solved, console, lang.value, all_).show(pause)
-        except Quit:
-            return
-
-
-def _pause(console: Any, lang: str) -> Callable[[], bool]:
-    from convgrad.explain import word
-
-    def wait() -> bool:
-        console.print(f"[dim]{word('prompt', lang)}[/dim] ", end="")
-        answer = sys.stdin.readline()
-        return answer.strip().lower() not in ("q", "quit")
-
-    return wait
+def _fast_args(args: list[str]) -> tuple[str, dict[str, Any]] | None:
+    """`solve ... --json` or `check ...` parsed without typer; None for anything else."""
+    debug = False
+    if args[:1] == ["--debug"]:
+        debug, args = True, args[1:]
+    if not args or args[0] not in _FLAGS or (args[0] == "solve" and "--json" not in args):
+        return None
+    command, rest = args[0], args[1:]
+    options: dict[str, Any] = {"debug": debug}
+    positional: list[str] = []
+    k = 0
+    while k < len(rest):
+        arg = rest[k]
+        if arg in _FLAGS[command]:
+            options[arg.lstrip("-").replace("-", "_")] = True
+        elif arg in _VALUES[command] and k + 1 < len(rest):
+            try:
+                options[arg.lstrip("-").replace("-", "_")] = _VALUES[command][arg](rest[k + 1])
+            except ValueError:
+                return None  # typer says what is wrong with the value
+            k += 1
+        elif arg == "--" or (arg.startswith("-") and arg != "-"):
+            return None
+        else:
+            positional.append(arg)
+        k += 1
+    for flag in ("json", "float"):
+        if flag in options:
+            options[f"{flag}_"] = options.pop(flag)
+    if command == "solve":
+        if len(positional) > 1 or options.get("terms", "auto") not in ("all", "auto", "none"):
+            return None
+        return command, {"problem": positional[0] if positional else None, **options}
+    if len(positional) < 2:
+        return None
+    return command, {"problem": positional[0], "answers": positional[1:], **options}
 
 
-def _print_messages(solved: Any) -> None:
-    for warning in solved.problem.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
-    for note in solved.notes:
-        sys.stderr.write(f"note: {note}\n")
-    if not solved.problem.has_backward:
-        sys.stderr.write("note: forward pass only; the backward pass needs 'target' (with a "
-                         "loss) or 'grad_output'\n")
-
-
-def main(argv: list[str] | None = None) -> Callable[..., Any] | None:
+def main(argv: list[str] | None = None) -> None:
     """Entry point of the `convgrad` command and of `python -m convgrad`."""
-    return app(args=argv, prog_name="convgrad")
+    args = sys.argv[1:] if argv is None else list(argv)
+    fast = _fast_args(args)
+    if fast is not None:
+        command, options = fast
+        sys.exit(run_solve(**options) if command == "solve" else run_check(**options))
+    sys.exit(_run_app(args))
+
+
+def _run_app(args: list[str]) -> int:
+    """The typer app, with a usage error (unknown option, bad value) as one line, exit 2."""
+    try:
+        code = make_app()(args=args, prog_name="convgrad", standalone_mode=False)
+    except Exception as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            exc.show()  # type: ignore[attr-defined]
+            return EXIT_OK
+        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a usage error
+            ctx = getattr(exc, "ctx", None)
+            where = ctx.command_path if ctx is not None else "convgrad"
+            sys.stderr.write(f"error: {exc.format_message()} (see '{where} --help')\n")
+            return EXIT_UNUSABLE
+        if type(exc).__name__ == "Abort":  # Ctrl-C at a prompt
+            return 130
+        raise
+    return code if isinstance(code, int) else EXIT_OK
+
+
+# --- the typer app --------------------------------------------------------------------------
+
+
+def __getattr__(name: str) -> Any:
+    # `from convgrad.cli import app` builds the typer app on first use, so that importing
+    # this module (for the fast path) does not import typer.
+    if name == "app":
+        return make_app()
+    raise AttributeError(name)
+
+
+_APP: list[Any] = []
+
+
+def make_app() -> Any:
+    """The typer app: every command and option, with its help."""
+    if _APP:
+        return _APP[0]
+    from typing import Annotated, Optional
+
+    import typer
+
+    app = typer.Typer(
+        name="convgrad",
+        help="Gradients of convolution layers, worked out term by term.\n\n"
+             "Reads a problem from a YAML file and shows the forward pass, the loss and "
+             "dL/dW, dL/db, dL/dX. With no file, solve and explain use the built-in worked "
+             "example.",
+        add_completion=False,
+        no_args_is_help=True,
+        pretty_exceptions_enable=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+    )
+    state = {"debug": False}
+
+    def version_callback(value: bool) -> None:
+        if value:
+            typer.echo(f"convgrad {__version__}")
+            raise typer.Exit()
+
+    @app.callback()
+    def _main(
+        version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 (typer reads it)
+            "--version", callback=version_callback, is_eager=True,
+            help="Print the version and exit.")] = None,
+        debug: Annotated[bool, typer.Option(
+            "--debug", help="On an internal error, print the traceback.")] = False,
+    ) -> None:
+        """Gradients of convolution layers, worked out term by term."""
+        state["debug"] = debug
+
+    problem_arg = Annotated[Optional[str], typer.Argument(  # noqa: UP045
+        help="The problem file (YAML); '-' reads standard input. Left out: the built-in "
+             "worked example.", show_default=False)]
+    exact_opt = Annotated[bool, typer.Option(
+        "--exact", help="Exact fractions (fails on sigmoid, tanh, bce, cross_entropy).")]
+    float_opt = Annotated[bool, typer.Option("--float", help="float64 arithmetic.")]
+    json_opt = Annotated[bool, typer.Option(
+        "--json", help="Print one JSON object with every result, nothing else.")]
+
+    @app.command()
+    def solve(
+        problem: problem_arg = None,
+        json_: json_opt = False,
+        exact: exact_opt = False,
+        float_: float_opt = False,
+        terms: Annotated[Terms, typer.Option(
+            "--terms", help="Term expansions: all, auto (full for homework-size problems, "
+                            "summarised for large ones) or none.")] = Terms.auto,
+    ) -> None:
+        """Every intermediate term and every result: Y, the loss, dL/dY, dL/dW, dL/db, dL/dX."""
+        raise typer.Exit(run_solve(problem, json_, exact, float_, terms.value, state["debug"]))
+
+    @app.command()
+    def explain(
+        problem: problem_arg = None,
+        step: Annotated[bool, typer.Option(
+            "--step", help="Pause after each step (Enter: next, q: quit) when standard input "
+                           "is a terminal.")] = False,
+        all_: Annotated[bool, typer.Option(
+            "--all", help="Show every element in full, not the first few of each kind.")
+        ] = False,
+        lang: Annotated[Lang, typer.Option(
+            "--lang", help="The words of the walkthrough: en (English) or zh (Chinese).")
+        ] = Lang.en,
+        exact: exact_opt = False,
+        float_: float_opt = False,
+    ) -> None:
+        """A step-by-step walkthrough of the forward and backward pass, as on paper."""
+        raise typer.Exit(run_explain(problem, step, all_, lang.value, exact, float_,
+                                     state["debug"]))
+
+    @app.command()
+    def check(
+        problem: Annotated[str, typer.Argument(
+            help="The problem file (YAML); '-' reads standard input.", show_default=False)],
+        answers: Annotated[list[str], typer.Argument(
+            help="One or more answers files (YAML); '-' reads standard input.",
+            show_default=False)],
+        json_: Annotated[bool, typer.Option(
+            "--json", help="Print one JSON object: the tolerance, and per file per key the "
+                           "grade.")] = False,
+        no_reveal: Annotated[bool, typer.Option(
+            "--no-reveal", help="Hide the expected values: say only which entries are wrong.")
+        ] = False,
+        rtol: Annotated[Optional[float], typer.Option(  # noqa: UP045
+            "--rtol", help="Relative tolerance (default 1e-6).", show_default=False)] = None,
+        atol: Annotated[Optional[float], typer.Option(  # noqa: UP045
+            "--atol", help="Absolute tolerance (default 1e-6).", show_default=False)] = None,
+        decimals: Annotated[Optional[int], typer.Option(  # noqa: UP045
+            "--decimals", help="Right when the answer rounds to the expected value at N "
+                               "decimals.", show_default=False)] = None,
+        sig_figs: Annotated[Optional[int], typer.Option(  # noqa: UP045
+            "--sig-figs", help="Right when the answer has the expected value's N "
+                               "significant figures.", show_default=False)] = None,
+        exact: Annotated[bool, typer.Option(
+            "--exact", help="Compare exact fractions exactly (the problem must be rational).")
+        ] = False,
+        summary: Annotated[bool, typer.Option(
+            "--summary", help="Print only the summary table, not each file's report.")
+        ] = False,
+        points: Annotated[Optional[str], typer.Option(  # noqa: UP045
+            "--points", help="Points per key, e.g. dW=2,db=1 (default 1 per key given).",
+            show_default=False)] = None,
+        gradescope: Annotated[Optional[str], typer.Option(  # noqa: UP045
+            "--gradescope", help="Also write Gradescope's results.json to this path.",
+            show_default=False)] = None,
+    ) -> None:
+        """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
+        raise typer.Exit(run_check(problem, answers, json_, no_reveal, rtol, atol, decimals,
+                                   sig_figs, exact, summary, points, gradescope,
+                                   state["debug"]))
+
+    _APP.append(app)
+    return app

@@ -221,74 +221,10 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
 
 
 
-# --- check ---------------------------------------------------------------------------------
+# --- styled lines (check reports) ------------------------------------------------------------
 
 
-def print_check(console: Console, reports: list[Any], tolerance: Any, reveal: bool,
-                summary_only: bool = False) -> None:
-    """Each file's report (unless summary_only), then a summary table when there are several."""
-    console.print(Text(f"Tolerance: {tolerance.describe()}", style=DIM))
-    if not summary_only:
-        for report in reports:
-            print_check_report(console, report, reveal)
-    if summary_only or len(reports) > 1:
-        print_check_summary(console, reports)
-
-
-def print_check_report(console: Console, report: Any, reveal: bool) -> None:
-    from convgrad.check import public_message, value_text
-
-    if not report.usable:
-        console.print(Text.assemble((f"{report.source}: ", "bold"), ("unusable: ", "bold red"),
-                                    report.error), soft_wrap=True)
-        return
-    console.print(Text.assemble((report.source, "bold"),
-                                f": {_points(report.score)}/{_points(report.max_score)} points, "
-                                f"{report.right} of {len(report.keys)} right"))
-    for k in report.keys:
-        mark = Text("  ✓ ", style="green") if k.right else Text("  ✗ ", style="bold red")
-        line = mark + Text(k.key, style=LABEL)
-        message = k.message if reveal else public_message(k)
-        if message:
-            line.append(f"  {message}")
-        console.print(line, soft_wrap=True)
-        if k.right:
-            continue
-        if not k.diffs or k.diffs[0].position == ():
-            console.print(f"      given {value_text(k.given)}" +
-                          (f"; expected {value_text(k.expected)}" if reveal else ""),
-                          soft_wrap=True, markup=False)
-            continue
-        for d in k.diffs[:20]:
-            where = "[" + ",".join(map(str, d.position)) + "]"
-            text = f"      {where}  given {value_text(d.given)}"
-            if reveal:
-                text += (f"  expected {value_text(d.expected)}"
-                         f"  difference {value_text(d.difference)}")
-            console.print(text, soft_wrap=True, markup=False)
-        if len(k.diffs) > 20:
-            console.print(f"      ... {len(k.diffs) - 20} more wrong entries", style=DIM)
-
-
-def print_check_summary(console: Console, reports: list[Any]) -> None:
-    rows = [("file", "score", "right", "wrong keys")]
-    for r in reports:
-        if r.usable:
-            rows.append((r.source, f"{_points(r.score)}/{_points(r.max_score)}",
-                         f"{r.right}/{len(r.keys)}", ", ".join(r.wrong_keys) or "-"))
-        else:
-            rows.append((r.source, "-", "-", "unusable: " + (r.error or "")))
-    widths = [max(len(row[k]) for row in rows) for k in range(3)]
-    console.print()
-    for n, row in enumerate(rows):
-        text = "  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row[:3]))
-        console.print(Text(f"{text}  {row[3]}", style="bold" if n == 0 else ""), soft_wrap=True)
-    usable = [r for r in reports if r.usable]
-    right = sum(1 for r in usable if not r.wrong_keys)
-    console.print(Text(f"{len(reports)} files: {right} all right, "
-                       f"{len(usable) - right} with wrong answers, "
-                       f"{len(reports) - len(usable)} unusable", style=DIM))
-
-
-def _points(value: float) -> str:
-    return f"{value:g}"
+def print_styled(console: Console, lines: list[list[tuple[str, str]]]) -> None:
+    """Lines of (text, style) segments, as report.py builds them, in colour on a terminal."""
+    for segments in lines:
+        console.print(Text.assemble(*segments), soft_wrap=True)
