@@ -102,3 +102,43 @@ def test_version_and_help():
     for args in (["--help"], ["solve", "--help"]):
         out = convgrad(*args)
         assert out.returncode == 0 and "Usage" in out.stdout
+
+
+@pytest.mark.parametrize("args", [
+    ["solve", "{seed}", "--json"],
+    ["solve", "{seed}", "--json", "--float"],
+    ["solve", "--json", "{seed}", "--terms", "none"],
+    ["check", "{seed}", "{answers}"],
+    ["check", "{seed}", "{answers}", "--json", "--no-reveal"],
+    ["check", "{seed}", "{answers}", "--decimals", "2", "--summary"],
+])
+def test_fast_path_and_typer_give_the_same_output(args, seed_example, tmp_path):
+    from convgrad.cli import _fast_args
+
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("dW: [[32, 41], [59, 68]]\ndb: -9\n", encoding="utf-8")
+    argv = [a.format(seed=seed_example, answers=answers) for a in args]
+    assert _fast_args(argv) is not None  # these calls skip typer in a real process
+    fast = convgrad(*argv)
+    slow = runner.invoke(app, argv)
+    assert fast.returncode == slow.exit_code
+    assert fast.stdout == slow.stdout
+
+
+@pytest.mark.parametrize("argv", [["solve"], ["solve", "x.yaml"], ["solve", "--help"],
+                                  ["check", "p.yaml"], ["check", "p.yaml", "a.yaml", "--bogus"],
+                                  ["check", "p", "a", "--decimals", "two"], ["explain"],
+                                  ["--version"], []])
+def test_fast_path_leaves_everything_else_to_typer(argv):
+    from convgrad.cli import _fast_args
+
+    assert _fast_args(argv) is None
+
+
+def test_usage_errors_are_one_line_exit_2():
+    for args in (["solve", "--bogus"], ["check", "only-one-file.yaml"],
+                 ["check", "p.yaml", "a.yaml", "--decimals", "two"], ["explain", "--lang", "fr"]):
+        out = convgrad(*args)
+        assert out.returncode == 2, args
+        assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error:")
+        assert out.stdout == ""

@@ -18,6 +18,7 @@ from rich.text import Text
 from convgrad.engine import Run
 from convgrad.render import DIM, WHY, block_lines, expansion_text, matrix_blocks
 from convgrad.trace import Expansion, Matrix, Section, Trace
+from convgrad.trace import Group as TraceGroup
 from convgrad.words import say
 
 # Elements of each kind shown in full (grids, symbols, numbers) before the rest, one line each.
@@ -111,10 +112,10 @@ class Walkthrough:
         if kind == "loss":
             loss, dy = section.groups
             yield word("loss.L", self.lang), Step("", section.why, [
-                *self._blocks(section.matrices), *self._expansions(loss, focus=False)])
+                *self._blocks(section.matrices), *self._expansions(loss)])
             yield word("loss.dY", self.lang), Step(
                 "", word("loss.dY.why", self.lang, rule=dy.rule),
-                [*self._expansions(dy, focus=False), *self._blocks(section.results)])
+                [*self._expansions(dy), *self._blocks(section.results)])
             return
         if kind == "conv_weights":
             dw, db = section.groups
@@ -149,7 +150,7 @@ class Walkthrough:
         yield word("padding", self.lang), Step("", word("padding.why", self.lang),
                                                 self._blocks([original, x_matrix]))
 
-    def _group_steps(self, title: str, why: str, group, section: Section,  # type: ignore[no-untyped-def]
+    def _group_steps(self, title: str, why: str, group: TraceGroup, section: Section,
                      results: list[Matrix], inputs: list[Matrix] | None = None,
                      extra: list[RenderableType] | None = None
                      ) -> Iterator[tuple[str | None, Step]]:
@@ -184,9 +185,9 @@ class Walkthrough:
 
     def _in_full(self, exp: Expansion) -> list[RenderableType]:
         body: list[RenderableType] = []
-        if exp.focus:
+        if exp.focus is not None:
             blocks = []
-            for matrix, cells in exp.focus:
+            for matrix, cells in exp.focus():
                 blocks += matrix_blocks(matrix, True, self.lang, cells, self.brackets)
             body.append(_Blocks(blocks))
             body.append(Text(word("highlight.plain" if self.brackets else "highlight", self.lang),
@@ -194,7 +195,7 @@ class Walkthrough:
         body.append(expansion_text(exp, symbolic=True))
         return body
 
-    def _expansions(self, group, focus: bool) -> list[RenderableType]:  # type: ignore[no-untyped-def]
+    def _expansions(self, group: TraceGroup) -> list[RenderableType]:
         count = group.count if self.show_all or group.count <= LISTED else FULL
         out: list[RenderableType] = [expansion_text(group.make(n), symbolic=n == 0)
                                      for n in range(count)]

@@ -19,6 +19,7 @@ Number = int | Fraction | float
 # Rows of a matrix string are split on ';' or new lines, entries on spaces or commas.
 _ROW_SPLIT = re.compile(r"[;\n]")
 _ENTRY_SPLIT = re.compile(r"[\s,]+")
+_INTEGERS_ONLY = re.compile(r"[\s,;+\-\d]*")
 
 
 class BadValue(ValueError):
@@ -60,6 +61,8 @@ def parse_number(value: Any) -> Number:
 
 def _parse_number_text(text: str) -> Number:
     s = text.strip().replace("\u2212", "-").replace("_", "")
+    if s.isdigit() or (s[1:].isdigit() and s[0] in "+-"):
+        return int(s)  # the common case, ten times faster than Fraction
     if not s:
         raise BadValue("an empty string is not a number")
     if s.lower().lstrip("+-").lstrip(".") in ("inf", "infinity", "nan"):
@@ -121,6 +124,10 @@ def parse_array(value: Any) -> np.ndarray:
 
 
 def _parse_matrix_text(text: str) -> np.ndarray:
+    if len(text) > 1000 and _INTEGERS_ONLY.fullmatch(text):
+        fast = _parse_integer_matrix(text)
+        if fast is not None:
+            return fast
     rows = [row.strip() for row in _ROW_SPLIT.split(text)]
     rows = [row for row in rows if row]
     if not rows:
@@ -149,6 +156,24 @@ def _parse_matrix_text(text: str) -> np.ndarray:
                 (i - 1,),
             )
     return _object_array(parsed)
+
+
+def _parse_integer_matrix(text: str) -> np.ndarray | None:
+    """A large matrix string of integers (an image's pixels) parsed by NumPy, not per entry.
+
+    None when it is not a clean rectangle of machine-size integers; the careful path then
+    finds what is wrong and says so.
+    """
+    rows = [_ENTRY_SPLIT.split(row.strip()) for row in _ROW_SPLIT.split(text) if row.strip()]
+    width = len(rows[0])
+    if any(len(row) != width for row in rows) or \
+            any(len(token) > 18 or not token.lstrip("+-").isdigit()
+                for row in rows for token in row):
+        return None
+    ints = np.array(rows, dtype=np.int64)
+    if len(rows) == 1:
+        ints = ints[0] if width > 1 else ints[0, 0]
+    return ints.astype(object)
 
 
 def _object_array(nested: list) -> np.ndarray:

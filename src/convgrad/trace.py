@@ -96,7 +96,8 @@ class Expansion:
     note: str = ""
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
     # matrix's shown shape), e.g. the input window of an output and the kernel over it.
-    focus: list[tuple[Matrix, list[tuple[int, ...]]]] = field(default_factory=list)
+    # A function, so that solve, which shows no highlights, never computes them.
+    focus: Callable[[], list[tuple[Matrix, list[tuple[int, ...]]]]] | None = None
 
 
 @dataclass
@@ -340,13 +341,16 @@ class Trace:
                 xv = tap(c, i * sh + p * dh, j * sw + q * dw)[1]
                 return f"{num(xv)}·{num(step.w[w_index(f, *t)])}"
 
-            window = [reshaped_index((c, i * sh + p * dh, j * sw + q * dw), x_pad.shape, x_shown)
-                      for c, p, q in taps]
-            weights = [names.w.shown_index(w_index(f, *t)) for t in taps]
+            def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
+                window = [reshaped_index((c, i * sh + p * dh, j * sw + q * dw), x_pad.shape,
+                                         x_shown) for c, p, q in taps]
+                weights = [names.w.shown_index(w_index(f, *t)) for t in taps]
+                return [(x_matrix, window), (w_matrix, weights)]
+
             return Expansion(out((f, i, j)),
                              f"{join_terms(taps, symbol, self.elide)} + {names.b((f,))}",
                              f"{join_terms(taps, number, self.elide)} + {num(step.b[f])}",
-                             step.out[f, i, j], focus=[(x_matrix, window), (w_matrix, weights)])
+                             step.out[f, i, j], focus=focus)
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
                                     f"{_title(names.w.name)} + {names.b.name}",
@@ -404,10 +408,10 @@ class Trace:
                 return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
                                  f"max({', '.join(values)})", p[c, i, j],
                                  note=self.say("note.from", cell=al(win)),
-                                 focus=[(a_matrix, [al.shown_index(win)])])
+                                 focus=lambda: [(a_matrix, [al.shown_index(win)])])
             return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
                              f"({' + '.join(values)})/{ph * pw}", p[c, i, j],
-                             focus=[(a_matrix, [al.shown_index(cell) for cell in cells])])
+                             focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
         rule = self.say(f"rule.{op.kind}_pool")
         return Section(self.say("title.pool", layer=step.layer.name, kind=op.kind,
@@ -571,7 +575,7 @@ class Trace:
                 join_terms(met, lambda m: f"{num(dz[f, m[0], m[1]])}·{num(x[c, m[2], m[3]])}",
                            self.elide),
                 step.dw[f, c, p, q],
-                focus=[(x_matrix, [x_cell(c, m[2], m[3]) for m in met]),
+                focus=lambda: [(x_matrix, [x_cell(c, m[2], m[3]) for m in met]),
                        (dz_matrix, [dzl.shown_index((f, m[0], m[1])) for m in met])])
 
         section = Section(self.say("title.dW") if self.problem.single else
@@ -590,7 +594,8 @@ class Trace:
                              join_terms(outputs, lambda o: dzl((f, *o)), self.elide),
                              join_terms(outputs, lambda o: num(dz[f, o[0], o[1]]), self.elide),
                              step.db[f],
-                             focus=[(dz_matrix, [dzl.shown_index((f, *o)) for o in outputs])])
+                             focus=lambda: [(dz_matrix, [dzl.shown_index((f, *o))
+                                                         for o in outputs])])
 
         section.groups.append(Group(f"dL/d{bl.name}", self.say("rule.db"), F, make_db, kind="db"))
         yield section
@@ -617,7 +622,7 @@ class Trace:
                 join_terms(met, lambda m: f"{num(dz[m[:3]])}·{num(w[m[0], c, m[3], m[4]])}",
                            self.elide),
                 step.dx[c, r, s], note,
-                focus=[(dz_matrix, [dzl.shown_index(m[:3]) for m in met]),
+                focus=lambda: [(dz_matrix, [dzl.shown_index(m[:3]) for m in met]),
                        (w_matrix, [wl.shown_index((m[0], c, m[3], m[4])) for m in met])])
 
         dx_section = Section(self.say("title.dX") if self.problem.single else
@@ -679,7 +684,7 @@ class Trace:
                              " + ".join(f"{pl.grad()(s)}{share}" for s in sources),
                              " + ".join(f"{num(dp[s])}{share}" for s in sources),
                              step.dx[cell],
-                             focus=[(dp_matrix, [pl.shown_index(s) for s in sources])])
+                             focus=lambda: [(dp_matrix, [pl.shown_index(s) for s in sources])])
 
         routed = self.say(f"routed.{op.kind}", n=ph * pw)
         trailer = self.say("note.rest_zero", name=al.name) if len(cells) < a.size else ""
