@@ -25,7 +25,9 @@ from .conftest import PROBLEMS
 
 KEYS = {"y": "Y", "z": "Z", "a": "A", "dL/dy": "dY", "dL/dz": "dZ", "dL/da": "dA",
         "dL/dw": "dW", "dL/dx": "dX", "dL/db": "db"}
-LABEL = re.compile(r"^(dL/d[yzawxb]|[yza])(\d+|\[[\d,]+\])?$")
+# y11, dL/dw12, x[1,2,3]; in networks a layer's name: relu1[1,2,3], dL/dfc1.w11, dL/dconv1.b2
+LABEL = re.compile(r"^(?P<grad>dL/d)?(?P<name>[yzawxb]|[a-z_]+\d+(?:\.[wb])?)"
+                   r"(?P<index>\d+|\[[\d,]+\])?$")
 
 
 def walkthrough(problem, lang="en", show_all=False) -> str:
@@ -54,19 +56,27 @@ def stated_values(text: str) -> dict[str, str]:
             continue
         head, sep, rest = line.partition(" = ")
         label = head if sep and LABEL.match(head) else None
-        if label and (" = " in rest or NUMBER.fullmatch(rest)):
-            values[label] = rest.rsplit(" = ", 1)[-1]
+        value = rest.rsplit(" = ", 1)[-1]
+        if label and NUMBER.fullmatch(value):
+            values[label] = value
             label = None
     return values
 
 
 def expected(doc: dict, label: str):
+    """The value solve --json gives for a walkthrough label (exact string when exact)."""
     match = LABEL.match(label)
     assert match, label
-    key = KEYS[match.group(1)]
-    index = match.group(2) or ""
-    value = doc.get("exact", doc)[key]
-    digits = index.strip("[]").split(",") if "[" in index else list(index)
+    grad, name, index = match.group("grad") or "", match.group("name"), match.group("index")
+    values = doc.get("exact", doc)
+    if len(name) == 1:
+        value = values[KEYS[grad + name]]
+    else:
+        layer_name, _, param = name.partition(".")
+        layer = next(item for item in values["layers"] if item["name"] == layer_name)
+        key = {"w": "dW", "b": "db"}[param] if param else ("d_output" if grad else "output")
+        value = layer[key]
+    digits = index.strip("[]").split(",") if index and "[" in index else list(index or "")
     for i in digits:
         value = value[int(i) - 1]
     return value

@@ -71,7 +71,7 @@ def entry_label(name: str, index: tuple[int, ...]) -> str:
     """x11, w2, b, or x[1,2,13] when digits would be ambiguous (SPEC: 1-based, as `check`)."""
     if not index:
         return name
-    if len(index) <= 2 and all(i < 9 for i in index):
+    if len(index) <= 2 and all(i < 9 for i in index) and not name[-1].isdigit():
         return name + "".join(str(i + 1) for i in index)
     return f"{name}[{','.join(str(i + 1) for i in index)}]"
 
@@ -205,7 +205,7 @@ class Trace:
                                                                             "p")
                 shown = user_output_shape(problem, shape)
             else:
-                letter = "y" if last else _network_letter(step, k)
+                letter = "y" if last else step.layer.name  # relu1[1,2,3], pool1[...]
                 shown = shape
             names = Names(x=x_label, out=Labeler(letter, shape, shown))
             op = step.layer.op
@@ -213,7 +213,8 @@ class Trace:
                 names.w = Labeler("w" if single else _param(step, "w", passes),
                                   tuple(op.w.shape), op.kernel_shape)
                 F = op.w.shape[0]
-                b_shown: tuple[int, ...] = () if op.bias_scalar and F == 1 else (F,)
+                # A network's db is a list whatever form its bias took (SPEC section 5).
+                b_shown: tuple[int, ...] = () if single and op.bias_scalar and F == 1 else (F,)
                 names.b = Labeler("b" if single else _param(step, "b", passes), (F,), b_shown)
             elif isinstance(op, Dense):
                 names.w = Labeler(_param(step, "w", passes), tuple(op.w.shape), tuple(op.w.shape))
@@ -845,7 +846,7 @@ def _title(name: str) -> str:
     head, _, letter = name.rpartition("/d")
     if head:
         return f"{head}/d{_title(letter)}"
-    return name[:1].upper() + name[1:]
+    return name.upper() if len(name) == 1 else name  # a layer's name stays as it is
 
 
 def _axes(label: Labeler) -> tuple[str, ...]:
@@ -916,11 +917,6 @@ def _layer_facts(step: LayerPass, lang: str) -> list[str]:
                     n=layer.out_shape[0])]
     assert isinstance(op, Dense)
     return [say("fact.dense", lang, layer=name, n_in=op.w.shape[1], n_out=op.w.shape[0])]
-
-
-def _network_letter(step: LayerPass, k: int) -> str:
-    return {Conv: "z", Activation: "a", Pool: "p", Flatten: "f", Dense: "h"}[
-        type(step.layer.op)] + str(k + 1) + "_"
 
 
 def _param(step: LayerPass, letter: str, passes: list[LayerPass]) -> str:
