@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.text import Text
 
@@ -240,6 +241,11 @@ class _Blocks:
 
     def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
         yield Text("\n").join(block_lines(self.blocks, options.max_width))
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        lines = block_lines(self.blocks, options.max_width)
+        width = max((line.cell_len for line in lines), default=0)
+        return Measurement(width, width)
 
 
 def _unpadded_shape(matrix: Matrix) -> tuple[int, ...]:
