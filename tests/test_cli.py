@@ -71,7 +71,7 @@ def test_solve_every_problem_prints_tables_without_warnings(path):
     out = convgrad("solve", str(path))
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
-    assert "dL/dX" in out.stdout and "Traceback" not in out.stdout
+    assert "Results" in out.stdout and "dX" in out.stdout and "Traceback" not in out.stdout
 
 
 @pytest.mark.parametrize("args, text, key", [

@@ -657,13 +657,12 @@ class _Builder:
         cols = geometry.uncovered(W, op.pad[2], KW, op.stride[1], op.dilation[1], OW)
         for what, missed in (("row", rows), ("column", cols)):
             if missed:
-                names = ", ".join(str(i + 1) for i in missed)
-                many = len(missed) > 1
-                self.warnings.append(
-                    f"{layer.name}: input {what}{'s' if many else ''} {names} "
-                    f"{'never meet' if many else 'never meets'} the kernel (no window reaches "
-                    f"{'them' if many else 'it'} at this stride and dilation); "
-                    f"{'their' if many else 'its'} dL/dX entries are 0")
+                self.warnings.append(_missed_text(
+                    layer.name, what, missed,
+                    "never meet the kernel (no window reaches them at this stride and "
+                    "dilation); their dL/dX entries are 0",
+                    "never meets the kernel (no window reaches it at this stride and "
+                    "dilation); its dL/dX entries are 0"))
 
     def pool_layer(self, path: tuple, kind: str, spec: dict, in_shape: tuple[int, ...],
                    counts: dict[str, int]) -> Layer:
@@ -686,13 +685,12 @@ class _Builder:
                 ("row", geometry.pool_dropped(H, size[0], stride[0], OH), size[0], stride[0]),
                 ("column", geometry.pool_dropped(W, size[1], stride[1], OW), size[1], stride[1])):
             if missed:
-                names = ", ".join(str(i + 1) for i in missed)
-                many = len(missed) > 1
-                self.warnings.append(
-                    f"{layer.name}: input {what}{'s' if many else ''} {names} "
-                    f"{'fall' if many else 'falls'} outside every window (size {window}, stride "
-                    f"{step}) and {'are' if many else 'is'} dropped; "
-                    f"{'their' if many else 'its'} gradient is 0")
+                self.warnings.append(_missed_text(
+                    layer.name, what, missed,
+                    f"fall outside every window (size {window}, stride {step}) and are "
+                    "dropped; their gradient is 0",
+                    f"falls outside every window (size {window}, stride {step}) and is "
+                    "dropped; its gradient is 0"))
         return layer
 
     # networks (SPEC section 5)
@@ -783,6 +781,14 @@ class _Builder:
                 raise self.err((*path, "bias"), f"has {bias.size} values but the layer has "
                                f"{M} outputs; give one per output, or one number for all")
         return self.make_layer("dense", "fc", Dense(w, b, bias_scalar), shape, counts, (M,))
+
+
+def _missed_text(layer: str, what: str, missed: list[int], many: str, one: str) -> str:
+    """'conv1: input rows 5, 6 <many>' or 'conv1: input row 5 <one>' (1-based positions)."""
+    names = ", ".join(str(i + 1) for i in missed)
+    if len(missed) > 1:
+        return f"{layer}: input {what}s {names} {many}"
+    return f"{layer}: input {what} {names} {one}"
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
