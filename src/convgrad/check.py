@@ -12,7 +12,6 @@ from __future__ import annotations
 import difflib
 import re
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -64,32 +63,43 @@ class Tolerance:
         return out
 
     def same(self, given: Number, expected: Number) -> bool:
+        # In exact rationals throughout: a float is the binary value it holds, and an
+        # answer such as 1e400 is compared, not overflowed.
+        g, e = _rational(given), _rational(expected)
         if self.mode == "exact":
-            return Fraction(given) == Fraction(expected)
+            return g == e
         if self.mode == "decimals":
-            return _round(given, self.digits) == _round(expected, self.digits)
+            return _round(g, self.digits) == _round(e, self.digits)
         if self.mode == "sig_figs":
-            return _sig(given, self.digits) == _sig(expected, self.digits)
-        g, e = float(given), float(expected)
-        return abs(g - e) <= self.atol + self.rtol * abs(e)
+            return _sig(g, self.digits) == _sig(e, self.digits)
+        return abs(g - e) <= Fraction(self.atol) + Fraction(self.rtol) * abs(e)
 
 
-def _decimal(value: Number) -> Decimal:
-    if isinstance(value, Fraction):
-        return Decimal(value.numerator) / Decimal(value.denominator)
-    return Decimal(str(value)) if isinstance(value, float) else Decimal(value)
+def _rational(value: Any) -> Fraction:
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    return Fraction(value)
 
 
-def _round(value: Number, digits: int) -> Decimal:
-    return _decimal(value).quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
+def _round(value: Fraction, digits: int) -> Fraction:
+    """value rounded half up to `digits` decimals, exactly."""
+    scale = Fraction(10) ** digits
+    scaled = abs(value) * scale
+    rounded = int(scaled) + (1 if scaled - int(scaled) >= Fraction(1, 2) else 0)
+    return Fraction(rounded if value >= 0 else -rounded) / scale
 
 
-def _sig(value: Number, digits: int) -> Decimal:
-    d = _decimal(value)
-    if d == 0:
-        return Decimal(0)
-    exponent = d.adjusted() - digits + 1
-    return d.quantize(Decimal(1).scaleb(exponent), rounding=ROUND_HALF_UP)
+def _sig(value: Fraction, digits: int) -> Fraction:
+    """value rounded half up to `digits` significant figures, exactly."""
+    if value == 0:
+        return value
+    # The power of ten of the leading digit: 10^exponent <= |value| < 10^(exponent + 1).
+    magnitude, exponent = abs(value), 0
+    while magnitude >= Fraction(10) ** (exponent + 1):
+        exponent += 1
+    while magnitude < Fraction(10) ** exponent:
+        exponent -= 1
+    return _round(value, digits - 1 - exponent)
 
 
 @dataclass
@@ -157,7 +167,7 @@ def parse_points(text: str | None) -> dict[str, float]:
             number = float(value)
         except ValueError:
             number = -1.0
-        if not sep or not key.strip() or number < 0:
+        if not sep or not key.strip() or not 0 <= number < float("inf"):
             raise ProblemError(f"--points: '{item.strip()}' is not KEY=POINTS; write for "
                                "example --points dW=2,db=1")
         points[key.strip()] = number
@@ -196,6 +206,9 @@ class Grader:
         source = "<stdin>" if path == "-" else path
         try:
             text = spec.read_text(path)
+            if not text.strip():
+                return FileReport(source, error=f"{source}: the file is empty; give answers "
+                                  "such as 'dW: [[32, 41], [59, 68]]' or 'loss: 23'")
             data, lines = spec.load_yaml(text, source)
         except ProblemError as exc:
             return FileReport(source, error=str(exc))
@@ -228,8 +241,8 @@ class Grader:
         if match is None or name not in self.expected:
             hint = _did_you_mean(name, list(self.expected))
             raise ProblemError(f"{where}: '{key}' is not a result of this problem; {hint}")
-        expected = np.asarray(self.expected[name], dtype=object
-                              if np.asarray(self.expected[name]).dtype == object else float)
+        expected = np.asarray(self.expected[name],
+                              dtype=object if self.solved.exact else np.float64)
         points = self.points.get(key, self.points.get(name, 1.0))
         try:
             given = parse_array(value)
@@ -239,6 +252,8 @@ class Grader:
             raise ProblemError(f"{where}: '{key}' {position}{exc}") from None
         if match.group(2):
             index = tuple(int(i) - 1 for i in match.group(2).split(","))
+            if expected.ndim == 0:
+                expected = expected.reshape(1)  # db[1] names a scalar db, as db: [9] does
             if len(index) != expected.ndim or any(not 0 <= i < n for i, n in
                                                   zip(index, expected.shape, strict=False)):
                 raise ProblemError(f"{where}: '{key}' is outside {name}, which is "
@@ -292,7 +307,8 @@ class Grader:
             if convention:
                 return f"{count}: matches the {convention} convention (off by a factor of " \
                        f"{format_number(ratio)})"
-            return f"{count}: off by a factor of {format_number(ratio)}"
+            if expected.size > 1:  # one factor for every entry is a clue; for one number, not
+                return f"{count}: off by a factor of {format_number(ratio)}"
         return count
 
     def _convention(self, ratio: Number) -> str | None:
@@ -304,8 +320,8 @@ class Grader:
         names = {"mse": "mean (mse)", "sse": "sum-loss (sse)", "half_sse": "half-sum (half_sse)"}
         mine = scale[problem.loss]
         for loss, factor in scale.items():
-            if loss != problem.loss and abs(float(ratio) - float(factor / mine)) <= \
-                    1e-9 * abs(float(factor / mine)):
+            if loss != problem.loss and abs(_rational(ratio) - factor / mine) <= \
+                    factor / mine / 10**9:
                 return names[loss]
         return None
 
@@ -323,9 +339,17 @@ def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 
 def _sub(a: Number, b: Number) -> Number:
+    difference = _rational(a) - _rational(b)
     if isinstance(a, float) or isinstance(b, float):
-        return float(a) - float(b)
-    return Fraction(a) - Fraction(b)
+        return _float_or_exact(difference)
+    return difference
+
+
+def _float_or_exact(value: Fraction) -> Number:
+    try:
+        return float(value)
+    except OverflowError:  # beyond float64 (an answer such as 1e400): keep it exact
+        return value
 
 
 def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Number | None:
@@ -337,11 +361,10 @@ def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Number | None:
             if g != 0:
                 return None
             continue
-        r = Fraction(g) / Fraction(e) if not isinstance(g, float) and \
-            not isinstance(e, float) else float(g) / float(e)
+        r = _rational(g) / _rational(e)
         if ratio is None:
             ratio = r
-        elif abs(float(r) - float(ratio)) > 1e-9 * abs(float(ratio)):
+        elif abs(r - ratio) > abs(ratio) / 10**9:
             return None
     return ratio
 
@@ -358,23 +381,39 @@ def value_text(value: Any, exact: bool = True) -> str:
 
 
 def json_value(value: Any) -> Any:
+    """JSON numbers in nested lists; a number beyond float64 becomes its exact string."""
     arr = np.asarray(value)
     if arr.dtype != object:
         return arr.tolist()
     if arr.ndim == 0:
         v = arr[()]
-        return exact_text(v) if not isinstance(v, float) else v
+        if isinstance(v, (int, np.integer)):
+            return int(v)
+        number = _float_or_exact(_rational(v))
+        return exact_text(number) if isinstance(number, Fraction) else number
     return [json_value(v) for v in arr]
+
+
+def exact_value(value: Any) -> Any:
+    """Fraction strings in nested lists ("7/2"), as solve --json's `exact` object has them."""
+    arr = np.asarray(value)
+    if arr.ndim == 0:
+        return exact_text(_rational(arr[()]))
+    return [exact_value(v) for v in arr]
 
 
 # --- reports for machines --------------------------------------------------------------------
 
 
-def _key_json(result: KeyResult, reveal: bool) -> dict[str, Any]:
+def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
     item: dict[str, Any] = {"key": result.key, "right": result.right, "points": result.points,
                             "earned": result.earned, "given": json_value(result.given)}
     if reveal:
         item["expected"] = json_value(result.expected)
+    if exact:  # the same values as fraction strings, as in solve --json
+        item["exact"] = {"given": exact_value(result.given)}
+        if reveal:
+            item["exact"]["expected"] = exact_value(result.expected)
     item["message"] = result.message if reveal else public_message(result)
     wrong = []
     for diff in result.diffs:
@@ -404,15 +443,20 @@ def public_message(result: KeyResult) -> str:
 
 
 def check_json(problem: str, tolerance: Tolerance, reports: list[FileReport],
-               reveal: bool) -> dict[str, Any]:
-    """The `check --json` object: the tolerance used, then per file per key the grade."""
+               reveal: bool, exact: bool = False) -> dict[str, Any]:
+    """The `check --json` object: the tolerance used, then per file per key the grade.
+
+    exact: the problem was solved in exact arithmetic; each key then also has its values as
+    fraction strings.
+    """
     files = []
     for report in reports:
         item: dict[str, Any] = {"file": report.source, "usable": report.usable}
         if report.error:
             item["error"] = report.error
         item.update(score=report.score, max_score=report.max_score, right=report.right,
-                    total=len(report.keys), keys=[_key_json(k, reveal) for k in report.keys])
+                    total=len(report.keys),
+                    keys=[_key_json(k, reveal, exact) for k in report.keys])
         files.append(item)
     return {"problem": problem, "tolerance": tolerance.as_dict(), "reveal": reveal,
             "score": sum(r.score for r in reports),

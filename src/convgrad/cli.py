@@ -196,7 +196,7 @@ def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: 
         if gradescope:
             _write_gradescope(gradescope, reports, not no_reveal)
         if json_:
-            doc = check_json(problem, tolerance, reports, not no_reveal)
+            doc = check_json(problem, tolerance, reports, not no_reveal, solved.exact)
             sys.stdout.write(json.dumps(doc) + "\n")
         else:
             from convgrad.report import check_lines, write_plain
