@@ -142,3 +142,16 @@ def test_usage_errors_are_one_line_exit_2():
         assert out.returncode == 2, args
         assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error:")
         assert out.stdout == ""
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: Path(p).name)
+def test_solve_json_is_byte_for_byte_stable(path):
+    # Pinned output: the single-layer form must not change as the engine grows (SPEC 5).
+    # After a deliberate change, regenerate with CONVGRAD_GOLDEN=1 and read the diff.
+    import os
+
+    out = convgrad("solve", str(path), "--json")
+    golden = Path(__file__).parent / "golden" / "json" / (Path(path).stem + ".json")
+    if os.environ.get("CONVGRAD_GOLDEN"):
+        golden.write_text(out.stdout, encoding="utf-8")
+    assert out.stdout == golden.read_text(encoding="utf-8")

@@ -26,6 +26,8 @@ from convgrad.numbers import BadValue, Number, parse_array, parse_number, shape_
 MAX_FILE_BYTES = 50 * 1024 * 1024
 MAX_YAML_VALUES = 3_000_000
 MAX_YAML_DEPTH = 32
+# The largest array a layer may need (the im2col matrix of a convolution): 2 GiB of float64.
+MAX_ARRAY_ELEMENTS = 2**28
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
 LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
@@ -641,6 +643,12 @@ class _Builder:
             raise self.err(kpath, f"spans {span[0]}x{span[1]} (with dilation) but the padded "
                            f"input is {H + pad[0] + pad[1]}x{W + pad[2] + pad[3]}; the kernel "
                            "must fit: use a smaller kernel or more padding")
+        columns = C * KH * KW * OH * OW
+        if columns > MAX_ARRAY_ELEMENTS:
+            raise self.err(kpath, f"on a {C}x{H}x{W} input needs a {C * KH * KW:,} x "
+                           f"{OH * OW:,} matrix ({columns * 8 / 2**30:.1f} GiB of float64); "
+                           f"convgrad computes layers up to {MAX_ARRAY_ELEMENTS * 8 // 2**30} GiB: "
+                           "use a smaller input, kernel or a larger stride")
         op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
                   kernel_shape=k.shape, bias_scalar=bias_scalar, padding_text=padding_text)
         layer = self.make_layer("conv", "conv", op, in_shape, counts, (F, OH, OW))
