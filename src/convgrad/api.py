@@ -30,11 +30,15 @@ def load_problem(problem: Any) -> Problem:
     if isinstance(problem, os.PathLike):
         return spec.read_file(problem)
     if isinstance(problem, str):
-        if "\n" not in problem and os.path.isfile(problem):
+        one_line = "\n" not in problem
+        if one_line and (os.path.exists(problem) or problem.strip().endswith((".yaml", ".yml"))):
             return spec.read_file(problem)
-        if "\n" not in problem and problem.strip().endswith((".yaml", ".yml")):
-            raise ProblemError(f"{problem.strip()}: no such file; check the path")
-        return spec.problem_from_text(problem, source="<text>")
+        try:
+            return spec.problem_from_text(problem, source="<text>")
+        except ProblemError as exc:
+            if one_line and ":" not in problem:  # most likely a path with a typo
+                raise ProblemError(f"{exc} (and no file is named '{problem.strip()}')") from None
+            raise
     if isinstance(problem, dict):
         return spec.problem_from_dict(problem, source="<dict>")
     raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")

@@ -101,16 +101,13 @@ def _exit_code(work: Callable[[], int], debug: bool) -> int:
 
 
 def _load(problem: str | None) -> Any:
-    from convgrad.api import load_problem
     from convgrad.spec import problem_from_text, read_file
 
     if problem is None:
         sys.stderr.write("note: no problem file given; using the built-in worked example "
                          "(3x3 input, 2x2 kernel, MSE loss)\n")
         return problem_from_text(WORKED_EXAMPLE, source="<built-in example>")
-    if problem == "-":
-        return read_file("-")
-    return load_problem(problem)
+    return read_file(problem)  # a path, or "-" for standard input
 
 
 def _exact_choice(exact: bool, float_: bool) -> bool | None:

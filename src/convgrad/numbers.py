@@ -59,8 +59,34 @@ def parse_number(value: Any) -> Number:
     raise BadValue(f"{type(value).__name__} {value!r} is not a number")
 
 
+# Bounds on what a number may spell, so that "1e999999999" cannot take 10**999999999
+# to build: far beyond any homework, far below a hang.
+MAX_DIGITS = 1000
+MAX_EXPONENT = 1000
+_EXPONENT = re.compile(r"e([+-]?\d+)$", re.IGNORECASE)
+
+
+def exact_decimal(text: str) -> Fraction:
+    """The exact rational a decimal spells ("0.1" is 1/10), within MAX_DIGITS and MAX_EXPONENT.
+
+    Raises BadValue for anything else (ValueError from Fraction becomes a message).
+    """
+    if len(text) > MAX_DIGITS:
+        raise BadValue(f"a number of more than {MAX_DIGITS:,} characters is too long")
+    match = _EXPONENT.search(text)
+    if match and abs(int(match.group(1))) > MAX_EXPONENT:
+        raise BadValue(f"'{text}' has an exponent beyond ±{MAX_EXPONENT}; write a smaller "
+                       "number")
+    try:
+        return Fraction(text)
+    except ValueError:
+        raise BadValue(f"'{text}' is not a number (write 3, -0.5 or 1/3)") from None
+
+
 def _parse_number_text(text: str) -> Number:
     s = text.strip().replace("\u2212", "-").replace("_", "")
+    if len(s) > MAX_DIGITS:
+        raise BadValue(f"a number of more than {MAX_DIGITS:,} characters is too long")
     if s.isdigit() or (s[1:].isdigit() and s[0] in "+-"):
         return int(s)  # the common case, ten times faster than Fraction
     if not s:
@@ -68,12 +94,15 @@ def _parse_number_text(text: str) -> Number:
     if s.lower().lstrip("+-").lstrip(".") in ("inf", "infinity", "nan"):
         raise BadValue(f"'{text}' is not a finite number")
     parts = s.split("/")
-    try:
-        terms = [Fraction(part.strip()) for part in parts] if len(parts) <= 2 else []
-    except ValueError:
-        terms = []
-    if not terms:
+    if len(parts) > 2:
         raise BadValue(f"'{text}' is not a number (write 3, -0.5 or 1/3)")
+    try:
+        terms = [exact_decimal(part.strip()) for part in parts]
+    except BadValue as exc:
+        message = str(exc)
+        if "is not a number" in message:
+            message = f"'{text}' is not a number (write 3, -0.5 or 1/3)"
+        raise BadValue(message) from None
     if len(terms) == 1:
         return _simplest(terms[0])
     if terms[1] == 0:

@@ -20,7 +20,15 @@ import numpy as np
 
 from convgrad import geometry
 from convgrad.errors import ProblemError
-from convgrad.numbers import BadValue, Number, parse_array, parse_number, shape_text
+from convgrad.numbers import (
+    MAX_DIGITS,
+    BadValue,
+    Number,
+    exact_decimal,
+    parse_array,
+    parse_number,
+    shape_text,
+)
 
 # Bounds that keep a hostile or mistaken file from eating time or memory.
 MAX_FILE_BYTES = 50 * 1024 * 1024
@@ -155,7 +163,8 @@ class Problem:
 
 
 def read_file(path: str | os.PathLike) -> Problem:
-    name = str(path)
+    """A problem from a file, or from standard input for "-"."""
+    name = "<stdin>" if str(path) == "-" else str(path)
     return problem_from_text(read_text(path), source=name)
 
 
@@ -239,7 +248,31 @@ class _NodeReader:
         self.constructor = yaml.constructor.SafeConstructor()
 
     def read(self, node: Any) -> tuple[Any, dict[tuple, int]]:
+        self.expanded_size(node, 0, {})
         return self.value(node, (), 0), self.lines
+
+    def expanded_size(self, node: Any, depth: int, sizes: dict[int, int]) -> int:
+        """How many values the document holds with every alias expanded, found without
+        expanding them: an alias is the same node object, so each is counted once and
+        multiplied. An alias bomb is refused here at once, before any value is built."""
+        import yaml
+
+        if depth > MAX_YAML_DEPTH:
+            raise self.fail(node, f"nested more than {MAX_YAML_DEPTH} levels deep")
+        key = id(node)
+        if key not in sizes:
+            if isinstance(node, yaml.MappingNode):
+                children = [child for pair in node.value for child in pair]
+            elif isinstance(node, yaml.SequenceNode):
+                children = list(node.value)
+            else:
+                children = []
+            sizes[key] = 1 + sum(self.expanded_size(child, depth + 1, sizes)
+                                 for child in children)
+            if sizes[key] > MAX_YAML_VALUES:
+                raise self.fail(node, f"more than {MAX_YAML_VALUES:,} values (aliases count "
+                                "each time they are used); the file is too large for a problem")
+        return sizes[key]
 
     def fail(self, node: Any, message: str) -> ProblemError:
         return ProblemError(f"{self.source}, line {node.start_mark.line + 1}: {message}")
@@ -283,25 +316,36 @@ class _NodeReader:
         tag = node.tag
         if tag == "tag:yaml.org,2002:str":
             return node.value
+        where = f" for '{_dotted(path)}'" if path else ""
+        try:
+            return self.typed_scalar(node, tag)
+        except BadValue as exc:
+            raise self.fail(node, f"{exc}{where}") from None
+        except (ValueError, KeyError, OverflowError):
+            # An explicit tag on a word (!!int two, !!bool maybe) reaches the constructor.
+            kind = tag.rsplit(":", 1)[-1]
+            raise self.fail(node, f"'{node.value}'{where} is not a valid {kind}") from None
+
+    def typed_scalar(self, node: Any, tag: str) -> Any:
         if tag == "tag:yaml.org,2002:int":
+            if len(node.value) > MAX_DIGITS:
+                raise BadValue(f"a number of more than {MAX_DIGITS:,} digits is too long")
             return self.constructor.construct_yaml_int(node)
         if tag == "tag:yaml.org,2002:float":
             text = node.value.replace("_", "").lower()
             if text.lstrip("+-") in (".inf", ".nan"):
                 return float(self.constructor.construct_yaml_float(node))
-            try:
-                return Fraction(text)
-            except ValueError:
+            if ":" in text:  # YAML 1.1's sexagesimal 1:30.5
                 return float(self.constructor.construct_yaml_float(node))
+            return exact_decimal(text)
         if tag == "tag:yaml.org,2002:bool":
             return self.constructor.construct_yaml_bool(node)
         if tag == "tag:yaml.org,2002:null":
             return None
         if tag == "tag:yaml.org,2002:timestamp":
             return node.value
-        where = f" for '{_dotted(path)}'" if path else ""
-        raise self.fail(node, f"the tag {tag}{where} is not allowed; convgrad reads plain "
-                        "numbers, strings, lists and mappings only")
+        raise BadValue(f"the tag {tag} is not allowed; convgrad reads plain numbers, strings, "
+                       "lists and mappings only")
 
 
 def _dotted(path: tuple) -> str:
@@ -341,6 +385,9 @@ def problem_from_dict(data: Any, source: str = "<dict>",
                       lines: dict[tuple, int] | None = None) -> Problem:
     """Validate a problem given as plain values (the YAML file's mapping, or a user's dict)."""
     where = _Where(source, lines or {})
+    if data is None:
+        raise ProblemError(f"{source}: the file is empty (no keys); write a problem with at "
+                           "least 'input' and 'kernel' (see convgrad solve with no file)")
     if not isinstance(data, dict):
         kind = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
         raise ProblemError(f"{source}: the top level is {kind}; a problem is a mapping of keys "
@@ -636,6 +683,12 @@ class _Builder:
             flip = False
         if not isinstance(flip, bool):
             raise self.err((*path, "flip_kernel"), f"must be true or false, not {flip!r}")
+        padded = C * (H + pad[0] + pad[1]) * (W + pad[2] + pad[3])
+        if padded > MAX_ARRAY_ELEMENTS:
+            raise self.err(ppath, f"makes the {C}x{H}x{W} input {H + pad[0] + pad[1]:,}x"
+                           f"{W + pad[2] + pad[3]:,}, more than convgrad computes "
+                           f"({MAX_ARRAY_ELEMENTS:,} values); use less padding"
+                           + (" or a smaller dilation" if padding_text == "same" else ""))
         OH = geometry.conv_output_size(H, pad[0], pad[1], KH, stride[0], dilation[0])
         OW = geometry.conv_output_size(W, pad[2], pad[3], KW, stride[1], dilation[1])
         if OH < 1 or OW < 1:
