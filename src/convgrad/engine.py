@@ -48,6 +48,15 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     if a.dtype != object and b.dtype != object:
         return a @ b
+    product, denominator = scaled_matmul(a, b)
+    return _divide(product, denominator)
+
+
+def scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """a @ b for exact arrays as (integers, denominator): a @ b == integers / denominator.
+
+    Callers that go on adding (the dX scatter) keep the integers and divide once at the end.
+    """
     ia, da = _scaled_ints(to_exact(a))
     ib, db = _scaled_ints(to_exact(b))
     bound = _max_abs(ia) * _max_abs(ib) * max(a.shape[-1], 1)
@@ -55,7 +64,7 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
         product = (ia.astype(np.int64) @ ib.astype(np.int64)).astype(object)
     else:
         product = ia @ ib
-    return _divide(product, da * db)
+    return product, da * db
 
 
 def _scaled_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:
@@ -150,13 +159,21 @@ def conv_backward(dout: np.ndarray, x_shape: tuple[int, ...], w: np.ndarray, col
     dout2 = dout.reshape(F, OH * OW)
     db = dout2.sum(axis=1)
     dw = matmul(dout2, cols.T).reshape(F, C, KH, KW)
-    dcols = matmul(w.reshape(F, C * KH * KW).T, dout2).reshape(C, KH, KW, OH, OW)
+    w2t = w.reshape(F, C * KH * KW).T
+    if dout2.dtype == object:
+        # Exact: scatter the integers of one common denominator, divide once at the end.
+        dcols, denominator = scaled_matmul(w2t, dout2)
+    else:
+        dcols, denominator = w2t @ dout2, 1
+    dcols = dcols.reshape(C, KH, KW, OH, OW)
     dx_pad = zeros((C, H + top + bottom, W + left + right), dcols)
     for p in range(KH):
         for q in range(KW):
             dx_pad[:, p * dh:p * dh + sh * (OH - 1) + 1:sh,
                    q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[:, p, q]
     dx = dx_pad[:, top:top + H, left:left + W]
+    if denominator != 1:
+        dx = _divide(dx, denominator)
     return dx, dw, db
 
 
@@ -166,7 +183,7 @@ def conv_backward(dout: np.ndarray, x_shape: tuple[int, ...], w: np.ndarray, col
 def activation_forward(name: str, z: np.ndarray, slope: Number = 0) -> np.ndarray:
     """Elementwise: relu max(0, z); leaky_relu z or slope*z; sigmoid; tanh (float only)."""
     if name == "relu":
-        return np.where(z > 0, z, 0 * z)
+        return np.where(z > 0, z, zeros(z.shape, z))
     if name == "leaky_relu":
         return np.where(z > 0, z, slope * z)
     if name == "sigmoid":
@@ -179,15 +196,19 @@ def activation_forward(name: str, z: np.ndarray, slope: Number = 0) -> np.ndarra
 def activation_backward(name: str, z: np.ndarray, a: np.ndarray, dout: np.ndarray,
                         slope: Number = 0) -> np.ndarray:
     """dz = dout * f'(z), with relu'(0) = 0 and leaky_relu'(0) = slope, as PyTorch."""
+    if name == "relu":  # a selection, not a product: no arithmetic on exact entries
+        return np.where(z > 0, dout, zeros(dout.shape, dout))
+    if name == "leaky_relu":
+        return np.where(z > 0, dout, slope * dout)
     return dout * activation_derivative(name, z, a, slope)
 
 
 def activation_derivative(name: str, z: np.ndarray, a: np.ndarray, slope: Number = 0
                           ) -> np.ndarray:
     """f'(z) elementwise; a = f(z) saves recomputing sigmoid and tanh."""
-    one = 1 + 0 * z
+    one = zeros(z.shape, z) + 1
     if name == "relu":
-        return np.where(z > 0, one, 0 * z)
+        return np.where(z > 0, one, zeros(z.shape, z))
     if name == "leaky_relu":
         return np.where(z > 0, one, slope * one)
     if name == "sigmoid":
@@ -243,11 +264,12 @@ def pool_backward(kind: str, a_shape: tuple[int, ...], dout: np.ndarray,
     sh, sw = stride
     _, OH, OW = dout.shape
     da = zeros(a_shape, dout)
+    nothing = zeros(dout.shape, dout)
     if kind == "avg":
         share = dout * exact_const(Fraction(1, ph * pw), dout.dtype == object)
     for k in range(ph * pw):
         p, q = divmod(k, pw)
-        routed = np.where(winners == k, dout, 0 * dout) if kind == "max" else share
+        routed = np.where(winners == k, dout, nothing) if kind == "max" else share
         da[:, p:p + sh * (OH - 1) + 1:sh, q:q + sw * (OW - 1) + 1:sw] += routed
     return da
 
