@@ -159,18 +159,19 @@ def conv_backward(dout: np.ndarray, x_shape: tuple[int, ...], w: np.ndarray, col
     dout2 = dout.reshape(F, OH * OW)
     db = dout2.sum(axis=1)
     dw = matmul(dout2, cols.T).reshape(F, C, KH, KW)
-    w2t = w.reshape(F, C * KH * KW).T
+    # Rows ordered (p, q, c), so that each kernel offset's block of dcols is contiguous.
+    w2t = w.transpose(2, 3, 1, 0).reshape(KH * KW * C, F)
     if dout2.dtype == object:
         # Exact: scatter the integers of one common denominator, divide once at the end.
         dcols, denominator = scaled_matmul(w2t, dout2)
     else:
         dcols, denominator = w2t @ dout2, 1
-    dcols = dcols.reshape(C, KH, KW, OH, OW)
+    dcols = dcols.reshape(KH, KW, C, OH, OW)
     dx_pad = zeros((C, H + top + bottom, W + left + right), dcols)
     for p in range(KH):
         for q in range(KW):
             dx_pad[:, p * dh:p * dh + sh * (OH - 1) + 1:sh,
-                   q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[:, p, q]
+                   q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[p, q]
     dx = dx_pad[:, top:top + H, left:left + W]
     if denominator != 1:
         dx = _divide(dx, denominator)
