@@ -27,36 +27,9 @@ FULL = 4
 # Beyond this many elements of a kind, the rest is summarised ("... 12 more, same rule").
 LISTED = 64
 
-STEP_WORDS: dict[str, tuple[str, str]] = {
-    "step": ("Step {n}: {title}", "第 {n} 步：{title}"),
-    "padding": ("Padding", "填充"),
-    "padding.why": ("Zeros are added around the input so that the kernel can also be centred on "
-                    "the border; the pad cells are in parentheses.",
-                    "在输入四周补零，让卷积核也能覆盖边缘；括号中的是填充的零。"),
-    "padding.none": ("No padding: the kernel only visits positions where it fits inside X.",
-                     "没有填充：卷积核只在完全落在 X 内部的位置上滑动。"),
-    "loss.L": ("The loss", "损失函数"),
-    "loss.dY": ("dL/dY: the derivative of the loss", "dL/dY：损失函数的导数"),
-    "loss.dY.why": ("Differentiate the loss with respect to each output: {rule}.",
-                    "对每个输出求损失的导数：{rule}。"),
-    "db": ("dL/db", "dL/db"),
-    "db.why": ("The bias is added to every output of its filter, so dL/db is the sum of dL/dZ "
-               "over that filter.", "偏置加在该滤波器的每一个输出上，所以 dL/db 等于该滤波器 "
-               "dL/dZ 的总和。"),
-    "uncovered": ("An input that no window covers gets no term: its dL/dx is 0{rows}.",
-                  "没有被任何窗口覆盖的输入不产生任何项：它的 dL/dx 为 0{rows}。"),
-    "the_rest": ("the other entries, same rule", "其余元素，规则相同"),
-    "highlight": ("highlighted: the cells this number is made of", "高亮：构成这个数的元素"),
-    "highlight.plain": ("[ ] marks the cells this number is made of",
-                        "[ ] 标出构成这个数的元素"),
-    "prompt": ("Enter: next step, q: quit", "回车：下一步，q：退出"),
-    "warnings": ("Warnings", "警告"),
-}
-
-
 def word(key: str, lang: str, **fields: object) -> str:
-    en, zh = STEP_WORDS[key]
-    return (zh if lang == "zh" else en).format(**fields)
+    """A sentence of the walkthrough (words.py, keys "step.*")."""
+    return say(f"step.{key}", lang, **fields)
 
 
 @dataclass

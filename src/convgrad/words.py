@@ -137,6 +137,30 @@ WORDS: dict[str, tuple[str, str]] = {
                        "{title}：{n} 个未显示（--terms all 全部显示）"),
     "more.slices": ("... {n} more slices of {title}", "……{title} 还有 {n} 个切片"),
     "more.slices_hint": ("(--terms all shows them)", "（--terms all 全部显示）"),
+    # the walkthrough (explain)
+    "step.step": ("Step {n}: {title}", "第 {n} 步：{title}"),
+    "step.padding": ("Padding", "填充"),
+    "step.padding.why": ("Zeros are added around the input so that the kernel can also be "
+                         "centred on the border; the pad cells are in parentheses.",
+                    "在输入四周补零，让卷积核也能覆盖边缘；括号中的是填充的零。"),
+    "step.padding.none": ("No padding: the kernel only visits positions where it fits inside X.",
+                     "没有填充：卷积核只在完全落在 X 内部的位置上滑动。"),
+    "step.loss.L": ("The loss", "损失函数"),
+    "step.loss.dY": ("dL/dY: the derivative of the loss", "dL/dY：损失函数的导数"),
+    "step.loss.dY.why": ("Differentiate the loss with respect to each output: {rule}.",
+                    "对每个输出求损失的导数：{rule}。"),
+    "step.db": ("dL/db", "dL/db"),
+    "step.db.why": ("The bias is added to every output of its filter, so dL/db is the sum of dL/dZ "
+               "over that filter.", "偏置加在该滤波器的每一个输出上，所以 dL/db 等于该滤波器 "
+               "dL/dZ 的总和。"),
+    "step.uncovered": ("An input that no window covers gets no term: its dL/dx is 0{rows}.",
+                  "没有被任何窗口覆盖的输入不产生任何项：它的 dL/dx 为 0{rows}。"),
+    "step.the_rest": ("the other entries, same rule", "其余元素，规则相同"),
+    "step.highlight": ("highlighted: the cells this number is made of", "高亮：构成这个数的元素"),
+    "step.highlight.plain": ("[ ] marks the cells this number is made of",
+                        "[ ] 标出构成这个数的元素"),
+    "step.prompt": ("Enter: next step, q: quit", "回车：下一步，q：退出"),
+    "step.warnings": ("Warnings", "警告"),
 }
 
 
