@@ -139,8 +139,8 @@ def parse_array(value: Any) -> np.ndarray:
         for i, item in enumerate(items[1:], start=1):
             if item.shape != shape:
                 raise BadValue(
-                    f"ragged rows: entry {i + 1} has shape {_shape_text(item.shape)} "
-                    f"but entry 1 has {_shape_text(shape)}; every row needs the same length",
+                    f"ragged rows: entry {i + 1} has shape {shape_text(item.shape)} "
+                    f"but entry 1 has {shape_text(shape)}; every row needs the same length",
                     (i,),
                 )
         if any(item.dtype != object for item in items):
@@ -240,18 +240,12 @@ def _from_ndarray(arr: np.ndarray) -> np.ndarray:
     raise BadValue(f"an array of {arr.dtype} is not a matrix of numbers")
 
 
-def _shape_text(shape: tuple[int, ...]) -> str:
+def shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(str(n) for n in shape) if shape else "a scalar"
 
 
-shape_text = _shape_text
-
 
 # --- exact and float arrays -------------------------------------------------
-
-
-def is_exact(arr: np.ndarray) -> bool:
-    return arr.dtype == object
 
 
 _to_fraction = np.frompyfunc(lambda v: v if isinstance(v, (int, Fraction)) else
