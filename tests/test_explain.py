@@ -186,3 +186,33 @@ def test_step_pauses_on_a_terminal_and_quits_on_q():
         if proc.poll() is None:
             proc.kill()
         os.close(master)
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
+def test_step_pauses_after_every_step_to_the_end():
+    master, slave = pty.openpty()
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    proc = subprocess.Popen([sys.executable, "-m", "convgrad", "explain", "--step"],
+                            stdin=slave, stdout=slave, stderr=slave, env=env)
+    os.close(slave)
+    seen: list[str] = []
+    pauses = 0
+    try:
+        while proc.poll() is None and pauses < 200:
+            text = _read_until(master, "Enter: next step", seen, timeout=30) \
+                if proc.poll() is None else ""
+            if "Enter: next step" not in text:
+                break
+            pauses += 1
+            # exactly one new panel before each pause (styles stripped: NO_COLOR keeps bold)
+            plain = re.sub(r"\x1b\[[0-9;]*m", "", "".join(seen))
+            assert plain.count("╭─ Step") == 1, plain[-400:]
+            seen.clear()
+            os.write(master, b"\n")
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    panels = walkthrough(Path(__file__).parent.parent / "problems" / "seed_worked_example.yaml")
+    assert pauses == panels.count("╭─ Step") >= 20
