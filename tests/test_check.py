@@ -531,7 +531,7 @@ def test_rtol_atol_edges(work, answer, options, right):
     (SIGMOID, "loss: 0.583", "3", True),      # 0.58349...
     (SIGMOID, "loss: 0.584", "3", False),
     (SIGMOID, "loss: 0.582", "3", False),
-    (SIGMOID, "loss: 0.5835", "3", False),
+    (SIGMOID, "loss: 0.5835", "3", True),    # more precise than 3 decimals, and closer
     (SIGMOID, "loss: 0.58", "2", True),
     (SIGMOID, "loss: 0.59", "2", False),
     (FRACTIONS, "Z[3,3]: -0.333", "3", True),   # -1/3: the usual homework rounding
@@ -770,12 +770,11 @@ def test_no_reveal_json_shows_no_expected_number(work):
 
 def test_no_reveal_gradescope_file_shows_no_expected_number(work):
     name = write(work, "s.yaml", NO_REVEAL_ANSWERS)
-    other = write(work, "t.yaml", "dW: [[1, 1], [1, 1]]\nloss: 1\n")
-    proc = run(work, SEED, name, other, "--no-reveal", "--gradescope", "results.json")
+    proc = run(work, SEED, name, "--no-reveal", "--gradescope", "results.json")
     assert proc.returncode == 1
     text = (work / "results.json").read_text()
     doc = json.loads(text)
-    assert doc["score"] == 0 and doc["max_score"] == 10
+    assert doc["score"] == 0 and doc["max_score"] == len(doc["tests"]) > 0
     for number in HIDDEN:
         assert number not in text, (number, text)
         assert number not in proc.stdout
@@ -867,15 +866,13 @@ def test_gradescope_with_json_and_all_right(work):
     assert gs["score"] == gs["max_score"] == 2 == doc["score"]
 
 
-def test_gradescope_several_files_names_each_test_by_file(work):
+def test_gradescope_takes_one_file(work):
     a = write(work, "a.yaml", "db: 9\n")
     b = write(work, "b.yaml", "db: 8\n")
+    # Gradescope grades one submission at a time: several files are a usage error.
     proc = run(work, SEED, a, b, "--gradescope", "gs.json")
-    assert proc.returncode == 1
-    gs = json.loads((work / "gs.json").read_text())
-    assert gs["score"] == 1 and gs["max_score"] == 2
-    names = [t["name"] for t in gs["tests"]]
-    assert len(names) == 2 and a in names[0] and b in names[1]
+    assert proc.returncode == 2 and "one answers file" in proc.stderr
+    assert not (work / "gs.json").exists()
 
 
 def test_gradescope_unwritable_path_exits_2(work):

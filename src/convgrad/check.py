@@ -49,9 +49,11 @@ class Tolerance:
         if self.mode == "exact":
             return "exact: fractions must be equal"
         if self.mode == "decimals":
-            return f"right when it rounds to the expected value at {self.digits} decimals"
+            return (f"right when it rounds to the expected value at {self.digits} decimals "
+                    "(or is the expected value rounded to more)")
         if self.mode == "sig_figs":
-            return f"right when it has the expected value's {self.digits} significant figures"
+            return (f"right when it has the expected value's {self.digits} significant "
+                    "figures (or is the expected value rounded to more)")
         return f"|given - expected| <= {self.atol:g} + {self.rtol:g}·|expected|"
 
     def as_dict(self) -> dict[str, Any]:
@@ -69,10 +71,33 @@ class Tolerance:
         if self.mode == "exact":
             return g == e
         if self.mode == "decimals":
-            return _round(g, self.digits) == _round(e, self.digits)
-        if self.mode == "sig_figs":
-            return _sig(g, self.digits) == _sig(e, self.digits)
-        return abs(g - e) <= Fraction(self.atol) + Fraction(self.rtol) * abs(e)
+            unit = Fraction(1) / Fraction(10) ** self.digits
+        elif self.mode == "sig_figs":
+            unit = _unit_of_sig_figs(e, self.digits)
+        else:
+            return abs(g - e) <= Fraction(self.atol) + Fraction(self.rtol) * abs(e)
+        if _round_to(g, unit) == _round_to(e, unit):
+            return True
+        # A more precise answer is right when it is the expected value correctly rounded
+        # at its own last decimal (0.5835 for 0.583492 at 3 decimals); 26.5 for 23 is not.
+        places = _decimal_places(g)
+        if places is None:
+            return False
+        own_unit = Fraction(1) / Fraction(10) ** places
+        return own_unit < unit and _round_to(e, own_unit) == g
+
+
+def _decimal_places(value: Fraction) -> int | None:
+    """How many decimals a number written as a decimal has (None for 1/3)."""
+    for places in range(19):
+        if (value * 10**places).denominator == 1:
+            return places
+    return None
+
+
+def _ordinal(n: int) -> str:
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
 
 
 def _rational(value: Any) -> Fraction:
@@ -83,23 +108,27 @@ def _rational(value: Any) -> Fraction:
 
 def _round(value: Fraction, digits: int) -> Fraction:
     """value rounded half up to `digits` decimals, exactly."""
-    scale = Fraction(10) ** digits
-    scaled = abs(value) * scale
+    return _round_to(value, Fraction(1) / Fraction(10) ** digits)
+
+
+def _round_to(value: Fraction, unit: Fraction) -> Fraction:
+    """value rounded half up (away from zero) to a multiple of unit, exactly."""
+    scaled = abs(value) / unit
     rounded = int(scaled) + (1 if scaled - int(scaled) >= Fraction(1, 2) else 0)
-    return Fraction(rounded if value >= 0 else -rounded) / scale
+    return (rounded if value >= 0 else -rounded) * unit
 
 
-def _sig(value: Fraction, digits: int) -> Fraction:
-    """value rounded half up to `digits` significant figures, exactly."""
+def _unit_of_sig_figs(value: Fraction, digits: int) -> Fraction:
+    """The place value of the `digits`th significant figure of value (1 for value 0)."""
     if value == 0:
-        return value
+        return Fraction(1)
     # The power of ten of the leading digit: 10^exponent <= |value| < 10^(exponent + 1).
     magnitude, exponent = abs(value), 0
     while magnitude >= Fraction(10) ** (exponent + 1):
         exponent += 1
     while magnitude < Fraction(10) ** exponent:
         exponent -= 1
-    return _round(value, digits - 1 - exponent)
+    return Fraction(10) ** (exponent - digits + 1)
 
 
 @dataclass
@@ -134,6 +163,7 @@ class FileReport:
     source: str
     keys: list[KeyResult] = field(default_factory=list)
     error: str | None = None  # set when the file is unusable
+    possible: float = 0.0  # the points at stake when the file is unusable (from --points)
 
     @property
     def usable(self) -> bool:
@@ -145,7 +175,7 @@ class FileReport:
 
     @property
     def max_score(self) -> float:
-        return sum(k.points for k in self.keys)
+        return sum(k.points for k in self.keys) if self.usable else self.possible
 
     @property
     def right(self) -> int:
@@ -206,33 +236,54 @@ class Grader:
         source = "<stdin>" if path == "-" else path
         try:
             text = spec.read_text(path)
-            if not text.strip():
-                return FileReport(source, error=f"{source}: the file is empty; give answers "
-                                  "such as 'dW: [[32, 41], [59, 68]]' or 'loss: 23'")
-            data, lines = spec.load_yaml(text, source)
+            data, lines = spec.load_yaml(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
-            return FileReport(source, error=str(exc))
+            return self._unusable(source, str(exc))
         return self.grade(data, source, lines)
+
+    def _unusable(self, source: str, error: str) -> FileReport:
+        return FileReport(source, error=error, possible=sum(self.points.values()))
 
     def grade(self, data: Any, source: str = "<answers>",
               lines: dict[tuple, int] | None = None) -> FileReport:
         """Grade answers given as plain values (a mapping of keys to values)."""
         lines = lines or {}
-        report = FileReport(source)
-        if not isinstance(data, dict):
-            report.error = (f"{source}: the answers must be a mapping of keys to values, e.g. "
-                            "'dW: [[32, 41], [59, 68]]'")
-            return report
         if not data:
-            report.error = f"{source}: no answers in the file; give keys such as 'dW:' or 'loss:'"
-            return report
+            return self._unusable(source, f"{source}: no answers in the file; give keys such as "
+                                  "'dW: [[32, 41], [59, 68]]' or 'loss: 23'")
+        if not isinstance(data, dict):
+            return self._unusable(source, f"{source}: the answers must be a mapping of keys to "
+                                  "values, e.g. 'dW: [[32, 41], [59, 68]]'")
+        if "input" in data and ("kernel" in data or "layers" in data):
+            return self._unusable(source, f"{source}: this is a problem file, not answers; "
+                                  "give the answers file after the problem")
+        report = FileReport(source)
         try:
             for key, value in data.items():
                 report.keys.append(self.grade_key(str(key), value, source, lines.get((key,))))
         except ProblemError as exc:
-            report.keys = []
-            report.error = str(exc)
+            return self._unusable(source, str(exc))
+        self._apply_points(report)
         return report
+
+    def _apply_points(self, report: FileReport) -> None:
+        """With --points, the entries given for a key share its points, and a key named
+        there but not answered is graded as missing (0 of its points)."""
+        if not self.points:
+            return
+        by_name: dict[str, list[KeyResult]] = {}
+        for result in report.keys:
+            by_name.setdefault(_KEY.match(result.key).group(1), []).append(result)  # type: ignore[union-attr]
+        for name, results in by_name.items():
+            if name in self.points:
+                for result in results:
+                    if result.key not in self.points:
+                        result.points = self.points[name] / len(results)
+        given = {result.key for result in report.keys}
+        for key, points in self.points.items():
+            if key not in given and key not in by_name:
+                report.keys.append(KeyResult(key, False, points, None, None,
+                                             message="missing: no answer given"))
 
     def grade_key(self, key: str, value: Any, source: str, line: int | None) -> KeyResult:
         where = f"{source}, line {line}" if line else source
@@ -301,6 +352,12 @@ class Grader:
             return (f"{count}: the answer is {name} rotated 180 degrees (was the kernel "
                     "flipped?)")
         ratio = _common_ratio(given, expected)
+        if ratio == 0:
+            return f"{count}: the answer is all zeros"
+        if ratio is not None:
+            nice = _rational(ratio).limit_denominator(1000)
+            close = abs(_rational(ratio) - nice) <= abs(nice) / 10**6
+            ratio = nice if close else None  # a factor such as 4 or 1/2 is a clue; 1.00055 is not
         if ratio is not None and ratio != 1:
             base = name.rsplit(".", 1)[-1]
             convention = self._convention(ratio) if base in GRADIENT_KEYS else None
@@ -309,7 +366,17 @@ class Grader:
                        f"{format_number(ratio)})"
             if expected.size > 1:  # one factor for every entry is a clue; for one number, not
                 return f"{count}: off by a factor of {format_number(ratio)}"
+        if self.tolerance.mode == "tol":
+            for digits in range(8, 0, -1):  # the most decimals it is right to
+                if self._all_same_rounded(given, expected, digits):
+                    return (f"{count}: right to {digits} decimal{'s' if digits > 1 else ''}, "
+                            f"not within the tolerance (--decimals {digits} accepts it)")
         return count
+
+    def _all_same_rounded(self, given: np.ndarray, expected: np.ndarray, digits: int) -> bool:
+        rounded = Tolerance("decimals", digits=digits)
+        return all(rounded.same(np.asarray(given)[i], np.asarray(expected)[i])
+                   for i in np.ndindex(np.shape(expected)))
 
     def _convention(self, ratio: Number) -> str | None:
         problem = self.solved.problem
@@ -327,6 +394,11 @@ class Grader:
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:
+    entry = re.fullmatch(r"([A-Za-z_][\w.]*?)(\d+)", word)  # dw11: an entry without brackets
+    if entry:
+        for choice in choices:
+            if choice.lower() == entry.group(1).lower():
+                return f"did you mean '{choice}[{','.join(entry.group(2))}]'?"
     same_letters = [c for c in choices if c.lower() == word.lower()]
     close = same_letters or difflib.get_close_matches(word, choices, n=1, cutoff=0.5)
     if close:
@@ -369,15 +441,35 @@ def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Number | None:
     return ratio
 
 
-def value_text(value: Any, exact: bool = True) -> str:
-    """A value for a report: a number, or a matrix in the answers file's string form."""
+def value_text(value: Any, given: bool = False) -> str:
+    """A value for a report: a number, or a matrix in the answers file's string form.
+
+    given: a student's answer, whose decimals are shown as decimals (8.99, not 899/100).
+    """
     arr = np.asarray(value)
     if arr.ndim == 0:
         v = arr[()]
-        return exact_text(v) if exact and not isinstance(v, float) else format_number(v)
+        if isinstance(v, float):
+            return format_number(v)
+        if given:
+            decimal = _as_decimal(_rational(v))
+            if decimal is not None:
+                return decimal
+        return exact_text(v)
     if arr.ndim == 1:
-        return " ".join(value_text(v, exact) for v in arr)
-    return "; ".join(value_text(row, exact) for row in arr)
+        return " ".join(value_text(v, given) for v in arr)
+    return "; ".join(value_text(row, given) for row in arr)
+
+
+def _as_decimal(value: Fraction) -> str | None:
+    """The decimal a fraction spells when its denominator is a power of ten's divisor."""
+    for digits in range(1, 19):
+        scaled = value * 10**digits
+        if scaled.denominator == 1:
+            text = f"{abs(scaled.numerator):0{digits + 1}d}"
+            sign = "-" if value < 0 else ""
+            return f"{sign}{text[:-digits]}.{text[-digits:]}".rstrip("0").rstrip(".")
+    return None
 
 
 def json_value(value: Any) -> Any:
@@ -407,7 +499,11 @@ def exact_value(value: Any) -> Any:
 
 def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
     item: dict[str, Any] = {"key": result.key, "right": result.right, "points": result.points,
-                            "earned": result.earned, "given": json_value(result.given)}
+                            "earned": result.earned}
+    if result.given is None:  # a key --points asked for, not answered
+        item.update(given=None, message=result.message, wrong_entries=[])
+        return item
+    item["given"] = json_value(result.given)
     if reveal:
         item["expected"] = json_value(result.expected)
     if exact:  # the same values as fraction strings, as in solve --json
@@ -458,23 +554,21 @@ def check_json(problem: str, tolerance: Tolerance, reports: list[FileReport],
                     total=len(report.keys),
                     keys=[_key_json(k, reveal, exact) for k in report.keys])
         files.append(item)
+    # score and max_score: the totals over every file (one student's when there is one file)
     return {"problem": problem, "tolerance": tolerance.as_dict(), "reveal": reveal,
             "score": sum(r.score for r in reports),
             "max_score": sum(r.max_score for r in reports), "files": files}
 
 
-def gradescope_json(reports: list[FileReport], reveal: bool) -> dict[str, Any]:
-    """Gradescope's autograder results.json: score, max_score, and one test per graded key."""
+def gradescope_json(report: FileReport, reveal: bool) -> dict[str, Any]:
+    """Gradescope's autograder results.json for one submission: score, max_score, and one
+    test per graded key (an unusable file is one test worth the points at stake)."""
     tests = []
-    many = len(reports) > 1
-    for report in reports:
-        prefix = f"{report.source}: " if many else ""
-        if report.error:
-            tests.append({"name": f"{prefix}answers file", "score": 0, "max_score": 0,
-                          "output": report.error})
-        for k in report.keys:
-            output = "right" if k.right else (k.message if reveal else public_message(k))
-            tests.append({"name": prefix + k.key, "score": k.earned, "max_score": k.points,
-                          "output": output})
-    return {"score": sum(r.score for r in reports),
-            "max_score": sum(r.max_score for r in reports), "tests": tests}
+    if report.error:
+        tests.append({"name": "answers file", "score": 0, "max_score": report.possible,
+                      "output": report.error})
+    for k in report.keys:
+        output = "right" if k.right else (k.message if reveal else public_message(k))
+        tests.append({"name": k.key, "score": k.earned, "max_score": k.points,
+                      "output": output})
+    return {"score": report.score, "max_score": report.max_score, "tests": tests}

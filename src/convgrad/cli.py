@@ -172,6 +172,9 @@ def _pause(console: Any, lang: str) -> Callable[[], bool]:
     def wait() -> bool:
         console.print(f"[dim]{word('prompt', lang)}[/dim] ", end="")
         answer = sys.stdin.readline()
+        if not answer:  # Ctrl-D: the end of input quits, as q does
+            console.print()
+            return False
         return answer.strip().lower() not in ("q", "quit")
 
     return wait
@@ -191,7 +194,10 @@ def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: 
         grader = Grader(solved, tolerance, parse_points(points))
         reports = _grade_all(grader, answers)
         if gradescope:
-            _write_gradescope(gradescope, reports, not no_reveal)
+            if len(reports) != 1:
+                raise ProblemError("--gradescope writes the results of one submission; give "
+                                   "one answers file")
+            _write_gradescope(gradescope, reports[0], not no_reveal)
         if json_:
             doc = check_json(problem, tolerance, reports, not no_reveal, solved.exact)
             sys.stdout.write(json.dumps(doc) + "\n")
@@ -257,12 +263,12 @@ def _grade_all(grader: Any, answers: list[str]) -> list[Any]:
     return reports
 
 
-def _write_gradescope(path: str, reports: list[Any], reveal: bool) -> None:
+def _write_gradescope(path: str, report: Any, reveal: bool) -> None:
     from convgrad.check import gradescope_json
 
     try:
         with open(path, "w", encoding="utf-8") as out:
-            json.dump(gradescope_json(reports, reveal), out, indent=2)
+            json.dump(gradescope_json(report, reveal), out, indent=2)
     except OSError as exc:
         raise ProblemError(f"--gradescope: cannot write {path} ({exc.strerror or exc})") \
             from None
@@ -336,7 +342,8 @@ def _run_app(args: list[str]) -> int:
         if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a usage error
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else "convgrad"
-            sys.stderr.write(f"error: {exc.format_message()} (see '{where} --help')\n")
+            message = exc.format_message().replace("Value error, ", "")
+            sys.stderr.write(f"error: {message} (see '{where} --help')\n")
             return EXIT_UNUSABLE
         if type(exc).__name__ == "Abort":  # Ctrl-C at a prompt
             return 130

@@ -28,8 +28,10 @@ def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
 
 def file_lines(report: FileReport, reveal: bool) -> list[Line]:
     if not report.usable:
-        return [[(f"{report.source}: ", "bold"), ("unusable: ", "bold red"),
-                 (report.error or "", "")]]
+        error = report.error or ""
+        if error.startswith(report.source):  # the message names the file already
+            error = error[len(report.source):].lstrip(":, ")
+        return [[(f"{report.source}: ", "bold"), ("unusable: ", "bold red"), (error, "")]]
     lines: list[Line] = [[(report.source, "bold"),
                           (f": {_points(report.score)}/{_points(report.max_score)} points, "
                            f"{report.right} of {len(report.keys)} right", "")]]
@@ -40,17 +42,17 @@ def file_lines(report: FileReport, reveal: bool) -> list[Line]:
         if message:
             line.append((f"  {message}", ""))
         lines.append(line)
-        if k.right:
+        if k.right or k.given is None:
             continue
         if not k.diffs or k.diffs[0].position == ():
-            text = f"      given {value_text(k.given)}"
+            text = f"      given {value_text(k.given, given=True)}"
             if reveal:
                 text += f"; expected {value_text(k.expected)}"
             lines.append([(text, "")])
             continue
         for d in k.diffs[:20]:
             where = "[" + ",".join(map(str, d.position)) + "]"
-            text = f"      {where}  given {value_text(d.given)}"
+            text = f"      {where}  given {value_text(d.given, given=True)}"
             if reveal:
                 text += (f"  expected {value_text(d.expected)}"
                          f"  difference {value_text(d.difference)}")
