@@ -51,12 +51,12 @@ def stated_values(text: str) -> dict[str, str]:
     for raw in text.splitlines():
         line = raw.strip("│ ").rstrip().split("   (")[0]  # drop borders and notes
         if line.startswith("= ") and label:
-            values[label] = line.rsplit("= ", 1)[1]
+            values[label] = line.rsplit("= ", 1)[1].strip("()")
             label = None
             continue
         head, sep, rest = line.partition(" = ")
         label = head if sep and LABEL.match(head) else None
-        value = rest.rsplit(" = ", 1)[-1]
+        value = rest.rsplit(" = ", 1)[-1].strip("()")  # "= (-2)": one factor, its own value
         if label and NUMBER.fullmatch(value):
             values[label] = value
             label = None

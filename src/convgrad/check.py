@@ -324,8 +324,8 @@ class Grader:
                 result.message = (f"transposed: {name} is {shape_text(e2.shape)}, the answer is "
                                   "its transpose (rows and columns swapped)")
             else:
-                result.message = (f"wrong shape: {name} is {shape_text(expected.shape)}, the "
-                                  f"answer has {shape_text(given.shape)}")
+                result.message = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the "
+                                  f"answer is {_shape_words(given.shape)}")
             return
         g = given.reshape(expected.shape)
         for index in np.ndindex(expected.shape):
@@ -404,6 +404,14 @@ def _did_you_mean(word: str, choices: list[str]) -> str:
     if close:
         return f"did you mean '{close[0]}'?"
     return "this problem has: " + ", ".join(choices)
+
+
+def _shape_words(shape: tuple[int, ...]) -> str:
+    if not shape:
+        return "one number"
+    if len(shape) == 1:
+        return f"{shape[0]} number{'s' if shape[0] != 1 else ''}"
+    return shape_text(shape)
 
 
 def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:

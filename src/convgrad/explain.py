@@ -100,7 +100,7 @@ class Walkthrough:
             return
         if kind == "conv_input":
             yield from self._group_steps(section.title, section.why, section.groups[0], section,
-                                         results=section.results, extra=[self._uncovered()])
+                                         results=section.results, extra=self._uncovered())
             return
         inputs = section.matrices[1:] if kind == "conv" else section.matrices  # X was step 2
         for k, group in enumerate(section.groups):
@@ -130,7 +130,9 @@ class Walkthrough:
                      ) -> Iterator[tuple[str | None, Step]]:
         """A step for the kind, its first elements in full as sub-steps, then the rest."""
         full = group.count if self.show_all else min(FULL, group.count)
-        head = Step("", why, [*self._blocks(inputs or []), Text(group.title, style="bold")])
+        # The kind's formula (Y = X ⋆ W + b) when its title is one; a bare name says nothing.
+        formula = [Text(group.title, style="bold")] if "=" in group.title else []
+        head = Step("", why, [*self._blocks(inputs or []), *formula])
         yield title, head
         for n in range(full):
             exp = group.make(n)
@@ -154,7 +156,7 @@ class Walkthrough:
         tail += extra or []
         if tail:
             yield None, Step(word("step", self.lang, n=self.current,
-                                  title=word("the_rest", self.lang) if rest > 0 else title),
+                                  title=word("the_rest" if rest > 0 else "result", self.lang)),
                              "", tail)
 
     def _in_full(self, exp: Expansion) -> list[RenderableType]:
@@ -184,10 +186,12 @@ class Walkthrough:
         blocks = [b for m in matrices for b in matrix_blocks(m, self.show_all, self.lang)]
         return [_Blocks(blocks)]
 
-    def _uncovered(self) -> Text:
+    def _uncovered(self) -> list[RenderableType]:
+        """Why some dL/dx are 0, said only when some input rows or columns are never met."""
         rows = [w for w in self.solved.problem.warnings if "never meet" in w]
-        note = f" ({'; '.join(rows)})" if rows else ""
-        return Text(word("uncovered", self.lang, rows=note), style=DIM)
+        if not rows:
+            return []
+        return [Text(word("uncovered", self.lang, rows=f" ({'; '.join(rows)})"), style=DIM)]
 
     # showing
 

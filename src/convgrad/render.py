@@ -31,11 +31,12 @@ DIM = "dim"
 
 
 def make_console(stderr: bool = False) -> Console:
-    """A console for stdout (or stderr); plain and wide when not a terminal."""
+    """A console for stdout (or stderr); plain, 100 columns wide, when not a terminal."""
     console = Console(stderr=stderr, highlight=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        # A file or pipe has no width: keep each term expansion on one line.
-        console = Console(stderr=stderr, highlight=False, width=160)
+        # A file or pipe has no width; expansions and sentences are never wrapped
+        # (soft_wrap), so this sets the rules and the side-by-side matrices.
+        console = Console(stderr=stderr, highlight=False, width=100)
     return console
 
 
@@ -157,7 +158,7 @@ def expansion_text(exp: Expansion, symbolic: bool) -> Text:
         text.append(f" = {exp.symbolic}\n", style=DIM)
         text.append(" " * len(exp.label))
     text.append(f" = {exp.numeric}")
-    if exp.numeric != format_number(exp.value):
+    if exp.numeric.strip("()") != format_number(exp.value):  # "= (-2) = -2" says it twice
         text.append(" = ")
         text.append(format_number(exp.value), style=VALUE)
     if exp.note:
@@ -167,7 +168,7 @@ def expansion_text(exp: Expansion, symbolic: bool) -> Text:
 
 def print_section(console: Console, section: Section, terms: str, lang: str = "en") -> None:
     console.rule(Text(section.title, style="bold"), align="left")
-    console.print(Text(section.why, style=WHY))
+    console.print(Text(section.why, style=WHY), soft_wrap=True)
     for line in section.lines:
         console.print(line, soft_wrap=True)
     full = terms == "all"

@@ -765,7 +765,8 @@ class Trace:
 
                 section.groups.append(Group(f"{label.name}_new", self.say("rule.update"), old.size,
                                             make))
-                section.results.append(self._matrix(f"{_title(label.name)}_new", new, label))
+                title = _title(label.name) if label is names.w else label.name  # W_new, b_new
+                section.results.append(self._matrix(f"{title}_new", new, label))
         return section
 
     def _const(self, value: Number) -> Number:

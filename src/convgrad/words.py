@@ -156,6 +156,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.uncovered": ("An input that no window covers gets no term: its dL/dx is 0{rows}.",
                   "没有被任何窗口覆盖的输入不产生任何项：它的 dL/dx 为 0{rows}。"),
     "step.the_rest": ("the other entries, same rule", "其余元素，规则相同"),
+    "step.result": ("the result", "结果"),
     "step.highlight": ("highlighted: the cells this number is made of", "高亮：构成这个数的元素"),
     "step.highlight.plain": ("[ ] marks the cells this number is made of",
                         "[ ] 标出构成这个数的元素"),
