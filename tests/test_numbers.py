@@ -56,3 +56,10 @@ def test_printing():
     assert exact_text(Fraction(-7, 2)) == "-7/2" and exact_text(23) == "23"
     assert format_number(Fraction(1, 3)) == "1/3" and format_number(0.1 + 0.2) == "0.3"
     assert format_number(-0.0) == "0"
+
+
+def test_full_width_separators_and_spaced_fractions_are_read():
+    # Typed on a Chinese keyboard: '，' and '；' mean ',' and ';'; "1 / 3" is one entry.
+    got = parse_array("1，2； 3，4 / 2")
+    assert got.tolist() == [[1, 2], [3, 2]]
+    assert parse_array("1 / 3  2").tolist() == [Fraction(1, 3), 2]

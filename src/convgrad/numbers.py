@@ -152,7 +152,13 @@ def parse_array(value: Any) -> np.ndarray:
     return np.array(parse_number(value), dtype=object)
 
 
+# Chinese and Japanese keyboards type full-width separators; they mean the ASCII ones.
+_FULL_WIDTH = str.maketrans({"，": ",", "；": ";", "／": "/", "　": " "})
+_SPACED_SLASH = re.compile(r"\s*/\s*")
+
+
 def _parse_matrix_text(text: str) -> np.ndarray:
+    text = _SPACED_SLASH.sub("/", text.translate(_FULL_WIDTH))  # "1 / 3" is one entry
     if len(text) > 1000 and _INTEGERS_ONLY.fullmatch(text):
         fast = _parse_integer_matrix(text)
         if fast is not None:

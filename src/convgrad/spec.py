@@ -25,6 +25,7 @@ from convgrad.numbers import (
     BadValue,
     Number,
     exact_decimal,
+    format_number,
     parse_array,
     parse_number,
     shape_text,
@@ -226,8 +227,10 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
         mark = exc.problem_mark or exc.context_mark
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
         what = exc.problem or exc.context or "invalid YAML"
-        raise ProblemError(f"{source}{where}: YAML syntax error: {what}; "
-                           "check the indentation and brackets there") from None
+        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
+        fix = ("YAML indents with spaces, not tabs: replace the tab" if "\t" in line else
+               "check the indentation and brackets there (or on the line before)")
+        raise ProblemError(f"{source}{where}: YAML syntax error: {what}; {fix}") from None
     except yaml.YAMLError as exc:
         raise ProblemError(f"{source}: not valid YAML ({exc})") from None
     except RecursionError:
@@ -452,7 +455,9 @@ class _Builder:
             with contextlib.suppress(BadValue):
                 n = parse_number(item)
             if not isinstance(n, int) or n < minimum:
-                raise self.err(path, f"must be {what}; got {item!r}")
+                shown = item if isinstance(item, str) else format_number(item) \
+                    if isinstance(item, (int, float, Fraction)) else repr(item)
+                raise self.err(path, f"must be {what}; got {shown}")
             out.append(n)
         return tuple(out)
 
