@@ -1,13 +1,16 @@
 """`convgrad check`: grading answers files (SPEC section 3, issue 5).
 
-Every test runs the real program in a subprocess (`python -m convgrad check ...`), so the
-exit codes, standard output and standard error are what a shell script sees. The problem
-files are copied into tmp_path and the program runs there with relative names, so no
-temporary directory (and none of its digits) appears in the output.
+Most tests run the command in-process through `convgrad.cli.main(argv)` (the same code a
+shell runs, without a new Python each time); a few run the real program in a subprocess
+(`python -m convgrad check ...`) for what only a process shows: exit codes as a shell sees
+them, standard input through a pipe, help. The problem files are copied into tmp_path and
+the command runs there with relative names, so no temporary directory (and none of its
+digits) appears in the output.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,6 +18,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -41,7 +46,39 @@ ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "TERM": "dumb",
 
 def run(cwd: Path, *args: object, stdin: str = "", command: str = "check"
         ) -> subprocess.CompletedProcess:
-    """`python -m convgrad check ARGS` in cwd; never a traceback, whatever the outcome."""
+    """`convgrad check ARGS` in cwd, in-process through main(argv); never an internal error."""
+    from convgrad.cli import main
+
+    argv = [command, *map(str, args)]
+    out, err = io.StringIO(), io.StringIO()
+    with _inside(cwd, stdin), redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    proc = subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    assert "internal error" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@contextmanager
+def _inside(cwd: Path, stdin: str) -> Iterator[None]:
+    """Run in cwd with `stdin` as standard input (bytes underneath, as a pipe has)."""
+    here, saved = os.getcwd(), sys.stdin
+    os.chdir(cwd)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+        os.chdir(here)
+
+
+def run_process(cwd: Path, *args: object, stdin: str = "", command: str = "check"
+                ) -> subprocess.CompletedProcess:
+    """`python -m convgrad check ARGS` in cwd, a real process; never a traceback."""
     proc = subprocess.run([sys.executable, "-m", "convgrad", command, *map(str, args)],
                           cwd=cwd, input=stdin, capture_output=True, text=True, env=ENV,
                           timeout=600)
@@ -168,14 +205,14 @@ def test_every_result_of_solve_json_passes_as_an_answers_file(work, problem):
 
 
 def test_answers_from_standard_input(work):
-    proc = run(work, SEED, "-", stdin="dW: '32 41; 59 68'\nloss: 23\n")
+    proc = run_process(work, SEED, "-", stdin="dW: '32 41; 59 68'\nloss: 23\n")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 of 2 right" in proc.stdout
 
 
 def test_problem_from_standard_input(work):
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run(work, "-", name, stdin=(work / SEED).read_text())
+    proc = run_process(work, "-", name, stdin=(work / SEED).read_text())
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -453,12 +490,12 @@ def test_wrong_and_unusable_files_exit_2_not_1(work):
 
 def test_unusable_problem_exits_2_with_nothing_on_stdout(work):
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run(work, "no_such_problem.yaml", name)
+    proc = run_process(work, "no_such_problem.yaml", name)
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "no_such_problem.yaml" in proc.stderr
     bad = write(work, "badproblem.yaml", "input: [[1, 2], [3]]\nkernel: [[1]]\n")
-    proc = run(work, bad, name, "--json")
+    proc = run_process(work, bad, name, "--json")
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "badproblem.yaml" in proc.stderr
@@ -609,7 +646,7 @@ def test_exact_is_stricter_than_the_default(work):
 def test_exact_on_a_problem_that_is_not_rational_exits_2(work, problem):
     name = write(work, "a.yaml", "loss: 0.5\n")
     for extra in ((), ("--json",)):
-        proc = run(work, problem, name, "--exact", *extra)
+        proc = run_process(work, problem, name, "--exact", *extra)
         assert proc.returncode == 2
         assert proc.stdout == ""
         assert proc.stderr.strip(), "an error message on stderr"
@@ -1004,15 +1041,15 @@ def test_exit_codes_with_and_without_json(work, answers, code):
 
 
 def test_usage_errors_exit_2(work):
-    assert run(work, SEED).returncode == 2  # no answers file
+    assert run_process(work, SEED).returncode == 2  # no answers file
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run(work, SEED, name, "--no-such-option")
+    proc = run_process(work, SEED, name, "--no-such-option")
     assert proc.returncode == 2
     assert proc.stdout == ""
 
 
 def test_check_help(work):
-    proc = run(work, "--help")
+    proc = run_process(work, "--help")
     assert proc.returncode == 0
     for option in ("--json", "--no-reveal", "--rtol", "--atol", "--decimals", "--sig-figs",
                    "--exact", "--summary", "--points", "--gradescope"):
