@@ -1667,3 +1667,28 @@ def test_bad_check_options_exit_2_for_a_shell(work, options):
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1
 
+
+# --- the README documents the fields --------------------------------------------------------
+
+
+def _field_names(node: object) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {n for value in node.values() for n in _field_names(value)}
+    if isinstance(node, list):
+        return {n for value in node for n in _field_names(value)}
+    return set()
+
+
+def test_readme_names_every_field_of_check_json_and_of_the_gradescope_file(work):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    fields: set[str] = set()
+    for answers, options in [(REVEALING, ("--points", "dW=2,dW[1,2]=1,dX=1,loss=1")),
+                             (REVEALING, ("--exact", "--partial")), ("db: [\n", ())]:
+        write(work, "a.yaml", answers)
+        _, doc = run_json(work, SEED, "a.yaml", *options, "--gradescope", "gs.json")
+        fields |= _field_names(doc)
+        fields |= _field_names(json.loads((work / "gs.json").read_text(encoding="utf-8")))
+    fields -= {"dW", "dW[1,2]", "dX", "loss"}  # keys of the points object, not fields
+    assert {"unanswered", "not_graded", "missing", "visibility", "status", "from"} <= fields
+    undocumented = sorted(f for f in fields if f"`{f}`" not in readme)
+    assert not undocumented, undocumented
