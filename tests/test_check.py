@@ -1139,6 +1139,12 @@ def test_points_name_the_graded_set_and_every_file_has_the_same_maximum(work):
     assert "3/6" in rows["two.yaml"] and "dX" in rows["two.yaml"]
     assert "0/6" in rows["other.yaml"]
     assert "4 files: 2 all right, 2 with wrong answers" in text
+    # Each student's Gradescope file: the same tests, the same maximum.
+    for name, score in zip(names, [6, 6, 3, 0], strict=True):
+        _, _, gs, _ = graded(work, SUBSETS[name], *POINTS, name=name)
+        assert (gs["score"], gs["max_score"]) == (score, 6)
+        assert [(t["name"], t["max_score"]) for t in gs["tests"]] == \
+            [("dW", 2), ("db", 1), ("dX", 3)]
 
 
 def test_a_named_key_a_file_lacks_is_wrong_and_scores_0(work):
@@ -1187,12 +1193,15 @@ def test_zero_points_are_allowed_and_still_graded(work):
 
 
 def test_points_may_be_repeated_and_the_lists_add_up(work):
-    write(work, "a.yaml", "dW: '32 41; 59 68'\ndb: 8\nloss: 23\n")
-    _, once = run_json(work, SEED, "a.yaml", "--points", "dW=2,db=1,loss=0.5")
-    _, twice = run_json(work, SEED, "a.yaml", "--points", "dW=2", "--points", "db=1,loss=0.5")
-    assert once == twice
-    assert once["points"] == {"dW": 2, "db": 1, "loss": 0.5}
-    assert (once["score"], once["max_score"]) == (2.5, 3.5)
+    answers = "dW: '32 41; 59 68'\ndb: 8\nloss: 23\n"
+    once = graded(work, answers, "--points", "dW=2,db=1,loss=0.5")
+    twice = graded(work, answers, "--points", "dW=2", "--points", "db=1,loss=0.5")
+    assert once == twice  # exit code, JSON report, Gradescope file and text alike
+    code, report, gs, _ = once
+    assert [(k["key"], k["points"]) for k in report["keys"]] == \
+        [("dW", 2), ("db", 1), ("loss", 0.5)]
+    assert (report["score"], report["max_score"]) == (2.5, 3.5)
+    assert [t["max_score"] for t in gs["tests"]] == [2, 1, 0.5]
 
 
 def test_typer_and_the_fast_path_read_repeated_options_alike(work):
@@ -1384,6 +1393,10 @@ def test_exit_code_and_all_right_follow_the_graded_keys_only(work):
     # ... and a graded key that is missing is a wrong answer
     proc, doc = run_json(work, SEED, right_all, "--points", "db=1,loss=1")
     assert proc.returncode == 1 and doc["all_right"] is False
+    # The Gradescope file agrees: every test passed, the not-graded loss is no test.
+    code, _, gs, _ = graded(work, "db: 9\nloss: 1\n", "--points", "db=1")
+    assert code == 0
+    assert [(t["name"], t["status"]) for t in gs["tests"]] == [("db", "passed")]
 
 
 def test_an_unusable_file_with_points_is_worth_the_points_at_stake(work):
