@@ -1061,7 +1061,8 @@ def test_check_help(work):
     proc = run_process(work, "--help")
     assert proc.returncode == 0
     for option in ("--json", "--no-reveal", "--rtol", "--atol", "--decimals", "--sig-figs",
-                   "--exact", "--summary", "--points", "--gradescope"):
+                   "--exact", "--summary", "--points", "--require", "--partial", "--gradescope",
+                   "--gradescope-visibility"):
         assert option in proc.stdout
 
 
