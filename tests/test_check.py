@@ -1,13 +1,16 @@
 """`convgrad check`: grading answers files (SPEC section 3, issue 5).
 
-Every test runs the real program in a subprocess (`python -m convgrad check ...`), so the
-exit codes, standard output and standard error are what a shell script sees. The problem
-files are copied into tmp_path and the program runs there with relative names, so no
-temporary directory (and none of its digits) appears in the output.
+Most tests run the command in-process through `convgrad.cli.main(argv)` (the same code a
+shell runs, without a new Python each time); a few run the real program in a subprocess
+(`python -m convgrad check ...`) for what only a process shows: exit codes as a shell sees
+them, standard input through a pipe, help. The problem files are copied into tmp_path and
+the command runs there with relative names, so no temporary directory (and none of its
+digits) appears in the output.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import re
@@ -15,6 +18,8 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
@@ -41,7 +46,39 @@ ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "TERM": "dumb",
 
 def run(cwd: Path, *args: object, stdin: str = "", command: str = "check"
         ) -> subprocess.CompletedProcess:
-    """`python -m convgrad check ARGS` in cwd; never a traceback, whatever the outcome."""
+    """`convgrad check ARGS` in cwd, in-process through main(argv); never an internal error."""
+    from convgrad.cli import main
+
+    argv = [command, *map(str, args)]
+    out, err = io.StringIO(), io.StringIO()
+    with _inside(cwd, stdin), redirect_stdout(out), redirect_stderr(err):
+        try:
+            main(argv)
+            code = 0
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
+    proc = subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    assert "internal error" not in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr, proc.stderr
+    return proc
+
+
+@contextmanager
+def _inside(cwd: Path, stdin: str) -> Iterator[None]:
+    """Run in cwd with `stdin` as standard input (bytes underneath, as a pipe has)."""
+    here, saved = os.getcwd(), sys.stdin
+    os.chdir(cwd)
+    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
+    try:
+        yield
+    finally:
+        sys.stdin = saved
+        os.chdir(here)
+
+
+def run_process(cwd: Path, *args: object, stdin: str = "", command: str = "check"
+                ) -> subprocess.CompletedProcess:
+    """`python -m convgrad check ARGS` in cwd, a real process; never a traceback."""
     proc = subprocess.run([sys.executable, "-m", "convgrad", command, *map(str, args)],
                           cwd=cwd, input=stdin, capture_output=True, text=True, env=ENV,
                           timeout=600)
@@ -168,14 +205,14 @@ def test_every_result_of_solve_json_passes_as_an_answers_file(work, problem):
 
 
 def test_answers_from_standard_input(work):
-    proc = run(work, SEED, "-", stdin="dW: '32 41; 59 68'\nloss: 23\n")
+    proc = run_process(work, SEED, "-", stdin="dW: '32 41; 59 68'\nloss: 23\n")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 of 2 right" in proc.stdout
 
 
 def test_problem_from_standard_input(work):
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run(work, "-", name, stdin=(work / SEED).read_text())
+    proc = run_process(work, "-", name, stdin=(work / SEED).read_text())
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -453,12 +490,12 @@ def test_wrong_and_unusable_files_exit_2_not_1(work):
 
 def test_unusable_problem_exits_2_with_nothing_on_stdout(work):
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run(work, "no_such_problem.yaml", name)
+    proc = run_process(work, "no_such_problem.yaml", name)
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "no_such_problem.yaml" in proc.stderr
     bad = write(work, "badproblem.yaml", "input: [[1, 2], [3]]\nkernel: [[1]]\n")
-    proc = run(work, bad, name, "--json")
+    proc = run_process(work, bad, name, "--json")
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "badproblem.yaml" in proc.stderr
@@ -609,7 +646,7 @@ def test_exact_is_stricter_than_the_default(work):
 def test_exact_on_a_problem_that_is_not_rational_exits_2(work, problem):
     name = write(work, "a.yaml", "loss: 0.5\n")
     for extra in ((), ("--json",)):
-        proc = run(work, problem, name, "--exact", *extra)
+        proc = run_process(work, problem, name, "--exact", *extra)
         assert proc.returncode == 2
         assert proc.stdout == ""
         assert proc.stderr.strip(), "an error message on stderr"
@@ -825,11 +862,15 @@ def test_points_weight_keys_in_json_and_text(work):
     graded = keys_of(doc)
     assert (graded["dW"]["points"], graded["dW"]["earned"]) == (2, 2)
     assert (graded["db"]["points"], graded["db"]["earned"]) == (1, 0)
-    assert (graded["loss"]["points"], graded["loss"]["earned"]) == (1, 1)  # default 1
-    assert doc["files"][0]["score"] == 3 and doc["files"][0]["max_score"] == 4
-    assert doc["score"] == 3 and doc["max_score"] == 4
+    # loss is not named in --points: reported, not graded, worth nothing
+    assert (graded["loss"]["graded"], graded["loss"]["status"]) == (False, "not graded")
+    assert (graded["loss"]["points"], graded["loss"]["earned"]) == (0, 0)
+    assert doc["files"][0]["score"] == 2 and doc["files"][0]["max_score"] == 3
+    assert doc["score"] == 2 and doc["max_score"] == 3
+    assert doc["points"] == {"dW": 2, "db": 1}
     text = run(work, SEED, name, "--points", "dW=2,db=1").stdout
-    assert "3/4" in text
+    assert "2/3 points" in text
+    assert re.search(r"· loss\s+not graded", text), text
 
 
 def test_points_can_be_fractional_and_zero(work):
@@ -844,16 +885,21 @@ def test_gradescope_file(work):
     assert proc.returncode == 1
     assert "✗" in proc.stdout  # the text report still goes to stdout
     doc = json.loads((work / "results.json").read_text())
-    assert doc["score"] == 3 and doc["max_score"] == 4
+    assert doc["score"] == 2 and doc["max_score"] == 3
+    assert doc["visibility"] == "visible"
     tests = {t["name"]: t for t in doc["tests"]}
-    assert set(tests) == {"dW", "db", "loss"}
+    assert list(tests) == ["dW", "db"]  # loss is not graded: no test
     for t in doc["tests"]:
-        assert set(t) >= {"name", "score", "max_score", "output"}
+        assert set(t) == {"name", "score", "max_score", "status", "output", "visibility"}
         assert isinstance(t["output"], str)
-    assert (tests["dW"]["score"], tests["dW"]["max_score"]) == (2, 2)
-    assert (tests["db"]["score"], tests["db"]["max_score"]) == (0, 1)
-    assert (tests["loss"]["score"], tests["loss"]["max_score"]) == (1, 1)
-    assert tests["db"]["output"] and tests["db"]["output"] != tests["loss"]["output"]
+        assert t["visibility"] == "visible"
+    assert (tests["dW"]["score"], tests["dW"]["max_score"], tests["dW"]["status"]) == \
+        (2, 2, "passed")
+    assert (tests["db"]["score"], tests["db"]["max_score"], tests["db"]["status"]) == \
+        (0, 1, "failed")
+    assert tests["dW"]["output"] == "right"
+    assert "given 8; expected 9" in tests["db"]["output"]
+    assert "Not graded" in doc["output"] and "loss" in doc["output"]
     assert sum(t["score"] for t in doc["tests"]) == doc["score"]
     assert sum(t["max_score"] for t in doc["tests"]) == doc["max_score"]
 
@@ -1004,16 +1050,659 @@ def test_exit_codes_with_and_without_json(work, answers, code):
 
 
 def test_usage_errors_exit_2(work):
-    assert run(work, SEED).returncode == 2  # no answers file
+    assert run_process(work, SEED).returncode == 2  # no answers file
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run(work, SEED, name, "--no-such-option")
+    proc = run_process(work, SEED, name, "--no-such-option")
     assert proc.returncode == 2
     assert proc.stdout == ""
 
 
 def test_check_help(work):
-    proc = run(work, "--help")
+    proc = run_process(work, "--help")
     assert proc.returncode == 0
     for option in ("--json", "--no-reveal", "--rtol", "--atol", "--decimals", "--sig-figs",
-                   "--exact", "--summary", "--points", "--gradescope"):
+                   "--exact", "--summary", "--points", "--require", "--partial", "--gradescope",
+                   "--gradescope-visibility"):
         assert option in proc.stdout
+
+
+# --- scoring (SPEC section 3, "Scoring"), through --json, the Gradescope file and the text --
+
+
+def graded(work: Path, answers: str, *options: str, problem: str = SEED,
+           name: str = "a.yaml") -> tuple[int, dict, dict, str]:
+    """Grade one answers file: (exit code, its --json file report, the Gradescope file, the
+    text report). The JSON and Gradescope outputs come from one run, the text from another
+    with the same options; both give the same exit code."""
+    write(work, name, answers)
+    (work / "gs.json").unlink(missing_ok=True)
+    proc, doc = run_json(work, problem, name, *options, "--gradescope", "gs.json")
+    gs = json.loads((work / "gs.json").read_text(encoding="utf-8"))
+    text = run(work, problem, name, *options, "--gradescope", "gs.json")
+    assert text.returncode == proc.returncode, (text.stdout, text.stderr)
+    (report,) = doc["files"]
+    # The three outputs agree on the scores.
+    assert (gs["score"], gs["max_score"]) == (report["score"], report["max_score"])
+    assert (doc["score"], doc["max_score"]) == (report["score"], report["max_score"])
+    if report["usable"]:
+        assert f"{report['score']:g}/{report['max_score']:g} points" in text.stdout
+    assert sum(t["score"] for t in gs["tests"]) == pytest.approx(gs["score"])
+    assert sum(t["max_score"] for t in gs["tests"]) == pytest.approx(gs["max_score"])
+    return proc.returncode, report, gs, text.stdout
+
+
+def gs_tests(gs: dict) -> dict[str, dict]:
+    return {t["name"]: t for t in gs["tests"]}
+
+
+def key_line(text: str, key: str) -> str:
+    """The text report's line for one key ("  ✗ dW  2 of 4 entries differ")."""
+    return next(ln for ln in text.splitlines() if ln[4:].split("  ")[0] == key)
+
+
+def test_each_graded_key_is_worth_1_point_by_default(work):
+    code, report, gs, text = graded(work, "dW: '32 41; 59 68'\ndb: 8\nloss: 23\n")
+    assert code == 1
+    assert [(k["key"], k["points"], k["earned"]) for k in report["keys"]] == \
+        [("dW", 1, 1), ("db", 1, 0), ("loss", 1, 1)]
+    assert (report["score"], report["max_score"]) == (2, 3)
+    assert [(t["name"], t["score"], t["max_score"]) for t in gs["tests"]] == \
+        [("dW", 1, 1), ("db", 0, 1), ("loss", 1, 1)]
+    assert "2 of 3 right" in text
+
+
+# Four students answer different subsets; --points names the graded set.
+POINTS = ("--points", "dW=2,db=1,dX=3")
+SUBSETS = {
+    "all.yaml": "dW: '32 41; 59 68'\ndb: 9\ndX: '1 2 0; 2 2 2; -3 0 3'\n",
+    "extra.yaml": "dW: '32 41; 59 68'\ndb: 9\ndX: '1 2 0; 2 2 2; -3 0 3'\nloss: 99\n",
+    "two.yaml": "dW: '32 41; 59 68'\ndb: 9\n",
+    "other.yaml": "loss: 23\nY: '3 4; 6 7'\n",
+}
+
+
+def test_points_name_the_graded_set_and_every_file_has_the_same_maximum(work):
+    names = [write(work, name, text) for name, text in SUBSETS.items()]
+    proc, doc = run_json(work, SEED, *names, *POINTS)
+    assert proc.returncode == 1  # two.yaml and other.yaml lack graded keys
+    assert [f["max_score"] for f in doc["files"]] == [6, 6, 6, 6]
+    assert [f["score"] for f in doc["files"]] == [6, 6, 3, 0]
+    assert [f["all_right"] for f in doc["files"]] == [True, True, False, False]
+    assert doc["max_score"] == 24 and doc["score"] == 15
+    assert doc["points"] == {"dW": 2, "db": 1, "dX": 3}
+    for f in doc["files"]:  # the graded keys, in the order --points names them, come first
+        assert [k["key"] for k in f["keys"] if k["graded"]] == ["dW", "db", "dX"]
+        assert f["total"] == 3
+    text = run(work, SEED, *names, *POINTS, "--summary").stdout
+    rows = {ln.split()[0]: ln for ln in text.splitlines() if ln.split()[:1] in
+            ([n] for n in names)}
+    assert "6/6" in rows["all.yaml"] and "6/6" in rows["extra.yaml"]
+    assert "3/6" in rows["two.yaml"] and "dX" in rows["two.yaml"]
+    assert "0/6" in rows["other.yaml"]
+    assert "4 files: 2 all right, 2 with wrong answers" in text
+    # Each student's Gradescope file: the same tests, the same maximum.
+    for name, score in zip(names, [6, 6, 3, 0], strict=True):
+        _, _, gs, _ = graded(work, SUBSETS[name], *POINTS, name=name)
+        assert (gs["score"], gs["max_score"]) == (score, 6)
+        assert [(t["name"], t["max_score"]) for t in gs["tests"]] == \
+            [("dW", 2), ("db", 1), ("dX", 3)]
+
+
+def test_a_named_key_a_file_lacks_is_wrong_and_scores_0(work):
+    code, report, gs, text = graded(work, SUBSETS["two.yaml"], *POINTS)
+    assert code == 1
+    dx = keys_of({"files": [report]})["dX"]
+    assert (dx["status"], dx["right"], dx["graded"]) == ("missing", False, True)
+    assert (dx["points"], dx["earned"], dx["given"]) == (3, 0, None)
+    assert report["missing"] == ["dX"] and report["all_right"] is False
+    test = gs_tests(gs)["dX"]
+    assert (test["score"], test["max_score"], test["status"]) == (0, 3, "failed")
+    assert "missing" in test["output"]
+    assert "missing" in key_line(text, "dX") and "✗" in key_line(text, "dX")
+    assert "3/6 points, 2 of 3 right" in text
+
+
+def test_a_key_not_named_is_not_graded_and_scores_nothing(work):
+    code, report, gs, text = graded(work, SUBSETS["extra.yaml"], *POINTS)
+    assert code == 0  # loss is wrong (99), but it is not graded
+    loss = keys_of({"files": [report]})["loss"]
+    assert (loss["graded"], loss["status"], loss["right"]) == (False, "not graded", None)
+    assert (loss["points"], loss["earned"]) == (0, 0)
+    assert "expected" not in loss  # not compared, so nothing to show
+    assert report["not_graded"] == ["loss"] and report["all_right"] is True
+    assert "loss" not in gs_tests(gs)
+    assert "Not graded" in gs["output"] and "loss" in gs["output"]
+    assert "not graded" in key_line(text, "loss") and "✗" not in text
+    assert "6/6 points, 3 of 3 right" in text
+
+
+def test_only_not_graded_keys_is_all_missing(work):
+    code, report, gs, _ = graded(work, SUBSETS["other.yaml"], *POINTS)
+    assert code == 1
+    assert report["missing"] == ["dW", "db", "dX"]
+    assert report["not_graded"] == ["loss", "Y"]
+    assert [t["status"] for t in gs["tests"]] == ["failed"] * 3
+
+
+def test_zero_points_are_allowed_and_still_graded(work):
+    code, report, gs, _ = graded(work, "dW: '32 41; 59 68'\ndb: 8\n", "--points", "dW=1,db=0")
+    assert code == 1  # db is graded: a wrong db is a wrong answer, worth 0 points
+    db = keys_of({"files": [report]})["db"]
+    assert (db["graded"], db["right"], db["points"], db["earned"]) == (True, False, 0, 0)
+    assert (report["score"], report["max_score"]) == (1, 1)
+    assert (gs_tests(gs)["db"]["max_score"], gs_tests(gs)["db"]["status"]) == (0, "failed")
+
+
+def test_points_may_be_repeated_and_the_lists_add_up(work):
+    answers = "dW: '32 41; 59 68'\ndb: 8\nloss: 23\n"
+    once = graded(work, answers, "--points", "dW=2,db=1,loss=0.5")
+    twice = graded(work, answers, "--points", "dW=2", "--points", "db=1,loss=0.5")
+    assert once == twice  # exit code, JSON report, Gradescope file and text alike
+    code, report, gs, _ = once
+    assert [(k["key"], k["points"]) for k in report["keys"]] == \
+        [("dW", 2), ("db", 1), ("loss", 0.5)]
+    assert (report["score"], report["max_score"]) == (2.5, 3.5)
+    assert [t["max_score"] for t in gs["tests"]] == [2, 1, 0.5]
+
+
+def test_typer_and_the_fast_path_read_repeated_options_alike(work):
+    from convgrad.cli import _fast_args
+
+    write(work, "a.yaml", "dW: '32 41; 59 69'\ndb: 8\nloss: 23\n")
+    fast = ["a.yaml", "--points", "dW=2", "--points", "db=1", "--require", "loss", "--partial"]
+    slow = ["a.yaml", "--points=dW=2", "--points=db=1", "--require=loss", "--partial"]
+    assert _fast_args(["check", SEED, *fast]) is not None
+    assert _fast_args(["check", SEED, *slow]) is None  # typer parses these
+    a, b = run(work, SEED, *fast, "--json"), run(work, SEED, *slow, "--json")
+    assert (a.returncode, a.stdout) == (b.returncode, b.stdout)
+    assert json.loads(a.stdout)["points"] == {"dW": 2, "db": 1, "loss": 1}
+
+
+def test_a_single_entry_may_be_named_and_commas_in_brackets_belong_to_it(work):
+    options = ("--points", "dW[1,2]=1, dX[ 3 , 1 ]=2,db=1")
+    code, report, gs, text = graded(work, "dW[1,2]: 41\ndX[3,1]: -3\ndb: 9\n", *options)
+    assert code == 0
+    assert [k["key"] for k in report["keys"]] == ["dW[1,2]", "dX[3,1]", "db"]
+    assert [t["name"] for t in gs["tests"]] == ["dW[1,2]", "dX[3,1]", "db"]
+    assert (report["score"], report["max_score"]) == (4, 4)
+    assert "4/4 points" in text
+
+
+def test_a_whole_matrix_answers_each_of_its_named_entries(work):
+    options = ("--points", "dW[1,2]=1,dW[2,2]=1")
+    code, report, gs, _ = graded(work, "dW: '32 41; 59 69'\n", *options)
+    assert code == 1
+    keys = keys_of({"files": [report]})
+    assert (keys["dW[1,2]"]["right"], keys["dW[1,2]"]["from"]) == (True, "dW")
+    assert (keys["dW[2,2]"]["right"], keys["dW[2,2]"]["given"]) == (False, 69)
+    assert keys["dW[2,2]"]["expected"] == 68
+    assert keys["dW"]["status"] == "not graded"
+    assert (report["score"], report["max_score"]) == (1, 2)
+    assert "dW" in gs_tests(gs)["dW[2,2]"]["output"]  # says where the entry was read from
+
+
+def test_the_entry_a_file_gives_is_graded_before_its_whole_matrix(work):
+    code, report, _, _ = graded(work, "dW: '32 41; 59 69'\ndW[2,2]: 68\n",
+                                "--points", "dW[2,2]=1")
+    assert code == 0
+    assert "from" not in keys_of({"files": [report]})["dW[2,2]"]
+
+
+def test_a_whole_matrix_of_the_wrong_shape_answers_no_entry(work):
+    code, report, gs, text = graded(work, "dW: '32 41 1; 59 68 1'\n", "--points", "dW[1,2]=1")
+    assert code == 1
+    entry = keys_of({"files": [report]})["dW[1,2]"]
+    assert (entry["status"], entry["earned"], entry["hint"]) == ("wrong", 0, "wrong_shape")
+    assert "2x2" in entry["message"] and "2x3" in entry["message"]
+    assert gs_tests(gs)["dW[1,2]"]["score"] == 0
+
+
+def test_a_single_entry_never_earns_its_matrix_key(work):
+    # dW[1,1] is right, but dW (4 points) is answered only by the whole matrix.
+    code, report, gs, text = graded(work, "dW[1,1]: 32\ndW[2,2]: 68\n", "--points", "dW=4")
+    assert code == 1
+    keys = keys_of({"files": [report]})
+    assert (keys["dW"]["status"], keys["dW"]["earned"]) == ("missing", 0)
+    assert keys["dW[1,1]"]["status"] == keys["dW[2,2]"]["status"] == "not graded"
+    assert (report["score"], report["max_score"]) == (0, 4)
+    assert (gs_tests(gs)["dW"]["score"], gs_tests(gs)["dW"]["max_score"]) == (0, 4)
+    assert "missing" in key_line(text, "dW")
+
+
+def test_entries_without_points_are_graded_as_their_own_keys(work):
+    code, report, gs, text = graded(work, "dW[1,1]: 32\ndW[2,2]: 67\n")
+    assert code == 1
+    assert [(k["key"], k["points"], k["earned"]) for k in report["keys"]] == \
+        [("dW[1,1]", 1, 1), ("dW[2,2]", 1, 0)]
+    assert "dW" in report["unanswered"]  # the entries do not answer the matrix
+    assert [t["name"] for t in gs["tests"]] == ["dW[1,1]", "dW[2,2]"]
+
+
+def test_entry_keys_are_written_one_way(work):
+    code, report, _, _ = graded(work, "dW[ 1 , 2 ]: 41\n", "--points", "dW[1, 2]=2")
+    assert code == 0
+    assert [k["key"] for k in report["keys"]] == ["dW[1,2]"]
+    assert report["score"] == 2
+
+
+def test_one_entry_given_twice_makes_the_file_unusable(work):
+    error, _ = unusable(work, write(work, "twice.yaml", "dW[1,2]: 41\ndW[ 1,2]: 41\n"))
+    assert "dW[1,2]" in error and "once" in error
+
+
+def test_a_matrix_is_right_or_wrong_as_a_whole(work):
+    code, report, gs, text = graded(work, "dW: '32 41; 59 69'\n", "--points", "dW=4")
+    assert code == 1
+    dw = report["keys"][0]
+    assert (dw["right"], dw["earned"], dw["entries"], dw["right_entries"]) == (False, 0, 4, 3)
+    assert gs_tests(gs)["dW"]["score"] == 0
+    assert "0/4 points" in text
+
+
+@pytest.mark.parametrize(("answers", "earned", "right_entries"), [
+    ("dW: '32 41; 59 69'", 3, 3),        # 3 of 4 entries right: 3/4 of 4 points
+    ("dW: '32 59; 41 68'", 2, 2),        # the transpose of a square matrix: 2 right
+    ("dW: '0 0; 0 0'", 0, 0),
+    ("dW: '32 41; 59 68'", 4, 4),
+    ("dW: '32 41 0; 59 68 0'", 0, 0),    # the wrong shape earns 0, whatever it holds
+])
+def test_partial_gives_a_right_shaped_matrix_its_share(work, answers, earned, right_entries):
+    code, report, gs, text = graded(work, answers + "\n", "--points", "dW=4", "--partial")
+    assert code == (0 if earned == 4 else 1)  # a partly right matrix is still wrong
+    dw = report["keys"][0]
+    assert (dw["earned"], dw["right_entries"]) == (earned, right_entries)
+    assert dw["right"] is (earned == 4)
+    assert gs_tests(gs)["dW"]["score"] == earned
+    assert gs_tests(gs)["dW"]["status"] == ("passed" if earned == 4 else "failed")
+    assert f"{earned}/4 points" in text
+    if 0 < earned < 4:
+        assert f"({earned} of 4 points)" in key_line(text, "dW")
+
+
+def test_partial_shares_are_fractions_of_the_points(work):
+    code, report, gs, _ = graded(work, "dX: '1 2 0; 2 2 2; -3 0 4'\ndb: 8\n",
+                                 "--points", "dX=1,db=1", "--partial")
+    assert code == 1
+    dx = keys_of({"files": [report]})["dX"]
+    assert dx["earned"] == pytest.approx(8 / 9, abs=1e-6)
+    assert keys_of({"files": [report]})["db"]["earned"] == 0  # one number: right or wrong
+    assert gs["score"] == pytest.approx(8 / 9, abs=1e-6)
+
+
+def test_partial_without_points_grades_the_keys_given(work):
+    code, report, _, _ = graded(work, "dW: '32 41; 59 69'\ndb: 9\n", "--partial")
+    assert code == 1
+    assert (report["score"], report["max_score"]) == (1.75, 2)
+
+
+def test_require_grades_the_named_keys_at_1_point_each(work):
+    code, report, gs, text = graded(work, "dW: '32 41; 59 68'\nloss: 23\n",
+                                    "--require", "dW,db")
+    assert code == 1
+    keys = keys_of({"files": [report]})
+    assert (keys["dW"]["points"], keys["dW"]["earned"]) == (1, 1)
+    assert (keys["db"]["status"], keys["db"]["points"]) == ("missing", 1)
+    assert keys["loss"]["status"] == "not graded"
+    assert (report["score"], report["max_score"]) == (1, 2)
+    assert [t["name"] for t in gs["tests"]] == ["dW", "db"]
+    assert "missing" in key_line(text, "db")
+
+
+def test_require_with_points_for_some_of_its_keys(work):
+    code, report, _, _ = graded(work, "dW: '32 41; 59 68'\ndb: 9\n",
+                                "--require", "dW,db,dX", "--points", "dW=3")
+    assert code == 1
+    assert [(k["key"], k["points"], k["earned"]) for k in report["keys"]] == \
+        [("dW", 3, 3), ("db", 1, 1), ("dX", 1, 0)]
+
+
+def test_require_repeated_and_a_file_that_answers_all(work):
+    code, report, _, _ = graded(work, "dW: '32 41; 59 68'\ndb: 9\n",
+                                "--require", "dW", "--require", "db")
+    assert code == 0 and report["all_right"] is True
+    assert (report["score"], report["max_score"]) == (2, 2)
+
+
+def test_without_points_the_report_names_the_results_not_answered(work):
+    code, report, gs, text = graded(work, "dW: '32 41; 59 68'\ndb: 9\n")
+    assert code == 0  # every key given is right: all right, for the keys given
+    assert report["all_right"] is True
+    assert report["unanswered"] == ["Y", "dY", "dX", "loss"]  # solve --json's order
+    assert (report["score"], report["max_score"]) == (2, 2)
+    assert "Not answered: Y, dY, dX, loss" in gs["output"]
+    assert "not answered (not graded): Y, dY, dX, loss" in text
+
+
+def test_unanswered_lists_only_top_level_keys_of_solve_json(work):
+    solved = json.loads(run(work, MULTI, "--json", command="solve").stdout)
+    code, report, _, _ = graded(work, "db: '9/4 13/4'\n", problem=MULTI)
+    assert code == 0
+    expected = [k for k in solved if k not in ("exact", "db")]
+    assert report["unanswered"] == expected and "Z" in expected
+
+
+def test_exit_code_and_all_right_follow_the_graded_keys_only(work):
+    wrong_ungraded = write(work, "u.yaml", "db: 9\nloss: 1\n")
+    right_all = write(work, "r.yaml", "db: 9\n")
+    proc, doc = run_json(work, SEED, wrong_ungraded, right_all, "--points", "db=1")
+    assert proc.returncode == 0
+    assert doc["all_right"] is True
+    assert [f["all_right"] for f in doc["files"]] == [True, True]
+    text = run(work, SEED, wrong_ungraded, right_all, "--points", "db=1")
+    assert text.returncode == 0
+    assert "2 files: 2 all right, 0 with wrong answers, 0 unusable" in text.stdout
+    # ... and a graded key that is missing is a wrong answer
+    proc, doc = run_json(work, SEED, right_all, "--points", "db=1,loss=1")
+    assert proc.returncode == 1 and doc["all_right"] is False
+    # The Gradescope file agrees: every test passed, the not-graded loss is no test.
+    code, _, gs, _ = graded(work, "db: 9\nloss: 1\n", "--points", "db=1")
+    assert code == 0
+    assert [(t["name"], t["status"]) for t in gs["tests"]] == [("db", "passed")]
+
+
+def test_an_unusable_file_with_points_is_worth_the_points_at_stake(work):
+    code, report, gs, _ = graded(work, "dW: '32 41; 59 6x'\n", *POINTS)
+    assert code == 2
+    assert report["usable"] is False
+    assert (report["score"], report["max_score"]) == (0, 6)
+    (test,) = gs["tests"]
+    assert (test["name"], test["score"], test["max_score"], test["status"]) == \
+        ("answers file", 0, 6, "failed")
+    assert "a.yaml" in test["output"] and "dW" in test["output"]
+
+
+def test_layer_keys_of_a_network_can_be_named(work):
+    problem = "network_two_dense.yaml"
+    code, report, gs, _ = graded(work, "fc2.dW[1,4]: 24.5\nfc1.db: [7, 0, 0, 16.5]\n",
+                                 "--points", "fc1.db=2,fc2.dW[1,4]=1,loss=1", problem=problem)
+    assert code == 1
+    assert [(k["key"], k["earned"]) for k in report["keys"]] == \
+        [("fc1.db", 2), ("fc2.dW[1,4]", 1), ("loss", 0)]
+    assert [t["name"] for t in gs["tests"]] == ["fc1.db", "fc2.dW[1,4]", "loss"]
+
+
+# --- Gradescope's visibility ---------------------------------------------------------------
+
+
+def test_gradescope_results_and_tests_are_visible_by_default(work):
+    _, _, gs, _ = graded(work, "dW: '32 41; 59 68'\ndb: 8\n")
+    assert gs["visibility"] == "visible"
+    assert [t["visibility"] for t in gs["tests"]] == ["visible", "visible"]
+
+
+@pytest.mark.parametrize("visibility", ["hidden", "after_due_date", "after_published",
+                                        "visible"])
+def test_gradescope_visibility_is_set_everywhere(work, visibility):
+    for answers in ("dW: '32 41; 59 68'\ndb: 8\n", "db: [\n"):  # usable, then unusable
+        _, _, gs, _ = graded(work, answers, "--points", "dW=1,db=1",
+                             "--gradescope-visibility", visibility)
+        assert gs["visibility"] == visibility
+        assert gs["tests"] and all(t["visibility"] == visibility for t in gs["tests"])
+
+
+def test_gradescope_leaves_out_the_advice_meant_for_the_teacher(work):
+    _, report, gs, text = graded(work, "loss: 23.00004\n")
+    assert "--decimals 4 accepts it" in report["keys"][0]["message"]
+    assert "--decimals 4 accepts it" in text
+    output = gs_tests(gs)["loss"]["output"]
+    assert "right to 4 decimals" in output and "--decimals" not in output
+
+
+# --- --no-reveal never shows more than the default, in any output ---------------------------
+
+# Wrong in every way a hint knows (sign, transpose, factor, decimals, rotation, shape,
+# transposed shape on the wide problem) and some entries right.
+REVEALING = """\
+dW: [[32, 59], [41, 68]]
+dY: "4 8; 12 12"
+db: -9
+loss: 23.00004
+dX: "3 0 -3; 2 2 2; 0 2 1"
+Y: "3 4 1; 6 7 1"
+"""
+
+
+def _prefix_of_one(line: str, lines: list[str]) -> bool:
+    return any(other.startswith(line) for other in lines)
+
+
+@pytest.mark.parametrize("options", [(), ("--partial",), ("--points", "dW=2,db=1,dX=1,Y=1"),
+                                     ("--exact",)])
+def test_no_reveal_is_a_part_of_the_default_report_in_every_output(work, options):
+    _, shown, gs_shown, text_shown = graded(work, REVEALING, *options)
+    _, hidden, gs_hidden, text_hidden = graded(work, REVEALING, *options, "--no-reveal")
+    # JSON: every field the same or left out; a message is the start of the default's.
+    assert [k["key"] for k in hidden["keys"]] == [k["key"] for k in shown["keys"]]
+    for h, s in zip(hidden["keys"], shown["keys"], strict=True):
+        assert set(h) <= set(s), (h, s)
+        for field in set(h) - {"message", "hint", "exact", "wrong_entries"}:
+            assert h[field] == s[field], field
+        assert s["message"].startswith(h["message"]) or (
+            h["hint"] == "wrong_shape" and s["hint"] == "transposed_shape"), (h, s)
+        assert h["hint"] in (None, "wrong_shape")
+        assert [e["position"] for e in h["wrong_entries"]] == \
+            [e["position"] for e in s["wrong_entries"]]
+        assert all(set(e) == {"position", "given"} for e in h["wrong_entries"])
+    # Gradescope: the same tests and scores; each line of a test's output is the start of a
+    # line of the default's.
+    assert [(t["name"], t["score"], t["max_score"]) for t in gs_hidden["tests"]] == \
+        [(t["name"], t["score"], t["max_score"]) for t in gs_shown["tests"]]
+    for h, s in zip(gs_hidden["tests"], gs_shown["tests"], strict=True):
+        lines = s["output"].splitlines()
+        for line in h["output"].splitlines():
+            assert _prefix_of_one(line, lines) or line.startswith("wrong shape"), (line, lines)
+    # Text: likewise, line by line.
+    lines = text_shown.splitlines()
+    for line in text_hidden.splitlines():
+        assert _prefix_of_one(line, lines) or "wrong shape" in line, (line, lines)
+
+
+# Numbers the REVEALING answers would give away, none of them in the answers.
+EXPECTED_ONLY = ["41", "59", "-9", "9", "23", "32", "68", "1 2", "-18", "18"]
+
+
+def test_no_reveal_shows_no_expected_value_difference_or_telling_hint(work):
+    answers = REVEALING.replace("Y: \"3 4 1; 6 7 1\"\n", "")
+    write(work, "a.yaml", answers)
+    for options in [(), ("--partial",), ("--points", "dW=2,db=1,dX=1,dY=1,loss=1")]:
+        text = run(work, SEED, "a.yaml", "--no-reveal", *options)
+        proc, doc = run_json(work, SEED, "a.yaml", "--no-reveal", *options,
+                             "--gradescope", "gs.json")
+        gs = json.loads((work / "gs.json").read_text(encoding="utf-8"))
+        assert proc.returncode == text.returncode == 1
+        del doc["tolerance"]  # its description says "|given - expected|"
+        outputs = [text.stdout, json.dumps(doc, ensure_ascii=False),
+                   json.dumps(gs["tests"], ensure_ascii=False)]
+        outputs[0] = "\n".join(ln for ln in text.stdout.splitlines()
+                               if not ln.startswith("Tolerance"))
+        for output in outputs:
+            for word in ("expected", "difference", "sign", "transpose", "factor",
+                         "convention", "decimals", "rotated"):
+                assert word not in output, (word, output)
+        for key in doc["files"][0]["keys"]:
+            assert key["hint"] is None
+        # The given values are there, and no expected value: 41 and 59 only where given.
+        for given in ("[1,2]  given 59", "given -9", "given 23.00004"):
+            assert given in text.stdout
+        keys = keys_of(doc)
+        for key, value in (("db", 9), ("loss", 23)):
+            numbers = [v for v in keys[key].values() if isinstance(v, (int, float))]
+            numbers += [v for e in keys[key]["wrong_entries"] for v in e.values()]
+            assert value not in numbers, keys[key]
+        assert [ln.strip() for ln in text.stdout.splitlines()
+                if "given -9" in ln or "given 23.00004" in ln] == ["given -9", "given 23.00004"]
+
+
+def test_no_reveal_turns_a_transposed_shape_into_a_wrong_shape(work):
+    _, shown, gs_shown, _ = graded(work, "Y: [[7, 15], [9, 17], [11, 19]]\n",
+                                   problem="wide.yaml")
+    _, hidden, gs_hidden, text = graded(work, "Y: [[7, 15], [9, 17], [11, 19]]\n",
+                                        "--no-reveal", problem="wide.yaml")
+    assert "transpose" in shown["keys"][0]["message"]
+    assert shown["keys"][0]["hint"] == "transposed_shape"
+    assert hidden["keys"][0]["message"] == "wrong shape: Y is 2x3, the answer is 3x2"
+    assert hidden["keys"][0]["hint"] == "wrong_shape"
+    for output in (json.dumps(hidden), json.dumps(gs_hidden), text):
+        assert "transpose" not in output
+        assert "7 9 11" not in output  # the expected Y, row by row
+
+
+def test_no_reveal_keeps_the_default_wrong_entry_positions(work):
+    write(work, "a.yaml", "dX: '1 2 0; 2 2 2; -3 1 4'\n")
+    _, shown = run_json(work, SEED, "a.yaml")
+    _, hidden = run_json(work, SEED, "a.yaml", "--no-reveal")
+    positions = [e["position"] for e in shown["files"][0]["keys"][0]["wrong_entries"]]
+    assert positions == [[3, 2], [3, 3]]
+    assert [e["position"] for e in hidden["files"][0]["keys"][0]["wrong_entries"]] == positions
+    text = run(work, SEED, "a.yaml", "--no-reveal").stdout
+    assert "[3,2]  given 1" in text and "[3,3]  given 4" in text and "[1,1]" not in text
+
+
+# --- answers written with digits other than 0-9 ----------------------------------------------
+
+UNICODE_ANSWERS = {
+    "super.yaml": ("db: 2²\n", "'db'", "²"),
+    "circled.yaml": ("dW: \"32 4①; 59 68\"\n", "'dW'", "①"),
+    "nested.yaml": ("dW: [[32, 41], [59, '6⑧']]\n", "'dW' entry [2,2]", "⑧"),
+    "arabic.yaml": ("loss: ٢٣\n", "'loss'", "٢"),
+    "fraction.yaml": ("loss: 23½\n", "'loss'", "½"),
+}
+
+
+def test_answers_with_unicode_digits_are_unusable_and_the_others_still_graded(work):
+    names = [write(work, name, text) for name, (text, _, _) in UNICODE_ANSWERS.items()]
+    good = write(work, "good.yaml", "db: 9\nloss: 23\n")
+    wrong = write(work, "wrong.yaml", "db: 8\n")
+    files = [names[0], good, *names[1:], wrong]
+    proc, doc = run_json(work, SEED, *files, "--points", "db=1,loss=1")
+    assert proc.returncode == 2
+    by_file = {f["file"]: f for f in doc["files"]}
+    assert [f["file"] for f in doc["files"]] == files
+    for name, (_, key, char) in UNICODE_ANSWERS.items():
+        report = by_file[name]
+        assert report["usable"] is False
+        assert report["error"].startswith(f"{name}, line ")
+        assert key in report["error"] and char in report["error"], report["error"]
+        assert (report["score"], report["max_score"]) == (0, 2)
+    assert by_file[good]["score"] == 2 and by_file[good]["all_right"] is True
+    assert by_file[wrong]["score"] == 0 and by_file[wrong]["usable"] is True
+    text = run(work, SEED, *files, "--points", "db=1,loss=1")
+    assert text.returncode == 2
+    assert "7 files: 1 all right, 1 with wrong answers, 5 unusable" in text.stdout
+
+
+def test_a_unicode_digit_in_one_file_is_exit_2_for_a_shell_not_an_internal_error(work):
+    write(work, "super.yaml", "db: 2²\n")
+    write(work, "good.yaml", "db: 9\n")
+    proc = run_process(work, SEED, "super.yaml", "good.yaml")
+    assert proc.returncode == 2, proc.stderr
+    assert "internal error" not in proc.stderr
+    assert "super.yaml" in proc.stdout and "²" in proc.stdout
+    assert re.search(r"good\.yaml\s+1/1", proc.stdout)
+
+
+def test_a_unicode_digit_with_gradescope_is_one_failed_test(work):
+    code, report, gs, _ = graded(work, "db: '①'\n", "--points", "db=2")
+    assert code == 2
+    (test,) = gs["tests"]
+    assert (test["name"], test["max_score"]) == ("answers file", 2)
+    assert "①" in test["output"]
+
+
+def test_full_width_digits_are_read_as_digits(work):
+    # SPEC section 1: full-width digits may be accepted as the ASCII digits they stand for.
+    code, report, _, _ = graded(work, "dW: [[32, ４１], [59, 68]]\n")
+    assert code == 0 and report["all_right"] is True
+
+
+def test_the_grader_api_reports_a_unicode_digit_without_a_file(work):
+    from convgrad.check import Grader
+    from convgrad.engine import run as solve
+    from convgrad.spec import read_file
+
+    grader = Grader(solve(read_file(work / SEED)))
+    report = grader.grade({"db": "9", "loss": "2³"}, "answers")
+    assert report.usable is False and "'loss'" in report.error and "³" in report.error
+    assert grader.grade({"db": 9}).all_right
+
+
+# --- usage errors of check's options: one line, exit 2 --------------------------------------
+
+
+@pytest.mark.parametrize(("options", "words"), [
+    (("--points", "dW=1,dW=2"), ["dW", "twice", "dW=1", "dW=2"]),
+    (("--points", "dW=1", "--points", "dW=2"), ["dW", "twice"]),
+    (("--points", "dW[1,2]=1,dW[ 1, 2 ]=2"), ["dW[1,2]", "twice"]),
+    (("--points", "dW=-1"), ["dW", "-1", "negative"]),
+    (("--points", "db=-0.5"), ["db", "-0.5", "negative"]),
+    (("--points", "dW=two"), ["dW", "two", "not a number"]),
+    (("--points", "dW=²"), ["dW", "²", "not a number"]),
+    (("--points", "dW=nan"), ["dW", "nan"]),
+    (("--points", "dW=inf"), ["dW", "inf", "finite"]),
+    (("--points", "dW="), ["dW", "no points"]),
+    (("--points", "dW"), ["'dW'", "KEY=POINTS"]),
+    (("--points", ""), ["--points", "empty"]),
+    (("--points", "dW=1,,db=2"), ["dW=1,,db=2", "empty"]),
+    (("--points", "dW[1,2=1"), ["dW[1,2=1", "brackets"]),
+    (("--points", "d W=1"), ["d W", "not a key"]),
+    (("--points", "dZ=1"), ["dZ", "not a result"]),
+    (("--points", "dw=1"), ["dw", "did you mean 'dW'"]),
+    (("--points", "dw12=1"), ["dw12", "did you mean 'dW[1,2]'"]),
+    (("--points", "dW[3,1]=1"), ["dW[3,1]", "outside", "2x2"]),
+    (("--require", "dq"), ["dq", "did you mean 'db'"]),
+    (("--require", "dW,db,dW"), ["dW", "twice"]),
+    (("--require", ""), ["--require", "empty"]),
+    (("--require", "dX[4,1]"), ["dX[4,1]", "outside"]),
+    (("--gradescope", ""), ["--gradescope", "path"]),
+    (("--gradescope", "-"), ["--gradescope", "path"]),
+    (("--gradescope", "a.yaml"), ["a.yaml", "overwrite"]),
+    (("--gradescope-visibility", "hidden"), ["--gradescope-visibility", "--gradescope"]),
+    (("--gradescope", "gs.json", "--gradescope-visibility", "soon"), ["soon", "visible"]),
+    (("--json", "--summary"), ["--json", "--summary"]),
+])
+def test_bad_check_options_are_one_line_and_exit_2(work, options, words):
+    write(work, "a.yaml", "dW: '32 41; 59 68'\ndb: 9\n")
+    proc = run(work, SEED, "a.yaml", *options)
+    assert proc.returncode == 2, (proc.stdout, proc.stderr)
+    assert proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    for word in words:
+        assert word in lines[0], (word, lines[0])
+    assert not (work / "gs.json").exists()
+    assert (work / "a.yaml").read_text() == "dW: '32 41; 59 68'\ndb: 9\n"
+
+
+@pytest.mark.parametrize("options", [("--points", "dW=1,dW=2"), ("--gradescope", ""),
+                                     ("--points", "dW=-1", "--json")])
+def test_bad_check_options_exit_2_for_a_shell(work, options):
+    write(work, "a.yaml", "dW: '32 41; 59 68'\n")
+    proc = run_process(work, SEED, "a.yaml", *options)
+    assert proc.returncode == 2
+    assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1
+
+
+# --- the README documents the fields --------------------------------------------------------
+
+
+def _field_names(node: object) -> set[str]:
+    if isinstance(node, dict):
+        return set(node) | {n for value in node.values() for n in _field_names(value)}
+    if isinstance(node, list):
+        return {n for value in node for n in _field_names(value)}
+    return set()
+
+
+def test_readme_names_every_field_of_check_json_and_of_the_gradescope_file(work):
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    fields: set[str] = set()
+    for answers, options in [(REVEALING, ("--points", "dW=2,dW[1,2]=1,dX=1,loss=1")),
+                             (REVEALING, ("--exact", "--partial")), ("db: [\n", ())]:
+        write(work, "a.yaml", answers)
+        _, doc = run_json(work, SEED, "a.yaml", *options, "--gradescope", "gs.json")
+        fields |= _field_names(doc)
+        fields |= _field_names(json.loads((work / "gs.json").read_text(encoding="utf-8")))
+    fields -= {"dW", "dW[1,2]", "dX", "loss"}  # keys of the points object, not fields
+    assert {"unanswered", "not_graded", "missing", "visibility", "status", "from"} <= fields
+    undocumented = sorted(f for f in fields if f"`{f}`" not in readme)
+    assert not undocumented, undocumented

@@ -5,12 +5,19 @@ by key. A wrong shape, a transposed matrix, a sign error or a value off by a
 loss-convention factor is a wrong answer with a hint, never a crash; a file
 that cannot be read, an unknown key, a non-number or an index outside the
 shape makes that file unusable (SPEC section 3).
+
+Scoring (SPEC section 3): --points and --require name the graded set, the same
+for every file; without them each file's own keys are graded. A matrix key is
+answered by the whole matrix only, and is right or wrong as a whole unless
+--partial gives it the share of its entries that are right.
 """
 
 from __future__ import annotations
 
 import difflib
+import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -142,93 +149,368 @@ class EntryDiff:
         return _sub(self.given, self.expected)
 
 
+@dataclass(frozen=True)
+class Hint:
+    """What a wrong answer's mistake looks like, as data.
+
+    kind: "wrong_shape", "transposed", "sign", "rotated", "zeros", "convention", "factor" or
+    "decimals". text: the words after the count ("the sign is wrong everywhere"), or the
+    whole message for the shape kinds. public: what --no-reveal may say instead (None: nothing;
+    every kind but a wrong shape narrows down or gives away the expected value). note: a word
+    for the teacher running convgrad, left out of the Gradescope file.
+    """
+
+    kind: str
+    text: str
+    public: str | None = None
+    note: str = ""
+
+
+SHAPE_HINTS = ("wrong_shape", "transposed_shape")
+
+# The status of a key in a report.
+RIGHT, WRONG, MISSING, NOT_GRADED = "right", "wrong", "missing", "not graded"
+
+
 @dataclass
 class KeyResult:
+    """One key of one answers file, graded or not.
+
+    key: as --points and solve name it ("dW", "dW[1,2]", "conv1.db"). given and expected:
+    arrays (expected is the whole result for a matrix key, one entry for an entry key);
+    given is None when the file does not answer the key. source_key: "dW" when the entry
+    dW[1,2] was read from the file's whole dW.
+    """
+
     key: str
-    right: bool
     points: float
-    given: Any
-    expected: Any
-    message: str = ""
+    status: str = WRONG
+    given: Any = None
+    expected: Any = None
     diffs: list[EntryDiff] = field(default_factory=list)
+    hint: Hint | None = None
+    shape_ok: bool = False
+    partial: bool = False  # --partial: a right-shaped matrix earns its share of right entries
     line: int | None = None
+    source_key: str | None = None
+
+    @property
+    def right(self) -> bool:
+        return self.status == RIGHT
+
+    @property
+    def graded(self) -> bool:
+        return self.status != NOT_GRADED
+
+    @property
+    def entries(self) -> int:
+        return 0 if self.expected is None else int(np.size(self.expected))
+
+    @property
+    def right_entries(self) -> int:
+        return self.entries - len(self.diffs) if self.shape_ok else 0
 
     @property
     def earned(self) -> float:
-        return self.points if self.right else 0.0
+        if self.status == RIGHT:
+            return self.points
+        if self.partial and self.status == WRONG and self.shape_ok and self.entries > 1:
+            return round(self.points * self.right_entries / self.entries, 6)
+        return 0.0
+
+    def message(self, reveal: bool = True, teacher: bool = True) -> str:
+        """The verdict in words. reveal=False (--no-reveal) keeps only what gives nothing
+        away: how many entries differ, and a wrong shape. teacher=False leaves out advice
+        for the teacher (the Gradescope file is read by students)."""
+        if self.status == RIGHT:
+            return ""
+        if self.status == MISSING:
+            return "missing: no answer given"
+        if self.status == NOT_GRADED:
+            return "not graded"
+        hint = self.hint
+        if hint is not None and hint.kind in SHAPE_HINTS:
+            return hint.text if reveal else hint.public or "wrong shape"
+        count = (f"{len(self.diffs)} of {self.entries} entries differ" if self.entries > 1
+                 else "wrong")
+        if hint is None or not reveal:
+            return count
+        note = f" ({hint.note})" if hint.note and teacher else ""
+        return f"{count}: {hint.text}{note}"
+
+    def hint_kind(self, reveal: bool = True) -> str | None:
+        if self.hint is None:
+            return None
+        if reveal:
+            return self.hint.kind
+        return "wrong_shape" if self.hint.kind in SHAPE_HINTS else None
+
+    def detail_lines(self, reveal: bool = True, limit: int = 20) -> list[str]:
+        """The given (and, when revealing, expected) values of a wrong answer, one line per
+        wrong entry (at most `limit`): the same lines in the text report and the Gradescope
+        file, so that --no-reveal shows the same positions as the default."""
+        if self.status != WRONG or self.given is None:
+            return []
+        if not self.diffs or self.diffs[0].position == ():
+            text = f"given {value_text(self.given, given=True)}"
+            if reveal:
+                text += f"; expected {value_text(self.expected)}"
+            return [text]
+        lines = []
+        for d in self.diffs[:limit]:
+            where = "[" + ",".join(map(str, d.position)) + "]"
+            text = f"{where}  given {value_text(d.given, given=True)}"
+            if reveal:
+                text += (f"  expected {value_text(d.expected)}"
+                         f"  difference {value_text(d.difference)}")
+            lines.append(text)
+        if len(self.diffs) > limit:
+            lines.append(f"... {len(self.diffs) - limit} more wrong entries")
+        return lines
 
 
 @dataclass
 class FileReport:
+    """One answers file: its keys in report order (graded ones first when --points or
+    --require named them), or the error that made it unusable."""
+
     source: str
     keys: list[KeyResult] = field(default_factory=list)
     error: str | None = None  # set when the file is unusable
-    possible: float = 0.0  # the points at stake when the file is unusable (from --points)
+    possible: float = 0.0  # the points at stake when the file is unusable (--points, --require)
+    unanswered: list[str] = field(default_factory=list)  # top-level result keys not answered
 
     @property
     def usable(self) -> bool:
         return self.error is None
 
     @property
+    def graded(self) -> list[KeyResult]:
+        return [k for k in self.keys if k.graded]
+
+    @property
     def score(self) -> float:
-        return sum(k.earned for k in self.keys)
+        return round(sum(k.earned for k in self.graded), 6)
 
     @property
     def max_score(self) -> float:
-        return sum(k.points for k in self.keys) if self.usable else self.possible
+        return round(sum(k.points for k in self.graded), 6) if self.usable else self.possible
 
     @property
     def right(self) -> int:
-        return sum(k.right for k in self.keys)
+        return sum(k.right for k in self.graded)
 
     @property
     def wrong_keys(self) -> list[str]:
-        return [k.key for k in self.keys if not k.right]
+        """The graded keys that are not right (missing ones included): exit 1 when any."""
+        return [k.key for k in self.graded if not k.right]
+
+    @property
+    def missing(self) -> list[str]:
+        return [k.key for k in self.keys if k.status == MISSING]
+
+    @property
+    def not_graded(self) -> list[str]:
+        return [k.key for k in self.keys if not k.graded]
+
+    @property
+    def all_right(self) -> bool:
+        return self.usable and not self.wrong_keys
 
 
-def parse_points(text: str | None) -> dict[str, float]:
-    """--points dW=2,db=1 -> {"dW": 2.0, "db": 1.0}."""
+# --- keys and the options that name them ------------------------------------------------------
+
+_KEY = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(?:\[\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*\])?\s*$")
+
+
+def split_key(text: str) -> tuple[str, tuple[int, ...] | None] | None:
+    """"dW[1, 2]" -> ("dW", (1, 2)) (1-based); "loss" -> ("loss", None); None if not a key."""
+    match = _KEY.match(text)
+    if match is None:
+        return None
+    index = match.group(2)
+    return match.group(1), None if index is None else tuple(int(i) for i in index.split(","))
+
+
+def key_text(name: str, index: tuple[int, ...] | None) -> str:
+    """The one way a key is written in reports: "dW", "dW[1,2]"."""
+    return name if index is None else f"{name}[{','.join(map(str, index))}]"
+
+
+def _items(texts: str | list[str] | None, option: str, example: str) -> list[str]:
+    """The comma-separated items of an option given once or more; commas inside [...] belong
+    to an entry ("dW[1,2]=1,db=2" is two items)."""
+    if texts is None:
+        return []
+    items: list[str] = []
+    for text in [texts] if isinstance(texts, str) else texts:
+        if not text.strip():
+            raise ProblemError(f"{option} is empty; write for example {option} {example}")
+        depth, start = 0, 0
+        for i, char in enumerate(text):
+            if char == "[":
+                depth += 1
+            elif char == "]":
+                depth -= 1
+                if depth < 0:
+                    break
+            elif char == "," and depth == 0:
+                items.append(text[start:i].strip())
+                start = i + 1
+        if depth != 0:
+            raise ProblemError(f"{option}: the brackets in '{text}' do not pair up; an entry is "
+                               "written dW[1,2]")
+        items.append(text[start:].strip())
+        if not all(items):
+            raise ProblemError(f"{option}: '{text}' has an empty item between commas; write "
+                               f"for example {option} {example}")
+    return items
+
+
+def _option_key(text: str, option: str) -> str:
+    parsed = split_key(text)
+    if parsed is None:
+        raise ProblemError(f"{option}: '{text}' is not a key; write a key as solve --json names "
+                           "it (dW, loss, conv1.dW) or one entry, 1-based (dW[1,2])")
+    return key_text(*parsed)
+
+
+def parse_points(texts: str | list[str] | None) -> dict[str, float]:
+    """--points dW=2,db=1 (the option may be repeated) -> {"dW": 2.0, "db": 1.0}.
+
+    Keys are written as key_text writes them. A key named twice, negative or non-numeric
+    points are errors that name the key and the value; 0 points is allowed.
+    """
+    example = "dW=2,db=1"
     points: dict[str, float] = {}
-    if not text:
-        return points
-    for item in text.split(","):
-        key, sep, value = item.partition("=")
-        try:
-            number = float(value)
-        except ValueError:
-            number = -1.0
-        if not sep or not key.strip() or not 0 <= number < float("inf"):
-            raise ProblemError(f"--points: '{item.strip()}' is not KEY=POINTS; write for "
-                               "example --points dW=2,db=1")
-        points[key.strip()] = number
+    for item in _items(texts, "--points", example):
+        written, sep, value = item.partition("=")
+        written, value = written.strip(), value.strip()
+        if not sep or not written:
+            raise ProblemError(f"--points: '{item}' is not KEY=POINTS; write for example "
+                               f"--points {example}")
+        key = _option_key(written, "--points")
+        number = _points_value(key, value)
+        if key in points:
+            raise ProblemError(f"--points: {key} is named twice ({key}={_number(points[key])} "
+                               f"and {key}={value}); name each key once")
+        points[key] = number
     return points
 
 
+def _points_value(key: str, value: str) -> float:
+    if not value:
+        raise ProblemError(f"--points: {key}= has no points; write for example {key}=2")
+    try:
+        number = float(value) if value.isascii() else math.nan
+    except ValueError:
+        number = math.nan
+    if math.isnan(number):
+        raise ProblemError(f"--points: {key}={value}: '{value}' is not a number; points are a "
+                           "number >= 0 such as 2 or 0.5")
+    if number < 0:
+        raise ProblemError(f"--points: {key}={value}: points cannot be negative; give 0 or "
+                           "more")
+    if math.isinf(number):
+        raise ProblemError(f"--points: {key}={value}: points must be a finite number")
+    return number
+
+
+def parse_require(texts: str | list[str] | None) -> list[str]:
+    """--require dW,db (the option may be repeated) -> ["dW", "db"]; a key named twice is an
+    error."""
+    keys: list[str] = []
+    for item in _items(texts, "--require", "dW,db,dX"):
+        key = _option_key(item, "--require")
+        if key in keys:
+            raise ProblemError(f"--require: {key} is named twice; name each key once")
+        keys.append(key)
+    return keys
+
+
+def _number(value: float) -> int | float:
+    """Points for JSON and messages: 2, not 2.0."""
+    return int(value) if float(value).is_integer() else value
+
+
+# --- grading --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Answer:
+    """One key of an answers file, read and checked against the problem's keys."""
+
+    key: str  # as key_text writes it
+    name: str
+    index: tuple[int, ...] | None  # 0-based
+    given: np.ndarray
+    line: int | None
+
+
 class Grader:
-    """Grades answers files against one solved problem."""
+    """Grades answers files against one solved problem (SPEC section 3, Scoring).
+
+    points and require: from parse_points and parse_require. When either names keys, those
+    keys are the graded set: each file is graded on exactly them (a key a file lacks is
+    wrong, a key it gives beyond them is not graded), so every file has the same maximum.
+    Otherwise each key a file gives is graded, 1 point each. partial: a matrix of the right
+    shape earns the share of its entries that are right.
+    """
 
     def __init__(self, solved: Run, tolerance: Tolerance | None = None,
-                 points: dict[str, float] | None = None) -> None:
+                 points: dict[str, float] | None = None, require: list[str] | None = None,
+                 partial: bool = False) -> None:
         from convgrad.api import results
 
         self.solved = solved
         self.tolerance = tolerance or Tolerance()
-        self.points = points or {}
-        self.expected: dict[str, Any] = {}
+        self.partial = partial
+        self.expected: dict[str, np.ndarray] = {}
+        dtype = object if solved.exact else np.float64
         out = results(solved)
         for key, value in out.items():
             if key == "layers":
                 for layer in value:
                     for name, item in layer.items():
                         if name in LAYER_KEYS:
-                            self.expected[f"{layer['name']}.{name}"] = item
+                            self.expected[f"{layer['name']}.{name}"] = np.asarray(item, dtype)
             else:
-                self.expected[key] = value
-        unknown = [key for key in self.points if _KEY.match(key) is None
-                   or _KEY.match(key).group(1) not in self.expected]  # type: ignore[union-attr]
-        if unknown:
-            raise ProblemError(f"--points: '{unknown[0]}' is not a result of this problem; "
-                               + _did_you_mean(unknown[0], list(self.expected)))
+                self.expected[key] = np.asarray(value, dtype)
+        # The top-level keys of solve --json, for "the file did not answer ...".
+        self.top_keys = [key for key in out if key != "layers"]
+        self.graded: dict[str, float] | None = None
+        if points or require:
+            self.graded = dict(points or {})
+            for key in require or []:
+                self.graded.setdefault(key, 1.0)
+            for option, keys in (("--points", points or {}), ("--require", require or [])):
+                for key in keys:
+                    self._check_option_key(key, option)
+
+    @property
+    def points(self) -> dict[str, float]:
+        """The graded set and its points ({} when each file's own keys are graded)."""
+        return dict(self.graded or {})
+
+    def _check_option_key(self, key: str, option: str) -> None:
+        name, index = split_key(key) or (key, None)
+        if name not in self.expected:
+            raise ProblemError(f"{option}: '{key}' is not a result of this problem; "
+                               + _did_you_mean(name, list(self.expected)))
+        if index is not None:
+            self._entry(name, index, f"{option}: '{key}'")
+
+    def _entry(self, name: str, index: tuple[int, ...], where: str) -> np.ndarray:
+        """The expected value of one entry (index 1-based), or an error naming `where`."""
+        expected = self.expected[name]
+        if expected.ndim == 0:
+            expected = expected.reshape(1)  # db[1] names a scalar db, as db: [9] does
+        if len(index) != expected.ndim or any(not 1 <= i <= n for i, n in
+                                              zip(index, expected.shape, strict=False)):
+            raise ProblemError(f"{where} is outside {name}, which is "
+                               f"{shape_text(expected.shape)}; indices are 1-based, as solve "
+                               "prints them")
+        return np.asarray(expected[tuple(i - 1 for i in index)])
 
     def grade_file(self, path: str) -> FileReport:
         from convgrad import spec
@@ -239,14 +521,19 @@ class Grader:
             data, lines = spec.load_yaml(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
             return self._unusable(source, str(exc))
-        return self.grade(data, source, lines)
+        # Only a file with non-ASCII text can hold a digit convgrad does not read.
+        return self.grade(data, source, lines, scan=not text.isascii())
 
     def _unusable(self, source: str, error: str) -> FileReport:
         return FileReport(source, error=error, possible=sum(self.points.values()))
 
     def grade(self, data: Any, source: str = "<answers>",
-              lines: dict[tuple, int] | None = None) -> FileReport:
-        """Grade answers given as plain values (a mapping of keys to values)."""
+              lines: dict[tuple, int] | None = None, scan: bool = True) -> FileReport:
+        """Grade answers given as plain values (a mapping of keys to values).
+
+        scan: look for digits other than ASCII ones in the values (grade_file skips it for
+        ASCII text).
+        """
         lines = lines or {}
         if not data:
             return self._unusable(source, f"{source}: no answers in the file; give keys such as "
@@ -257,61 +544,94 @@ class Grader:
         if "input" in data and ("kernel" in data or "layers" in data):
             return self._unusable(source, f"{source}: this is a problem file, not answers; "
                                   "give the answers file after the problem")
-        report = FileReport(source)
+        answers: dict[str, _Answer] = {}
+        written: dict[str, str] = {}
         try:
             for key, value in data.items():
-                report.keys.append(self.grade_key(str(key), value, source, lines.get((key,))))
+                line = lines.get((key,))
+                answer = self._read(str(key), value, source, line, scan)
+                if answer.key in answers:
+                    where = f"{source}, line {line}" if line else source
+                    raise ProblemError(f"{where}: '{key}' names the same value as "
+                                       f"'{written[answer.key]}'; give it once")
+                answers[answer.key] = answer
+                written[answer.key] = str(key)
         except ProblemError as exc:
             return self._unusable(source, str(exc))
-        self._apply_points(report)
+        report = FileReport(source, unanswered=[k for k in self.top_keys if k not in answers])
+        if self.graded is None:
+            report.keys = [self._grade(answer, 1.0) for answer in answers.values()]
+            return report
+        report.keys = [self._grade_named(key, points, answers)
+                       for key, points in self.graded.items()]
+        report.keys += [KeyResult(key, 0.0, NOT_GRADED, given=answer.given, line=answer.line)
+                        for key, answer in answers.items() if key not in self.graded]
         return report
 
-    def _apply_points(self, report: FileReport) -> None:
-        """With --points, the entries given for a key share its points, and a key named
-        there but not answered is graded as missing (0 of its points)."""
-        if not self.points:
-            return
-        by_name: dict[str, list[KeyResult]] = {}
-        for result in report.keys:
-            by_name.setdefault(_KEY.match(result.key).group(1), []).append(result)  # type: ignore[union-attr]
-        for name, results in by_name.items():
-            if name in self.points:
-                for result in results:
-                    if result.key not in self.points:
-                        result.points = self.points[name] / len(results)
-        given = {result.key for result in report.keys}
-        for key, points in self.points.items():
-            if key not in given and key not in by_name:
-                report.keys.append(KeyResult(key, False, points, None, None,
-                                             message="missing: no answer given"))
-
-    def grade_key(self, key: str, value: Any, source: str, line: int | None) -> KeyResult:
+    def _read(self, key: str, value: Any, source: str, line: int | None,
+              scan: bool) -> _Answer:
         where = f"{source}, line {line}" if line else source
-        match = _KEY.match(key)
-        name = match.group(1) if match else key
-        if match is None or name not in self.expected:
-            hint = _did_you_mean(name, list(self.expected))
+        parsed = split_key(key)
+        if parsed is None or parsed[0] not in self.expected:
+            hint = _did_you_mean(parsed[0] if parsed else key, list(self.expected))
             raise ProblemError(f"{where}: '{key}' is not a result of this problem; {hint}")
-        expected = np.asarray(self.expected[name],
-                              dtype=object if self.solved.exact else np.float64)
-        points = self.points.get(key, self.points.get(name, 1.0))
+        name, index = parsed
+        if index is not None:
+            self._entry(name, index, f"{where}: '{key}'")
+        foreign = _foreign_digit(value) if scan else None
+        if foreign is not None:
+            path, text, char = foreign
+            position = (" entry [" + ",".join(str(i + 1) for i in path) + "]") if path else ""
+            what = unicodedata.name(char, f"U+{ord(char):04X}").lower()
+            raise ProblemError(f"{where}: '{key}'{position} is '{text}', which holds '{char}' "
+                               f"({what}), not a digit; write numbers with the digits 0-9")
         try:
             given = parse_array(value)
         except BadValue as exc:
             position = ("entry [" + ",".join(str(i + 1) for i in exc.path) + "]: ") \
                 if exc.path else ""
             raise ProblemError(f"{where}: '{key}' {position}{exc}") from None
-        if match.group(2):
-            index = tuple(int(i) - 1 for i in match.group(2).split(","))
-            if expected.ndim == 0:
-                expected = expected.reshape(1)  # db[1] names a scalar db, as db: [9] does
-            if len(index) != expected.ndim or any(not 0 <= i < n for i, n in
-                                                  zip(index, expected.shape, strict=False)):
-                raise ProblemError(f"{where}: '{key}' is outside {name}, which is "
-                                   f"{shape_text(expected.shape)}; indices are 1-based, "
-                                   "as solve prints them")
-            expected = np.asarray(expected[index])
-        result = KeyResult(key, False, points, given, expected, line=line)
+        except (ValueError, TypeError, ArithmeticError):
+            # A value the number reader did not foresee: the file is unusable, never a crash.
+            raise ProblemError(f"{where}: '{key}' is not a number or a matrix of numbers; "
+                               "write for example 3, -0.5, 1/3 or '1 2; 3 4'") from None
+        return _Answer(key_text(name, index), name,
+                       None if index is None else tuple(i - 1 for i in index), given, line)
+
+    def _grade(self, answer: _Answer, points: float) -> KeyResult:
+        expected = self.expected[answer.name]
+        if answer.index is not None:
+            expected = np.asarray((expected.reshape(1) if expected.ndim == 0
+                                   else expected)[answer.index])
+        result = KeyResult(answer.key, points, given=answer.given, expected=expected,
+                           partial=self.partial, line=answer.line)
+        self.compare(result, answer.name)
+        return result
+
+    def _grade_named(self, key: str, points: float, answers: dict[str, _Answer]) -> KeyResult:
+        """A key of the graded set: the file's own answer to it; for an entry without one,
+        the entry of the file's whole matrix; else missing. An entry never answers the
+        whole matrix."""
+        if key in answers:
+            return self._grade(answers[key], points)
+        name, index = split_key(key) or (key, None)
+        if index is None or name not in answers:
+            return KeyResult(key, points, MISSING, partial=self.partial)
+        whole = answers[name]
+        expected = self.expected[name]
+        if expected.ndim == 0:
+            expected = expected.reshape(1)
+        if _squeezed(whole.given.shape) != _squeezed(expected.shape):
+            words = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the answer is "
+                     f"{_shape_words(whole.given.shape)}, so it has no entry "
+                     f"[{','.join(map(str, index))}]")
+            return KeyResult(key, points, WRONG, expected=self._entry(name, index, key),
+                             hint=Hint("wrong_shape", words, words), partial=self.partial,
+                             line=whole.line, source_key=name)
+        position = tuple(i - 1 for i in index)
+        result = KeyResult(key, points, given=np.asarray(whole.given.reshape(expected.shape)[
+            position]), expected=np.asarray(expected[position]), partial=self.partial,
+            line=whole.line, source_key=name)
         self.compare(result, name)
         return result
 
@@ -319,41 +639,46 @@ class Grader:
         given, expected = result.given, result.expected
         if _squeezed(given.shape) != _squeezed(expected.shape):
             g2, e2 = np.squeeze(given), np.squeeze(expected)
+            shape = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the answer is "
+                     f"{_shape_words(given.shape)}")
             if g2.ndim == 2 and e2.ndim == 2 and g2.T.shape == e2.shape and \
                     self._all_same(g2.T, e2):
-                result.message = (f"transposed: {name} is {shape_text(e2.shape)}, the answer is "
-                                  "its transpose (rows and columns swapped)")
+                result.hint = Hint("transposed_shape",
+                                   f"transposed: {name} is {shape_text(e2.shape)}, the answer "
+                                   "is its transpose (rows and columns swapped)", shape)
             else:
-                result.message = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the "
-                                  f"answer is {_shape_words(given.shape)}")
+                result.hint = Hint("wrong_shape", shape, shape)
             return
+        result.shape_ok = True
         g = given.reshape(expected.shape)
+        same = self.tolerance.same
         for index in np.ndindex(expected.shape):
-            if not self.tolerance.same(g[index], expected[index]):
+            if not same(g[index], expected[index]):
                 result.diffs.append(EntryDiff(tuple(i + 1 for i in index), g[index],
                                               expected[index]))
-        result.right = not result.diffs
-        if not result.right:
-            result.message = self.hint(name, g, expected, len(result.diffs))
+        if not result.diffs:
+            result.status = RIGHT
+        else:
+            result.hint = self.hint(name, g, expected)
 
     def _all_same(self, given: np.ndarray, expected: np.ndarray) -> bool:
         # Arithmetic on a 0-d object array gives a bare number: make both arrays again.
         given, expected = np.asarray(given), np.asarray(expected)
         return all(self.tolerance.same(given[i], expected[i]) for i in np.ndindex(expected.shape))
 
-    def hint(self, name: str, given: np.ndarray, expected: np.ndarray, wrong: int) -> str:
+    def hint(self, name: str, given: np.ndarray, expected: np.ndarray) -> Hint | None:
         """What the mistake looks like: a sign, a loss convention, a factor, a flipped kernel."""
-        count = f"{wrong} of {expected.size} entries differ" if expected.size > 1 else "wrong"
         if self._all_same(-given, expected):
-            return f"{count}: the sign is wrong everywhere"
+            return Hint("sign", "the sign is wrong everywhere")
         if expected.ndim == 2 and self._all_same(given.T, expected):
-            return f"{count}: the answer is the transpose of {name} (rows and columns swapped)"
+            return Hint("transposed",
+                        f"the answer is the transpose of {name} (rows and columns swapped)")
         if expected.ndim >= 2 and self._all_same(given[..., ::-1, ::-1], expected):
-            return (f"{count}: the answer is {name} rotated 180 degrees (was the kernel "
-                    "flipped?)")
+            return Hint("rotated", f"the answer is {name} rotated 180 degrees (was the kernel "
+                                   "flipped?)")
         ratio = _common_ratio(given, expected)
         if ratio == 0:
-            return f"{count}: the answer is all zeros"
+            return Hint("zeros", "the answer is all zeros")
         if ratio is not None:
             nice = _rational(ratio).limit_denominator(1000)
             close = abs(_rational(ratio) - nice) <= abs(nice) / 10**6
@@ -362,16 +687,22 @@ class Grader:
             base = name.rsplit(".", 1)[-1]
             convention = self._convention(ratio) if base in GRADIENT_KEYS else None
             if convention:
-                return f"{count}: matches the {convention} convention (off by a factor of " \
-                       f"{format_number(ratio)})"
+                return Hint("convention", f"matches the {convention} convention (off by a "
+                                          f"factor of {format_number(ratio)})")
             if expected.size > 1:  # one factor for every entry is a clue; for one number, not
-                return f"{count}: off by a factor of {format_number(ratio)}"
+                return Hint("factor", f"off by a factor of {format_number(ratio)}")
         if self.tolerance.mode == "tol":
+            # Two numbers that round alike at N decimals are closer than 10^-N: only the
+            # decimals below the largest difference need trying.
+            gap = max(abs(_rational(given[i]) - _rational(expected[i]))
+                      for i in np.ndindex(expected.shape))
             for digits in range(8, 0, -1):  # the most decimals it is right to
-                if self._all_same_rounded(given, expected, digits):
-                    return (f"{count}: right to {digits} decimal{'s' if digits > 1 else ''}, "
-                            f"not within the tolerance (--decimals {digits} accepts it)")
-        return count
+                if gap < Fraction(1, 10**digits) and \
+                        self._all_same_rounded(given, expected, digits):
+                    return Hint("decimals", f"right to {digits} decimal"
+                                            f"{'s' if digits > 1 else ''}, not within the "
+                                            "tolerance", note=f"--decimals {digits} accepts it")
+        return None
 
     def _all_same_rounded(self, given: np.ndarray, expected: np.ndarray, digits: int) -> bool:
         rounded = Tolerance("decimals", digits=digits)
@@ -502,23 +833,54 @@ def exact_value(value: Any) -> Any:
     return [exact_value(v) for v in arr]
 
 
+
+
+_FULL_WIDTH_DIGITS = "０１２３４５６７８９"  # read as 0-9 (SPEC section 1)
+
+
+def _foreign_digit(value: Any, path: tuple[int, ...] = ()
+                   ) -> tuple[tuple[int, ...], str, str] | None:
+    """The first string in value that holds a digit or numeral other than 0-9 ("2²", "①",
+    "٣"): (its position in value, 0-based; the string; the character). None when there is none.
+    """
+    if isinstance(value, str):
+        if not value.isascii():
+            for char in value:
+                if char.isnumeric() and not char.isascii() and char not in _FULL_WIDTH_DIGITS:
+                    return path, value, char
+        return None
+    if isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _foreign_digit(item, (*path, i))
+            if found is not None:
+                return found
+    return None
+
+
 # --- reports for machines --------------------------------------------------------------------
+
+# Gradescope's results.json: who sees the results, and when.
+VISIBILITIES = ("visible", "hidden", "after_due_date", "after_published")
 
 
 def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
-    item: dict[str, Any] = {"key": result.key, "right": result.right, "points": result.points,
-                            "earned": result.earned}
-    if result.given is None:  # a key --points asked for, not answered
-        item.update(given=None, message=result.message, wrong_entries=[])
-        return item
-    item["given"] = json_value(result.given)
-    if reveal:
+    item: dict[str, Any] = {"key": result.key, "graded": result.graded,
+                            "status": result.status,
+                            "right": result.right if result.graded else None,
+                            "points": _number(result.points), "earned": _number(result.earned),
+                            "given": None if result.given is None else json_value(result.given)}
+    shown = reveal and result.status in (RIGHT, WRONG) and result.expected is not None
+    if shown:
         item["expected"] = json_value(result.expected)
-    if exact:  # the same values as fraction strings, as in solve --json
+    if exact and result.given is not None:  # the same values as fraction strings
         item["exact"] = {"given": exact_value(result.given)}
-        if reveal:
+        if shown:
             item["exact"]["expected"] = exact_value(result.expected)
-    item["message"] = result.message if reveal else public_message(result)
+    item["message"] = result.message(reveal)
+    item["hint"] = result.hint_kind(reveal)
+    if result.status in (RIGHT, WRONG):
+        item["entries"] = result.entries
+        item["right_entries"] = result.right_entries
     wrong = []
     for diff in result.diffs:
         entry: dict[str, Any] = {"position": list(diff.position),
@@ -528,55 +890,70 @@ def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
             entry["difference"] = json_value(diff.difference)
         wrong.append(entry)
     item["wrong_entries"] = wrong
+    if result.source_key:
+        item["from"] = result.source_key
     if result.line:
         item["line"] = result.line
     return item
 
 
-def public_message(result: KeyResult) -> str:
-    """The message without anything that gives the expected value away (--no-reveal)."""
-    if result.right:
-        return ""
-    kind = result.message.split(":", 1)[0]
-    if kind in ("transposed", "wrong shape"):
-        return kind
-    if result.diffs and np.ndim(result.expected) > 0:
-        return "wrong entries: " + ", ".join(
-            "[" + ",".join(map(str, d.position)) + "]" for d in result.diffs)
-    return "wrong"
-
-
 def check_json(problem: str, tolerance: Tolerance, reports: list[FileReport],
-               reveal: bool, exact: bool = False) -> dict[str, Any]:
-    """The `check --json` object: the tolerance used, then per file per key the grade.
+               reveal: bool, exact: bool = False, points: dict[str, float] | None = None,
+               partial: bool = False) -> dict[str, Any]:
+    """The `check --json` object: the rules used, then per file per key the grade (the
+    README lists every field).
 
     exact: the problem was solved in exact arithmetic; each key then also has its values as
-    fraction strings.
+    fraction strings. points: the graded set of --points and --require (None or {}: each
+    file's own keys are graded).
     """
     files = []
     for report in reports:
         item: dict[str, Any] = {"file": report.source, "usable": report.usable}
         if report.error:
             item["error"] = report.error
-        item.update(score=report.score, max_score=report.max_score, right=report.right,
-                    total=len(report.keys),
-                    keys=[_key_json(k, reveal, exact) for k in report.keys])
+        item.update(score=_number(report.score), max_score=_number(report.max_score),
+                    all_right=report.all_right, right=report.right, total=len(report.graded),
+                    keys=[_key_json(k, reveal, exact) for k in report.keys],
+                    missing=report.missing, not_graded=report.not_graded,
+                    unanswered=report.unanswered)
         files.append(item)
     # score and max_score: the totals over every file (one student's when there is one file)
     return {"problem": problem, "tolerance": tolerance.as_dict(), "reveal": reveal,
-            "score": sum(r.score for r in reports),
-            "max_score": sum(r.max_score for r in reports), "files": files}
+            "partial": partial,
+            "points": {k: _number(v) for k, v in points.items()} if points else None,
+            "score": _number(round(sum(r.score for r in reports), 6)),
+            "max_score": _number(round(sum(r.max_score for r in reports), 6)),
+            "all_right": all(r.all_right for r in reports), "files": files}
 
 
-def gradescope_json(report: FileReport, reveal: bool) -> dict[str, Any]:
+def gradescope_json(report: FileReport, reveal: bool, visibility: str = "visible",
+                    tolerance: Tolerance | None = None,
+                    points: dict[str, float] | None = None) -> dict[str, Any]:
     """Gradescope's autograder results.json for one submission: score, max_score, and one
-    test per graded key (an unusable file is one test worth the points at stake)."""
+    test per graded key (an unusable file is one test worth the points at stake).
+
+    Every test, and the results as a whole, get `visibility`. A test's output holds what the
+    text report says of the key, without advice meant for the teacher; --no-reveal leaves out
+    the same things as everywhere else.
+    """
     tests = []
     if report.error:
-        tests.append({"name": "answers file", "score": 0, "max_score": report.possible,
-                      "output": report.error})
-    for k in report.keys:
-        output = "right" if k.right else (k.message if reveal else public_message(k))
-        tests.append({"name": k.key, "score": k.earned, "max_score": k.points,
-                      "output": output})
-    return {"score": report.score, "max_score": report.max_score, "tests": tests}
+        tests.append({"name": "answers file", "score": 0, "max_score": _number(report.possible),
+                      "status": "failed", "output": report.error, "visibility": visibility})
+    for k in report.graded:
+        lines = [k.message(reveal, teacher=False) or "right", *k.detail_lines(reveal)]
+        if k.source_key:
+            lines.append(f"(read from the answer to {k.source_key})")
+        tests.append({"name": k.key, "score": _number(k.earned),
+                      "max_score": _number(k.points),
+                      "status": "passed" if k.right else "failed", "output": "\n".join(lines),
+                      "visibility": visibility})
+    output = [f"Tolerance: {tolerance.describe()}"] if tolerance else []
+    if report.not_graded:
+        output.append(f"Not graded (this assignment grades {', '.join(points or {})}): "
+                      + ", ".join(report.not_graded))
+    if not points and report.usable and report.unanswered:
+        output.append("Not answered: " + ", ".join(report.unanswered))
+    return {"score": _number(report.score), "max_score": _number(report.max_score),
+            "visibility": visibility, "output": "\n".join(output), "tests": tests}

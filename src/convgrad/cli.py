@@ -183,28 +183,37 @@ def _pause(console: Any, lang: str) -> Callable[[], bool]:
 def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: bool = False,
               rtol: float | None = None, atol: float | None = None,
               decimals: int | None = None, sig_figs: int | None = None, exact: bool = False,
-              summary: bool = False, points: str | None = None,
-              gradescope: str | None = None, debug: bool = False) -> int:
+              summary: bool = False, points: str | list[str] | None = None,
+              gradescope: str | None = None, debug: bool = False,
+              require: str | list[str] | None = None, partial: bool = False,
+              gradescope_visibility: str | None = None) -> int:
+    """points and require: each given once or more (the lists add up)."""
     def work() -> int:
-        from convgrad.check import Grader, check_json, parse_points
+        from convgrad.check import Grader, check_json, parse_points, parse_require
         from convgrad.engine import run
 
+        # Every option is checked before the problem is read: a usage error costs nothing.
         tolerance = _tolerance(rtol, atol, decimals, sig_figs, exact)
+        weights, required = parse_points(points), parse_require(require)
+        _check_outputs(json_, summary, gradescope, gradescope_visibility, [problem, *answers])
+        if gradescope is not None and len(answers) != 1:
+            raise ProblemError("--gradescope writes the results of one submission; give "
+                               "one answers file")
         solved = run(_load(problem), exact=True if exact else None)
-        grader = Grader(solved, tolerance, parse_points(points))
+        grader = Grader(solved, tolerance, weights, required, partial)
         reports = _grade_all(grader, answers)
-        if gradescope:
-            if len(reports) != 1:
-                raise ProblemError("--gradescope writes the results of one submission; give "
-                                   "one answers file")
-            _write_gradescope(gradescope, reports[0], not no_reveal)
+        if gradescope is not None:
+            _write_gradescope(gradescope, reports[0], not no_reveal,
+                              gradescope_visibility or "visible", tolerance, grader.points)
         if json_:
-            doc = check_json(problem, tolerance, reports, not no_reveal, solved.exact)
+            doc = check_json(problem, tolerance, reports, not no_reveal, solved.exact,
+                             grader.points, partial)
             sys.stdout.write(json.dumps(doc) + "\n")
         else:
             from convgrad.report import check_lines, write_plain
 
-            lines = check_lines(reports, tolerance, not no_reveal, summary_only=summary)
+            lines = check_lines(reports, tolerance, not no_reveal, summary_only=summary,
+                                points=grader.points, partial=partial)
             if sys.stdout.isatty():
                 from convgrad import render
 
@@ -216,6 +225,36 @@ def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: 
         return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
 
     return _exit_code(work, debug)
+
+
+def _check_outputs(json_: bool, summary: bool, gradescope: str | None,
+                   visibility: str | None, inputs: list[str]) -> None:
+    """Usage errors among check's output options, each one line."""
+    import os
+
+    from convgrad.check import VISIBILITIES
+
+    if json_ and summary:
+        raise ProblemError("--summary shortens the text report and --json prints the whole "
+                           "report as JSON; give one of them")
+    if visibility is not None:
+        if gradescope is None:
+            raise ProblemError("--gradescope-visibility sets who sees the Gradescope file; "
+                               "give --gradescope PATH too")
+        if visibility not in VISIBILITIES:
+            raise ProblemError(f"--gradescope-visibility: '{visibility}' is not one of "
+                               + ", ".join(VISIBILITIES))
+    if gradescope is None:
+        return
+    if not gradescope.strip() or gradescope == "-":
+        raise ProblemError(f"--gradescope needs the path of a file to write, not "
+                           f"'{gradescope}'; Gradescope reads "
+                           "/autograder/results/results.json")
+    for path in inputs:
+        if path != "-" and os.path.exists(path) and os.path.exists(gradescope) and \
+                os.path.samefile(path, gradescope):
+            raise ProblemError(f"--gradescope {gradescope} would overwrite {path}; give "
+                               "another path")
 
 
 def _tolerance(rtol: float | None, atol: float | None, decimals: int | None,
@@ -263,12 +302,14 @@ def _grade_all(grader: Any, answers: list[str]) -> list[Any]:
     return reports
 
 
-def _write_gradescope(path: str, report: Any, reveal: bool) -> None:
+def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,
+                      tolerance: Any, points: dict[str, float]) -> None:
     from convgrad.check import gradescope_json
 
     try:
         with open(path, "w", encoding="utf-8") as out:
-            json.dump(gradescope_json(report, reveal), out, indent=2)
+            json.dump(gradescope_json(report, reveal, visibility, tolerance, points), out,
+                      indent=2)
     except OSError as exc:
         raise ProblemError(f"--gradescope: cannot write {path} ({exc.strerror or exc})") \
             from None
@@ -277,10 +318,12 @@ def _write_gradescope(path: str, report: Any, reveal: bool) -> None:
 # --- the fast path for scripts ------------------------------------------------------------
 
 _FLAGS = {"solve": {"--json", "--exact", "--float"},
-          "check": {"--json", "--no-reveal", "--exact", "--summary"}}
+          "check": {"--json", "--no-reveal", "--exact", "--summary", "--partial"}}
 _VALUES = {"solve": {"--terms": str},
            "check": {"--rtol": float, "--atol": float, "--decimals": int, "--sig-figs": int,
-                     "--points": str, "--gradescope": str}}
+                     "--points": str, "--require": str, "--gradescope": str,
+                     "--gradescope-visibility": str}}
+_REPEATED = {"--points", "--require"}  # options that may be given more than once
 
 
 def _fast_args(args: list[str]) -> tuple[str, dict[str, Any]] | None:
@@ -299,10 +342,12 @@ def _fast_args(args: list[str]) -> tuple[str, dict[str, Any]] | None:
         if arg in _FLAGS[command]:
             options[arg.lstrip("-").replace("-", "_")] = True
         elif arg in _VALUES[command] and k + 1 < len(rest):
+            name = arg.lstrip("-").replace("-", "_")
             try:
-                options[arg.lstrip("-").replace("-", "_")] = _VALUES[command][arg](rest[k + 1])
+                value = _VALUES[command][arg](rest[k + 1])
             except ValueError:
                 return None  # typer says what is wrong with the value
+            options[name] = [*options.get(name, []), value] if arg in _REPEATED else value
             k += 1
         elif arg == "--" or (arg.startswith("-") and arg != "-"):
             return None
@@ -472,17 +517,31 @@ def make_app() -> Any:
         summary: Annotated[bool, typer.Option(
             "--summary", help="Print only the summary table, not each file's report.")
         ] = False,
-        points: Annotated[Optional[str], typer.Option(  # noqa: UP045
-            "--points", help="Points per key, e.g. dW=2,db=1 (default 1 per key given).",
+        points: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+            "--points", help="The graded keys and their points, e.g. dW=2,db=1 or "
+                             "'dW[1,2]=1' (repeatable). Every key named is graded in every "
+                             "file; other keys are not graded. Default: 1 point per key "
+                             "given.", show_default=False)] = None,
+        require: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
+            "--require", help="Keys every file must answer, e.g. dW,db,dX (repeatable); 1 "
+                              "point each unless --points says otherwise.",
             show_default=False)] = None,
+        partial: Annotated[bool, typer.Option(
+            "--partial", help="A matrix of the right shape earns the share of its entries "
+                              "that are right (default: right or wrong as a whole).")
+        ] = False,
         gradescope: Annotated[Optional[str], typer.Option(  # noqa: UP045
             "--gradescope", help="Also write Gradescope's results.json to this path.",
             show_default=False)] = None,
+        gradescope_visibility: Annotated[Optional[str], typer.Option(  # noqa: UP045
+            "--gradescope-visibility", help="Who sees the Gradescope results: visible "
+                                            "(default), hidden, after_due_date or "
+                                            "after_published.", show_default=False)] = None,
     ) -> None:
         """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
         raise typer.Exit(run_check(problem, answers, json_, no_reveal, rtol, atol, decimals,
                                    sig_figs, exact, summary, points, gradescope,
-                                   state["debug"]))
+                                   state["debug"], require, partial, gradescope_visibility))
 
     _APP.append(app)
     return app

@@ -9,24 +9,43 @@ from __future__ import annotations
 
 from typing import Any
 
-from convgrad.check import FileReport, Tolerance, public_message, value_text
+from convgrad.check import NOT_GRADED, RIGHT, FileReport, Tolerance
 
 Line = list[tuple[str, str]]  # (text, style) segments; style names are rich's
 
 
 def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
-                summary_only: bool = False) -> list[Line]:
-    """Each file's report (unless summary_only), then a summary table when there are several."""
+                summary_only: bool = False, points: dict[str, float] | None = None,
+                partial: bool = False) -> list[Line]:
+    """The rules in force, each file's report (unless summary_only), then a summary table
+    when there are several files.
+
+    points: the graded set of --points and --require (None or {}: each file's own keys).
+    """
     lines: list[Line] = [[(f"Tolerance: {tolerance.describe()}", "dim")]]
+    if points:
+        total = sum(points.values())
+        lines.append([("Graded: " + ", ".join(f"{key} ({_points(value)})"
+                                              for key, value in points.items())
+                       + f", {_points(total)} point{'s' if total != 1 else ''} in all; other "
+                         "keys are not graded", "dim")])
+    if partial:
+        lines.append([("Partial credit: a matrix of the right shape earns the share of its "
+                       "entries that are right", "dim")])
     if not summary_only:
         for report in reports:
-            lines += file_lines(report, reveal)
+            lines += file_lines(report, reveal, show_unanswered=not points)
     if summary_only or len(reports) > 1:
         lines += summary_lines(reports)
     return lines
 
 
-def file_lines(report: FileReport, reveal: bool) -> list[Line]:
+def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -> list[Line]:
+    """One file's report: its score, then a line per key with the wrong entries below.
+
+    show_unanswered: name the top-level results the file did not answer (when each file's
+    own keys are graded, so that a grade says what it covers).
+    """
     if not report.usable:
         error = report.error or ""
         if error.startswith(report.source):  # the message names the file already
@@ -34,31 +53,25 @@ def file_lines(report: FileReport, reveal: bool) -> list[Line]:
         return [[(f"{report.source}: ", "bold"), ("unusable: ", "bold red"), (error, "")]]
     lines: list[Line] = [[(report.source, "bold"),
                           (f": {_points(report.score)}/{_points(report.max_score)} points, "
-                           f"{report.right} of {len(report.keys)} right", "")]]
+                           f"{report.right} of {len(report.graded)} right", "")]]
     for k in report.keys:
-        line: Line = [("  ✓ ", "green") if k.right else ("  ✗ ", "bold red"),
-                      (k.key, "bold cyan")]
-        message = k.message if reveal else public_message(k)
+        if k.status == RIGHT:
+            mark = ("  ✓ ", "green")
+        elif k.status == NOT_GRADED:
+            mark = ("  · ", "dim")
+        else:
+            mark = ("  ✗ ", "bold red")
+        line: Line = [mark, (k.key, "bold cyan")]
+        if 0 < k.earned < k.points:  # --partial
+            line.append((f"  ({_points(k.earned)} of {_points(k.points)} points)", ""))
+        message = k.message(reveal)
         if message:
-            line.append((f"  {message}", ""))
+            line.append((f"  {message}", "dim" if k.status == NOT_GRADED else ""))
         lines.append(line)
-        if k.right or k.given is None:
-            continue
-        if not k.diffs or k.diffs[0].position == ():
-            text = f"      given {value_text(k.given, given=True)}"
-            if reveal:
-                text += f"; expected {value_text(k.expected)}"
-            lines.append([(text, "")])
-            continue
-        for d in k.diffs[:20]:
-            where = "[" + ",".join(map(str, d.position)) + "]"
-            text = f"      {where}  given {value_text(d.given, given=True)}"
-            if reveal:
-                text += (f"  expected {value_text(d.expected)}"
-                         f"  difference {value_text(d.difference)}")
-            lines.append([(text, "")])
-        if len(k.diffs) > 20:
-            lines.append([(f"      ... {len(k.diffs) - 20} more wrong entries", "dim")])
+        lines += [[(f"      {text}", "dim" if text.startswith("...") else "")]
+                  for text in k.detail_lines(reveal)]
+    if show_unanswered and report.unanswered:
+        lines.append([("  not answered (not graded): " + ", ".join(report.unanswered), "dim")])
     return lines
 
 
@@ -67,7 +80,7 @@ def summary_lines(reports: list[FileReport]) -> list[Line]:
     for r in reports:
         if r.usable:
             rows.append((r.source, f"{_points(r.score)}/{_points(r.max_score)}",
-                         f"{r.right}/{len(r.keys)}", ", ".join(r.wrong_keys) or "-"))
+                         f"{r.right}/{len(r.graded)}", ", ".join(r.wrong_keys) or "-"))
         else:
             rows.append((r.source, "-", "-", "unusable: " + (r.error or "")))
     widths = [max(len(row[k]) for row in rows) for k in range(3)]
@@ -76,7 +89,7 @@ def summary_lines(reports: list[FileReport]) -> list[Line]:
         text = "  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row[:3]))
         lines.append([(f"{text}  {row[3]}", "bold" if n == 0 else "")])
     usable = [r for r in reports if r.usable]
-    right = sum(1 for r in usable if not r.wrong_keys)
+    right = sum(1 for r in usable if r.all_right)
     lines.append([(f"{len(reports)} files: {right} all right, {len(usable) - right} with "
                    f"wrong answers, {len(reports) - len(usable)} unusable", "dim")])
     return lines
