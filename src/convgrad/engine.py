@@ -53,17 +53,24 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """a @ b for exact arrays as (integers, denominator): a @ b == integers / denominator.
+    """a (M, K) @ b (K, N) for exact arrays as (integers (M, N), denominator).
 
-    Callers that go on adding (the dX scatter) keep the integers and divide once at the end.
+    a @ b == integers / denominator. Callers that go on adding (the dX scatter) keep the
+    integers and divide once at the end. The integers are Python ints, whatever their size.
     """
     ia, da = _scaled_ints(to_exact(a))
     ib, db = _scaled_ints(to_exact(b))
-    bound = _max_abs(ia) * _max_abs(ib) * max(a.shape[-1], 1)
-    if bound < 2**62:
+    max_a, max_b = _max_abs(ia), _max_abs(ib)
+    if max_a == 0 or max_b == 0:
+        # A zero operand (a zero filter, a gradient zeroed by ReLU) gives zeros, however
+        # large the other side's numbers are.
+        return np.zeros((a.shape[0], b.shape[1]), dtype=object), 1
+    # Every entry of the product and every partial sum is at most K * max_a * max_b; with
+    # both maxima >= 1 that bound also keeps each operand's entries within int64.
+    if max_a * max_b * a.shape[1] < 2**63:
         product = (ia.astype(np.int64) @ ib.astype(np.int64)).astype(object)
     else:
-        product = ia @ ib
+        product = ia @ ib  # Python ints: exact at any size
     return product, da * db
 
 
