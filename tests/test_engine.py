@@ -366,3 +366,72 @@ def test_exact_network_with_zero_weights_and_huge_activations():
     assert not any(conv["dW"].flat) and not any(conv["db"].flat)
     assert got["dX"].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
 
+
+# --- float64 overflow: an error that says so, never a NumPy warning (issue 12) ----------------
+# pytest turns warnings into errors (filterwarnings = error), so each of these also checks
+# that no RuntimeWarning escapes the engine.
+
+
+@pytest.mark.parametrize("problem, name, rational", [
+    # (1e200 + 1 - 0)^2 is beyond float64: the loss overflows, Y and the gradients do not.
+    ({"input": [[1e200, 1], [2, 3]], "kernel": [[1, 0], [0, 1]], "target": [[0]],
+      "loss": "mse"}, "'loss'", True),
+    # 1e308 + 1e308 in the convolution itself.
+    ({"input": [[1e308, 1e308], [2, 1]], "kernel": [[1, 1], [0, 1]], "activation": "sigmoid",
+      "target": [[0]], "loss": "mse"}, "'Z'", False),
+    ({"input": [[1e300]], "kernel": [["1e-300"]], "grad_output": [[1e10]]}, "'dW'", True),
+    ({"input": [[1e300]], "kernel": [[1]], "grad_output": [[1]], "learning_rate": 1e10},
+     "'W_new'", True),
+    # slope * z below -1.8e308 (and Z itself finite).
+    ({"input": [[-1e300, 1]], "activation": {"name": "leaky_relu", "slope": 1e10},
+      "pool": {"type": "avg", "size": 1}, "kernel": [[1]], "grad_output": [[1, 1]]}, "'A'",
+     True),
+    ({"input": [[1e308, -1e308]], "kernel": [[1]], "target": [[0, 1]],
+      "loss": "cross_entropy"}, "'loss'", False),
+    ({"input": [1e300, 1e300], "target": [0], "loss": "sse",
+      "layers": [{"dense": {"weights": [[1e10, 1]]}}, "relu"]}, "'fc1.output'", True),
+    ({"input": [1e300, 1e300], "grad_output": [1e300],
+      "layers": [{"dense": {"weights": [[1, 1]]}}, "relu"]}, "'fc1.dW'", True),
+])
+def test_float_overflow_is_a_problem_error_naming_the_result(problem, name, rational):
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve(problem, exact=False)
+    message = str(caught.value)
+    assert name in message and "overflows float64" in message
+    assert "smaller numbers" in message
+    assert ("--exact" in message) == rational
+
+
+def test_a_number_beyond_float64_names_its_key():
+    with pytest.raises(convgrad.ProblemError, match="'kernel' holds a number too large"):
+        convgrad.solve({"input": "1 2", "kernel": "1e400"}, exact=False)
+    with pytest.raises(convgrad.ProblemError, match="'target' holds a number too large"):
+        convgrad.solve({"input": "1 2", "kernel": 1, "target": "1 -1e400"}, exact=False)
+    with pytest.raises(convgrad.ProblemError, match="'layers' .*fc1's weights"):
+        convgrad.solve({"input": [1, 2], "layers": [{"dense": {"weights": [[1, "1e999"]]}}],
+                        "grad_output": [1]}, exact=False)
+    # The same numbers are no trouble for exact arithmetic.
+    got = convgrad.solve({"input": "1 2", "kernel": "1e400", "grad_output": "1 1"}, exact=True)
+    assert got["Y"].tolist() == [[10**400, 2 * 10**400]] and got["dW"] == 3
+
+
+def test_float_saturation_with_finite_results_works_quietly():
+    # sigmoid(-1000) is 0 and sigmoid(1e308) is 1 in float64: saturated, but every result is
+    # finite, so the problem is solved (and no warning escapes).
+    got = convgrad.solve({"input": [[-1000, 1e308]], "kernel": [[1]], "activation": "sigmoid",
+                          "target": [[0, 1]], "loss": "mse"})
+    assert got["Y"].tolist() == [[0.0, 1.0]]
+    assert got["loss"] == 0.0
+    assert got["dX"].tolist() == [[0.0, 0.0]] and got["dW"].tolist() == [[0.0]]
+    # Softmax of [1e308, -1e308]: the second output's log softmax is -inf in float64, but its
+    # target is 0, so the loss is exactly 0, not nan (and not -0.0).
+    got = convgrad.solve({"input": [[1e308, -1e308]], "kernel": [[1]], "target": [[1, 0]],
+                          "loss": "cross_entropy"})
+    assert got["loss"] == 0.0 and str(got["loss"]) == "0.0"
+    assert got["dY"].tolist() == [[0.0, 0.0]]
+
+
+def test_bce_on_a_saturated_sigmoid_says_so():
+    with pytest.raises(convgrad.ProblemError, match="sigmoid of 40, which is exactly 1"):
+        convgrad.solve({"input": [[40]], "kernel": [[1]], "activation": "sigmoid",
+                        "target": [[0]], "loss": "bce"})
