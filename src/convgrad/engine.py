@@ -574,9 +574,9 @@ def _check_finite(problem: Problem, named: tuple[tuple[str, Any], ...]) -> None:
         if value is None:
             continue
         values = np.asarray(value, dtype=np.float64).reshape(-1)
-        bad = np.flatnonzero(~np.isfinite(values))
-        if bad.size:
-            i = int(bad[0])
+        finite = np.isfinite(values)
+        if not finite.all():
+            i = int(np.argmin(finite))  # the first entry that is not finite
             entry = "" if values.size == 1 else f" at entry {i + 1} (row-major)"
             raise problem.error(name, f"overflows float64{entry}: a number along the way went "
                                 "beyond 1.8e308, so the result would be "
