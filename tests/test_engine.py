@@ -218,3 +218,220 @@ def test_exact_matmul_with_huge_integers_stays_exact():
     got = convgrad.solve(problem)
     assert got["Y"].tolist() == [[2 * big * big + 2]]
     assert got["dW"].tolist() == [[big, 1], [1, big]]
+
+
+# --- exact arithmetic at any size (issue 12) --------------------------------------------------
+
+
+def _exact_reference(problem: dict, x, w, b, act=None, pool=None, loss=None, t=None, dy=None):
+    """The single-layer pipeline in the naive twin, on object arrays of the problem's numbers."""
+    z = ref.conv_forward(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1))
+    a = ref.activation_forward(act, z, Fraction(1, 100)) if act else z
+    y = ref.pool_forward(pool, a, (2, 2), (1, 1)) if pool else a
+    out = {"Y": y}
+    if loss:
+        out["loss"] = ref.loss_forward(loss, y, t)
+        dy = ref.loss_backward(loss, y, t)
+    out["dY"] = dy
+    da = ref.pool_backward(pool, a, dy, (2, 2), (1, 1)) if pool else dy
+    dz = ref.activation_backward(act, z, da, Fraction(1, 100)) if act else da
+    out["dX"], out["dW"], out["db"] = ref.conv_backward(x, w, dz, (1, 1), (0, 0, 0, 0), (1, 1))
+    return out
+
+
+def _objects(nested):
+    return np.vectorize(Fraction, otypes=[object])(np.array(nested, dtype=object))
+
+
+def _assert_exact_results(got, want):
+    for key, expected in want.items():
+        value = got[key]
+        if key == "loss":
+            assert isinstance(value, (int, Fraction)) and value == expected, key
+            continue
+        value = np.asarray(value, dtype=object).reshape(-1)
+        expected = np.asarray(expected, dtype=object).reshape(-1)
+        assert all(isinstance(v, (int, Fraction)) for v in value), key
+        assert value.tolist() == expected.tolist(), key
+
+
+BIG = 10**20
+
+
+def test_exact_zero_filter_with_huge_inputs():
+    # A zero kernel makes every product with the input 0; the int64 bound must not be fooled
+    # into converting 10**20 (beyond int64) for the other side of dW.
+    x = [[BIG, 1, 2], [3, BIG, 4], [5, 6, BIG]]
+    problem = {"input": x, "kernel": [[0, 0], [0, 0]], "bias": 1,
+               "target": [[1, 2], [3, 4]], "loss": "mse"}
+    got = convgrad.solve(problem, exact=True)
+    # By hand: Y = 1 everywhere; dY = 2/4 (Y - t) = [[0, -1/2], [-1, -3/2]]; L = (0+1+4+9)/4.
+    assert got["Y"].tolist() == [[1, 1], [1, 1]]
+    assert got["loss"] == Fraction(7, 2)
+    assert got["dY"].tolist() == [[0, Fraction(-1, 2)], [-1, Fraction(-3, 2)]]
+    assert got["db"] == -3
+    assert got["dX"].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+    # dW[p, q] = sum over i, j of dY[i, j] x[i + p, j + q].
+    assert got["dW"].tolist() == [
+        [Fraction(-1, 2) * 1 - 3 - Fraction(3, 2) * BIG, Fraction(-1, 2) * 2 - BIG - 6],
+        [-5 - Fraction(1, 2) * BIG - Fraction(3, 2) * 6, -2 - 6 - Fraction(3, 2) * BIG]]
+    want = _exact_reference(problem, _objects([x]), _objects([[[[0, 0], [0, 0]]]]),
+                             _objects([1]), loss="mse", t=_objects([[[1, 2], [3, 4]]]))
+    _assert_exact_results(got, want)
+
+
+def test_exact_zero_grad_output_with_huge_numbers():
+    x = [[BIG, 10**30], ["1/99991", "123456789.123456789"]]
+    problem = {"input": x, "kernel": [[BIG, -1], [2, "1/3"]], "grad_output": [[0]],
+               "learning_rate": "1/10"}
+    got = convgrad.solve(problem, exact=True)
+    y = (BIG * BIG - 10**30 + Fraction(2, 99991)
+         + Fraction(123456789123456789, 10**9) / 3)
+    assert got["Y"].tolist() == [[y]]
+    assert got["dW"].tolist() == [[0, 0], [0, 0]] and got["dX"].tolist() == [[0, 0], [0, 0]]
+    assert got["db"] == 0
+    assert got["W_new"].tolist() == [[BIG, -1], [2, Fraction(1, 3)]]
+
+
+def test_exact_relu_zeroing_everything_with_huge_values():
+    # Every pre-activation is negative: ReLU sends back nothing, whatever the sizes.
+    x = [[BIG, 3 * BIG, 10**25], [2 * BIG, "1/7", 10**30]]
+    w = [[-BIG, -1], [-1, -BIG]]
+    problem = {"input": x, "kernel": w, "activation": "relu", "target": [[5, "1/3"]],
+               "loss": "sse"}
+    got = convgrad.solve(problem, exact=True)
+    assert got["Y"].tolist() == [[0, 0]]
+    assert got["Z"].tolist() == [[-BIG * BIG - 3 * BIG - 2 * BIG - Fraction(BIG, 7),
+                                  -3 * BIG * BIG - 10**25 - Fraction(1, 7) - 10**50]]
+    assert got["loss"] == 25 + Fraction(1, 9)
+    assert got["dY"].tolist() == [[-10, Fraction(-2, 3)]]
+    assert got["dZ"].tolist() == [[0, 0]]
+    assert got["dW"].tolist() == [[0, 0], [0, 0]] and got["db"] == 0
+    assert got["dX"].tolist() == [[0, 0, 0], [0, 0, 0]]
+    want = _exact_reference(problem, _objects([x]), _objects([[w]]), _objects([0]), act="relu",
+                            loss="sse", t=_objects([[[5, "1/3"]]]))
+    _assert_exact_results(got, want)
+
+
+@pytest.mark.parametrize("act, pool, loss", [
+    (None, None, "mse"), ("relu", "max", "mae"), ("leaky_relu", "avg", "half_sse"),
+    (None, "max", "sse"),
+])
+def test_exact_huge_integers_and_long_decimals_match_the_reference(act, pool, loss):
+    x = [[10**30, "123456789.123456789", "1/99991", 0],
+         [-(10**25), 0, "-7/3", BIG],
+         [0, "0.000000000000000000001", 10**30, "-1/99991"]]
+    w = [[10**25, 0], ["1/99991", "-123456789.123456789"]]
+    t = [[10**30, 0, "1/3"], [0, 1, "-2.5"]] if not pool else [[10**30, 0]]
+    problem = {"input": x, "kernel": w, "bias": "1/3", "target": t, "loss": loss}
+    if act:
+        problem["activation"] = act
+    if pool:
+        problem["pool"] = {"type": pool, "size": 2, "stride": 1}
+    got = convgrad.solve(problem, exact=True)
+    want = _exact_reference(problem, _objects([x]), _objects([[w]]), _objects(["1/3"]), act,
+                            pool, loss, _objects([t]))
+    _assert_exact_results(got, want)
+
+
+def test_exact_matmul_switches_to_python_ints_exactly_at_the_int64_bound():
+    # a = floor(sqrt(2**63)): one product a*a fits int64, the sum of two does not.
+    a = 3037000499
+    one = convgrad.solve({"input": [[a]], "kernel": [[a]], "grad_output": [[1]]}, exact=True)
+    two = convgrad.solve({"input": [[a, a]], "kernel": [[a, a]], "grad_output": [[1]]},
+                         exact=True)
+    assert one["Y"].tolist() == [[a * a]]
+    assert two["Y"].tolist() == [[2 * a * a]] and 2 * a * a >= 2**63
+
+
+def test_exact_network_with_zero_weights_and_huge_activations():
+    # conv -> relu -> max_pool -> flatten -> dense with zero weights: dense's dX is 0 and its
+    # dW holds the huge activations; everything before it gets zero gradients.
+    x = [[BIG, 0, 3], [1, 10**30, "1/3"], [2, 2, 2]]
+    problem = {"input": x, "target": [BIG, "1/99991"], "loss": "mse", "layers": [
+        {"conv": {"kernel": [[1, 0], [0, 1]], "bias": "1/2"}}, "relu",
+        {"max_pool": {"size": 2, "stride": 1}}, "flatten",
+        {"dense": {"weights": [[0], [0]], "bias": [0, 1]}}]}
+    got = convgrad.solve(problem, exact=True)
+    conv, relu, pool, flatten, fc = got["layers"]
+    top = BIG + 10**30 + Fraction(1, 2)
+    assert pool["output"].tolist() == [[[top]]]
+    assert got["Y"].tolist() == [0, 1]
+    # mse over 2 outputs: dY = (Y - t) = [-BIG, 1 - 1/99991].
+    assert got["dY"].tolist() == [-BIG, 1 - Fraction(1, 99991)]
+    assert fc["dW"].tolist() == [[-BIG * top], [(1 - Fraction(1, 99991)) * top]]
+    assert fc["db"].tolist() == [-BIG, 1 - Fraction(1, 99991)]
+    for layer in (conv, relu, pool, flatten):
+        assert not any(layer["d_output"].flat)
+    assert not any(conv["dW"].flat) and not any(conv["db"].flat)
+    assert got["dX"].tolist() == [[0, 0, 0], [0, 0, 0], [0, 0, 0]]
+
+
+# --- float64 overflow: an error that says so, never a NumPy warning (issue 12) ----------------
+# pytest turns warnings into errors (filterwarnings = error), so each of these also checks
+# that no RuntimeWarning escapes the engine.
+
+
+@pytest.mark.parametrize("problem, name, rational", [
+    # (1e200 + 1 - 0)^2 is beyond float64: the loss overflows, Y and the gradients do not.
+    ({"input": [[1e200, 1], [2, 3]], "kernel": [[1, 0], [0, 1]], "target": [[0]],
+      "loss": "mse"}, "'loss'", True),
+    # 1e308 + 1e308 in the convolution itself.
+    ({"input": [[1e308, 1e308], [2, 1]], "kernel": [[1, 1], [0, 1]], "activation": "sigmoid",
+      "target": [[0]], "loss": "mse"}, "'Z'", False),
+    ({"input": [[1e300]], "kernel": [["1e-300"]], "grad_output": [[1e10]]}, "'dW'", True),
+    ({"input": [[1e300]], "kernel": [[1]], "grad_output": [[1]], "learning_rate": 1e10},
+     "'W_new'", True),
+    # slope * z below -1.8e308 (and Z itself finite).
+    ({"input": [[-1e300, 1]], "activation": {"name": "leaky_relu", "slope": 1e10},
+      "pool": {"type": "avg", "size": 1}, "kernel": [[1]], "grad_output": [[1, 1]]}, "'A'",
+     True),
+    ({"input": [[1e308, -1e308]], "kernel": [[1]], "target": [[0, 1]],
+      "loss": "cross_entropy"}, "'loss'", False),
+    ({"input": [1e300, 1e300], "target": [0], "loss": "sse",
+      "layers": [{"dense": {"weights": [[1e10, 1]]}}, "relu"]}, "'fc1.output'", True),
+    ({"input": [1e300, 1e300], "grad_output": [1e300],
+      "layers": [{"dense": {"weights": [[1, 1]]}}, "relu"]}, "'fc1.dW'", True),
+])
+def test_float_overflow_is_a_problem_error_naming_the_result(problem, name, rational):
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve(problem, exact=False)
+    message = str(caught.value)
+    assert name in message and "overflows float64" in message
+    assert "smaller numbers" in message
+    assert ("--exact" in message) == rational
+
+
+def test_a_number_beyond_float64_names_its_key():
+    with pytest.raises(convgrad.ProblemError, match="'kernel' holds a number too large"):
+        convgrad.solve({"input": "1 2", "kernel": "1e400"}, exact=False)
+    with pytest.raises(convgrad.ProblemError, match="'target' holds a number too large"):
+        convgrad.solve({"input": "1 2", "kernel": 1, "target": "1 -1e400"}, exact=False)
+    with pytest.raises(convgrad.ProblemError, match="'layers' .*fc1's weights"):
+        convgrad.solve({"input": [1, 2], "layers": [{"dense": {"weights": [[1, "1e999"]]}}],
+                        "grad_output": [1]}, exact=False)
+    # The same numbers are no trouble for exact arithmetic.
+    got = convgrad.solve({"input": "1 2", "kernel": "1e400", "grad_output": "1 1"}, exact=True)
+    assert got["Y"].tolist() == [[10**400, 2 * 10**400]] and got["dW"] == 3
+
+
+def test_float_saturation_with_finite_results_works_quietly():
+    # sigmoid(-1000) is 0 and sigmoid(1e308) is 1 in float64: saturated, but every result is
+    # finite, so the problem is solved (and no warning escapes).
+    got = convgrad.solve({"input": [[-1000, 1e308]], "kernel": [[1]], "activation": "sigmoid",
+                          "target": [[0, 1]], "loss": "mse"})
+    assert got["Y"].tolist() == [[0.0, 1.0]]
+    assert got["loss"] == 0.0
+    assert got["dX"].tolist() == [[0.0, 0.0]] and got["dW"].tolist() == [[0.0]]
+    # Softmax of [1e308, -1e308]: the second output's log softmax is -inf in float64, but its
+    # target is 0, so the loss is exactly 0, not nan (and not -0.0).
+    got = convgrad.solve({"input": [[1e308, -1e308]], "kernel": [[1]], "target": [[1, 0]],
+                          "loss": "cross_entropy"})
+    assert got["loss"] == 0.0 and str(got["loss"]) == "0.0"
+    assert got["dY"].tolist() == [[0.0, 0.0]]
+
+
+def test_bce_on_a_saturated_sigmoid_says_so():
+    with pytest.raises(convgrad.ProblemError, match="sigmoid of 40, which is exactly 1"):
+        convgrad.solve({"input": [[40]], "kernel": [[1]], "activation": "sigmoid",
+                        "target": [[0]], "loss": "bce"})

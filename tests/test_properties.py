@@ -7,6 +7,10 @@
 (b) Correctness: random valid single-layer problems (small shapes, ints and fractions,
     random stride, padding, dilation, flip, activation, pool, loss or grad_output, learning
     rate) agree exactly, in exact mode, with the naive loops of ``convgrad.reference``.
+(c) Correctness at any size: random rational single layers and networks, with every option
+    and written form, exact zeros, ties, kinks, and numbers far beyond int64 and float64,
+    agree with the reference by Fraction equality, every key and every layer. A default run
+    checks 400 fixed problems; ``pytest -m slow`` adds a long run of 3000 new ones.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ from hypothesis import strategies as st  # noqa: E402
 
 import convgrad  # noqa: E402
 from convgrad import reference  # noqa: E402
+from convgrad.numbers import parse_array  # noqa: E402
 
 PROBLEM_FILES = sorted((Path(__file__).resolve().parent.parent / "problems").glob("*.yaml"))
 
@@ -540,3 +545,515 @@ def test_the_reference_check_figures():
     assert want["dW"].reshape(2, 2).tolist() == [[32, 41], [59, 68]]
     assert want["dX"].reshape(3, 3).tolist() == [[1, 2, 0], [2, 2, 2], [-3, 0, 3]]
     assert want["db"].tolist() == [9]
+
+
+# --- (c) random rational problems of every shape, with numbers of every size -------------------
+#
+# Single layers and networks (SPEC sections 1, 2 and 5) built as dicts: every rational option,
+# every written form of a number, and the cases where exact arithmetic is easiest to get wrong:
+# exact zeros (a zero filter, a zero grad_output, ReLU zeroing everything), ties in max
+# windows, pre-activations exactly at the kink 0, |y - t| exactly 0 for mae, integers up to
+# 10**25 (beyond int64) and long decimals and fractions. Every key of the result and every
+# layer is held against the naive loops of convgrad.reference by Fraction equality.
+
+small = st.one_of(st.just(Fraction(0)), st.integers(-3, 3).map(Fraction),
+                  st.fractions(min_value=-3, max_value=3, max_denominator=6))
+big_integers = st.one_of(
+    st.integers(-10**25, 10**25).map(Fraction),
+    st.builds(lambda sign, k: Fraction(sign * 10**k), st.sampled_from([1, -1]),
+              st.integers(15, 25)))
+long_decimals = st.builds(lambda n, k: Fraction(n, 10**k), st.integers(-10**18, 10**18),
+                          st.integers(1, 12))
+odd_fractions = st.builds(Fraction, st.integers(-10**6, 10**6), st.integers(1, 10**6))
+# Around int64's edges: a product of two of these, or a sum of a few products, just fits int64
+# or just does not (3037000499 = floor(sqrt(2**63))).
+int64_edges = st.builds(lambda sign, n: Fraction(sign * n), st.sampled_from([1, -1]),
+                        st.sampled_from([2**31, 3037000499, 3037000500, 2**32, 2**62,
+                                         2**63 - 1, 2**63]))
+rationals = st.one_of(small, small, big_integers, long_decimals, odd_fractions, int64_edges)
+
+
+def decimal_text(v: Fraction) -> str | None:
+    """v as an exact decimal ("-0.125"), or None when its denominator has a prime besides 2, 5."""
+    d, k2, k5 = v.denominator, 0, 0
+    while d % 2 == 0:
+        d, k2 = d // 2, k2 + 1
+    while d % 5 == 0:
+        d, k5 = d // 5, k5 + 1
+    if d != 1:
+        return None
+    k = max(k2, k5)
+    n = v.numerator * 10**k // v.denominator
+    if k == 0:
+        return str(n)
+    digits = str(abs(n)).rjust(k + 1, "0")
+    return f"{'-' if n < 0 else ''}{digits[:-k]}.{digits[-k:]}"
+
+
+def text_forms(v: Fraction) -> list[str]:
+    """The ways a matrix string may spell v: 3, -2/5, 0.125, 125e-3."""
+    forms = [f"{v.numerator}/{v.denominator}"]
+    if v.denominator == 1:
+        forms.append(str(v.numerator))
+    decimal = decimal_text(v)
+    if decimal is not None and v.denominator != 1:
+        k = len(decimal.split(".")[1])
+        forms += [decimal, f"{v.numerator * 10**k // v.denominator}e-{k}"]
+    return forms
+
+
+class Writer:
+    """Draws numbers from a per-problem palette (so that ties and repeats are common) and
+    writes them in any form a dict may hold: int, Fraction, "a/b", "0.125", a float whose
+    decimal is exact, or a matrix string."""
+
+    def __init__(self, draw) -> None:
+        self.draw = draw
+        # Now and then a problem of integers near int64's edges only, where the exact matmul
+        # must switch from int64 to Python ints at exactly the right bound.
+        self.numbers = rationals if draw(st.integers(0, 5)) else st.one_of(
+            int64_edges, st.integers(-3, 3).map(Fraction))
+        self.palette = draw(st.lists(self.numbers, min_size=1, max_size=4))
+
+    def number(self) -> Fraction:
+        if self.draw(st.integers(0, 2)):
+            return self.draw(st.sampled_from(self.palette))
+        return self.draw(self.numbers)
+
+    def array(self, shape: tuple[int, ...]) -> np.ndarray:
+        out = np.empty(shape, dtype=object)
+        kind = self.draw(st.integers(0, 9))
+        if kind <= 1:  # all zeros, or one number throughout (ties everywhere)
+            out.fill(Fraction(0) if kind == 0 else self.number())
+            return out
+        for index in np.ndindex(shape):
+            out[index] = self.number()
+        return out
+
+    def entry(self, v: Fraction):
+        forms: list = [v, *text_forms(v)]
+        if v.denominator == 1:
+            forms.append(int(v))
+        if abs(v) < 1e300 and Fraction(repr(float(v))) == v:
+            forms.append(float(v))  # the decimal it prints as is v itself
+        return self.draw(st.sampled_from(forms))
+
+    def write(self, arr: np.ndarray):
+        """arr as the problem writes it: nested lists, or a matrix string (2-D, or a list of
+        them for 3-D)."""
+        # A string of one row is a vector: only matrices of two rows or more become strings.
+        if arr.ndim in (2, 3) and arr.shape[-2] > 1 and self.draw(st.integers(0, 3)) == 0:
+            def text(m) -> str:
+                sep = self.draw(st.sampled_from(["; ", ";", "\n"]))
+                return sep.join(" ".join(self.draw(st.sampled_from(text_forms(v))) for v in row)
+                                for row in m)
+            return text(arr) if arr.ndim == 2 else [text(m) for m in arr]
+        if arr.ndim == 1 and arr.size > 1 and self.draw(st.integers(0, 3)) == 0:
+            sep = self.draw(st.sampled_from([" ", ", "]))
+            return sep.join(self.draw(st.sampled_from(text_forms(v))) for v in arr)
+
+        def nested(a: np.ndarray) -> list:
+            return [nested(item) for item in a] if a.ndim > 1 else [self.entry(v) for v in a]
+        return nested(arr) if arr.ndim else self.entry(arr[()])
+
+
+def pair(draw, a: int, b: int):
+    """(a, b) as a problem may write it: one int when they are equal, or [a, b]."""
+    return a if a == b and draw(st.booleans()) else [a, b]
+
+
+def conv_layer(draw, num: Writer, h: np.ndarray):
+    """A conv layer for maps h (C, H, W): (keys for the problem, reference description)."""
+    C, H, W = h.shape
+    F = draw(st.integers(1, 3))
+    KH, KW = draw(st.integers(1, min(3, H + 2))), draw(st.integers(1, min(3, W + 2)))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    keys: dict = {}
+    style = draw(st.sampled_from(["absent", "int", "pair", "quad", "same", "valid"]))
+    if style == "same":
+        pad = (*same_padding(H, KH, sh, dh), *same_padding(W, KW, sw, dw))
+    elif style in ("int", "pair", "quad"):
+        quad = [draw(st.integers(0, 2)) for _ in range(4)]
+        pad = {"int": (quad[0],) * 4, "pair": (quad[0], quad[0], quad[2], quad[2]),
+               "quad": tuple(quad)}[style]
+        keys["padding"] = {"int": pad[0], "pair": [pad[0], pad[2]], "quad": list(pad)}[style]
+    else:
+        pad = (0, 0, 0, 0)
+    if style in ("same", "valid"):
+        keys["padding"] = style
+    # The dilated kernel must fit the padded input: shrink it until it does.
+    while dh * (KH - 1) + 1 > H + pad[0] + pad[1]:
+        KH, dh = (KH - 1, dh) if dh == 1 else (KH, 1)
+    while dw * (KW - 1) + 1 > W + pad[2] + pad[3]:
+        KW, dw = (KW - 1, dw) if dw == 1 else (KW, 1)
+    if style == "same":  # "same" follows the kernel and dilation actually used
+        pad = (*same_padding(H, KH, sh, dh), *same_padding(W, KW, sw, dw))
+    if (sh, sw) != (1, 1) or draw(st.booleans()):
+        keys["stride"] = pair(draw, sh, sw)
+    if (dh, dw) != (1, 1) or draw(st.booleans()):
+        keys["dilation"] = pair(draw, dh, dw)
+    flip = draw(st.booleans())
+    if flip or draw(st.booleans()):
+        keys["flip_kernel"] = flip
+
+    w = num.array((F, C, KH, KW))
+    forms = ["4d"]
+    if C == 1:
+        forms.append("f_kh_kw")
+        if F == 1:
+            forms.append("2d")
+    elif F == 1:
+        forms.append("c_kh_kw")
+    form = draw(st.sampled_from(forms))
+    written = {"4d": w, "f_kh_kw": w[:, 0], "2d": w[0, 0], "c_kh_kw": w[0]}[form]
+    keys["kernel"] = num.write(written)
+
+    stride, dilation = (sh, sw), (dh, dw)
+    bias_form = draw(st.sampled_from(["absent", "scalar", "list", "kink"]))
+    if bias_form == "kink":
+        # A bias that puts one pre-activation exactly at 0, the kink of relu and leaky_relu.
+        z0 = reference.conv_forward(h, w, to_objects([0] * F), stride, pad, dilation, flip)
+        f, i, j = (draw(st.integers(0, n - 1)) for n in z0.shape)
+        bias_scalar = draw(st.booleans())
+        if bias_scalar:
+            b = to_objects([-z0[f, i, j]] * F)
+            keys["bias"] = num.entry(b[0])
+        else:
+            b = num.array((F,))
+            b[f] = -z0[f, i, j]
+            keys["bias"] = num.write(b)
+    elif bias_form == "scalar":
+        b = to_objects([num.number()] * F)
+        keys["bias"] = num.entry(b[0])
+        bias_scalar = True
+    elif bias_form == "list":
+        b = num.array((F,))
+        keys["bias"] = num.write(b)
+        bias_scalar = False
+    else:
+        b, bias_scalar = to_objects([0] * F), True
+    ref_layer = ("conv", w, b, stride, pad, dilation, flip, np.shape(written), bias_scalar)
+    return keys, ref_layer
+
+
+def activation_layer(draw, num: Writer, single: bool):
+    """(as written, reference description) for relu or leaky_relu (default or given slope)."""
+    kind = draw(st.sampled_from(["relu", "leaky_relu", "leaky_slope"]))
+    if kind == "leaky_slope":
+        slope = num.number()
+        if single:
+            return {"name": "leaky_relu", "slope": num.entry(slope)}, ("leaky_relu", slope)
+        return {"leaky_relu": {"slope": num.entry(slope)}}, ("leaky_relu", slope)
+    written = kind if draw(st.booleans()) else ({"name": kind} if single else {kind: None})
+    return written, (kind, Fraction(1, 100))
+
+
+def pool_layer(draw, h: np.ndarray):
+    _, H, W = h.shape
+    kind = draw(st.sampled_from(["max", "avg"]))
+    ph, pw = draw(st.integers(1, min(H, 3))), draw(st.integers(1, min(W, 3)))
+    keys: dict = {"size": pair(draw, ph, pw)}
+    stride = (ph, pw)
+    if draw(st.booleans()):
+        stride = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        keys["stride"] = pair(draw, *stride)
+    return kind, keys, ("pool", kind, (ph, pw), stride)
+
+
+def forward(layer: tuple, h: np.ndarray) -> np.ndarray:
+    kind = layer[0]
+    if kind == "conv":
+        _, w, b, stride, pad, dilation, flip, *_ = layer
+        return reference.conv_forward(h, w, b, stride, pad, dilation, flip)
+    if kind in ("relu", "leaky_relu"):
+        return reference.activation_forward(kind, h, layer[1])
+    if kind == "pool":
+        return reference.pool_forward(layer[1], h, layer[2], layer[3])
+    if kind == "flatten":
+        return reference.flatten_forward(h)
+    return reference.dense_forward(h, layer[1], layer[2])
+
+
+def backward(layer: tuple, h: np.ndarray, dout: np.ndarray):
+    """(dL/d input, dW, db) of one layer in the reference; dW, db None for layers without."""
+    kind = layer[0]
+    if kind == "conv":
+        _, w, b, stride, pad, dilation, flip, *_ = layer
+        return reference.conv_backward(h, w, dout, stride, pad, dilation, flip)
+    if kind in ("relu", "leaky_relu"):
+        return reference.activation_backward(kind, h, dout, layer[1]), None, None
+    if kind == "pool":
+        return reference.pool_backward(layer[1], h, dout, layer[2], layer[3]), None, None
+    if kind == "flatten":
+        return reference.flatten_backward(h, dout), None, None
+    return reference.dense_backward(h, layer[1], dout)
+
+
+@st.composite
+def rational_problems(draw):
+    """(problem dict, reference layers, the input's full array, objective) for a random
+    rational single layer or network."""
+    num = Writer(draw)
+    single = draw(st.booleans())
+    C = draw(st.integers(1, 2))
+    H, W = draw(st.integers(1, 5)), draw(st.integers(1, 6))
+    doc: dict = {}
+    layers: list[tuple] = []
+    written_layers: list = []
+
+    if single:
+        input_ndim = draw(st.sampled_from([3] if C == 2 else [1, 2, 3]))
+        if input_ndim == 1:
+            H = 1
+        x = num.array((C, H, W))
+        doc["input"] = num.write({1: x[0, 0], 2: x[0], 3: x}[input_ndim])
+        keys, conv = conv_layer(draw, num, x)
+        doc.update(keys)
+        layers.append(conv)
+        h = forward(conv, x)
+        if draw(st.booleans()):
+            act = draw(st.sampled_from(["none", "act", "act"]))
+            if act == "none":
+                doc["activation"] = "none"
+            else:
+                doc["activation"], layer = activation_layer(draw, num, True)
+                layers.append(layer)
+                h = forward(layer, h)
+        if draw(st.booleans()):
+            kind, keys, layer = pool_layer(draw, h)
+            doc["pool"] = {"type": kind, **keys}
+            layers.append(layer)
+            h = forward(layer, h)
+        x_full = x
+    else:
+        vector_input = draw(st.integers(0, 4)) == 0
+        if vector_input:
+            x_full = num.array((H * W,))
+            doc["input"] = num.write(x_full)
+        else:
+            input_ndim = draw(st.sampled_from([3] if C == 2 else [2, 3]))
+            x_full = num.array((C, H, W))
+            doc["input"] = num.write(x_full[0] if input_ndim == 2 else x_full)
+        h = x_full
+        for _ in range(draw(st.integers(1, 6))):
+            if h.ndim == 3:
+                choice = draw(st.sampled_from(["conv", "conv", "act", "pool", "flatten"]))
+            else:
+                choice = draw(st.sampled_from(["dense", "dense", "act"]))
+            if choice == "flatten" and h.size > 24:
+                choice = "pool"
+            if choice == "conv":
+                keys, layer = conv_layer(draw, num, h)
+                written_layers.append({"conv": keys})
+            elif choice == "act":
+                written, layer = activation_layer(draw, num, False)
+                written_layers.append(written)
+            elif choice == "pool":
+                kind, keys, layer = pool_layer(draw, h)
+                written_layers.append({f"{kind}_pool": keys})
+            elif choice == "flatten":
+                written_layers.append("flatten")
+                layer = ("flatten",)
+            else:
+                M = draw(st.integers(1, 3))
+                w = num.array((M, h.size))
+                keys = {"weights": num.write(w)}
+                b = to_objects([0] * M)
+                bias_form = draw(st.sampled_from(["absent", "scalar", "list", "kink"]))
+                if bias_form == "scalar":
+                    b = to_objects([num.number()] * M)
+                    keys["bias"] = num.entry(b[0])
+                elif bias_form in ("list", "kink"):
+                    b = num.array((M,))
+                    if bias_form == "kink":  # one output exactly at 0
+                        m = draw(st.integers(0, M - 1))
+                        b[m] = -reference.dense_forward(h, w, to_objects([0] * M))[m]
+                    keys["bias"] = num.write(b)
+                written_layers.append({"dense": keys})
+                layer = ("dense", w, b)
+            layers.append(layer)
+            h = forward(layer, h)
+        doc["layers"] = written_layers
+
+    # The objective: a target (with a loss, or mse by default) or dL/dY.
+    y = h
+    user_y_shape = y.shape
+    if single and input_ndim <= 2 and y.shape[0] == 1:
+        user_y_shape = y.shape[1:]  # Ho x Wo for one filter on a 2-D input (SPEC section 1)
+    objective = draw(st.sampled_from(["mse", "sse", "half_sse", "mae", "default", "grad"]))
+    if objective == "grad":
+        values = num.array(y.shape)
+        doc["grad_output"] = num.write(values.reshape(user_y_shape))
+        loss = None
+    else:
+        # Some targets equal their outputs: y - t exactly 0 (mae's kink).
+        values = np.empty(y.shape, dtype=object)
+        for index in np.ndindex(y.shape):
+            values[index] = y[index] if draw(st.integers(0, 2)) == 0 else num.number()
+        doc["target"] = num.write(values.reshape(user_y_shape))
+        loss = "mse" if objective == "default" else objective
+        if objective != "default":
+            doc["loss"] = loss
+    lr = num.number() if draw(st.booleans()) else None
+    if lr is not None:
+        doc["learning_rate"] = num.entry(lr)
+    return doc, layers, x_full, (loss, values, lr)
+
+
+def reference_run(layers: list[tuple], x: np.ndarray, objective: tuple) -> dict:
+    """Forward, loss and backward through the naive loops: every layer's numbers."""
+    loss, values, lr = objective
+    ins, outs = [], []
+    h = x
+    for layer in layers:
+        ins.append(h)
+        h = forward(layer, h)
+        outs.append(h)
+    run = {"Y": h, "outputs": outs}
+    if loss:
+        run["loss"] = reference.loss_forward(loss, h, values)
+        d = reference.loss_backward(loss, h, values)
+    else:
+        d = values
+    run["dY"] = d
+    run["d_outputs"], run["grads"] = [None] * len(layers), [None] * len(layers)
+    for i in reversed(range(len(layers))):
+        run["d_outputs"][i] = d
+        d, dw, db = backward(layers[i], ins[i], d)
+        if dw is not None:
+            w, b = layers[i][1], layers[i][2]
+            new = (w - lr * dw, b - lr * db) if lr is not None else (None, None)
+            run["grads"][i] = (dw, db, *new)
+    run["dX"] = d
+    return run
+
+
+LAYER_FAMILY = {"conv": "conv", "relu": "relu", "leaky_relu": "leaky_relu", "pool": "pool",
+                "flatten": "flatten", "dense": "fc"}
+
+
+def assert_matches_reference(result: dict, doc: dict, layers: list[tuple], x: np.ndarray,
+                             objective: tuple) -> None:
+    want = reference_run(layers, x, objective)
+    loss, _, lr = objective
+    x_shape = parse_array(doc["input"]).shape
+    single = "layers" not in doc
+    expected_keys = {"Y", "dY", "dX", "warnings"} | ({"loss"} if loss else set())
+
+    if single:
+        conv = layers[0]
+        F = conv[1].shape[0]
+        y_shape = want["Y"].shape
+        if len(x_shape) <= 2 and y_shape[0] == 1:
+            y_shape = y_shape[1:]
+        db_shape = None if conv[8] and F == 1 else (F,)
+        dw, db, w_new, b_new = want["grads"][0]
+        checks = [("Y", want["Y"], y_shape), ("dY", want["dY"], y_shape),
+                  ("dW", dw, conv[7]), ("db", db, db_shape)]
+        if len(layers) > 1:
+            z_shape = want["outputs"][0].shape[1:] if len(y_shape) == 2 else \
+                want["outputs"][0].shape
+            checks += [("Z", want["outputs"][0], z_shape), ("dZ", want["d_outputs"][0], z_shape)]
+            if len(layers) == 3:
+                checks += [("A", want["outputs"][1], z_shape),
+                           ("dA", want["d_outputs"][1], z_shape)]
+        if lr is not None:
+            checks += [("W_new", w_new, conv[7]), ("b_new", b_new, db_shape)]
+        expected_keys |= {name for name, _, _ in checks}
+    else:
+        checks = [("Y", want["Y"], want["Y"].shape), ("dY", want["dY"], want["Y"].shape)]
+        expected_keys.add("layers")
+        assert len(result["layers"]) == len(layers)
+        counts: dict[str, int] = {}
+        for i, (layer, got) in enumerate(zip(layers, result["layers"], strict=True)):
+            kind = layer[0]
+            family = LAYER_FAMILY[kind]
+            counts[family] = counts.get(family, 0) + 1
+            assert got["name"] == f"{family}{counts[family]}"
+            assert got["type"] == {"pool": f"{layer[1] if kind == 'pool' else ''}_pool"}.get(
+                kind, kind)
+            name = got["name"]
+            out_shape = want["outputs"][i].shape
+            assert_exactly(f"{name}.output", got["output"], want["outputs"][i], out_shape)
+            assert_exactly(f"{name}.d_output", got["d_output"], want["d_outputs"][i], out_shape)
+            keys = {"name", "type", "output", "d_output"}
+            if want["grads"][i] is not None:
+                dw, db, w_new, b_new = want["grads"][i]
+                w_shape = layer[7] if kind == "conv" else dw.shape
+                assert_exactly(f"{name}.dW", got["dW"], dw, w_shape)
+                assert_exactly(f"{name}.db", got["db"], db, db.shape)
+                keys |= {"dW", "db"}
+                if lr is not None:
+                    assert_exactly(f"{name}.W_new", got["W_new"], w_new, w_shape)
+                    assert_exactly(f"{name}.b_new", got["b_new"], b_new, db.shape)
+                    keys |= {"W_new", "b_new"}
+            assert set(got) == keys, f"{name}: keys {sorted(got)}"
+    checks.append(("dX", want["dX"], x_shape))
+    for name, value, shape in checks:
+        assert_exactly(name, result[name], value, shape)
+    if loss:
+        assert_exactly("loss", result["loss"], want["loss"], None)
+    assert set(result) == expected_keys, f"keys {sorted(result)}"
+
+
+# Sized to run in about ten seconds; derandomized so that every run of the suite checks the
+# same problems. The long run below explores new ones each time.
+RATIONAL = settings(max_examples=400, deadline=None, database=None, derandomize=True,
+                    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+RATIONAL_LONG = settings(RATIONAL, max_examples=3000, derandomize=False)
+
+
+def note_features(layers: list[tuple], x: np.ndarray, objective: tuple) -> None:
+    """Events for --hypothesis-show-statistics: how often the hard cases come up."""
+    loss, values, _ = objective
+    h = x
+    numbers = list(x.flat) + list(values.flat)
+    for layer in layers:
+        if layer[0] in ("conv", "dense"):
+            numbers += list(layer[1].flat) + list(layer[2].flat)
+            if not any(layer[1].flat):
+                event("a zero kernel or weights")
+        if layer[0] in ("relu", "leaky_relu") and any(v == 0 for v in h.flat):
+            event("a pre-activation exactly at the kink 0")
+        if layer[0] == "pool" and layer[1] == "max":
+            (ph, pw), (sh, sw) = layer[2], layer[3]
+            _, OH, OW = forward(layer, h).shape
+            windows = [h[c, i * sh:i * sh + ph, j * sw:j * sw + pw].reshape(-1).tolist()
+                       for c in range(h.shape[0]) for i in range(OH) for j in range(OW)]
+            if any(window.count(max(window)) > 1 for window in windows):
+                event("a tie in a max window")
+        h = forward(layer, h)
+    if loss is None and not any(values.flat):
+        event("a zero grad_output")
+    if loss == "mae" and any(a == b for a, b in zip(h.flat, values.flat, strict=True)):
+        event("mae with y - t exactly 0")
+    if any(abs(v) >= 2**63 for v in numbers):
+        event("a number beyond int64")
+    if any(Fraction(v).denominator > 10**6 for v in numbers):
+        event("a long decimal or fraction")
+
+
+def check_rational_problem(case) -> None:
+    doc, layers, x, objective = case
+    event("network" if "layers" in doc else "single layer")
+    note_features(layers, x, objective)
+    result = convgrad.solve(doc, exact=True)
+    assert_matches_reference(result, doc, layers, x, objective)
+
+
+@RATIONAL
+@given(case=rational_problems())
+def test_rational_problems_match_the_reference_exactly(case):
+    check_rational_problem(case)
+
+
+# `-m slow` asks for it; a plain run of the suite leaves it out (about 3000 examples).
+@pytest.mark.slow
+@pytest.mark.skipif("'slow' not in config.getoption('markexpr') or "
+                    "'not slow' in config.getoption('markexpr')",
+                    reason="a long run: pytest -m slow")
+@RATIONAL_LONG
+@given(case=rational_problems())
+def test_rational_problems_match_the_reference_exactly_long_run(case):
+    check_rational_problem(case)

@@ -106,6 +106,45 @@ def test_ints_in_object_arrays_stay_exact():
     assert type(L_mae) is Fraction and L_mae == Fraction(9, 2)
 
 
+def test_huge_integers_and_long_decimals_stay_exact():
+    # Numbers far beyond int64 and float64, and a zero kernel next to them: Python ints and
+    # Fractions carry them exactly, one term at a time.
+    big, huge = 10**20, 10**400
+    x = exact([[[big, huge], ["1/99991", "123456789123456789/1000000000"]]])
+    w = exact([[[[10**30, 0], [0, "1/3"]]]])
+    b = exact(["-1/3"])
+    # z = 10**50 + 123456789123456789 / (3 * 10**9) - 1/3
+    z = ref.conv_forward(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1))
+    assert_exact(z, [[[Fraction(10**50) + Fraction(123456789123456789, 3 * 10**9)
+                       - Fraction(1, 3)]]])
+    dx, dw, db = ref.conv_backward(x, w, exact([[[0]]]), (1, 1), (0, 0, 0, 0), (1, 1))
+    assert_exact(dx, [[[0, 0], [0, 0]]])
+    assert_exact(dw, [[[[0, 0], [0, 0]]]])
+    assert_exact(db, [0])
+    # dout = 10**30 / 7: dw = dout * x, dx = dout * w.
+    dout = Fraction(10**30, 7)
+    dx, dw, db = ref.conv_backward(x, w, exact([[[dout]]]), (1, 1), (0, 0, 0, 0), (1, 1))
+    assert_exact(dw, [[[[dout * big, dout * huge],
+                        [dout / 99991, dout * Fraction(123456789123456789, 10**9)]]]])
+    assert_exact(dx, [[[dout * 10**30, 0], [0, dout / 3]]])
+    assert_exact(db, [dout])
+    # Zero weights in a dense layer, huge inputs: dx is 0, dw = dout x^T.
+    v = exact([huge, "-1/99991"])
+    dx, dw, _ = ref.dense_backward(v, exact([[0, 0]]), exact([big]))
+    assert_exact(dx, [0, 0])
+    assert_exact(dw, [[big * huge, Fraction(-big, 99991)]])
+    # Losses: y - t = [huge, 0]; mse = huge**2 / 2, mae's sign is 0 where y = t.
+    y, t = exact([huge + 1, big]), exact([1, big])
+    assert ref.loss_forward("mse", y, t) == Fraction(huge * huge, 2)
+    assert_exact(ref.loss_backward("mse", y, t), [huge, 0])
+    assert_exact(ref.loss_backward("mae", y, t), ["1/2", 0])
+    # Max pool ties among huge values: the first maximum takes the gradient.
+    a = exact([[[huge, huge], [-huge, huge]]])
+    assert_exact(ref.pool_forward("max", a, (2, 2), (1, 1)), [[[huge]]])
+    assert_exact(ref.pool_backward("max", a, exact([[[big]]]), (2, 2), (1, 1)),
+                 [[[big, 0], [0, 0]]])
+
+
 # ----------------------------------------------------------------------------------------
 # more hand-computed convolutions
 

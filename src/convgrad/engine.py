@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from convgrad.errors import ProblemError
 from convgrad.numbers import Number, exact_const, normalize, to_exact, to_float
 from convgrad.spec import Activation, Conv, Dense, Flatten, Layer, Pool, Problem
 
@@ -53,17 +54,24 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """a @ b for exact arrays as (integers, denominator): a @ b == integers / denominator.
+    """a (M, K) @ b (K, N) for exact arrays as (integers (M, N), denominator).
 
-    Callers that go on adding (the dX scatter) keep the integers and divide once at the end.
+    a @ b == integers / denominator. Callers that go on adding (the dX scatter) keep the
+    integers and divide once at the end. The integers are Python ints, whatever their size.
     """
     ia, da = _scaled_ints(to_exact(a))
     ib, db = _scaled_ints(to_exact(b))
-    bound = _max_abs(ia) * _max_abs(ib) * max(a.shape[-1], 1)
-    if bound < 2**62:
+    max_a, max_b = _max_abs(ia), _max_abs(ib)
+    if max_a == 0 or max_b == 0:
+        # A zero operand (a zero filter, a gradient zeroed by ReLU) gives zeros, however
+        # large the other side's numbers are.
+        return np.zeros((a.shape[0], b.shape[1]), dtype=object), 1
+    # Every entry of the product and every partial sum is at most K * max_a * max_b; with
+    # both maxima >= 1 that bound also keeps each operand's entries within int64.
+    if max_a * max_b * a.shape[1] < 2**63:
         product = (ia.astype(np.int64) @ ib.astype(np.int64)).astype(object)
     else:
-        product = ia @ ib
+        product = ia @ ib  # Python ints: exact at any size
     return product, da * db
 
 
@@ -311,7 +319,9 @@ def loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Number:
     if name == "bce":
         return float(-(tf * np.log(yf) + (1 - tf) * np.log1p(-yf)).sum() / y.size)
     if name == "cross_entropy":
-        return float(-(tf * _log_softmax(yf)).sum())
+        # An output far below the largest has log softmax -inf in float64 (its softmax is 0);
+        # a target of 0 there adds 0 to the loss, not 0 * -inf = nan.
+        return float(0.0 - np.where(tf != 0, tf * _log_softmax(yf), 0).sum())  # never -0.0
     raise ValueError(f"unknown loss {name}")
 
 
@@ -410,23 +420,40 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, str | None
 
 
 def run(problem: Problem, exact: bool | None = None) -> Run:
-    """Forward through every layer, the loss, then backward to dX (and the update)."""
+    """Forward through every layer, the loss, then backward to dX (and the update).
+
+    Exact arithmetic never fails on a valid problem. In float64, overflow is data, not a
+    NumPy warning: any result that is not finite (Y, the loss, a gradient, a layer's output)
+    raises ProblemError naming it.
+    """
     use_exact, note = choose_exact(problem, exact)
-    try:
-        return _run(problem, use_exact, note)
-    except OverflowError:
-        # A rational beyond float64's range (1e400 written exactly) cannot become a float.
-        raise problem.error("input", "holds a number too large for float64 (above 1.8e308); "
-                            "use smaller numbers or --exact") from None
+    if use_exact:
+        return _run(problem, True, note)
+    with np.errstate(all="ignore"):
+        return _run(problem, False, note)
 
 
 def _run(problem: Problem, use_exact: bool, note: str | None) -> Run:
-    convert = to_exact if use_exact else to_float
+    def convert(arr: np.ndarray, key: str, what: str = "") -> np.ndarray:
+        if use_exact:
+            return to_exact(arr)
+        try:
+            return to_float(arr)
+        except OverflowError:
+            # A rational beyond float64's range (1e400 written exactly) cannot become a float.
+            raise _too_large(problem, key, what) from None
 
-    def const(v: Number) -> Number:
-        return exact_const(v, use_exact)
+    def const(v: Number, key: str) -> Number:
+        try:
+            return exact_const(v, use_exact)
+        except OverflowError:
+            raise _too_large(problem, key, "") from None
 
-    x = convert(problem.x)
+    def check(*named: tuple[str, Any]) -> None:
+        if not use_exact:
+            _check_finite(problem, named)
+
+    x = convert(problem.x, "input")
     result = Run(problem=problem, exact=use_exact, passes=[], x=x, y=x)
     if note:
         result.notes.append(note)
@@ -437,39 +464,48 @@ def _run(problem: Problem, use_exact: bool, note: str | None) -> Run:
         step = LayerPass(layer=layer, x=h, out=h)
         op = layer.op
         if isinstance(op, Conv):
-            step.w, step.b = convert(op.w), convert(op.b)
+            key, what = ("kernel", "") if problem.single else ("layers", f"{layer.name}'s kernel")
+            step.w = convert(op.w, key, what)
+            key, what = ("bias", "") if problem.single else ("layers", f"{layer.name}'s bias")
+            step.b = convert(op.b, key, what)
             w_eff = step.w[:, :, ::-1, ::-1] if op.flip else step.w
             step.out, step.cache = conv_forward(h, w_eff, step.b, op.stride, op.pad, op.dilation)
         elif isinstance(op, Activation):
-            step.out = activation_forward(op.name, h, const(op.slope))
+            slope = const(op.slope, "activation" if problem.single else "layers")
+            step.out = activation_forward(op.name, h, slope)
         elif isinstance(op, Pool):
             step.out, step.cache = pool_forward(op.kind, h, op.size, op.stride)
         elif isinstance(op, Flatten):
             step.out = h.reshape(-1)
         elif isinstance(op, Dense):
-            step.w, step.b = convert(op.w), convert(op.b)
+            step.w = convert(op.w, "layers", f"{layer.name}'s weights")
+            step.b = convert(op.b, "layers", f"{layer.name}'s bias")
             step.out = dense_forward(h, step.w, step.b)
         step.out = normalize(step.out)
         result.passes.append(step)
+        check((_name(problem, result.passes, len(result.passes) - 1, "output"), step.out))
         h = step.out
     result.y = h
 
     # Loss and dL/dY.
     if problem.grad_output is not None:
-        dy = convert(problem.grad_output)
+        dy = convert(problem.grad_output, "grad_output")
     elif problem.target is not None and problem.loss is not None:
-        result.target = convert(problem.target)
-        _check_loss_domain(problem, h)
+        result.target = convert(problem.target, "target")
+        _check_loss_domain(problem, result.passes, h)
         result.loss = loss_forward(problem.loss, h, result.target)
         dy = loss_backward(problem.loss, h, result.target)
+        check(("loss", result.loss))
     else:
         return result
     result.dy = dy = normalize(dy)
+    check(("dY", dy))
     if problem.learning_rate is not None:
-        result.learning_rate = const(problem.learning_rate)
+        result.learning_rate = const(problem.learning_rate, "learning_rate")
 
     # Backward, last layer first.
-    for step in reversed(result.passes):
+    for index in reversed(range(len(result.passes))):
+        step = result.passes[index]
         step.d_out = dy
         op = step.layer.op
         if isinstance(op, Conv):
@@ -479,7 +515,7 @@ def _run(problem: Problem, use_exact: bool, note: str | None) -> Run:
             # dW is reported for W as written: un-rotate it when the kernel was flipped.
             step.dw = dw[:, :, ::-1, ::-1] if op.flip else dw
         elif isinstance(op, Activation):
-            dx = activation_backward(op.name, step.x, step.out, dy, const(op.slope))
+            dx = activation_backward(op.name, step.x, step.out, dy, const(op.slope, "layers"))
         elif isinstance(op, Pool):
             dx = pool_backward(op.kind, step.x.shape, dy, step.cache, op.size, op.stride)
         elif isinstance(op, Flatten):
@@ -493,15 +529,74 @@ def _run(problem: Problem, use_exact: bool, note: str | None) -> Run:
                 step.w_new = normalize(step.w - result.learning_rate * step.dw)
                 step.b_new = normalize(step.b - result.learning_rate * step.db)
         step.dx = dy = normalize(dx)
+        check(*((_name(problem, result.passes, index, key), value) for key, value in (
+            ("dW", step.dw), ("db", step.db), ("W_new", step.w_new), ("b_new", step.b_new),
+            ("d_input", step.dx))))
     result.dx = dy
     return result
 
 
-def _check_loss_domain(problem: Problem, y: np.ndarray) -> None:
+def _too_large(problem: Problem, key: str, what: str) -> ProblemError:
+    where = f" (in {what})" if what else ""
+    return problem.error(key, f"holds a number too large for float64 (above 1.8e308){where}; "
+                         f"{_overflow_fix(problem)}")
+
+
+def _overflow_fix(problem: Problem) -> str:
+    if problem.rational:
+        return "use smaller numbers, or --exact to compute in exact fractions"
+    return "use smaller numbers"
+
+
+def _name(problem: Problem, passes: list[LayerPass], index: int, key: str) -> str:
+    """What a user calls a layer's array: Y, dZ, dW (one layer), conv1.dW (a network), dX.
+
+    key: output, dW, db, W_new, b_new, or d_input (dL/d of the layer's input).
+    """
+    if key == "d_input":
+        if index == 0:
+            return "dX"
+        index, key = index - 1, "d_output"
+    last = index == len(problem.layers) - 1
+    if key in ("output", "d_output") and last:
+        return "Y" if key == "output" else "dY"
+    if not problem.single:
+        return f"{passes[index].layer.name}.{key}"
+    if key in ("output", "d_output"):
+        base = "Z" if index == 0 else "A"  # conv, then activation (then pool, the last)
+        return base if key == "output" else "d" + base
+    return key
+
+
+def _check_finite(problem: Problem, named: tuple[tuple[str, Any], ...]) -> None:
+    """ProblemError for the first float64 result that overflowed (inf, or nan from inf - inf)."""
+    for name, value in named:
+        if value is None:
+            continue
+        values = np.asarray(value, dtype=np.float64).reshape(-1)
+        finite = np.isfinite(values)
+        if not finite.all():
+            i = int(np.argmin(finite))  # the first entry that is not finite
+            entry = "" if values.size == 1 else f" at entry {i + 1} (row-major)"
+            raise problem.error(name, f"overflows float64{entry}: a number along the way went "
+                                "beyond 1.8e308, so the result would be "
+                                f"{'infinite' if np.isinf(values[i]) else 'undefined (nan)'}; "
+                                f"{_overflow_fix(problem)}")
+
+
+def _check_loss_domain(problem: Problem, passes: list[LayerPass], y: np.ndarray) -> None:
     if problem.loss == "bce":
         outside = [(i, v) for i, v in enumerate(y.flat) if not 0 < v < 1]
         if outside:
             i, v = outside[0]
+            last = passes[-1]
+            op = last.layer.op
+            if isinstance(op, Activation) and op.name == "sigmoid":
+                z = float(last.x.flat[i])
+                raise problem.error("loss", f"bce needs every output strictly between 0 and 1, "
+                                    f"but output {i + 1} (row-major) is the sigmoid of "
+                                    f"{z:.6g}, which is exactly {float(v):g} in float64; use "
+                                    "smaller numbers so that the sigmoid does not saturate")
             raise problem.error("loss", f"bce needs every output strictly between 0 and 1, but "
                                 f"output {i + 1} (row-major) is {float(v):.6g}; add "
                                 "activation: sigmoid, or use mse")
