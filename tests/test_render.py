@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,42 @@ def test_large_problem_is_summarised():
     assert "more slices" in text  # 12 filters x 2 channels of dL/dW: the first ones shown
     assert "…" in text and "⋮" in text  # 40x40 matrices shown by their corners
     assert len(text.splitlines()) < 500
+
+
+# --- issue 12: text convgrad did not write, signs in every kind of term, long numbers ---------
+
+NEGATIVES = [
+    # conv, leaky_relu, avg pool, flatten, dense, mae and the update, all with negatives
+    {"input": "1 -2 3 -4 1; -5 6 -7 8 -1; 9 -1 2 -3 2; -4 5 -6 7 -2; 1 -1 1 -1 1",
+     "layers": [{"conv": {"kernel": "1 -1; -1 2", "bias": -1}}, {"leaky_relu": {"slope": "1/2"}},
+                {"avg_pool": {"size": 2, "stride": 2}}, "flatten",
+                {"dense": {"weights": "1 -1 2 -2; -3 1 0 1", "bias": [-1, 2]}}],
+     "target": [-1, 3], "loss": "mae", "learning_rate": "1/2"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "bias": -2,
+     "activation": "tanh", "target": "-1 -2; -3 -4", "loss": "mse"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "bias": -2,
+     "pool": {"type": "avg", "size": 2, "stride": 1}, "target": "-3", "loss": "half_sse"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "target": "-1 0; 0 -2",
+     "loss": "sse", "learning_rate": 2},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "target": "0 1; 0 0",
+     "loss": "cross_entropy"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "activation": "sigmoid",
+     "target": "0 1; 1 0", "loss": "bce"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "activation": "relu",
+     "pool": {"type": "max", "size": 2, "stride": 1}, "grad_output": "-2"},
+]
+# A negative number right after a sign or a product dot: 1 + -2, 3·-1, 4 - -1, 1--0.5
+SLIP = re.compile(r"(\+ |·| - |\(1-|\d-)-[\d.≈]")
+
+
+@pytest.mark.parametrize("problem", NEGATIVES, ids=["network", "tanh", "avg_pool", "sse",
+                                                    "cross_entropy", "bce", "max_pool"])
+def test_negative_terms_are_bracketed_in_every_kind_of_term(problem):
+    text = render(problem, terms="all", width=200)
+    assert not SLIP.findall(text), [line for line in text.splitlines() if SLIP.search(line)]
+
+
+def test_average_pool_terms_bracket_negatives():
+    text = render(NEGATIVES[0], terms="all", width=200)
+    assert "             = (19 + (-13) + (-23/2) + 17)/4 = 23/8" in text
+    assert "pool1[1,1,2] = (29 + (-8) + (-12) + 15)/4 = 6" in text

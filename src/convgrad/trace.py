@@ -77,9 +77,8 @@ def entry_label(name: str, index: tuple[int, ...]) -> str:
 
 
 def num(value: Number) -> str:
-    """A factor in a product: negative numbers in parentheses, as on paper: 4·(-1)."""
-    text = format_number(value)
-    return f"({text})" if text.startswith("-") else text
+    """A term or factor: negative numbers in parentheses, as on paper: 4·(-1), 1 + (-2)."""
+    return _paren(format_number(value))
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -403,11 +402,12 @@ class Trace:
             c, i, j = (int(v) for v in np.unravel_index(n, p.shape))
             cells = window(c, i, j)
             labels = [al(cell) for cell in cells]
-            values = [format_number(a[cell]) for cell in cells]
+            values = [num(a[cell]) for cell in cells]
             if op.kind == "max":
                 win = cells[int(winners[c, i, j])]
                 return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
-                                 f"max({', '.join(values)})", p[c, i, j],
+                                 f"max({', '.join(format_number(a[cell]) for cell in cells)})",
+                                 p[c, i, j],
                                  note=self.say("note.from", cell=al(win)),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
             return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
@@ -505,7 +505,8 @@ class Trace:
             number = lambda i: f"|{yv(i)}-{tv(i)}|"  # noqa: E731
         elif loss == "bce":
             symbol = lambda i: f"{tl(i)}·ln({yl(i)}) + (1-{tl(i)})·ln(1-{yl(i)})"  # noqa: E731
-            number = lambda i: f"{tv(i)}·ln({yv(i)}) + (1-{tv(i)})·ln(1-{yv(i)})"  # noqa: E731
+            number = lambda i: (f"{tv(i)}·ln({yv(i)}) + "  # noqa: E731
+                                f"(1-{tv(i)})·ln(1-{_paren(yv(i))})")
         else:
             yf = np.asarray(y, dtype=float)
             softmax = np.exp(yf - yf.max()) / np.exp(yf - yf.max()).sum()
@@ -822,10 +823,10 @@ def _loss_derivative(loss: str, label: str, yv: Number, tv: Number, N: int, y: n
         return f"sign({label} - {tl})/{N}", f"sign({y_s} - {t_s})/{N}"
     if loss == "bce":
         return (f"({label} - {tl}) / ({label}·(1 - {label})) / {N}",
-                f"({y_s} - {t_s}) / ({y_s}·(1 - {y_s})) / {N}")
+                f"({y_s} - {t_s}) / ({_paren(y_s)}·(1 - {_paren(y_s)})) / {N}")
     yf = np.asarray(y, dtype=float)
     softmax = float(np.exp(float(yv) - yf.max()) / np.exp(yf - yf.max()).sum())
-    total = format_number(sum(t.flat))
+    total = _paren(format_number(sum(t.flat)))
     return (f"softmax(y){label[1:]}·Σt - {tl}",
             f"{format_number(softmax)}·{total} - {t_s}")
 
