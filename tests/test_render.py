@@ -109,6 +109,44 @@ def test_large_problem_is_summarised():
 
 # --- issue 12: text convgrad did not write, signs in every kind of term, long numbers ---------
 
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MARKUP_NAMES = ["week 3 [/conv]", "[b]x[/b]", "[red]", "\\[", "[bold red]alert[/] :smile:"]
+BCE = {"input": "0.5 0 1 0; 0 1 0.5 1; 1 0 1 0; 0 1 0 0.5",
+       "kernel": "0.2 -0.1 0; 0.1 0.3 -0.2; 0 0.1 0.1", "bias": -0.1, "activation": "sigmoid",
+       "target": "1 0; 0 1", "loss": "bce"}
+BCE_FORMULA = "L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]"
+
+
+def render_on(problem, terminal: bool, terms: str = "auto") -> str:
+    """solve's text on a plain console, or on a terminal-like one (colours stripped)."""
+    out = io.StringIO()
+    if terminal:
+        console = Console(file=out, width=200, force_terminal=True, color_system="truecolor")
+    else:
+        console = Console(file=out, width=200, color_system=None, highlight=False)
+    print_solution(run(load_problem(problem)), terms=terms, console=console)
+    return ANSI.sub("", out.getvalue())
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "terminal"])
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+def test_problem_names_are_printed_as_written(name, terminal):
+    text = render_on({**BCE, "name": name}, terminal)
+    assert f"Problem: {name}\n" in text
+    assert BCE_FORMULA in text  # the formula's [...] is not read as a tag either
+
+
+def test_make_console_prints_strings_literally(monkeypatch):
+    from convgrad.render import make_console
+
+    monkeypatch.setenv("COLUMNS", "100")
+    console = make_console()
+    out = io.StringIO()
+    console.file = out
+    console.print("[b]x[/b] [/conv] :smile:")
+    assert out.getvalue() == "[b]x[/b] [/conv] :smile:\n"
+
+
 NEGATIVES = [
     # conv, leaky_relu, avg pool, flatten, dense, mae and the update, all with negatives
     {"input": "1 -2 3 -4 1; -5 6 -7 8 -1; 9 -1 2 -3 2; -4 5 -6 7 -2; 1 -1 1 -1 1",

@@ -167,10 +167,12 @@ def run_explain(problem: str | None = None, step: bool = False, show_all: bool =
 
 
 def _pause(console: Any, lang: str) -> Callable[[], bool]:
+    from rich.text import Text
+
     from convgrad.explain import word
 
     def wait() -> bool:
-        console.print(f"[dim]{word('prompt', lang)}[/dim] ", end="")
+        console.print(Text(word("prompt", lang), style="dim"), " ", end="")
         answer = sys.stdin.readline()
         if not answer:  # Ctrl-D: the end of input quits, as q does
             console.print()

@@ -31,12 +31,16 @@ DIM = "dim"
 
 
 def make_console(stderr: bool = False) -> Console:
-    """A console for stdout (or stderr); plain, 100 columns wide, when not a terminal."""
-    console = Console(stderr=stderr, highlight=False)
+    """A console for stdout (or stderr); plain, 100 columns wide, when not a terminal.
+
+    Text convgrad did not write is never read as markup: markup and emoji codes are off,
+    and everything is printed as Text.
+    """
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
     if not console.is_terminal and "COLUMNS" not in os.environ:
         # A file or pipe has no width; expansions and sentences are never wrapped
         # (soft_wrap), so this sets the rules and the side-by-side matrices.
-        console = Console(stderr=stderr, highlight=False, width=100)
+        console = Console(stderr=stderr, highlight=False, markup=False, emoji=False, width=100)
     return console
 
 
@@ -170,7 +174,7 @@ def print_section(console: Console, section: Section, terms: str, lang: str = "e
     console.rule(Text(section.title, style="bold"), align="left")
     console.print(Text(section.why, style=WHY), soft_wrap=True)
     for line in section.lines:
-        console.print(line, soft_wrap=True)
+        console.print(Text(line), soft_wrap=True)
     full = terms == "all"
     print_matrices(console, section.matrices, full, lang)
     for group in section.groups:
