@@ -171,3 +171,19 @@ def _flat(value):
     if isinstance(value, list):
         return [v for item in value for v in _flat(item)]
     return [value]
+
+
+# --- issue 12: the process's faults, in-process ----------------------------------------------
+
+
+@pytest.mark.parametrize("given, during", [("0", None), ("abc", None), ("5", "40"),
+                                           ("120", "120")])
+def test_columns_for_typer_help_and_put_back(given, during, monkeypatch):
+    import os
+
+    from convgrad.cli import _usable_columns
+
+    monkeypatch.setenv("COLUMNS", given)
+    with _usable_columns():
+        assert os.environ.get("COLUMNS") == during
+    assert os.environ["COLUMNS"] == given

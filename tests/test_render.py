@@ -147,6 +147,18 @@ def test_make_console_prints_strings_literally(monkeypatch):
     assert out.getvalue() == "[b]x[/b] [/conv] :smile:\n"
 
 
+@pytest.mark.parametrize("columns, width", [("0", 100), ("5", 40), ("abc", 100), ("-3", 100),
+                                            ("²", 100), ("120", 120), (None, 100)])
+def test_console_width_from_columns(columns, width, monkeypatch):
+    from convgrad.render import make_console
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert make_console().width == width  # not a terminal here: 100 unless COLUMNS says
+
+
 NEGATIVES = [
     # conv, leaky_relu, avg pool, flatten, dense, mae and the update, all with negatives
     {"input": "1 -2 3 -4 1; -5 6 -7 8 -1; 9 -1 2 -3 2; -4 5 -6 7 -2; 1 -1 1 -1 1",

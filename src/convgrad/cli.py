@@ -14,6 +14,7 @@ to typer, so help and error messages are typer's.
 # commands defined inside make_app, which refer to local names.
 import contextlib
 import json
+import os
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -336,7 +337,8 @@ def main(argv: list[str] | None = None) -> None:
 def _run_app(args: list[str]) -> int:
     """The typer app, with a usage error (unknown option, bad value) as one line, exit 2."""
     try:
-        code = make_app()(args=args, prog_name="convgrad", standalone_mode=False)
+        with _usable_columns():
+            code = make_app()(args=args, prog_name="convgrad", standalone_mode=False)
     except Exception as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()  # type: ignore[attr-defined]
@@ -351,6 +353,30 @@ def _run_app(args: list[str]) -> int:
             return 130
         raise
     return code if isinstance(code, int) else EXIT_OK
+
+
+@contextmanager
+def _usable_columns() -> Iterator[None]:
+    """COLUMNS as typer's help reads it: unset when it is not a positive whole number (0 or
+    'abc' would print nothing), at least render.MIN_WIDTH."""
+    given = os.environ.get("COLUMNS")
+    if given is None:
+        yield
+        return
+    from convgrad.render import usable_columns
+
+    width = usable_columns()
+    if given == str(width):
+        yield
+        return
+    if width is None:
+        del os.environ["COLUMNS"]
+    else:
+        os.environ["COLUMNS"] = str(width)
+    try:
+        yield
+    finally:
+        os.environ["COLUMNS"] = given
 
 
 # --- the typer app --------------------------------------------------------------------------

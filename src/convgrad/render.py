@@ -30,18 +30,49 @@ WHY = "italic"
 DIM = "dim"
 
 
+# A width that the environment cannot take below, and the width of a file or pipe.
+MIN_WIDTH = 40
+PLAIN_WIDTH = 100
+
+
+def usable_columns() -> int | None:
+    """COLUMNS as a width: None when unset or not a whole number above 0 (COLUMNS=0 or 'abc'
+    would leave rich no room at all), and never below MIN_WIDTH."""
+    text = os.environ.get("COLUMNS", "").strip()
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        return None
+    return max(int(text), MIN_WIDTH)
+
+
 def make_console(stderr: bool = False) -> Console:
     """A console for stdout (or stderr); plain, 100 columns wide, when not a terminal.
 
     Text convgrad did not write is never read as markup: markup and emoji codes are off,
     and everything is printed as Text.
     """
-    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+    # A size is always given, so that rich does not read COLUMNS (nor LINES) itself.
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False,
+                      width=PLAIN_WIDTH, height=25)
+    width = usable_columns()
+    if console.is_terminal:
+        columns, lines = _terminal_size()
+        console.size = (width or max(columns, MIN_WIDTH), lines)
+    else:
         # A file or pipe has no width; expansions and sentences are never wrapped
         # (soft_wrap), so this sets the rules and the side-by-side matrices.
-        console = Console(stderr=stderr, highlight=False, markup=False, emoji=False, width=100)
+        console.size = (width or PLAIN_WIDTH, 25)
     return console
+
+
+def _terminal_size() -> tuple[int, int]:
+    for fd in (1, 2, 0):
+        try:
+            columns, lines = os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        if columns > 0:
+            return columns, lines or 25
+    return 80, 25
 
 
 def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
@@ -221,9 +252,6 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
         console.print(line)
     arithmetic = "exact fractions" if solved.exact else "float64"
     console.print(Text(f"({arithmetic})", style=DIM))
-
-
-
 
 
 # --- styled lines (check reports) ------------------------------------------------------------
