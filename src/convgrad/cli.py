@@ -135,9 +135,9 @@ def run_solve(problem: str | None = None, json_: bool = False, exact: bool = Fal
         solved = run(_load(problem), exact=_exact_choice(exact, float_))
         _print_messages(solved)
         if json_:
-            from convgrad.api import results, to_json
+            from convgrad.api import json_text, results
 
-            sys.stdout.write(json.dumps(to_json(results(solved), solved.exact)) + "\n")
+            sys.stdout.write(json_text(results(solved), solved.exact) + "\n")
         else:
             from convgrad import render
 
