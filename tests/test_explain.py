@@ -237,3 +237,13 @@ def test_problem_names_are_printed_as_written(name, terminal):
     lines = [line.strip("│ ").rstrip() for line in ANSI.sub("", out.getvalue()).splitlines()]
     assert f"Problem: {name}" in lines
     assert any(line.endswith("L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]") for line in lines)
+
+
+def test_long_numbers_in_the_walkthrough():
+    problem = {"input": "1e1000 1e1000; 1e1000 1e1000",
+               "layers": [{"conv": {"kernel": "1e1000"}}, {"conv": {"kernel": "1e1000"}}],
+               "target": "0 0; 0 0"}
+    for lang, note in (("en", "Numbers of more than 40 digits"), ("zh", "超过 40 位的数")):
+        text = walkthrough(problem, lang)
+        assert note in text
+        assert "= ≈1e+1000·≈1e+1000 + 0 = ≈1e+2000" in text

@@ -194,3 +194,23 @@ def test_average_pool_terms_bracket_negatives():
     text = render(NEGATIVES[0], terms="all", width=200)
     assert "             = (19 + (-13) + (-23/2) + 17)/4 = 23/8" in text
     assert "pool1[1,1,2] = (29 + (-8) + (-12) + 15)/4 = 6" in text
+
+
+def test_long_exact_numbers_are_rounded_in_text_and_said_so():
+    from fractions import Fraction
+
+    from convgrad.trace import show_number
+
+    assert show_number(10**40 - 1) == "9" * 40
+    assert show_number(10**40) == "≈1e+40"
+    assert show_number(-(10**400) // 3) == "≈-3.33333e+399"
+    assert show_number(Fraction(1, 3 * 10**50)) == "≈3.33333e-51"
+    assert show_number(Fraction(2 * 10**45 + 1, 3)) == "≈6.66667e+44"
+    assert show_number(Fraction(10**6 - 1, 10**46)) == "≈9.99999e-41"
+    assert show_number(10**7000) == "≈1e+7000"  # past Python's 4,300-digit limit
+    text = render({"input": "1 2; 3 4", "kernel": "1/3", "bias": "1e400",
+                   "target": "0 0; 0 0"})
+    assert "Numbers of more than 40 digits are shown to 6 significant figures" in text
+    assert "y12 = 2·1/3 + ≈1e+400 = ≈1e+400" in text
+    assert "loss = ≈1e+800" in text
+    assert "≈" not in render(ROOT / "problems" / "fractions_and_strings.yaml")

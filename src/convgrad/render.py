@@ -14,8 +14,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.numbers import format_number
-from convgrad.trace import Expansion, Matrix, Section, Trace
+from convgrad.trace import Expansion, Matrix, Section, Trace, show_number
 from convgrad.words import say
 
 # Under --terms auto a matrix larger than this is shown by its corners, and at most this
@@ -129,7 +128,7 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
             if r is None or c is None:
                 line.append(("⋮" if c is not None else "…", DIM))
                 continue
-            text = format_number(grid[r, c])
+            text = show_number(grid[r, c])
             style = ""
             if pad is not None and pad[r, c]:
                 text, style = f"({text})", DIM
@@ -193,9 +192,10 @@ def expansion_text(exp: Expansion, symbolic: bool) -> Text:
         text.append(f" = {exp.symbolic}\n", style=DIM)
         text.append(" " * len(exp.label))
     text.append(f" = {exp.numeric}")
-    if exp.numeric.strip("()") != format_number(exp.value):  # "= (-2) = -2" says it twice
+    value = show_number(exp.value)
+    if exp.numeric.strip("()") != value:  # "= (-2) = -2" says it twice
         text.append(" = ")
-        text.append(format_number(exp.value), style=VALUE)
+        text.append(value, style=VALUE)
     if exp.note:
         text.append(f"   ({exp.note})", style=DIM)
     return text
@@ -246,7 +246,9 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
                 ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
             summary.append(Matrix(key, value, axis_names=axes))
         else:
-            scalars.append(Text.assemble((f"{key} = ", LABEL), (format_number(value), VALUE)))
+            if isinstance(value, np.ndarray):
+                value = value[()]
+            scalars.append(Text.assemble((f"{key} = ", LABEL), (show_number(value), VALUE)))
     print_matrices(console, summary, terms == "all")
     for line in scalars:
         console.print(line)
