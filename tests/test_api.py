@@ -107,6 +107,15 @@ def test_every_shipped_problem_solves_without_warnings(path):
 OVERFLOW = {"input": "1e200 1e200; 3 4", "kernel": "1", "target": "0 1; 1 0", "loss": "mse"}
 
 
+def test_float_overflow_raises_no_python_warning():
+    # filterwarnings = error: a RuntimeWarning from NumPy would fail this test.
+    r = convgrad.solve(OVERFLOW, exact=False)
+    assert r["warnings"] == [] and not np.isfinite(r["loss"])
+    r = convgrad.solve({"input": "1e308 -1e308; 3 4", "kernel": "1", "activation": "sigmoid",
+                        "target": "0 1; 1 0", "loss": "mse"})
+    assert r["Y"][0].tolist() == [1.0, 0.0]
+
+
 def test_json_refuses_inf_and_nan_with_a_problem_error():
     from convgrad.api import json_text
 

@@ -187,3 +187,31 @@ def test_columns_for_typer_help_and_put_back(given, during, monkeypatch):
     with _usable_columns():
         assert os.environ.get("COLUMNS") == during
     assert os.environ["COLUMNS"] == given
+
+
+def test_other_warnings_become_one_note(capsys):
+    import warnings
+
+    from convgrad.cli import _numpy_quiet
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with _numpy_quiet():
+            np.exp(np.array([1e308]))  # overflow: silent
+            warnings.warn("something odd", UserWarning, stacklevel=1)
+            warnings.warn("something odd", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err == "note: something odd\n"
+
+
+def test_solve_json_refuses_a_float_overflow(tmp_path, capsys):
+    from convgrad import cli
+
+    path = tmp_path / "overflow.yaml"
+    path.write_text('input: "1e200 1e200; 3 4"\nkernel: "1"\ntarget: "0 1; 1 0"\n',
+                    encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["solve", str(path), "--json", "--float"])
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "float64 arithmetic overflowed" in captured.err

@@ -77,6 +77,21 @@ def _fail(message: str, code: int) -> None:
 
 
 @contextmanager
+def _numpy_quiet() -> Iterator[None]:
+    """NumPy's floating-point warnings ("overflow encountered in exp", with a path inside
+    convgrad) never reach the user: sigmoid(-1e308) = 0 is right, and a result that is not a
+    finite number is refused where it is made. Any other warning is one note line."""
+    import warnings
+
+    import numpy as np
+
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as caught:
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        sys.stderr.write(f"note: {message}\n")
+
+
+@contextmanager
 def _errors(debug: bool) -> Iterator[None]:
     """Library errors -> one line on stderr and exit 2; bugs -> one line asking for a report, 70."""
     try:
@@ -95,7 +110,7 @@ def _errors(debug: bool) -> Iterator[None]:
 
 def _exit_code(work: Callable[[], int], debug: bool) -> int:
     try:
-        with _errors(debug):
+        with _errors(debug), _numpy_quiet():
             return work()
     except _Done as done:
         return done.code
