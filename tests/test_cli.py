@@ -176,6 +176,29 @@ def _flat(value):
 # --- issue 12: the process's faults, in-process ----------------------------------------------
 
 
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, seed_example):
+    from convgrad import cli
+
+    def interrupted(**options):
+        raise cli._Interrupted
+
+    monkeypatch.setattr(cli, "run_solve", interrupted)
+    assert cli._main(["solve", str(seed_example), "--json"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "interrupted\n" and captured.out == ""
+
+
+def test_ctrl_c_handler_is_put_back(seed_example, capsys):
+    import signal
+
+    from convgrad import cli
+
+    before = signal.getsignal(signal.SIGINT)
+    assert cli._main(["solve", str(seed_example), "--json"]) == 0
+    assert signal.getsignal(signal.SIGINT) is before
+    assert json.loads(capsys.readouterr().out)["loss"] == 23
+
+
 @pytest.mark.parametrize("given, during", [("0", None), ("abc", None), ("5", "40"),
                                            ("120", "120")])
 def test_columns_for_typer_help_and_put_back(given, during, monkeypatch):
