@@ -162,6 +162,8 @@ def _guard_stdout(stop: bool) -> "_Stdout | None":
 
 
 def _on_sigint(signum: int, frame: Any) -> None:
+    # Once: a second Ctrl-C while convgrad says "interrupted" and exits changes nothing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     raise _Interrupted
 
 
@@ -178,7 +180,8 @@ def _ctrl_c() -> Iterator[None]:
     try:
         yield
     finally:
-        if ours:
+        # After a Ctrl-C the handler is SIG_IGN, and stays so while the process exits.
+        if ours and signal.getsignal(signal.SIGINT) is _on_sigint:
             signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
@@ -465,16 +468,16 @@ def main(argv: list[str] | None = None) -> None:
 
 def _main(args: list[str]) -> int:
     """One command, with the faults of the process around it: Ctrl-C -> one line, exit 130."""
-    try:
-        with _ctrl_c():
+    with _ctrl_c():
+        try:
             return _run(args)
-    except (_Interrupted, KeyboardInterrupt):
-        with contextlib.suppress(Exception):
-            if sys.stdout.isatty():  # end the line of a prompt (the terminal shows ^C)
-                sys.stdout.write("\n")
-                sys.stdout.flush()
-        _say("interrupted")
-        return EXIT_INTERRUPTED
+        except (_Interrupted, KeyboardInterrupt):
+            with contextlib.suppress(Exception):
+                if sys.stdout.isatty():  # end the line of a prompt (the terminal shows ^C)
+                    sys.stdout.write("\n")
+                    sys.stdout.flush()
+            _say("interrupted")
+            return EXIT_INTERRUPTED
 
 
 def _run(args: list[str]) -> int:
