@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from fractions import Fraction
@@ -99,3 +100,61 @@ def test_every_shipped_problem_solves_without_warnings(path):
         assert any("dW" in layer for layer in r["layers"])
     else:
         assert {"Y", "dY", "dW", "db", "dX", "loss"} <= set(r)
+
+
+# --- issue 12: JSON is always valid JSON; NumPy's warnings are not convgrad's ---------------------
+
+OVERFLOW = {"input": "1e200 1e200; 3 4", "kernel": "1", "target": "0 1; 1 0", "loss": "mse"}
+
+
+def test_float_overflow_raises_no_python_warning():
+    # filterwarnings = error: a RuntimeWarning from NumPy would fail this test.
+    r = convgrad.solve(OVERFLOW, exact=False)
+    assert r["warnings"] == [] and not np.isfinite(r["loss"])
+    r = convgrad.solve({"input": "1e308 -1e308; 3 4", "kernel": "1", "activation": "sigmoid",
+                        "target": "0 1; 1 0", "loss": "mse"})
+    assert r["Y"][0].tolist() == [1.0, 0.0]
+
+
+def test_json_refuses_inf_and_nan_with_a_problem_error():
+    from convgrad.api import json_text
+
+    with np.errstate(over="ignore"):
+        r = convgrad.solve(OVERFLOW, exact=False)
+    with pytest.raises(convgrad.ProblemError, match=r"is inf: float64 arithmetic overflowed"):
+        json_text({k: v for k, v in r.items() if k != "warnings"}, exact=False)
+    with pytest.raises(convgrad.ProblemError, match=r"^dX\[2,1\] is nan"):
+        json_text({"dX": np.array([[1.0, 2.0], [np.nan, 3.0]])}, exact=False)
+    with pytest.raises(convgrad.ProblemError, match=r"^layer 2 \(fc1\): dW\[1,2\] is -inf"):
+        json_text({"Y": np.ones(2), "layers": [
+            {"name": "conv1", "type": "conv", "output": np.ones(2)},
+            {"name": "fc1", "type": "dense", "dW": np.array([[0.0, -np.inf]])}]}, exact=False)
+
+
+@pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="no int digit limit")
+def test_json_numbers_of_any_size():
+    from convgrad.api import json_text
+
+    huge = 10**5000  # past Python's 4,300-digit limit on writing an int
+    out = {"Y": np.array([[huge, Fraction(1, 3)], [Fraction(10**400 + 1, 2), -huge]],
+                         dtype=object), "loss": Fraction(-(10**400), 7)}
+    doc = json.loads(json_text(out, exact=True), parse_int=str)
+    assert doc["Y"][0] == ["1" + "0" * 5000, 0.3333333333333333]
+    # Beyond float64's range a fraction is its nearest integer, an exact one as it is.
+    assert doc["Y"][1] == [str(10**400 // 2), "-1" + "0" * 5000]
+    assert doc["loss"] == str(round(Fraction(-(10**400), 7)))
+    assert doc["exact"]["Y"][1][0] == f"{10**400 + 1}/2"
+    assert doc["exact"]["loss"] == f"-{10**400}/7"
+
+
+@pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="no int digit limit")
+def test_int_digit_limit_is_lifted_only_while_writing():
+    from convgrad.api import unlimited_int_digits
+
+    before = sys.get_int_max_str_digits()
+    with unlimited_int_digits():
+        assert sys.get_int_max_str_digits() == 0
+        assert len(str(10**5000)) == 5001
+    assert sys.get_int_max_str_digits() == before
+    with pytest.raises(ValueError):
+        str(10**5000)

@@ -171,3 +171,70 @@ def _flat(value):
     if isinstance(value, list):
         return [v for item in value for v in _flat(item)]
     return [value]
+
+
+# --- issue 12: the process's faults, in-process ----------------------------------------------
+
+
+def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, seed_example):
+    from convgrad import cli
+
+    def interrupted(**options):
+        raise cli._Interrupted
+
+    monkeypatch.setattr(cli, "run_solve", interrupted)
+    assert cli._main(["solve", str(seed_example), "--json"]) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "interrupted\n" and captured.out == ""
+
+
+def test_ctrl_c_handler_is_put_back(seed_example, capsys):
+    import signal
+
+    from convgrad import cli
+
+    before = signal.getsignal(signal.SIGINT)
+    assert cli._main(["solve", str(seed_example), "--json"]) == 0
+    assert signal.getsignal(signal.SIGINT) is before
+    assert json.loads(capsys.readouterr().out)["loss"] == 23
+
+
+@pytest.mark.parametrize("given, during", [("0", None), ("abc", None), ("5", "40"),
+                                           ("120", "120")])
+def test_columns_for_typer_help_and_put_back(given, during, monkeypatch):
+    import os
+
+    from convgrad.cli import _usable_columns
+
+    monkeypatch.setenv("COLUMNS", given)
+    with _usable_columns():
+        assert os.environ.get("COLUMNS") == during
+    assert os.environ["COLUMNS"] == given
+
+
+def test_other_warnings_become_one_note(capsys):
+    import warnings
+
+    from convgrad.cli import _numpy_quiet
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        with _numpy_quiet():
+            np.exp(np.array([1e308]))  # overflow: silent
+            warnings.warn("something odd", UserWarning, stacklevel=1)
+            warnings.warn("something odd", UserWarning, stacklevel=1)
+    assert capsys.readouterr().err == "note: something odd\n"
+
+
+def test_solve_json_refuses_a_float_overflow(tmp_path, capsys):
+    from convgrad import cli
+
+    path = tmp_path / "overflow.yaml"
+    path.write_text('input: "1e200 1e200; 3 4"\nkernel: "1"\ntarget: "0 1; 1 0"\n',
+                    encoding="utf-8")
+    with pytest.raises(SystemExit) as exit_:
+        cli.main(["solve", str(path), "--json", "--float"])
+    assert exit_.value.code == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.count("\n") == 1 and "float64 arithmetic overflowed" in captured.err

@@ -216,3 +216,34 @@ def test_step_pauses_after_every_step_to_the_end():
         os.close(master)
     panels = walkthrough(Path(__file__).parent.parent / "problems" / "seed_worked_example.yaml")
     assert pauses == panels.count("╭─ Step") >= 20
+
+
+# --- issue 12: text convgrad did not write, long numbers ----------------------------------------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+BCE = {"input": "0.5 0 1 0; 0 1 0.5 1; 1 0 1 0; 0 1 0 0.5",
+       "kernel": "0.2 -0.1 0; 0.1 0.3 -0.2; 0 0.1 0.1", "bias": -0.1, "activation": "sigmoid",
+       "target": "1 0; 0 1", "loss": "bce"}
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "terminal"])
+@pytest.mark.parametrize("name", ["week 3 [/conv]", "[b]x[/b]", "[red]", "\\[",
+                                  "[bold red]alert[/] :smile:"])
+def test_problem_names_are_printed_as_written(name, terminal):
+    out = io.StringIO()
+    console = Console(file=out, width=1000, force_terminal=terminal,
+                      color_system="truecolor" if terminal else None)
+    Walkthrough(run(load_problem({**BCE, "name": name})), console, "en").show()
+    lines = [line.strip("│ ").rstrip() for line in ANSI.sub("", out.getvalue()).splitlines()]
+    assert f"Problem: {name}" in lines
+    assert any(line.endswith("L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]") for line in lines)
+
+
+def test_long_numbers_in_the_walkthrough():
+    problem = {"input": "1e1000 1e1000; 1e1000 1e1000",
+               "layers": [{"conv": {"kernel": "1e1000"}}, {"conv": {"kernel": "1e1000"}}],
+               "target": "0 0; 0 0"}
+    for lang, note in (("en", "Numbers of more than 40 digits"), ("zh", "超过 40 位的数")):
+        text = walkthrough(problem, lang)
+        assert note in text
+        assert "= ≈1e+1000·≈1e+1000 + 0 = ≈1e+2000" in text

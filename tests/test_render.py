@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 import numpy as np
@@ -104,3 +105,112 @@ def test_large_problem_is_summarised():
     assert "more slices" in text  # 12 filters x 2 channels of dL/dW: the first ones shown
     assert "…" in text and "⋮" in text  # 40x40 matrices shown by their corners
     assert len(text.splitlines()) < 500
+
+
+# --- issue 12: text convgrad did not write, signs in every kind of term, long numbers ---------
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+MARKUP_NAMES = ["week 3 [/conv]", "[b]x[/b]", "[red]", "\\[", "[bold red]alert[/] :smile:"]
+BCE = {"input": "0.5 0 1 0; 0 1 0.5 1; 1 0 1 0; 0 1 0 0.5",
+       "kernel": "0.2 -0.1 0; 0.1 0.3 -0.2; 0 0.1 0.1", "bias": -0.1, "activation": "sigmoid",
+       "target": "1 0; 0 1", "loss": "bce"}
+BCE_FORMULA = "L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]"
+
+
+def render_on(problem, terminal: bool, terms: str = "auto") -> str:
+    """solve's text on a plain console, or on a terminal-like one (colours stripped)."""
+    out = io.StringIO()
+    if terminal:
+        console = Console(file=out, width=200, force_terminal=True, color_system="truecolor")
+    else:
+        console = Console(file=out, width=200, color_system=None, highlight=False)
+    print_solution(run(load_problem(problem)), terms=terms, console=console)
+    return ANSI.sub("", out.getvalue())
+
+
+@pytest.mark.parametrize("terminal", [False, True], ids=["plain", "terminal"])
+@pytest.mark.parametrize("name", MARKUP_NAMES)
+def test_problem_names_are_printed_as_written(name, terminal):
+    text = render_on({**BCE, "name": name}, terminal)
+    assert f"Problem: {name}\n" in text
+    assert BCE_FORMULA in text  # the formula's [...] is not read as a tag either
+
+
+def test_make_console_prints_strings_literally(monkeypatch):
+    from convgrad.render import make_console
+
+    monkeypatch.setenv("COLUMNS", "100")
+    console = make_console()
+    out = io.StringIO()
+    console.file = out
+    console.print("[b]x[/b] [/conv] :smile:")
+    assert out.getvalue() == "[b]x[/b] [/conv] :smile:\n"
+
+
+@pytest.mark.parametrize("columns, width", [("0", 100), ("5", 40), ("abc", 100), ("-3", 100),
+                                            ("²", 100), ("120", 120), (None, 100)])
+def test_console_width_from_columns(columns, width, monkeypatch):
+    from convgrad.render import make_console
+
+    if columns is None:
+        monkeypatch.delenv("COLUMNS", raising=False)
+    else:
+        monkeypatch.setenv("COLUMNS", columns)
+    assert make_console().width == width  # not a terminal here: 100 unless COLUMNS says
+
+
+NEGATIVES = [
+    # conv, leaky_relu, avg pool, flatten, dense, mae and the update, all with negatives
+    {"input": "1 -2 3 -4 1; -5 6 -7 8 -1; 9 -1 2 -3 2; -4 5 -6 7 -2; 1 -1 1 -1 1",
+     "layers": [{"conv": {"kernel": "1 -1; -1 2", "bias": -1}}, {"leaky_relu": {"slope": "1/2"}},
+                {"avg_pool": {"size": 2, "stride": 2}}, "flatten",
+                {"dense": {"weights": "1 -1 2 -2; -3 1 0 1", "bias": [-1, 2]}}],
+     "target": [-1, 3], "loss": "mae", "learning_rate": "1/2"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "bias": -2,
+     "activation": "tanh", "target": "-1 -2; -3 -4", "loss": "mse"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "bias": -2,
+     "pool": {"type": "avg", "size": 2, "stride": 1}, "target": "-3", "loss": "half_sse"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "target": "-1 0; 0 -2",
+     "loss": "sse", "learning_rate": 2},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "target": "0 1; 0 0",
+     "loss": "cross_entropy"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "activation": "sigmoid",
+     "target": "0 1; 1 0", "loss": "bce"},
+    {"input": "-1 2 -3; 4 -5 6; -7 8 -9", "kernel": "-1 1; 1 -1", "activation": "relu",
+     "pool": {"type": "max", "size": 2, "stride": 1}, "grad_output": "-2"},
+]
+# A negative number right after a sign or a product dot: 1 + -2, 3·-1, 4 - -1, 1--0.5
+SLIP = re.compile(r"(\+ |·| - |\(1-|\d-)-[\d.≈]")
+
+
+@pytest.mark.parametrize("problem", NEGATIVES, ids=["network", "tanh", "avg_pool", "sse",
+                                                    "cross_entropy", "bce", "max_pool"])
+def test_negative_terms_are_bracketed_in_every_kind_of_term(problem):
+    text = render(problem, terms="all", width=200)
+    assert not SLIP.findall(text), [line for line in text.splitlines() if SLIP.search(line)]
+
+
+def test_average_pool_terms_bracket_negatives():
+    text = render(NEGATIVES[0], terms="all", width=200)
+    assert "             = (19 + (-13) + (-23/2) + 17)/4 = 23/8" in text
+    assert "pool1[1,1,2] = (29 + (-8) + (-12) + 15)/4 = 6" in text
+
+
+def test_long_exact_numbers_are_rounded_in_text_and_said_so():
+    from fractions import Fraction
+
+    from convgrad.trace import show_number
+
+    assert show_number(10**40 - 1) == "9" * 40
+    assert show_number(10**40) == "≈1e+40"
+    assert show_number(-(10**400) // 3) == "≈-3.33333e+399"
+    assert show_number(Fraction(1, 3 * 10**50)) == "≈3.33333e-51"
+    assert show_number(Fraction(2 * 10**45 + 1, 3)) == "≈6.66667e+44"
+    assert show_number(Fraction(10**6 - 1, 10**46)) == "≈9.99999e-41"
+    assert show_number(10**7000) == "≈1e+7000"  # past Python's 4,300-digit limit
+    text = render({"input": "1 2; 3 4", "kernel": "1/3", "bias": "1e400",
+                   "target": "0 0; 0 0"})
+    assert "Numbers of more than 40 digits are shown to 6 significant figures" in text
+    assert "y12 = 2·1/3 + ≈1e+400 = ≈1e+400" in text
+    assert "loss = ≈1e+800" in text
+    assert "≈" not in render(ROOT / "problems" / "fractions_and_strings.yaml")

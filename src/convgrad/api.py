@@ -6,14 +6,20 @@ shape, dX the input's, Y and dY are Ho x Wo for one filter on a 2-D input.
 
 from __future__ import annotations
 
+import json
+import math
 import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 
 from convgrad.engine import LayerPass, Run, run
 from convgrad.errors import ProblemError
-from convgrad.numbers import exact_text, json_number
+from convgrad.numbers import exact_text
 from convgrad.spec import Conv, Dense, Problem, user_output_shape
 
 # The order of keys in results and in `solve --json`.
@@ -46,7 +52,10 @@ def load_problem(problem: Any) -> Problem:
 
 def solve(problem: Any, exact: bool | None = None) -> dict[str, Any]:
     """See ``convgrad.solve``."""
-    solved = run(load_problem(problem), exact=exact)
+    # NumPy's floating-point warnings (overflow in exp ...) are not convgrad's warnings,
+    # and SPEC 4 raises none through the warnings module.
+    with np.errstate(all="ignore"):
+        solved = run(load_problem(problem), exact=exact)
     out = results(solved)
     out["warnings"] = list(solved.problem.warnings)
     return out
@@ -113,13 +122,83 @@ def _layer_results(step: LayerPass) -> dict[str, Any]:
     return {key: value for key, value in item.items() if value is not None}
 
 
+def json_text(out: dict[str, Any], exact: bool) -> str:
+    """The text of `solve --json`: always valid JSON (never NaN or Infinity), every digit."""
+    with unlimited_int_digits():
+        return json.dumps(to_json(out, exact), allow_nan=False)
+
+
 def to_json(out: dict[str, Any], exact: bool) -> dict[str, Any]:
-    """The `solve --json` object: JSON numbers, and when exact an `exact` twin of strings."""
-    doc = {key: _tree(value, json_number) for key, value in out.items() if key != "warnings"}
-    if exact:
-        doc["exact"] = {key: _tree(value, exact_text) for key, value in out.items()
-                        if key != "warnings"}
+    """The `solve --json` object: JSON numbers, and when exact an `exact` twin of strings.
+
+    A JSON number is an exact integer as it is, whatever its size (JSON integers have no
+    limit), and any other number the nearest float64; a fraction beyond float64's range
+    (about 1.8e308) is its nearest integer. The strings of `exact` are always complete.
+    A float64 result that is not a finite number has no JSON number: ProblemError.
+    """
+    for key, value in out.items():
+        if key == "layers":
+            for k, layer in enumerate(value, start=1):
+                for name, item in layer.items():
+                    if name not in ("name", "type"):
+                        _finite(item, f"layer {k} ({layer['name']}): {name}")
+        elif key != "warnings":
+            _finite(value, key)
+    with unlimited_int_digits():
+        doc = {key: _tree(value, _json_number) for key, value in out.items()
+               if key != "warnings"}
+        if exact:
+            doc["exact"] = {key: _tree(value, exact_text) for key, value in out.items()
+                            if key != "warnings"}
     return doc
+
+
+@contextmanager
+def unlimited_int_digits() -> Iterator[None]:
+    """Python's limit on writing an int (4,300 digits) lifted while convgrad writes its own
+    results, and only then: reading input keeps the limit (YAML turns digits into ints)."""
+    get = getattr(sys, "get_int_max_str_digits", None)
+    if get is None:  # a Python without the limit
+        yield
+        return
+    limit = get()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+def _json_number(value: Any) -> int | float:
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return value.numerator
+        try:
+            return float(value)
+        except OverflowError:
+            return round(value)
+    return float(value)
+
+
+def _finite(value: Any, key: str) -> None:
+    """ProblemError naming the first entry of a float64 result that is inf or nan."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object or value.size == 0:
+            return
+        bad = np.argwhere(~np.isfinite(value))
+        if not len(bad):
+            return
+        index = tuple(int(i) for i in bad[0])
+        where = f"{key}[{','.join(str(i + 1) for i in index)}]" if index else key
+        number = float(value[index])
+    elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        where, number = key, float(value)
+    else:
+        return
+    raise ProblemError(f"{where} is {number}: float64 arithmetic overflowed, and JSON has no "
+                       "number for it; scale the problem's numbers down")
 
 
 def _tree(value: Any, leaf: Any) -> Any:
@@ -129,10 +208,9 @@ def _tree(value: Any, leaf: Any) -> Any:
     if isinstance(value, list):
         return [_tree(item, leaf) for item in value]
     if isinstance(value, np.ndarray):
-        if value.dtype != object and leaf is json_number:
+        if value.dtype != object and leaf is _json_number:
             return value.tolist()
         if value.ndim == 0:
             return leaf(value[()])
         return [_tree(item, leaf) for item in value]
     return leaf(value)
-

@@ -8,12 +8,22 @@ returning an exit code. The typer app parses options for them; so does `_fast_ar
 a small parser for the calls that scripts make in loops (`solve --json`, `check`),
 which spares them typer's import (about 0.2 s). Anything it does not recognise goes
 to typer, so help and error messages are typer's.
+
+Around every command, `main` takes care of the process's faults: a reader that has gone
+(`| head`) ends the command quietly with the code it would have had; standard output that
+cannot be written (closed, a full disk) is one line and exit 2; Ctrl-C is one line,
+"interrupted", and exit 130; an ASCII-only standard output gets backslash escapes rather
+than an encoding error; NumPy's floating-point warnings never reach stderr.
 """
 
 # No `from __future__ import annotations` here: typer reads the annotations of the
 # commands defined inside make_app, which refer to local names.
 import contextlib
+import errno
+import io
 import json
+import os
+import signal
 import sys
 import traceback
 from collections.abc import Callable, Iterator
@@ -29,6 +39,7 @@ EXIT_OK = 0
 EXIT_WRONG = 1
 EXIT_UNUSABLE = 2
 EXIT_INTERNAL = 70
+EXIT_INTERRUPTED = 130  # Ctrl-C, as a shell reports a process ended by SIGINT
 
 WORKED_EXAMPLE = """\
 name: 3x3 input, 2x2 kernel, MSE loss (the built-in worked example)
@@ -60,7 +71,7 @@ class Lang(str, Enum):
     zh = "zh"
 
 
-# --- the commands' work -------------------------------------------------------------------
+# --- the process: messages, standard output, Ctrl-C ----------------------------------------
 
 
 class _Done(Exception):
@@ -70,9 +81,123 @@ class _Done(Exception):
         self.code = code
 
 
+class _Interrupted(BaseException):
+    """Ctrl-C. A BaseException, as KeyboardInterrupt is, so that no `except Exception` on the
+    way (click's and rich's included) turns it into something else."""
+
+
+class _OutputFailed(BaseException):
+    """Standard output cannot be written (the reader of a pipe has gone, the disk is full)."""
+
+
+def _say(line: str) -> None:
+    """One line on stderr; nothing at all when stderr itself is closed or broken."""
+    if sys.stderr is None:
+        return
+    try:
+        sys.stderr.write(line.replace("\n", " ") + "\n")
+        sys.stderr.flush()
+    except OSError:  # so that Python's flush at exit does not fail on it again
+        with contextlib.suppress(OSError, ValueError):
+            _to_devnull(sys.stderr.fileno())
+    except ValueError:  # closed
+        pass
+
+
 def _fail(message: str, code: int) -> None:
-    sys.stderr.write(message.replace("\n", " ") + "\n")
+    _say(message)
     raise _Done(code)
+
+
+class _Stdout(io.FileIO):
+    """Standard output's file descriptor, under the text stream that replaces sys.stdout.
+
+    The first write that fails (EPIPE: the reader of a pipe has gone, as with `| head`;
+    ENOSPC: /dev/full) is remembered, and the descriptor is pointed at /dev/null, so that
+    nothing written later, Python's own flush at exit included, fails again. With `stop`
+    the failure raises _OutputFailed and ends the command (solve, explain: there is nothing
+    left to do); without, the command runs to its end and its output goes nowhere (check:
+    its exit code is the grade).
+    """
+
+    def __init__(self, fd: int, stop: bool) -> None:
+        super().__init__(fd, "wb", closefd=False)
+        self.stop = stop
+        self.error: OSError | None = None
+
+    def write(self, data: Any) -> int:
+        if self.error is None:
+            try:
+                return super().write(data)
+            except OSError as exc:
+                self.error = exc
+                _to_devnull(self.fileno())
+                if self.stop:
+                    raise _OutputFailed from None
+        return memoryview(data).nbytes
+
+
+def _to_devnull(fd: int) -> None:
+    with contextlib.suppress(OSError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, fd)
+        os.close(devnull)
+
+
+def _guard_stdout(stop: bool) -> "_Stdout | None":
+    """Put a _Stdout under sys.stdout, encoding with backslashreplace (an ASCII-only stdout
+    prints é as \\xe9 rather than failing). Only the process's own stdout, not a capture."""
+    if sys.stdout is None or sys.stdout is not sys.__stdout__:
+        return None
+    out: Any = sys.stdout
+    try:
+        fd = out.fileno()
+        out.flush()
+    except (OSError, ValueError, AttributeError):
+        return None
+    raw = _Stdout(fd, stop)
+    sys.stdout = io.TextIOWrapper(io.BufferedWriter(raw), encoding=out.encoding,
+                                  errors="backslashreplace", line_buffering=out.line_buffering)
+    return raw
+
+
+def _on_sigint(signum: int, frame: Any) -> None:
+    # Once: a second Ctrl-C while convgrad says "interrupted" and exits changes nothing.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise _Interrupted
+
+
+@contextmanager
+def _ctrl_c() -> Iterator[None]:
+    """Ctrl-C raises _Interrupted. Only where SIGINT has Python's default handler: a shell
+    that started convgrad with SIGINT ignored (a background job) is obeyed."""
+    try:
+        ours = signal.getsignal(signal.SIGINT) is signal.default_int_handler
+        if ours:
+            signal.signal(signal.SIGINT, _on_sigint)
+    except ValueError:  # not the main thread: leave signals alone
+        ours = False
+    try:
+        yield
+    finally:
+        # After a Ctrl-C the handler is SIG_IGN, and stays so while the process exits.
+        if ours and signal.getsignal(signal.SIGINT) is _on_sigint:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
+@contextmanager
+def _numpy_quiet() -> Iterator[None]:
+    """NumPy's floating-point warnings ("overflow encountered in exp", with a path inside
+    convgrad) never reach the user: sigmoid(-1e308) = 0 is right, and a result that is not a
+    finite number is refused where it is made. Any other warning is one note line."""
+    import warnings
+
+    import numpy as np
+
+    with np.errstate(all="ignore"), warnings.catch_warnings(record=True) as caught:
+        yield
+    for message in dict.fromkeys(str(w.message) for w in caught):
+        _say(f"note: {message}")
 
 
 @contextmanager
@@ -82,7 +207,7 @@ def _errors(debug: bool) -> Iterator[None]:
         yield
     except ProblemError as exc:
         _fail(f"error: {exc}", EXIT_UNUSABLE)
-    except (_Done, KeyboardInterrupt, BrokenPipeError):
+    except (_Done, BrokenPipeError):
         raise
     except Exception as exc:  # a bug: never show a traceback to a student
         if debug:
@@ -94,19 +219,24 @@ def _errors(debug: bool) -> Iterator[None]:
 
 def _exit_code(work: Callable[[], int], debug: bool) -> int:
     try:
-        with _errors(debug):
+        with _errors(debug), _numpy_quiet():
             return work()
     except _Done as done:
         return done.code
+
+
+# --- the commands' work -------------------------------------------------------------------
 
 
 def _load(problem: str | None) -> Any:
     from convgrad.spec import problem_from_text, read_file
 
     if problem is None:
-        sys.stderr.write("note: no problem file given; using the built-in worked example "
-                         "(3x3 input, 2x2 kernel, MSE loss)\n")
+        _say("note: no problem file given; using the built-in worked example "
+             "(3x3 input, 2x2 kernel, MSE loss)")
         return problem_from_text(WORKED_EXAMPLE, source="<built-in example>")
+    if problem == "-" and sys.stdin is None:
+        raise ProblemError("<stdin>: standard input is closed; give a problem file")
     return read_file(problem)  # a path, or "-" for standard input
 
 
@@ -118,12 +248,12 @@ def _exact_choice(exact: bool, float_: bool) -> bool | None:
 
 def _print_messages(solved: Any) -> None:
     for warning in solved.problem.warnings:
-        sys.stderr.write(f"warning: {warning}\n")
+        _say(f"warning: {warning}")
     for note in solved.notes:
-        sys.stderr.write(f"note: {note}\n")
+        _say(f"note: {note}")
     if not solved.problem.has_backward:
-        sys.stderr.write("note: forward pass only; the backward pass needs 'target' (with a "
-                         "loss) or 'grad_output'\n")
+        _say("note: forward pass only; the backward pass needs 'target' (with a loss) or "
+             "'grad_output'")
 
 
 def run_solve(problem: str | None = None, json_: bool = False, exact: bool = False,
@@ -134,9 +264,9 @@ def run_solve(problem: str | None = None, json_: bool = False, exact: bool = Fal
         solved = run(_load(problem), exact=_exact_choice(exact, float_))
         _print_messages(solved)
         if json_:
-            from convgrad.api import results, to_json
+            from convgrad.api import json_text, results
 
-            sys.stdout.write(json.dumps(to_json(results(solved), solved.exact)) + "\n")
+            sys.stdout.write(json_text(results(solved), solved.exact) + "\n")
         else:
             from convgrad import render
 
@@ -158,7 +288,7 @@ def run_explain(problem: str | None = None, step: bool = False, show_all: bool =
         from convgrad.render import make_console
 
         console = make_console()
-        pause = _pause(console, lang) if step and sys.stdin.isatty() else None
+        pause = _pause(console, lang) if step and _stdin_is_terminal() else None
         with contextlib.suppress(Quit):  # q at a pause ends the walkthrough cleanly
             Walkthrough(solved, console, lang, show_all).show(pause)
         return EXIT_OK
@@ -167,10 +297,12 @@ def run_explain(problem: str | None = None, step: bool = False, show_all: bool =
 
 
 def _pause(console: Any, lang: str) -> Callable[[], bool]:
+    from rich.text import Text
+
     from convgrad.explain import word
 
     def wait() -> bool:
-        console.print(f"[dim]{word('prompt', lang)}[/dim] ", end="")
+        console.print(Text(word("prompt", lang), style="dim"), " ", end="")
         answer = sys.stdin.readline()
         if not answer:  # Ctrl-D: the end of input quits, as q does
             console.print()
@@ -178,6 +310,13 @@ def _pause(console: Any, lang: str) -> Callable[[], bool]:
         return answer.strip().lower() not in ("q", "quit")
 
     return wait
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except ValueError:  # closed
+        return False
 
 
 def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: bool = False,
@@ -369,17 +508,63 @@ def _fast_args(args: list[str]) -> tuple[str, dict[str, Any]] | None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point of the `convgrad` command and of `python -m convgrad`."""
     args = sys.argv[1:] if argv is None else list(argv)
+    sys.exit(_main(args))
+
+
+def _main(args: list[str]) -> int:
+    """One command, with the faults of the process around it: Ctrl-C -> one line, exit 130."""
+    with _ctrl_c():
+        try:
+            return _run(args)
+        except (_Interrupted, KeyboardInterrupt):
+            with contextlib.suppress(Exception):
+                if sys.stdout.isatty():  # end the line of a prompt (the terminal shows ^C)
+                    sys.stdout.write("\n")
+                    sys.stdout.flush()
+            _say("interrupted")
+            return EXIT_INTERRUPTED
+
+
+def _run(args: list[str]) -> int:
+    """The command's exit code; standard output that cannot be written ends it quietly when
+    the reader has gone (the code the command would have had), else with one line, exit 2."""
+    if sys.stdout is None:  # started with standard output closed (`>&-`)
+        _say("error: cannot write to standard output (it is closed)")
+        return EXIT_UNUSABLE
     fast = _fast_args(args)
-    if fast is not None:
-        command, options = fast
-        sys.exit(run_solve(**options) if command == "solve" else run_check(**options))
-    sys.exit(_run_app(args))
+    command = fast[0] if fast else next((a for a in args if not a.startswith("-")), "")
+    original = sys.stdout
+    out = _guard_stdout(stop=command != "check")
+    code = EXIT_OK
+    try:
+        if fast is not None:
+            code = run_solve(**fast[1]) if fast[0] == "solve" else run_check(**fast[1])
+        else:
+            code = _run_app(args)
+        sys.stdout.flush()
+    except _OutputFailed:
+        pass  # out.error says why
+    except BrokenPipeError:  # standard output not the process's own (no guard)
+        return code
+    finally:
+        if out is not None:
+            out.stop = False
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+            sys.stdout = original
+    if out is not None and out.error is not None:
+        if out.error.errno == errno.EPIPE:
+            return code
+        _say(f"error: cannot write to standard output ({out.error.strerror or out.error})")
+        return EXIT_UNUSABLE
+    return code
 
 
 def _run_app(args: list[str]) -> int:
     """The typer app, with a usage error (unknown option, bad value) as one line, exit 2."""
     try:
-        code = make_app()(args=args, prog_name="convgrad", standalone_mode=False)
+        with _usable_columns():
+            code = make_app()(args=args, prog_name="convgrad", standalone_mode=False)
     except Exception as exc:
         if type(exc).__name__ == "NoArgsIsHelpError":
             exc.show()  # type: ignore[attr-defined]
@@ -388,12 +573,36 @@ def _run_app(args: list[str]) -> int:
             ctx = getattr(exc, "ctx", None)
             where = ctx.command_path if ctx is not None else "convgrad"
             message = exc.format_message().replace("Value error, ", "")
-            sys.stderr.write(f"error: {message} (see '{where} --help')\n")
+            _say(f"error: {message} (see '{where} --help')")
             return EXIT_UNUSABLE
-        if type(exc).__name__ == "Abort":  # Ctrl-C at a prompt
-            return 130
+        if type(exc).__name__ == "Abort":  # Ctrl-C where click saw it first
+            raise _Interrupted from None
         raise
     return code if isinstance(code, int) else EXIT_OK
+
+
+@contextmanager
+def _usable_columns() -> Iterator[None]:
+    """COLUMNS as typer's help reads it: unset when it is not a positive whole number (0 or
+    'abc' would print nothing), at least render.MIN_WIDTH."""
+    given = os.environ.get("COLUMNS")
+    if given is None:
+        yield
+        return
+    from convgrad.render import usable_columns
+
+    width = usable_columns()
+    if given == str(width):
+        yield
+        return
+    if width is None:
+        del os.environ["COLUMNS"]
+    else:
+        os.environ["COLUMNS"] = str(width)
+    try:
+        yield
+    finally:
+        os.environ["COLUMNS"] = given
 
 
 # --- the typer app --------------------------------------------------------------------------

@@ -14,8 +14,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.numbers import format_number
-from convgrad.trace import Expansion, Matrix, Section, Trace
+from convgrad.trace import Expansion, Matrix, Section, Trace, show_number
 from convgrad.words import say
 
 # Under --terms auto a matrix larger than this is shown by its corners, and at most this
@@ -30,14 +29,49 @@ WHY = "italic"
 DIM = "dim"
 
 
+# A width that the environment cannot take below, and the width of a file or pipe.
+MIN_WIDTH = 40
+PLAIN_WIDTH = 100
+
+
+def usable_columns() -> int | None:
+    """COLUMNS as a width: None when unset or not a whole number above 0 (COLUMNS=0 or 'abc'
+    would leave rich no room at all), and never below MIN_WIDTH."""
+    text = os.environ.get("COLUMNS", "").strip()
+    if not (text.isascii() and text.isdigit()) or int(text) == 0:
+        return None
+    return max(int(text), MIN_WIDTH)
+
+
 def make_console(stderr: bool = False) -> Console:
-    """A console for stdout (or stderr); plain, 100 columns wide, when not a terminal."""
-    console = Console(stderr=stderr, highlight=False)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
+    """A console for stdout (or stderr); plain, 100 columns wide, when not a terminal.
+
+    Text convgrad did not write is never read as markup: markup and emoji codes are off,
+    and everything is printed as Text.
+    """
+    # A size is always given, so that rich does not read COLUMNS (nor LINES) itself.
+    console = Console(stderr=stderr, highlight=False, markup=False, emoji=False,
+                      width=PLAIN_WIDTH, height=25)
+    width = usable_columns()
+    if console.is_terminal:
+        columns, lines = _terminal_size()
+        console.size = (width or max(columns, MIN_WIDTH), lines)
+    else:
         # A file or pipe has no width; expansions and sentences are never wrapped
         # (soft_wrap), so this sets the rules and the side-by-side matrices.
-        console = Console(stderr=stderr, highlight=False, width=100)
+        console.size = (width or PLAIN_WIDTH, 25)
     return console
+
+
+def _terminal_size() -> tuple[int, int]:
+    for fd in (1, 2, 0):
+        try:
+            columns, lines = os.get_terminal_size(fd)
+        except (OSError, ValueError):
+            continue
+        if columns > 0:
+            return columns, lines or 25
+    return 80, 25
 
 
 def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
@@ -94,7 +128,7 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
             if r is None or c is None:
                 line.append(("⋮" if c is not None else "…", DIM))
                 continue
-            text = format_number(grid[r, c])
+            text = show_number(grid[r, c])
             style = ""
             if pad is not None and pad[r, c]:
                 text, style = f"({text})", DIM
@@ -158,9 +192,10 @@ def expansion_text(exp: Expansion, symbolic: bool) -> Text:
         text.append(f" = {exp.symbolic}\n", style=DIM)
         text.append(" " * len(exp.label))
     text.append(f" = {exp.numeric}")
-    if exp.numeric.strip("()") != format_number(exp.value):  # "= (-2) = -2" says it twice
+    value = show_number(exp.value)
+    if exp.numeric.strip("()") != value:  # "= (-2) = -2" says it twice
         text.append(" = ")
-        text.append(format_number(exp.value), style=VALUE)
+        text.append(value, style=VALUE)
     if exp.note:
         text.append(f"   ({exp.note})", style=DIM)
     return text
@@ -170,7 +205,7 @@ def print_section(console: Console, section: Section, terms: str, lang: str = "e
     console.rule(Text(section.title, style="bold"), align="left")
     console.print(Text(section.why, style=WHY), soft_wrap=True)
     for line in section.lines:
-        console.print(line, soft_wrap=True)
+        console.print(Text(line), soft_wrap=True)
     full = terms == "all"
     print_matrices(console, section.matrices, full, lang)
     for group in section.groups:
@@ -211,15 +246,14 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
                 ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
             summary.append(Matrix(key, value, axis_names=axes))
         else:
-            scalars.append(Text.assemble((f"{key} = ", LABEL), (format_number(value), VALUE)))
+            if isinstance(value, np.ndarray):
+                value = value[()]
+            scalars.append(Text.assemble((f"{key} = ", LABEL), (show_number(value), VALUE)))
     print_matrices(console, summary, terms == "all")
     for line in scalars:
         console.print(line)
     arithmetic = "exact fractions" if solved.exact else "float64"
     console.print(Text(f"({arithmetic})", style=DIM))
-
-
-
 
 
 # --- styled lines (check reports) ------------------------------------------------------------

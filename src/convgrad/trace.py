@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -77,9 +78,54 @@ def entry_label(name: str, index: tuple[int, ...]) -> str:
 
 
 def num(value: Number) -> str:
-    """A factor in a product: negative numbers in parentheses, as on paper: 4·(-1)."""
-    text = format_number(value)
-    return f"({text})" if text.startswith("-") else text
+    """A term or factor: negative numbers in parentheses, as on paper: 4·(-1), 1 + (-2)."""
+    return _paren(show_number(value))
+
+
+# An exact number with more digits than this above or below the fraction bar is shown
+# rounded to 6 significant figures and marked ≈: tables of 400-digit numbers say nothing,
+# and Python refuses to write an int of more than 4,300 digits. solve --json and the API
+# keep every digit.
+LONG_DIGITS = 40
+_LONG = 10**LONG_DIGITS
+
+
+def is_long(value: Any) -> bool:
+    """Whether show_number rounds `value` (an exact number beyond LONG_DIGITS digits)."""
+    if isinstance(value, np.ndarray):
+        value = value[()]
+    if isinstance(value, int):
+        return abs(value) >= _LONG
+    if isinstance(value, Fraction):
+        return abs(value.numerator) >= _LONG or value.denominator >= _LONG
+    return False
+
+
+def show_number(value: Number) -> str:
+    """A number as the tables and expansions show it: format_number, or ≈1.23457e+400."""
+    if isinstance(value, np.ndarray):
+        value = value[()]
+    if not is_long(value):
+        return format_number(value)
+    return "≈" + _rounded(Fraction(value))
+
+
+def _rounded(value: Fraction) -> str:
+    """6 significant figures, as format_number writes a float, in exact arithmetic (a float
+    overflows past 1.8e308)."""
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    exp = int((value.numerator.bit_length() - value.denominator.bit_length()) * 0.30103)
+    while value >= Fraction(10) ** (exp + 1):
+        exp += 1
+    while value < Fraction(10) ** exp:
+        exp -= 1
+    mantissa = round(value / Fraction(10) ** (exp - 5))  # 100000 ... 1000000
+    if mantissa == 10**6:
+        mantissa, exp = 10**5, exp + 1
+    digits = str(mantissa).rstrip("0")
+    point = f"{digits[0]}.{digits[1:]}" if len(digits) > 1 else digits
+    return f"{sign}{point}e{'+' if exp >= 0 else '-'}{abs(exp):02d}"
 
 
 # --- data -------------------------------------------------------------------------------------
@@ -265,9 +311,11 @@ class Trace:
         else:
             lines.append(self.say("fact.forward_only"))
         if solved.learning_rate is not None:
-            lines.append(self.say("fact.learning_rate", lr=format_number(solved.learning_rate)))
+            lines.append(self.say("fact.learning_rate", lr=show_number(solved.learning_rate)))
         arithmetic = self.say("arith.exact" if solved.exact else "arith.float")
         lines.append(self.say("fact.arithmetic", mode=arithmetic))
+        if solved.exact and _has_long(solved):
+            lines.append(self.say("fact.long_numbers", digits=LONG_DIGITS))
         return Section(self.say("title.problem"), self.say("why.problem"), lines=lines,
                        kind="problem")
 
@@ -315,7 +363,7 @@ class Trace:
         section.matrices += [x_matrix, w_matrix]
         self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
         section.lines.append(f"{names.b.name} = " + join_terms(
-            list(step.b), format_number, self.elide).replace(" + ", ", "))
+            list(step.b), show_number, self.elide).replace(" + ", ", "))
         _, OH, OW = step.out.shape
 
         def tap(c: int, r: int, s: int) -> tuple[str, Number]:
@@ -364,20 +412,20 @@ class Trace:
     def activation_forward(self, step: LayerPass, names: Names, op: Activation) -> Section:
         z, a = step.x, step.out
         zl, al = names.x, names.out
-        formula = ACTIVATION_FORMULAS[op.name].replace("slope", format_number(op.slope))
+        formula = ACTIVATION_FORMULAS[op.name].replace("slope", show_number(op.slope))
 
         def make(n: int) -> Expansion:
             index = np.unravel_index(n, z.shape)
             zv = z[index]
             if op.name == "relu":
-                numeric = f"max(0, {format_number(zv)})"
+                numeric = f"max(0, {show_number(zv)})"
             elif op.name == "leaky_relu":
-                numeric = format_number(zv) if zv > 0 else \
+                numeric = show_number(zv) if zv > 0 else \
                     f"{num(self._const(op.slope))}·{num(zv)}"
             elif op.name == "sigmoid":
                 numeric = f"1/(1 + e^{num(-zv)})"
             else:
-                numeric = f"tanh({format_number(zv)})"
+                numeric = f"tanh({show_number(zv)})"
             return Expansion(al(index), f"{op.name}({zl(index)})", numeric, a[index])
 
         return Section(self.say("title.forward", layer=step.layer.name),
@@ -403,11 +451,12 @@ class Trace:
             c, i, j = (int(v) for v in np.unravel_index(n, p.shape))
             cells = window(c, i, j)
             labels = [al(cell) for cell in cells]
-            values = [format_number(a[cell]) for cell in cells]
+            values = [num(a[cell]) for cell in cells]
             if op.kind == "max":
                 win = cells[int(winners[c, i, j])]
                 return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
-                                 f"max({', '.join(values)})", p[c, i, j],
+                                 f"max({', '.join(show_number(a[cell]) for cell in cells)})",
+                                 p[c, i, j],
                                  note=self.say("note.from", cell=al(win)),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
             return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
@@ -428,7 +477,7 @@ class Trace:
 
         def make(n: int) -> Expansion:
             index = np.unravel_index(n, x.shape)
-            return Expansion(names.out((n,)), names.x(index), format_number(x[index]),
+            return Expansion(names.out((n,)), names.x(index), show_number(x[index]),
                              step.out[n])
 
         return Section(self.say("title.forward", layer=step.layer.name), self.say("why.flatten"),
@@ -489,10 +538,10 @@ class Trace:
         assert value is not None
 
         def yv(i: tuple[int, ...]) -> str:
-            return format_number(y[i])
+            return show_number(y[i])
 
         def tv(i: tuple[int, ...]) -> str:
-            return _paren(format_number(t[i]))
+            return _paren(show_number(t[i]))
 
         def tl(i: tuple[int, ...]) -> str:
             return "t" + yl(i)[1:]
@@ -505,13 +554,14 @@ class Trace:
             number = lambda i: f"|{yv(i)}-{tv(i)}|"  # noqa: E731
         elif loss == "bce":
             symbol = lambda i: f"{tl(i)}·ln({yl(i)}) + (1-{tl(i)})·ln(1-{yl(i)})"  # noqa: E731
-            number = lambda i: f"{tv(i)}·ln({yv(i)}) + (1-{tv(i)})·ln(1-{yv(i)})"  # noqa: E731
+            number = lambda i: (f"{tv(i)}·ln({yv(i)}) + "  # noqa: E731
+                                f"(1-{tv(i)})·ln(1-{_paren(yv(i))})")
         else:
             yf = np.asarray(y, dtype=float)
             softmax = np.exp(yf - yf.max()) / np.exp(yf - yf.max()).sum()
             indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
             symbol = lambda i: f"{tl(i)}·ln softmax(Y){yl(i)[1:]}"  # noqa: E731
-            number = lambda i: f"{tv(i)}·ln({format_number(softmax[i])})"  # noqa: E731
+            number = lambda i: f"{tv(i)}·ln({show_number(softmax[i])})"  # noqa: E731
         prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
                   "bce": f"-1/{N}·[", "cross_entropy": "-["}[loss]
         suffix = "]" if prefix else ""
@@ -645,7 +695,7 @@ class Trace:
         slope = self._const(op.slope)
         deriv = activation_derivative(op.name, z, a, slope)
         zl, al = names.x, names.out
-        rule = ACTIVATION_DERIVATIVES[op.name].replace("slope", format_number(op.slope))
+        rule = ACTIVATION_DERIVATIVES[op.name].replace("slope", show_number(op.slope))
 
         def make(n: int) -> Expansion:
             index = np.unravel_index(n, z.shape)
@@ -703,7 +753,7 @@ class Trace:
         def make(n: int) -> Expansion:
             index = np.unravel_index(n, x_shape)
             return Expansion(names.x.grad()(index), names.out.grad()((n,)),
-                             format_number(step.d_out[n]), step.dx[index])
+                             show_number(step.d_out[n]), step.dx[index])
 
         return Section(self.say("title.backward", layer=step.layer.name),
                        self.say("why.flatten_back"),
@@ -746,7 +796,7 @@ class Trace:
     def update_section(self) -> Section:
         lr = self.run.learning_rate
         assert lr is not None
-        section = Section(self.say("title.update"), self.say("why.update", lr=format_number(lr)),
+        section = Section(self.say("title.update"), self.say("why.update", lr=show_number(lr)),
                           kind="update")
         for step, names in zip(self.run.passes, self.names, strict=True):
             if step.w_new is None or names.w is None or names.b is None:
@@ -811,7 +861,7 @@ ACTIVATION_DERIVATIVES = {
 def _loss_derivative(loss: str, label: str, yv: Number, tv: Number, N: int, y: np.ndarray,
                      t: np.ndarray) -> tuple[str, str]:
     tl = "t" + label[1:]
-    y_s, t_s = format_number(yv), _paren(format_number(tv))
+    y_s, t_s = show_number(yv), _paren(show_number(tv))
     if loss == "mse":
         return f"2/{N}·({label} - {tl})", f"2/{N}·({y_s} - {t_s})"
     if loss == "sse":
@@ -822,16 +872,16 @@ def _loss_derivative(loss: str, label: str, yv: Number, tv: Number, N: int, y: n
         return f"sign({label} - {tl})/{N}", f"sign({y_s} - {t_s})/{N}"
     if loss == "bce":
         return (f"({label} - {tl}) / ({label}·(1 - {label})) / {N}",
-                f"({y_s} - {t_s}) / ({y_s}·(1 - {y_s})) / {N}")
+                f"({y_s} - {t_s}) / ({_paren(y_s)}·(1 - {_paren(y_s)})) / {N}")
     yf = np.asarray(y, dtype=float)
     softmax = float(np.exp(float(yv) - yf.max()) / np.exp(yf - yf.max()).sum())
-    total = format_number(sum(t.flat))
+    total = _paren(show_number(sum(t.flat)))
     return (f"softmax(y){label[1:]}·Σt - {tl}",
-            f"{format_number(softmax)}·{total} - {t_s}")
+            f"{show_number(softmax)}·{total} - {t_s}")
 
 
 def _paren(text: str) -> str:
-    return f"({text})" if text.startswith("-") else text
+    return f"({text})" if text.lstrip("≈").startswith("-") else text
 
 
 def _shape(shape: tuple[int, ...]) -> str:
@@ -907,7 +957,7 @@ def _layer_facts(step: LayerPass, lang: str) -> list[str]:
                 f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
                 f"= {OW}"]
     if isinstance(op, Activation):
-        return [f"{name}: {ACTIVATION_FORMULAS[op.name].replace('slope', format_number(op.slope))}"]
+        return [f"{name}: {ACTIVATION_FORMULAS[op.name].replace('slope', show_number(op.slope))}"]
     if isinstance(op, Pool):
         C, H, W = layer.in_shape
         _, OH, OW = layer.out_shape
@@ -918,6 +968,17 @@ def _layer_facts(step: LayerPass, lang: str) -> list[str]:
                     n=layer.out_shape[0])]
     assert isinstance(op, Dense)
     return [say("fact.dense", lang, layer=name, n_in=op.w.shape[1], n_out=op.w.shape[0])]
+
+
+def _has_long(solved: Run) -> bool:
+    """Whether any number of an exact run is one that show_number rounds."""
+    arrays = [solved.x, solved.target, solved.dy, np.array([solved.loss, solved.learning_rate],
+                                                            dtype=object)]
+    for step in solved.passes:
+        arrays += [step.out, step.w, step.b, step.d_out, step.dx, step.dw, step.db, step.w_new,
+                   step.b_new]
+    return any(is_long(value) for arr in arrays if arr is not None and arr.dtype == object
+               for value in arr.flat)
 
 
 def _param(step: LayerPass, letter: str, passes: list[LayerPass]) -> str:

@@ -121,6 +121,10 @@ WORDS: dict[str, tuple[str, str]] = {
                           "只有前向传播：反向传播需要 target 或 grad_output"),
     "fact.learning_rate": ("Learning rate: {lr}", "学习率：{lr}"),
     "fact.arithmetic": ("Arithmetic: {mode}", "运算：{mode}"),
+    "fact.long_numbers": ("Numbers of more than {digits} digits are shown to 6 significant "
+                          "figures, marked ≈ (solve --json gives every digit)",
+                          "超过 {digits} 位的数只显示 6 位有效数字，并标以 ≈"
+                          "（solve --json 给出全部数字）"),
     "arith.exact": ("exact fractions", "精确分数"),
     "arith.float": ("float64", "float64 浮点数"),
     # notes and matrix titles
