@@ -237,4 +237,4 @@ def test_solve_json_refuses_a_float_overflow(tmp_path, capsys):
     assert exit_.value.code == 2
     captured = capsys.readouterr()
     assert captured.out == ""
-    assert captured.err.count("\n") == 1 and "float64 arithmetic overflowed" in captured.err
+    assert captured.err.count("\n") == 1 and "overflows float64" in captured.err

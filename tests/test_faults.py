@@ -41,6 +41,8 @@ def _limit_memory() -> None:  # runs in the child, before exec
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
+    # As a shell starts a foreground command: Ctrl-C reaches it whatever this process ignores.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def _close_stdout() -> None:
@@ -218,7 +220,7 @@ def test_ctrl_c_while_reading_the_problem(args, tmp_path, answers):
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()
         if writer is not None:
             os.close(writer)
     run = Run(proc.returncode, out.decode(), err.decode())
@@ -255,7 +257,7 @@ def test_ctrl_c_at_the_step_prompt():
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait()
+            proc.communicate()
         os.close(master)
     assert proc.returncode == 130
     assert err == b"interrupted\n"
@@ -421,3 +423,18 @@ def test_no_numpy_warnings_on_stderr(text, args, tmp_path):
     if args == ["solve", "--json"]:
         doc = json.loads(run.stdout)
         assert doc["Y"][0][:2] == [1.0, 0.0]  # sigmoid(1e308) = 1, sigmoid(-1e308) = 0
+
+
+@pytest.mark.parametrize("form", ["text", "--json"])
+def test_check_with_results_past_4300_digits(form, tmp_path):
+    problem = write(tmp_path, "net.yaml", HUGE_NETWORK)
+    # The loss (6,001 digits) is too long to write in an answers file: a wrong one shows it.
+    answers = write(tmp_path, "answers.yaml", "loss: 1\ndX: '0 0; 0 0'\n")
+    run = convgrad("check", problem, answers, *([form] if form != "text" else []))
+    assert run.returncode == 1 and run.stderr == "", run
+    if form == "--json":
+        keys = {k["key"]: k for k in json.loads(run.stdout, parse_int=str)["files"][0]["keys"]}
+        assert keys["loss"]["right"] is False and keys["dX"]["right"] is False
+        assert "1" + "0" * 6000 in run.stdout
+    else:
+        assert "loss" in run.stdout and "dX" in run.stdout

@@ -328,7 +328,8 @@ def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: 
               gradescope_visibility: str | None = None) -> int:
     """points and require: each given once or more (the lists add up)."""
     def work() -> int:
-        from convgrad.check import Grader, check_json, parse_points, parse_require
+        from convgrad.api import unlimited_int_digits
+        from convgrad.check import parse_points, parse_require
         from convgrad.engine import run
 
         # Every option is checked before the problem is read: a usage error costs nothing.
@@ -339,31 +340,43 @@ def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: 
             raise ProblemError("--gradescope writes the results of one submission; give "
                                "one answers file")
         solved = run(_load(problem), exact=True if exact else None)
-        grader = Grader(solved, tolerance, weights, required, partial)
-        reports = _grade_all(grader, answers)
-        if gradescope is not None:
-            _write_gradescope(gradescope, reports[0], not no_reveal,
-                              gradescope_visibility or "visible", tolerance, grader.points)
-        if json_:
-            doc = check_json(problem, tolerance, reports, not no_reveal, solved.exact,
-                             grader.points, partial)
-            sys.stdout.write(json.dumps(doc) + "\n")
-        else:
-            from convgrad.report import check_lines, write_plain
-
-            lines = check_lines(reports, tolerance, not no_reveal, summary_only=summary,
-                                points=grader.points, partial=partial)
-            if sys.stdout.isatty():
-                from convgrad import render
-
-                render.print_styled(render.make_console(), lines)
-            else:
-                write_plain(sys.stdout, lines)
-        if any(not r.usable for r in reports):
-            return EXIT_UNUSABLE
-        return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
+        with unlimited_int_digits():  # exact results of any size are compared and written
+            return _grade_and_report(solved, answers, tolerance, weights, required, partial,
+                                     json_, no_reveal, summary, gradescope,
+                                     gradescope_visibility, problem)
 
     return _exit_code(work, debug)
+
+
+def _grade_and_report(solved: Any, answers: list[str], tolerance: Any, weights: Any,
+                      required: Any, partial: bool, json_: bool, no_reveal: bool,
+                      summary: bool, gradescope: str | None, gradescope_visibility: str | None,
+                      problem: str) -> int:
+    from convgrad.check import Grader, check_json
+
+    grader = Grader(solved, tolerance, weights, required, partial)
+    reports = _grade_all(grader, answers)
+    if gradescope is not None:
+        _write_gradescope(gradescope, reports[0], not no_reveal,
+                          gradescope_visibility or "visible", tolerance, grader.points)
+    if json_:
+        doc = check_json(problem, tolerance, reports, not no_reveal, solved.exact,
+                         grader.points, partial)
+        sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
+    else:
+        from convgrad.report import check_lines, write_plain
+
+        lines = check_lines(reports, tolerance, not no_reveal, summary_only=summary,
+                            points=grader.points, partial=partial)
+        if sys.stdout.isatty():
+            from convgrad import render
+
+            render.print_styled(render.make_console(), lines)
+        else:
+            write_plain(sys.stdout, lines)
+    if any(not r.usable for r in reports):
+        return EXIT_UNUSABLE
+    return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
 
 
 def _check_outputs(json_: bool, summary: bool, gradescope: str | None,
