@@ -1397,3 +1397,17 @@ def test_a_vector_input_with_a_vector_kernel_is_not_a_1d_convolution_yet():
     assert r["Y"].tolist() == [[-1, -1, -1]] and r["dX"].tolist() == [1, 0, 0, -1]
     r = convgrad.solve(lines("input: [1, 2, 3]", "kernel: 2"))
     assert r["Y"].tolist() == [[2, 4, 6]]
+
+
+def test_a_string_whose_rows_survive_the_folding_is_a_matrix(either_parser):
+    # A blank line in a quoted string is a new line, and so is '\n' before a line break.
+    for written in (('input: "1 2 3', "", "  4 5 6", "", '  7 8 9"'),
+                    ('input: "1 2 3\\n\\', '  4 5 6\\n\\', '  7 8 9"'),
+                    ("input: >", "  1 2 3", "", "  4 5 6", "", "  7 8 9")):
+        p = problem_from_text(lines(*written, "kernel: 1"))
+        assert p.x[0].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]], written
+    # Rows ended by ';' survive the folding too.
+    p = problem_from_text(lines('input: "1 2 3;', '  4 5 6; 7 8 9"', "kernel: 1"))
+    assert p.x[0].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert_error(lines('input: "1 2 3; 4 5 6', '  7 8 9"', "kernel: 1"), "several lines",
+                 line=1)

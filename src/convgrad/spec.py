@@ -260,6 +260,7 @@ def problem_from_text(text: str, source: str = "<text>") -> Problem:
 # and NEL, lone surrogates, U+FFFE and U+FFFF): a binary file that happens to decode.
 _NOT_YAML_TEXT = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_ROW_MARK = re.compile("[;\n\uff1b]")  # what ends a row of a matrix string
 
 
 def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
@@ -307,7 +308,7 @@ _CORE_TAGS = tuple(_YAML + kind for kind in ("int", "float", "bool", "null", "ti
 class _Open:
     """A list or mapping being read: its value so far and where it is."""
 
-    value: list | dict
+    value: Any  # the list or dict
     path: tuple
     line: int  # the line its entries are on unless they say otherwise
     start: int  # the value count before it
@@ -376,6 +377,7 @@ class _YamlReader:
         from yaml import events
 
         stack: list[_Open] = []
+        value: Any = None
         scalar_event, deepest = events.ScalarEvent, MAX_YAML_DEPTH
         while True:
             event = get()
@@ -404,24 +406,24 @@ class _YamlReader:
                 if done.anchor is not None:
                     self._close_anchor(done)
             else:
-                top = stack[-1] if stack else None
-                if top is not None and top.key is None and type(top.value) is dict:
-                    self._key(event, top)
+                parent = stack[-1] if stack else None
+                if parent is not None and parent.key is None and type(parent.value) is dict:
+                    self._key(event, parent)
                     continue
                 if len(stack) > MAX_YAML_DEPTH:
                     raise self.fail(event, f"nested more than {MAX_YAML_DEPTH} levels deep; a "
                                     "problem's values nest a few levels at most (a 4-D kernel "
                                     "is 4): check the brackets and the indentation")
                 line = event.start_mark.line + 1
-                if top is None:
+                if parent is None:
                     path: tuple = ()
-                elif type(top.value) is dict:
-                    path = (*top.path, top.key)
+                elif type(parent.value) is dict:
+                    path = (*parent.path, parent.key)
                     line = self.lines[path]  # a value is named by its key's line
                 else:
-                    path = (*top.path, len(top.value))
-                    if line == top.line:
-                        line = top.line  # on its list's line: found through the list
+                    path = (*parent.path, len(parent.value))
+                    if line == parent.line:
+                        line = parent.line  # on its list's line: found through the list
                     else:
                         self._line(path, line)
                 if kind is events.AliasEvent:
@@ -537,8 +539,8 @@ class _YamlReader:
         return text
 
     def _spans_lines(self, event: Any) -> bool:
-        """True when the scalar's text stands on two or more lines of the file, which
-        YAML joined into one (a quoted or plain string over lines, or a '>' block)."""
+        """True when the scalar shows more rows in the file than its value has: YAML joined
+        lines into one (a quoted or plain string over lines, or a '>' block)."""
         if self._text_lines is None:
             self._text_lines = _LINE_BREAK.split(self.text)
         start, end = event.start_mark, event.end_mark
@@ -549,7 +551,12 @@ class _YamlReader:
         parts[0] = parts[0][start.column:]
         if event.style == ">":
             parts = parts[1:]  # the '>' header line
-        return sum(1 for part in parts if part.strip(" \t\"'")) > 1
+        # Rows as the file shows them (each line, and ';' within a line) and as YAML gives
+        # them: fewer means that folding joined rows.
+        written = sum(1 for part in parts for row in _ROW_MARK.split(part)
+                      if row.strip(" \t\"'"))
+        kept = sum(1 for row in _ROW_MARK.split(event.value) if row.strip())
+        return kept < written
 
     # errors
 
@@ -1233,6 +1240,7 @@ class _Builder:
                                "'- flatten' first")
             x = x[np.newaxis]
         shape: tuple[int, ...] = x.shape
+        spec: Any
         for i, item in enumerate(value):
             lpath = (*path, i)
             if isinstance(item, str):
