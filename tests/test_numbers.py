@@ -9,10 +9,13 @@ import pytest
 
 from convgrad.numbers import (
     BadValue,
+    FoldedText,
+    exact_decimal,
     exact_text,
     format_number,
     parse_array,
     parse_number,
+    quick_number,
 )
 
 
@@ -63,3 +66,130 @@ def test_full_width_separators_and_spaced_fractions_are_read():
     got = parse_array("1，2； 3，4 / 2")
     assert got.tolist() == [[1, 2], [3, 2]]
     assert parse_array("1 / 3  2").tolist() == [Fraction(1, 3), 2]
+
+
+# --- YAML 1.2 numbers, ASCII digits (SPEC section 1) ------------------------------------
+
+
+@pytest.mark.parametrize("text, value", [
+    ("010", 10), ("-007", -7), ("0x10", 16), ("0x1f", 31), ("0o17", 15), ("-0x10", -16),
+    ("1.", 1), (".5", Fraction(1, 2)), ("-1.25e1", Fraction(-25, 2)), ("2E-2", Fraction(1, 50)),
+    ("0x10/0o10", 2), ("010/4", Fraction(5, 2)),
+])
+def test_yaml_1_2_integer_and_decimal_forms(text, value):
+    got = parse_number(text)
+    assert got == value and type(got) is type(value)
+
+
+@pytest.mark.parametrize("text, value", [
+    ("１２", 12), ("－３", -3), ("−3", -3), ("１．５", Fraction(3, 2)), ("１／３", Fraction(1, 3)),
+])
+def test_full_width_digits_and_the_minus_sign_are_the_ascii_ones(text, value):
+    assert parse_number(text) == value
+
+
+@pytest.mark.parametrize("text, words", [
+    ("2²", ["'²'", "superscript two", "0-9"]),
+    ("①", ["circled digit one", "0-9"]),
+    ("٣", ["arabic-indic digit three", "0-9"]),
+    ("१२", ["devanagari digit one"]),
+    ("½", ["vulgar fraction one half"]),
+    ("⁻1", ["superscript minus"]),
+    ("1/²", ["superscript two"]),
+    ("1_000", ["without '_'", "1000"]),
+    ("1:30", ["base-60"]),
+    ("1:30.5", ["base-60"]),
+    ("0b101", ["0b", "write 5"]),
+    ("-0b11", ["write -3"]),
+    ("0X10", ["'0X10' is not a number"]),
+    ("0o8", ["'0o8' is not a number"]),
+    ("0x", ["'0x' is not a number"]),
+    ("--1", ["'--1' is not a number"]),
+    ("1e", ["'1e' is not a number"]),
+    (".", ["'.' is not a number"]),
+])
+def test_numbers_that_are_not_yaml_1_2_or_not_ascii_say_why(text, words):
+    with pytest.raises(BadValue) as info:
+        parse_number(text)
+    for word in words:
+        assert word in str(info.value), str(info.value)
+
+
+def test_unicode_digits_never_crash_any_path():
+    # str.isdigit() takes these and int() refuses some of them: every path must say why.
+    for digit in ["²", "①", "٣", "߃", "๓", "𝟑", "₃"]:
+        for text in [digit, f"1{digit}", f"-{digit}", f"1/{digit}", f"{digit}.5"]:
+            with pytest.raises(BadValue, match="0-9"):
+                parse_number(text)
+        with pytest.raises(BadValue, match="0-9") as info:
+            parse_array(f"1 2; 3 {digit}")
+        assert info.value.path == (1, 1)
+        long_text = "; ".join(" ".join(["12"] * 30) for _ in range(30))
+        with pytest.raises(BadValue, match="0-9") as info:
+            parse_array(long_text + f"; {' '.join(['12'] * 29)} 1{digit}")
+        assert info.value.path == (30, 29)
+
+
+def test_full_width_matrix_string():
+    assert parse_array("１ ２；３ －４").tolist() == [[1, 2], [3, -4]]
+
+
+@pytest.mark.parametrize("typo", ["--1", "1-2", "-", "+-3", "5+"])
+def test_sign_typos_in_a_long_integer_matrix_say_which_entry(typo):
+    # Longer than 1,000 characters: the NumPy path must hand it to the careful one.
+    rows = [["5"] * 40 for _ in range(40)]
+    rows[6][2] = typo
+    text = "; ".join(" ".join(row) for row in rows)
+    assert len(text) > 1000
+    with pytest.raises(BadValue) as info:
+        parse_array(text)
+    assert f"'{typo}'" in str(info.value) and info.value.path == (6, 2)  # row 7, column 3
+
+
+def test_sign_typo_in_a_short_matrix_is_the_same_error():
+    with pytest.raises(BadValue, match="'--1' is not a number") as info:
+        parse_array("1 0; --1 1")
+    assert info.value.path == (1, 0)
+
+
+def test_large_signed_integer_matrix_takes_the_fast_path_unchanged():
+    rng = np.random.default_rng(5)
+    grid = rng.integers(-999, 1000, (30, 40))
+    text = "; ".join(" ".join(f"+{v}" if v > 0 and i % 2 else str(v) for i, v in enumerate(row))
+                     for row in grid)
+    assert parse_array(text).tolist() == grid.tolist()
+
+
+def test_folded_text_is_not_a_matrix():
+    with pytest.raises(BadValue, match="several lines") as info:
+        parse_array(FoldedText("1 2 3 4 5 6"))
+    assert "';'" in str(info.value) and "'|'" in str(info.value)
+    with pytest.raises(BadValue) as info:
+        parse_array(["1 2; 3 4", FoldedText("1 2 3 4")])
+    assert info.value.path == (1,)
+    # Anywhere else it is a string like any other.
+    assert FoldedText("a name") == "a name"
+
+
+def test_quick_number_agrees_with_the_careful_parse():
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        digits = str(rng.integers(0, 10**6))
+        forms = [digits, f"-{digits}", f"{digits}.{rng.integers(0, 999):03d}",
+                 f"-.{digits}", f"{digits}e{rng.integers(-20, 20)}", f"+{digits}.5E-3"]
+        for text in forms:
+            quick = quick_number(text)
+            assert quick is not None, text
+            assert quick == Fraction(text) and type(quick) is type(parse_number(text)), text
+    for text in ["1/3", "0x10", "1_0", "--1", "", "-", ".", "e5", "1e", "1e2000", "²"]:
+        assert quick_number(text) is None, text
+
+
+def test_exact_decimal_is_the_rational_it_spells():
+    for text in ["0.1", "-1.5e-3", ".5", "2.", "1e3", "007.50", "+3"]:
+        assert exact_decimal(text) == Fraction(text)
+    with pytest.raises(BadValue, match="exponent"):
+        exact_decimal("1e1001")
+    for text in ["1_0", "٣", "1.2.3", "0x10"]:
+        with pytest.raises(BadValue, match="not a number"):
+            exact_decimal(text)

@@ -214,7 +214,7 @@ def test_random_decimals_are_exact():
 @pytest.mark.parametrize(("entry", "shown"), [
     ("true", "true"),
     ("false", "false"),
-    ("yes", "true"),   # YAML 1.1 boolean
+    ("yes", "yes"),    # a YAML 1.1 boolean, a word in YAML 1.2
     ("null", "null"),
     ("~", "null"),
     (".nan", "nan"),
@@ -1076,3 +1076,338 @@ def test_network_is_exact_when_every_layer_is_rational():
     assert r["Y"].tolist() == [y]
     assert r["loss"] == y * y
     assert all(isinstance(v, (int, Fraction)) for v in r["dX"].flat)
+
+
+# --- reading the file: YAML 1.2 numbers, folded strings, bounds (issue 12) ---------------------
+
+@pytest.fixture(params=["libyaml", "python"])
+def either_parser(request, monkeypatch):
+    """Runs a test with PyYAML's C parser and with its pure-Python one."""
+    import yaml
+
+    if request.param == "python":
+        monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    elif not yaml.__with_libyaml__:
+        pytest.skip("PyYAML without libyaml")
+
+
+YAML_WORDING = ("while parsing", "while scanning", "did not find", "expected <", "found character",
+                "not allowed here", "in this context", "could not find", "<block", "exceeded",
+                "found unexpected", "maximum nesting", "but found", "but got")
+
+
+def test_010_is_ten_in_every_written_form(either_parser):
+    r = convgrad.solve(lines("input: [[010, 1], [2, 3]]", "kernel: 1", "bias: 010",
+                             "target: [[0, 0], [0, 0]]", "loss: sse"))
+    # Y = X + 10 with x11 = 10 (not 8, YAML 1.1's octal): [[20, 11], [12, 13]].
+    assert r["Y"].tolist() == [[20, 11], [12, 13]]
+    assert r["loss"] == 400 + 121 + 144 + 169
+    for written in ('"010 1; 2 3"', '[["010", 1], [2, 3]]', "[[+010, 1], [2, 3]]",
+                    "[[!!int 010, 1], [2, 3]]"):
+        p = problem_from_text(lines(f"input: {written}", "kernel: 1"))
+        assert p.x[0].tolist() == [[10, 1], [2, 3]], written
+
+
+@pytest.mark.parametrize("written", ["0x10", '"0x10"', "!!int 0x10", '"0x10 0o20; 16 +16"',
+                                     '"0o20"', "0o20", "!!float 0x10"])
+def test_hexadecimal_and_octal_are_the_same_in_every_written_form(written):
+    # YAML 1.2's core schema has 0x and 0o integers; convgrad reads them alike everywhere.
+    p = problem_from_text(lines(f"input: {written if ';' in written else f'[[{written}]]'}",
+                                "kernel: 1"))
+    assert set(p.x.flat) == {16}
+
+
+def test_full_width_digits_are_read_as_ascii():
+    p = problem_from_text(lines("input: [[１, ２], [３, －４]]", "kernel: ０.５",
+                                "bias: \u22121"))
+    assert p.x[0].tolist() == [[1, 2], [3, -4]]
+    assert p.layers[0].op.w.reshape(-1).tolist() == [Fraction(1, 2)]
+    assert p.layers[0].op.b.tolist() == [-1]
+
+
+def test_a_block_matrix_gives_the_seed_numbers():
+    r = convgrad.solve(lines("input: |", "  1 2 3", "  4 5 6", "  7 8 9", "kernel: |",
+                             "  1 0", "  -1 1", "bias: 1", "target: |-", "  1, 0", "  0, 1"))
+    assert r["Y"].tolist() == [[3, 4], [6, 7]]
+    assert r["loss"] == 23 and r["dW"].tolist() == SEED_DW and r["dX"].tolist() == SEED_DX
+
+
+@pytest.mark.parametrize(("entry", "words"), [
+    ("1:30", ["'1:30'", "base-60"]),
+    ("1:30.5", ["'1:30.5'", "base-60"]),
+    ("0b101", ["0b", "write 5"]),
+    ("1_000", ["'1_000'", "without '_'"]),
+    ("on", ["'on' is not a number"]),
+    ("off", ["'off' is not a number"]),
+    ("Yes", ["'Yes' is not a number"]),
+    ("y", ["'y' is not a number"]),
+    (".NaN", ["nan", "finite"]),
+    (".NAN", ["nan", "finite"]),
+    (".nAn", ["'.nAn'", "finite"]),
+    ("-.INF", ["inf", "finite"]),
+    ("0o9", ["'0o9' is not a number"]),
+    ("0X10", ["'0X10' is not a number"]),
+    ("2²", ["superscript two", "0-9"]),
+    ("①", ["circled digit one", "0-9"]),
+    ("٣", ["arabic-indic digit three", "0-9"]),
+    ('"٣"', ["arabic-indic digit three", "0-9"]),
+    ('"1/²"', ["superscript two"]),
+])
+def test_yaml_1_1_forms_and_unicode_digits_are_errors_that_name_the_entry(entry, words,
+                                                                         either_parser):
+    text = lines(f'input: "{X3}"', "target: [[1, 2], [3, 4]]", "kernel:", "  - [1, 0]",
+                 f"  - [0, {entry}]")
+    assert_error(text, "'kernel'", "[2,2]", *words, line=5)
+
+
+@pytest.mark.parametrize("entry", ["²", "①", "٣", "१", "𝟑"])
+def test_unicode_digits_in_every_parsing_path_are_errors(entry):
+    long_row = " ".join(["1"] * 600)  # over 1,000 characters: the NumPy path
+    for text in (lines(f'input: "{X3}"', f"kernel: [[1, {entry}]]"),
+                 lines(f'input: "{X3}"', f'kernel: "1 {entry}"'),
+                 lines(f'input: "{X3}"', f'kernel: "1/{entry} 1"'),
+                 lines(f'input: "{long_row}; {long_row[:-1]}{entry}"', "kernel: 1"),
+                 lines(f'input: "{X3}"', "kernel: 1", f"learning_rate: {entry}"),
+                 lines(f'input: "{X3}"', "kernel: 1", f"bias: '{entry}'")):
+        message = error_of(text)
+        assert "0-9" in message and ", line " in message
+
+
+def test_sign_typo_in_a_long_matrix_string_is_the_careful_error():
+    row = " ".join(["3"] * 500)
+    message = assert_error(lines(f'input: "{row}; 3 --1 {row[4:]}"', "kernel: 1"), "'input'",
+                           "[2,2]", "'--1' is not a number", line=1)
+    assert message == error_of(lines('input: "3 3; 3 --1"', "kernel: 1"))
+
+
+@pytest.mark.parametrize(("written", "line"), [
+    (('input: "1 2 3', '  4 5 6', '  7 8 9"'), 1),
+    (("input: '1 2 3", "  4 5 6", "  7 8 9'"), 1),
+    (("input: 1 2 3", "  4 5 6", "  7 8 9"), 1),
+    (("input: >", "  1 2 3", "  4 5 6", "  7 8 9"), 1),
+    (("input:", '  - "1 2 3', '    4 5 6', '    7 8 9"'), 2),
+    (("input: [1 2 3", "  4 5 6, 7 8 9]"), 1),
+])
+def test_a_matrix_string_over_several_lines_is_an_error_that_says_what_to_write(
+        written, line, either_parser):
+    message = assert_error(lines(*written, "kernel: 1"), "'input'", "several lines", "';'",
+                           "'|'", line=line)
+    assert "Traceback" not in message
+
+
+def test_strings_over_several_lines_are_fine_where_no_matrix_is_read(either_parser):
+    p = problem_from_text(lines("name: a long name", "  written over two lines",
+                                'input: "1 2 3; 4 5 6; 7 8 9"', "kernel: 1"))
+    assert p.name == "a long name written over two lines"
+    # One row per line, or the rows in one line, are no folding.
+    for written in ('input: "1 2 3; 4 5 6; 7 8 9\n  "', 'input: "1 2 3\\n4 5 6\\n7 8 9"',
+                    "input: |\n  1 2 3\n  4 5 6\n  7 8 9"):
+        assert problem_from_text(lines(written, "kernel: 1")).x.shape == (1, 3, 3), written
+
+
+def test_flip_kernel_takes_true_and_false_only():
+    assert problem_from_text(lines(f'input: "{X3}"', "kernel: 1", "flip_kernel: True")
+                             ).layers[0].op.flip is True
+    assert_error(lines(f'input: "{X3}"', "kernel: 1", "flip_kernel: yes"), "'flip_kernel'",
+                 "true or false", line=3)
+
+
+@pytest.mark.parametrize(("written", "words"), [
+    ("!!int two", ["'two' is not a valid int", "!!int"]),
+    ("!!int 1.5", ["not a valid int"]),
+    ("!!int 0b1", ["not a valid int"]),
+    ("!!float x", ["'x' is not a valid float"]),
+    ("!!bool yes", ["'yes' is not a valid bool", "true or false"]),
+    ("!!binary aGk=", ["!!binary", "not allowed"]),
+    ("!!python/name:os.system", ["!!python/name:os.system", "not allowed"]),
+    ("!custom 1", ["!custom", "not allowed"]),
+])
+def test_explicit_tags_follow_the_core_schema(written, words, either_parser):
+    assert_error(lines(f'input: "{X3}"', "kernel: 1", f"bias: {written}"), "'bias'", *words,
+                 line=3)
+
+
+def test_explicit_core_tags_are_read():
+    p = problem_from_text(lines(f'input: "{X3}"', "kernel: !!float 1", "bias: !!str 010",
+                                "learning_rate: !!float .5", "flip_kernel: !!bool true"))
+    assert p.layers[0].op.w.reshape(-1).tolist() == [1]
+    assert p.layers[0].op.b.tolist() == [10]
+    assert p.learning_rate == Fraction(1, 2) and p.layers[0].op.flip is True
+
+
+def test_nesting_is_refused_in_convgrads_words_at_any_depth(either_parser):
+    from convgrad.spec import MAX_YAML_DEPTH, load_yaml
+
+    # The mapping, then 31 lists: the number inside is 32 levels deep.
+    inner = "[" * (MAX_YAML_DEPTH - 1) + "1" + "]" * (MAX_YAML_DEPTH - 1)
+    data, _ = load_yaml(f"input: {inner}\n", "<text>")
+    assert data["input"] is not None
+    for depth in (MAX_YAML_DEPTH + 1, 200, 5000):
+        for text in ("input: " + "[" * depth + "1" + "]" * depth,
+                     "input: " + "{a: " * depth + "1" + "}" * depth,
+                     "input: " + "[{a: " * (depth // 2) + "1" + "}]" * (depth // 2),
+                     "input:\n" + "".join(" " * i + "-\n" for i in range(1, min(depth, 300)))
+                     + " " * min(depth, 300) + "- 1\n"):
+            with pytest.raises(convgrad.ProblemError) as info:
+                load_yaml(text, "deep.yaml")
+            message = str(info.value)
+            assert message.startswith("deep.yaml, line ") and "nested more than" in message
+            assert not any(words in message for words in YAML_WORDING), message
+
+
+def test_values_are_counted_while_reading(monkeypatch, either_parser):
+    from convgrad import spec
+
+    monkeypatch.setattr(spec, "MAX_YAML_VALUES", 50)
+    assert_error(lines("input: [" + ", ".join(["1"] * 60) + "]", "kernel: 1"),
+                 "more than 50 values", "matrix strings", line=1)
+    # Aliases count each time they are used: six uses of ten values pass fifty.
+    text = lines("a: &a [1, 1, 1, 1, 1, 1, 1, 1, 1]", "input: [*a, *a, *a, *a, *a, *a]",
+                 "kernel: 1")
+    assert_error(text, "aliases", "50 values", line=2)
+
+
+def test_file_text_over_the_byte_limit_is_refused(monkeypatch):
+    from convgrad import spec
+
+    monkeypatch.setattr(spec, "MAX_FILE_BYTES", 2**20)
+    message = error_of("input: [" + "1, " * 400_000 + "1]\nkernel: 1\n")
+    assert "larger than 1 MiB" in message
+
+
+def test_control_characters_are_named_with_their_line():
+    assert_error(lines(f'input: "{X3}"', "kernel: 1\x07", "target: 1"), "U+0007",
+                 "column 10", line=2)
+
+
+@pytest.mark.parametrize(("text", "line", "words"), [
+    (lines("input: [1, 2", "kernel: 1"), 2, "'[' list"),
+    (lines("input: {a: 1", "kernel: 1"), 2, "'{' mapping"),
+    (lines("input: 1", 'kernel: "1 2', "target: 2"), 2, "never closed"),
+    (lines("input: 1", "kernel: '1 2"), 2, "never closed"),
+    (lines("input: 1", "kernel: a: b"), 2, "': '"),
+    (lines("input: 1", "kernel: @x"), 2, "cannot start a value"),
+    (lines("input: 1", "\t- 1"), 2, "tab"),
+    (lines("input: 1", "- 2"), 2, "'key:' line"),
+    (lines("input: 1", 'kernel: "\\q"'), 2, "escape"),
+    (lines("input: &", "kernel: 1"), 1, "anchor"),
+    (lines("input: * ", "kernel: 1"), 1, "alias"),
+    (lines("input: |x", "  1"), 1, "block header"),
+    (lines("%YAML 2.0", "---", "input: 1"), 1, "%YAML"),
+    (lines("input: 1", "... x"), 2, "document marker"),
+    (lines("input: !x!y 1"), 1, "tag"),
+])
+def test_yaml_syntax_errors_are_in_convgrads_words(text, line, words, either_parser):
+    message = assert_error(text, "YAML syntax error", words, line=line)
+    assert not any(wording in message for wording in YAML_WORDING), message
+
+
+def test_a_second_document_and_an_unknown_alias_are_errors(either_parser):
+    assert_error(lines(f'input: "{X3}"', "kernel: 1", "---", "kernel: 2"), "second YAML document",
+                 line=3)
+    assert_error(lines(f'input: "{X3}"', "kernel: *k"), "'*k'", "no anchor", line=2)
+    assert_error(lines(f'input: &x "{X3}"', "kernel: [*x]", "nested: &y [*y]"), "'*y'", line=3)
+
+
+def test_aliases_give_the_anchored_values(either_parser):
+    p = problem_from_text(lines(f'input: "{X3}"', "kernel: &w [[1, 0], [-1, 1]]",
+                                "target: *w"))
+    assert p.layers[0].op.w[0, 0].tolist() == [[1, 0], [-1, 1]]
+    assert p.target.reshape(2, 2).tolist() == [[1, 0], [-1, 1]]
+    # An error inside an aliased value names the key it is used for, and the line written.
+    assert_error(lines("name: &w", "  - [1, 0]", "  - [-1, x]", f'input: "{X3}"', "kernel: *w"),
+                 "'kernel'", "[2,2]", "'x'", line=3)
+
+
+def test_entries_on_their_lists_line_need_no_line_of_their_own():
+    from convgrad.spec import load_yaml
+
+    data, found = load_yaml("input: [" + ", ".join(["1"] * 1000) + "]\nkernel: 1\n", "<text>")
+    assert len(data["input"]) == 1000 and found == {("input",): 1, ("kernel",): 2}
+
+
+# --- memory: refused before anything is allocated (issue 12) ----------------------------------
+
+
+def test_padding_that_would_need_gigabytes_is_refused_naming_padding_and_line():
+    from convgrad.spec import MAX_WORK_BYTES
+
+    message = assert_error(lines("input: [[1]]", "kernel: [[1]]", "padding: 8000"), "'padding'",
+                           "16,001x16,001", f"{MAX_WORK_BYTES // 2**20} MiB", "less padding",
+                           line=3)
+    assert "GiB" in message
+    assert_error(lines('input: "1 2; 3 4"', 'kernel: "1 1; 1 1"', "dilation: 1000000",
+                       "padding: same"), "'padding'", "smaller dilation", line=4)
+
+
+def test_realistic_large_problems_fit():
+    from convgrad.spec import MAX_WORK_BYTES
+
+    big = [
+        {"input": np.zeros((3, 224, 224)), "kernel": np.zeros((64, 3, 7, 7)), "stride": 2,
+         "padding": 3, "grad_output": np.zeros((64, 112, 112))},
+        {"input": np.zeros((3, 224, 224)), "kernel": np.zeros((64, 3, 7, 7)), "stride": 2,
+         "padding": 3, "activation": "relu", "pool": {"type": "max", "size": 2},
+         "target": np.zeros((64, 56, 56))},
+        {"input": np.zeros((64, 56, 56)), "kernel": np.zeros((64, 64, 3, 3)), "padding": 1,
+         "target": np.zeros((64, 56, 56))},
+    ]
+    for problem in big:
+        p = problem_from_dict(problem)
+        assert p.work_bytes(exact=False) < MAX_WORK_BYTES * 3 // 4
+        assert p.work_bytes(exact=True) > p.work_bytes(exact=False)
+
+
+def test_every_problem_of_the_problems_folder_fits():
+    from pathlib import Path
+
+    from convgrad.spec import MAX_WORK_BYTES, read_file
+
+    folder = Path(__file__).resolve().parent.parent / "problems"
+    for path in sorted(folder.glob("*.yaml")):
+        assert read_file(path).work_bytes(exact=True) < MAX_WORK_BYTES / 100, path.name
+
+
+@pytest.mark.parametrize(("problem", "key", "words"), [
+    ({"input": np.ones((300, 300)), "kernel": np.ones((257, 257))}, "'kernel'", ["65,536"]),
+    ({"input": np.ones((300, 300)), "kernel": 1, "pool": {"size": [300, 300]}}, "'pool.size'",
+     ["65,536"]),
+    ({"input": np.ones((200, 200)), "kernel": np.ones((100, 100)), "padding": "same"},
+     "'kernel'", ["window matrix", "larger stride"]),
+    ({"input": np.ones((400, 400)), "kernel": np.ones((200, 1, 1))}, "'input'",
+     ["200 maps", "fewer filters"]),
+    ({"input": np.ones((300, 300)), "kernel": 1, "pool": {"size": 200, "stride": 1}},
+     "'pool.size'", ["windows of 40,000 values", "larger stride"]),
+    ({"input": np.ones((2, 2)), "layers": [{"conv": {"kernel": 1, "padding": 500}}, "relu",
+                                           {"conv": {"kernel": 1, "padding": 100}}]},
+     "'layers[3].conv.kernel'", ["less padding"]),
+])
+def test_layers_too_large_for_memory_name_the_key(problem, key, words):
+    message = assert_error(problem, key, *words)
+    assert "MiB" in message or "65,536" in message
+
+
+def test_a_vector_input_with_a_vector_kernel_is_not_a_1d_convolution_yet():
+    assert_error(lines("input: [1, 2, 3, 4]", "kernel: [1, -1]"), "'kernel'", "1-D",
+                 "'input'", "1 x 4 matrix", line=2)
+    assert_error({"input": "1 2 3", "kernel": "1 -1"}, "'kernel'", "1-D")
+    # A 1 x k kernel, or one number, keeps reading the vector as a one-row image.
+    r = convgrad.solve(lines("input: [1, 2, 3, 4]", "kernel: [[1, -1]]",
+                             "grad_output: [[1, 1, 1]]"))
+    assert r["Y"].tolist() == [[-1, -1, -1]] and r["dX"].tolist() == [1, 0, 0, -1]
+    r = convgrad.solve(lines("input: [1, 2, 3]", "kernel: 2"))
+    assert r["Y"].tolist() == [[2, 4, 6]]
+
+
+def test_a_string_whose_rows_survive_the_folding_is_a_matrix(either_parser):
+    # A blank line in a quoted string is a new line, and so is '\n' before a line break.
+    for written in (('input: "1 2 3', "", "  4 5 6", "", '  7 8 9"'),
+                    ('input: "1 2 3\\n\\', '  4 5 6\\n\\', '  7 8 9"'),
+                    ("input: >", "  1 2 3", "", "  4 5 6", "", "  7 8 9")):
+        p = problem_from_text(lines(*written, "kernel: 1"))
+        assert p.x[0].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]], written
+    # Rows ended by ';' survive the folding too.
+    p = problem_from_text(lines('input: "1 2 3;', '  4 5 6; 7 8 9"', "kernel: 1"))
+    assert p.x[0].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
+    assert_error(lines('input: "1 2 3; 4 5 6', '  7 8 9"', "kernel: 1"), "several lines",
+                 line=1)

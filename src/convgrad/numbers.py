@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from fractions import Fraction
 from typing import Any
 
@@ -19,7 +20,23 @@ Number = int | Fraction | float
 # Rows of a matrix string are split on ';' or new lines, entries on spaces or commas.
 _ROW_SPLIT = re.compile(r"[;\n]")
 _ENTRY_SPLIT = re.compile(r"[\s,]+")
-_INTEGERS_ONLY = re.compile(r"[\s,;+\-\d]*")
+_INTEGERS_ONLY = re.compile(r"[\s,;+\-0-9]*")
+
+# How a number may be written (YAML 1.2's core schema, ASCII digits only): a decimal with an
+# optional exponent, or an integer in hexadecimal (0x1f) or octal (0o17).
+_INTEGER = re.compile(r"[+-]?[0-9]+")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_HEXADECIMAL = re.compile(r"[+-]?0x[0-9a-fA-F]+")
+_OCTAL = re.compile(r"[+-]?0o[0-7]+")
+
+# Chinese and Japanese keyboards type full-width digits and separators, and some editors
+# turn '-' into the minus sign U+2212: they mean the ASCII ones. Other digits (superscripts,
+# circled, Arabic-Indic) are refused, even where Python's int() would take them.
+_AS_ASCII = str.maketrans({
+    **{chr(0xFF10 + i): str(i) for i in range(10)},
+    "\u2212": "-", "\uff0d": "-", "\uff0b": "+", "\uff0e": ".",
+    "\uff0c": ",", "\uff1b": ";", "\uff0f": "/", "\u3000": " ",
+})
 
 
 class BadValue(ValueError):
@@ -32,6 +49,12 @@ class BadValue(ValueError):
     def __init__(self, message: str, path: tuple[int, ...] = ()) -> None:
         super().__init__(message)
         self.path = path
+
+
+class FoldedText(str):
+    """A string that YAML joined from several lines of the file (a quoted or plain string
+    over lines, or a '>' block): its line breaks became spaces, so it cannot be read as
+    the rows of a matrix. Anywhere else it is an ordinary string."""
 
 
 def parse_number(value: Any) -> Number:
@@ -63,51 +86,133 @@ def parse_number(value: Any) -> Number:
 # to build: far beyond any homework, far below a hang.
 MAX_DIGITS = 1000
 MAX_EXPONENT = 1000
-_EXPONENT = re.compile(r"e([+-]?\d+)$", re.IGNORECASE)
+_DECIMAL_PARTS = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+_NOT_A_NUMBER = "(write 3, -0.5 or 1/3)"
 
 
 def exact_decimal(text: str) -> Fraction:
     """The exact rational a decimal spells ("0.1" is 1/10), within MAX_DIGITS and MAX_EXPONENT.
 
-    Raises BadValue for anything else (ValueError from Fraction becomes a message).
+    Only ASCII decimals as YAML 1.2 writes them ("-1.5e-3", ".5", "2."); BadValue for
+    anything else.
     """
     if len(text) > MAX_DIGITS:
         raise BadValue(f"a number of more than {MAX_DIGITS:,} characters is too long")
-    match = _EXPONENT.search(text)
-    if match and abs(int(match.group(1))) > MAX_EXPONENT:
+    match = _DECIMAL_PARTS.fullmatch(text)
+    if match is None or not (match.group(2) or match.group(3)):
+        raise BadValue(f"'{text}' is not a number {_NOT_A_NUMBER}")
+    value = _decimal_value(*match.groups())
+    if value is None:
         raise BadValue(f"'{text}' has an exponent beyond ±{MAX_EXPONENT}; write a smaller "
                        "number")
-    try:
-        return Fraction(text)
-    except ValueError:
-        raise BadValue(f"'{text}' is not a number (write 3, -0.5 or 1/3)") from None
+    return Fraction(value)
+
+
+def _decimal_value(sign: str, whole: str, fraction: str | None, exponent: str | None
+                   ) -> Number | None:
+    """The number of a decimal's parts (as _DECIMAL_PARTS matched them), None when the
+    exponent is beyond MAX_EXPONENT. Digits and a power of ten: several times faster than
+    Fraction(text), which matters in large files."""
+    power = int(exponent) if exponent else 0
+    if abs(power) > MAX_EXPONENT:
+        return None
+    fraction = fraction or ""
+    digits = int(whole + fraction) if whole or fraction else 0
+    if sign == "-":
+        digits = -digits
+    power -= len(fraction)
+    if power >= 0:
+        return digits * 10**power
+    value = Fraction(digits, 10**-power)
+    return value.numerator if value.denominator == 1 else value
+
+
+def integer_text(text: str) -> int | None:
+    """The integer a YAML 1.2 integer spells ("12", "-7", "0x1f", "0o17"), else None."""
+    if _INTEGER.fullmatch(text):
+        return int(text)
+    if _HEXADECIMAL.fullmatch(text):
+        return int(text, 16)
+    if _OCTAL.fullmatch(text):
+        return int(text, 8)
+    return None
+
+
+def quick_number(text: str) -> Number | None:
+    """The number of an ASCII integer or decimal ("12", "-0.25", ".5", "1e-3"), else None.
+
+    The common forms of a large file, read several times faster than by the general parse;
+    None sends anything else (fractions, mistakes, bounds passed) to it, which says what
+    is wrong.
+    """
+    if len(text) > MAX_DIGITS:
+        return None
+    match = _DECIMAL_PARTS.fullmatch(text)
+    if match is None:
+        return None
+    sign, whole, fraction, exponent = match.groups()
+    if fraction is None and exponent is None:
+        return int(text) if whole else None
+    if not (whole or fraction):
+        return None
+    return _decimal_value(sign, whole, fraction, exponent)
 
 
 def _parse_number_text(text: str) -> Number:
-    s = text.strip().replace("\u2212", "-").replace("_", "")
+    s = text.strip().translate(_AS_ASCII)
     if len(s) > MAX_DIGITS:
         raise BadValue(f"a number of more than {MAX_DIGITS:,} characters is too long")
-    if s.isdigit() or (s[1:].isdigit() and s[0] in "+-"):
+    if _INTEGER.fullmatch(s):
         return int(s)  # the common case, ten times faster than Fraction
     if not s:
         raise BadValue("an empty string is not a number")
     if s.lower().lstrip("+-").lstrip(".") in ("inf", "infinity", "nan"):
         raise BadValue(f"'{text}' is not a finite number")
-    parts = s.split("/")
+    parts = [part.strip() for part in s.split("/")]
     if len(parts) > 2:
-        raise BadValue(f"'{text}' is not a number (write 3, -0.5 or 1/3)")
-    try:
-        terms = [exact_decimal(part.strip()) for part in parts]
-    except BadValue as exc:
-        message = str(exc)
-        if "is not a number" in message:
-            message = f"'{text}' is not a number (write 3, -0.5 or 1/3)"
-        raise BadValue(message) from None
+        raise BadValue(f"'{text}' is not a number {_NOT_A_NUMBER}")
+    terms = [_number_part(part, text) for part in parts]
     if len(terms) == 1:
-        return _simplest(terms[0])
+        return _simplest(Fraction(terms[0])) if isinstance(terms[0], Fraction) else terms[0]
     if terms[1] == 0:
         raise BadValue(f"'{text}' divides by zero")
-    return _simplest(terms[0] / terms[1])
+    return _simplest(Fraction(terms[0]) / Fraction(terms[1]))
+
+
+def _number_part(part: str, text: str) -> int | Fraction:
+    """One side of "a/b" (or the whole number): an integer or a decimal, with a message
+    that says what is wrong with it when it is neither."""
+    value = integer_text(part)
+    if value is not None:
+        return value
+    try:
+        return exact_decimal(part)
+    except BadValue as exc:
+        if "is not a number" not in str(exc):
+            raise
+    raise BadValue(_why_not_a_number(part, text)) from None
+
+
+def _why_not_a_number(part: str, text: str) -> str:
+    """Why `part` (of `text`) is not a number, and what to write instead."""
+    odd = next((c for c in part if not c.isascii()), None)
+    if odd is not None:
+        name = unicodedata.name(odd, f"U+{ord(odd):04X}").lower()
+        return (f"'{text}' is not a number: '{odd}' ({name}) is not one of the digits 0-9; "
+                "write the number with the digits 0-9")
+    if "_" in part:
+        bare = part.replace("_", "")
+        if integer_text(bare) is not None or _DECIMAL.fullmatch(bare):
+            return f"'{text}' is not a number: write it without '_', as {bare}"
+    if ":" in part:
+        return (f"'{text}' is not a number: ':' has no place in a number (YAML 1.2 reads no "
+                "base-60 numbers); write a decimal, or a fraction with '/'")
+    lowered = part.lower().lstrip("+-")
+    if lowered.startswith("0b") and re.fullmatch(r"[01]+", lowered[2:]):
+        sign = "-" if part.startswith("-") else ""
+        return (f"'{text}' is not a number: YAML 1.2 has no 0b binary numbers; "
+                f"write {sign}{int(lowered[2:], 2)}")
+    return f"'{text}' is not a number {_NOT_A_NUMBER}"
 
 
 def _simplest(value: Fraction) -> Number:
@@ -124,6 +229,10 @@ def parse_array(value: Any) -> np.ndarray:
     """
     if isinstance(value, np.ndarray):
         return _from_ndarray(value)
+    if isinstance(value, FoldedText):
+        raise BadValue("is one string written over several lines, which YAML joins into a "
+                       "single row; separate the rows with ';' or write the matrix as a "
+                       "'|' block (rows on their own lines)")
     if isinstance(value, str):
         return _parse_matrix_text(value)
     if isinstance(value, (list, tuple)):
@@ -152,13 +261,15 @@ def parse_array(value: Any) -> np.ndarray:
     return np.array(parse_number(value), dtype=object)
 
 
-# Chinese and Japanese keyboards type full-width separators; they mean the ASCII ones.
-_FULL_WIDTH = str.maketrans({"，": ",", "；": ";", "／": "/", "　": " "})
 _SPACED_SLASH = re.compile(r"\s*/\s*")
+# Signs that do not start an entry ("--1", "1-2", a lone "-"), and integers too long for int64:
+# the NumPy path leaves such text to the careful one, which says what is wrong.
+_MISPLACED_SIGN = re.compile(r"[+\-](?![0-9])|[0-9][+\-]")
+_LONG_INTEGER = re.compile(r"[0-9]{19}")
 
 
 def _parse_matrix_text(text: str) -> np.ndarray:
-    text = _SPACED_SLASH.sub("/", text.translate(_FULL_WIDTH))  # "1 / 3" is one entry
+    text = _SPACED_SLASH.sub("/", text.translate(_AS_ASCII))  # "1 / 3" is one entry
     if len(text) > 1000 and _INTEGERS_ONLY.fullmatch(text):
         fast = _parse_integer_matrix(text)
         if fast is not None:
@@ -172,6 +283,10 @@ def _parse_matrix_text(text: str) -> np.ndarray:
         entries = [e for e in _ENTRY_SPLIT.split(row) if e]
         values = []
         for j, entry in enumerate(entries):
+            value = quick_number(entry)
+            if value is not None:
+                values.append(value)
+                continue
             try:
                 values.append(_parse_number_text(entry))
             except BadValue as exc:
@@ -196,18 +311,24 @@ def _parse_matrix_text(text: str) -> np.ndarray:
 def _parse_integer_matrix(text: str) -> np.ndarray | None:
     """A large matrix string of integers (an image's pixels) parsed by NumPy, not per entry.
 
-    None when it is not a clean rectangle of machine-size integers; the careful path then
-    finds what is wrong and says so.
+    `text` holds only ASCII digits, signs and separators. None when it is not a clean
+    rectangle of machine-size integers; the careful path then finds what is wrong and
+    says so.
     """
-    rows = [_ENTRY_SPLIT.split(row.strip()) for row in _ROW_SPLIT.split(text) if row.strip()]
-    width = len(rows[0])
-    if any(len(row) != width for row in rows) or \
-            any(len(token) > 18 or not token.lstrip("+-").isdigit()
-                for row in rows for token in row):
+    if _MISPLACED_SIGN.search(text) or _LONG_INTEGER.search(text):
         return None
-    ints = np.array(rows, dtype=np.int64)
+    rows = []
+    for row in _ROW_SPLIT.split(text):
+        row = row.strip()
+        if row:  # one row's entries at a time, as int64: no list of every entry's text
+            rows.append(np.array(_ENTRY_SPLIT.split(row), dtype=np.int64))
+            if len(rows[-1]) != len(rows[0]):
+                return None
+    if not rows:
+        return None
+    ints = np.stack(rows)
     if len(rows) == 1:
-        ints = ints[0] if width > 1 else ints[0, 0]
+        ints = ints[0] if ints.shape[1] > 1 else ints[0, 0]
     return ints.astype(object)
 
 

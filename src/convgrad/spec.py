@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import difflib
+import math
 import os
 import re
 from dataclasses import dataclass, field
@@ -23,20 +24,36 @@ from convgrad.errors import ProblemError
 from convgrad.numbers import (
     MAX_DIGITS,
     BadValue,
+    FoldedText,
     Number,
     exact_decimal,
     format_number,
+    integer_text,
     parse_array,
     parse_number,
+    quick_number,
     shape_text,
 )
 
-# Bounds that keep a hostile or mistaken file from eating time or memory.
-MAX_FILE_BYTES = 50 * 1024 * 1024
-MAX_YAML_VALUES = 3_000_000
+# Bounds that keep a hostile or mistaken file from eating time or memory: whatever the file,
+# convgrad stays within about 1 GiB and a few seconds before it refuses.
+# A problem or answers file (a 3x224x224 image with 64 7x7 filters is 2.4 MiB as matrix strings).
+MAX_FILE_BYTES = 16 * 2**20
+# Values in one file, aliases counted each time they are used (at most a few seconds).
+MAX_YAML_VALUES = 1_000_000
 MAX_YAML_DEPTH = 32
-# The largest array a layer may need (the im2col matrix of a convolution): 2 GiB of float64.
-MAX_ARRAY_ELEMENTS = 2**28
+# Memory for one solve, estimated from the shapes before any array is allocated. A value
+# that a pass keeps or makes (the padded input, the im2col matrix, every output and gradient)
+# costs FLOAT_BYTES in float64 arithmetic, EXACT_BYTES as an exact object (a pointer, an int
+# or Fraction); a value that solve reports (each layer's output and its gradient, dX) costs
+# REPORT_BYTES more when it is written out as JSON. Measured on solve --json, with room to
+# spare: a problem within MAX_WORK_BYTES stays within about 1 GiB.
+MAX_WORK_BYTES = 512 * 2**20
+FLOAT_BYTES = 8
+EXACT_BYTES = 48
+REPORT_BYTES = {False: 72, True: 200}  # float64, exact
+# Taps of one kernel or pooling window (256 x 256): the passes loop over them in Python.
+MAX_WINDOW = 256 * 256
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
 LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
@@ -119,6 +136,15 @@ class Problem:
     learning_rate: Number | None = None
     warnings: list[str] = field(default_factory=list)
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
+    work: tuple[int, int] = (0, 0)
+
+    def work_bytes(self, exact: bool) -> int:
+        """Memory that solving needs, estimated from the shapes, in float64 or exact
+        arithmetic. The reader refuses a problem whose float64 figure passes
+        MAX_WORK_BYTES; exact arithmetic may still not fit where float64 does."""
+        kept, reported = self.work
+        return kept * (EXACT_BYTES if exact else FLOAT_BYTES) + reported * REPORT_BYTES[exact]
 
     @property
     def rational(self) -> bool:
@@ -170,33 +196,54 @@ def read_file(path: str | os.PathLike) -> Problem:
 
 
 def read_text(path: str | os.PathLike) -> str:
-    """The text of a file, or standard input for "-", with one-line errors."""
+    """The text of a file, or standard input for "-", with one-line errors.
+
+    At most MAX_FILE_BYTES are read, whatever the file is: a device such as /dev/zero, a
+    pipe that never ends or a huge file is refused after that many bytes, never read
+    to the end.
+    """
     import sys
 
     name = str(path)
-    if name == "-":
-        data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
-        name = "<stdin>"
-    else:
-        p = Path(path)
-        try:
+    try:
+        if name == "-":
+            name = "<stdin>"
+            if sys.stdin is None:
+                raise ProblemError(f"{name}: there is no standard input to read the problem "
+                                   "from; give a file name")
+            data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
+        else:
+            p = Path(path)
             if p.is_dir():
                 raise ProblemError(f"{name}: is a directory, not a YAML file")
-            size = p.stat().st_size
-            if size > MAX_FILE_BYTES:
-                raise ProblemError(f"{name}: the file is {size // 2**20} MiB; convgrad reads "
-                                   f"files of at most {MAX_FILE_BYTES // 2**20} MiB")
-            data = p.read_bytes()
-        except FileNotFoundError:
-            raise ProblemError(f"{name}: no such file; check the path") from None
-        except PermissionError:
-            raise ProblemError(f"{name}: permission denied; make the file readable") from None
-        except OSError as exc:
-            raise ProblemError(f"{name}: cannot be read ({exc.strerror or exc})") from None
+            if p.stat().st_size > MAX_FILE_BYTES:  # a regular file: no need to read it
+                raise _too_large(name)
+            with p.open("rb") as stream:
+                data = stream.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ProblemError(f"{name}: no such file; check the path") from None
+    except PermissionError:
+        raise ProblemError(f"{name}: permission denied; make the file readable") from None
+    except OSError as exc:
+        raise ProblemError(f"{name}: cannot be read ({exc.strerror or type(exc).__name__})") \
+            from None
     if len(data) > MAX_FILE_BYTES:
-        raise ProblemError(f"{name}: more than {MAX_FILE_BYTES // 2**20} MiB; too large to read")
+        raise _too_large(name)
+    return _decode(data, name)
+
+
+def _too_large(name: str) -> ProblemError:
+    limit = MAX_FILE_BYTES // 2**20
+    return ProblemError(f"{name}: is larger than {limit} MiB; convgrad reads problem and "
+                        f"answers files up to {limit} MiB (is it the right file?)")
+
+
+def _decode(data: bytes, name: str) -> str:
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ProblemError(f"{name}: UTF-16 text; save it as UTF-8")
     if b"\x00" in data:
-        raise ProblemError(f"{name}: a binary file, not YAML text")
+        raise ProblemError(f"{name}: a binary file, not YAML text; give the problem's "
+                           "YAML file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -209,146 +256,465 @@ def problem_from_text(text: str, source: str = "<text>") -> Problem:
     return problem_from_dict(data, source=source, lines=lines)
 
 
+# Characters that YAML text cannot hold (the C0 and C1 controls other than tab, line breaks
+# and NEL, lone surrogates, U+FFFE and U+FFFF): a binary file that happens to decode.
+_NOT_YAML_TEXT = re.compile("[^\t\n\r\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_ROW_MARK = re.compile("[;\n\uff1b]")  # what ends a row of a matrix string
+
+
 def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
-    """Safe-load YAML into plain values, with the line (1-based) of every key and entry.
+    """Safe-load YAML into plain values, with the line (1-based) of keys and entries.
 
-    Nothing is constructed from tags: the document is composed into nodes by
-    PyYAML's safe loader (its C twin where there is one), and only plain
-    scalars, lists and mappings are turned into values. Decimals stay exact
-    (Fraction), aliases are counted as often as they are used (alias bombs stop
-    at a bound), duplicate keys are errors.
+    PyYAML's safe loader (its C twin where there is one) only parses the text into
+    events; this module builds the values from them, under YAML 1.2's core schema
+    (`010` is ten, `yes` and `1:30` are strings), and never constructs anything from a
+    tag. Decimals stay exact (Fraction). While reading, the nesting (MAX_YAML_DEPTH) and
+    the number of values (MAX_YAML_VALUES, aliases counted each time they are used) are
+    bounded, so a hostile file stops early. Duplicate keys are errors. `lines` maps a
+    path of keys and 0-based indices to a line; an entry on the same line as the list
+    or key that holds it has none (look the path up from its end, as _Where does).
     """
-    import yaml
-
-    loader = getattr(yaml, "CSafeLoader", None) if yaml.__with_libyaml__ else None
-    try:
-        node = yaml.compose(text, Loader=loader or yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        what = exc.problem or exc.context or "invalid YAML"
-        line = text.splitlines()[mark.line] if mark and mark.line < len(text.splitlines()) else ""
-        fix = ("YAML indents with spaces, not tabs: replace the tab" if "\t" in line else
-               "check the indentation and brackets there (or on the line before)")
-        raise ProblemError(f"{source}{where}: YAML syntax error: {what}; {fix}") from None
-    except yaml.YAMLError as exc:
-        raise ProblemError(f"{source}: not valid YAML ({exc})") from None
-    except RecursionError:
-        raise ProblemError(f"{source}: nested too deeply to be a problem file") from None
-    if node is None:
-        raise ProblemError(f"{source}: the file is empty; write a problem with at least "
-                           "'input' and 'kernel' (see convgrad solve with no file)")
-    return _NodeReader(source).read(node)
+    if len(text) > MAX_FILE_BYTES:
+        raise _too_large(source)
+    odd = _NOT_YAML_TEXT.search(text)
+    if odd:
+        line, column = _position(text, odd.start())
+        raise ProblemError(f"{source}, line {line}, column {column}: the control character "
+                           f"U+{ord(odd.group()):04X} cannot be in a YAML file; is this a text "
+                           "file? Remove it or give the problem's YAML file")
+    return _YamlReader(text, source).read()
 
 
-class _NodeReader:
-    def __init__(self, source: str) -> None:
-        import yaml.constructor
+def _position(text: str, index: int) -> tuple[int, int]:
+    """1-based line and column of text[index]."""
+    start = text.rfind("\n", 0, index) + 1
+    return text.count("\n", 0, index) + 1, index - start + 1
 
+
+_YAML = "tag:yaml.org,2002:"
+_NULLS = ("", "~", "null", "Null", "NULL")
+_TRUES = ("true", "True", "TRUE")
+_FALSES = ("false", "False", "FALSE")
+# YAML 1.2 core schema (ASCII digits; hexadecimal and octal integers have no sign).
+_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_CORE_INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
+_CORE_NAN = re.compile(r"\.(?:nan|NaN|NAN)")
+_CORE_TAGS = tuple(_YAML + kind for kind in ("int", "float", "bool", "null", "timestamp"))
+
+
+@dataclass
+class _Open:
+    """A list or mapping being read: its value so far and where it is."""
+
+    value: Any  # the list or dict
+    path: tuple
+    line: int  # the line its entries are on unless they say otherwise
+    start: int  # the value count before it
+    anchor: str | None
+    key: Any = None  # a mapping's key waiting for its value
+    collected: list | None = None  # (path, line) entries, for an anchor's aliases
+
+
+@dataclass
+class _Anchor:
+    value: Any
+    size: int  # values, aliases inside expanded
+    lines: list[tuple[tuple, int]]  # relative to the anchored value
+
+
+class _YamlReader:
+    def __init__(self, text: str, source: str) -> None:
+        self.text = text
         self.source = source
         self.lines: dict[tuple, int] = {}
         self.count = 0
-        self.constructor = yaml.constructor.SafeConstructor()
+        self.anchors: dict[str, _Anchor] = {}
+        self.collecting: list[list] = []  # open anchors' line entries
+        self._text_lines: list[str] | None = None
 
-    def read(self, node: Any) -> tuple[Any, dict[tuple, int]]:
-        self.expanded_size(node, 0, {})
-        return self.value(node, (), 0), self.lines
-
-    def expanded_size(self, node: Any, depth: int, sizes: dict[int, int]) -> int:
-        """How many values the document holds with every alias expanded, found without
-        expanding them: an alias is the same node object, so each is counted once and
-        multiplied. An alias bomb is refused here at once, before any value is built."""
+    def read(self) -> tuple[Any, dict[tuple, int]]:
         import yaml
 
-        if depth > MAX_YAML_DEPTH:
-            raise self.fail(node, f"nested more than {MAX_YAML_DEPTH} levels deep")
-        key = id(node)
-        if key not in sizes:
-            if isinstance(node, yaml.MappingNode):
-                children = [child for pair in node.value for child in pair]
-            elif isinstance(node, yaml.SequenceNode):
-                children = list(node.value)
-            else:
-                children = []
-            sizes[key] = 1 + sum(self.expanded_size(child, depth + 1, sizes)
-                                 for child in children)
-            if sizes[key] > MAX_YAML_VALUES:
-                raise self.fail(node, f"more than {MAX_YAML_VALUES:,} values (aliases count "
-                                "each time they are used); the file is too large for a problem")
-        return sizes[key]
-
-    def fail(self, node: Any, message: str) -> ProblemError:
-        return ProblemError(f"{self.source}, line {node.start_mark.line + 1}: {message}")
-
-    def value(self, node: Any, path: tuple, depth: int) -> Any:
-        import yaml
-
-        self.count += 1
-        if self.count > MAX_YAML_VALUES:
-            raise self.fail(node, f"more than {MAX_YAML_VALUES:,} values (aliases count each "
-                            "time they are used); the file is too large for a problem")
-        if depth > MAX_YAML_DEPTH:
-            raise self.fail(node, f"nested more than {MAX_YAML_DEPTH} levels deep")
-        self.lines.setdefault(path, node.start_mark.line + 1)
-        if not isinstance(node, yaml.ScalarNode) and node.tag not in (
-                "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq"):
-            where = f" for '{_dotted(path)}'" if path else ""
-            raise self.fail(node, f"the tag {node.tag}{where} is not allowed; convgrad reads "
-                            "plain numbers, strings, lists and mappings only")
-        if isinstance(node, yaml.MappingNode):
-            out: dict[str, Any] = {}
-            for key_node, value_node in node.value:
-                if not isinstance(key_node, yaml.ScalarNode):
-                    raise self.fail(key_node, "a key must be a plain name")
-                key = str(key_node.value)
-                if key_node.tag == "tag:yaml.org,2002:merge":
-                    raise self.fail(key_node, "merge keys ('<<') are not supported; "
-                                    "write the keys out")
-                if key in out:
-                    first = self.lines.get((*path, key))
-                    raise self.fail(key_node, f"'{_dotted((*path, key))}' is given twice "
-                                    f"(first on line {first}); keep one")
-                self.lines[(*path, key)] = key_node.start_mark.line + 1
-                out[key] = self.value(value_node, (*path, key), depth + 1)
-            return out
-        if isinstance(node, yaml.SequenceNode):
-            return [self.value(item, (*path, i), depth + 1) for i, item in enumerate(node.value)]
-        return self.scalar(node, path)
-
-    def scalar(self, node: Any, path: tuple) -> Any:
-        tag = node.tag
-        if tag == "tag:yaml.org,2002:str":
-            return node.value
-        where = f" for '{_dotted(path)}'" if path else ""
+        loader_class = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) and \
+            hasattr(yaml, "CSafeLoader") else yaml.SafeLoader
+        loader = None
         try:
-            return self.typed_scalar(node, tag)
-        except BadValue as exc:
-            raise self.fail(node, f"{exc}{where}") from None
-        except (ValueError, KeyError, OverflowError):
-            # An explicit tag on a word (!!int two, !!bool maybe) reaches the constructor.
-            kind = tag.rsplit(":", 1)[-1]
-            raise self.fail(node, f"'{node.value}'{where} is not a valid {kind}") from None
+            loader = loader_class(self.text)
+            return self._document(loader), self.lines
+        except yaml.MarkedYAMLError as exc:
+            raise self._syntax_error(exc) from None
+        except yaml.YAMLError:
+            raise ProblemError(f"{self.source}: YAML cannot read this file; check that it is "
+                               "the problem's YAML text") from None
+        finally:
+            if loader is not None:
+                loader.dispose()
 
-    def typed_scalar(self, node: Any, tag: str) -> Any:
-        if tag == "tag:yaml.org,2002:int":
-            if len(node.value) > MAX_DIGITS:
-                raise BadValue(f"a number of more than {MAX_DIGITS:,} digits is too long")
-            return self.constructor.construct_yaml_int(node)
-        if tag == "tag:yaml.org,2002:float":
-            text = node.value.replace("_", "").lower()
-            if text.lstrip("+-") in (".inf", ".nan"):
-                return float(self.constructor.construct_yaml_float(node))
-            if ":" in text:  # YAML 1.1's sexagesimal 1:30.5
-                return float(self.constructor.construct_yaml_float(node))
-            return exact_decimal(text)
-        if tag == "tag:yaml.org,2002:bool":
-            return self.constructor.construct_yaml_bool(node)
-        if tag == "tag:yaml.org,2002:null":
+    # the event loop
+
+    def _document(self, loader: Any) -> Any:
+        from yaml import events
+
+        get = loader.get_event
+        get()  # the stream starts
+        event = get()
+        if isinstance(event, events.StreamEndEvent):
+            raise ProblemError(f"{self.source}: the file is empty; write a problem with at "
+                               "least 'input' and 'kernel' (see convgrad solve with no file)")
+        value = self._node(get)
+        get()  # the document ends
+        event = get()
+        if not isinstance(event, events.StreamEndEvent):
+            raise self.fail(event, "a second YAML document starts here ('---'); a file holds "
+                            "one problem: remove the second '---' and what follows, or put it "
+                            "in its own file")
+        return value
+
+    def _node(self, get: Any) -> Any:
+        """The value of one node: a scalar, or a list or mapping read to its end."""
+        from yaml import events
+
+        stack: list[_Open] = []
+        value: Any = None
+        scalar_event, deepest = events.ScalarEvent, MAX_YAML_DEPTH
+        while True:
+            event = get()
+            kind = type(event)
+            if kind is scalar_event and stack and type(stack[-1].value) is list and \
+                    not event.style and event.tag is None and event.anchor is None and \
+                    len(stack) <= deepest:
+                # The bulk of a large file: a plain number in a list. The general path below
+                # does the same, only slower.
+                top = stack[-1]
+                self.count += 1
+                if self.count > MAX_YAML_VALUES:
+                    raise self._too_many(event, alias=False)
+                text = event.value
+                line = event.start_mark.line + 1
+                if line != top.line:
+                    self._line((*top.path, len(top.value)), line)
+                value = quick_number(text)
+                if value is None:
+                    value = self._scalar(event, (*top.path, len(top.value)))
+                top.value.append(value)
+                continue
+            if kind is events.SequenceEndEvent or kind is events.MappingEndEvent:
+                done = stack.pop()
+                value = done.value
+                if done.anchor is not None:
+                    self._close_anchor(done)
+            else:
+                parent = stack[-1] if stack else None
+                if parent is not None and parent.key is None and type(parent.value) is dict:
+                    self._key(event, parent)
+                    continue
+                if len(stack) > MAX_YAML_DEPTH:
+                    raise self.fail(event, f"nested more than {MAX_YAML_DEPTH} levels deep; a "
+                                    "problem's values nest a few levels at most (a 4-D kernel "
+                                    "is 4): check the brackets and the indentation")
+                line = event.start_mark.line + 1
+                if parent is None:
+                    path: tuple = ()
+                elif type(parent.value) is dict:
+                    path = (*parent.path, parent.key)
+                    line = self.lines[path]  # a value is named by its key's line
+                else:
+                    path = (*parent.path, len(parent.value))
+                    if line == parent.line:
+                        line = parent.line  # on its list's line: found through the list
+                    else:
+                        self._line(path, line)
+                if kind is events.AliasEvent:
+                    value = self._alias(event, path)
+                elif kind is events.ScalarEvent:
+                    self._count(event)
+                    value = self._scalar(event, path)
+                    if event.anchor is not None:
+                        self.anchors[event.anchor] = _Anchor(value, 1, [])
+                else:
+                    self._count(event)
+                    self._check_tag(event, path, kind is events.MappingStartEvent)
+                    opened = _Open({} if kind is events.MappingStartEvent else [], path, line,
+                                   self.count - 1, event.anchor)
+                    if event.anchor is not None:
+                        opened.collected = []
+                        self.collecting.append(opened.collected)
+                    stack.append(opened)
+                    continue
+            if not stack:
+                return value
+            top = stack[-1]
+            if type(top.value) is dict:
+                top.value[top.key] = value
+                top.key = None
+            else:
+                top.value.append(value)
+
+    def _key(self, event: Any, mapping: _Open) -> None:
+        from yaml import events
+
+        if type(event) is not events.ScalarEvent:
+            raise self.fail(event, "a key must be a plain name")
+        key = event.value
+        if key == "<<" and not event.style:  # plain (PyYAML: None, its C twin: "")
+            raise self.fail(event, "merge keys ('<<') are not supported; write the keys out")
+        path = (*mapping.path, key)
+        if key in mapping.value:
+            raise self.fail(event, f"'{_dotted(path)}' is given twice (first on line "
+                            f"{self.lines.get(path)}); keep one")
+        self._count(event)
+        self._line(path, event.start_mark.line + 1)
+        mapping.key = key
+
+    def _line(self, path: tuple, line: int) -> None:
+        self.lines[path] = line
+        for collected in self.collecting:
+            collected.append((path, line))
+
+    def _count(self, event: Any, size: int = 1) -> None:
+        self.count += size
+        if self.count > MAX_YAML_VALUES:
+            raise self._too_many(event, alias=size > 1)
+
+    def _too_many(self, event: Any, alias: bool) -> ProblemError:
+        if alias:
+            return self.fail(event, f"aliases here expand the file to more than "
+                             f"{MAX_YAML_VALUES:,} values (each use of an alias counts all of "
+                             "its values); write the values out once")
+        return self.fail(event, f"the file holds more than {MAX_YAML_VALUES:,} values, too "
+                         "many for a problem; write large matrices as matrix strings "
+                         "(\"1 2 3; 4 5 6\", one per channel), which convgrad reads fast")
+
+    def _alias(self, event: Any, path: tuple) -> Any:
+        anchor = self.anchors.get(event.anchor)
+        if anchor is None:
+            raise self.fail(event, f"the alias '*{event.anchor}' names no anchor "
+                            f"'&{event.anchor}' before it; define the anchor first (an alias "
+                            "cannot stand inside the value it names)")
+        self._count(event, anchor.size)
+        for relative, line in anchor.lines:
+            full = (*path, *relative)
+            if full not in self.lines:
+                self._line(full, line)
+        return anchor.value
+
+    def _close_anchor(self, done: _Open) -> None:
+        assert done.anchor is not None and done.collected is not None
+        self.collecting.remove(done.collected)
+        depth = len(done.path)
+        self.anchors[done.anchor] = _Anchor(
+            done.value, self.count - done.start,
+            [(path[depth:], line) for path, line in done.collected if len(path) > depth])
+
+    def _check_tag(self, event: Any, path: tuple, mapping: bool) -> None:
+        allowed = (None, "!", _YAML + ("map" if mapping else "seq"))
+        if event.tag not in allowed:
+            where = f" for '{_dotted(path)}'" if path else ""
+            raise self.fail(event, f"the tag {_tag_text(event.tag)}{where} is not allowed; "
+                            "convgrad reads plain numbers, strings, lists and mappings only")
+
+    # scalars (YAML 1.2 core schema)
+
+    def _scalar(self, event: Any, path: tuple) -> Any:
+        tag, text = event.tag, event.value
+        if tag is None and not event.style:  # plain
+            value = _plain(text)
+            if value is not text:
+                return value
+        elif tag not in (None, "!", _YAML + "str"):
+            where = f" for '{_dotted(path)}'" if path else ""
+            if tag not in _CORE_TAGS:
+                raise self.fail(event, f"the tag {_tag_text(tag)}{where} is not allowed; "
+                                "convgrad reads plain numbers, strings, lists and mappings "
+                                "only")
+            try:
+                return _tagged(tag, text)
+            except BadValue as exc:
+                raise self.fail(event, f"{exc}{where}") from None
+        if event.end_mark.line > event.start_mark.line and event.style != "|" and \
+                self._spans_lines(event):
+            return FoldedText(text)
+        return text
+
+    def _spans_lines(self, event: Any) -> bool:
+        """True when the scalar shows more rows in the file than its value has: YAML joined
+        lines into one (a quoted or plain string over lines, or a '>' block)."""
+        if self._text_lines is None:
+            self._text_lines = _LINE_BREAK.split(self.text)
+        start, end = event.start_mark, event.end_mark
+        parts = self._text_lines[start.line:end.line + 1]
+        if not parts:
+            return False
+        parts[-1] = parts[-1][:end.column]
+        parts[0] = parts[0][start.column:]
+        if event.style == ">":
+            parts = parts[1:]  # the '>' header line
+        # Rows as the file shows them (each line, and ';' within a line) and as YAML gives
+        # them: fewer means that folding joined rows.
+        written = sum(1 for part in parts for row in _ROW_MARK.split(part)
+                      if row.strip(" \t\"'"))
+        kept = sum(1 for row in _ROW_MARK.split(event.value) if row.strip())
+        return kept < written
+
+    # errors
+
+    def fail(self, event: Any, message: str) -> ProblemError:
+        return ProblemError(f"{self.source}, line {event.start_mark.line + 1}: {message}")
+
+    def _syntax_error(self, exc: Any) -> ProblemError:
+        """A parse error in convgrad's own words: where, what, and how to fix it."""
+        mark = exc.problem_mark or exc.context_mark
+        deep = _flow_depth_beyond(self.text, MAX_YAML_DEPTH, mark.index if mark else None)
+        if deep is not None:
+            line, column = _position(self.text, deep)
+            return ProblemError(f"{self.source}, line {line}, column {column}: nested more than "
+                                f"{MAX_YAML_DEPTH} levels deep; a problem's values nest a few "
+                                "levels at most (a 4-D kernel is 4): check the brackets")
+        problem, context = str(exc.problem or ""), str(exc.context or "")
+        if "quoted scalar" in context and "end of stream" in problem and exc.context_mark:
+            mark = exc.context_mark  # where the quote opens, not the end of the file
+            what = "a quote that opens here is never closed"
+        else:
+            what = _yaml_problem(problem, context)
+        where = f", line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        if self._text_lines is None:
+            self._text_lines = _LINE_BREAK.split(self.text)
+        here = self._text_lines[mark.line] if mark and mark.line < len(self._text_lines) else ""
+        fix = ("YAML indents with spaces, not tabs: replace the tab" if "\t" in here else
+               "check the indentation, colons, quotes and brackets there (or on the line "
+               "before)")
+        return ProblemError(f"{self.source}{where}: YAML syntax error: {what}; {fix}")
+
+
+def _plain(text: str) -> Any:
+    """A plain (unquoted, untagged) scalar under YAML 1.2's core schema; `text` itself when
+    it is a string. A number too long, or whose exponent is out of bounds, stays text: it
+    is refused, with the reason, where a number is expected."""
+    first = text[:1]
+    if first and first in "0123456789+-.":
+        if len(text) > MAX_DIGITS:
+            return text
+        if _CORE_INT.fullmatch(text):
+            return integer_text(text)
+        if _CORE_FLOAT.fullmatch(text):
+            try:
+                return exact_decimal(text)
+            except BadValue:
+                return text
+        if _CORE_INF.fullmatch(text):
+            return float("-inf" if first == "-" else "inf")
+        if _CORE_NAN.fullmatch(text):
+            return float("nan")
+        return text
+    if text in _NULLS:
+        return None
+    if text in _TRUES:
+        return True
+    if text in _FALSES:
+        return False
+    return text
+
+
+def _tagged(tag: str, text: str) -> Any:
+    """A scalar with an explicit tag of YAML 1.2's core schema (`!!int 3`, `!!str 010`)."""
+    kind = tag[len(_YAML):]
+    if kind in ("int", "float"):
+        if _CORE_INT.fullmatch(text) and len(text) <= MAX_DIGITS:
+            return integer_text(text)
+        if kind == "float":
+            if _CORE_FLOAT.fullmatch(text):
+                return exact_decimal(text)
+            if _CORE_INF.fullmatch(text) or _CORE_NAN.fullmatch(text):
+                return float(text.lower().replace(".", ""))
+    elif kind == "bool":
+        if text in _TRUES + _FALSES:
+            return text in _TRUES
+    elif kind == "null":
+        if text in _NULLS:
             return None
-        if tag == "tag:yaml.org,2002:timestamp":
-            return node.value
-        raise BadValue(f"the tag {tag} is not allowed; convgrad reads plain numbers, strings, "
-                       "lists and mappings only")
+    else:  # timestamp: the text, as YAML 1.2 reads it
+        return text
+    example = {"int": "a whole number such as 2", "float": "a number such as 0.5",
+               "bool": "true or false", "null": "null"}[kind]
+    raise BadValue(f"'{text}' is not a valid {kind}: write {example}, or drop the tag !!{kind}")
+
+
+def _tag_text(tag: str) -> str:
+    """A tag as users write it: !!binary, not tag:yaml.org,2002:binary."""
+    return "!!" + tag[len(_YAML):] if tag.startswith(_YAML) else tag
+
+
+# The parse errors of PyYAML and of its C twin (libyaml), each told in convgrad's words: the
+# first entry whose words are in the error's problem, else in its context.
+_YAML_PROBLEMS = (
+    ("nesting", f"nested more than {MAX_YAML_DEPTH} levels deep"),
+    ("end of stream", "the file ends where more was expected (a bracket or a quote left "
+     "open?)"),
+    ("escape", "an unknown escape after '\\' in a double-quoted string (use single quotes, "
+     "or write '\\\\')"),
+    ("cannot start any token", "a character that cannot start a value here (a tab, '@' or "
+     "'`'; quote the value)"),
+    ("mapping values are not allowed", "a ': ' where no key can start (a value that holds "
+     "': ' must be quoted, and each key starts its own line)"),
+    ("expected ':'", "a key without its ':'"),
+    ("node content", "a value is missing here, or starts with a character that cannot start "
+     "one"),
+    ("flow sequence", "a '[' list that is not closed by ']', or entries without ',' between "
+     "them"),
+    ("flow mapping", "a '{' mapping that is not closed by '}', or entries without ',' between "
+     "them"),
+    ("block mapping", "text where a new 'key:' line was expected, at the indentation of the "
+     "keys above (a quote left open, or a line indented wrongly?)"),
+    ("block end", "text where a new 'key:' line was expected, at the indentation of the "
+     "keys above (a quote left open, or a line indented wrongly?)"),
+    ("block scalar", "text after a '|' or '>' block header; write the block's lines below it"),
+    ("anchor", "an anchor ('&name') without a name"),
+    ("alias", "an alias ('*name') without a name"),
+    ("tag", "a tag ('!name') that is not well formed"),
+    ("directive", "a '%' directive, which convgrad does not read: remove that line"),
+    ("incompatible", "a '%YAML' directive for a version convgrad does not read: remove it"),
+    ("document", "a document marker ('---' or '...') out of place"),
+)
+
+
+def _yaml_problem(problem: str, context: str) -> str:
+    for text in (problem.lower(), context.lower()):
+        for needle, words in _YAML_PROBLEMS:
+            if needle in text:
+                return words
+    return "YAML cannot read the text here"
+
+
+def _flow_depth_beyond(text: str, limit: int, stop: int | None) -> int | None:
+    """Where '[' and '{' first nest deeper than `limit` (outside quotes and comments) before
+    text[stop], else None. Only read after a parse error: PyYAML's C parser refuses deep
+    nesting in its own words before the reader sees the values."""
+    depth = 0
+    quote = ""
+    end = len(text) if stop is None else min(stop + 1, len(text))
+    for match in _FLOW_TOKENS.finditer(text, 0, end):
+        token = match.group()
+        if quote:
+            # In single quotes '' is a quote and a backslash is just a character.
+            if token == quote or (quote == "'" and token == "\\'"):
+                quote = ""
+            continue
+        if token in ("[", "{"):
+            depth += 1
+            if depth > limit:
+                return match.start()
+        elif token in ("]", "}"):
+            depth = max(depth - 1, 0)
+        elif token in ('"', "'"):
+            quote = token
+    return None
+
+
+# Brackets, quotes (with a double-quoted string's escapes and a single-quoted one's '')
+# and comments, for _flow_depth_beyond.
+_FLOW_TOKENS = re.compile(r"""\\.|''|[\[\]{}"']|(?:^|(?<=[ \t]))#[^\n]*""", re.MULTILINE)
 
 
 def _dotted(path: tuple) -> str:
@@ -410,9 +776,53 @@ class _Builder:
         self.where = where
         self.data = data
         self.warnings: list[str] = []
+        self.kept = 0  # values the passes of the layers read so far keep or make
+        self.reported = 0  # values they report
 
     def err(self, path: tuple, message: str) -> ProblemError:
         return self.where.error(path, message)
+
+    # memory (MAX_WORK_BYTES): the values the layers read so far keep and report
+
+    def need(self, kept: int, reported: int = 0) -> int:
+        """Bytes of float64 arithmetic with a layer of these values added."""
+        return ((self.kept + kept) * FLOAT_BYTES
+                + (self.reported + reported) * REPORT_BYTES[False])
+
+    def add_work(self, kept: int, reported: int) -> None:
+        self.kept += kept
+        self.reported += reported
+
+    def too_big(self, need: int) -> str:
+        return (f"the problem would need {_bytes_text(need)} of memory, more than the "
+                f"{MAX_WORK_BYTES // 2**20} MiB convgrad gives one")
+
+    def window(self, path: tuple, size: tuple[int, int], what: str) -> None:
+        if size[0] * size[1] > MAX_WINDOW:
+            raise self.err(path, f"is {size[0]:,}x{size[1]:,}, a {what} of "
+                           f"{size[0] * size[1]:,} values; convgrad takes {what}s of up to "
+                           f"{MAX_WINDOW:,} values ({math.isqrt(MAX_WINDOW)}x"
+                           f"{math.isqrt(MAX_WINDOW)}): use a smaller one")
+
+    def conv_need(self, C: int, H: int, W: int, F: int, KH: int, KW: int,
+                  stride: tuple[int, int], dilation: tuple[int, int]) -> int:
+        """need() of a convolution layer without padding (a kernel that does not fit
+        then has no outputs)."""
+        OH = max(geometry.conv_output_size(H, 0, 0, KH, stride[0], dilation[0]), 0)
+        OW = max(geometry.conv_output_size(W, 0, 0, KW, stride[1], dilation[1]), 0)
+        P = OH * OW
+        return self.need(2 * C * H * W + 2 * C * KH * KW * P + 2 * C * H * W + 3 * F * P,
+                         2 * F * P + C * H * W)
+
+    def activation_work(self, path: tuple, shape: tuple[int, ...]) -> None:
+        """An activation keeps its output, gradient and derivative, and reports two."""
+        n = int(np.prod(shape))
+        need = self.need(3 * n, 2 * n)
+        if need > MAX_WORK_BYTES:
+            raise self.err(path, f"on {shape_text(shape)} values means that "
+                           f"{self.too_big(need)}: use a smaller input, less padding or "
+                           "fewer filters")
+        self.add_work(3 * n, 2 * n)
 
     # values
 
@@ -493,12 +903,15 @@ class _Builder:
             layers, x = self.network(data["layers"], x)
             single = False
         else:
-            # A vector is a one-row image; dX still mirrors the vector.
+            if x.ndim == 1:
+                self.refuse_1d_convolution(x)
+            # A vector is a one-row image (under a 1 x k kernel); dX still mirrors the vector.
             layers, x = self.single_layer(data, x.reshape(1, -1) if x.ndim == 1 else x)
             single = True
         out_shape = layers[-1].out_shape
         problem = Problem(source=self.where.source, x=x, x_shape=x_shape, layers=layers,
-                          single=single, lines=self.where.lines, warnings=self.warnings)
+                          single=single, lines=self.where.lines, warnings=self.warnings,
+                          work=(self.kept, self.reported))
         for key in ("name", "description"):
             if data.get(key) is not None and problem.name is None:
                 problem.name = str(data[key]).strip()
@@ -506,6 +919,20 @@ class _Builder:
         if data.get("learning_rate") is not None:
             problem.learning_rate = self.number(("learning_rate",), data["learning_rate"])
         return problem
+
+    def refuse_1d_convolution(self, x: np.ndarray) -> None:
+        """A vector input under a vector kernel is a 1-D convolution (SPEC section 6), whose
+        results are vectors; until convgrad computes it, it is refused rather than read as
+        a 1 x L image, which gives a 2-D Y. (A one-number kernel stays a 1x1 kernel.)"""
+        if self.data.get("kernel") is None:
+            return
+        k = self.array(("kernel",), self.data["kernel"])
+        if k.ndim == 1:
+            L = x.shape[0]
+            raise self.err(("kernel",), f"is a vector of {k.shape[0]} and 'input' a vector of "
+                           f"{L}: that is a 1-D convolution, which convgrad does not support "
+                           f"yet; write the input as a 1 x {L} matrix, input: [[...]], and the "
+                           "kernel as a 1 x k matrix, kernel: [[...]]")
 
     def objective(self, problem: Problem, out_shape: tuple[int, ...]) -> None:
         data = self.data
@@ -567,6 +994,7 @@ class _Builder:
         if activation is not None:
             op = self.activation(("activation",), activation)
             if op is not None:
+                self.activation_work(("activation",), layers[-1].out_shape)
                 layers.append(self.make_layer(op.name, op.name, op, layers[-1].out_shape,
                                               counts))
         pool = data.get("pool")
@@ -688,25 +1116,46 @@ class _Builder:
             flip = False
         if not isinstance(flip, bool):
             raise self.err((*path, "flip_kernel"), f"must be true or false, not {flip!r}")
-        padded = C * (H + pad[0] + pad[1]) * (W + pad[2] + pad[3])
-        if padded > MAX_ARRAY_ELEMENTS:
-            raise self.err(ppath, f"makes the {C}x{H}x{W} input {H + pad[0] + pad[1]:,}x"
-                           f"{W + pad[2] + pad[3]:,}, more than convgrad computes "
-                           f"({MAX_ARRAY_ELEMENTS:,} values); use less padding"
+        self.window(kpath, (KH, KW), "kernel")
+        Hp, Wp = H + pad[0] + pad[1], W + pad[2] + pad[3]
+        # The values of the pass: x_pad and dx_pad (dX before the padding is cut off) ...
+        padded = 2 * C * Hp * Wp
+        if self.need(padded) > MAX_WORK_BYTES and any(pad):
+            raise self.err(ppath, f"makes the {C}x{H}x{W} input {C}x{Hp:,}x{Wp:,}, so "
+                           f"{self.too_big(self.need(padded))}: use less padding"
                            + (" or a smaller dilation" if padding_text == "same" else ""))
         OH = geometry.conv_output_size(H, pad[0], pad[1], KH, stride[0], dilation[0])
         OW = geometry.conv_output_size(W, pad[2], pad[3], KW, stride[1], dilation[1])
         if OH < 1 or OW < 1:
             span = (geometry.dilated_size(KH, dilation[0]), geometry.dilated_size(KW, dilation[1]))
             raise self.err(kpath, f"spans {span[0]}x{span[1]} (with dilation) but the padded "
-                           f"input is {H + pad[0] + pad[1]}x{W + pad[2] + pad[3]}; the kernel "
-                           "must fit: use a smaller kernel or more padding")
-        columns = C * KH * KW * OH * OW
-        if columns > MAX_ARRAY_ELEMENTS:
-            raise self.err(kpath, f"on a {C}x{H}x{W} input needs a {C * KH * KW:,} x "
-                           f"{OH * OW:,} matrix ({columns * 8 / 2**30:.1f} GiB of float64); "
-                           f"convgrad computes layers up to {MAX_ARRAY_ELEMENTS * 8 // 2**30} GiB: "
-                           "use a smaller input, kernel or a larger stride")
+                           f"input is {Hp}x{Wp}; the kernel must fit: use a smaller kernel or "
+                           "more padding")
+        # ... the window (im2col) matrix and its gradient, and the maps: the input, its
+        # gradient, the output, its gradient and the product that makes it; reported: the
+        # output, its gradient, dX.
+        windows = 2 * C * KH * KW * OH * OW
+        maps = 2 * C * H * W + 3 * F * OH * OW
+        reported = 2 * F * OH * OW + C * H * W
+        need = self.need(padded + windows + maps, reported)
+        if need > MAX_WORK_BYTES:
+            if any(pad) and self.conv_need(C, H, W, F, KH, KW, stride, dilation) <= \
+                    MAX_WORK_BYTES:
+                raise self.err(ppath, f"makes the {C}x{H}x{W} input {C}x{Hp:,}x{Wp:,} and the "
+                               f"output {F}x{OH:,}x{OW:,}, so {self.too_big(need)}: use less "
+                               "padding"
+                               + (" or a smaller dilation" if padding_text == "same" else ""))
+            if 2 * windows * FLOAT_BYTES >= need - self.need(0):  # most of this layer
+                raise self.err(kpath, f"on the {C}x{H}x{W} input makes a {C * KH * KW:,} x "
+                               f"{OH * OW:,} window matrix (one column per output), so "
+                               f"{self.too_big(need)}: use a smaller kernel or input, or a "
+                               "larger stride")
+            key = ("input",) if not self.kept else kpath
+            raise self.err(key, f"gives {F} {'map' if F == 1 else 'maps'} of {OH:,}x{OW:,} "
+                           f"from a {C}x{H:,}x{W:,} input, so {self.too_big(need)}: use a "
+                           "smaller input, fewer filters" + (", less padding" if any(pad) else "")
+                           + " or a larger stride")
+        self.add_work(padded + windows + maps, reported)
         op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
                   kernel_shape=k.shape, bias_scalar=bias_scalar, padding_text=padding_text)
         layer = self.make_layer("conv", "conv", op, in_shape, counts, (F, OH, OW))
@@ -745,6 +1194,21 @@ class _Builder:
         if OH < 1 or OW < 1:
             raise self.err((*path, "size"), f"is {size[0]}x{size[1]} but its input is {H}x{W}; "
                            "the pooling window must fit")
+        self.window((*path, "size"), size, "pooling window")
+        # Every window copied out (and compared or summed), the output, its gradient and
+        # the max pool's winners, the input's gradient; reported: the output and its gradient.
+        windows = 2 * C * OH * OW * size[0] * size[1]
+        maps = 3 * C * OH * OW + 2 * C * H * W
+        need = self.need(windows + maps, 2 * C * OH * OW)
+        if need > MAX_WORK_BYTES:
+            if 2 * windows * FLOAT_BYTES < need - self.need(0):  # not the windows' fault
+                raise self.err(path, f"on {C} {H}x{W} maps means that {self.too_big(need)}: "
+                               "use a smaller input, less padding or fewer filters")
+            raise self.err((*path, "size"), f"{size[0]}x{size[1]} at stride {stride[0]}x"
+                           f"{stride[1]} on {C} {H}x{W} maps copies {C * OH * OW:,} windows of "
+                           f"{size[0] * size[1]:,} values, so {self.too_big(need)}: use a "
+                           "smaller window or a larger stride")
+        self.add_work(windows + maps, 2 * C * OH * OW)
         layer = self.make_layer(f"{kind}_pool", "pool", Pool(kind, size, stride), in_shape,
                                 counts, (C, OH, OW))
         for what, missed, window, step in (
@@ -776,6 +1240,7 @@ class _Builder:
                                "'- flatten' first")
             x = x[np.newaxis]
         shape: tuple[int, ...] = x.shape
+        spec: Any
         for i, item in enumerate(value):
             lpath = (*path, i)
             if isinstance(item, str):
@@ -809,12 +1274,14 @@ class _Builder:
         if type_ in ACTIVATIONS:
             self.check_keys(spec, ("slope",), path)
             op = self.make_activation(path, type_, spec.get("slope"))
+            self.activation_work(path, shape)
             return self.make_layer(type_, type_, op, shape, counts)
         if type_ in ("max_pool", "avg_pool"):
             self.check_keys(spec, ("size", "stride"), path)
             return self.pool_layer(path, type_[:3], spec, shape, counts)
         if type_ == "flatten":
             self.check_keys(spec, (), path)
+            self.add_work(0, 2 * int(np.prod(shape)))  # its output and gradient, reported
             return self.make_layer("flatten", "flatten", Flatten(), shape, counts,
                                    (int(np.prod(shape)),))
         self.check_keys(spec, ("weights", "bias"), path)
@@ -833,6 +1300,12 @@ class _Builder:
                            f"{N} values; dense weights are out x in (out x {N}), as PyTorch's "
                            "Linear")
         M = w.shape[0]
+        # w, dW and W_new, and the outputs; reported: dW, W_new and the outputs.
+        need = self.need(3 * M * N + 3 * M, 2 * M * N + 2 * M)
+        if need > MAX_WORK_BYTES:
+            raise self.err((*path, "weights"), f"is {M:,} x {N:,}, so {self.too_big(need)}: "
+                           "use a smaller layer")
+        self.add_work(3 * M * N + 3 * M, 2 * M * N + 2 * M)
         bias_value = spec.get("bias")
         bias_scalar = True
         if bias_value is None:
@@ -847,6 +1320,14 @@ class _Builder:
                 raise self.err((*path, "bias"), f"has {bias.size} values but the layer has "
                                f"{M} outputs; give one per output, or one number for all")
         return self.make_layer("dense", "fc", Dense(w, b, bias_scalar), shape, counts, (M,))
+
+
+def _bytes_text(n: int) -> str:
+    if n >= 2**40:
+        return "more than 1 TiB"
+    if n >= 2**30:
+        return f"about {n / 2**30:.1f} GiB"
+    return f"about {max(n // 2**20, 1)} MiB"
 
 
 def _missed_text(layer: str, what: str, missed: list[int], many: str, one: str) -> str:
