@@ -435,3 +435,15 @@ def test_bce_on_a_saturated_sigmoid_says_so():
     with pytest.raises(convgrad.ProblemError, match="sigmoid of 40, which is exactly 1"):
         convgrad.solve({"input": [[40]], "kernel": [[1]], "activation": "sigmoid",
                         "target": [[0]], "loss": "bce"})
+
+
+def test_exact_arithmetic_that_would_not_fit_in_memory():
+    """A rational problem far past the automatic limit: float64 when automatic, a clear
+    refusal (not an exhausted machine) when exact arithmetic is forced."""
+    import convgrad
+
+    big = {"input": np.ones((1000, 1000), dtype=int).tolist(), "kernel": [[1, 2], [3, 4]],
+           "activation": "relu", "target": np.zeros((999, 999), dtype=int).tolist()}
+    with pytest.raises(convgrad.ProblemError, match="too large for exact arithmetic"):
+        convgrad.solve(big, exact=True)
+    assert convgrad.solve(big)["loss"] == pytest.approx(100.0)

@@ -25,7 +25,16 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from convgrad.errors import ProblemError
 from convgrad.numbers import Number, exact_const, normalize, to_exact, to_float
-from convgrad.spec import Activation, Conv, Dense, Flatten, Layer, Pool, Problem
+from convgrad.spec import (
+    MAX_WORK_BYTES,
+    Activation,
+    Conv,
+    Dense,
+    Flatten,
+    Layer,
+    Pool,
+    Problem,
+)
 
 # Automatic exact arithmetic up to this many multiply-adds of one forward pass
 # (SPEC: homework size); --exact lifts it.
@@ -409,14 +418,27 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, str | None
             raise problem.error("loss" if problem.loss in ("bce", "cross_entropy") else "layers",
                                 "exact arithmetic needs a rational problem, and sigmoid, tanh, "
                                 "bce and cross_entropy are not; drop --exact")
+        if problem.work_bytes(exact=True) > MAX_WORK_BYTES:
+            raise problem.error("input", f"is too large for exact arithmetic: it would need about "
+                                f"{_mib(problem.work_bytes(exact=True))} of memory, more than "
+                                f"the {_mib(MAX_WORK_BYTES)} convgrad allows itself; solve it "
+                                "in float64 (drop --exact) or make the problem smaller")
         return True, None
     if exact is False or not problem.rational:
         return False, None
+    if problem.work_bytes(exact=True) > MAX_WORK_BYTES:
+        return False, (f"float64 arithmetic: exact fractions would need about "
+                       f"{_mib(problem.work_bytes(exact=True))} of memory, above the limit of "
+                       f"{_mib(MAX_WORK_BYTES)}")
     if problem.multiply_adds > EXACT_LIMIT:
         return False, (f"float64 arithmetic: the problem has {problem.multiply_adds:,} "
                        f"multiply-adds, above the automatic exact limit of {EXACT_LIMIT:,}; "
                        "--exact forces exact fractions")
     return True, None
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:,.0f} MiB"
 
 
 def run(problem: Problem, exact: bool | None = None) -> Run:
