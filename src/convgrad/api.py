@@ -19,8 +19,8 @@ import numpy as np
 
 from convgrad.engine import LayerPass, Run, run
 from convgrad.errors import ProblemError
+from convgrad.model import Conv, Dense, Problem, user_output_shape
 from convgrad.numbers import exact_text
-from convgrad.spec import Conv, Dense, Problem, user_output_shape
 
 # The order of keys in results and in `solve --json`.
 RESULT_KEYS = ("Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new", "b_new")
@@ -29,24 +29,24 @@ LAYER_KEYS = ("output", "d_output", "dW", "db", "W_new", "b_new")
 
 def load_problem(problem: Any) -> Problem:
     """A problem from a path, YAML text, or a dict (nested lists or NumPy arrays)."""
-    from convgrad import spec
+    from convgrad import reader
 
     if isinstance(problem, Problem):
         return problem
     if isinstance(problem, os.PathLike):
-        return spec.read_file(problem)
+        return reader.read_file(problem)
     if isinstance(problem, str):
         one_line = "\n" not in problem
         if one_line and (os.path.exists(problem) or problem.strip().endswith((".yaml", ".yml"))):
-            return spec.read_file(problem)
+            return reader.read_file(problem)
         try:
-            return spec.problem_from_text(problem, source="<text>")
+            return reader.problem_from_text(problem, source="<text>")
         except ProblemError as exc:
             if one_line and ":" not in problem:  # most likely a path with a typo
                 raise ProblemError(f"{exc} (and no file is named '{problem.strip()}')") from None
             raise
     if isinstance(problem, dict):
-        return spec.problem_from_dict(problem, source="<dict>")
+        return reader.problem_from_dict(problem, source="<dict>")
     raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")
 
 

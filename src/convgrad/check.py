@@ -513,12 +513,12 @@ class Grader:
         return np.asarray(expected[tuple(i - 1 for i in index)])
 
     def grade_file(self, path: str) -> FileReport:
-        from convgrad import spec
+        from convgrad import reader
 
         source = "<stdin>" if path == "-" else path
         try:
-            text = spec.read_text(path)
-            data, lines = spec.load_yaml(text, source) if text.strip() else (None, {})
+            text = reader.read_text(path)
+            data, lines = reader.load_yaml(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
             return self._unusable(source, str(exc))
         # Only a file with non-ASCII text can hold a digit convgrad does not read.

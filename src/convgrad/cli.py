@@ -229,7 +229,7 @@ def _exit_code(work: Callable[[], int], debug: bool) -> int:
 
 
 def _load(problem: str | None) -> Any:
-    from convgrad.spec import problem_from_text, read_file
+    from convgrad.reader import problem_from_text, read_file
 
     if problem is None:
         _say("note: no problem file given; using the built-in worked example "

@@ -24,8 +24,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convgrad.errors import ProblemError
-from convgrad.numbers import Number, exact_const, normalize, to_exact, to_float
-from convgrad.spec import (
+from convgrad.model import (
     MAX_WORK_BYTES,
     Activation,
     Conv,
@@ -35,6 +34,7 @@ from convgrad.spec import (
     Pool,
     Problem,
 )
+from convgrad.numbers import Number, exact_const, normalize, to_exact, to_float
 
 # Automatic exact arithmetic up to this many multiply-adds of one forward pass
 # (SPEC: homework size); --exact lifts it.

@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 
 from convgrad.engine import LayerPass, Run
+from convgrad.model import Activation, Conv, Dense, Flatten, Pool, user_output_shape
 from convgrad.numbers import Number, format_number
-from convgrad.spec import Activation, Conv, Dense, Flatten, Pool, user_output_shape
 from convgrad.words import say
 
 # Term expansions shown in full under --terms auto: up to this many per kind ...

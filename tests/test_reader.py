@@ -3,7 +3,7 @@
 Every expected number and size here is worked out by hand from SPEC (sections 1, 2 and 5),
 never taken from the engine. Problems are given as YAML text (so that error messages can be
 checked for the right line) and as dicts, through ``convgrad.solve`` and through
-``convgrad.spec.problem_from_text`` / ``problem_from_dict``.
+``convgrad.reader.problem_from_text`` / ``problem_from_dict``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import convgrad
-from convgrad.spec import problem_from_dict, problem_from_text
+from convgrad.reader import problem_from_dict, problem_from_text
 
 # SPEC section 1's problem, as written there; check figures from SPEC section 2.
 SEED_YAML = textwrap.dedent("""\
@@ -1236,7 +1236,7 @@ def test_explicit_core_tags_are_read():
 
 
 def test_nesting_is_refused_in_convgrads_words_at_any_depth(either_parser):
-    from convgrad.spec import MAX_YAML_DEPTH, load_yaml
+    from convgrad.reader import MAX_YAML_DEPTH, load_yaml
 
     # The mapping, then 31 lists: the number inside is 32 levels deep.
     inner = "[" * (MAX_YAML_DEPTH - 1) + "1" + "]" * (MAX_YAML_DEPTH - 1)
@@ -1256,9 +1256,9 @@ def test_nesting_is_refused_in_convgrads_words_at_any_depth(either_parser):
 
 
 def test_values_are_counted_while_reading(monkeypatch, either_parser):
-    from convgrad import spec
+    from convgrad import reader
 
-    monkeypatch.setattr(spec, "MAX_YAML_VALUES", 50)
+    monkeypatch.setattr(reader, "MAX_YAML_VALUES", 50)
     assert_error(lines("input: [" + ", ".join(["1"] * 60) + "]", "kernel: 1"),
                  "more than 50 values", "matrix strings", line=1)
     # Aliases count each time they are used: six uses of ten values pass fifty.
@@ -1268,9 +1268,9 @@ def test_values_are_counted_while_reading(monkeypatch, either_parser):
 
 
 def test_file_text_over_the_byte_limit_is_refused(monkeypatch):
-    from convgrad import spec
+    from convgrad import reader
 
-    monkeypatch.setattr(spec, "MAX_FILE_BYTES", 2**20)
+    monkeypatch.setattr(reader, "MAX_FILE_BYTES", 2**20)
     message = error_of("input: [" + "1, " * 400_000 + "1]\nkernel: 1\n")
     assert "larger than 1 MiB" in message
 
@@ -1320,7 +1320,7 @@ def test_aliases_give_the_anchored_values(either_parser):
 
 
 def test_entries_on_their_lists_line_need_no_line_of_their_own():
-    from convgrad.spec import load_yaml
+    from convgrad.reader import load_yaml
 
     data, found = load_yaml("input: [" + ", ".join(["1"] * 1000) + "]\nkernel: 1\n", "<text>")
     assert len(data["input"]) == 1000 and found == {("input",): 1, ("kernel",): 2}
@@ -1330,7 +1330,7 @@ def test_entries_on_their_lists_line_need_no_line_of_their_own():
 
 
 def test_padding_that_would_need_gigabytes_is_refused_naming_padding_and_line():
-    from convgrad.spec import MAX_WORK_BYTES
+    from convgrad.model import MAX_WORK_BYTES
 
     message = assert_error(lines("input: [[1]]", "kernel: [[1]]", "padding: 8000"), "'padding'",
                            "16,001x16,001", f"{MAX_WORK_BYTES // 2**20} MiB", "less padding",
@@ -1341,7 +1341,7 @@ def test_padding_that_would_need_gigabytes_is_refused_naming_padding_and_line():
 
 
 def test_realistic_large_problems_fit():
-    from convgrad.spec import MAX_WORK_BYTES
+    from convgrad.model import MAX_WORK_BYTES
 
     big = [
         {"input": np.zeros((3, 224, 224)), "kernel": np.zeros((64, 3, 7, 7)), "stride": 2,
@@ -1361,7 +1361,8 @@ def test_realistic_large_problems_fit():
 def test_every_problem_of_the_problems_folder_fits():
     from pathlib import Path
 
-    from convgrad.spec import MAX_WORK_BYTES, read_file
+    from convgrad.model import MAX_WORK_BYTES
+    from convgrad.reader import read_file
 
     folder = Path(__file__).resolve().parent.parent / "problems"
     for path in sorted(folder.glob("*.yaml")):
