@@ -854,14 +854,14 @@ def test_rows_left_out_at_the_end_are_named_and_same_padding_gives_no_warning():
     valid = problem_from_text(lines(f'input: "{ones(6, 6)}"', f'kernel: "{ones(3, 3)}"',
                                     "stride: 2"))
     assert len(valid.warnings) == 2
-    rows = [w for w in valid.warnings if "row" in w]
-    cols = [w for w in valid.warnings if "column" in w]
+    rows = [str(w) for w in valid.warnings if "row" in str(w)]
+    cols = [str(w) for w in valid.warnings if "column" in str(w)]
     assert len(rows) == 1 and len(cols) == 1
     assert re.search(r"\b6\b", rows[0]) and re.search(r"\b6\b", cols[0])
     assert "conv1" in rows[0]
     r = convgrad.solve(lines(f'input: "{ones(6, 6)}"', f'kernel: "{ones(3, 3)}"', "stride: 2",
                              'grad_output: "1 1; 1 1"'))
-    assert r["warnings"] == valid.warnings
+    assert r["warnings"] == [str(w) for w in valid.warnings]
     assert all(v == 0 for v in r["dX"][5]) and all(v == 0 for v in r["dX"][:, 5])
     # "same" pads one row at the bottom (total 1): every input row is met.
     same = convgrad.solve(lines(f'input: "{ones(6, 6)}"', f'kernel: "{ones(3, 3)}"',
@@ -874,7 +874,7 @@ def test_rows_between_windows_are_named():
     # 5x5, 1x1 kernel, stride [2, 1]: rows 2 and 4 are skipped, every column is met.
     p = problem_from_dict({"input": ones(5, 5), "kernel": 1, "stride": [2, 1]})
     assert len(p.warnings) == 1
-    warning = p.warnings[0]
+    warning = str(p.warnings[0])
     assert "row" in warning and "column" not in warning
     assert re.search(r"\b2\b\D+\b4\b", warning)
     assert not re.search(r"\b[135]\b", warning.split("stride")[0].replace("conv1", ""))
@@ -884,7 +884,7 @@ def test_columns_only_warning():
     p = problem_from_dict({"input": ones(4, 5), "kernel": "1 1", "stride": [1, 2]})
     # Wo = floor(3/2) + 1 = 2: windows columns 1-2 and 3-4; column 5 left out.
     assert len(p.warnings) == 1
-    assert "column" in p.warnings[0] and re.search(r"\b5\b", p.warnings[0])
+    assert "column" in str(p.warnings[0]) and re.search(r"\b5\b", str(p.warnings[0]))
 
 
 def test_uncovered_padding_gives_no_warning():
@@ -898,6 +898,27 @@ def test_uncovered_padding_gives_no_warning():
 
 def test_no_warning_when_everything_is_covered():
     assert convgrad.solve(SEED_YAML)["warnings"] == []
+
+
+def test_warnings_are_data_with_a_kind_the_layer_and_the_positions():
+    from convgrad.errors import POOL_DROPPED, UNCOVERED
+
+    # 5x5, 1x1 kernel, stride [2, 1]: rows 2 and 4 (0-based 1 and 3) never meet the kernel.
+    p = problem_from_dict({"input": ones(5, 5), "kernel": 1, "stride": [2, 1]})
+    (notice,) = p.warnings
+    assert (notice.kind, notice.layer, notice.axis, notice.positions) == \
+        (UNCOVERED, "conv1", "row", (1, 3))
+    assert str(notice) == notice.message and notice.message.startswith("conv1: input rows 2, 4 ")
+    # A 5x5 map under 2x2 windows at stride 2: row 5 and column 5 fall outside every window.
+    p = problem_from_dict({"input": ones(5, 5), "layers": [{"max_pool": {"size": 2}}],
+                           "grad_output": np.ones((1, 2, 2))})
+    assert [(w.kind, w.layer, w.axis, w.positions) for w in p.warnings] == [
+        (POOL_DROPPED, "pool1", "row", (4,)), (POOL_DROPPED, "pool1", "column", (4,))]
+    # The API gives the same warnings as strings (SPEC section 4).
+    r = convgrad.solve({"input": ones(5, 5), "layers": [{"max_pool": {"size": 2}}],
+                        "grad_output": np.ones((1, 2, 2))})
+    assert r["warnings"] == [w.message for w in p.warnings]
+    assert all(isinstance(w, str) for w in r["warnings"])
 
 
 # --- networks (SPEC section 5) ----------------------------------------------------------------

@@ -57,7 +57,7 @@ def solve(problem: Any, exact: bool | None = None) -> dict[str, Any]:
     with np.errstate(all="ignore"):
         solved = run(load_problem(problem), exact=exact)
     out = results(solved)
-    out["warnings"] = list(solved.problem.warnings)
+    out["warnings"] = [str(notice) for notice in solved.problem.warnings]
     return out
 
 

@@ -13,7 +13,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from convgrad.errors import ProblemError
+from convgrad.errors import Notice, ProblemError
 from convgrad.numbers import Number
 
 # Memory for one solve, estimated from the shapes before any array is allocated. A value
@@ -102,7 +102,7 @@ class Problem:
     loss: str | None = None
     grad_output: np.ndarray | None = None  # in the last layer's full shape
     learning_rate: Number | None = None
-    warnings: list[str] = field(default_factory=list)
+    warnings: list[Notice] = field(default_factory=list)  # the reader's
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
     # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
     work: tuple[int, int] = (0, 0)
@@ -149,9 +149,9 @@ class Problem:
     def has_backward(self) -> bool:
         return self.target is not None or self.grad_output is not None
 
-    def error(self, key: str, message: str) -> ProblemError:
+    def error(self, key: str, message: str, arithmetic: str | None = None) -> ProblemError:
         """A ProblemError for `key`, located at its line when the file gave one."""
-        return Where(self.source, self.lines).error((key,), message)
+        return Where(self.source, self.lines).error((key,), message, arithmetic)
 
 
 # --- naming a key in a message ---------------------------------------------------------
@@ -182,10 +182,10 @@ class Where:
             path = path[:-1]
         return None
 
-    def error(self, path: tuple, message: str) -> ProblemError:
+    def error(self, path: tuple, message: str, arithmetic: str | None = None) -> ProblemError:
         line = self.line(path)
         where = self.source + (f", line {line}" if line else "")
-        return ProblemError(f"{where}: '{dotted(path)}' {message}")
+        return ProblemError(f"{where}: '{dotted(path)}' {message}", arithmetic=arithmetic)
 
 
 # --- results in the user's shapes (SPEC sections 1 and 5) ---------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from convgrad import geometry
-from convgrad.errors import ProblemError
+from convgrad.errors import POOL_DROPPED, UNCOVERED, Notice, ProblemError
 from convgrad.model import (
     ACTIVATIONS,
     FLOAT_BYTES,
@@ -651,7 +651,7 @@ class _Builder:
     def __init__(self, where: Where, data: dict) -> None:
         self.where = where
         self.data = data
-        self.warnings: list[str] = []
+        self.warnings: list[Notice] = []
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
 
@@ -1048,8 +1048,8 @@ class _Builder:
         cols = geometry.uncovered(W, op.pad[2], KW, op.stride[1], op.dilation[1], OW)
         for what, missed in (("row", rows), ("column", cols)):
             if missed:
-                self.warnings.append(_missed_text(
-                    layer.name, what, missed,
+                self.warnings.append(_missed(
+                    UNCOVERED, layer.name, what, missed,
                     "never meet the kernel (no window reaches them at this stride and "
                     "dilation); their dL/dX entries are 0",
                     "never meets the kernel (no window reaches it at this stride and "
@@ -1091,8 +1091,8 @@ class _Builder:
                 ("row", geometry.pool_dropped(H, size[0], stride[0], OH), size[0], stride[0]),
                 ("column", geometry.pool_dropped(W, size[1], stride[1], OW), size[1], stride[1])):
             if missed:
-                self.warnings.append(_missed_text(
-                    layer.name, what, missed,
+                self.warnings.append(_missed(
+                    POOL_DROPPED, layer.name, what, missed,
                     f"fall outside every window (size {window}, stride {step}) and are "
                     "dropped; their gradient is 0",
                     f"falls outside every window (size {window}, stride {step}) and is "
@@ -1206,9 +1206,11 @@ def _bytes_text(n: int) -> str:
     return f"about {max(n // 2**20, 1)} MiB"
 
 
-def _missed_text(layer: str, what: str, missed: list[int], many: str, one: str) -> str:
-    """'conv1: input rows 5, 6 <many>' or 'conv1: input row 5 <one>' (1-based positions)."""
+def _missed(kind: str, layer: str, what: str, missed: list[int], many: str, one: str
+            ) -> Notice:
+    """A warning about input rows or columns (0-based `missed`) that a layer never reads:
+    'conv1: input rows 5, 6 <many>' or 'conv1: input row 5 <one>' (1-based positions)."""
     names = ", ".join(str(i + 1) for i in missed)
-    if len(missed) > 1:
-        return f"{layer}: input {what}s {names} {many}"
-    return f"{layer}: input {what} {names} {one}"
+    text = f"{layer}: input {what}s {names} {many}" if len(missed) > 1 else \
+        f"{layer}: input {what} {names} {one}"
+    return Notice(kind, text, layer=layer, axis=what, positions=tuple(missed))
