@@ -478,3 +478,17 @@ def test_a_choice_of_arithmetic_is_data_and_only_its_words_name_a_flag():
     assert (note.kind, note.arithmetic) == (FLOAT64_SIZE, "exact")
     assert "1,411,344 multiply-adds" in note.message and "--exact" not in note.message
     assert str(note).endswith("(--exact)")
+
+
+def test_the_engine_imports_nothing_that_reads_input_or_prints():
+    """Dependencies run one way: the engine works on a Problem (model.py) and never loads
+    the reader, YAML or the terminal libraries."""
+    import subprocess
+    import sys
+
+    code = ("import sys, convgrad.engine; print(sorted({'convgrad.reader', 'convgrad.cli', "
+            "'yaml', 'rich', 'typer', 'click'} & {m if m.startswith('convgrad') else "
+            "m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
+from convgrad import geometry
 from convgrad.errors import FLOAT64_MEMORY, FLOAT64_SIZE, Notice, ProblemError
 from convgrad.model import (
     MAX_WORK_BYTES,
@@ -148,10 +149,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: tuple[int,
     matrix cols (C*KH*KW, OH*OW) that conv_backward reuses for dW.
     """
     F, C, KH, KW = w.shape
+    _, H, W = x.shape
+    top, bottom, left, right = pad
+    OH = geometry.conv_output_size(H, top, bottom, KH, stride[0], dilation[0])
+    OW = geometry.conv_output_size(W, left, right, KW, stride[1], dilation[1])
     x_pad = pad_input(x, pad)
-    _, Hp, Wp = x_pad.shape
-    OH = (Hp - dilation[0] * (KH - 1) - 1) // stride[0] + 1
-    OW = (Wp - dilation[1] * (KW - 1) - 1) // stride[1] + 1
     cols = im2col(x_pad, KH, KW, stride, dilation, OH, OW)
     z = matmul(w.reshape(F, C * KH * KW), cols).reshape(F, OH, OW) + b.reshape(F, 1, 1)
     return z, cols
@@ -250,7 +252,7 @@ def _pool_windows(a: np.ndarray, size: tuple[int, int], stride: tuple[int, int])
     C, H, W = a.shape
     ph, pw = size
     sh, sw = stride
-    OH, OW = (H - ph) // sh + 1, (W - pw) // sw + 1
+    OH, OW = geometry.pool_output_size(H, ph, sh), geometry.pool_output_size(W, pw, sw)
     windows = sliding_window_view(a, size, axis=(1, 2))
     windows = windows[:, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw]
     return windows.reshape(C, OH, OW, ph * pw)
