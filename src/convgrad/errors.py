@@ -8,8 +8,6 @@ message to learn what it meant.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 # A way out that is a choice of arithmetic, not an edit of the problem: the library names the
 # arithmetic ("exact" or "float64"), and this is how a user makes that choice, in the command
 # line's words (SPEC section 4: the API raises the message that the command line prints).
@@ -45,7 +43,6 @@ class ProblemError(ValueError):
         self.arithmetic = arithmetic
 
 
-@dataclass(frozen=True)
 class Notice:
     """A warning or a note: its kind (UNCOVERED, POOL_DROPPED, FLOAT64_MEMORY, FLOAT64_SIZE),
     its message, and what it is about.
@@ -54,12 +51,33 @@ class Notice:
     positions (0-based) it names; arithmetic: as for ProblemError. str() is what a user reads.
     """
 
-    kind: str
-    message: str
-    layer: str | None = None
-    axis: str | None = None
-    positions: tuple[int, ...] = ()
-    arithmetic: str | None = None
+    # A plain class rather than a dataclass: importing dataclasses (and inspect with it)
+    # would slow down `convgrad --version`, which loads this module and little else.
+    __slots__ = ("kind", "message", "layer", "axis", "positions", "arithmetic")
+
+    def __init__(self, kind: str, message: str, layer: str | None = None,
+                 axis: str | None = None, positions: tuple[int, ...] = (),
+                 arithmetic: str | None = None) -> None:
+        self.kind = kind
+        self.message = message
+        self.layer = layer
+        self.axis = axis
+        self.positions = tuple(positions)
+        self.arithmetic = arithmetic
+
+    def _fields(self) -> tuple:
+        return (self.kind, self.message, self.layer, self.axis, self.positions,
+                self.arithmetic)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Notice) and self._fields() == other._fields()
+
+    def __hash__(self) -> int:
+        return hash(self._fields())
+
+    def __repr__(self) -> str:
+        return "Notice(" + ", ".join(f"{name}={value!r}" for name, value in
+                                     zip(self.__slots__, self._fields(), strict=True)) + ")"
 
     def __str__(self) -> str:
         return _with_choice(self.message, self.arithmetic)
