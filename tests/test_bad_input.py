@@ -377,10 +377,6 @@ def _boom(*args, **kwargs):
 
 
 def _patch_run(monkeypatch) -> None:
-    # convgrad.api binds engine.run when first imported: import it before patching, or it
-    # would keep the fake for the rest of the session.
-    import convgrad.api  # noqa: F401
-
     monkeypatch.setattr("convgrad.engine.run", _boom)
 
 

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from convgrad.api import load_problem
 from convgrad.engine import run
 from convgrad.explain import Walkthrough
+from convgrad.reader import load_problem
 
 from .conftest import PROBLEMS
 
