@@ -117,7 +117,7 @@ def test_float_overflow_raises_no_python_warning():
 
 
 def test_json_refuses_inf_and_nan_with_a_problem_error():
-    from convgrad.api import json_text
+    from convgrad.result import json_text
 
     with pytest.raises(convgrad.ProblemError, match=r"is inf: float64 arithmetic overflowed"):
         json_text({"Y": np.array([[1.0, np.inf]]), "loss": 2.0}, exact=False)
@@ -131,7 +131,7 @@ def test_json_refuses_inf_and_nan_with_a_problem_error():
 
 @pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="no int digit limit")
 def test_json_numbers_of_any_size():
-    from convgrad.api import json_text
+    from convgrad.result import json_text
 
     huge = 10**5000  # past Python's 4,300-digit limit on writing an int
     out = {"Y": np.array([[huge, Fraction(1, 3)], [Fraction(10**400 + 1, 2), -huge]],
@@ -147,7 +147,7 @@ def test_json_numbers_of_any_size():
 
 @pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="no int digit limit")
 def test_int_digit_limit_is_lifted_only_while_writing():
-    from convgrad.api import unlimited_int_digits
+    from convgrad.result import unlimited_int_digits
 
     before = sys.get_int_max_str_digits()
     with unlimited_int_digits():

@@ -215,7 +215,7 @@ def test_unreadable_file(tmp_path: Path):
 
 
 def test_file_over_the_size_limit(tmp_path: Path):
-    from convgrad.spec import MAX_FILE_BYTES
+    from convgrad.reader import MAX_FILE_BYTES
 
     path = tmp_path / "huge.yaml"
     with open(path, "wb") as f:  # sparse: no disk blocks are written
@@ -229,7 +229,7 @@ def test_file_over_the_size_limit(tmp_path: Path):
 
 
 def _limit() -> str:
-    from convgrad.spec import MAX_FILE_BYTES
+    from convgrad.reader import MAX_FILE_BYTES
 
     return f"{MAX_FILE_BYTES // 2**20} MiB"
 
@@ -291,7 +291,7 @@ def test_huge_flow_list_is_refused_before_it_is_read(tmp_path: Path):
 
 def test_flow_list_under_the_byte_limit_stops_at_the_value_limit(tmp_path: Path):
     # 8 MB of numbers: small enough to read, too many values to build.
-    from convgrad.spec import MAX_YAML_VALUES
+    from convgrad.reader import MAX_YAML_VALUES
 
     path = tmp_path / "four_million.yaml"
     path.write_bytes(b"input: [[" + b"1, " * 2_800_000 + b"1]]\nkernel: 1\n")
@@ -377,10 +377,6 @@ def _boom(*args, **kwargs):
 
 
 def _patch_run(monkeypatch) -> None:
-    # convgrad.api binds engine.run when first imported: import it before patching, or it
-    # would keep the fake for the rest of the session.
-    import convgrad.api  # noqa: F401
-
     monkeypatch.setattr("convgrad.engine.run", _boom)
 
 

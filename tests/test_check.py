@@ -1618,7 +1618,7 @@ def test_full_width_digits_are_read_as_digits(work):
 def test_the_grader_api_reports_a_unicode_digit_without_a_file(work):
     from convgrad.check import Grader
     from convgrad.engine import run as solve
-    from convgrad.spec import read_file
+    from convgrad.reader import read_file
 
     grader = Grader(solve(read_file(work / SEED)))
     report = grader.grade({"db": "9", "loss": "2³"}, "answers")

@@ -447,3 +447,48 @@ def test_exact_arithmetic_that_would_not_fit_in_memory():
     with pytest.raises(convgrad.ProblemError, match="too large for exact arithmetic"):
         convgrad.solve(big, exact=True)
     assert convgrad.solve(big)["loss"] == pytest.approx(100.0)
+
+
+def test_a_choice_of_arithmetic_is_data_and_only_its_words_name_a_flag():
+    """The engine names the arithmetic that would help; the words that say how to choose it
+    are added once, to the message users read (SPEC section 4: the API's message is the
+    command line's)."""
+    from convgrad.engine import choose_exact
+    from convgrad.errors import FLOAT64_SIZE
+    from convgrad.reader import load_problem
+
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve({"input": "1 2; 3 4", "kernel": "1", "activation": "sigmoid",
+                        "target": "0 1; 1 0", "loss": "mse"}, exact=True)
+    error = caught.value
+    assert error.arithmetic == "float64" and "--exact" not in error.message
+    assert str(error) == f"{error.message} (drop --exact)"
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve({"input": [[1e300]], "kernel": [[1]], "grad_output": [[1]],
+                        "learning_rate": 1e10}, exact=False)
+    error = caught.value
+    assert error.arithmetic == "exact" and "--exact" not in error.message
+    assert str(error) == f"{error.message} (--exact)"
+    # Past the automatic limit (297 x 297 outputs of 16 taps): float64, with a note as data.
+    big = load_problem({"input": np.ones((300, 300), dtype=int),
+                        "kernel": np.ones((4, 4), dtype=int),
+                        "grad_output": np.ones((297, 297), dtype=int)})
+    exact, note = choose_exact(big, None)
+    assert exact is False and note is not None
+    assert (note.kind, note.arithmetic) == (FLOAT64_SIZE, "exact")
+    assert "1,411,344 multiply-adds" in note.message and "--exact" not in note.message
+    assert str(note).endswith("(--exact)")
+
+
+def test_the_engine_imports_nothing_that_reads_input_or_prints():
+    """Dependencies run one way: the engine works on a Problem (model.py) and never loads
+    the reader, YAML or the terminal libraries."""
+    import subprocess
+    import sys
+
+    code = ("import sys, convgrad.engine; print(sorted({'convgrad.reader', 'convgrad.cli', "
+            "'yaml', 'rich', 'typer', 'click'} & {m if m.startswith('convgrad') else "
+            "m.split('.')[0] for m in sys.modules}))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"

@@ -17,9 +17,9 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from convgrad.api import load_problem
 from convgrad.engine import run
 from convgrad.explain import Walkthrough
+from convgrad.reader import load_problem
 
 from .conftest import PROBLEMS
 
@@ -247,3 +247,18 @@ def test_long_numbers_in_the_walkthrough():
         text = walkthrough(problem, lang)
         assert note in text
         assert "= ≈1e+1000·≈1e+1000 + 0 = ≈1e+2000" in text
+
+
+def test_uncovered_inputs_are_named_from_the_warnings_data_in_either_language():
+    # 5x5, 1x1 kernel, stride 2: rows and columns 2 and 4 never meet the kernel (their dL/dx
+    # is 0). The 2x2 pool at stride 2 on the 3x3 output drops its row and column 3: a warning
+    # of another kind, which is not about the input's dL/dx.
+    problem = {"input": np.arange(25).reshape(5, 5).tolist(), "kernel": 1, "stride": 2,
+               "pool": {"type": "max", "size": 2}, "grad_output": [[1]]}
+    for lang in ("en", "zh"):
+        text = " ".join(walkthrough(problem, lang).split())
+        note = re.search(r"dL/dx (?:is|为) 0 \((.*?)\)[.。]", text)
+        assert note, text
+        assert "conv1: input rows 2, 4 never meet the kernel" in note[1]
+        assert "conv1: input columns 2, 4 never meet the kernel" in note[1]
+        assert "pool1" not in note[1]

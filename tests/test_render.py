@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from rich.console import Console
 
-from convgrad.api import load_problem
 from convgrad.engine import run
+from convgrad.reader import load_problem
 from convgrad.render import print_solution
 
 from .conftest import ROOT

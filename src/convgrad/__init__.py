@@ -4,20 +4,25 @@
     >>> result = convgrad.solve("problems/seed_worked_example.yaml")
     >>> result["dW"]
 
-Importing convgrad loads only NumPy and the standard library; YAML is read
-only when a problem is given as text or a file, and the terminal libraries
+Importing convgrad loads only the standard library; NumPy comes with the first solve,
+YAML is read only when a problem is given as text or a file, and the terminal libraries
 belong to the command line.
 """
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 from convgrad.errors import ProblemError
 
+if TYPE_CHECKING:
+    from convgrad.result import Result
+
 __version__ = "0.1.0"
-__all__ = ["ProblemError", "__version__", "solve"]
+__all__ = ["ProblemError", "Result", "__version__", "solve"]
 
 
-def solve(problem, exact=None):  # type: ignore[no-untyped-def]
+def solve(problem: Any, exact: bool | None = None) -> Result:
     """Solve a problem: forward pass, loss and every gradient.
 
     problem: a ``pathlib.Path`` or a string naming an existing file (read as
@@ -26,11 +31,28 @@ def solve(problem, exact=None):  # type: ignore[no-untyped-def]
     exact: None decides as the command line does, True forces exact fractions,
     False forces float64.
 
-    Returns a dict with the keys of ``convgrad solve --json`` (``Y``, ``dY``,
-    ``dW``, ``db``, ``dX``, ``loss``, ...) as NumPy arrays (object arrays of
-    Fraction when exact), scalars as Fraction/int or float, and
+    Returns a Result, a dict with the keys of ``convgrad solve --json`` (``Y``,
+    ``dY``, ``dW``, ``db``, ``dX``, ``loss``, ...) as NumPy arrays (object arrays
+    of Fraction when exact), scalars as Fraction/int or float, and
     ``result["warnings"]``, a list of strings. Raises ProblemError on bad input.
     """
-    from convgrad.api import solve as _solve
+    import numpy as np
 
-    return _solve(problem, exact=exact)
+    from convgrad.engine import run
+    from convgrad.reader import load_problem
+    from convgrad.result import Result
+
+    # NumPy's floating-point warnings (overflow in exp ...) are not convgrad's warnings,
+    # and SPEC 4 raises none through the warnings module.
+    with np.errstate(all="ignore"):
+        solved = run(load_problem(problem), exact=exact)
+    return Result.from_run(solved)
+
+
+def __getattr__(name: str) -> Any:
+    # convgrad.Result without importing NumPy on `import convgrad` (the CLI's --version).
+    if name == "Result":
+        from convgrad.result import Result
+
+        return Result
+    raise AttributeError(f"module 'convgrad' has no attribute {name!r}")

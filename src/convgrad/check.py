@@ -26,11 +26,10 @@ import numpy as np
 
 from convgrad.engine import Run
 from convgrad.errors import ProblemError
+from convgrad.model import squeezed
 from convgrad.numbers import BadValue, Number, exact_text, format_number, parse_array, shape_text
+from convgrad.result import Result, exact_strings, json_numbers
 
-# The keys an answers file may give (SPEC section 3); a network adds "<layer>.<key>".
-RESULT_KEYS = ("Y", "loss", "dY", "dW", "db", "dX", "Z", "dZ", "A", "dA", "W_new", "b_new")
-LAYER_KEYS = ("output", "d_output", "dW", "db", "W_new", "b_new")
 # Keys that scale with dL/dY, so a loss convention (mean vs sum) changes them by one factor.
 GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
 
@@ -460,24 +459,16 @@ class Grader:
     def __init__(self, solved: Run, tolerance: Tolerance | None = None,
                  points: dict[str, float] | None = None, require: list[str] | None = None,
                  partial: bool = False) -> None:
-        from convgrad.api import results
-
         self.solved = solved
         self.tolerance = tolerance or Tolerance()
         self.partial = partial
-        self.expected: dict[str, np.ndarray] = {}
         dtype = object if solved.exact else np.float64
-        out = results(solved)
-        for key, value in out.items():
-            if key == "layers":
-                for layer in value:
-                    for name, item in layer.items():
-                        if name in LAYER_KEYS:
-                            self.expected[f"{layer['name']}.{name}"] = np.asarray(item, dtype)
-            else:
-                self.expected[key] = np.asarray(value, dtype)
+        result = Result.from_run(solved)
+        # The values an answer may name ("dW", "conv1.dW"), as solve gives them.
+        self.expected: dict[str, np.ndarray] = {
+            key: np.asarray(value, dtype) for key, value in result.by_answer_key().items()}
         # The top-level keys of solve --json, for "the file did not answer ...".
-        self.top_keys = [key for key in out if key != "layers"]
+        self.top_keys = result.top_keys
         self.graded: dict[str, float] | None = None
         if points or require:
             self.graded = dict(points or {})
@@ -513,12 +504,12 @@ class Grader:
         return np.asarray(expected[tuple(i - 1 for i in index)])
 
     def grade_file(self, path: str) -> FileReport:
-        from convgrad import spec
+        from convgrad import reader
 
         source = "<stdin>" if path == "-" else path
         try:
-            text = spec.read_text(path)
-            data, lines = spec.load_yaml(text, source) if text.strip() else (None, {})
+            text = reader.read_text(path)
+            data, lines = reader.load_yaml(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
             return self._unusable(source, str(exc))
         # Only a file with non-ASCII text can hold a digit convgrad does not read.
@@ -621,7 +612,7 @@ class Grader:
         expected = self.expected[name]
         if expected.ndim == 0:
             expected = expected.reshape(1)
-        if _squeezed(whole.given.shape) != _squeezed(expected.shape):
+        if squeezed(whole.given.shape) != squeezed(expected.shape):
             words = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the answer is "
                      f"{_shape_words(whole.given.shape)}, so it has no entry "
                      f"[{','.join(map(str, index))}]")
@@ -637,7 +628,7 @@ class Grader:
 
     def compare(self, result: KeyResult, name: str) -> None:
         given, expected = result.given, result.expected
-        if _squeezed(given.shape) != _squeezed(expected.shape):
+        if squeezed(given.shape) != squeezed(expected.shape):
             g2, e2 = np.squeeze(given), np.squeeze(expected)
             shape = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the answer is "
                      f"{_shape_words(given.shape)}")
@@ -745,10 +736,6 @@ def _shape_words(shape: tuple[int, ...]) -> str:
     return shape_text(shape)
 
 
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(n for n in shape if n != 1)
-
-
 def _sub(a: Number, b: Number) -> Number:
     difference = _rational(a) - _rational(b)
     if isinstance(a, float) or isinstance(b, float):
@@ -763,9 +750,9 @@ def _float_or_exact(value: Fraction) -> Number:
         return value
 
 
-def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Number | None:
+def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Fraction | None:
     """given / expected when it is the same for every entry (zeros must match zeros)."""
-    ratio: Number | None = None
+    ratio: Fraction | None = None
     for index in np.ndindex(expected.shape):
         g, e = given[index], expected[index]
         if e == 0:
@@ -787,7 +774,7 @@ def value_text(value: Any, given: bool = False) -> str:
     """
     arr = np.asarray(value)
     if arr.ndim == 0:
-        v = arr[()]
+        v: Any = arr[()]
         if isinstance(v, float):
             return format_number(v)
         if given:
@@ -809,30 +796,6 @@ def _as_decimal(value: Fraction) -> str | None:
             sign = "-" if value < 0 else ""
             return f"{sign}{text[:-digits]}.{text[-digits:]}".rstrip("0").rstrip(".")
     return None
-
-
-def json_value(value: Any) -> Any:
-    """JSON numbers in nested lists; a number beyond float64 becomes its exact string."""
-    arr = np.asarray(value)
-    if arr.dtype != object:
-        return arr.tolist()
-    if arr.ndim == 0:
-        v = arr[()]
-        if isinstance(v, (int, np.integer)):
-            return int(v)
-        number = _float_or_exact(_rational(v))
-        return exact_text(number) if isinstance(number, Fraction) else number
-    return [json_value(v) for v in arr]
-
-
-def exact_value(value: Any) -> Any:
-    """Fraction strings in nested lists ("7/2"), as solve --json's `exact` object has them."""
-    arr = np.asarray(value)
-    if arr.ndim == 0:
-        return exact_text(_rational(arr[()]))
-    return [exact_value(v) for v in arr]
-
-
 
 
 _FULL_WIDTH_DIGITS = "０１２３４５６７８９"  # read as 0-9 (SPEC section 1)
@@ -868,14 +831,14 @@ def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
                             "status": result.status,
                             "right": result.right if result.graded else None,
                             "points": _number(result.points), "earned": _number(result.earned),
-                            "given": None if result.given is None else json_value(result.given)}
+                            "given": None if result.given is None else json_numbers(result.given)}
     shown = reveal and result.status in (RIGHT, WRONG) and result.expected is not None
     if shown:
-        item["expected"] = json_value(result.expected)
+        item["expected"] = json_numbers(result.expected)
     if exact and result.given is not None:  # the same values as fraction strings
-        item["exact"] = {"given": exact_value(result.given)}
+        item["exact"] = {"given": exact_strings(result.given)}
         if shown:
-            item["exact"]["expected"] = exact_value(result.expected)
+            item["exact"]["expected"] = exact_strings(result.expected)
     item["message"] = result.message(reveal)
     item["hint"] = result.hint_kind(reveal)
     if result.status in (RIGHT, WRONG):
@@ -884,10 +847,10 @@ def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
     wrong = []
     for diff in result.diffs:
         entry: dict[str, Any] = {"position": list(diff.position),
-                                 "given": json_value(diff.given)}
+                                 "given": json_numbers(diff.given)}
         if reveal:
-            entry["expected"] = json_value(diff.expected)
-            entry["difference"] = json_value(diff.difference)
+            entry["expected"] = json_numbers(diff.expected)
+            entry["difference"] = json_numbers(diff.difference)
         wrong.append(entry)
     item["wrong_entries"] = wrong
     if result.source_key:

@@ -229,7 +229,7 @@ def _exit_code(work: Callable[[], int], debug: bool) -> int:
 
 
 def _load(problem: str | None) -> Any:
-    from convgrad.spec import problem_from_text, read_file
+    from convgrad.reader import problem_from_text, read_file
 
     if problem is None:
         _say("note: no problem file given; using the built-in worked example "
@@ -264,9 +264,9 @@ def run_solve(problem: str | None = None, json_: bool = False, exact: bool = Fal
         solved = run(_load(problem), exact=_exact_choice(exact, float_))
         _print_messages(solved)
         if json_:
-            from convgrad.api import json_text, results
+            from convgrad.result import Result
 
-            sys.stdout.write(json_text(results(solved), solved.exact) + "\n")
+            sys.stdout.write(Result.from_run(solved).json_text() + "\n")
         else:
             from convgrad import render
 
@@ -328,9 +328,9 @@ def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: 
               gradescope_visibility: str | None = None) -> int:
     """points and require: each given once or more (the lists add up)."""
     def work() -> int:
-        from convgrad.api import unlimited_int_digits
         from convgrad.check import parse_points, parse_require
         from convgrad.engine import run
+        from convgrad.result import unlimited_int_digits
 
         # Every option is checked before the problem is read: a usage error costs nothing.
         tolerance = _tolerance(rtol, atol, decimals, sig_figs, exact)

@@ -23,9 +23,9 @@ from typing import Any
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from convgrad.errors import ProblemError
-from convgrad.numbers import Number, exact_const, normalize, to_exact, to_float
-from convgrad.spec import (
+from convgrad import geometry
+from convgrad.errors import FLOAT64_MEMORY, FLOAT64_SIZE, Notice, ProblemError
+from convgrad.model import (
     MAX_WORK_BYTES,
     Activation,
     Conv,
@@ -35,9 +35,10 @@ from convgrad.spec import (
     Pool,
     Problem,
 )
+from convgrad.numbers import Number, exact_const, normalize, to_exact, to_float
 
 # Automatic exact arithmetic up to this many multiply-adds of one forward pass
-# (SPEC: homework size); --exact lifts it.
+# (SPEC: homework size); asking for exact arithmetic lifts it.
 EXACT_LIMIT = 1_000_000
 
 
@@ -148,10 +149,11 @@ def conv_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: tuple[int,
     matrix cols (C*KH*KW, OH*OW) that conv_backward reuses for dW.
     """
     F, C, KH, KW = w.shape
+    _, H, W = x.shape
+    top, bottom, left, right = pad
+    OH = geometry.conv_output_size(H, top, bottom, KH, stride[0], dilation[0])
+    OW = geometry.conv_output_size(W, left, right, KW, stride[1], dilation[1])
     x_pad = pad_input(x, pad)
-    _, Hp, Wp = x_pad.shape
-    OH = (Hp - dilation[0] * (KH - 1) - 1) // stride[0] + 1
-    OW = (Wp - dilation[1] * (KW - 1) - 1) // stride[1] + 1
     cols = im2col(x_pad, KH, KW, stride, dilation, OH, OW)
     z = matmul(w.reshape(F, C * KH * KW), cols).reshape(F, OH, OW) + b.reshape(F, 1, 1)
     return z, cols
@@ -250,7 +252,7 @@ def _pool_windows(a: np.ndarray, size: tuple[int, int], stride: tuple[int, int])
     C, H, W = a.shape
     ph, pw = size
     sh, sw = stride
-    OH, OW = (H - ph) // sh + 1, (W - pw) // sw + 1
+    OH, OW = geometry.pool_output_size(H, ph, sh), geometry.pool_output_size(W, pw, sw)
     windows = sliding_window_view(a, size, axis=(1, 2))
     windows = windows[:, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw]
     return windows.reshape(C, OH, OW, ph * pw)
@@ -408,32 +410,39 @@ class Run:
     dy: np.ndarray | None = None
     dx: np.ndarray | None = None
     learning_rate: Number | None = None
-    notes: list[str] = field(default_factory=list)
+    notes: list[Notice] = field(default_factory=list)
 
 
-def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, str | None]:
-    """Exact fractions or float64 (SPEC "Arithmetic"), and a note when the choice needs one."""
+def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | None]:
+    """Exact fractions or float64 (SPEC "Arithmetic"), and a note when the choice needs one.
+
+    exact: True forces exact fractions, False float64, None decides by the problem's size.
+    """
     if exact is True:
         if not problem.rational:
             raise problem.error("loss" if problem.loss in ("bce", "cross_entropy") else "layers",
                                 "exact arithmetic needs a rational problem, and sigmoid, tanh, "
-                                "bce and cross_entropy are not; drop --exact")
+                                "bce and cross_entropy are not; use float64 arithmetic",
+                                arithmetic="float64")
         if problem.work_bytes(exact=True) > MAX_WORK_BYTES:
             raise problem.error("input", f"is too large for exact arithmetic: it would need about "
                                 f"{_mib(problem.work_bytes(exact=True))} of memory, more than "
-                                f"the {_mib(MAX_WORK_BYTES)} convgrad allows itself; solve it "
-                                "in float64 (drop --exact) or make the problem smaller")
+                                f"the {_mib(MAX_WORK_BYTES)} convgrad allows itself; make the "
+                                "problem smaller, or solve it in float64 arithmetic",
+                                arithmetic="float64")
         return True, None
     if exact is False or not problem.rational:
         return False, None
     if problem.work_bytes(exact=True) > MAX_WORK_BYTES:
-        return False, (f"float64 arithmetic: exact fractions would need about "
-                       f"{_mib(problem.work_bytes(exact=True))} of memory, above the limit of "
-                       f"{_mib(MAX_WORK_BYTES)}")
+        return False, Notice(FLOAT64_MEMORY, (
+            f"float64 arithmetic: exact fractions would need about "
+            f"{_mib(problem.work_bytes(exact=True))} of memory, above the limit of "
+            f"{_mib(MAX_WORK_BYTES)}"))
     if problem.multiply_adds > EXACT_LIMIT:
-        return False, (f"float64 arithmetic: the problem has {problem.multiply_adds:,} "
-                       f"multiply-adds, above the automatic exact limit of {EXACT_LIMIT:,}; "
-                       "--exact forces exact fractions")
+        return False, Notice(FLOAT64_SIZE, (
+            f"float64 arithmetic: the problem has {problem.multiply_adds:,} multiply-adds, above "
+            f"the automatic exact limit of {EXACT_LIMIT:,}; exact fractions can be asked for"),
+            arithmetic="exact")
     return True, None
 
 
@@ -455,7 +464,7 @@ def run(problem: Problem, exact: bool | None = None) -> Run:
         return _run(problem, False, note)
 
 
-def _run(problem: Problem, use_exact: bool, note: str | None) -> Run:
+def _run(problem: Problem, use_exact: bool, note: Notice | None) -> Run:
     def convert(arr: np.ndarray, key: str, what: str = "") -> np.ndarray:
         if use_exact:
             return to_exact(arr)
@@ -561,13 +570,19 @@ def _run(problem: Problem, use_exact: bool, note: str | None) -> Run:
 def _too_large(problem: Problem, key: str, what: str) -> ProblemError:
     where = f" (in {what})" if what else ""
     return problem.error(key, f"holds a number too large for float64 (above 1.8e308){where}; "
-                         f"{_overflow_fix(problem)}")
+                         f"{_overflow_fix(problem)}", _overflow_arithmetic(problem))
 
 
 def _overflow_fix(problem: Problem) -> str:
     if problem.rational:
-        return "use smaller numbers, or --exact to compute in exact fractions"
+        return "use smaller numbers, or exact fractions"
     return "use smaller numbers"
+
+
+def _overflow_arithmetic(problem: Problem) -> str | None:
+    """Exact fractions never overflow: the way out of a float64 overflow when the problem
+    is rational."""
+    return "exact" if problem.rational else None
 
 
 def _name(problem: Problem, passes: list[LayerPass], index: int, key: str) -> str:
@@ -603,7 +618,7 @@ def _check_finite(problem: Problem, named: tuple[tuple[str, Any], ...]) -> None:
             raise problem.error(name, f"overflows float64{entry}: a number along the way went "
                                 "beyond 1.8e308, so the result would be "
                                 f"{'infinite' if np.isinf(values[i]) else 'undefined (nan)'}; "
-                                f"{_overflow_fix(problem)}")
+                                f"{_overflow_fix(problem)}", _overflow_arithmetic(problem))
 
 
 def _check_loss_domain(problem: Problem, passes: list[LayerPass], y: np.ndarray) -> None:

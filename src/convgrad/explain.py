@@ -17,6 +17,7 @@ from rich.panel import Panel
 from rich.text import Text
 
 from convgrad.engine import Run
+from convgrad.errors import UNCOVERED
 from convgrad.render import DIM, WHY, block_lines, expansion_text, matrix_blocks
 from convgrad.trace import Expansion, Matrix, Section, Trace
 from convgrad.trace import Group as TraceGroup
@@ -188,7 +189,7 @@ class Walkthrough:
 
     def _uncovered(self) -> list[RenderableType]:
         """Why some dL/dx are 0, said only when some input rows or columns are never met."""
-        rows = [w for w in self.solved.problem.warnings if "never meet" in w]
+        rows = [str(w) for w in self.solved.problem.warnings if w.kind == UNCOVERED]
         if not rows:
             return []
         return [Text(word("uncovered", self.lang, rows=f" ({'; '.join(rows)})"), style=DIM)]

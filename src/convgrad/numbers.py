@@ -425,12 +425,3 @@ def format_number(value: Number, digits: int = 6) -> str:
         return exact_text(value)
     text = f"{float(value):.{digits}g}"
     return "0" if text == "-0" else text
-
-
-def json_number(value: Number) -> int | float:
-    """A JSON number: ints stay ints (23, not 23.0), everything else a float."""
-    if isinstance(value, (int, np.integer)):
-        return int(value)
-    if isinstance(value, Fraction):
-        return value.numerator if value.denominator == 1 else float(value)
-    return float(value)

@@ -230,7 +230,7 @@ def print_section(console: Console, section: Section, terms: str, lang: str = "e
 
 def print_solution(solved: Any, terms: str = "auto", console: Console | None = None) -> None:
     """Every section of the trace, then the results at a glance."""
-    from convgrad.api import results
+    from convgrad.result import Result
 
     console = console or make_console()
     for section in Trace(solved, terms).sections():
@@ -238,9 +238,9 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     console.rule(Text("Results", style="bold"), align="left")
     summary = []
     scalars = []
-    for key, value in results(solved).items():
-        if key == "layers":
-            continue
+    result = Result.from_run(solved)
+    for key in result.top_keys:
+        value = result[key]
         if isinstance(value, np.ndarray) and value.ndim >= 1:
             axes = ("filter", "channel") if value.ndim == 4 else \
                 ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)

@@ -22,8 +22,16 @@ from typing import Any
 import numpy as np
 
 from convgrad.engine import LayerPass, Run
+from convgrad.model import (
+    Activation,
+    Conv,
+    Dense,
+    Flatten,
+    Pool,
+    user_bias_shape,
+    user_output_shape,
+)
 from convgrad.numbers import Number, format_number
-from convgrad.spec import Activation, Conv, Dense, Flatten, Pool, user_output_shape
 from convgrad.words import say
 
 # Term expansions shown in full under --terms auto: up to this many per kind ...
@@ -259,9 +267,8 @@ class Trace:
                 names.w = Labeler("w" if single else _param(step, "w", passes),
                                   tuple(op.w.shape), op.kernel_shape)
                 F = op.w.shape[0]
-                # A network's db is a list whatever form its bias took (SPEC section 5).
-                b_shown: tuple[int, ...] = () if single and op.bias_scalar and F == 1 else (F,)
-                names.b = Labeler("b" if single else _param(step, "b", passes), (F,), b_shown)
+                names.b = Labeler("b" if single else _param(step, "b", passes), (F,),
+                                  user_bias_shape(problem, op))
             elif isinstance(op, Dense):
                 names.w = Labeler(_param(step, "w", passes), tuple(op.w.shape), tuple(op.w.shape))
                 names.b = Labeler(_param(step, "b", passes), tuple(op.b.shape), tuple(op.b.shape))

@@ -1,4 +1,4 @@
-"""YAML text or a dict -> a validated Problem. The only module that reads user input.
+"""YAML text, a file or a dict -> a validated Problem. The only module that reads user input.
 
 Every check of the problem file lives here, so that the engine can trust its
 input: shapes fit, numbers are numbers, names are known. Errors are raised as
@@ -12,7 +12,7 @@ import difflib
 import math
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -20,7 +20,27 @@ from typing import Any
 import numpy as np
 
 from convgrad import geometry
-from convgrad.errors import ProblemError
+from convgrad.errors import POOL_DROPPED, UNCOVERED, Notice, ProblemError
+from convgrad.model import (
+    ACTIVATIONS,
+    FLOAT_BYTES,
+    LAYER_TYPES,
+    LOSSES,
+    MAX_WORK_BYTES,
+    POOL_TYPES,
+    REPORT_BYTES,
+    Activation,
+    Conv,
+    Dense,
+    Flatten,
+    Layer,
+    Pool,
+    Problem,
+    Where,
+    dotted,
+    squeezed,
+    user_output_shape,
+)
 from convgrad.numbers import (
     MAX_DIGITS,
     BadValue,
@@ -42,151 +62,37 @@ MAX_FILE_BYTES = 16 * 2**20
 # Values in one file, aliases counted each time they are used (at most a few seconds).
 MAX_YAML_VALUES = 1_000_000
 MAX_YAML_DEPTH = 32
-# Memory for one solve, estimated from the shapes before any array is allocated. A value
-# that a pass keeps or makes (the padded input, the im2col matrix, every output and gradient)
-# costs FLOAT_BYTES in float64 arithmetic, EXACT_BYTES as an exact object (a pointer, an int
-# or Fraction); a value that solve reports (each layer's output and its gradient, dX) costs
-# REPORT_BYTES more when it is written out as JSON. Measured on solve --json, with room to
-# spare: a problem within MAX_WORK_BYTES stays within about 1 GiB.
-MAX_WORK_BYTES = 512 * 2**20
-FLOAT_BYTES = 8
-EXACT_BYTES = 48
-REPORT_BYTES = {False: 72, True: 200}  # float64, exact
 # Taps of one kernel or pooling window (256 x 256): the passes loop over them in Python.
 MAX_WINDOW = 256 * 256
-
-ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
-LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
-POOL_TYPES = ("max", "avg")
-DEFAULT_SLOPE = Fraction(1, 100)
 
 CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
 TOP_KEYS = ("name", "description", "input", *CONV_KEYS, "activation", "pool", "target",
             "loss", "grad_output", "learning_rate", "layers")
-LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense")
-
-
-# --- the validated problem -----------------------------------------------------
-
-
-@dataclass
-class Conv:
-    """A convolution: w (F, C, KH, KW), b (F,); pad = (top, bottom, left, right)."""
-
-    w: np.ndarray
-    b: np.ndarray
-    stride: tuple[int, int]
-    pad: tuple[int, int, int, int]
-    dilation: tuple[int, int]
-    flip: bool
-    kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
-    bias_scalar: bool
-    padding_text: str  # "0", "same", "[1, 2]": as written, for the echo
-
-
-@dataclass
-class Activation:
-    name: str  # relu | leaky_relu | sigmoid | tanh
-    slope: Number = DEFAULT_SLOPE
-
-
-@dataclass
-class Pool:
-    kind: str  # max | avg
-    size: tuple[int, int]
-    stride: tuple[int, int]
-
-
-@dataclass
-class Flatten:
-    pass
-
-
-@dataclass
-class Dense:
-    """A fully connected layer as PyTorch's Linear: y = w x + b, w (M, N), b (M,)."""
-
-    w: np.ndarray
-    b: np.ndarray
-    bias_scalar: bool
-
-
-@dataclass
-class Layer:
-    name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
-    type: str  # the key as written: conv, relu, max_pool, dense, ...
-    op: Conv | Activation | Pool | Flatten | Dense
-    in_shape: tuple[int, ...]
-    out_shape: tuple[int, ...]
-
-
-@dataclass
-class Problem:
-    """A problem ready for the engine. x is (C, H, W), or (N,) before a dense layer."""
-
-    source: str
-    x: np.ndarray
-    x_shape: tuple[int, ...]  # as written; dX mirrors it
-    layers: list[Layer]
-    single: bool  # the single-layer form (no `layers` key)
-    name: str | None = None
-    target: np.ndarray | None = None  # in the last layer's full shape
-    loss: str | None = None
-    grad_output: np.ndarray | None = None  # in the last layer's full shape
-    learning_rate: Number | None = None
-    warnings: list[str] = field(default_factory=list)
-    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
-    # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
-    work: tuple[int, int] = (0, 0)
-
-    def work_bytes(self, exact: bool) -> int:
-        """Memory that solving needs, estimated from the shapes, in float64 or exact
-        arithmetic. The reader refuses a problem whose float64 figure passes
-        MAX_WORK_BYTES; exact arithmetic may still not fit where float64 does."""
-        kept, reported = self.work
-        return kept * (EXACT_BYTES if exact else FLOAT_BYTES) + reported * REPORT_BYTES[exact]
-
-    @property
-    def rational(self) -> bool:
-        """True when every number is exact and every step keeps it so.
-
-        Not rational: sigmoid, tanh, bce, cross_entropy, and float64 arrays given
-        through the API (their numbers were never written as decimals).
-        """
-        if self.loss in ("bce", "cross_entropy"):
-            return False
-        if any(arr.dtype != object for arr in self.arrays()):
-            return False  # float64 arrays handed to the API stay float64
-        return not any(isinstance(layer.op, Activation) and layer.op.name in ("sigmoid", "tanh")
-                       for layer in self.layers)
-
-    def arrays(self) -> list[np.ndarray]:
-        """Every array of numbers in the problem."""
-        out = [self.x]
-        for layer in self.layers:
-            if isinstance(layer.op, (Conv, Dense)):
-                out += [layer.op.w, layer.op.b]
-        return out + [a for a in (self.target, self.grad_output) if a is not None]
-
-    @property
-    def multiply_adds(self) -> int:
-        """Multiply-adds of one forward pass, to size exact arithmetic."""
-        total = 0
-        for layer in self.layers:
-            if isinstance(layer.op, (Conv, Dense)):
-                total += int(np.prod(layer.out_shape)) * int(np.prod(layer.op.w.shape[1:]))
-        return total
-
-    @property
-    def has_backward(self) -> bool:
-        return self.target is not None or self.grad_output is not None
-
-    def error(self, key: str, message: str) -> ProblemError:
-        """A ProblemError for `key`, located at its line when the file gave one."""
-        return _Where(self.source, self.lines).error((key,), message)
 
 
 # --- reading YAML ----------------------------------------------------------------
+
+
+def load_problem(problem: Any) -> Problem:
+    """A problem from a path, YAML text, or a dict (nested lists or NumPy arrays), as
+    ``convgrad.solve`` takes it (SPEC section 4); a Problem is returned as it is."""
+    if isinstance(problem, Problem):
+        return problem
+    if isinstance(problem, os.PathLike):
+        return read_file(problem)
+    if isinstance(problem, str):
+        one_line = "\n" not in problem
+        if one_line and (os.path.exists(problem) or problem.strip().endswith((".yaml", ".yml"))):
+            return read_file(problem)
+        try:
+            return problem_from_text(problem, source="<text>")
+        except ProblemError as exc:
+            if one_line and ":" not in problem:  # most likely a path with a typo
+                raise ProblemError(f"{exc} (and no file is named '{problem.strip()}')") from None
+            raise
+    if isinstance(problem, dict):
+        return problem_from_dict(problem, source="<dict>")
+    raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")
 
 
 def read_file(path: str | os.PathLike) -> Problem:
@@ -273,7 +179,7 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     the number of values (MAX_YAML_VALUES, aliases counted each time they are used) are
     bounded, so a hostile file stops early. Duplicate keys are errors. `lines` maps a
     path of keys and 0-based indices to a line; an entry on the same line as the list
-    or key that holds it has none (look the path up from its end, as _Where does).
+    or key that holds it has none (look the path up from its end, as model.Where does).
     """
     if len(text) > MAX_FILE_BYTES:
         raise _too_large(source)
@@ -462,7 +368,7 @@ class _YamlReader:
             raise self.fail(event, "merge keys ('<<') are not supported; write the keys out")
         path = (*mapping.path, key)
         if key in mapping.value:
-            raise self.fail(event, f"'{_dotted(path)}' is given twice (first on line "
+            raise self.fail(event, f"'{dotted(path)}' is given twice (first on line "
                             f"{self.lines.get(path)}); keep one")
         self._count(event)
         self._line(path, event.start_mark.line + 1)
@@ -511,7 +417,7 @@ class _YamlReader:
     def _check_tag(self, event: Any, path: tuple, mapping: bool) -> None:
         allowed = (None, "!", _YAML + ("map" if mapping else "seq"))
         if event.tag not in allowed:
-            where = f" for '{_dotted(path)}'" if path else ""
+            where = f" for '{dotted(path)}'" if path else ""
             raise self.fail(event, f"the tag {_tag_text(event.tag)}{where} is not allowed; "
                             "convgrad reads plain numbers, strings, lists and mappings only")
 
@@ -524,7 +430,7 @@ class _YamlReader:
             if value is not text:
                 return value
         elif tag not in (None, "!", _YAML + "str"):
-            where = f" for '{_dotted(path)}'" if path else ""
+            where = f" for '{dotted(path)}'" if path else ""
             if tag not in _CORE_TAGS:
                 raise self.fail(event, f"the tag {_tag_text(tag)}{where} is not allowed; "
                                 "convgrad reads plain numbers, strings, lists and mappings "
@@ -717,43 +623,13 @@ def _flow_depth_beyond(text: str, limit: int, stop: int | None) -> int | None:
 _FLOW_TOKENS = re.compile(r"""\\.|''|[\[\]{}"']|(?:^|(?<=[ \t]))#[^\n]*""", re.MULTILINE)
 
 
-def _dotted(path: tuple) -> str:
-    out = ""
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part + 1}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
 # --- from plain values to a Problem ---------------------------------------------------
-
-
-class _Where:
-    """Names a key in an error message, with its line when the file gave one."""
-
-    def __init__(self, source: str, lines: dict[tuple, int]) -> None:
-        self.source = source
-        self.lines = lines
-
-    def line(self, path: tuple) -> int | None:
-        while path:
-            if path in self.lines:
-                return self.lines[path]
-            path = path[:-1]
-        return None
-
-    def error(self, path: tuple, message: str) -> ProblemError:
-        line = self.line(path)
-        where = self.source + (f", line {line}" if line else "")
-        return ProblemError(f"{where}: '{_dotted(path)}' {message}")
 
 
 def problem_from_dict(data: Any, source: str = "<dict>",
                       lines: dict[tuple, int] | None = None) -> Problem:
     """Validate a problem given as plain values (the YAML file's mapping, or a user's dict)."""
-    where = _Where(source, lines or {})
+    where = Where(source, lines or {})
     if data is None:
         raise ProblemError(f"{source}: the file is empty (no keys); write a problem with at "
                            "least 'input' and 'kernel' (see convgrad solve with no file)")
@@ -772,10 +648,10 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 
 
 class _Builder:
-    def __init__(self, where: _Where, data: dict) -> None:
+    def __init__(self, where: Where, data: dict) -> None:
         self.where = where
         self.data = data
-        self.warnings: list[str] = []
+        self.warnings: list[Notice] = []
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
 
@@ -840,7 +716,7 @@ class _Builder:
             position = ""
             if exc.path:
                 position = " entry [" + ",".join(str(i + 1) for i in exc.path) + "]"
-            raise ProblemError(f"{where}: '{_dotted(path)}'{position}: {exc}") from None
+            raise ProblemError(f"{where}: '{dotted(path)}'{position}: {exc}") from None
 
     def number(self, path: tuple, value: Any) -> Number:
         try:
@@ -974,8 +850,8 @@ class _Builder:
                     problem: Problem) -> np.ndarray:
         """target or grad_output: must have the output's shape, up to length-1 axes."""
         arr = self.array(path, value)
-        want = _user_output_shape(problem, out_shape)
-        if _squeezed(arr.shape) != _squeezed(out_shape):
+        want = user_output_shape(problem, out_shape)
+        if squeezed(arr.shape) != squeezed(out_shape):
             raise self.err(path, f"is {shape_text(arr.shape)} but the output is "
                            f"{shape_text(want)}; give one value per output element")
         return arr.reshape(out_shape)
@@ -1172,8 +1048,8 @@ class _Builder:
         cols = geometry.uncovered(W, op.pad[2], KW, op.stride[1], op.dilation[1], OW)
         for what, missed in (("row", rows), ("column", cols)):
             if missed:
-                self.warnings.append(_missed_text(
-                    layer.name, what, missed,
+                self.warnings.append(_missed(
+                    UNCOVERED, layer.name, what, missed,
                     "never meet the kernel (no window reaches them at this stride and "
                     "dilation); their dL/dX entries are 0",
                     "never meets the kernel (no window reaches it at this stride and "
@@ -1215,8 +1091,8 @@ class _Builder:
                 ("row", geometry.pool_dropped(H, size[0], stride[0], OH), size[0], stride[0]),
                 ("column", geometry.pool_dropped(W, size[1], stride[1], OW), size[1], stride[1])):
             if missed:
-                self.warnings.append(_missed_text(
-                    layer.name, what, missed,
+                self.warnings.append(_missed(
+                    POOL_DROPPED, layer.name, what, missed,
                     f"fall outside every window (size {window}, stride {step}) and are "
                     "dropped; their gradient is 0",
                     f"falls outside every window (size {window}, stride {step}) and is "
@@ -1330,23 +1206,11 @@ def _bytes_text(n: int) -> str:
     return f"about {max(n // 2**20, 1)} MiB"
 
 
-def _missed_text(layer: str, what: str, missed: list[int], many: str, one: str) -> str:
-    """'conv1: input rows 5, 6 <many>' or 'conv1: input row 5 <one>' (1-based positions)."""
+def _missed(kind: str, layer: str, what: str, missed: list[int], many: str, one: str
+            ) -> Notice:
+    """A warning about input rows or columns (0-based `missed`) that a layer never reads:
+    'conv1: input rows 5, 6 <many>' or 'conv1: input row 5 <one>' (1-based positions)."""
     names = ", ".join(str(i + 1) for i in missed)
-    if len(missed) > 1:
-        return f"{layer}: input {what}s {names} {many}"
-    return f"{layer}: input {what} {names} {one}"
-
-
-def _squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
-    return tuple(n for n in shape if n != 1)
-
-
-def _user_output_shape(problem: Problem, shape: tuple[int, ...]) -> tuple[int, ...]:
-    """The output's shape as SPEC shows it: Ho x Wo for one filter on a 2-D input."""
-    if problem.single and len(problem.x_shape) <= 2 and len(shape) == 3 and shape[0] == 1:
-        return shape[1:]
-    return shape
-
-
-user_output_shape = _user_output_shape
+    text = f"{layer}: input {what}s {names} {many}" if len(missed) > 1 else \
+        f"{layer}: input {what} {names} {one}"
+    return Notice(kind, text, layer=layer, axis=what, positions=tuple(missed))

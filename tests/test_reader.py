@@ -3,7 +3,7 @@
 Every expected number and size here is worked out by hand from SPEC (sections 1, 2 and 5),
 never taken from the engine. Problems are given as YAML text (so that error messages can be
 checked for the right line) and as dicts, through ``convgrad.solve`` and through
-``convgrad.spec.problem_from_text`` / ``problem_from_dict``.
+``convgrad.reader.problem_from_text`` / ``problem_from_dict``.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 import convgrad
-from convgrad.spec import problem_from_dict, problem_from_text
+from convgrad.reader import problem_from_dict, problem_from_text
 
 # SPEC section 1's problem, as written there; check figures from SPEC section 2.
 SEED_YAML = textwrap.dedent("""\
@@ -854,14 +854,14 @@ def test_rows_left_out_at_the_end_are_named_and_same_padding_gives_no_warning():
     valid = problem_from_text(lines(f'input: "{ones(6, 6)}"', f'kernel: "{ones(3, 3)}"',
                                     "stride: 2"))
     assert len(valid.warnings) == 2
-    rows = [w for w in valid.warnings if "row" in w]
-    cols = [w for w in valid.warnings if "column" in w]
+    rows = [str(w) for w in valid.warnings if "row" in str(w)]
+    cols = [str(w) for w in valid.warnings if "column" in str(w)]
     assert len(rows) == 1 and len(cols) == 1
     assert re.search(r"\b6\b", rows[0]) and re.search(r"\b6\b", cols[0])
     assert "conv1" in rows[0]
     r = convgrad.solve(lines(f'input: "{ones(6, 6)}"', f'kernel: "{ones(3, 3)}"', "stride: 2",
                              'grad_output: "1 1; 1 1"'))
-    assert r["warnings"] == valid.warnings
+    assert r["warnings"] == [str(w) for w in valid.warnings]
     assert all(v == 0 for v in r["dX"][5]) and all(v == 0 for v in r["dX"][:, 5])
     # "same" pads one row at the bottom (total 1): every input row is met.
     same = convgrad.solve(lines(f'input: "{ones(6, 6)}"', f'kernel: "{ones(3, 3)}"',
@@ -874,7 +874,7 @@ def test_rows_between_windows_are_named():
     # 5x5, 1x1 kernel, stride [2, 1]: rows 2 and 4 are skipped, every column is met.
     p = problem_from_dict({"input": ones(5, 5), "kernel": 1, "stride": [2, 1]})
     assert len(p.warnings) == 1
-    warning = p.warnings[0]
+    warning = str(p.warnings[0])
     assert "row" in warning and "column" not in warning
     assert re.search(r"\b2\b\D+\b4\b", warning)
     assert not re.search(r"\b[135]\b", warning.split("stride")[0].replace("conv1", ""))
@@ -884,7 +884,7 @@ def test_columns_only_warning():
     p = problem_from_dict({"input": ones(4, 5), "kernel": "1 1", "stride": [1, 2]})
     # Wo = floor(3/2) + 1 = 2: windows columns 1-2 and 3-4; column 5 left out.
     assert len(p.warnings) == 1
-    assert "column" in p.warnings[0] and re.search(r"\b5\b", p.warnings[0])
+    assert "column" in str(p.warnings[0]) and re.search(r"\b5\b", str(p.warnings[0]))
 
 
 def test_uncovered_padding_gives_no_warning():
@@ -898,6 +898,27 @@ def test_uncovered_padding_gives_no_warning():
 
 def test_no_warning_when_everything_is_covered():
     assert convgrad.solve(SEED_YAML)["warnings"] == []
+
+
+def test_warnings_are_data_with_a_kind_the_layer_and_the_positions():
+    from convgrad.errors import POOL_DROPPED, UNCOVERED
+
+    # 5x5, 1x1 kernel, stride [2, 1]: rows 2 and 4 (0-based 1 and 3) never meet the kernel.
+    p = problem_from_dict({"input": ones(5, 5), "kernel": 1, "stride": [2, 1]})
+    (notice,) = p.warnings
+    assert (notice.kind, notice.layer, notice.axis, notice.positions) == \
+        (UNCOVERED, "conv1", "row", (1, 3))
+    assert str(notice) == notice.message and notice.message.startswith("conv1: input rows 2, 4 ")
+    # A 5x5 map under 2x2 windows at stride 2: row 5 and column 5 fall outside every window.
+    p = problem_from_dict({"input": ones(5, 5), "layers": [{"max_pool": {"size": 2}}],
+                           "grad_output": np.ones((1, 2, 2))})
+    assert [(w.kind, w.layer, w.axis, w.positions) for w in p.warnings] == [
+        (POOL_DROPPED, "pool1", "row", (4,)), (POOL_DROPPED, "pool1", "column", (4,))]
+    # The API gives the same warnings as strings (SPEC section 4).
+    r = convgrad.solve({"input": ones(5, 5), "layers": [{"max_pool": {"size": 2}}],
+                        "grad_output": np.ones((1, 2, 2))})
+    assert r["warnings"] == [w.message for w in p.warnings]
+    assert all(isinstance(w, str) for w in r["warnings"])
 
 
 # --- networks (SPEC section 5) ----------------------------------------------------------------
@@ -1236,7 +1257,7 @@ def test_explicit_core_tags_are_read():
 
 
 def test_nesting_is_refused_in_convgrads_words_at_any_depth(either_parser):
-    from convgrad.spec import MAX_YAML_DEPTH, load_yaml
+    from convgrad.reader import MAX_YAML_DEPTH, load_yaml
 
     # The mapping, then 31 lists: the number inside is 32 levels deep.
     inner = "[" * (MAX_YAML_DEPTH - 1) + "1" + "]" * (MAX_YAML_DEPTH - 1)
@@ -1256,9 +1277,9 @@ def test_nesting_is_refused_in_convgrads_words_at_any_depth(either_parser):
 
 
 def test_values_are_counted_while_reading(monkeypatch, either_parser):
-    from convgrad import spec
+    from convgrad import reader
 
-    monkeypatch.setattr(spec, "MAX_YAML_VALUES", 50)
+    monkeypatch.setattr(reader, "MAX_YAML_VALUES", 50)
     assert_error(lines("input: [" + ", ".join(["1"] * 60) + "]", "kernel: 1"),
                  "more than 50 values", "matrix strings", line=1)
     # Aliases count each time they are used: six uses of ten values pass fifty.
@@ -1268,9 +1289,9 @@ def test_values_are_counted_while_reading(monkeypatch, either_parser):
 
 
 def test_file_text_over_the_byte_limit_is_refused(monkeypatch):
-    from convgrad import spec
+    from convgrad import reader
 
-    monkeypatch.setattr(spec, "MAX_FILE_BYTES", 2**20)
+    monkeypatch.setattr(reader, "MAX_FILE_BYTES", 2**20)
     message = error_of("input: [" + "1, " * 400_000 + "1]\nkernel: 1\n")
     assert "larger than 1 MiB" in message
 
@@ -1320,7 +1341,7 @@ def test_aliases_give_the_anchored_values(either_parser):
 
 
 def test_entries_on_their_lists_line_need_no_line_of_their_own():
-    from convgrad.spec import load_yaml
+    from convgrad.reader import load_yaml
 
     data, found = load_yaml("input: [" + ", ".join(["1"] * 1000) + "]\nkernel: 1\n", "<text>")
     assert len(data["input"]) == 1000 and found == {("input",): 1, ("kernel",): 2}
@@ -1330,7 +1351,7 @@ def test_entries_on_their_lists_line_need_no_line_of_their_own():
 
 
 def test_padding_that_would_need_gigabytes_is_refused_naming_padding_and_line():
-    from convgrad.spec import MAX_WORK_BYTES
+    from convgrad.model import MAX_WORK_BYTES
 
     message = assert_error(lines("input: [[1]]", "kernel: [[1]]", "padding: 8000"), "'padding'",
                            "16,001x16,001", f"{MAX_WORK_BYTES // 2**20} MiB", "less padding",
@@ -1341,7 +1362,7 @@ def test_padding_that_would_need_gigabytes_is_refused_naming_padding_and_line():
 
 
 def test_realistic_large_problems_fit():
-    from convgrad.spec import MAX_WORK_BYTES
+    from convgrad.model import MAX_WORK_BYTES
 
     big = [
         {"input": np.zeros((3, 224, 224)), "kernel": np.zeros((64, 3, 7, 7)), "stride": 2,
@@ -1361,7 +1382,8 @@ def test_realistic_large_problems_fit():
 def test_every_problem_of_the_problems_folder_fits():
     from pathlib import Path
 
-    from convgrad.spec import MAX_WORK_BYTES, read_file
+    from convgrad.model import MAX_WORK_BYTES
+    from convgrad.reader import read_file
 
     folder = Path(__file__).resolve().parent.parent / "problems"
     for path in sorted(folder.glob("*.yaml")):

@@ -1,0 +1,213 @@
+"""The problem as data: what the engine computes, built by reader.py, with no input or output.
+
+A Problem holds the input, the layers in order (a description per kind of layer: Conv,
+Activation, Pool, Flatten, Dense) and the objective (a target and a loss, or dL/dY given),
+already checked: shapes fit, numbers are numbers, names are known. The conventions that
+decide how results are shown (the user's shapes, a scalar bias) live here too, once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+import numpy as np
+
+from convgrad.errors import Notice, ProblemError
+from convgrad.numbers import Number
+
+# Memory for one solve, estimated from the shapes before any array is allocated. A value
+# that a pass keeps or makes (the padded input, the im2col matrix, every output and gradient)
+# costs FLOAT_BYTES in float64 arithmetic, EXACT_BYTES as an exact object (a pointer, an int
+# or Fraction); a value that solve reports (each layer's output and its gradient, dX) costs
+# REPORT_BYTES more when it is written out as JSON. Measured on solve --json, with room to
+# spare: a problem within MAX_WORK_BYTES stays within about 1 GiB.
+MAX_WORK_BYTES = 512 * 2**20
+FLOAT_BYTES = 8
+EXACT_BYTES = 48
+REPORT_BYTES = {False: 72, True: 200}  # float64, exact
+
+ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
+LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
+POOL_TYPES = ("max", "avg")
+DEFAULT_SLOPE = Fraction(1, 100)
+LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense")
+
+
+# --- the validated problem -----------------------------------------------------
+
+
+@dataclass
+class Conv:
+    """A convolution: w (F, C, KH, KW), b (F,); pad = (top, bottom, left, right)."""
+
+    w: np.ndarray
+    b: np.ndarray
+    stride: tuple[int, int]
+    pad: tuple[int, int, int, int]
+    dilation: tuple[int, int]
+    flip: bool
+    kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
+    bias_scalar: bool
+    padding_text: str  # "0", "same", "[1, 2]": as written, for the echo
+
+
+@dataclass
+class Activation:
+    name: str  # relu | leaky_relu | sigmoid | tanh
+    slope: Number = DEFAULT_SLOPE
+
+
+@dataclass
+class Pool:
+    kind: str  # max | avg
+    size: tuple[int, int]
+    stride: tuple[int, int]
+
+
+@dataclass
+class Flatten:
+    pass
+
+
+@dataclass
+class Dense:
+    """A fully connected layer as PyTorch's Linear: y = w x + b, w (M, N), b (M,)."""
+
+    w: np.ndarray
+    b: np.ndarray
+    bias_scalar: bool
+
+
+@dataclass
+class Layer:
+    name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
+    type: str  # the key as written: conv, relu, max_pool, dense, ...
+    op: Conv | Activation | Pool | Flatten | Dense
+    in_shape: tuple[int, ...]
+    out_shape: tuple[int, ...]
+
+
+@dataclass
+class Problem:
+    """A problem ready for the engine. x is (C, H, W), or (N,) before a dense layer."""
+
+    source: str
+    x: np.ndarray
+    x_shape: tuple[int, ...]  # as written; dX mirrors it
+    layers: list[Layer]
+    single: bool  # the single-layer form (no `layers` key)
+    name: str | None = None
+    target: np.ndarray | None = None  # in the last layer's full shape
+    loss: str | None = None
+    grad_output: np.ndarray | None = None  # in the last layer's full shape
+    learning_rate: Number | None = None
+    warnings: list[Notice] = field(default_factory=list)  # the reader's
+    lines: dict[tuple, int] = field(default_factory=dict, repr=False)
+    # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
+    work: tuple[int, int] = (0, 0)
+
+    def work_bytes(self, exact: bool) -> int:
+        """Memory that solving needs, estimated from the shapes, in float64 or exact
+        arithmetic. The reader refuses a problem whose float64 figure passes
+        MAX_WORK_BYTES; exact arithmetic may still not fit where float64 does."""
+        kept, reported = self.work
+        return kept * (EXACT_BYTES if exact else FLOAT_BYTES) + reported * REPORT_BYTES[exact]
+
+    @property
+    def rational(self) -> bool:
+        """True when every number is exact and every step keeps it so.
+
+        Not rational: sigmoid, tanh, bce, cross_entropy, and float64 arrays given
+        through the API (their numbers were never written as decimals).
+        """
+        if self.loss in ("bce", "cross_entropy"):
+            return False
+        if any(arr.dtype != object for arr in self.arrays()):
+            return False  # float64 arrays handed to the API stay float64
+        return not any(isinstance(layer.op, Activation) and layer.op.name in ("sigmoid", "tanh")
+                       for layer in self.layers)
+
+    def arrays(self) -> list[np.ndarray]:
+        """Every array of numbers in the problem."""
+        out = [self.x]
+        for layer in self.layers:
+            if isinstance(layer.op, (Conv, Dense)):
+                out += [layer.op.w, layer.op.b]
+        return out + [a for a in (self.target, self.grad_output) if a is not None]
+
+    @property
+    def multiply_adds(self) -> int:
+        """Multiply-adds of one forward pass, to size exact arithmetic."""
+        total = 0
+        for layer in self.layers:
+            if isinstance(layer.op, (Conv, Dense)):
+                total += int(np.prod(layer.out_shape)) * int(np.prod(layer.op.w.shape[1:]))
+        return total
+
+    @property
+    def has_backward(self) -> bool:
+        return self.target is not None or self.grad_output is not None
+
+    def error(self, key: str, message: str, arithmetic: str | None = None) -> ProblemError:
+        """A ProblemError for `key`, located at its line when the file gave one."""
+        return Where(self.source, self.lines).error((key,), message, arithmetic)
+
+
+# --- naming a key in a message ---------------------------------------------------------
+
+
+def dotted(path: tuple) -> str:
+    """A key's path as users write it: ("layers", 0, "conv", "kernel") -> layers[1].conv.kernel"""
+    out = ""
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+class Where:
+    """Names a key in an error message, with its line when the file gave one."""
+
+    def __init__(self, source: str, lines: dict[tuple, int]) -> None:
+        self.source = source
+        self.lines = lines
+
+    def line(self, path: tuple) -> int | None:
+        while path:
+            if path in self.lines:
+                return self.lines[path]
+            path = path[:-1]
+        return None
+
+    def error(self, path: tuple, message: str, arithmetic: str | None = None) -> ProblemError:
+        line = self.line(path)
+        where = self.source + (f", line {line}" if line else "")
+        return ProblemError(f"{where}: '{dotted(path)}' {message}", arithmetic=arithmetic)
+
+
+# --- results in the user's shapes (SPEC sections 1 and 5) ---------------------------------
+
+
+def squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A shape without its length-1 axes: two shapes that agree here hold the same values
+    (a target of 1 x 4 for a 4-vector output, an answer `db: 9` for `db: [9]`)."""
+    return tuple(n for n in shape if n != 1)
+
+
+def user_output_shape(problem: Problem, shape: tuple[int, ...]) -> tuple[int, ...]:
+    """A layer output's shape as SPEC shows it: Ho x Wo for one filter on a 2-D input in the
+    single-layer form; a network keeps full shapes (C x H x W, or a vector)."""
+    if problem.single and len(problem.x_shape) <= 2 and len(shape) == 3 and shape[0] == 1:
+        return shape[1:]
+    return shape
+
+
+def user_bias_shape(problem: Problem, op: Conv) -> tuple[int, ...]:
+    """The shape of a convolution's db and b_new as SPEC shows them: one number when the
+    single-layer form wrote one number for one filter; else one per filter (a network's db
+    is a list whatever form its bias took, SPEC section 5)."""
+    F = op.w.shape[0]
+    return () if problem.single and op.bias_scalar and F == 1 else (F,)

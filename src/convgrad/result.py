@@ -1,0 +1,246 @@
+"""A run's results as users see them (SPEC sections 3 to 5), and the one JSON serialiser.
+
+`Result` is what ``convgrad.solve`` returns, and what ``solve --json``, ``check`` and the
+tables read: the keys of ``solve --json`` in the shapes the user wrote (dW as the kernel, dX
+as the input, Y as Ho x Wo for one filter on a 2-D input), scalars as numbers, a network's
+`layers`, and `warnings`. Every JSON number and exact string that convgrad writes is made
+here, by `json_numbers` and `exact_strings`.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from fractions import Fraction
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from convgrad.errors import ProblemError
+from convgrad.model import Conv, user_bias_shape, user_output_shape
+from convgrad.numbers import exact_text
+
+if TYPE_CHECKING:
+    from convgrad.engine import LayerPass, Run
+
+# The numeric keys of a result, in the order of `solve --json` (SPEC section 3); a network
+# has `layers` after them, one object per layer with `name`, `type` and LAYER_KEYS, in this
+# order (SPEC section 5).
+RESULT_KEYS = ("Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new", "b_new")
+LAYER_KEYS = ("output", "d_output", "dW", "W_new", "db", "b_new")
+
+
+class Result(dict[str, Any]):
+    """The results of one solve: a dict of the keys of ``solve --json``, then "warnings".
+
+    Values are NumPy arrays in the user's shapes (object arrays of int/Fraction when the
+    arithmetic was exact), scalars (`loss`, a scalar `db`) as Fraction/int or float, a
+    network's "layers" a list of dicts, and "warnings" a list of strings (SPEC section 4).
+    exact: the arithmetic was exact, so that JSON repeats every number as a string.
+    """
+
+    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+                 exact: bool = False) -> None:
+        super().__init__(values)
+        self.exact = exact
+
+    @classmethod
+    def from_run(cls, run: Run) -> Result:
+        """The results of a run (engine.run), shaped as the problem was written."""
+        problem = run.problem
+        passes = run.passes
+        values: dict[str, Any] = {}
+
+        def output(arr: np.ndarray | None) -> np.ndarray | None:
+            if arr is None or not problem.single:
+                return arr
+            return arr.reshape(user_output_shape(problem, arr.shape))
+
+        values["Y"] = output(run.y)
+        values["dY"] = output(run.dy)
+        values["dX"] = None if run.dx is None else run.dx.reshape(problem.x_shape)
+        values["loss"] = run.loss
+        if problem.single:
+            conv = passes[0]
+            op = conv.layer.op
+            assert isinstance(op, Conv)
+            bias = user_bias_shape(problem, op)
+            values["dW"] = _reshaped(conv.dw, op.kernel_shape)
+            values["db"] = _bias(conv.db, bias)
+            values["W_new"] = _reshaped(conv.w_new, op.kernel_shape)
+            values["b_new"] = _bias(conv.b_new, bias)
+            if len(passes) > 1:
+                values["Z"], values["dZ"] = output(passes[0].out), output(passes[0].d_out)
+            if len(passes) == 3:
+                values["A"], values["dA"] = output(passes[1].out), output(passes[1].d_out)
+        result = cls(((key, values[key]) for key in RESULT_KEYS
+                      if values.get(key) is not None), exact=run.exact)
+        if not problem.single:
+            result["layers"] = [_layer_values(step) for step in passes]
+        result["warnings"] = [str(notice) for notice in problem.warnings]
+        return result
+
+    @property
+    def top_keys(self) -> list[str]:
+        """The numeric keys at the top level (Y, dW, loss ...), in order."""
+        return [key for key in self if key in RESULT_KEYS]
+
+    def by_answer_key(self) -> dict[str, Any]:
+        """Every value an answers file may name, by the key that names it (SPEC sections 3
+        and 5): "Y", "dW", "loss", and a network's "conv1.dW" or "pool1.d_output"."""
+        out = {key: self[key] for key in self.top_keys}
+        for layer in self.get("layers", []):
+            out.update((f"{layer['name']}.{key}", value) for key, value in layer.items()
+                       if key in LAYER_KEYS)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        """The object `solve --json` prints (see `json_object`)."""
+        return json_object(self, self.exact)
+
+    def json_text(self) -> str:
+        """The text `solve --json` prints (see `json_text`)."""
+        return json_text(self, self.exact)
+
+
+def _reshaped(arr: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
+    return None if arr is None else arr.reshape(shape)
+
+
+def _bias(arr: np.ndarray | None, shape: tuple[int, ...]) -> Any:
+    """db or b_new in the user's shape: a scalar bias gives the number itself (SPEC section
+    4), not a 0-d array."""
+    if arr is None or shape != ():
+        return arr
+    return arr.reshape(())[()]
+
+
+def _layer_values(step: LayerPass) -> dict[str, Any]:
+    """One layer's object in a network's results: name, type, output, d_output, and for a
+    layer with weights dW and db (and W_new, b_new): dW in the kernel's shape as written."""
+    layer = step.layer
+    item: dict[str, Any] = {"name": layer.name, "type": layer.type,
+                            "output": step.out, "d_output": step.d_out}
+    if step.w is not None:
+        shape = getattr(layer.op, "kernel_shape", step.w.shape)
+        item.update(dW=_reshaped(step.dw, shape), W_new=_reshaped(step.w_new, shape),
+                    db=step.db, b_new=step.b_new)
+    return {key: value for key, value in item.items() if value is not None}
+
+
+# --- JSON: the one serialiser -------------------------------------------------------------
+
+
+def json_text(values: Mapping[str, Any], exact: bool) -> str:
+    """The text of `solve --json`: always valid JSON (never NaN or Infinity), every digit."""
+    with unlimited_int_digits():
+        return json.dumps(json_object(values, exact), allow_nan=False)
+
+
+def json_object(values: Mapping[str, Any], exact: bool) -> dict[str, Any]:
+    """The `solve --json` object: JSON numbers, and when exact an `exact` twin of strings.
+
+    Numbers are written by `json_number`; "warnings" is left out (they go to standard
+    error). A float64 result that is not a finite number has no JSON number: ProblemError.
+    """
+    numeric = {key: value for key, value in values.items() if key != "warnings"}
+    for key, value in numeric.items():
+        if key == "layers":
+            for k, layer in enumerate(value, start=1):
+                for name, item in layer.items():
+                    if name not in ("name", "type"):
+                        _finite(item, f"layer {k} ({layer['name']}): {name}")
+        else:
+            _finite(value, key)
+    with unlimited_int_digits():
+        doc = {key: json_numbers(value) for key, value in numeric.items()}
+        if exact:
+            doc["exact"] = {key: exact_strings(value) for key, value in numeric.items()}
+    return doc
+
+
+def json_number(value: Any) -> int | float:
+    """A number as JSON writes it: an exact integer as it is, whatever its size (JSON integers
+    have no limit); any other number the nearest float64, and a fraction beyond float64's
+    range (about 1.8e308) its nearest integer."""
+    if isinstance(value, (int, np.integer)):
+        return int(value)
+    if isinstance(value, Fraction):
+        if value.denominator == 1:
+            return value.numerator
+        try:
+            return float(value)
+        except OverflowError:
+            return round(value)
+    return float(value)
+
+
+def exact_string(value: Any) -> str:
+    """A number as the `exact` object writes it: "7/2", "-1/3", "23" (every digit)."""
+    if isinstance(value, (np.integer, np.floating)):
+        value = value.item()
+    return exact_text(value)
+
+
+def json_numbers(value: Any) -> Any:
+    """A value (a number, an array, a network's layers) with JSON numbers (`json_number`) in
+    nested lists; a layer's name and type stay as they are."""
+    return _tree(value, json_number)
+
+
+def exact_strings(value: Any) -> Any:
+    """The same value with every number an exact string (`exact_string`)."""
+    return _tree(value, exact_string)
+
+
+@contextmanager
+def unlimited_int_digits() -> Iterator[None]:
+    """Python's limit on writing an int (4,300 digits) lifted while convgrad writes its own
+    results, and only then: reading input keeps the limit (YAML turns digits into ints)."""
+    get = getattr(sys, "get_int_max_str_digits", None)
+    if get is None:  # a Python without the limit
+        yield
+        return
+    limit = get()
+    sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        sys.set_int_max_str_digits(limit)
+
+
+def _finite(value: Any, key: str) -> None:
+    """ProblemError naming the first entry of a float64 result that is inf or nan."""
+    if isinstance(value, np.ndarray):
+        if value.dtype == object or value.size == 0:
+            return
+        bad = np.argwhere(~np.isfinite(value))
+        if not len(bad):
+            return
+        index = tuple(int(i) for i in bad[0])
+        where = f"{key}[{','.join(str(i + 1) for i in index)}]" if index else key
+        number = float(value[index])
+    elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+        where, number = key, float(value)
+    else:
+        return
+    raise ProblemError(f"{where} is {number}: float64 arithmetic overflowed, and JSON has no "
+                       "number for it; scale the problem's numbers down")
+
+
+def _tree(value: Any, leaf: Callable[[Any], Any]) -> Any:
+    if isinstance(value, dict):
+        return {key: (item if key in ("name", "type") else _tree(item, leaf))
+                for key, item in value.items()}
+    if isinstance(value, list):
+        return [_tree(item, leaf) for item in value]
+    if isinstance(value, np.ndarray):
+        if value.dtype != object and leaf is json_number:
+            return value.tolist()
+        if value.ndim == 0:
+            return leaf(value[()])
+        return [_tree(item, leaf) for item in value]
+    return leaf(value)
