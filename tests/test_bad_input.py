@@ -24,7 +24,7 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
@@ -32,7 +32,7 @@ from typer.testing import CliRunner
 
 from convgrad.cli import app
 
-from .conftest import run_main
+from .conftest import Run, run_main
 
 HERE = Path(__file__).resolve().parent
 BAD_DIR = HERE / "bad_problems"
@@ -122,7 +122,7 @@ class Batch:
         return outcome
 
 
-def assert_unusable(outcome: Outcome, name: str, words: list[str] = (),
+def assert_unusable(outcome: Outcome | Run, name: str, words: Sequence[str] = (),
                     paths: tuple[Path, ...] = ()) -> None:
     """Exit 2, nothing on stdout, 1-2 lines on stderr naming `name` and each word.
 
@@ -190,7 +190,7 @@ def corpus() -> Iterator[Batch]:
     yield batch
 
 
-def _solve_both_ways(path: Path, runs: dict[str, Outcome]) -> None:
+def _solve_both_ways(path: Path, runs: dict[str, Outcome | Run]) -> None:
     words = expected_words(path)
     plain, as_json = runs["plain"], runs["json"]
     assert_unusable(plain, path.name, words, paths=(path,))
@@ -446,10 +446,10 @@ def _patch_run(monkeypatch) -> None:
 
 def test_internal_error_is_one_line_asking_for_a_report(monkeypatch):
     _patch_run(monkeypatch)
-    for result in (runner.invoke(app, ["solve", SEED, "--json"]),
-                   run_main("solve", SEED, "--json")):
-        code = getattr(result, "exit_code", None)
-        assert (code if code is not None else result.returncode) == 70
+    by_typer = runner.invoke(app, ["solve", SEED, "--json"])
+    by_main = run_main("solve", SEED, "--json")
+    assert by_typer.exit_code == by_main.returncode == 70
+    for result in (by_typer, by_main):
         assert result.stdout == ""
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1, result.stderr
