@@ -87,7 +87,9 @@ class Outcome:
 class Batch:
     """The outcomes of one capped process that ran many command lines (tests/batch.py)."""
 
-    def __init__(self, cases: list[dict]) -> None:
+    def __init__(self, cases: list[dict], watch: Sequence[Path] = ()) -> None:
+        """Run the cases; `watch`: files whose bytes must not change (see `modified`)."""
+        before = {path: sha256(path) for path in watch}
         proc = subprocess.Popen([sys.executable, str(HERE / "batch.py")], stdin=subprocess.PIPE,
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 preexec_fn=PREEXEC)
@@ -109,7 +111,7 @@ class Batch:
                 record["args"], record["returncode"], record["stdout"], record["stderr"],
                 record["seconds"])
         self.exit = (proc.returncode, err.decode("utf-8", "replace")[-2000:])
-        self.modified: set[str] = set()  # names of files the commands changed
+        self.modified = {path.name for path, digest in before.items() if sha256(path) != digest}
 
     def __getitem__(self, args: list[str]) -> Outcome:
         if tuple(args) not in self.outcomes:
@@ -181,18 +183,15 @@ def _corpus_cases() -> Iterator[list[str]]:
 
 
 @pytest.fixture(scope="module")
-def corpus() -> Iterator[Batch]:
+def corpus() -> Batch:
     """Every bad problem, `solve FILE` and `solve FILE --json`, in one process under the
-    memory cap; then every file's bytes as they were."""
-    before = {path: sha256(path) for path in BAD_DIR.glob("*.yaml")}
-    batch = Batch([{"args": args, "timeout": TIMEOUT} for args in _corpus_cases()])
-    batch.modified = {path.name for path, digest in before.items() if sha256(path) != digest}
-    yield batch
+    memory cap."""
+    return Batch([{"args": args, "timeout": TIMEOUT} for args in _corpus_cases()],
+                 watch=sorted(BAD_DIR.glob("*.yaml")))
 
 
-def _solve_both_ways(path: Path, runs: dict[str, Outcome | Run]) -> None:
+def _refused_alike(path: Path, plain: Outcome | Run, as_json: Outcome | Run) -> None:
     words = expected_words(path)
-    plain, as_json = runs["plain"], runs["json"]
     assert_unusable(plain, path.name, words, paths=(path,))
     assert_unusable(as_json, path.name, words, paths=(path,))
     assert plain.stderr == as_json.stderr
@@ -201,15 +200,14 @@ def _solve_both_ways(path: Path, runs: dict[str, Outcome | Run]) -> None:
 @pytest.mark.parametrize("path", BAD_FILES)
 def test_bad_problem_is_one_line_and_exit_2(path: Path, corpus: Batch):
     plain, as_json = ["solve", str(path)], ["solve", str(path), "--json"]
-    capped = Batch([{"args": a, "timeout": TIMEOUT} for a in (plain, as_json)]) \
-        if path.stem in HANGS else corpus
+    capped = corpus if path.stem not in HANGS else \
+        Batch([{"args": a, "timeout": TIMEOUT} for a in (plain, as_json)], watch=[path])
     # Under the memory cap first: what passes there is safe to run in this process.
-    _solve_both_ways(path, {"plain": capped[plain], "json": capped[as_json]})
+    _refused_alike(path, capped[plain], capped[as_json])
     assert path.name not in capped.modified, f"{path.name} was modified"
     before = sha256(path)
-    _solve_both_ways(path, {"plain": run_main(*plain), "json": run_main(*as_json)})
+    _refused_alike(path, run_main(*plain), run_main(*as_json))
     assert sha256(path) == before, f"{path.name} was modified"
-
 
 
 # --- files ---------------------------------------------------------------------------------
