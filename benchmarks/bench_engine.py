@@ -9,6 +9,7 @@ filters, stride 2, padding 3. Also the peak memory of one pass against its array
 from __future__ import annotations
 
 import tracemalloc
+from functools import partial
 
 import numpy as np
 from _timing import machine, median_seconds
@@ -47,7 +48,7 @@ def main() -> None:
     print(f"{'layer':38} {'convgrad':>10} {'PyTorch':>10} {'ratio':>7} {'peak/arrays':>12}")
     for name, xs, ws, stride, pad in LAYERS:
         x, w, b = rng.normal(size=xs), rng.normal(size=ws), rng.normal(size=ws[0])
-        ours = median_seconds(lambda: convgrad_pass(x, w, b, stride, pad))
+        ours = median_seconds(partial(convgrad_pass, x, w, b, stride, pad))
         tracemalloc.start()
         dx, dw, db = convgrad_pass(x, w, b, stride, pad)
         peak = tracemalloc.get_traced_memory()[1]
@@ -59,7 +60,7 @@ def main() -> None:
             tx = torch.tensor(x, requires_grad=True)
             tw = torch.tensor(w, requires_grad=True)
             tb = torch.tensor(b, requires_grad=True)
-            theirs = median_seconds(lambda: torch_pass(torch, tx, tw, tb, stride, pad))
+            theirs = median_seconds(partial(torch_pass, torch, tx, tw, tb, stride, pad))
             theirs_text, ratio_text = f"{theirs * 1000:.1f} ms", f"{ours / theirs:.2f}x"
         print(f"{name:38} {ours * 1000:7.1f} ms {theirs_text:>10} {ratio_text:>7} "
               f"{peak / arrays:11.1f}x")

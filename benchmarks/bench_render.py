@@ -28,8 +28,10 @@ def main() -> None:
     x = rng.integers(0, 256, (3, 224, 224))  # an image: 8-bit pixels
     w = rng.integers(-3, 4, (64, 3, 7, 7))
     dy = rng.integers(-2, 3, (64, 112, 112))
-    kernel = "\n".join(f'  - [{", ".join(chr(34) + "; ".join(" ".join(map(str, r)) for r in c) + chr(34) for c in f)}]'
-                       for f in w)
+    def channels(f: np.ndarray) -> str:  # one filter: a matrix string per channel
+        return ", ".join('"' + "; ".join(" ".join(map(str, r)) for r in c) + '"' for c in f)
+
+    kernel = "\n".join(f"  - [{channels(f)}]" for f in w)
     text = (f"input:\n{matrix_strings(x)}\nkernel:\n{kernel}\nstride: 2\npadding: 3\n"
             f"grad_output:\n{matrix_strings(dy)}\n")
     path = Path(tempfile.mkdtemp()) / "large.yaml"

@@ -1,4 +1,4 @@
-"""Start-up: `convgrad solve SEED --json` and `convgrad check` against `python -c "import numpy, yaml"`.
+"""Start-up: `convgrad solve SEED --json`, `check` and others against `import numpy, yaml`.
 
 Run: python benchmarks/bench_startup.py
 Goal (issue 7): solve --json within 1.5 times the wall time of importing numpy and yaml.

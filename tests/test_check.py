@@ -1,30 +1,21 @@
 """`convgrad check`: grading answers files (SPEC section 3, issue 5).
 
-Most tests run the command in-process through `convgrad.cli.main(argv)` (the same code a
-shell runs, without a new Python each time); a few run the real program in a subprocess
-(`python -m convgrad check ...`) for what only a process shows: exit codes as a shell sees
-them, standard input through a pipe, help. The problem files are copied into tmp_path and
-the command runs there with relative names, so no temporary directory (and none of its
-digits) appears in the output.
+The tests run the command in-process through `convgrad.cli.main(argv)` (the same code a
+shell runs, without a new Python each time); exit codes as a shell sees them are in
+test_process.py. The problem files are copied into tmp_path and the command runs there with
+relative names, so no temporary directory (and none of its digits) appears in the output.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import os
 import re
-import shlex
 import shutil
-import subprocess
-import sys
-from collections.abc import Iterator
-from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, Run, run_main
 
 SEED = "seed_worked_example.yaml"  # Y 3 4;6 7, loss 23, dY 1 2;3 3, dW 32 41;59 68, db 9
 FRACTIONS = "fractions_and_strings.yaml"  # exact, with fractions; Z[3,3] = -1/3
@@ -40,55 +31,17 @@ kernel: "1 0; 0 1"
 grad_output: "1 2 3; 4 5 6"
 """
 
-ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "250", "TERM": "dumb",
-       "PYTHONIOENCODING": "utf-8", "PYTHONDONTWRITEBYTECODE": "1"}
 
-
-def run(cwd: Path, *args: object, stdin: str = "", command: str = "check"
-        ) -> subprocess.CompletedProcess:
+def run(cwd: Path, *args: object, stdin: str = "", command: str = "check") -> Run:
     """`convgrad check ARGS` in cwd, in-process through main(argv); never an internal error."""
-    from convgrad.cli import main
-
-    argv = [command, *map(str, args)]
-    out, err = io.StringIO(), io.StringIO()
-    with _inside(cwd, stdin), redirect_stdout(out), redirect_stderr(err):
-        try:
-            main(argv)
-            code = 0
-        except SystemExit as done:
-            code = done.code if isinstance(done.code, int) else 0 if done.code is None else 1
-    proc = subprocess.CompletedProcess(argv, code, out.getvalue(), err.getvalue())
+    proc = run_main(command, *args, stdin=stdin, cwd=cwd)
     assert "internal error" not in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr, proc.stderr
-    return proc
-
-
-@contextmanager
-def _inside(cwd: Path, stdin: str) -> Iterator[None]:
-    """Run in cwd with `stdin` as standard input (bytes underneath, as a pipe has)."""
-    here, saved = os.getcwd(), sys.stdin
-    os.chdir(cwd)
-    sys.stdin = io.TextIOWrapper(io.BytesIO(stdin.encode("utf-8")), encoding="utf-8")
-    try:
-        yield
-    finally:
-        sys.stdin = saved
-        os.chdir(here)
-
-
-def run_process(cwd: Path, *args: object, stdin: str = "", command: str = "check"
-                ) -> subprocess.CompletedProcess:
-    """`python -m convgrad check ARGS` in cwd, a real process; never a traceback."""
-    proc = subprocess.run([sys.executable, "-m", "convgrad", command, *map(str, args)],
-                          cwd=cwd, input=stdin, capture_output=True, text=True, env=ENV,
-                          timeout=600)
     assert "Traceback" not in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stdout, proc.stdout
     return proc
 
 
-def run_json(cwd: Path, *args: object, stdin: str = "") -> tuple[subprocess.CompletedProcess,
-                                                                  dict]:
+def run_json(cwd: Path, *args: object, stdin: str = "") -> tuple[Run, dict]:
     proc = run(cwd, *args, "--json", stdin=stdin)
     return proc, json.loads(proc.stdout)  # the whole of stdout is one JSON object
 
@@ -205,14 +158,14 @@ def test_every_result_of_solve_json_passes_as_an_answers_file(work, problem):
 
 
 def test_answers_from_standard_input(work):
-    proc = run_process(work, SEED, "-", stdin="dW: '32 41; 59 68'\nloss: 23\n")
+    proc = run(work, SEED, "-", stdin="dW: '32 41; 59 68'\nloss: 23\n")
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 of 2 right" in proc.stdout
 
 
 def test_problem_from_standard_input(work):
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run_process(work, "-", name, stdin=(work / SEED).read_text())
+    proc = run(work, "-", name, stdin=(work / SEED).read_text())
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -490,12 +443,12 @@ def test_wrong_and_unusable_files_exit_2_not_1(work):
 
 def test_unusable_problem_exits_2_with_nothing_on_stdout(work):
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run_process(work, "no_such_problem.yaml", name)
+    proc = run(work, "no_such_problem.yaml", name)
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "no_such_problem.yaml" in proc.stderr
     bad = write(work, "badproblem.yaml", "input: [[1, 2], [3]]\nkernel: [[1]]\n")
-    proc = run_process(work, bad, name, "--json")
+    proc = run(work, bad, name, "--json")
     assert proc.returncode == 2
     assert proc.stdout == ""
     assert "badproblem.yaml" in proc.stderr
@@ -646,7 +599,7 @@ def test_exact_is_stricter_than_the_default(work):
 def test_exact_on_a_problem_that_is_not_rational_exits_2(work, problem):
     name = write(work, "a.yaml", "loss: 0.5\n")
     for extra in ((), ("--json",)):
-        proc = run_process(work, problem, name, "--exact", *extra)
+        proc = run(work, problem, name, "--exact", *extra)
         assert proc.returncode == 2
         assert proc.stdout == ""
         assert proc.stderr.strip(), "an error message on stderr"
@@ -1009,33 +962,7 @@ def test_thirty_files_without_summary_report_each_then_the_table(work):
     assert "Traceback" not in proc.stderr
 
 
-# --- exit codes as a shell script sees them ------------------------------------------------
-
-
-def test_exit_codes_0_1_2_in_a_shell_loop(work):
-    write(work, "right.yaml", "dW: [[32, 41], [59, 68]]\nloss: 23\n")
-    write(work, "wrong.yaml", "dW: [[32, 41], [59, 68]]\nloss: 24\n")
-    write(work, "shape.yaml", "dW: [[32, 41, 0], [59, 68, 0]]\n")
-    write(work, "typo.yaml", "dw: [[32, 41], [59, 68]]\n")
-    write(work, "broken.yaml", "dW: [[32, 41], [59, 68]\n")
-    py = shlex.quote(sys.executable)
-    script = f"""
-for f in right.yaml wrong.yaml shape.yaml typo.yaml broken.yaml missing.yaml; do
-    {py} -m convgrad check {SEED} "$f" >/dev/null 2>&1
-    echo "$f $?"
-done
-if {py} -m convgrad check {SEED} right.yaml >/dev/null; then echo "if: pass"; fi
-if ! {py} -m convgrad check {SEED} wrong.yaml >/dev/null; then echo "if: fail"; fi
-{py} -m convgrad check {SEED} right.yaml wrong.yaml >/dev/null; echo "two $?"
-{py} -m convgrad check {SEED} right.yaml wrong.yaml typo.yaml >/dev/null; echo "three $?"
-{py} -m convgrad check {SEED} right.yaml --rtol -1 >/dev/null 2>&1; echo "option $?"
-"""
-    proc = subprocess.run(["sh", "-c", script], cwd=work, capture_output=True, text=True,
-                          env=ENV, timeout=600)
-    assert proc.stdout.splitlines() == [
-        "right.yaml 0", "wrong.yaml 1", "shape.yaml 1", "typo.yaml 2", "broken.yaml 2",
-        "missing.yaml 2", "if: pass", "if: fail", "two 1", "three 2", "option 2"]
-    assert "Traceback" not in proc.stderr
+# --- exit codes -----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("answers", "code"), [
@@ -1050,15 +977,16 @@ def test_exit_codes_with_and_without_json(work, answers, code):
 
 
 def test_usage_errors_exit_2(work):
-    assert run_process(work, SEED).returncode == 2  # no answers file
+    assert run(work, SEED).returncode == 2  # no answers file
     name = write(work, "a.yaml", "db: 9\n")
-    proc = run_process(work, SEED, name, "--no-such-option")
+    proc = run(work, SEED, name, "--no-such-option")
     assert proc.returncode == 2
     assert proc.stdout == ""
 
 
-def test_check_help(work):
-    proc = run_process(work, "--help")
+def test_check_help(work, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "250")
+    proc = run(work, "--help")
     assert proc.returncode == 0
     for option in ("--json", "--no-reveal", "--rtol", "--atol", "--decimals", "--sig-figs",
                    "--exact", "--summary", "--points", "--require", "--partial", "--gradescope",
@@ -1206,14 +1134,18 @@ def test_points_may_be_repeated_and_the_lists_add_up(work):
 
 
 def test_typer_and_the_fast_path_read_repeated_options_alike(work):
-    from convgrad.cli import _fast_args
+    from convgrad.cli import _typer_parse, fast_parse
 
     write(work, "a.yaml", "dW: '32 41; 59 69'\ndb: 8\nloss: 23\n")
-    fast = ["a.yaml", "--points", "dW=2", "--points", "db=1", "--require", "loss", "--partial"]
-    slow = ["a.yaml", "--points=dW=2", "--points=db=1", "--require=loss", "--partial"]
-    assert _fast_args(["check", SEED, *fast]) is not None
-    assert _fast_args(["check", SEED, *slow]) is None  # typer parses these
-    a, b = run(work, SEED, *fast, "--json"), run(work, SEED, *slow, "--json")
+    spaced = ["a.yaml", "--points", "dW=2", "--points", "db=1", "--require", "loss", "--partial"]
+    equals = ["a.yaml", "--points=dW=2", "--points=db=1", "--require=loss", "--partial"]
+    for form in (spaced, equals):
+        read = fast_parse(["check", SEED, *form])
+        assert read is not None and read == _typer_parse(["check", SEED, *form])
+        assert (read.options.points, read.options.require) == (["dW=2", "db=1"], ["loss"])
+    by_typer = [*spaced[1:], "--", SEED, "a.yaml"]  # `--`: only typer reads this form
+    assert fast_parse(["check", *by_typer]) is None
+    a, b = run(work, SEED, *spaced, "--json"), run(work, "--json", *by_typer)
     assert (a.returncode, a.stdout) == (b.returncode, b.stdout)
     assert json.loads(a.stdout)["points"] == {"dW": 2, "db": 1, "loss": 1}
 
@@ -1594,7 +1526,7 @@ def test_answers_with_unicode_digits_are_unusable_and_the_others_still_graded(wo
 def test_a_unicode_digit_in_one_file_is_exit_2_for_a_shell_not_an_internal_error(work):
     write(work, "super.yaml", "db: 2²\n")
     write(work, "good.yaml", "db: 9\n")
-    proc = run_process(work, SEED, "super.yaml", "good.yaml")
+    proc = run(work, SEED, "super.yaml", "good.yaml")
     assert proc.returncode == 2, proc.stderr
     assert "internal error" not in proc.stderr
     assert "super.yaml" in proc.stdout and "²" in proc.stdout
@@ -1677,7 +1609,7 @@ def test_bad_check_options_are_one_line_and_exit_2(work, options, words):
                                      ("--points", "dW=-1", "--json")])
 def test_bad_check_options_exit_2_for_a_shell(work, options):
     write(work, "a.yaml", "dW: '32 41; 59 68'\n")
-    proc = run_process(work, SEED, "a.yaml", *options)
+    proc = run(work, SEED, "a.yaml", *options)
     assert proc.returncode == 2
     assert proc.stdout == "" and len(proc.stderr.splitlines()) == 1
 

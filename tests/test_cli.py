@@ -1,27 +1,27 @@
-"""The command line as a script sees it: stdout, stderr and exit codes."""
+"""The command line as a script sees it: stdout, stderr and exit codes, through main(argv).
+
+The commands run in this process (`run_main` from conftest calls `convgrad.cli.main`);
+what only a real process shows is in test_process.py. The two parsers, the fast one and
+typer, are held to read every command line alike.
+"""
 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from convgrad import __version__
+from convgrad import __version__, cli
 from convgrad.cli import app
 
-from .conftest import PROBLEMS
+from .conftest import PROBLEMS, run_main
 
 runner = CliRunner()
-
-
-def convgrad(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "convgrad", *args], input=stdin,
-                          capture_output=True, text=True, timeout=60)
 
 
 def test_solve_json_is_one_object_with_exact_strings(seed_example):
@@ -56,20 +56,20 @@ def test_json_keys_with_activation_pool_and_learning_rate():
 
 
 def test_builtin_example_is_used_and_said_so():
-    out = convgrad("solve", "--json")
+    out = run_main("solve", "--json")
     assert out.returncode == 0
     assert json.loads(out.stdout)["loss"] == 23
     assert "built-in worked example" in out.stderr and len(out.stderr.splitlines()) == 1
 
 
 def test_problem_from_standard_input(seed_example):
-    out = convgrad("solve", "-", "--json", stdin=seed_example.read_text())
+    out = run_main("solve", "-", "--json", stdin=seed_example.read_text())
     assert out.returncode == 0 and json.loads(out.stdout)["dW"] == [[32, 41], [59, 68]]
 
 
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: Path(p).name)
 def test_solve_every_problem_prints_tables_without_warnings(path):
-    out = convgrad("solve", str(path))
+    out = run_main("solve", str(path))
     assert out.returncode == 0, out.stderr
     assert out.stderr == ""
     assert "Results" in out.stdout and "dX" in out.stdout and "Traceback" not in out.stdout
@@ -84,7 +84,7 @@ def test_solve_every_problem_prints_tables_without_warnings(path):
     (["solve", "-"], "input: '1 2; 3 4'\nkernel: '1 2 3; 4 5 6; 7 8 9'\n", "must fit"),
 ])
 def test_bad_input_is_one_line_on_stderr_exit_2(args, text, key):
-    out = convgrad(*args, stdin=text)
+    out = run_main(*args, stdin=text or "")
     assert out.returncode == 2
     assert out.stdout == ""
     assert len(out.stderr.strip().splitlines()) == 1 and key in out.stderr
@@ -92,54 +92,23 @@ def test_bad_input_is_one_line_on_stderr_exit_2(args, text, key):
 
 
 def test_forward_only_notes_the_missing_target():
-    out = convgrad("solve", "-", "--json", stdin="input: '1 2; 3 4'\nkernel: '1 1'\n")
+    out = run_main("solve", "-", "--json", stdin="input: '1 2; 3 4'\nkernel: '1 1'\n")
     assert out.returncode == 0
     assert json.loads(out.stdout) == {"Y": [[3], [7]], "exact": {"Y": [["3"], ["7"]]}}
     assert "backward pass needs" in out.stderr
 
 
 def test_version_and_help():
-    assert convgrad("--version").stdout.strip() == f"convgrad {__version__}"
+    assert run_main("--version").stdout.strip() == f"convgrad {__version__}"
     for args in (["--help"], ["solve", "--help"]):
-        out = convgrad(*args)
+        out = run_main(*args)
         assert out.returncode == 0 and "Usage" in out.stdout
-
-
-@pytest.mark.parametrize("args", [
-    ["solve", "{seed}", "--json"],
-    ["solve", "{seed}", "--json", "--float"],
-    ["solve", "--json", "{seed}", "--terms", "none"],
-    ["check", "{seed}", "{answers}"],
-    ["check", "{seed}", "{answers}", "--json", "--no-reveal"],
-    ["check", "{seed}", "{answers}", "--decimals", "2", "--summary"],
-])
-def test_fast_path_and_typer_give_the_same_output(args, seed_example, tmp_path):
-    from convgrad.cli import _fast_args
-
-    answers = tmp_path / "answers.yaml"
-    answers.write_text("dW: [[32, 41], [59, 68]]\ndb: -9\n", encoding="utf-8")
-    argv = [a.format(seed=seed_example, answers=answers) for a in args]
-    assert _fast_args(argv) is not None  # these calls skip typer in a real process
-    fast = convgrad(*argv)
-    slow = runner.invoke(app, argv)
-    assert fast.returncode == slow.exit_code
-    assert fast.stdout == slow.stdout
-
-
-@pytest.mark.parametrize("argv", [["solve"], ["solve", "x.yaml"], ["solve", "--help"],
-                                  ["check", "p.yaml"], ["check", "p.yaml", "a.yaml", "--bogus"],
-                                  ["check", "p", "a", "--decimals", "two"], ["explain"],
-                                  ["--version"], []])
-def test_fast_path_leaves_everything_else_to_typer(argv):
-    from convgrad.cli import _fast_args
-
-    assert _fast_args(argv) is None
 
 
 def test_usage_errors_are_one_line_exit_2():
     for args in (["solve", "--bogus"], ["check", "only-one-file.yaml"],
                  ["check", "p.yaml", "a.yaml", "--decimals", "two"], ["explain", "--lang", "fr"]):
-        out = convgrad(*args)
+        out = run_main(*args)
         assert out.returncode == 2, args
         assert len(out.stderr.strip().splitlines()) == 1 and out.stderr.startswith("error:")
         assert out.stdout == ""
@@ -151,7 +120,7 @@ def test_solve_json_is_byte_for_byte_stable(path):
     # After a deliberate change, regenerate with CONVGRAD_GOLDEN=1 and read the diff.
     import os
 
-    out = convgrad("solve", str(path), "--json")
+    out = run_main("solve", str(path), "--json")
     golden = Path(__file__).parent / "golden" / "json" / (Path(path).stem + ".json")
     if os.environ.get("CONVGRAD_GOLDEN"):
         golden.write_text(out.stdout, encoding="utf-8")
@@ -173,30 +142,132 @@ def _flat(value):
     return [value]
 
 
-# --- issue 12: the process's faults, in-process ----------------------------------------------
+# --- one declaration, two parsers (issue 13) ---------------------------------------------------
 
 
-def test_ctrl_c_is_one_line_and_exit_130(monkeypatch, capsys, seed_example):
-    from convgrad import cli
+def test_every_declared_option_is_in_the_help():
+    for command in cli.COMMANDS:
+        out = run_main(command.name, "--help")
+        assert out.returncode == 0, out
+        assert command.help.split(":")[0] in out.stdout
+        for param in cli.params(command.options):
+            if param.opt.name is None:  # an argument: typer before 0.22 shows no help
+                continue
+            assert param.opt.name in out.stdout, (command.name, param.opt.name)
+            words = param.opt.help.split()
+            assert " ".join(words[:3]) in " ".join(out.stdout.split()), param.opt.help
 
-    def interrupted(**options):
+
+def both(argv: list[str]):
+    """The fast parser's reading of argv, checked against typer's when it has one."""
+    fast = cli.fast_parse(argv)
+    if fast is not None:
+        assert cli._typer_parse(argv) == fast, argv
+    return fast
+
+
+@pytest.mark.parametrize("args", [
+    ["solve", "{seed}", "--json"],
+    ["solve", "{seed}", "--json", "--float"],
+    ["solve", "--json", "{seed}", "--terms", "none"],
+    ["solve", "{seed}", "--terms=all"],
+    ["--debug", "solve", "-", "--exact"],
+    ["solve"],
+    ["explain", "{seed}", "--step", "--all", "--lang", "zh", "--float"],
+    ["explain", "--lang=en"],
+    ["check", "{seed}", "{answers}"],
+    ["check", "{seed}", "{answers}", "--json", "--no-reveal"],
+    ["check", "{seed}", "{answers}", "--decimals", "2", "--summary"],
+    ["check", "{seed}", "{answers}", "{answers}", "-", "--rtol", "1e-3", "--atol=0.5"],
+    ["check", "{seed}", "{answers}", "--sig-figs", "3", "--partial", "--exact"],
+    ["check", "-", "{answers}", "--points", "dW=2", "--points=db=1", "--require", "loss"],
+    ["check", "{seed}", "--gradescope", "gs.json", "{answers}",
+     "--gradescope-visibility", "hidden"],
+    ["check", "{seed}", "{answers}", "--rtol", "-1", "--decimals", "-3"],
+    ["check", "{seed}", "{answers}", "--points", "", "--gradescope", "-"],
+])
+def test_the_fast_parser_reads_as_typer_does_and_the_output_is_the_same(args, seed_example,
+                                                                         tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("dW: [[32, 41], [59, 68]]\ndb: -9\n", encoding="utf-8")
+    argv = [a.format(seed=seed_example, answers=answers) for a in args]
+    assert both(argv) is not None  # read without typer in a real process
+    if "-" in argv or "--step" in argv or "--gradescope" in argv:
+        return
+    fast = run_main(*argv)
+    slow = runner.invoke(app, argv)  # typer reads the options and runs the command
+    assert fast.returncode == slow.exit_code
+    assert fast.stdout == slow.stdout
+
+
+@pytest.mark.parametrize("argv", [
+    [], ["--version"], ["--help"], ["-h"], ["solve", "--help"], ["check", "p.yaml", "-h"],
+    ["check", "p.yaml"], ["check"], ["check", "p.yaml", "a.yaml", "--bogus"],
+    ["check", "p", "a", "--decimals", "two"], ["check", "p", "a", "--decimals", "1.5"],
+    ["check", "p", "a", "--rtol", "nan"], ["check", "p", "a", "--rtol", "1_000"],
+    ["check", "p", "a", "--rtol", "1e999"], ["check", "p", "a", "--atol", "9" * 400 + "e99"],
+    ["check", "p", "a", "--decimals", "9" * 5000], ["check", "p", "a", "--sig-figs", "+3"],
+    ["check", "p", "a", "--rtol"], ["check", "p", "a", "--json=yes"],
+    ["check", "p", "a", "--gradescope", "--json"], ["solve", "--terms", "ALL"],
+    ["solve", "a.yaml", "b.yaml"], ["solve", "--", "a.yaml"], ["solve", "-x"],
+    ["solve", "--debug"], ["frobnicate"], ["--debug"], ["--version", "solve"],
+])
+def test_the_fast_parser_leaves_everything_else_to_typer(argv):
+    assert cli.fast_parse(argv) is None
+
+
+def test_usage_errors_are_typers_whichever_parser_was_tried(capsys):
+    # Typer reads, and refuses, whatever the fast parser is not sure of.
+    assert cli.parse(["check", "p", "a", "--decimals", "two"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "--decimals" in err and err.count("\n") == 1
+
+
+TOKENS = ["solve", "explain", "check", "--debug", "--json", "--exact", "--float", "--terms",
+          "all", "auto", "none", "--step", "--all", "--lang", "en", "zh", "--no-reveal",
+          "--rtol", "--atol", "--decimals", "--sig-figs", "--summary", "--points", "--require",
+          "--partial", "--gradescope", "--gradescope-visibility", "--rtol=0.5", "--points=db=1",
+          "-", "p.yaml", "a.yaml", "dW=2", "1", "-1", "0.25", "1e-3", ".5", "07", "x", ""]
+
+
+COMMAND_LINES = st.tuples(st.sampled_from([[], ["--debug"]]),
+                          st.sampled_from(["solve", "explain", "check"]),
+                          st.lists(st.sampled_from(TOKENS), max_size=8))
+
+
+@settings(max_examples=400, deadline=None, database=None)
+@given(st.one_of(COMMAND_LINES.map(lambda t: [*t[0], t[1], *t[2]]),
+                 st.lists(st.sampled_from(TOKENS), max_size=8)))
+def test_the_fast_parser_never_reads_a_command_line_otherwise_than_typer(argv):
+    both(argv)
+
+
+# --- the process's faults, in-process --------------------------------------------------------
+
+
+@pytest.mark.parametrize("args", [["solve", "{seed}", "--json"],
+                                  ["solve", "--json", "--", "{seed}"]], ids=["fast", "typer"])
+def test_ctrl_c_is_one_line_and_exit_130(args, monkeypatch, seed_example):
+
+    def interrupted(*args, **kwargs):
         raise cli._Interrupted
 
-    monkeypatch.setattr(cli, "run_solve", interrupted)
-    assert cli._main(["solve", str(seed_example), "--json"]) == 130
-    captured = capsys.readouterr()
-    assert captured.err == "interrupted\n" and captured.out == ""
+    monkeypatch.setattr("convgrad.engine.run", interrupted)
+    argv = [a.format(seed=seed_example) for a in args]
+    assert (cli.fast_parse(argv) is None) == ("--" in argv)  # read by typer, then run alike
+    run = run_main(*argv)
+    assert run.returncode == 130
+    assert run.stderr == "interrupted\n" and run.stdout == ""
 
 
-def test_ctrl_c_handler_is_put_back(seed_example, capsys):
+def test_ctrl_c_handler_is_put_back(seed_example):
     import signal
 
-    from convgrad import cli
-
     before = signal.getsignal(signal.SIGINT)
-    assert cli._main(["solve", str(seed_example), "--json"]) == 0
+    out = run_main("solve", str(seed_example), "--json")
+    assert out.returncode == 0
     assert signal.getsignal(signal.SIGINT) is before
-    assert json.loads(capsys.readouterr().out)["loss"] == 23
+    assert json.loads(out.stdout)["loss"] == 23
 
 
 @pytest.mark.parametrize("given, during", [("0", None), ("abc", None), ("5", "40"),
@@ -226,15 +297,11 @@ def test_other_warnings_become_one_note(capsys):
     assert capsys.readouterr().err == "note: something odd\n"
 
 
-def test_solve_json_refuses_a_float_overflow(tmp_path, capsys):
-    from convgrad import cli
-
+def test_solve_json_refuses_a_float_overflow(tmp_path):
     path = tmp_path / "overflow.yaml"
     path.write_text('input: "1e200 1e200; 3 4"\nkernel: "1"\ntarget: "0 1; 1 0"\n',
                     encoding="utf-8")
-    with pytest.raises(SystemExit) as exit_:
-        cli.main(["solve", str(path), "--json", "--float"])
-    assert exit_.value.code == 2
-    captured = capsys.readouterr()
-    assert captured.out == ""
-    assert captured.err.count("\n") == 1 and "overflows float64" in captured.err
+    run = run_main("solve", str(path), "--json", "--float")
+    assert run.returncode == 2
+    assert run.stdout == ""
+    assert run.stderr.count("\n") == 1 and "overflows float64" in run.stderr

@@ -1,16 +1,10 @@
-"""The walkthrough: its numbers are solve's numbers, --step pauses on a terminal, zh and en."""
+"""The walkthrough: its numbers are solve's numbers, --step without a terminal, zh and en."""
 
 from __future__ import annotations
 
 import io
 import json
-import os
-import pty
 import re
-import select
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +15,7 @@ from convgrad.engine import run
 from convgrad.explain import Walkthrough
 from convgrad.reader import load_problem
 
-from .conftest import PROBLEMS
+from .conftest import PROBLEMS, run_main
 
 KEYS = {"y": "Y", "z": "Z", "a": "A", "dL/dy": "dY", "dL/dz": "dZ", "dL/da": "dA",
         "dL/dw": "dW", "dL/dx": "dX", "dL/db": "db"}
@@ -84,9 +78,9 @@ def expected(doc: dict, label: str):
 
 @pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: Path(p).name)
 def test_walkthrough_numbers_are_solve_json_numbers(path):
-    doc = json.loads(subprocess.run([sys.executable, "-m", "convgrad", "solve", str(path),
-                                     "--json"], capture_output=True, text=True,
-                                    check=True).stdout)
+    out = run_main("solve", path, "--json")
+    assert out.returncode == 0, out
+    doc = json.loads(out.stdout)
     values = stated_values(walkthrough(path, show_all=True))
     checked = 0
     for label, text in values.items():
@@ -138,84 +132,13 @@ def test_large_problem_is_summarised():
 
 
 def test_step_without_terminal_prints_everything_and_never_waits(seed_example):
-    out = subprocess.run([sys.executable, "-m", "convgrad", "explain", str(seed_example),
-                          "--step"], stdin=subprocess.DEVNULL, capture_output=True, text=True,
-                         timeout=60)
+    out = run_main("explain", seed_example, "--step")  # standard input is not a terminal
     assert out.returncode == 0
     assert "Enter: next step" not in out.stdout
     assert "Step 8" in out.stdout and "\x1b[" not in out.stdout  # plain text in a pipe
 
 
-def _read_until(fd: int, marker: str, seen: list[str], timeout: float = 30) -> str:
-    deadline = time.monotonic() + timeout
-    while marker not in "".join(seen):
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {marker!r} in {''.join(seen)[-500:]!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            try:
-                chunk = os.read(fd, 65536).decode("utf-8", "replace")
-            except OSError:
-                break
-            seen.append(chunk)
-    return "".join(seen)
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_step_pauses_on_a_terminal_and_quits_on_q():
-    master, slave = pty.openpty()
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    proc = subprocess.Popen([sys.executable, "-m", "convgrad", "explain", "--step"],
-                            stdin=slave, stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    seen: list[str] = []
-    try:
-        text = _read_until(master, "Enter: next step", seen)
-        assert "Step 1: Problem" in text and "Step 2" not in text  # it waits after step 1
-        seen.clear()
-        os.write(master, b"\n")
-        text = _read_until(master, "Enter: next step", seen)
-        assert "Step 2: Padding" in text and "Step 3" not in text
-        seen.clear()
-        os.write(master, b"\n")
-        text = _read_until(master, "Enter: next step", seen)
-        assert "Step 3: Forward: convolution" in text and "Step 3.1" not in text
-        os.write(master, b"q\n")
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-
-
-@pytest.mark.skipif(sys.platform == "win32", reason="needs a pseudo-terminal")
-def test_step_pauses_after_every_step_to_the_end():
-    master, slave = pty.openpty()
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    proc = subprocess.Popen([sys.executable, "-m", "convgrad", "explain", "--step"],
-                            stdin=slave, stdout=slave, stderr=slave, env=env)
-    os.close(slave)
-    seen: list[str] = []
-    pauses = 0
-    try:
-        while proc.poll() is None and pauses < 200:
-            text = _read_until(master, "Enter: next step", seen, timeout=30) \
-                if proc.poll() is None else ""
-            if "Enter: next step" not in text:
-                break
-            pauses += 1
-            # exactly one new panel before each pause (styles stripped: NO_COLOR keeps bold)
-            plain = re.sub(r"\x1b\[[0-9;]*m", "", "".join(seen))
-            assert plain.count("╭─ Step") == 1, plain[-400:]
-            seen.clear()
-            os.write(master, b"\n")
-        assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
-    panels = walkthrough(Path(__file__).parent.parent / "problems" / "seed_worked_example.yaml")
-    assert pauses == panels.count("╭─ Step") >= 20
+# The pauses on a terminal (a pty) are in test_process.py.
 
 
 # --- issue 12: text convgrad did not write, long numbers ----------------------------------------

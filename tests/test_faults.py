@@ -1,70 +1,90 @@
-"""Faults around the process, as a shell sees them (issue 12): real `python -m convgrad` runs.
+"""Faults around the process (issue 12), in-process through main(argv).
 
-A closed pipe ends quietly with the code the command would have had; Ctrl-C is one line and
-exit 130; standard output that cannot be written (closed, /dev/full) is one line and exit 2;
-an ASCII-only standard output, a COLUMNS of 0 or 'abc', a name with rich markup in it and
-numbers of thousands of digits are printed, not crashed on; no NumPy warning reaches stderr.
-Every run has a 2 GiB address-space cap and a timeout (a hang), never a timing assertion.
+A closed pipe ends quietly with the code the command would have had; standard output that
+cannot be written (closed, /dev/full) is one line and exit 2; an ASCII-only standard output,
+a COLUMNS of 0 or 'abc', a name with rich markup in it and numbers of thousands of digits are
+printed, not crashed on; no NumPy warning reaches stderr.
+
+Each command runs in this process with standard output as Python sets it up in a process
+started so: on a real file descriptor (a file, a pipe whose reader has gone, /dev/full),
+in the encoding the environment gives, or closed (None); standard input empty, the warning
+filters a fresh interpreter has, NO_COLOR set and COLUMNS unset. The same faults in real
+processes, Ctrl-C among them, are in test_process.py.
 """
 
 from __future__ import annotations
 
-import errno
+import io
 import json
 import os
-import pty
-import select
-import signal
-import subprocess
 import sys
-import time
+import tempfile
+import threading
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, Run
 
 SEED = ROOT / "problems" / "seed_worked_example.yaml"
 TIMEOUT = 60  # seconds: longer than this is a hang
-MEMORY_CAP = 2 * 1024**3
-ENV = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8",
-       "PYTHONDONTWRITEBYTECODE": "1"}
-ENV.pop("COLUMNS", None)
 RIGHT = "dW: [[32, 41], [59, 68]]\ndb: 9\n"
 WRONG = "dW: [[32, 41], [59, 0]]\ndb: 9\n"
+CLOSED = -1  # standard output closed: sys.stdout is None
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
-                                reason="pipes, FIFOs, /dev/full and rlimits as on Linux")
+                                reason="pipes and /dev/full as on Linux")
 
 
-def _limit_memory() -> None:  # runs in the child, before exec
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-    # As a shell starts a foreground command: Ctrl-C reaches it whatever this process ignores.
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
+@pytest.fixture(autouse=True)
+def _environment(monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    monkeypatch.delenv("COLUMNS", raising=False)
 
 
-def _close_stdout() -> None:
-    _limit_memory()
-    os.close(1)
+def convgrad(*args: object, stdout: int | None = None, encoding: str = "utf-8",
+             cwd: Path | None = None) -> Run:
+    """`convgrad ARGS` through main(argv), standard output on the file descriptor `stdout`
+    (None: a file, read back; CLOSED: none at all)."""
+    from convgrad.cli import main
+
+    argv = [str(a) for a in args]
+    with tempfile.TemporaryFile() as capture:
+        fd = capture.fileno() if stdout is None else stdout
+        stream = None if fd == CLOSED else \
+            open(fd, "w", encoding=encoding, closefd=False)  # noqa: SIM115 (closed below)
+        err = io.StringIO()
+        saved = sys.stdout, sys.__stdout__, sys.stderr, sys.stdin, os.getcwd()
+        sys.stdout = sys.__stdout__ = stream  # type: ignore[misc]
+        sys.stderr, sys.stdin = err, io.TextIOWrapper(io.BytesIO(b""), encoding="utf-8")
+        try:
+            if cwd is not None:
+                os.chdir(cwd)
+            with _warnings_of_a_fresh_process():
+                code = main(argv)
+        finally:
+            sys.stdout, sys.__stdout__, sys.stderr, sys.stdin, here = saved  # type: ignore[misc]
+            os.chdir(here)
+            if stream is not None:
+                with suppress(OSError):  # nothing is left to write; the fd stays open
+                    stream.close()
+        capture.seek(0)
+        out = capture.read().decode("utf-8", "replace")
+    return Run(code, out, err.getvalue(), argv)
 
 
-class Run:
-    def __init__(self, returncode: int, stdout: str, stderr: str) -> None:
-        self.returncode, self.stdout, self.stderr = returncode, stdout, stderr
-
-    def __repr__(self) -> str:
-        return f"<exit {self.returncode}, stdout {self.stdout[:300]!r}, stderr {self.stderr!r}>"
-
-
-def convgrad(*args: object, stdout: int | None = subprocess.PIPE, env: dict | None = None,
-             preexec=_limit_memory, cwd: Path | None = None) -> Run:
-    proc = subprocess.run([sys.executable, "-m", "convgrad", *map(str, args)],
-                          stdin=subprocess.DEVNULL, stdout=stdout, stderr=subprocess.PIPE,
-                          env=env or ENV, preexec_fn=preexec, cwd=cwd, timeout=TIMEOUT)
-    out = proc.stdout.decode("utf-8", "replace") if proc.stdout is not None else ""
-    return Run(proc.returncode, out, proc.stderr.decode("utf-8", "replace"))
+@contextmanager
+def _warnings_of_a_fresh_process() -> Iterator[None]:
+    with warnings.catch_warnings():
+        warnings.resetwarnings()
+        warnings.filterwarnings("default", category=DeprecationWarning, module="__main__")
+        for category in (DeprecationWarning, PendingDeprecationWarning, ImportWarning,
+                         ResourceWarning):
+            warnings.filterwarnings("ignore", category=category, append=True)
+        yield
 
 
 def no_traceback(run: Run) -> None:
@@ -141,127 +161,24 @@ BIG = [(20, ["solve", "{big}", "--terms", "all"]), (120, ["solve", "{big}", "--j
 @pytest.mark.parametrize("n, args", BIG, ids=["solve", "solve-json", "explain"])
 def test_reader_gone_in_the_middle_of_the_output(n, args, tmp_path):
     big = big_problem(tmp_path, n)
-    proc = subprocess.Popen([sys.executable, "-m", "convgrad", *(a.format(big=big) for a in args)],
-                            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=ENV, preexec_fn=_limit_memory)
+    read_end, write_end = os.pipe()
+    first: list[bytes] = []
+
+    def head() -> None:  # as `| head` does once it has its lines
+        with open(read_end, "rb") as pipe:
+            first.append(pipe.read(1000))
+
+    reader = threading.Thread(target=head)
+    reader.start()
     try:
-        assert len(proc.stdout.read(1000)) == 1000
-        proc.stdout.close()  # as `| head` does once it has its lines
-        err = proc.stderr.read().decode()
-        code = proc.wait(timeout=TIMEOUT)
+        run = convgrad(*(a.format(big=big) for a in args), stdout=write_end)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stderr.close()
-    assert code == 0, err
-    assert err == ""
-
-
-def test_pipe_to_head_as_a_shell_runs_it(tmp_path):
-    big = big_problem(tmp_path, 20)
-    script = '"$@" 2>err.txt | head -n1 >/dev/null; echo "${PIPESTATUS[0]}"'
-    argv = [sys.executable, "-m", "convgrad", "solve", str(big), "--terms", "all"]
-    proc = subprocess.run(["bash", "-o", "pipefail", "-c", script, "bash", *argv], cwd=tmp_path,
-                          capture_output=True, text=True, env=ENV, timeout=TIMEOUT,
-                          preexec_fn=_limit_memory)
-    assert proc.stdout.strip() == "0", proc
-    assert (tmp_path / "err.txt").read_text(encoding="utf-8") == ""
-
-
-# --- Ctrl-C -----------------------------------------------------------------------------------
-
-
-def interrupt(proc: subprocess.Popen) -> tuple[bytes, bytes]:
-    """SIGINT, as Ctrl-C sends it, until convgrad ends; its stdout and stderr.
-
-    A signal that lands between two system calls (the problem opened, its read not yet
-    begun) is only acted on at the next one, as a second Ctrl-C at a terminal would be;
-    so the signal is sent again while convgrad runs. convgrad acts on the first it sees
-    and ignores the rest.
-    """
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        proc.send_signal(signal.SIGINT)
-        try:
-            return proc.communicate(timeout=1)
-        except subprocess.TimeoutExpired:
-            assert time.monotonic() < deadline, "convgrad did not end on Ctrl-C (a hang)"
-
-
-def _open_when_read(fifo: Path, proc: subprocess.Popen) -> int:
-    """The FIFO's write end, once convgrad has opened it for reading (it then waits for data)."""
-    deadline = time.monotonic() + TIMEOUT
-    while True:
-        try:
-            return os.open(fifo, os.O_WRONLY | os.O_NONBLOCK)
-        except OSError as exc:
-            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
-                raise
-        assert proc.poll() is None, "convgrad ended without reading the problem"
-        assert time.monotonic() < deadline, "convgrad never opened the problem (a hang)"
-        time.sleep(0.02)
-
-
-@pytest.mark.parametrize("args", [["solve", "{fifo}", "--json"], ["solve", "{fifo}"],
-                                  ["explain", "{fifo}"], ["check", "{fifo}", "{right}"]],
-                         ids=["solve-json", "solve", "explain", "check"])
-def test_ctrl_c_while_reading_the_problem(args, tmp_path, answers):
-    fifo = tmp_path / "problem.yaml"
-    os.mkfifo(fifo)
-    argv = [a.format(fifo=fifo, **answers) for a in args]
-    proc = subprocess.Popen([sys.executable, "-m", "convgrad", *argv], stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=ENV,
-                            preexec_fn=_limit_memory)
-    writer = None
-    try:
-        writer = _open_when_read(fifo, proc)
-        out, err = interrupt(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        if writer is not None:
-            os.close(writer)
-    run = Run(proc.returncode, out.decode(), err.decode())
-    assert run.returncode == 130, run
-    assert one_line(run) == "interrupted"
-    assert run.stdout == ""
-
-
-def _read_until(fd: int, marker: str, seen: list[str]) -> str:
-    deadline = time.monotonic() + TIMEOUT
-    while marker not in "".join(seen):
-        remaining = deadline - time.monotonic()
-        assert remaining > 0, f"no {marker!r} in {''.join(seen)[-500:]!r}"
-        ready, _, _ = select.select([fd], [], [], remaining)
-        if ready:
-            try:
-                seen.append(os.read(fd, 65536).decode("utf-8", "replace"))
-            except OSError:
-                break
-    return "".join(seen)
-
-
-def test_ctrl_c_at_the_step_prompt():
-    master, slave = pty.openpty()
-    env = {**ENV, "COLUMNS": "120"}
-    proc = subprocess.Popen([sys.executable, "-m", "convgrad", "explain", str(SEED), "--step"],
-                            stdin=slave, stdout=slave, stderr=subprocess.PIPE, env=env,
-                            preexec_fn=_limit_memory)
-    os.close(slave)
-    seen: list[str] = []
-    try:
-        _read_until(master, "Enter: next step", seen)
-        _, err = interrupt(proc)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        os.close(master)
-    assert proc.returncode == 130
-    assert err == b"interrupted\n"
-    assert "Traceback" not in "".join(seen)
+        os.close(write_end)
+        reader.join(TIMEOUT)
+    assert not reader.is_alive()
+    assert len(first[0]) == 1000
+    assert run.returncode == 0, run
+    assert run.stderr == ""
 
 
 # --- standard output that cannot be written -----------------------------------------------------
@@ -273,8 +190,7 @@ COMMANDS = {"solve-json": ["solve", SEED, "--json"], "solve": ["solve", SEED],
 
 @pytest.mark.parametrize("name", list(COMMANDS))
 def test_stdout_closed(name, answers):
-    run = convgrad(*(str(a).format(**answers) for a in COMMANDS[name]), stdout=None,
-                   preexec=_close_stdout)
+    run = convgrad(*(str(a).format(**answers) for a in COMMANDS[name]), stdout=CLOSED)
     assert run.returncode == 2, run
     assert one_line(run) == "error: cannot write to standard output (it is closed)"
 
@@ -290,11 +206,8 @@ def test_stdout_full(name, answers):
 
 # --- encodings and widths ---------------------------------------------------------------------
 
-ASCII = {**ENV, "PYTHONIOENCODING": "ascii"}
-
-
 def test_ascii_stdout_chinese_walkthrough():
-    run = convgrad("explain", SEED, "--lang", "zh", env=ASCII)
+    run = convgrad("explain", SEED, "--lang", "zh", encoding="ascii")
     assert run.returncode == 0 and run.stderr == "", run
     assert run.stdout.isascii()
     assert "\\u7b2c 1 \\u6b65" in run.stdout  # 第 1 步, written so that it can be read back
@@ -303,23 +216,23 @@ def test_ascii_stdout_chinese_walkthrough():
 def test_ascii_stdout_problem_name_with_an_accent(tmp_path):
     path = write(tmp_path, "cafe.yaml", 'name: "café week 3"\ninput: "1 2; 3 4"\nkernel: "1"\n'
                                         'target: "0 1; 1 0"\n')
-    run = convgrad("solve", path, env=ASCII)
+    run = convgrad("solve", path, encoding="ascii")
     assert run.returncode == 0 and run.stderr == "", run
     assert "Problem: caf\\xe9 week 3" in run.stdout
 
 
 def test_ascii_stdout_check_report_names_the_file(tmp_path):
     answers = write(tmp_path, "réponses.yaml", WRONG)
-    run = convgrad("check", SEED, answers.name, env=ASCII, cwd=tmp_path)
+    run = convgrad("check", SEED, answers.name, encoding="ascii", cwd=tmp_path)
     assert run.returncode == 1 and run.stderr == "", run
     assert "r\\xe9ponses.yaml" in run.stdout
 
 
 @pytest.mark.parametrize("columns", ["0", "5", "abc"])
 @pytest.mark.parametrize("name", ["solve", "explain", "check"])
-def test_columns_that_leave_no_room_fall_back(columns, name, answers):
-    run = convgrad(*(str(a).format(**answers) for a in COMMANDS[name]),
-                   env={**ENV, "COLUMNS": columns})
+def test_columns_that_leave_no_room_fall_back(columns, name, answers, monkeypatch):
+    monkeypatch.setenv("COLUMNS", columns)
+    run = convgrad(*(str(a).format(**answers) for a in COMMANDS[name]))
     assert run.returncode == 0 and run.stderr == "", run
     lines = run.stdout.splitlines()
     assert len(lines) > 3
@@ -329,8 +242,9 @@ def test_columns_that_leave_no_room_fall_back(columns, name, answers):
         assert max(len(line) for line in lines) == (40 if columns == "5" else 100)
 
 
-def test_help_with_columns_zero():
-    run = convgrad("solve", "--help", env={**ENV, "COLUMNS": "0"})
+def test_help_with_columns_zero(monkeypatch):
+    monkeypatch.setenv("COLUMNS", "0")
+    run = convgrad("solve", "--help")
     assert run.returncode == 0 and run.stderr == "", run
     assert "Usage" in run.stdout and "--json" in run.stdout
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from fractions import Fraction
 
 import numpy as np
@@ -13,7 +11,7 @@ import pytest
 import convgrad
 from convgrad import reference as ref
 
-from .conftest import ROOT
+from .conftest import ROOT, run_main
 
 RNG = np.random.default_rng(5)
 
@@ -159,8 +157,8 @@ def test_single_layer_form_is_the_layers_form():
 
 def test_network_json_has_layers_with_exact_twin():
     path = ROOT / "problems" / "network_two_dense.yaml"
-    out = subprocess.run([sys.executable, "-m", "convgrad", "solve", str(path), "--json"],
-                         capture_output=True, text=True, check=True)
+    out = run_main("solve", path, "--json")
+    assert out.returncode == 0, out
     doc = json.loads(out.stdout)
     assert [layer["name"] for layer in doc["layers"]] == ["fc1", "relu1", "fc2"]
     assert [layer["type"] for layer in doc["layers"]] == ["dense", "relu", "dense"]
@@ -181,15 +179,13 @@ def test_check_grades_layer_keys(tmp_path):
     answers = tmp_path / "a.yaml"
     answers.write_text("fc2.dW[1,4]: 24.5\nfc1.db: [7, 0, 0, 16.5]\nrelu1.output: '2 0 0 7/2'\n"
                        "fc2.d_output: [7, -5/2]\nloss: 27.625\n", encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "convgrad", "check", str(path), str(answers),
-                          "--json"], capture_output=True, text=True)
+    out = run_main("check", path, answers, "--json")
     doc = json.loads(out.stdout)
     assert out.returncode == 0, doc
     assert doc["files"][0]["right"] == 5
     wrong = tmp_path / "b.yaml"
     wrong.write_text("fc1.dW: 1\n", encoding="utf-8")
-    out = subprocess.run([sys.executable, "-m", "convgrad", "check", str(path), str(wrong)],
-                         capture_output=True, text=True)
+    out = run_main("check", path, wrong)
     assert out.returncode == 1 and "wrong shape" in out.stdout
 
 

@@ -1,6 +1,8 @@
 """python -m convgrad: the same program as the `convgrad` command."""
 
+import sys
+
 from convgrad.cli import main
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

@@ -3,11 +3,23 @@
 The only module that prints to the terminal or exits. Library errors
 (ProblemError) become one line on stderr and exit code 2, here and nowhere else.
 
-Each command's work is a plain function (`run_solve`, `run_explain`, `run_check`)
-returning an exit code. The typer app parses options for them; so does `_fast_args`,
-a small parser for the calls that scripts make in loops (`solve --json`, `check`),
-which spares them typer's import (about 0.2 s). Anything it does not recognise goes
-to typer, so help and error messages are typer's.
+Every command and option is declared once, below: a command's options are a dataclass
+whose docstring is the command's help and whose fields carry each option's name and help
+(`_argument`, `_option`, `_flag`); the field's type says how it is read (a flag, an int, a
+float, a string, one of `choices`, a repeatable option or several arguments). `COMMANDS`
+pairs each with its work. From that one declaration come both parsers:
+
+- the typer app (`make_app`), which gives help, `--version` and every usage error message;
+- `fast_parse`, a small parser that reads the command lines it is sure of (every
+  well-formed call of a command, those scripts make in loops among them) without importing
+  typer, which with pydantic costs about 0.1 s per call. Anything else (help, an unknown
+  option, a value it does not recognise, a missing argument) goes to typer, so messages
+  are typer's.
+
+Either way the result is an `Invocation` (the command, its options, --debug), and
+`_execute` runs it in one place, outside typer: the same errors, Ctrl-C and pipes whichever
+parser read the command line. `main(argv)` returns the exit code, so tests call it
+in-process; the `convgrad` command and `python -m convgrad` pass it to sys.exit.
 
 Around every command, `main` takes care of the process's faults: a reader that has gone
 (`| head`) ends the command quietly with the code it would have had; standard output that
@@ -16,20 +28,22 @@ cannot be written (closed, a full disk) is one line and exit 2; Ctrl-C is one li
 than an encoding error; NumPy's floating-point warnings never reach stderr.
 """
 
-# No `from __future__ import annotations` here: typer reads the annotations of the
-# commands defined inside make_app, which refer to local names.
+# No `from __future__ import annotations` here: the parsers read the option fields' types.
 import contextlib
 import errno
 import io
 import json
+import math
 import os
+import re
 import signal
 import sys
 import traceback
+import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from enum import Enum
-from typing import Any
+from dataclasses import MISSING, dataclass, field, fields
+from typing import Any, NamedTuple
 
 from convgrad import __version__
 from convgrad.errors import ProblemError
@@ -60,15 +74,148 @@ loss: mse
 """
 
 
-class Terms(str, Enum):
-    all = "all"
-    auto = "auto"
-    none = "none"
+# --- the commands and their options, declared once ----------------------------------------
 
 
-class Lang(str, Enum):
-    en = "en"
-    zh = "zh"
+class Opt(NamedTuple):
+    """How a field of a command's options is written on the command line: `name` is the
+    option (`--json`), or None for a positional argument; `choices`, the values a string
+    option may take."""
+
+    name: str | None
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+def _argument(help: str, default: Any = MISSING) -> Any:
+    return field(default=default, metadata={"cli": Opt(None, help)})
+
+
+def _option(name: str, help: str, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"cli": Opt(name, help, choices)})
+
+
+def _flag(name: str, help: str) -> Any:
+    return _option(name, help, default=False)
+
+
+APP_HELP = ("Gradients of convolution layers, worked out term by term.\n\n"
+            "Reads a problem from a YAML file and shows the forward pass, the loss and "
+            "dL/dW, dL/db, dL/dX. With no file, solve and explain use the built-in worked "
+            "example.")
+PROBLEM_HELP = ("The problem file (YAML); '-' reads standard input. Left out: the built-in "
+                "worked example.")
+EXACT_HELP = "Exact fractions (fails on sigmoid, tanh, bce, cross_entropy)."
+FLOAT_HELP = "float64 arithmetic."
+
+
+@dataclass(kw_only=True)
+class MainOptions:
+    """Options before the command."""
+
+    version: bool = _flag("--version", "Print the version and exit.")
+    debug: bool = _flag("--debug", "On an internal error, print the traceback.")
+
+
+@dataclass(kw_only=True)
+class SolveOptions:
+    """Every intermediate term and every result: Y, the loss, dL/dY, dL/dW, dL/db, dL/dX."""
+
+    problem: str | None = _argument(PROBLEM_HELP, default=None)
+    json: bool = _flag("--json", "Print one JSON object with every result, nothing else.")
+    exact: bool = _flag("--exact", EXACT_HELP)
+    float_: bool = _flag("--float", FLOAT_HELP)
+    terms: str = _option("--terms", "Term expansions: all, auto (full for homework-size "
+                         "problems, summarised for large ones) or none.", default="auto",
+                         choices=("all", "auto", "none"))
+
+
+@dataclass(kw_only=True)
+class ExplainOptions:
+    """A step-by-step walkthrough of the forward and backward pass, as on paper."""
+
+    problem: str | None = _argument(PROBLEM_HELP, default=None)
+    step: bool = _flag("--step", "Pause after each step (Enter: next, q: quit) when standard "
+                                 "input is a terminal.")
+    show_all: bool = _flag("--all", "Show every element in full, not the first few of each "
+                                    "kind.")
+    lang: str = _option("--lang", "The words of the walkthrough: en (English) or zh "
+                                  "(Chinese).", default="en", choices=("en", "zh"))
+    exact: bool = _flag("--exact", EXACT_HELP)
+    float_: bool = _flag("--float", FLOAT_HELP)
+
+
+@dataclass(kw_only=True)
+class CheckOptions:
+    """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
+
+    problem: str = _argument("The problem file (YAML); '-' reads standard input.")
+    answers: list[str] = _argument("One or more answers files (YAML); '-' reads standard "
+                                   "input.")
+    json: bool = _flag("--json", "Print one JSON object: the tolerance, and per file per key "
+                                 "the grade.")
+    no_reveal: bool = _flag("--no-reveal", "Hide the expected values: say only which entries "
+                                           "are wrong.")
+    rtol: float | None = _option("--rtol", "Relative tolerance (default 1e-6).")
+    atol: float | None = _option("--atol", "Absolute tolerance (default 1e-6).")
+    decimals: int | None = _option("--decimals", "Right when the answer rounds to the "
+                                                 "expected value at N decimals.")
+    sig_figs: int | None = _option("--sig-figs", "Right when the answer has the expected "
+                                                 "value's N significant figures.")
+    exact: bool = _flag("--exact", "Compare exact fractions exactly (the problem must be "
+                                   "rational).")
+    summary: bool = _flag("--summary", "Print only the summary table, not each file's "
+                                       "report.")
+    points: list[str] | None = _option(
+        "--points", "The graded keys and their points, e.g. dW=2,db=1 or 'dW[1,2]=1' "
+                    "(repeatable). Every key named is graded in every file; other keys are "
+                    "not graded. Default: 1 point per key given.")
+    require: list[str] | None = _option(
+        "--require", "Keys every file must answer, e.g. dW,db,dX (repeatable); 1 point each "
+                     "unless --points says otherwise.")
+    partial: bool = _flag("--partial", "A matrix of the right shape earns the share of its "
+                                       "entries that are right (default: right or wrong as a "
+                                       "whole).")
+    gradescope: str | None = _option("--gradescope", "Also write Gradescope's results.json to "
+                                                     "this path.")
+    gradescope_visibility: str | None = _option(
+        "--gradescope-visibility", "Who sees the Gradescope results: visible (default), "
+                                   "hidden, after_due_date or after_published.")
+
+
+class Param(NamedTuple):
+    """A field of a command's options as both parsers read it."""
+
+    name: str  # the field
+    opt: Opt
+    kind: type  # bool (a flag), int, float or str
+    many: bool  # list[str]: a repeatable option, or one or more arguments
+    required: bool
+    default: Any
+
+
+_PARAMS: dict[type, list[Param]] = {}
+
+
+def params(options: type) -> list[Param]:
+    """The fields of an options dataclass, in order, read from their types and metadata."""
+    if options not in _PARAMS:
+        found = []
+        for f in fields(options):
+            kind: Any = f.type
+            inner = [t for t in typing.get_args(kind) if t is not type(None)]
+            if type(None) in typing.get_args(kind):  # X | None
+                kind = inner[0]
+            many = typing.get_origin(kind) is list
+            if many:
+                kind = typing.get_args(kind)[0]
+            if kind not in (bool, int, float, str) or (many and kind is not str):
+                raise TypeError(f"{options.__name__}.{f.name}: the command line reads bool, "
+                                f"int, float, str, X | None and list[str], not {f.type}")
+            found.append(Param(f.name, f.metadata["cli"], kind, many, f.default is MISSING,
+                               None if f.default is MISSING else f.default))
+        _PARAMS[options] = found
+    return _PARAMS[options]
 
 
 # --- the process: messages, standard output, Ctrl-C ----------------------------------------
@@ -217,14 +364,6 @@ def _errors(debug: bool) -> Iterator[None]:
               "traceback)", EXIT_INTERNAL)
 
 
-def _exit_code(work: Callable[[], int], debug: bool) -> int:
-    try:
-        with _errors(debug), _numpy_quiet():
-            return work()
-    except _Done as done:
-        return done.code
-
-
 # --- the commands' work -------------------------------------------------------------------
 
 
@@ -256,44 +395,35 @@ def _print_messages(solved: Any) -> None:
              "'grad_output'")
 
 
-def run_solve(problem: str | None = None, json_: bool = False, exact: bool = False,
-              float_: bool = False, terms: str = "auto", debug: bool = False) -> int:
-    def work() -> int:
-        from convgrad.engine import run
+def run_solve(options: SolveOptions) -> int:
+    from convgrad.engine import run
 
-        solved = run(_load(problem), exact=_exact_choice(exact, float_))
-        _print_messages(solved)
-        if json_:
-            from convgrad.result import Result
+    solved = run(_load(options.problem), exact=_exact_choice(options.exact, options.float_))
+    _print_messages(solved)
+    if options.json:
+        from convgrad.result import Result
 
-            sys.stdout.write(Result.from_run(solved).json_text() + "\n")
-        else:
-            from convgrad import render
+        sys.stdout.write(Result.from_run(solved).json_text() + "\n")
+    else:
+        from convgrad import render
 
-            render.print_solution(solved, terms=terms)
-        return EXIT_OK
-
-    return _exit_code(work, debug)
+        render.print_solution(solved, terms=options.terms)
+    return EXIT_OK
 
 
-def run_explain(problem: str | None = None, step: bool = False, show_all: bool = False,
-                lang: str = "en", exact: bool = False, float_: bool = False,
-                debug: bool = False) -> int:
-    def work() -> int:
-        from convgrad.engine import run
+def run_explain(options: ExplainOptions) -> int:
+    from convgrad.engine import run
 
-        solved = run(_load(problem), exact=_exact_choice(exact, float_))
-        _print_messages(solved)
-        from convgrad.explain import Quit, Walkthrough
-        from convgrad.render import make_console
+    solved = run(_load(options.problem), exact=_exact_choice(options.exact, options.float_))
+    _print_messages(solved)
+    from convgrad.explain import Quit, Walkthrough
+    from convgrad.render import make_console
 
-        console = make_console()
-        pause = _pause(console, lang) if step and _stdin_is_terminal() else None
-        with contextlib.suppress(Quit):  # q at a pause ends the walkthrough cleanly
-            Walkthrough(solved, console, lang, show_all).show(pause)
-        return EXIT_OK
-
-    return _exit_code(work, debug)
+    console = make_console()
+    pause = _pause(console, options.lang) if options.step and _stdin_is_terminal() else None
+    with contextlib.suppress(Quit):  # q at a pause ends the walkthrough cleanly
+        Walkthrough(solved, console, options.lang, options.show_all).show(pause)
+    return EXIT_OK
 
 
 def _pause(console: Any, lang: str) -> Callable[[], bool]:
@@ -319,55 +449,42 @@ def _stdin_is_terminal() -> bool:
         return False
 
 
-def run_check(problem: str, answers: list[str], json_: bool = False, no_reveal: bool = False,
-              rtol: float | None = None, atol: float | None = None,
-              decimals: int | None = None, sig_figs: int | None = None, exact: bool = False,
-              summary: bool = False, points: str | list[str] | None = None,
-              gradescope: str | None = None, debug: bool = False,
-              require: str | list[str] | None = None, partial: bool = False,
-              gradescope_visibility: str | None = None) -> int:
-    """points and require: each given once or more (the lists add up)."""
-    def work() -> int:
-        from convgrad.check import parse_points, parse_require
-        from convgrad.engine import run
-        from convgrad.result import unlimited_int_digits
+def run_check(options: CheckOptions) -> int:
+    from convgrad.check import parse_points, parse_require
+    from convgrad.engine import run
+    from convgrad.result import unlimited_int_digits
 
-        # Every option is checked before the problem is read: a usage error costs nothing.
-        tolerance = _tolerance(rtol, atol, decimals, sig_figs, exact)
-        weights, required = parse_points(points), parse_require(require)
-        _check_outputs(json_, summary, gradescope, gradescope_visibility, [problem, *answers])
-        if gradescope is not None and len(answers) != 1:
-            raise ProblemError("--gradescope writes the results of one submission; give "
-                               "one answers file")
-        solved = run(_load(problem), exact=True if exact else None)
-        with unlimited_int_digits():  # exact results of any size are compared and written
-            return _grade_and_report(solved, answers, tolerance, weights, required, partial,
-                                     json_, no_reveal, summary, gradescope,
-                                     gradescope_visibility, problem)
-
-    return _exit_code(work, debug)
+    # Every option is checked before the problem is read: a usage error costs nothing.
+    tolerance = _tolerance(options)
+    weights, required = parse_points(options.points), parse_require(options.require)
+    _check_outputs(options)
+    if options.gradescope is not None and len(options.answers) != 1:
+        raise ProblemError("--gradescope writes the results of one submission; give one "
+                           "answers file")
+    solved = run(_load(options.problem), exact=True if options.exact else None)
+    with unlimited_int_digits():  # exact results of any size are compared and written
+        return _grade_and_report(options, solved, tolerance, weights, required)
 
 
-def _grade_and_report(solved: Any, answers: list[str], tolerance: Any, weights: Any,
-                      required: Any, partial: bool, json_: bool, no_reveal: bool,
-                      summary: bool, gradescope: str | None, gradescope_visibility: str | None,
-                      problem: str) -> int:
+def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weights: Any,
+                      required: Any) -> int:
     from convgrad.check import Grader, check_json
 
-    grader = Grader(solved, tolerance, weights, required, partial)
-    reports = _grade_all(grader, answers)
-    if gradescope is not None:
-        _write_gradescope(gradescope, reports[0], not no_reveal,
-                          gradescope_visibility or "visible", tolerance, grader.points)
-    if json_:
-        doc = check_json(problem, tolerance, reports, not no_reveal, solved.exact,
-                         grader.points, partial)
+    reveal = not options.no_reveal
+    grader = Grader(solved, tolerance, weights, required, options.partial)
+    reports = _grade_all(grader, options.answers)
+    if options.gradescope is not None:
+        _write_gradescope(options.gradescope, reports[0], reveal,
+                          options.gradescope_visibility or "visible", tolerance, grader.points)
+    if options.json:
+        doc = check_json(options.problem, tolerance, reports, reveal, solved.exact,
+                         grader.points, options.partial)
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
         from convgrad.report import check_lines, write_plain
 
-        lines = check_lines(reports, tolerance, not no_reveal, summary_only=summary,
-                            points=grader.points, partial=partial)
+        lines = check_lines(reports, tolerance, reveal, summary_only=options.summary,
+                            points=grader.points, partial=options.partial)
         if sys.stdout.isatty():
             from convgrad import render
 
@@ -379,14 +496,12 @@ def _grade_and_report(solved: Any, answers: list[str], tolerance: Any, weights: 
     return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
 
 
-def _check_outputs(json_: bool, summary: bool, gradescope: str | None,
-                   visibility: str | None, inputs: list[str]) -> None:
+def _check_outputs(options: CheckOptions) -> None:
     """Usage errors among check's output options, each one line."""
-    import os
-
     from convgrad.check import VISIBILITIES
 
-    if json_ and summary:
+    gradescope, visibility = options.gradescope, options.gradescope_visibility
+    if options.json and options.summary:
         raise ProblemError("--summary shortens the text report and --json prints the whole "
                            "report as JSON; give one of them")
     if visibility is not None:
@@ -402,23 +517,24 @@ def _check_outputs(json_: bool, summary: bool, gradescope: str | None,
         raise ProblemError(f"--gradescope needs the path of a file to write, not "
                            f"'{gradescope}'; Gradescope reads "
                            "/autograder/results/results.json")
-    for path in inputs:
+    for path in [options.problem, *options.answers]:
         if path != "-" and os.path.exists(path) and os.path.exists(gradescope) and \
                 os.path.samefile(path, gradescope):
             raise ProblemError(f"--gradescope {gradescope} would overwrite {path}; give "
                                "another path")
 
 
-def _tolerance(rtol: float | None, atol: float | None, decimals: int | None,
-               sig_figs: int | None, exact: bool) -> Any:
+def _tolerance(options: CheckOptions) -> Any:
     import math
 
     from convgrad.check import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
 
+    rtol, atol, decimals, sig_figs = options.rtol, options.atol, options.decimals, \
+        options.sig_figs
     chosen = [name for name, given in (("--rtol/--atol", rtol is not None or atol is not None),
                                         ("--decimals", decimals is not None),
                                         ("--sig-figs", sig_figs is not None),
-                                        ("--exact", exact)) if given]
+                                        ("--exact", options.exact)) if given]
     if len(chosen) > 1:
         raise ProblemError(f"{' and '.join(chosen)} are different rules; give one of them")
     for name, value in (("--rtol", rtol), ("--atol", atol)):
@@ -427,7 +543,7 @@ def _tolerance(rtol: float | None, atol: float | None, decimals: int | None,
     for name, digits, low in (("--decimals", decimals, 0), ("--sig-figs", sig_figs, 1)):
         if digits is not None and not low <= digits <= 30:
             raise ProblemError(f"{name} must be a whole number from {low} to 30, not {digits}")
-    if exact:
+    if options.exact:
         return Tolerance("exact")
     if decimals is not None:
         return Tolerance("decimals", digits=decimals)
@@ -467,65 +583,50 @@ def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,
             from None
 
 
-# --- the fast path for scripts ------------------------------------------------------------
-
-_FLAGS = {"solve": {"--json", "--exact", "--float"},
-          "check": {"--json", "--no-reveal", "--exact", "--summary", "--partial"}}
-_VALUES = {"solve": {"--terms": str},
-           "check": {"--rtol": float, "--atol": float, "--decimals": int, "--sig-figs": int,
-                     "--points": str, "--require": str, "--gradescope": str,
-                     "--gradescope-visibility": str}}
-_REPEATED = {"--points", "--require"}  # options that may be given more than once
+# --- the command table, and running one command -------------------------------------------
 
 
-def _fast_args(args: list[str]) -> tuple[str, dict[str, Any]] | None:
-    """`solve ... --json` or `check ...` parsed without typer; None for anything else."""
-    debug = False
-    if args[:1] == ["--debug"]:
-        debug, args = True, args[1:]
-    if not args or args[0] not in _FLAGS or (args[0] == "solve" and "--json" not in args):
-        return None
-    command, rest = args[0], args[1:]
-    options: dict[str, Any] = {"debug": debug}
-    positional: list[str] = []
-    k = 0
-    while k < len(rest):
-        arg = rest[k]
-        if arg in _FLAGS[command]:
-            options[arg.lstrip("-").replace("-", "_")] = True
-        elif arg in _VALUES[command] and k + 1 < len(rest):
-            name = arg.lstrip("-").replace("-", "_")
-            try:
-                value = _VALUES[command][arg](rest[k + 1])
-            except ValueError:
-                return None  # typer says what is wrong with the value
-            options[name] = [*options.get(name, []), value] if arg in _REPEATED else value
-            k += 1
-        elif arg == "--" or (arg.startswith("-") and arg != "-"):
-            return None
-        else:
-            positional.append(arg)
-        k += 1
-    for flag in ("json", "float"):
-        if flag in options:
-            options[f"{flag}_"] = options.pop(flag)
-    if command == "solve":
-        if len(positional) > 1 or options.get("terms", "auto") not in ("all", "auto", "none"):
-            return None
-        return command, {"problem": positional[0] if positional else None, **options}
-    if len(positional) < 2:
-        return None
-    return command, {"problem": positional[0], "answers": positional[1:], **options}
+class Command(NamedTuple):
+    """A command: its name, its options (whose docstring is its help) and its work, which
+    returns the exit code. `finish`: it runs to its end when standard output's reader has
+    gone, as check does (its exit code is the grade)."""
+
+    name: str
+    options: type
+    run: Callable[[Any], int]
+    finish: bool = False
+
+    @property
+    def help(self) -> str:
+        return self.options.__doc__ or ""
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point of the `convgrad` command and of `python -m convgrad`."""
+COMMANDS = (Command("solve", SolveOptions, run_solve),
+            Command("explain", ExplainOptions, run_explain),
+            Command("check", CheckOptions, run_check, finish=True))
+
+
+class Invocation(NamedTuple):
+    """A command line, read: the command, its options, and --debug."""
+
+    command: Command
+    options: Any
+    debug: bool = False
+
+
+def _execute(invocation: Invocation) -> int:
+    """Run a command: library errors -> one line and exit 2, bugs -> one line and 70."""
+    try:
+        with _errors(invocation.debug), _numpy_quiet():
+            return invocation.command.run(invocation.options)
+    except _Done as done:
+        return done.code
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command line (sys.argv[1:] by default) and return its exit code, with the
+    faults of the process around it: Ctrl-C -> one line, exit 130."""
     args = sys.argv[1:] if argv is None else list(argv)
-    sys.exit(_main(args))
-
-
-def _main(args: list[str]) -> int:
-    """One command, with the faults of the process around it: Ctrl-C -> one line, exit 130."""
     with _ctrl_c():
         try:
             return _run(args)
@@ -544,16 +645,17 @@ def _run(args: list[str]) -> int:
     if sys.stdout is None:  # started with standard output closed (`>&-`)
         _say("error: cannot write to standard output (it is closed)")
         return EXIT_UNUSABLE
-    fast = _fast_args(args)
-    command = fast[0] if fast else next((a for a in args if not a.startswith("-")), "")
     original = sys.stdout
-    out = _guard_stdout(stop=command != "check")
+    out = _guard_stdout(stop=True)
     code = EXIT_OK
     try:
-        if fast is not None:
-            code = run_solve(**fast[1]) if fast[0] == "solve" else run_check(**fast[1])
+        parsed = parse(args)  # help and --version print here
+        if isinstance(parsed, int):
+            code = parsed
         else:
-            code = _run_app(args)
+            if out is not None:
+                out.stop = not parsed.command.finish
+            code = _execute(parsed)
         sys.stdout.flush()
     except _OutputFailed:
         pass  # out.error says why
@@ -573,25 +675,81 @@ def _run(args: list[str]) -> int:
     return code
 
 
-def _run_app(args: list[str]) -> int:
-    """The typer app, with a usage error (unknown option, bad value) as one line, exit 2."""
-    try:
-        with _usable_columns():
-            code = make_app()(args=args, prog_name="convgrad", standalone_mode=False)
-    except Exception as exc:
-        if type(exc).__name__ == "NoArgsIsHelpError":
-            exc.show()  # type: ignore[attr-defined]
-            return EXIT_OK
-        if hasattr(exc, "format_message") and hasattr(exc, "exit_code"):  # a usage error
-            ctx = getattr(exc, "ctx", None)
-            where = ctx.command_path if ctx is not None else "convgrad"
-            message = exc.format_message().replace("Value error, ", "")
-            _say(f"error: {message} (see '{where} --help')")
-            return EXIT_UNUSABLE
-        if type(exc).__name__ == "Abort":  # Ctrl-C where click saw it first
-            raise _Interrupted from None
-        raise
-    return code if isinstance(code, int) else EXIT_OK
+def parse(args: list[str]) -> "Invocation | int":
+    """The command line read, or the exit code when there is no command to run (help,
+    --version, a usage error: typer has printed what there was to print)."""
+    return fast_parse(args) or _typer_parse(args)
+
+
+# --- the fast parser: the calls it is sure of, from the declaration, without typer ----------
+
+# Numbers as typer reads them alike, whatever its version: plain decimal digits, an int of
+# at most 18 of them, a finite float.
+_INT = r"-?(?:0|[1-9][0-9]{0,17})"
+_FLOAT = r"-?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]{1,3})?"
+
+
+def fast_parse(args: list[str]) -> Invocation | None:
+    """A well-formed call of a command, read as typer reads it; None for anything else
+    (help, --version, an unknown option, a value typer would refuse or read otherwise)."""
+    # the flags before the command; --version prints and exits, as typer does it
+    main_flags = {p.opt.name: p.name for p in params(MainOptions) if p.name != "version"}
+    given: dict[str, bool] = {}
+    while args and args[0] in main_flags:
+        given[main_flags[args[0]]] = True
+        args = args[1:]
+    command = next((c for c in COMMANDS if args and c.name == args[0]), None)
+    if command is None:
+        return None
+    options = {p.opt.name: p for p in params(command.options) if p.opt.name}
+    values: dict[str, Any] = {}
+    positional: list[str] = []
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg == "-" or not arg.startswith("-"):
+            positional.append(arg)
+            continue
+        name, equals, text = arg.partition("=")
+        param = options.get(name)
+        if param is None:  # --help, -h, --, an unknown option
+            return None
+        if param.kind is bool:
+            if equals:
+                return None
+            values[param.name] = True
+            continue
+        value = _fast_value(param, text if equals else next(rest, None))
+        if value is None:
+            return None
+        values[param.name] = [*values.get(param.name, []), value] if param.many else value
+    for param in params(command.options):
+        if param.opt.name is not None:
+            continue
+        if param.many:
+            if not positional and param.required:
+                return None
+            values[param.name], positional = positional, []
+        elif positional:
+            values[param.name] = positional.pop(0)
+        elif param.required:
+            return None
+    if positional:
+        return None
+    return Invocation(command, command.options(**values), given.get("debug", False))
+
+
+def _fast_value(param: Param, text: str | None) -> Any:
+    """An option's value, or None when typer is to read it (or refuse it)."""
+    if text is None:
+        return None
+    if param.opt.choices:
+        return text if text in param.opt.choices else None
+    if param.kind is int:
+        return int(text) if re.fullmatch(_INT, text) else None
+    if param.kind is float:
+        number = float(text) if re.fullmatch(_FLOAT, text) else math.inf
+        return number if math.isfinite(number) else None
+    return text if text == "-" or not text.startswith("-") else None
 
 
 @contextmanager
@@ -618,12 +776,13 @@ def _usable_columns() -> Iterator[None]:
         os.environ["COLUMNS"] = given
 
 
-# --- the typer app --------------------------------------------------------------------------
+
+# --- the typer app, from the same declaration ------------------------------------------------
 
 
 def __getattr__(name: str) -> Any:
     # `from convgrad.cli import app` builds the typer app on first use, so that importing
-    # this module (for the fast path) does not import typer.
+    # this module (for the fast parser) does not import typer.
     if name == "app":
         return make_app()
     raise AttributeError(name)
@@ -633,137 +792,117 @@ _APP: list[Any] = []
 
 
 def make_app() -> Any:
-    """The typer app: every command and option, with its help."""
-    if _APP:
-        return _APP[0]
-    from typing import Annotated, Optional
+    """The typer app: every command and option, with its help. Its commands run as `main`
+    runs them (the same `_execute`), for typer's CliRunner."""
+    if not _APP:
+        _APP.append(_typer_app(_execute_in_typer))
+    return _APP[0]
 
+
+def _execute_in_typer(invocation: Invocation) -> None:
     import typer
 
-    app = typer.Typer(
-        name="convgrad",
-        help="Gradients of convolution layers, worked out term by term.\n\n"
-             "Reads a problem from a YAML file and shows the forward pass, the loss and "
-             "dL/dW, dL/db, dL/dX. With no file, solve and explain use the built-in worked "
-             "example.",
-        add_completion=False,
-        no_args_is_help=True,
-        pretty_exceptions_enable=False,
-        context_settings={"help_option_names": ["-h", "--help"]},
-    )
+    raise typer.Exit(_execute(invocation))
+
+
+def _typer_parse(args: list[str]) -> "Invocation | int":
+    """The command line read by typer; a usage error is one line, exit 2."""
+    import typer
+    from typer.main import get_command
+
+    # click's exception classes, or typer's own copy of them (newer typer)
+    exceptions = sys.modules[typer.BadParameter.__module__]
+    no_args_is_help = getattr(exceptions, "NoArgsIsHelpError", ())  # click 8.2 and later
+    read: list[Invocation] = []
+    try:
+        with _usable_columns():
+            code = get_command(_typer_app(read.append))(args=args, prog_name="convgrad",
+                                                         standalone_mode=False)
+    except no_args_is_help as exc:
+        exc.show()
+        return EXIT_OK
+    except exceptions.ClickException as exc:
+        ctx = getattr(exc, "ctx", None)
+        where = ctx.command_path if ctx is not None else "convgrad"
+        message = exc.format_message().replace("Value error, ", "")
+        _say(f"error: {message} (see '{where} --help')")
+        return EXIT_UNUSABLE
+    except typer.Abort:  # Ctrl-C where click saw it first
+        raise _Interrupted from None
+    if read:
+        return read[0]
+    return code if isinstance(code, int) else EXIT_OK
+
+
+def _typer_app(on_command: Callable[[Invocation], Any]) -> Any:
+    """A typer app whose commands hand their Invocation to on_command."""
+    import typer
+
+    app = typer.Typer(name="convgrad", help=APP_HELP, add_completion=False,
+                      no_args_is_help=True, pretty_exceptions_enable=False,
+                      context_settings={"help_option_names": ["-h", "--help"]})
     state = {"debug": False}
 
-    def version_callback(value: bool) -> None:
+    def before_the_command(**values: Any) -> None:
+        state["debug"] = values["debug"]
+
+    def print_version(value: bool) -> None:
         if value:
             typer.echo(f"convgrad {__version__}")
             raise typer.Exit()
 
-    @app.callback()
-    def _main(
-        version: Annotated[Optional[bool], typer.Option(  # noqa: UP045 (typer reads it)
-            "--version", callback=version_callback, is_eager=True,
-            help="Print the version and exit.")] = None,
-        debug: Annotated[bool, typer.Option(
-            "--debug", help="On an internal error, print the traceback.")] = False,
-    ) -> None:
-        """Gradients of convolution layers, worked out term by term."""
-        state["debug"] = debug
-
-    problem_arg = Annotated[Optional[str], typer.Argument(  # noqa: UP045
-        help="The problem file (YAML); '-' reads standard input. Left out: the built-in "
-             "worked example.", show_default=False)]
-    exact_opt = Annotated[bool, typer.Option(
-        "--exact", help="Exact fractions (fails on sigmoid, tanh, bce, cross_entropy).")]
-    float_opt = Annotated[bool, typer.Option("--float", help="float64 arithmetic.")]
-    json_opt = Annotated[bool, typer.Option(
-        "--json", help="Print one JSON object with every result, nothing else.")]
-
-    @app.command()
-    def solve(
-        problem: problem_arg = None,
-        json_: json_opt = False,
-        exact: exact_opt = False,
-        float_: float_opt = False,
-        terms: Annotated[Terms, typer.Option(
-            "--terms", help="Term expansions: all, auto (full for homework-size problems, "
-                            "summarised for large ones) or none.")] = Terms.auto,
-    ) -> None:
-        """Every intermediate term and every result: Y, the loss, dL/dY, dL/dW, dL/db, dL/dX."""
-        raise typer.Exit(run_solve(problem, json_, exact, float_, terms.value, state["debug"]))
-
-    @app.command()
-    def explain(
-        problem: problem_arg = None,
-        step: Annotated[bool, typer.Option(
-            "--step", help="Pause after each step (Enter: next, q: quit) when standard input "
-                           "is a terminal.")] = False,
-        all_: Annotated[bool, typer.Option(
-            "--all", help="Show every element in full, not the first few of each kind.")
-        ] = False,
-        lang: Annotated[Lang, typer.Option(
-            "--lang", help="The words of the walkthrough: en (English) or zh (Chinese).")
-        ] = Lang.en,
-        exact: exact_opt = False,
-        float_: float_opt = False,
-    ) -> None:
-        """A step-by-step walkthrough of the forward and backward pass, as on paper."""
-        raise typer.Exit(run_explain(problem, step, all_, lang.value, exact, float_,
-                                     state["debug"]))
-
-    @app.command()
-    def check(
-        problem: Annotated[str, typer.Argument(
-            help="The problem file (YAML); '-' reads standard input.", show_default=False)],
-        answers: Annotated[list[str], typer.Argument(
-            help="One or more answers files (YAML); '-' reads standard input.",
-            show_default=False)],
-        json_: Annotated[bool, typer.Option(
-            "--json", help="Print one JSON object: the tolerance, and per file per key the "
-                           "grade.")] = False,
-        no_reveal: Annotated[bool, typer.Option(
-            "--no-reveal", help="Hide the expected values: say only which entries are wrong.")
-        ] = False,
-        rtol: Annotated[Optional[float], typer.Option(  # noqa: UP045
-            "--rtol", help="Relative tolerance (default 1e-6).", show_default=False)] = None,
-        atol: Annotated[Optional[float], typer.Option(  # noqa: UP045
-            "--atol", help="Absolute tolerance (default 1e-6).", show_default=False)] = None,
-        decimals: Annotated[Optional[int], typer.Option(  # noqa: UP045
-            "--decimals", help="Right when the answer rounds to the expected value at N "
-                               "decimals.", show_default=False)] = None,
-        sig_figs: Annotated[Optional[int], typer.Option(  # noqa: UP045
-            "--sig-figs", help="Right when the answer has the expected value's N "
-                               "significant figures.", show_default=False)] = None,
-        exact: Annotated[bool, typer.Option(
-            "--exact", help="Compare exact fractions exactly (the problem must be rational).")
-        ] = False,
-        summary: Annotated[bool, typer.Option(
-            "--summary", help="Print only the summary table, not each file's report.")
-        ] = False,
-        points: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-            "--points", help="The graded keys and their points, e.g. dW=2,db=1 or "
-                             "'dW[1,2]=1' (repeatable). Every key named is graded in every "
-                             "file; other keys are not graded. Default: 1 point per key "
-                             "given.", show_default=False)] = None,
-        require: Annotated[Optional[list[str]], typer.Option(  # noqa: UP045
-            "--require", help="Keys every file must answer, e.g. dW,db,dX (repeatable); 1 "
-                              "point each unless --points says otherwise.",
-            show_default=False)] = None,
-        partial: Annotated[bool, typer.Option(
-            "--partial", help="A matrix of the right shape earns the share of its entries "
-                              "that are right (default: right or wrong as a whole).")
-        ] = False,
-        gradescope: Annotated[Optional[str], typer.Option(  # noqa: UP045
-            "--gradescope", help="Also write Gradescope's results.json to this path.",
-            show_default=False)] = None,
-        gradescope_visibility: Annotated[Optional[str], typer.Option(  # noqa: UP045
-            "--gradescope-visibility", help="Who sees the Gradescope results: visible "
-                                            "(default), hidden, after_due_date or "
-                                            "after_published.", show_default=False)] = None,
-    ) -> None:
-        """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
-        raise typer.Exit(run_check(problem, answers, json_, no_reveal, rtol, atol, decimals,
-                                   sig_figs, exact, summary, points, gradescope,
-                                   state["debug"], require, partial, gradescope_visibility))
-
-    _APP.append(app)
+    before_the_command.__signature__ = _signature(  # type: ignore[attr-defined]
+        MainOptions, {"version": {"callback": print_version, "is_eager": True}})
+    app.callback()(before_the_command)
+    for command in COMMANDS:
+        app.command(command.name, help=command.help)(
+            _typer_command(command, state, on_command))
     return app
+
+
+def _typer_command(command: Command, state: dict[str, bool],
+                   on_command: Callable[[Invocation], Any]) -> Callable[..., Any]:
+    from enum import Enum
+
+    def read(**values: Any) -> Any:
+        for param in params(command.options):
+            value = values[param.name]
+            if isinstance(value, Enum):
+                values[param.name] = value.value
+            elif param.many:
+                values[param.name] = list(value) if value or param.required else None
+        return on_command(Invocation(command, command.options(**values), state["debug"]))
+
+    read.__signature__ = _signature(command.options)  # type: ignore[attr-defined]
+    return read
+
+
+def _signature(options: type, extra: dict[str, dict[str, Any]] | None = None) -> Any:
+    """The parameters of a typer command for an options dataclass: typer.Argument and
+    typer.Option annotations, with their help and defaults."""
+    import inspect
+    from enum import Enum
+    from typing import Annotated, Optional
+
+    import typer
+
+    found = []
+    for param in params(options):
+        kind: Any = param.kind
+        default = inspect.Parameter.empty if param.required else param.default
+        if param.opt.choices:  # typer shows and checks an Enum's values
+            values = [(c, c) for c in param.opt.choices]
+            choices: Any = Enum(param.name.title(), values, type=str)  # type: ignore[misc]
+            kind, default = choices, choices(default)
+        if param.many:
+            kind = list[kind]
+        if not param.required and param.default is None:
+            kind = Optional[kind]  # noqa: UP045 (typer 0.16 reads Optional)
+        settings: dict[str, Any] = dict((extra or {}).get(param.name, {}), help=param.opt.help)
+        if param.opt.name is None or param.default is None:
+            settings["show_default"] = False
+        info = typer.Argument(**settings) if param.opt.name is None else \
+            typer.Option(param.opt.name, **settings)
+        found.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY,
+                                       default=default, annotation=Annotated[kind, info]))
+    return inspect.Signature(found)
