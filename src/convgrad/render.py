@@ -139,11 +139,11 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
     widths = [max(len(line[k][0]) for line in cells) for k in range(len(cols))]
     lines = [Text(title, style="bold")]
     for line in cells:
-        text = Text()
+        row = Text()
         for k, (cell, style) in enumerate(line):
-            text.append(" ")
-            text.append(cell.rjust(widths[k]), style=style)
-        lines.append(text)
+            row.append(" ")
+            row.append(cell.rjust(widths[k]), style=style)
+        lines.append(row)
     return lines
 
 
