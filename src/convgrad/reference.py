@@ -286,6 +286,7 @@ def activation_backward(
     dz = _zeros(z.shape, z, dout)
     for idx in np.ndindex(z.shape):
         v = z[idx]
+        derivative: float | Fraction
         if name == "none":
             derivative = 1
         elif name == "relu":
