@@ -17,10 +17,11 @@ from typing import Any
 
 import numpy as np
 
-from convgrad.engine import LayerPass, Run, run
+from convgrad.engine import Run, run
 from convgrad.errors import ProblemError
+from convgrad.layers import Layer
 from convgrad.numbers import exact_text
-from convgrad.spec import Conv, Dense, Problem, user_output_shape
+from convgrad.spec import Problem, user_output_shape
 
 # The order of keys in results and in `solve --json`.
 RESULT_KEYS = ("Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new", "b_new")
@@ -74,13 +75,10 @@ def results(solved: Run) -> dict[str, Any]:
 
     out["Y"] = shaped_output(solved.y)
     out["dY"] = shaped_output(solved.dy)
-    if problem.single:
-        conv = passes[0]
-        op = conv.layer.op
-        assert isinstance(op, Conv)
-        if conv.dw is not None:
-            out["dW"] = conv.dw.reshape(op.kernel_shape)
-            out["db"] = _bias_shaped(conv.db, op.bias_scalar)
+    # The single form's first layer is its convolution: dW, db, W_new, b_new are its own.
+    params = passes[0].params() if problem.single else []
+    for p in params:
+        out[p.grad_key] = _as_written(p.grad, p.shape)
     out["dX"] = None if solved.dx is None else solved.dx.reshape(problem.x_shape)
     out["loss"] = solved.loss
     if problem.single and len(passes) > 1:
@@ -89,36 +87,31 @@ def results(solved: Run) -> dict[str, Any]:
         if len(passes) == 3:
             out["A"] = shaped_output(passes[1].out)
             out["dA"] = shaped_output(passes[1].d_out)
-    if problem.single and passes[0].w_new is not None:
-        op = passes[0].layer.op
-        assert isinstance(op, Conv)
-        out["W_new"] = passes[0].w_new.reshape(op.kernel_shape)
-        out["b_new"] = _bias_shaped(passes[0].b_new, op.bias_scalar)
+    for p in params:
+        out[p.new_key] = _as_written(p.new, p.shape)
     out = {key: out[key] for key in RESULT_KEYS if out.get(key) is not None}
     if not problem.single:
         out["layers"] = [_layer_results(step) for step in passes]
     return out
 
 
-def _bias_shaped(db: np.ndarray | None, scalar: bool) -> Any:
-    if db is None:
+def _as_written(arr: np.ndarray | None, shape: tuple[int, ...]) -> Any:
+    """A parameter's gradient or update in the shape the user wrote: a bias written as one
+    number on one filter is that number."""
+    if arr is None:
         return None
-    if scalar and db.shape == (1,):
-        return db[0]
-    return db
+    return arr[0] if shape == () else arr.reshape(shape)
 
 
-def _layer_results(step: LayerPass) -> dict[str, Any]:
+def _layer_results(step: Layer) -> dict[str, Any]:
     layer = step.layer
     item: dict[str, Any] = {"name": layer.name, "type": layer.type,
                             "output": step.out, "d_output": step.d_out}
-    if isinstance(layer.op, Conv):
-        item["dW"] = None if step.dw is None else step.dw.reshape(layer.op.kernel_shape)
-        item["W_new"] = None if step.w_new is None else step.w_new.reshape(layer.op.kernel_shape)
-    elif isinstance(layer.op, Dense):
-        item["dW"], item["W_new"] = step.dw, step.w_new
-    if isinstance(layer.op, (Conv, Dense)):
-        item["db"], item["b_new"] = step.db, step.b_new
+    # A network's db and b_new are lists whatever form the bias took (SPEC section 5).
+    for p in step.params():
+        shape = p.shape or p.value.shape
+        item[p.grad_key] = _as_written(p.grad, shape)
+        item[p.new_key] = _as_written(p.new, shape)
     return {key: value for key, value in item.items() if value is not None}
 
 
