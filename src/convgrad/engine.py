@@ -56,8 +56,8 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, str | None
     if exact is True:
         if not problem.rational:
             raise problem.error("loss" if problem.loss in ("bce", "cross_entropy") else "layers",
-                                "exact arithmetic needs a rational problem, and sigmoid, tanh, "
-                                "bce and cross_entropy are not; drop --exact")
+                                "exact arithmetic needs a rational problem, and "
+                                f"{_not_rational(problem)}; drop --exact")
         if problem.work_bytes(exact=True) > MAX_WORK_BYTES:
             raise problem.error("input", f"is too large for exact arithmetic: it would need about "
                                 f"{_mib(problem.work_bytes(exact=True))} of memory, more than "
@@ -75,6 +75,16 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, str | None
                        f"multiply-adds, above the automatic exact limit of {EXACT_LIMIT:,}; "
                        "--exact forces exact fractions")
     return True, None
+
+
+def _not_rational(problem: Problem) -> str:
+    """What keeps a problem out of exact arithmetic, in words: "softmax is not"."""
+    if problem.loss in ("bce", "cross_entropy"):
+        return f"{problem.loss} is not"
+    kinds = list(dict.fromkeys(layer.type for layer in problem.layers if not layer.op.rational))
+    if kinds:
+        return f"{', '.join(kinds)} {'is' if len(kinds) == 1 else 'are'} not"
+    return "numbers given as float64 arrays are not (give ints, Fractions or strings)"
 
 
 def _mib(n: int) -> str:

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -82,6 +82,7 @@ class Conv:
     kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
     bias_scalar: bool
     padding_text: str  # "0", "same", "[1, 2]": as written, for the echo
+    rational: ClassVar[bool] = True  # keeps exact numbers exact
 
 
 @dataclass
@@ -89,17 +90,22 @@ class Activation:
     name: str  # relu | leaky_relu | sigmoid | tanh
     slope: Number = DEFAULT_SLOPE
 
+    @property
+    def rational(self) -> bool:
+        return self.name not in ("sigmoid", "tanh")
+
 
 @dataclass
 class Pool:
     kind: str  # max | avg
     size: tuple[int, int]
     stride: tuple[int, int]
+    rational: ClassVar[bool] = True
 
 
 @dataclass
 class Flatten:
-    pass
+    rational: ClassVar[bool] = True
 
 
 @dataclass
@@ -109,6 +115,7 @@ class Dense:
     w: np.ndarray
     b: np.ndarray
     bias_scalar: bool
+    rational: ClassVar[bool] = True
 
 
 @dataclass
@@ -157,8 +164,7 @@ class Problem:
             return False
         if any(arr.dtype != object for arr in self.arrays()):
             return False  # float64 arrays handed to the API stay float64
-        return not any(isinstance(layer.op, Activation) and layer.op.name in ("sigmoid", "tanh")
-                       for layer in self.layers)
+        return all(layer.op.rational for layer in self.layers)
 
     def arrays(self) -> list[np.ndarray]:
         """Every array of numbers in the problem."""

@@ -27,6 +27,7 @@ from convgrad.layers import (
     ConvLayer,
     DenseLayer,
     FlattenLayer,
+    FunctionLayer,
     Index,
     Layer,
     PoolLayer,
@@ -190,7 +191,8 @@ class Group:
 class Section:
     """One stage of the pass. `kind` names it for the walkthrough: problem, conv, activation,
     pool, flatten, dense, loss, grad_output, conv_weights, conv_input, activation_back,
-    pool_back, flatten_back, dense_back, update."""
+    pool_back, flatten_back, dense_back, update; a function layer's kind (softmax) and
+    <kind>_back."""
 
     title: str
     why: str
@@ -204,17 +206,19 @@ class Section:
     context: list[Matrix] = field(default_factory=list)
 
 
-def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool) -> str:
+def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool,
+               sep: str = " + ") -> str:
     """term(a) + term(b) + ..., with the middle elided when a long sum would drown the page.
 
     Only the terms shown are formatted, so a sum over 12,544 outputs costs five terms.
+    sep: ", " for a list of arguments.
     """
     if not items:
         return "0"
     if elide and len(items) > AUTO_TERMS:
-        head = " + ".join(term(item) for item in items[:3])
-        return f"{head} + ... ({len(items) - 4} more terms) + {term(items[-1])}"
-    return " + ".join(term(item) for item in items)
+        head = sep.join(term(item) for item in items[:3])
+        return f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
+    return sep.join(term(item) for item in items)
 
 
 # --- the trace of a run ------------------------------------------------------------------------
@@ -384,6 +388,11 @@ class Trace:
         M, N = step.w.shape
         return [self.say("fact.dense", layer=step.name, n_in=N, n_out=M)]
 
+    def function_facts(self, step: FunctionLayer) -> list[str]:
+        layer = step.layer
+        return [self.say(f"fact.{step.kind}", layer=layer.name, shape=_shape(layer.in_shape),
+                         **step.facts())]
+
     # forward
 
     def conv_forward(self, step: ConvLayer, names: Names) -> Section:
@@ -539,6 +548,30 @@ class Trace:
                                      f"{names.b.name}", self.say("rule.dense"),
                                      M, make)],
                        kind="dense", layer=step.layer.name)
+
+    def function_forward(self, step: FunctionLayer, names: Names) -> Section:
+        """Each output as the function of the inputs it is made of: softmax(x1, x2)_1."""
+        x, out = step.x, step.out
+        xl, yl = names.x, names.out
+        fn = step.layer.type
+        fields = step.facts()
+        x_matrix = self._matrix(_title(xl.name), x, xl)
+
+        def make(n: int) -> Expansion:
+            index = _unravel(n, out.shape)
+            group, k = step.out_terms(index)
+            which = f"_{k + 1}" if len(group) > 1 else ""
+            return Expansion(
+                yl(index), f"{fn}({join_terms(group, xl, self.elide, ', ')}){which}",
+                f"{fn}({join_terms(group, lambda i: show_number(x[i]), self.elide, ', ')}){which}",
+                out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
+
+        return Section(self.say("title.forward", layer=step.layer.name),
+                       self.say(f"why.{step.kind}", **fields),
+                       groups=[Group(f"{_title(yl.name)} = {fn}({_title(xl.name)})",
+                                     self.say(f"rule.{step.kind}", **fields), out.size, make)],
+                       results=[self._matrix(_title(yl.name), out, yl, axis_names=_axes(yl))],
+                       kind=step.kind, layer=step.layer.name, context=[x_matrix])
 
     # loss
 
@@ -788,6 +821,32 @@ class Trace:
                                     make_dx)],
                       results=[Matrix(f"dL/d{_title(names.w.name)}", dw)],
                       kind="dense_back", layer=step.layer.name)
+
+    def function_backward(self, step: FunctionLayer, names: Names) -> Iterator[Section]:
+        """Each input's gradient as the Jacobian product: dL/dx_j = Σ_i dL/dy_i·∂y_i/∂x_j."""
+        dout, dx = step.d_out, step.dx
+        assert dout is not None and dx is not None
+        xl, yl = names.x, names.out
+        fields = step.facts()
+        dout_matrix = self._matrix(f"dL/d{_title(yl.name)}", dout, yl)
+
+        def make(n: int) -> Expansion:
+            index = _unravel(n, step.x.shape)
+            terms = step.dx_terms(index)
+            return Expansion(
+                xl.grad()(index),
+                join_terms(terms, lambda t: f"dL/d{yl(t[0])}·∂{yl(t[0])}/∂{xl(index)}",
+                           self.elide),
+                join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(t[1])}", self.elide),
+                dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
+
+        yield Section(self.say("title.backward", layer=step.layer.name),
+                      self.say(f"why.{step.kind}_back", **fields),
+                      groups=[Group(f"dL/d{xl.name}", self.say(f"rule.{step.kind}_back", **fields),
+                                    step.x.size, make)],
+                      results=[self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
+                                            axis_names=_axes(xl))],
+                      kind=f"{step.kind}_back", layer=step.layer.name, context=[dout_matrix])
 
     # update
 

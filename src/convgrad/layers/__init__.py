@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from convgrad.arith import Numbers
 from convgrad.layers.activation import ActivationLayer
-from convgrad.layers.base import Factor, Index, Layer, Param, ParamLayer, Term, evaluate
+from convgrad.layers.base import (
+    Factor,
+    FunctionLayer,
+    Index,
+    Layer,
+    Param,
+    ParamLayer,
+    Term,
+    evaluate,
+)
 from convgrad.layers.conv import ConvLayer
 from convgrad.layers.dense import DenseLayer
 from convgrad.layers.flatten import FlattenLayer
@@ -32,5 +41,5 @@ def make_layer(layer: LayerSpec, num: Numbers) -> Layer:
 
 
 __all__ = ["KINDS", "ActivationLayer", "ConvLayer", "DenseLayer", "Factor", "FlattenLayer",
-           "Index", "Layer", "Param", "ParamLayer", "PoolLayer", "Term", "evaluate",
-           "make_layer"]
+           "FunctionLayer", "Index", "Layer", "Param", "ParamLayer", "PoolLayer", "Term",
+           "evaluate", "make_layer"]

@@ -98,6 +98,10 @@ class Layer:
         of `expanded`."""
         raise NotImplementedError
 
+    def facts(self) -> dict[str, Any]:
+        """Fields for the words that describe the layer (words.py: fact.<kind> ...)."""
+        return {}
+
     def _set_out(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         self.x, self.out = x, normalize(out)
         return self.out
@@ -105,6 +109,26 @@ class Layer:
     def _set_dx(self, dout: np.ndarray, dx: np.ndarray) -> np.ndarray:
         self.d_out, self.dx = dout, normalize(dx)
         return self.dx
+
+
+class FunctionLayer(Layer):
+    """A layer without parameters whose every output is a function of a group of its inputs
+    (softmax). The trace writes such a layer out from these maps alone, with its words
+    (words.py: fact.<kind>, why.<kind>, rule.<kind>, why.<kind>_back, rule.<kind>_back):
+    each output as fn(its group), each input's gradient as the Jacobian product."""
+
+    expanded = ("dx",)  # an output is not a sum of products of inputs; a gradient entry is
+
+    def out_terms(self, index: Index) -> tuple[list[Index], int]:
+        """out[index] = fn(x[group])_k: the group of inputs, and k, which of fn's outputs."""
+        raise NotImplementedError
+
+    def dx_terms(self, index: Index) -> list[tuple[Index, Number]]:
+        """dx[index] = sum of dout[o] * d out[o] / d x[index]: [(o, d out[o] / d x[index])]."""
+        raise NotImplementedError
+
+    def terms(self, of: str, index: Index) -> list[Term]:
+        return [(("dout", o), d) for o, d in self.dx_terms(index)]
 
 
 class ParamLayer(Layer):
