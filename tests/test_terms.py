@@ -41,12 +41,14 @@ def numbers(draw, shape: tuple[int, ...], exact: bool) -> np.ndarray:
 
 @st.composite
 def networks(draw, exact: bool):
-    """conv [-> activation] [-> pool] [-> conv ...] [-> flatten -> dense [-> activation]]."""
+    """conv [-> activation] [-> pool] [-> conv ...] [-> flatten -> dense [-> activation]];
+    softmax among the activations in float64."""
     C, H, W = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
     x = numbers(draw, (C, H, W), exact)
     layers: list = []
     shape = (C, H, W)
-    activations = ["relu", "leaky_relu"] + ([] if exact else ["sigmoid", "tanh"])
+    # softmax (float64 only) normalises the channels of maps, or every value of a vector
+    activations = ["relu", "leaky_relu"] + ([] if exact else ["sigmoid", "tanh", "softmax"])
     for _ in range(draw(st.integers(1, 2))):
         C, H, W = shape
         F, KH, KW = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))

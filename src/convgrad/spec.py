@@ -58,12 +58,13 @@ MAX_WINDOW = 256 * 256
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
 LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
 POOL_TYPES = ("max", "avg")
+SOFTMAX_DIMS = ("channels", "all")
 DEFAULT_SLOPE = Fraction(1, 100)
 
 CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
 TOP_KEYS = ("name", "description", "input", *CONV_KEYS, "activation", "pool", "target",
             "loss", "grad_output", "learning_rate", "layers")
-LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense")
+LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax")
 
 
 # --- the validated problem -----------------------------------------------------
@@ -119,10 +120,18 @@ class Dense:
 
 
 @dataclass
+class Softmax:
+    """softmax at each position over the channels of C x H x W maps, or over every value."""
+
+    dim: str  # channels | all
+    rational: ClassVar[bool] = False
+
+
+@dataclass
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
-    op: Conv | Activation | Pool | Flatten | Dense
+    op: Conv | Activation | Pool | Flatten | Dense | Softmax
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
 
@@ -157,7 +166,7 @@ class Problem:
     def rational(self) -> bool:
         """True when every number is exact and every step keeps it so.
 
-        Not rational: sigmoid, tanh, bce, cross_entropy, and float64 arrays given
+        Not rational: sigmoid, tanh, softmax, bce, cross_entropy, and float64 arrays given
         through the API (their numbers were never written as decimals).
         """
         if self.loss in ("bce", "cross_entropy"):
@@ -1285,6 +1294,8 @@ class _Builder:
         if type_ in ("max_pool", "avg_pool"):
             self.check_keys(spec, ("size", "stride"), path)
             return self.pool_layer(path, type_[:3], spec, shape, counts)
+        if type_ == "softmax":
+            return self.softmax_layer(path, spec, shape, counts)
         if type_ == "flatten":
             self.check_keys(spec, (), path)
             self.add_work(0, 2 * int(np.prod(shape)))  # its output and gradient, reported
@@ -1326,6 +1337,21 @@ class _Builder:
                 raise self.err((*path, "bias"), f"has {bias.size} values but the layer has "
                                f"{M} outputs; give one per output, or one number for all")
         return self.make_layer("dense", "fc", Dense(w, b, bias_scalar), shape, counts, (M,))
+
+    def softmax_layer(self, path: tuple, spec: dict, shape: tuple[int, ...],
+                      counts: dict[str, int]) -> Layer:
+        """softmax (SPEC section 6): dim channels (the default on maps) or all (on vectors)."""
+        self.check_keys(spec, ("dim",), path)
+        maps = len(shape) == 3
+        dim = str(self.get(spec, "dim", "channels" if maps else "all")).strip().lower()
+        if dim not in SOFTMAX_DIMS:
+            raise self.err((*path, "dim"), f"'{spec['dim']}' is not a softmax dim; "
+                           f"{_suggest(dim, SOFTMAX_DIMS)}")
+        if dim == "channels" and not maps:
+            raise self.err((*path, "dim"), f"is channels but the input is a vector of "
+                           f"{shape[0]}; use dim: all, or put softmax before flatten")
+        self.activation_work(path, shape)
+        return self.make_layer("softmax", "softmax", Softmax(dim), shape, counts)
 
 
 def _bytes_text(n: int) -> str:

@@ -23,7 +23,8 @@ from convgrad.layers.conv import ConvLayer
 from convgrad.layers.dense import DenseLayer
 from convgrad.layers.flatten import FlattenLayer
 from convgrad.layers.pool import PoolLayer
-from convgrad.spec import Activation, Conv, Dense, Flatten, Pool
+from convgrad.layers.softmax import SoftmaxLayer
+from convgrad.spec import Activation, Conv, Dense, Flatten, Pool, Softmax
 from convgrad.spec import Layer as LayerSpec
 
 KINDS: dict[type, type[Layer]] = {
@@ -32,6 +33,7 @@ KINDS: dict[type, type[Layer]] = {
     Pool: PoolLayer,
     Flatten: FlattenLayer,
     Dense: DenseLayer,
+    Softmax: SoftmaxLayer,
 }
 
 
