@@ -6,7 +6,7 @@ gradient (convgrad.losses). The same loop serves float64 and exact arithmetic
 (convgrad.arith): dtype is data.
 
 Where things are computed:
-- conv: layers/conv.py (Z; dX, dW, db), and likewise activation, pool, flatten, dense
+- each kind of layer: its module in layers/ (layers/conv.py: Z; dX, dW, db)
 - losses: losses.py (L and dL/dY)
 - a whole problem: `run`, which chains the layers forward, then backward.
 """

@@ -50,8 +50,9 @@ class Layer:
     expanded: tuple[str, ...] = ("out", "dx")
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
-        self.layer = layer  # the description: name, type, op, in_shape, out_shape
-        self.exact = num.exact
+        """layer: the description (name, type, op, in_shape, out_shape); num: the run's
+        arithmetic, into which a subclass takes its parameters and constants."""
+        self.layer = layer
         self.x: np.ndarray
         self.out: np.ndarray
         self.d_out: np.ndarray | None = None
