@@ -151,6 +151,26 @@ def test_gradients_match_central_differences():
     np.testing.assert_allclose(got["layers"][0]["dW"], dw, rtol=1e-5, atol=1e-8)
 
 
+def test_matches_pytorch():
+    """As PyTorch float64 autograd: Softmax(dim=1) on 1 x C x H x W maps and on 1 x M vectors."""
+    torch = pytest.importorskip("torch")
+    problem = _problem("channels", True)
+    got = convgrad.solve(problem)
+    conv, _, _, dense, _ = problem["layers"]
+    x = torch.tensor(problem["input"][None], requires_grad=True)
+    w = torch.tensor(conv["conv"]["kernel"], requires_grad=True)
+    b = torch.tensor(np.array(conv["conv"]["bias"]))
+    h = torch.softmax(torch.nn.functional.conv2d(x, w, b), dim=1).flatten(1)
+    h = torch.nn.functional.linear(h, torch.tensor(dense["dense"]["weights"]),
+                                   torch.tensor(np.array(dense["dense"]["bias"])))
+    y = torch.softmax(h, dim=1)
+    loss = torch.nn.functional.mse_loss(y, torch.tensor([problem["target"]]))
+    loss.backward()
+    assert got["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(got["dX"], x.grad[0].numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got["layers"][0]["dW"], w.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
 def test_large_inputs_do_not_overflow():
     got = convgrad.solve({"input": [1000.0, 0.0, -1000.0], "layers": ["softmax"],
                           "grad_output": [1, 0, 0]})
