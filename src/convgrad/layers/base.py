@@ -14,8 +14,9 @@ is the same maps in one shape that any reader can evaluate (see `evaluate`).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, overload
 
 import numpy as np
 
@@ -27,6 +28,35 @@ Index = tuple[int, ...]
 # A factor of a term: an entry of one of the layer's arrays ("x", (c, i, j)), or a number.
 Factor = tuple[str, Index] | Number
 Term = tuple[Factor, ...]
+
+A = TypeVar("A")
+B = TypeVar("B")
+T = TypeVar("T")
+
+
+class Grid(Sequence[T]):
+    """make(row, col) for every row and column, row-major, each made when it is read: a sum
+    over 12,544 output positions costs only the terms that are shown."""
+
+    def __init__(self, rows: Sequence[A], cols: Sequence[B], make: Callable[[A, B], T]) -> None:
+        self.rows, self.cols, self.make = rows, cols, make
+
+    def __len__(self) -> int:
+        return len(self.rows) * len(self.cols)
+
+    @overload
+    def __getitem__(self, k: int) -> T: ...
+
+    @overload
+    def __getitem__(self, k: slice) -> list[T]: ...
+
+    def __getitem__(self, k: int | slice) -> T | list[T]:
+        if isinstance(k, slice):
+            return [self[n] for n in range(len(self))[k]]
+        if not -len(self) <= k < len(self):
+            raise IndexError(k)
+        i, j = divmod(k % len(self), len(self.cols))
+        return self.make(self.rows[i], self.cols[j])
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convgrad.arith import Numbers, divide, matmul, scaled_matmul, zeros
-from convgrad.layers.base import Index, ParamLayer, Term
+from convgrad.layers.base import Grid, Index, ParamLayer, Term
 from convgrad.spec import Conv
 from convgrad.spec import Layer as LayerSpec
 
@@ -152,7 +152,7 @@ class ConvLayer(ParamLayer):
                     taps.append(((c, r, s) if inside else None, (f, c, *self._tap(p, q))))
         return taps, (f,)
 
-    def dw_terms(self, f: int, c: int, p: int, q: int) -> list[tuple[Index, Index]]:
+    def dw_terms(self, f: int, c: int, p: int, q: int) -> Grid[tuple[Index, Index]]:
         """dw[f,c,p,q] (w as written) = sum of dout[dout_index] * x[x_index]: one pair per
         output whose window put this weight on a real input (padding adds 0)."""
         _, H, W = self.layer.in_shape
@@ -160,21 +160,14 @@ class ConvLayer(ParamLayer):
         top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
         pe, qe = self._tap(p, q)
-        out: list[tuple[Index, Index]] = []
-        for i in range(OH):
-            r = i * sh + pe * dh - top
-            if not 0 <= r < H:
-                continue
-            for j in range(OW):
-                s = j * sw + qe * dw - left
-                if 0 <= s < W:
-                    out.append(((f, i, j), (c, r, s)))
-        return out
+        rows = [(i, r) for i in range(OH) if 0 <= (r := i * sh + pe * dh - top) < H]
+        cols = [(j, s) for j in range(OW) if 0 <= (s := j * sw + qe * dw - left) < W]
+        return Grid(rows, cols, lambda row, col: ((f, row[0], col[0]), (c, row[1], col[1])))
 
-    def db_terms(self, f: int) -> list[Index]:
-        """db[f] = the sum of dout[f, i, j] over every output position."""
+    def db_terms(self, f: int) -> Grid[Index]:
+        """db[f] = the sum of dout[f, i, j] over every output position (i, j), row-major."""
         _, OH, OW = self.layer.out_shape
-        return [(f, i, j) for i in range(OH) for j in range(OW)]
+        return Grid(range(OH), range(OW), lambda i, j: (f, i, j))
 
     def dx_terms(self, c: int, r: int, s: int) -> list[tuple[Index, Index]]:
         """dx[c,r,s] = sum of dout[dout_index] * w[w_index] over every window that covers
