@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
 
 import numpy as np
@@ -85,7 +84,6 @@ def _int_or_fraction(n: int, d: int) -> Number:
     return f.numerator if f.denominator == 1 else f
 
 
-@dataclass(frozen=True)
 class Numbers:
     """A problem's numbers in the run's arithmetic: object arrays of int/Fraction, or float64.
 
@@ -94,9 +92,9 @@ class Numbers:
     parameters have keys of their own (kernel, bias) rather than a place in `layers`.
     """
 
-    exact: bool
-    single: bool
-    too_large: Callable[[str, str], Exception]
+    def __init__(self, exact: bool, single: bool,
+                 too_large: Callable[[str, str], Exception]) -> None:
+        self.exact, self.single, self.too_large = exact, single, too_large
 
     def array(self, arr: np.ndarray, key: str, what: str = "") -> np.ndarray:
         if self.exact:

@@ -7,9 +7,8 @@ half_sse and mae are rational (exact arrays stay exact); bce and cross_entropy a
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from fractions import Fraction
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
@@ -20,8 +19,7 @@ if TYPE_CHECKING:
     from convgrad.spec import Problem
 
 
-@dataclass(frozen=True)
-class Loss:
+class Loss(NamedTuple):
     """value(y, t) -> L, gradient(y, t) -> dL/dY (y's shape)."""
 
     value: Callable[[np.ndarray, np.ndarray], Number]

@@ -15,8 +15,7 @@ is the same maps in one shape that any reader can evaluate (see `evaluate`).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar, TypeVar, overload
+from typing import Any, ClassVar, NamedTuple, TypeVar, overload
 
 import numpy as np
 
@@ -59,8 +58,7 @@ class Grid(Sequence[T]):
         return self.make(self.rows[i], self.cols[j])
 
 
-@dataclass(frozen=True)
-class Param:
+class Param(NamedTuple):
     """One parameter of a layer in a run, and the result keys that report it."""
 
     letter: str  # w, b: how terms name its entries
