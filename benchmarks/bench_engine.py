@@ -14,7 +14,9 @@ from functools import partial
 import numpy as np
 from _timing import machine, median_seconds
 
-from convgrad.engine import conv_backward, conv_forward
+from convgrad.arith import Numbers
+from convgrad.layers import ConvLayer
+from convgrad.model import Conv, Layer
 
 LAYERS = [
     ("64x56x56, 64 3x3, pad 1", (64, 56, 56), (64, 64, 3, 3), (1, 1), (1, 1, 1, 1)),
@@ -22,10 +24,23 @@ LAYERS = [
 ]
 
 
+def conv_layer(x, w, b, stride, pad):  # type: ignore[no-untyped-def]
+    """The conv layer of a run on x, in float64, as the engine makes it."""
+    F, _, KH, KW = w.shape
+    OH = (x.shape[1] + pad[0] + pad[1] - KH) // stride[0] + 1
+    OW = (x.shape[2] + pad[2] + pad[3] - KW) // stride[1] + 1
+    op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=(1, 1), flip=False,
+              kernel_shape=w.shape, bias_scalar=False, padding_text=str(pad[0]))
+    numbers = Numbers(exact=False, single=False, too_large=lambda key, what: ValueError(key))
+    return ConvLayer(Layer("conv1", "conv", op, x.shape, (F, OH, OW)), numbers)
+
+
 def convgrad_pass(x, w, b, stride, pad):  # type: ignore[no-untyped-def]
-    z, cols = conv_forward(x, w, b, stride, pad, (1, 1))
+    layer = conv_layer(x, w, b, stride, pad)
+    z = layer.forward(x)
     dz = np.ones_like(z)  # dL/dZ of L = sum(Z)
-    return conv_backward(dz, x.shape, w, cols, stride, pad, (1, 1))
+    dx = layer.backward(dz)
+    return dx, layer.dw, layer.db
 
 
 def torch_pass(torch, x, w, b, stride, pad):  # type: ignore[no-untyped-def]

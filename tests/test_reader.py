@@ -1024,7 +1024,7 @@ def test_network_layer_errors_give_key_and_line():
     base = ('input: "1 0; 0 1"', "layers:")
     assert_error(lines(*base, "  - conv: {kernal: [[1]]}"), "kernal", "did you mean 'kernel'",
                  line=3)
-    assert_error(lines(*base, "  - conv: {kernel: [[1]]}", "  - softmax"), "softmax", line=4)
+    assert_error(lines(*base, "  - conv: {kernel: [[1]]}", "  - dropout"), "dropout", line=4)
     assert_error(lines(*base, "  - conv: {kernel: [[1]], stride: 0}"), "stride", line=3)
     assert_error(lines(*base, "  - conv:"), "kernel", "missing", line=3)
     assert_error(lines(*base, "  - flatten", "  - dense: {weights: [[1, 1]]}"), "weights",

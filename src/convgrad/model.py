@@ -1,7 +1,7 @@
 """The problem as data: what the engine computes, built by reader.py, with no input or output.
 
 A Problem holds the input, the layers in order (a description per kind of layer: Conv,
-Activation, Pool, Flatten, Dense) and the objective (a target and a loss, or dL/dY given),
+Activation, Pool, Flatten, Dense, Softmax) and the objective (a target and a loss, or dL/dY given),
 already checked: shapes fit, numbers are numbers, names are known. The conventions that
 decide how results are shown (the user's shapes, a scalar bias) live here too, once.
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import ClassVar
 
 import numpy as np
 
@@ -30,15 +31,45 @@ REPORT_BYTES = {False: 72, True: 200}  # float64, exact
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
 LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
 POOL_TYPES = ("max", "avg")
+SOFTMAX_DIMS = ("channels", "all")
 DEFAULT_SLOPE = Fraction(1, 100)
-LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense")
+LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax")
 
 
 # --- the validated problem -----------------------------------------------------
 
 
+class Op:
+    """What every layer description answers, whatever its kind of layer. Each kind also says
+    whether it keeps exact numbers exact: `rational`."""
+
+    def arrays(self) -> list[np.ndarray]:
+        """The layer's arrays of numbers (its weights and bias): [] for a layer without any."""
+        return []
+
+    @property
+    def taps(self) -> int:
+        """Multiply-adds per output value of one forward pass (0 for a layer without
+        weights), to size exact arithmetic."""
+        return 0
+
+
+class Weighted(Op):
+    """A description with weights w and a bias b (conv, dense)."""
+
+    w: np.ndarray
+    b: np.ndarray
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.w, self.b]
+
+    @property
+    def taps(self) -> int:
+        return int(np.prod(self.w.shape[1:]))
+
+
 @dataclass
-class Conv:
+class Conv(Weighted):
     """A convolution: w (F, C, KH, KW), b (F,); pad = (top, bottom, left, right)."""
 
     w: np.ndarray
@@ -50,40 +81,55 @@ class Conv:
     kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
     bias_scalar: bool
     padding_text: str  # "0", "same", "[1, 2]": as written, for the echo
+    rational: ClassVar[bool] = True  # keeps exact numbers exact
 
 
 @dataclass
-class Activation:
+class Activation(Op):
     name: str  # relu | leaky_relu | sigmoid | tanh
     slope: Number = DEFAULT_SLOPE
 
+    @property
+    def rational(self) -> bool:
+        return self.name not in ("sigmoid", "tanh")
+
 
 @dataclass
-class Pool:
+class Pool(Op):
     kind: str  # max | avg
     size: tuple[int, int]
     stride: tuple[int, int]
+    rational: ClassVar[bool] = True
 
 
 @dataclass
-class Flatten:
-    pass
+class Flatten(Op):
+    rational: ClassVar[bool] = True
 
 
 @dataclass
-class Dense:
+class Dense(Weighted):
     """A fully connected layer as PyTorch's Linear: y = w x + b, w (M, N), b (M,)."""
 
     w: np.ndarray
     b: np.ndarray
     bias_scalar: bool
+    rational: ClassVar[bool] = True
+
+
+@dataclass
+class Softmax(Op):
+    """softmax at each position over the channels of C x H x W maps, or over every value."""
+
+    dim: str  # channels | all
+    rational: ClassVar[bool] = False
 
 
 @dataclass
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
-    op: Conv | Activation | Pool | Flatten | Dense
+    op: Conv | Activation | Pool | Flatten | Dense | Softmax
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
 
@@ -118,32 +164,26 @@ class Problem:
     def rational(self) -> bool:
         """True when every number is exact and every step keeps it so.
 
-        Not rational: sigmoid, tanh, bce, cross_entropy, and float64 arrays given
+        Not rational: sigmoid, tanh, softmax, bce, cross_entropy, and float64 arrays given
         through the API (their numbers were never written as decimals).
         """
         if self.loss in ("bce", "cross_entropy"):
             return False
         if any(arr.dtype != object for arr in self.arrays()):
             return False  # float64 arrays handed to the API stay float64
-        return not any(isinstance(layer.op, Activation) and layer.op.name in ("sigmoid", "tanh")
-                       for layer in self.layers)
+        return all(layer.op.rational for layer in self.layers)
 
     def arrays(self) -> list[np.ndarray]:
         """Every array of numbers in the problem."""
         out = [self.x]
         for layer in self.layers:
-            if isinstance(layer.op, (Conv, Dense)):
-                out += [layer.op.w, layer.op.b]
+            out += layer.op.arrays()
         return out + [a for a in (self.target, self.grad_output) if a is not None]
 
     @property
     def multiply_adds(self) -> int:
         """Multiply-adds of one forward pass, to size exact arithmetic."""
-        total = 0
-        for layer in self.layers:
-            if isinstance(layer.op, (Conv, Dense)):
-                total += int(np.prod(layer.out_shape)) * int(np.prod(layer.op.w.shape[1:]))
-        return total
+        return sum(int(np.prod(layer.out_shape)) * layer.op.taps for layer in self.layers)
 
     @property
     def has_backward(self) -> bool:
@@ -205,9 +245,13 @@ def user_output_shape(problem: Problem, shape: tuple[int, ...]) -> tuple[int, ..
     return shape
 
 
-def user_bias_shape(problem: Problem, op: Conv) -> tuple[int, ...]:
-    """The shape of a convolution's db and b_new as SPEC shows them: one number when the
-    single-layer form wrote one number for one filter; else one per filter (a network's db
-    is a list whatever form its bias took, SPEC section 5)."""
-    F = op.w.shape[0]
-    return () if problem.single and op.bias_scalar and F == 1 else (F,)
+def user_param_shape(problem: Problem, written: tuple[int, ...], full: tuple[int, ...]
+                     ) -> tuple[int, ...]:
+    """The shape of a parameter's gradient and update (dW and W_new, db and b_new) as SPEC
+    shows them: as the user wrote the parameter (dW as the kernel; db one number when the
+    single-layer form wrote one number for one filter). A network's db is a list whatever form
+    its bias took (SPEC section 5): a parameter written as one number shows at `full` shape.
+
+    written: the parameter's shape as written, () for one number; full: its shape in the run.
+    """
+    return written if problem.single or written else full

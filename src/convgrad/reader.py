@@ -29,6 +29,7 @@ from convgrad.model import (
     MAX_WORK_BYTES,
     POOL_TYPES,
     REPORT_BYTES,
+    SOFTMAX_DIMS,
     Activation,
     Conv,
     Dense,
@@ -36,6 +37,7 @@ from convgrad.model import (
     Layer,
     Pool,
     Problem,
+    Softmax,
     Where,
     dotted,
     squeezed,
@@ -1035,12 +1037,12 @@ class _Builder:
         op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
                   kernel_shape=k.shape, bias_scalar=bias_scalar, padding_text=padding_text)
         layer = self.make_layer("conv", "conv", op, in_shape, counts, (F, OH, OW))
-        self.coverage_warnings(layer, input_ndim)
+        self.coverage_warnings(layer, op)
         return layer
 
-    def coverage_warnings(self, layer: Layer, input_ndim: int) -> None:
-        op = layer.op
-        assert isinstance(op, Conv)
+    def coverage_warnings(self, layer: Layer, op: Conv) -> None:
+        """Warnings for input rows and columns that no window of the convolution `op` (the
+        description of `layer`) reaches."""
         _, H, W = layer.in_shape
         _, _, KH, KW = op.w.shape
         _, OH, OW = layer.out_shape
@@ -1155,6 +1157,8 @@ class _Builder:
         if type_ in ("max_pool", "avg_pool"):
             self.check_keys(spec, ("size", "stride"), path)
             return self.pool_layer(path, type_[:3], spec, shape, counts)
+        if type_ == "softmax":
+            return self.softmax_layer(path, spec, shape, counts)
         if type_ == "flatten":
             self.check_keys(spec, (), path)
             self.add_work(0, 2 * int(np.prod(shape)))  # its output and gradient, reported
@@ -1196,6 +1200,21 @@ class _Builder:
                 raise self.err((*path, "bias"), f"has {bias.size} values but the layer has "
                                f"{M} outputs; give one per output, or one number for all")
         return self.make_layer("dense", "fc", Dense(w, b, bias_scalar), shape, counts, (M,))
+
+    def softmax_layer(self, path: tuple, spec: dict, shape: tuple[int, ...],
+                      counts: dict[str, int]) -> Layer:
+        """softmax (SPEC section 6): dim channels (the default on maps) or all (on vectors)."""
+        self.check_keys(spec, ("dim",), path)
+        maps = len(shape) == 3
+        dim = str(self.get(spec, "dim", "channels" if maps else "all")).strip().lower()
+        if dim not in SOFTMAX_DIMS:
+            raise self.err((*path, "dim"), f"'{spec['dim']}' is not a softmax dim; "
+                           f"{_suggest(dim, SOFTMAX_DIMS)}")
+        if dim == "channels" and not maps:
+            raise self.err((*path, "dim"), f"is channels but the input is a vector of "
+                           f"{shape[0]}; use dim: all, or put softmax before flatten")
+        self.activation_work(path, shape)
+        return self.make_layer("softmax", "softmax", Softmax(dim), shape, counts)
 
 
 def _bytes_text(n: int) -> str:

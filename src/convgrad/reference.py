@@ -9,7 +9,7 @@ The same code serves two kinds of arrays:
 - float64 arrays, and
 - object arrays whose entries are `fractions.Fraction` or `int` (exact arithmetic).
 Only +, -, *, / and comparisons touch the entries, so Fractions stay Fractions. The
-non-rational functions (sigmoid, tanh, bce, cross_entropy) use `math.exp`, `math.tanh` and
+non-rational functions (sigmoid, tanh, softmax, bce, cross_entropy) use `math.exp`, `math.tanh` and
 `math.log`, and are only ever meant to see floats. Results are object arrays (cells start as
 int 0) when any input is an object array, float64 arrays otherwise.
 
@@ -461,6 +461,61 @@ def dense_backward(
             dx[n] = dx[n] + w[m, n] * dout[m]
             dw[m, n] = dout[m] * x[n]
     return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------------
+# softmax
+
+
+SOFTMAX_DIMS = ("channels", "all")
+
+
+def _softmax_groups(shape: tuple[int, ...], dim: str) -> list[list[tuple[int, ...]]]:
+    """The index groups softmax normalises: with dim channels, for each position (h, w) of
+    (C, H, W) maps the C entries (c, h, w); with dim all, one group of every entry."""
+    if dim not in SOFTMAX_DIMS:
+        raise ValueError(f"unknown softmax dim {dim!r}; expected channels or all")
+    if dim == "all":
+        return [list(np.ndindex(shape))]
+    if len(shape) != 3:
+        raise ValueError(f"dim channels needs (C, H, W) maps, got shape {shape}")
+    C, H, W = shape
+    return [[(c, h, w) for c in range(C)] for h in range(H) for w in range(W)]
+
+
+def softmax_forward(x: np.ndarray, dim: str) -> np.ndarray:
+    """softmax over each group of entries (see _softmax_groups), float64.
+
+    x: (C, H, W) with dim channels, any shape with dim all. Returns y, x's shape, with
+    y[i] = exp(x[i] - m) / sum over j in the group of exp(x[j] - m), m the group's max.
+    """
+    y = np.zeros(x.shape, dtype=np.float64)
+    for group in _softmax_groups(x.shape, dim):
+        m = max(x[i] for i in group)
+        total = 0.0
+        for i in group:
+            total = total + math.exp(x[i] - m)
+        for i in group:
+            y[i] = math.exp(x[i] - m) / total
+    return y
+
+
+def softmax_backward(x: np.ndarray, dout: np.ndarray, dim: str) -> np.ndarray:
+    """dx for softmax_forward(x, dim), given dout = dL/dy; x's shape.
+
+    dx[j] = sum over i in j's group of dout[i] * dy_i/dx_j, with the Jacobian
+    dy_i/dx_j = y_i * (1 - y_j) when i = j, and -y_i * y_j otherwise.
+    """
+    y = softmax_forward(x, dim)
+    dx = np.zeros(x.shape, dtype=np.float64)
+    for group in _softmax_groups(x.shape, dim):
+        for j in group:
+            total = 0.0
+            for i in group:
+                jacobian = y[i] * (1 - y[j]) if i == j else -y[i] * y[j]
+                total = total + dout[i] * jacobian
+            dx[j] = total
+    return dx
 
 
 # ----------------------------------------------------------------------------------------

@@ -20,11 +20,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convgrad.errors import ProblemError
-from convgrad.model import Conv, user_bias_shape, user_output_shape
+from convgrad.model import Problem, user_output_shape, user_param_shape
 from convgrad.numbers import exact_text
 
 if TYPE_CHECKING:
-    from convgrad.engine import LayerPass, Run
+    from convgrad.engine import Run
+    from convgrad.layers import Layer
 
 # The numeric keys of a result, in the order of `solve --json` (SPEC section 3); a network
 # has `layers` after them, one object per layer with `name`, `type` and LAYER_KEYS, in this
@@ -64,14 +65,8 @@ class Result(dict[str, Any]):
         values["dX"] = None if run.dx is None else run.dx.reshape(problem.x_shape)
         values["loss"] = run.loss
         if problem.single:
-            conv = passes[0]
-            op = conv.layer.op
-            assert isinstance(op, Conv)
-            bias = user_bias_shape(problem, op)
-            values["dW"] = _reshaped(conv.dw, op.kernel_shape)
-            values["db"] = _bias(conv.db, bias)
-            values["W_new"] = _reshaped(conv.w_new, op.kernel_shape)
-            values["b_new"] = _bias(conv.b_new, bias)
+            # The single form's first layer is its convolution: dW, db, W_new, b_new are its own.
+            values.update(_param_values(problem, passes[0]))
             if len(passes) > 1:
                 values["Z"], values["dZ"] = output(passes[0].out), output(passes[0].d_out)
             if len(passes) == 3:
@@ -79,7 +74,7 @@ class Result(dict[str, Any]):
         result = cls(((key, values[key]) for key in RESULT_KEYS
                       if values.get(key) is not None), exact=run.exact)
         if not problem.single:
-            result["layers"] = [_layer_values(step) for step in passes]
+            result["layers"] = [_layer_values(problem, step) for step in passes]
         result["warnings"] = [str(notice) for notice in problem.warnings]
         return result
 
@@ -106,28 +101,32 @@ class Result(dict[str, Any]):
         return json_text(self, self.exact)
 
 
-def _reshaped(arr: np.ndarray | None, shape: tuple[int, ...]) -> np.ndarray | None:
-    return None if arr is None else arr.reshape(shape)
+def _as_written(arr: np.ndarray | None, shape: tuple[int, ...]) -> Any:
+    """A parameter's gradient or update in the user's shape: a scalar bias gives the number
+    itself (SPEC section 4), not a 0-d array."""
+    if arr is None:
+        return None
+    return arr.reshape(shape)[()] if shape == () else arr.reshape(shape)
 
 
-def _bias(arr: np.ndarray | None, shape: tuple[int, ...]) -> Any:
-    """db or b_new in the user's shape: a scalar bias gives the number itself (SPEC section
-    4), not a 0-d array."""
-    if arr is None or shape != ():
-        return arr
-    return arr.reshape(())[()]
+def _param_values(problem: Problem, step: Layer) -> dict[str, Any]:
+    """dW, db (and W_new, b_new) of a layer with parameters, in the user's shapes (see
+    model.user_param_shape); {} for a layer without any."""
+    values: dict[str, Any] = {}
+    for p in step.params():
+        shape = user_param_shape(problem, p.shape, p.value.shape)
+        values[p.grad_key] = _as_written(p.grad, shape)
+        values[p.new_key] = _as_written(p.new, shape)
+    return values
 
 
-def _layer_values(step: LayerPass) -> dict[str, Any]:
+def _layer_values(problem: Problem, step: Layer) -> dict[str, Any]:
     """One layer's object in a network's results: name, type, output, d_output, and for a
     layer with weights dW and db (and W_new, b_new): dW in the kernel's shape as written."""
     layer = step.layer
     item: dict[str, Any] = {"name": layer.name, "type": layer.type,
-                            "output": step.out, "d_output": step.d_out}
-    if step.w is not None:
-        shape = getattr(layer.op, "kernel_shape", step.w.shape)
-        item.update(dW=_reshaped(step.dw, shape), W_new=_reshaped(step.w_new, shape),
-                    db=step.db, b_new=step.b_new)
+                            "output": step.out, "d_output": step.d_out,
+                            **_param_values(problem, step)}
     return {key: value for key, value in item.items() if value is not None}
 
 

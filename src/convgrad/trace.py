@@ -21,16 +21,19 @@ from typing import Any
 
 import numpy as np
 
-from convgrad.engine import LayerPass, Run
-from convgrad.model import (
-    Activation,
-    Conv,
-    Dense,
-    Flatten,
-    Pool,
-    user_bias_shape,
-    user_output_shape,
+from convgrad.engine import Run
+from convgrad.layers import (
+    ActivationLayer,
+    ConvLayer,
+    DenseLayer,
+    FlattenLayer,
+    FunctionLayer,
+    Index,
+    Layer,
+    PoolLayer,
 )
+from convgrad.layers.conv import pad_input
+from convgrad.model import Conv, user_output_shape, user_param_shape
 from convgrad.numbers import Number, format_number
 from convgrad.words import say
 
@@ -188,7 +191,8 @@ class Group:
 class Section:
     """One stage of the pass. `kind` names it for the walkthrough: problem, conv, activation,
     pool, flatten, dense, loss, grad_output, conv_weights, conv_input, activation_back,
-    pool_back, flatten_back, dense_back, update."""
+    pool_back, flatten_back, dense_back, update; a function layer's kind (softmax) and
+    <kind>_back."""
 
     title: str
     why: str
@@ -202,17 +206,19 @@ class Section:
     context: list[Matrix] = field(default_factory=list)
 
 
-def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool) -> str:
+def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool,
+               sep: str = " + ") -> str:
     """term(a) + term(b) + ..., with the middle elided when a long sum would drown the page.
 
     Only the terms shown are formatted, so a sum over 12,544 outputs costs five terms.
+    sep: ", " for a list of arguments.
     """
     if not items:
         return "0"
     if elide and len(items) > AUTO_TERMS:
-        head = " + ".join(term(item) for item in items[:3])
-        return f"{head} + ... ({len(items) - 4} more terms) + {term(items[-1])}"
-    return " + ".join(term(item) for item in items)
+        head = sep.join(term(item) for item in items[:3])
+        return f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
+    return sep.join(term(item) for item in items)
 
 
 # --- the trace of a run ------------------------------------------------------------------------
@@ -220,16 +226,29 @@ def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool) ->
 
 @dataclass
 class Names:
-    """What the arrays of one layer are called: input, output, weights, bias."""
+    """What the arrays of one layer are called: input, output, and its parameters (w, b)."""
 
     x: Labeler
     out: Labeler
-    w: Labeler | None = None
-    b: Labeler | None = None
+    params: dict[str, Labeler] = field(default_factory=dict)  # by letter: w, b
+
+    @property
+    def w(self) -> Labeler:
+        return self.params["w"]
+
+    @property
+    def b(self) -> Labeler:
+        return self.params["b"]
 
 
 class Trace:
-    """Sections for a solved problem, built lazily so large problems cost little."""
+    """Sections for a solved problem, built lazily so large problems cost little.
+
+    Each kind of layer has its sections built by the methods named after its `kind`:
+    `<kind>_facts`, `<kind>_forward`, `<kind>_backward`; a kind without them is a function
+    layer (no parameters) and gets the generic `function_*` ones. The terms come from the
+    layer's own index maps (out_terms, dx_terms ...), the ones its vectorized code uses.
+    """
 
     def __init__(self, solved: Run, terms: str = "auto", lang: str = "en") -> None:
         self.run = solved
@@ -243,6 +262,11 @@ class Trace:
     def say(self, key: str, **fields: object) -> str:
         return say(key, self.lang, **fields)
 
+    def _part(self, step: Layer, part: str) -> Callable[..., Any]:
+        """The builder of `part` (facts, forward, backward) for the kind of `step`."""
+        builder = getattr(self, f"{step.kind}_{part}", None)
+        return builder if builder is not None else getattr(self, f"function_{part}")
+
     # names
 
     def _names(self) -> list[Names]:
@@ -255,23 +279,17 @@ class Trace:
             last = k == len(passes) - 1
             shape = tuple(step.out.shape)
             if single:
-                letter = "y" if last else {Conv: "z", Activation: "a"}.get(type(step.layer.op),
-                                                                            "p")
+                # conv z, activation a, and the last (activation or pool) y
+                letter = "y" if last else "z" if k == 0 else "a"
                 shown = user_output_shape(problem, shape)
             else:
                 letter = "y" if last else step.layer.name  # relu1[1,2,3], pool1[...]
                 shown = shape
             names = Names(x=x_label, out=Labeler(letter, shape, shown))
-            op = step.layer.op
-            if isinstance(op, Conv):
-                names.w = Labeler("w" if single else _param(step, "w", passes),
-                                  tuple(op.w.shape), op.kernel_shape)
-                F = op.w.shape[0]
-                names.b = Labeler("b" if single else _param(step, "b", passes), (F,),
-                                  user_bias_shape(problem, op))
-            elif isinstance(op, Dense):
-                names.w = Labeler(_param(step, "w", passes), tuple(op.w.shape), tuple(op.w.shape))
-                names.b = Labeler(_param(step, "b", passes), tuple(op.b.shape), tuple(op.b.shape))
+            for p in step.params():
+                names.params[p.letter] = Labeler(
+                    p.letter if single else _param(step, p.letter, passes),
+                    tuple(p.value.shape), user_param_shape(problem, p.shape, p.value.shape))
             out.append(names)
             x_label = names.out
         return out
@@ -281,7 +299,7 @@ class Trace:
     def sections(self) -> Iterator[Section]:
         yield self.problem_section()
         for step, names in zip(self.run.passes, self.names, strict=True):
-            yield from self.forward(step, names)
+            yield self._part(step, "forward")(step, names)
         if self.run.loss is not None:
             yield self.loss_section()
         elif self.run.dy is not None:
@@ -291,7 +309,7 @@ class Trace:
         if self.run.dy is None:
             return
         for step, names in zip(reversed(self.run.passes), reversed(self.names), strict=True):
-            yield from self.backward(step, names)
+            yield from self._part(step, "backward")(step, names)
         if self.run.learning_rate is not None:
             yield self.update_section()
 
@@ -308,7 +326,7 @@ class Trace:
         lines.append(self.say("fact.input", shape=_shape(problem.x_shape))
                      + ("" if len(problem.x_shape) != 3 else " (C x H x W)"))
         for step in solved.passes:
-            lines.extend(_layer_facts(step, self.lang))
+            lines.extend(self._part(step, "facts")(step))
         if problem.target is not None:
             loss = problem.loss or "mse"
             lines.append(self.say("fact.loss", loss=loss, what=self.say(f"loss.{loss}"),
@@ -326,30 +344,62 @@ class Trace:
         return Section(self.say("title.problem"), self.say("why.problem"), lines=lines,
                        kind="problem")
 
+    # facts: the shapes and conventions of each layer, with the output-size formula's numbers
+
+    def conv_facts(self, step: ConvLayer) -> list[str]:
+        layer, op, lang = step.layer, step.op, self.lang
+        name = layer.name
+        F, C, KH, KW = op.w.shape
+        _, H, W = layer.in_shape
+        _, OH, OW = layer.out_shape
+        top, bottom, left, right = op.pad
+        (sh, sw), (dh, dw) = op.stride, op.dilation
+        filters = say("fact.filters", lang, F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
+        return [say("fact.conv", lang, layer=name, kernel=_shape(op.kernel_shape),
+                    filters=filters, stride=_pair_text(op.stride),
+                    dilation=_pair_text(op.dilation),
+                    mode=say("fact.flipped" if op.flip else "fact.not_flipped", lang)),
+                say("fact.padding", lang, layer=name, text=op.padding_text, top=top,
+                    bottom=bottom, left=left, right=right),
+                f"{name}: Ho = floor(({H} + {top} + {bottom} - {dh}·({KH}-1) - 1) / {sh}) + 1 "
+                f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
+                f"= {OW}"]
+
+    def activation_facts(self, step: ActivationLayer) -> list[str]:
+        op = step.op
+        return [f"{step.name}: "
+                f"{ACTIVATION_FORMULAS[op.name].replace('slope', show_number(op.slope))}"]
+
+    def pool_facts(self, step: PoolLayer) -> list[str]:
+        layer, op = step.layer, step.op
+        C, H, W = layer.in_shape
+        _, OH, OW = layer.out_shape
+        return [self.say("fact.pool", layer=layer.name, kind=op.kind,
+                         size=f"{op.size[0]}x{op.size[1]}", stride=_pair_text(op.stride),
+                         before=f"{H}x{W}", after=f"{OH}x{OW}")]
+
+    def flatten_facts(self, step: FlattenLayer) -> list[str]:
+        layer = step.layer
+        return [self.say("fact.flatten", layer=layer.name, shape=_shape(layer.in_shape),
+                         n=layer.out_shape[0])]
+
+    def dense_facts(self, step: DenseLayer) -> list[str]:
+        M, N = step.w.shape
+        return [self.say("fact.dense", layer=step.name, n_in=N, n_out=M)]
+
+    def function_facts(self, step: FunctionLayer) -> list[str]:
+        layer = step.layer
+        return [self.say(f"fact.{step.kind}", layer=layer.name, shape=_shape(layer.in_shape),
+                         **step.facts())]
+
     # forward
 
-    def forward(self, step: LayerPass, names: Names) -> Iterator[Section]:
-        op = step.layer.op
-        if isinstance(op, Conv):
-            yield self.conv_forward(step, names, op)
-        elif isinstance(op, Activation):
-            yield self.activation_forward(step, names, op)
-        elif isinstance(op, Pool):
-            yield self.pool_forward(step, names, op)
-        elif isinstance(op, Flatten):
-            yield self.flatten_forward(step, names)
-        elif isinstance(op, Dense):
-            yield self.dense_forward(step, names)
-
-    def conv_forward(self, step: LayerPass, names: Names, op: Conv) -> Section:
-        assert step.w is not None and step.b is not None and names.w and names.b
+    def conv_forward(self, step: ConvLayer, names: Names) -> Section:
+        op = step.op
         x = step.x
         C, H, W = x.shape
-        F, _, KH, KW = op.w.shape
-        top, _, left, _ = op.pad
-        sh, sw = op.stride
-        dh, dw = op.dilation
-        x_pad = _padded(x, op.pad)
+        F, _, KH, KW = step.w.shape
+        x_pad = pad_input(x, op.pad)
         pad_mask = _pad_mask(x.shape, op.pad)
         out = names.out
         section = Section(
@@ -372,40 +422,32 @@ class Trace:
         section.lines.append(f"{names.b.name} = " + join_terms(
             list(step.b), show_number, self.elide).replace(" + ", ", "))
         _, OH, OW = step.out.shape
+        three_d = len(in_label.full_shape) == 3
 
-        def tap(c: int, r: int, s: int) -> tuple[str, Number]:
-            i, j = r - top, s - left
-            if 0 <= i < H and 0 <= j < W:
-                return in_label((c, i, j) if len(in_label.full_shape) == 3 else (i, j)), x[c, i, j]
-            return "0", 0
-
-        def w_index(f: int, c: int, p: int, q: int) -> tuple[int, int, int, int]:
-            # With flip_kernel, tap (p, q) uses the weight written at the rotated place.
-            return (f, c, KH - 1 - p, KW - 1 - q) if op.flip else (f, c, p, q)
-
-        taps = [(c, p, q) for c in range(C) for p in range(KH) for q in range(KW)]
+        def x_term(x_index: Index | None) -> tuple[str, Number]:
+            if x_index is None:  # padding
+                return "0", 0
+            return in_label(x_index if three_d else x_index[1:]), x[x_index]
 
         def make(n: int) -> Expansion:
-            f, i, j = (int(v) for v in np.unravel_index(n, (F, OH, OW)))
+            f, i, j = _unravel(n, (F, OH, OW))
+            taps, bias = step.out_terms(f, i, j)
 
-            def symbol(t: tuple[int, int, int]) -> str:
-                c, p, q = t
-                return f"{tap(c, i * sh + p * dh, j * sw + q * dw)[0]}·{names.w(w_index(f, *t))}"
+            def symbol(tap: tuple[Index | None, Index]) -> str:
+                return f"{x_term(tap[0])[0]}·{names.w(tap[1])}"
 
-            def number(t: tuple[int, int, int]) -> str:
-                c, p, q = t
-                xv = tap(c, i * sh + p * dh, j * sw + q * dw)[1]
-                return f"{num(xv)}·{num(step.w[w_index(f, *t)])}"
+            def number(tap: tuple[Index | None, Index]) -> str:
+                return f"{num(x_term(tap[0])[1])}·{num(step.w[tap[1]])}"
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
-                window = [reshaped_index((c, i * sh + p * dh, j * sw + q * dw), x_pad.shape,
-                                         x_shown) for c, p, q in taps]
-                weights = [names.w.shown_index(w_index(f, *t)) for t in taps]
+                window = [reshaped_index(cell, x_pad.shape, x_shown)
+                          for cell in step.padded_window(i, j)]
+                weights = [names.w.shown_index(w_index) for _, w_index in taps]
                 return [(x_matrix, window), (w_matrix, weights)]
 
             return Expansion(out((f, i, j)),
-                             f"{join_terms(taps, symbol, self.elide)} + {names.b((f,))}",
-                             f"{join_terms(taps, number, self.elide)} + {num(step.b[f])}",
+                             f"{join_terms(taps, symbol, self.elide)} + {names.b(bias)}",
+                             f"{join_terms(taps, number, self.elide)} + {num(step.b[bias])}",
                              step.out[f, i, j], focus=focus)
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
@@ -416,19 +458,19 @@ class Trace:
                                             axis_names=_axes(out)))
         return section
 
-    def activation_forward(self, step: LayerPass, names: Names, op: Activation) -> Section:
+    def activation_forward(self, step: ActivationLayer, names: Names) -> Section:
+        op = step.op
         z, a = step.x, step.out
         zl, al = names.x, names.out
         formula = ACTIVATION_FORMULAS[op.name].replace("slope", show_number(op.slope))
 
         def make(n: int) -> Expansion:
-            index = np.unravel_index(n, z.shape)
-            zv = z[index]
+            index = _unravel(n, z.shape)
+            zv = z[step.out_terms(index)]
             if op.name == "relu":
                 numeric = f"max(0, {show_number(zv)})"
             elif op.name == "leaky_relu":
-                numeric = show_number(zv) if zv > 0 else \
-                    f"{num(self._const(op.slope))}·{num(zv)}"
+                numeric = show_number(zv) if zv > 0 else f"{num(step.slope)}·{num(zv)}"
             elif op.name == "sigmoid":
                 numeric = f"1/(1 + e^{num(-zv)})"
             else:
@@ -442,25 +484,20 @@ class Trace:
                        results=[self._matrix(_title(al.name), a, al, axis_names=_axes(al))],
                        kind="activation", layer=step.layer.name)
 
-    def pool_forward(self, step: LayerPass, names: Names, op: Pool) -> Section:
+    def pool_forward(self, step: PoolLayer, names: Names) -> Section:
+        op = step.op
         a, p = step.x, step.out
         al, pl = names.x, names.out
         ph, pw = op.size
-        sh, sw = op.stride
-        C, OH, OW = p.shape
-        winners = step.cache
         a_matrix = self._matrix(_title(al.name), a, al)
 
-        def window(c: int, i: int, j: int) -> list[tuple[int, int, int]]:
-            return [(c, i * sh + u, j * sw + v) for u in range(ph) for v in range(pw)]
-
         def make(n: int) -> Expansion:
-            c, i, j = (int(v) for v in np.unravel_index(n, p.shape))
-            cells = window(c, i, j)
+            c, i, j = _unravel(n, p.shape)
+            cells = step.out_terms(c, i, j)
             labels = [al(cell) for cell in cells]
             values = [num(a[cell]) for cell in cells]
             if op.kind == "max":
-                win = cells[int(winners[c, i, j])]
+                win = step.winner(c, i, j)
                 return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
                                  f"max({', '.join(show_number(a[cell]) for cell in cells)})",
                                  p[c, i, j],
@@ -479,11 +516,11 @@ class Trace:
                        results=[self._matrix(_title(pl.name), p, pl, axis_names=_axes(pl))],
                        kind="pool", layer=step.layer.name, context=[a_matrix])
 
-    def flatten_forward(self, step: LayerPass, names: Names) -> Section:
+    def flatten_forward(self, step: FlattenLayer, names: Names) -> Section:
         x = step.x
 
         def make(n: int) -> Expansion:
-            index = np.unravel_index(n, x.shape)
+            index = step.out_terms(n)
             return Expansion(names.out((n,)), names.x(index), show_number(x[index]),
                              step.out[n])
 
@@ -492,17 +529,17 @@ class Trace:
                                      self.say("rule.flatten"), x.size, make)],
                        kind="flatten", layer=step.layer.name)
 
-    def dense_forward(self, step: LayerPass, names: Names) -> Section:
-        assert step.w is not None and step.b is not None and names.w and names.b
+    def dense_forward(self, step: DenseLayer, names: Names) -> Section:
         x, w, b = step.x, step.w, step.b
         M, N = w.shape
         wl = names.w
 
         def make(m: int) -> Expansion:
-            symbolic = join_terms(range(N), lambda n: f"{wl((m, n))}·{names.x((n,))}", self.elide)
-            numeric = join_terms(range(N), lambda n: f"{num(w[m, n])}·{num(x[n])}", self.elide)
-            return Expansion(names.out((m,)), f"{symbolic} + {names.b((m,))}",
-                             f"{numeric} + {num(b[m])}", step.out[m])
+            pairs, bias = step.out_terms(m)
+            symbolic = join_terms(pairs, lambda t: f"{wl(t[1])}·{names.x(t[0])}", self.elide)
+            numeric = join_terms(pairs, lambda t: f"{num(w[t[1]])}·{num(x[t[0]])}", self.elide)
+            return Expansion(names.out((m,)), f"{symbolic} + {names.b(bias)}",
+                             f"{numeric} + {num(b[bias])}", step.out[m])
 
         return Section(self.say("title.forward", layer=step.layer.name), self.say("why.dense"),
                        matrices=[Matrix(_title(names.w.name), w)],
@@ -510,6 +547,30 @@ class Trace:
                                      f"{names.b.name}", self.say("rule.dense"),
                                      M, make)],
                        kind="dense", layer=step.layer.name)
+
+    def function_forward(self, step: FunctionLayer, names: Names) -> Section:
+        """Each output as the function of the inputs it is made of: softmax(x1, x2)_1."""
+        x, out = step.x, step.out
+        xl, yl = names.x, names.out
+        fn = step.layer.type
+        fields = step.facts()
+        x_matrix = self._matrix(_title(xl.name), x, xl)
+
+        def make(n: int) -> Expansion:
+            index = _unravel(n, out.shape)
+            group, k = step.out_terms(index)
+            which = f"_{k + 1}" if len(group) > 1 else ""
+            return Expansion(
+                yl(index), f"{fn}({join_terms(group, xl, self.elide, ', ')}){which}",
+                f"{fn}({join_terms(group, lambda i: show_number(x[i]), self.elide, ', ')}){which}",
+                out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
+
+        return Section(self.say("title.forward", layer=step.layer.name),
+                       self.say(f"why.{step.kind}", **fields),
+                       groups=[Group(f"{_title(yl.name)} = {fn}({_title(xl.name)})",
+                                     self.say(f"rule.{step.kind}", **fields), out.size, make)],
+                       results=[self._matrix(_title(yl.name), out, yl, axis_names=_axes(yl))],
+                       kind=step.kind, layer=step.layer.name, context=[x_matrix])
 
     # loss
 
@@ -527,7 +588,7 @@ class Trace:
         dy = solved.dy
 
         def make(n: int) -> Expansion:
-            index = np.unravel_index(n, y.shape)
+            index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, yl(index), yv, tv, N, y, t)
             return Expansion(yl.grad()(index), symbolic, numeric, dy[index])
@@ -577,64 +638,42 @@ class Trace:
 
     # backward
 
-    def backward(self, step: LayerPass, names: Names) -> Iterator[Section]:
-        op = step.layer.op
-        if isinstance(op, Conv):
-            yield from self.conv_backward(step, names, op)
-        elif isinstance(op, Activation):
-            yield self.activation_backward(step, names, op)
-        elif isinstance(op, Pool):
-            yield self.pool_backward(step, names, op)
-        elif isinstance(op, Flatten):
-            yield self.flatten_backward(step, names)
-        elif isinstance(op, Dense):
-            yield self.dense_backward(step, names)
-
-    def conv_backward(self, step: LayerPass, names: Names, op: Conv) -> Iterator[Section]:
-        assert step.w is not None and step.d_out is not None and names.w and names.b
-        assert step.dw is not None and step.db is not None and step.dx is not None
-        x, dz, w = step.x, step.d_out, step.w
+    def conv_backward(self, step: ConvLayer, names: Names) -> Iterator[Section]:
+        op = step.op
+        dz, dx, dw, db = step.d_out, step.dx, step.dw, step.db
+        assert dz is not None and dx is not None and dw is not None and db is not None
+        x, w = step.x, step.w
         C, H, W = x.shape
-        F, _, KH, KW = op.w.shape
-        _, OH, OW = dz.shape
+        F, _, KH, KW = w.shape
         top, _, left, _ = op.pad
-        sh, sw = op.stride
-        dh, dw = op.dilation
         zl, xl, wl, bl = names.out, names.x, names.w, names.b
         dzl = zl.grad()
         three_d = len(xl.full_shape) == 3
 
-        def x_at(c: int, i: int, j: int) -> tuple[int, ...]:
-            return (c, i, j) if three_d else (i, j)
-
-        def eff(p: int, q: int) -> tuple[int, int]:
-            return (KH - 1 - p, KW - 1 - q) if op.flip else (p, q)
+        def x_at(index: Index) -> Index:
+            return index if three_d else index[1:]
 
         # What a walkthrough highlights: the input (padded as in the forward step), dL/dZ, W.
         x_matrix, w_matrix = self.conv_matrices[step.layer.name]
         padded_shape = (C, H + op.pad[0] + op.pad[1], W + op.pad[2] + op.pad[3])
         dz_matrix = self._matrix(f"dL/d{_title(zl.name)}", dz, zl)
 
-        def x_cell(c: int, r: int, s: int) -> tuple[int, ...]:
+        def x_cell(index: Index) -> Index:
+            c, r, s = index
             return reshaped_index((c, r + top, s + left), padded_shape, x_matrix.array.shape)
 
         # dL/dW
         def make_dw(n: int) -> Expansion:
-            f, c, p, q = (int(v) for v in np.unravel_index(n, (F, C, KH, KW)))
-            pe, qe = eff(p, q)
-            # Outputs (i, j) whose window put this weight on a real input (padding adds 0).
-            met = [(i, j, i * sh + pe * dh - top, j * sw + qe * dw - left)
-                   for i in range(OH) for j in range(OW)]
-            met = [m for m in met if 0 <= m[2] < H and 0 <= m[3] < W]
+            f, c, p, q = _unravel(n, (F, C, KH, KW))
+            # Outputs whose window put this weight on a real input (padding adds 0).
+            met = step.dw_terms(f, c, p, q)
             return Expansion(
                 wl.grad()((f, c, p, q)),
-                join_terms(met, lambda m: f"{dzl((f, m[0], m[1]))}·{xl(x_at(c, m[2], m[3]))}",
-                           self.elide),
-                join_terms(met, lambda m: f"{num(dz[f, m[0], m[1]])}·{num(x[c, m[2], m[3]])}",
-                           self.elide),
-                step.dw[f, c, p, q],
-                focus=lambda: [(x_matrix, [x_cell(c, m[2], m[3]) for m in met]),
-                       (dz_matrix, [dzl.shown_index((f, m[0], m[1])) for m in met])])
+                join_terms(met, lambda m: f"{dzl(m[0])}·{xl(x_at(m[1]))}", self.elide),
+                join_terms(met, lambda m: f"{num(dz[m[0]])}·{num(x[m[1]])}", self.elide),
+                dw[f, c, p, q],
+                focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
+                       (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
 
         section = Section(self.say("title.dW") if self.problem.single else
                           self.say("title.layer_weights", layer=step.layer.name),
@@ -642,46 +681,32 @@ class Trace:
                           layer=step.layer.name, context=[x_matrix, dz_matrix])
         section.groups.append(Group(f"dL/d{wl.name}", self.say("rule.dW"), F * C * KH * KW,
                                     make_dw, kind="dW"))
-        section.results.append(self._matrix(f"dL/d{_title(wl.name)}", step.dw, wl,
+        section.results.append(self._matrix(f"dL/d{_title(wl.name)}", dw, wl,
                                             axis_names=_kernel_axes(op)))
 
-        outputs = [(i, j) for i in range(OH) for j in range(OW)]
-
         def make_db(f: int) -> Expansion:
+            outputs = step.db_terms(f)
             return Expansion(bl.grad()((f,)),
-                             join_terms(outputs, lambda o: dzl((f, *o)), self.elide),
-                             join_terms(outputs, lambda o: num(dz[f, o[0], o[1]]), self.elide),
-                             step.db[f],
-                             focus=lambda: [(dz_matrix, [dzl.shown_index((f, *o))
-                                                         for o in outputs])])
+                             join_terms(outputs, dzl, self.elide),
+                             join_terms(outputs, lambda o: num(dz[o]), self.elide),
+                             db[f],
+                             focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
         section.groups.append(Group(f"dL/d{bl.name}", self.say("rule.db"), F, make_db, kind="db"))
         yield section
 
         # dL/dX
         def make_dx(n: int) -> Expansion:
-            c, r, s = (int(v) for v in np.unravel_index(n, (C, H, W)))
-            met = []  # (f, i, j, p, q): output (f, i, j) met this input through tap (p, q)
-            for f in range(F):
-                for p in range(KH):
-                    i, rem = divmod(r + top - p * dh, sh)
-                    if rem or not 0 <= i < OH:
-                        continue
-                    for q in range(KW):
-                        j, rem = divmod(s + left - q * dw, sw)
-                        if not rem and 0 <= j < OW:
-                            met.append((f, i, j, *eff(p, q)))
-            met.sort()  # in the order of the outputs, as a student scans dL/dZ
+            c, r, s = _unravel(n, (C, H, W))
+            met = step.dx_terms(c, r, s)  # in the order of the outputs, as a student scans dL/dZ
             note = "" if met else self.say("note.uncovered")
             return Expansion(
-                xl.grad()(x_at(c, r, s)),
-                join_terms(met, lambda m: f"{dzl(m[:3])}·{wl((m[0], c, m[3], m[4]))}",
-                           self.elide),
-                join_terms(met, lambda m: f"{num(dz[m[:3]])}·{num(w[m[0], c, m[3], m[4]])}",
-                           self.elide),
-                step.dx[c, r, s], note,
-                focus=lambda: [(dz_matrix, [dzl.shown_index(m[:3]) for m in met]),
-                       (w_matrix, [wl.shown_index((m[0], c, m[3], m[4])) for m in met])])
+                xl.grad()(x_at((c, r, s))),
+                join_terms(met, lambda m: f"{dzl(m[0])}·{wl(m[1])}", self.elide),
+                join_terms(met, lambda m: f"{num(dz[m[0]])}·{num(w[m[1]])}", self.elide),
+                dx[c, r, s], note,
+                focus=lambda: [(dz_matrix, [dzl.shown_index(m[0]) for m in met]),
+                       (w_matrix, [wl.shown_index(m[1]) for m in met])])
 
         dx_section = Section(self.say("title.dX") if self.problem.single else
                              self.say("title.layer_input", layer=step.layer.name),
@@ -690,113 +715,137 @@ class Trace:
                              context=[dz_matrix, w_matrix])
         dx_section.groups.append(Group(f"dL/d{xl.name}", self.say("rule.dX"), C * H * W, make_dx,
                                        kind="dX"))
-        dx_section.results.append(self._matrix(f"dL/d{_title(xl.name)}", step.dx, xl,
+        dx_section.results.append(self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
                                                axis_names=_axes(xl)))
         yield dx_section
 
-    def activation_backward(self, step: LayerPass, names: Names, op: Activation) -> Section:
-        from convgrad.engine import activation_derivative
-
-        z, a, dout = step.x, step.out, step.d_out
-        assert dout is not None and step.dx is not None
-        slope = self._const(op.slope)
-        deriv = activation_derivative(op.name, z, a, slope)
+    def activation_backward(self, step: ActivationLayer, names: Names) -> Iterator[Section]:
+        op = step.op
+        z, dout, dx = step.x, step.d_out, step.dx
+        assert dout is not None and dx is not None
         zl, al = names.x, names.out
         rule = ACTIVATION_DERIVATIVES[op.name].replace("slope", show_number(op.slope))
 
         def make(n: int) -> Expansion:
-            index = np.unravel_index(n, z.shape)
+            index = _unravel(n, z.shape)
             return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
-                             f"{num(dout[index])}·{num(deriv[index])}", step.dx[index])
+                             join_terms(step.dx_terms(index),
+                                        lambda t: f"{num(dout[t[0]])}·{num(t[1])}", self.elide),
+                             dx[index])
 
-        return Section(self.say("title.backward", layer=step.layer.name),
-                       self.say("why.activation_back", name=op.name, rule=rule),
-                       groups=[Group(f"dL/d{zl.name}", rule, z.size, make)],
-                       results=[self._matrix(f"dL/d{_title(zl.name)}", step.dx, zl,
-                                             axis_names=_axes(zl))],
-                       kind="activation_back", layer=step.layer.name)
+        yield Section(self.say("title.backward", layer=step.layer.name),
+                      self.say("why.activation_back", name=op.name, rule=rule),
+                      groups=[Group(f"dL/d{zl.name}", rule, z.size, make)],
+                      results=[self._matrix(f"dL/d{_title(zl.name)}", dx, zl,
+                                            axis_names=_axes(zl))],
+                      kind="activation_back", layer=step.layer.name)
 
-    def pool_backward(self, step: LayerPass, names: Names, op: Pool) -> Section:
-        a, dp = step.x, step.d_out
-        assert dp is not None and step.dx is not None
+    def pool_backward(self, step: PoolLayer, names: Names) -> Iterator[Section]:
+        op = step.op
+        a, dp, dx = step.x, step.d_out, step.dx
+        assert dp is not None and dx is not None
         al, pl = names.x, names.out
         ph, pw = op.size
-        sh, sw = op.stride
-        C, OH, OW = dp.shape
-        winners = step.cache
-        receivers: dict[tuple[int, int, int], list[tuple[int, int, int]]] = {}
-        for c, i, j in np.ndindex(C, OH, OW):
-            for k in range(ph * pw):
-                if op.kind == "max" and int(winners[c, i, j]) != k:
-                    continue
-                u, v = divmod(k, pw)
-                receivers.setdefault((c, i * sh + u, j * sw + v), []).append((c, i, j))
-        cells = sorted(receivers)
+        cells = sorted(step.receivers)
         share = "" if op.kind == "max" else f"/{ph * pw}"
         dp_matrix = self._matrix(f"dL/d{_title(pl.name)}", dp, pl)
 
         def make(n: int) -> Expansion:
             cell = cells[n]
-            sources = receivers[cell]
+            sources = step.dx_terms(*cell)
             return Expansion(al.grad()(cell),
                              " + ".join(f"{pl.grad()(s)}{share}" for s in sources),
                              " + ".join(f"{num(dp[s])}{share}" for s in sources),
-                             step.dx[cell],
+                             dx[cell],
                              focus=lambda: [(dp_matrix, [pl.shown_index(s) for s in sources])])
 
         routed = self.say(f"routed.{op.kind}", n=ph * pw)
         trailer = self.say("note.rest_zero", name=al.name) if len(cells) < a.size else ""
-        return Section(self.say("title.backward", layer=step.layer.name),
-                       self.say("why.pool_back", routed=routed),
-                       groups=[Group(f"dL/d{al.name}", routed, len(cells), make, trailer)],
-                       results=[self._matrix(f"dL/d{_title(al.name)}", step.dx, al,
-                                             axis_names=_axes(al))],
-                       kind="pool_back", layer=step.layer.name, context=[dp_matrix])
+        yield Section(self.say("title.backward", layer=step.layer.name),
+                      self.say("why.pool_back", routed=routed),
+                      groups=[Group(f"dL/d{al.name}", routed, len(cells), make, trailer)],
+                      results=[self._matrix(f"dL/d{_title(al.name)}", dx, al,
+                                            axis_names=_axes(al))],
+                      kind="pool_back", layer=step.layer.name, context=[dp_matrix])
 
-    def flatten_backward(self, step: LayerPass, names: Names) -> Section:
-        assert step.d_out is not None and step.dx is not None
+    def flatten_backward(self, step: FlattenLayer, names: Names) -> Iterator[Section]:
+        dout, dx = step.d_out, step.dx
+        assert dout is not None and dx is not None
         x_shape = step.x.shape
 
         def make(n: int) -> Expansion:
-            index = np.unravel_index(n, x_shape)
-            return Expansion(names.x.grad()(index), names.out.grad()((n,)),
-                             show_number(step.d_out[n]), step.dx[index])
+            index = _unravel(n, x_shape)
+            source = step.dx_terms(index)
+            return Expansion(names.x.grad()(index), names.out.grad()(source),
+                             show_number(dout[source]), dx[index])
 
-        return Section(self.say("title.backward", layer=step.layer.name),
-                       self.say("why.flatten_back"),
-                       groups=[Group(f"dL/d{names.x.name}", self.say("rule.flatten_back"),
-                                     step.x.size, make)],
-                       results=[self._matrix(f"dL/d{_title(names.x.name)}", step.dx, names.x,
-                                             axis_names=_axes(names.x))],
-                       kind="flatten_back", layer=step.layer.name)
+        yield Section(self.say("title.backward", layer=step.layer.name),
+                      self.say("why.flatten_back"),
+                      groups=[Group(f"dL/d{names.x.name}", self.say("rule.flatten_back"),
+                                    step.x.size, make)],
+                      results=[self._matrix(f"dL/d{_title(names.x.name)}", dx, names.x,
+                                            axis_names=_axes(names.x))],
+                      kind="flatten_back", layer=step.layer.name)
 
-    def dense_backward(self, step: LayerPass, names: Names) -> Section:
-        assert step.d_out is not None and step.dw is not None and step.dx is not None
-        assert names.w and names.b and step.w is not None
-        x, dout, w = step.x, step.d_out, step.w
+    def dense_backward(self, step: DenseLayer, names: Names) -> Iterator[Section]:
+        dout, dx, dw = step.d_out, step.dx, step.dw
+        assert dout is not None and dx is not None and dw is not None
+        x, w = step.x, step.w
         M, N = w.shape
         yl, xl = names.out, names.x
 
         def make_dw(n: int) -> Expansion:
             m, k = divmod(n, N)
-            return Expansion(names.w.grad()((m, k)), f"dL/d{yl((m,))}·{xl((k,))}",
-                             f"{num(dout[m])}·{num(x[k])}", step.dw[m, k])
+            terms = step.dw_terms(m, k)
+            return Expansion(names.w.grad()((m, k)),
+                             join_terms(terms, lambda t: f"dL/d{yl(t[0])}·{xl(t[1])}",
+                                        self.elide),
+                             join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(x[t[1]])}",
+                                        self.elide),
+                             dw[m, k])
 
         def make_dx(k: int) -> Expansion:
+            terms = step.dx_terms(k)
             return Expansion(
                 xl.grad()((k,)),
-                join_terms(range(M), lambda m: f"dL/d{yl((m,))}·{names.w((m, k))}", self.elide),
-                join_terms(range(M), lambda m: f"{num(dout[m])}·{num(w[m, k])}", self.elide),
-                step.dx[k])
+                join_terms(terms, lambda t: f"dL/d{yl(t[0])}·{names.w(t[1])}", self.elide),
+                join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(w[t[1]])}", self.elide),
+                dx[k])
 
-        return Section(self.say("title.backward", layer=step.layer.name),
-                       self.say("why.dense_back"),
-                       groups=[Group(f"dL/d{names.w.name}", self.say("rule.dense_dW"), M * N,
-                                     make_dw),
-                               Group(f"dL/d{xl.name}", self.say("rule.dense_dx"), N,
-                                     make_dx)],
-                       results=[Matrix(f"dL/d{_title(names.w.name)}", step.dw)],
-                       kind="dense_back", layer=step.layer.name)
+        yield Section(self.say("title.backward", layer=step.layer.name),
+                      self.say("why.dense_back"),
+                      groups=[Group(f"dL/d{names.w.name}", self.say("rule.dense_dW"), M * N,
+                                    make_dw),
+                              Group(f"dL/d{xl.name}", self.say("rule.dense_dx"), N,
+                                    make_dx)],
+                      results=[Matrix(f"dL/d{_title(names.w.name)}", dw)],
+                      kind="dense_back", layer=step.layer.name)
+
+    def function_backward(self, step: FunctionLayer, names: Names) -> Iterator[Section]:
+        """Each input's gradient as the Jacobian product: dL/dx_j = Σ_i dL/dy_i·∂y_i/∂x_j."""
+        dout, dx = step.d_out, step.dx
+        assert dout is not None and dx is not None
+        xl, yl = names.x, names.out
+        fields = step.facts()
+        dout_matrix = self._matrix(f"dL/d{_title(yl.name)}", dout, yl)
+
+        def make(n: int) -> Expansion:
+            index = _unravel(n, step.x.shape)
+            terms = step.dx_terms(index)
+            return Expansion(
+                xl.grad()(index),
+                join_terms(terms, lambda t: f"dL/d{yl(t[0])}·∂{yl(t[0])}/∂{xl(index)}",
+                           self.elide),
+                join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(t[1])}", self.elide),
+                dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
+
+        yield Section(self.say("title.backward", layer=step.layer.name),
+                      self.say(f"why.{step.kind}_back", **fields),
+                      groups=[Group(f"dL/d{xl.name}", self.say(f"rule.{step.kind}_back", **fields),
+                                    step.x.size, make)],
+                      results=[self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
+                                            axis_names=_axes(xl))],
+                      kind=f"{step.kind}_back", layer=step.layer.name, context=[dout_matrix])
 
     # update
 
@@ -806,28 +855,25 @@ class Trace:
         section = Section(self.say("title.update"), self.say("why.update", lr=show_number(lr)),
                           kind="update")
         for step, names in zip(self.run.passes, self.names, strict=True):
-            if step.w_new is None or names.w is None or names.b is None:
-                continue
-            assert step.w is not None and step.dw is not None and step.b is not None
-            assert step.db is not None and step.b_new is not None
-            for label, old, grad, new in ((names.w, step.w, step.dw, step.w_new),
-                                          (names.b, step.b, step.db, step.b_new)):
-                def make(n: int, label: Labeler = label, old: np.ndarray = old,
-                         grad: np.ndarray = grad, new: np.ndarray = new) -> Expansion:
-                    index = np.unravel_index(n, old.shape)
+            for p in step.params():
+                if p.grad is None or p.new is None:
+                    continue
+                label = names.params[p.letter]
+
+                def make(n: int, label: Labeler = label, old: np.ndarray = p.value,
+                         grad: np.ndarray = p.grad, new: np.ndarray = p.new) -> Expansion:
+                    index = _unravel(n, old.shape)
                     return Expansion(f"{label(index)}_new",
                                      f"{label(index)} - lr·dL/d{label(index)}",
                                      f"{num(old[index])} - {num(lr)}·{num(grad[index])}",
                                      new[index])
 
-                section.groups.append(Group(f"{label.name}_new", self.say("rule.update"), old.size,
-                                            make))
-                title = _title(label.name) if label is names.w else label.name  # W_new, b_new
-                section.results.append(self._matrix(f"{title}_new", new, label))
+                section.groups.append(Group(f"{label.name}_new", self.say("rule.update"),
+                                            p.value.size, make))
+                # A matrix's title is upper case (W_new), a vector's not (b_new).
+                title = _title(label.name) if p.value.ndim > 1 else label.name
+                section.results.append(self._matrix(f"{title}_new", p.new, label))
         return section
-
-    def _const(self, value: Number) -> Number:
-        return value if self.run.exact else float(value)
 
 
 # --- formulas as text ------------------------------------------------------------------------
@@ -921,10 +967,9 @@ def _kernel_axes(op: Conv) -> tuple[str, ...]:
     return ()
 
 
-def _padded(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
-    from convgrad.engine import pad_input
-
-    return pad_input(x, pad)
+def _unravel(n: int, shape: tuple[int, ...]) -> Index:
+    """The index (plain ints) of the n-th entry, row-major, of an array of `shape`."""
+    return tuple(int(i) for i in np.unravel_index(n, shape))
 
 
 def _pad_mask(shape: tuple[int, ...], pad: tuple[int, int, int, int]) -> np.ndarray:
@@ -942,52 +987,18 @@ def _shown_with_pad(label: Labeler, pad: tuple[int, int, int, int]) -> tuple[int
     return (Hp, Wp) if len(label.shown_shape) <= 2 else (C, Hp, Wp)
 
 
-def _layer_facts(step: LayerPass, lang: str) -> list[str]:
-    """The shapes and conventions of one layer, with the output-size formula's numbers put in."""
-    layer = step.layer
-    op = layer.op
-    name = layer.name
-    if isinstance(op, Conv):
-        F, C, KH, KW = op.w.shape
-        _, H, W = layer.in_shape
-        _, OH, OW = layer.out_shape
-        top, bottom, left, right = op.pad
-        (sh, sw), (dh, dw) = op.stride, op.dilation
-        filters = say("fact.filters", lang, F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
-        return [say("fact.conv", lang, layer=name, kernel=_shape(op.kernel_shape),
-                    filters=filters, stride=_pair_text(op.stride),
-                    dilation=_pair_text(op.dilation),
-                    mode=say("fact.flipped" if op.flip else "fact.not_flipped", lang)),
-                say("fact.padding", lang, layer=name, text=op.padding_text, top=top,
-                    bottom=bottom, left=left, right=right),
-                f"{name}: Ho = floor(({H} + {top} + {bottom} - {dh}·({KH}-1) - 1) / {sh}) + 1 "
-                f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
-                f"= {OW}"]
-    if isinstance(op, Activation):
-        return [f"{name}: {ACTIVATION_FORMULAS[op.name].replace('slope', show_number(op.slope))}"]
-    if isinstance(op, Pool):
-        C, H, W = layer.in_shape
-        _, OH, OW = layer.out_shape
-        return [say("fact.pool", lang, layer=name, kind=op.kind, size=f"{op.size[0]}x{op.size[1]}",
-                    stride=_pair_text(op.stride), before=f"{H}x{W}", after=f"{OH}x{OW}")]
-    if isinstance(op, Flatten):
-        return [say("fact.flatten", lang, layer=name, shape=_shape(layer.in_shape),
-                    n=layer.out_shape[0])]
-    assert isinstance(op, Dense)
-    return [say("fact.dense", lang, layer=name, n_in=op.w.shape[1], n_out=op.w.shape[0])]
-
-
 def _has_long(solved: Run) -> bool:
     """Whether any number of an exact run is one that show_number rounds."""
     arrays = [solved.x, solved.target, solved.dy, np.array([solved.loss, solved.learning_rate],
                                                             dtype=object)]
     for step in solved.passes:
-        arrays += [step.out, step.w, step.b, step.d_out, step.dx, step.dw, step.db, step.w_new,
-                   step.b_new]
+        arrays += [step.out, step.d_out, step.dx]
+        for p in step.params():
+            arrays += [p.value, p.grad, p.new]
     return any(is_long(value) for arr in arrays if arr is not None and arr.dtype == object
                for value in arr.flat)
 
 
-def _param(step: LayerPass, letter: str, passes: list[LayerPass]) -> str:
+def _param(step: Layer, letter: str, passes: list[Layer]) -> str:
     return f"{step.layer.name}.{letter}" if len(passes) > 1 else letter
 

@@ -82,6 +82,17 @@ WORDS: dict[str, tuple[str, str]] = {
                        "dL/dx = W^T dL/dy。"),
     "rule.dense_dW": ("dL/dy · x", "dL/dy · x"),
     "rule.dense_dx": ("sum over outputs of dL/dy · weight", "对所有输出求和：dL/dy · 权重"),
+    "why.softmax": ("Softmax turns each group of {n} values (dim: {dim}) into probabilities: "
+                    "e^(x_i) divided by the sum of e^(x_j) over the group.",
+                    "softmax 把每组 {n} 个值（dim: {dim}）变成概率：e^(x_i) 除以组内所有 "
+                    "e^(x_j) 之和。"),
+    "rule.softmax": ("softmax(x)_i = e^(x_i) / Σ_j e^(x_j), the sum over the group",
+                     "softmax(x)_i = e^(x_i) / Σ_j e^(x_j)，在组内求和"),
+    "why.softmax_back": ("Every output of a group depends on every input of the group: "
+                         "dL/dx_j = Σ_i dL/dy_i · ∂y_i/∂x_j (the Jacobian product).",
+                         "组内每个输出都依赖组内每个输入：dL/dx_j = Σ_i dL/dy_i · ∂y_i/∂x_j"
+                         "（雅可比矩阵乘积）。"),
+    "rule.softmax_back": ("∂y_i/∂x_j = y_i·(δ_ij - y_j)", "∂y_i/∂x_j = y_i·(δ_ij - y_j)"),
     "why.update": ("Gradient descent with learning rate {lr}: W_new = W - lr·dL/dW, "
                    "b_new = b - lr·dL/db.",
                    "学习率为 {lr} 的梯度下降：W_new = W - lr·dL/dW，b_new = b - lr·dL/db。"),
@@ -107,6 +118,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "fact.flatten": ("{layer}: {shape} -> {n} values", "{layer}：{shape} -> {n} 个值"),
     "fact.dense": ("{layer}: dense {n_in} -> {n_out} (y = W x + b)",
                    "{layer}：全连接 {n_in} -> {n_out}（y = W x + b）"),
+    "fact.softmax": ("{layer}: softmax (dim: {dim}), {groups} group(s) of {n} values, each "
+                     "summing to 1: {shape} -> {shape}",
+                     "{layer}：softmax（dim: {dim}），{groups} 组，每组 {n} 个值，各组之和为 1："
+                     "{shape} -> {shape}"),
     "fact.loss": ("Loss: {loss}, {what}: {formula}", "损失：{loss}，{what}：{formula}"),
     "loss.mse": ("the mean of the squared errors", "平方误差的平均值"),
     "loss.sse": ("the sum of the squared errors", "平方误差之和"),

@@ -1,0 +1,106 @@
+"""Activations, elementwise: relu max(0, z); leaky_relu z or slope*z; sigmoid; tanh.
+
+Derivatives at kinks as PyTorch: relu'(0) = 0, leaky_relu'(0) = slope. relu and
+leaky_relu are selections and products, exact on exact arrays; sigmoid and tanh are
+float64 only.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from typing import cast
+
+import numpy as np
+
+from convgrad.arith import Numbers, zeros
+from convgrad.layers.base import Index, Layer, Term
+from convgrad.model import Activation
+from convgrad.model import Layer as LayerSpec
+from convgrad.numbers import Number, to_float
+
+
+def activation_forward(name: str, z: np.ndarray, slope: Number = 0) -> np.ndarray:
+    """z (any shape) -> a = f(z), the same shape."""
+    if name == "relu":
+        return np.where(z > 0, z, zeros(z.shape, z))
+    if name == "leaky_relu":
+        return np.where(z > 0, z, slope * z)
+    if name == "sigmoid":
+        return _sigmoid(to_float(z))
+    if name == "tanh":
+        return np.tanh(to_float(z))
+    raise ValueError(f"unknown activation {name}")
+
+
+def activation_backward(name: str, z: np.ndarray, a: np.ndarray, dout: np.ndarray,
+                        slope: Number = 0) -> np.ndarray:
+    """dz = dout * f'(z), with relu'(0) = 0 and leaky_relu'(0) = slope, as PyTorch."""
+    if name == "relu":  # a selection, not a product: no arithmetic on exact entries
+        return np.where(z > 0, dout, zeros(dout.shape, dout))
+    if name == "leaky_relu":
+        return np.where(z > 0, dout, slope * dout)
+    return dout * activation_derivative(name, z, a, slope)
+
+
+def activation_derivative(name: str, z: np.ndarray, a: np.ndarray, slope: Number = 0
+                          ) -> np.ndarray:
+    """f'(z) elementwise; a = f(z) saves recomputing sigmoid and tanh."""
+    one = zeros(z.shape, z) + 1
+    if name == "relu":
+        return np.where(z > 0, one, zeros(z.shape, z))
+    if name == "leaky_relu":
+        return np.where(z > 0, one, slope * one)
+    if name == "sigmoid":
+        return a * (1 - a)
+    if name == "tanh":
+        return 1 - a * a
+    raise ValueError(f"unknown activation {name}")
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    # exp of a negative number only, so large |z| neither overflows nor warns.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1 / (1 + e), e / (1 + e))
+
+
+class ActivationLayer(Layer):
+    """z (any shape) -> a = f(z), elementwise."""
+
+    kind = "activation"
+
+    def __init__(self, layer: LayerSpec, num: Numbers) -> None:
+        super().__init__(layer, num)
+        self.op = op = cast(Activation, layer.op)
+        self.fn = op.name
+        self.slope = num.param_const(op.slope, "activation")
+        # relu and leaky_relu are sums of products of their input; sigmoid and tanh are not.
+        self.expanded = ("out", "dx") if self.fn in ("relu", "leaky_relu") else ("dx",)
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._set_out(x, activation_forward(self.fn, x, self.slope))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        return self._set_dx(dout, activation_backward(self.fn, self.x, self.out, dout,
+                                                      self.slope))
+
+    # --- terms -------------------------------------------------------------------------------
+
+    @cached_property
+    def derivative(self) -> np.ndarray:
+        """f'(x), x's shape: what each dout entry is multiplied by on the way back."""
+        return activation_derivative(self.fn, self.x, self.out, self.slope)
+
+    def out_terms(self, index: Index) -> Index:
+        """a[index] = f(z[index]): the one input it is made of."""
+        return index
+
+    def dx_terms(self, index: Index) -> list[tuple[Index, Number]]:
+        """dz[index] = dout[index] * f'(z[index]): [(dout index, f'(z))]."""
+        return [(index, self.derivative[index])]
+
+    def terms(self, of: str, index: Index) -> list[Term]:
+        if of == "dx":
+            return [(("dout", o), d) for o, d in self.dx_terms(index)]
+        if self.x[index] > 0:
+            return [(("x", index),)]
+        return [] if self.fn == "relu" else [(self.slope, ("x", index))]

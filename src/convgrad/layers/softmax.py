@@ -1,0 +1,70 @@
+"""softmax (SPEC section 6): y_i = e^(x_i) / sum over the group of e^(x_j), float64 only.
+
+The group of an entry is, with dim channels, the channels at its position of C x H x W
+maps, as PyTorch's Softmax(dim=1) on N x C x H x W; with dim all, every value (a vector's
+default). Backward is the Jacobian product dx_j = sum_i dout_i y_i (delta_ij - y_j), that
+is y * (dout - sum over the group of dout * y).
+"""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+import numpy as np
+
+from convgrad.arith import Numbers
+from convgrad.layers.base import FunctionLayer, Index
+from convgrad.model import Layer as LayerSpec
+from convgrad.model import Softmax
+from convgrad.numbers import Number, to_float
+
+
+class SoftmaxLayer(FunctionLayer):
+    """x (C, H, W) or (N,) -> y, the same shape; no parameters."""
+
+    kind = "softmax"
+
+    def __init__(self, layer: LayerSpec, num: Numbers) -> None:
+        super().__init__(layer, num)
+        self.op = cast(Softmax, layer.op)
+        self.dim = self.op.dim
+
+    def _axis(self) -> int | None:
+        return 0 if self.dim == "channels" else None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = to_float(x)
+        # Shifted by each group's largest value: every exponent is <= 0, nothing overflows.
+        e = np.exp(x - x.max(axis=self._axis(), keepdims=True))
+        return self._set_out(x, e / e.sum(axis=self._axis(), keepdims=True))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout (x's shape) -> dx = y * (dout - sum over the group of dout * y)."""
+        y = self.out
+        dout = to_float(dout)
+        return self._set_dx(dout, y * (dout - (dout * y).sum(axis=self._axis(), keepdims=True)))
+
+    # --- terms -------------------------------------------------------------------------------
+
+    def group(self, index: Index) -> list[Index]:
+        """The entries softmax normalises together with `index`, in row-major order."""
+        if self.dim == "channels":
+            _, i, j = index
+            return [(c, i, j) for c in range(self.layer.in_shape[0])]
+        return [tuple(int(k) for k in i) for i in np.ndindex(*self.layer.in_shape)]
+
+    def out_terms(self, index: Index) -> tuple[list[Index], int]:
+        """y[index] = softmax(x[group])_k: the group's inputs and k, index's place in it."""
+        group = self.group(index)
+        return group, group.index(index)
+
+    def dx_terms(self, index: Index) -> list[tuple[Index, Number]]:
+        """dx[j] = sum over the group of dout[i] * dy_i/dx_j, dy_i/dx_j = y_i (delta_ij - y_j):
+        [(i, dy_i/dx_j)]."""
+        y = self.out
+        return [(i, float(y[i] * ((i == index) - y[index]))) for i in self.group(index)]
+
+    def facts(self) -> dict[str, Any]:
+        """What the words of this layer (words.py: fact.softmax ...) are filled in with."""
+        n = len(self.group((0,) * len(self.layer.in_shape)))
+        return {"dim": self.dim, "n": n, "groups": int(np.prod(self.layer.in_shape)) // n}

@@ -1,0 +1,150 @@
+"""Every term the layers write out adds up to the engine's value (convgrad.layers' terms).
+
+A layer's terms are the index maps its vectorized code uses: which inputs and weights
+each output entry is made of, which outputs each gradient entry sums. The trace prints
+them; here every entry of every output and gradient, of random small networks, is
+rebuilt from its terms and held against the number the engine computed: exactly in
+exact arithmetic, to rounding in float64.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hypothesis")
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from convgrad.engine import run  # noqa: E402
+from convgrad.layers import evaluate  # noqa: E402
+from convgrad.reader import load_problem  # noqa: E402
+
+TERMS = settings(max_examples=60, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.too_slow])
+
+
+def numbers(draw, shape: tuple[int, ...], exact: bool) -> np.ndarray:
+    """Small ints and halves/thirds (exact), or floats; zeros and ties come up often."""
+    if exact:
+        values = draw(st.lists(st.sampled_from([Fraction(n, d) for n in range(-3, 4)
+                                                for d in (1, 2, 3)]),
+                               min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+        return np.array(values, dtype=object).reshape(shape)
+    values = draw(st.lists(st.floats(-3, 3, allow_nan=False, width=64),
+                           min_size=int(np.prod(shape)), max_size=int(np.prod(shape))))
+    return np.array(values, dtype=np.float64).reshape(shape)
+
+
+@st.composite
+def networks(draw, exact: bool):
+    """conv [-> activation] [-> pool] [-> conv ...] [-> flatten -> dense [-> activation]];
+    softmax among the activations in float64."""
+    C, H, W = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
+    x = numbers(draw, (C, H, W), exact)
+    layers: list = []
+    shape = (C, H, W)
+    # softmax (float64 only) normalises the channels of maps, or every value of a vector
+    activations = ["relu", "leaky_relu"] + ([] if exact else ["sigmoid", "tanh", "softmax"])
+    for _ in range(draw(st.integers(1, 2))):
+        C, H, W = shape
+        F, KH, KW = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+        pad = [draw(st.integers(0, 2)) for _ in range(4)]
+        sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+        Hp, Wp = H + pad[0] + pad[1], W + pad[2] + pad[3]
+        if Hp < dh * (KH - 1) + 1 or Wp < dw * (KW - 1) + 1:
+            pad = [0, 0, 0, 0]
+            KH, KW, dh, dw = 1, 1, 1, 1
+            Hp, Wp = H, W
+        OH, OW = (Hp - dh * (KH - 1) - 1) // sh + 1, (Wp - dw * (KW - 1) - 1) // sw + 1
+        layers.append({"conv": {"kernel": numbers(draw, (F, C, KH, KW), exact),
+                                "bias": list(numbers(draw, (F,), exact)),
+                                "stride": [sh, sw], "padding": pad, "dilation": [dh, dw],
+                                "flip_kernel": draw(st.booleans())}})
+        shape = (F, OH, OW)
+        if draw(st.booleans()):
+            name = draw(st.sampled_from(activations))
+            layers.append({name: {"slope": Fraction(1, 10)}} if name == "leaky_relu" else name)
+        if draw(st.booleans()) and min(OH, OW) >= 1:
+            ph, pw = draw(st.integers(1, min(OH, 2))), draw(st.integers(1, min(OW, 2)))
+            ps, pt = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+            kind = draw(st.sampled_from(["max_pool", "avg_pool"]))
+            layers.append({kind: {"size": [ph, pw], "stride": [ps, pt]}})
+            shape = (F, (OH - ph) // ps + 1, (OW - pw) // pt + 1)
+    if draw(st.booleans()):
+        layers.append("flatten")
+        n = int(np.prod(shape))
+        M = draw(st.integers(1, 3))
+        layers.append({"dense": {"weights": numbers(draw, (M, n), exact),
+                                 "bias": list(numbers(draw, (M,), exact))}})
+        shape = (M,)
+        if draw(st.booleans()):
+            layers.append(draw(st.sampled_from(activations)))
+    problem = {"input": x, "layers": layers, "grad_output": numbers(draw, shape, exact)}
+    if draw(st.booleans()):
+        problem["learning_rate"] = Fraction(1, 4)
+    return problem
+
+
+def check_terms(problem: dict, exact: bool) -> int:
+    """Hold every expanded entry of every layer against the engine; the number of entries."""
+    solved = run(load_problem(problem), exact=exact)
+    checked = 0
+    for layer in solved.passes:
+        arrays = layer.arrays()
+        for of in layer.expanded:
+            values = arrays[of]
+            for index in np.ndindex(values.shape):
+                got = evaluate(layer.terms(of, index), arrays)
+                want = values[index]
+                where = f"{layer.name}.{of}{list(index)}"
+                if exact:
+                    assert got == want, f"{where}: terms give {got}, the engine {want}"
+                else:
+                    assert np.isclose(float(got), float(want), rtol=1e-9, atol=1e-12), \
+                        f"{where}: terms give {got}, the engine {want}"
+                checked += 1
+    return checked
+
+
+@TERMS
+@given(problem=networks(exact=True))
+def test_every_term_adds_up_to_the_engine_value_exactly(problem):
+    assert check_terms(problem, exact=True) > 0
+
+
+@TERMS
+@given(problem=networks(exact=False))
+def test_every_term_adds_up_to_the_engine_value_in_float64(problem):
+    assert check_terms(problem, exact=False) > 0
+
+
+def test_terms_of_the_seed_example():
+    """The seed's numbers (SPEC section 2), term by term: y11 = 1·1 + 2·0 + 4·(-1) + 5·1 + 1."""
+    problem = {"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1", "bias": 1,
+               "target": "1 0; 0 1", "loss": "mse"}
+    conv = run(load_problem(problem)).passes[0]
+    assert conv.out_terms(0, 0, 0) == ([((0, 0, 0), (0, 0, 0, 0)), ((0, 0, 1), (0, 0, 0, 1)),
+                                        ((0, 1, 0), (0, 0, 1, 0)), ((0, 1, 1), (0, 0, 1, 1))],
+                                       (0,))
+    assert evaluate(conv.terms("out", (0, 0, 0)), conv.arrays()) == 3
+    # dL/dx22 = dL/dy11·w22 + dL/dy12·w21 + dL/dy21·w12 + dL/dy22·w11 = 1 - 2 + 0 + 3
+    assert conv.dx_terms(0, 1, 1) == [((0, 0, 0), (0, 0, 1, 1)), ((0, 0, 1), (0, 0, 1, 0)),
+                                      ((0, 1, 0), (0, 0, 0, 1)), ((0, 1, 1), (0, 0, 0, 0))]
+    assert evaluate(conv.terms("dx", (0, 1, 1)), conv.arrays()) == 2
+    assert evaluate(conv.terms("dw", (0, 0, 0, 0)), conv.arrays()) == 32
+    assert evaluate(conv.terms("db", (0,)), conv.arrays()) == 9
+
+
+def test_padding_taps_have_no_input_and_uncovered_inputs_no_terms():
+    problem = {"input": "1 2 3 4; 5 6 7 8; 9 10 11 12; 13 14 15 16", "kernel": "1 2; 3 4",
+               "padding": 1, "stride": 3, "grad_output": "1 1; 1 1"}
+    conv = run(load_problem(problem)).passes[0]
+    taps, bias = conv.out_terms(0, 0, 0)
+    assert [x for x, _ in taps] == [None, None, None, (0, 0, 0)]
+    assert conv.dx_terms(0, 1, 1) == []  # row 2 and column 2 never meet the kernel
+    assert conv.dx.tolist() == [[[4, 0, 3, 4], [0, 0, 0, 0], [2, 0, 1, 2], [4, 0, 3, 4]]]
