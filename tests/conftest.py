@@ -34,6 +34,39 @@ class Run:
                 f"{self.stdout[:300]!r}, stderr {self.stderr[:600]!r}>")
 
 
+# Answers to the seed worked example: right, and with one wrong entry.
+RIGHT = "dW: [[32, 41], [59, 68]]\ndb: 9\n"
+WRONG = "dW: [[32, 41], [59, 0]]\ndb: 9\n"
+
+
+def no_traceback(run: Run) -> None:
+    for text in (run.stdout, run.stderr):
+        assert "Traceback" not in text and "Exception ignored" not in text, run
+
+
+def one_line(run: Run) -> str:
+    no_traceback(run)
+    lines = run.stderr.splitlines()
+    assert len(lines) == 1 and run.stderr.endswith("\n"), run
+    return lines[0]
+
+
+@pytest.fixture
+def answers(tmp_path: Path) -> dict[str, Path]:
+    files = {"right": tmp_path / "right.yaml", "wrong": tmp_path / "wrong.yaml",
+             "broken": tmp_path / "broken.yaml"}
+    files["right"].write_text(RIGHT, encoding="utf-8")
+    files["wrong"].write_text(WRONG, encoding="utf-8")
+    files["broken"].write_text("dW: [[1, 2]\n", encoding="utf-8")
+    return files
+
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def run_main(*args: object, stdin: str | bytes | IO[bytes] = b"",
              cwd: Path | None = None) -> Run:
     """`convgrad ARGS` in this process, through main(argv), as a script runs it: standard

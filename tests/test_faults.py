@@ -27,12 +27,10 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT, Run
+from .conftest import ROOT, WRONG, Run, no_traceback, one_line, write
 
 SEED = ROOT / "problems" / "seed_worked_example.yaml"
 TIMEOUT = 60  # seconds: longer than this is a hang
-RIGHT = "dW: [[32, 41], [59, 68]]\ndb: 9\n"
-WRONG = "dW: [[32, 41], [59, 0]]\ndb: 9\n"
 CLOSED = -1  # standard output closed: sys.stdout is None
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
@@ -85,34 +83,6 @@ def _warnings_of_a_fresh_process() -> Iterator[None]:
                          ResourceWarning):
             warnings.filterwarnings("ignore", category=category, append=True)
         yield
-
-
-def no_traceback(run: Run) -> None:
-    for text in (run.stdout, run.stderr):
-        assert "Traceback" not in text and "Exception ignored" not in text, run
-
-
-def one_line(run: Run) -> str:
-    no_traceback(run)
-    lines = run.stderr.splitlines()
-    assert len(lines) == 1 and run.stderr.endswith("\n"), run
-    return lines[0]
-
-
-@pytest.fixture
-def answers(tmp_path: Path) -> dict[str, Path]:
-    files = {"right": tmp_path / "right.yaml", "wrong": tmp_path / "wrong.yaml",
-             "broken": tmp_path / "broken.yaml"}
-    files["right"].write_text(RIGHT, encoding="utf-8")
-    files["wrong"].write_text(WRONG, encoding="utf-8")
-    files["broken"].write_text("dW: [[1, 2]\n", encoding="utf-8")
-    return files
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 def big_problem(tmp_path: Path, n: int) -> Path:

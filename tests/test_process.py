@@ -28,7 +28,7 @@ import pytest
 
 from convgrad import __version__
 
-from .conftest import ROOT
+from .conftest import ROOT, no_traceback, one_line, write
 
 SEED = ROOT / "problems" / "seed_worked_example.yaml"
 TIMEOUT = 60  # seconds: longer than this is a hang
@@ -36,8 +36,6 @@ MEMORY_CAP = 2 * 1024**3
 ENV = {**os.environ, "NO_COLOR": "1", "PYTHONIOENCODING": "utf-8",
        "PYTHONDONTWRITEBYTECODE": "1"}
 ENV.pop("COLUMNS", None)
-RIGHT = "dW: [[32, 41], [59, 68]]\ndb: 9\n"
-WRONG = "dW: [[32, 41], [59, 0]]\ndb: 9\n"
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"),
                                 reason="pipes, FIFOs, ptys, /dev/full and rlimits as on Linux")
@@ -71,34 +69,6 @@ def convgrad(*args: object, stdout: int | None = subprocess.PIPE, env: dict | No
                           env=env or ENV, preexec_fn=preexec, cwd=cwd, timeout=TIMEOUT)
     out = proc.stdout.decode("utf-8", "replace") if proc.stdout is not None else ""
     return Run(proc.returncode, out, proc.stderr.decode("utf-8", "replace"))
-
-
-def no_traceback(run: Run) -> None:
-    for text in (run.stdout, run.stderr):
-        assert "Traceback" not in text and "Exception ignored" not in text, run
-
-
-def one_line(run: Run) -> str:
-    no_traceback(run)
-    lines = run.stderr.splitlines()
-    assert len(lines) == 1 and run.stderr.endswith("\n"), run
-    return lines[0]
-
-
-@pytest.fixture
-def answers(tmp_path: Path) -> dict[str, Path]:
-    files = {"right": tmp_path / "right.yaml", "wrong": tmp_path / "wrong.yaml",
-             "broken": tmp_path / "broken.yaml"}
-    files["right"].write_text(RIGHT, encoding="utf-8")
-    files["wrong"].write_text(WRONG, encoding="utf-8")
-    files["broken"].write_text("dW: [[1, 2]\n", encoding="utf-8")
-    return files
-
-
-def write(tmp_path: Path, name: str, text: str) -> Path:
-    path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
-    return path
 
 
 # --- exit codes as a shell sees them ---------------------------------------------------------
