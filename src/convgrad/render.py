@@ -14,7 +14,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.trace import Expansion, Matrix, Section, Trace, show_number
+from convgrad.trace import Expansion, Matrix, Phrase, Section, Trace, Words, show_number
 from convgrad.words import say
 
 # Under --terms auto a matrix larger than this is shown by its corners, and at most this
@@ -32,6 +32,16 @@ DIM = "dim"
 # A width that the environment cannot take below, and the width of a file or pipe.
 MIN_WIDTH = 40
 PLAIN_WIDTH = 100
+
+
+def said(words: Words, lang: str) -> str:
+    """What a section says, in `lang`: a phrase put into words (its fields first), or text
+    that is the same in every language."""
+    if isinstance(words, str):
+        return words
+    fields = {name: said(value, lang) if isinstance(value, Phrase) else value
+              for name, value in words.fields.items()}
+    return say(words.key, lang, **fields) + words.after
 
 
 def usable_columns() -> int | None:
@@ -97,10 +107,10 @@ def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
     for count, index in enumerate(slices):
         if not full and count == MAX_SLICES:
             blocks.append([Text(say("more.slices", lang, n=len(slices) - MAX_SLICES,
-                                    title=matrix.title), style=DIM),
+                                    title=said(matrix.title, lang)), style=DIM),
                            Text(say("more.slices_hint", lang), style=DIM)])
             break
-        title = matrix.title
+        title = said(matrix.title, lang)
         if index:
             parts = [f"{say('axis.' + name, lang)} {i + 1}"
                      for name, i in zip(names or ("slice",) * len(index), index, strict=False)]
@@ -185,7 +195,7 @@ def print_matrices(console: Console, matrices: list[Matrix], full: bool = True,
                            for block in matrix_blocks(matrix, full, lang)])
 
 
-def expansion_text(exp: Expansion, symbolic: bool) -> Text:
+def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en") -> Text:
     text = Text()
     text.append(exp.label, style=LABEL)
     if symbolic and exp.symbolic:
@@ -197,15 +207,15 @@ def expansion_text(exp: Expansion, symbolic: bool) -> Text:
         text.append(" = ")
         text.append(value, style=VALUE)
     if exp.note:
-        text.append(f"   ({exp.note})", style=DIM)
+        text.append(f"   ({said(exp.note, lang)})", style=DIM)
     return text
 
 
 def print_section(console: Console, section: Section, terms: str, lang: str = "en") -> None:
-    console.rule(Text(section.title, style="bold"), align="left")
-    console.print(Text(section.why, style=WHY), soft_wrap=True)
+    console.rule(Text(said(section.title, lang), style="bold"), align="left")
+    console.print(Text(said(section.why, lang), style=WHY), soft_wrap=True)
     for line in section.lines:
-        console.print(Text(line), soft_wrap=True)
+        console.print(Text(said(line, lang)), soft_wrap=True)
     full = terms == "all"
     print_matrices(console, section.matrices, full, lang)
     for group in section.groups:
@@ -215,13 +225,13 @@ def print_section(console: Console, section: Section, terms: str, lang: str = "e
         if shown:
             console.print()
             for k, exp in enumerate(shown):
-                console.print(expansion_text(exp, symbolic=k == 0), soft_wrap=True)
+                console.print(expansion_text(exp, symbolic=k == 0, lang=lang), soft_wrap=True)
         if rest:
             console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if shown else
                                say("more.not_shown", lang, title=group.title, n=f"{rest:,}"),
                                style=DIM))
         if group.trailer and shown:
-            console.print(Text(group.trailer, style=DIM))
+            console.print(Text(said(group.trailer, lang), style=DIM))
     if section.results:
         console.print()
         print_matrices(console, section.results, full, lang)
