@@ -18,7 +18,15 @@ from rich.text import Text
 
 from convgrad.engine import Run
 from convgrad.errors import UNCOVERED
-from convgrad.render import DIM, WHY, block_lines, expansion_text, matrix_blocks, said
+from convgrad.render import (
+    DIM,
+    WHY,
+    block_lines,
+    expansion_text,
+    line_text,
+    matrix_blocks,
+    said,
+)
 from convgrad.trace import Expansion, Matrix, Section, Trace
 from convgrad.trace import Group as TraceGroup
 from convgrad.words import say
@@ -53,7 +61,9 @@ class Walkthrough:
         self.console = console
         self.lang = lang
         self.show_all = show_all
-        self.trace = Trace(solved, "all" if show_all else "auto")
+        self.trace = Trace(solved)
+        # Long sums are shortened in the middle unless every term is asked for (--all).
+        self.elide = not show_all
         # Plain text has no colour: highlighted cells are put in [brackets] instead.
         self.brackets = console.color_system is None
 
@@ -77,7 +87,8 @@ class Walkthrough:
         lang = self.lang
         title, why = said(section.title, lang), said(section.why, lang)
         if kind == "problem":
-            step = Step("", why, [Text("\n".join(said(line, lang) for line in section.lines))])
+            lines = (line_text(line, lang, self.elide) for line in section.lines)
+            step = Step("", why, [Text("\n".join(lines))])
             warnings = self.solved.problem.warnings
             if warnings:
                 step.body.append(Text(word("warnings", self.lang) + ":\n" +
@@ -147,7 +158,7 @@ class Walkthrough:
         tail: list[RenderableType] = []
         if rest > 0:
             listed = rest if self.show_all or group.count <= LISTED else 0
-            lines = [expansion_text(group.make(n), symbolic=False, lang=self.lang)
+            lines = [expansion_text(group.make(n), False, self.lang, self.elide)
                      for n in range(full, full + listed)]
             if lines:
                 tail.append(Text("\n").join(lines))
@@ -172,12 +183,12 @@ class Walkthrough:
             body.append(_Blocks(blocks))
             body.append(Text(word("highlight.plain" if self.brackets else "highlight", self.lang),
                              style=DIM))
-        body.append(expansion_text(exp, symbolic=True, lang=self.lang))
+        body.append(expansion_text(exp, symbolic=True, lang=self.lang, elide=self.elide))
         return body
 
     def _expansions(self, group: TraceGroup) -> list[RenderableType]:
         count = group.count if self.show_all or group.count <= LISTED else FULL
-        out: list[RenderableType] = [expansion_text(group.make(n), symbolic=n == 0, lang=self.lang)
+        out: list[RenderableType] = [expansion_text(group.make(n), n == 0, self.lang, self.elide)
                                      for n in range(count)]
         if count < group.count:
             out.append(Text(say("more.same_rule", self.lang, n=f"{group.count - count:,}"),

@@ -14,13 +14,30 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.trace import Expansion, Matrix, Phrase, Section, Trace, Words, show_number
+from convgrad.trace import (
+    Expansion,
+    Group,
+    Matrix,
+    Phrase,
+    Section,
+    Terms,
+    Trace,
+    Words,
+    show_number,
+)
 from convgrad.words import say
 
 # Under --terms auto a matrix larger than this is shown by its corners, and at most this
 # many slices (filters x channels) of an array are drawn; --terms all draws everything.
 MAX_SIDE = 12
 MAX_SLICES = 4
+
+# Term expansions shown in full under --terms auto: up to this many per kind ...
+AUTO_EXPANSIONS = 64
+# ... and, when there are more, this many before "... N more, same rule".
+AUTO_SHOWN = 4
+# A sum with more terms than this is elided in the middle under --terms auto.
+AUTO_TERMS = 24
 
 LABEL = "bold cyan"
 HIGHLIGHT = "bold reverse"
@@ -42,6 +59,37 @@ def said(words: Words, lang: str) -> str:
     fields = {name: said(value, lang) if isinstance(value, Phrase) else value
               for name, value in words.fields.items()}
     return say(words.key, lang, **fields) + words.after
+
+
+def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
+    """The expansions of `group` to show under --terms all|auto|none, and how many are left
+    out. Only those shown are made."""
+    if terms == "none":
+        return [], group.count
+    if terms == "all" or group.count <= AUTO_EXPANSIONS:
+        return [group.make(i) for i in range(group.count)], 0
+    return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
+
+
+def written(text: str | Terms, elide: bool) -> str:
+    """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
+    drown the page. Only the terms shown are formatted."""
+    if isinstance(text, str):
+        return text
+    items, term, sep = text.items, text.term, text.sep
+    if not items:
+        body = "0"
+    elif elide and len(items) > AUTO_TERMS:
+        head = sep.join(term(item) for item in items[:3])
+        body = f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
+    else:
+        body = sep.join(term(item) for item in items)
+    return text.before + body + text.after
+
+
+def line_text(line: Words | Terms, lang: str, elide: bool) -> str:
+    """A fact of a section: a phrase, text, or a list of numbers (b = 1, 2, ...)."""
+    return written(line, elide) if isinstance(line, Terms) else said(line, lang)
 
 
 def usable_columns() -> int | None:
@@ -195,15 +243,18 @@ def print_matrices(console: Console, matrices: list[Matrix], full: bool = True,
                            for block in matrix_blocks(matrix, full, lang)])
 
 
-def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en") -> Text:
+def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool = True
+                   ) -> Text:
+    """`label = symbolic` (when asked) `= numeric = value`; elide: shorten long sums."""
     text = Text()
     text.append(exp.label, style=LABEL)
     if symbolic and exp.symbolic:
-        text.append(f" = {exp.symbolic}\n", style=DIM)
+        text.append(f" = {written(exp.symbolic, elide)}\n", style=DIM)
         text.append(" " * len(exp.label))
-    text.append(f" = {exp.numeric}")
+    numeric = written(exp.numeric, elide)
+    text.append(f" = {numeric}")
     value = show_number(exp.value)
-    if exp.numeric.strip("()") != value:  # "= (-2) = -2" says it twice
+    if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
         text.append(" = ")
         text.append(value, style=VALUE)
     if exp.note:
@@ -214,23 +265,24 @@ def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en") -> Text:
 def print_section(console: Console, section: Section, terms: str, lang: str = "en") -> None:
     console.rule(Text(said(section.title, lang), style="bold"), align="left")
     console.print(Text(said(section.why, lang), style=WHY), soft_wrap=True)
-    for line in section.lines:
-        console.print(Text(said(line, lang)), soft_wrap=True)
     full = terms == "all"
+    for line in section.lines:
+        console.print(Text(line_text(line, lang, not full)), soft_wrap=True)
     print_matrices(console, section.matrices, full, lang)
     for group in section.groups:
-        shown, rest = group.shown(terms)
-        if not shown and not rest:
+        exps, rest = shown(group, terms)
+        if not exps and not rest:
             continue
-        if shown:
+        if exps:
             console.print()
-            for k, exp in enumerate(shown):
-                console.print(expansion_text(exp, symbolic=k == 0, lang=lang), soft_wrap=True)
+            for k, exp in enumerate(exps):
+                console.print(expansion_text(exp, symbolic=k == 0, lang=lang, elide=not full),
+                              soft_wrap=True)
         if rest:
-            console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if shown else
+            console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if exps else
                                say("more.not_shown", lang, title=group.title, n=f"{rest:,}"),
                                style=DIM))
-        if group.trailer and shown:
+        if group.trailer and exps:
             console.print(Text(said(group.trailer, lang), style=DIM))
     if section.results:
         console.print()
@@ -243,7 +295,7 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     from convgrad.result import Result
 
     console = console or make_console()
-    for section in Trace(solved, terms).sections():
+    for section in Trace(solved).sections():
         print_section(console, section, terms)
     console.rule(Text("Results", style="bold"), align="left")
     summary = []

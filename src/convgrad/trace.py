@@ -36,14 +36,6 @@ from convgrad.layers.conv import pad_input
 from convgrad.model import Conv, user_output_shape, user_param_shape
 from convgrad.numbers import Number, format_number
 
-# Term expansions shown in full under --terms auto: up to this many per kind ...
-AUTO_EXPANSIONS = 64
-# ... and, when there are more, this many before "... N more, same rule".
-AUTO_SHOWN = 4
-# A sum with more terms than this is elided in the middle under --terms auto.
-AUTO_TERMS = 24
-
-
 # --- labels -------------------------------------------------------------------------------
 
 
@@ -161,13 +153,30 @@ def phrase(key: str, **fields: object) -> Phrase:
 Words = str | Phrase
 
 
+@dataclass(frozen=True)
+class Terms:
+    """A sum written term by term: before + term(items[0]) + sep + term(items[1]) ... + after;
+    an empty sum is 0.
+
+    Every term is here (the layer's index map), but none is written until a renderer asks:
+    it decides how many to show, so a sum over 12,544 outputs costs the terms shown.
+    sep: ", " for a list of arguments.
+    """
+
+    items: Sequence[Any]
+    term: Callable[[Any], str]
+    sep: str = " + "
+    before: str = ""
+    after: str = ""
+
+
 @dataclass
 class Expansion:
     """One number written out: `label = symbolic = numeric = value`."""
 
     label: str
-    symbolic: str
-    numeric: str
+    symbolic: str | Terms
+    numeric: str | Terms
     value: Number
     note: Words = ""
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
@@ -197,14 +206,6 @@ class Group:
     trailer: Words = ""  # said after the expansions, e.g. "all other entries are 0"
     kind: str = ""  # what explain calls it: "L", "dY", "dW", "db", ...
 
-    def shown(self, terms: str) -> tuple[list[Expansion], int]:
-        """The expansions to show under --terms all|auto|none, and how many are left out."""
-        if terms == "none":
-            return [], self.count
-        if terms == "all" or self.count <= AUTO_EXPANSIONS:
-            return [self.make(i) for i in range(self.count)], 0
-        return [self.make(i) for i in range(AUTO_SHOWN)], self.count - AUTO_SHOWN
-
 
 @dataclass
 class Section:
@@ -218,26 +219,11 @@ class Section:
     matrices: list[Matrix] = field(default_factory=list)  # what goes in, shown first
     groups: list[Group] = field(default_factory=list)
     results: list[Matrix] = field(default_factory=list)  # what comes out, shown last
-    lines: list[Words] = field(default_factory=list)  # facts: shapes, formulas, conventions
+    lines: list[Words | Terms] = field(default_factory=list)  # facts: shapes, formulas, conventions
     kind: str = ""
     layer: str = ""  # the layer's name (conv1, relu1, ...)
     # Matrices a walkthrough shows with highlighted cells; solve has already shown them.
     context: list[Matrix] = field(default_factory=list)
-
-
-def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool,
-               sep: str = " + ") -> str:
-    """term(a) + term(b) + ..., with the middle elided when a long sum would drown the page.
-
-    Only the terms shown are formatted, so a sum over 12,544 outputs costs five terms.
-    sep: ", " for a list of arguments.
-    """
-    if not items:
-        return "0"
-    if elide and len(items) > AUTO_TERMS:
-        head = sep.join(term(item) for item in items[:3])
-        return f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
-    return sep.join(term(item) for item in items)
 
 
 # --- the trace of a run ------------------------------------------------------------------------
@@ -269,10 +255,9 @@ class Trace:
     layer's own index maps (out_terms, dx_terms ...), the ones its vectorized code uses.
     """
 
-    def __init__(self, solved: Run, terms: str = "auto") -> None:
+    def __init__(self, solved: Run) -> None:
         self.run = solved
         self.problem = solved.problem
-        self.elide = terms != "all"
         self.names = self._names()
         # Each conv layer's input and kernel matrices, for the backward steps to highlight.
         self.conv_matrices: dict[str, tuple[Matrix, Matrix]] = {}
@@ -335,7 +320,7 @@ class Trace:
     def problem_section(self) -> Section:
         problem = self.problem
         solved = self.run
-        lines: list[Words] = []
+        lines: list[Words | Terms] = []
         if problem.name:
             lines.append(phrase("fact.name", name=problem.name))
         lines.append(Phrase("fact.input", {"shape": _shape(problem.x_shape)},
@@ -434,8 +419,7 @@ class Trace:
         w_matrix = self._matrix(_title(names.w.name), step.w, names.w, axis_names=_kernel_axes(op))
         section.matrices += [x_matrix, w_matrix]
         self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
-        section.lines.append(f"{names.b.name} = " + join_terms(
-            list(step.b), show_number, self.elide).replace(" + ", ", "))
+        section.lines.append(Terms(list(step.b), show_number, ", ", f"{names.b.name} = "))
         _, OH, OW = step.out.shape
         three_d = len(in_label.full_shape) == 3
 
@@ -461,8 +445,8 @@ class Trace:
                 return [(x_matrix, window), (w_matrix, weights)]
 
             return Expansion(out((f, i, j)),
-                             f"{join_terms(taps, symbol, self.elide)} + {names.b(bias)}",
-                             f"{join_terms(taps, number, self.elide)} + {num(step.b[bias])}",
+                             Terms(taps, symbol, after=f" + {names.b(bias)}"),
+                             Terms(taps, number, after=f" + {num(step.b[bias])}"),
                              step.out[f, i, j], focus=focus)
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
@@ -551,10 +535,11 @@ class Trace:
 
         def make(m: int) -> Expansion:
             pairs, bias = step.out_terms(m)
-            symbolic = join_terms(pairs, lambda t: f"{wl(t[1])}·{names.x(t[0])}", self.elide)
-            numeric = join_terms(pairs, lambda t: f"{num(w[t[1]])}·{num(x[t[0]])}", self.elide)
-            return Expansion(names.out((m,)), f"{symbolic} + {names.b(bias)}",
-                             f"{numeric} + {num(b[bias])}", step.out[m])
+            symbolic = Terms(pairs, lambda t: f"{wl(t[1])}·{names.x(t[0])}",
+                             after=f" + {names.b(bias)}")
+            numeric = Terms(pairs, lambda t: f"{num(w[t[1]])}·{num(x[t[0]])}",
+                            after=f" + {num(b[bias])}")
+            return Expansion(names.out((m,)), symbolic, numeric, step.out[m])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
                        matrices=[Matrix(_title(names.w.name), w)],
@@ -576,8 +561,8 @@ class Trace:
             group, k = step.out_terms(index)
             which = f"_{k + 1}" if len(group) > 1 else ""
             return Expansion(
-                yl(index), f"{fn}({join_terms(group, xl, self.elide, ', ')}){which}",
-                f"{fn}({join_terms(group, lambda i: show_number(x[i]), self.elide, ', ')}){which}",
+                yl(index), Terms(group, xl, ", ", f"{fn}(", f"){which}"),
+                Terms(group, lambda i: show_number(x[i]), ", ", f"{fn}(", f"){which}"),
                 out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
 
         return Section(phrase("title.forward", layer=step.layer.name),
@@ -648,8 +633,8 @@ class Trace:
         prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
                   "bce": f"-1/{N}·[", "cross_entropy": "-["}[loss]
         suffix = "]" if prefix else ""
-        return Expansion("L", prefix + join_terms(indices, symbol, self.elide) + suffix,
-                         prefix + join_terms(indices, number, self.elide) + suffix, value)
+        return Expansion("L", Terms(indices, symbol, before=prefix, after=suffix),
+                         Terms(indices, number, before=prefix, after=suffix), value)
 
     # backward
 
@@ -684,8 +669,8 @@ class Trace:
             met = step.dw_terms(f, c, p, q)
             return Expansion(
                 wl.grad()((f, c, p, q)),
-                join_terms(met, lambda m: f"{dzl(m[0])}·{xl(x_at(m[1]))}", self.elide),
-                join_terms(met, lambda m: f"{num(dz[m[0]])}·{num(x[m[1]])}", self.elide),
+                Terms(met, lambda m: f"{dzl(m[0])}·{xl(x_at(m[1]))}"),
+                Terms(met, lambda m: f"{num(dz[m[0]])}·{num(x[m[1]])}"),
                 dw[f, c, p, q],
                 focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
                        (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
@@ -702,8 +687,8 @@ class Trace:
         def make_db(f: int) -> Expansion:
             outputs = step.db_terms(f)
             return Expansion(bl.grad()((f,)),
-                             join_terms(outputs, dzl, self.elide),
-                             join_terms(outputs, lambda o: num(dz[o]), self.elide),
+                             Terms(outputs, dzl),
+                             Terms(outputs, lambda o: num(dz[o])),
                              db[f],
                              focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
@@ -717,8 +702,8 @@ class Trace:
             note = "" if met else phrase("note.uncovered")
             return Expansion(
                 xl.grad()(x_at((c, r, s))),
-                join_terms(met, lambda m: f"{dzl(m[0])}·{wl(m[1])}", self.elide),
-                join_terms(met, lambda m: f"{num(dz[m[0]])}·{num(w[m[1]])}", self.elide),
+                Terms(met, lambda m: f"{dzl(m[0])}·{wl(m[1])}"),
+                Terms(met, lambda m: f"{num(dz[m[0]])}·{num(w[m[1]])}"),
                 dx[c, r, s], note,
                 focus=lambda: [(dz_matrix, [dzl.shown_index(m[0]) for m in met]),
                        (w_matrix, [wl.shown_index(m[1]) for m in met])])
@@ -744,8 +729,8 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
             return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
-                             join_terms(step.dx_terms(index),
-                                        lambda t: f"{num(dout[t[0]])}·{num(t[1])}", self.elide),
+                             Terms(step.dx_terms(index),
+                                        lambda t: f"{num(dout[t[0]])}·{num(t[1])}"),
                              dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
@@ -813,18 +798,16 @@ class Trace:
             m, k = divmod(n, N)
             terms = step.dw_terms(m, k)
             return Expansion(names.w.grad()((m, k)),
-                             join_terms(terms, lambda t: f"dL/d{yl(t[0])}·{xl(t[1])}",
-                                        self.elide),
-                             join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(x[t[1]])}",
-                                        self.elide),
+                             Terms(terms, lambda t: f"dL/d{yl(t[0])}·{xl(t[1])}"),
+                             Terms(terms, lambda t: f"{num(dout[t[0]])}·{num(x[t[1]])}"),
                              dw[m, k])
 
         def make_dx(k: int) -> Expansion:
             terms = step.dx_terms(k)
             return Expansion(
                 xl.grad()((k,)),
-                join_terms(terms, lambda t: f"dL/d{yl(t[0])}·{names.w(t[1])}", self.elide),
-                join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(w[t[1]])}", self.elide),
+                Terms(terms, lambda t: f"dL/d{yl(t[0])}·{names.w(t[1])}"),
+                Terms(terms, lambda t: f"{num(dout[t[0]])}·{num(w[t[1]])}"),
                 dx[k])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
@@ -849,9 +832,8 @@ class Trace:
             terms = step.dx_terms(index)
             return Expansion(
                 xl.grad()(index),
-                join_terms(terms, lambda t: f"dL/d{yl(t[0])}·∂{yl(t[0])}/∂{xl(index)}",
-                           self.elide),
-                join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(t[1])}", self.elide),
+                Terms(terms, lambda t: f"dL/d{yl(t[0])}·∂{yl(t[0])}/∂{xl(index)}"),
+                Terms(terms, lambda t: f"{num(dout[t[0]])}·{num(t[1])}"),
                 dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
