@@ -15,11 +15,14 @@ from rich.console import Console
 from rich.text import Text
 
 from convgrad.trace import (
+    Entry,
     Expansion,
+    Factor,
     Group,
     Matrix,
     Phrase,
     Section,
+    Term,
     Terms,
     Trace,
     Words,
@@ -71,12 +74,34 @@ def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
     return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
 
 
+def factor_text(factor: Factor) -> str:
+    """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
+    parentheses: 4·(-1)), text as it is."""
+    if isinstance(factor, Entry):
+        return factor.label(factor.index)
+    if isinstance(factor, str):
+        return factor
+    text = show_number(factor)
+    return f"({text})" if text.lstrip("≈").startswith("-") else text
+
+
+def term_text(term: Term) -> str:
+    """A term of a sum: a product's factors joined by ·."""
+    if isinstance(term, tuple):
+        return "·".join(factor_text(factor) for factor in term)
+    return factor_text(term)
+
+
 def written(text: str | Terms, elide: bool) -> str:
     """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
     drown the page. Only the terms shown are formatted."""
     if isinstance(text, str):
         return text
-    items, term, sep = text.items, text.term, text.sep
+    items, sep = text.items, text.sep
+
+    def term(item: Any) -> str:
+        return term_text(text.term(item))
+
     if not items:
         body = "0"
     elif elide and len(items) > AUTO_TERMS:

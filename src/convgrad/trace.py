@@ -154,6 +154,22 @@ Words = str | Phrase
 
 
 @dataclass(frozen=True)
+class Entry:
+    """An entry of an array by its index (in the array's full shape), for a renderer to name:
+    x11, dL/dz[1,2,3]."""
+
+    label: Labeler
+    index: tuple[int, ...]
+
+
+# A factor of a product: an entry by name, a number by value, or text written as it is
+# (the 0 of a padding cell, ∂y1/∂x2).
+Factor = Entry | str | Number
+# A term of a sum: text (a loss term), one entry, or a product of factors.
+Term = str | Entry | tuple[Factor, ...]
+
+
+@dataclass(frozen=True)
 class Terms:
     """A sum written term by term: before + term(items[0]) + sep + term(items[1]) ... + after;
     an empty sum is 0.
@@ -164,7 +180,7 @@ class Terms:
     """
 
     items: Sequence[Any]
-    term: Callable[[Any], str]
+    term: Callable[[Any], Term]
     sep: str = " + "
     before: str = ""
     after: str = ""
@@ -423,20 +439,20 @@ class Trace:
         _, OH, OW = step.out.shape
         three_d = len(in_label.full_shape) == 3
 
-        def x_term(x_index: Index | None) -> tuple[str, Number]:
+        def x_term(x_index: Index | None) -> tuple[Factor, Number]:
             if x_index is None:  # padding
                 return "0", 0
-            return in_label(x_index if three_d else x_index[1:]), x[x_index]
+            return Entry(in_label, x_index if three_d else x_index[1:]), x[x_index]
 
         def make(n: int) -> Expansion:
             f, i, j = _unravel(n, (F, OH, OW))
             taps, bias = step.out_terms(f, i, j)
 
-            def symbol(tap: tuple[Index | None, Index]) -> str:
-                return f"{x_term(tap[0])[0]}·{names.w(tap[1])}"
+            def symbol(tap: tuple[Index | None, Index]) -> Term:
+                return x_term(tap[0])[0], Entry(names.w, tap[1])
 
-            def number(tap: tuple[Index | None, Index]) -> str:
-                return f"{num(x_term(tap[0])[1])}·{num(step.w[tap[1]])}"
+            def number(tap: tuple[Index | None, Index]) -> Term:
+                return x_term(tap[0])[1], step.w[tap[1]]
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
                 window = [reshaped_index(cell, x_pad.shape, x_shown)
@@ -535,10 +551,9 @@ class Trace:
 
         def make(m: int) -> Expansion:
             pairs, bias = step.out_terms(m)
-            symbolic = Terms(pairs, lambda t: f"{wl(t[1])}·{names.x(t[0])}",
+            symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
                              after=f" + {names.b(bias)}")
-            numeric = Terms(pairs, lambda t: f"{num(w[t[1]])}·{num(x[t[0]])}",
-                            after=f" + {num(b[bias])}")
+            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), after=f" + {num(b[bias])}")
             return Expansion(names.out((m,)), symbolic, numeric, step.out[m])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
@@ -561,7 +576,7 @@ class Trace:
             group, k = step.out_terms(index)
             which = f"_{k + 1}" if len(group) > 1 else ""
             return Expansion(
-                yl(index), Terms(group, xl, ", ", f"{fn}(", f"){which}"),
+                yl(index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
                 Terms(group, lambda i: show_number(x[i]), ", ", f"{fn}(", f"){which}"),
                 out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
 
@@ -669,8 +684,8 @@ class Trace:
             met = step.dw_terms(f, c, p, q)
             return Expansion(
                 wl.grad()((f, c, p, q)),
-                Terms(met, lambda m: f"{dzl(m[0])}·{xl(x_at(m[1]))}"),
-                Terms(met, lambda m: f"{num(dz[m[0]])}·{num(x[m[1]])}"),
+                Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, x_at(m[1])))),
+                Terms(met, lambda m: (dz[m[0]], x[m[1]])),
                 dw[f, c, p, q],
                 focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
                        (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
@@ -687,8 +702,8 @@ class Trace:
         def make_db(f: int) -> Expansion:
             outputs = step.db_terms(f)
             return Expansion(bl.grad()((f,)),
-                             Terms(outputs, dzl),
-                             Terms(outputs, lambda o: num(dz[o])),
+                             Terms(outputs, lambda o: Entry(dzl, o)),
+                             Terms(outputs, lambda o: (dz[o],)),
                              db[f],
                              focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
@@ -702,8 +717,8 @@ class Trace:
             note = "" if met else phrase("note.uncovered")
             return Expansion(
                 xl.grad()(x_at((c, r, s))),
-                Terms(met, lambda m: f"{dzl(m[0])}·{wl(m[1])}"),
-                Terms(met, lambda m: f"{num(dz[m[0]])}·{num(w[m[1]])}"),
+                Terms(met, lambda m: (Entry(dzl, m[0]), Entry(wl, m[1]))),
+                Terms(met, lambda m: (dz[m[0]], w[m[1]])),
                 dx[c, r, s], note,
                 focus=lambda: [(dz_matrix, [dzl.shown_index(m[0]) for m in met]),
                        (w_matrix, [wl.shown_index(m[1]) for m in met])])
@@ -729,8 +744,7 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
             return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
-                             Terms(step.dx_terms(index),
-                                        lambda t: f"{num(dout[t[0]])}·{num(t[1])}"),
+                             Terms(step.dx_terms(index), lambda t: (dout[t[0]], t[1])),
                              dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
@@ -793,21 +807,22 @@ class Trace:
         x, w = step.x, step.w
         M, N = w.shape
         yl, xl = names.out, names.x
+        dyl = yl.grad()
 
         def make_dw(n: int) -> Expansion:
             m, k = divmod(n, N)
             terms = step.dw_terms(m, k)
             return Expansion(names.w.grad()((m, k)),
-                             Terms(terms, lambda t: f"dL/d{yl(t[0])}·{xl(t[1])}"),
-                             Terms(terms, lambda t: f"{num(dout[t[0]])}·{num(x[t[1]])}"),
+                             Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(xl, t[1]))),
+                             Terms(terms, lambda t: (dout[t[0]], x[t[1]])),
                              dw[m, k])
 
         def make_dx(k: int) -> Expansion:
             terms = step.dx_terms(k)
             return Expansion(
                 xl.grad()((k,)),
-                Terms(terms, lambda t: f"dL/d{yl(t[0])}·{names.w(t[1])}"),
-                Terms(terms, lambda t: f"{num(dout[t[0]])}·{num(w[t[1]])}"),
+                Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(names.w, t[1]))),
+                Terms(terms, lambda t: (dout[t[0]], w[t[1]])),
                 dx[k])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
@@ -824,6 +839,7 @@ class Trace:
         dout, dx = step.d_out, step.dx
         assert dout is not None and dx is not None
         xl, yl = names.x, names.out
+        dyl = yl.grad()
         fields = step.facts()
         dout_matrix = self._matrix(f"dL/d{_title(yl.name)}", dout, yl)
 
@@ -832,8 +848,8 @@ class Trace:
             terms = step.dx_terms(index)
             return Expansion(
                 xl.grad()(index),
-                Terms(terms, lambda t: f"dL/d{yl(t[0])}·∂{yl(t[0])}/∂{xl(index)}"),
-                Terms(terms, lambda t: f"{num(dout[t[0]])}·{num(t[1])}"),
+                Terms(terms, lambda t: (Entry(dyl, t[0]), f"∂{yl(t[0])}/∂{xl(index)}")),
+                Terms(terms, lambda t: (dout[t[0]], t[1])),
                 dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
