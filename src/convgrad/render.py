@@ -1,5 +1,9 @@
 """Rich tables and text for the terminal. The only module that imports rich.
 
+The trace's sections become text here: phrases in the language asked for (said), the
+--terms rules (shown, written: how many expansions, which terms of a long sum), and the
+products of a sum (term_text).
+
 Colour only on a terminal; NO_COLOR and pipes give plain text that a teacher can
 paste into a handout (rich decides both from the console it writes to).
 """

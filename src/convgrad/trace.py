@@ -7,6 +7,11 @@ backward pass, the update. `solve` and `explain` both render these; nothing
 here computes a result the engine has not already computed, it only writes
 out how each number is made.
 
+What a section says is data too: sentences are Phrases (a key of the words and
+its fields), sums are Terms (every term, as entries and numbers, none written
+yet). The renderers choose the language, how many terms and expansions to show
+(--terms), and write the products.
+
 Labels follow the seeds (1-based, row then column: x11, w12, dL/dy21) and the
 shape the user wrote; where an index has more than one digit or there are
 channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
