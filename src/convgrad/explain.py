@@ -18,7 +18,15 @@ from rich.text import Text
 
 from convgrad.engine import Run
 from convgrad.errors import UNCOVERED
-from convgrad.render import DIM, WHY, block_lines, expansion_text, matrix_blocks
+from convgrad.render import (
+    DIM,
+    WHY,
+    block_lines,
+    expansion_text,
+    line_text,
+    matrix_blocks,
+    said,
+)
 from convgrad.trace import Expansion, Matrix, Section, Trace
 from convgrad.trace import Group as TraceGroup
 from convgrad.words import say
@@ -53,7 +61,9 @@ class Walkthrough:
         self.console = console
         self.lang = lang
         self.show_all = show_all
-        self.trace = Trace(solved, "all" if show_all else "auto", lang)
+        self.trace = Trace(solved)
+        # Long sums are shortened in the middle unless every term is asked for (--all).
+        self.elide = not show_all
         # Plain text has no colour: highlighted cells are put in [brackets] instead.
         self.brackets = console.color_system is None
 
@@ -74,44 +84,47 @@ class Walkthrough:
 
     def _steps_of(self, section: Section) -> Iterator[tuple[str | None, Step]]:
         kind = section.kind
+        lang = self.lang
+        title, why = said(section.title, lang), said(section.why, lang)
         if kind == "problem":
-            step = Step("", section.why, [Text("\n".join(section.lines))])
+            lines = (line_text(line, lang, self.elide) for line in section.lines)
+            step = Step("", why, [Text("\n".join(lines))])
             warnings = self.solved.problem.warnings
             if warnings:
                 step.body.append(Text(word("warnings", self.lang) + ":\n" +
                                       "\n".join(f"- {w}" for w in warnings), style="yellow"))
-            yield section.title, step
+            yield title, step
             return
         if kind == "conv":
             yield from self._padding(section)
         if kind == "loss":
             loss, dy = section.groups
-            yield word("loss.L", self.lang), Step("", section.why, [
+            yield word("loss.L", self.lang), Step("", why, [
                 *self._blocks(section.matrices), *self._expansions(loss)])
             yield word("loss.dY", self.lang), Step(
-                "", word("loss.dY.why", self.lang, rule=dy.rule),
+                "", word("loss.dY.why", self.lang, rule=said(dy.rule, lang)),
                 [*self._expansions(dy), *self._blocks(section.results)])
             return
         if kind == "conv_weights":
             dw, db = section.groups
-            yield from self._group_steps(section.title, section.why, dw, section,
+            yield from self._group_steps(title, why, dw, section,
                                          results=section.results)
             yield from self._group_steps(word("db", self.lang), word("db.why", self.lang), db,
                                          section, results=[])
             return
         if kind == "conv_input":
-            yield from self._group_steps(section.title, section.why, section.groups[0], section,
+            yield from self._group_steps(title, why, section.groups[0], section,
                                          results=section.results, extra=self._uncovered())
             return
         inputs = section.matrices[1:] if kind == "conv" else section.matrices  # X was step 2
         for k, group in enumerate(section.groups):
             last = k == len(section.groups) - 1
-            yield from self._group_steps(section.title if k == 0 else group.title,
-                                         section.why if k == 0 else group.rule, group, section,
+            yield from self._group_steps(title if k == 0 else group.title,
+                                         why if k == 0 else said(group.rule, lang), group, section,
                                          results=section.results if last else [],
                                          inputs=inputs if k == 0 else [])
         if not section.groups:
-            yield section.title, Step("", section.why, self._blocks(section.matrices))
+            yield title, Step("", why, self._blocks(section.matrices))
 
     def _padding(self, section: Section) -> Iterator[tuple[str | None, Step]]:
         x_matrix = section.matrices[0]
@@ -121,7 +134,8 @@ class Walkthrough:
             return
         unpadded = x_matrix.array[..., :, :][~x_matrix.pad].reshape(
             _unpadded_shape(x_matrix))
-        original = Matrix(x_matrix.title.split(" ")[0], unpadded, None, x_matrix.axis_names)
+        name = said(x_matrix.title, self.lang).split(" ")[0]
+        original = Matrix(name, unpadded, None, x_matrix.axis_names)
         yield word("padding", self.lang), Step("", word("padding.why", self.lang),
                                                 self._blocks([original, x_matrix]))
 
@@ -144,7 +158,7 @@ class Walkthrough:
         tail: list[RenderableType] = []
         if rest > 0:
             listed = rest if self.show_all or group.count <= LISTED else 0
-            lines = [expansion_text(group.make(n), symbolic=False)
+            lines = [expansion_text(group.make(n), False, self.lang, self.elide)
                      for n in range(full, full + listed)]
             if lines:
                 tail.append(Text("\n").join(lines))
@@ -152,7 +166,7 @@ class Walkthrough:
                 tail.append(Text(say("more.same_rule", self.lang, n=f"{rest - listed:,}"),
                                  style=DIM))
         if group.trailer:
-            tail.append(Text(group.trailer, style=DIM))
+            tail.append(Text(said(group.trailer, self.lang), style=DIM))
         tail += self._blocks(results)
         tail += extra or []
         if tail:
@@ -169,12 +183,12 @@ class Walkthrough:
             body.append(_Blocks(blocks))
             body.append(Text(word("highlight.plain" if self.brackets else "highlight", self.lang),
                              style=DIM))
-        body.append(expansion_text(exp, symbolic=True))
+        body.append(expansion_text(exp, symbolic=True, lang=self.lang, elide=self.elide))
         return body
 
     def _expansions(self, group: TraceGroup) -> list[RenderableType]:
         count = group.count if self.show_all or group.count <= LISTED else FULL
-        out: list[RenderableType] = [expansion_text(group.make(n), symbolic=n == 0)
+        out: list[RenderableType] = [expansion_text(group.make(n), n == 0, self.lang, self.elide)
                                      for n in range(count)]
         if count < group.count:
             out.append(Text(say("more.same_rule", self.lang, n=f"{group.count - count:,}"),

@@ -1,5 +1,9 @@
 """Rich tables and text for the terminal. The only module that imports rich.
 
+The trace's sections become text here: phrases in the language asked for (said), the
+--terms rules (shown, written: how many expansions, which terms of a long sum), and the
+products of a sum (term_text).
+
 Colour only on a terminal; NO_COLOR and pipes give plain text that a teacher can
 paste into a handout (rich decides both from the console it writes to).
 """
@@ -14,13 +18,33 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.trace import Expansion, Matrix, Section, Trace, show_number
+from convgrad.trace import (
+    Entry,
+    Expansion,
+    Factor,
+    Group,
+    Matrix,
+    Phrase,
+    Section,
+    Term,
+    Terms,
+    Trace,
+    Words,
+    show_number,
+)
 from convgrad.words import say
 
 # Under --terms auto a matrix larger than this is shown by its corners, and at most this
 # many slices (filters x channels) of an array are drawn; --terms all draws everything.
 MAX_SIDE = 12
 MAX_SLICES = 4
+
+# Term expansions shown in full under --terms auto: up to this many per kind ...
+AUTO_EXPANSIONS = 64
+# ... and, when there are more, this many before "... N more, same rule".
+AUTO_SHOWN = 4
+# A sum with more terms than this is elided in the middle under --terms auto.
+AUTO_TERMS = 24
 
 LABEL = "bold cyan"
 HIGHLIGHT = "bold reverse"
@@ -32,6 +56,69 @@ DIM = "dim"
 # A width that the environment cannot take below, and the width of a file or pipe.
 MIN_WIDTH = 40
 PLAIN_WIDTH = 100
+
+
+def said(words: Words, lang: str) -> str:
+    """What a section says, in `lang`: a phrase put into words (its fields first), or text
+    that is the same in every language."""
+    if isinstance(words, str):
+        return words
+    fields = {name: said(value, lang) if isinstance(value, Phrase) else value
+              for name, value in words.fields.items()}
+    return say(words.key, lang, **fields) + words.after
+
+
+def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
+    """The expansions of `group` to show under --terms all|auto|none, and how many are left
+    out. Only those shown are made."""
+    if terms == "none":
+        return [], group.count
+    if terms == "all" or group.count <= AUTO_EXPANSIONS:
+        return [group.make(i) for i in range(group.count)], 0
+    return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
+
+
+def factor_text(factor: Factor) -> str:
+    """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
+    parentheses: 4·(-1)), text as it is."""
+    if isinstance(factor, Entry):
+        return factor.label(factor.index)
+    if isinstance(factor, str):
+        return factor
+    text = show_number(factor)
+    return f"({text})" if text.lstrip("≈").startswith("-") else text
+
+
+def term_text(term: Term) -> str:
+    """A term of a sum: a product's factors joined by ·."""
+    if isinstance(term, tuple):
+        return "·".join(factor_text(factor) for factor in term)
+    return factor_text(term)
+
+
+def written(text: str | Terms, elide: bool) -> str:
+    """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
+    drown the page. Only the terms shown are formatted."""
+    if isinstance(text, str):
+        return text
+    items, sep = text.items, text.sep
+
+    def term(item: Any) -> str:
+        return term_text(text.term(item))
+
+    if not items:
+        body = "0"
+    elif elide and len(items) > AUTO_TERMS:
+        head = sep.join(term(item) for item in items[:3])
+        body = f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
+    else:
+        body = sep.join(term(item) for item in items)
+    return text.before + body + text.after
+
+
+def line_text(line: Words | Terms, lang: str, elide: bool) -> str:
+    """A fact of a section: a phrase, text, or a list of numbers (b = 1, 2, ...)."""
+    return written(line, elide) if isinstance(line, Terms) else said(line, lang)
 
 
 def usable_columns() -> int | None:
@@ -97,10 +184,10 @@ def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
     for count, index in enumerate(slices):
         if not full and count == MAX_SLICES:
             blocks.append([Text(say("more.slices", lang, n=len(slices) - MAX_SLICES,
-                                    title=matrix.title), style=DIM),
+                                    title=said(matrix.title, lang)), style=DIM),
                            Text(say("more.slices_hint", lang), style=DIM)])
             break
-        title = matrix.title
+        title = said(matrix.title, lang)
         if index:
             parts = [f"{say('axis.' + name, lang)} {i + 1}"
                      for name, i in zip(names or ("slice",) * len(index), index, strict=False)]
@@ -185,43 +272,47 @@ def print_matrices(console: Console, matrices: list[Matrix], full: bool = True,
                            for block in matrix_blocks(matrix, full, lang)])
 
 
-def expansion_text(exp: Expansion, symbolic: bool) -> Text:
+def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool = True
+                   ) -> Text:
+    """`label = symbolic` (when asked) `= numeric = value`; elide: shorten long sums."""
     text = Text()
     text.append(exp.label, style=LABEL)
     if symbolic and exp.symbolic:
-        text.append(f" = {exp.symbolic}\n", style=DIM)
+        text.append(f" = {written(exp.symbolic, elide)}\n", style=DIM)
         text.append(" " * len(exp.label))
-    text.append(f" = {exp.numeric}")
+    numeric = written(exp.numeric, elide)
+    text.append(f" = {numeric}")
     value = show_number(exp.value)
-    if exp.numeric.strip("()") != value:  # "= (-2) = -2" says it twice
+    if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
         text.append(" = ")
         text.append(value, style=VALUE)
     if exp.note:
-        text.append(f"   ({exp.note})", style=DIM)
+        text.append(f"   ({said(exp.note, lang)})", style=DIM)
     return text
 
 
 def print_section(console: Console, section: Section, terms: str, lang: str = "en") -> None:
-    console.rule(Text(section.title, style="bold"), align="left")
-    console.print(Text(section.why, style=WHY), soft_wrap=True)
-    for line in section.lines:
-        console.print(Text(line), soft_wrap=True)
+    console.rule(Text(said(section.title, lang), style="bold"), align="left")
+    console.print(Text(said(section.why, lang), style=WHY), soft_wrap=True)
     full = terms == "all"
+    for line in section.lines:
+        console.print(Text(line_text(line, lang, not full)), soft_wrap=True)
     print_matrices(console, section.matrices, full, lang)
     for group in section.groups:
-        shown, rest = group.shown(terms)
-        if not shown and not rest:
+        exps, rest = shown(group, terms)
+        if not exps and not rest:
             continue
-        if shown:
+        if exps:
             console.print()
-            for k, exp in enumerate(shown):
-                console.print(expansion_text(exp, symbolic=k == 0), soft_wrap=True)
+            for k, exp in enumerate(exps):
+                console.print(expansion_text(exp, symbolic=k == 0, lang=lang, elide=not full),
+                              soft_wrap=True)
         if rest:
-            console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if shown else
+            console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if exps else
                                say("more.not_shown", lang, title=group.title, n=f"{rest:,}"),
                                style=DIM))
-        if group.trailer and shown:
-            console.print(Text(group.trailer, style=DIM))
+        if group.trailer and exps:
+            console.print(Text(said(group.trailer, lang), style=DIM))
     if section.results:
         console.print()
         print_matrices(console, section.results, full, lang)
@@ -233,7 +324,7 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     from convgrad.result import Result
 
     console = console or make_console()
-    for section in Trace(solved, terms).sections():
+    for section in Trace(solved).sections():
         print_section(console, section, terms)
     console.rule(Text("Results", style="bold"), align="left")
     summary = []

@@ -7,6 +7,11 @@ backward pass, the update. `solve` and `explain` both render these; nothing
 here computes a result the engine has not already computed, it only writes
 out how each number is made.
 
+What a section says is data too: sentences are Phrases (a key of the words and
+its fields), sums are Terms (every term, as entries and numbers, none written
+yet). The renderers choose the language, how many terms and expansions to show
+(--terms), and write the products.
+
 Labels follow the seeds (1-based, row then column: x11, w12, dL/dy21) and the
 shape the user wrote; where an index has more than one digit or there are
 channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
@@ -35,15 +40,6 @@ from convgrad.layers import (
 from convgrad.layers.conv import pad_input
 from convgrad.model import Conv, user_output_shape, user_param_shape
 from convgrad.numbers import Number, format_number
-from convgrad.words import say
-
-# Term expansions shown in full under --terms auto: up to this many per kind ...
-AUTO_EXPANSIONS = 64
-# ... and, when there are more, this many before "... N more, same rule".
-AUTO_SHOWN = 4
-# A sum with more terms than this is elided in the middle under --terms auto.
-AUTO_TERMS = 24
-
 
 # --- labels -------------------------------------------------------------------------------
 
@@ -142,15 +138,68 @@ def _rounded(value: Fraction) -> str:
 # --- data -------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Phrase:
+    """A sentence by its key in the words (title.conv, fact.pool ...) with its fields: names,
+    numbers as text, other phrases. A renderer says it in the language it was asked for;
+    formulas and numbers are the same in every language, so they stay text."""
+
+    key: str
+    fields: dict[str, object] = field(default_factory=dict)
+    after: str = ""  # text that follows the sentence in every language: " (C x H x W)"
+
+
+def phrase(key: str, **fields: object) -> Phrase:
+    return Phrase(key, fields)
+
+
+# What the sections say: a sentence to put into words, or text that is the same in every
+# language (a formula, a label).
+Words = str | Phrase
+
+
+@dataclass(frozen=True)
+class Entry:
+    """An entry of an array by its index (in the array's full shape), for a renderer to name:
+    x11, dL/dz[1,2,3]."""
+
+    label: Labeler
+    index: tuple[int, ...]
+
+
+# A factor of a product: an entry by name, a number by value, or text written as it is
+# (the 0 of a padding cell, ∂y1/∂x2).
+Factor = Entry | str | Number
+# A term of a sum: text (a loss term), one entry, or a product of factors.
+Term = str | Entry | tuple[Factor, ...]
+
+
+@dataclass(frozen=True)
+class Terms:
+    """A sum written term by term: before + term(items[0]) + sep + term(items[1]) ... + after;
+    an empty sum is 0.
+
+    Every term is here (the layer's index map), but none is written until a renderer asks:
+    it decides how many to show, so a sum over 12,544 outputs costs the terms shown.
+    sep: ", " for a list of arguments.
+    """
+
+    items: Sequence[Any]
+    term: Callable[[Any], Term]
+    sep: str = " + "
+    before: str = ""
+    after: str = ""
+
+
 @dataclass
 class Expansion:
     """One number written out: `label = symbolic = numeric = value`."""
 
     label: str
-    symbolic: str
-    numeric: str
+    symbolic: str | Terms
+    numeric: str | Terms
     value: Number
-    note: str = ""
+    note: Words = ""
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
     # matrix's shown shape), e.g. the input window of an output and the kernel over it.
     # A function, so that solve, which shows no highlights, never computes them.
@@ -161,7 +210,7 @@ class Expansion:
 class Matrix:
     """An array to show as tables, one per leading index (channel or filter)."""
 
-    title: str
+    title: Words
     array: np.ndarray  # in the shape the user sees
     pad: np.ndarray | None = None  # True where the cell is padding
     axis_names: tuple[str, ...] = ()  # names of the leading axes: ("filter", "channel")
@@ -172,19 +221,11 @@ class Group:
     """Expansions of one kind (every y, every dL/dw ...) with the rule they follow."""
 
     title: str
-    rule: str  # the rule in one line: why these numbers are what they are
+    rule: Words  # the rule in one line: why these numbers are what they are
     count: int
     make: Callable[[int], Expansion]
-    trailer: str = ""  # said after the expansions, e.g. "all other entries are 0"
+    trailer: Words = ""  # said after the expansions, e.g. "all other entries are 0"
     kind: str = ""  # what explain calls it: "L", "dY", "dW", "db", ...
-
-    def shown(self, terms: str) -> tuple[list[Expansion], int]:
-        """The expansions to show under --terms all|auto|none, and how many are left out."""
-        if terms == "none":
-            return [], self.count
-        if terms == "all" or self.count <= AUTO_EXPANSIONS:
-            return [self.make(i) for i in range(self.count)], 0
-        return [self.make(i) for i in range(AUTO_SHOWN)], self.count - AUTO_SHOWN
 
 
 @dataclass
@@ -194,31 +235,16 @@ class Section:
     pool_back, flatten_back, dense_back, update; a function layer's kind (softmax) and
     <kind>_back."""
 
-    title: str
-    why: str
+    title: Words
+    why: Words
     matrices: list[Matrix] = field(default_factory=list)  # what goes in, shown first
     groups: list[Group] = field(default_factory=list)
     results: list[Matrix] = field(default_factory=list)  # what comes out, shown last
-    lines: list[str] = field(default_factory=list)  # facts: shapes, formulas, conventions
+    lines: list[Words | Terms] = field(default_factory=list)  # facts: shapes, formulas, conventions
     kind: str = ""
     layer: str = ""  # the layer's name (conv1, relu1, ...)
     # Matrices a walkthrough shows with highlighted cells; solve has already shown them.
     context: list[Matrix] = field(default_factory=list)
-
-
-def join_terms(items: Sequence[Any], term: Callable[[Any], str], elide: bool,
-               sep: str = " + ") -> str:
-    """term(a) + term(b) + ..., with the middle elided when a long sum would drown the page.
-
-    Only the terms shown are formatted, so a sum over 12,544 outputs costs five terms.
-    sep: ", " for a list of arguments.
-    """
-    if not items:
-        return "0"
-    if elide and len(items) > AUTO_TERMS:
-        head = sep.join(term(item) for item in items[:3])
-        return f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
-    return sep.join(term(item) for item in items)
 
 
 # --- the trace of a run ------------------------------------------------------------------------
@@ -250,17 +276,12 @@ class Trace:
     layer's own index maps (out_terms, dx_terms ...), the ones its vectorized code uses.
     """
 
-    def __init__(self, solved: Run, terms: str = "auto", lang: str = "en") -> None:
+    def __init__(self, solved: Run) -> None:
         self.run = solved
-        self.lang = lang
         self.problem = solved.problem
-        self.elide = terms != "all"
         self.names = self._names()
         # Each conv layer's input and kernel matrices, for the backward steps to highlight.
         self.conv_matrices: dict[str, tuple[Matrix, Matrix]] = {}
-
-    def say(self, key: str, **fields: object) -> str:
-        return say(key, self.lang, **fields)
 
     def _part(self, step: Layer, part: str) -> Callable[..., Any]:
         """The builder of `part` (facts, forward, backward) for the kind of `step`."""
@@ -303,7 +324,7 @@ class Trace:
         if self.run.loss is not None:
             yield self.loss_section()
         elif self.run.dy is not None:
-            yield Section(self.say("title.grad_output"), self.say("why.grad_output"),
+            yield Section(phrase("title.grad_output"), phrase("why.grad_output"),
                           matrices=[self._matrix("dL/dY", self.run.dy, self.names[-1].out)],
                           kind="grad_output")
         if self.run.dy is None:
@@ -313,83 +334,83 @@ class Trace:
         if self.run.learning_rate is not None:
             yield self.update_section()
 
-    def _matrix(self, title: str, arr: np.ndarray, label: Labeler,
+    def _matrix(self, title: Words, arr: np.ndarray, label: Labeler,
                 pad: np.ndarray | None = None, axis_names: tuple[str, ...] = ()) -> Matrix:
         return Matrix(title, arr.reshape(label.shown_shape), pad, axis_names or _axes(label))
 
     def problem_section(self) -> Section:
         problem = self.problem
         solved = self.run
-        lines = []
+        lines: list[Words | Terms] = []
         if problem.name:
-            lines.append(self.say("fact.name", name=problem.name))
-        lines.append(self.say("fact.input", shape=_shape(problem.x_shape))
-                     + ("" if len(problem.x_shape) != 3 else " (C x H x W)"))
+            lines.append(phrase("fact.name", name=problem.name))
+        lines.append(Phrase("fact.input", {"shape": _shape(problem.x_shape)},
+                            "" if len(problem.x_shape) != 3 else " (C x H x W)"))
         for step in solved.passes:
             lines.extend(self._part(step, "facts")(step))
         if problem.target is not None:
             loss = problem.loss or "mse"
-            lines.append(self.say("fact.loss", loss=loss, what=self.say(f"loss.{loss}"),
+            lines.append(phrase("fact.loss", loss=loss, what=phrase(f"loss.{loss}"),
                                   formula=LOSS_FORMULAS[loss]))
         elif problem.grad_output is not None:
-            lines.append(self.say("fact.no_loss"))
+            lines.append(phrase("fact.no_loss"))
         else:
-            lines.append(self.say("fact.forward_only"))
+            lines.append(phrase("fact.forward_only"))
         if solved.learning_rate is not None:
-            lines.append(self.say("fact.learning_rate", lr=show_number(solved.learning_rate)))
-        arithmetic = self.say("arith.exact" if solved.exact else "arith.float")
-        lines.append(self.say("fact.arithmetic", mode=arithmetic))
+            lines.append(phrase("fact.learning_rate", lr=show_number(solved.learning_rate)))
+        arithmetic = phrase("arith.exact" if solved.exact else "arith.float")
+        lines.append(phrase("fact.arithmetic", mode=arithmetic))
         if solved.exact and _has_long(solved):
-            lines.append(self.say("fact.long_numbers", digits=LONG_DIGITS))
-        return Section(self.say("title.problem"), self.say("why.problem"), lines=lines,
+            lines.append(phrase("fact.long_numbers", digits=LONG_DIGITS))
+        return Section(phrase("title.problem"), phrase("why.problem"), lines=lines,
                        kind="problem")
 
     # facts: the shapes and conventions of each layer, with the output-size formula's numbers
 
-    def conv_facts(self, step: ConvLayer) -> list[str]:
-        layer, op, lang = step.layer, step.op, self.lang
+    def conv_facts(self, step: ConvLayer) -> list[Words]:
+        layer, op = step.layer, step.op
         name = layer.name
         F, C, KH, KW = op.w.shape
         _, H, W = layer.in_shape
         _, OH, OW = layer.out_shape
         top, bottom, left, right = op.pad
         (sh, sw), (dh, dw) = op.stride, op.dilation
-        filters = say("fact.filters", lang, F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
-        return [say("fact.conv", lang, layer=name, kernel=_shape(op.kernel_shape),
+        filters = phrase("fact.filters", F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
+        return [phrase("fact.conv", layer=name, kernel=_shape(op.kernel_shape),
                     filters=filters, stride=_pair_text(op.stride),
                     dilation=_pair_text(op.dilation),
-                    mode=say("fact.flipped" if op.flip else "fact.not_flipped", lang)),
-                say("fact.padding", lang, layer=name, text=op.padding_text, top=top,
+                    mode=phrase("fact.flipped" if op.flip else "fact.not_flipped")),
+                phrase("fact.padding", layer=name, text=op.padding_text, top=top,
                     bottom=bottom, left=left, right=right),
                 f"{name}: Ho = floor(({H} + {top} + {bottom} - {dh}·({KH}-1) - 1) / {sh}) + 1 "
                 f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
                 f"= {OW}"]
 
-    def activation_facts(self, step: ActivationLayer) -> list[str]:
+    def activation_facts(self, step: ActivationLayer) -> list[Words]:
         op = step.op
         return [f"{step.name}: "
                 f"{ACTIVATION_FORMULAS[op.name].replace('slope', show_number(op.slope))}"]
 
-    def pool_facts(self, step: PoolLayer) -> list[str]:
+    def pool_facts(self, step: PoolLayer) -> list[Words]:
         layer, op = step.layer, step.op
         C, H, W = layer.in_shape
         _, OH, OW = layer.out_shape
-        return [self.say("fact.pool", layer=layer.name, kind=op.kind,
+        return [phrase("fact.pool", layer=layer.name, kind=op.kind,
                          size=f"{op.size[0]}x{op.size[1]}", stride=_pair_text(op.stride),
                          before=f"{H}x{W}", after=f"{OH}x{OW}")]
 
-    def flatten_facts(self, step: FlattenLayer) -> list[str]:
+    def flatten_facts(self, step: FlattenLayer) -> list[Words]:
         layer = step.layer
-        return [self.say("fact.flatten", layer=layer.name, shape=_shape(layer.in_shape),
+        return [phrase("fact.flatten", layer=layer.name, shape=_shape(layer.in_shape),
                          n=layer.out_shape[0])]
 
-    def dense_facts(self, step: DenseLayer) -> list[str]:
+    def dense_facts(self, step: DenseLayer) -> list[Words]:
         M, N = step.w.shape
-        return [self.say("fact.dense", layer=step.name, n_in=N, n_out=M)]
+        return [phrase("fact.dense", layer=step.name, n_in=N, n_out=M)]
 
-    def function_facts(self, step: FunctionLayer) -> list[str]:
+    def function_facts(self, step: FunctionLayer) -> list[Words]:
         layer = step.layer
-        return [self.say(f"fact.{step.kind}", layer=layer.name, shape=_shape(layer.in_shape),
+        return [phrase(f"fact.{step.kind}", layer=layer.name, shape=_shape(layer.in_shape),
                          **step.facts())]
 
     # forward
@@ -403,14 +424,14 @@ class Trace:
         pad_mask = _pad_mask(x.shape, op.pad)
         out = names.out
         section = Section(
-            self.say("title.conv") if self.problem.single else
-            self.say("title.forward", layer=step.layer.name),
-            self.say("why.conv", mode=self.say("mode.flipped" if op.flip else "mode.correlation")),
+            phrase("title.conv") if self.problem.single else
+            phrase("title.forward", layer=step.layer.name),
+            phrase("why.conv", mode=phrase("mode.flipped" if op.flip else "mode.correlation")),
             kind="conv", layer=step.layer.name)
         in_label = names.x
         x_shown = _shown_with_pad(in_label, op.pad)
         if any(op.pad):
-            x_matrix = Matrix(self.say("matrix.padded", name=_title(in_label.name)),
+            x_matrix = Matrix(phrase("matrix.padded", name=_title(in_label.name)),
                               x_pad.reshape(x_shown), pad_mask.reshape(x_shown),
                               ("channel",) if len(x_shown) == 3 else ())
         else:
@@ -419,25 +440,24 @@ class Trace:
         w_matrix = self._matrix(_title(names.w.name), step.w, names.w, axis_names=_kernel_axes(op))
         section.matrices += [x_matrix, w_matrix]
         self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
-        section.lines.append(f"{names.b.name} = " + join_terms(
-            list(step.b), show_number, self.elide).replace(" + ", ", "))
+        section.lines.append(Terms(list(step.b), show_number, ", ", f"{names.b.name} = "))
         _, OH, OW = step.out.shape
         three_d = len(in_label.full_shape) == 3
 
-        def x_term(x_index: Index | None) -> tuple[str, Number]:
+        def x_term(x_index: Index | None) -> tuple[Factor, Number]:
             if x_index is None:  # padding
                 return "0", 0
-            return in_label(x_index if three_d else x_index[1:]), x[x_index]
+            return Entry(in_label, x_index if three_d else x_index[1:]), x[x_index]
 
         def make(n: int) -> Expansion:
             f, i, j = _unravel(n, (F, OH, OW))
             taps, bias = step.out_terms(f, i, j)
 
-            def symbol(tap: tuple[Index | None, Index]) -> str:
-                return f"{x_term(tap[0])[0]}·{names.w(tap[1])}"
+            def symbol(tap: tuple[Index | None, Index]) -> Term:
+                return x_term(tap[0])[0], Entry(names.w, tap[1])
 
-            def number(tap: tuple[Index | None, Index]) -> str:
-                return f"{num(x_term(tap[0])[1])}·{num(step.w[tap[1]])}"
+            def number(tap: tuple[Index | None, Index]) -> Term:
+                return x_term(tap[0])[1], step.w[tap[1]]
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
                 window = [reshaped_index(cell, x_pad.shape, x_shown)
@@ -446,13 +466,13 @@ class Trace:
                 return [(x_matrix, window), (w_matrix, weights)]
 
             return Expansion(out((f, i, j)),
-                             f"{join_terms(taps, symbol, self.elide)} + {names.b(bias)}",
-                             f"{join_terms(taps, number, self.elide)} + {num(step.b[bias])}",
+                             Terms(taps, symbol, after=f" + {names.b(bias)}"),
+                             Terms(taps, number, after=f" + {num(step.b[bias])}"),
                              step.out[f, i, j], focus=focus)
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
                                     f"{_title(names.w.name)} + {names.b.name}",
-                                    self.say("rule.conv"),
+                                    phrase("rule.conv"),
                                     F * OH * OW, make))
         section.results.append(self._matrix(_title(out.name), step.out, out,
                                             axis_names=_axes(out)))
@@ -477,8 +497,8 @@ class Trace:
                 numeric = f"tanh({show_number(zv)})"
             return Expansion(al(index), f"{op.name}({zl(index)})", numeric, a[index])
 
-        return Section(self.say("title.forward", layer=step.layer.name),
-                       self.say("why.activation", name=op.name, formula=formula),
+        return Section(phrase("title.forward", layer=step.layer.name),
+                       phrase("why.activation", name=op.name, formula=formula),
                        groups=[Group(f"{_title(al.name)} = {op.name}({_title(zl.name)})",
                                      formula, z.size, make)],
                        results=[self._matrix(_title(al.name), a, al, axis_names=_axes(al))],
@@ -501,16 +521,16 @@ class Trace:
                 return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
                                  f"max({', '.join(show_number(a[cell]) for cell in cells)})",
                                  p[c, i, j],
-                                 note=self.say("note.from", cell=al(win)),
+                                 note=phrase("note.from", cell=al(win)),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
             return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
                              f"({' + '.join(values)})/{ph * pw}", p[c, i, j],
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
-        rule = self.say(f"rule.{op.kind}_pool")
-        return Section(self.say("title.pool", layer=step.layer.name, kind=op.kind,
+        rule = phrase(f"rule.{op.kind}_pool")
+        return Section(phrase("title.pool", layer=step.layer.name, kind=op.kind,
                                 size=f"{ph}x{pw}", stride=_pair_text(op.stride)),
-                       self.say("why.pool", rule=rule),
+                       phrase("why.pool", rule=rule),
                        groups=[Group(f"{_title(pl.name)} = {op.kind}pool({_title(al.name)})",
                                      rule, p.size, make)],
                        results=[self._matrix(_title(pl.name), p, pl, axis_names=_axes(pl))],
@@ -524,9 +544,9 @@ class Trace:
             return Expansion(names.out((n,)), names.x(index), show_number(x[index]),
                              step.out[n])
 
-        return Section(self.say("title.forward", layer=step.layer.name), self.say("why.flatten"),
+        return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
                        groups=[Group(f"{names.out.name} = flatten({names.x.name})",
-                                     self.say("rule.flatten"), x.size, make)],
+                                     phrase("rule.flatten"), x.size, make)],
                        kind="flatten", layer=step.layer.name)
 
     def dense_forward(self, step: DenseLayer, names: Names) -> Section:
@@ -536,15 +556,15 @@ class Trace:
 
         def make(m: int) -> Expansion:
             pairs, bias = step.out_terms(m)
-            symbolic = join_terms(pairs, lambda t: f"{wl(t[1])}·{names.x(t[0])}", self.elide)
-            numeric = join_terms(pairs, lambda t: f"{num(w[t[1]])}·{num(x[t[0]])}", self.elide)
-            return Expansion(names.out((m,)), f"{symbolic} + {names.b(bias)}",
-                             f"{numeric} + {num(b[bias])}", step.out[m])
+            symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
+                             after=f" + {names.b(bias)}")
+            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), after=f" + {num(b[bias])}")
+            return Expansion(names.out((m,)), symbolic, numeric, step.out[m])
 
-        return Section(self.say("title.forward", layer=step.layer.name), self.say("why.dense"),
+        return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
                        matrices=[Matrix(_title(names.w.name), w)],
                        groups=[Group(f"{names.out.name} = {names.w.name} {names.x.name} + "
-                                     f"{names.b.name}", self.say("rule.dense"),
+                                     f"{names.b.name}", phrase("rule.dense"),
                                      M, make)],
                        kind="dense", layer=step.layer.name)
 
@@ -561,14 +581,14 @@ class Trace:
             group, k = step.out_terms(index)
             which = f"_{k + 1}" if len(group) > 1 else ""
             return Expansion(
-                yl(index), f"{fn}({join_terms(group, xl, self.elide, ', ')}){which}",
-                f"{fn}({join_terms(group, lambda i: show_number(x[i]), self.elide, ', ')}){which}",
+                yl(index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
+                Terms(group, lambda i: show_number(x[i]), ", ", f"{fn}(", f"){which}"),
                 out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
 
-        return Section(self.say("title.forward", layer=step.layer.name),
-                       self.say(f"why.{step.kind}", **fields),
+        return Section(phrase("title.forward", layer=step.layer.name),
+                       phrase(f"why.{step.kind}", **fields),
                        groups=[Group(f"{_title(yl.name)} = {fn}({_title(xl.name)})",
-                                     self.say(f"rule.{step.kind}", **fields), out.size, make)],
+                                     phrase(f"rule.{step.kind}", **fields), out.size, make)],
                        results=[self._matrix(_title(yl.name), out, yl, axis_names=_axes(yl))],
                        kind=step.kind, layer=step.layer.name, context=[x_matrix])
 
@@ -581,8 +601,8 @@ class Trace:
         loss = self.problem.loss or "mse"
         yl = self.names[-1].out
         N = y.size
-        section = Section(self.say("title.loss", loss=loss), LOSS_FORMULAS[loss], kind="loss")
-        section.matrices.append(self._matrix(self.say("matrix.target"), t, yl))
+        section = Section(phrase("title.loss", loss=loss), LOSS_FORMULAS[loss], kind="loss")
+        section.matrices.append(self._matrix(phrase("matrix.target"), t, yl))
         section.groups.append(Group("L", LOSS_FORMULAS[loss], 1,
                                     lambda _: self._loss_expansion(loss, y, t, yl), kind="L"))
         dy = solved.dy
@@ -633,8 +653,8 @@ class Trace:
         prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
                   "bce": f"-1/{N}·[", "cross_entropy": "-["}[loss]
         suffix = "]" if prefix else ""
-        return Expansion("L", prefix + join_terms(indices, symbol, self.elide) + suffix,
-                         prefix + join_terms(indices, number, self.elide) + suffix, value)
+        return Expansion("L", Terms(indices, symbol, before=prefix, after=suffix),
+                         Terms(indices, number, before=prefix, after=suffix), value)
 
     # backward
 
@@ -669,17 +689,17 @@ class Trace:
             met = step.dw_terms(f, c, p, q)
             return Expansion(
                 wl.grad()((f, c, p, q)),
-                join_terms(met, lambda m: f"{dzl(m[0])}·{xl(x_at(m[1]))}", self.elide),
-                join_terms(met, lambda m: f"{num(dz[m[0]])}·{num(x[m[1]])}", self.elide),
+                Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, x_at(m[1])))),
+                Terms(met, lambda m: (dz[m[0]], x[m[1]])),
                 dw[f, c, p, q],
                 focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
                        (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
 
-        section = Section(self.say("title.dW") if self.problem.single else
-                          self.say("title.layer_weights", layer=step.layer.name),
-                          self.say("why.conv_weights", w=wl.name, z=zl.name), kind="conv_weights",
+        section = Section(phrase("title.dW") if self.problem.single else
+                          phrase("title.layer_weights", layer=step.layer.name),
+                          phrase("why.conv_weights", w=wl.name, z=zl.name), kind="conv_weights",
                           layer=step.layer.name, context=[x_matrix, dz_matrix])
-        section.groups.append(Group(f"dL/d{wl.name}", self.say("rule.dW"), F * C * KH * KW,
+        section.groups.append(Group(f"dL/d{wl.name}", phrase("rule.dW"), F * C * KH * KW,
                                     make_dw, kind="dW"))
         section.results.append(self._matrix(f"dL/d{_title(wl.name)}", dw, wl,
                                             axis_names=_kernel_axes(op)))
@@ -687,33 +707,33 @@ class Trace:
         def make_db(f: int) -> Expansion:
             outputs = step.db_terms(f)
             return Expansion(bl.grad()((f,)),
-                             join_terms(outputs, dzl, self.elide),
-                             join_terms(outputs, lambda o: num(dz[o]), self.elide),
+                             Terms(outputs, lambda o: Entry(dzl, o)),
+                             Terms(outputs, lambda o: (dz[o],)),
                              db[f],
                              focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
-        section.groups.append(Group(f"dL/d{bl.name}", self.say("rule.db"), F, make_db, kind="db"))
+        section.groups.append(Group(f"dL/d{bl.name}", phrase("rule.db"), F, make_db, kind="db"))
         yield section
 
         # dL/dX
         def make_dx(n: int) -> Expansion:
             c, r, s = _unravel(n, (C, H, W))
             met = step.dx_terms(c, r, s)  # in the order of the outputs, as a student scans dL/dZ
-            note = "" if met else self.say("note.uncovered")
+            note = "" if met else phrase("note.uncovered")
             return Expansion(
                 xl.grad()(x_at((c, r, s))),
-                join_terms(met, lambda m: f"{dzl(m[0])}·{wl(m[1])}", self.elide),
-                join_terms(met, lambda m: f"{num(dz[m[0]])}·{num(w[m[1]])}", self.elide),
+                Terms(met, lambda m: (Entry(dzl, m[0]), Entry(wl, m[1]))),
+                Terms(met, lambda m: (dz[m[0]], w[m[1]])),
                 dx[c, r, s], note,
                 focus=lambda: [(dz_matrix, [dzl.shown_index(m[0]) for m in met]),
                        (w_matrix, [wl.shown_index(m[1]) for m in met])])
 
-        dx_section = Section(self.say("title.dX") if self.problem.single else
-                             self.say("title.layer_input", layer=step.layer.name),
-                             self.say("why.conv_input", x=xl.name, z=zl.name),
+        dx_section = Section(phrase("title.dX") if self.problem.single else
+                             phrase("title.layer_input", layer=step.layer.name),
+                             phrase("why.conv_input", x=xl.name, z=zl.name),
                              kind="conv_input", layer=step.layer.name,
                              context=[dz_matrix, w_matrix])
-        dx_section.groups.append(Group(f"dL/d{xl.name}", self.say("rule.dX"), C * H * W, make_dx,
+        dx_section.groups.append(Group(f"dL/d{xl.name}", phrase("rule.dX"), C * H * W, make_dx,
                                        kind="dX"))
         dx_section.results.append(self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
                                                axis_names=_axes(xl)))
@@ -729,12 +749,11 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
             return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
-                             join_terms(step.dx_terms(index),
-                                        lambda t: f"{num(dout[t[0]])}·{num(t[1])}", self.elide),
+                             Terms(step.dx_terms(index), lambda t: (dout[t[0]], t[1])),
                              dx[index])
 
-        yield Section(self.say("title.backward", layer=step.layer.name),
-                      self.say("why.activation_back", name=op.name, rule=rule),
+        yield Section(phrase("title.backward", layer=step.layer.name),
+                      phrase("why.activation_back", name=op.name, rule=rule),
                       groups=[Group(f"dL/d{zl.name}", rule, z.size, make)],
                       results=[self._matrix(f"dL/d{_title(zl.name)}", dx, zl,
                                             axis_names=_axes(zl))],
@@ -759,10 +778,10 @@ class Trace:
                              dx[cell],
                              focus=lambda: [(dp_matrix, [pl.shown_index(s) for s in sources])])
 
-        routed = self.say(f"routed.{op.kind}", n=ph * pw)
-        trailer = self.say("note.rest_zero", name=al.name) if len(cells) < a.size else ""
-        yield Section(self.say("title.backward", layer=step.layer.name),
-                      self.say("why.pool_back", routed=routed),
+        routed = phrase(f"routed.{op.kind}", n=ph * pw)
+        trailer = phrase("note.rest_zero", name=al.name) if len(cells) < a.size else ""
+        yield Section(phrase("title.backward", layer=step.layer.name),
+                      phrase("why.pool_back", routed=routed),
                       groups=[Group(f"dL/d{al.name}", routed, len(cells), make, trailer)],
                       results=[self._matrix(f"dL/d{_title(al.name)}", dx, al,
                                             axis_names=_axes(al))],
@@ -779,9 +798,9 @@ class Trace:
             return Expansion(names.x.grad()(index), names.out.grad()(source),
                              show_number(dout[source]), dx[index])
 
-        yield Section(self.say("title.backward", layer=step.layer.name),
-                      self.say("why.flatten_back"),
-                      groups=[Group(f"dL/d{names.x.name}", self.say("rule.flatten_back"),
+        yield Section(phrase("title.backward", layer=step.layer.name),
+                      phrase("why.flatten_back"),
+                      groups=[Group(f"dL/d{names.x.name}", phrase("rule.flatten_back"),
                                     step.x.size, make)],
                       results=[self._matrix(f"dL/d{_title(names.x.name)}", dx, names.x,
                                             axis_names=_axes(names.x))],
@@ -793,30 +812,29 @@ class Trace:
         x, w = step.x, step.w
         M, N = w.shape
         yl, xl = names.out, names.x
+        dyl = yl.grad()
 
         def make_dw(n: int) -> Expansion:
             m, k = divmod(n, N)
             terms = step.dw_terms(m, k)
             return Expansion(names.w.grad()((m, k)),
-                             join_terms(terms, lambda t: f"dL/d{yl(t[0])}·{xl(t[1])}",
-                                        self.elide),
-                             join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(x[t[1]])}",
-                                        self.elide),
+                             Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(xl, t[1]))),
+                             Terms(terms, lambda t: (dout[t[0]], x[t[1]])),
                              dw[m, k])
 
         def make_dx(k: int) -> Expansion:
             terms = step.dx_terms(k)
             return Expansion(
                 xl.grad()((k,)),
-                join_terms(terms, lambda t: f"dL/d{yl(t[0])}·{names.w(t[1])}", self.elide),
-                join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(w[t[1]])}", self.elide),
+                Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(names.w, t[1]))),
+                Terms(terms, lambda t: (dout[t[0]], w[t[1]])),
                 dx[k])
 
-        yield Section(self.say("title.backward", layer=step.layer.name),
-                      self.say("why.dense_back"),
-                      groups=[Group(f"dL/d{names.w.name}", self.say("rule.dense_dW"), M * N,
+        yield Section(phrase("title.backward", layer=step.layer.name),
+                      phrase("why.dense_back"),
+                      groups=[Group(f"dL/d{names.w.name}", phrase("rule.dense_dW"), M * N,
                                     make_dw),
-                              Group(f"dL/d{xl.name}", self.say("rule.dense_dx"), N,
+                              Group(f"dL/d{xl.name}", phrase("rule.dense_dx"), N,
                                     make_dx)],
                       results=[Matrix(f"dL/d{_title(names.w.name)}", dw)],
                       kind="dense_back", layer=step.layer.name)
@@ -826,6 +844,7 @@ class Trace:
         dout, dx = step.d_out, step.dx
         assert dout is not None and dx is not None
         xl, yl = names.x, names.out
+        dyl = yl.grad()
         fields = step.facts()
         dout_matrix = self._matrix(f"dL/d{_title(yl.name)}", dout, yl)
 
@@ -834,14 +853,13 @@ class Trace:
             terms = step.dx_terms(index)
             return Expansion(
                 xl.grad()(index),
-                join_terms(terms, lambda t: f"dL/d{yl(t[0])}·∂{yl(t[0])}/∂{xl(index)}",
-                           self.elide),
-                join_terms(terms, lambda t: f"{num(dout[t[0]])}·{num(t[1])}", self.elide),
+                Terms(terms, lambda t: (Entry(dyl, t[0]), f"∂{yl(t[0])}/∂{xl(index)}")),
+                Terms(terms, lambda t: (dout[t[0]], t[1])),
                 dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
 
-        yield Section(self.say("title.backward", layer=step.layer.name),
-                      self.say(f"why.{step.kind}_back", **fields),
-                      groups=[Group(f"dL/d{xl.name}", self.say(f"rule.{step.kind}_back", **fields),
+        yield Section(phrase("title.backward", layer=step.layer.name),
+                      phrase(f"why.{step.kind}_back", **fields),
+                      groups=[Group(f"dL/d{xl.name}", phrase(f"rule.{step.kind}_back", **fields),
                                     step.x.size, make)],
                       results=[self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
                                             axis_names=_axes(xl))],
@@ -852,7 +870,7 @@ class Trace:
     def update_section(self) -> Section:
         lr = self.run.learning_rate
         assert lr is not None
-        section = Section(self.say("title.update"), self.say("why.update", lr=show_number(lr)),
+        section = Section(phrase("title.update"), phrase("why.update", lr=show_number(lr)),
                           kind="update")
         for step, names in zip(self.run.passes, self.names, strict=True):
             for p in step.params():
@@ -868,7 +886,7 @@ class Trace:
                                      f"{num(old[index])} - {num(lr)}·{num(grad[index])}",
                                      new[index])
 
-                section.groups.append(Group(f"{label.name}_new", self.say("rule.update"),
+                section.groups.append(Group(f"{label.name}_new", phrase("rule.update"),
                                             p.value.size, make))
                 # A matrix's title is upper case (W_new), a vector's not (b_new).
                 title = _title(label.name) if p.value.ndim > 1 else label.name
