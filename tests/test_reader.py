@@ -1433,3 +1433,15 @@ def test_a_string_whose_rows_survive_the_folding_is_a_matrix(either_parser):
     assert p.x[0].tolist() == [[1, 2, 3], [4, 5, 6], [7, 8, 9]]
     assert_error(lines('input: "1 2 3; 4 5 6', '  7 8 9"', "kernel: 1"), "several lines",
                  line=1)
+
+
+def test_characters_refused_are_exactly_those_yaml_does_not_allow():
+    """YAML 1.2's printable set (c-printable), written out here as the spec writes it."""
+    from convgrad.reader import _NOT_YAML_TEXT
+
+    def printable(cp: int) -> bool:
+        return (cp in (0x9, 0xA, 0xD, 0x85) or 0x20 <= cp <= 0x7E or 0xA0 <= cp <= 0xD7FF
+                or 0xE000 <= cp <= 0xFFFD or 0x10000 <= cp <= 0x10FFFF)
+
+    for cp in [*range(0x3000), *range(0xD700, 0x10100), 0x1F600, 0x10FFFF]:
+        assert (_NOT_YAML_TEXT.search(chr(cp)) is None) == printable(cp), hex(cp)

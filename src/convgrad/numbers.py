@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from fractions import Fraction
 from typing import Any
 
@@ -197,6 +196,8 @@ def _why_not_a_number(part: str, text: str) -> str:
     """Why `part` (of `text`) is not a number, and what to write instead."""
     odd = next((c for c in part if not c.isascii()), None)
     if odd is not None:
+        import unicodedata  # only for this message
+
         name = unicodedata.name(odd, f"U+{ord(odd):04X}").lower()
         return (f"'{text}' is not a number: '{odd}' ({name}) is not one of the digits 0-9; "
                 "write the number with the digits 0-9")

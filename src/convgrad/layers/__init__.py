@@ -7,8 +7,10 @@ reference.py and its words).
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from convgrad.arith import Numbers
-from convgrad.layers.activation import ActivationLayer
 from convgrad.layers.base import (
     Factor,
     FunctionLayer,
@@ -19,27 +21,38 @@ from convgrad.layers.base import (
     Term,
     evaluate,
 )
-from convgrad.layers.conv import ConvLayer
-from convgrad.layers.dense import DenseLayer
-from convgrad.layers.flatten import FlattenLayer
-from convgrad.layers.pool import PoolLayer
-from convgrad.layers.softmax import SoftmaxLayer
 from convgrad.model import Activation, Conv, Dense, Flatten, Pool, Softmax
 from convgrad.model import Layer as LayerSpec
 
-KINDS: dict[type, type[Layer]] = {
-    Conv: ConvLayer,
-    Activation: ActivationLayer,
-    Pool: PoolLayer,
-    Flatten: FlattenLayer,
-    Dense: DenseLayer,
-    Softmax: SoftmaxLayer,
+# Each description's class, as "module:Class" in this package: a module is imported when a
+# problem first uses its kind, so a command pays only for the layers it runs.
+KINDS: dict[type, str] = {
+    Conv: "conv:ConvLayer",
+    Activation: "activation:ActivationLayer",
+    Pool: "pool:PoolLayer",
+    Flatten: "flatten:FlattenLayer",
+    Dense: "dense:DenseLayer",
+    Softmax: "softmax:SoftmaxLayer",
 }
+_CLASSES = {where.split(":")[1]: where for where in KINDS.values()}
+
+
+def _load(where: str) -> type[Layer]:
+    module, name = where.split(":")
+    cls: type[Layer] = getattr(importlib.import_module(f"convgrad.layers.{module}"), name)
+    return cls
 
 
 def make_layer(layer: LayerSpec, num: Numbers) -> Layer:
     """The layer object of a run for a described layer, in the run's arithmetic."""
-    return KINDS[type(layer.op)](layer, num)
+    return _load(KINDS[type(layer.op)])(layer, num)
+
+
+def __getattr__(name: str) -> Any:
+    # `from convgrad.layers import ConvLayer` works as if every class were imported here.
+    if name in _CLASSES:
+        return _load(_CLASSES[name])
+    raise AttributeError(f"module 'convgrad.layers' has no attribute {name!r}")
 
 
 __all__ = ["KINDS", "ActivationLayer", "ConvLayer", "DenseLayer", "Factor", "FlattenLayer",
