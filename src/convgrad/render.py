@@ -18,6 +18,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
+from convgrad.naming import entry_name
 from convgrad.trace import (
     Entry,
     Expansion,
@@ -82,11 +83,16 @@ def factor_text(factor: Factor) -> str:
     """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
     parentheses: 4·(-1)), text as it is."""
     if isinstance(factor, Entry):
-        return factor.label(factor.index)
+        return entry_name(factor)
     if isinstance(factor, str):
         return factor
     text = show_number(factor)
     return f"({text})" if text.lstrip("≈").startswith("-") else text
+
+
+def label_text(label: Entry | str) -> str:
+    """What an expansion makes, by name: y11, dL/dw[1,1,2,2], w11_new, L."""
+    return label if isinstance(label, str) else entry_name(label)
 
 
 def term_text(term: Term) -> str:
@@ -276,10 +282,11 @@ def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool
                    ) -> Text:
     """`label = symbolic` (when asked) `= numeric = value`; elide: shorten long sums."""
     text = Text()
-    text.append(exp.label, style=LABEL)
+    label = label_text(exp.label)
+    text.append(label, style=LABEL)
     if symbolic and exp.symbolic:
         text.append(f" = {written(exp.symbolic, elide)}\n", style=DIM)
-        text.append(" " * len(exp.label))
+        text.append(" " * len(label))
     numeric = written(exp.numeric, elide)
     text.append(f" = {numeric}")
     value = show_number(exp.value)

@@ -39,6 +39,7 @@ from convgrad.layers import (
 )
 from convgrad.layers.conv import pad_input
 from convgrad.model import Conv, user_output_shape, user_param_shape
+from convgrad.naming import entry_name, reshaped_index
 from convgrad.numbers import Number, format_number
 
 # --- labels -------------------------------------------------------------------------------
@@ -53,35 +54,13 @@ class Labeler:
     shown_shape: tuple[int, ...]
 
     def __call__(self, index: tuple[int, ...]) -> str:
-        return entry_label(self.name, self.shown_index(index))
+        return entry_name(Entry(self, index))
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         return reshaped_index(index, self.full_shape, self.shown_shape)
 
     def grad(self) -> Labeler:
         return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape)
-
-
-def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]
-                   ) -> tuple[int, ...]:
-    """The index of the same element after a reshape (row-major), in plain ints."""
-    flat = 0
-    for i, n in zip(index, shape, strict=True):
-        flat = flat * n + int(i)
-    out = []
-    for n in reversed(new_shape):
-        flat, i = divmod(flat, n)
-        out.append(i)
-    return tuple(reversed(out))
-
-
-def entry_label(name: str, index: tuple[int, ...]) -> str:
-    """x11, w2, b, or x[1,2,13] when digits would be ambiguous (SPEC: 1-based, as `check`)."""
-    if not index:
-        return name
-    if len(index) <= 2 and all(i < 9 for i in index) and not name[-1].isdigit():
-        return name + "".join(str(i + 1) for i in index)
-    return f"{name}[{','.join(str(i + 1) for i in index)}]"
 
 
 def num(value: Number) -> str:
@@ -165,6 +144,7 @@ class Entry:
 
     label: Labeler
     index: tuple[int, ...]
+    new: bool = False  # the entry after the update: w11_new
 
 
 # A factor of a product: an entry by name, a number by value, or text written as it is
@@ -195,7 +175,7 @@ class Terms:
 class Expansion:
     """One number written out: `label = symbolic = numeric = value`."""
 
-    label: str
+    label: Entry | str  # the entry it makes (a renderer names it), or "L"
     symbolic: str | Terms
     numeric: str | Terms
     value: Number
@@ -465,7 +445,7 @@ class Trace:
                 weights = [names.w.shown_index(w_index) for _, w_index in taps]
                 return [(x_matrix, window), (w_matrix, weights)]
 
-            return Expansion(out((f, i, j)),
+            return Expansion(Entry(out, (f, i, j)),
                              Terms(taps, symbol, after=f" + {names.b(bias)}"),
                              Terms(taps, number, after=f" + {num(step.b[bias])}"),
                              step.out[f, i, j], focus=focus)
@@ -495,7 +475,7 @@ class Trace:
                 numeric = f"1/(1 + e^{num(-zv)})"
             else:
                 numeric = f"tanh({show_number(zv)})"
-            return Expansion(al(index), f"{op.name}({zl(index)})", numeric, a[index])
+            return Expansion(Entry(al, index), f"{op.name}({zl(index)})", numeric, a[index])
 
         return Section(phrase("title.forward", layer=step.layer.name),
                        phrase("why.activation", name=op.name, formula=formula),
@@ -518,12 +498,12 @@ class Trace:
             values = [num(a[cell]) for cell in cells]
             if op.kind == "max":
                 win = step.winner(c, i, j)
-                return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
+                return Expansion(Entry(pl, (c, i, j)), f"max({', '.join(labels)})",
                                  f"max({', '.join(show_number(a[cell]) for cell in cells)})",
                                  p[c, i, j],
                                  note=phrase("note.from", cell=al(win)),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
-            return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
+            return Expansion(Entry(pl, (c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
                              f"({' + '.join(values)})/{ph * pw}", p[c, i, j],
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
@@ -541,7 +521,7 @@ class Trace:
 
         def make(n: int) -> Expansion:
             index = step.out_terms(n)
-            return Expansion(names.out((n,)), names.x(index), show_number(x[index]),
+            return Expansion(Entry(names.out, (n,)), names.x(index), show_number(x[index]),
                              step.out[n])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
@@ -559,7 +539,7 @@ class Trace:
             symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
                              after=f" + {names.b(bias)}")
             numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), after=f" + {num(b[bias])}")
-            return Expansion(names.out((m,)), symbolic, numeric, step.out[m])
+            return Expansion(Entry(names.out, (m,)), symbolic, numeric, step.out[m])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
                        matrices=[Matrix(_title(names.w.name), w)],
@@ -581,7 +561,7 @@ class Trace:
             group, k = step.out_terms(index)
             which = f"_{k + 1}" if len(group) > 1 else ""
             return Expansion(
-                yl(index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
+                Entry(yl, index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
                 Terms(group, lambda i: show_number(x[i]), ", ", f"{fn}(", f"){which}"),
                 out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
 
@@ -611,7 +591,7 @@ class Trace:
             index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, yl(index), yv, tv, N, y, t)
-            return Expansion(yl.grad()(index), symbolic, numeric, dy[index])
+            return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
         section.groups.append(Group(f"dL/d{yl.name}", LOSS_DERIVATIVES[loss], N, make,
                                     kind="dY"))
@@ -688,7 +668,7 @@ class Trace:
             # Outputs whose window put this weight on a real input (padding adds 0).
             met = step.dw_terms(f, c, p, q)
             return Expansion(
-                wl.grad()((f, c, p, q)),
+                Entry(wl.grad(), (f, c, p, q)),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, x_at(m[1])))),
                 Terms(met, lambda m: (dz[m[0]], x[m[1]])),
                 dw[f, c, p, q],
@@ -706,7 +686,7 @@ class Trace:
 
         def make_db(f: int) -> Expansion:
             outputs = step.db_terms(f)
-            return Expansion(bl.grad()((f,)),
+            return Expansion(Entry(bl.grad(), (f,)),
                              Terms(outputs, lambda o: Entry(dzl, o)),
                              Terms(outputs, lambda o: (dz[o],)),
                              db[f],
@@ -721,7 +701,7 @@ class Trace:
             met = step.dx_terms(c, r, s)  # in the order of the outputs, as a student scans dL/dZ
             note = "" if met else phrase("note.uncovered")
             return Expansion(
-                xl.grad()(x_at((c, r, s))),
+                Entry(xl.grad(), x_at((c, r, s))),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(wl, m[1]))),
                 Terms(met, lambda m: (dz[m[0]], w[m[1]])),
                 dx[c, r, s], note,
@@ -748,7 +728,7 @@ class Trace:
 
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
-            return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
+            return Expansion(Entry(zl.grad(), index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
                              Terms(step.dx_terms(index), lambda t: (dout[t[0]], t[1])),
                              dx[index])
 
@@ -772,7 +752,7 @@ class Trace:
         def make(n: int) -> Expansion:
             cell = cells[n]
             sources = step.dx_terms(*cell)
-            return Expansion(al.grad()(cell),
+            return Expansion(Entry(al.grad(), cell),
                              " + ".join(f"{pl.grad()(s)}{share}" for s in sources),
                              " + ".join(f"{num(dp[s])}{share}" for s in sources),
                              dx[cell],
@@ -795,7 +775,7 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, x_shape)
             source = step.dx_terms(index)
-            return Expansion(names.x.grad()(index), names.out.grad()(source),
+            return Expansion(Entry(names.x.grad(), index), names.out.grad()(source),
                              show_number(dout[source]), dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
@@ -817,7 +797,7 @@ class Trace:
         def make_dw(n: int) -> Expansion:
             m, k = divmod(n, N)
             terms = step.dw_terms(m, k)
-            return Expansion(names.w.grad()((m, k)),
+            return Expansion(Entry(names.w.grad(), (m, k)),
                              Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(xl, t[1]))),
                              Terms(terms, lambda t: (dout[t[0]], x[t[1]])),
                              dw[m, k])
@@ -825,7 +805,7 @@ class Trace:
         def make_dx(k: int) -> Expansion:
             terms = step.dx_terms(k)
             return Expansion(
-                xl.grad()((k,)),
+                Entry(xl.grad(), (k,)),
                 Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(names.w, t[1]))),
                 Terms(terms, lambda t: (dout[t[0]], w[t[1]])),
                 dx[k])
@@ -852,7 +832,7 @@ class Trace:
             index = _unravel(n, step.x.shape)
             terms = step.dx_terms(index)
             return Expansion(
-                xl.grad()(index),
+                Entry(xl.grad(), index),
                 Terms(terms, lambda t: (Entry(dyl, t[0]), f"∂{yl(t[0])}/∂{xl(index)}")),
                 Terms(terms, lambda t: (dout[t[0]], t[1])),
                 dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
@@ -881,7 +861,7 @@ class Trace:
                 def make(n: int, label: Labeler = label, old: np.ndarray = p.value,
                          grad: np.ndarray = p.grad, new: np.ndarray = p.new) -> Expansion:
                     index = _unravel(n, old.shape)
-                    return Expansion(f"{label(index)}_new",
+                    return Expansion(Entry(label, index, new=True),
                                      f"{label(index)} - lr·dL/d{label(index)}",
                                      f"{num(old[index])} - {num(lr)}·{num(grad[index])}",
                                      new[index])
