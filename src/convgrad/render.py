@@ -11,7 +11,7 @@ paste into a handout (rich decides both from the console it writes to).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
@@ -23,6 +23,7 @@ from convgrad.trace import (
     Entry,
     Expansion,
     Factor,
+    Form,
     Group,
     Matrix,
     Phrase,
@@ -81,15 +82,48 @@ def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
 
 def factor_text(factor: Factor) -> str:
     """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
-    parentheses: 4·(-1)), text as it is."""
-    if isinstance(factor, Entry):
-        return entry_name(factor)
-    if isinstance(factor, str):
-        return factor
+    parentheses: 4·(-1)), a formula written out, text as it is."""
+    if isinstance(factor, (Entry, str, Form)):
+        return plain_text(factor)
     text = show_number(factor)
     return f"({text})" if text.lstrip("≈").startswith("-") else text
 
 
+def plain_text(factor: Factor) -> str:
+    """A factor where a negative number needs no parentheses: max(0, -2), tanh(-1)."""
+    if isinstance(factor, Entry):
+        return entry_name(factor)
+    if isinstance(factor, str):
+        return factor
+    if isinstance(factor, Form):
+        return FORMS[factor.op](*factor.args)
+    return show_number(factor)
+
+
+def _suffix(entry: Factor) -> str:
+    """An entry's index as its name writes it: y[1,2] -> [1,2], y12 -> 12."""
+    return plain_text(entry)[1:]
+
+
+# How each formula is written, from its operands (entries, numbers, or other formulas).
+# P: as a factor (negative numbers in parentheses), S: plain.
+P, S = factor_text, plain_text
+FORMS: dict[str, Callable[..., str]] = {
+    # the loss, term by term: (y - t)², |y - t|, t·ln(y) + (1-t)·ln(1-y), t·ln softmax(Y)
+    "squared_error": lambda y, t: f"({S(y)}-{P(t)})²",
+    "absolute_error": lambda y, t: f"|{S(y)}-{P(t)}|",
+    "bce": lambda y, t: f"{P(t)}·ln({S(y)}) + (1-{P(t)})·ln(1-{P(y)})",
+    "cross_entropy": lambda y, t: f"{P(t)}·ln softmax(Y){_suffix(y)}",
+    "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
+    # dL/dy of each loss
+    "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
+    "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",
+    "d_half_sse": lambda y, t: f"{S(y)} - {P(t)}",
+    "d_mae": lambda n, y, t: f"sign({S(y)} - {P(t)})/{S(n)}",
+    "d_bce": lambda n, y, t: f"({S(y)} - {P(t)}) / ({P(y)}·(1 - {P(y)})) / {S(n)}",
+    "d_cross_entropy": lambda y, t: f"softmax(y){_suffix(y)}·Σt - {P(t)}",
+    "d_cross_entropy_value": lambda s, total, t: f"{S(s)}·{P(total)} - {P(t)}",
+}
 def label_text(label: Entry | str) -> str:
     """What an expansion makes, by name: y11, dL/dw[1,1,2,2], w11_new, L."""
     return label if isinstance(label, str) else entry_name(label)
@@ -102,11 +136,14 @@ def term_text(term: Term) -> str:
     return factor_text(term)
 
 
-def written(text: str | Terms, elide: bool) -> str:
+def written(text: str | Terms | Term, elide: bool) -> str:
     """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
-    drown the page. Only the terms shown are formatted."""
+    drown the page. Only the terms shown are formatted. A single term (a formula) is written
+    whole."""
     if isinstance(text, str):
         return text
+    if not isinstance(text, Terms):
+        return term_text(text)
     items, sep = text.items, text.sep
 
     def term(item: Any) -> str:

@@ -147,11 +147,25 @@ class Entry:
     new: bool = False  # the entry after the update: w11_new
 
 
-# A factor of a product: an entry by name, a number by value, or text written as it is
-# (the 0 of a padding cell, ∂y1/∂x2).
-Factor = Entry | str | Number
-# A term of a sum: text (a loss term), one entry, or a product of factors.
-Term = str | Entry | tuple[Factor, ...]
+@dataclass(frozen=True)
+class Form:
+    """A formula over entries and numbers, for a renderer to write: (y11-t11)², max(z11, z12).
+    `op` names the formula (render.FORMS writes each), `args` are its operands: entries,
+    numbers, text, other formulas."""
+
+    op: str
+    args: tuple[Any, ...]
+
+
+def form(op: str, *args: Any) -> Form:
+    return Form(op, args)
+
+
+# A factor of a product: an entry by name, a number by value, a formula, or text written as
+# it is (the 0 of a padding cell).
+Factor = Entry | str | Number | Form
+# A term of a sum: text, one entry, a formula (a loss term), or a product of factors.
+Term = str | Entry | Form | tuple[Factor, ...]
 
 
 @dataclass(frozen=True)
@@ -176,8 +190,8 @@ class Expansion:
     """One number written out: `label = symbolic = numeric = value`."""
 
     label: Entry | str  # the entry it makes (a renderer names it), or "L"
-    symbolic: str | Terms
-    numeric: str | Terms
+    symbolic: str | Terms | Term  # a sum, or one term (a formula) written whole
+    numeric: str | Terms | Term
     value: Number
     note: Words = ""
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
@@ -587,10 +601,13 @@ class Trace:
                                     lambda _: self._loss_expansion(loss, y, t, yl), kind="L"))
         dy = solved.dy
 
+        tl = _target(yl)
+
         def make(n: int) -> Expansion:
             index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
-            symbolic, numeric = _loss_derivative(loss, yl(index), yv, tv, N, y, t)
+            symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
+                                                 N, y, t)
             return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
         section.groups.append(Group(f"dL/d{yl.name}", LOSS_DERIVATIVES[loss], N, make,
@@ -605,31 +622,26 @@ class Trace:
         value = self.run.loss
         assert value is not None
 
-        def yv(i: tuple[int, ...]) -> str:
-            return show_number(y[i])
+        tl = _target(yl)
+        op = {"mse": "squared_error", "sse": "squared_error", "half_sse": "squared_error",
+              "mae": "absolute_error", "bce": "bce"}.get(loss)
+        if op is not None:
+            def symbol(i: Index) -> Term:
+                return form(op, Entry(yl, i), Entry(tl, i))
 
-        def tv(i: tuple[int, ...]) -> str:
-            return _paren(show_number(t[i]))
-
-        def tl(i: tuple[int, ...]) -> str:
-            return "t" + yl(i)[1:]
-
-        if loss in ("mse", "sse", "half_sse"):
-            symbol = lambda i: f"({yl(i)}-{tl(i)})²"  # noqa: E731
-            number = lambda i: f"({yv(i)}-{tv(i)})²"  # noqa: E731
-        elif loss == "mae":
-            symbol = lambda i: f"|{yl(i)}-{tl(i)}|"  # noqa: E731
-            number = lambda i: f"|{yv(i)}-{tv(i)}|"  # noqa: E731
-        elif loss == "bce":
-            symbol = lambda i: f"{tl(i)}·ln({yl(i)}) + (1-{tl(i)})·ln(1-{yl(i)})"  # noqa: E731
-            number = lambda i: (f"{tv(i)}·ln({yv(i)}) + "  # noqa: E731
-                                f"(1-{tv(i)})·ln(1-{_paren(yv(i))})")
+            def number(i: Index) -> Term:
+                return form(op, y[i], t[i])
         else:
             yf = np.asarray(y, dtype=float)
             softmax = np.exp(yf - yf.max()) / np.exp(yf - yf.max()).sum()
             indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
-            symbol = lambda i: f"{tl(i)}·ln softmax(Y){yl(i)[1:]}"  # noqa: E731
-            number = lambda i: f"{tv(i)}·ln({show_number(softmax[i])})"  # noqa: E731
+
+            def symbol(i: Index) -> Term:
+                return form("cross_entropy", Entry(yl, i), Entry(tl, i))
+
+            def number(i: Index) -> Term:
+                return form("t_ln", t[i], softmax[i])
+
         prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
                   "bce": f"-1/{N}·[", "cross_entropy": "-["}[loss]
         suffix = "]" if prefix else ""
@@ -909,26 +921,22 @@ ACTIVATION_DERIVATIVES = {
 }
 
 
-def _loss_derivative(loss: str, label: str, yv: Number, tv: Number, N: int, y: np.ndarray,
-                     t: np.ndarray) -> tuple[str, str]:
-    tl = "t" + label[1:]
-    y_s, t_s = show_number(yv), _paren(show_number(tv))
-    if loss == "mse":
-        return f"2/{N}·({label} - {tl})", f"2/{N}·({y_s} - {t_s})"
-    if loss == "sse":
-        return f"2·({label} - {tl})", f"2·({y_s} - {t_s})"
-    if loss == "half_sse":
-        return f"{label} - {tl}", f"{y_s} - {t_s}"
-    if loss == "mae":
-        return f"sign({label} - {tl})/{N}", f"sign({y_s} - {t_s})/{N}"
-    if loss == "bce":
-        return (f"({label} - {tl}) / ({label}·(1 - {label})) / {N}",
-                f"({y_s} - {t_s}) / ({_paren(y_s)}·(1 - {_paren(y_s)})) / {N}")
+def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: Number, N: int,
+                     y: np.ndarray, t: np.ndarray) -> tuple[Form, Form]:
+    """dL/dy of one output, as a formula of the entries and of their numbers."""
+    if loss in ("mse", "mae", "bce"):
+        return form(f"d_{loss}", N, y_entry, t_entry), form(f"d_{loss}", N, yv, tv)
+    if loss in ("sse", "half_sse"):
+        return form(f"d_{loss}", y_entry, t_entry), form(f"d_{loss}", yv, tv)
     yf = np.asarray(y, dtype=float)
     softmax = float(np.exp(float(yv) - yf.max()) / np.exp(yf - yf.max()).sum())
-    total = _paren(show_number(sum(t.flat)))
-    return (f"softmax(y){label[1:]}·Σt - {tl}",
-            f"{show_number(softmax)}·{total} - {t_s}")
+    return (form("d_cross_entropy", y_entry, t_entry),
+            form("d_cross_entropy_value", softmax, sum(t.flat), tv))
+
+
+def _target(label: Labeler) -> Labeler:
+    """The target's entries, named after the outputs': y11 -> t11."""
+    return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape)
 
 
 def _paren(text: str) -> str:
