@@ -115,6 +115,8 @@ FORMS: dict[str, Callable[..., str]] = {
     "bce": lambda y, t: f"{P(t)}·ln({S(y)}) + (1-{P(t)})·ln(1-{P(y)})",
     "cross_entropy": lambda y, t: f"{P(t)}·ln softmax(Y){_suffix(y)}",
     "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
+    # a layer's Jacobian entry: ∂y1/∂x2
+    "partial": lambda y, x: f"∂{S(y)}/∂{S(x)}",
     # dL/dy of each loss
     "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
     "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",

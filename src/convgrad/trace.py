@@ -845,7 +845,8 @@ class Trace:
             terms = step.dx_terms(index)
             return Expansion(
                 Entry(xl.grad(), index),
-                Terms(terms, lambda t: (Entry(dyl, t[0]), f"∂{yl(t[0])}/∂{xl(index)}")),
+                Terms(terms, lambda t: (Entry(dyl, t[0]),
+                                         form("partial", Entry(yl, t[0]), Entry(xl, index)))),
                 Terms(terms, lambda t: (dout[t[0]], t[1])),
                 dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
 
