@@ -65,7 +65,8 @@ def said(words: Words, lang: str) -> str:
     that is the same in every language."""
     if isinstance(words, str):
         return words
-    fields = {name: said(value, lang) if isinstance(value, Phrase) else value
+    fields = {name: said(value, lang) if isinstance(value, Phrase) else
+              entry_name(value) if isinstance(value, Entry) else value
               for name, value in words.fields.items()}
     return say(words.key, lang, **fields) + words.after
 
@@ -117,6 +118,10 @@ FORMS: dict[str, Callable[..., str]] = {
     "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
     # a layer's Jacobian entry: ∂y1/∂x2
     "partial": lambda y, x: f"∂{S(y)}/∂{S(x)}",
+    # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
+    "max": lambda args: f"max({', '.join(S(v) for v in args)})",
+    "mean": lambda args, n: f"({' + '.join(P(v) for v in args)})/{n}",
+    "shares": lambda args, n: " + ".join(P(v) + ("" if n is None else f"/{n}") for v in args),
     # dL/dy of each loss
     "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
     "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",

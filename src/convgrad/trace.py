@@ -508,17 +508,16 @@ class Trace:
         def make(n: int) -> Expansion:
             c, i, j = _unravel(n, p.shape)
             cells = step.out_terms(c, i, j)
-            labels = [al(cell) for cell in cells]
-            values = [num(a[cell]) for cell in cells]
+            entries = tuple(Entry(al, cell) for cell in cells)
+            values = tuple(a[cell] for cell in cells)
             if op.kind == "max":
                 win = step.winner(c, i, j)
-                return Expansion(Entry(pl, (c, i, j)), f"max({', '.join(labels)})",
-                                 f"max({', '.join(show_number(a[cell]) for cell in cells)})",
+                return Expansion(Entry(pl, (c, i, j)), form("max", entries), form("max", values),
                                  p[c, i, j],
-                                 note=phrase("note.from", cell=al(win)),
+                                 note=phrase("note.from", cell=Entry(al, win)),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
-            return Expansion(Entry(pl, (c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
-                             f"({' + '.join(values)})/{ph * pw}", p[c, i, j],
+            return Expansion(Entry(pl, (c, i, j)), form("mean", entries, ph * pw),
+                             form("mean", values, ph * pw), p[c, i, j],
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
         rule = phrase(f"rule.{op.kind}_pool")
@@ -758,15 +757,16 @@ class Trace:
         al, pl = names.x, names.out
         ph, pw = op.size
         cells = sorted(step.receivers)
-        share = "" if op.kind == "max" else f"/{ph * pw}"
+        share = None if op.kind == "max" else ph * pw  # each source's share of the gradient
         dp_matrix = self._matrix(f"dL/d{_title(pl.name)}", dp, pl)
+        dpl = pl.grad()
 
         def make(n: int) -> Expansion:
             cell = cells[n]
             sources = step.dx_terms(*cell)
             return Expansion(Entry(al.grad(), cell),
-                             " + ".join(f"{pl.grad()(s)}{share}" for s in sources),
-                             " + ".join(f"{num(dp[s])}{share}" for s in sources),
+                             form("shares", tuple(Entry(dpl, s) for s in sources), share),
+                             form("shares", tuple(dp[s] for s in sources), share),
                              dx[cell],
                              focus=lambda: [(dp_matrix, [pl.shown_index(s) for s in sources])])
 
