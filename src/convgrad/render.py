@@ -122,6 +122,8 @@ FORMS: dict[str, Callable[..., str]] = {
     "max": lambda args: f"max({', '.join(S(v) for v in args)})",
     "mean": lambda args, n: f"({' + '.join(P(v) for v in args)})/{n}",
     "shares": lambda args, n: " + ".join(P(v) + ("" if n is None else f"/{n}") for v in args),
+    # a step of gradient descent: w11 - lr·dL/dw11
+    "update": lambda w, lr, g: f"{P(w)} - {P(lr)}·{P(g)}",
     # dL/dy of each loss
     "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
     "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",

@@ -875,8 +875,9 @@ class Trace:
                          grad: np.ndarray = p.grad, new: np.ndarray = p.new) -> Expansion:
                     index = _unravel(n, old.shape)
                     return Expansion(Entry(label, index, new=True),
-                                     f"{label(index)} - lr·dL/d{label(index)}",
-                                     f"{num(old[index])} - {num(lr)}·{num(grad[index])}",
+                                     form("update", Entry(label, index), "lr",
+                                          Entry(label.grad(), index)),
+                                     form("update", old[index], lr, grad[index]),
                                      new[index])
 
                 section.groups.append(Group(f"{label.name}_new", phrase("rule.update"),
