@@ -124,6 +124,10 @@ FORMS: dict[str, Callable[..., str]] = {
     "shares": lambda args, n: " + ".join(P(v) + ("" if n is None else f"/{n}") for v in args),
     # a step of gradient descent: w11 - lr·dL/dw11
     "update": lambda w, lr, g: f"{P(w)} - {P(lr)}·{P(g)}",
+    # activations: relu(z11), 1/(1 + e^(-2)), and back: dL/da11 · relu'(z11)
+    "apply": lambda fn, z: f"{fn}({S(z)})",
+    "sigmoid": lambda minus_z: f"1/(1 + e^{P(minus_z)})",
+    "chain": lambda g, fn, z: f"{P(g)} · {fn}'({S(z)})",
     # dL/dy of each loss
     "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
     "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",

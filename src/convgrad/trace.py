@@ -481,15 +481,17 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
             zv = z[step.out_terms(index)]
+            numeric: Term
             if op.name == "relu":
-                numeric = f"max(0, {show_number(zv)})"
+                numeric = form("max", (0, zv))
             elif op.name == "leaky_relu":
-                numeric = show_number(zv) if zv > 0 else f"{num(step.slope)}·{num(zv)}"
+                numeric = (zv,) if zv > 0 else (step.slope, zv)
             elif op.name == "sigmoid":
-                numeric = f"1/(1 + e^{num(-zv)})"
+                numeric = form("sigmoid", -zv)
             else:
-                numeric = f"tanh({show_number(zv)})"
-            return Expansion(Entry(al, index), f"{op.name}({zl(index)})", numeric, a[index])
+                numeric = form("apply", "tanh", zv)
+            return Expansion(Entry(al, index), form("apply", op.name, Entry(zl, index)), numeric,
+                             a[index])
 
         return Section(phrase("title.forward", layer=step.layer.name),
                        phrase("why.activation", name=op.name, formula=formula),
@@ -739,7 +741,8 @@ class Trace:
 
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
-            return Expansion(Entry(zl.grad(), index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
+            return Expansion(Entry(zl.grad(), index),
+                             form("chain", Entry(al.grad(), index), op.name, Entry(zl, index)),
                              Terms(step.dx_terms(index), lambda t: (dout[t[0]], t[1])),
                              dx[index])
 
