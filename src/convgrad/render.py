@@ -110,6 +110,8 @@ def _suffix(entry: Factor) -> str:
 # P: as a factor (negative numbers in parentheses), S: plain.
 P, S = factor_text, plain_text
 FORMS: dict[str, Callable[..., str]] = {
+    # a number as it is, negative or not: flatten's entries, a function's arguments
+    "value": lambda v: S(v),
     # the loss, term by term: (y - t)², |y - t|, t·ln(y) + (1-t)·ln(1-y), t·ln softmax(Y)
     "squared_error": lambda y, t: f"({S(y)}-{P(t)})²",
     "absolute_error": lambda y, t: f"|{S(y)}-{P(t)}|",

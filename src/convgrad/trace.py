@@ -536,7 +536,7 @@ class Trace:
 
         def make(n: int) -> Expansion:
             index = step.out_terms(n)
-            return Expansion(Entry(names.out, (n,)), names.x(index), show_number(x[index]),
+            return Expansion(Entry(names.out, (n,)), Entry(names.x, index), form("value", x[index]),
                              step.out[n])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
@@ -577,7 +577,7 @@ class Trace:
             which = f"_{k + 1}" if len(group) > 1 else ""
             return Expansion(
                 Entry(yl, index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
-                Terms(group, lambda i: show_number(x[i]), ", ", f"{fn}(", f"){which}"),
+                Terms(group, lambda i: form("value", x[i]), ", ", f"{fn}(", f"){which}"),
                 out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
 
         return Section(phrase("title.forward", layer=step.layer.name),
@@ -790,8 +790,8 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, x_shape)
             source = step.dx_terms(index)
-            return Expansion(Entry(names.x.grad(), index), names.out.grad()(source),
-                             show_number(dout[source]), dx[index])
+            return Expansion(Entry(names.x.grad(), index), Entry(names.out.grad(), source),
+                             form("value", dout[source]), dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.flatten_back"),
