@@ -171,6 +171,8 @@ def written(text: str | Terms | Term, elide: bool) -> str:
         body = f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
     else:
         body = sep.join(term(item) for item in items)
+    if text.tail is not None:
+        body += sep + term_text(text.tail)
     return text.before + body + text.after
 
 

@@ -9,10 +9,12 @@ out how each number is made.
 
 What a section says is data too: sentences are Phrases (a key of the words and
 its fields), sums are Terms (every term, as entries and numbers, none written
-yet). The renderers choose the language, how many terms and expansions to show
-(--terms), and write the products.
+yet), other formulas are Forms (an op over entries and numbers: a loss term,
+max(...), w - lr·dL/dw). The renderers choose the language, how many terms and
+expansions to show (--terms), and write the products and formulas.
 
-Labels follow the seeds (1-based, row then column: x11, w12, dL/dy21) and the
+Entries, expansion labels included, are an array's Labeler and an index; naming.py
+names them as the seeds do (1-based, row then column: x11, w12, dL/dy21) in the
 shape the user wrote; where an index has more than one digit or there are
 channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
 """
@@ -61,11 +63,6 @@ class Labeler:
 
     def grad(self) -> Labeler:
         return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape)
-
-
-def num(value: Number) -> str:
-    """A term or factor: negative numbers in parentheses, as on paper: 4·(-1), 1 + (-2)."""
-    return _paren(show_number(value))
 
 
 # An exact number with more digits than this above or below the fraction bar is shown
@@ -175,7 +172,8 @@ class Terms:
 
     Every term is here (the layer's index map), but none is written until a renderer asks:
     it decides how many to show, so a sum over 12,544 outputs costs the terms shown.
-    sep: ", " for a list of arguments.
+    sep: ", " for a list of arguments. tail: a last term that is always written (the bias),
+    after the sum and its separator.
     """
 
     items: Sequence[Any]
@@ -183,6 +181,7 @@ class Terms:
     sep: str = " + "
     before: str = ""
     after: str = ""
+    tail: Term | None = None
 
 
 @dataclass
@@ -460,8 +459,8 @@ class Trace:
                 return [(x_matrix, window), (w_matrix, weights)]
 
             return Expansion(Entry(out, (f, i, j)),
-                             Terms(taps, symbol, after=f" + {names.b(bias)}"),
-                             Terms(taps, number, after=f" + {num(step.b[bias])}"),
+                             Terms(taps, symbol, tail=Entry(names.b, bias)),
+                             Terms(taps, number, tail=(step.b[bias],)),
                              step.out[f, i, j], focus=focus)
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
@@ -552,8 +551,8 @@ class Trace:
         def make(m: int) -> Expansion:
             pairs, bias = step.out_terms(m)
             symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
-                             after=f" + {names.b(bias)}")
-            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), after=f" + {num(b[bias])}")
+                             tail=Entry(names.b, bias))
+            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), tail=(b[bias],))
             return Expansion(Entry(names.out, (m,)), symbolic, numeric, step.out[m])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
@@ -942,10 +941,6 @@ def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: 
 def _target(label: Labeler) -> Labeler:
     """The target's entries, named after the outputs': y11 -> t11."""
     return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape)
-
-
-def _paren(text: str) -> str:
-    return f"({text})" if text.lstrip("≈").startswith("-") else text
 
 
 def _shape(shape: tuple[int, ...]) -> str:
