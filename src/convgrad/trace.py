@@ -41,7 +41,7 @@ from convgrad.layers import (
 )
 from convgrad.layers.conv import pad_input
 from convgrad.model import Conv, user_output_shape, user_param_shape
-from convgrad.naming import entry_name, reshaped_index
+from convgrad.naming import reshaped_index
 from convgrad.numbers import Number, format_number
 
 # --- labels -------------------------------------------------------------------------------
@@ -49,14 +49,12 @@ from convgrad.numbers import Number, format_number
 
 @dataclass(frozen=True)
 class Labeler:
-    """Names entries of an array: `name` + 1-based index in the shape the user sees."""
+    """An array's entries as a renderer names them (naming.entry_name): `name` + 1-based
+    index in the shape the user sees."""
 
     name: str
     full_shape: tuple[int, ...]
     shown_shape: tuple[int, ...]
-
-    def __call__(self, index: tuple[int, ...]) -> str:
-        return entry_name(Entry(self, index))
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         return reshaped_index(index, self.full_shape, self.shown_shape)
