@@ -23,6 +23,7 @@ from convgrad.render import (
     WHY,
     block_lines,
     expansion_text,
+    label_text,
     line_text,
     matrix_blocks,
     said,
@@ -151,8 +152,8 @@ class Walkthrough:
         yield title, head
         for n in range(full):
             exp = group.make(n)
-            sub = Step(word("step", self.lang, n=f"{self.current}.{n + 1}", title=exp.label), "",
-                       self._in_full(exp))
+            sub = Step(word("step", self.lang, n=f"{self.current}.{n + 1}",
+                            title=label_text(exp.label)), "", self._in_full(exp))
             yield None, sub
         rest = group.count - full
         tail: list[RenderableType] = []

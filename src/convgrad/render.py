@@ -11,17 +11,19 @@ paste into a handout (rich decides both from the console it writes to).
 from __future__ import annotations
 
 import os
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from typing import Any
 
 import numpy as np
 from rich.console import Console
 from rich.text import Text
 
+from convgrad.naming import entry_name
 from convgrad.trace import (
     Entry,
     Expansion,
     Factor,
+    Form,
     Group,
     Matrix,
     Phrase,
@@ -63,7 +65,8 @@ def said(words: Words, lang: str) -> str:
     that is the same in every language."""
     if isinstance(words, str):
         return words
-    fields = {name: said(value, lang) if isinstance(value, Phrase) else value
+    fields = {name: said(value, lang) if isinstance(value, Phrase) else
+              entry_name(value) if isinstance(value, Entry) else value
               for name, value in words.fields.items()}
     return say(words.key, lang, **fields) + words.after
 
@@ -80,13 +83,65 @@ def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
 
 def factor_text(factor: Factor) -> str:
     """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
-    parentheses: 4·(-1)), text as it is."""
-    if isinstance(factor, Entry):
-        return factor.label(factor.index)
-    if isinstance(factor, str):
-        return factor
+    parentheses: 4·(-1)), a formula written out, text as it is."""
+    if isinstance(factor, (Entry, str, Form)):
+        return plain_text(factor)
     text = show_number(factor)
     return f"({text})" if text.lstrip("≈").startswith("-") else text
+
+
+def plain_text(factor: Factor) -> str:
+    """A factor where a negative number needs no parentheses: max(0, -2), tanh(-1)."""
+    if isinstance(factor, Entry):
+        return entry_name(factor)
+    if isinstance(factor, str):
+        return factor
+    if isinstance(factor, Form):
+        return FORMS[factor.op](*factor.args)
+    return show_number(factor)
+
+
+def _suffix(entry: Factor) -> str:
+    """An entry's index as its name writes it: y[1,2] -> [1,2], y12 -> 12."""
+    return plain_text(entry)[1:]
+
+
+# How each formula is written, from its operands (entries, numbers, or other formulas).
+# P: as a factor (negative numbers in parentheses), S: plain.
+P, S = factor_text, plain_text
+FORMS: dict[str, Callable[..., str]] = {
+    # a number as it is, negative or not: flatten's entries, a function's arguments
+    "value": lambda v: S(v),
+    # the loss, term by term: (y - t)², |y - t|, t·ln(y) + (1-t)·ln(1-y), t·ln softmax(Y)
+    "squared_error": lambda y, t: f"({S(y)}-{P(t)})²",
+    "absolute_error": lambda y, t: f"|{S(y)}-{P(t)}|",
+    "bce": lambda y, t: f"{P(t)}·ln({S(y)}) + (1-{P(t)})·ln(1-{P(y)})",
+    "cross_entropy": lambda y, t: f"{P(t)}·ln softmax(Y){_suffix(y)}",
+    "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
+    # a layer's Jacobian entry: ∂y1/∂x2
+    "partial": lambda y, x: f"∂{S(y)}/∂{S(x)}",
+    # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
+    "max": lambda args: f"max({', '.join(S(v) for v in args)})",
+    "mean": lambda args, n: f"({' + '.join(P(v) for v in args)})/{n}",
+    "shares": lambda args, n: " + ".join(P(v) + ("" if n is None else f"/{n}") for v in args),
+    # a step of gradient descent: w11 - lr·dL/dw11
+    "update": lambda w, lr, g: f"{P(w)} - {P(lr)}·{P(g)}",
+    # activations: relu(z11), 1/(1 + e^(-2)), and back: dL/da11 · relu'(z11)
+    "apply": lambda fn, z: f"{fn}({S(z)})",
+    "sigmoid": lambda minus_z: f"1/(1 + e^{P(minus_z)})",
+    "chain": lambda g, fn, z: f"{P(g)} · {fn}'({S(z)})",
+    # dL/dy of each loss
+    "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
+    "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",
+    "d_half_sse": lambda y, t: f"{S(y)} - {P(t)}",
+    "d_mae": lambda n, y, t: f"sign({S(y)} - {P(t)})/{S(n)}",
+    "d_bce": lambda n, y, t: f"({S(y)} - {P(t)}) / ({P(y)}·(1 - {P(y)})) / {S(n)}",
+    "d_cross_entropy": lambda y, t: f"softmax(y){_suffix(y)}·Σt - {P(t)}",
+    "d_cross_entropy_value": lambda s, total, t: f"{S(s)}·{P(total)} - {P(t)}",
+}
+def label_text(label: Entry | str) -> str:
+    """What an expansion makes, by name: y11, dL/dw[1,1,2,2], w11_new, L."""
+    return label if isinstance(label, str) else entry_name(label)
 
 
 def term_text(term: Term) -> str:
@@ -96,11 +151,14 @@ def term_text(term: Term) -> str:
     return factor_text(term)
 
 
-def written(text: str | Terms, elide: bool) -> str:
+def written(text: str | Terms | Term, elide: bool) -> str:
     """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
-    drown the page. Only the terms shown are formatted."""
+    drown the page. Only the terms shown are formatted. A single term (a formula) is written
+    whole."""
     if isinstance(text, str):
         return text
+    if not isinstance(text, Terms):
+        return term_text(text)
     items, sep = text.items, text.sep
 
     def term(item: Any) -> str:
@@ -113,6 +171,8 @@ def written(text: str | Terms, elide: bool) -> str:
         body = f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
     else:
         body = sep.join(term(item) for item in items)
+    if text.tail is not None:
+        body += sep + term_text(text.tail)
     return text.before + body + text.after
 
 
@@ -276,10 +336,11 @@ def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool
                    ) -> Text:
     """`label = symbolic` (when asked) `= numeric = value`; elide: shorten long sums."""
     text = Text()
-    text.append(exp.label, style=LABEL)
+    label = label_text(exp.label)
+    text.append(label, style=LABEL)
     if symbolic and exp.symbolic:
         text.append(f" = {written(exp.symbolic, elide)}\n", style=DIM)
-        text.append(" " * len(exp.label))
+        text.append(" " * len(label))
     numeric = written(exp.numeric, elide)
     text.append(f" = {numeric}")
     value = show_number(exp.value)

@@ -9,10 +9,12 @@ out how each number is made.
 
 What a section says is data too: sentences are Phrases (a key of the words and
 its fields), sums are Terms (every term, as entries and numbers, none written
-yet). The renderers choose the language, how many terms and expansions to show
-(--terms), and write the products.
+yet), other formulas are Forms (an op over entries and numbers: a loss term,
+max(...), w - lr·dL/dw). The renderers choose the language, how many terms and
+expansions to show (--terms), and write the products and formulas.
 
-Labels follow the seeds (1-based, row then column: x11, w12, dL/dy21) and the
+Entries, expansion labels included, are an array's Labeler and an index; naming.py
+names them as the seeds do (1-based, row then column: x11, w12, dL/dy21) in the
 shape the user wrote; where an index has more than one digit or there are
 channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
 """
@@ -39,6 +41,7 @@ from convgrad.layers import (
 )
 from convgrad.layers.conv import pad_input
 from convgrad.model import Conv, user_output_shape, user_param_shape
+from convgrad.naming import reshaped_index
 from convgrad.numbers import Number, format_number
 
 # --- labels -------------------------------------------------------------------------------
@@ -46,47 +49,18 @@ from convgrad.numbers import Number, format_number
 
 @dataclass(frozen=True)
 class Labeler:
-    """Names entries of an array: `name` + 1-based index in the shape the user sees."""
+    """An array's entries as a renderer names them (naming.entry_name): `name` + 1-based
+    index in the shape the user sees."""
 
     name: str
     full_shape: tuple[int, ...]
     shown_shape: tuple[int, ...]
-
-    def __call__(self, index: tuple[int, ...]) -> str:
-        return entry_label(self.name, self.shown_index(index))
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         return reshaped_index(index, self.full_shape, self.shown_shape)
 
     def grad(self) -> Labeler:
         return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape)
-
-
-def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]
-                   ) -> tuple[int, ...]:
-    """The index of the same element after a reshape (row-major), in plain ints."""
-    flat = 0
-    for i, n in zip(index, shape, strict=True):
-        flat = flat * n + int(i)
-    out = []
-    for n in reversed(new_shape):
-        flat, i = divmod(flat, n)
-        out.append(i)
-    return tuple(reversed(out))
-
-
-def entry_label(name: str, index: tuple[int, ...]) -> str:
-    """x11, w2, b, or x[1,2,13] when digits would be ambiguous (SPEC: 1-based, as `check`)."""
-    if not index:
-        return name
-    if len(index) <= 2 and all(i < 9 for i in index) and not name[-1].isdigit():
-        return name + "".join(str(i + 1) for i in index)
-    return f"{name}[{','.join(str(i + 1) for i in index)}]"
-
-
-def num(value: Number) -> str:
-    """A term or factor: negative numbers in parentheses, as on paper: 4·(-1), 1 + (-2)."""
-    return _paren(show_number(value))
 
 
 # An exact number with more digits than this above or below the fraction bar is shown
@@ -165,13 +139,28 @@ class Entry:
 
     label: Labeler
     index: tuple[int, ...]
+    new: bool = False  # the entry after the update: w11_new
 
 
-# A factor of a product: an entry by name, a number by value, or text written as it is
-# (the 0 of a padding cell, ∂y1/∂x2).
-Factor = Entry | str | Number
-# A term of a sum: text (a loss term), one entry, or a product of factors.
-Term = str | Entry | tuple[Factor, ...]
+@dataclass(frozen=True)
+class Form:
+    """A formula over entries and numbers, for a renderer to write: (y11-t11)², max(z11, z12).
+    `op` names the formula (render.FORMS writes each), `args` are its operands: entries,
+    numbers, text, other formulas."""
+
+    op: str
+    args: tuple[Any, ...]
+
+
+def form(op: str, *args: Any) -> Form:
+    return Form(op, args)
+
+
+# A factor of a product: an entry by name, a number by value, a formula, or text written as
+# it is (the 0 of a padding cell).
+Factor = Entry | str | Number | Form
+# A term of a sum: text, one entry, a formula (a loss term), or a product of factors.
+Term = str | Entry | Form | tuple[Factor, ...]
 
 
 @dataclass(frozen=True)
@@ -181,7 +170,8 @@ class Terms:
 
     Every term is here (the layer's index map), but none is written until a renderer asks:
     it decides how many to show, so a sum over 12,544 outputs costs the terms shown.
-    sep: ", " for a list of arguments.
+    sep: ", " for a list of arguments. tail: a last term that is always written (the bias),
+    after the sum and its separator.
     """
 
     items: Sequence[Any]
@@ -189,15 +179,16 @@ class Terms:
     sep: str = " + "
     before: str = ""
     after: str = ""
+    tail: Term | None = None
 
 
 @dataclass
 class Expansion:
     """One number written out: `label = symbolic = numeric = value`."""
 
-    label: str
-    symbolic: str | Terms
-    numeric: str | Terms
+    label: Entry | str  # the entry it makes (a renderer names it), or "L"
+    symbolic: str | Terms | Term  # a sum, or one term (a formula) written whole
+    numeric: str | Terms | Term
     value: Number
     note: Words = ""
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
@@ -465,9 +456,9 @@ class Trace:
                 weights = [names.w.shown_index(w_index) for _, w_index in taps]
                 return [(x_matrix, window), (w_matrix, weights)]
 
-            return Expansion(out((f, i, j)),
-                             Terms(taps, symbol, after=f" + {names.b(bias)}"),
-                             Terms(taps, number, after=f" + {num(step.b[bias])}"),
+            return Expansion(Entry(out, (f, i, j)),
+                             Terms(taps, symbol, tail=Entry(names.b, bias)),
+                             Terms(taps, number, tail=(step.b[bias],)),
                              step.out[f, i, j], focus=focus)
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
@@ -487,15 +478,17 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
             zv = z[step.out_terms(index)]
+            numeric: Term
             if op.name == "relu":
-                numeric = f"max(0, {show_number(zv)})"
+                numeric = form("max", (0, zv))
             elif op.name == "leaky_relu":
-                numeric = show_number(zv) if zv > 0 else f"{num(step.slope)}·{num(zv)}"
+                numeric = (zv,) if zv > 0 else (step.slope, zv)
             elif op.name == "sigmoid":
-                numeric = f"1/(1 + e^{num(-zv)})"
+                numeric = form("sigmoid", -zv)
             else:
-                numeric = f"tanh({show_number(zv)})"
-            return Expansion(al(index), f"{op.name}({zl(index)})", numeric, a[index])
+                numeric = form("apply", "tanh", zv)
+            return Expansion(Entry(al, index), form("apply", op.name, Entry(zl, index)), numeric,
+                             a[index])
 
         return Section(phrase("title.forward", layer=step.layer.name),
                        phrase("why.activation", name=op.name, formula=formula),
@@ -514,17 +507,16 @@ class Trace:
         def make(n: int) -> Expansion:
             c, i, j = _unravel(n, p.shape)
             cells = step.out_terms(c, i, j)
-            labels = [al(cell) for cell in cells]
-            values = [num(a[cell]) for cell in cells]
+            entries = tuple(Entry(al, cell) for cell in cells)
+            values = tuple(a[cell] for cell in cells)
             if op.kind == "max":
                 win = step.winner(c, i, j)
-                return Expansion(pl((c, i, j)), f"max({', '.join(labels)})",
-                                 f"max({', '.join(show_number(a[cell]) for cell in cells)})",
+                return Expansion(Entry(pl, (c, i, j)), form("max", entries), form("max", values),
                                  p[c, i, j],
-                                 note=phrase("note.from", cell=al(win)),
+                                 note=phrase("note.from", cell=Entry(al, win)),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
-            return Expansion(pl((c, i, j)), f"({' + '.join(labels)})/{ph * pw}",
-                             f"({' + '.join(values)})/{ph * pw}", p[c, i, j],
+            return Expansion(Entry(pl, (c, i, j)), form("mean", entries, ph * pw),
+                             form("mean", values, ph * pw), p[c, i, j],
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
         rule = phrase(f"rule.{op.kind}_pool")
@@ -541,7 +533,7 @@ class Trace:
 
         def make(n: int) -> Expansion:
             index = step.out_terms(n)
-            return Expansion(names.out((n,)), names.x(index), show_number(x[index]),
+            return Expansion(Entry(names.out, (n,)), Entry(names.x, index), form("value", x[index]),
                              step.out[n])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
@@ -557,9 +549,9 @@ class Trace:
         def make(m: int) -> Expansion:
             pairs, bias = step.out_terms(m)
             symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
-                             after=f" + {names.b(bias)}")
-            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), after=f" + {num(b[bias])}")
-            return Expansion(names.out((m,)), symbolic, numeric, step.out[m])
+                             tail=Entry(names.b, bias))
+            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), tail=(b[bias],))
+            return Expansion(Entry(names.out, (m,)), symbolic, numeric, step.out[m])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
                        matrices=[Matrix(_title(names.w.name), w)],
@@ -581,8 +573,8 @@ class Trace:
             group, k = step.out_terms(index)
             which = f"_{k + 1}" if len(group) > 1 else ""
             return Expansion(
-                yl(index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
-                Terms(group, lambda i: show_number(x[i]), ", ", f"{fn}(", f"){which}"),
+                Entry(yl, index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
+                Terms(group, lambda i: form("value", x[i]), ", ", f"{fn}(", f"){which}"),
                 out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
 
         return Section(phrase("title.forward", layer=step.layer.name),
@@ -607,11 +599,14 @@ class Trace:
                                     lambda _: self._loss_expansion(loss, y, t, yl), kind="L"))
         dy = solved.dy
 
+        tl = _target(yl)
+
         def make(n: int) -> Expansion:
             index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
-            symbolic, numeric = _loss_derivative(loss, yl(index), yv, tv, N, y, t)
-            return Expansion(yl.grad()(index), symbolic, numeric, dy[index])
+            symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
+                                                 N, y, t)
+            return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
         section.groups.append(Group(f"dL/d{yl.name}", LOSS_DERIVATIVES[loss], N, make,
                                     kind="dY"))
@@ -625,31 +620,26 @@ class Trace:
         value = self.run.loss
         assert value is not None
 
-        def yv(i: tuple[int, ...]) -> str:
-            return show_number(y[i])
+        tl = _target(yl)
+        op = {"mse": "squared_error", "sse": "squared_error", "half_sse": "squared_error",
+              "mae": "absolute_error", "bce": "bce"}.get(loss)
+        if op is not None:
+            def symbol(i: Index) -> Term:
+                return form(op, Entry(yl, i), Entry(tl, i))
 
-        def tv(i: tuple[int, ...]) -> str:
-            return _paren(show_number(t[i]))
-
-        def tl(i: tuple[int, ...]) -> str:
-            return "t" + yl(i)[1:]
-
-        if loss in ("mse", "sse", "half_sse"):
-            symbol = lambda i: f"({yl(i)}-{tl(i)})²"  # noqa: E731
-            number = lambda i: f"({yv(i)}-{tv(i)})²"  # noqa: E731
-        elif loss == "mae":
-            symbol = lambda i: f"|{yl(i)}-{tl(i)}|"  # noqa: E731
-            number = lambda i: f"|{yv(i)}-{tv(i)}|"  # noqa: E731
-        elif loss == "bce":
-            symbol = lambda i: f"{tl(i)}·ln({yl(i)}) + (1-{tl(i)})·ln(1-{yl(i)})"  # noqa: E731
-            number = lambda i: (f"{tv(i)}·ln({yv(i)}) + "  # noqa: E731
-                                f"(1-{tv(i)})·ln(1-{_paren(yv(i))})")
+            def number(i: Index) -> Term:
+                return form(op, y[i], t[i])
         else:
             yf = np.asarray(y, dtype=float)
             softmax = np.exp(yf - yf.max()) / np.exp(yf - yf.max()).sum()
             indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
-            symbol = lambda i: f"{tl(i)}·ln softmax(Y){yl(i)[1:]}"  # noqa: E731
-            number = lambda i: f"{tv(i)}·ln({show_number(softmax[i])})"  # noqa: E731
+
+            def symbol(i: Index) -> Term:
+                return form("cross_entropy", Entry(yl, i), Entry(tl, i))
+
+            def number(i: Index) -> Term:
+                return form("t_ln", t[i], softmax[i])
+
         prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
                   "bce": f"-1/{N}·[", "cross_entropy": "-["}[loss]
         suffix = "]" if prefix else ""
@@ -688,7 +678,7 @@ class Trace:
             # Outputs whose window put this weight on a real input (padding adds 0).
             met = step.dw_terms(f, c, p, q)
             return Expansion(
-                wl.grad()((f, c, p, q)),
+                Entry(wl.grad(), (f, c, p, q)),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, x_at(m[1])))),
                 Terms(met, lambda m: (dz[m[0]], x[m[1]])),
                 dw[f, c, p, q],
@@ -706,7 +696,7 @@ class Trace:
 
         def make_db(f: int) -> Expansion:
             outputs = step.db_terms(f)
-            return Expansion(bl.grad()((f,)),
+            return Expansion(Entry(bl.grad(), (f,)),
                              Terms(outputs, lambda o: Entry(dzl, o)),
                              Terms(outputs, lambda o: (dz[o],)),
                              db[f],
@@ -721,7 +711,7 @@ class Trace:
             met = step.dx_terms(c, r, s)  # in the order of the outputs, as a student scans dL/dZ
             note = "" if met else phrase("note.uncovered")
             return Expansion(
-                xl.grad()(x_at((c, r, s))),
+                Entry(xl.grad(), x_at((c, r, s))),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(wl, m[1]))),
                 Terms(met, lambda m: (dz[m[0]], w[m[1]])),
                 dx[c, r, s], note,
@@ -748,7 +738,8 @@ class Trace:
 
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
-            return Expansion(zl.grad()(index), f"dL/d{al(index)} · {op.name}'({zl(index)})",
+            return Expansion(Entry(zl.grad(), index),
+                             form("chain", Entry(al.grad(), index), op.name, Entry(zl, index)),
                              Terms(step.dx_terms(index), lambda t: (dout[t[0]], t[1])),
                              dx[index])
 
@@ -766,15 +757,16 @@ class Trace:
         al, pl = names.x, names.out
         ph, pw = op.size
         cells = sorted(step.receivers)
-        share = "" if op.kind == "max" else f"/{ph * pw}"
+        share = None if op.kind == "max" else ph * pw  # each source's share of the gradient
         dp_matrix = self._matrix(f"dL/d{_title(pl.name)}", dp, pl)
+        dpl = pl.grad()
 
         def make(n: int) -> Expansion:
             cell = cells[n]
             sources = step.dx_terms(*cell)
-            return Expansion(al.grad()(cell),
-                             " + ".join(f"{pl.grad()(s)}{share}" for s in sources),
-                             " + ".join(f"{num(dp[s])}{share}" for s in sources),
+            return Expansion(Entry(al.grad(), cell),
+                             form("shares", tuple(Entry(dpl, s) for s in sources), share),
+                             form("shares", tuple(dp[s] for s in sources), share),
                              dx[cell],
                              focus=lambda: [(dp_matrix, [pl.shown_index(s) for s in sources])])
 
@@ -795,8 +787,8 @@ class Trace:
         def make(n: int) -> Expansion:
             index = _unravel(n, x_shape)
             source = step.dx_terms(index)
-            return Expansion(names.x.grad()(index), names.out.grad()(source),
-                             show_number(dout[source]), dx[index])
+            return Expansion(Entry(names.x.grad(), index), Entry(names.out.grad(), source),
+                             form("value", dout[source]), dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.flatten_back"),
@@ -817,7 +809,7 @@ class Trace:
         def make_dw(n: int) -> Expansion:
             m, k = divmod(n, N)
             terms = step.dw_terms(m, k)
-            return Expansion(names.w.grad()((m, k)),
+            return Expansion(Entry(names.w.grad(), (m, k)),
                              Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(xl, t[1]))),
                              Terms(terms, lambda t: (dout[t[0]], x[t[1]])),
                              dw[m, k])
@@ -825,7 +817,7 @@ class Trace:
         def make_dx(k: int) -> Expansion:
             terms = step.dx_terms(k)
             return Expansion(
-                xl.grad()((k,)),
+                Entry(xl.grad(), (k,)),
                 Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(names.w, t[1]))),
                 Terms(terms, lambda t: (dout[t[0]], w[t[1]])),
                 dx[k])
@@ -852,8 +844,9 @@ class Trace:
             index = _unravel(n, step.x.shape)
             terms = step.dx_terms(index)
             return Expansion(
-                xl.grad()(index),
-                Terms(terms, lambda t: (Entry(dyl, t[0]), f"∂{yl(t[0])}/∂{xl(index)}")),
+                Entry(xl.grad(), index),
+                Terms(terms, lambda t: (Entry(dyl, t[0]),
+                                         form("partial", Entry(yl, t[0]), Entry(xl, index)))),
                 Terms(terms, lambda t: (dout[t[0]], t[1])),
                 dx[index], focus=lambda: [(dout_matrix, [yl.shown_index(t[0]) for t in terms])])
 
@@ -881,9 +874,10 @@ class Trace:
                 def make(n: int, label: Labeler = label, old: np.ndarray = p.value,
                          grad: np.ndarray = p.grad, new: np.ndarray = p.new) -> Expansion:
                     index = _unravel(n, old.shape)
-                    return Expansion(f"{label(index)}_new",
-                                     f"{label(index)} - lr·dL/d{label(index)}",
-                                     f"{num(old[index])} - {num(lr)}·{num(grad[index])}",
+                    return Expansion(Entry(label, index, new=True),
+                                     form("update", Entry(label, index), "lr",
+                                          Entry(label.grad(), index)),
+                                     form("update", old[index], lr, grad[index]),
                                      new[index])
 
                 section.groups.append(Group(f"{label.name}_new", phrase("rule.update"),
@@ -929,30 +923,22 @@ ACTIVATION_DERIVATIVES = {
 }
 
 
-def _loss_derivative(loss: str, label: str, yv: Number, tv: Number, N: int, y: np.ndarray,
-                     t: np.ndarray) -> tuple[str, str]:
-    tl = "t" + label[1:]
-    y_s, t_s = show_number(yv), _paren(show_number(tv))
-    if loss == "mse":
-        return f"2/{N}·({label} - {tl})", f"2/{N}·({y_s} - {t_s})"
-    if loss == "sse":
-        return f"2·({label} - {tl})", f"2·({y_s} - {t_s})"
-    if loss == "half_sse":
-        return f"{label} - {tl}", f"{y_s} - {t_s}"
-    if loss == "mae":
-        return f"sign({label} - {tl})/{N}", f"sign({y_s} - {t_s})/{N}"
-    if loss == "bce":
-        return (f"({label} - {tl}) / ({label}·(1 - {label})) / {N}",
-                f"({y_s} - {t_s}) / ({_paren(y_s)}·(1 - {_paren(y_s)})) / {N}")
+def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: Number, N: int,
+                     y: np.ndarray, t: np.ndarray) -> tuple[Form, Form]:
+    """dL/dy of one output, as a formula of the entries and of their numbers."""
+    if loss in ("mse", "mae", "bce"):
+        return form(f"d_{loss}", N, y_entry, t_entry), form(f"d_{loss}", N, yv, tv)
+    if loss in ("sse", "half_sse"):
+        return form(f"d_{loss}", y_entry, t_entry), form(f"d_{loss}", yv, tv)
     yf = np.asarray(y, dtype=float)
     softmax = float(np.exp(float(yv) - yf.max()) / np.exp(yf - yf.max()).sum())
-    total = _paren(show_number(sum(t.flat)))
-    return (f"softmax(y){label[1:]}·Σt - {tl}",
-            f"{show_number(softmax)}·{total} - {t_s}")
+    return (form("d_cross_entropy", y_entry, t_entry),
+            form("d_cross_entropy_value", softmax, sum(t.flat), tv))
 
 
-def _paren(text: str) -> str:
-    return f"({text})" if text.lstrip("≈").startswith("-") else text
+def _target(label: Labeler) -> Labeler:
+    """The target's entries, named after the outputs': y11 -> t11."""
+    return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape)
 
 
 def _shape(shape: tuple[int, ...]) -> str:

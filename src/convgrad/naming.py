@@ -1,0 +1,42 @@
+"""How entries are named: x11, w2, b, dL/dz[1,2,3], w11_new.
+
+The trace gives an entry as data (its array's Labeler and an index in the array's full
+shape); the renderers name it here, by the rule `check` uses (SPEC: 1-based, row then
+column, bracketed when a digit would be ambiguous), in the shape the user wrote.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from convgrad.trace import Entry
+
+
+def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]
+                   ) -> tuple[int, ...]:
+    """The index of the same element after a reshape (row-major), in plain ints."""
+    flat = 0
+    for i, n in zip(index, shape, strict=True):
+        flat = flat * n + int(i)
+    out = []
+    for n in reversed(new_shape):
+        flat, i = divmod(flat, n)
+        out.append(i)
+    return tuple(reversed(out))
+
+
+def entry_label(name: str, index: tuple[int, ...]) -> str:
+    """x11, w2, b, or x[1,2,13] when digits would be ambiguous (SPEC: 1-based, as `check`)."""
+    if not index:
+        return name
+    if len(index) <= 2 and all(i < 9 for i in index) and not name[-1].isdigit():
+        return name + "".join(str(i + 1) for i in index)
+    return f"{name}[{','.join(str(i + 1) for i in index)}]"
+
+
+def entry_name(entry: Entry) -> str:
+    """An entry by its name in the shape the user sees: x11, dL/dw[1,1,2,2], b1_new."""
+    labeler = entry.label
+    shown = reshaped_index(entry.index, labeler.full_shape, labeler.shown_shape)
+    return entry_label(labeler.name, shown) + ("_new" if entry.new else "")
