@@ -406,13 +406,31 @@ class Trace:
 
     # forward
 
+    def _conv_matrices(self, step: ConvLayer, names: Names) -> tuple[Matrix, Matrix]:
+        """A conv layer's input (padded, padding marked) and kernel as shown: the same two
+        objects for its forward and backward steps, so that a walkthrough highlights the cells
+        of one table, whichever step it draws first."""
+        if step.layer.name not in self.conv_matrices:
+            op, x, in_label = step.op, step.x, names.x
+            if any(op.pad):
+                x_shown = _shown_with_pad(in_label, op.pad)
+                x_matrix = Matrix(phrase("matrix.padded", name=_title(in_label.name)),
+                                  pad_input(x, op.pad).reshape(x_shown),
+                                  _pad_mask(x.shape, op.pad).reshape(x_shown),
+                                  ("channel",) if len(x_shown) == 3 else ())
+            else:
+                x_matrix = self._matrix(_title(in_label.name), x, in_label)
+            w_matrix = self._matrix(_title(names.w.name), step.w, names.w,
+                                    axis_names=_kernel_axes(op))
+            self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
+        return self.conv_matrices[step.layer.name]
+
     def conv_forward(self, step: ConvLayer, names: Names) -> Section:
         op = step.op
         x = step.x
         C, H, W = x.shape
         F, _, KH, KW = step.w.shape
         x_pad = pad_input(x, op.pad)
-        pad_mask = _pad_mask(x.shape, op.pad)
         out = names.out
         section = Section(
             phrase("title.conv") if self.problem.single else
@@ -420,17 +438,9 @@ class Trace:
             phrase("why.conv", mode=phrase("mode.flipped" if op.flip else "mode.correlation")),
             kind="conv", layer=step.layer.name)
         in_label = names.x
-        x_shown = _shown_with_pad(in_label, op.pad)
-        if any(op.pad):
-            x_matrix = Matrix(phrase("matrix.padded", name=_title(in_label.name)),
-                              x_pad.reshape(x_shown), pad_mask.reshape(x_shown),
-                              ("channel",) if len(x_shown) == 3 else ())
-        else:
-            x_shown = in_label.shown_shape
-            x_matrix = self._matrix(_title(in_label.name), x, in_label)
-        w_matrix = self._matrix(_title(names.w.name), step.w, names.w, axis_names=_kernel_axes(op))
+        x_matrix, w_matrix = self._conv_matrices(step, names)
+        x_shown = x_matrix.array.shape
         section.matrices += [x_matrix, w_matrix]
-        self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
         section.lines.append(Terms(list(step.b), show_number, ", ", f"{names.b.name} = "))
         _, OH, OW = step.out.shape
         three_d = len(in_label.full_shape) == 3
@@ -664,7 +674,7 @@ class Trace:
             return index if three_d else index[1:]
 
         # What a walkthrough highlights: the input (padded as in the forward step), dL/dZ, W.
-        x_matrix, w_matrix = self.conv_matrices[step.layer.name]
+        x_matrix, w_matrix = self._conv_matrices(step, names)
         padded_shape = (C, H + op.pad[0] + op.pad[1], W + op.pad[2] + op.pad[3])
         dz_matrix = self._matrix(f"dL/d{_title(zl.name)}", dz, zl)
 
