@@ -35,7 +35,6 @@ GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
 
 DEFAULT_RTOL = 1e-6
 DEFAULT_ATOL = 1e-6
-_KEY = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(?:\[\s*(\d+(?:\s*,\s*\d+)*)\s*\])?\s*$")
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,6 @@ import os
 import re
 import signal
 import sys
-import traceback
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -358,6 +357,8 @@ def _errors(debug: bool) -> Iterator[None]:
         raise
     except Exception as exc:  # a bug: never show a traceback to a student
         if debug:
+            import traceback
+
             traceback.print_exc()
         _fail(f"internal error: {type(exc).__name__}: {exc}. This is a bug in convgrad "
               f"{__version__}; please report it with the problem file (--debug shows the "

@@ -68,7 +68,7 @@ class Weighted(Op):
         return int(np.prod(self.w.shape[1:]))
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Conv(Weighted):
     """A convolution: w (F, C, KH, KW), b (F,); pad = (top, bottom, left, right)."""
 
@@ -107,7 +107,7 @@ class Flatten(Op):
     rational: ClassVar[bool] = True
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Dense(Weighted):
     """A fully connected layer as PyTorch's Linear: y = w x + b, w (M, N), b (M,)."""
 
@@ -125,7 +125,7 @@ class Softmax(Op):
     rational: ClassVar[bool] = False
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
@@ -134,7 +134,7 @@ class Layer:
     out_shape: tuple[int, ...]
 
 
-@dataclass
+@dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Problem:
     """A problem ready for the engine. x is (C, H, W), or (N,) before a dense layer."""
 

@@ -8,13 +8,10 @@ ProblemError with the file, the line (when YAML gives one), the key and a fix.
 from __future__ import annotations
 
 import contextlib
-import difflib
 import math
 import os
 import re
-from dataclasses import dataclass
 from fractions import Fraction
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -121,12 +118,11 @@ def read_text(path: str | os.PathLike) -> str:
                                    "from; give a file name")
             data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         else:
-            p = Path(path)
-            if p.is_dir():
+            if os.path.isdir(path):
                 raise ProblemError(f"{name}: is a directory, not a YAML file")
-            if p.stat().st_size > MAX_FILE_BYTES:  # a regular file: no need to read it
-                raise _too_large(name)
-            with p.open("rb") as stream:
+            with open(path, "rb") as stream:
+                if os.fstat(stream.fileno()).st_size > MAX_FILE_BYTES:  # no need to read it
+                    raise _too_large(name)
                 data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise ProblemError(f"{name}: no such file; check the path") from None
@@ -214,24 +210,28 @@ _CORE_NAN = re.compile(r"\.(?:nan|NaN|NAN)")
 _CORE_TAGS = tuple(_YAML + kind for kind in ("int", "float", "bool", "null", "timestamp"))
 
 
-@dataclass
 class _Open:
     """A list or mapping being read: its value so far and where it is."""
 
-    value: Any  # the list or dict
-    path: tuple
-    line: int  # the line its entries are on unless they say otherwise
-    start: int  # the value count before it
-    anchor: str | None
-    key: Any = None  # a mapping's key waiting for its value
-    collected: list | None = None  # (path, line) entries, for an anchor's aliases
+    __slots__ = ("value", "path", "line", "start", "anchor", "key", "collected")
+
+    def __init__(self, value: Any, path: tuple, line: int, start: int, anchor: str | None) -> None:
+        self.value = value  # the list or dict
+        self.path = path
+        self.line = line  # the line its entries are on unless they say otherwise
+        self.start = start  # the value count before it
+        self.anchor = anchor
+        self.key: Any = None  # a mapping's key waiting for its value
+        self.collected: list | None = None  # (path, line) entries, for an anchor's aliases
 
 
-@dataclass
 class _Anchor:
-    value: Any
-    size: int  # values, aliases inside expanded
-    lines: list[tuple[tuple, int]]  # relative to the anchored value
+    __slots__ = ("value", "size", "lines")
+
+    def __init__(self, value: Any, size: int, lines: list[tuple[tuple, int]]) -> None:
+        self.value = value
+        self.size = size  # values, aliases inside expanded
+        self.lines = lines  # relative to the anchored value
 
 
 class _YamlReader:
@@ -645,6 +645,8 @@ def problem_from_dict(data: Any, source: str = "<dict>",
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
+    import difflib  # only when a key is misspelt
+
     close = difflib.get_close_matches(word, choices, n=1, cutoff=0.6)
     if close:
         return f"did you mean '{close[0]}'?"
