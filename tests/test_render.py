@@ -12,7 +12,7 @@ from rich.console import Console
 
 from convgrad.engine import run
 from convgrad.reader import load_problem
-from convgrad.render import print_solution
+from convgrad.render.terminal import print_solution
 
 from .conftest import ROOT
 
@@ -137,7 +137,7 @@ def test_problem_names_are_printed_as_written(name, terminal):
 
 
 def test_make_console_prints_strings_literally(monkeypatch):
-    from convgrad.render import make_console
+    from convgrad.render.terminal import make_console
 
     monkeypatch.setenv("COLUMNS", "100")
     console = make_console()
@@ -150,7 +150,7 @@ def test_make_console_prints_strings_literally(monkeypatch):
 @pytest.mark.parametrize("columns, width", [("0", 100), ("5", 40), ("abc", 100), ("-3", 100),
                                             ("²", 100), ("120", 120), (None, 100)])
 def test_console_width_from_columns(columns, width, monkeypatch):
-    from convgrad.render import make_console
+    from convgrad.render.terminal import make_console
 
     if columns is None:
         monkeypatch.delenv("COLUMNS", raising=False)

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 import convgrad
-from convgrad.check import Grader, Tolerance, check_json
 from convgrad.engine import run
+from convgrad.grade import Grader, Tolerance, check_json
 from convgrad.reader import load_problem
 from convgrad.result import RESULT_KEYS, Result, json_number, unlimited_int_digits
 

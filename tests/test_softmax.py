@@ -19,7 +19,7 @@ from convgrad.cli import app
 from convgrad.engine import run
 from convgrad.explain import Walkthrough
 from convgrad.reader import load_problem
-from convgrad.render import print_solution
+from convgrad.render.terminal import print_solution
 
 RNG = np.random.default_rng(6)
 runner = CliRunner()

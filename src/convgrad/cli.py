@@ -406,7 +406,7 @@ def run_solve(options: SolveOptions) -> int:
 
         sys.stdout.write(Result.from_run(solved).json_text() + "\n")
     else:
-        from convgrad import render
+        from convgrad.render import terminal as render
 
         render.print_solution(solved, terms=options.terms)
     return EXIT_OK
@@ -418,7 +418,7 @@ def run_explain(options: ExplainOptions) -> int:
     solved = run(_load(options.problem), exact=_exact_choice(options.exact, options.float_))
     _print_messages(solved)
     from convgrad.explain import Quit, Walkthrough
-    from convgrad.render import make_console
+    from convgrad.render.terminal import make_console
 
     console = make_console()
     pause = _pause(console, options.lang) if options.step and _stdin_is_terminal() else None
@@ -451,8 +451,8 @@ def _stdin_is_terminal() -> bool:
 
 
 def run_check(options: CheckOptions) -> int:
-    from convgrad.check import parse_points, parse_require
     from convgrad.engine import run
+    from convgrad.grade import parse_points, parse_require
     from convgrad.result import unlimited_int_digits
 
     # Every option is checked before the problem is read: a usage error costs nothing.
@@ -469,7 +469,7 @@ def run_check(options: CheckOptions) -> int:
 
 def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weights: Any,
                       required: Any) -> int:
-    from convgrad.check import Grader, check_json
+    from convgrad.grade import Grader, check_json
 
     reveal = not options.no_reveal
     grader = Grader(solved, tolerance, weights, required, options.partial)
@@ -482,12 +482,12 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
                          grader.points, options.partial)
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        from convgrad.report import check_lines, write_plain
+        from convgrad.render.report import check_lines, write_plain
 
         lines = check_lines(reports, tolerance, reveal, summary_only=options.summary,
                             points=grader.points, partial=options.partial)
         if sys.stdout.isatty():
-            from convgrad import render
+            from convgrad.render import terminal as render
 
             render.print_styled(render.make_console(), lines)
         else:
@@ -499,7 +499,7 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
 
 def _check_outputs(options: CheckOptions) -> None:
     """Usage errors among check's output options, each one line."""
-    from convgrad.check import VISIBILITIES
+    from convgrad.grade import VISIBILITIES
 
     gradescope, visibility = options.gradescope, options.gradescope_visibility
     if options.json and options.summary:
@@ -528,7 +528,7 @@ def _check_outputs(options: CheckOptions) -> None:
 def _tolerance(options: CheckOptions) -> Any:
     import math
 
-    from convgrad.check import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
+    from convgrad.grade import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
 
     rtol, atol, decimals, sig_figs = options.rtol, options.atol, options.decimals, \
         options.sig_figs
@@ -560,7 +560,7 @@ def _grade_all(grader: Any, answers: list[str]) -> list[Any]:
         return [grader.grade_file(path) for path in answers]
     from rich.progress import Progress
 
-    from convgrad.render import make_console
+    from convgrad.render.terminal import make_console
 
     reports = []
     with Progress(console=make_console(stderr=True), transient=True) as progress:
@@ -573,7 +573,7 @@ def _grade_all(grader: Any, answers: list[str]) -> list[Any]:
 
 def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,
                       tolerance: Any, points: dict[str, float]) -> None:
-    from convgrad.check import gradescope_json
+    from convgrad.grade import gradescope_json
 
     try:
         with open(path, "w", encoding="utf-8") as out:
@@ -761,7 +761,7 @@ def _usable_columns() -> Iterator[None]:
     if given is None:
         yield
         return
-    from convgrad.render import usable_columns
+    from convgrad.render.terminal import usable_columns
 
     width = usable_columns()
     if given == str(width):

@@ -3,7 +3,7 @@
 The numbers and the term expansions come from trace.py, the same ones `solve`
 prints; this module only orders them into numbered steps, each a titled panel
 with a one-line "why" before the numbers, and highlights the cells each number
-is made of. Like render.py it writes with rich; nothing here computes.
+is made of. Like render/terminal.py it writes with rich; nothing here computes.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from rich.text import Text
 
 from convgrad.engine import Run
 from convgrad.errors import UNCOVERED
-from convgrad.render import (
+from convgrad.render.terminal import (
     DIM,
     WHY,
     block_lines,
@@ -28,9 +28,9 @@ from convgrad.render import (
     matrix_blocks,
     said,
 )
+from convgrad.render.words import say
 from convgrad.trace import Expansion, Matrix, Section, Trace
 from convgrad.trace import Group as TraceGroup
-from convgrad.words import say
 
 # Elements of each kind shown in full (grids, symbols, numbers) before the rest, one line each.
 FULL = 4
@@ -38,7 +38,7 @@ FULL = 4
 LISTED = 64
 
 def word(key: str, lang: str, **fields: object) -> str:
-    """A sentence of the walkthrough (words.py, keys "step.*")."""
+    """A sentence of the walkthrough (render/words.py, keys "step.*")."""
     return say(f"step.{key}", lang, **fields)
 
 

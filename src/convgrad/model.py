@@ -255,3 +255,16 @@ def user_param_shape(problem: Problem, written: tuple[int, ...], full: tuple[int
     written: the parameter's shape as written, () for one number; full: its shape in the run.
     """
     return written if problem.single or written else full
+
+
+def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]
+                   ) -> tuple[int, ...]:
+    """The index of the same element after a reshape (row-major), in plain ints."""
+    flat = 0
+    for i, n in zip(index, shape, strict=True):
+        flat = flat * n + int(i)
+    out = []
+    for n in reversed(new_shape):
+        flat, i = divmod(flat, n)
+        out.append(i)
+    return tuple(reversed(out))

@@ -13,7 +13,7 @@ yet), other formulas are Forms (an op over entries and numbers: a loss term,
 max(...), w - lr·dL/dw). The renderers choose the language, how many terms and
 expansions to show (--terms), and write the products and formulas.
 
-Entries, expansion labels included, are an array's Labeler and an index; naming.py
+Entries, expansion labels included, are an array's Labeler and an index; render/naming.py
 names them as the seeds do (1-based, row then column: x11, w12, dL/dy21) in the
 shape the user wrote; where an index has more than one digit or there are
 channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
@@ -40,8 +40,7 @@ from convgrad.layers import (
     PoolLayer,
 )
 from convgrad.layers.conv import pad_input
-from convgrad.model import Conv, user_output_shape, user_param_shape
-from convgrad.naming import reshaped_index
+from convgrad.model import Conv, reshaped_index, user_output_shape, user_param_shape
 from convgrad.numbers import Number, format_number
 
 # --- labels -------------------------------------------------------------------------------

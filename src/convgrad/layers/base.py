@@ -128,7 +128,7 @@ class Layer:
         raise NotImplementedError
 
     def facts(self) -> dict[str, Any]:
-        """Fields for the words that describe the layer (words.py: fact.<kind> ...)."""
+        """Fields for the words that describe the layer (render/words.py: fact.<kind> ...)."""
         return {}
 
     def _set_out(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
@@ -143,7 +143,7 @@ class Layer:
 class FunctionLayer(Layer):
     """A layer without parameters whose every output is a function of a group of its inputs
     (softmax). The trace writes such a layer out from these maps alone, with its words
-    (words.py: fact.<kind>, why.<kind>, rule.<kind>, why.<kind>_back, rule.<kind>_back):
+    (render/words.py: fact.<kind>, why.<kind>, rule.<kind>, why.<kind>_back, rule.<kind>_back):
     each output as fn(its group), each input's gradient as the Jacobian product."""
 
     expanded = ("dx",)  # an output is not a sum of products of inputs; a gradient entry is

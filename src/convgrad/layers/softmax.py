@@ -65,6 +65,6 @@ class SoftmaxLayer(FunctionLayer):
         return [(i, float(y[i] * ((i == index) - y[index]))) for i in self.group(index)]
 
     def facts(self) -> dict[str, Any]:
-        """What the words of this layer (words.py: fact.softmax ...) are filled in with."""
+        """What the words of this layer (render/words.py: fact.softmax ...) are filled in with."""
         n = len(self.group((0,) * len(self.layer.in_shape)))
         return {"dim": self.dim, "n": n, "groups": int(np.prod(self.layer.in_shape)) // n}

@@ -1548,8 +1548,8 @@ def test_full_width_digits_are_read_as_digits(work):
 
 
 def test_the_grader_api_reports_a_unicode_digit_without_a_file(work):
-    from convgrad.check import Grader
     from convgrad.engine import run as solve
+    from convgrad.grade import Grader
     from convgrad.reader import read_file
 
     grader = Grader(solve(read_file(work / SEED)))

@@ -9,21 +9,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from convgrad.model import reshaped_index
+
 if TYPE_CHECKING:
     from convgrad.trace import Entry
-
-
-def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]
-                   ) -> tuple[int, ...]:
-    """The index of the same element after a reshape (row-major), in plain ints."""
-    flat = 0
-    for i, n in zip(index, shape, strict=True):
-        flat = flat * n + int(i)
-    out = []
-    for n in reversed(new_shape):
-        flat, i = divmod(flat, n)
-        out.append(i)
-    return tuple(reversed(out))
 
 
 def entry_label(name: str, index: tuple[int, ...]) -> str:

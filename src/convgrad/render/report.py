@@ -2,14 +2,14 @@
 
 A teacher's shell loop runs check once per student, so its report must not pay
 for the terminal library: in a pipe the lines are written as plain text, and
-only on a terminal does render.py colour them.
+only on a terminal does terminal.py colour them.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from convgrad.check import NOT_GRADED, RIGHT, FileReport, Tolerance
+from convgrad.grade import NOT_GRADED, RIGHT, FileReport, Tolerance
 
 Line = list[tuple[str, str]]  # (text, style) segments; style names are rich's
 

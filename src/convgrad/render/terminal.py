@@ -18,7 +18,8 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.naming import entry_name
+from convgrad.render.naming import entry_name
+from convgrad.render.words import say
 from convgrad.trace import (
     Entry,
     Expansion,
@@ -34,7 +35,6 @@ from convgrad.trace import (
     Words,
     show_number,
 )
-from convgrad.words import say
 
 # Under --terms auto a matrix larger than this is shown by its corners, and at most this
 # many slices (filters x channels) of an array are drawn; --terms all draws everything.
