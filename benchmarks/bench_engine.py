@@ -25,14 +25,14 @@ LAYERS = [
 
 
 def conv_layer(x, w, b, stride, pad):  # type: ignore[no-untyped-def]
-    """The conv layer of a run on x, in float64, as the engine makes it."""
+    """The conv layer of a run on x (N, C, H, W), in float64, as the engine makes it."""
     F, _, KH, KW = w.shape
-    OH = (x.shape[1] + pad[0] + pad[1] - KH) // stride[0] + 1
-    OW = (x.shape[2] + pad[2] + pad[3] - KW) // stride[1] + 1
+    OH = (x.shape[2] + pad[0] + pad[1] - KH) // stride[0] + 1
+    OW = (x.shape[3] + pad[2] + pad[3] - KW) // stride[1] + 1
     op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=(1, 1), flip=False,
               kernel_shape=w.shape, bias_scalar=False, padding_text=str(pad[0]))
     numbers = Numbers(exact=False, single=False, too_large=lambda key, what: ValueError(key))
-    return ConvLayer(Layer("conv1", "conv", op, x.shape, (F, OH, OW)), numbers)
+    return ConvLayer(Layer("conv1", "conv", op, x.shape[1:], (F, OH, OW)), numbers)
 
 
 def convgrad_pass(x, w, b, stride, pad):  # type: ignore[no-untyped-def]
@@ -62,7 +62,8 @@ def main() -> None:
         print("PyTorch is not installed: convgrad's figures only (pip install torch to compare)")
     print(f"{'layer':38} {'convgrad':>10} {'PyTorch':>10} {'ratio':>7} {'peak/arrays':>12}")
     for name, xs, ws, stride, pad in LAYERS:
-        x, w, b = rng.normal(size=xs), rng.normal(size=ws), rng.normal(size=ws[0])
+        # one sample, with the batch axis the layers take
+        x, w, b = rng.normal(size=(1, *xs)), rng.normal(size=ws), rng.normal(size=ws[0])
         ours = median_seconds(partial(convgrad_pass, x, w, b, stride, pad))
         tracemalloc.start()
         dx, dw, db = convgrad_pass(x, w, b, stride, pad)

@@ -124,18 +124,22 @@ def test_every_term_adds_up_to_the_engine_value_in_float64(problem):
 
 
 def test_terms_of_the_seed_example():
-    """The seed's numbers (SPEC section 2), term by term: y11 = 1·1 + 2·0 + 4·(-1) + 5·1 + 1."""
+    """The seed's numbers (SPEC section 2), term by term: y11 = 1·1 + 2·0 + 4·(-1) + 5·1 + 1.
+    Indices of inputs and outputs name the sample first (one sample: n = 0)."""
     problem = {"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1", "bias": 1,
                "target": "1 0; 0 1", "loss": "mse"}
     conv = run(load_problem(problem)).passes[0]
-    assert conv.out_terms(0, 0, 0) == ([((0, 0, 0), (0, 0, 0, 0)), ((0, 0, 1), (0, 0, 0, 1)),
-                                        ((0, 1, 0), (0, 0, 1, 0)), ((0, 1, 1), (0, 0, 1, 1))],
-                                       (0,))
-    assert evaluate(conv.terms("out", (0, 0, 0)), conv.arrays()) == 3
+    assert conv.out_terms(0, 0, 0, 0) == ([((0, 0, 0, 0), (0, 0, 0, 0)),
+                                           ((0, 0, 0, 1), (0, 0, 0, 1)),
+                                           ((0, 0, 1, 0), (0, 0, 1, 0)),
+                                           ((0, 0, 1, 1), (0, 0, 1, 1))], (0,))
+    assert evaluate(conv.terms("out", (0, 0, 0, 0)), conv.arrays()) == 3
     # dL/dx22 = dL/dy11·w22 + dL/dy12·w21 + dL/dy21·w12 + dL/dy22·w11 = 1 - 2 + 0 + 3
-    assert conv.dx_terms(0, 1, 1) == [((0, 0, 0), (0, 0, 1, 1)), ((0, 0, 1), (0, 0, 1, 0)),
-                                      ((0, 1, 0), (0, 0, 0, 1)), ((0, 1, 1), (0, 0, 0, 0))]
-    assert evaluate(conv.terms("dx", (0, 1, 1)), conv.arrays()) == 2
+    assert conv.dx_terms(0, 0, 1, 1) == [((0, 0, 0, 0), (0, 0, 1, 1)),
+                                         ((0, 0, 0, 1), (0, 0, 1, 0)),
+                                         ((0, 0, 1, 0), (0, 0, 0, 1)),
+                                         ((0, 0, 1, 1), (0, 0, 0, 0))]
+    assert evaluate(conv.terms("dx", (0, 0, 1, 1)), conv.arrays()) == 2
     assert evaluate(conv.terms("dw", (0, 0, 0, 0)), conv.arrays()) == 32
     assert evaluate(conv.terms("db", (0,)), conv.arrays()) == 9
 
@@ -144,7 +148,7 @@ def test_padding_taps_have_no_input_and_uncovered_inputs_no_terms():
     problem = {"input": "1 2 3 4; 5 6 7 8; 9 10 11 12; 13 14 15 16", "kernel": "1 2; 3 4",
                "padding": 1, "stride": 3, "grad_output": "1 1; 1 1"}
     conv = run(load_problem(problem)).passes[0]
-    taps, bias = conv.out_terms(0, 0, 0)
-    assert [x for x, _ in taps] == [None, None, None, (0, 0, 0)]
-    assert conv.dx_terms(0, 1, 1) == []  # row 2 and column 2 never meet the kernel
-    assert conv.dx.tolist() == [[[4, 0, 3, 4], [0, 0, 0, 0], [2, 0, 1, 2], [4, 0, 3, 4]]]
+    taps, bias = conv.out_terms(0, 0, 0, 0)
+    assert [x for x, _ in taps] == [None, None, None, (0, 0, 0, 0)]
+    assert conv.dx_terms(0, 0, 1, 1) == []  # row 2 and column 2 never meet the kernel
+    assert conv.dx.tolist() == [[[[4, 0, 3, 4], [0, 0, 0, 0], [2, 0, 1, 2], [4, 0, 3, 4]]]]

@@ -36,7 +36,11 @@ LayerPass = Layer
 
 @dataclass
 class Run:
-    """The forward and backward pass of a problem, in one arithmetic (exact or float64)."""
+    """The forward and backward pass of a problem, in one arithmetic (exact or float64).
+
+    Every array has the batch axis first, an unbatched problem's too (N = 1): x, y, target,
+    dy, dx, and each layer's arrays but its parameters.
+    """
 
     problem: Problem
     exact: bool
@@ -120,7 +124,8 @@ def _run(problem: Problem, use_exact: bool, note: Notice | None) -> Run:
         if not use_exact:
             _check_finite(problem, named)
 
-    x = num.array(problem.x, "input")
+    # The layers take a batch, the sample axis first: one sample is a batch of one.
+    x = problem.batch_first(num.array(problem.x, "input"))
     result = Run(problem=problem, exact=use_exact, passes=[], x=x, y=x)
     if note:
         result.notes.append(note)
@@ -137,9 +142,9 @@ def _run(problem: Problem, use_exact: bool, note: Notice | None) -> Run:
 
     # Loss and dL/dY.
     if problem.grad_output is not None:
-        dy = num.array(problem.grad_output, "grad_output")
+        dy = problem.batch_first(num.array(problem.grad_output, "grad_output"))
     elif problem.target is not None and problem.loss is not None:
-        result.target = num.array(problem.target, "target")
+        result.target = problem.batch_first(num.array(problem.target, "target"))
         losses.check_domain(problem, layers[-1], h)
         result.loss = losses.value(problem.loss, h, result.target)
         dy = losses.gradient(problem.loss, h, result.target)

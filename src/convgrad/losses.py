@@ -1,7 +1,10 @@
 """The losses of SPEC section 2: each one's value L and gradient dL/dY, side by side.
 
-y is the last layer's output and t the target, of the same shape; N = y.size. mse, sse,
-half_sse and mae are rational (exact arrays stay exact); bce and cross_entropy are float64.
+y is the last layer's output and t the target, of the same shape, the batch axis first:
+(N, ...). Reductions as PyTorch's defaults: mse, mae and bce average over every element
+(y.size, the samples too), sse and half_sse sum, and cross_entropy is taken per sample
+(softmax over that sample's outputs) and averaged over the batch. mse, sse, half_sse and mae
+are rational (exact arrays stay exact); bce and cross_entropy are float64.
 """
 
 from __future__ import annotations
@@ -88,19 +91,22 @@ def _bce_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
     return (yf - tf) / (yf * (1 - yf)) / y.size
 
 
-# cross_entropy: softmax over every element of y; L = -sum t log softmax(y)
+# cross_entropy: per sample, softmax over every element of that sample's y,
+# L_n = -sum t log softmax(y_n); L = the mean of L_n over the N samples
 
 def _cross_entropy(y: np.ndarray, t: np.ndarray) -> Number:
     yf, tf = to_float(y), to_float(t)
     # An output far below the largest has log softmax -inf in float64 (its softmax is 0);
     # a target of 0 there adds 0 to the loss, not 0 * -inf = nan.
-    return float(0.0 - np.where(tf != 0, tf * _log_softmax(yf), 0).sum())  # never -0.0
+    per_sample = np.where(tf != 0, tf * _log_softmax(yf), 0).sum(axis=_sample_axes(y))
+    return float(0.0 - per_sample.sum() / len(y))  # never -0.0
 
 
 def _cross_entropy_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
     yf, tf = to_float(y), to_float(t)
-    # softmax(y) * sum(t) - t; sum(t) is 1 for a distribution.
-    return np.exp(_log_softmax(yf)) * tf.sum() - tf
+    # (softmax(y_n) * sum(t_n) - t_n) / N; sum(t_n) is 1 for a distribution.
+    total = tf.sum(axis=_sample_axes(y), keepdims=True)
+    return (np.exp(_log_softmax(yf)) * total - tf) / len(y)
 
 
 LOSSES: dict[str, Loss] = {
@@ -114,7 +120,7 @@ LOSSES: dict[str, Loss] = {
 
 
 def value(name: str, y: np.ndarray, t: np.ndarray) -> Number:
-    """L for output y and target t of the same shape."""
+    """L for output y and target t of the same shape (N, ...)."""
     return LOSSES[name].value(y, t)
 
 
@@ -145,9 +151,16 @@ def check_domain(problem: Problem, last: Layer, y: np.ndarray) -> None:
                         "activation: sigmoid, or use mse")
 
 
+def _sample_axes(y: np.ndarray) -> tuple[int, ...]:
+    """The axes of one sample of y (N, ...): all but the first."""
+    return tuple(range(1, y.ndim))
+
+
 def _log_softmax(y: np.ndarray) -> np.ndarray:
-    shifted = y - y.max()
-    return shifted - np.log(np.exp(shifted).sum())
+    """log softmax over each sample of y (N, ...)."""
+    axes = _sample_axes(y)
+    shifted = y - y.max(axis=axes, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
 
 
 def _scalar(value: Any) -> Number:

@@ -136,7 +136,10 @@ class Layer:
 
 @dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Problem:
-    """A problem ready for the engine. x is (C, H, W), or (N,) before a dense layer."""
+    """A problem ready for the engine. x is one sample, (C, H, W), or (K,) before a dense
+    layer; with `batched`, a batch of them with the batch axis first, (N, C, H, W) or (N, K).
+    Layers' in_shape and out_shape are one sample's. The engine always runs a batch: one
+    sample is a batch of one (`batch_first`), and its results show no batch axis."""
 
     source: str
     x: np.ndarray
@@ -148,6 +151,7 @@ class Problem:
     loss: str | None = None
     grad_output: np.ndarray | None = None  # in the last layer's full shape
     learning_rate: Number | None = None
+    batched: bool = False  # x, target and grad_output have the batch axis first
     warnings: list[Notice] = field(default_factory=list)  # the reader's
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
     # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
@@ -184,6 +188,16 @@ class Problem:
     def multiply_adds(self) -> int:
         """Multiply-adds of one forward pass, to size exact arithmetic."""
         return sum(int(np.prod(layer.out_shape)) * layer.op.taps for layer in self.layers)
+
+    def batch_first(self, arr: np.ndarray) -> np.ndarray:
+        """An array of the problem's samples (the input, target or grad_output) as the layers
+        take it, with the batch axis first: (1, ...) for an unbatched problem."""
+        return arr if self.batched else arr[np.newaxis]
+
+    def as_written(self, arr: np.ndarray) -> np.ndarray:
+        """A batch-first array of the run (an output, a gradient) as results show it: without
+        the batch axis for an unbatched problem."""
+        return arr if self.batched else arr[0]
 
     @property
     def has_backward(self) -> bool:

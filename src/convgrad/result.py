@@ -56,7 +56,10 @@ class Result(dict[str, Any]):
         values: dict[str, Any] = {}
 
         def output(arr: np.ndarray | None) -> np.ndarray | None:
-            if arr is None or not problem.single:
+            if arr is None:
+                return None
+            arr = problem.as_written(arr)
+            if not problem.single:
                 return arr
             return arr.reshape(user_output_shape(problem, arr.shape))
 
@@ -125,7 +128,9 @@ def _layer_values(problem: Problem, step: Layer) -> dict[str, Any]:
     layer with weights dW and db (and W_new, b_new): dW in the kernel's shape as written."""
     layer = step.layer
     item: dict[str, Any] = {"name": layer.name, "type": layer.type,
-                            "output": step.out, "d_output": step.d_out,
+                            "output": problem.as_written(step.out),
+                            "d_output": None if step.d_out is None else
+                            problem.as_written(step.d_out),
                             **_param_values(problem, step)}
     return {key: value for key, value in item.items() if value is not None}
 

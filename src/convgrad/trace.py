@@ -52,14 +52,15 @@ class Labeler:
     index in the shape the user sees."""
 
     name: str
-    full_shape: tuple[int, ...]
-    shown_shape: tuple[int, ...]
+    full_shape: tuple[int, ...]  # the run's: the batch axis first, (1, ...) for one sample
+    shown_shape: tuple[int, ...]  # the user's: no batch axis for one sample
+    batch: bool = False  # the shown shape's first axis is the batch's
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         return reshaped_index(index, self.full_shape, self.shown_shape)
 
     def grad(self) -> Labeler:
-        return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape)
+        return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape, self.batch)
 
 
 # An exact number with more digits than this above or below the fraction bar is shown
@@ -285,18 +286,22 @@ class Trace:
         passes = self.run.passes
         out: list[Names] = []
         single = problem.single
-        x_label = Labeler("x", tuple(problem.x.shape), problem.x_shape)
+        batch = problem.batched
+        x_label = Labeler("x", tuple(self.run.x.shape), problem.x_shape, batch)
         for k, step in enumerate(passes):
             last = k == len(passes) - 1
             shape = tuple(step.out.shape)
+            # One sample's output shape as the user sees it, after the batch axis if any.
+            shown = shape[1:]
             if single:
                 # conv z, activation a, and the last (activation or pool) y
                 letter = "y" if last else "z" if k == 0 else "a"
-                shown = user_output_shape(problem, shape)
+                shown = user_output_shape(problem, shown)
             else:
                 letter = "y" if last else step.layer.name  # relu1[1,2,3], pool1[...]
-                shown = shape
-            names = Names(x=x_label, out=Labeler(letter, shape, shown))
+            if batch:
+                shown = (shape[0], *shown)
+            names = Names(x=x_label, out=Labeler(letter, shape, shown, batch))
             for p in step.params():
                 names.params[p.letter] = Labeler(
                     p.letter if single else _param(step, p.letter, passes),
@@ -416,7 +421,7 @@ class Trace:
                 x_matrix = Matrix(phrase("matrix.padded", name=_title(in_label.name)),
                                   pad_input(x, op.pad).reshape(x_shown),
                                   _pad_mask(x.shape, op.pad).reshape(x_shown),
-                                  ("channel",) if len(x_shown) == 3 else ())
+                                  _axes(in_label))
             else:
                 x_matrix = self._matrix(_title(in_label.name), x, in_label)
             w_matrix = self._matrix(_title(names.w.name), step.w, names.w,
@@ -427,7 +432,7 @@ class Trace:
     def conv_forward(self, step: ConvLayer, names: Names) -> Section:
         op = step.op
         x = step.x
-        C, H, W = x.shape
+        N, C, H, W = x.shape
         F, _, KH, KW = step.w.shape
         x_pad = pad_input(x, op.pad)
         out = names.out
@@ -441,17 +446,16 @@ class Trace:
         x_shown = x_matrix.array.shape
         section.matrices += [x_matrix, w_matrix]
         section.lines.append(Terms(list(step.b), show_number, ", ", f"{names.b.name} = "))
-        _, OH, OW = step.out.shape
-        three_d = len(in_label.full_shape) == 3
+        _, _, OH, OW = step.out.shape
 
         def x_term(x_index: Index | None) -> tuple[Factor, Number]:
             if x_index is None:  # padding
                 return "0", 0
-            return Entry(in_label, x_index if three_d else x_index[1:]), x[x_index]
+            return Entry(in_label, x_index), x[x_index]
 
-        def make(n: int) -> Expansion:
-            f, i, j = _unravel(n, (F, OH, OW))
-            taps, bias = step.out_terms(f, i, j)
+        def make(k: int) -> Expansion:
+            n, f, i, j = _unravel(k, (N, F, OH, OW))
+            taps, bias = step.out_terms(n, f, i, j)
 
             def symbol(tap: tuple[Index | None, Index]) -> Term:
                 return x_term(tap[0])[0], Entry(names.w, tap[1])
@@ -461,19 +465,19 @@ class Trace:
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
                 window = [reshaped_index(cell, x_pad.shape, x_shown)
-                          for cell in step.padded_window(i, j)]
+                          for cell in step.padded_window(n, i, j)]
                 weights = [names.w.shown_index(w_index) for _, w_index in taps]
                 return [(x_matrix, window), (w_matrix, weights)]
 
-            return Expansion(Entry(out, (f, i, j)),
+            return Expansion(Entry(out, (n, f, i, j)),
                              Terms(taps, symbol, tail=Entry(names.b, bias)),
                              Terms(taps, number, tail=(step.b[bias],)),
-                             step.out[f, i, j], focus=focus)
+                             step.out[n, f, i, j], focus=focus)
 
         section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
                                     f"{_title(names.w.name)} + {names.b.name}",
                                     phrase("rule.conv"),
-                                    F * OH * OW, make))
+                                    N * F * OH * OW, make))
         section.results.append(self._matrix(_title(out.name), step.out, out,
                                             axis_names=_axes(out)))
         return section
@@ -513,19 +517,19 @@ class Trace:
         ph, pw = op.size
         a_matrix = self._matrix(_title(al.name), a, al)
 
-        def make(n: int) -> Expansion:
-            c, i, j = _unravel(n, p.shape)
-            cells = step.out_terms(c, i, j)
+        def make(k: int) -> Expansion:
+            index = _unravel(k, p.shape)  # (n, c, i, j)
+            cells = step.out_terms(*index)
             entries = tuple(Entry(al, cell) for cell in cells)
             values = tuple(a[cell] for cell in cells)
             if op.kind == "max":
-                win = step.winner(c, i, j)
-                return Expansion(Entry(pl, (c, i, j)), form("max", entries), form("max", values),
-                                 p[c, i, j],
+                win = step.winner(*index)
+                return Expansion(Entry(pl, index), form("max", entries), form("max", values),
+                                 p[index],
                                  note=phrase("note.from", cell=Entry(al, win)),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
-            return Expansion(Entry(pl, (c, i, j)), form("mean", entries, ph * pw),
-                             form("mean", values, ph * pw), p[c, i, j],
+            return Expansion(Entry(pl, index), form("mean", entries, ph * pw),
+                             form("mean", values, ph * pw), p[index],
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
         rule = phrase(f"rule.{op.kind}_pool")
@@ -540,10 +544,11 @@ class Trace:
     def flatten_forward(self, step: FlattenLayer, names: Names) -> Section:
         x = step.x
 
-        def make(n: int) -> Expansion:
-            index = step.out_terms(n)
-            return Expansion(Entry(names.out, (n,)), Entry(names.x, index), form("value", x[index]),
-                             step.out[n])
+        def make(k: int) -> Expansion:
+            at = _unravel(k, step.out.shape)  # (n, k)
+            index = step.out_terms(*at)
+            return Expansion(Entry(names.out, at), Entry(names.x, index), form("value", x[index]),
+                             step.out[at])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
                        groups=[Group(f"{names.out.name} = flatten({names.x.name})",
@@ -552,21 +557,21 @@ class Trace:
 
     def dense_forward(self, step: DenseLayer, names: Names) -> Section:
         x, w, b = step.x, step.w, step.b
-        M, N = w.shape
         wl = names.w
 
-        def make(m: int) -> Expansion:
-            pairs, bias = step.out_terms(m)
+        def make(k: int) -> Expansion:
+            at = _unravel(k, step.out.shape)  # (n, m)
+            pairs, bias = step.out_terms(*at)
             symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
                              tail=Entry(names.b, bias))
             numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), tail=(b[bias],))
-            return Expansion(Entry(names.out, (m,)), symbolic, numeric, step.out[m])
+            return Expansion(Entry(names.out, at), symbolic, numeric, step.out[at])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
                        matrices=[Matrix(_title(names.w.name), w)],
                        groups=[Group(f"{names.out.name} = {names.w.name} {names.x.name} + "
                                      f"{names.b.name}", phrase("rule.dense"),
-                                     M, make)],
+                                     step.out.size, make)],
                        kind="dense", layer=step.layer.name)
 
     def function_forward(self, step: FunctionLayer, names: Names) -> Section:
@@ -662,24 +667,20 @@ class Trace:
         dz, dx, dw, db = step.d_out, step.dx, step.dw, step.db
         assert dz is not None and dx is not None and dw is not None and db is not None
         x, w = step.x, step.w
-        C, H, W = x.shape
+        N, C, H, W = x.shape
         F, _, KH, KW = w.shape
         top, _, left, _ = op.pad
         zl, xl, wl, bl = names.out, names.x, names.w, names.b
         dzl = zl.grad()
-        three_d = len(xl.full_shape) == 3
-
-        def x_at(index: Index) -> Index:
-            return index if three_d else index[1:]
 
         # What a walkthrough highlights: the input (padded as in the forward step), dL/dZ, W.
         x_matrix, w_matrix = self._conv_matrices(step, names)
-        padded_shape = (C, H + op.pad[0] + op.pad[1], W + op.pad[2] + op.pad[3])
+        padded_shape = (N, C, H + op.pad[0] + op.pad[1], W + op.pad[2] + op.pad[3])
         dz_matrix = self._matrix(f"dL/d{_title(zl.name)}", dz, zl)
 
         def x_cell(index: Index) -> Index:
-            c, r, s = index
-            return reshaped_index((c, r + top, s + left), padded_shape, x_matrix.array.shape)
+            n, c, r, s = index
+            return reshaped_index((n, c, r + top, s + left), padded_shape, x_matrix.array.shape)
 
         # dL/dW
         def make_dw(n: int) -> Expansion:
@@ -688,7 +689,7 @@ class Trace:
             met = step.dw_terms(f, c, p, q)
             return Expansion(
                 Entry(wl.grad(), (f, c, p, q)),
-                Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, x_at(m[1])))),
+                Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, m[1]))),
                 Terms(met, lambda m: (dz[m[0]], x[m[1]])),
                 dw[f, c, p, q],
                 focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
@@ -715,15 +716,15 @@ class Trace:
         yield section
 
         # dL/dX
-        def make_dx(n: int) -> Expansion:
-            c, r, s = _unravel(n, (C, H, W))
-            met = step.dx_terms(c, r, s)  # in the order of the outputs, as a student scans dL/dZ
+        def make_dx(k: int) -> Expansion:
+            index = _unravel(k, (N, C, H, W))
+            met = step.dx_terms(*index)  # in the order of the outputs, as a student scans dL/dZ
             note = "" if met else phrase("note.uncovered")
             return Expansion(
-                Entry(xl.grad(), x_at((c, r, s))),
+                Entry(xl.grad(), index),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(wl, m[1]))),
                 Terms(met, lambda m: (dz[m[0]], w[m[1]])),
-                dx[c, r, s], note,
+                dx[index], note,
                 focus=lambda: [(dz_matrix, [dzl.shown_index(m[0]) for m in met]),
                        (w_matrix, [wl.shown_index(m[1]) for m in met])])
 
@@ -732,7 +733,7 @@ class Trace:
                              phrase("why.conv_input", x=xl.name, z=zl.name),
                              kind="conv_input", layer=step.layer.name,
                              context=[dz_matrix, w_matrix])
-        dx_section.groups.append(Group(f"dL/d{xl.name}", phrase("rule.dX"), C * H * W, make_dx,
+        dx_section.groups.append(Group(f"dL/d{xl.name}", phrase("rule.dX"), N * C * H * W, make_dx,
                                        kind="dX"))
         dx_section.results.append(self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
                                                axis_names=_axes(xl)))
@@ -811,12 +812,12 @@ class Trace:
         dout, dx, dw = step.d_out, step.dx, step.dw
         assert dout is not None and dx is not None and dw is not None
         x, w = step.x, step.w
-        M, N = w.shape
+        M, K = w.shape
         yl, xl = names.out, names.x
         dyl = yl.grad()
 
         def make_dw(n: int) -> Expansion:
-            m, k = divmod(n, N)
+            m, k = divmod(n, K)
             terms = step.dw_terms(m, k)
             return Expansion(Entry(names.w.grad(), (m, k)),
                              Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(xl, t[1]))),
@@ -824,18 +825,19 @@ class Trace:
                              dw[m, k])
 
         def make_dx(k: int) -> Expansion:
-            terms = step.dx_terms(k)
+            index = _unravel(k, x.shape)  # (n, k)
+            terms = step.dx_terms(*index)
             return Expansion(
-                Entry(xl.grad(), (k,)),
+                Entry(xl.grad(), index),
                 Terms(terms, lambda t: (Entry(dyl, t[0]), Entry(names.w, t[1]))),
                 Terms(terms, lambda t: (dout[t[0]], w[t[1]])),
-                dx[k])
+                dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.dense_back"),
-                      groups=[Group(f"dL/d{names.w.name}", phrase("rule.dense_dW"), M * N,
+                      groups=[Group(f"dL/d{names.w.name}", phrase("rule.dense_dW"), M * K,
                                     make_dw),
-                              Group(f"dL/d{xl.name}", phrase("rule.dense_dx"), N,
+                              Group(f"dL/d{xl.name}", phrase("rule.dense_dx"), x.size,
                                     make_dx)],
                       results=[Matrix(f"dL/d{_title(names.w.name)}", dw)],
                       kind="dense_back", layer=step.layer.name)
@@ -967,8 +969,12 @@ def _title(name: str) -> str:
 
 
 def _axes(label: Labeler) -> tuple[str, ...]:
+    """The names of the leading axes of an array's tables: sample (in a batch), then channel
+    (or filter and channel)."""
     extra = len(label.shown_shape) - 2
-    return ("channel",) if extra == 1 else ("filter", "channel")[:max(extra, 0)]
+    lead = ("sample",) if label.batch and extra > 0 else ()
+    extra -= len(lead)
+    return lead + (("channel",) if extra == 1 else ("filter", "channel")[:max(extra, 0)])
 
 
 def _kernel_axes(op: Conv) -> tuple[str, ...]:
@@ -986,18 +992,19 @@ def _unravel(n: int, shape: tuple[int, ...]) -> Index:
 
 
 def _pad_mask(shape: tuple[int, ...], pad: tuple[int, int, int, int]) -> np.ndarray:
-    C, H, W = shape
+    """True on the padding of x_pad, for x of `shape` (N, C, H, W)."""
+    *lead, H, W = shape
     top, bottom, left, right = pad
-    mask = np.ones((C, H + top + bottom, W + left + right), dtype=bool)
-    mask[:, top:top + H, left:left + W] = False
+    mask = np.ones((*lead, H + top + bottom, W + left + right), dtype=bool)
+    mask[..., top:top + H, left:left + W] = False
     return mask
 
 
 def _shown_with_pad(label: Labeler, pad: tuple[int, int, int, int]) -> tuple[int, ...]:
-    C, H, W = label.full_shape if len(label.full_shape) == 3 else (1, *label.full_shape[-2:])
+    """The shape x_pad is shown in: the input's shown shape, its last two axes padded."""
+    *lead, H, W = label.shown_shape
     top, bottom, left, right = pad
-    Hp, Wp = H + top + bottom, W + left + right
-    return (Hp, Wp) if len(label.shown_shape) <= 2 else (C, Hp, Wp)
+    return (*lead, H + top + bottom, W + left + right)
 
 
 def _has_long(solved: Run) -> bool:

@@ -5,9 +5,18 @@ and the run's arithmetic, then keeps what its passes computed, as CS231n's cache
 `x` and `out` after forward, `d_out` (dL/d out) and `dx` (dL/d x) after backward, and for
 a layer with parameters `w`, `b`, `dw`, `db`, and `w_new`, `b_new` after an update.
 
+Batches: a layer always gets x with the batch axis first, (N, C, H, W) or (N, K), also for
+one sample (N = 1), and works on every sample at once (no Python loop over samples: conv
+puts the im2col columns of every sample side by side for one matmul). `out`, `d_out` and
+`dx` have the batch axis; the parameters and their gradients do not: dw and db are sums
+over the samples. `layer.in_shape` and `layer.out_shape` (the description's) are one
+sample's.
+
 Terms: `terms(of, index)` writes one entry of `out`, `dx`, `dw` or `db` as a sum of
-products over the layer's arrays, taken from the index maps that the vectorized code uses
-(which inputs and weights an output is made of, which outputs a gradient entry sums).
+products over the layer's arrays (indices of x, out, dout and dx name the sample first:
+(n, c, i, j); a dw or db entry sums over every sample), taken from the index maps that
+the vectorized code uses (which inputs and weights an output is made of, which outputs a
+gradient entry sums).
 The kind-specific maps (`out_terms`, `dx_terms` ...) are what the trace prints; `terms`
 is the same maps in one shape that any reader can evaluate (see `evaluate`).
 """
@@ -24,7 +33,7 @@ from convgrad.model import Layer as LayerSpec
 from convgrad.numbers import Number, normalize
 
 Index = tuple[int, ...]
-# A factor of a term: an entry of one of the layer's arrays ("x", (c, i, j)), or a number.
+# A factor of a term: an entry of one of the layer's arrays ("x", (n, c, i, j)), or a number.
 Factor = tuple[str, Index] | Number
 Term = tuple[Factor, ...]
 
@@ -91,11 +100,12 @@ class Layer:
         return self.layer.name
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x -> out (shapes: layer.in_shape -> layer.out_shape); keeps x, out and its cache."""
+        """x (N, *layer.in_shape) -> out (N, *layer.out_shape); keeps x, out and its cache."""
         raise NotImplementedError
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout = dL/d out -> dx = dL/d x; sets the parameters' gradients when it has any."""
+        """dout = dL/d out (N, ...) -> dx = dL/d x (N, ...); sets the parameters' gradients
+        (summed over the samples) when it has any."""
         raise NotImplementedError
 
     def update(self, lr: Number) -> None:
@@ -149,7 +159,8 @@ class FunctionLayer(Layer):
     expanded = ("dx",)  # an output is not a sum of products of inputs; a gradient entry is
 
     def out_terms(self, index: Index) -> tuple[list[Index], int]:
-        """out[index] = fn(x[group])_k: the group of inputs, and k, which of fn's outputs."""
+        """out[index] = fn(x[group])_k: the group of inputs (of index's sample), and k, which
+        of fn's outputs."""
         raise NotImplementedError
 
     def dx_terms(self, index: Index) -> list[tuple[Index, Number]]:

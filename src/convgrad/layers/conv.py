@@ -1,9 +1,10 @@
 """Convolution (cross-correlation, as every framework): forward by im2col and one matmul,
 dW by one matmul with the same columns, dX by scattering dout through the kernel offsets.
+The whole batch goes through each matmul at once: the columns of every sample side by side.
 
-Z[f,i,j] = b[f] + sum over c,p,q of x_pad[c, i*sh + p*dh, j*sw + q*dw] * w[f,c,p,q]
-(SPEC section 2); with flip, w is rotated 180 degrees first and dW is still reported for w
-as written.
+Z[n,f,i,j] = b[f] + sum over c,p,q of x_pad[n, c, i*sh + p*dh, j*sw + q*dw] * w[f,c,p,q]
+(SPEC section 2, per sample); with flip, w is rotated 180 degrees first and dW is still
+reported for w as written.
 """
 
 from __future__ import annotations
@@ -21,33 +22,35 @@ from convgrad.model import Layer as LayerSpec
 
 
 def pad_input(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
-    """x (C, H, W) -> x_pad (C, H + top + bottom, W + left + right), zeros around."""
-    C, H, W = x.shape
+    """x (..., H, W) -> x_pad (..., H + top + bottom, W + left + right), zeros around: a batch
+    (N, C, H, W) or one sample (C, H, W)."""
+    *lead, H, W = x.shape
     top, bottom, left, right = pad
     if not any(pad):
         return x
-    x_pad = zeros((C, H + top + bottom, W + left + right), x)
-    x_pad[:, top:top + H, left:left + W] = x
+    x_pad = zeros((*lead, H + top + bottom, W + left + right), x)
+    x_pad[..., top:top + H, left:left + W] = x
     return x_pad
 
 
 def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
            dilation: tuple[int, int], OH: int, OW: int) -> np.ndarray:
-    """x_pad (C, Hp, Wp) -> cols (C*KH*KW, OH*OW): column i*OW + j is the window of output (i, j).
+    """x_pad (N, C, Hp, Wp) -> cols (C*KH*KW, N*OH*OW): column (n*OH + i)*OW + j is the window
+    of output (n, ., i, j).
 
-    Rows run over (c, p, q) in the order of w.reshape(F, -1), so one matmul
-    with the kernel gives every output at once.
+    Rows run over (c, p, q) in the order of w.reshape(F, -1), so one matmul with the kernel
+    gives every output of every sample at once.
     """
-    C = x_pad.shape[0]
+    N, C = x_pad.shape[:2]
     sh, sw = stride
     dh, dw = dilation
-    windows = sliding_window_view(x_pad, (dh * (KH - 1) + 1, dw * (KW - 1) + 1), axis=(1, 2))
-    windows = windows[:, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw, ::dh, ::dw]
-    return windows.transpose(0, 3, 4, 1, 2).reshape(C * KH * KW, OH * OW)
+    windows = sliding_window_view(x_pad, (dh * (KH - 1) + 1, dw * (KW - 1) + 1), axis=(2, 3))
+    windows = windows[:, :, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw, ::dh, ::dw]
+    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * KH * KW, N * OH * OW)
 
 
 class ConvLayer(ParamLayer):
-    """x (C, H, W), w (F, C, KH, KW), b (F,) -> out (F, OH, OW)."""
+    """x (N, C, H, W), w (F, C, KH, KW), b (F,) -> out (N, F, OH, OW)."""
 
     kind = "conv"
 
@@ -57,7 +60,7 @@ class ConvLayer(ParamLayer):
         self.w = num.param(op.w, layer.name, "kernel", "kernel")
         self.b = num.param(op.b, layer.name, "bias", "bias")
         self.stride, self.pad, self.dilation, self.flip = op.stride, op.pad, op.dilation, op.flip
-        self.cols: np.ndarray  # the im2col matrix (C*KH*KW, OH*OW), kept for dW
+        self.cols: np.ndarray  # the im2col matrix (C*KH*KW, N*OH*OW), kept for dW
 
     @property
     def kernel_shape(self) -> tuple[int, ...]:
@@ -72,35 +75,36 @@ class ConvLayer(ParamLayer):
         return self.w[:, :, ::-1, ::-1] if self.flip else self.w
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x (C, H, W) -> z (F, OH, OW); keeps cols (C*KH*KW, OH*OW) for dW."""
+        """x (N, C, H, W) -> z (N, F, OH, OW); keeps cols (C*KH*KW, N*OH*OW) for dW."""
         w = self._w_eff()
         F, C, KH, KW = w.shape
-        _, H, W = x.shape
+        N, _, H, W = x.shape
         top, bottom, left, right = self.pad
         OH = geometry.conv_output_size(H, top, bottom, KH, self.stride[0], self.dilation[0])
         OW = geometry.conv_output_size(W, left, right, KW, self.stride[1], self.dilation[1])
         x_pad = pad_input(x, self.pad)
         self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW)
-        z = matmul(w.reshape(F, C * KH * KW), self.cols).reshape(F, OH, OW) + \
-            self.b.reshape(F, 1, 1)
-        return self._set_out(x, z)
+        z = matmul(w.reshape(F, C * KH * KW), self.cols).reshape(F, N, OH, OW)
+        return self._set_out(x, z.transpose(1, 0, 2, 3) + self.b.reshape(1, F, 1, 1))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout (F, OH, OW) -> dx (C, H, W); sets dw (F, C, KH, KW) and db (F,).
+        """dout (N, F, OH, OW) -> dx (N, C, H, W); sets dw (F, C, KH, KW) and db (F,), each
+        summed over the samples.
 
         dW is the correlation of the input windows with dout: one matmul with cols.
         dX scatters dout through each kernel offset (p, q) into dx_pad, adding up
         where windows overlap, then drops the padding: a loop over the KH*KW
-        offsets, never over output pixels.
+        offsets, never over output pixels or samples.
         """
         w = self._w_eff()
         F, C, KH, KW = w.shape
-        _, OH, OW = dout.shape
+        N, _, OH, OW = dout.shape
         sh, sw = self.stride
         dh, dw_ = self.dilation
         top, bottom, left, right = self.pad
-        _, H, W = self.x.shape
-        dout2 = dout.reshape(F, OH * OW)
+        _, _, H, W = self.x.shape
+        # Columns in the order of cols: sample, then row, then column.
+        dout2 = dout.transpose(1, 0, 2, 3).reshape(F, N * OH * OW)
         db = dout2.sum(axis=1)
         dw = matmul(dout2, self.cols.T).reshape(F, C, KH, KW)
         # Rows ordered (p, q, c), so that each kernel offset's block of dcols is contiguous.
@@ -110,13 +114,14 @@ class ConvLayer(ParamLayer):
             dcols, denominator = scaled_matmul(w2t, dout2)
         else:
             dcols, denominator = w2t @ dout2, 1
-        dcols = dcols.reshape(KH, KW, C, OH, OW)
-        dx_pad = zeros((C, H + top + bottom, W + left + right), dcols)
+        dcols = dcols.reshape(KH, KW, C, N, OH, OW)
+        # Channel first, as dcols: each offset's block adds in without a transpose.
+        dx_pad = zeros((C, N, H + top + bottom, W + left + right), dcols)
         for p in range(KH):
             for q in range(KW):
-                dx_pad[:, p * dh:p * dh + sh * (OH - 1) + 1:sh,
+                dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
                        q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[p, q]
-        dx = dx_pad[:, top:top + H, left:left + W]
+        dx = dx_pad[..., top:top + H, left:left + W].transpose(1, 0, 2, 3)
         if denominator != 1:
             dx = divide(dx, denominator)
         # dW is reported for W as written: un-rotate it when the kernel was flipped.
@@ -125,21 +130,27 @@ class ConvLayer(ParamLayer):
 
     # --- terms: the index maps of the code above, one entry at a time ------------------------
 
+    @property
+    def samples(self) -> int:
+        return int(self.x.shape[0])
+
     def _tap(self, p: int, q: int) -> tuple[int, int]:
         """The weight (row, column) as written that kernel offset (p, q) multiplies."""
         _, _, KH, KW = self.w.shape
         return (KH - 1 - p, KW - 1 - q) if self.flip else (p, q)
 
-    def padded_window(self, i: int, j: int) -> list[Index]:
-        """The cells of x_pad (C, Hp, Wp) under output (., i, j), in (c, p, q) order."""
+    def padded_window(self, n: int, i: int, j: int) -> list[Index]:
+        """The cells of x_pad (N, C, Hp, Wp) under output (n, ., i, j), in (c, p, q) order."""
         _, C, KH, KW = self.w.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        return [(c, i * sh + p * dh, j * sw + q * dw)
+        return [(n, c, i * sh + p * dh, j * sw + q * dw)
                 for c in range(C) for p in range(KH) for q in range(KW)]
 
-    def out_terms(self, f: int, i: int, j: int) -> tuple[list[tuple[Index | None, Index]], Index]:
-        """z[f,i,j] = sum of x[x_index] * w[w_index] + b[bias_index]: the (x_index, w_index)
-        pairs in (c, p, q) order, x_index None where the tap falls on padding, and (f,)."""
+    def out_terms(self, n: int, f: int, i: int, j: int
+                  ) -> tuple[list[tuple[Index | None, Index]], Index]:
+        """z[n,f,i,j] = sum of x[x_index] * w[w_index] + b[bias_index]: the (x_index, w_index)
+        pairs in (c, p, q) order, x_index (n, c, r, s) or None where the tap falls on padding,
+        and (f,)."""
         _, C, KH, KW = self.w.shape
         _, H, W = self.layer.in_shape
         top, _, left, _ = self.pad
@@ -151,34 +162,38 @@ class ConvLayer(ParamLayer):
                 for q in range(KW):
                     s = j * sw + q * dw - left
                     inside = 0 <= r < H and 0 <= s < W
-                    taps.append(((c, r, s) if inside else None, (f, c, *self._tap(p, q))))
+                    taps.append(((n, c, r, s) if inside else None, (f, c, *self._tap(p, q))))
         return taps, (f,)
 
     def dw_terms(self, f: int, c: int, p: int, q: int) -> Grid[tuple[Index, Index]]:
         """dw[f,c,p,q] (w as written) = sum of dout[dout_index] * x[x_index]: one pair per
-        output whose window put this weight on a real input (padding adds 0)."""
+        output of every sample whose window put this weight on a real input (padding adds 0),
+        sample by sample."""
         _, H, W = self.layer.in_shape
         _, OH, OW = self.layer.out_shape
         top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
         pe, qe = self._tap(p, q)
-        rows = [(i, r) for i in range(OH) if 0 <= (r := i * sh + pe * dh - top) < H]
+        rows = [(n, i, r) for n in range(self.samples) for i in range(OH)
+                if 0 <= (r := i * sh + pe * dh - top) < H]
         cols = [(j, s) for j in range(OW) if 0 <= (s := j * sw + qe * dw - left) < W]
-        return Grid(rows, cols, lambda row, col: ((f, row[0], col[0]), (c, row[1], col[1])))
+        return Grid(rows, cols, lambda row, col: ((row[0], f, row[1], col[0]),
+                                                  (row[0], c, row[2], col[1])))
 
     def db_terms(self, f: int) -> Grid[Index]:
-        """db[f] = the sum of dout[f, i, j] over every output position (i, j), row-major."""
+        """db[f] = the sum of dout[n, f, i, j] over every sample and output position, in order."""
         _, OH, OW = self.layer.out_shape
-        return Grid(range(OH), range(OW), lambda i, j: (f, i, j))
+        rows = [(n, i) for n in range(self.samples) for i in range(OH)]
+        return Grid(rows, range(OW), lambda row, j: (row[0], f, row[1], j))
 
-    def dx_terms(self, c: int, r: int, s: int) -> list[tuple[Index, Index]]:
-        """dx[c,r,s] = sum of dout[dout_index] * w[w_index] over every window that covers
-        input (r, s), in the order of the outputs; [] for an input no tap meets."""
+    def dx_terms(self, n: int, c: int, r: int, s: int) -> list[tuple[Index, Index]]:
+        """dx[n,c,r,s] = sum of dout[dout_index] * w[w_index] over every window of sample n
+        that covers input (r, s), in the order of the outputs; [] for an input no tap meets."""
         F, _, KH, KW = self.w.shape
         _, OH, OW = self.layer.out_shape
         top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
-        met = []  # (f, i, j, p, q): output (f, i, j) met this input through weight (p, q)
+        met = []  # (f, i, j, p, q): output (n, f, i, j) met this input through weight (p, q)
         for f in range(F):
             for p in range(KH):
                 i, rem = divmod(r + top - p * dh, sh)
@@ -189,7 +204,7 @@ class ConvLayer(ParamLayer):
                     if not rem and 0 <= j < OW:
                         met.append((f, i, j, *self._tap(p, q)))
         met.sort()
-        return [((f, i, j), (f, c, p, q)) for f, i, j, p, q in met]
+        return [((n, f, i, j), (f, c, p, q)) for f, i, j, p, q in met]
 
     def terms(self, of: str, index: Index) -> list[Term]:
         if of == "out":

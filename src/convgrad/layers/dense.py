@@ -1,4 +1,5 @@
-"""Dense (fully connected), as PyTorch's Linear: y = w x + b, w (M, N) written out x in."""
+"""Dense (fully connected), as PyTorch's Linear: y = x w^T + b for a batch of rows x, w (M, K)
+written out x in."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from convgrad.model import Layer as LayerSpec
 
 
 class DenseLayer(ParamLayer):
-    """x (N,), w (M, N), b (M,) -> y (M,)."""
+    """x (N, K), w (M, K), b (M,) -> y (N, M)."""
 
     kind = "dense"
 
@@ -24,34 +25,41 @@ class DenseLayer(ParamLayer):
         self.b = num.param(op.b, layer.name, "bias", "bias")
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        return self._set_out(x, matmul(self.w, x.reshape(-1, 1)).reshape(-1) + self.b)
+        """x (N, K) -> y (N, M) = x w^T + b, one matmul for the batch (as w x^T, the samples as
+        columns: the product a single sample has always had)."""
+        return self._set_out(x, matmul(self.w, x.T).T + self.b)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout (M,) -> dx (N,) = w^T dout; dw (M, N) = dout x^T, db (M,) = dout."""
-        dx = matmul(self.w.T, dout.reshape(-1, 1)).reshape(-1)
-        self._set_grads(matmul(dout.reshape(-1, 1), self.x.reshape(1, -1)), dout.copy())
+        """dout (N, M) -> dx (N, K) = dout w; dw (M, K) = dout^T x and db (M,) = the sum of
+        dout over the samples."""
+        dx = matmul(self.w.T, dout.T).T
+        self._set_grads(matmul(dout.T, self.x), dout.sum(axis=0))
         return self._set_dx(dout, dx)
 
     # --- terms -------------------------------------------------------------------------------
 
-    def out_terms(self, m: int) -> tuple[list[tuple[Index, Index]], Index]:
-        """y[m] = sum of w[w_index] * x[x_index] + b[bias_index]: the (x_index, w_index)
-        pairs of row m, and (m,)."""
-        N = self.w.shape[1]
-        return [((n,), (m, n)) for n in range(N)], (m,)
+    @property
+    def samples(self) -> int:
+        return int(self.x.shape[0])
 
-    def dw_terms(self, m: int, n: int) -> list[tuple[Index, Index]]:
-        """dw[m,n] = dout[m] * x[n]."""
-        return [((m,), (n,))]
+    def out_terms(self, n: int, m: int) -> tuple[list[tuple[Index, Index]], Index]:
+        """y[n,m] = sum of w[w_index] * x[x_index] + b[bias_index]: the (x_index, w_index)
+        pairs ((n, k), (m, k)) of row m, and (m,)."""
+        K = self.w.shape[1]
+        return [((n, k), (m, k)) for k in range(K)], (m,)
+
+    def dw_terms(self, m: int, k: int) -> list[tuple[Index, Index]]:
+        """dw[m,k] = sum over the samples n of dout[n, m] * x[n, k]."""
+        return [((n, m), (n, k)) for n in range(self.samples)]
 
     def db_terms(self, m: int) -> list[Index]:
-        """db[m] = dout[m]."""
-        return [(m,)]
+        """db[m] = sum over the samples n of dout[n, m]."""
+        return [(n, m) for n in range(self.samples)]
 
-    def dx_terms(self, n: int) -> list[tuple[Index, Index]]:
-        """dx[n] = sum over the outputs m of dout[m] * w[m, n] (column n of w)."""
+    def dx_terms(self, n: int, k: int) -> list[tuple[Index, Index]]:
+        """dx[n,k] = sum over the outputs m of dout[n, m] * w[m, k] (column k of w)."""
         M = self.w.shape[0]
-        return [((m,), (m, n)) for m in range(M)]
+        return [((n, m), (m, k)) for m in range(M)]
 
     def terms(self, of: str, index: Index) -> list[Term]:
         if of == "out":

@@ -22,18 +22,19 @@ from convgrad.numbers import Number, exact_const
 
 
 def pool_windows(a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """a (C, H, W) -> windows (C, OH, OW, ph*pw), each row-major; windows that do not fit drop."""
-    C, H, W = a.shape
+    """a (N, C, H, W) -> windows (N, C, OH, OW, ph*pw), each row-major; windows that do not
+    fit drop."""
+    N, C, H, W = a.shape
     ph, pw = size
     sh, sw = stride
     OH, OW = geometry.pool_output_size(H, ph, sh), geometry.pool_output_size(W, pw, sw)
-    windows = sliding_window_view(a, size, axis=(1, 2))
-    windows = windows[:, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw]
-    return windows.reshape(C, OH, OW, ph * pw)
+    windows = sliding_window_view(a, size, axis=(2, 3))
+    windows = windows[:, :, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw]
+    return windows.reshape(N, C, OH, OW, ph * pw)
 
 
 class PoolLayer(Layer):
-    """a (C, H, W) -> p (C, OH, OW), OH = (H - ph) // sh + 1."""
+    """a (N, C, H, W) -> p (N, C, OH, OW), OH = (H - ph) // sh + 1, each sample alone."""
 
     kind = "pool"
 
@@ -41,7 +42,7 @@ class PoolLayer(Layer):
         super().__init__(layer, num)
         self.op = op = cast(Pool, layer.op)
         self.pool, self.size, self.stride = op.kind, op.size, op.stride
-        # max: the index (row-major, 0..ph*pw-1) of each window's first maximum (C, OH, OW)
+        # max: the index (row-major, 0..ph*pw-1) of each window's first maximum (N, C, OH, OW)
         self.winners: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
@@ -54,10 +55,10 @@ class PoolLayer(Layer):
         return self._set_out(x, out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout (C, OH, OW) -> dx (C, H, W): a loop over the ph*pw offsets of a window."""
+        """dout (N, C, OH, OW) -> dx (N, C, H, W): a loop over the ph*pw offsets of a window."""
         ph, pw = self.size
         sh, sw = self.stride
-        _, OH, OW = dout.shape
+        _, _, OH, OW = dout.shape
         dx = zeros(self.x.shape, dout)
         nothing = zeros(dout.shape, dout)
         if self.pool == "avg":
@@ -65,7 +66,7 @@ class PoolLayer(Layer):
         for k in range(ph * pw):
             p, q = divmod(k, pw)
             routed = np.where(self.winners == k, dout, nothing) if self.pool == "max" else share
-            dx[:, p:p + sh * (OH - 1) + 1:sh, q:q + sw * (OW - 1) + 1:sw] += routed
+            dx[..., p:p + sh * (OH - 1) + 1:sh, q:q + sw * (OW - 1) + 1:sw] += routed
         return self._set_dx(dout, dx)
 
     def _share(self, like: np.ndarray) -> Number:
@@ -73,32 +74,31 @@ class PoolLayer(Layer):
 
     # --- terms -------------------------------------------------------------------------------
 
-    def out_terms(self, c: int, i: int, j: int) -> list[Index]:
-        """The cells of window (c, i, j), row-major: its max, or its mean."""
+    def out_terms(self, n: int, c: int, i: int, j: int) -> list[Index]:
+        """The cells (n, c, r, s) of window (n, c, i, j), row-major: its max, or its mean."""
         ph, pw = self.size
         sh, sw = self.stride
-        return [(c, i * sh + u, j * sw + v) for u in range(ph) for v in range(pw)]
+        return [(n, c, i * sh + u, j * sw + v) for u in range(ph) for v in range(pw)]
 
-    def winner(self, c: int, i: int, j: int) -> Index:
-        """Max pooling: the cell of window (c, i, j) that is its output and gets its gradient."""
+    def winner(self, n: int, c: int, i: int, j: int) -> Index:
+        """Max pooling: the cell of window (n, c, i, j) that is its output and gets its
+        gradient."""
         assert self.winners is not None
-        return self.out_terms(c, i, j)[int(self.winners[c, i, j])]
+        return self.out_terms(n, c, i, j)[int(self.winners[n, c, i, j])]
 
     @cached_property
     def receivers(self) -> dict[Index, list[Index]]:
         """Every input cell that gets a gradient -> the outputs whose gradient it gets, in order."""
-        C, OH, OW = self.layer.out_shape
         out: dict[Index, list[Index]] = {}
-        for c, i, j in np.ndindex(C, OH, OW):
-            o = (c, i, j)
+        for o in np.ndindex(*self.out.shape):
             cells = [self.winner(*o)] if self.pool == "max" else self.out_terms(*o)
             for cell in cells:
                 out.setdefault(cell, []).append(o)
         return out
 
-    def dx_terms(self, c: int, r: int, s: int) -> list[Index]:
-        """dx[c,r,s] = the sum of dout over these outputs (each times 1/(ph*pw) for avg)."""
-        return self.receivers.get((c, r, s), [])
+    def dx_terms(self, n: int, c: int, r: int, s: int) -> list[Index]:
+        """dx[n,c,r,s] = the sum of dout over these outputs (each times 1/(ph*pw) for avg)."""
+        return self.receivers.get((n, c, r, s), [])
 
     def terms(self, of: str, index: Index) -> list[Term]:
         share = self._share(self.x)

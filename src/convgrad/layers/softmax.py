@@ -1,9 +1,9 @@
 """softmax (SPEC section 6): y_i = e^(x_i) / sum over the group of e^(x_j), float64 only.
 
-The group of an entry is, with dim channels, the channels at its position of C x H x W
-maps, as PyTorch's Softmax(dim=1) on N x C x H x W; with dim all, every value (a vector's
-default). Backward is the Jacobian product dx_j = sum_i dout_i y_i (delta_ij - y_j), that
-is y * (dout - sum over the group of dout * y).
+The group of an entry is, with dim channels, the channels at its position of a sample's
+C x H x W maps, as PyTorch's Softmax(dim=1) on N x C x H x W; with dim all, every value of
+its sample (a vector's default). Backward is the Jacobian product
+dx_j = sum_i dout_i y_i (delta_ij - y_j), that is y * (dout - sum over the group of dout * y).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from convgrad.numbers import Number, to_float
 
 
 class SoftmaxLayer(FunctionLayer):
-    """x (C, H, W) or (N,) -> y, the same shape; no parameters."""
+    """x (N, C, H, W) or (N, K) -> y, the same shape; no parameters."""
 
     kind = "softmax"
 
@@ -29,8 +29,9 @@ class SoftmaxLayer(FunctionLayer):
         self.op = cast(Softmax, layer.op)
         self.dim = self.op.dim
 
-    def _axis(self) -> int | None:
-        return 0 if self.dim == "channels" else None
+    def _axis(self) -> int | tuple[int, ...]:
+        """The axes of a group: the channels, or every axis of a sample."""
+        return 1 if self.dim == "channels" else tuple(range(1, len(self.layer.in_shape) + 1))
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x = to_float(x)
@@ -47,11 +48,11 @@ class SoftmaxLayer(FunctionLayer):
     # --- terms -------------------------------------------------------------------------------
 
     def group(self, index: Index) -> list[Index]:
-        """The entries softmax normalises together with `index`, in row-major order."""
+        """The entries softmax normalises together with `index` (n first), row-major."""
         if self.dim == "channels":
-            _, i, j = index
-            return [(c, i, j) for c in range(self.layer.in_shape[0])]
-        return [tuple(int(k) for k in i) for i in np.ndindex(*self.layer.in_shape)]
+            n, _, i, j = index
+            return [(n, c, i, j) for c in range(self.layer.in_shape[0])]
+        return [(index[0], *i) for i in np.ndindex(*self.layer.in_shape)]
 
     def out_terms(self, index: Index) -> tuple[list[Index], int]:
         """y[index] = softmax(x[group])_k: the group's inputs and k, index's place in it."""
@@ -66,5 +67,5 @@ class SoftmaxLayer(FunctionLayer):
 
     def facts(self) -> dict[str, Any]:
         """What the words of this layer (render/words.py: fact.softmax ...) are filled in with."""
-        n = len(self.group((0,) * len(self.layer.in_shape)))
+        n = len(self.group((0,) * (len(self.layer.in_shape) + 1)))
         return {"dim": self.dim, "n": n, "groups": int(np.prod(self.layer.in_shape)) // n}
