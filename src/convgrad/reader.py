@@ -29,6 +29,7 @@ from convgrad.model import (
     SOFTMAX_DIMS,
     Activation,
     Conv,
+    ConvTranspose,
     Dense,
     Flatten,
     Layer,
@@ -65,6 +66,8 @@ MAX_YAML_DEPTH = 32
 MAX_WINDOW = 256 * 256
 
 CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
+CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
+                       "groups")
 TOP_KEYS = ("name", "description", "input", *CONV_KEYS, "activation", "pool", "target",
             "loss", "grad_output", "learning_rate", "layers")
 
@@ -660,6 +663,9 @@ class _Builder:
         self.warnings: list[Notice] = []
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
+        # Samples in one pass, for the memory of the layers that work on the whole batch
+        # (conv_transpose): 1 until inputs carry a batch axis.
+        self.batch = 1
 
     def err(self, path: tuple, message: str) -> ProblemError:
         return self.where.error(path, message)
@@ -1163,6 +1169,8 @@ class _Builder:
             return self.pool_layer(path, type_[:3], spec, shape, counts)
         if type_ == "softmax":
             return self.softmax_layer(path, spec, shape, counts)
+        if type_ == "conv_transpose":
+            return self.conv_transpose_layer(path, spec, shape, counts)
         if type_ == "flatten":
             self.check_keys(spec, (), path)
             self.add_work(0, 2 * int(np.prod(shape)))  # its output and gradient, reported
@@ -1219,6 +1227,135 @@ class _Builder:
                            f"{shape[0]}; use dim: all, or put softmax before flatten")
         self.activation_work(path, shape)
         return self.make_layer("softmax", "softmax", Softmax(dim), shape, counts)
+
+    def conv_transpose_layer(self, path: tuple, spec: dict, in_shape: tuple[int, ...],
+                             counts: dict[str, int]) -> Layer:
+        """conv_transpose (SPEC section 6), as PyTorch's ConvTranspose2d: kernel C_in x F/groups
+        x kh x kw (3-D: F x kh x kw on one channel, else C_in x kh x kw for one filter; 2-D:
+        one channel, one filter), padding symmetric, output_padding below the stride or the
+        dilation, Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1."""
+        self.check_keys(spec, CONV_TRANSPOSE_KEYS, path)
+        if len(in_shape) != 3:
+            raise self.err(path, f"needs C x H x W maps but gets a vector of {in_shape[0]}; "
+                           "a transposed convolution cannot follow flatten or dense")
+        C, H, W = in_shape
+        kpath = (*path, "kernel")
+        if spec.get("kernel") is None:
+            raise self.err(kpath, f"is missing: a transposed convolution needs a kernel, "
+                           f"{C} x F x kh x kw (input channels first, as PyTorch's "
+                           "ConvTranspose2d)")
+        k = self.array(kpath, spec["kernel"])
+        groups = self.integers((*path, "groups"), self.get(spec, "groups", 1), (1,), 1,
+                               "a whole number >= 1")[0]
+        if C % groups:
+            raise self.err((*path, "groups"), f"is {groups} but the input has "
+                           f"{_count(C, 'channel')}; groups must divide the number of input "
+                           "channels")
+        # A number is a 1x1 kernel, a vector one row (on one channel, as conv reads them).
+        k_full = k.reshape(1, -1) if k.ndim < 2 and C == 1 else k
+        if k_full.ndim != 4 and groups > 1:
+            raise self.err(kpath, f"is {shape_text(k.shape)}; with groups, write the kernel "
+                           f"4-D: {C} x F/groups x kh x kw")
+        if k_full.ndim == 4:
+            w = k_full
+        elif k_full.ndim == 3:
+            w = k_full[np.newaxis] if C == 1 else k_full[:, np.newaxis]
+        elif k_full.ndim == 2 and C == 1:
+            w = k_full[np.newaxis, np.newaxis]
+        elif k_full.ndim == 2:
+            raise self.err(kpath, f"is one 2-D filter but the input has {C} channels; write "
+                           f"the kernel as {C} x kh x kw (one matrix per input channel) or "
+                           f"{C} x F x kh x kw")
+        else:
+            raise self.err(kpath, f"is {shape_text(k.shape)}; a conv_transpose kernel is "
+                           "kh x kw, F x kh x kw, C_in x kh x kw or C_in x F x kh x kw")
+        if w.shape[0] != C:
+            raise self.err(kpath, f"is {shape_text(k.shape)}, for {w.shape[0]} input channels, "
+                           f"but its input has {C}; a conv_transpose kernel is C_in x F/groups "
+                           f"x kh x kw ({C} x ... here), input channels first")
+        _, Fg, KH, KW = w.shape
+        F = Fg * groups
+        self.window(kpath, (KH, KW), "kernel")
+        b, bias_scalar = self.filter_bias((*path, "bias"), spec.get("bias"), F)
+        stride = self.pair((*path, "stride"), self.get(spec, "stride", 1), 1,
+                           "a whole number >= 1 or [sh, sw]")
+        dilation = self.pair((*path, "dilation"), self.get(spec, "dilation", 1), 1,
+                             "a whole number >= 1 or [dh, dw]")
+        ppath = (*path, "padding")
+        pad = self.pair(ppath, self.get(spec, "padding", 0), 0,
+                        "a whole number >= 0 or [ph, pw] (a transposed convolution cuts the "
+                        "same padding from both sides)")
+        opath = (*path, "output_padding")
+        output_padding = self.pair(opath, self.get(spec, "output_padding", 0), 0,
+                                   "a whole number >= 0 or [oh, ow]")
+        for axis, what in ((0, "rows"), (1, "columns")):
+            if output_padding[axis] >= max(stride[axis], dilation[axis]):
+                raise self.err(opath, f"is {output_padding[axis]} for the {what} but must be "
+                               f"less than the stride ({stride[axis]}) or the dilation "
+                               f"({dilation[axis]}) of the {what}, as in ConvTranspose2d")
+        OH = geometry.conv_transpose_output_size(H, pad[0], KH, stride[0], dilation[0],
+                                                 output_padding[0])
+        OW = geometry.conv_transpose_output_size(W, pad[1], KW, stride[1], dilation[1],
+                                                 output_padding[1])
+        if OH < 1 or OW < 1:
+            full = (geometry.conv_transpose_output_size(H, 0, KH, stride[0], dilation[0], 0),
+                    geometry.conv_transpose_output_size(W, 0, KW, stride[1], dilation[1], 0))
+            raise self.err(ppath, f"cuts {_count(pad[0], 'row')} and {_count(pad[1], 'column')} "
+                           "from each side of "
+                           f"a {full[0]}x{full[1]} output, leaving {max(OH, 0)}x{max(OW, 0)}; "
+                           "use less padding")
+        # The uncut buffer of the forward pass and of dout, the column matrices of both
+        # passes, and the maps: the input, dX, the output and dout; reported: the output, its
+        # gradient and dX.
+        N = self.batch
+        HB = (H - 1) * stride[0] + geometry.dilated_size(KH, dilation[0]) + output_padding[0]
+        WB = (W - 1) * stride[1] + geometry.dilated_size(KW, dilation[1]) + output_padding[1]
+        buffers = 2 * N * F * HB * WB
+        columns = 2 * N * Fg * KH * KW * H * W * groups
+        maps = 2 * N * C * H * W + 2 * N * F * OH * OW
+        reported = 2 * N * F * OH * OW + N * C * H * W
+        need = self.need(buffers + columns + maps, reported)
+        if need > MAX_WORK_BYTES:
+            raise self.err(kpath, f"spreads each of {C}x{H:,}x{W:,} inputs over {Fg} x {KH}x{KW} "
+                           f"outputs, so {self.too_big(need)}: use a smaller input or kernel, or "
+                           "fewer filters")
+        self.add_work(buffers + columns + maps, reported)
+        op = ConvTranspose(w=w, b=b, stride=stride, pad=pad, output_padding=output_padding,
+                           dilation=dilation, groups=groups, kernel_shape=k.shape,
+                           bias_scalar=bias_scalar)
+        layer = self.make_layer("conv_transpose", "conv_transpose", op, in_shape, counts,
+                                (F, OH, OW))
+        for what, missed in (
+                ("row", geometry.conv_transpose_unreached(H, pad[0], KH, stride[0], dilation[0],
+                                                          OH)),
+                ("column", geometry.conv_transpose_unreached(W, pad[1], KW, stride[1],
+                                                             dilation[1], OW))):
+            if missed:
+                self.warnings.append(_missed(
+                    UNCOVERED, layer.name, what, missed,
+                    "spread their kernel only over the padding that is cut off; their dL/dX "
+                    "entries are 0",
+                    "spreads its kernel only over the padding that is cut off; its dL/dX "
+                    "entries are 0"))
+        return layer
+
+    def filter_bias(self, path: tuple, value: Any, F: int) -> tuple[np.ndarray, bool]:
+        """A bias of F filters: (b (F,), whether it was written as one number)."""
+        if value is None:
+            return np.zeros(F, dtype=object), True
+        bias = self.array(path, value)
+        if bias.ndim == 0:
+            return np.full(F, bias[()], dtype=object if bias.dtype == object else float), True
+        if bias.ndim == 1 and bias.shape[0] == F:
+            return bias, False
+        raise self.err(path, f"has {bias.size} values but there "
+                       f"{'is 1 filter' if F == 1 else f'are {F} filters'}; give one bias per "
+                       "filter, or one number for all")
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 row', '2 rows'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _bytes_text(n: int) -> str:

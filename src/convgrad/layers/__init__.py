@@ -21,7 +21,15 @@ from convgrad.layers.base import (
     Term,
     evaluate,
 )
-from convgrad.model import Activation, Conv, Dense, Flatten, Pool, Softmax
+from convgrad.model import (
+    Activation,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Flatten,
+    Pool,
+    Softmax,
+)
 from convgrad.model import Layer as LayerSpec
 
 # Each description's class, as "module:Class" in this package: a module is imported when a
@@ -33,6 +41,7 @@ KINDS: dict[type, str] = {
     Flatten: "flatten:FlattenLayer",
     Dense: "dense:DenseLayer",
     Softmax: "softmax:SoftmaxLayer",
+    ConvTranspose: "conv_transpose:ConvTransposeLayer",
 }
 _CLASSES = {where.split(":")[1]: where for where in KINDS.values()}
 
@@ -55,6 +64,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'convgrad.layers' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "ActivationLayer", "ConvLayer", "DenseLayer", "Factor", "FlattenLayer",
-           "FunctionLayer", "Index", "Layer", "Param", "ParamLayer", "PoolLayer", "Term",
-           "evaluate", "make_layer"]
+__all__ = ["KINDS", "ActivationLayer", "ConvLayer", "ConvTransposeLayer",
+           "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer", "Param",
+           "ParamLayer", "PoolLayer", "Term", "evaluate", "make_layer"]
