@@ -1,7 +1,7 @@
 """The problem as data: what the engine computes, built by reader.py, with no input or output.
 
 A Problem holds the input, the layers in order (a description per kind of layer: Conv,
-Activation, Pool, Flatten, Dense, Softmax, ConvTranspose) and the objective (a
+Activation, Pool, Flatten, Dense, Softmax, ConvTranspose, BatchNorm) and the objective (a
 target and a loss, or dL/dY given), already checked: shapes fit, numbers are numbers, names
 are known. The conventions that decide how results are shown (the user's shapes, a scalar
 bias) live here too, once.
@@ -35,8 +35,10 @@ LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
 POOL_TYPES = ("max", "avg")
 SOFTMAX_DIMS = ("channels", "all")
 DEFAULT_SLOPE = Fraction(1, 100)
+BATCH_NORM_MODES = ("train", "eval")
+DEFAULT_EPS = Fraction(1, 100000)  # PyTorch's BatchNorm eps, 1e-5
 LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax",
-               "conv_transpose")
+               "conv_transpose", "batch_norm")
 
 
 # --- the validated problem -----------------------------------------------------
@@ -158,10 +160,29 @@ class ConvTranspose(Weighted):
 
 
 @dataclass(eq=False)  # arrays inside: == would be ambiguous
+class BatchNorm(Op):
+    """Batch normalisation over the channels of maps (C, H, W) or the units of a vector (K,),
+    as PyTorch's BatchNorm2d / BatchNorm1d: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+    gamma, beta, running_mean, running_var: (C,). mode train takes mean and var from the
+    batch (over N, H, W; biased var), mode eval from running_mean and running_var."""
+
+    gamma: np.ndarray
+    beta: np.ndarray
+    eps: Number
+    mode: str  # train | eval
+    running_mean: np.ndarray
+    running_var: np.ndarray
+    rational: ClassVar[bool] = False  # a square root
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.gamma, self.beta, self.running_mean, self.running_var]
+
+
+@dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
-    op: Conv | Activation | Pool | Flatten | Dense | Softmax | ConvTranspose
+    op: Conv | Activation | Pool | Flatten | Dense | Softmax | ConvTranspose | BatchNorm
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
 

@@ -20,6 +20,8 @@ from convgrad import geometry
 from convgrad.errors import POOL_DROPPED, UNCOVERED, Notice, ProblemError
 from convgrad.model import (
     ACTIVATIONS,
+    BATCH_NORM_MODES,
+    DEFAULT_EPS,
     FLOAT_BYTES,
     LAYER_TYPES,
     LOSSES,
@@ -28,6 +30,7 @@ from convgrad.model import (
     REPORT_BYTES,
     SOFTMAX_DIMS,
     Activation,
+    BatchNorm,
     Conv,
     ConvTranspose,
     Dense,
@@ -68,6 +71,7 @@ MAX_WINDOW = 256 * 256
 CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
 CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
                        "groups")
+BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
 TOP_KEYS = ("name", "description", "input", *CONV_KEYS, "activation", "pool", "target",
             "loss", "grad_output", "learning_rate", "layers")
 
@@ -664,7 +668,7 @@ class _Builder:
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
         # Samples in one pass, for the memory of the layers that work on the whole batch
-        # (conv_transpose): 1 until inputs carry a batch axis.
+        # (conv_transpose) and for batch_norm's train mode: 1 until inputs carry a batch axis.
         self.batch = 1
 
     def err(self, path: tuple, message: str) -> ProblemError:
@@ -1171,6 +1175,8 @@ class _Builder:
             return self.softmax_layer(path, spec, shape, counts)
         if type_ == "conv_transpose":
             return self.conv_transpose_layer(path, spec, shape, counts)
+        if type_ == "batch_norm":
+            return self.batch_norm_layer(path, spec, shape, counts)
         if type_ == "flatten":
             self.check_keys(spec, (), path)
             self.add_work(0, 2 * int(np.prod(shape)))  # its output and gradient, reported
@@ -1338,6 +1344,78 @@ class _Builder:
                     "spreads its kernel only over the padding that is cut off; its dL/dX "
                     "entries are 0"))
         return layer
+
+    def batch_norm_layer(self, path: tuple, spec: dict, shape: tuple[int, ...],
+                         counts: dict[str, int]) -> Layer:
+        """batch_norm (SPEC section 6), as PyTorch's BatchNorm2d on C x H x W maps and
+        BatchNorm1d on vectors: gamma, beta (default 1 and 0), running_mean, running_var
+        (default 0 and 1, eval mode only), one per channel or unit or one number for all;
+        eps > 0 (default 1e-5); mode train (default) or eval."""
+        self.check_keys(spec, BATCH_NORM_KEYS, path)
+        maps = len(shape) == 3
+        C = shape[0]
+        mode = str(self.get(spec, "mode", "train")).strip().lower()
+        if mode not in BATCH_NORM_MODES:
+            raise self.err((*path, "mode"), f"'{spec['mode']}' is not a batch_norm mode; "
+                           f"{_suggest(mode, BATCH_NORM_MODES)}")
+        if mode == "train":
+            given = [key for key in ("running_mean", "running_var") if spec.get(key) is not None]
+            if given:
+                raise self.err((*path, given[0]), "has no use in train mode, which normalises "
+                               "with the batch's own mean and variance; remove it, or set "
+                               "mode: eval")
+            values = self.batch * (shape[1] * shape[2] if maps else 1)
+            if values < 2:
+                where = "each 1x1 map" if maps else "each unit"
+                default = "" if spec.get("mode") else " (the default)"
+                raise self.err((*path, "mode"), f"is train{default}, which needs more than one "
+                               f"value per {'channel' if maps else 'unit'} to take its mean and "
+                               f"variance, but a batch of {self.batch} gives {where} one "
+                               "value; use mode: eval (with running_mean and running_var), "
+                               "or a batch of several samples")
+        unit = "channel" if maps else "unit"
+        gamma = self.per_channel((*path, "gamma"), spec.get("gamma"), 1, C, unit)
+        beta = self.per_channel((*path, "beta"), spec.get("beta"), 0, C, unit)
+        running_mean = self.per_channel((*path, "running_mean"), spec.get("running_mean"), 0,
+                                        C, unit)
+        running_var = self.per_channel((*path, "running_var"), spec.get("running_var"), 1, C,
+                                       unit)
+        negative = [i for i, v in enumerate(running_var) if v < 0]
+        if negative:
+            raise self.err((*path, "running_var"), f"has {format_number(running_var[negative[0]])}"
+                           f" for {unit} {negative[0] + 1}; a variance is >= 0")
+        eps: Number = DEFAULT_EPS
+        if spec.get("eps") is not None:
+            eps = self.number((*path, "eps"), spec["eps"])
+            if not eps > 0:
+                raise self.err((*path, "eps"), f"is {format_number(eps)} but must be > 0 (it "
+                               "keeps the division by sqrt(var + eps) finite); PyTorch's "
+                               "default is 1e-5")
+        # The input, xhat, the output, dout, dx and the three terms of dx; reported: the
+        # output and its gradient.
+        n = self.batch * int(np.prod(shape))
+        need = self.need(9 * n, 2 * n)
+        if need > MAX_WORK_BYTES:
+            raise self.err(path, f"on {shape_text(shape)} values means that "
+                           f"{self.too_big(need)}: use a smaller input")
+        self.add_work(9 * n, 2 * n)
+        op = BatchNorm(gamma=gamma, beta=beta, eps=eps, mode=mode, running_mean=running_mean,
+                       running_var=running_var)
+        return self.make_layer("batch_norm", "batch_norm", op, shape, counts)
+
+    def per_channel(self, path: tuple, value: Any, default: int, C: int, unit: str
+                    ) -> np.ndarray:
+        """One number per channel (or unit): (C,), from a list of C, one number for all, or
+        the default when the key is not given."""
+        if value is None:
+            return np.full(C, default, dtype=object)
+        arr = self.array(path, value)
+        if arr.ndim == 0:
+            return np.full(C, arr[()], dtype=arr.dtype)
+        if arr.shape == (C,):
+            return arr
+        raise self.err(path, f"has {arr.size} values but the input has {_count(C, unit)}; "
+                       f"give one per {unit}, or one number for all")
 
     def filter_bias(self, path: tuple, value: Any, F: int) -> tuple[np.ndarray, bool]:
         """A bias of F filters: (b (F,), whether it was written as one number)."""

@@ -755,3 +755,102 @@ def conv_transpose_backward(
                     dx[n, c, i, j] = dx[n, c, i, j] + dout[n, f, r, s] * w[c, fl, p, q]
                     dw[c, fl, p, q] = dw[c, fl, p, q] + dout[n, f, r, s] * x[n, c, i, j]
     return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------------
+# batch normalisation (SPEC section 6), on a batch: x (N, C, H, W) or (N, K)
+
+
+def _channel_entries(shape: tuple[int, ...], c: int) -> list[tuple[int, ...]]:
+    """Every index of an array of `shape` whose channel (axis 1) is c."""
+    return [idx for idx in np.ndindex(shape) if idx[1] == c]
+
+
+def _batch_statistics(x: np.ndarray, c: int) -> tuple[float, float]:
+    """(mean, biased variance) of channel c of x over every other axis."""
+    entries = _channel_entries(x.shape, c)
+    total = 0.0
+    for idx in entries:
+        total = total + x[idx]
+    mean = total / len(entries)
+    squares = 0.0
+    for idx in entries:
+        squares = squares + (x[idx] - mean) * (x[idx] - mean)
+    return mean, squares / len(entries)
+
+
+def batch_norm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    eps: float,
+    mode: str,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+) -> np.ndarray:
+    """Batch normalisation, as PyTorch's BatchNorm2d (x (N, C, H, W)) or BatchNorm1d (x (N, K)).
+
+    gamma, beta, running_mean, running_var: (C,); mode train (mean and biased variance of
+    each channel over the batch and the positions) or eval (running_mean, running_var).
+    Returns y, x's shape: y = gamma[c] * (x - mean[c]) / sqrt(var[c] + eps) + beta[c].
+    """
+    y = np.zeros(x.shape, dtype=np.float64)
+    for c in range(x.shape[1]):
+        if mode == "train":
+            mean, var = _batch_statistics(x, c)
+        else:  # defaults as PyTorch's fresh running statistics: mean 0, var 1
+            mean = 0.0 if running_mean is None else running_mean[c]
+            var = 1.0 if running_var is None else running_var[c]
+        sigma = math.sqrt(var + eps)
+        for idx in _channel_entries(x.shape, c):
+            y[idx] = gamma[c] * (x[idx] - mean) / sigma + beta[c]
+    return y
+
+
+def batch_norm_backward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    dout: np.ndarray,
+    eps: float,
+    mode: str,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of batch_norm_forward, given dout = dL/dy (x's shape).
+
+    Returns (dx (x's shape), dgamma (C,), dbeta (C,)). dx is the Jacobian product, entry by
+    entry: dx[i] = sum over j of channel c of dout[j] * dy_j/dx_i, where in train mode
+    (M values per channel, xhat = (x - mean) / sigma)
+        dy_j/dx_i = gamma[c] / sigma * (delta_ij - 1/M - xhat_i * xhat_j / M)
+    and in eval mode dy_j/dx_i = gamma[c] / sigma * delta_ij.
+    dgamma[c] = sum of dout * xhat, dbeta[c] = sum of dout, over the channel.
+    """
+    dx = np.zeros(x.shape, dtype=np.float64)
+    dgamma = np.zeros(x.shape[1], dtype=np.float64)
+    dbeta = np.zeros(x.shape[1], dtype=np.float64)
+    for c in range(x.shape[1]):
+        if mode == "train":
+            mean, var = _batch_statistics(x, c)
+        else:  # defaults as PyTorch's fresh running statistics: mean 0, var 1
+            mean = 0.0 if running_mean is None else running_mean[c]
+            var = 1.0 if running_var is None else running_var[c]
+        sigma = math.sqrt(var + eps)
+        entries = _channel_entries(x.shape, c)
+        M = len(entries)
+        for j in entries:
+            xhat_j = (x[j] - mean) / sigma
+            dgamma[c] = dgamma[c] + dout[j] * xhat_j
+            dbeta[c] = dbeta[c] + dout[j]
+        for i in entries:
+            xhat_i = (x[i] - mean) / sigma
+            total = 0.0
+            for j in entries:
+                xhat_j = (x[j] - mean) / sigma
+                delta = 1.0 if i == j else 0.0
+                if mode == "train":
+                    jacobian = gamma[c] / sigma * (delta - 1 / M - xhat_i * xhat_j / M)
+                else:
+                    jacobian = gamma[c] / sigma * delta
+                total = total + dout[j] * jacobian
+            dx[i] = total
+    return dx, dgamma, dbeta

@@ -23,6 +23,7 @@ from convgrad.layers.base import (
 )
 from convgrad.model import (
     Activation,
+    BatchNorm,
     Conv,
     ConvTranspose,
     Dense,
@@ -42,6 +43,7 @@ KINDS: dict[type, str] = {
     Dense: "dense:DenseLayer",
     Softmax: "softmax:SoftmaxLayer",
     ConvTranspose: "conv_transpose:ConvTransposeLayer",
+    BatchNorm: "batch_norm:BatchNormLayer",
 }
 _CLASSES = {where.split(":")[1]: where for where in KINDS.values()}
 
@@ -64,6 +66,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'convgrad.layers' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "ActivationLayer", "ConvLayer", "ConvTransposeLayer",
+__all__ = ["KINDS", "ActivationLayer", "BatchNormLayer", "ConvLayer", "ConvTransposeLayer",
            "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer", "Param",
            "ParamLayer", "PoolLayer", "Term", "evaluate", "make_layer"]
