@@ -57,6 +57,25 @@ def scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
     return product, da * db
 
 
+def grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """a (G, M, K) @ b (G, K, N) -> (G, M, N), one product per group: NumPy's batched matmul
+    in float64, one exact `matmul` per group otherwise."""
+    if a.dtype != object and b.dtype != object:
+        return a @ b
+    if a.shape[0] == 1:
+        return matmul(a[0], b[0])[np.newaxis]
+    return np.stack([matmul(a[g], b[g]) for g in range(a.shape[0])])
+
+
+def grouped_scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """a (G, M, K) @ b (G, K, N) for exact arrays as (integers (G, M, N), denominator), as
+    `scaled_matmul`, with one denominator for every group."""
+    parts = [scaled_matmul(a[g], b[g]) for g in range(a.shape[0])]
+    common = math.lcm(*(d for _, d in parts))
+    return np.stack([ints if d == common else ints * (common // d) for ints, d in parts]), \
+        common
+
+
 def _scaled_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:
     """arr (object ints/Fractions) = ints / denominator, with the smallest common denominator."""
     denominators = {v.denominator for v in arr.flat}

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
+
 
 def dilated_size(k: int, dilation: int) -> int:
     """The span of a kernel of k taps spaced `dilation` apart: d*(k-1) + 1."""
@@ -77,3 +79,18 @@ def pool_dropped(n: int, size: int, stride: int, out: int) -> list[int]:
         for p in range(size):
             met[i * stride + p] = True
     return [pos for pos, hit in enumerate(met) if not hit]
+
+
+def pad_source(n: int, before: int, after: int, mode: str) -> np.ndarray:
+    """For each of the n + before + after padded positions along one axis, the input position
+    (0-based) whose value it holds, or -1 for a zero (mode "zeros"), as PyTorch's padding
+    modes fill it: reflect mirrors across the edge without repeating it (needs before, after
+    < n), replicate repeats the edge, circular wraps around (needs before, after <= n)."""
+    t = np.arange(-before, n + after)
+    if mode == "reflect":
+        return np.where(t < 0, -t, np.where(t >= n, 2 * (n - 1) - t, t))
+    if mode == "replicate":
+        return np.clip(t, 0, n - 1)
+    if mode == "circular":
+        return t % n
+    return np.where((t >= 0) & (t < n), t, -1)

@@ -33,6 +33,7 @@ REPORT_BYTES = {False: 72, True: 200}  # float64, exact
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
 LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
 POOL_TYPES = ("max", "avg")
+PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 SOFTMAX_DIMS = ("channels", "all")
 DEFAULT_SLOPE = Fraction(1, 100)
 BATCH_NORM_MODES = ("train", "eval")
@@ -75,7 +76,10 @@ class Weighted(Op):
 
 @dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Conv(Weighted):
-    """A convolution: w (F, C, KH, KW), b (F,); pad = (top, bottom, left, right)."""
+    """A convolution, as PyTorch's Conv2d: w (F, C/groups, KH, KW), b (F,); pad = (top,
+    bottom, left, right), filled as padding_mode says (zeros, or copies of input cells:
+    reflect, replicate, circular). Filter f reads the input channels of its group,
+    g = f // (F/groups): channels g*C/groups .. (g+1)*C/groups - 1."""
 
     w: np.ndarray
     b: np.ndarray
@@ -86,6 +90,8 @@ class Conv(Weighted):
     kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
     bias_scalar: bool
     padding_text: str  # "0", "same", "[1, 2]": as written, for the echo
+    groups: int = 1
+    padding_mode: str = "zeros"  # one of PADDING_MODES
     rational: ClassVar[bool] = True  # keeps exact numbers exact
 
 

@@ -68,7 +68,7 @@ MAX_YAML_DEPTH = 32
 # Taps of one kernel or pooling window (256 x 256): the passes loop over them in Python.
 MAX_WINDOW = 256 * 256
 
-CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
+CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel", "groups")
 CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
@@ -953,8 +953,26 @@ class _Builder:
         else:
             raise self.err(kpath, f"is {shape_text(k.shape)}; a kernel is kh x kw, F x kh x kw, "
                            "C x kh x kw or F x C x kh x kw")
+        gpath = (*path, "groups")
+        groups = self.integers(gpath, self.get(spec, "groups", 1), (1,), 1,
+                               "a whole number >= 1")[0]
+        if groups > 1 and k.ndim != 4:
+            raise self.err(kpath, f"is {shape_text(k.shape)}; with groups, write the kernel "
+                           f"4-D: F x {C}/{groups} x kh x kw (filters, then the channels of "
+                           "each filter's group)")
         F, KC, KH, KW = w.shape
-        if KC != C:
+        if C % groups:
+            raise self.err(gpath, f"is {groups} but the input has {_count(C, 'channel')}; "
+                           "groups must divide the number of input channels")
+        if F % groups:
+            raise self.err(gpath, f"is {groups} but the kernel has {_count(F, 'filter')}; "
+                           "groups must divide the number of filters (depthwise: groups = "
+                           "channels, and k filters per channel)")
+        if C // groups != KC:
+            if groups > 1:
+                raise self.err(kpath, f"has {KC} channels per filter but with groups: "
+                               f"{groups} each filter reads {C // groups} of the {C} input "
+                               f"channels; write the kernel as F x {C // groups} x kh x kw")
             raise self.err(kpath, f"has {KC} channels per filter but its input has {C}; "
                            "give each filter one kh x kw matrix per input channel")
         bias_value = spec.get("bias")
@@ -1049,7 +1067,8 @@ class _Builder:
                            + " or a larger stride")
         self.add_work(padded + windows + maps, reported)
         op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
-                  kernel_shape=k.shape, bias_scalar=bias_scalar, padding_text=padding_text)
+                  kernel_shape=k.shape, bias_scalar=bias_scalar, padding_text=padding_text,
+                  groups=groups)
         layer = self.make_layer("conv", "conv", op, in_shape, counts, (F, OH, OW))
         self.coverage_warnings(layer, op)
         return layer

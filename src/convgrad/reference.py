@@ -108,7 +108,7 @@ def pad_input(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
 
 def _check_conv_shapes(
     x: np.ndarray, w: np.ndarray, stride: tuple[int, int], pad: tuple[int, int, int, int],
-    dilation: tuple[int, int],
+    dilation: tuple[int, int], groups: int = 1,
 ) -> tuple[int, int]:
     """Validate a convolution's arguments; return (OH, OW)."""
     C, H, W = x.shape
@@ -116,8 +116,11 @@ def _check_conv_shapes(
     sh, sw = stride
     top, bottom, left, right = pad
     dil_h, dil_w = dilation
-    if Cw != C:
-        raise ValueError(f"kernel has {Cw} channels but the input has {C}")
+    if C % groups or F % groups:
+        raise ValueError(f"groups {groups} must divide the {C} channels and the {F} filters")
+    if Cw * groups != C:
+        raise ValueError(f"kernel has {Cw} channels per filter but the input has {C} "
+                         f"in {groups} groups")
     if sh < 1 or sw < 1 or dil_h < 1 or dil_w < 1:
         raise ValueError(f"stride and dilation must be >= 1, got {stride} and {dilation}")
     OH = _output_size(H + top + bottom, KH, sh, dil_h)
@@ -135,35 +138,38 @@ def conv_forward(
     pad: tuple[int, int, int, int],
     dilation: tuple[int, int],
     flip: bool = False,
+    groups: int = 1,
 ) -> np.ndarray:
-    """Cross-correlation plus bias (SPEC section 2).
+    """Cross-correlation plus bias (SPEC section 2), as PyTorch's Conv2d(groups=groups).
 
-    x: (C, H, W); w: (F, C, KH, KW); b: (F,); stride (sh, sw);
+    x: (C, H, W); w: (F, C/groups, KH, KW); b: (F,); stride (sh, sw);
     pad (top, bottom, left, right); dilation (dil_h, dil_w).
     flip: use w rotated 180 degrees in (KH, KW) (a true convolution).
     Returns z: (F, OH, OW) with
-        z[f, i, j] = b[f] + sum over c, p, q of
-                     x_pad[c, i*sh + p*dil_h, j*sw + q*dil_w] * w_eff[f, c, p, q]
-    where OH = (H + top + bottom - dil_h*(KH-1) - 1) // sh + 1, likewise OW.
+        z[f, i, j] = b[f] + sum over c < C/groups, p, q of
+                     x_pad[g*C/groups + c, i*sh + p*dil_h, j*sw + q*dil_w] * w_eff[f, c, p, q]
+    where g = f // (F/groups) is filter f's group,
+    and OH = (H + top + bottom - dil_h*(KH-1) - 1) // sh + 1, likewise OW.
     """
-    C, H, W = x.shape
-    F, _, KH, KW = w.shape
+    F, Cg, KH, KW = w.shape
     sh, sw = stride
     dil_h, dil_w = dilation
-    OH, OW = _check_conv_shapes(x, w, stride, pad, dilation)
+    OH, OW = _check_conv_shapes(x, w, stride, pad, dilation, groups)
     x_pad = pad_input(x, pad)
     w_eff = _rotate180(w) if flip else w
 
     z = _zeros((F, OH, OW), x, w, b)
     for f in range(F):
+        g = f // (F // groups)
         for i in range(OH):
             for j in range(OW):
                 total = b[f]
-                for c in range(C):
+                for c in range(Cg):
                     for p in range(KH):
                         for q in range(KW):
                             total = total + (
-                                x_pad[c, i * sh + p * dil_h, j * sw + q * dil_w] * w_eff[f, c, p, q]
+                                x_pad[g * Cg + c, i * sh + p * dil_h, j * sw + q * dil_w]
+                                * w_eff[f, c, p, q]
                             )
                 z[f, i, j] = total
     return z
@@ -177,44 +183,49 @@ def conv_backward(
     pad: tuple[int, int, int, int],
     dilation: tuple[int, int],
     flip: bool = False,
+    groups: int = 1,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of conv_forward, given dout = dL/dz.
 
-    x: (C, H, W); w: (F, C, KH, KW); dout: (F, OH, OW); stride, pad, dilation, flip as in
-    conv_forward.
-    Returns (dx, dw, db): dx (C, H, W), dw (F, C, KH, KW), db (F,).
+    x: (C, H, W); w: (F, C/groups, KH, KW); dout: (F, OH, OW); stride, pad, dilation, flip,
+    groups as in conv_forward.
+    Returns (dx, dw, db): dx (C, H, W), dw (F, C/groups, KH, KW), db (F,).
     dw is the gradient for w AS WRITTEN: with flip, it is un-flipped.
 
-    Every term x_pad[c, r, s] * w_eff[f, c, p, q] of z[f, i, j] (r = i*sh + p*dil_h,
-    s = j*sw + q*dil_w) sends dout[f, i, j] * w_eff[f, c, p, q] to x_pad[c, r, s] and
-    dout[f, i, j] * x_pad[c, r, s] to w_eff[f, c, p, q]; the bias gets dout[f, i, j].
+    Every term x_pad[g*C/groups + c, r, s] * w_eff[f, c, p, q] of z[f, i, j]
+    (r = i*sh + p*dil_h, s = j*sw + q*dil_w, g filter f's group) sends
+    dout[f, i, j] * w_eff[f, c, p, q] to that cell of x_pad and dout[f, i, j] times that
+    cell to w_eff[f, c, p, q]; the bias gets dout[f, i, j].
     dx is dx_pad with the padding cropped off.
     """
     C, H, W = x.shape
-    F, _, KH, KW = w.shape
+    F, Cg, KH, KW = w.shape
     sh, sw = stride
     top, bottom, left, right = pad
     dil_h, dil_w = dilation
-    OH, OW = _check_conv_shapes(x, w, stride, pad, dilation)
+    OH, OW = _check_conv_shapes(x, w, stride, pad, dilation, groups)
     if dout.shape != (F, OH, OW):
         raise ValueError(f"dout has shape {dout.shape}, expected {(F, OH, OW)}")
     x_pad = pad_input(x, pad)
     w_eff = _rotate180(w) if flip else w
 
     dx_pad = _zeros(x_pad.shape, x, w, dout)
-    dw_eff = _zeros((F, C, KH, KW), x, w, dout)
+    dw_eff = _zeros((F, Cg, KH, KW), x, w, dout)
     db = _zeros((F,), x, w, dout)
     for f in range(F):
+        g = f // (F // groups)
         for i in range(OH):
             for j in range(OW):
                 db[f] = db[f] + dout[f, i, j]
-                for c in range(C):
+                for c in range(Cg):
                     for p in range(KH):
                         for q in range(KW):
+                            xc = g * Cg + c
                             r = i * sh + p * dil_h
                             s = j * sw + q * dil_w
-                            dx_pad[c, r, s] = dx_pad[c, r, s] + dout[f, i, j] * w_eff[f, c, p, q]
-                            dw_eff[f, c, p, q] = dw_eff[f, c, p, q] + dout[f, i, j] * x_pad[c, r, s]
+                            dx_pad[xc, r, s] = dx_pad[xc, r, s] + dout[f, i, j] * w_eff[f, c, p, q]
+                            dw_eff[f, c, p, q] = (dw_eff[f, c, p, q]
+                                                  + dout[f, i, j] * x_pad[xc, r, s])
 
     dx = _zeros((C, H, W), x, w, dout)
     for c in range(C):

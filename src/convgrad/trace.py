@@ -391,12 +391,19 @@ class Trace:
         top, bottom, left, right = op.pad
         (sh, sw), (dh, dw) = op.stride, op.dilation
         filters = phrase("fact.filters", F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
-        return [phrase("fact.conv", layer=name, kernel=_shape(op.kernel_shape),
-                    filters=filters, stride=_pair_text(op.stride),
-                    dilation=_pair_text(op.dilation),
-                    mode=phrase("fact.flipped" if op.flip else "fact.not_flipped")),
+        lines: list[Words] = [
+            phrase("fact.conv", layer=name, kernel=_shape(op.kernel_shape),
+                   filters=filters, stride=_pair_text(op.stride),
+                   dilation=_pair_text(op.dilation),
+                   mode=phrase("fact.flipped" if op.flip else "fact.not_flipped"))]
+        if op.groups > 1:
+            Fg = F // op.groups
+            lines.append(phrase("fact.groups", layer=name, groups=op.groups,
+                                C=C * op.groups, Cg=C, Fg=Fg, s="s" if Fg > 1 else "",
+                                depthwise=phrase("fact.depthwise") if C == 1 else ""))
+        return [*lines,
                 phrase("fact.padding", layer=name, text=op.padding_text, top=top,
-                    bottom=bottom, left=left, right=right),
+                       bottom=bottom, left=left, right=right),
                 form("labelled", name, form("conv_size", (H, top, bottom, dh, KH, sh, OH),
                                             (W, left, right, dw, KW, sw, OW)))]
 
@@ -484,7 +491,7 @@ class Trace:
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
                 window = [reshaped_index(cell, x_pad.shape, x_shown)
-                          for cell in step.padded_window(n, i, j)]
+                          for cell in step.padded_window(n, f, i, j)]
                 weights = [names.w.shown_index(w_index) for _, w_index in taps]
                 return [(x_matrix, window), (w_matrix, weights)]
 
@@ -691,7 +698,7 @@ class Trace:
         assert dz is not None and dx is not None and dw is not None and db is not None
         x, w = step.x, step.w
         N, C, H, W = x.shape
-        F, _, KH, KW = w.shape
+        F, Cg, KH, KW = w.shape  # Cg = C / groups, the channels of one filter
         top, _, left, _ = op.pad
         zl, xl, wl, bl = names.out, names.x, names.w, names.b
         dzl = zl.grad()
@@ -707,7 +714,7 @@ class Trace:
 
         # dL/dW
         def make_dw(n: int) -> Expansion:
-            f, c, p, q = _unravel(n, (F, C, KH, KW))
+            f, c, p, q = _unravel(n, (F, Cg, KH, KW))
             # Outputs whose window put this weight on a real input (padding adds 0).
             met = step.dw_terms(f, c, p, q)
             return Expansion(
@@ -722,7 +729,7 @@ class Trace:
                           phrase("title.layer_weights", layer=step.layer.name),
                           phrase("why.conv_weights", w=wl.name, z=zl.name), kind="conv_weights",
                           layer=step.layer.name, context=[x_matrix, dz_matrix])
-        section.groups.append(Group(_name(wl.grad()), phrase("rule.dW"), F * C * KH * KW,
+        section.groups.append(Group(_name(wl.grad()), phrase("rule.dW"), F * Cg * KH * KW,
                                     make_dw, kind="dW"))
         section.results.append(self._matrix(Whole(wl.grad()), dw, wl,
                                             axis_names=_kernel_axes(op)))

@@ -2,9 +2,10 @@
 dW by one matmul with the same columns, dX by scattering dout through the kernel offsets.
 The whole batch goes through each matmul at once: the columns of every sample side by side.
 
-Z[n,f,i,j] = b[f] + sum over c,p,q of x_pad[n, c, i*sh + p*dh, j*sw + q*dw] * w[f,c,p,q]
-(SPEC section 2, per sample); with flip, w is rotated 180 degrees first and dW is still
-reported for w as written.
+Z[n,f,i,j] = b[f] + sum over c,p,q of x_pad[n, g*C/G + c, i*sh + p*dh, j*sw + q*dw] * w[f,c,p,q]
+(SPEC section 2, per sample), c running over the C/G channels of filter f's group
+g = f // (F/G) (PyTorch's Conv2d(groups=G); G = 1: every channel); with flip, w is rotated
+180 degrees first and dW is still reported for w as written.
 """
 
 from __future__ import annotations
@@ -15,7 +16,13 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convgrad import geometry
-from convgrad.arith import Numbers, divide, matmul, scaled_matmul, zeros
+from convgrad.arith import (
+    Numbers,
+    divide,
+    grouped_matmul,
+    grouped_scaled_matmul,
+    zeros,
+)
 from convgrad.layers.base import Grid, Index, ParamLayer, Term
 from convgrad.model import Conv
 from convgrad.model import Layer as LayerSpec
@@ -50,7 +57,7 @@ def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
 
 
 class ConvLayer(ParamLayer):
-    """x (N, C, H, W), w (F, C, KH, KW), b (F,) -> out (N, F, OH, OW)."""
+    """x (N, C, H, W), w (F, C/G, KH, KW), b (F,) -> out (N, F, OH, OW), G = groups."""
 
     kind = "conv"
 
@@ -60,6 +67,7 @@ class ConvLayer(ParamLayer):
         self.w = num.param(op.w, layer.name, "kernel", "kernel")
         self.b = num.param(op.b, layer.name, "bias", "bias")
         self.stride, self.pad, self.dilation, self.flip = op.stride, op.pad, op.dilation, op.flip
+        self.groups = op.groups
         self.cols: np.ndarray  # the im2col matrix (C*KH*KW, N*OH*OW), kept for dW
 
     @property
@@ -75,52 +83,63 @@ class ConvLayer(ParamLayer):
         return self.w[:, :, ::-1, ::-1] if self.flip else self.w
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x (N, C, H, W) -> z (N, F, OH, OW); keeps cols (C*KH*KW, N*OH*OW) for dW."""
+        """x (N, C, H, W) -> z (N, F, OH, OW); keeps cols (C*KH*KW, N*OH*OW) for dW.
+
+        The rows of cols run over (c, p, q), so each group's channels are one block of rows:
+        one matmul per group (NumPy's batched matmul in float64) for the whole batch.
+        """
         w = self._w_eff()
-        F, C, KH, KW = w.shape
-        N, _, H, W = x.shape
+        F, Cg, KH, KW = w.shape
+        N, C, H, W = x.shape
+        G = self.groups
         top, bottom, left, right = self.pad
         OH = geometry.conv_output_size(H, top, bottom, KH, self.stride[0], self.dilation[0])
         OW = geometry.conv_output_size(W, left, right, KW, self.stride[1], self.dilation[1])
         x_pad = pad_input(x, self.pad)
         self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW)
-        z = matmul(w.reshape(F, C * KH * KW), self.cols).reshape(F, N, OH, OW)
+        z = grouped_matmul(w.reshape(G, F // G, Cg * KH * KW),
+                           self.cols.reshape(G, Cg * KH * KW, N * OH * OW))
+        z = z.reshape(F, N, OH, OW)
         return self._set_out(x, z.transpose(1, 0, 2, 3) + self.b.reshape(1, F, 1, 1))
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout (N, F, OH, OW) -> dx (N, C, H, W); sets dw (F, C, KH, KW) and db (F,), each
+        """dout (N, F, OH, OW) -> dx (N, C, H, W); sets dw (F, C/G, KH, KW) and db (F,), each
         summed over the samples.
 
-        dW is the correlation of the input windows with dout: one matmul with cols.
-        dX scatters dout through each kernel offset (p, q) into dx_pad, adding up
-        where windows overlap, then drops the padding: a loop over the KH*KW
-        offsets, never over output pixels or samples.
+        dW is the correlation of the input windows with dout: one matmul per group with
+        cols. dX scatters dout through each kernel offset (p, q) into dx_pad, adding up
+        where windows overlap, then drops the padding: a loop over the KH*KW offsets, never
+        over output pixels or samples.
         """
         w = self._w_eff()
-        F, C, KH, KW = w.shape
+        F, Cg, KH, KW = w.shape
         N, _, OH, OW = dout.shape
+        G = self.groups
+        Fg = F // G
         sh, sw = self.stride
         dh, dw_ = self.dilation
         top, bottom, left, right = self.pad
-        _, _, H, W = self.x.shape
+        _, C, H, W = self.x.shape
         # Columns in the order of cols: sample, then row, then column.
-        dout2 = dout.transpose(1, 0, 2, 3).reshape(F, N * OH * OW)
-        db = dout2.sum(axis=1)
-        dw = matmul(dout2, self.cols.T).reshape(F, C, KH, KW)
+        dout2 = dout.transpose(1, 0, 2, 3).reshape(G, Fg, N * OH * OW)
+        db = dout2.reshape(F, -1).sum(axis=1)
+        cols = self.cols.reshape(G, Cg * KH * KW, N * OH * OW)
+        dw = grouped_matmul(dout2, cols.transpose(0, 2, 1)).reshape(F, Cg, KH, KW)
         # Rows ordered (p, q, c), so that each kernel offset's block of dcols is contiguous.
-        w2t = w.transpose(2, 3, 1, 0).reshape(KH * KW * C, F)
+        w2t = w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, KH * KW * Cg, Fg)
         if dout2.dtype == object:
             # Exact: scatter the integers of one common denominator, divide once at the end.
-            dcols, denominator = scaled_matmul(w2t, dout2)
+            dcols, denominator = grouped_scaled_matmul(w2t, dout2)
         else:
             dcols, denominator = w2t @ dout2, 1
-        dcols = dcols.reshape(KH, KW, C, N, OH, OW)
-        # Channel first, as dcols: each offset's block adds in without a transpose.
-        dx_pad = zeros((C, N, H + top + bottom, W + left + right), dcols)
+        dcols = dcols.reshape(G, KH, KW, Cg, N, OH, OW)
+        # Group, then channel first, as dcols: each offset's block adds in without a transpose.
+        dx_pad = zeros((G, Cg, N, H + top + bottom, W + left + right), dcols)
         for p in range(KH):
             for q in range(KW):
                 dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
-                       q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[p, q]
+                       q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[:, p, q]
+        dx_pad = dx_pad.reshape(C, N, H + top + bottom, W + left + right)
         dx = dx_pad[..., top:top + H, left:left + W].transpose(1, 0, 2, 3)
         if denominator != 1:
             dx = divide(dx, denominator)
@@ -139,46 +158,63 @@ class ConvLayer(ParamLayer):
         _, _, KH, KW = self.w.shape
         return (KH - 1 - p, KW - 1 - q) if self.flip else (p, q)
 
-    def padded_window(self, n: int, i: int, j: int) -> list[Index]:
-        """The cells of x_pad (N, C, Hp, Wp) under output (n, ., i, j), in (c, p, q) order."""
-        _, C, KH, KW = self.w.shape
+    def _channels(self, f: int) -> range:
+        """The input channels filter f reads: those of its group."""
+        F, Cg = self.w.shape[:2]
+        g = f // (F // self.groups)
+        return range(g * Cg, (g + 1) * Cg)
+
+    def _filters(self, c: int) -> range:
+        """The filters that read input channel c: those of its group."""
+        F, Cg = self.w.shape[:2]
+        Fg = F // self.groups
+        g = c // Cg
+        return range(g * Fg, (g + 1) * Fg)
+
+    def padded_window(self, n: int, f: int, i: int, j: int) -> list[Index]:
+        """The cells of x_pad (N, C, Hp, Wp) under output (n, f, i, j), in (c, p, q) order:
+        the channels of f's group."""
+        _, _, KH, KW = self.w.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
         return [(n, c, i * sh + p * dh, j * sw + q * dw)
-                for c in range(C) for p in range(KH) for q in range(KW)]
+                for c in self._channels(f) for p in range(KH) for q in range(KW)]
 
     def out_terms(self, n: int, f: int, i: int, j: int
                   ) -> tuple[list[tuple[Index | None, Index]], Index]:
         """z[n,f,i,j] = sum of x[x_index] * w[w_index] + b[bias_index]: the (x_index, w_index)
-        pairs in (c, p, q) order, x_index (n, c, r, s) or None where the tap falls on padding,
-        and (f,)."""
-        _, C, KH, KW = self.w.shape
+        pairs in (c, p, q) order over the channels of f's group, x_index (n, c, r, s) or None
+        where the tap falls on padding, and (f,)."""
+        _, _, KH, KW = self.w.shape
         _, H, W = self.layer.in_shape
         top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        channels = self._channels(f)
         taps: list[tuple[Index | None, Index]] = []
-        for c in range(C):
+        for c in channels:
             for p in range(KH):
                 r = i * sh + p * dh - top
                 for q in range(KW):
                     s = j * sw + q * dw - left
                     inside = 0 <= r < H and 0 <= s < W
-                    taps.append(((n, c, r, s) if inside else None, (f, c, *self._tap(p, q))))
+                    taps.append(((n, c, r, s) if inside else None,
+                                 (f, c - channels.start, *self._tap(p, q))))
         return taps, (f,)
 
     def dw_terms(self, f: int, c: int, p: int, q: int) -> Grid[tuple[Index, Index]]:
-        """dw[f,c,p,q] (w as written) = sum of dout[dout_index] * x[x_index]: one pair per
-        output of every sample whose window put this weight on a real input (padding adds 0),
-        sample by sample."""
+        """dw[f,c,p,q] (w as written; c counts within f's group) = sum of dout[dout_index] *
+        x[x_index]: one pair per output of every sample whose window put this weight on a
+        real input (padding adds 0), sample by sample."""
         _, H, W = self.layer.in_shape
         _, OH, OW = self.layer.out_shape
         top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
         pe, qe = self._tap(p, q)
+        channel = self._channels(f).start + c
         rows = [(n, i, r) for n in range(self.samples) for i in range(OH)
                 if 0 <= (r := i * sh + pe * dh - top) < H]
         cols = [(j, s) for j in range(OW) if 0 <= (s := j * sw + qe * dw - left) < W]
         return Grid(rows, cols, lambda row, col: ((row[0], f, row[1], col[0]),
-                                                  (row[0], c, row[2], col[1])))
+                                                  (row[0], channel, row[2], col[1])))
 
     def db_terms(self, f: int) -> Grid[Index]:
         """db[f] = the sum of dout[n, f, i, j] over every sample and output position, in order."""
@@ -188,13 +224,15 @@ class ConvLayer(ParamLayer):
 
     def dx_terms(self, n: int, c: int, r: int, s: int) -> list[tuple[Index, Index]]:
         """dx[n,c,r,s] = sum of dout[dout_index] * w[w_index] over every window of sample n
-        that covers input (r, s), in the order of the outputs; [] for an input no tap meets."""
-        F, _, KH, KW = self.w.shape
+        (of the filters of c's group) that covers input (r, s), in the order of the outputs;
+        [] for an input no tap meets."""
+        _, Cg, KH, KW = self.w.shape
         _, OH, OW = self.layer.out_shape
         top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        cw = c % Cg  # the channel within its group, as w counts it
         met = []  # (f, i, j, p, q): output (n, f, i, j) met this input through weight (p, q)
-        for f in range(F):
+        for f in self._filters(c):
             for p in range(KH):
                 i, rem = divmod(r + top - p * dh, sh)
                 if rem or not 0 <= i < OH:
@@ -204,7 +242,7 @@ class ConvLayer(ParamLayer):
                     if not rem and 0 <= j < OW:
                         met.append((f, i, j, *self._tap(p, q)))
         met.sort()
-        return [((n, f, i, j), (f, c, p, q)) for f, i, j, p, q in met]
+        return [((n, f, i, j), (f, cw, p, q)) for f, i, j, p, q in met]
 
     def terms(self, of: str, index: Index) -> list[Term]:
         if of == "out":

@@ -106,6 +106,13 @@ WORDS: dict[str, tuple[str, str]] = {
                   "{mode}",
                   "{layer}：卷积核 {kernel}（{filters}），步长 {stride}，膨胀 {dilation}，{mode}"),
     "fact.filters": ("{F} filter{s} of {C} x {KH} x {KW}", "{F} 个 {C} x {KH} x {KW} 的滤波器"),
+    "fact.groups": ("{layer}: groups {groups}: the {C} input channels in {groups} groups of "
+                    "{Cg}; each group has {Fg} filter{s}, and each filter reads only its "
+                    "group's channels{depthwise}",
+                    "{layer}：分组 {groups}：{C} 个输入通道分成 {groups} 组，每组 {Cg} 个；"
+                    "每组有 {Fg} 个滤波器，每个滤波器只读取本组的通道{depthwise}"),
+    "fact.depthwise": (" (depthwise: one channel per group)",
+                       "（逐通道卷积 depthwise：每组一个通道）"),
     "fact.not_flipped": ("cross-correlation (kernel not flipped)", "互相关（卷积核不翻转）"),
     "fact.flipped": ("kernel rotated 180 degrees (true convolution)",
                      "卷积核旋转 180 度（真正的卷积）"),

@@ -1,0 +1,351 @@
+"""The conv layer's groups (SPEC section 6, PyTorch's Conv2d(groups=g)): the naive twin by
+hand and against central differences; the layer, on batch-first arrays, against the twin
+(exact fractions and float64), central differences and PyTorch float64 autograd; its terms
+against its values; the reading of the key; and problems/depthwise.yaml's pinned JSON
+against PyTorch."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import convgrad
+from convgrad import geometry
+from convgrad import reference as ref
+from convgrad.arith import Numbers
+from convgrad.errors import ProblemError
+from convgrad.layers import evaluate, make_layer
+from convgrad.layers.conv import ConvLayer
+from convgrad.model import Conv, Layer
+from convgrad.reader import problem_from_text
+
+RNG = np.random.default_rng(5)
+ROOT = Path(__file__).parent.parent
+
+# (N, C, H, W, F, KH, KW, stride, pad (top, bottom, left, right), dilation, groups, flip)
+CASES = [
+    (1, 2, 3, 3, 2, 2, 2, (1, 1), (0, 0, 0, 0), (1, 1), 2, False),   # depthwise, one each
+    (2, 4, 4, 5, 6, 2, 3, (1, 2), (1, 0, 2, 1), (2, 1), 2, False),   # two groups of 2 -> 3
+    (2, 3, 4, 4, 6, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 3, True),    # depthwise x2, flipped
+    (3, 4, 3, 4, 4, 2, 2, (1, 1), (0, 1, 1, 0), (1, 2), 4, False),   # depthwise
+    (1, 6, 3, 3, 3, 1, 2, (1, 1), (0, 0, 0, 0), (1, 1), 3, False),   # 2 channels -> 1 filter
+    (2, 2, 3, 3, 4, 2, 2, (2, 1), (1, 1, 0, 0), (1, 1), 1, False),   # no groups
+]
+
+
+def out_size(case: tuple) -> tuple[int, int]:
+    _, _, H, W, _, KH, KW, stride, pad, dilation, _, _ = case
+    return (geometry.conv_output_size(H, pad[0], pad[1], KH, stride[0], dilation[0]),
+            geometry.conv_output_size(W, pad[2], pad[3], KW, stride[1], dilation[1]))
+
+
+def fractions(shape: tuple[int, ...]) -> np.ndarray:
+    """Small fractions (halves, thirds) and zeros, as an exact object array."""
+    values = [Fraction(int(n), int(d)) for n, d in
+              zip(RNG.integers(-4, 5, size=int(np.prod(shape))),
+                  RNG.choice([1, 2, 3], size=int(np.prod(shape))), strict=True)]
+    return np.array(values, dtype=object).reshape(shape)
+
+
+def arrays(case: tuple, exact: bool) -> tuple[np.ndarray, ...]:
+    """x (N, C, H, W), w (F, C/g, KH, KW), b (F,), dout (N, F, OH, OW) for a case."""
+    N, C, H, W, F, KH, KW, *_, groups, _ = case
+    shapes = [(N, C, H, W), (F, C // groups, KH, KW), (F,), (N, F, *out_size(case))]
+    if exact:
+        return tuple(fractions(s) for s in shapes)
+    return tuple(RNG.normal(size=s) for s in shapes)
+
+
+def layer_of(case: tuple, w: np.ndarray, b: np.ndarray, exact: bool) -> ConvLayer:
+    """The run's layer object for a case, made from its description as the engine makes it."""
+    _, C, H, W, F, _, _, stride, pad, dilation, groups, flip = case
+    op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
+              kernel_shape=w.shape, bias_scalar=False, padding_text="", groups=groups)
+    spec = Layer(name="conv1", type="conv", op=op, in_shape=(C, H, W),
+                 out_shape=(F, *out_size(case)))
+    layer = make_layer(spec, Numbers(exact, False, lambda key, what: ProblemError(key)))
+    assert isinstance(layer, ConvLayer)
+    return layer
+
+
+def twin(case: tuple, x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray
+         ) -> tuple[np.ndarray, ...]:
+    """The naive twin, one sample at a time: out, dx, and dw, db summed over the samples."""
+    stride, pad, dilation, groups, flip = case[7:]
+    outs, dxs, dws, dbs = [], [], [], []
+    for n in range(x.shape[0]):
+        outs.append(ref.conv_forward(x[n], w, b, stride, pad, dilation, flip, groups))
+        dx, dw, db = ref.conv_backward(x[n], w, dout[n], stride, pad, dilation, flip, groups)
+        dxs.append(dx)
+        dws.append(dw)
+        dbs.append(db)
+    return np.stack(outs), np.stack(dxs), sum(dws[1:], dws[0]), sum(dbs[1:], dbs[0])
+
+
+# --- the naive twin ----------------------------------------------------------------------
+
+
+def test_reference_groups_by_hand():
+    # Depthwise: filter 1 reads channel 1 only, filter 2 channel 2 only.
+    x = np.array([[[1, 2], [3, 4]], [[5, 6], [7, 8]]], dtype=object)
+    w = np.array([[[[1, 0], [0, 1]]], [[[0, 1], [1, 0]]]], dtype=object)
+    b = np.array([0, 1], dtype=object)
+    z = ref.conv_forward(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1), groups=2)
+    assert z.tolist() == [[[1 + 4]], [[6 + 7 + 1]]]
+    dx, dw, db = ref.conv_backward(x, w, np.array([[[2]], [[3]]], dtype=object), (1, 1),
+                                   (0, 0, 0, 0), (1, 1), groups=2)
+    assert dx.tolist() == [[[2, 0], [0, 2]], [[0, 3], [3, 0]]]
+    assert dw.tolist() == [[[[2, 4], [6, 8]]], [[[15, 18], [21, 24]]]]
+    assert db.tolist() == [2, 3]
+    with pytest.raises(ValueError):
+        ref.conv_forward(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1), groups=1)
+
+
+@pytest.mark.parametrize("case", CASES[1:5])
+def test_reference_against_central_differences(case):
+    x, w, b, c = arrays(case, exact=False)
+    stride, pad, dilation, groups, flip = case[7:]
+    dx, dw, db = ref.conv_backward(x[0], w, c[0], stride, pad, dilation, flip, groups)
+
+    def loss(x_, w_, b_):
+        return float((c[0] * ref.conv_forward(x_, w_, b_, stride, pad, dilation, flip,
+                                              groups)).sum())
+
+    for mine, arg, f in ((dx, x[0], lambda v: loss(v, w, b)), (dw, w, lambda v: loss(x[0], v, b)),
+                         (db, b, lambda v: loss(x[0], w, v))):
+        np.testing.assert_allclose(mine, ref.numerical_gradient(f, arg), rtol=1e-6, atol=1e-8)
+
+
+# --- the layer against the twin, exactly and in float64 --------------------------------
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float64"])
+@pytest.mark.parametrize("case", CASES)
+def test_layer_matches_reference(case, exact):
+    x, w, b, dout = arrays(case, exact)
+    layer = layer_of(case, w, b, exact)
+    out = layer.forward(x)
+    dx = layer.backward(dout)
+    want = twin(case, x, w, b, dout)
+    assert layer.dw is not None and layer.db is not None
+    assert out.shape == want[0].shape and dx.shape == x.shape and layer.dw.shape == w.shape
+    for mine, theirs in zip((out, dx, layer.dw, layer.db), want, strict=True):
+        if exact:
+            assert mine.dtype == object and mine.tolist() == theirs.tolist()
+        else:
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES[1:4])
+def test_layer_against_central_differences(case):
+    x, w, b, c = arrays(case, exact=False)
+    layer = layer_of(case, w, b, exact=False)
+    layer.forward(x)
+    dx = layer.backward(c)  # L = sum c * out
+
+    def loss(x_, w_, b_):
+        return float((c * layer_of(case, w_, b_, exact=False).forward(x_)).sum())
+
+    for mine, arg, f in ((dx, x, lambda v: loss(v, w, b)), (layer.dw, w, lambda v: loss(x, v, b)),
+                         (layer.db, b, lambda v: loss(x, w, v))):
+        np.testing.assert_allclose(mine, ref.numerical_gradient(f, arg), rtol=1e-6, atol=1e-8)
+
+
+# --- the layer against PyTorch float64 autograd ----------------------------------------
+
+
+def torch_grid() -> list[tuple]:
+    """Shapes, strides, paddings, dilations and groups that Conv2d accepts, with CASES."""
+    grid = list(CASES)
+    for groups, C, F in ((1, 2, 3), (2, 4, 2), (2, 2, 4), (3, 3, 3), (3, 6, 6), (4, 4, 8)):
+        for stride in ((1, 1), (2, 1)):
+            for pad in ((0, 0, 0, 0), (1, 1, 2, 2), (2, 0, 1, 2)):
+                for dilation in ((1, 1), (1, 2)):
+                    case = (2, C, 4, 5, F, 2, 3, stride, pad, dilation, groups, False)
+                    if min(out_size(case)) >= 1:
+                        grid.append(case)
+    return grid
+
+
+TORCH_GRID = torch_grid()
+
+
+@pytest.mark.parametrize("case", TORCH_GRID, ids=[str(i) for i in range(len(TORCH_GRID))])
+def test_layer_matches_pytorch(case):
+    torch = pytest.importorskip("torch")
+    x, w, b, dout = arrays(case, exact=False)
+    stride, pad, dilation, groups, flip = case[7:]
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    tw = torch.from_numpy(w.copy()).requires_grad_(True)
+    tb = torch.from_numpy(b.copy()).requires_grad_(True)
+    top, bottom, left, right = pad
+    padded = torch.nn.functional.pad(tx, (left, right, top, bottom))
+    ty = torch.nn.functional.conv2d(padded, torch.flip(tw, [2, 3]) if flip else tw, tb,
+                                    stride=stride, dilation=dilation, groups=groups)
+    ty.backward(torch.from_numpy(dout))
+    layer = layer_of(case, w, b, exact=False)
+    out = layer.forward(x)
+    dx = layer.backward(dout)
+    for mine, theirs in ((out, ty.detach()), (dx, tx.grad), (layer.dw, tw.grad),
+                         (layer.db, tb.grad)):
+        np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_grouped_module_matches_pytorch():
+    """PyTorch's own module, Conv2d(groups=g): the same numbers as the functional form."""
+    torch = pytest.importorskip("torch")
+    case = CASES[2]
+    x, w, b, dout = arrays(case, exact=False)
+    module = torch.nn.Conv2d(3, 6, 3, stride=2, padding=1, groups=3).double()
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(np.ascontiguousarray(w[:, :, ::-1, ::-1])))
+        module.bias.copy_(torch.from_numpy(b))
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    ty = module(tx)
+    ty.backward(torch.from_numpy(dout))
+    layer = layer_of(case, w, b, exact=False)  # flipped: the module holds w rotated
+    np.testing.assert_allclose(layer.forward(x), ty.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(dout), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(layer.dw, module.weight.grad.numpy()[:, :, ::-1, ::-1],
+                               rtol=1e-9, atol=1e-12)
+
+
+# --- terms: every entry rebuilt from its terms ---------------------------------------------
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float64"])
+@pytest.mark.parametrize("case", CASES)
+def test_terms_add_up_to_every_entry(case, exact):
+    x, w, b, dout = arrays(case, exact)
+    layer = layer_of(case, w, b, exact)
+    layer.forward(x)
+    layer.backward(dout)
+    named = layer.arrays()
+    for of, arr in (("out", layer.out), ("dx", layer.dx), ("dw", layer.dw), ("db", layer.db)):
+        assert arr is not None
+        for index in np.ndindex(arr.shape):
+            value = evaluate(layer.terms(of, index), named)
+            if exact:
+                assert value == arr[index], (of, index)
+            else:
+                assert value == pytest.approx(arr[index], rel=1e-12, abs=1e-12), (of, index)
+
+
+def test_terms_read_only_the_filters_group():
+    case = CASES[1]  # 4 channels in 2 groups of 2, 6 filters: 3 per group
+    x, w, b, dout = arrays(case, exact=True)
+    layer = layer_of(case, w, b, exact=True)
+    layer.forward(x)
+    layer.backward(dout)
+    # Filter 4 (index 3) is the first of group 2: channels 3 and 4 (indices 2, 3), which the
+    # kernel counts as its channels 1 and 2.
+    taps, bias = layer.out_terms(1, 3, 0, 0)
+    assert {x_index[1] for x_index, _ in taps if x_index is not None} == {2, 3}
+    assert {w_index[1] for _, w_index in taps} == {0, 1}
+    assert all(x_index[0] == 1 for x_index, _ in taps if x_index is not None)
+    assert bias == (3,)
+    # dx of channel 2 (index 1, group 1) sums over filters 1 to 3 only.
+    assert {o[1] for o, _ in layer.dx_terms(0, 1, 1, 1)} <= {0, 1, 2}
+    assert {wi[1] for _, wi in layer.dx_terms(0, 3, 1, 1)} == {1}
+    # dw[5, 1, ...]: filter 6 (group 2), its channel 2 is input channel 4 (index 3).
+    assert {xi[1] for _, xi in layer.dw_terms(5, 1, 0, 0)} == {3}
+
+
+# --- reading the keys ------------------------------------------------------------------------
+
+
+def error(text: str) -> str:
+    with pytest.raises(ProblemError) as info:
+        problem_from_text(textwrap.dedent(text), source="p.yaml")
+    return str(info.value)
+
+
+X2 = '["1 2 3; 4 5 6; 7 8 9", "1 0 1; 0 1 0; 1 0 1"]'
+
+
+def test_reader_groups_in_both_forms():
+    single = problem_from_text(textwrap.dedent(f"""\
+        input: {X2}
+        kernel: [["1 0; 0 1"], ["1 1; 1 1"], ["0 1; 1 0"], ["1 -1; 0 0"]]
+        groups: 2
+        """))
+    op = single.layers[0].op
+    assert isinstance(op, Conv) and op.groups == 2 and op.w.shape == (4, 1, 2, 2)
+    assert single.layers[0].out_shape == (4, 2, 2)
+    network = problem_from_text(textwrap.dedent(f"""\
+        input: {X2}
+        layers:
+          - conv: {{kernel: [["1 0; 0 1"], ["1 1; 1 1"]], groups: 2}}
+          - relu
+        """))
+    op = network.layers[0].op
+    assert isinstance(op, Conv) and op.groups == 2 and network.layers[0].out_shape == (2, 2, 2)
+
+
+@pytest.mark.parametrize(("body", "line", "words"), [
+    # groups does not divide the channels
+    (f'input: {X2}\nkernel: [["1 0; 0 1"], ["1 1; 1 1"], ["1 1; 1 1"]]\ngroups: 3\n',
+     3, ["'groups' is 3", "2 channels", "divide the number of input channels"]),
+    # ... nor the filters
+    (f'input: {X2}\nkernel: [["1 0; 0 1"], ["1 1; 1 1"], ["1 1; 1 1"]]\ngroups: 2\n',
+     3, ["'groups' is 2", "3 filters", "divide the number of filters"]),
+    # a kernel with every channel per filter under groups
+    (f'input: {X2}\nkernel: [["1 0; 0 1", "1 0; 0 1"], ["1 1; 1 1", "1 0; 0 1"]]\n'
+     'groups: 2\n', 2, ["'kernel'", "2 channels per filter", "F x 1 x kh x kw"]),
+    # groups with a 3-D kernel
+    (f'input: {X2}\nkernel: ["1 0; 0 1", "1 1; 1 1"]\ngroups: 2\n', 2,
+     ["'kernel' is 2x2x2", "4-D"]),
+    (f'input: {X2}\nkernel: [["1 0; 0 1"], ["1 1; 1 1"]]\ngroups: 0\n', 3,
+     ["'groups' must be a whole number >= 1"]),
+    (f'input: {X2}\nkernel: [["1 0; 0 1"], ["1 1; 1 1"]]\ngroups: "1/2"\n', 3,
+     ["'groups' must be a whole number >= 1"]),
+    (f'input: {X2}\nlayers:\n  - relu\n  - conv:\n      kernel: [[[[1]]], [[[1]]], [[[1]]]]\n'
+     '      groups: 2\n', 6, ["'layers[2].conv.groups' is 2", "3 filters"]),
+])
+def test_reader_errors_name_the_line(body, line, words):
+    message = error(body)
+    assert f"p.yaml, line {line}:" in message, message
+    for word in words:
+        assert word in message, (word, message)
+
+
+# --- the problem file and its pinned JSON, against PyTorch ---------------------------------
+
+
+def _golden(name: str) -> dict:
+    return json.loads((ROOT / "tests" / "golden" / "json" / f"{name}.json").read_text())
+
+
+def test_depthwise_example_matches_pytorch():
+    """problems/depthwise.yaml's pinned --json (exact) against Conv2d(groups=2) -> ReLU -> MSE
+    in PyTorch float64: every value, and each exact string equal to its JSON number."""
+    torch = pytest.importorskip("torch")
+    problem = convgrad.reader.read_file(ROOT / "problems" / "depthwise.yaml")
+    op = problem.layers[0].op
+    assert isinstance(op, Conv) and op.groups == 2
+    as_float = np.vectorize(float)
+    x = torch.tensor(as_float(problem.x)[np.newaxis], requires_grad=True)
+    w = torch.tensor(as_float(op.w), requires_grad=True)
+    b = torch.tensor(as_float(op.b), requires_grad=True)
+    z = torch.nn.functional.conv2d(x, w, b, groups=2)
+    z.retain_grad()
+    y = torch.relu(z)
+    y.retain_grad()
+    assert problem.target is not None
+    loss = torch.nn.functional.mse_loss(y, torch.tensor(as_float(problem.target)[np.newaxis]))
+    loss.backward()
+    assert x.grad is not None and w.grad is not None and b.grad is not None
+    golden = _golden("depthwise")
+    want = {"Y": y[0], "dY": y.grad[0], "Z": z[0], "dZ": z.grad[0], "dW": w.grad,
+            "db": b.grad, "dX": x.grad[0], "loss": loss}
+    assert set(want) <= set(golden)
+    for key, value in want.items():
+        np.testing.assert_allclose(np.asarray(golden[key], dtype=float),
+                                   value.detach().numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
+        exact = np.vectorize(lambda s: float(Fraction(s)))(np.asarray(golden["exact"][key]))
+        np.testing.assert_array_equal(exact, np.asarray(golden[key], dtype=float))
