@@ -1,8 +1,8 @@
-"""The conv layer's groups (SPEC section 6, PyTorch's Conv2d(groups=g)): the naive twin by
-hand and against central differences; the layer, on batch-first arrays, against the twin
-(exact fractions and float64), central differences and PyTorch float64 autograd; its terms
-against its values; the reading of the key; and problems/depthwise.yaml's pinned JSON
-against PyTorch."""
+"""The conv layer's groups and padding modes (SPEC section 6, PyTorch's Conv2d(groups=g,
+padding_mode=...)): the naive twin by hand and against central differences; the layer, on
+batch-first arrays, against the twin (exact fractions and float64), central differences and
+PyTorch float64 autograd; its terms against its values; the reading of the keys; and the
+pinned JSON of problems/depthwise.yaml and problems/reflect_padding.yaml against PyTorch."""
 
 from __future__ import annotations
 
@@ -27,19 +27,26 @@ from convgrad.reader import problem_from_text
 RNG = np.random.default_rng(5)
 ROOT = Path(__file__).parent.parent
 
-# (N, C, H, W, F, KH, KW, stride, pad (top, bottom, left, right), dilation, groups, flip)
+# (N, C, H, W, F, KH, KW, stride, pad (top, bottom, left, right), dilation, groups, flip,
+#  padding_mode)
 CASES = [
-    (1, 2, 3, 3, 2, 2, 2, (1, 1), (0, 0, 0, 0), (1, 1), 2, False),   # depthwise, one each
-    (2, 4, 4, 5, 6, 2, 3, (1, 2), (1, 0, 2, 1), (2, 1), 2, False),   # two groups of 2 -> 3
-    (2, 3, 4, 4, 6, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 3, True),    # depthwise x2, flipped
-    (3, 4, 3, 4, 4, 2, 2, (1, 1), (0, 1, 1, 0), (1, 2), 4, False),   # depthwise
-    (1, 6, 3, 3, 3, 1, 2, (1, 1), (0, 0, 0, 0), (1, 1), 3, False),   # 2 channels -> 1 filter
-    (2, 2, 3, 3, 4, 2, 2, (2, 1), (1, 1, 0, 0), (1, 1), 1, False),   # no groups
+    (1, 2, 3, 3, 2, 2, 2, (1, 1), (0, 0, 0, 0), (1, 1), 2, False, "zeros"),  # depthwise
+    (2, 4, 4, 5, 6, 2, 3, (1, 2), (1, 0, 2, 1), (2, 1), 2, False, "zeros"),  # 2 groups of 2 -> 3
+    (2, 3, 4, 4, 6, 3, 3, (2, 2), (1, 1, 1, 1), (1, 1), 3, True, "zeros"),   # depthwise x2, flip
+    (3, 4, 3, 4, 4, 2, 2, (1, 1), (0, 1, 1, 0), (1, 2), 4, False, "zeros"),
+    (1, 6, 3, 3, 3, 1, 2, (1, 1), (0, 0, 0, 0), (1, 1), 3, False, "zeros"),  # 2 channels each
+    (2, 2, 3, 3, 4, 2, 2, (2, 1), (1, 1, 0, 0), (1, 1), 1, False, "zeros"),  # no groups
+    (1, 1, 3, 3, 1, 2, 2, (1, 1), (1, 1, 1, 1), (1, 1), 1, False, "reflect"),
+    (2, 2, 4, 3, 2, 3, 2, (2, 1), (3, 1, 2, 0), (1, 2), 2, True, "reflect"),   # pad H - 1
+    (2, 2, 3, 4, 3, 2, 3, (1, 2), (2, 0, 1, 3), (2, 1), 1, False, "replicate"),  # pad > input
+    (1, 1, 2, 2, 2, 2, 2, (1, 1), (3, 0, 1, 2), (1, 1), 1, False, "replicate"),
+    (2, 4, 3, 3, 2, 2, 2, (1, 1), (3, 3, 1, 2), (1, 1), 2, False, "circular"),  # pad = input
+    (1, 1, 4, 3, 1, 3, 3, (2, 2), (1, 2, 3, 0), (1, 1), 1, True, "circular"),
 ]
 
 
 def out_size(case: tuple) -> tuple[int, int]:
-    _, _, H, W, _, KH, KW, stride, pad, dilation, _, _ = case
+    _, _, H, W, _, KH, KW, stride, pad, dilation, *_ = case
     return (geometry.conv_output_size(H, pad[0], pad[1], KH, stride[0], dilation[0]),
             geometry.conv_output_size(W, pad[2], pad[3], KW, stride[1], dilation[1]))
 
@@ -54,7 +61,7 @@ def fractions(shape: tuple[int, ...]) -> np.ndarray:
 
 def arrays(case: tuple, exact: bool) -> tuple[np.ndarray, ...]:
     """x (N, C, H, W), w (F, C/g, KH, KW), b (F,), dout (N, F, OH, OW) for a case."""
-    N, C, H, W, F, KH, KW, *_, groups, _ = case
+    N, C, H, W, F, KH, KW, *_, groups, _, _ = case
     shapes = [(N, C, H, W), (F, C // groups, KH, KW), (F,), (N, F, *out_size(case))]
     if exact:
         return tuple(fractions(s) for s in shapes)
@@ -63,9 +70,10 @@ def arrays(case: tuple, exact: bool) -> tuple[np.ndarray, ...]:
 
 def layer_of(case: tuple, w: np.ndarray, b: np.ndarray, exact: bool) -> ConvLayer:
     """The run's layer object for a case, made from its description as the engine makes it."""
-    _, C, H, W, F, _, _, stride, pad, dilation, groups, flip = case
+    _, C, H, W, F, _, _, stride, pad, dilation, groups, flip, mode = case
     op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
-              kernel_shape=w.shape, bias_scalar=False, padding_text="", groups=groups)
+              kernel_shape=w.shape, bias_scalar=False, padding_text="", groups=groups,
+              padding_mode=mode)
     spec = Layer(name="conv1", type="conv", op=op, in_shape=(C, H, W),
                  out_shape=(F, *out_size(case)))
     layer = make_layer(spec, Numbers(exact, False, lambda key, what: ProblemError(key)))
@@ -76,11 +84,12 @@ def layer_of(case: tuple, w: np.ndarray, b: np.ndarray, exact: bool) -> ConvLaye
 def twin(case: tuple, x: np.ndarray, w: np.ndarray, b: np.ndarray, dout: np.ndarray
          ) -> tuple[np.ndarray, ...]:
     """The naive twin, one sample at a time: out, dx, and dw, db summed over the samples."""
-    stride, pad, dilation, groups, flip = case[7:]
+    stride, pad, dilation, groups, flip, mode = case[7:]
     outs, dxs, dws, dbs = [], [], [], []
     for n in range(x.shape[0]):
-        outs.append(ref.conv_forward(x[n], w, b, stride, pad, dilation, flip, groups))
-        dx, dw, db = ref.conv_backward(x[n], w, dout[n], stride, pad, dilation, flip, groups)
+        outs.append(ref.conv_forward(x[n], w, b, stride, pad, dilation, flip, groups, mode))
+        dx, dw, db = ref.conv_backward(x[n], w, dout[n], stride, pad, dilation, flip, groups,
+                                       mode)
         dxs.append(dx)
         dws.append(dw)
         dbs.append(db)
@@ -106,15 +115,54 @@ def test_reference_groups_by_hand():
         ref.conv_forward(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1), groups=1)
 
 
-@pytest.mark.parametrize("case", CASES[1:5])
+def test_reference_padding_modes_by_hand():
+    x = np.array([[[1, 2, 3], [4, 5, 6]]], dtype=object)
+    pad = (1, 1, 2, 1)  # top, bottom, left, right
+    # reflect: mirrored across the edge, the edge not repeated.
+    assert ref.pad_input(x, pad, "reflect")[0].tolist() == [
+        [6, 5, 4, 5, 6, 5], [3, 2, 1, 2, 3, 2], [6, 5, 4, 5, 6, 5], [3, 2, 1, 2, 3, 2]]
+    # replicate: the nearest edge cell.
+    assert ref.pad_input(x, pad, "replicate")[0].tolist() == [
+        [1, 1, 1, 2, 3, 3], [1, 1, 1, 2, 3, 3], [4, 4, 4, 5, 6, 6], [4, 4, 4, 5, 6, 6]]
+    # circular: wrapped around.
+    assert ref.pad_input(x, pad, "circular")[0].tolist() == [
+        [5, 6, 4, 5, 6, 4], [2, 3, 1, 2, 3, 1], [5, 6, 4, 5, 6, 4], [2, 3, 1, 2, 3, 1]]
+    assert ref.pad_input(x, pad)[0].tolist()[0] == [0] * 6
+    # A 1x1 kernel of 1 on replicate padding: x11 appears 1 + 3 + 2 times in the padded
+    # 4x6 map (its own cell, its row's two left pads and the top pad above the three), so
+    # dL/dx11 is 6 when every output's gradient is 1.
+    w = np.array([[[[1]]]], dtype=object)
+    dout = np.ones((1, 4, 6), dtype=object)
+    dx, _, _ = ref.conv_backward(x, w, dout, (1, 1), pad, (1, 1), mode="replicate")
+    assert dx.tolist() == [[[6, 2, 4], [6, 2, 4]]]
+    with pytest.raises(ValueError):
+        ref.pad_input(x, (2, 0, 0, 0), "reflect")
+
+
+def test_layer_padding_matches_the_twin_helper():
+    from convgrad.layers.conv import pad_input, unpad
+
+    x = fractions((2, 3, 2, 3))
+    for mode in ("zeros", "reflect", "replicate", "circular"):
+        for pad in ((1, 1, 2, 1), (0, 1, 0, 2), (2, 2, 1, 1)):
+            if mode == "reflect" and pad[0] >= 2:
+                continue
+            want = np.stack([ref.pad_input(x[n], pad, mode) for n in range(2)])
+            assert pad_input(x, pad, mode).tolist() == want.tolist(), (mode, pad)
+            # unpad is pad_input's transpose: <pad(x), y> == <x, unpad(y)>.
+            y = fractions(want.shape)
+            assert (want * y).sum() == (x * unpad(y, pad, mode)).sum(), (mode, pad)
+
+
+@pytest.mark.parametrize("case", CASES[1:5] + CASES[7:])
 def test_reference_against_central_differences(case):
     x, w, b, c = arrays(case, exact=False)
-    stride, pad, dilation, groups, flip = case[7:]
-    dx, dw, db = ref.conv_backward(x[0], w, c[0], stride, pad, dilation, flip, groups)
+    stride, pad, dilation, groups, flip, mode = case[7:]
+    args = (stride, pad, dilation, flip, groups, mode)
+    dx, dw, db = ref.conv_backward(x[0], w, c[0], *args)
 
     def loss(x_, w_, b_):
-        return float((c[0] * ref.conv_forward(x_, w_, b_, stride, pad, dilation, flip,
-                                              groups)).sum())
+        return float((c[0] * ref.conv_forward(x_, w_, b_, *args)).sum())
 
     for mine, arg, f in ((dx, x[0], lambda v: loss(v, w, b)), (dw, w, lambda v: loss(x[0], v, b)),
                          (db, b, lambda v: loss(x[0], w, v))):
@@ -141,7 +189,7 @@ def test_layer_matches_reference(case, exact):
             np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("case", CASES[1:4])
+@pytest.mark.parametrize("case", CASES[1:4] + CASES[7:])
 def test_layer_against_central_differences(case):
     x, w, b, c = arrays(case, exact=False)
     layer = layer_of(case, w, b, exact=False)
@@ -160,31 +208,36 @@ def test_layer_against_central_differences(case):
 
 
 def torch_grid() -> list[tuple]:
-    """Shapes, strides, paddings, dilations and groups that Conv2d accepts, with CASES."""
+    """Shapes, strides, paddings (4-sided), dilations, groups and padding modes that Conv2d
+    accepts, with CASES."""
     grid = list(CASES)
-    for groups, C, F in ((1, 2, 3), (2, 4, 2), (2, 2, 4), (3, 3, 3), (3, 6, 6), (4, 4, 8)):
-        for stride in ((1, 1), (2, 1)):
-            for pad in ((0, 0, 0, 0), (1, 1, 2, 2), (2, 0, 1, 2)):
-                for dilation in ((1, 1), (1, 2)):
-                    case = (2, C, 4, 5, F, 2, 3, stride, pad, dilation, groups, False)
+    for groups, C, F in ((1, 2, 3), (2, 4, 2), (3, 3, 3), (4, 4, 8)):
+        for stride, dilation in (((1, 1), (1, 1)), ((2, 1), (1, 2)), ((1, 2), (2, 1))):
+            for pad in ((1, 1, 2, 2), (2, 0, 1, 2), (3, 1, 0, 4)):
+                for mode in ("zeros", "reflect", "replicate", "circular"):
+                    if mode == "reflect" and (max(pad[:2]) >= 4 or max(pad[2:]) >= 5):
+                        continue
+                    case = (2, C, 4, 5, F, 2, 3, stride, pad, dilation, groups, False, mode)
                     if min(out_size(case)) >= 1:
                         grid.append(case)
     return grid
 
 
 TORCH_GRID = torch_grid()
+TORCH_PAD = {"zeros": "constant", "reflect": "reflect", "replicate": "replicate",
+             "circular": "circular"}
 
 
 @pytest.mark.parametrize("case", TORCH_GRID, ids=[str(i) for i in range(len(TORCH_GRID))])
 def test_layer_matches_pytorch(case):
     torch = pytest.importorskip("torch")
     x, w, b, dout = arrays(case, exact=False)
-    stride, pad, dilation, groups, flip = case[7:]
+    stride, pad, dilation, groups, flip, mode = case[7:]
     tx = torch.from_numpy(x.copy()).requires_grad_(True)
     tw = torch.from_numpy(w.copy()).requires_grad_(True)
     tb = torch.from_numpy(b.copy()).requires_grad_(True)
     top, bottom, left, right = pad
-    padded = torch.nn.functional.pad(tx, (left, right, top, bottom))
+    padded = torch.nn.functional.pad(tx, (left, right, top, bottom), mode=TORCH_PAD[mode])
     ty = torch.nn.functional.conv2d(padded, torch.flip(tw, [2, 3]) if flip else tw, tb,
                                     stride=stride, dilation=dilation, groups=groups)
     ty.backward(torch.from_numpy(dout))
@@ -194,6 +247,34 @@ def test_layer_matches_pytorch(case):
     for mine, theirs in ((out, ty.detach()), (dx, tx.grad), (layer.dw, tw.grad),
                          (layer.db, tb.grad)):
         np.testing.assert_allclose(mine, theirs.numpy(), rtol=1e-9, atol=1e-12)
+
+
+# PyTorch warns that an even kernel under "same" pads a copy of the input: so does convgrad.
+@pytest.mark.filterwarnings("ignore:Using padding='same':UserWarning")
+@pytest.mark.parametrize("mode", ["zeros", "reflect", "replicate", "circular"])
+@pytest.mark.parametrize("padding", [1, 2, "same"])
+def test_padding_mode_module_matches_pytorch(padding, mode):
+    """PyTorch's own module, Conv2d(padding=..., padding_mode=...), symmetric and "same"."""
+    torch = pytest.importorskip("torch")
+    H, W, KH, KW = 4, 5, 3, 2
+    if padding == "same":  # SPEC's split of the total (the extra row at the bottom/right)
+        pad = (*geometry.same_padding(H, KH, 1, 1), *geometry.same_padding(W, KW, 1, 1))
+    else:
+        pad = (padding,) * 4
+    case = (2, 2, H, W, 4, KH, KW, (1, 1), pad, (1, 1), 2, False, mode)
+    x, w, b, dout = arrays(case, exact=False)
+    module = torch.nn.Conv2d(2, 4, (KH, KW), padding=padding, padding_mode=mode,
+                             groups=2).double()
+    with torch.no_grad():
+        module.weight.copy_(torch.from_numpy(w))
+        module.bias.copy_(torch.from_numpy(b))
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    ty = module(tx)
+    ty.backward(torch.from_numpy(dout))
+    layer = layer_of(case, w, b, exact=False)
+    np.testing.assert_allclose(layer.forward(x), ty.detach().numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(layer.backward(dout), tx.grad.numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(layer.dw, module.weight.grad.numpy(), rtol=1e-9, atol=1e-12)
 
 
 def test_grouped_module_matches_pytorch():
@@ -256,6 +337,28 @@ def test_terms_read_only_the_filters_group():
     assert {xi[1] for _, xi in layer.dw_terms(5, 1, 0, 0)} == {3}
 
 
+def test_terms_on_copied_padding_name_the_input_cell():
+    case = CASES[6]  # 3x3, 2x2 kernel, reflect padding 1 on every side
+    x, w, b, dout = arrays(case, exact=True)
+    layer = layer_of(case, w, b, exact=True)
+    layer.forward(x)
+    layer.backward(dout)
+    # z[0,0,0,0]: the window of padded rows 0-1, columns 0-1; padded row 0 mirrors input
+    # row 1, padded column 0 input column 1.
+    taps, _ = layer.out_terms(0, 0, 0, 0)
+    assert [t[0] for t in taps] == [(0, 0, 1, 1), (0, 0, 1, 0), (0, 0, 0, 1), (0, 0, 0, 0)]
+    # x[0,0,1,1], the centre, is held by 9 cells of the 5x5 padded map: rows 0, 2, 4
+    # (padded row 0 and row 4 mirror input row 1) times columns 0, 2, 4. Its dX sums one
+    # (output, tap) pair for every tap of every output on any of them.
+    pairs = layer.dx_terms(0, 0, 1, 1)
+    x_pad = np.array(ref.pad_input(np.arange(9).reshape(1, 3, 3), (1, 1, 1, 1), "reflect"))
+    assert np.argwhere(x_pad[0] == 4).tolist() == [[r, s] for r in (0, 2, 4) for s in (0, 2, 4)]
+    # Each output window (2x2) covers 4 padded cells; count the (output, tap) pairs on them.
+    taps_on = sum(int((x_pad[0, i:i + 2, j:j + 2] == 4).sum()) for i in range(4)
+                  for j in range(4))
+    assert len(pairs) == taps_on == len(set(pairs))
+
+
 # --- reading the keys ------------------------------------------------------------------------
 
 
@@ -314,6 +417,44 @@ def test_reader_errors_name_the_line(body, line, words):
         assert word in message, (word, message)
 
 
+def test_reader_padding_mode():
+    for mode in ("zeros", "reflect", "replicate", "circular"):
+        p = problem_from_text(f'input: "1 2 3; 4 5 6"\nkernel: "1 1; 1 1"\npadding: 1\n'
+                              f"padding_mode: {mode}\n")
+        op = p.layers[0].op
+        assert isinstance(op, Conv) and op.padding_mode == mode
+    p = problem_from_text('input: "1 2 3; 4 5 6"\nkernel: "1 1; 1 1"\n')
+    op = p.layers[0].op
+    assert isinstance(op, Conv) and op.padding_mode == "zeros"
+    # "same" and 4-sided padding take the mode too.
+    p = problem_from_text('input: "1 2 3; 4 5 6"\nlayers:\n  - conv: {kernel: "1 1 1; 1 1 1", '
+                          'padding: same, padding_mode: circular}\n')
+    op = p.layers[0].op
+    assert isinstance(op, Conv) and op.pad == (0, 1, 1, 1) and op.padding_mode == "circular"
+
+
+@pytest.mark.parametrize(("body", "line", "words"), [
+    ('input: "1 2 3; 4 5 6"\nkernel: 1\npadding: 2\npadding_mode: reflect\n', 3,
+     ["'padding' puts 2 rows of padding at the top", "2 rows", "less than 2", "replicate"]),
+    ('input: "1 2 3; 4 5 6"\nkernel: 1\npadding: [0, 0, 1, 3]\npadding_mode: reflect\n', 3,
+     ["'padding' puts 3 columns of padding at the right", "3 columns"]),
+    ('input: "1 2 3; 4 5 6"\nkernel: 1\npadding: [0, 3, 0, 0]\npadding_mode: circular\n', 3,
+     ["'padding' puts 3 rows of padding at the bottom", "at most 2"]),
+    ('input: "1 2 3; 4 5 6"\nkernel: 1\npadding: 1\npadding_mode: reflects\n', 4,
+     ["'padding_mode' 'reflects' is not a padding mode", "did you mean 'reflect'?"]),
+    ('input: "1 2 3; 4 5 6"\nkernel: 1\npadding_mode: mirror\n', 3,
+     ["'padding_mode' 'mirror' is not a padding mode", "zeros, reflect, replicate, circular"]),
+    ('input: "1 2; 3 4"\nlayers:\n  - conv:\n      kernel: "1 1 1; 1 1 1; 1 1 1"\n'
+     '      padding: same\n      dilation: 2\n      padding_mode: reflect\n', 5,
+     ["'layers[1].conv.padding' puts 2 rows", "reflect"]),
+])
+def test_reader_padding_mode_errors(body, line, words):
+    message = error(body)
+    assert f"p.yaml, line {line}:" in message, message
+    for word in words:
+        assert word in message, (word, message)
+
+
 # --- the problem file and its pinned JSON, against PyTorch ---------------------------------
 
 
@@ -349,3 +490,33 @@ def test_depthwise_example_matches_pytorch():
                                    value.detach().numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
         exact = np.vectorize(lambda s: float(Fraction(s)))(np.asarray(golden["exact"][key]))
         np.testing.assert_array_equal(exact, np.asarray(golden[key], dtype=float))
+
+
+def test_reflect_padding_example_matches_pytorch():
+    """problems/reflect_padding.yaml's pinned --json against Conv2d(padding='same',
+    padding_mode='reflect') -> ReLU -> MSE in PyTorch float64."""
+    torch = pytest.importorskip("torch")
+    problem = convgrad.reader.read_file(ROOT / "problems" / "reflect_padding.yaml")
+    op = problem.layers[0].op
+    assert isinstance(op, Conv) and op.padding_mode == "reflect" and op.pad == (1, 1, 1, 1)
+    as_float = np.vectorize(float)
+    module = torch.nn.Conv2d(1, 1, 3, padding="same", padding_mode="reflect").double()
+    with torch.no_grad():
+        module.weight.copy_(torch.tensor(as_float(op.w)))
+        module.bias.copy_(torch.tensor(as_float(op.b)))
+    x = torch.tensor(as_float(problem.x)[np.newaxis], requires_grad=True)
+    z = module(x)
+    z.retain_grad()
+    y = torch.relu(z)
+    y.retain_grad()
+    assert problem.target is not None
+    loss = torch.nn.functional.mse_loss(y, torch.tensor(as_float(problem.target)[np.newaxis]))
+    loss.backward()
+    assert x.grad is not None and module.weight.grad is not None
+    golden = _golden("reflect_padding")
+    want = {"Y": y[0, 0], "dY": y.grad[0, 0], "Z": z[0, 0], "dZ": z.grad[0, 0],
+            "dW": module.weight.grad[0, 0], "db": module.bias.grad[0], "dX": x.grad[0, 0],
+            "loss": loss}
+    for key, value in want.items():
+        np.testing.assert_allclose(np.asarray(golden[key], dtype=float),
+                                   value.detach().numpy(), rtol=1e-9, atol=1e-12, err_msg=key)

@@ -140,8 +140,14 @@ class Walkthrough:
         name = title.fields["name"] if isinstance(title, Phrase) else title
         assert isinstance(name, Whole)
         original = Matrix(name, unpadded, None, x_matrix.axis_names)
-        yield word("padding", self.lang), Step("", word("padding.why", self.lang),
-                                                self._blocks([original, x_matrix]))
+        # Padding that copies input cells (reflect, replicate, circular) says how it copies.
+        why = word("padding.why", self.lang)
+        if isinstance(title, Phrase) and title.key == "matrix.padded_copies":
+            rule = title.fields["rule"]
+            assert isinstance(rule, Phrase)
+            why = word("padding.why.copies", self.lang, mode=title.fields["mode"],
+                       rule=said(rule, self.lang))
+        yield word("padding", self.lang), Step("", why, self._blocks([original, x_matrix]))
 
     def _group_steps(self, title: str, why: str, group: TraceGroup, section: Section,
                      results: list[Matrix], inputs: list[Matrix] | None = None,

@@ -26,6 +26,7 @@ from convgrad.model import (
     LAYER_TYPES,
     LOSSES,
     MAX_WORK_BYTES,
+    PADDING_MODES,
     POOL_TYPES,
     REPORT_BYTES,
     SOFTMAX_DIMS,
@@ -68,7 +69,8 @@ MAX_YAML_DEPTH = 32
 # Taps of one kernel or pooling window (256 x 256): the passes loop over them in Python.
 MAX_WINDOW = 256 * 256
 
-CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel", "groups")
+CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel", "groups",
+             "padding_mode")
 CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
@@ -1021,6 +1023,7 @@ class _Builder:
             else:
                 pad = (values[0], values[1], values[2], values[3])
             padding_text = str(values[0]) if len(values) == 1 else str(list(values))
+        mode = self.padding_mode(path, spec, (H, W), pad)
         flip = spec.get("flip_kernel")
         if flip is None:
             flip = False
@@ -1068,10 +1071,38 @@ class _Builder:
         self.add_work(padded + windows + maps, reported)
         op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
                   kernel_shape=k.shape, bias_scalar=bias_scalar, padding_text=padding_text,
-                  groups=groups)
+                  groups=groups, padding_mode=mode)
         layer = self.make_layer("conv", "conv", op, in_shape, counts, (F, OH, OW))
         self.coverage_warnings(layer, op)
         return layer
+
+    def padding_mode(self, path: tuple, spec: dict, size: tuple[int, int],
+                     pad: tuple[int, int, int, int]) -> str:
+        """padding_mode (SPEC section 6, as Conv2d's): zeros, or reflect (each side's padding
+        less than the input along it), replicate, circular (at most the input)."""
+        mpath = (*path, "padding_mode")
+        mode = str(self.get(spec, "padding_mode", "zeros")).strip().lower()
+        if mode not in PADDING_MODES:
+            raise self.err(mpath, f"'{spec['padding_mode']}' is not a padding mode; "
+                           f"{_suggest(mode, PADDING_MODES)}")
+        if mode not in ("reflect", "circular"):
+            return mode
+        where = (*path, "padding") if "padding" in spec else mpath
+        H, W = size
+        for amount, n, side, what in zip(pad, (H, H, W, W), ("top", "bottom", "left", "right"),
+                                         ("row", "row", "column", "column"), strict=True):
+            if mode == "reflect" and amount >= n:
+                raise self.err(where, f"puts {_count(amount, what)} of padding at the "
+                               f"{side}, but reflect padding mirrors the input across its edge "
+                               f"and the input has {_count(n, what)}: reflect needs less "
+                               f"than {n} on each side (as PyTorch's); use less padding, or "
+                               "padding_mode: replicate")
+            if mode == "circular" and amount > n:
+                raise self.err(where, f"puts {_count(amount, what)} of padding at the "
+                               f"{side}, but circular padding wraps the input around once and "
+                               f"the input has {_count(n, what)}: circular takes at most "
+                               f"{n} on each side; use less padding")
+        return mode
 
     def coverage_warnings(self, layer: Layer, op: Conv) -> None:
         """Warnings for input rows and columns that no window of the convolution `op` (the

@@ -88,21 +88,43 @@ def _output_size(size: int, kernel: int, stride: int, dilation: int) -> int:
 # convolution
 
 
-def pad_input(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
-    """Surround x with zeros.
+def _source(t: int, n: int, mode: str) -> int:
+    """The input position that padded position t (t < 0: before the input, t >= n: after
+    it) copies, as PyTorch's padding modes: reflect mirrors across the edge without
+    repeating it, replicate repeats the edge, circular wraps around; -1 for zeros."""
+    if 0 <= t < n:
+        return t
+    if mode == "reflect":
+        return -t if t < 0 else 2 * (n - 1) - t
+    if mode == "replicate":
+        return 0 if t < 0 else n - 1
+    if mode == "circular":
+        return t + n if t < 0 else t - n
+    return -1
+
+
+def pad_input(x: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros") -> np.ndarray:
+    """Surround x with zeros, or with copies of its cells (mode reflect, replicate, circular).
 
     x: (C, H, W); pad: (top, bottom, left, right), ints >= 0.
-    Returns x_pad: (C, H+top+bottom, W+left+right), with x_pad[c, top+h, left+w] = x[c, h, w].
+    Returns x_pad: (C, H+top+bottom, W+left+right), with x_pad[c, top+h, left+w] = x[c, h, w]
+    and each padded cell x[c, source(h), source(w)] (see _source), or 0.
     """
     C, H, W = x.shape
     top, bottom, left, right = pad
     if min(top, bottom, left, right) < 0:
         raise ValueError(f"padding must be >= 0, got {pad}")
+    if mode == "reflect" and max(top, bottom) >= H or mode == "reflect" and max(left, right) >= W:
+        raise ValueError(f"reflect padding {pad} must be less than the input {H}x{W}")
+    if mode == "circular" and (max(top, bottom) > H or max(left, right) > W):
+        raise ValueError(f"circular padding {pad} must be at most the input {H}x{W}")
     x_pad = _zeros((C, H + top + bottom, W + left + right), x)
     for c in range(C):
-        for h in range(H):
-            for w in range(W):
-                x_pad[c, top + h, left + w] = x[c, h, w]
+        for r in range(H + top + bottom):
+            for s in range(W + left + right):
+                h, w = _source(r - top, H, mode), _source(s - left, W, mode)
+                if h >= 0 and w >= 0:
+                    x_pad[c, r, s] = x[c, h, w]
     return x_pad
 
 
@@ -139,12 +161,15 @@ def conv_forward(
     dilation: tuple[int, int],
     flip: bool = False,
     groups: int = 1,
+    mode: str = "zeros",
 ) -> np.ndarray:
     """Cross-correlation plus bias (SPEC section 2), as PyTorch's Conv2d(groups=groups).
 
     x: (C, H, W); w: (F, C/groups, KH, KW); b: (F,); stride (sh, sw);
     pad (top, bottom, left, right); dilation (dil_h, dil_w).
     flip: use w rotated 180 degrees in (KH, KW) (a true convolution).
+    mode: what the padding holds: zeros, or copies of input cells (reflect, replicate,
+    circular; see pad_input).
     Returns z: (F, OH, OW) with
         z[f, i, j] = b[f] + sum over c < C/groups, p, q of
                      x_pad[g*C/groups + c, i*sh + p*dil_h, j*sw + q*dil_w] * w_eff[f, c, p, q]
@@ -155,7 +180,7 @@ def conv_forward(
     sh, sw = stride
     dil_h, dil_w = dilation
     OH, OW = _check_conv_shapes(x, w, stride, pad, dilation, groups)
-    x_pad = pad_input(x, pad)
+    x_pad = pad_input(x, pad, mode)
     w_eff = _rotate180(w) if flip else w
 
     z = _zeros((F, OH, OW), x, w, b)
@@ -184,11 +209,12 @@ def conv_backward(
     dilation: tuple[int, int],
     flip: bool = False,
     groups: int = 1,
+    mode: str = "zeros",
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gradients of conv_forward, given dout = dL/dz.
 
     x: (C, H, W); w: (F, C/groups, KH, KW); dout: (F, OH, OW); stride, pad, dilation, flip,
-    groups as in conv_forward.
+    groups, mode as in conv_forward.
     Returns (dx, dw, db): dx (C, H, W), dw (F, C/groups, KH, KW), db (F,).
     dw is the gradient for w AS WRITTEN: with flip, it is un-flipped.
 
@@ -196,7 +222,8 @@ def conv_backward(
     (r = i*sh + p*dil_h, s = j*sw + q*dil_w, g filter f's group) sends
     dout[f, i, j] * w_eff[f, c, p, q] to that cell of x_pad and dout[f, i, j] times that
     cell to w_eff[f, c, p, q]; the bias gets dout[f, i, j].
-    dx is dx_pad with the padding cropped off.
+    dx is dx_pad with the padding cropped off, each padded cell that copies an input cell
+    (mode reflect, replicate, circular) adding its gradient to that cell.
     """
     C, H, W = x.shape
     F, Cg, KH, KW = w.shape
@@ -206,7 +233,7 @@ def conv_backward(
     OH, OW = _check_conv_shapes(x, w, stride, pad, dilation, groups)
     if dout.shape != (F, OH, OW):
         raise ValueError(f"dout has shape {dout.shape}, expected {(F, OH, OW)}")
-    x_pad = pad_input(x, pad)
+    x_pad = pad_input(x, pad, mode)
     w_eff = _rotate180(w) if flip else w
 
     dx_pad = _zeros(x_pad.shape, x, w, dout)
@@ -229,9 +256,11 @@ def conv_backward(
 
     dx = _zeros((C, H, W), x, w, dout)
     for c in range(C):
-        for h in range(H):
-            for col in range(W):
-                dx[c, h, col] = dx_pad[c, top + h, left + col]
+        for r in range(H + top + bottom):
+            for s in range(W + left + right):
+                h, col = _source(r - top, H, mode), _source(s - left, W, mode)
+                if h >= 0 and col >= 0:
+                    dx[c, h, col] = dx[c, h, col] + dx_pad[c, r, s]
 
     # w_eff[p, q] = w[KH-1-p, KW-1-q], so dL/dw[a, b] = dL/dw_eff[KH-1-a, KW-1-b]: rotate back.
     dw = _rotate180(dw_eff) if flip else dw_eff

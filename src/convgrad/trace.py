@@ -401,9 +401,12 @@ class Trace:
             lines.append(phrase("fact.groups", layer=name, groups=op.groups,
                                 C=C * op.groups, Cg=C, Fg=Fg, s="s" if Fg > 1 else "",
                                 depthwise=phrase("fact.depthwise") if C == 1 else ""))
+        lines.append(phrase("fact.padding", layer=name, text=op.padding_text, top=top,
+                            bottom=bottom, left=left, right=right))
+        if op.padding_mode != "zeros":
+            lines.append(phrase("fact.padding_mode", layer=name, mode=op.padding_mode,
+                                rule=phrase(f"pad.{op.padding_mode}")))
         return [*lines,
-                phrase("fact.padding", layer=name, text=op.padding_text, top=top,
-                       bottom=bottom, left=left, right=right),
                 form("labelled", name, form("conv_size", (H, top, bottom, dh, KH, sh, OH),
                                             (W, left, right, dw, KW, sw, OW)))]
 
@@ -443,8 +446,11 @@ class Trace:
             op, x, in_label = step.op, step.x, names.x
             if any(op.pad):
                 x_shown = _shown_with_pad(in_label, op.pad)
-                x_matrix = Matrix(phrase("matrix.padded", name=Whole(in_label)),
-                                  pad_input(x, op.pad).reshape(x_shown),
+                title = phrase("matrix.padded", name=Whole(in_label)) \
+                    if op.padding_mode == "zeros" else \
+                    phrase("matrix.padded_copies", name=Whole(in_label), mode=op.padding_mode,
+                           rule=phrase(f"pad.{op.padding_mode}"))
+                x_matrix = Matrix(title, pad_input(x, op.pad, op.padding_mode).reshape(x_shown),
                                   _pad_mask(x.shape, op.pad).reshape(x_shown),
                                   _axes(in_label))
             else:
@@ -459,7 +465,7 @@ class Trace:
         x = step.x
         N, C, H, W = x.shape
         F, _, KH, KW = step.w.shape
-        x_pad = pad_input(x, op.pad)
+        x_pad = pad_input(x, op.pad, op.padding_mode)
         out = names.out
         section = Section(
             phrase("title.conv") if self.problem.single else

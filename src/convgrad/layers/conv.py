@@ -28,16 +28,46 @@ from convgrad.model import Conv
 from convgrad.model import Layer as LayerSpec
 
 
-def pad_input(x: np.ndarray, pad: tuple[int, int, int, int]) -> np.ndarray:
-    """x (..., H, W) -> x_pad (..., H + top + bottom, W + left + right), zeros around: a batch
-    (N, C, H, W) or one sample (C, H, W)."""
+def pad_input(x: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros") -> np.ndarray:
+    """x (..., H, W) -> x_pad (..., H + top + bottom, W + left + right): a batch (N, C, H, W)
+    or one sample (C, H, W), with zeros around, or (mode reflect, replicate, circular) with
+    copies of input cells, as geometry.pad_source maps them."""
     *lead, H, W = x.shape
     top, bottom, left, right = pad
     if not any(pad):
         return x
+    if mode != "zeros":
+        rows = geometry.pad_source(H, top, bottom, mode)
+        cols = geometry.pad_source(W, left, right, mode)
+        return x[..., rows[:, np.newaxis], cols]
     x_pad = zeros((*lead, H + top + bottom, W + left + right), x)
     x_pad[..., top:top + H, left:left + W] = x
     return x_pad
+
+
+def unpad(dx_pad: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros"
+          ) -> np.ndarray:
+    """The gradient of pad_input: dx_pad (..., Hp, Wp) -> dx (..., H, W). A padded cell that
+    copies an input cell (reflect, replicate, circular) hands its gradient to that cell;
+    zeros padding's gradient is dropped."""
+    *_, Hp, Wp = dx_pad.shape
+    top, bottom, left, right = pad
+    H, W = Hp - top - bottom, Wp - left - right
+    if mode == "zeros" or not any(pad):
+        return dx_pad[..., top:top + H, left:left + W]
+    # Rows first: the inner rows as they are, then each padding row added to the row it
+    # copies (np.add.at adds every copy, when several pad rows copy the same row); then
+    # the columns likewise. Only the padding is scattered, never the whole array.
+    # (np.add.at indexes the first axis: each pass moves its axis there, as views.)
+    border = np.r_[0:top, top + H:Hp]
+    rows = dx_pad[..., top:top + H, :].copy()
+    np.add.at(np.moveaxis(rows, -2, 0), geometry.pad_source(H, top, bottom, mode)[border],
+              np.moveaxis(dx_pad[..., border, :], -2, 0))
+    border = np.r_[0:left, left + W:Wp]
+    dx = rows[..., left:left + W].copy()
+    np.add.at(np.moveaxis(dx, -1, 0), geometry.pad_source(W, left, right, mode)[border],
+              np.moveaxis(rows[..., border], -1, 0))
+    return dx
 
 
 def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
@@ -67,7 +97,7 @@ class ConvLayer(ParamLayer):
         self.w = num.param(op.w, layer.name, "kernel", "kernel")
         self.b = num.param(op.b, layer.name, "bias", "bias")
         self.stride, self.pad, self.dilation, self.flip = op.stride, op.pad, op.dilation, op.flip
-        self.groups = op.groups
+        self.groups, self.mode = op.groups, op.padding_mode
         self.cols: np.ndarray  # the im2col matrix (C*KH*KW, N*OH*OW), kept for dW
 
     @property
@@ -95,7 +125,7 @@ class ConvLayer(ParamLayer):
         top, bottom, left, right = self.pad
         OH = geometry.conv_output_size(H, top, bottom, KH, self.stride[0], self.dilation[0])
         OW = geometry.conv_output_size(W, left, right, KW, self.stride[1], self.dilation[1])
-        x_pad = pad_input(x, self.pad)
+        x_pad = pad_input(x, self.pad, self.mode)
         self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW)
         z = grouped_matmul(w.reshape(G, F // G, Cg * KH * KW),
                            self.cols.reshape(G, Cg * KH * KW, N * OH * OW))
@@ -140,7 +170,7 @@ class ConvLayer(ParamLayer):
                 dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
                        q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[:, p, q]
         dx_pad = dx_pad.reshape(C, N, H + top + bottom, W + left + right)
-        dx = dx_pad[..., top:top + H, left:left + W].transpose(1, 0, 2, 3)
+        dx = unpad(dx_pad, self.pad, self.mode).transpose(1, 0, 2, 3)
         if denominator != 1:
             dx = divide(dx, denominator)
         # dW is reported for W as written: un-rotate it when the kernel was flipped.
@@ -171,6 +201,14 @@ class ConvLayer(ParamLayer):
         g = c // Cg
         return range(g * Fg, (g + 1) * Fg)
 
+    def _sources(self) -> tuple[np.ndarray, np.ndarray]:
+        """For each row and each column of x_pad, the input row or column it holds (-1: a
+        zero of the padding), as pad_input fills it."""
+        _, H, W = self.layer.in_shape
+        top, bottom, left, right = self.pad
+        return (geometry.pad_source(H, top, bottom, self.mode),
+                geometry.pad_source(W, left, right, self.mode))
+
     def padded_window(self, n: int, f: int, i: int, j: int) -> list[Index]:
         """The cells of x_pad (N, C, Hp, Wp) under output (n, f, i, j), in (c, p, q) order:
         the channels of f's group."""
@@ -182,37 +220,35 @@ class ConvLayer(ParamLayer):
     def out_terms(self, n: int, f: int, i: int, j: int
                   ) -> tuple[list[tuple[Index | None, Index]], Index]:
         """z[n,f,i,j] = sum of x[x_index] * w[w_index] + b[bias_index]: the (x_index, w_index)
-        pairs in (c, p, q) order over the channels of f's group, x_index (n, c, r, s) or None
-        where the tap falls on padding, and (f,)."""
+        pairs in (c, p, q) order over the channels of f's group, and (f,). x_index (n, c, r, s)
+        is the input cell under the tap, or the one a padded cell copies (reflect,
+        replicate, circular); None where the tap falls on zeros padding."""
         _, _, KH, KW = self.w.shape
-        _, H, W = self.layer.in_shape
-        top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        rows, cols = self._sources()
         channels = self._channels(f)
         taps: list[tuple[Index | None, Index]] = []
         for c in channels:
             for p in range(KH):
-                r = i * sh + p * dh - top
+                r = int(rows[i * sh + p * dh])
                 for q in range(KW):
-                    s = j * sw + q * dw - left
-                    inside = 0 <= r < H and 0 <= s < W
-                    taps.append(((n, c, r, s) if inside else None,
+                    s = int(cols[j * sw + q * dw])
+                    taps.append(((n, c, r, s) if r >= 0 and s >= 0 else None,
                                  (f, c - channels.start, *self._tap(p, q))))
         return taps, (f,)
 
     def dw_terms(self, f: int, c: int, p: int, q: int) -> Grid[tuple[Index, Index]]:
         """dw[f,c,p,q] (w as written; c counts within f's group) = sum of dout[dout_index] *
-        x[x_index]: one pair per output of every sample whose window put this weight on a
-        real input (padding adds 0), sample by sample."""
-        _, H, W = self.layer.in_shape
+        x[x_index]: one pair per output of every sample whose window put this weight on an
+        input cell or on a padded copy of one (zeros padding adds 0), sample by sample."""
         _, OH, OW = self.layer.out_shape
-        top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        sources_r, sources_c = self._sources()
         pe, qe = self._tap(p, q)
         channel = self._channels(f).start + c
         rows = [(n, i, r) for n in range(self.samples) for i in range(OH)
-                if 0 <= (r := i * sh + pe * dh - top) < H]
-        cols = [(j, s) for j in range(OW) if 0 <= (s := j * sw + qe * dw - left) < W]
+                if (r := int(sources_r[i * sh + pe * dh])) >= 0]
+        cols = [(j, s) for j in range(OW) if (s := int(sources_c[j * sw + qe * dw])) >= 0]
         return Grid(rows, cols, lambda row, col: ((row[0], f, row[1], col[0]),
                                                   (row[0], channel, row[2], col[1])))
 
@@ -223,24 +259,29 @@ class ConvLayer(ParamLayer):
         return Grid(rows, range(OW), lambda row, j: (row[0], f, row[1], j))
 
     def dx_terms(self, n: int, c: int, r: int, s: int) -> list[tuple[Index, Index]]:
-        """dx[n,c,r,s] = sum of dout[dout_index] * w[w_index] over every window of sample n
-        (of the filters of c's group) that covers input (r, s), in the order of the outputs;
-        [] for an input no tap meets."""
+        """dx[n,c,r,s] = sum of dout[dout_index] * w[w_index] over every tap of sample n (of
+        the filters of c's group) on input (r, s) or on a padded cell that copies it, in the
+        order of the outputs; [] for an input no tap meets."""
         _, Cg, KH, KW = self.w.shape
         _, OH, OW = self.layer.out_shape
-        top, _, left, _ = self.pad
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        sources_r, sources_c = self._sources()
+        # The rows and columns of x_pad that hold this input cell: its own, and its copies.
+        rows = np.flatnonzero(sources_r == r).tolist()
+        cols = np.flatnonzero(sources_c == s).tolist()
         cw = c % Cg  # the channel within its group, as w counts it
         met = []  # (f, i, j, p, q): output (n, f, i, j) met this input through weight (p, q)
         for f in self._filters(c):
-            for p in range(KH):
-                i, rem = divmod(r + top - p * dh, sh)
-                if rem or not 0 <= i < OH:
-                    continue
-                for q in range(KW):
-                    j, rem = divmod(s + left - q * dw, sw)
-                    if not rem and 0 <= j < OW:
-                        met.append((f, i, j, *self._tap(p, q)))
+            for t in rows:
+                for p in range(KH):
+                    i, rem = divmod(t - p * dh, sh)
+                    if rem or not 0 <= i < OH:
+                        continue
+                    for u in cols:
+                        for q in range(KW):
+                            j, rem = divmod(u - q * dw, sw)
+                            if not rem and 0 <= j < OW:
+                                met.append((f, i, j, *self._tap(p, q)))
         met.sort()
         return [((n, f, i, j), (f, cw, p, q)) for f, i, j, p, q in met]
 

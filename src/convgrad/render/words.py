@@ -119,6 +119,18 @@ WORDS: dict[str, tuple[str, str]] = {
     "fact.padding": ("{layer}: padding {text}: top {top}, bottom {bottom}, left {left}, "
                      "right {right}",
                      "{layer}：填充 {text}：上 {top}，下 {bottom}，左 {left}，右 {right}"),
+    "fact.padding_mode": ("{layer}: padding mode {mode}: {rule}",
+                          "{layer}：填充方式 {mode}：{rule}"),
+    "pad.reflect": ("each padded cell copies the input cell mirrored across the edge (the edge "
+                    "itself not repeated), so its gradient flows back to that cell",
+                    "每个填充格复制以边缘为镜面对称的输入格（边缘本身不重复），"
+                    "其梯度也回传给那个输入格"),
+    "pad.replicate": ("each padded cell copies the nearest edge cell of the input, so its "
+                      "gradient flows back to that cell",
+                      "每个填充格复制最近的输入边缘格，其梯度也回传给那个输入格"),
+    "pad.circular": ("each padded cell copies the cell on the opposite side of the input (it "
+                     "wraps around), so its gradient flows back to that cell",
+                     "每个填充格复制输入另一侧的格子（首尾相接），其梯度也回传给那个输入格"),
     "fact.pool": ("{layer}: {kind} pooling {size}, stride {stride}, no padding: {before} -> "
                   "{after}", "{layer}：{kind} 池化 {size}，步长 {stride}，无填充：{before} -> "
                   "{after}"),
@@ -153,6 +165,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "note.from": ("from {cell}", "来自 {cell}"),
     "note.uncovered": ("no kernel tap meets this input", "没有任何卷积核位置覆盖这个输入"),
     "note.rest_zero": ("every other entry of dL/d{name} is 0", "dL/d{name} 的其余元素都是 0"),
+    "matrix.padded_copies": ("{name} padded, {mode} (padding in parentheses: copies of "
+                             "input cells)",
+                             "{name} 填充后，{mode}（括号内为填充：输入格的副本）"),
     "matrix.padded": ("{name} padded (padding in parentheses)", "{name} 填充后（括号内为填充）"),
     "matrix.target": ("Target", "目标"),
     "axis.channel": ("channel", "通道"),
@@ -169,6 +184,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.padding.why": ("Zeros are added around the input so that the kernel can also be "
                          "centred on the border; the pad cells are in parentheses.",
                     "在输入四周补零，让卷积核也能覆盖边缘；括号中的是填充的零。"),
+    "step.padding.why.copies": ("The input is padded with {mode} ({rule}); the pad cells "
+                                "are in parentheses. A weight on a pad cell multiplies the "
+                                "input cell it copies, and dL/dX adds up there.",
+                                "输入按 {mode} 方式填充（{rule}）；括号中的是填充格。落在填充格上"
+                                "的权重乘的是它复制的输入格，dL/dX 也在那里累加。"),
     "step.padding.none": ("No padding: the kernel only visits positions where it fits inside X.",
                      "没有填充：卷积核只在完全落在 X 内部的位置上滑动。"),
     "step.loss.L": ("The loss", "损失函数"),
