@@ -65,8 +65,8 @@ MAX_YAML_DEPTH = 32
 MAX_WINDOW = 256 * 256
 
 CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
-TOP_KEYS = ("name", "description", "input", *CONV_KEYS, "activation", "pool", "target",
-            "loss", "grad_output", "learning_rate", "layers")
+TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
+            "target", "loss", "grad_output", "learning_rate", "layers")
 
 
 # --- reading YAML ----------------------------------------------------------------
@@ -660,6 +660,7 @@ class _Builder:
         self.warnings: list[Notice] = []
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
+        self.samples = 1  # the batch's size
 
     def err(self, path: tuple, message: str) -> ProblemError:
         return self.where.error(path, message)
@@ -667,13 +668,15 @@ class _Builder:
     # memory (MAX_WORK_BYTES): the values the layers read so far keep and report
 
     def need(self, kept: int, reported: int = 0) -> int:
-        """Bytes of float64 arithmetic with a layer of these values added."""
-        return ((self.kept + kept) * FLOAT_BYTES
-                + (self.reported + reported) * REPORT_BYTES[False])
+        """Bytes of float64 arithmetic with a layer of these values (one sample's) added.
+        Every value counts once per sample of a batch (the weights too: a bound, not a
+        measure)."""
+        return ((self.kept + kept * self.samples) * FLOAT_BYTES
+                + (self.reported + reported * self.samples) * REPORT_BYTES[False])
 
     def add_work(self, kept: int, reported: int) -> None:
-        self.kept += kept
-        self.reported += reported
+        self.kept += kept * self.samples
+        self.reported += reported * self.samples
 
     def too_big(self, need: int) -> str:
         return (f"the problem would need {_bytes_text(need)} of memory, more than the "
@@ -773,10 +776,17 @@ class _Builder:
             raise self.err(("input",), "is missing: give the input matrix X, for example "
                            "input: \"1 2 3; 4 5 6; 7 8 9\"")
         x = self.array(("input",), data["input"])
-        if x.ndim not in (1, 2, 3):
+        batched = self.batched(x)
+        if x.ndim not in (1, 2, 3) and not batched:
             raise self.err(("input",), f"is {shape_text(x.shape)}; it must be a matrix (H x W) "
-                           "or channels of matrices (C x H x W)")
+                           "or channels of matrices (C x H x W), or a batch of them "
+                           "(N x C x H x W)")
         x_shape = x.shape
+        samples = x.shape[0] if batched else 1
+        # The layers are read for one sample; a batch costs its size times the memory.
+        self.samples = samples
+        if batched:
+            x = x[0]
         if data.get("layers") is not None:
             single_keys = [k for k in (*CONV_KEYS, "activation", "pool") if k in data]
             if single_keys:
@@ -791,9 +801,11 @@ class _Builder:
             layers, x = self.single_layer(data, x.reshape(1, -1) if x.ndim == 1 else x)
             single = True
         out_shape = layers[-1].out_shape
+        if batched:  # every sample in the shape the layers read the first one in
+            x = self.array(("input",), data["input"]).reshape(samples, *x.shape)
         problem = Problem(source=self.where.source, x=x, x_shape=x_shape, layers=layers,
-                          single=single, lines=self.where.lines, warnings=self.warnings,
-                          work=(self.kept, self.reported))
+                          single=single, batched=batched, lines=self.where.lines,
+                          warnings=self.warnings, work=(self.kept, self.reported))
         for key in ("name", "description"):
             if data.get(key) is not None and problem.name is None:
                 problem.name = str(data[key]).strip()
@@ -801,6 +813,26 @@ class _Builder:
         if data.get("learning_rate") is not None:
             problem.learning_rate = self.number(("learning_rate",), data["learning_rate"])
         return problem
+
+    def batched(self, x: np.ndarray) -> bool:
+        """Whether the input is a batch (SPEC section 6): a 4-D input always is (N x C x H x
+        W); `batch: true` makes the first axis of a 2-D or 3-D input the batch axis."""
+        value = self.data.get("batch")
+        if value is None:
+            return x.ndim == 4
+        if not isinstance(value, bool):
+            raise self.err(("batch",), f"must be true or false, not {value!r}")
+        if x.ndim == 4 and not value:
+            raise self.err(("batch",), "is false but 'input' is 4-D, which is a batch "
+                           "(N x C x H x W); remove 'batch', or give one sample (C x H x W)")
+        if value and x.ndim < 2:
+            raise self.err(("batch",), f"is true but 'input' is a vector of {x.size}, with no "
+                           "axis left for a sample after the batch axis; give one row per "
+                           "sample (N x K), or remove 'batch'")
+        if value and x.ndim > 4:
+            raise self.err(("input",), f"is {shape_text(x.shape)}; a batch is N x C x H x W "
+                           "at most")
+        return value
 
     def refuse_1d_convolution(self, x: np.ndarray) -> None:
         """A vector input under a vector kernel is a 1-D convolution (SPEC section 6), whose
@@ -847,19 +879,34 @@ class _Builder:
             if any(v < 0 for v in t.flat):
                 raise self.err(("target",), "has a negative entry; cross_entropy needs a "
                                "distribution (entries >= 0 that sum to 1), e.g. one-hot")
-            total = sum(t.flat)
-            if (total != 1 if t.dtype == object else abs(total - 1) > 1e-9):
-                raise self.err(("target",), f"sums to {total}; cross_entropy needs targets "
-                               "that sum to 1 (a distribution or one-hot)")
+            # one distribution per sample
+            for n, row in enumerate(t.reshape(problem.samples, -1)):
+                total = sum(row)
+                if (total != 1 if t.dtype == object else abs(total - 1) > 1e-9):
+                    if problem.batched:
+                        raise self.err(("target",), f"sums to {total} for sample {n + 1}; "
+                                       "cross_entropy needs each sample's targets to sum to 1 "
+                                       "(a distribution or one-hot)")
+                    raise self.err(("target",), f"sums to {total}; cross_entropy needs targets "
+                                   "that sum to 1 (a distribution or one-hot)")
 
     def output_like(self, path: tuple, value: Any, out_shape: tuple[int, ...],
                     problem: Problem) -> np.ndarray:
-        """target or grad_output: must have the output's shape, up to length-1 axes."""
+        """target or grad_output: must have the output's shape, up to length-1 axes; in a
+        batch, the batch axis first (N x the output of one sample)."""
         arr = self.array(path, value)
         want = user_output_shape(problem, out_shape)
+        if problem.batched:
+            out_shape = want = (problem.samples, *out_shape)
+            if arr.ndim and arr.shape[0] != problem.samples and problem.samples != 1:
+                raise self.err(path, f"is {shape_text(arr.shape)} but the output of the batch "
+                               f"is {shape_text(want)}; give one value per output element, "
+                               f"the batch axis first ({problem.samples} samples)")
         if squeezed(arr.shape) != squeezed(out_shape):
-            raise self.err(path, f"is {shape_text(arr.shape)} but the output is "
-                           f"{shape_text(want)}; give one value per output element")
+            batch = " of the batch" if problem.batched else ""
+            raise self.err(path, f"is {shape_text(arr.shape)} but the output{batch} is "
+                           f"{shape_text(want)}; give one value per output element"
+                           + (", the batch axis first" if problem.batched else ""))
         return arr.reshape(out_shape)
 
     # single layer: the same as layers [conv, activation, pool]

@@ -340,13 +340,17 @@ class Trace:
         if problem.name:
             lines.append(phrase("fact.name", name=problem.name))
         lines.append(Phrase("fact.input", {"shape": _shape(problem.x_shape)},
-                            "" if len(problem.x_shape) != 3 else " (C x H x W)"))
+                            _axes_text(len(problem.x_shape), problem.batched)))
+        if problem.batched:
+            lines.append(phrase("fact.batch", n=problem.samples))
         for step in solved.passes:
             lines.extend(self._part(step, "facts")(step))
         if problem.target is not None:
             loss = problem.loss or "mse"
-            lines.append(phrase("fact.loss", loss=loss, what=phrase(f"loss.{loss}"),
-                                  formula=LOSS_FORMULAS[loss]))
+            what = f"loss.{loss}_batch" if problem.batched and loss == "cross_entropy" else \
+                f"loss.{loss}"
+            lines.append(phrase("fact.loss", loss=loss, what=phrase(what),
+                                  formula=self._loss_formula(loss)))
         elif problem.grad_output is not None:
             lines.append(phrase("fact.no_loss"))
         else:
@@ -600,6 +604,12 @@ class Trace:
 
     # loss
 
+    def _loss_formula(self, loss: str) -> str:
+        """The loss as a formula; cross_entropy in a batch is the mean over the samples."""
+        if self.problem.batched and loss in BATCH_LOSS_FORMULAS:
+            return BATCH_LOSS_FORMULAS[loss]
+        return LOSS_FORMULAS[loss]
+
     def loss_section(self) -> Section:
         solved = self.run
         y, t = solved.y, solved.target
@@ -607,9 +617,11 @@ class Trace:
         loss = self.problem.loss or "mse"
         yl = self.names[-1].out
         N = y.size
-        section = Section(phrase("title.loss", loss=loss), LOSS_FORMULAS[loss], kind="loss")
-        section.matrices.append(self._matrix(phrase("matrix.target"), t, yl))
-        section.groups.append(Group("L", LOSS_FORMULAS[loss], 1,
+        formula = self._loss_formula(loss)
+        section = Section(phrase("title.loss", loss=loss), formula, kind="loss")
+        section.matrices.append(self._matrix(phrase("matrix.target"), t, yl,
+                                             axis_names=_axes(yl)))
+        section.groups.append(Group("L", formula, 1,
                                     lambda _: self._loss_expansion(loss, y, t, yl), kind="L"))
         dy = solved.dy
 
@@ -619,12 +631,14 @@ class Trace:
             index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
-                                                 N, y, t)
+                                                 N, y, t, batch)
             return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
-        section.groups.append(Group(f"dL/d{yl.name}", LOSS_DERIVATIVES[loss], N, make,
-                                    kind="dY"))
-        section.results.append(self._matrix("dL/dY", dy, yl))
+        batch = self.problem.batched
+        rule = BATCH_LOSS_DERIVATIVES[loss] if batch and loss in BATCH_LOSS_DERIVATIVES else \
+            LOSS_DERIVATIVES[loss]
+        section.groups.append(Group(f"dL/d{yl.name}", rule, N, make, kind="dY"))
+        section.results.append(self._matrix("dL/dY", dy, yl, axis_names=_axes(yl)))
         return section
 
     def _loss_expansion(self, loss: str, y: np.ndarray, t: np.ndarray, yl: Labeler
@@ -644,8 +658,7 @@ class Trace:
             def number(i: Index) -> Term:
                 return form(op, y[i], t[i])
         else:
-            yf = np.asarray(y, dtype=float)
-            softmax = np.exp(yf - yf.max()) / np.exp(yf - yf.max()).sum()
+            softmax = _softmax_per_sample(y)
             indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
 
             def symbol(i: Index) -> Term:
@@ -654,8 +667,10 @@ class Trace:
             def number(i: Index) -> Term:
                 return form("t_ln", t[i], softmax[i])
 
+        samples = len(y)
         prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
-                  "bce": f"-1/{N}·[", "cross_entropy": "-["}[loss]
+                  "bce": f"-1/{N}·[",
+                  "cross_entropy": "-[" if samples == 1 else f"-1/{samples}·["}[loss]
         suffix = "]" if prefix else ""
         return Expansion("L", Terms(indices, symbol, before=prefix, after=suffix),
                          Terms(indices, number, before=prefix, after=suffix), value)
@@ -934,22 +949,52 @@ ACTIVATION_DERIVATIVES = {
 }
 
 
+BATCH_LOSS_FORMULAS = {
+    "cross_entropy": "L = -1/N · Σ over the samples n of Σ t·ln softmax(y_n),  softmax over "
+                     "the outputs of one sample",
+}
+
+BATCH_LOSS_DERIVATIVES = {
+    "cross_entropy": "dL/dy = (softmax(y_n)·Σt_n - t)/N, y_n the outputs of y's sample",
+}
+
+
+def _softmax_per_sample(y: np.ndarray) -> np.ndarray:
+    """softmax over the outputs of each sample of y (N, ...), float64."""
+    yf = np.asarray(y, dtype=float)
+    axes = tuple(range(1, y.ndim))
+    e = np.exp(yf - yf.max(axis=axes, keepdims=True))
+    return e / e.sum(axis=axes, keepdims=True)
+
+
 def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: Number, N: int,
-                     y: np.ndarray, t: np.ndarray) -> tuple[Form, Form]:
-    """dL/dy of one output, as a formula of the entries and of their numbers."""
+                     y: np.ndarray, t: np.ndarray, batch: bool = False) -> tuple[Form, Form]:
+    """dL/dy of one output, as a formula of the entries and of their numbers; y and t are
+    (N, ...), the entries' indices name the sample first."""
     if loss in ("mse", "mae", "bce"):
         return form(f"d_{loss}", N, y_entry, t_entry), form(f"d_{loss}", N, yv, tv)
     if loss in ("sse", "half_sse"):
         return form(f"d_{loss}", y_entry, t_entry), form(f"d_{loss}", yv, tv)
-    yf = np.asarray(y, dtype=float)
-    softmax = float(np.exp(float(yv) - yf.max()) / np.exp(yf - yf.max()).sum())
+    n = y_entry.index[0]
+    softmax = float(_softmax_per_sample(y)[y_entry.index])
+    if batch:
+        samples = len(y)
+        return (form("d_cross_entropy_batch", samples, y_entry, t_entry),
+                form("d_cross_entropy_batch_value", samples, softmax, sum(t[n].flat), tv))
     return (form("d_cross_entropy", y_entry, t_entry),
-            form("d_cross_entropy_value", softmax, sum(t.flat), tv))
+            form("d_cross_entropy_value", softmax, sum(t[n].flat), tv))
 
 
 def _target(label: Labeler) -> Labeler:
     """The target's entries, named after the outputs': y11 -> t11."""
-    return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape)
+    return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape, label.batch)
+
+
+def _axes_text(ndim: int, batch: bool) -> str:
+    """What the input's axes are, after its shape: " (C x H x W)", " (N x C x H x W)"."""
+    if batch:
+        return {4: " (N x C x H x W)", 3: " (N x H x W)", 2: " (N x K)"}.get(ndim, "")
+    return " (C x H x W)" if ndim == 3 else ""
 
 
 def _shape(shape: tuple[int, ...]) -> str:

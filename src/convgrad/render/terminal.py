@@ -138,6 +138,10 @@ FORMS: dict[str, Callable[..., str]] = {
     "d_bce": lambda n, y, t: f"({S(y)} - {P(t)}) / ({P(y)}·(1 - {P(y)})) / {S(n)}",
     "d_cross_entropy": lambda y, t: f"softmax(y){_suffix(y)}·Σt - {P(t)}",
     "d_cross_entropy_value": lambda s, total, t: f"{S(s)}·{P(total)} - {P(t)}",
+    # the same in a batch: softmax over the entry's sample, the mean over N samples
+    "d_cross_entropy_batch": lambda n, y, t: f"(softmax(y){_suffix(y)}·Σt - {P(t)})/{S(n)}",
+    "d_cross_entropy_batch_value": lambda n, s, total, t:
+        f"({S(s)}·{P(total)} - {P(t)})/{S(n)}",
 }
 def label_text(label: Entry | str) -> str:
     """What an expansion makes, by name: y11, dL/dw[1,1,2,2], w11_new, L."""
@@ -394,8 +398,12 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     for key in result.top_keys:
         value = result[key]
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            axes = ("filter", "channel") if value.ndim == 4 else \
-                ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
+            param = key in ("dW", "W_new", "db", "b_new")
+            if solved.problem.batched and not param:  # the batch axis first
+                axes = ("sample", "channel")[:max(value.ndim - 2, 0)]
+            else:
+                axes = ("filter", "channel") if value.ndim == 4 else \
+                    ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
             summary.append(Matrix(key, value, axis_names=axes))
         else:
             if isinstance(value, np.ndarray):
