@@ -29,7 +29,7 @@ from convgrad.render.terminal import (
     said,
 )
 from convgrad.render.words import say
-from convgrad.trace import Expansion, Matrix, Section, Trace
+from convgrad.trace import Expansion, Form, Matrix, Phrase, Section, Trace, Whole
 from convgrad.trace import Group as TraceGroup
 
 # Elements of each kind shown in full (grids, symbols, numbers) before the rest, one line each.
@@ -120,7 +120,7 @@ class Walkthrough:
         inputs = section.matrices[1:] if kind == "conv" else section.matrices  # X was step 2
         for k, group in enumerate(section.groups):
             last = k == len(section.groups) - 1
-            yield from self._group_steps(title if k == 0 else group.title,
+            yield from self._group_steps(title if k == 0 else said(group.title, lang),
                                          why if k == 0 else said(group.rule, lang), group, section,
                                          results=section.results if last else [],
                                          inputs=inputs if k == 0 else [])
@@ -135,7 +135,10 @@ class Walkthrough:
             return
         unpadded = x_matrix.array[..., :, :][~x_matrix.pad].reshape(
             _unpadded_shape(x_matrix))
-        name = said(x_matrix.title, self.lang).split(" ")[0]
+        # The padded matrix is titled "X padded ..."; the original by the name alone.
+        title = x_matrix.title
+        name = title.fields["name"] if isinstance(title, Phrase) else title
+        assert isinstance(name, Whole)
         original = Matrix(name, unpadded, None, x_matrix.axis_names)
         yield word("padding", self.lang), Step("", word("padding.why", self.lang),
                                                 self._blocks([original, x_matrix]))
@@ -147,7 +150,8 @@ class Walkthrough:
         """A step for the kind, its first elements in full as sub-steps, then the rest."""
         full = group.count if self.show_all else min(FULL, group.count)
         # The kind's formula (Y = X ⋆ W + b) when its title is one; a bare name says nothing.
-        formula = [Text(group.title, style="bold")] if "=" in group.title else []
+        formula = ([Text(said(group.title, self.lang), style="bold")]
+                   if isinstance(group.title, Form) else [])
         head = Step("", why, [*self._blocks(inputs or []), *formula])
         yield title, head
         for n in range(full):

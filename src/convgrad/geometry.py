@@ -25,6 +25,22 @@ def conv_output_size(n: int, pad_before: int, pad_after: int, k: int, stride: in
     return span // stride + 1
 
 
+def conv_transpose_output_size(n: int, pad: int, k: int, stride: int, dilation: int,
+                               output_padding: int) -> int:
+    """Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1 (SPEC section 6, ConvTranspose2d):
+    input row i spreads its kernel over rows i*sh + p*dh - ph, p < kh, of the output; the
+    padding is cut from both ends, output_padding added at the end. 0 or less: no output."""
+    return (n - 1) * stride - 2 * pad + dilated_size(k, dilation) + output_padding
+
+
+def conv_transpose_unreached(n: int, pad: int, k: int, stride: int, dilation: int,
+                             out: int) -> list[int]:
+    """0-based input positions of a transposed convolution whose every tap falls on the
+    padding that is cut off: they reach no output, and their dX entries are 0."""
+    return [i for i in range(n)
+            if not any(0 <= i * stride + p * dilation - pad < out for p in range(k))]
+
+
 def same_padding(n: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
     """Padding for "same": Ho = ceil(H / s); the odd extra row goes after (bottom/right)."""
     out = math.ceil(n / stride)

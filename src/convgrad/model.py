@@ -1,13 +1,15 @@
 """The problem as data: what the engine computes, built by reader.py, with no input or output.
 
 A Problem holds the input, the layers in order (a description per kind of layer: Conv,
-Activation, Pool, Flatten, Dense, Softmax) and the objective (a target and a loss, or dL/dY given),
-already checked: shapes fit, numbers are numbers, names are known. The conventions that
-decide how results are shown (the user's shapes, a scalar bias) live here too, once.
+Activation, Pool, Flatten, Dense, Softmax, ConvTranspose, BatchNorm) and the objective (a
+target and a loss, or dL/dY given), already checked: shapes fit, numbers are numbers, names
+are known. The conventions that decide how results are shown (the user's shapes, a scalar
+bias) live here too, once.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import ClassVar
@@ -33,7 +35,10 @@ LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
 POOL_TYPES = ("max", "avg")
 SOFTMAX_DIMS = ("channels", "all")
 DEFAULT_SLOPE = Fraction(1, 100)
-LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax")
+BATCH_NORM_MODES = ("train", "eval")
+DEFAULT_EPS = Fraction(1, 100000)  # PyTorch's BatchNorm eps, 1e-5
+LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax",
+               "conv_transpose", "batch_norm")
 
 
 # --- the validated problem -----------------------------------------------------
@@ -126,10 +131,58 @@ class Softmax(Op):
 
 
 @dataclass(eq=False)  # arrays inside: == would be ambiguous
+class ConvTranspose(Weighted):
+    """A transposed convolution, as PyTorch's ConvTranspose2d: w (C, F/groups, KH, KW) (input
+    channels first), b (F,); pad = (ph, pw), the same on both sides; output_padding (oh, ow)
+    extra rows and columns at the bottom and right."""
+
+    w: np.ndarray
+    b: np.ndarray
+    stride: tuple[int, int]
+    pad: tuple[int, int]
+    output_padding: tuple[int, int]
+    dilation: tuple[int, int]
+    groups: int
+    kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
+    bias_scalar: bool
+    rational: ClassVar[bool] = True  # keeps exact numbers exact
+
+    @property
+    def taps(self) -> int:
+        """The most taps one output value gets: (C/groups) input channels times the kernel
+        offsets whose stride phase can land on it (every offset at stride 1; about 1 in
+        stride/gcd(stride, dilation) of them otherwise)."""
+        C, _, KH, KW = self.w.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        rows = -(-KH // (sh // math.gcd(sh, dh)))
+        cols = -(-KW // (sw // math.gcd(sw, dw)))
+        return C // self.groups * rows * cols
+
+
+@dataclass(eq=False)  # arrays inside: == would be ambiguous
+class BatchNorm(Op):
+    """Batch normalisation over the channels of maps (C, H, W) or the units of a vector (K,),
+    as PyTorch's BatchNorm2d / BatchNorm1d: y = gamma * (x - mean) / sqrt(var + eps) + beta.
+    gamma, beta, running_mean, running_var: (C,). mode train takes mean and var from the
+    batch (over N, H, W; biased var), mode eval from running_mean and running_var."""
+
+    gamma: np.ndarray
+    beta: np.ndarray
+    eps: Number
+    mode: str  # train | eval
+    running_mean: np.ndarray
+    running_var: np.ndarray
+    rational: ClassVar[bool] = False  # a square root
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.gamma, self.beta, self.running_mean, self.running_var]
+
+
+@dataclass(eq=False)  # arrays inside: == would be ambiguous
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
-    op: Conv | Activation | Pool | Flatten | Dense | Softmax
+    op: Conv | Activation | Pool | Flatten | Dense | Softmax | ConvTranspose | BatchNorm
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
 

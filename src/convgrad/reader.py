@@ -20,6 +20,8 @@ from convgrad import geometry
 from convgrad.errors import POOL_DROPPED, UNCOVERED, Notice, ProblemError
 from convgrad.model import (
     ACTIVATIONS,
+    BATCH_NORM_MODES,
+    DEFAULT_EPS,
     FLOAT_BYTES,
     LAYER_TYPES,
     LOSSES,
@@ -28,7 +30,9 @@ from convgrad.model import (
     REPORT_BYTES,
     SOFTMAX_DIMS,
     Activation,
+    BatchNorm,
     Conv,
+    ConvTranspose,
     Dense,
     Flatten,
     Layer,
@@ -65,6 +69,9 @@ MAX_YAML_DEPTH = 32
 MAX_WINDOW = 256 * 256
 
 CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
+CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
+                       "groups")
+BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
             "target", "loss", "grad_output", "learning_rate", "layers")
 
@@ -660,7 +667,9 @@ class _Builder:
         self.warnings: list[Notice] = []
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
-        self.samples = 1  # the batch's size
+        # Samples in one pass (the batch's size N): every layer's values count once per sample
+        # (need, add_work), and batch_norm's train mode needs more than one value per channel.
+        self.batch = 1
 
     def err(self, path: tuple, message: str) -> ProblemError:
         return self.where.error(path, message)
@@ -671,12 +680,12 @@ class _Builder:
         """Bytes of float64 arithmetic with a layer of these values (one sample's) added.
         Every value counts once per sample of a batch (the weights too: a bound, not a
         measure)."""
-        return ((self.kept + kept * self.samples) * FLOAT_BYTES
-                + (self.reported + reported * self.samples) * REPORT_BYTES[False])
+        return ((self.kept + kept * self.batch) * FLOAT_BYTES
+                + (self.reported + reported * self.batch) * REPORT_BYTES[False])
 
     def add_work(self, kept: int, reported: int) -> None:
-        self.kept += kept * self.samples
-        self.reported += reported * self.samples
+        self.kept += kept * self.batch
+        self.reported += reported * self.batch
 
     def too_big(self, need: int) -> str:
         return (f"the problem would need {_bytes_text(need)} of memory, more than the "
@@ -784,7 +793,7 @@ class _Builder:
         x_shape = x.shape
         samples = x.shape[0] if batched else 1
         # The layers are read for one sample; a batch costs its size times the memory.
-        self.samples = samples
+        self.batch = samples
         if batched:
             x = x[0]
         if data.get("layers") is not None:
@@ -1210,6 +1219,10 @@ class _Builder:
             return self.pool_layer(path, type_[:3], spec, shape, counts)
         if type_ == "softmax":
             return self.softmax_layer(path, spec, shape, counts)
+        if type_ == "conv_transpose":
+            return self.conv_transpose_layer(path, spec, shape, counts)
+        if type_ == "batch_norm":
+            return self.batch_norm_layer(path, spec, shape, counts)
         if type_ == "flatten":
             self.check_keys(spec, (), path)
             self.add_work(0, 2 * int(np.prod(shape)))  # its output and gradient, reported
@@ -1266,6 +1279,207 @@ class _Builder:
                            f"{shape[0]}; use dim: all, or put softmax before flatten")
         self.activation_work(path, shape)
         return self.make_layer("softmax", "softmax", Softmax(dim), shape, counts)
+
+    def conv_transpose_layer(self, path: tuple, spec: dict, in_shape: tuple[int, ...],
+                             counts: dict[str, int]) -> Layer:
+        """conv_transpose (SPEC section 6), as PyTorch's ConvTranspose2d: kernel C_in x F/groups
+        x kh x kw (3-D: F x kh x kw on one channel, else C_in x kh x kw for one filter; 2-D:
+        one channel, one filter), padding symmetric, output_padding below the stride or the
+        dilation, Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1."""
+        self.check_keys(spec, CONV_TRANSPOSE_KEYS, path)
+        if len(in_shape) != 3:
+            raise self.err(path, f"needs C x H x W maps but gets a vector of {in_shape[0]}; "
+                           "a transposed convolution cannot follow flatten or dense")
+        C, H, W = in_shape
+        kpath = (*path, "kernel")
+        if spec.get("kernel") is None:
+            raise self.err(kpath, f"is missing: a transposed convolution needs a kernel, "
+                           f"{C} x F x kh x kw (input channels first, as PyTorch's "
+                           "ConvTranspose2d)")
+        k = self.array(kpath, spec["kernel"])
+        groups = self.integers((*path, "groups"), self.get(spec, "groups", 1), (1,), 1,
+                               "a whole number >= 1")[0]
+        if C % groups:
+            raise self.err((*path, "groups"), f"is {groups} but the input has "
+                           f"{_count(C, 'channel')}; groups must divide the number of input "
+                           "channels")
+        # A number is a 1x1 kernel, a vector one row (on one channel, as conv reads them).
+        k_full = k.reshape(1, -1) if k.ndim < 2 and C == 1 else k
+        if k_full.ndim != 4 and groups > 1:
+            raise self.err(kpath, f"is {shape_text(k.shape)}; with groups, write the kernel "
+                           f"4-D: {C} x F/groups x kh x kw")
+        if k_full.ndim == 4:
+            w = k_full
+        elif k_full.ndim == 3:
+            w = k_full[np.newaxis] if C == 1 else k_full[:, np.newaxis]
+        elif k_full.ndim == 2 and C == 1:
+            w = k_full[np.newaxis, np.newaxis]
+        elif k_full.ndim == 2:
+            raise self.err(kpath, f"is one 2-D filter but the input has {C} channels; write "
+                           f"the kernel as {C} x kh x kw (one matrix per input channel) or "
+                           f"{C} x F x kh x kw")
+        else:
+            raise self.err(kpath, f"is {shape_text(k.shape)}; a conv_transpose kernel is "
+                           "kh x kw, F x kh x kw, C_in x kh x kw or C_in x F x kh x kw")
+        if w.shape[0] != C:
+            raise self.err(kpath, f"is {shape_text(k.shape)}, for {w.shape[0]} input channels, "
+                           f"but its input has {C}; a conv_transpose kernel is C_in x F/groups "
+                           f"x kh x kw ({C} x ... here), input channels first")
+        _, Fg, KH, KW = w.shape
+        F = Fg * groups
+        self.window(kpath, (KH, KW), "kernel")
+        b, bias_scalar = self.filter_bias((*path, "bias"), spec.get("bias"), F)
+        stride = self.pair((*path, "stride"), self.get(spec, "stride", 1), 1,
+                           "a whole number >= 1 or [sh, sw]")
+        dilation = self.pair((*path, "dilation"), self.get(spec, "dilation", 1), 1,
+                             "a whole number >= 1 or [dh, dw]")
+        ppath = (*path, "padding")
+        pad = self.pair(ppath, self.get(spec, "padding", 0), 0,
+                        "a whole number >= 0 or [ph, pw] (a transposed convolution cuts the "
+                        "same padding from both sides)")
+        opath = (*path, "output_padding")
+        output_padding = self.pair(opath, self.get(spec, "output_padding", 0), 0,
+                                   "a whole number >= 0 or [oh, ow]")
+        for axis, what in ((0, "rows"), (1, "columns")):
+            if output_padding[axis] >= max(stride[axis], dilation[axis]):
+                raise self.err(opath, f"is {output_padding[axis]} for the {what} but must be "
+                               f"less than the stride ({stride[axis]}) or the dilation "
+                               f"({dilation[axis]}) of the {what}, as in ConvTranspose2d")
+        OH = geometry.conv_transpose_output_size(H, pad[0], KH, stride[0], dilation[0],
+                                                 output_padding[0])
+        OW = geometry.conv_transpose_output_size(W, pad[1], KW, stride[1], dilation[1],
+                                                 output_padding[1])
+        if OH < 1 or OW < 1:
+            full = (geometry.conv_transpose_output_size(H, 0, KH, stride[0], dilation[0], 0),
+                    geometry.conv_transpose_output_size(W, 0, KW, stride[1], dilation[1], 0))
+            raise self.err(ppath, f"cuts {_count(pad[0], 'row')} and {_count(pad[1], 'column')} "
+                           "from each side of "
+                           f"a {full[0]}x{full[1]} output, leaving {max(OH, 0)}x{max(OW, 0)}; "
+                           "use less padding")
+        # The uncut buffer of the forward pass and of dout, the column matrices of both
+        # passes, and the maps: the input, dX, the output and dout; reported: the output, its
+        # gradient and dX.
+        # One sample's: need() and add_work() count them once per sample of the batch.
+        HB = (H - 1) * stride[0] + geometry.dilated_size(KH, dilation[0]) + output_padding[0]
+        WB = (W - 1) * stride[1] + geometry.dilated_size(KW, dilation[1]) + output_padding[1]
+        buffers = 2 * F * HB * WB
+        columns = 2 * Fg * KH * KW * H * W * groups
+        maps = 2 * C * H * W + 2 * F * OH * OW
+        reported = 2 * F * OH * OW + C * H * W
+        need = self.need(buffers + columns + maps, reported)
+        if need > MAX_WORK_BYTES:
+            raise self.err(kpath, f"spreads each of {C}x{H:,}x{W:,} inputs over {Fg} x {KH}x{KW} "
+                           f"outputs, so {self.too_big(need)}: use a smaller input or kernel, or "
+                           "fewer filters")
+        self.add_work(buffers + columns + maps, reported)
+        op = ConvTranspose(w=w, b=b, stride=stride, pad=pad, output_padding=output_padding,
+                           dilation=dilation, groups=groups, kernel_shape=k.shape,
+                           bias_scalar=bias_scalar)
+        layer = self.make_layer("conv_transpose", "conv_transpose", op, in_shape, counts,
+                                (F, OH, OW))
+        for what, missed in (
+                ("row", geometry.conv_transpose_unreached(H, pad[0], KH, stride[0], dilation[0],
+                                                          OH)),
+                ("column", geometry.conv_transpose_unreached(W, pad[1], KW, stride[1],
+                                                             dilation[1], OW))):
+            if missed:
+                self.warnings.append(_missed(
+                    UNCOVERED, layer.name, what, missed,
+                    "spread their kernel only over the padding that is cut off; their dL/dX "
+                    "entries are 0",
+                    "spreads its kernel only over the padding that is cut off; its dL/dX "
+                    "entries are 0"))
+        return layer
+
+    def batch_norm_layer(self, path: tuple, spec: dict, shape: tuple[int, ...],
+                         counts: dict[str, int]) -> Layer:
+        """batch_norm (SPEC section 6), as PyTorch's BatchNorm2d on C x H x W maps and
+        BatchNorm1d on vectors: gamma, beta (default 1 and 0), running_mean, running_var
+        (default 0 and 1, eval mode only), one per channel or unit or one number for all;
+        eps > 0 (default 1e-5); mode train (default) or eval."""
+        self.check_keys(spec, BATCH_NORM_KEYS, path)
+        maps = len(shape) == 3
+        C = shape[0]
+        mode = str(self.get(spec, "mode", "train")).strip().lower()
+        if mode not in BATCH_NORM_MODES:
+            raise self.err((*path, "mode"), f"'{spec['mode']}' is not a batch_norm mode; "
+                           f"{_suggest(mode, BATCH_NORM_MODES)}")
+        if mode == "train":
+            given = [key for key in ("running_mean", "running_var") if spec.get(key) is not None]
+            if given:
+                raise self.err((*path, given[0]), "has no use in train mode, which normalises "
+                               "with the batch's own mean and variance; remove it, or set "
+                               "mode: eval")
+            values = self.batch * (shape[1] * shape[2] if maps else 1)
+            if values < 2:
+                where = "each 1x1 map" if maps else "each unit"
+                default = "" if spec.get("mode") else " (the default)"
+                raise self.err((*path, "mode"), f"is train{default}, which needs more than one "
+                               f"value per {'channel' if maps else 'unit'} to take its mean and "
+                               f"variance, but a batch of {self.batch} gives {where} one "
+                               "value; use mode: eval (with running_mean and running_var), "
+                               "or a batch of several samples")
+        unit = "channel" if maps else "unit"
+        gamma = self.per_channel((*path, "gamma"), spec.get("gamma"), 1, C, unit)
+        beta = self.per_channel((*path, "beta"), spec.get("beta"), 0, C, unit)
+        running_mean = self.per_channel((*path, "running_mean"), spec.get("running_mean"), 0,
+                                        C, unit)
+        running_var = self.per_channel((*path, "running_var"), spec.get("running_var"), 1, C,
+                                       unit)
+        negative = [i for i, v in enumerate(running_var) if v < 0]
+        if negative:
+            raise self.err((*path, "running_var"), f"has {format_number(running_var[negative[0]])}"
+                           f" for {unit} {negative[0] + 1}; a variance is >= 0")
+        eps: Number = DEFAULT_EPS
+        if spec.get("eps") is not None:
+            eps = self.number((*path, "eps"), spec["eps"])
+            if not eps > 0:
+                raise self.err((*path, "eps"), f"is {format_number(eps)} but must be > 0 (it "
+                               "keeps the division by sqrt(var + eps) finite); PyTorch's "
+                               "default is 1e-5")
+        # The input, xhat, the output, dout, dx and the three terms of dx; reported: the
+        # output and its gradient.
+        n = int(np.prod(shape))  # one sample's: need() counts every sample
+        need = self.need(9 * n, 2 * n)
+        if need > MAX_WORK_BYTES:
+            raise self.err(path, f"on {shape_text(shape)} values means that "
+                           f"{self.too_big(need)}: use a smaller input")
+        self.add_work(9 * n, 2 * n)
+        op = BatchNorm(gamma=gamma, beta=beta, eps=eps, mode=mode, running_mean=running_mean,
+                       running_var=running_var)
+        return self.make_layer("batch_norm", "batch_norm", op, shape, counts)
+
+    def per_channel(self, path: tuple, value: Any, default: int, C: int, unit: str
+                    ) -> np.ndarray:
+        """One number per channel (or unit): (C,), from a list of C, one number for all, or
+        the default when the key is not given."""
+        if value is None:
+            return np.full(C, default, dtype=object)
+        arr = self.array(path, value)
+        if arr.ndim == 0:
+            return np.full(C, arr[()], dtype=arr.dtype)
+        if arr.shape == (C,):
+            return arr
+        raise self.err(path, f"has {arr.size} values but the input has {_count(C, unit)}; "
+                       f"give one per {unit}, or one number for all")
+
+    def filter_bias(self, path: tuple, value: Any, F: int) -> tuple[np.ndarray, bool]:
+        """A bias of F filters: (b (F,), whether it was written as one number)."""
+        if value is None:
+            return np.zeros(F, dtype=object), True
+        bias = self.array(path, value)
+        if bias.ndim == 0:
+            return np.full(F, bias[()], dtype=object if bias.dtype == object else float), True
+        if bias.ndim == 1 and bias.shape[0] == F:
+            return bias, False
+        raise self.err(path, f"has {bias.size} values but there "
+                       f"{'is 1 filter' if F == 1 else f'are {F} filters'}; give one bias per "
+                       "filter, or one number for all")
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 row', '2 rows'."""
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _bytes_text(n: int) -> str:

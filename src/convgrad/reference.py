@@ -684,3 +684,206 @@ def numerical_gradient(
         x_work[idx] = old
         grad[idx] = (f_plus - f_minus) / (2 * h)
     return grad
+
+
+# ----------------------------------------------------------------------------------------
+# transposed convolution (SPEC section 6), on a batch: x (N, C, H, W)
+
+
+def conv_transpose_output_size(size: int, kernel: int, stride: int, pad: int, dilation: int,
+                               output_padding: int) -> int:
+    """(size-1)*stride - 2*pad + dilation*(kernel-1) + output_padding + 1, as ConvTranspose2d."""
+    return (size - 1) * stride - 2 * pad + dilation * (kernel - 1) + output_padding + 1
+
+
+def conv_transpose_forward(
+    x: np.ndarray,
+    w: np.ndarray,
+    b: np.ndarray,
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    output_padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int = 1,
+) -> np.ndarray:
+    """A transposed convolution, as PyTorch's ConvTranspose2d.
+
+    x: (N, C, H, W); w: (C, F/groups, KH, KW); b: (F,); stride (sh, sw); pad (ph, pw), cut
+    from both sides; output_padding (oh, ow), added at the bottom and right; dilation
+    (dil_h, dil_w); groups divides C. Returns out: (N, F, OH, OW) with
+    OH = (H-1)*sh - 2*ph + dil_h*(KH-1) + oh + 1, likewise OW, where every input entry
+    x[n, c, i, j] adds x[n, c, i, j] * w[c, fl, p, q] to
+    out[n, g*(F/groups) + fl, i*sh + p*dil_h - ph, j*sw + q*dil_w - pw] (g = c's group)
+    when that position is inside the output; each output then gets its filter's bias.
+    """
+    N, C, H, W = x.shape
+    Cw, Fg, KH, KW = w.shape
+    sh, sw = stride
+    ph, pw = pad
+    dil_h, dil_w = dilation
+    if Cw != C or C % groups:
+        raise ValueError(f"kernel has {Cw} input channels, input {C}, groups {groups}")
+    F = Fg * groups
+    Cg = C // groups
+    OH = conv_transpose_output_size(H, KH, sh, ph, dil_h, output_padding[0])
+    OW = conv_transpose_output_size(W, KW, sw, pw, dil_w, output_padding[1])
+    out = _zeros((N, F, OH, OW), x, w, b)
+    for n in range(N):
+        for f in range(F):
+            for r, s in np.ndindex(OH, OW):
+                out[n, f, r, s] = b[f]
+        for c in range(C):
+            g = c // Cg
+            for i, j, fl, p, q in np.ndindex(H, W, Fg, KH, KW):
+                f = g * Fg + fl
+                r = i * sh + p * dil_h - ph
+                s = j * sw + q * dil_w - pw
+                if 0 <= r < OH and 0 <= s < OW:
+                    out[n, f, r, s] = out[n, f, r, s] + x[n, c, i, j] * w[c, fl, p, q]
+    return out
+
+
+def conv_transpose_backward(
+    x: np.ndarray,
+    w: np.ndarray,
+    dout: np.ndarray,
+    stride: tuple[int, int],
+    pad: tuple[int, int],
+    output_padding: tuple[int, int],
+    dilation: tuple[int, int],
+    groups: int = 1,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of conv_transpose_forward, given dout = dL/dout (N, F, OH, OW).
+
+    Returns (dx (N, C, H, W), dw (C, F/groups, KH, KW), db (F,)). Every term
+    x[n, c, i, j] * w[c, fl, p, q] of out[n, f, r, s] sends dout[n, f, r, s] * w[c, fl, p, q]
+    to dx[n, c, i, j] and dout[n, f, r, s] * x[n, c, i, j] to dw[c, fl, p, q]; the bias
+    gets every dout[n, f, r, s].
+    """
+    N, C, H, W = x.shape
+    _, Fg, KH, KW = w.shape
+    sh, sw = stride
+    ph, pw = pad
+    dil_h, dil_w = dilation
+    F = Fg * groups
+    Cg = C // groups
+    OH = conv_transpose_output_size(H, KH, sh, ph, dil_h, output_padding[0])
+    OW = conv_transpose_output_size(W, KW, sw, pw, dil_w, output_padding[1])
+    if dout.shape != (N, F, OH, OW):
+        raise ValueError(f"dout has shape {dout.shape}, expected {(N, F, OH, OW)}")
+    dx = _zeros((N, C, H, W), x, w, dout)
+    dw = _zeros((C, Fg, KH, KW), x, w, dout)
+    db = _zeros((F,), x, w, dout)
+    for n in range(N):
+        for f in range(F):
+            for r, s in np.ndindex(OH, OW):
+                db[f] = db[f] + dout[n, f, r, s]
+        for c in range(C):
+            g = c // Cg
+            for i, j, fl, p, q in np.ndindex(H, W, Fg, KH, KW):
+                f = g * Fg + fl
+                r = i * sh + p * dil_h - ph
+                s = j * sw + q * dil_w - pw
+                if 0 <= r < OH and 0 <= s < OW:
+                    dx[n, c, i, j] = dx[n, c, i, j] + dout[n, f, r, s] * w[c, fl, p, q]
+                    dw[c, fl, p, q] = dw[c, fl, p, q] + dout[n, f, r, s] * x[n, c, i, j]
+    return dx, dw, db
+
+
+# ----------------------------------------------------------------------------------------
+# batch normalisation (SPEC section 6), on a batch: x (N, C, H, W) or (N, K)
+
+
+def _channel_entries(shape: tuple[int, ...], c: int) -> list[tuple[int, ...]]:
+    """Every index of an array of `shape` whose channel (axis 1) is c."""
+    return [idx for idx in np.ndindex(shape) if idx[1] == c]
+
+
+def _batch_statistics(x: np.ndarray, c: int) -> tuple[float, float]:
+    """(mean, biased variance) of channel c of x over every other axis."""
+    entries = _channel_entries(x.shape, c)
+    total = 0.0
+    for idx in entries:
+        total = total + x[idx]
+    mean = total / len(entries)
+    squares = 0.0
+    for idx in entries:
+        squares = squares + (x[idx] - mean) * (x[idx] - mean)
+    return mean, squares / len(entries)
+
+
+def batch_norm_forward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    beta: np.ndarray,
+    eps: float,
+    mode: str,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+) -> np.ndarray:
+    """Batch normalisation, as PyTorch's BatchNorm2d (x (N, C, H, W)) or BatchNorm1d (x (N, K)).
+
+    gamma, beta, running_mean, running_var: (C,); mode train (mean and biased variance of
+    each channel over the batch and the positions) or eval (running_mean, running_var).
+    Returns y, x's shape: y = gamma[c] * (x - mean[c]) / sqrt(var[c] + eps) + beta[c].
+    """
+    y = np.zeros(x.shape, dtype=np.float64)
+    for c in range(x.shape[1]):
+        if mode == "train":
+            mean, var = _batch_statistics(x, c)
+        else:  # defaults as PyTorch's fresh running statistics: mean 0, var 1
+            mean = 0.0 if running_mean is None else running_mean[c]
+            var = 1.0 if running_var is None else running_var[c]
+        sigma = math.sqrt(var + eps)
+        for idx in _channel_entries(x.shape, c):
+            y[idx] = gamma[c] * (x[idx] - mean) / sigma + beta[c]
+    return y
+
+
+def batch_norm_backward(
+    x: np.ndarray,
+    gamma: np.ndarray,
+    dout: np.ndarray,
+    eps: float,
+    mode: str,
+    running_mean: np.ndarray | None = None,
+    running_var: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of batch_norm_forward, given dout = dL/dy (x's shape).
+
+    Returns (dx (x's shape), dgamma (C,), dbeta (C,)). dx is the Jacobian product, entry by
+    entry: dx[i] = sum over j of channel c of dout[j] * dy_j/dx_i, where in train mode
+    (M values per channel, xhat = (x - mean) / sigma)
+        dy_j/dx_i = gamma[c] / sigma * (delta_ij - 1/M - xhat_i * xhat_j / M)
+    and in eval mode dy_j/dx_i = gamma[c] / sigma * delta_ij.
+    dgamma[c] = sum of dout * xhat, dbeta[c] = sum of dout, over the channel.
+    """
+    dx = np.zeros(x.shape, dtype=np.float64)
+    dgamma = np.zeros(x.shape[1], dtype=np.float64)
+    dbeta = np.zeros(x.shape[1], dtype=np.float64)
+    for c in range(x.shape[1]):
+        if mode == "train":
+            mean, var = _batch_statistics(x, c)
+        else:  # defaults as PyTorch's fresh running statistics: mean 0, var 1
+            mean = 0.0 if running_mean is None else running_mean[c]
+            var = 1.0 if running_var is None else running_var[c]
+        sigma = math.sqrt(var + eps)
+        entries = _channel_entries(x.shape, c)
+        M = len(entries)
+        for j in entries:
+            xhat_j = (x[j] - mean) / sigma
+            dgamma[c] = dgamma[c] + dout[j] * xhat_j
+            dbeta[c] = dbeta[c] + dout[j]
+        for i in entries:
+            xhat_i = (x[i] - mean) / sigma
+            total = 0.0
+            for j in entries:
+                xhat_j = (x[j] - mean) / sigma
+                delta = 1.0 if i == j else 0.0
+                if mode == "train":
+                    jacobian = gamma[c] / sigma * (delta - 1 / M - xhat_i * xhat_j / M)
+                else:
+                    jacobian = gamma[c] / sigma * delta
+                total = total + dout[j] * jacobian
+            dx[i] = total
+    return dx, dgamma, dbeta

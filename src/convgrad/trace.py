@@ -9,9 +9,13 @@ out how each number is made.
 
 What a section says is data too: sentences are Phrases (a key of the words and
 its fields), sums are Terms (every term, as entries and numbers, none written
-yet), other formulas are Forms (an op over entries and numbers: a loss term,
-max(...), w - lr·dL/dw). The renderers choose the language, how many terms and
-expansions to show (--terms), and write the products and formulas.
+yet), other formulas are Forms (an op over entries, arrays, numbers and other
+formulas: a loss term, max(...), w - lr·dL/dw, the loss itself, Y = X ⋆ W + b,
+a conv layer's output-size line), and an array as a whole (X, dL/dW, b_new) is a
+Whole. No formula is written here, in any notation: the renderers choose the
+language, how many terms and expansions to show (--terms), and write every
+product and formula (render/terminal.py's FORMS), so that another notation
+(LaTeX's fraction of partials for dL/dW) can be written from the same trace.
 
 Entries, expansion labels included, are an array's Labeler and an index; render/naming.py
 names them as the seeds do (1-based, row then column: x11, w12, dL/dy21) in the
@@ -22,7 +26,7 @@ channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -55,12 +59,17 @@ class Labeler:
     full_shape: tuple[int, ...]  # the run's: the batch axis first, (1, ...) for one sample
     shown_shape: tuple[int, ...]  # the user's: no batch axis for one sample
     batch: bool = False  # the shown shape's first axis is the batch's
+    gradient: bool = False  # the loss's gradient with respect to the array: dL/dx11
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         return reshaped_index(index, self.full_shape, self.shown_shape)
 
     def grad(self) -> Labeler:
-        return Labeler(f"dL/d{self.name}", self.full_shape, self.shown_shape, self.batch)
+        return replace(self, gradient=True)
+
+
+# The loss, a number: the label of its expansion and the title of its group.
+LOSS = Labeler("L", (), ())
 
 
 # An exact number with more digits than this above or below the fraction bar is shown
@@ -115,8 +124,8 @@ def _rounded(value: Fraction) -> str:
 @dataclass(frozen=True)
 class Phrase:
     """A sentence by its key in the words (title.conv, fact.pool ...) with its fields: names,
-    numbers as text, other phrases. A renderer says it in the language it was asked for;
-    formulas and numbers are the same in every language, so they stay text."""
+    numbers, other phrases, formulas (Forms) and arrays (Wholes). A renderer says it in the
+    language it was asked for and writes the formulas in it."""
 
     key: str
     fields: dict[str, object] = field(default_factory=dict)
@@ -125,11 +134,6 @@ class Phrase:
 
 def phrase(key: str, **fields: object) -> Phrase:
     return Phrase(key, fields)
-
-
-# What the sections say: a sentence to put into words, or text that is the same in every
-# language (a formula, a label).
-Words = str | Phrase
 
 
 @dataclass(frozen=True)
@@ -156,29 +160,42 @@ def form(op: str, *args: Any) -> Form:
     return Form(op, args)
 
 
-# A factor of a product: an entry by name, a number by value, a formula, or text written as
-# it is (the 0 of a padding cell).
+@dataclass(frozen=True)
+class Whole:
+    """An array as a whole, for a renderer to name: X, W, dL/dZ, W_new, b, L."""
+
+    label: Labeler
+    matrix: bool = True  # named as a matrix (X, dL/dZ: one letter upper case) or as it is (b)
+    new: bool = False  # the array after the update: W_new
+
+
+# What the sections say: a sentence to put into words, a formula (Y = X ⋆ W + b, the loss,
+# an output-size line) or an array by its name (dL/dW). A renderer writes each; None: nothing.
+Words = Phrase | Form | Whole
+
+
+# A factor of a product: an entry by name, a number by value, a formula, or a name (the
+# learning rate's lr, a function's tanh).
 Factor = Entry | str | Number | Form
-# A term of a sum: text, one entry, a formula (a loss term), or a product of factors.
-Term = str | Entry | Form | tuple[Factor, ...]
+# A term of a sum: one entry, a formula (a loss term), or a product of factors.
+Term = Entry | Form | tuple[Factor, ...]
 
 
 @dataclass(frozen=True)
 class Terms:
-    """A sum written term by term: before + term(items[0]) + sep + term(items[1]) ... + after;
-    an empty sum is 0.
+    """A sum written term by term: term(items[0]) + term(items[1]) ...; an empty sum is 0.
+    A formula that holds a sum (1/N·[...], softmax(...)) is a Form with the Terms among its
+    operands.
 
     Every term is here (the layer's index map), but none is written until a renderer asks:
     it decides how many to show, so a sum over 12,544 outputs costs the terms shown.
-    sep: ", " for a list of arguments. tail: a last term that is always written (the bias),
-    after the sum and its separator.
+    listed: a list of arguments or values (x1, x2), not a sum. tail: a last term that is
+    always written (the bias), after the sum.
     """
 
     items: Sequence[Any]
     term: Callable[[Any], Term]
-    sep: str = " + "
-    before: str = ""
-    after: str = ""
+    listed: bool = False
     tail: Term | None = None
 
 
@@ -186,11 +203,11 @@ class Terms:
 class Expansion:
     """One number written out: `label = symbolic = numeric = value`."""
 
-    label: Entry | str  # the entry it makes (a renderer names it), or "L"
-    symbolic: str | Terms | Term  # a sum, or one term (a formula) written whole
-    numeric: str | Terms | Term
+    label: Entry  # the entry it makes (a renderer names it): y11, dL/dw12, L
+    symbolic: Terms | Term  # a sum, or one term (a formula) written whole
+    numeric: Terms | Term
     value: Number
-    note: Words = ""
+    note: Words | None = None
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
     # matrix's shown shape), e.g. the input window of an output and the kernel over it.
     # A function, so that solve, which shows no highlights, never computes them.
@@ -201,7 +218,9 @@ class Expansion:
 class Matrix:
     """An array to show as tables, one per leading index (channel or filter)."""
 
-    title: Words
+    # The trace's are Phrases and Wholes; text is for a renderer's own tables (the results
+    # at a glance, keyed as in the JSON: dW, W_new).
+    title: Phrase | Whole | str
     array: np.ndarray  # in the shape the user sees
     pad: np.ndarray | None = None  # True where the cell is padding
     axis_names: tuple[str, ...] = ()  # names of the leading axes: ("filter", "channel")
@@ -211,11 +230,11 @@ class Matrix:
 class Group:
     """Expansions of one kind (every y, every dL/dw ...) with the rule they follow."""
 
-    title: str
+    title: Form | Whole  # the kind's formula (Y = X ⋆ W + b) or what it makes (dL/dw)
     rule: Words  # the rule in one line: why these numbers are what they are
     count: int
     make: Callable[[int], Expansion]
-    trailer: Words = ""  # said after the expansions, e.g. "all other entries are 0"
+    trailer: Words | None = None  # said after the expansions, e.g. "all other entries are 0"
     kind: str = ""  # what explain calls it: "L", "dY", "dW", "db", ...
 
 
@@ -231,7 +250,7 @@ class Section:
     matrices: list[Matrix] = field(default_factory=list)  # what goes in, shown first
     groups: list[Group] = field(default_factory=list)
     results: list[Matrix] = field(default_factory=list)  # what comes out, shown last
-    lines: list[Words | Terms] = field(default_factory=list)  # facts: shapes, formulas, conventions
+    lines: list[Words] = field(default_factory=list)  # facts: shapes, formulas, conventions
     kind: str = ""
     layer: str = ""  # the layer's name (conv1, relu1, ...)
     # Matrices a walkthrough shows with highlighted cells; solve has already shown them.
@@ -320,7 +339,8 @@ class Trace:
             yield self.loss_section()
         elif self.run.dy is not None:
             yield Section(phrase("title.grad_output"), phrase("why.grad_output"),
-                          matrices=[self._matrix("dL/dY", self.run.dy, self.names[-1].out)],
+                          matrices=[self._matrix(Whole(self.names[-1].out.grad()), self.run.dy,
+                                                 self.names[-1].out)],
                           kind="grad_output")
         if self.run.dy is None:
             return
@@ -329,14 +349,14 @@ class Trace:
         if self.run.learning_rate is not None:
             yield self.update_section()
 
-    def _matrix(self, title: Words, arr: np.ndarray, label: Labeler,
+    def _matrix(self, title: Phrase | Whole, arr: np.ndarray, label: Labeler,
                 pad: np.ndarray | None = None, axis_names: tuple[str, ...] = ()) -> Matrix:
         return Matrix(title, arr.reshape(label.shown_shape), pad, axis_names or _axes(label))
 
     def problem_section(self) -> Section:
         problem = self.problem
         solved = self.run
-        lines: list[Words | Terms] = []
+        lines: list[Words] = []
         if problem.name:
             lines.append(phrase("fact.name", name=problem.name))
         lines.append(Phrase("fact.input", {"shape": _shape(problem.x_shape)},
@@ -347,16 +367,15 @@ class Trace:
             lines.extend(self._part(step, "facts")(step))
         if problem.target is not None:
             loss = problem.loss or "mse"
-            what = f"loss.{loss}_batch" if problem.batched and loss == "cross_entropy" else \
-                f"loss.{loss}"
-            lines.append(phrase("fact.loss", loss=loss, what=phrase(what),
-                                  formula=self._loss_formula(loss)))
+            key = self._loss_key(loss)
+            lines.append(phrase("fact.loss", loss=loss, what=phrase(f"loss.{key}"),
+                                  formula=form("loss", key)))
         elif problem.grad_output is not None:
             lines.append(phrase("fact.no_loss"))
         else:
             lines.append(phrase("fact.forward_only"))
         if solved.learning_rate is not None:
-            lines.append(phrase("fact.learning_rate", lr=show_number(solved.learning_rate)))
+            lines.append(phrase("fact.learning_rate", lr=_value(solved.learning_rate)))
         arithmetic = phrase("arith.exact" if solved.exact else "arith.float")
         lines.append(phrase("fact.arithmetic", mode=arithmetic))
         if solved.exact and _has_long(solved):
@@ -381,14 +400,12 @@ class Trace:
                     mode=phrase("fact.flipped" if op.flip else "fact.not_flipped")),
                 phrase("fact.padding", layer=name, text=op.padding_text, top=top,
                     bottom=bottom, left=left, right=right),
-                f"{name}: Ho = floor(({H} + {top} + {bottom} - {dh}·({KH}-1) - 1) / {sh}) + 1 "
-                f"= {OH},  Wo = floor(({W} + {left} + {right} - {dw}·({KW}-1) - 1) / {sw}) + 1 "
-                f"= {OW}"]
+                form("labelled", name, form("conv_size", (H, top, bottom, dh, KH, sh, OH),
+                                            (W, left, right, dw, KW, sw, OW)))]
 
     def activation_facts(self, step: ActivationLayer) -> list[Words]:
         op = step.op
-        return [f"{step.name}: "
-                f"{ACTIVATION_FORMULAS[op.name].replace('slope', show_number(op.slope))}"]
+        return [form("labelled", step.name, form("activation", op.name, op.slope))]
 
     def pool_facts(self, step: PoolLayer) -> list[Words]:
         layer, op = step.layer, step.op
@@ -422,13 +439,13 @@ class Trace:
             op, x, in_label = step.op, step.x, names.x
             if any(op.pad):
                 x_shown = _shown_with_pad(in_label, op.pad)
-                x_matrix = Matrix(phrase("matrix.padded", name=_title(in_label.name)),
+                x_matrix = Matrix(phrase("matrix.padded", name=Whole(in_label)),
                                   pad_input(x, op.pad).reshape(x_shown),
                                   _pad_mask(x.shape, op.pad).reshape(x_shown),
                                   _axes(in_label))
             else:
-                x_matrix = self._matrix(_title(in_label.name), x, in_label)
-            w_matrix = self._matrix(_title(names.w.name), step.w, names.w,
+                x_matrix = self._matrix(Whole(in_label), x, in_label)
+            w_matrix = self._matrix(Whole(names.w), step.w, names.w,
                                     axis_names=_kernel_axes(op))
             self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
         return self.conv_matrices[step.layer.name]
@@ -449,12 +466,13 @@ class Trace:
         x_matrix, w_matrix = self._conv_matrices(step, names)
         x_shown = x_matrix.array.shape
         section.matrices += [x_matrix, w_matrix]
-        section.lines.append(Terms(list(step.b), show_number, ", ", f"{names.b.name} = "))
+        section.lines.append(form("is", _name(names.b),
+                                  Terms(list(step.b), _value, listed=True)))
         _, _, OH, OW = step.out.shape
 
         def x_term(x_index: Index | None) -> tuple[Factor, Number]:
             if x_index is None:  # padding
-                return "0", 0
+                return 0, 0
             return Entry(in_label, x_index), x[x_index]
 
         def make(k: int) -> Expansion:
@@ -478,11 +496,12 @@ class Trace:
                              Terms(taps, number, tail=(step.b[bias],)),
                              step.out[n, f, i, j], focus=focus)
 
-        section.groups.append(Group(f"{_title(out.name)} = {_title(in_label.name)} ⋆ "
-                                    f"{_title(names.w.name)} + {names.b.name}",
+        section.groups.append(Group(form("is", Whole(out),
+                                         form("conv", Whole(in_label), Whole(names.w),
+                                              _name(names.b))),
                                     phrase("rule.conv"),
                                     N * F * OH * OW, make))
-        section.results.append(self._matrix(_title(out.name), step.out, out,
+        section.results.append(self._matrix(Whole(out), step.out, out,
                                             axis_names=_axes(out)))
         return section
 
@@ -490,7 +509,7 @@ class Trace:
         op = step.op
         z, a = step.x, step.out
         zl, al = names.x, names.out
-        formula = ACTIVATION_FORMULAS[op.name].replace("slope", show_number(op.slope))
+        formula = form("activation", op.name, op.slope)
 
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
@@ -509,9 +528,9 @@ class Trace:
 
         return Section(phrase("title.forward", layer=step.layer.name),
                        phrase("why.activation", name=op.name, formula=formula),
-                       groups=[Group(f"{_title(al.name)} = {op.name}({_title(zl.name)})",
+                       groups=[Group(form("is", Whole(al), form("apply", op.name, Whole(zl))),
                                      formula, z.size, make)],
-                       results=[self._matrix(_title(al.name), a, al, axis_names=_axes(al))],
+                       results=[self._matrix(Whole(al), a, al, axis_names=_axes(al))],
                        kind="activation", layer=step.layer.name)
 
     def pool_forward(self, step: PoolLayer, names: Names) -> Section:
@@ -519,7 +538,7 @@ class Trace:
         a, p = step.x, step.out
         al, pl = names.x, names.out
         ph, pw = op.size
-        a_matrix = self._matrix(_title(al.name), a, al)
+        a_matrix = self._matrix(Whole(al), a, al)
 
         def make(k: int) -> Expansion:
             index = _unravel(k, p.shape)  # (n, c, i, j)
@@ -540,9 +559,9 @@ class Trace:
         return Section(phrase("title.pool", layer=step.layer.name, kind=op.kind,
                                 size=f"{ph}x{pw}", stride=_pair_text(op.stride)),
                        phrase("why.pool", rule=rule),
-                       groups=[Group(f"{_title(pl.name)} = {op.kind}pool({_title(al.name)})",
+                       groups=[Group(form("is", Whole(pl), form("pool", op.kind, Whole(al))),
                                      rule, p.size, make)],
-                       results=[self._matrix(_title(pl.name), p, pl, axis_names=_axes(pl))],
+                       results=[self._matrix(Whole(pl), p, pl, axis_names=_axes(pl))],
                        kind="pool", layer=step.layer.name, context=[a_matrix])
 
     def flatten_forward(self, step: FlattenLayer, names: Names) -> Section:
@@ -555,7 +574,8 @@ class Trace:
                              step.out[at])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
-                       groups=[Group(f"{names.out.name} = flatten({names.x.name})",
+                       groups=[Group(form("is", _name(names.out),
+                                          form("apply", "flatten", _name(names.x))),
                                      phrase("rule.flatten"), x.size, make)],
                        kind="flatten", layer=step.layer.name)
 
@@ -572,9 +592,12 @@ class Trace:
             return Expansion(Entry(names.out, at), symbolic, numeric, step.out[at])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
-                       matrices=[Matrix(_title(names.w.name), w)],
-                       groups=[Group(f"{names.out.name} = {names.w.name} {names.x.name} + "
-                                     f"{names.b.name}", phrase("rule.dense"),
+                       matrices=[Matrix(Whole(names.w), w)],
+                       groups=[Group(form("is", _name(names.out),
+                                          form("affine", _name(names.w),
+                                               _name(names.x),
+                                               _name(names.b))),
+                                     phrase("rule.dense"),
                                      step.out.size, make)],
                        kind="dense", layer=step.layer.name)
 
@@ -584,31 +607,32 @@ class Trace:
         xl, yl = names.x, names.out
         fn = step.layer.type
         fields = step.facts()
-        x_matrix = self._matrix(_title(xl.name), x, xl)
+        x_matrix = self._matrix(Whole(xl), x, xl)
 
         def make(n: int) -> Expansion:
             index = _unravel(n, out.shape)
             group, k = step.out_terms(index)
-            which = f"_{k + 1}" if len(group) > 1 else ""
+            which = k + 1 if len(group) > 1 else None  # the output's place among the group
             return Expansion(
-                Entry(yl, index), Terms(group, lambda i: Entry(xl, i), ", ", f"{fn}(", f"){which}"),
-                Terms(group, lambda i: form("value", x[i]), ", ", f"{fn}(", f"){which}"),
+                Entry(yl, index),
+                form("apply", fn, Terms(group, lambda i: Entry(xl, i), listed=True), which),
+                form("apply", fn, Terms(group, lambda i: _value(x[i]), listed=True), which),
                 out[index], focus=lambda: [(x_matrix, [xl.shown_index(i) for i in group])])
 
         return Section(phrase("title.forward", layer=step.layer.name),
                        phrase(f"why.{step.kind}", **fields),
-                       groups=[Group(f"{_title(yl.name)} = {fn}({_title(xl.name)})",
+                       groups=[Group(form("is", Whole(yl), form("apply", fn, Whole(xl))),
                                      phrase(f"rule.{step.kind}", **fields), out.size, make)],
-                       results=[self._matrix(_title(yl.name), out, yl, axis_names=_axes(yl))],
+                       results=[self._matrix(Whole(yl), out, yl, axis_names=_axes(yl))],
                        kind=step.kind, layer=step.layer.name, context=[x_matrix])
 
     # loss
 
-    def _loss_formula(self, loss: str) -> str:
-        """The loss as a formula; cross_entropy in a batch is the mean over the samples."""
-        if self.problem.batched and loss in BATCH_LOSS_FORMULAS:
-            return BATCH_LOSS_FORMULAS[loss]
-        return LOSS_FORMULAS[loss]
+    def _loss_key(self, loss: str) -> str:
+        """The loss's formulas by name: cross_entropy in a batch is cross_entropy_batch, the
+        mean over the samples of each sample's cross-entropy."""
+        return "cross_entropy_batch" if self.problem.batched and loss == "cross_entropy" \
+            else loss
 
     def loss_section(self) -> Section:
         solved = self.run
@@ -617,11 +641,12 @@ class Trace:
         loss = self.problem.loss or "mse"
         yl = self.names[-1].out
         N = y.size
-        formula = self._loss_formula(loss)
-        section = Section(phrase("title.loss", loss=loss), formula, kind="loss")
+        batch = self.problem.batched
+        key = self._loss_key(loss)
+        section = Section(phrase("title.loss", loss=loss), form("loss", key), kind="loss")
         section.matrices.append(self._matrix(phrase("matrix.target"), t, yl,
                                              axis_names=_axes(yl)))
-        section.groups.append(Group("L", formula, 1,
+        section.groups.append(Group(_name(LOSS), form("loss", key), 1,
                                     lambda _: self._loss_expansion(loss, y, t, yl), kind="L"))
         dy = solved.dy
 
@@ -634,11 +659,9 @@ class Trace:
                                                  N, y, t, batch)
             return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
-        batch = self.problem.batched
-        rule = BATCH_LOSS_DERIVATIVES[loss] if batch and loss in BATCH_LOSS_DERIVATIVES else \
-            LOSS_DERIVATIVES[loss]
-        section.groups.append(Group(f"dL/d{yl.name}", rule, N, make, kind="dY"))
-        section.results.append(self._matrix("dL/dY", dy, yl, axis_names=_axes(yl)))
+        section.groups.append(Group(_name(yl.grad()), form("loss_derivative", key), N, make,
+                                    kind="dY"))
+        section.results.append(self._matrix(Whole(yl.grad()), dy, yl, axis_names=_axes(yl)))
         return section
 
     def _loss_expansion(self, loss: str, y: np.ndarray, t: np.ndarray, yl: Labeler
@@ -667,13 +690,12 @@ class Trace:
             def number(i: Index) -> Term:
                 return form("t_ln", t[i], softmax[i])
 
-        samples = len(y)
-        prefix = {"mse": f"1/{N}·[", "sse": "", "half_sse": "1/2·[", "mae": f"1/{N}·[",
-                  "bce": f"-1/{N}·[",
-                  "cross_entropy": "-[" if samples == 1 else f"-1/{samples}·["}[loss]
-        suffix = "]" if prefix else ""
-        return Expansion("L", Terms(indices, symbol, before=prefix, after=suffix),
-                         Terms(indices, number, before=prefix, after=suffix), value)
+        # The sum of the loss's terms, with the loss's factor: 1/N·[...], -[...]; a batch's
+        # cross_entropy is the mean over its samples: -1/N·[...] with N the samples
+        n = len(y) if self._loss_key(loss) != loss else N
+        key = self._loss_key(loss)
+        return Expansion(Entry(LOSS, ()), form("loss_sum", key, n, Terms(indices, symbol)),
+                         form("loss_sum", key, n, Terms(indices, number)), value)
 
     # backward
 
@@ -691,7 +713,7 @@ class Trace:
         # What a walkthrough highlights: the input (padded as in the forward step), dL/dZ, W.
         x_matrix, w_matrix = self._conv_matrices(step, names)
         padded_shape = (N, C, H + op.pad[0] + op.pad[1], W + op.pad[2] + op.pad[3])
-        dz_matrix = self._matrix(f"dL/d{_title(zl.name)}", dz, zl)
+        dz_matrix = self._matrix(Whole(zl.grad()), dz, zl)
 
         def x_cell(index: Index) -> Index:
             n, c, r, s = index
@@ -714,9 +736,9 @@ class Trace:
                           phrase("title.layer_weights", layer=step.layer.name),
                           phrase("why.conv_weights", w=wl.name, z=zl.name), kind="conv_weights",
                           layer=step.layer.name, context=[x_matrix, dz_matrix])
-        section.groups.append(Group(f"dL/d{wl.name}", phrase("rule.dW"), F * C * KH * KW,
+        section.groups.append(Group(_name(wl.grad()), phrase("rule.dW"), F * C * KH * KW,
                                     make_dw, kind="dW"))
-        section.results.append(self._matrix(f"dL/d{_title(wl.name)}", dw, wl,
+        section.results.append(self._matrix(Whole(wl.grad()), dw, wl,
                                             axis_names=_kernel_axes(op)))
 
         def make_db(f: int) -> Expansion:
@@ -727,14 +749,14 @@ class Trace:
                              db[f],
                              focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
-        section.groups.append(Group(f"dL/d{bl.name}", phrase("rule.db"), F, make_db, kind="db"))
+        section.groups.append(Group(_name(bl.grad()), phrase("rule.db"), F, make_db, kind="db"))
         yield section
 
         # dL/dX
         def make_dx(k: int) -> Expansion:
             index = _unravel(k, (N, C, H, W))
             met = step.dx_terms(*index)  # in the order of the outputs, as a student scans dL/dZ
-            note = "" if met else phrase("note.uncovered")
+            note = None if met else phrase("note.uncovered")
             return Expansion(
                 Entry(xl.grad(), index),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(wl, m[1]))),
@@ -748,9 +770,9 @@ class Trace:
                              phrase("why.conv_input", x=xl.name, z=zl.name),
                              kind="conv_input", layer=step.layer.name,
                              context=[dz_matrix, w_matrix])
-        dx_section.groups.append(Group(f"dL/d{xl.name}", phrase("rule.dX"), N * C * H * W, make_dx,
+        dx_section.groups.append(Group(_name(xl.grad()), phrase("rule.dX"), N * C * H * W, make_dx,
                                        kind="dX"))
-        dx_section.results.append(self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
+        dx_section.results.append(self._matrix(Whole(xl.grad()), dx, xl,
                                                axis_names=_axes(xl)))
         yield dx_section
 
@@ -759,7 +781,7 @@ class Trace:
         z, dout, dx = step.x, step.d_out, step.dx
         assert dout is not None and dx is not None
         zl, al = names.x, names.out
-        rule = ACTIVATION_DERIVATIVES[op.name].replace("slope", show_number(op.slope))
+        rule = form("activation_derivative", op.name, op.slope)
 
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
@@ -770,8 +792,8 @@ class Trace:
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.activation_back", name=op.name, rule=rule),
-                      groups=[Group(f"dL/d{zl.name}", rule, z.size, make)],
-                      results=[self._matrix(f"dL/d{_title(zl.name)}", dx, zl,
+                      groups=[Group(_name(zl.grad()), rule, z.size, make)],
+                      results=[self._matrix(Whole(zl.grad()), dx, zl,
                                             axis_names=_axes(zl))],
                       kind="activation_back", layer=step.layer.name)
 
@@ -783,7 +805,7 @@ class Trace:
         ph, pw = op.size
         cells = sorted(step.receivers)
         share = None if op.kind == "max" else ph * pw  # each source's share of the gradient
-        dp_matrix = self._matrix(f"dL/d{_title(pl.name)}", dp, pl)
+        dp_matrix = self._matrix(Whole(pl.grad()), dp, pl)
         dpl = pl.grad()
 
         def make(n: int) -> Expansion:
@@ -796,11 +818,11 @@ class Trace:
                              focus=lambda: [(dp_matrix, [pl.shown_index(s) for s in sources])])
 
         routed = phrase(f"routed.{op.kind}", n=ph * pw)
-        trailer = phrase("note.rest_zero", name=al.name) if len(cells) < a.size else ""
+        trailer = phrase("note.rest_zero", name=al.name) if len(cells) < a.size else None
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.pool_back", routed=routed),
-                      groups=[Group(f"dL/d{al.name}", routed, len(cells), make, trailer)],
-                      results=[self._matrix(f"dL/d{_title(al.name)}", dx, al,
+                      groups=[Group(_name(al.grad()), routed, len(cells), make, trailer)],
+                      results=[self._matrix(Whole(al.grad()), dx, al,
                                             axis_names=_axes(al))],
                       kind="pool_back", layer=step.layer.name, context=[dp_matrix])
 
@@ -817,9 +839,9 @@ class Trace:
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.flatten_back"),
-                      groups=[Group(f"dL/d{names.x.name}", phrase("rule.flatten_back"),
+                      groups=[Group(_name(names.x.grad()), phrase("rule.flatten_back"),
                                     step.x.size, make)],
-                      results=[self._matrix(f"dL/d{_title(names.x.name)}", dx, names.x,
+                      results=[self._matrix(Whole(names.x.grad()), dx, names.x,
                                             axis_names=_axes(names.x))],
                       kind="flatten_back", layer=step.layer.name)
 
@@ -850,11 +872,11 @@ class Trace:
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.dense_back"),
-                      groups=[Group(f"dL/d{names.w.name}", phrase("rule.dense_dW"), M * K,
+                      groups=[Group(_name(names.w.grad()), phrase("rule.dense_dW"), M * K,
                                     make_dw),
-                              Group(f"dL/d{xl.name}", phrase("rule.dense_dx"), x.size,
+                              Group(_name(xl.grad()), phrase("rule.dense_dx"), x.size,
                                     make_dx)],
-                      results=[Matrix(f"dL/d{_title(names.w.name)}", dw)],
+                      results=[Matrix(Whole(names.w.grad()), dw)],
                       kind="dense_back", layer=step.layer.name)
 
     def function_backward(self, step: FunctionLayer, names: Names) -> Iterator[Section]:
@@ -864,7 +886,7 @@ class Trace:
         xl, yl = names.x, names.out
         dyl = yl.grad()
         fields = step.facts()
-        dout_matrix = self._matrix(f"dL/d{_title(yl.name)}", dout, yl)
+        dout_matrix = self._matrix(Whole(yl.grad()), dout, yl)
 
         def make(n: int) -> Expansion:
             index = _unravel(n, step.x.shape)
@@ -878,9 +900,10 @@ class Trace:
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase(f"why.{step.kind}_back", **fields),
-                      groups=[Group(f"dL/d{xl.name}", phrase(f"rule.{step.kind}_back", **fields),
-                                    step.x.size, make)],
-                      results=[self._matrix(f"dL/d{_title(xl.name)}", dx, xl,
+                      groups=[Group(_name(xl.grad()),
+                                    phrase(f"rule.{step.kind}_back", **fields), step.x.size,
+                                    make)],
+                      results=[self._matrix(Whole(xl.grad()), dx, xl,
                                             axis_names=_axes(xl))],
                       kind=f"{step.kind}_back", layer=step.layer.name, context=[dout_matrix])
 
@@ -889,7 +912,7 @@ class Trace:
     def update_section(self) -> Section:
         lr = self.run.learning_rate
         assert lr is not None
-        section = Section(phrase("title.update"), phrase("why.update", lr=show_number(lr)),
+        section = Section(phrase("title.update"), phrase("why.update", lr=_value(lr)),
                           kind="update")
         for step, names in zip(self.run.passes, self.names, strict=True):
             for p in step.params():
@@ -906,57 +929,25 @@ class Trace:
                                      form("update", old[index], lr, grad[index]),
                                      new[index])
 
-                section.groups.append(Group(f"{label.name}_new", phrase("rule.update"),
-                                            p.value.size, make))
+                section.groups.append(Group(Whole(label, matrix=False, new=True),
+                                            phrase("rule.update"), p.value.size, make))
                 # A matrix's title is upper case (W_new), a vector's not (b_new).
-                title = _title(label.name) if p.value.ndim > 1 else label.name
-                section.results.append(self._matrix(f"{title}_new", p.new, label))
+                section.results.append(self._matrix(Whole(label, p.value.ndim > 1, new=True),
+                                                    p.new, label))
         return section
 
 
-# --- formulas as text ------------------------------------------------------------------------
-
-LOSS_FORMULAS = {
-    "mse": "L = 1/N · Σ (y - t)²",
-    "sse": "L = Σ (y - t)²",
-    "half_sse": "L = 1/2 · Σ (y - t)²",
-    "mae": "L = 1/N · Σ |y - t|",
-    "bce": "L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]",
-    "cross_entropy": "L = -Σ t·ln softmax(y),  softmax(y)_i = e^(y_i) / Σ e^(y_j)",
-}
-
-LOSS_DERIVATIVES = {
-    "mse": "dL/dy = 2/N · (y - t)",
-    "sse": "dL/dy = 2 · (y - t)",
-    "half_sse": "dL/dy = y - t",
-    "mae": "dL/dy = sign(y - t)/N, 0 where y = t",
-    "bce": "dL/dy = (y - t) / (y·(1 - y)) / N",
-    "cross_entropy": "dL/dy = softmax(y)·Σt - t",
-}
-
-ACTIVATION_FORMULAS = {
-    "relu": "relu(z) = max(0, z)",
-    "leaky_relu": "leaky_relu(z) = z if z > 0, else slope·z",
-    "sigmoid": "σ(z) = 1/(1 + e^(-z))",
-    "tanh": "tanh(z)",
-}
-
-ACTIVATION_DERIVATIVES = {
-    "relu": "relu'(z) = 1 if z > 0, else 0 (0 at z = 0)",
-    "leaky_relu": "leaky_relu'(z) = 1 if z > 0, else slope (slope at z = 0)",
-    "sigmoid": "σ'(z) = σ(z)·(1 - σ(z))",
-    "tanh": "tanh'(z) = 1 - tanh(z)²",
-}
+# --- helpers ---------------------------------------------------------------------------------
 
 
-BATCH_LOSS_FORMULAS = {
-    "cross_entropy": "L = -1/N · Σ over the samples n of Σ t·ln softmax(y_n),  softmax over "
-                     "the outputs of one sample",
-}
+def _name(label: Labeler) -> Whole:
+    """An array by its name as it is, not as a matrix: dL/dw, b, y (a vector)."""
+    return Whole(label, matrix=False)
 
-BATCH_LOSS_DERIVATIVES = {
-    "cross_entropy": "dL/dy = (softmax(y_n)·Σt_n - t)/N, y_n the outputs of y's sample",
-}
+
+def _value(v: Number) -> Form:
+    """A number written as it is, negative or not: b = 1, -2; softmax(1, -2)."""
+    return form("value", v)
 
 
 def _softmax_per_sample(y: np.ndarray) -> np.ndarray:
@@ -1003,14 +994,6 @@ def _shape(shape: tuple[int, ...]) -> str:
 
 def _pair_text(pair: tuple[int, int]) -> str:
     return str(pair[0]) if pair[0] == pair[1] else f"[{pair[0]}, {pair[1]}]"
-
-
-def _title(name: str) -> str:
-    """The matrix a label letter belongs to: x -> X, w -> W, dL/dz -> dL/dZ."""
-    head, _, letter = name.rpartition("/d")
-    if head:
-        return f"{head}/d{_title(letter)}"
-    return name.upper() if len(name) == 1 else name  # a layer's name stays as it is
 
 
 def _axes(label: Labeler) -> tuple[str, ...]:

@@ -21,7 +21,16 @@ from convgrad.layers.base import (
     Term,
     evaluate,
 )
-from convgrad.model import Activation, Conv, Dense, Flatten, Pool, Softmax
+from convgrad.model import (
+    Activation,
+    BatchNorm,
+    Conv,
+    ConvTranspose,
+    Dense,
+    Flatten,
+    Pool,
+    Softmax,
+)
 from convgrad.model import Layer as LayerSpec
 
 # Each description's class, as "module:Class" in this package: a module is imported when a
@@ -33,6 +42,8 @@ KINDS: dict[type, str] = {
     Flatten: "flatten:FlattenLayer",
     Dense: "dense:DenseLayer",
     Softmax: "softmax:SoftmaxLayer",
+    ConvTranspose: "conv_transpose:ConvTransposeLayer",
+    BatchNorm: "batch_norm:BatchNormLayer",
 }
 _CLASSES = {where.split(":")[1]: where for where in KINDS.values()}
 
@@ -55,6 +66,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'convgrad.layers' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "ActivationLayer", "ConvLayer", "DenseLayer", "Factor", "FlattenLayer",
-           "FunctionLayer", "Index", "Layer", "Param", "ParamLayer", "PoolLayer", "Term",
-           "evaluate", "make_layer"]
+__all__ = ["KINDS", "ActivationLayer", "BatchNormLayer", "ConvLayer", "ConvTransposeLayer",
+           "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer", "Param",
+           "ParamLayer", "PoolLayer", "Term", "evaluate", "make_layer"]

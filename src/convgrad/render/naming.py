@@ -1,8 +1,9 @@
-"""How entries are named: x11, w2, b, dL/dz[1,2,3], w11_new.
+"""How entries and arrays are named: x11, w2, b, dL/dz[1,2,3], w11_new; X, dL/dZ, W_new.
 
 The trace gives an entry as data (its array's Labeler and an index in the array's full
 shape); the renderers name it here, by the rule `check` uses (SPEC: 1-based, row then
-column, bracketed when a digit would be ambiguous), in the shape the user wrote.
+column, bracketed when a digit would be ambiguous), in the shape the user wrote. An array
+as a whole (a Whole) is named as a matrix (X, dL/dW) or as it is (b, dL/dw).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING
 from convgrad.model import reshaped_index
 
 if TYPE_CHECKING:
-    from convgrad.trace import Entry
+    from convgrad.trace import Entry, Labeler, Whole
 
 
 def entry_label(name: str, index: tuple[int, ...], bracket: bool = False) -> str:
@@ -30,4 +31,18 @@ def entry_name(entry: Entry) -> str:
     """An entry by its name in the shape the user sees: x11, dL/dw[1,1,2,2], b1_new."""
     labeler = entry.label
     shown = reshaped_index(entry.index, labeler.full_shape, labeler.shown_shape)
-    return entry_label(labeler.name, shown, labeler.batch) + ("_new" if entry.new else "")
+    return _grad(labeler) + entry_label(labeler.name, shown, labeler.batch) + \
+        ("_new" if entry.new else "")
+
+
+def array_name(whole: Whole) -> str:
+    """An array by its name: as a matrix, a one-letter name upper case (X, dL/dZ, W_new); a
+    layer's name (relu1) and a name as it is (b, dL/dw, b_new) unchanged."""
+    name = whole.label.name
+    if whole.matrix and len(name) == 1:
+        name = name.upper()
+    return _grad(whole.label) + name + ("_new" if whole.new else "")
+
+
+def _grad(labeler: Labeler) -> str:
+    return "dL/d" if labeler.gradient else ""

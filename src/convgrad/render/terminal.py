@@ -1,8 +1,9 @@
 """Rich tables and text for the terminal. The only module that imports rich.
 
 The trace's sections become text here: phrases in the language asked for (said), the
---terms rules (shown, written: how many expansions, which terms of a long sum), and the
-products of a sum (term_text).
+--terms rules (shown, written: how many expansions, which terms of a long sum), the
+products of a sum (term_text), and every formula (FORMS: the layers' equations, the
+losses, the activations and their derivatives, the output-size line).
 
 Colour only on a terminal; NO_COLOR and pipes give plain text that a teacher can
 paste into a handout (rich decides both from the console it writes to).
@@ -18,7 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.render.naming import entry_name
+from convgrad.render.naming import array_name, entry_name
 from convgrad.render.words import say
 from convgrad.trace import (
     Entry,
@@ -32,6 +33,7 @@ from convgrad.trace import (
     Term,
     Terms,
     Trace,
+    Whole,
     Words,
     show_number,
 )
@@ -60,14 +62,13 @@ MIN_WIDTH = 40
 PLAIN_WIDTH = 100
 
 
-def said(words: Words, lang: str) -> str:
-    """What a section says, in `lang`: a phrase put into words (its fields first), or text
-    that is the same in every language."""
-    if isinstance(words, str):
-        return words
-    fields = {name: said(value, lang) if isinstance(value, Phrase) else
-              entry_name(value) if isinstance(value, Entry) else value
-              for name, value in words.fields.items()}
+def said(words: Words | Entry | str, lang: str) -> str:
+    """What a section says, in `lang`: a phrase put into words (its fields first), or a
+    formula, an array's or an entry's name, which are the same in every language."""
+    if not isinstance(words, Phrase):
+        return plain_text(words)
+    fields = {name: said(value, lang) if isinstance(value, (Phrase, Form, Whole, Entry))
+              else value for name, value in words.fields.items()}
     return say(words.key, lang, **fields) + words.after
 
 
@@ -81,19 +82,21 @@ def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
     return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
 
 
-def factor_text(factor: Factor) -> str:
+def factor_text(factor: Factor | Whole) -> str:
     """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
     parentheses: 4·(-1)), a formula written out, text as it is."""
-    if isinstance(factor, (Entry, str, Form)):
+    if isinstance(factor, (Entry, str, Form, Whole)):
         return plain_text(factor)
     text = show_number(factor)
     return f"({text})" if text.lstrip("≈").startswith("-") else text
 
 
-def plain_text(factor: Factor) -> str:
+def plain_text(factor: Factor | Whole) -> str:
     """A factor where a negative number needs no parentheses: max(0, -2), tanh(-1)."""
     if isinstance(factor, Entry):
         return entry_name(factor)
+    if isinstance(factor, Whole):
+        return array_name(factor)
     if isinstance(factor, str):
         return factor
     if isinstance(factor, Form):
@@ -106,10 +109,91 @@ def _suffix(entry: Factor) -> str:
     return plain_text(entry)[1:]
 
 
-# How each formula is written, from its operands (entries, numbers, or other formulas).
+# The formulas of each loss, activation and derivative, by name. leaky_relu's slope is
+# written with its value.
+LOSS_FORMULAS = {
+    "mse": "L = 1/N · Σ (y - t)²",
+    "sse": "L = Σ (y - t)²",
+    "half_sse": "L = 1/2 · Σ (y - t)²",
+    "mae": "L = 1/N · Σ |y - t|",
+    "bce": "L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]",
+    "cross_entropy": "L = -Σ t·ln softmax(y),  softmax(y)_i = e^(y_i) / Σ e^(y_j)",
+    # a batch: each sample's cross-entropy, averaged over the N samples
+    "cross_entropy_batch": "L = -1/N · Σ over the samples n of Σ t·ln softmax(y_n),  softmax "
+                           "over the outputs of one sample",
+}
+
+LOSS_DERIVATIVES = {
+    "mse": "dL/dy = 2/N · (y - t)",
+    "sse": "dL/dy = 2 · (y - t)",
+    "half_sse": "dL/dy = y - t",
+    "mae": "dL/dy = sign(y - t)/N, 0 where y = t",
+    "bce": "dL/dy = (y - t) / (y·(1 - y)) / N",
+    "cross_entropy": "dL/dy = softmax(y)·Σt - t",
+    "cross_entropy_batch": "dL/dy = (softmax(y_n)·Σt_n - t)/N, y_n the outputs of y's sample",
+}
+
+# The sum of a loss's terms with its factor: L = 1/4·[(3-1)² + (4-0)² + ...]
+LOSS_SUMS = {
+    "mse": "1/{n}·[{terms}]",
+    "sse": "{terms}",
+    "half_sse": "1/2·[{terms}]",
+    "mae": "1/{n}·[{terms}]",
+    "bce": "-1/{n}·[{terms}]",
+    "cross_entropy": "-[{terms}]",
+    "cross_entropy_batch": "-1/{n}·[{terms}]",
+}
+
+ACTIVATION_FORMULAS = {
+    "relu": "relu(z) = max(0, z)",
+    "leaky_relu": "leaky_relu(z) = z if z > 0, else slope·z",
+    "sigmoid": "σ(z) = 1/(1 + e^(-z))",
+    "tanh": "tanh(z)",
+}
+
+ACTIVATION_DERIVATIVES = {
+    "relu": "relu'(z) = 1 if z > 0, else 0 (0 at z = 0)",
+    "leaky_relu": "leaky_relu'(z) = 1 if z > 0, else slope (slope at z = 0)",
+    "sigmoid": "σ'(z) = σ(z)·(1 - σ(z))",
+    "tanh": "tanh'(z) = 1 - tanh(z)²",
+}
+
+
+def _with_slope(formula: str, slope: Any) -> str:
+    return formula.replace("slope", show_number(slope))
+
+
+def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int, stride: int,
+              out: int) -> str:
+    """One axis of a conv layer's output size, with its numbers: Ho = floor((3 + 0 + 0 -
+    1·(2-1) - 1) / 1) + 1 = 2."""
+    return (f"{axis} = floor(({n} + {before} + {after} - {dilation}·({k}-1) - 1) / {stride}) "
+            f"+ 1 = {out}")
+
+
+# How each formula is written, from its operands (entries, arrays, numbers, other formulas,
+# names; a sum among them is written first, see `written`).
 # P: as a factor (negative numbers in parentheses), S: plain.
 P, S = factor_text, plain_text
 FORMS: dict[str, Callable[..., str]] = {
+    # an equation: Y = X ⋆ W + b, A = relu(Z), b = 1, 2
+    "is": lambda a, b: f"{S(a)} = {S(b)}",
+    # a fact of a layer: conv1: Ho = ..., relu1: relu(z) = max(0, z)
+    "labelled": lambda layer, f: f"{layer}: {S(f)}",
+    # the layers, as equations of whole arrays: X ⋆ W + b, maxpool(A), W x + b
+    "conv": lambda x, w, b: f"{S(x)} ⋆ {S(w)} + {S(b)}",
+    "pool": lambda kind, a: f"{kind}pool({S(a)})",
+    "affine": lambda w, x, b: f"{S(w)} {S(x)} + {S(b)}",
+    # a conv layer's output size: (H, top, bottom, dh, KH, sh, OH) and the same for W
+    "conv_size": lambda h, w: f"{_out_size('Ho', *h)},  {_out_size('Wo', *w)}",
+    # the formulas of a loss, of its gradient, and its sum term by term
+    "loss": lambda loss: LOSS_FORMULAS[loss],
+    "loss_derivative": lambda loss: LOSS_DERIVATIVES[loss],
+    "loss_sum": lambda loss, n, terms: LOSS_SUMS[loss].format(n=n, terms=S(terms)),
+    # an activation and its derivative
+    "activation": lambda name, slope: _with_slope(ACTIVATION_FORMULAS[name], slope),
+    "activation_derivative": lambda name, slope: _with_slope(ACTIVATION_DERIVATIVES[name],
+                                                             slope),
     # a number as it is, negative or not: flatten's entries, a function's arguments
     "value": lambda v: S(v),
     # the loss, term by term: (y - t)², |y - t|, t·ln(y) + (1-t)·ln(1-y), t·ln softmax(Y)
@@ -126,8 +210,9 @@ FORMS: dict[str, Callable[..., str]] = {
     "shares": lambda args, n: " + ".join(P(v) + ("" if n is None else f"/{n}") for v in args),
     # a step of gradient descent: w11 - lr·dL/dw11
     "update": lambda w, lr, g: f"{P(w)} - {P(lr)}·{P(g)}",
-    # activations: relu(z11), 1/(1 + e^(-2)), and back: dL/da11 · relu'(z11)
-    "apply": lambda fn, z: f"{fn}({S(z)})",
+    # activations: relu(z11), 1/(1 + e^(-2)), and back: dL/da11 · relu'(z11); a function
+    # of several arguments, and which of its outputs: softmax(x1, x2)_1
+    "apply": lambda fn, z, k=None: f"{fn}({S(z)})" + ("" if k is None else f"_{k}"),
     "sigmoid": lambda minus_z: f"1/(1 + e^{P(minus_z)})",
     "chain": lambda g, fn, z: f"{P(g)} · {fn}'({S(z)})",
     # dL/dy of each loss
@@ -155,15 +240,16 @@ def term_text(term: Term) -> str:
     return factor_text(term)
 
 
-def written(text: str | Terms | Term, elide: bool) -> str:
+def written(text: Terms | Term, elide: bool) -> str:
     """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
     drown the page. Only the terms shown are formatted. A single term (a formula) is written
-    whole."""
-    if isinstance(text, str):
-        return text
+    whole; the sums among a formula's operands (1/N·[...]) as sums."""
+    if isinstance(text, Form) and any(isinstance(arg, Terms) for arg in text.args):
+        return FORMS[text.op](*(written(arg, elide) if isinstance(arg, Terms) else arg
+                                for arg in text.args))
     if not isinstance(text, Terms):
         return term_text(text)
-    items, sep = text.items, text.sep
+    items, sep = text.items, ", " if text.listed else " + "
 
     def term(item: Any) -> str:
         return term_text(text.term(item))
@@ -177,12 +263,12 @@ def written(text: str | Terms | Term, elide: bool) -> str:
         body = sep.join(term(item) for item in items)
     if text.tail is not None:
         body += sep + term_text(text.tail)
-    return text.before + body + text.after
+    return body
 
 
-def line_text(line: Words | Terms, lang: str, elide: bool) -> str:
-    """A fact of a section: a phrase, text, or a list of numbers (b = 1, 2, ...)."""
-    return written(line, elide) if isinstance(line, Terms) else said(line, lang)
+def line_text(line: Words, lang: str, elide: bool) -> str:
+    """A fact of a section: a phrase, or a formula (b = 1, 2, ...; conv1: Ho = ...)."""
+    return written(line, elide) if isinstance(line, Form) else said(line, lang)
 
 
 def usable_columns() -> int | None:
@@ -374,7 +460,8 @@ def print_section(console: Console, section: Section, terms: str, lang: str = "e
                               soft_wrap=True)
         if rest:
             console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if exps else
-                               say("more.not_shown", lang, title=group.title, n=f"{rest:,}"),
+                               say("more.not_shown", lang, title=said(group.title, lang),
+                                   n=f"{rest:,}"),
                                style=DIM))
         if group.trailer and exps:
             console.print(Text(said(group.trailer, lang), style=DIM))
