@@ -205,6 +205,7 @@ class Problem:
     grad_output: np.ndarray | None = None  # in the last layer's full shape
     learning_rate: Number | None = None
     batched: bool = False  # x, target and grad_output have the batch axis first
+    steps: int | None = None  # rounds of forward, backward and update (training steps)
     warnings: list[Notice] = field(default_factory=list)  # the reader's
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
     # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
@@ -239,8 +240,9 @@ class Problem:
 
     @property
     def multiply_adds(self) -> int:
-        """Multiply-adds of one forward pass (of every sample), to size exact arithmetic."""
-        return self.samples * sum(int(np.prod(layer.out_shape)) * layer.op.taps
+        """Multiply-adds of a forward pass of every sample, in every training round, to size
+        exact arithmetic."""
+        return (self.steps or 1) * self.samples * sum(int(np.prod(layer.out_shape)) * layer.op.taps
                                   for layer in self.layers)
 
     @property

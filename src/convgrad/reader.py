@@ -73,7 +73,7 @@ CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", 
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
-            "target", "loss", "grad_output", "learning_rate", "layers")
+            "target", "loss", "grad_output", "learning_rate", "steps", "layers")
 
 
 # --- reading YAML ----------------------------------------------------------------
@@ -821,7 +821,24 @@ class _Builder:
         self.objective(problem, out_shape)
         if data.get("learning_rate") is not None:
             problem.learning_rate = self.number(("learning_rate",), data["learning_rate"])
+        if data.get("steps") is not None:
+            problem.steps = self.steps(problem, data["steps"])
         return problem
+
+    def steps(self, problem: Problem, value: Any) -> int:
+        """`steps: k` (SPEC section 6): k rounds of forward, backward and update on the same
+        input and target, which needs a target with a loss and a learning rate."""
+        steps = self.integers(("steps",), value, (1,), 1, "a whole number >= 1")[0]
+        if problem.grad_output is not None:
+            raise self.err(("steps",), "needs a target and a loss: each round takes its "
+                           "gradient from the loss at that round's output, but 'grad_output' "
+                           "gives dL/dY once; give 'target' and 'loss' instead of 'grad_output'")
+        if problem.target is None:
+            raise self.err(("steps",), "needs a 'target' (with a 'loss') to train on; add one")
+        if problem.learning_rate is None:
+            raise self.err(("steps",), "needs a 'learning_rate' for each round's update "
+                           "(W - lr·dW); add one, e.g. learning_rate: 0.1")
+        return steps
 
     def batched(self, x: np.ndarray) -> bool:
         """Whether the input is a batch (SPEC section 6): a 4-D input always is (N x C x H x

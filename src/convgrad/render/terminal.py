@@ -501,6 +501,33 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
         console.print(line)
     arithmetic = "exact fractions" if solved.exact else "float64"
     console.print(Text(f"({arithmetic})", style=DIM))
+    if result.get("steps"):
+        print_steps(console, result["steps"], terms == "all")
+
+
+def print_steps(console: Console, steps: list[dict[str, Any]], full: bool) -> None:
+    """Training steps (SPEC section 6): each round's loss, before its update, and the
+    parameters after it, as `steps[k].loss`, `steps[k].W_new` (`steps[k].conv1.W_new`)."""
+    console.print()
+    console.rule(Text("Training steps", style="bold"), align="left")
+    console.print(Text("Each step: a forward and backward pass on the same input and target, "
+                       "its loss (before its update), then the updated parameters.", style=DIM))
+    for k, step in enumerate(steps, start=1):
+        console.print(Text.assemble((f"steps[{k}].loss = ", LABEL),
+                                    (show_number(step["loss"]), VALUE)))
+        named = [(f"steps[{k}].{layer['name']}.{key}", value)
+                 for layer in step.get("layers", []) for key, value in layer.items()
+                 if key != "name"] or \
+            [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
+        matrices = []
+        for name, value in named:
+            if isinstance(value, np.ndarray) and value.ndim >= 1:
+                axes = ("filter", "channel") if value.ndim == 4 else ("slice",)
+                matrices.append(Matrix(name, value, axis_names=axes))
+            else:
+                number: Any = value[()] if isinstance(value, np.ndarray) else value
+                console.print(Text.assemble((f"{name} = ", LABEL), (show_number(number), VALUE)))
+        print_matrices(console, matrices, full)
 
 
 # --- styled lines (check reports) ------------------------------------------------------------
