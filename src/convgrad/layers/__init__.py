@@ -69,5 +69,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["KINDS", "ActivationLayer", "BatchNormLayer", "ConvLayer", "ConvTransposeLayer",
-           "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer", "LogSoftmaxLayer", "Param",
-           "ParamLayer", "PoolLayer", "Term", "evaluate", "make_layer"]
+           "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer",
+           "LogSoftmaxLayer", "Param", "ParamLayer", "PoolLayer", "Term", "evaluate",
+           "make_layer"]
