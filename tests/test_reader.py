@@ -1409,10 +1409,15 @@ def test_layers_too_large_for_memory_name_the_key(problem, key, words):
     assert "MiB" in message or "65,536" in message
 
 
-def test_a_vector_input_with_a_vector_kernel_is_not_a_1d_convolution_yet():
-    assert_error(lines("input: [1, 2, 3, 4]", "kernel: [1, -1]"), "'kernel'", "1-D",
-                 "'input'", "1 x 4 matrix", line=2)
-    assert_error({"input": "1 2 3", "kernel": "1 -1"}, "'kernel'", "1-D")
+def test_a_vector_input_with_a_vector_kernel_is_a_1d_convolution():
+    # SPEC section 6: results 1-D. y = [1-2, 2-3, 3-4]; dL/dx by hand: x1 meets w1 in y1,
+    # x2 w2 in y1 and w1 in y2, ... with dL/dy = 1 everywhere.
+    r = convgrad.solve(lines("input: [1, 2, 3, 4]", "kernel: [1, -1]",
+                             "grad_output: [1, 1, 1]"))
+    assert r["Y"].tolist() == [-1, -1, -1] and r["dX"].tolist() == [1, 0, 0, -1]
+    assert r["dW"].tolist() == [1 + 2 + 3, 2 + 3 + 4] and r["db"] == 3
+    r = convgrad.solve({"input": "1 2 3", "kernel": "1 -1"})
+    assert r["Y"].tolist() == [-1, -1]
     # A 1 x k kernel, or one number, keeps reading the vector as a one-row image.
     r = convgrad.solve(lines("input: [1, 2, 3, 4]", "kernel: [[1, -1]]",
                              "grad_output: [[1, 1, 1]]"))

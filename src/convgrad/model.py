@@ -39,7 +39,7 @@ DEFAULT_SLOPE = Fraction(1, 100)
 BATCH_NORM_MODES = ("train", "eval")
 DEFAULT_EPS = Fraction(1, 100000)  # PyTorch's BatchNorm eps, 1e-5
 LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax",
-               "log_softmax", "conv_transpose", "batch_norm")
+               "log_softmax", "conv_transpose", "batch_norm", "conv1d")
 
 
 # --- the validated problem -----------------------------------------------------
@@ -197,6 +197,9 @@ class Layer:
     op: Conv | Activation | Pool | Flatten | Dense | Softmax | ConvTranspose | BatchNorm
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
+    # C x L signals (a conv1d layer, and the layers after it up to flatten): the layers see
+    # C x 1 x L maps, one engine for both, and results show C x L (user_output_shape).
+    signal: bool = False
 
 
 @dataclass(eq=False)  # arrays inside: == would be ambiguous
@@ -324,10 +327,18 @@ def squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
     return tuple(n for n in shape if n != 1)
 
 
-def user_output_shape(problem: Problem, shape: tuple[int, ...]) -> tuple[int, ...]:
+def user_output_shape(problem: Problem, shape: tuple[int, ...], signal: bool = False
+                      ) -> tuple[int, ...]:
     """A layer output's shape as SPEC shows it: Ho x Wo for one filter on a 2-D input in the
     single-layer form; a network and a batch keep full shapes (C x H x W, or a vector; a
-    batch's outputs have the batch axis first, N x F x Ho x Wo)."""
+    batch's outputs have the batch axis first, N x F x Ho x Wo).
+
+    signal: the output is C x L signals, which the layers hold as C x 1 x L (Layer.signal):
+    shown C x L, and in the single-layer 1-D form (one filter, SPEC section 6) L alone;
+    `shape` may have the batch axis first."""
+    if signal:
+        shape = (*shape[:-2], shape[-1])
+        return (*shape[:-2], shape[-1]) if problem.single else shape
     if problem.batched:
         return shape
     if problem.single and len(problem.x_shape) <= 2 and len(shape) == 3 and shape[0] == 1:

@@ -807,10 +807,13 @@ class _Builder:
             layers, x = self.network(data["layers"], x)
             single = False
         else:
-            if x.ndim == 1:
-                self.refuse_1d_convolution(x)
-            # A vector is a one-row image (under a 1 x k kernel); dX still mirrors the vector.
-            layers, x = self.single_layer(data, x.reshape(1, -1) if x.ndim == 1 else x)
+            if x.ndim == 1 and self.one_d_kernel():
+                # A 1-D input under a 1-D kernel is a 1-D convolution (SPEC section 6).
+                layers, x = self.single_layer(data, x.reshape(1, 1, -1), signal=True)
+            else:
+                # A vector under a 1 x k kernel (or one number) is a one-row image; dX still
+                # mirrors the vector.
+                layers, x = self.single_layer(data, x.reshape(1, -1) if x.ndim == 1 else x)
             single = True
         out_shape = layers[-1].out_shape
         if batched:  # every sample in the shape the layers read the first one in
@@ -863,19 +866,11 @@ class _Builder:
                            "at most")
         return value
 
-    def refuse_1d_convolution(self, x: np.ndarray) -> None:
-        """A vector input under a vector kernel is a 1-D convolution (SPEC section 6), whose
-        results are vectors; until convgrad computes it, it is refused rather than read as
-        a 1 x L image, which gives a 2-D Y. (A one-number kernel stays a 1x1 kernel.)"""
+    def one_d_kernel(self) -> bool:
+        """Whether the single-layer form's kernel is written as a vector (k taps)."""
         if self.data.get("kernel") is None:
-            return
-        k = self.array(("kernel",), self.data["kernel"])
-        if k.ndim == 1:
-            L = x.shape[0]
-            raise self.err(("kernel",), f"is a vector of {k.shape[0]} and 'input' a vector of "
-                           f"{L}: that is a 1-D convolution, which convgrad does not support "
-                           f"yet; write the input as a 1 x {L} matrix, input: [[...]], and the "
-                           "kernel as a 1 x k matrix, kernel: [[...]]")
+            return False
+        return bool(self.array(("kernel",), self.data["kernel"]).ndim == 1)
 
     def objective(self, problem: Problem, out_shape: tuple[int, ...]) -> None:
         data = self.data
@@ -924,7 +919,7 @@ class _Builder:
         """target or grad_output: must have the output's shape, up to length-1 axes; in a
         batch, the batch axis first (N x the output of one sample)."""
         arr = self.array(path, value)
-        want = user_output_shape(problem, out_shape)
+        want = user_output_shape(problem, out_shape, problem.layers[-1].signal)
         if problem.batched:
             out_shape = want = (problem.samples, *out_shape)
             if arr.ndim and arr.shape[0] != problem.samples and problem.samples != 1:
@@ -940,14 +935,18 @@ class _Builder:
 
     # single layer: the same as layers [conv, activation, pool]
 
-    def single_layer(self, data: dict, x: np.ndarray) -> tuple[list[Layer], np.ndarray]:
+    def single_layer(self, data: dict, x: np.ndarray, signal: bool = False
+                     ) -> tuple[list[Layer], np.ndarray]:
+        """The layers of the single-layer form. signal: x is one 1-D signal held as 1 x 1 x L
+        (a 1-D input under a 1-D kernel), read as conv1d."""
         if data.get("kernel") is None:
             raise self.err(("kernel",), "is missing: give the kernel W, for example "
                            "kernel: \"1 0; -1 1\"")
         x3 = x[np.newaxis] if x.ndim == 2 else x
         counts: dict[str, int] = {}
-        layers = [self.conv_layer((), {k: data[k] for k in CONV_KEYS if k in data}, x3.shape,
-                                  counts, x.ndim)]
+        spec = {k: data[k] for k in CONV_KEYS if k in data}
+        layers = [self.conv1d_layer((), spec, x3.shape, counts) if signal else
+                  self.conv_layer((), spec, x3.shape, counts, x.ndim)]
         activation = data.get("activation")
         if activation is not None:
             op = self.activation(("activation",), activation)
@@ -955,6 +954,7 @@ class _Builder:
                 self.activation_work(("activation",), layers[-1].out_shape)
                 layers.append(self.make_layer(op.name, op.name, op, layers[-1].out_shape,
                                               counts))
+                layers[-1].signal = signal
         pool = data.get("pool")
         if pool is not None:
             if not isinstance(pool, dict):
@@ -964,7 +964,8 @@ class _Builder:
             if kind not in POOL_TYPES:
                 raise self.err(("pool", "type"), f"'{pool['type']}' is not a pool type; "
                                f"{_suggest(kind, POOL_TYPES)}")
-            layers.append(self.pool_layer(("pool",), kind, pool, layers[-1].out_shape, counts))
+            layers.append(self.pool_layer(("pool",), kind, pool, layers[-1].out_shape, counts,
+                                          signal))
         return layers, x3
 
     def make_layer(self, type_: str, family: str, op: Any, in_shape: tuple[int, ...],
@@ -1186,11 +1187,22 @@ class _Builder:
                     "dilation); its dL/dX entries are 0"))
 
     def pool_layer(self, path: tuple, kind: str, spec: dict, in_shape: tuple[int, ...],
-                   counts: dict[str, int]) -> Layer:
+                   counts: dict[str, int], signal: bool = False) -> Layer:
+        """max or avg pooling on C x H x W maps; on C x L signals (signal, held as C x 1 x L)
+        1-D, with a whole-number size and stride."""
         if len(in_shape) != 3:
             raise self.err(path, "needs C x H x W maps; pooling cannot follow flatten or dense")
         if spec.get("size") is None:
             raise self.err((*path, "size"), "is missing: give the window, e.g. size: 2")
+        if signal:
+            size1 = self.integers((*path, "size"), spec["size"], (1,), 1,
+                                  "a whole number >= 1 (pooling after conv1d is 1-D)")[0]
+            stride1 = self.integers((*path, "stride"), self.get(spec, "stride", size1), (1,), 1,
+                                    "a whole number >= 1 (pooling after conv1d is 1-D)")[0]
+            layer = self.pool_layer(path, kind, {"size": [1, size1], "stride": [1, stride1]},
+                                    in_shape, counts)
+            layer.signal = True
+            return layer
         size = self.pair((*path, "size"), spec["size"], 1, "a whole number >= 1 or [ph, pw]")
         stride = self.pair((*path, "stride"), self.get(spec, "stride", list(size)), 1,
                            "a whole number >= 1 or [sh, sw]")
@@ -1237,10 +1249,15 @@ class _Builder:
             raise self.err(path, "must be a non-empty list of layers, e.g. [conv: {...}, relu]")
         counts: dict[str, int] = {}
         layers: list[Layer] = []
-        if x.ndim == 2:
-            first = value[0]
-            first_type = first if isinstance(first, str) else \
-                next(iter(first)) if isinstance(first, dict) and first else None
+        first = value[0]
+        first_type = first if isinstance(first, str) else \
+            next(iter(first)) if isinstance(first, dict) and first else None
+        # A network that starts with conv1d reads its input as C x L signals (or one signal
+        # of L), held as C x 1 x L (SPEC section 6).
+        signal = str(first_type).strip().lower() == "conv1d" and x.ndim in (1, 2)
+        if signal:
+            x = x.reshape(-1, 1, x.shape[-1])
+        elif x.ndim == 2:
             if first_type in ("dense",):
                 raise self.err(("input",), "is a matrix but the first layer is dense; put "
                                "'- flatten' first")
@@ -1264,13 +1281,84 @@ class _Builder:
             if not isinstance(spec, dict):
                 raise self.err((*lpath, type_), "must be a mapping of the layer's keys")
             lpath = (*lpath, type_)
-            layer = self.network_layer(lpath, type_, spec, shape, counts, x.ndim, layers)
+            signal = layers[-1].signal if layers else signal
+            self.check_signal(lpath, type_, shape, signal)
+            layer = self.network_layer(lpath, type_, spec, shape, counts, x.ndim, layers,
+                                       signal)
+            # What keeps the shape of signals keeps them signals; flatten and dense end them.
+            layer.signal = signal and type_ not in ("flatten", "dense") or type_ == "conv1d"
             layers.append(layer)
             shape = layer.out_shape
         return layers, x
 
+    def check_signal(self, path: tuple, type_: str, shape: tuple[int, ...], signal: bool
+                     ) -> None:
+        """conv1d reads C x L signals, conv and conv_transpose C x H x W maps."""
+        if type_ == "conv1d" and not signal:
+            got = f"a vector of {shape[0]}" if len(shape) == 1 else \
+                f"{shape_text(shape)} maps (C x H x W)"
+            raise self.err(path, f"needs C x L signals but gets {got}; conv1d reads 1-D "
+                           "signals: put it first in 'layers' (on a C x L or L input) or "
+                           "after another conv1d, or use conv on maps")
+        if type_ in ("conv", "conv_transpose") and signal:
+            raise self.err(path, f"needs C x H x W maps but gets {shape[0]} x {shape[2]} "
+                           f"signals (C x L, after conv1d); use conv1d on signals")
+
+    def conv1d_layer(self, path: tuple, spec: dict, in_shape: tuple[int, ...],
+                     counts: dict[str, int]) -> Layer:
+        """conv1d (SPEC section 6), as PyTorch's Conv1d, on C x L signals held as C x 1 x L:
+        the convolution of conv_layer with one row. kernel F x C x k, F x k on one channel
+        (else C x k, one filter), or k; padding a whole number, [left, right], same or valid;
+        stride and dilation whole numbers. Results and names keep the shapes as written."""
+        self.check_keys(spec, CONV_KEYS, path)
+        C = in_shape[0]
+        kpath = (*path, "kernel")
+        if spec.get("kernel") is None:
+            raise self.err(kpath, "is missing: a 1-D convolution needs a kernel (k taps, "
+                           "F x k, C x k or F x C x k)")
+        k = self.array(kpath, spec["kernel"])
+        if k.ndim == 3:
+            w = k[:, :, np.newaxis]
+        elif k.ndim == 2:
+            w = k[:, np.newaxis, np.newaxis] if C == 1 else k[np.newaxis, :, np.newaxis]
+        elif k.ndim == 1 and C == 1:
+            w = k.reshape(1, 1, 1, -1)
+        elif k.ndim == 1:
+            raise self.err(kpath, f"is one 1-D filter but the input has {C} channels; write "
+                           f"the kernel as {C} x k (one row per channel) or F x {C} x k")
+        else:
+            raise self.err(kpath, f"is {shape_text(k.shape)}; a conv1d kernel is k, F x k, "
+                           "C x k or F x C x k")
+        if self.get(spec, "groups", 1) != 1 and k.ndim != 3:
+            raise self.err(kpath, f"is {shape_text(k.shape)}; with groups, write the kernel "
+                           f"3-D: F x {C}/groups x k")
+        converted = dict(spec, kernel=w)
+        for key, what in (("stride", 1), ("dilation", 1)):
+            value = self.integers((*path, key), self.get(spec, key, 1), (1,), what,
+                                  "a whole number >= 1 (conv1d is 1-D)")[0]
+            converted[key] = [1, value]
+        padding = self.get(spec, "padding", 0)
+        text = padding.strip().lower() if isinstance(padding, str) else ""
+        if text not in ("same", "valid"):
+            if isinstance(padding, str) and not re.fullmatch(r"[\s,\d/.+-]+", padding):
+                raise self.err((*path, "padding"), f"'{padding}' is not a padding; write a "
+                               "whole number, [left, right], 'same' or 'valid'")
+            values = self.integers((*path, "padding"), padding, (1, 2), 0,
+                                   "a whole number >= 0, [left, right], 'same' or 'valid'")
+            converted["padding"] = [0, 0, values[0], values[-1]]
+            text = str(values[0]) if len(values) == 1 else str(list(values))
+        layer = self.conv_layer(path, converted, in_shape, counts, 3)
+        op = layer.op
+        assert isinstance(op, Conv)
+        op.kernel_shape, op.padding_text = k.shape, text
+        layer.type, layer.signal = "conv1d", True
+        return layer
+
     def network_layer(self, path: tuple, type_: str, spec: dict, shape: tuple[int, ...],
-                      counts: dict[str, int], input_ndim: int, before: list[Layer]) -> Layer:
+                      counts: dict[str, int], input_ndim: int, before: list[Layer],
+                      signal: bool = False) -> Layer:
+        if type_ == "conv1d":
+            return self.conv1d_layer(path, spec, shape, counts)
         if type_ == "conv":
             self.check_keys(spec, CONV_KEYS, path)
             if len(shape) != 3:
@@ -1284,7 +1372,7 @@ class _Builder:
             return self.make_layer(type_, type_, op, shape, counts)
         if type_ in ("max_pool", "avg_pool"):
             self.check_keys(spec, ("size", "stride"), path)
-            return self.pool_layer(path, type_[:3], spec, shape, counts)
+            return self.pool_layer(path, type_[:3], spec, shape, counts, signal)
         if type_ in ("softmax", "log_softmax"):
             return self.softmax_layer(path, type_, spec, shape, counts)
         if type_ == "conv_transpose":

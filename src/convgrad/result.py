@@ -55,25 +55,27 @@ class Result(dict[str, Any]):
         passes = run.passes
         values: dict[str, Any] = {}
 
-        def output(arr: np.ndarray | None) -> np.ndarray | None:
+        def output(arr: np.ndarray | None, step: Layer) -> np.ndarray | None:
             if arr is None:
                 return None
             arr = problem.as_written(arr)
-            if not problem.single:
+            if not problem.single and not step.layer.signal:
                 return arr
-            return arr.reshape(user_output_shape(problem, arr.shape))
+            return arr.reshape(user_output_shape(problem, arr.shape, step.layer.signal))
 
-        values["Y"] = output(run.y)
-        values["dY"] = output(run.dy)
+        values["Y"] = output(run.y, passes[-1])
+        values["dY"] = output(run.dy, passes[-1])
         values["dX"] = None if run.dx is None else run.dx.reshape(problem.x_shape)
         values["loss"] = run.loss
         if problem.single:
             # The single form's first layer is its convolution: dW, db, W_new, b_new are its own.
             values.update(_param_values(problem, passes[0]))
             if len(passes) > 1:
-                values["Z"], values["dZ"] = output(passes[0].out), output(passes[0].d_out)
+                values["Z"], values["dZ"] = (output(passes[0].out, passes[0]),
+                                             output(passes[0].d_out, passes[0]))
             if len(passes) == 3:
-                values["A"], values["dA"] = output(passes[1].out), output(passes[1].d_out)
+                values["A"], values["dA"] = (output(passes[1].out, passes[1]),
+                                             output(passes[1].d_out, passes[1]))
         result = cls(((key, values[key]) for key in RESULT_KEYS
                       if values.get(key) is not None), exact=run.exact)
         if not problem.single:
@@ -156,10 +158,14 @@ def _layer_values(problem: Problem, step: Layer) -> dict[str, Any]:
     """One layer's object in a network's results: name, type, output, d_output, and for a
     layer with weights dW and db (and W_new, b_new): dW in the kernel's shape as written."""
     layer = step.layer
+
+    def shown(arr: np.ndarray) -> np.ndarray:
+        arr = problem.as_written(arr)
+        return arr.reshape(user_output_shape(problem, arr.shape, True)) if layer.signal else arr
+
     item: dict[str, Any] = {"name": layer.name, "type": layer.type,
-                            "output": problem.as_written(step.out),
-                            "d_output": None if step.d_out is None else
-                            problem.as_written(step.d_out),
+                            "output": shown(step.out),
+                            "d_output": None if step.d_out is None else shown(step.d_out),
                             **_param_values(problem, step)}
     return {key: value for key, value in item.items() if value is not None}
 

@@ -311,11 +311,10 @@ class Trace:
             last = k == len(passes) - 1
             shape = tuple(step.out.shape)
             # One sample's output shape as the user sees it, after the batch axis if any.
-            shown = shape[1:]
+            shown = user_output_shape(problem, shape[1:], step.layer.signal)
             if single:
                 # conv z, activation a, and the last (activation or pool) y
                 letter = "y" if last else "z" if k == 0 else "a"
-                shown = user_output_shape(problem, shown)
             else:
                 letter = "y" if last else step.layer.name  # relu1[1,2,3], pool1[...]
             if batch:
@@ -393,22 +392,31 @@ class Trace:
         _, OH, OW = layer.out_shape
         top, bottom, left, right = op.pad
         (sh, sw), (dh, dw) = op.stride, op.dilation
-        filters = phrase("fact.filters", F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
+        signal = layer.signal  # conv1d: one row, shown 1-D
+        filters = phrase("fact.filters_1d", F=F, s="s" if F > 1 else "", C=C, K=KW) if signal \
+            else phrase("fact.filters", F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
         lines: list[Words] = [
             phrase("fact.conv", layer=name, kernel=_shape(op.kernel_shape),
-                   filters=filters, stride=_pair_text(op.stride),
-                   dilation=_pair_text(op.dilation),
+                   filters=filters, stride=_pair_text(op.stride, signal),
+                   dilation=_pair_text(op.dilation, signal),
                    mode=phrase("fact.flipped" if op.flip else "fact.not_flipped"))]
         if op.groups > 1:
             Fg = F // op.groups
             lines.append(phrase("fact.groups", layer=name, groups=op.groups,
                                 C=C * op.groups, Cg=C, Fg=Fg, s="s" if Fg > 1 else "",
                                 depthwise=phrase("fact.depthwise") if C == 1 else ""))
-        lines.append(phrase("fact.padding", layer=name, text=op.padding_text, top=top,
-                            bottom=bottom, left=left, right=right))
+        if signal:
+            lines.append(phrase("fact.padding_1d", layer=name, text=op.padding_text, left=left,
+                                right=right))
+        else:
+            lines.append(phrase("fact.padding", layer=name, text=op.padding_text, top=top,
+                                bottom=bottom, left=left, right=right))
         if op.padding_mode != "zeros":
             lines.append(phrase("fact.padding_mode", layer=name, mode=op.padding_mode,
                                 rule=phrase(f"pad.{op.padding_mode}")))
+        if signal:
+            return [*lines, form("labelled", name,
+                                 form("conv_size_1d", (W, left, right, dw, KW, sw, OW)))]
         return [*lines,
                 form("labelled", name, form("conv_size", (H, top, bottom, dh, KH, sh, OH),
                                             (W, left, right, dw, KW, sw, OW)))]
@@ -421,14 +429,22 @@ class Trace:
         layer, op = step.layer, step.op
         C, H, W = layer.in_shape
         _, OH, OW = layer.out_shape
+        if layer.signal:  # after conv1d: 1-D windows on C x L signals
+            return [phrase("fact.pool", layer=layer.name, kind=op.kind, size=str(op.size[1]),
+                           stride=str(op.stride[1]), before=str(W), after=str(OW))]
         return [phrase("fact.pool", layer=layer.name, kind=op.kind,
                          size=f"{op.size[0]}x{op.size[1]}", stride=_pair_text(op.stride),
                          before=f"{H}x{W}", after=f"{OH}x{OW}")]
 
     def flatten_facts(self, step: FlattenLayer) -> list[Words]:
         layer = step.layer
-        return [phrase("fact.flatten", layer=layer.name, shape=_shape(layer.in_shape),
-                         n=layer.out_shape[0])]
+        k = self.run.passes.index(step)
+        # C x L signals (after conv1d) are held as C x 1 x L: shown as written.
+        signal = k > 0 and self.run.passes[k - 1].layer.signal
+        shape = user_output_shape(self.problem, layer.in_shape, True) if signal \
+            else layer.in_shape
+        return [phrase("fact.flatten", layer=layer.name, shape=_shape(shape),
+                       n=layer.out_shape[0])]
 
     def dense_facts(self, step: DenseLayer) -> list[Words]:
         M, N = step.w.shape
@@ -459,7 +475,7 @@ class Trace:
             else:
                 x_matrix = self._matrix(Whole(in_label), x, in_label)
             w_matrix = self._matrix(Whole(names.w), step.w, names.w,
-                                    axis_names=_kernel_axes(op))
+                                    axis_names=_kernel_axes(op, step.layer.signal))
             self.conv_matrices[step.layer.name] = (x_matrix, w_matrix)
         return self.conv_matrices[step.layer.name]
 
@@ -569,8 +585,10 @@ class Trace:
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
         rule = phrase(f"rule.{op.kind}_pool")
+        signal = step.layer.signal
         return Section(phrase("title.pool", layer=step.layer.name, kind=op.kind,
-                                size=f"{ph}x{pw}", stride=_pair_text(op.stride)),
+                              size=str(pw) if signal else f"{ph}x{pw}",
+                              stride=_pair_text(op.stride, signal)),
                        phrase("why.pool", rule=rule),
                        groups=[Group(form("is", Whole(pl), form("pool", op.kind, Whole(al))),
                                      rule, p.size, make)],
@@ -752,7 +770,7 @@ class Trace:
         section.groups.append(Group(_name(wl.grad()), phrase("rule.dW"), F * Cg * KH * KW,
                                     make_dw, kind="dW"))
         section.results.append(self._matrix(Whole(wl.grad()), dw, wl,
-                                            axis_names=_kernel_axes(op)))
+                                            axis_names=_kernel_axes(op, step.layer.signal)))
 
         def make_db(f: int) -> Expansion:
             outputs = step.db_terms(f)
@@ -1005,7 +1023,11 @@ def _shape(shape: tuple[int, ...]) -> str:
     return " x ".join(str(n) for n in shape) if shape else "a number"
 
 
-def _pair_text(pair: tuple[int, int]) -> str:
+def _pair_text(pair: tuple[int, int], signal: bool = False) -> str:
+    """A stride or dilation as written: one number when both axes agree; a signal's (conv1d)
+    is the number along it."""
+    if signal:
+        return str(pair[1])
     return str(pair[0]) if pair[0] == pair[1] else f"[{pair[0]}, {pair[1]}]"
 
 
@@ -1018,8 +1040,10 @@ def _axes(label: Labeler) -> tuple[str, ...]:
     return lead + (("channel",) if extra == 1 else ("filter", "channel")[:max(extra, 0)])
 
 
-def _kernel_axes(op: Conv) -> tuple[str, ...]:
+def _kernel_axes(op: Conv, signal: bool = False) -> tuple[str, ...]:
     F, C = op.w.shape[:2]
+    if signal:  # conv1d: F x C x k is a matrix per filter; F x k, C x k and k one matrix
+        return ("filter",) if len(op.kernel_shape) == 3 else ()
     if len(op.kernel_shape) == 4:
         return ("filter", "channel")
     if len(op.kernel_shape) == 3:
@@ -1042,9 +1066,12 @@ def _pad_mask(shape: tuple[int, ...], pad: tuple[int, int, int, int]) -> np.ndar
 
 
 def _shown_with_pad(label: Labeler, pad: tuple[int, int, int, int]) -> tuple[int, ...]:
-    """The shape x_pad is shown in: the input's shown shape, its last two axes padded."""
-    *lead, H, W = label.shown_shape
+    """The shape x_pad is shown in: the input's shown shape, its last two axes padded (a
+    signal of L shown alone: its one axis, by left and right)."""
     top, bottom, left, right = pad
+    if len(label.shown_shape) == 1:
+        return (label.shown_shape[0] + left + right,)
+    *lead, H, W = label.shown_shape
     return (*lead, H + top + bottom, W + left + right)
 
 

@@ -186,6 +186,8 @@ FORMS: dict[str, Callable[..., str]] = {
     "affine": lambda w, x, b: f"{S(w)} {S(x)} + {S(b)}",
     # a conv layer's output size: (H, top, bottom, dh, KH, sh, OH) and the same for W
     "conv_size": lambda h, w: f"{_out_size('Ho', *h)},  {_out_size('Wo', *w)}",
+    # a conv1d layer's output length: (L, left, right, d, k, s, Lo)
+    "conv_size_1d": lambda n: _out_size("Lo", *n),
     # the formulas of a loss, of its gradient, and its sum term by term
     "loss": lambda loss: LOSS_FORMULAS[loss],
     "loss_derivative": lambda loss: LOSS_DERIVATIVES[loss],
