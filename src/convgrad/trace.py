@@ -32,6 +32,7 @@ from typing import Any
 
 import numpy as np
 
+from convgrad import losses
 from convgrad.engine import Run
 from convgrad.layers import (
     ActivationLayer,
@@ -44,7 +45,13 @@ from convgrad.layers import (
     PoolLayer,
 )
 from convgrad.layers.conv import pad_input
-from convgrad.model import Conv, reshaped_index, user_output_shape, user_param_shape
+from convgrad.model import (
+    DISTRIBUTION_LOSSES,
+    Conv,
+    reshaped_index,
+    user_output_shape,
+    user_param_shape,
+)
 from convgrad.numbers import Number, format_number
 
 # --- labels -------------------------------------------------------------------------------
@@ -629,10 +636,14 @@ class Trace:
     # loss
 
     def _loss_key(self, loss: str) -> str:
-        """The loss's formulas by name: cross_entropy in a batch is cross_entropy_batch, the
-        mean over the samples of each sample's cross-entropy."""
-        return "cross_entropy_batch" if self.problem.batched and loss == "cross_entropy" \
-            else loss
+        """The loss's formulas by name. A distribution loss (cross_entropy, nll,
+        cross_entropy_probs) averaged over more than one group has its own: `_batch`, the
+        mean over the samples, or `_channels`, over channels at each position."""
+        if loss not in DISTRIBUTION_LOSSES:
+            return loss
+        if self.problem.loss_over == "channels":
+            return f"{loss}_channels"
+        return f"{loss}_batch" if self.problem.batched else loss
 
     def loss_section(self) -> Section:
         solved = self.run
@@ -641,7 +652,6 @@ class Trace:
         loss = self.problem.loss or "mse"
         yl = self.names[-1].out
         N = y.size
-        batch = self.problem.batched
         key = self._loss_key(loss)
         section = Section(phrase("title.loss", loss=loss), form("loss", key), kind="loss")
         section.matrices.append(self._matrix(phrase("matrix.target"), t, yl,
@@ -656,7 +666,7 @@ class Trace:
             index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
-                                                 N, y, t, batch)
+                                                 N, y, t, key != loss, self.problem.loss_over)
             return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
         section.groups.append(Group(_name(yl.grad()), form("loss_derivative", key), N, make,
@@ -666,7 +676,6 @@ class Trace:
 
     def _loss_expansion(self, loss: str, y: np.ndarray, t: np.ndarray, yl: Labeler
                         ) -> Expansion:
-        N = y.size
         indices = list(np.ndindex(y.shape))
         value = self.run.loss
         assert value is not None
@@ -680,19 +689,29 @@ class Trace:
 
             def number(i: Index) -> Term:
                 return form(op, y[i], t[i])
+            n = y.size  # mse, mae, bce: 1/N with N every output
         else:
-            softmax = _softmax_per_sample(y)
-            indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
+            # A distribution loss: t·ln softmax(y), t·y (nll), t·ln y (cross_entropy_probs);
+            # terms with t = 0 vanish.
+            indices = [i for i in indices if t[i] != 0]
+            over = self.problem.loss_over
+            softmax = np.exp(losses.log_softmax(np.asarray(y, dtype=float), over))
+            symbolic = {"cross_entropy": lambda i: form("cross_entropy", Entry(yl, i),
+                                                        Entry(tl, i)),
+                        "nll": lambda i: form("t_times", Entry(tl, i), Entry(yl, i)),
+                        "cross_entropy_probs": lambda i: form("t_ln", Entry(tl, i),
+                                                              Entry(yl, i))}[loss]
+            numeric = {"cross_entropy": lambda i: form("t_ln", t[i], softmax[i]),
+                       "nll": lambda i: form("t_times", t[i], y[i]),
+                       "cross_entropy_probs": lambda i: form("t_ln", t[i], y[i])}[loss]
 
             def symbol(i: Index) -> Term:
-                return form("cross_entropy", Entry(yl, i), Entry(tl, i))
+                return symbolic(i)
 
             def number(i: Index) -> Term:
-                return form("t_ln", t[i], softmax[i])
+                return numeric(i)
+            n = losses.groups(y, over)  # the mean over the samples or positions
 
-        # The sum of the loss's terms, with the loss's factor: 1/N·[...], -[...]; a batch's
-        # cross_entropy is the mean over its samples: -1/N·[...] with N the samples
-        n = len(y) if self._loss_key(loss) != loss else N
         key = self._loss_key(loss)
         return Expansion(Entry(LOSS, ()), form("loss_sum", key, n, Terms(indices, symbol)),
                          form("loss_sum", key, n, Terms(indices, number)), value)
@@ -950,30 +969,29 @@ def _value(v: Number) -> Form:
     return form("value", v)
 
 
-def _softmax_per_sample(y: np.ndarray) -> np.ndarray:
-    """softmax over the outputs of each sample of y (N, ...), float64."""
-    yf = np.asarray(y, dtype=float)
-    axes = tuple(range(1, y.ndim))
-    e = np.exp(yf - yf.max(axis=axes, keepdims=True))
-    return e / e.sum(axis=axes, keepdims=True)
-
-
 def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: Number, N: int,
-                     y: np.ndarray, t: np.ndarray, batch: bool = False) -> tuple[Form, Form]:
+                     y: np.ndarray, t: np.ndarray, mean: bool = False, over: str = "all"
+                     ) -> tuple[Form, Form]:
     """dL/dy of one output, as a formula of the entries and of their numbers; y and t are
-    (N, ...), the entries' indices name the sample first."""
+    (N, ...), the entries' indices name the sample first. mean: a distribution loss averaged
+    over its groups (samples, or positions with over channels)."""
     if loss in ("mse", "mae", "bce"):
         return form(f"d_{loss}", N, y_entry, t_entry), form(f"d_{loss}", N, yv, tv)
     if loss in ("sse", "half_sse"):
         return form(f"d_{loss}", y_entry, t_entry), form(f"d_{loss}", yv, tv)
-    n = y_entry.index[0]
-    softmax = float(_softmax_per_sample(y)[y_entry.index])
-    if batch:
-        samples = len(y)
-        return (form("d_cross_entropy_batch", samples, y_entry, t_entry),
-                form("d_cross_entropy_batch_value", samples, softmax, sum(t[n].flat), tv))
+    G = losses.groups(y, over) if mean else None
+    if loss in ("nll", "cross_entropy_probs"):
+        return form(f"d_{loss}", G, y_entry, t_entry), form(f"d_{loss}", G, yv, tv)
+    index = y_entry.index
+    softmax = float(np.exp(losses.log_softmax(np.asarray(y, dtype=float), over))[index])
+    # the sum of the target over the entry's group: its sample, or its position's channels
+    group = t[index[0]] if over == "all" else np.moveaxis(t, 1, -1)[(index[0],) + index[2:]]
+    total = sum(group.flat)
+    if mean:
+        return (form("d_cross_entropy_batch", G, y_entry, t_entry),
+                form("d_cross_entropy_batch_value", G, softmax, total, tv))
     return (form("d_cross_entropy", y_entry, t_entry),
-            form("d_cross_entropy_value", softmax, sum(t[n].flat), tv))
+            form("d_cross_entropy_value", softmax, total, tv))
 
 
 def _target(label: Labeler) -> Labeler:

@@ -121,6 +121,18 @@ LOSS_FORMULAS = {
     # a batch: each sample's cross-entropy, averaged over the N samples
     "cross_entropy_batch": "L = -1/N · Σ over the samples n of Σ t·ln softmax(y_n),  softmax "
                            "over the outputs of one sample",
+    # at each position p of N x C x H x W maps, over its C channels; the mean over the G
+    # positions (G = N·H·W)
+    "cross_entropy_channels": "L = -1/G · Σ over the positions p of Σ_c t·ln softmax(y_p),  "
+                              "softmax over the channels at p",
+    "nll": "L = -Σ t·y,  y log-probabilities",
+    "nll_batch": "L = -1/N · Σ over the samples n of Σ t·y_n,  y log-probabilities",
+    "nll_channels": "L = -1/G · Σ over the positions p of Σ_c t·y_p,  y log-probabilities",
+    "cross_entropy_probs": "L = -Σ t·ln y,  y probabilities",
+    "cross_entropy_probs_batch": "L = -1/N · Σ over the samples n of Σ t·ln y_n,  "
+                                 "y probabilities",
+    "cross_entropy_probs_channels": "L = -1/G · Σ over the positions p of Σ_c t·ln y_p,  "
+                                    "y probabilities",
 }
 
 LOSS_DERIVATIVES = {
@@ -131,6 +143,14 @@ LOSS_DERIVATIVES = {
     "bce": "dL/dy = (y - t) / (y·(1 - y)) / N",
     "cross_entropy": "dL/dy = softmax(y)·Σt - t",
     "cross_entropy_batch": "dL/dy = (softmax(y_n)·Σt_n - t)/N, y_n the outputs of y's sample",
+    "cross_entropy_channels": "dL/dy = (softmax(y_p)·Σt_p - t)/G, y_p the channels at y's "
+                              "position",
+    "nll": "dL/dy = -t",
+    "nll_batch": "dL/dy = -t/N",
+    "nll_channels": "dL/dy = -t/G",
+    "cross_entropy_probs": "dL/dy = -t/y",
+    "cross_entropy_probs_batch": "dL/dy = -t/(y·N)",
+    "cross_entropy_probs_channels": "dL/dy = -t/(y·G)",
 }
 
 # The sum of a loss's terms with its factor: L = 1/4·[(3-1)² + (4-0)² + ...]
@@ -142,6 +162,13 @@ LOSS_SUMS = {
     "bce": "-1/{n}·[{terms}]",
     "cross_entropy": "-[{terms}]",
     "cross_entropy_batch": "-1/{n}·[{terms}]",
+    "cross_entropy_channels": "-1/{n}·[{terms}]",
+    "nll": "-[{terms}]",
+    "nll_batch": "-1/{n}·[{terms}]",
+    "nll_channels": "-1/{n}·[{terms}]",
+    "cross_entropy_probs": "-[{terms}]",
+    "cross_entropy_probs_batch": "-1/{n}·[{terms}]",
+    "cross_entropy_probs_channels": "-1/{n}·[{terms}]",
 }
 
 ACTIVATION_FORMULAS = {
@@ -175,6 +202,13 @@ def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int,
 # names; a sum among them is written first, see `written`).
 # P: as a factor (negative numbers in parentheses), S: plain.
 P, S = factor_text, plain_text
+
+
+def Q(factor: Factor | Whole) -> str:
+    """A factor before a division: 1/2 in parentheses, (1/2)/2, as a negative number is."""
+    text = P(factor)
+    return f"({text})" if "/" in text and not text.startswith("(") else text
+
 FORMS: dict[str, Callable[..., str]] = {
     # an equation: Y = X ⋆ W + b, A = relu(Z), b = 1, 2
     "is": lambda a, b: f"{S(a)} = {S(b)}",
@@ -202,6 +236,7 @@ FORMS: dict[str, Callable[..., str]] = {
     "bce": lambda y, t: f"{P(t)}·ln({S(y)}) + (1-{P(t)})·ln(1-{P(y)})",
     "cross_entropy": lambda y, t: f"{P(t)}·ln softmax(Y){_suffix(y)}",
     "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
+    "t_times": lambda t, y: f"{P(t)}·{P(y)}",
     # a layer's Jacobian entry: ∂y1/∂x2
     "partial": lambda y, x: f"∂{S(y)}/∂{S(x)}",
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
@@ -227,6 +262,10 @@ FORMS: dict[str, Callable[..., str]] = {
     "d_cross_entropy_batch": lambda n, y, t: f"(softmax(y){_suffix(y)}·Σt - {P(t)})/{S(n)}",
     "d_cross_entropy_batch_value": lambda n, s, total, t:
         f"({S(s)}·{P(total)} - {P(t)})/{S(n)}",
+    # nll and cross_entropy_probs, n the groups averaged over (None: a single group)
+    "d_nll": lambda n, y, t: f"-{P(t)}" if n is None else f"-{Q(t)}/{S(n)}",
+    "d_cross_entropy_probs": lambda n, y, t: f"-{Q(t)}/" + (
+        Q(y) if n is None else f"({P(y)}·{S(n)})"),
 }
 def label_text(label: Entry | str) -> str:
     """What an expansion makes, by name: y11, dL/dw[1,1,2,2], w11_new, L."""

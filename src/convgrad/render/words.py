@@ -150,6 +150,22 @@ WORDS: dict[str, tuple[str, str]] = {
     "loss.cross_entropy_batch": ("softmax over each sample's outputs, then cross-entropy, "
                                  "averaged over the samples",
                                  "对每个样本的输出做 softmax，再求交叉熵，然后对样本取平均"),
+    "loss.cross_entropy_channels": ("softmax over the channels at each position, then "
+                                    "cross-entropy, the mean over the positions",
+                                    "在每个位置对各通道做 softmax，再求交叉熵，对所有位置取平均"),
+    "loss.nll": ("negative log-likelihood of log-probabilities", "对数概率的负对数似然"),
+    "loss.nll_batch": ("negative log-likelihood of each sample's log-probabilities, the mean "
+                       "over the samples", "每个样本对数概率的负对数似然，对样本取平均"),
+    "loss.nll_channels": ("negative log-likelihood of the log-probabilities over the channels "
+                          "at each position, the mean over the positions",
+                          "每个位置上各通道对数概率的负对数似然，对所有位置取平均"),
+    "loss.cross_entropy_probs": ("cross-entropy of probabilities", "概率的交叉熵"),
+    "loss.cross_entropy_probs_batch": ("cross-entropy of each sample's probabilities, the mean "
+                                       "over the samples", "每个样本概率的交叉熵，对样本取平均"),
+    "loss.cross_entropy_probs_channels": ("cross-entropy of the probabilities over the "
+                                          "channels at each position, the mean over the "
+                                          "positions",
+                                          "每个位置上各通道概率的交叉熵，对所有位置取平均"),
     "fact.no_loss": ("Loss: none; dL/dY is given (grad_output)",
                      "没有损失函数：直接给定 dL/dY（grad_output）"),
     "fact.forward_only": ("Forward pass only: the backward pass needs a target or grad_output",
