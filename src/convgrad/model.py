@@ -38,7 +38,7 @@ DEFAULT_SLOPE = Fraction(1, 100)
 BATCH_NORM_MODES = ("train", "eval")
 DEFAULT_EPS = Fraction(1, 100000)  # PyTorch's BatchNorm eps, 1e-5
 LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax",
-               "conv_transpose", "batch_norm")
+               "log_softmax", "conv_transpose", "batch_norm")
 
 
 # --- the validated problem -----------------------------------------------------
@@ -130,6 +130,11 @@ class Softmax(Op):
     rational: ClassVar[bool] = False
 
 
+@dataclass
+class LogSoftmax(Softmax):
+    """log_softmax over the same groups as softmax: x - log of the group's sum of e^x."""
+
+
 @dataclass(eq=False)  # arrays inside: == would be ambiguous
 class ConvTranspose(Weighted):
     """A transposed convolution, as PyTorch's ConvTranspose2d: w (C, F/groups, KH, KW) (input
@@ -182,6 +187,7 @@ class BatchNorm(Op):
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
+    # (a LogSoftmax is a Softmax)
     op: Conv | Activation | Pool | Flatten | Dense | Softmax | ConvTranspose | BatchNorm
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]

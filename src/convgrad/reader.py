@@ -36,6 +36,7 @@ from convgrad.model import (
     Dense,
     Flatten,
     Layer,
+    LogSoftmax,
     Pool,
     Problem,
     Softmax,
@@ -1171,8 +1172,8 @@ class _Builder:
         if type_ in ("max_pool", "avg_pool"):
             self.check_keys(spec, ("size", "stride"), path)
             return self.pool_layer(path, type_[:3], spec, shape, counts)
-        if type_ == "softmax":
-            return self.softmax_layer(path, spec, shape, counts)
+        if type_ in ("softmax", "log_softmax"):
+            return self.softmax_layer(path, type_, spec, shape, counts)
         if type_ == "conv_transpose":
             return self.conv_transpose_layer(path, spec, shape, counts)
         if type_ == "batch_norm":
@@ -1219,20 +1220,22 @@ class _Builder:
                                f"{M} outputs; give one per output, or one number for all")
         return self.make_layer("dense", "fc", Dense(w, b, bias_scalar), shape, counts, (M,))
 
-    def softmax_layer(self, path: tuple, spec: dict, shape: tuple[int, ...],
+    def softmax_layer(self, path: tuple, type_: str, spec: dict, shape: tuple[int, ...],
                       counts: dict[str, int]) -> Layer:
-        """softmax (SPEC section 6): dim channels (the default on maps) or all (on vectors)."""
+        """softmax or log_softmax (SPEC section 6): dim channels (the default on maps) or all
+        (on vectors)."""
         self.check_keys(spec, ("dim",), path)
         maps = len(shape) == 3
         dim = str(self.get(spec, "dim", "channels" if maps else "all")).strip().lower()
         if dim not in SOFTMAX_DIMS:
-            raise self.err((*path, "dim"), f"'{spec['dim']}' is not a softmax dim; "
+            raise self.err((*path, "dim"), f"'{spec['dim']}' is not a {type_} dim; "
                            f"{_suggest(dim, SOFTMAX_DIMS)}")
         if dim == "channels" and not maps:
             raise self.err((*path, "dim"), f"is channels but the input is a vector of "
-                           f"{shape[0]}; use dim: all, or put softmax before flatten")
+                           f"{shape[0]}; use dim: all, or put {type_} before flatten")
         self.activation_work(path, shape)
-        return self.make_layer("softmax", "softmax", Softmax(dim), shape, counts)
+        op = LogSoftmax(dim) if type_ == "log_softmax" else Softmax(dim)
+        return self.make_layer(type_, type_, op, shape, counts)
 
     def conv_transpose_layer(self, path: tuple, spec: dict, in_shape: tuple[int, ...],
                              counts: dict[str, int]) -> Layer:

@@ -518,6 +518,40 @@ def softmax_backward(x: np.ndarray, dout: np.ndarray, dim: str) -> np.ndarray:
     return dx
 
 
+def log_softmax_forward(x: np.ndarray, dim: str) -> np.ndarray:
+    """log softmax over each group of entries (see _softmax_groups), float64.
+
+    y[i] = (x[i] - m) - log(sum over j in the group of exp(x[j] - m)), m the group's max.
+    """
+    y = np.zeros(x.shape, dtype=np.float64)
+    for group in _softmax_groups(x.shape, dim):
+        m = max(x[i] for i in group)
+        total = 0.0
+        for i in group:
+            total = total + math.exp(x[i] - m)
+        for i in group:
+            y[i] = (x[i] - m) - math.log(total)
+    return y
+
+
+def log_softmax_backward(x: np.ndarray, dout: np.ndarray, dim: str) -> np.ndarray:
+    """dx for log_softmax_forward(x, dim), given dout = dL/dy; x's shape.
+
+    dx[j] = sum over i in j's group of dout[i] * dy_i/dx_j, with the Jacobian
+    dy_i/dx_j = 1 - softmax(x)_j when i = j, and -softmax(x)_j otherwise.
+    """
+    p = softmax_forward(x, dim)
+    dx = np.zeros(x.shape, dtype=np.float64)
+    for group in _softmax_groups(x.shape, dim):
+        for j in group:
+            total = 0.0
+            for i in group:
+                jacobian = 1 - p[j] if i == j else -p[j]
+                total = total + dout[i] * jacobian
+            dx[j] = total
+    return dx
+
+
 # ----------------------------------------------------------------------------------------
 # losses
 

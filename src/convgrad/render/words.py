@@ -93,6 +93,19 @@ WORDS: dict[str, tuple[str, str]] = {
                          "组内每个输出都依赖组内每个输入：dL/dx_j = Σ_i dL/dy_i · ∂y_i/∂x_j"
                          "（雅可比矩阵乘积）。"),
     "rule.softmax_back": ("∂y_i/∂x_j = y_i·(δ_ij - y_j)", "∂y_i/∂x_j = y_i·(δ_ij - y_j)"),
+    "why.log_softmax": ("log_softmax takes the log of softmax over each group of {n} values "
+                        "(dim: {dim}): x_i minus the log of the sum of e^(x_j) over the group.",
+                        "log_softmax 对每组 {n} 个值（dim: {dim}）取 softmax 的对数：x_i 减去组内"
+                        "所有 e^(x_j) 之和的对数。"),
+    "rule.log_softmax": ("log_softmax(x)_i = x_i - log Σ_j e^(x_j), the sum over the group",
+                         "log_softmax(x)_i = x_i - log Σ_j e^(x_j)，在组内求和"),
+    "why.log_softmax_back": ("Every output of a group depends on every input of the group "
+                             "through the log of the sum: dL/dx_j = Σ_i dL/dy_i · ∂y_i/∂x_j, "
+                             "with ∂y_i/∂x_j = δ_ij - softmax(x)_j.",
+                             "组内每个输出都通过求和的对数依赖组内每个输入：dL/dx_j = Σ_i "
+                             "dL/dy_i · ∂y_i/∂x_j，其中 ∂y_i/∂x_j = δ_ij - softmax(x)_j。"),
+    "rule.log_softmax_back": ("∂y_i/∂x_j = δ_ij - softmax(x)_j",
+                              "∂y_i/∂x_j = δ_ij - softmax(x)_j"),
     "why.update": ("Gradient descent with learning rate {lr}: W_new = W - lr·dL/dW, "
                    "b_new = b - lr·dL/db.",
                    "学习率为 {lr} 的梯度下降：W_new = W - lr·dL/dW，b_new = b - lr·dL/db。"),
@@ -220,6 +233,10 @@ WORDS: dict[str, tuple[str, str]] = {
                    "训练模式（用这批数据自己的均值和有偏方差）"),
     "mode.eval": ("eval mode (running_mean and running_var)",
                   "推理模式（用 running_mean 和 running_var）"),
+    "fact.log_softmax": ("{layer}: log_softmax (dim: {dim}), {groups} group(s) of {n} values: "
+                         "{shape} -> {shape}",
+                         "{layer}：log_softmax（dim: {dim}），{groups} 组，每组 {n} 个值："
+                         "{shape} -> {shape}"),
     "fact.loss": ("Loss: {loss}, {what}: {formula}", "损失：{loss}，{what}：{formula}"),
     "loss.mse": ("the mean of the squared errors", "平方误差的平均值"),
     "loss.sse": ("the sum of the squared errors", "平方误差之和"),
