@@ -660,6 +660,39 @@ def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 
 # ----------------------------------------------------------------------------------------
+# losses of a batch
+
+
+def batch_loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Scalar:
+    """The loss of a batch, as PyTorch's default reductions (SPEC section 6).
+
+    y, t: (N, ...), the sample first. mse, mae and bce average over every element (the N
+    samples too) and sse, half_sse sum: loss_forward on the whole batch. cross_entropy is
+    taken per sample (softmax over that sample's outputs) and averaged over the samples.
+    """
+    if name != "cross_entropy":
+        return loss_forward(name, y, t)
+    N = y.shape[0]
+    total: Scalar = 0
+    for n in range(N):
+        total = total + loss_forward(name, y[n], t[n])
+    return _scalar(total / N, y, t)
+
+
+def batch_loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """dL/dy for batch_loss_forward(name, y, t); y's shape (N, ...)."""
+    if name != "cross_entropy":
+        return loss_backward(name, y, t)
+    N = y.shape[0]
+    dy = _zeros(y.shape, y, t)
+    for n in range(N):
+        per_sample = loss_backward(name, y[n], t[n])
+        for idx in np.ndindex(per_sample.shape):
+            dy[(n,) + idx] = per_sample[idx] / N
+    return dy
+
+
+# ----------------------------------------------------------------------------------------
 # finite differences
 
 

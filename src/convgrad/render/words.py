@@ -245,11 +245,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "loss.bce": ("binary cross-entropy, the mean over the outputs", "二元交叉熵，对所有输出取平均"),
     "loss.cross_entropy": ("softmax over all outputs, then cross-entropy",
                            "对所有输出做 softmax，再求交叉熵"),
+    "loss.cross_entropy_batch": ("softmax over each sample's outputs, then cross-entropy, "
+                                 "averaged over the samples",
+                                 "对每个样本的输出做 softmax，再求交叉熵，然后对样本取平均"),
     "fact.no_loss": ("Loss: none; dL/dY is given (grad_output)",
                      "没有损失函数：直接给定 dL/dY（grad_output）"),
     "fact.forward_only": ("Forward pass only: the backward pass needs a target or grad_output",
                           "只有前向传播：反向传播需要 target 或 grad_output"),
     "fact.learning_rate": ("Learning rate: {lr}", "学习率：{lr}"),
+    "fact.batch": ("Batch: {n} samples, the first index of the input, the target and every "
+                   "output; each layer works on each sample alone, and dW and db add up the "
+                   "terms of every sample",
+                   "批量：{n} 个样本，是输入、目标和每个输出的第一个下标；每层对每个样本单独计算，"
+                   "dW 和 db 把所有样本的项加起来"),
     "fact.arithmetic": ("Arithmetic: {mode}", "运算：{mode}"),
     "fact.long_numbers": ("Numbers of more than {digits} digits are shown to 6 significant "
                           "figures, marked ≈ (solve --json gives every digit)",
@@ -263,6 +271,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "note.rest_zero": ("every other entry of dL/d{name} is 0", "dL/d{name} 的其余元素都是 0"),
     "matrix.padded": ("{name} padded (padding in parentheses)", "{name} 填充后（括号内为填充）"),
     "matrix.target": ("Target", "目标"),
+    "axis.sample": ("sample", "样本"),
     "axis.channel": ("channel", "通道"),
     "axis.filter": ("filter", "滤波器"),
     "axis.slice": ("slice", "切片"),
