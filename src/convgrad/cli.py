@@ -104,7 +104,8 @@ APP_HELP = ("Gradients of convolution layers, worked out term by term.\n\n"
             "example.")
 PROBLEM_HELP = ("The problem file (YAML); '-' reads standard input. Left out: the built-in "
                 "worked example.")
-EXACT_HELP = "Exact fractions (fails on sigmoid, tanh, softmax, bce, cross_entropy)."
+EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, batch_norm, bce, "
+              "cross_entropy).")
 FLOAT_HELP = "float64 arithmetic."
 
 

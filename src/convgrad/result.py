@@ -28,10 +28,12 @@ if TYPE_CHECKING:
     from convgrad.layers import Layer, Param
 
 # The numeric keys of a result, in the order of `solve --json` (SPEC section 3); a network
-# has `layers` after them, one object per layer with `name`, `type` and LAYER_KEYS, in this
-# order (SPEC section 5).
+# has `layers` after them, one object per layer with `name`, `type` and LAYER_KEYS (SPEC
+# sections 5 and 6: batch_norm's dgamma, dbeta, gamma_new, beta_new), each layer's in the order
+# of its parameters.
 RESULT_KEYS = ("Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new", "b_new")
-LAYER_KEYS = ("output", "d_output", "dW", "W_new", "db", "b_new")
+LAYER_KEYS = ("output", "d_output", "dW", "W_new", "db", "b_new", "dgamma", "gamma_new", "dbeta",
+              "beta_new")
 
 
 class Result(dict[str, Any]):

@@ -36,7 +36,9 @@ from convgrad import losses
 from convgrad.engine import Run
 from convgrad.layers import (
     ActivationLayer,
+    BatchNormLayer,
     ConvLayer,
+    ConvTransposeLayer,
     DenseLayer,
     FlattenLayer,
     FunctionLayer,
@@ -208,12 +210,14 @@ class Terms:
 
 @dataclass
 class Expansion:
-    """One number written out: `label = symbolic = numeric = value`."""
+    """One number written out: `label = symbolic = numeric = value`; or, without a value,
+    where one number goes: an input entry of a transposed convolution and the output cells
+    its products are added to."""
 
     label: Entry  # the entry it makes (a renderer names it): y11, dL/dw12, L
     symbolic: Terms | Term  # a sum, or one term (a formula) written whole
     numeric: Terms | Term
-    value: Number
+    value: Number | None
     note: Words | None = None
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
     # matrix's shown shape), e.g. the input window of an output and the kernel over it.
@@ -299,6 +303,9 @@ class Trace:
         self.names = self._names()
         # Each conv layer's input and kernel matrices, for the backward steps to highlight.
         self.conv_matrices: dict[str, tuple[Matrix, Matrix]] = {}
+        # The names of a kernel's leading axes where they are not _axes' (filter, channel):
+        # a transposed convolution's kernel is input channels first.
+        self.kernel_axes: dict[str, tuple[str, ...]] = {}
 
     def _part(self, step: Layer, part: str) -> Callable[..., Any]:
         """The builder of `part` (facts, forward, backward) for the kind of `step`."""
@@ -926,6 +933,322 @@ class Trace:
                                             axis_names=_axes(xl))],
                       kind=f"{step.kind}_back", layer=step.layer.name, context=[dout_matrix])
 
+    # transposed convolution: each input entry scatters the kernel into the output
+
+    def conv_transpose_facts(self, step: ConvTransposeLayer) -> list[Words]:
+        layer, op = step.layer, step.op
+        name = layer.name
+        C, Fg, KH, KW = step.w.shape
+        _, H, W = layer.in_shape
+        F, OH, OW = layer.out_shape
+        (sh, sw), (ph, pw), (dh, dw) = op.stride, op.pad, op.dilation
+        oh, ow = op.output_padding
+        groups = phrase("fact.groups", groups=op.groups) if op.groups > 1 else ""
+        return [phrase("fact.conv_transpose", layer=name, kernel=_shape(op.kernel_shape),
+                       filters=phrase("fact.transpose_filters", C=C, F=F, KH=KH, KW=KW),
+                       stride=_pair_text(op.stride), padding=_pair_text(op.pad),
+                       output_padding=_pair_text(op.output_padding),
+                       dilation=_pair_text(op.dilation), groups=groups),
+                form("labelled", name, form("conv_transpose_size",
+                                            (H, sh, ph, dh, KH, oh, OH),
+                                            (W, sw, pw, dw, KW, ow, OW)))]
+
+    def _transpose_matrices(self, step: ConvTransposeLayer, names: Names
+                            ) -> tuple[Matrix, Matrix]:
+        """The input and the kernel as shown, the same objects in the forward and backward
+        steps (as _conv_matrices)."""
+        if step.layer.name not in self.conv_matrices:
+            axes = self.kernel_axes[step.layer.name] = _transpose_kernel_axes(step)
+            self.conv_matrices[step.layer.name] = (
+                self._matrix(Whole(names.x), step.x, names.x),
+                self._matrix(Whole(names.w), step.w, names.w, axis_names=axes))
+        return self.conv_matrices[step.layer.name]
+
+    def conv_transpose_forward(self, step: ConvTransposeLayer, names: Names) -> Section:
+        x, w, b, out = step.x, step.w, step.b, step.out
+        xl, wl, bl, yl = names.x, names.w, names.b, names.out
+        x_matrix, w_matrix = self._transpose_matrices(step, names)
+        section = Section(phrase("title.forward", layer=step.layer.name),
+                          phrase("why.conv_transpose", stride=_pair_text(step.stride),
+                                 padding=_pair_text(step.pad)),
+                          matrices=[x_matrix, w_matrix], kind="conv_transpose",
+                          layer=step.layer.name, context=[x_matrix, w_matrix])
+        section.lines.append(form("is", _name(bl), Terms(list(b), _value, listed=True)))
+
+        def make_scatter(k: int) -> Expansion:
+            index = _unravel(k, x.shape)  # (n, c, i, j)
+            # The output cells this entry's kernel copy lands on, each with its weight: the
+            # same map as the entry's gradient (dx_terms), read forwards.
+            reached = step.dx_terms(*index)
+
+            def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
+                # This entry's share of the output: x·w at every cell it reaches, 0 elsewhere.
+                share = np.zeros_like(out)
+                for o, wi in reached:
+                    share[o] = share[o] + x[index] * w[wi]
+                share_matrix = self._matrix(phrase("matrix.scatter", entry=Entry(xl, index),
+                                                   w=Whole(wl)), share, yl)
+                return [(x_matrix, [xl.shown_index(index)]),
+                        (w_matrix, [wl.shown_index(wi) for _, wi in reached]),
+                        (share_matrix, [yl.shown_index(o) for o, _ in reached])]
+
+            return Expansion(
+                Entry(xl, index),
+                Terms(reached, lambda t: form("adds", Entry(yl, t[0]),
+                                              (Entry(xl, index), Entry(wl, t[1]))), listed=True),
+                Terms(reached, lambda t: form("adds", Entry(yl, t[0]), (x[index], w[t[1]])),
+                      listed=True),
+                None, None if reached else phrase("note.cut_off"), focus=focus)
+
+        section.groups.append(Group(_name(xl), phrase("rule.scatter"), x.size, make_scatter,
+                                    kind="scatter"))
+
+        def make(k: int) -> Expansion:
+            index = _unravel(k, out.shape)  # (n, f, r, s)
+            pairs, bias = step.out_terms(*index)
+            return Expansion(
+                Entry(yl, index),
+                Terms(pairs, lambda t: (Entry(xl, t[0]), Entry(wl, t[1])),
+                      tail=Entry(bl, bias)),
+                Terms(pairs, lambda t: (x[t[0]], w[t[1]]), tail=(b[bias],)),
+                out[index],
+                focus=lambda: [(x_matrix, [xl.shown_index(t[0]) for t in pairs]),
+                               (w_matrix, [wl.shown_index(t[1]) for t in pairs])])
+
+        section.groups.append(Group(form("is", Whole(yl),
+                                         form("conv_transpose", Whole(xl), Whole(wl),
+                                              _name(bl))),
+                                    phrase("rule.conv_transpose"), out.size, make))
+        section.results.append(self._matrix(Whole(yl), out, yl, axis_names=_axes(yl)))
+        return section
+
+    def conv_transpose_backward(self, step: ConvTransposeLayer, names: Names
+                                ) -> Iterator[Section]:
+        dout, dx, dw, db = step.d_out, step.dx, step.dw, step.db
+        assert dout is not None and dx is not None and dw is not None and db is not None
+        x, w = step.x, step.w
+        xl, wl, bl, yl = names.x, names.w, names.b, names.out
+        dyl = yl.grad()
+        x_matrix, w_matrix = self._transpose_matrices(step, names)
+        dy_matrix = self._matrix(Whole(dyl), dout, yl)
+        name = step.layer.name
+
+        def make_dw(n: int) -> Expansion:
+            index = _unravel(n, w.shape)  # (c, f of the group, p, q)
+            met = step.dw_terms(*index)
+            return Expansion(
+                Entry(wl.grad(), index),
+                Terms(met, lambda m: (Entry(dyl, m[0]), Entry(xl, m[1]))),
+                Terms(met, lambda m: (dout[m[0]], x[m[1]])),
+                dw[index],
+                focus=lambda: [(x_matrix, [xl.shown_index(m[1]) for m in met]),
+                               (dy_matrix, [yl.shown_index(m[0]) for m in met])])
+
+        def make_db(f: int) -> Expansion:
+            outputs = step.db_terms(f)
+            return Expansion(Entry(bl.grad(), (f,)),
+                             Terms(outputs, lambda o: Entry(dyl, o)),
+                             Terms(outputs, lambda o: (dout[o],)),
+                             db[f],
+                             focus=lambda: [(dy_matrix, [yl.shown_index(o) for o in outputs])])
+
+        yield Section(phrase("title.layer_weights", layer=name),
+                      phrase("why.conv_transpose_weights", w=wl.name, y=yl.name),
+                      groups=[Group(_name(wl.grad()), phrase("rule.conv_transpose_dW"), w.size,
+                                    make_dw, kind="dW"),
+                              Group(_name(bl.grad()), phrase("rule.db"), db.size, make_db,
+                                    kind="db")],
+                      results=[self._matrix(Whole(wl.grad()), dw, wl,
+                                            axis_names=_transpose_kernel_axes(step))],
+                      kind="conv_transpose_weights", layer=name, context=[x_matrix, dy_matrix])
+
+        def make_dx(k: int) -> Expansion:
+            index = _unravel(k, x.shape)  # (n, c, i, j)
+            met = step.dx_terms(*index)
+            return Expansion(
+                Entry(xl.grad(), index),
+                Terms(met, lambda m: (Entry(dyl, m[0]), Entry(wl, m[1]))),
+                Terms(met, lambda m: (dout[m[0]], w[m[1]])),
+                dx[index], None if met else phrase("note.cut_off"),
+                focus=lambda: [(dy_matrix, [yl.shown_index(m[0]) for m in met]),
+                               (w_matrix, [wl.shown_index(m[1]) for m in met])])
+
+        yield Section(phrase("title.layer_input", layer=name),
+                      phrase("why.conv_transpose_input", x=xl.name, y=yl.name,
+                             stride=_pair_text(step.stride)),
+                      groups=[Group(_name(xl.grad()), phrase("rule.conv_transpose_dX"), x.size,
+                                    make_dx, kind="dX")],
+                      results=[self._matrix(Whole(xl.grad()), dx, xl, axis_names=_axes(xl))],
+                      kind="conv_transpose_input", layer=name, context=[dy_matrix, w_matrix])
+
+    # batch normalisation: per channel, mean, variance, xhat, then gamma·xhat + beta
+
+    def _norm_labels(self, step: BatchNormLayer, names: Names) -> dict[str, Labeler]:
+        """What the pieces of a batch_norm layer are called: its statistics mean, var and sigma
+        (one per channel) and xhat (x's shape), named as its parameters are."""
+        C = step.gamma.shape
+        labels = {key: Labeler(_param(step, key, self.run.passes), C, C)
+                  for key in ("mean", "var", "sigma")}
+        labels["xhat"] = replace(names.x, name=_param(step, "xhat", self.run.passes),
+                                 gradient=False)
+        return labels
+
+    def _norm_fields(self, step: BatchNormLayer) -> dict[str, object]:
+        """The fields of a batch_norm layer's words: what a channel is called and its M."""
+        unit = phrase("unit.channel" if step.x.ndim > 2 else "unit.unit")
+        return {"unit": unit, "M": step.x.size // step.x.shape[1]}
+
+    def batch_norm_facts(self, step: BatchNormLayer) -> list[Words]:
+        layer = step.layer
+        fields = self._norm_fields(step)
+        return [phrase("fact.batch_norm", layer=layer.name, C=step.gamma.size,
+                       mode=phrase(f"mode.{step.mode}"), eps=_value(step.eps),
+                       shape=_shape(layer.in_shape), **fields)]
+
+    def batch_norm_forward(self, step: BatchNormLayer, names: Names) -> Section:
+        x, out, xhat = step.x, step.out, step.xhat
+        mean, var, sigma, gamma, beta = step.mean, step.var, step.sigma, step.gamma, step.beta
+        xl, yl = names.x, names.out
+        gl, bl = names.params["gamma"], names.params["beta"]
+        labels = self._norm_labels(step, names)
+        ml, vl, sl, hl = labels["mean"], labels["var"], labels["sigma"], labels["xhat"]
+        fields = self._norm_fields(step)
+        M = fields["M"]
+        x_matrix = self._matrix(Whole(xl), x, xl)
+        xhat_matrix = self._matrix(Whole(hl), xhat, hl)
+        section = Section(phrase("title.forward", layer=step.layer.name),
+                          phrase(f"why.batch_norm.{step.mode}", **fields),
+                          matrices=[x_matrix], kind="batch_norm", layer=step.layer.name,
+                          context=[x_matrix, xhat_matrix])
+        section.lines += [form("is", _name(gl), Terms(list(gamma), _value, listed=True)),
+                          form("is", _name(bl), Terms(list(beta), _value, listed=True))]
+        C = gamma.size
+        if step.mode == "train":
+            def make_mean(c: int) -> Expansion:
+                group = step.group(c)
+                return Expansion(Entry(ml, (c,)),
+                                 form("mean_of", Terms(group, lambda m: Entry(xl, m)), M),
+                                 form("mean_of", Terms(group, lambda m: (x[m],)), M),
+                                 mean[c],
+                                 focus=lambda: [(x_matrix, [xl.shown_index(m) for m in group])])
+
+            def make_var(c: int) -> Expansion:
+                group = step.group(c)
+                return Expansion(
+                    Entry(vl, (c,)),
+                    form("mean_of", Terms(group, lambda m: form(
+                        "squared_error", Entry(xl, m), Entry(ml, (c,)))), M),
+                    form("mean_of", Terms(group, lambda m: form("squared_error", x[m], mean[c])),
+                         M),
+                    var[c], focus=lambda: [(x_matrix, [xl.shown_index(m) for m in group])])
+
+            section.groups += [
+                Group(_name(ml), phrase("rule.bn_mean", **fields), C, make_mean, kind="mean"),
+                Group(_name(vl), phrase("rule.bn_var", **fields), C, make_var, kind="var")]
+        else:
+            # The running statistics are given: they are facts, not sums.
+            section.lines += [form("is", _name(ml), Terms(list(mean), _value, listed=True)),
+                              form("is", _name(vl), Terms(list(var), _value, listed=True))]
+
+        def make_sigma(c: int) -> Expansion:
+            return Expansion(Entry(sl, (c,)), form("root", Entry(vl, (c,)), step.eps),
+                             form("root", var[c], step.eps), sigma[c])
+
+        def make_xhat(k: int) -> Expansion:
+            index = _unravel(k, x.shape)
+            c = (index[1],)
+            return Expansion(Entry(hl, index),
+                             form("normalize", Entry(xl, index), Entry(ml, c), Entry(sl, c)),
+                             form("normalize", x[index], mean[c], sigma[c]), xhat[index],
+                             focus=lambda: [(x_matrix, [xl.shown_index(index)])])
+
+        def make_out(k: int) -> Expansion:
+            index = _unravel(k, x.shape)
+            at, c = step.out_terms(index)
+            return Expansion(Entry(yl, index),
+                             form("scale_shift", Entry(gl, c), Entry(hl, at), Entry(bl, c)),
+                             form("scale_shift", gamma[c], xhat[at], beta[c]), out[index],
+                             focus=lambda: [(xhat_matrix, [hl.shown_index(at)])])
+
+        section.groups += [
+            Group(_name(sl), phrase("rule.bn_sigma", formula=form(
+                "is", _name(sl), form("root", _name(vl), "eps"))), C, make_sigma, kind="sigma"),
+            Group(_name(hl), phrase("rule.bn_xhat", formula=form(
+                "is", _name(hl), form("normalize", _name(xl), _name(ml), _name(sl))), **fields),
+                  x.size, make_xhat, kind="xhat"),
+            Group(form("is", Whole(yl), form("scale_shift", _name(gl), Whole(hl), _name(bl))),
+                  phrase("rule.bn_out", **fields), x.size, make_out, kind="Y")]
+        section.results += [xhat_matrix, self._matrix(Whole(yl), out, yl, axis_names=_axes(yl))]
+        return section
+
+    def batch_norm_backward(self, step: BatchNormLayer, names: Names) -> Iterator[Section]:
+        dout, dx, dgamma, dbeta = step.d_out, step.dx, step.dgamma, step.dbeta
+        assert dout is not None and dx is not None and dgamma is not None and dbeta is not None
+        xhat, gamma, sigma = step.xhat, step.gamma, step.sigma
+        xl, yl = names.x, names.out
+        dyl = yl.grad()
+        gl, bl = names.params["gamma"], names.params["beta"]
+        labels = self._norm_labels(step, names)
+        sl, hl = labels["sigma"], labels["xhat"]
+        fields = self._norm_fields(step)
+        M = fields["M"]
+        name = step.layer.name
+        dy_matrix = self._matrix(Whole(dyl), dout, yl)
+        xhat_matrix = self._matrix(Whole(hl), xhat, hl)
+
+        def make_dgamma(c: int) -> Expansion:
+            group = step.dgamma_terms(c)
+            return Expansion(Entry(gl.grad(), (c,)),
+                             Terms(group, lambda m: (Entry(dyl, m), Entry(hl, m))),
+                             Terms(group, lambda m: (dout[m], xhat[m])), dgamma[c],
+                             focus=lambda: [(dy_matrix, [yl.shown_index(m) for m in group]),
+                                            (xhat_matrix, [hl.shown_index(m) for m in group])])
+
+        def make_dbeta(c: int) -> Expansion:
+            group = step.dbeta_terms(c)
+            return Expansion(Entry(bl.grad(), (c,)), Terms(group, lambda m: Entry(dyl, m)),
+                             Terms(group, lambda m: (dout[m],)), dbeta[c],
+                             focus=lambda: [(dy_matrix, [yl.shown_index(m) for m in group])])
+
+        C = gamma.size
+        formula = form("scale_shift", _name(gl), _name(hl), _name(bl))
+        yield Section(phrase("title.layer_params", layer=name),
+                      phrase("why.batch_norm_params", formula=form("is", _name(yl), formula),
+                             **fields),
+                      groups=[Group(_name(gl.grad()), phrase("rule.bn_dgamma", **fields), C,
+                                    make_dgamma, kind="dgamma"),
+                              Group(_name(bl.grad()), phrase("rule.bn_dbeta", **fields), C,
+                                    make_dbeta, kind="dbeta")],
+                      results=[Matrix(Whole(gl.grad()), dgamma), Matrix(Whole(bl.grad()), dbeta)],
+                      kind="batch_norm_params", layer=name, context=[dy_matrix, xhat_matrix])
+
+        # dL/dx = gamma/sigma·(dL/dy - dL/dbeta/M - xhat·dL/dgamma/M) in train mode (the
+        # three terms), gamma/sigma·dL/dy in eval mode: one op, the eval one using the first
+        # three operands.
+        op = "bn_dx" if step.mode == "train" else "bn_dx_eval"
+        dx_rule = form("is", _name(xl.grad()),
+                       form(op, _name(gl), _name(sl), _name(dyl), _name(bl.grad()), _name(hl),
+                            _name(gl.grad()), M))
+
+        def make_dx(k: int) -> Expansion:
+            index = _unravel(k, dx.shape)
+            c = (index[1],)
+            return Expansion(
+                Entry(xl.grad(), index),
+                form(op, Entry(gl, c), Entry(sl, c), Entry(dyl, index), Entry(bl.grad(), c),
+                     Entry(hl, index), Entry(gl.grad(), c), M),
+                form(op, gamma[c], sigma[c], dout[index], dbeta[c], xhat[index], dgamma[c], M),
+                dx[index],
+                focus=lambda: [(dy_matrix, [yl.shown_index(index)]),
+                               (xhat_matrix, [hl.shown_index(index)])])
+
+        yield Section(phrase("title.layer_input", layer=name),
+                      phrase(f"why.batch_norm_back.{step.mode}", formula=dx_rule, **fields),
+                      groups=[Group(_name(xl.grad()), phrase(f"rule.bn_dx.{step.mode}"),
+                                    dx.size, make_dx, kind="dX")],
+                      results=[self._matrix(Whole(xl.grad()), dx, xl, axis_names=_axes(xl))],
+                      kind="batch_norm_back", layer=name, context=[dy_matrix, xhat_matrix])
+
     # update
 
     def update_section(self) -> Section:
@@ -951,8 +1274,9 @@ class Trace:
                 section.groups.append(Group(Whole(label, matrix=False, new=True),
                                             phrase("rule.update"), p.value.size, make))
                 # A matrix's title is upper case (W_new), a vector's not (b_new).
+                axes = self.kernel_axes.get(step.layer.name, ()) if p.letter == "w" else ()
                 section.results.append(self._matrix(Whole(label, p.value.ndim > 1, new=True),
-                                                    p.new, label))
+                                                    p.new, label, axis_names=axes))
         return section
 
 
@@ -1021,6 +1345,16 @@ def _axes(label: Labeler) -> tuple[str, ...]:
     lead = ("sample",) if label.batch and extra > 0 else ()
     extra -= len(lead)
     return lead + (("channel",) if extra == 1 else ("filter", "channel")[:max(extra, 0)])
+
+
+def _transpose_kernel_axes(step: ConvTransposeLayer) -> tuple[str, ...]:
+    """A transposed convolution's kernel is input channels first, C x F/groups x kh x kw."""
+    shape = step.kernel_shape
+    if len(shape) == 4:
+        return ("channel", "filter")
+    if len(shape) == 3:
+        return ("filter",) if step.w.shape[0] == 1 else ("channel",)
+    return ()
 
 
 def _kernel_axes(op: Conv) -> tuple[str, ...]:

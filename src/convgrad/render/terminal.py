@@ -198,6 +198,13 @@ def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int,
             f"+ 1 = {out}")
 
 
+def _transpose_size(axis: str, n: int, stride: int, pad: int, dilation: int, k: int,
+                    extra: int, out: int) -> str:
+    """One axis of a transposed convolution's output size, with its numbers: Ho = (2-1)·2 -
+    2·0 + 1·(2-1) + 0 + 1 = 4."""
+    return f"{axis} = ({n}-1)·{stride} - 2·{pad} + {dilation}·({k}-1) + {extra} + 1 = {out}"
+
+
 # How each formula is written, from its operands (entries, arrays, numbers, other formulas,
 # names; a sum among them is written first, see `written`).
 # P: as a factor (negative numbers in parentheses), S: plain.
@@ -250,6 +257,22 @@ FORMS: dict[str, Callable[..., str]] = {
     "apply": lambda fn, z, k=None: f"{fn}({S(z)})" + ("" if k is None else f"_{k}"),
     "sigmoid": lambda minus_z: f"1/(1 + e^{P(minus_z)})",
     "chain": lambda g, fn, z: f"{P(g)} · {fn}'({S(z)})",
+    # transposed convolution: its output size (H, sh, ph, dh, KH, output_padding, OH) and
+    # the same for W; the layer as an equation; where one input entry's product goes (y11 +=
+    # x11·w11)
+    "conv_transpose_size": lambda h, w: f"{_transpose_size('Ho', *h)},  "
+                                        f"{_transpose_size('Wo', *w)}",
+    "conv_transpose": lambda x, w, b: f"convT({S(x)}, {S(w)}) + {S(b)}",
+    "adds": lambda target, product: f"{S(target)} += {term_text(product)}",
+    # batch normalisation: a mean over M values, √(var + eps), (x - mean)/sigma,
+    # gamma·xhat + beta, and dL/dx: its three terms in train mode, one in eval mode
+    "mean_of": lambda terms, n: f"({S(terms)})/{n}",
+    "root": lambda v, eps: f"√({S(v)} + {S(eps)})",
+    "normalize": lambda x, mean, sigma: f"({S(x)} - {P(mean)})/{P(sigma)}",
+    "scale_shift": lambda g, x, b: f"{P(g)}·{P(x)} + {P(b)}",
+    "bn_dx": lambda g, s, dy, dbeta, xhat, dgamma, m: (
+        f"{P(g)}/{P(s)}·({S(dy)} - {P(dbeta)}/{m} - {P(xhat)}·{P(dgamma)}/{m})"),
+    "bn_dx_eval": lambda g, s, dy, *_: f"{P(g)}/{P(s)}·{P(dy)}",
     # dL/dy of each loss
     "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
     "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",
@@ -467,15 +490,19 @@ def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool
     text = Text()
     label = label_text(exp.label)
     text.append(label, style=LABEL)
+    # An expansion without a value says where a number goes (x11 → y11 += x11·w11, ...),
+    # not what a number is.
+    joint = " = " if exp.value is not None else " → "
     if symbolic and exp.symbolic:
-        text.append(f" = {written(exp.symbolic, elide)}\n", style=DIM)
+        text.append(f"{joint}{written(exp.symbolic, elide)}\n", style=DIM)
         text.append(" " * len(label))
     numeric = written(exp.numeric, elide)
-    text.append(f" = {numeric}")
-    value = show_number(exp.value)
-    if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
-        text.append(" = ")
-        text.append(value, style=VALUE)
+    text.append(f"{joint}{numeric}")
+    if exp.value is not None:
+        value = show_number(exp.value)
+        if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
+            text.append(" = ")
+            text.append(value, style=VALUE)
     if exp.note:
         text.append(f"   ({said(exp.note, lang)})", style=DIM)
     return text
