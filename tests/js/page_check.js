@@ -53,9 +53,9 @@ async function main() {
       }, name);
       await page.mouse.move(0, 0);
     }
-    if (names.length) {
-      const cell = await page.$(`[data-term="${names[0]}"]`);
-      await cell.focus();
+    const first = names.length ? await page.$(`[data-term="${names[0]}"]`) : null;
+    if (first) {
+      await first.focus();
       await page.keyboard.press("Escape");
       out.cleared = await page.evaluate(() => document.querySelectorAll(".cg-hl").length === 0);
     }
