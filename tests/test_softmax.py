@@ -278,3 +278,163 @@ def test_json_and_check_keys(tmp_path: Path):
                        f"{doc['layers'][4]['d_output'][0]}\n", encoding="utf-8")
     result = runner.invoke(app, ["check", str(path), str(answers)])
     assert result.exit_code == 0, result.output
+
+
+# --- log_softmax: the same groups, the log of the probabilities ------------------------------
+
+
+def test_reference_log_softmax_by_hand():
+    # log(1/4), log(3/4) for e^0 : e^(ln 3)
+    y = ref.log_softmax_forward(np.array([0.0, math.log(3)]), "all")
+    np.testing.assert_allclose(y, [math.log(0.25), math.log(0.75)], rtol=1e-15)
+    x = np.array([[[0.0, 5.0]], [[math.log(3), 5.0]]])
+    np.testing.assert_allclose(ref.log_softmax_forward(x, "channels"),
+                               np.log(ref.softmax_forward(x, "channels")), rtol=1e-14)
+    # the sum over a group of dL/dx is 0 when dL/dy is (1, 0): 1 - p1 - p2 = 0
+    np.testing.assert_allclose(ref.log_softmax_backward(np.array([0.0, math.log(3)]),
+                                                        np.array([1.0, 0.0]), "all"),
+                               [0.75, -0.75], rtol=1e-15)
+
+
+@pytest.mark.parametrize("dim, shape", [("channels", (3, 2, 2)), ("all", (3, 2, 2)),
+                                        ("all", (5,))])
+def test_reference_log_softmax_backward_vs_numerical(dim, shape):
+    x, c = RNG.normal(size=shape), RNG.normal(size=shape)
+    dx = ref.log_softmax_backward(x, c, dim)
+    numerical = ref.numerical_gradient(
+        lambda v: float((c * ref.log_softmax_forward(v, dim)).sum()), x)
+    np.testing.assert_allclose(dx, numerical, rtol=1e-6, atol=1e-9)
+
+
+def _log_problem(dim_maps: str) -> dict:
+    """conv -> log_softmax (maps) -> flatten -> dense -> log_softmax (vector), mse."""
+    problem = _problem(dim_maps, True)
+    problem["layers"][1] = {"log_softmax": {"dim": dim_maps}}
+    problem["layers"][4] = "log_softmax"
+    problem["target"] = [-1.5, -0.25]
+    return problem
+
+
+@pytest.mark.parametrize("dim_maps", ["channels", "all"])
+def test_log_softmax_engine_matches_reference_layer_by_layer(dim_maps):
+    problem = _log_problem(dim_maps)
+    got = convgrad.solve(problem)
+    x = problem["input"]
+    conv, _, _, dense, _ = problem["layers"]
+    w, b = conv["conv"]["kernel"], np.array(conv["conv"]["bias"])
+    dw_, db_ = dense["dense"]["weights"], np.array(dense["dense"]["bias"])
+    t = np.array(problem["target"])
+    z = ref.conv_forward(x, w, b, (1, 1), (0, 0, 0, 0), (1, 1))
+    s = ref.log_softmax_forward(z, dim_maps)
+    h = ref.dense_forward(ref.flatten_forward(s), dw_, db_)
+    y = ref.log_softmax_forward(h, "all")
+    dy = ref.loss_backward("mse", y, t)
+    dh = ref.log_softmax_backward(h, dy, "all")
+    df, _, _ = ref.dense_backward(ref.flatten_forward(s), dw_, dh)
+    dz = ref.log_softmax_backward(z, ref.flatten_backward(s, df), dim_maps)
+    dx, dw, _ = ref.conv_backward(x, w, dz, (1, 1), (0, 0, 0, 0), (1, 1))
+    assert [layer["name"] for layer in got["layers"]] == [
+        "conv1", "log_softmax1", "flatten1", "fc1", "log_softmax2"]
+    assert got["layers"][1]["type"] == "log_softmax"
+    np.testing.assert_allclose(got["layers"][1]["output"], s, rtol=1e-12)
+    np.testing.assert_allclose(got["Y"], y, rtol=1e-12)
+    np.testing.assert_allclose(got["dX"], dx, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got["layers"][0]["dW"], dw, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got["layers"][1]["d_output"], ref.flatten_backward(s, df),
+                               rtol=1e-9, atol=1e-12)
+
+
+def test_log_softmax_gradients_match_central_differences():
+    problem = _log_problem("channels")
+    got = convgrad.solve(problem)
+    numerical = ref.numerical_gradient(
+        lambda v: convgrad.solve({**problem, "input": v})["loss"], problem["input"])
+    np.testing.assert_allclose(got["dX"], numerical, rtol=1e-5, atol=1e-8)
+
+
+def test_log_softmax_matches_pytorch():
+    """As PyTorch float64 autograd: LogSoftmax(dim=1) on 1 x C x H x W maps and 1 x M vectors."""
+    torch = pytest.importorskip("torch")
+    problem = _log_problem("channels")
+    got = convgrad.solve(problem)
+    conv, _, _, dense, _ = problem["layers"]
+    x = torch.tensor(problem["input"][None], requires_grad=True)
+    w = torch.tensor(conv["conv"]["kernel"], requires_grad=True)
+    b = torch.tensor(np.array(conv["conv"]["bias"]))
+    s = torch.nn.LogSoftmax(dim=1)(torch.nn.functional.conv2d(x, w, b))
+    s.retain_grad()
+    h = torch.nn.functional.linear(s.flatten(1), torch.tensor(dense["dense"]["weights"]),
+                                   torch.tensor(np.array(dense["dense"]["bias"])))
+    y = torch.nn.LogSoftmax(dim=1)(h)
+    loss = torch.nn.functional.mse_loss(y, torch.tensor([problem["target"]]))
+    loss.backward()
+    assert got["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(got["Y"], y[0].detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(got["layers"][1]["output"], s[0].detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(got["layers"][1]["d_output"], s.grad[0].numpy(), rtol=1e-9,
+                               atol=1e-12)
+    np.testing.assert_allclose(got["dX"], x.grad[0].numpy(), rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(got["layers"][0]["dW"], w.grad.numpy(), rtol=1e-9, atol=1e-12)
+
+
+def test_log_softmax_of_large_inputs_is_finite():
+    got = convgrad.solve({"input": [1000.0, 0.0, -1000.0], "layers": ["log_softmax"],
+                          "grad_output": [1, 0, 0]})
+    np.testing.assert_allclose(got["Y"], [0.0, -1000.0, -2000.0])
+    np.testing.assert_allclose(got["dX"], [0.0, 0.0, 0.0], atol=1e-300)
+
+
+def test_log_softmax_names_errors_and_arithmetic():
+    problem = load_problem({"input": "1 2; 3 4", "layers": [
+        "log_softmax", "softmax", "flatten", "log_softmax"], "grad_output": [1, 0, 0, 0]})
+    assert [layer.name for layer in problem.layers] == [
+        "log_softmax1", "softmax1", "flatten1", "log_softmax2"]
+    assert [getattr(layer.op, "dim", None) for layer in problem.layers] == [
+        "channels", "channels", None, "all"]
+    with pytest.raises(convgrad.ProblemError, match="'rows' is not a log_softmax dim"):
+        convgrad.solve({"input": [1, 2], "layers": [{"log_softmax": {"dim": "rows"}}],
+                        "grad_output": [1, 0]})
+    with pytest.raises(convgrad.ProblemError, match="log_softmax is not; use float64"):
+        convgrad.solve({"input": "1 2; 3 4", "layers": ["log_softmax"], "target": "0 1; 1 0"},
+                       exact=True)
+
+
+LOG_TEXT = TEXT.replace("  - softmax\n  - flatten", "  - log_softmax\n  - flatten").replace(
+    "  - softmax\ntarget: [0, 1]", "  - log_softmax\ntarget: [-2, -0.5]")
+
+
+def test_log_softmax_solve_writes_out_every_term():
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system=None, highlight=False)
+    print_solution(run(load_problem(LOG_TEXT)), terms="auto", console=console)
+    lines = [line.rstrip() for line in out.getvalue().splitlines()]
+    assert ("log_softmax1: log_softmax (dim: channels), 4 group(s) of 2 values: "
+            "2 x 2 x 2 -> 2 x 2 x 2") in lines
+    # 2 - log(e^2 + e^0.5) = -0.201413
+    assert "log_softmax1[1,1,1] = log_softmax(conv1[1,1,1], conv1[2,1,1])_1" in lines
+    assert "                    = log_softmax(2, 0.5)_1 = -0.201413" in lines
+
+
+@pytest.mark.parametrize("args", [["solve"], ["solve", "--terms", "all"], ["explain"],
+                                  ["explain", "--all"], ["explain", "--lang", "zh"]])
+def test_log_softmax_solve_and_explain_render_it(tmp_path: Path, args):
+    path = tmp_path / "log_softmax.yaml"
+    path.write_text(LOG_TEXT, encoding="utf-8")
+    result = runner.invoke(app, [*args, str(path)])
+    assert result.exit_code == 0, result.output
+    assert "log_softmax1" in result.stdout and "log_softmax2" in result.stdout
+
+
+def test_log_softmax_check_keys(tmp_path: Path):
+    path = tmp_path / "log_softmax.yaml"
+    path.write_text(LOG_TEXT, encoding="utf-8")
+    doc = json.loads(runner.invoke(app, ["solve", str(path), "--json"]).stdout)
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(f"log_softmax2.output: {json.dumps(doc['Y'])}\n"
+                       f"log_softmax1.d_output[1,1,1]: {doc['layers'][1]['d_output'][0][0][0]}\n",
+                       encoding="utf-8")
+    result = runner.invoke(app, ["check", str(path), str(answers)])
+    assert result.exit_code == 0, result.output
+    answers.write_text(f"log_softmax2.output: {json.dumps([v + 0.1 for v in doc['Y']])}\n",
+                       encoding="utf-8")
+    assert runner.invoke(app, ["check", str(path), str(answers)]).exit_code == 1

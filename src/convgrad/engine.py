@@ -21,7 +21,7 @@ import numpy as np
 from convgrad import losses
 from convgrad.arith import Numbers
 from convgrad.errors import FLOAT64_MEMORY, FLOAT64_SIZE, Notice, ProblemError
-from convgrad.layers import Layer, make_layer
+from convgrad.layers import Layer, Param, make_layer
 from convgrad.model import MAX_WORK_BYTES, Problem
 from convgrad.numbers import Number, normalize
 
@@ -53,6 +53,18 @@ class Run:
     dx: np.ndarray | None = None
     learning_rate: Number | None = None
     notes: list[Notice] = field(default_factory=list)
+    # With `steps: k`, each round of training: its loss (before its update) and each layer's
+    # parameters with their updates (Param.new); round 1 is this run's own.
+    rounds: list[Round] = field(default_factory=list)
+
+
+@dataclass
+class Round:
+    """One training round: the loss before its update, and per layer its parameters after
+    backward and update ([] for a layer without parameters)."""
+
+    loss: Number
+    params: list[list[Param]]
 
 
 def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | None]:
@@ -111,12 +123,31 @@ def run(problem: Problem, exact: bool | None = None) -> Run:
     """
     use_exact, note = choose_exact(problem, exact)
     if use_exact:
-        return _run(problem, True, note)
+        return _train(problem, True, _run(problem, True, note))
     with np.errstate(all="ignore"):
-        return _run(problem, False, note)
+        return _train(problem, False, _run(problem, False, note))
 
 
-def _run(problem: Problem, use_exact: bool, note: Notice | None) -> Run:
+def _train(problem: Problem, use_exact: bool, first: Run) -> Run:
+    """The rounds of `steps: k` (SPEC section 6): each a forward, backward and update on the
+    same input and target, from the parameters the round before left. `first` is round 1."""
+    if not problem.steps:
+        return first
+    assert first.loss is not None
+    first.rounds.append(Round(first.loss, [layer.params() for layer in first.passes]))
+    for _ in range(problem.steps - 1):
+        start = [{p.letter: p.new for p in params if p.new is not None}
+                 for params in first.rounds[-1].params]
+        again = _run(problem, use_exact, None, start)
+        assert again.loss is not None
+        first.rounds.append(Round(again.loss, [layer.params() for layer in again.passes]))
+    return first
+
+
+def _run(problem: Problem, use_exact: bool, note: Notice | None,
+         start: list[dict[str, np.ndarray]] | None = None) -> Run:
+    """One round: forward, loss, backward, update. start: each layer's parameters to begin
+    with (by letter), instead of the problem's (a training round after the first)."""
     num = Numbers(use_exact, problem.single,
                   lambda key, what: _too_large(problem, key, what))
 
@@ -135,6 +166,8 @@ def _run(problem: Problem, use_exact: bool, note: Notice | None) -> Run:
     h = x
     for index, described in enumerate(problem.layers):
         layer = make_layer(described, num)
+        if start is not None:
+            layer.load_params(start[index])
         layers.append(layer)
         h = layer.forward(h)
         check((_name(problem, layers, index, "output"), h))

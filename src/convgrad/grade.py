@@ -318,7 +318,10 @@ class FileReport:
 
 # --- keys and the options that name them ------------------------------------------------------
 
-_KEY = re.compile(r"^\s*([A-Za-z_][\w.]*?)\s*(?:\[\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*\])?\s*$")
+# A key: a name (dW, conv1.dW; a training round's as steps[2].loss, steps[2].conv1.W_new),
+# then an entry's 1-based index or nothing.
+_KEY = re.compile(r"^\s*((?:steps\s*\[\s*[0-9]+\s*\]\s*\.\s*)?[A-Za-z_][\w.]*?)\s*"
+                  r"(?:\[\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*\])?\s*$")
 
 
 def split_key(text: str) -> tuple[str, tuple[int, ...] | None] | None:
@@ -327,7 +330,8 @@ def split_key(text: str) -> tuple[str, tuple[int, ...] | None] | None:
     if match is None:
         return None
     index = match.group(2)
-    return match.group(1), None if index is None else tuple(int(i) for i in index.split(","))
+    name = re.sub(r"\s+", "", match.group(1))  # steps[ 2 ].loss is steps[2].loss
+    return name, None if index is None else tuple(int(i) for i in index.split(","))
 
 
 def key_text(name: str, index: tuple[int, ...] | None) -> str:

@@ -38,7 +38,7 @@ DEFAULT_SLOPE = Fraction(1, 100)
 BATCH_NORM_MODES = ("train", "eval")
 DEFAULT_EPS = Fraction(1, 100000)  # PyTorch's BatchNorm eps, 1e-5
 LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "dense", "softmax",
-               "conv_transpose", "batch_norm")
+               "log_softmax", "conv_transpose", "batch_norm")
 
 
 # --- the validated problem -----------------------------------------------------
@@ -130,6 +130,11 @@ class Softmax(Op):
     rational: ClassVar[bool] = False
 
 
+@dataclass
+class LogSoftmax(Softmax):
+    """log_softmax over the same groups as softmax: x - log of the group's sum of e^x."""
+
+
 @dataclass(eq=False)  # arrays inside: == would be ambiguous
 class ConvTranspose(Weighted):
     """A transposed convolution, as PyTorch's ConvTranspose2d: w (C, F/groups, KH, KW) (input
@@ -182,6 +187,7 @@ class BatchNorm(Op):
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
+    # (a LogSoftmax is a Softmax)
     op: Conv | Activation | Pool | Flatten | Dense | Softmax | ConvTranspose | BatchNorm
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
@@ -205,6 +211,7 @@ class Problem:
     grad_output: np.ndarray | None = None  # in the last layer's full shape
     learning_rate: Number | None = None
     batched: bool = False  # x, target and grad_output have the batch axis first
+    steps: int | None = None  # rounds of forward, backward and update (training steps)
     warnings: list[Notice] = field(default_factory=list)  # the reader's
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
     # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
@@ -239,8 +246,15 @@ class Problem:
 
     @property
     def multiply_adds(self) -> int:
-        """Multiply-adds of one forward pass, to size exact arithmetic."""
-        return sum(int(np.prod(layer.out_shape)) * layer.op.taps for layer in self.layers)
+        """Multiply-adds of a forward pass of every sample, in every training round, to size
+        exact arithmetic."""
+        return (self.steps or 1) * self.samples * sum(int(np.prod(layer.out_shape)) * layer.op.taps
+                                  for layer in self.layers)
+
+    @property
+    def samples(self) -> int:
+        """The batch's size N: 1 for an unbatched problem."""
+        return int(self.x.shape[0]) if self.batched else 1
 
     def batch_first(self, arr: np.ndarray) -> np.ndarray:
         """An array of the problem's samples (the input, target or grad_output) as the layers
@@ -306,7 +320,10 @@ def squeezed(shape: tuple[int, ...]) -> tuple[int, ...]:
 
 def user_output_shape(problem: Problem, shape: tuple[int, ...]) -> tuple[int, ...]:
     """A layer output's shape as SPEC shows it: Ho x Wo for one filter on a 2-D input in the
-    single-layer form; a network keeps full shapes (C x H x W, or a vector)."""
+    single-layer form; a network and a batch keep full shapes (C x H x W, or a vector; a
+    batch's outputs have the batch axis first, N x F x Ho x Wo)."""
+    if problem.batched:
+        return shape
     if problem.single and len(problem.x_shape) <= 2 and len(shape) == 3 and shape[0] == 1:
         return shape[1:]
     return shape
@@ -320,8 +337,9 @@ def user_param_shape(problem: Problem, written: tuple[int, ...], full: tuple[int
     its bias took (SPEC section 5): a parameter written as one number shows at `full` shape.
 
     written: the parameter's shape as written, () for one number; full: its shape in the run.
+    In a batch, db is a list of F (SPEC section 6) even for one number on one filter.
     """
-    return written if problem.single or written else full
+    return written if (problem.single and not problem.batched) or written else full
 
 
 def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]

@@ -36,6 +36,7 @@ from convgrad.model import (
     Dense,
     Flatten,
     Layer,
+    LogSoftmax,
     Pool,
     Problem,
     Softmax,
@@ -72,8 +73,8 @@ CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel")
 CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
-TOP_KEYS = ("name", "description", "input", *CONV_KEYS, "activation", "pool", "target",
-            "loss", "grad_output", "learning_rate", "layers")
+TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
+            "target", "loss", "grad_output", "learning_rate", "steps", "layers")
 
 
 # --- reading YAML ----------------------------------------------------------------
@@ -667,8 +668,8 @@ class _Builder:
         self.warnings: list[Notice] = []
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
-        # Samples in one pass, for the memory of the layers that work on the whole batch
-        # (conv_transpose) and for batch_norm's train mode: 1 until inputs carry a batch axis.
+        # Samples in one pass (the batch's size N): every layer's values count once per sample
+        # (need, add_work), and batch_norm's train mode needs more than one value per channel.
         self.batch = 1
 
     def err(self, path: tuple, message: str) -> ProblemError:
@@ -677,13 +678,15 @@ class _Builder:
     # memory (MAX_WORK_BYTES): the values the layers read so far keep and report
 
     def need(self, kept: int, reported: int = 0) -> int:
-        """Bytes of float64 arithmetic with a layer of these values added."""
-        return ((self.kept + kept) * FLOAT_BYTES
-                + (self.reported + reported) * REPORT_BYTES[False])
+        """Bytes of float64 arithmetic with a layer of these values (one sample's) added.
+        Every value counts once per sample of a batch (the weights too: a bound, not a
+        measure)."""
+        return ((self.kept + kept * self.batch) * FLOAT_BYTES
+                + (self.reported + reported * self.batch) * REPORT_BYTES[False])
 
     def add_work(self, kept: int, reported: int) -> None:
-        self.kept += kept
-        self.reported += reported
+        self.kept += kept * self.batch
+        self.reported += reported * self.batch
 
     def too_big(self, need: int) -> str:
         return (f"the problem would need {_bytes_text(need)} of memory, more than the "
@@ -783,10 +786,17 @@ class _Builder:
             raise self.err(("input",), "is missing: give the input matrix X, for example "
                            "input: \"1 2 3; 4 5 6; 7 8 9\"")
         x = self.array(("input",), data["input"])
-        if x.ndim not in (1, 2, 3):
+        batched = self.batched(x)
+        if x.ndim not in (1, 2, 3) and not batched:
             raise self.err(("input",), f"is {shape_text(x.shape)}; it must be a matrix (H x W) "
-                           "or channels of matrices (C x H x W)")
+                           "or channels of matrices (C x H x W), or a batch of them "
+                           "(N x C x H x W)")
         x_shape = x.shape
+        samples = x.shape[0] if batched else 1
+        # The layers are read for one sample; a batch costs its size times the memory.
+        self.batch = samples
+        if batched:
+            x = x[0]
         if data.get("layers") is not None:
             single_keys = [k for k in (*CONV_KEYS, "activation", "pool") if k in data]
             if single_keys:
@@ -801,16 +811,55 @@ class _Builder:
             layers, x = self.single_layer(data, x.reshape(1, -1) if x.ndim == 1 else x)
             single = True
         out_shape = layers[-1].out_shape
+        if batched:  # every sample in the shape the layers read the first one in
+            x = self.array(("input",), data["input"]).reshape(samples, *x.shape)
         problem = Problem(source=self.where.source, x=x, x_shape=x_shape, layers=layers,
-                          single=single, lines=self.where.lines, warnings=self.warnings,
-                          work=(self.kept, self.reported))
+                          single=single, batched=batched, lines=self.where.lines,
+                          warnings=self.warnings, work=(self.kept, self.reported))
         for key in ("name", "description"):
             if data.get(key) is not None and problem.name is None:
                 problem.name = str(data[key]).strip()
         self.objective(problem, out_shape)
         if data.get("learning_rate") is not None:
             problem.learning_rate = self.number(("learning_rate",), data["learning_rate"])
+        if data.get("steps") is not None:
+            problem.steps = self.steps(problem, data["steps"])
         return problem
+
+    def steps(self, problem: Problem, value: Any) -> int:
+        """`steps: k` (SPEC section 6): k rounds of forward, backward and update on the same
+        input and target, which needs a target with a loss and a learning rate."""
+        steps = self.integers(("steps",), value, (1,), 1, "a whole number >= 1")[0]
+        if problem.grad_output is not None:
+            raise self.err(("steps",), "needs a target and a loss: each round takes its "
+                           "gradient from the loss at that round's output, but 'grad_output' "
+                           "gives dL/dY once; give 'target' and 'loss' instead of 'grad_output'")
+        if problem.target is None:
+            raise self.err(("steps",), "needs a 'target' (with a 'loss') to train on; add one")
+        if problem.learning_rate is None:
+            raise self.err(("steps",), "needs a 'learning_rate' for each round's update "
+                           "(W - lr·dW); add one, e.g. learning_rate: 0.1")
+        return steps
+
+    def batched(self, x: np.ndarray) -> bool:
+        """Whether the input is a batch (SPEC section 6): a 4-D input always is (N x C x H x
+        W); `batch: true` makes the first axis of a 2-D or 3-D input the batch axis."""
+        value = self.data.get("batch")
+        if value is None:
+            return x.ndim == 4
+        if not isinstance(value, bool):
+            raise self.err(("batch",), f"must be true or false, not {value!r}")
+        if x.ndim == 4 and not value:
+            raise self.err(("batch",), "is false but 'input' is 4-D, which is a batch "
+                           "(N x C x H x W); remove 'batch', or give one sample (C x H x W)")
+        if value and x.ndim < 2:
+            raise self.err(("batch",), f"is true but 'input' is a vector of {x.size}, with no "
+                           "axis left for a sample after the batch axis; give one row per "
+                           "sample (N x K), or remove 'batch'")
+        if value and x.ndim > 4:
+            raise self.err(("input",), f"is {shape_text(x.shape)}; a batch is N x C x H x W "
+                           "at most")
+        return value
 
     def refuse_1d_convolution(self, x: np.ndarray) -> None:
         """A vector input under a vector kernel is a 1-D convolution (SPEC section 6), whose
@@ -857,19 +906,34 @@ class _Builder:
             if any(v < 0 for v in t.flat):
                 raise self.err(("target",), "has a negative entry; cross_entropy needs a "
                                "distribution (entries >= 0 that sum to 1), e.g. one-hot")
-            total = sum(t.flat)
-            if (total != 1 if t.dtype == object else abs(total - 1) > 1e-9):
-                raise self.err(("target",), f"sums to {total}; cross_entropy needs targets "
-                               "that sum to 1 (a distribution or one-hot)")
+            # one distribution per sample
+            for n, row in enumerate(t.reshape(problem.samples, -1)):
+                total = sum(row)
+                if (total != 1 if t.dtype == object else abs(total - 1) > 1e-9):
+                    if problem.batched:
+                        raise self.err(("target",), f"sums to {total} for sample {n + 1}; "
+                                       "cross_entropy needs each sample's targets to sum to 1 "
+                                       "(a distribution or one-hot)")
+                    raise self.err(("target",), f"sums to {total}; cross_entropy needs targets "
+                                   "that sum to 1 (a distribution or one-hot)")
 
     def output_like(self, path: tuple, value: Any, out_shape: tuple[int, ...],
                     problem: Problem) -> np.ndarray:
-        """target or grad_output: must have the output's shape, up to length-1 axes."""
+        """target or grad_output: must have the output's shape, up to length-1 axes; in a
+        batch, the batch axis first (N x the output of one sample)."""
         arr = self.array(path, value)
         want = user_output_shape(problem, out_shape)
+        if problem.batched:
+            out_shape = want = (problem.samples, *out_shape)
+            if arr.ndim and arr.shape[0] != problem.samples and problem.samples != 1:
+                raise self.err(path, f"is {shape_text(arr.shape)} but the output of the batch "
+                               f"is {shape_text(want)}; give one value per output element, "
+                               f"the batch axis first ({problem.samples} samples)")
         if squeezed(arr.shape) != squeezed(out_shape):
-            raise self.err(path, f"is {shape_text(arr.shape)} but the output is "
-                           f"{shape_text(want)}; give one value per output element")
+            batch = " of the batch" if problem.batched else ""
+            raise self.err(path, f"is {shape_text(arr.shape)} but the output{batch} is "
+                           f"{shape_text(want)}; give one value per output element"
+                           + (", the batch axis first" if problem.batched else ""))
         return arr.reshape(out_shape)
 
     # single layer: the same as layers [conv, activation, pool]
@@ -1171,8 +1235,8 @@ class _Builder:
         if type_ in ("max_pool", "avg_pool"):
             self.check_keys(spec, ("size", "stride"), path)
             return self.pool_layer(path, type_[:3], spec, shape, counts)
-        if type_ == "softmax":
-            return self.softmax_layer(path, spec, shape, counts)
+        if type_ in ("softmax", "log_softmax"):
+            return self.softmax_layer(path, type_, spec, shape, counts)
         if type_ == "conv_transpose":
             return self.conv_transpose_layer(path, spec, shape, counts)
         if type_ == "batch_norm":
@@ -1219,20 +1283,22 @@ class _Builder:
                                f"{M} outputs; give one per output, or one number for all")
         return self.make_layer("dense", "fc", Dense(w, b, bias_scalar), shape, counts, (M,))
 
-    def softmax_layer(self, path: tuple, spec: dict, shape: tuple[int, ...],
+    def softmax_layer(self, path: tuple, type_: str, spec: dict, shape: tuple[int, ...],
                       counts: dict[str, int]) -> Layer:
-        """softmax (SPEC section 6): dim channels (the default on maps) or all (on vectors)."""
+        """softmax or log_softmax (SPEC section 6): dim channels (the default on maps) or all
+        (on vectors)."""
         self.check_keys(spec, ("dim",), path)
         maps = len(shape) == 3
         dim = str(self.get(spec, "dim", "channels" if maps else "all")).strip().lower()
         if dim not in SOFTMAX_DIMS:
-            raise self.err((*path, "dim"), f"'{spec['dim']}' is not a softmax dim; "
+            raise self.err((*path, "dim"), f"'{spec['dim']}' is not a {type_} dim; "
                            f"{_suggest(dim, SOFTMAX_DIMS)}")
         if dim == "channels" and not maps:
             raise self.err((*path, "dim"), f"is channels but the input is a vector of "
-                           f"{shape[0]}; use dim: all, or put softmax before flatten")
+                           f"{shape[0]}; use dim: all, or put {type_} before flatten")
         self.activation_work(path, shape)
-        return self.make_layer("softmax", "softmax", Softmax(dim), shape, counts)
+        op = LogSoftmax(dim) if type_ == "log_softmax" else Softmax(dim)
+        return self.make_layer(type_, type_, op, shape, counts)
 
     def conv_transpose_layer(self, path: tuple, spec: dict, in_shape: tuple[int, ...],
                              counts: dict[str, int]) -> Layer:
@@ -1313,13 +1379,13 @@ class _Builder:
         # The uncut buffer of the forward pass and of dout, the column matrices of both
         # passes, and the maps: the input, dX, the output and dout; reported: the output, its
         # gradient and dX.
-        N = self.batch
+        # One sample's: need() and add_work() count them once per sample of the batch.
         HB = (H - 1) * stride[0] + geometry.dilated_size(KH, dilation[0]) + output_padding[0]
         WB = (W - 1) * stride[1] + geometry.dilated_size(KW, dilation[1]) + output_padding[1]
-        buffers = 2 * N * F * HB * WB
-        columns = 2 * N * Fg * KH * KW * H * W * groups
-        maps = 2 * N * C * H * W + 2 * N * F * OH * OW
-        reported = 2 * N * F * OH * OW + N * C * H * W
+        buffers = 2 * F * HB * WB
+        columns = 2 * Fg * KH * KW * H * W * groups
+        maps = 2 * C * H * W + 2 * F * OH * OW
+        reported = 2 * F * OH * OW + C * H * W
         need = self.need(buffers + columns + maps, reported)
         if need > MAX_WORK_BYTES:
             raise self.err(kpath, f"spreads each of {C}x{H:,}x{W:,} inputs over {Fg} x {KH}x{KW} "
@@ -1393,7 +1459,7 @@ class _Builder:
                                "default is 1e-5")
         # The input, xhat, the output, dout, dx and the three terms of dx; reported: the
         # output and its gradient.
-        n = self.batch * int(np.prod(shape))
+        n = int(np.prod(shape))  # one sample's: need() counts every sample
         need = self.need(9 * n, 2 * n)
         if need > MAX_WORK_BYTES:
             raise self.err(path, f"on {shape_text(shape)} values means that "

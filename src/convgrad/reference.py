@@ -518,6 +518,40 @@ def softmax_backward(x: np.ndarray, dout: np.ndarray, dim: str) -> np.ndarray:
     return dx
 
 
+def log_softmax_forward(x: np.ndarray, dim: str) -> np.ndarray:
+    """log softmax over each group of entries (see _softmax_groups), float64.
+
+    y[i] = (x[i] - m) - log(sum over j in the group of exp(x[j] - m)), m the group's max.
+    """
+    y = np.zeros(x.shape, dtype=np.float64)
+    for group in _softmax_groups(x.shape, dim):
+        m = max(x[i] for i in group)
+        total = 0.0
+        for i in group:
+            total = total + math.exp(x[i] - m)
+        for i in group:
+            y[i] = (x[i] - m) - math.log(total)
+    return y
+
+
+def log_softmax_backward(x: np.ndarray, dout: np.ndarray, dim: str) -> np.ndarray:
+    """dx for log_softmax_forward(x, dim), given dout = dL/dy; x's shape.
+
+    dx[j] = sum over i in j's group of dout[i] * dy_i/dx_j, with the Jacobian
+    dy_i/dx_j = 1 - softmax(x)_j when i = j, and -softmax(x)_j otherwise.
+    """
+    p = softmax_forward(x, dim)
+    dx = np.zeros(x.shape, dtype=np.float64)
+    for group in _softmax_groups(x.shape, dim):
+        for j in group:
+            total = 0.0
+            for i in group:
+                jacobian = 1 - p[j] if i == j else -p[j]
+                total = total + dout[i] * jacobian
+            dx[j] = total
+    return dx
+
+
 # ----------------------------------------------------------------------------------------
 # losses
 
@@ -622,6 +656,39 @@ def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
             dy[idx] = _divide(_sign(u), N)
         else:  # bce
             dy[idx] = -(t[idx] / y[idx] - (1 - t[idx]) / (1 - y[idx])) / N
+    return dy
+
+
+# ----------------------------------------------------------------------------------------
+# losses of a batch
+
+
+def batch_loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Scalar:
+    """The loss of a batch, as PyTorch's default reductions (SPEC section 6).
+
+    y, t: (N, ...), the sample first. mse, mae and bce average over every element (the N
+    samples too) and sse, half_sse sum: loss_forward on the whole batch. cross_entropy is
+    taken per sample (softmax over that sample's outputs) and averaged over the samples.
+    """
+    if name != "cross_entropy":
+        return loss_forward(name, y, t)
+    N = y.shape[0]
+    total: Scalar = 0
+    for n in range(N):
+        total = total + loss_forward(name, y[n], t[n])
+    return _scalar(total / N, y, t)
+
+
+def batch_loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """dL/dy for batch_loss_forward(name, y, t); y's shape (N, ...)."""
+    if name != "cross_entropy":
+        return loss_backward(name, y, t)
+    N = y.shape[0]
+    dy = _zeros(y.shape, y, t)
+    for n in range(N):
+        per_sample = loss_backward(name, y[n], t[n])
+        for idx in np.ndindex(per_sample.shape):
+            dy[(n,) + idx] = per_sample[idx] / N
     return dy
 
 

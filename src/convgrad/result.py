@@ -24,8 +24,8 @@ from convgrad.model import Problem, user_output_shape, user_param_shape
 from convgrad.numbers import exact_text
 
 if TYPE_CHECKING:
-    from convgrad.engine import Run
-    from convgrad.layers import Layer
+    from convgrad.engine import Round, Run
+    from convgrad.layers import Layer, Param
 
 # The numeric keys of a result, in the order of `solve --json` (SPEC section 3); a network
 # has `layers` after them, one object per layer with `name`, `type` and LAYER_KEYS, in this
@@ -80,6 +80,8 @@ class Result(dict[str, Any]):
                       if values.get(key) is not None), exact=run.exact, run=run)
         if not problem.single:
             result["layers"] = [_layer_values(problem, step) for step in passes]
+        if run.rounds:
+            result["steps"] = [_round_values(problem, passes, round_) for round_ in run.rounds]
         result["warnings"] = [str(notice) for notice in problem.warnings]
         return result
 
@@ -90,11 +92,20 @@ class Result(dict[str, Any]):
 
     def by_answer_key(self) -> dict[str, Any]:
         """Every value an answers file may name, by the key that names it (SPEC sections 3
-        and 5): "Y", "dW", "loss", and a network's "conv1.dW" or "pool1.d_output"."""
+        and 5): "Y", "dW", "loss", and a network's "conv1.dW" or "pool1.d_output"; with
+        training steps, "steps[2].loss", "steps[2].W_new" and "steps[2].conv1.W_new"."""
         out = {key: self[key] for key in self.top_keys}
         for layer in self.get("layers", []):
             out.update((f"{layer['name']}.{key}", value) for key, value in layer.items()
                        if key in LAYER_KEYS)
+        for k, step in enumerate(self.get("steps", []), start=1):
+            for key, value in step.items():
+                if key == "layers":
+                    for layer in value:
+                        out.update((f"steps[{k}].{layer['name']}.{name}", item)
+                                   for name, item in layer.items() if name != "name")
+                else:
+                    out[f"steps[{k}].{key}"] = value
         return out
 
     def json_object(self) -> dict[str, Any]:
@@ -173,6 +184,24 @@ def _param_values(problem: Problem, step: Layer) -> dict[str, Any]:
         shape = user_param_shape(problem, p.shape, p.value.shape)
         values[p.grad_key] = _as_written(p.grad, shape)
         values[p.new_key] = _as_written(p.new, shape)
+    return values
+
+
+def _round_values(problem: Problem, passes: list[Layer], round_: Round) -> dict[str, Any]:
+    """One training round in `steps` (SPEC section 6): its loss and the updated parameters,
+    W_new and b_new in the single-layer form, else `layers`: the name and updated parameters
+    of each layer that has any."""
+    def updated(params: list[Param]) -> dict[str, Any]:
+        return {p.new_key: _as_written(p.new, user_param_shape(problem, p.shape, p.value.shape))
+                for p in params}
+
+    values: dict[str, Any] = {"loss": round_.loss}
+    if problem.single:
+        values.update(updated(round_.params[0]))
+    else:
+        values["layers"] = [{"name": step.layer.name, **updated(params)}
+                            for step, params in zip(passes, round_.params, strict=True)
+                            if params]
     return values
 
 

@@ -360,13 +360,16 @@ class Trace:
         if problem.name:
             lines.append(phrase("fact.name", name=problem.name))
         lines.append(Phrase("fact.input", {"shape": _shape(problem.x_shape)},
-                            "" if len(problem.x_shape) != 3 else " (C x H x W)"))
+                            _axes_text(len(problem.x_shape), problem.batched)))
+        if problem.batched:
+            lines.append(phrase("fact.batch", n=problem.samples))
         for step in solved.passes:
             lines.extend(self._part(step, "facts")(step))
         if problem.target is not None:
             loss = problem.loss or "mse"
-            lines.append(phrase("fact.loss", loss=loss, what=phrase(f"loss.{loss}"),
-                                  formula=form("loss", loss)))
+            key = self._loss_key(loss)
+            lines.append(phrase("fact.loss", loss=loss, what=phrase(f"loss.{key}"),
+                                  formula=form("loss", key)))
         elif problem.grad_output is not None:
             lines.append(phrase("fact.no_loss"))
         else:
@@ -625,6 +628,12 @@ class Trace:
 
     # loss
 
+    def _loss_key(self, loss: str) -> str:
+        """The loss's formulas by name: cross_entropy in a batch is cross_entropy_batch, the
+        mean over the samples of each sample's cross-entropy."""
+        return "cross_entropy_batch" if self.problem.batched and loss == "cross_entropy" \
+            else loss
+
     def loss_section(self) -> Section:
         solved = self.run
         y, t = solved.y, solved.target
@@ -632,9 +641,12 @@ class Trace:
         loss = self.problem.loss or "mse"
         yl = self.names[-1].out
         N = y.size
-        section = Section(phrase("title.loss", loss=loss), form("loss", loss), kind="loss")
-        section.matrices.append(self._matrix(phrase("matrix.target"), t, yl))
-        section.groups.append(Group(_name(LOSS), form("loss", loss), 1,
+        batch = self.problem.batched
+        key = self._loss_key(loss)
+        section = Section(phrase("title.loss", loss=loss), form("loss", key), kind="loss")
+        section.matrices.append(self._matrix(phrase("matrix.target"), t, yl,
+                                             axis_names=_axes(yl)))
+        section.groups.append(Group(_name(LOSS), form("loss", key), 1,
                                     lambda _: self._loss_expansion(loss, y, t, yl), kind="L"))
         dy = solved.dy
 
@@ -644,12 +656,12 @@ class Trace:
             index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
-                                                 N, y, t)
+                                                 N, y, t, batch)
             return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
-        section.groups.append(Group(_name(yl.grad()), form("loss_derivative", loss), N, make,
+        section.groups.append(Group(_name(yl.grad()), form("loss_derivative", key), N, make,
                                     kind="dY"))
-        section.results.append(self._matrix(Whole(yl.grad()), dy, yl))
+        section.results.append(self._matrix(Whole(yl.grad()), dy, yl, axis_names=_axes(yl)))
         return section
 
     def _loss_expansion(self, loss: str, y: np.ndarray, t: np.ndarray, yl: Labeler
@@ -669,8 +681,7 @@ class Trace:
             def number(i: Index) -> Term:
                 return form(op, y[i], t[i])
         else:
-            yf = np.asarray(y, dtype=float)
-            softmax = np.exp(yf - yf.max()) / np.exp(yf - yf.max()).sum()
+            softmax = _softmax_per_sample(y)
             indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
 
             def symbol(i: Index) -> Term:
@@ -679,9 +690,12 @@ class Trace:
             def number(i: Index) -> Term:
                 return form("t_ln", t[i], softmax[i])
 
-        # The sum of the loss's terms, with the loss's factor: 1/N·[...], -[...]
-        return Expansion(Entry(LOSS, ()), form("loss_sum", loss, N, Terms(indices, symbol)),
-                         form("loss_sum", loss, N, Terms(indices, number)), value)
+        # The sum of the loss's terms, with the loss's factor: 1/N·[...], -[...]; a batch's
+        # cross_entropy is the mean over its samples: -1/N·[...] with N the samples
+        n = len(y) if self._loss_key(loss) != loss else N
+        key = self._loss_key(loss)
+        return Expansion(Entry(LOSS, ()), form("loss_sum", key, n, Terms(indices, symbol)),
+                         form("loss_sum", key, n, Terms(indices, number)), value)
 
     # backward
 
@@ -936,22 +950,42 @@ def _value(v: Number) -> Form:
     return form("value", v)
 
 
+def _softmax_per_sample(y: np.ndarray) -> np.ndarray:
+    """softmax over the outputs of each sample of y (N, ...), float64."""
+    yf = np.asarray(y, dtype=float)
+    axes = tuple(range(1, y.ndim))
+    e = np.exp(yf - yf.max(axis=axes, keepdims=True))
+    return e / e.sum(axis=axes, keepdims=True)
+
+
 def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: Number, N: int,
-                     y: np.ndarray, t: np.ndarray) -> tuple[Form, Form]:
-    """dL/dy of one output, as a formula of the entries and of their numbers."""
+                     y: np.ndarray, t: np.ndarray, batch: bool = False) -> tuple[Form, Form]:
+    """dL/dy of one output, as a formula of the entries and of their numbers; y and t are
+    (N, ...), the entries' indices name the sample first."""
     if loss in ("mse", "mae", "bce"):
         return form(f"d_{loss}", N, y_entry, t_entry), form(f"d_{loss}", N, yv, tv)
     if loss in ("sse", "half_sse"):
         return form(f"d_{loss}", y_entry, t_entry), form(f"d_{loss}", yv, tv)
-    yf = np.asarray(y, dtype=float)
-    softmax = float(np.exp(float(yv) - yf.max()) / np.exp(yf - yf.max()).sum())
+    n = y_entry.index[0]
+    softmax = float(_softmax_per_sample(y)[y_entry.index])
+    if batch:
+        samples = len(y)
+        return (form("d_cross_entropy_batch", samples, y_entry, t_entry),
+                form("d_cross_entropy_batch_value", samples, softmax, sum(t[n].flat), tv))
     return (form("d_cross_entropy", y_entry, t_entry),
-            form("d_cross_entropy_value", softmax, sum(t.flat), tv))
+            form("d_cross_entropy_value", softmax, sum(t[n].flat), tv))
 
 
 def _target(label: Labeler) -> Labeler:
     """The target's entries, named after the outputs': y11 -> t11."""
-    return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape)
+    return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape, label.batch)
+
+
+def _axes_text(ndim: int, batch: bool) -> str:
+    """What the input's axes are, after its shape: " (C x H x W)", " (N x C x H x W)"."""
+    if batch:
+        return {4: " (N x C x H x W)", 3: " (N x H x W)", 2: " (N x K)"}.get(ndim, "")
+    return " (C x H x W)" if ndim == 3 else ""
 
 
 def _shape(shape: tuple[int, ...]) -> str:

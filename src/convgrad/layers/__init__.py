@@ -28,6 +28,7 @@ from convgrad.model import (
     ConvTranspose,
     Dense,
     Flatten,
+    LogSoftmax,
     Pool,
     Softmax,
 )
@@ -42,6 +43,7 @@ KINDS: dict[type, str] = {
     Flatten: "flatten:FlattenLayer",
     Dense: "dense:DenseLayer",
     Softmax: "softmax:SoftmaxLayer",
+    LogSoftmax: "softmax:LogSoftmaxLayer",
     ConvTranspose: "conv_transpose:ConvTransposeLayer",
     BatchNorm: "batch_norm:BatchNormLayer",
 }
@@ -67,5 +69,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["KINDS", "ActivationLayer", "BatchNormLayer", "ConvLayer", "ConvTransposeLayer",
-           "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer", "Param",
-           "ParamLayer", "PoolLayer", "Term", "evaluate", "make_layer"]
+           "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer",
+           "LogSoftmaxLayer", "Param", "ParamLayer", "PoolLayer", "Term", "evaluate",
+           "make_layer"]

@@ -115,6 +115,13 @@ class Layer:
         """The parameters, with their gradients and updates: [] for a layer without any."""
         return []
 
+    def load_params(self, values: dict[str, np.ndarray]) -> None:
+        """Start from these parameter values instead of the described ones (a training round
+        after the first), by letter: {"w": ..., "b": ...}, in the run's arithmetic. A
+        parameter's letter is the name of the attribute that holds it."""
+        for letter, value in values.items():
+            setattr(self, letter, value)
+
     @property
     def has_params(self) -> bool:
         return bool(self.params())

@@ -69,3 +69,33 @@ class SoftmaxLayer(FunctionLayer):
         """What the words of this layer (render/words.py: fact.softmax ...) are filled in with."""
         n = len(self.group((0,) * (len(self.layer.in_shape) + 1)))
         return {"dim": self.dim, "n": n, "groups": int(np.prod(self.layer.in_shape)) // n}
+
+
+class LogSoftmaxLayer(SoftmaxLayer):
+    """log_softmax (SPEC section 6), as PyTorch's LogSoftmax: y_i = x_i - log Σ_j e^(x_j)
+    over the same groups as softmax; x (N, C, H, W) or (N, K) -> y, the same shape.
+
+    Backward: dy_i/dx_j = δ_ij - softmax(x)_j, so dx_j = dout_j - softmax_j · Σ_i dout_i.
+    """
+
+    kind = "log_softmax"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x = to_float(x)
+        # Shifted by each group's largest value: every exponent is <= 0, nothing overflows,
+        # and the log of the sum (>= 1) loses nothing.
+        shifted = x - x.max(axis=self._axis(), keepdims=True)
+        e = np.exp(shifted)
+        total = e.sum(axis=self._axis(), keepdims=True)
+        self.p = e / total  # softmax(x), which the backward pass needs
+        return self._set_out(x, shifted - np.log(total))
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        """dout (x's shape) -> dx = dout - softmax(x) · (sum over the group of dout)."""
+        dout = to_float(dout)
+        return self._set_dx(dout, dout - self.p * dout.sum(axis=self._axis(), keepdims=True))
+
+    def dx_terms(self, index: Index) -> list[tuple[Index, Number]]:
+        """dx[j] = sum over the group of dout[i] * dy_i/dx_j, dy_i/dx_j = δ_ij - softmax_j."""
+        p = float(self.p[index])
+        return [(i, float((i == index) - p)) for i in self.group(index)]

@@ -16,11 +16,13 @@ if TYPE_CHECKING:
     from convgrad.trace import Entry, Labeler, Whole
 
 
-def entry_label(name: str, index: tuple[int, ...]) -> str:
-    """x11, w2, b, or x[1,2,13] when digits would be ambiguous (SPEC: 1-based, as `check`)."""
+def entry_label(name: str, index: tuple[int, ...], bracket: bool = False) -> str:
+    """x11, w2, b, or x[1,2,13] when digits would be ambiguous or `bracket` asks for it (an
+    entry of a batch, whose first index is the sample's: y[2,1]) (SPEC: 1-based, as `check`)."""
     if not index:
         return name
-    if len(index) <= 2 and all(i < 9 for i in index) and not name[-1].isdigit():
+    if not bracket and len(index) <= 2 and all(i < 9 for i in index) and \
+            not name[-1].isdigit():
         return name + "".join(str(i + 1) for i in index)
     return f"{name}[{','.join(str(i + 1) for i in index)}]"
 
@@ -29,7 +31,8 @@ def entry_name(entry: Entry) -> str:
     """An entry by its name in the shape the user sees: x11, dL/dw[1,1,2,2], b1_new."""
     labeler = entry.label
     shown = reshaped_index(entry.index, labeler.full_shape, labeler.shown_shape)
-    return _grad(labeler) + entry_label(labeler.name, shown) + ("_new" if entry.new else "")
+    return _grad(labeler) + entry_label(labeler.name, shown, labeler.batch) + \
+        ("_new" if entry.new else "")
 
 
 def array_name(whole: Whole) -> str:

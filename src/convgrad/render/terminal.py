@@ -118,6 +118,9 @@ LOSS_FORMULAS = {
     "mae": "L = 1/N · Σ |y - t|",
     "bce": "L = -1/N · Σ [t·ln y + (1 - t)·ln(1 - y)]",
     "cross_entropy": "L = -Σ t·ln softmax(y),  softmax(y)_i = e^(y_i) / Σ e^(y_j)",
+    # a batch: each sample's cross-entropy, averaged over the N samples
+    "cross_entropy_batch": "L = -1/N · Σ over the samples n of Σ t·ln softmax(y_n),  softmax "
+                           "over the outputs of one sample",
 }
 
 LOSS_DERIVATIVES = {
@@ -127,6 +130,7 @@ LOSS_DERIVATIVES = {
     "mae": "dL/dy = sign(y - t)/N, 0 where y = t",
     "bce": "dL/dy = (y - t) / (y·(1 - y)) / N",
     "cross_entropy": "dL/dy = softmax(y)·Σt - t",
+    "cross_entropy_batch": "dL/dy = (softmax(y_n)·Σt_n - t)/N, y_n the outputs of y's sample",
 }
 
 # The sum of a loss's terms with its factor: L = 1/4·[(3-1)² + (4-0)² + ...]
@@ -137,6 +141,7 @@ LOSS_SUMS = {
     "mae": "1/{n}·[{terms}]",
     "bce": "-1/{n}·[{terms}]",
     "cross_entropy": "-[{terms}]",
+    "cross_entropy_batch": "-1/{n}·[{terms}]",
 }
 
 ACTIVATION_FORMULAS = {
@@ -218,6 +223,10 @@ FORMS: dict[str, Callable[..., str]] = {
     "d_bce": lambda n, y, t: f"({S(y)} - {P(t)}) / ({P(y)}·(1 - {P(y)})) / {S(n)}",
     "d_cross_entropy": lambda y, t: f"softmax(y){_suffix(y)}·Σt - {P(t)}",
     "d_cross_entropy_value": lambda s, total, t: f"{S(s)}·{P(total)} - {P(t)}",
+    # the same in a batch: softmax over the entry's sample, the mean over N samples
+    "d_cross_entropy_batch": lambda n, y, t: f"(softmax(y){_suffix(y)}·Σt - {P(t)})/{S(n)}",
+    "d_cross_entropy_batch_value": lambda n, s, total, t:
+        f"({S(s)}·{P(total)} - {P(t)})/{S(n)}",
 }
 def label_text(label: Entry | str) -> str:
     """What an expansion makes, by name: y11, dL/dw[1,1,2,2], w11_new, L."""
@@ -477,8 +486,12 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     for key in result.top_keys:
         value = result[key]
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            axes = ("filter", "channel") if value.ndim == 4 else \
-                ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
+            param = key in ("dW", "W_new", "db", "b_new")
+            if solved.problem.batched and not param:  # the batch axis first
+                axes = ("sample", "channel")[:max(value.ndim - 2, 0)]
+            else:
+                axes = ("filter", "channel") if value.ndim == 4 else \
+                    ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
             summary.append(Matrix(key, value, axis_names=axes))
         else:
             if isinstance(value, np.ndarray):
@@ -489,6 +502,33 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
         console.print(line)
     arithmetic = say("arith.exact" if solved.exact else "arith.float", lang)
     console.print(Text(f"({arithmetic})", style=DIM))
+    if result.get("steps"):
+        print_steps(console, result["steps"], terms == "all")
+
+
+def print_steps(console: Console, steps: list[dict[str, Any]], full: bool) -> None:
+    """Training steps (SPEC section 6): each round's loss, before its update, and the
+    parameters after it, as `steps[k].loss`, `steps[k].W_new` (`steps[k].conv1.W_new`)."""
+    console.print()
+    console.rule(Text("Training steps", style="bold"), align="left")
+    console.print(Text("Each step: a forward and backward pass on the same input and target, "
+                       "its loss (before its update), then the updated parameters.", style=DIM))
+    for k, step in enumerate(steps, start=1):
+        console.print(Text.assemble((f"steps[{k}].loss = ", LABEL),
+                                    (show_number(step["loss"]), VALUE)))
+        named = [(f"steps[{k}].{layer['name']}.{key}", value)
+                 for layer in step.get("layers", []) for key, value in layer.items()
+                 if key != "name"] or \
+            [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
+        matrices = []
+        for name, value in named:
+            if isinstance(value, np.ndarray) and value.ndim >= 1:
+                axes = ("filter", "channel") if value.ndim == 4 else ("slice",)
+                matrices.append(Matrix(name, value, axis_names=axes))
+            else:
+                number: Any = value[()] if isinstance(value, np.ndarray) else value
+                console.print(Text.assemble((f"{name} = ", LABEL), (show_number(number), VALUE)))
+        print_matrices(console, matrices, full)
 
 
 # --- styled lines (check reports) ------------------------------------------------------------

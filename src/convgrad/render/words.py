@@ -102,6 +102,19 @@ WORDS: dict[str, tuple[str, str]] = {
                          "组内每个输出都依赖组内每个输入：dL/dx_j = Σ_i dL/dy_i · ∂y_i/∂x_j"
                          "（雅可比矩阵乘积）。"),
     "rule.softmax_back": ("∂y_i/∂x_j = y_i·(δ_ij - y_j)", "∂y_i/∂x_j = y_i·(δ_ij - y_j)"),
+    "why.log_softmax": ("log_softmax takes the log of softmax over each group of {n} values "
+                        "(dim: {dim}): x_i minus the log of the sum of e^(x_j) over the group.",
+                        "log_softmax 对每组 {n} 个值（dim: {dim}）取 softmax 的对数：x_i 减去组内"
+                        "所有 e^(x_j) 之和的对数。"),
+    "rule.log_softmax": ("log_softmax(x)_i = x_i - log Σ_j e^(x_j), the sum over the group",
+                         "log_softmax(x)_i = x_i - log Σ_j e^(x_j)，在组内求和"),
+    "why.log_softmax_back": ("Every output of a group depends on every input of the group "
+                             "through the log of the sum: dL/dx_j = Σ_i dL/dy_i · ∂y_i/∂x_j, "
+                             "with ∂y_i/∂x_j = δ_ij - softmax(x)_j.",
+                             "组内每个输出都通过求和的对数依赖组内每个输入：dL/dx_j = Σ_i "
+                             "dL/dy_i · ∂y_i/∂x_j，其中 ∂y_i/∂x_j = δ_ij - softmax(x)_j。"),
+    "rule.log_softmax_back": ("∂y_i/∂x_j = δ_ij - softmax(x)_j",
+                              "∂y_i/∂x_j = δ_ij - softmax(x)_j"),
     "why.update": ("Gradient descent with learning rate {lr}: W_new = W - lr·dL/dW, "
                    "b_new = b - lr·dL/db.",
                    "学习率为 {lr} 的梯度下降：W_new = W - lr·dL/dW，b_new = b - lr·dL/db。"),
@@ -131,6 +144,10 @@ WORDS: dict[str, tuple[str, str]] = {
                      "summing to 1: {shape} -> {shape}",
                      "{layer}：softmax（dim: {dim}），{groups} 组，每组 {n} 个值，各组之和为 1："
                      "{shape} -> {shape}"),
+    "fact.log_softmax": ("{layer}: log_softmax (dim: {dim}), {groups} group(s) of {n} values: "
+                         "{shape} -> {shape}",
+                         "{layer}：log_softmax（dim: {dim}），{groups} 组，每组 {n} 个值："
+                         "{shape} -> {shape}"),
     "fact.loss": ("Loss: {loss}, {what}: {formula}", "损失：{loss}，{what}：{formula}"),
     "loss.mse": ("the mean of the squared errors", "平方误差的平均值"),
     "loss.sse": ("the sum of the squared errors", "平方误差之和"),
@@ -139,11 +156,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "loss.bce": ("binary cross-entropy, the mean over the outputs", "二元交叉熵，对所有输出取平均"),
     "loss.cross_entropy": ("softmax over all outputs, then cross-entropy",
                            "对所有输出做 softmax，再求交叉熵"),
+    "loss.cross_entropy_batch": ("softmax over each sample's outputs, then cross-entropy, "
+                                 "averaged over the samples",
+                                 "对每个样本的输出做 softmax，再求交叉熵，然后对样本取平均"),
     "fact.no_loss": ("Loss: none; dL/dY is given (grad_output)",
                      "没有损失函数：直接给定 dL/dY（grad_output）"),
     "fact.forward_only": ("Forward pass only: the backward pass needs a target or grad_output",
                           "只有前向传播：反向传播需要 target 或 grad_output"),
     "fact.learning_rate": ("Learning rate: {lr}", "学习率：{lr}"),
+    "fact.batch": ("Batch: {n} samples, the first index of the input, the target and every "
+                   "output; each layer works on each sample alone, and dW and db add up the "
+                   "terms of every sample",
+                   "批量：{n} 个样本，是输入、目标和每个输出的第一个下标；每层对每个样本单独计算，"
+                   "dW 和 db 把所有样本的项加起来"),
     "fact.arithmetic": ("Arithmetic: {mode}", "运算：{mode}"),
     "fact.long_numbers": ("Numbers of more than {digits} digits are shown to 6 significant "
                           "figures, marked ≈ (solve --json gives every digit)",
@@ -157,6 +182,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "note.rest_zero": ("every other entry of dL/d{name} is 0", "dL/d{name} 的其余元素都是 0"),
     "matrix.padded": ("{name} padded (padding in parentheses)", "{name} 填充后（括号内为填充）"),
     "matrix.target": ("Target", "目标"),
+    "axis.sample": ("sample", "样本"),
     "axis.channel": ("channel", "通道"),
     "axis.filter": ("filter", "滤波器"),
     "axis.slice": ("slice", "切片"),
