@@ -37,7 +37,12 @@ def math_blocks(markdown: str) -> list[str]:
 
 
 def test_every_form_of_the_terminal_has_its_math():
+    from convgrad.render import terminal
+
     assert set(texmath.TEX_FORMS) == set(FORMS)
+    for table in ("LOSS_FORMULAS", "LOSS_DERIVATIVES", "LOSS_SUMS", "ACTIVATION_FORMULAS",
+                  "ACTIVATION_DERIVATIVES"):
+        assert set(getattr(texmath, table)) == set(getattr(terminal, table)), table
 
 
 def test_numbers_as_math():

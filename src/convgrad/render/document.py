@@ -184,12 +184,17 @@ def results_part(trace: Trace, full: bool) -> Part:
     from convgrad.result import Result
 
     result = Result.from_run(trace.run)
+    batched = trace.problem.batched
     grids, scalars = [], []
     for key in result.top_keys:
         value = result[key]
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            axes = ("filter", "channel") if value.ndim == 4 else \
-                ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
+            param = key in ("dW", "W_new", "db", "b_new")
+            if batched and not param:  # the batch axis first
+                axes: tuple[str, ...] = ("sample", "channel")[:max(value.ndim - 2, 0)]
+            else:
+                axes = ("filter", "channel") if value.ndim == 4 else \
+                    ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
             grids.append(Grid(Matrix(key, value, axis_names=axes)))
         else:
             if isinstance(value, np.ndarray):
@@ -200,7 +205,31 @@ def results_part(trace: Trace, full: bool) -> Part:
         blocks.append(Grids(grids, full))
     arithmetic = Phrase("arith.exact" if trace.run.exact else "arith.float")
     blocks.append(Lines([*scalars, Phrase("fact.arithmetic", {"mode": arithmetic})], "fact"))
+    for k, step in enumerate(result.get("steps") or [], start=1):
+        blocks += _training_step(k, step, full)
     return Part(Phrase("title.results"), None, blocks)
+
+
+def _training_step(k: int, step: dict[str, Any], full: bool) -> list[Block]:
+    """One round of `steps: k` (SPEC section 6), as `solve` shows it: its loss, before its
+    update, and the parameters after it, by the keys `check` takes (steps[2].W_new)."""
+    named = [(f"steps[{k}].{layer['name']}.{key}", value)
+             for layer in step.get("layers", []) for key, value in layer.items()
+             if key != "name"] or \
+        [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
+    lines: list[Words | str] = [Form("is", (f"steps[{k}].loss", step["loss"]))]
+    grids = []
+    for name, value in named:
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            axes = ("filter", "channel") if value.ndim == 4 else ("slice",)
+            grids.append(Grid(Matrix(name, value, axis_names=axes)))
+        else:
+            lines.append(Form("is", (name, value[()] if isinstance(value, np.ndarray)
+                                     else value)))
+    blocks: list[Block] = [Lines(lines, "fact")]
+    if k == 1:
+        blocks.insert(0, Lines([Phrase("why.steps")], "why"))
+    return [*blocks, Grids(grids, full)] if grids else blocks
 
 
 def _grids(matrices: list[Matrix], full: bool) -> Grids:

@@ -112,7 +112,7 @@ def index_sub(entry: Entry) -> str:
     shown = label.shown_index(entry.index)
     if not shown:
         return ""
-    written = entry_label(label.name, shown)
+    written = entry_label(label.name, shown, label.batch)
     sep = "," if written.endswith("]") else ""
     return sep.join(str(i + 1) for i in shown)
 
@@ -268,6 +268,9 @@ LOSS_FORMULAS = {
     "bce": r"L = -\frac{1}{N} \sum \bigl[t \ln y + (1 - t) \ln(1 - y)\bigr]",
     "cross_entropy": r"L = -\sum t \ln \operatorname{softmax}(y),\allowbreak\quad "
                      r"\operatorname{softmax}(y)_i = \frac{e^{y_i}}{\sum_j e^{y_j}}",
+    # a batch: each sample's cross-entropy, averaged over the N samples
+    "cross_entropy_batch": r"L = -\frac{1}{N} \sum_n \sum t \ln \operatorname{softmax}(y_n)"
+                           r"\text{, softmax over the outputs of one sample}",
 }
 
 LOSS_DERIVATIVES = {
@@ -278,6 +281,9 @@ LOSS_DERIVATIVES = {
            r"\text{, 0 where } y = t",
     "bce": r"\frac{\partial L}{\partial y} = \frac{y - t}{y (1 - y)} \Big/ N",
     "cross_entropy": r"\frac{\partial L}{\partial y} = \operatorname{softmax}(y) \sum t - t",
+    "cross_entropy_batch": r"\frac{\partial L}{\partial y} = \frac{\operatorname{softmax}(y_n)"
+                           r" \sum t_n - t}{N}\text{, } y_n \text{ the outputs of } y"
+                           r"\text{'s sample}",
 }
 
 LOSS_SUMS = {
@@ -287,6 +293,7 @@ LOSS_SUMS = {
     "mae": r"\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
     "bce": r"-\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
     "cross_entropy": r"-\bigl[{terms}\bigr]",
+    "cross_entropy_batch": r"-\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
 }
 
 ACTIVATION_FORMULAS = {
@@ -354,6 +361,10 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "d_cross_entropy": lambda y, t: (rf"\operatorname{{softmax}}(y){_sub(y)} \cdot \sum t "
                                      rf"- {P(t)}"),
     "d_cross_entropy_value": lambda s, total, t: rf"{S(s)} \cdot {P(total)} - {P(t)}",
+    "d_cross_entropy_batch": lambda n, y, t: (rf"\frac{{\operatorname{{softmax}}(y){_sub(y)} "
+                                              rf"\cdot \sum t - {P(t)}}}{{{S(n)}}}"),
+    "d_cross_entropy_batch_value": lambda n, s, total, t: (rf"\frac{{{S(s)} \cdot {P(total)} "
+                                                           rf"- {P(t)}}}{{{S(n)}}}"),
 }
 
 
