@@ -537,14 +537,15 @@ def print_section(console: Console, section: Section, terms: str, lang: str = "e
     console.print()
 
 
-def print_solution(solved: Any, terms: str = "auto", console: Console | None = None) -> None:
+def print_solution(solved: Any, terms: str = "auto", console: Console | None = None,
+                   lang: str = "en") -> None:
     """Every section of the trace, then the results at a glance."""
     from convgrad.result import Result
 
     console = console or make_console()
     for section in Trace(solved).sections():
-        print_section(console, section, terms)
-    console.rule(Text("Results", style="bold"), align="left")
+        print_section(console, section, terms, lang)
+    console.rule(Text(say("title.results", lang), style="bold"), align="left")
     summary = []
     scalars = []
     result = Result.from_run(solved)
@@ -562,10 +563,10 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
             if isinstance(value, np.ndarray):
                 value = value[()]
             scalars.append(Text.assemble((f"{key} = ", LABEL), (show_number(value), VALUE)))
-    print_matrices(console, summary, terms == "all")
+    print_matrices(console, summary, terms == "all", lang)
     for line in scalars:
         console.print(line)
-    arithmetic = "exact fractions" if solved.exact else "float64"
+    arithmetic = say("arith.exact" if solved.exact else "arith.float", lang)
     console.print(Text(f"({arithmetic})", style=DIM))
     if result.get("steps"):
         print_steps(console, result["steps"], terms == "all")

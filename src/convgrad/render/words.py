@@ -24,6 +24,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "title.backward": ("Backward: {layer}", "反向传播：{layer}"),
     "title.update": ("Update", "参数更新"),
     "title.results": ("Results", "结果"),
+    # a document's title (--format markdown, latex, html)
+    "doc.solve": ("Solution", "解答"),
+    "doc.explain": ("Walkthrough", "分步讲解"),
+    "why.steps": ("Training steps: each step is a forward and backward pass on the same input "
+                  "and target, its loss (before its update), then the updated parameters.",
+                  "训练步骤：每一步在同一输入和目标上做一次前向和反向传播，给出它的损失"
+                  "（更新之前），然后是更新后的参数。"),
+    "nav.previous": ("Previous", "上一步"),
+    "nav.next": ("Next", "下一步"),
+    "nav.hint": ("Point at or tab to an entry: the entries it is made of light up and its "
+                 "term is written out below; Escape clears.",
+                 "指向某个元素或用 Tab 键选中它：构成它的元素会高亮，下方写出它的算式；"
+                 "按 Esc 清除。"),
     # why: one line before the numbers
     "why.problem": ("What is given and the conventions used.", "已知条件与所用的约定。"),
     "why.grad_output": ("grad_output gives dL/dY directly; there is no loss.",
