@@ -414,3 +414,31 @@ def test_reader_refuses_a_vector_input():
     assert str(info.value) == (
         "<text>, line 4: 'layers[2].conv_transpose' needs C x H x W maps but gets a vector of "
         "2; a transposed convolution cannot follow flatten or dense")
+
+
+# --- problems/conv_transpose.yaml: its --json golden, worked by hand ----------------------------
+
+
+def test_the_problem_file_golden_is_the_hand_worked_d2l_example():
+    """Dive into Deep Learning (section 14.10): X = [[0, 1], [2, 3]] and K = [[0, 1], [2, 3]] at
+    stride 2: x[i,j]·K fills output block (2i.., 2j..). Half SSE against ones, lr 1/10."""
+    import json
+    from pathlib import Path
+
+    golden = Path(__file__).parent / "golden" / "json" / "conv_transpose.json"
+    doc = json.loads(golden.read_text(encoding="utf-8"))["exact"]
+    Y = [[0, 0, 0, 1], [0, 0, 2, 3], [0, 2, 0, 3], [4, 6, 6, 9]]  # 0·K | 1·K over 2·K | 3·K
+    dY = [[y - 1 for y in row] for row in Y]  # half SSE: dL/dy = y - t
+    # w[p,q] took x[i,j] to y[2i+p, 2j+q]: dL/dw[p,q] = Σ x[i,j]·dL/dy[2i+p, 2j+q]; X and K
+    # are the same matrix here, so dL/dX (Σ over p, q of dL/dy[2i+p, 2j+q]·w[p,q]) is too.
+    dW = [[0 * -1 + 1 * -1 + 2 * -1 + 3 * -1, 0 * -1 + 1 * 0 + 2 * 1 + 3 * 2],
+          [0 * -1 + 1 * 1 + 2 * 3 + 3 * 5, 0 * -1 + 1 * 2 + 2 * 5 + 3 * 8]]
+    assert dW == [[-6, 8], [22, 36]]
+    layer = doc["layers"][0]
+    assert doc["Y"] == layer["output"] == [[[str(y) for y in row] for row in Y]]
+    assert doc["dY"] == layer["d_output"] == [[[str(d) for d in row] for row in dY]]
+    assert doc["loss"] == str(sum(d * d for row in dY for d in row) // 2) == "70"
+    assert layer["dW"] == doc["dX"] == [[str(v) for v in row] for row in dW]
+    assert layer["db"] == [str(sum(sum(row) for row in dY))] == ["20"]
+    assert layer["W_new"] == [["3/5", "1/5"], ["-1/5", "-3/5"]]  # w - dW/10
+    assert layer["b_new"] == ["-2"]

@@ -20,7 +20,7 @@ from .conftest import PROBLEMS, run_main
 KEYS = {"y": "Y", "z": "Z", "a": "A", "dL/dy": "dY", "dL/dz": "dZ", "dL/da": "dA",
         "dL/dw": "dW", "dL/dx": "dX", "dL/db": "db"}
 # y11, dL/dw12, x[1,2,3]; in networks a layer's name: relu1[1,2,3], dL/dfc1.w11, dL/dconv1.b2
-LABEL = re.compile(r"^(?P<grad>dL/d)?(?P<name>[yzawxb]|[a-z_]+\d+(?:\.[wb])?)"
+LABEL = re.compile(r"^(?P<grad>dL/d)?(?P<name>[yzawxb]|[a-z_]+\d+(?:\.(?:[wb]|gamma|beta))?)"
                    r"(?P<index>\d+|\[[\d,]+\])?$")
 
 
@@ -64,11 +64,14 @@ def expected(doc: dict, label: str):
     grad, name, index = match.group("grad") or "", match.group("name"), match.group("index")
     values = doc.get("exact", doc)
     if len(name) == 1:
-        value = values[KEYS[grad + name]]
+        key = KEYS[grad + name]
+        # A network of one layer names its parameters by their letter alone: w, b.
+        value = values[key] if key in values else values["layers"][0][key]
     else:
         layer_name, _, param = name.partition(".")
         layer = next(item for item in values["layers"] if item["name"] == layer_name)
-        key = {"w": "dW", "b": "db"}[param] if param else ("d_output" if grad else "output")
+        key = ({"w": "dW", "b": "db", "gamma": "dgamma", "beta": "dbeta"}[param] if param else
+               "d_output" if grad else "output")
         value = layer[key]
     digits = index.strip("[]").split(",") if index and "[" in index else list(index or "")
     for i in digits:
@@ -185,3 +188,95 @@ def test_uncovered_inputs_are_named_from_the_warnings_data_in_either_language():
         assert "conv1: input rows 2, 4 never meet the kernel" in note[1]
         assert "conv1: input columns 2, 4 never meet the kernel" in note[1]
         assert "pool1" not in note[1]
+
+
+# --- transposed convolution and batch normalisation --------------------------------------------
+
+# Dive into Deep Learning's example (section 14.10): X = [[0, 1], [2, 3]], K = [[0, 1], [2, 3]],
+# stride 2: each input entry's block x·K lands in its own 2x2 corner of the 4x4 output.
+D2L = {"input": "0 1; 2 3", "layers": [{"conv_transpose": {"kernel": "0 1; 2 3", "stride": 2}}],
+       "target": "1 1 1 1; 1 1 1 1; 1 1 1 1; 1 1 1 1", "loss": "half_sse"}
+
+
+def panel_lines(text: str) -> list[str]:
+    return [line.strip("│ ").rstrip() for line in text.splitlines()]
+
+
+def test_transposed_convolution_scatters_each_input_entry():
+    text = walkthrough(D2L)
+    lines = panel_lines(text)
+    # x22 = 3 is multiplied by the whole kernel and added into the bottom-right block.
+    assert "x22 → y[1,3,3] += x22·w11, y[1,3,4] += x22·w12, y[1,4,3] += x22·w21, " \
+           "y[1,4,4] += x22·w22" in " ".join(lines)
+    assert "→ y[1,3,3] += 3·0, y[1,3,4] += 3·1, y[1,4,3] += 3·2, y[1,4,4] += 3·3" in lines
+    # Its step shows the entry, the kernel and 3·K in the output, the cells it reaches marked.
+    step = text[text.index("Step 2.4: x22"):text.index("Step 3")]
+    assert "x22·W in the output" in step
+    assert "0 0 [0] [3]" in step and "0 0 [6] [9]" in step
+    assert "[ ] marks the entry, the weights it is multiplied by and where the products go" in step
+    # Each output is then the sum of what landed on it: y44 = x22·w22 = 9.
+    assert "y[1,4,4] = 3·3 + 0 = 9" in lines
+
+
+def test_transposed_convolution_backward_is_a_correlation():
+    text = walkthrough(D2L, show_all=True)
+    lines = panel_lines(text)
+    # dL/dY = Y - 1 = [[-1, -1, -1, 0], [-1, -1, 1, 2], [-1, 1, -1, 2], [3, 5, 5, 8]]
+    # dL/dx22: the block x22 reached, times the weights that took it there.
+    assert "dL/dx22 = dL/dy[1,3,3]·w11 + dL/dy[1,3,4]·w12 + dL/dy[1,4,3]·w21 + " \
+           "dL/dy[1,4,4]·w22" in " ".join(lines)
+    assert "= (-1)·0 + 2·1 + 5·2 + 8·3 = 36" in lines
+    # dL/dw11 sums, over the inputs, dL/dy where w11 took each input times that input:
+    # (-1)·0 + (-1)·1 + (-1)·2 + (-1)·3.
+    assert "= (-1)·0 + (-1)·1 + (-1)·2 + (-1)·3 = -6" in lines
+    assert "correlation of dL/dY with the kernel, stride 2" in " ".join(lines)
+
+
+BATCH_NORM = {"input": "1 2 0; 0 1 3; 2 1 1",
+              "layers": [{"conv": {"kernel": "1 0; 0 -1"}},
+                         {"batch_norm": {"gamma": 2, "beta": "1/2"}}],
+              "target": "1 0; 0 1", "loss": "mse"}
+
+
+def test_batch_norm_walkthrough_shows_the_statistics_and_the_three_terms():
+    text = walkthrough(BATCH_NORM, show_all=True)
+    lines = panel_lines(text)
+    flat = " ".join(lines)
+    # conv1 = [[0, -1], [-1, 0]]: mean -1/2, variance 1/4, sigma √(1/4 + 1e-05).
+    assert "batch_norm1.mean1 = (conv1[1,1,1] + conv1[1,1,2] + conv1[1,2,1] + conv1[1,2,2])/4" \
+        in lines
+    assert "= (0 + (-1) + (-1) + 0)/4 = -0.5" in lines
+    assert "= ((0-(-0.5))² + (-1-(-0.5))² + (-1-(-0.5))² + (0-(-0.5))²)/4 = 0.25" in lines
+    assert "= √(0.25 + 1e-05) = 0.50001" in lines
+    # dL/dx in its three terms, by name and with the numbers of each.
+    assert "dL/dconv1[1,1,1] = batch_norm1.gamma1/batch_norm1.sigma1·(dL/dy[1,1,1] - " \
+           "dL/dbatch_norm1.beta1/4 - batch_norm1.xhat[1,1,1]·dL/dbatch_norm1.gamma1/4)" in flat
+    assert "each x reaches the loss three ways" in flat
+
+
+def test_batch_norm_numbers_are_solve_json_numbers_in_both_languages():
+    from convgrad.result import Result
+
+    solved = run(load_problem(BATCH_NORM))
+    layer = Result.from_run(solved)["layers"][1]
+    for lang in ("en", "zh"):
+        values = stated_values(walkthrough(BATCH_NORM, lang, show_all=True))
+        dgamma = float(values["dL/dbatch_norm1.gamma1"])
+        assert dgamma == pytest.approx(layer["dgamma"][0], rel=1e-5)
+        assert float(values["dL/dconv1[1,2,1]"]) == pytest.approx(
+            solved.passes[1].dx[0, 0, 1, 0], rel=1e-5, abs=1e-9)
+    assert "三条路径" in walkthrough(BATCH_NORM, "zh")
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_large_transposed_convolution_and_batch_norm_are_summarised(mode):
+    rng = np.random.default_rng(1)
+    problem = {"input": rng.integers(-2, 3, (2, 12, 12)).tolist(),
+               "layers": [{"conv_transpose": {"kernel": rng.integers(-1, 2, (2, 3, 3, 3)).tolist(),
+                                              "stride": 2, "padding": 1}},
+                          {"batch_norm": {"mode": mode}}],
+               "grad_output": rng.integers(-1, 2, (3, 23, 23)).tolist()}
+    text = walkthrough(problem)
+    assert "... 1,583 more, same rule" in text  # 3 x 23 x 23 outputs: 4 in full
+    assert "more terms" in text  # the channel means over 529 values are elided
+    assert len(text.splitlines()) < 2500

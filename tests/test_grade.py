@@ -9,6 +9,7 @@ relative names, so no temporary directory (and none of its digits) appears in th
 from __future__ import annotations
 
 import json
+import math
 import re
 import shutil
 from pathlib import Path
@@ -1638,3 +1639,68 @@ def test_readme_names_every_field_of_check_json_and_of_the_gradescope_file(work)
     assert {"unanswered", "not_graded", "missing", "visibility", "status", "from"} <= fields
     undocumented = sorted(f for f in fields if f"`{f}`" not in readme)
     assert not undocumented, undocumented
+
+
+# --- conv_transpose and batch_norm keys (SPEC section 6), through the grader's API -------------
+
+
+def _grader(problem: dict):
+    from convgrad.engine import run as solve
+    from convgrad.grade import Grader
+    from convgrad.reader import load_problem
+
+    return Grader(solve(load_problem(problem)))
+
+
+def test_check_grades_a_transposed_kernel_entry_and_a_layer_key():
+    # Dive into Deep Learning's example, the kernel written 4-D (C_in x F x kh x kw), Y =
+    # [[0, 0, 0, 1], [0, 0, 2, 3], [0, 2, 0, 3], [4, 6, 6, 9]], then relu and half SSE against
+    # ones: dL/dY = Y - 1 where Y > 0, else 0 (relu'(0) = 0). w22 took every x[i,j] to
+    # y[2i+2, 2j+2], so by hand dL/dw22 = 0·0 + 1·2 + 2·5 + 3·8 = 36, dL/dw12 = 0·0 + 1·0 +
+    # 2·1 + 3·2 = 8, and dL/db = 0 + 1 + 2 + 1 + 2 + 3 + 5 + 5 + 8 = 27.
+    problem = {"input": "0 1; 2 3",
+               "layers": [{"conv_transpose": {"kernel": [[["0 1", "2 3"]]], "stride": 2}},
+                          "relu"],
+               "target": "1 1 1 1; 1 1 1 1; 1 1 1 1; 1 1 1 1", "loss": "half_sse"}
+    grader = _grader(problem)
+    right = grader.grade({"conv_transpose1.dW[1,1,2,2]": 36, "conv_transpose1.db": [27],
+                          "conv_transpose1.dW[1,1,1,2]": 8})
+    assert right.usable and right.all_right, right
+    wrong = grader.grade({"conv_transpose1.dW[1,1,2,2]": 35})
+    assert wrong.usable and not wrong.all_right
+    outside = grader.grade({"conv_transpose1.dW[1,1,3,1]": 0})
+    assert not outside.usable and "outside" in outside.error
+
+
+def test_check_grades_dgamma_dbeta_and_their_updates():
+    # batch_norm on one 2x2 map in train mode: mean 5/2, biased variance 5/4, sigma =
+    # √(5/4 + 1e-5); with dL/dY = [[0, 0], [0, 1]] only x22's xhat = (4 - 5/2)/sigma counts:
+    # dgamma = 1.5/sigma, dbeta = 1; gamma_new = 1 - dgamma/10, beta_new = 0 - 1/10.
+    sigma = math.sqrt(1.25 + 1e-5)
+    problem = {"input": "1 2; 3 4", "layers": [{"batch_norm": {}}],
+               "grad_output": "0 0; 0 1", "learning_rate": "1/10"}
+    grader = _grader(problem)
+    report = grader.grade({"batch_norm1.dgamma": 1.5 / sigma, "batch_norm1.dbeta": [1],
+                           "batch_norm1.gamma_new": 1 - 0.15 / sigma,
+                           "batch_norm1.beta_new[1]": -0.1})
+    assert report.usable and report.all_right, report
+    assert [k.key for k in report.keys] == ["batch_norm1.dgamma", "batch_norm1.dbeta",
+                                            "batch_norm1.gamma_new", "batch_norm1.beta_new[1]"]
+    wrong = grader.grade({"batch_norm1.dgamma": 1.5})  # sigma left out: off by far more than 1e-6
+    assert wrong.usable and not wrong.all_right
+    typo = grader.grade({"batch_norm1.dgama": 1})
+    assert not typo.usable and "did you mean 'batch_norm1.dgamma'" in typo.error
+
+
+@pytest.mark.parametrize("command", ["solve", "explain", "check"])
+def test_exact_on_batch_norm_is_a_usage_error(work, command):
+    write(work, "bn.yaml", 'input: "1 2; 3 4"\nlayers: [batch_norm]\ngrad_output: "1 0; 0 1"\n')
+    write(work, "a.yaml", "batch_norm1.dbeta: 2\n")
+    args = ("bn.yaml", "a.yaml") if command == "check" else ("bn.yaml",)
+    proc = run(work, *args, "--exact", command=command)
+    assert proc.returncode == 2 and proc.stdout == ""
+    lines = proc.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    line = lines[0]
+    assert "bn.yaml" in line and "exact arithmetic needs a rational problem" in line
+    assert "batch_norm is not" in line and "float64" in line

@@ -7,9 +7,10 @@
 (b) Correctness: random valid single-layer problems (small shapes, ints and fractions,
     random stride, padding, dilation, flip, activation, pool, loss or grad_output, learning
     rate) agree exactly, in exact mode, with the naive loops of ``convgrad.reference``.
-(c) Correctness at any size: random rational single layers and networks, with every option
-    and written form, exact zeros, ties, kinks, and numbers far beyond int64 and float64,
-    agree with the reference by Fraction equality, every key and every layer. A default run
+(c) Correctness at any size: random rational single layers and networks (conv_transpose
+    among their layers), with every option and written form, exact zeros, ties, kinks, and
+    numbers far beyond int64 and float64, agree with the reference by Fraction equality, every
+    key and every layer. A default run
     checks 400 fixed problems; ``pytest -m slow`` adds a long run of 3000 new ones.
 """
 
@@ -761,8 +762,36 @@ def pool_layer(draw, h: np.ndarray):
     return kind, keys, ("pool", kind, (ph, pw), stride)
 
 
+def conv_transpose_layer(draw, num: Writer, h: np.ndarray):
+    """A conv_transpose layer for maps h (C, H, W): (keys for the problem, reference
+    description); groups, padding, output_padding and dilation in their written forms."""
+    C, H, W = h.shape
+    G = draw(st.sampled_from([g for g in (1, 2) if C % g == 0]))
+    Fg, KH, KW = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, 1)), draw(st.integers(0, 1))
+    oh, ow = draw(st.integers(0, max(sh, dh) - 1)), draw(st.integers(0, max(sw, dw) - 1))
+    if min(reference.conv_transpose_output_size(H, KH, sh, ph, dh, oh),
+           reference.conv_transpose_output_size(W, KW, sw, pw, dw, ow)) < 1:
+        ph = pw = 0
+    w, b = num.array((C, Fg, KH, KW)), num.array((Fg * G,))
+    keys: dict = {"kernel": num.write(w), "bias": num.write(b)}
+    for key, value, default in (("stride", (sh, sw), 1), ("padding", (ph, pw), 0),
+                                ("output_padding", (oh, ow), 0), ("dilation", (dh, dw), 1)):
+        if value != (default, default) or draw(st.booleans()):
+            keys[key] = pair(draw, *value)
+    if G > 1 or draw(st.booleans()):
+        keys["groups"] = G
+    return keys, ("conv_transpose", w, b, (sh, sw), (ph, pw), (oh, ow), (dh, dw), G)
+
+
 def forward(layer: tuple, h: np.ndarray) -> np.ndarray:
     kind = layer[0]
+    if kind == "conv_transpose":  # the reference takes a batch: one sample, N = 1
+        _, w, b, stride, pad, extra, dilation, groups = layer
+        return reference.conv_transpose_forward(h[None], w, b, stride, pad, extra, dilation,
+                                                groups)[0]
     if kind == "conv":
         _, w, b, stride, pad, dilation, flip, *_ = layer
         return reference.conv_forward(h, w, b, stride, pad, dilation, flip)
@@ -778,6 +807,11 @@ def forward(layer: tuple, h: np.ndarray) -> np.ndarray:
 def backward(layer: tuple, h: np.ndarray, dout: np.ndarray):
     """(dL/d input, dW, db) of one layer in the reference; dW, db None for layers without."""
     kind = layer[0]
+    if kind == "conv_transpose":
+        _, w, b, stride, pad, extra, dilation, groups = layer
+        dx, dw, db = reference.conv_transpose_backward(h[None], w, dout[None], stride, pad,
+                                                       extra, dilation, groups)
+        return dx[0], dw, db
     if kind == "conv":
         _, w, b, stride, pad, dilation, flip, *_ = layer
         return reference.conv_backward(h, w, dout, stride, pad, dilation, flip)
@@ -838,7 +872,10 @@ def rational_problems(draw):
         h = x_full
         for _ in range(draw(st.integers(1, 6))):
             if h.ndim == 3:
-                choice = draw(st.sampled_from(["conv", "conv", "act", "pool", "flatten"]))
+                choice = draw(st.sampled_from(["conv", "conv", "conv_transpose", "act", "pool",
+                                               "flatten"]))
+                if choice == "conv_transpose" and h.size > 60:
+                    choice = "conv"
             else:
                 choice = draw(st.sampled_from(["dense", "dense", "act"]))
             if choice == "flatten" and h.size > 24:
@@ -846,6 +883,9 @@ def rational_problems(draw):
             if choice == "conv":
                 keys, layer = conv_layer(draw, num, h)
                 written_layers.append({"conv": keys})
+            elif choice == "conv_transpose":
+                keys, layer = conv_transpose_layer(draw, num, h)
+                written_layers.append({"conv_transpose": keys})
             elif choice == "act":
                 written, layer = activation_layer(draw, num, False)
                 written_layers.append(written)
@@ -930,7 +970,7 @@ def reference_run(layers: list[tuple], x: np.ndarray, objective: tuple) -> dict:
 
 
 LAYER_FAMILY = {"conv": "conv", "relu": "relu", "leaky_relu": "leaky_relu", "pool": "pool",
-                "flatten": "flatten", "dense": "fc"}
+                "flatten": "flatten", "dense": "fc", "conv_transpose": "conv_transpose"}
 
 
 def assert_matches_reference(result: dict, doc: dict, layers: list[tuple], x: np.ndarray,

@@ -107,6 +107,33 @@ def test_large_problem_is_summarised():
     assert len(text.splitlines()) < 500
 
 
+# conv_transpose (2 -> 3 channels, 3x3 kernel, stride 2, padding 1) on 2x12x12, then
+# batch_norm: 3x23x23 = 1,587 outputs of each, 54 weights, 3 biases, gammas, betas, 288 inputs.
+# Under auto: 4 scatters, 4 outputs, then batch_norm's 3 means, 3 variances, 3 sigmas, 4 xhat,
+# 4 outputs; back: 3 dgamma, 3 dbeta, 4 dx, then the 54 dW (no more than 64: all), 3 db, 4 dx.
+TRANSPOSED = {"input": np.random.default_rng(2).integers(-2, 3, (2, 12, 12)),
+              "layers": [{"conv_transpose": {
+                  "kernel": np.random.default_rng(3).integers(-1, 2, (2, 3, 3, 3)),
+                  "stride": 2, "padding": 1}}, {"batch_norm": {}}],
+              "grad_output": np.random.default_rng(4).integers(-1, 2, (3, 23, 23))}
+EXPANDED = ("x[", "y[", "conv_transpose1[", "batch_norm1.", "dL/d")
+
+
+@pytest.mark.parametrize("terms, expansions", [
+    ("none", 0), ("auto", 4 + 4 + 3 + 3 + 3 + 4 + 4 + 3 + 3 + 4 + 54 + 3 + 4),
+    ("all", 288 + 1587 + 3 * 3 + 1587 * 2 + 3 * 2 + 1587 + 54 + 3 + 288)])
+def test_terms_bound_transposed_convolution_and_batch_norm(terms, expansions):
+    text = render(TRANSPOSED, terms=terms, width=200)
+    count = sum(1 for line in text.splitlines()
+                if line.startswith(EXPANDED) and (" = " in line or " → " in line)
+                and not line.startswith(("batch_norm1.gamma = ", "batch_norm1.beta = ")))
+    assert count == expansions
+    if terms == "auto":
+        assert len(text.splitlines()) < 500
+        assert "more terms" in text  # the means over a channel's 529 values are elided
+    if terms == "all":  # every term of the channel's sums written out
+        assert "more terms" not in text
+
 # --- issue 12: text convgrad did not write, signs in every kind of term, long numbers ---------
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

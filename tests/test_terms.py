@@ -41,8 +41,9 @@ def numbers(draw, shape: tuple[int, ...], exact: bool) -> np.ndarray:
 
 @st.composite
 def networks(draw, exact: bool):
-    """conv [-> activation] [-> pool] [-> conv ...] [-> flatten -> dense [-> activation]];
-    softmax among the activations in float64."""
+    """conv [-> conv_transpose] [-> batch_norm] [-> activation] [-> pool] [-> conv ...]
+    [-> flatten -> dense [-> batch_norm] [-> activation]]; softmax among the activations and
+    batch_norm in float64."""
     C, H, W = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
     x = numbers(draw, (C, H, W), exact)
     layers: list = []
@@ -67,6 +68,11 @@ def networks(draw, exact: bool):
                                 "flip_kernel": draw(st.booleans())}})
         shape = (F, OH, OW)
         if draw(st.booleans()):
+            shape = conv_transpose(draw, layers, shape, exact)
+            F, OH, OW = shape
+        if not exact and draw(st.booleans()):
+            layers.append(batch_norm(draw, shape))
+        if draw(st.booleans()):
             name = draw(st.sampled_from(activations))
             layers.append({name: {"slope": Fraction(1, 10)}} if name == "leaky_relu" else name)
         if draw(st.booleans()) and min(OH, OW) >= 1:
@@ -82,12 +88,49 @@ def networks(draw, exact: bool):
         layers.append({"dense": {"weights": numbers(draw, (M, n), exact),
                                  "bias": list(numbers(draw, (M,), exact))}})
         shape = (M,)
+        if not exact and draw(st.booleans()):  # one sample: a vector's statistics are given
+            layers.append(batch_norm(draw, shape))
         if draw(st.booleans()):
             layers.append(draw(st.sampled_from(activations)))
     problem = {"input": x, "layers": layers, "grad_output": numbers(draw, shape, exact)}
     if draw(st.booleans()):
         problem["learning_rate"] = Fraction(1, 4)
     return problem
+
+
+def conv_transpose(draw, layers: list, shape: tuple[int, ...], exact: bool) -> tuple[int, ...]:
+    """A conv_transpose layer on maps of `shape` (groups, padding, output_padding, dilation);
+    the shape of its output."""
+    C, H, W = shape
+    G = draw(st.sampled_from([g for g in (1, 2) if C % g == 0]))
+    Fg, KH, KW = draw(st.integers(1, 2)), draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    sh, sw = draw(st.integers(1, 3)), draw(st.integers(1, 3))
+    dh, dw = draw(st.integers(1, 2)), draw(st.integers(1, 2))
+    ph, pw = draw(st.integers(0, 2)), draw(st.integers(0, 2))
+    oh, ow = draw(st.integers(0, max(sh, dh) - 1)), draw(st.integers(0, max(sw, dw) - 1))
+    OH = (H - 1) * sh - 2 * ph + dh * (KH - 1) + oh + 1
+    OW = (W - 1) * sw - 2 * pw + dw * (KW - 1) + ow + 1
+    if OH < 1 or OW < 1:
+        ph = pw = 0
+        OH, OW = (H - 1) * sh + dh * (KH - 1) + oh + 1, (W - 1) * sw + dw * (KW - 1) + ow + 1
+    layers.append({"conv_transpose": {"kernel": numbers(draw, (C, Fg, KH, KW), exact),
+                                      "bias": list(numbers(draw, (Fg * G,), exact)),
+                                      "stride": [sh, sw], "padding": [ph, pw],
+                                      "output_padding": [oh, ow], "dilation": [dh, dw],
+                                      "groups": G}})
+    return (Fg * G, OH, OW)
+
+
+def batch_norm(draw, shape: tuple[int, ...]) -> dict:
+    """A batch_norm layer (float64 only): train mode on maps of more than one value, eval mode
+    (random running statistics) otherwise."""
+    C = shape[0]
+    spec = {"gamma": list(numbers(draw, (C,), False)), "beta": list(numbers(draw, (C,), False)),
+            "eps": draw(st.sampled_from([1e-5, 0.1]))}
+    if len(shape) == 1 or shape[1] * shape[2] == 1:
+        spec.update(mode="eval", running_mean=list(numbers(draw, (C,), False)),
+                    running_var=[abs(v) + 0.5 for v in numbers(draw, (C,), False)])
+    return {"batch_norm": spec}
 
 
 def check_terms(problem: dict, exact: bool) -> int:

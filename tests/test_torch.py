@@ -560,3 +560,80 @@ def test_learning_rate_step_is_w_minus_lr_dw():
             compare("W_new", layer["W_new"], spec["dense"]["weights"] - lr * layer["dW"])
             compare("b_new", layer["b_new"], np.asarray(spec["dense"]["bias"]) - lr * layer["db"])
 
+
+
+# --------------------------------------------------------------------------- problem goldens
+
+
+def _golden(name: str) -> dict:
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).parent / "golden" / "json" / f"{name}.json"
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def same(what: str, value, expected) -> None:
+    """A golden's JSON value (numbers in nested lists) against torch's tensor."""
+    compare(what, np.asarray(value, dtype=np.float64), expected)
+
+
+def test_batch_norm_problem_golden_matches_torch():
+    """problems/batch_norm.yaml: conv (2 filters) -> BatchNorm2d (train) -> ReLU -> flatten
+    -> Linear, MSE, one step of SGD with lr 1/10; every number of its golden from torch."""
+    doc = _golden("batch_norm")
+    x = t64([[[[1, 2, 0], [0, 1, 3], [2, 1, 1]]]])
+    w = t64([[[[1, 0], [0, -1]]], [[[0, 1], [1, 1]]]])
+    b = t64([0, 1])
+    gamma, beta = t64([1, 2]), t64([0, 0.5])
+    w2 = t64([[1, 0, -1, 0, 1, 0, -1, 0], [0, 1, 0, 1, 0, -1, 0, -1]])
+    b2 = t64([0, 1])
+    z = F.conv2d(x, w, b)
+    n = F.batch_norm(z, None, None, gamma, beta, training=True, eps=1e-5)
+    a = F.relu(n)
+    f = a.reshape(1, -1)
+    y = F.linear(f, w2, b2)
+    outs = [z, n, a, f, y]
+    for out in outs:
+        out.retain_grad()
+    loss = ((y - t64([[1, 0]])) ** 2).mean()
+    loss.backward()
+    same("loss", doc["loss"], loss)
+    same("Y", doc["Y"], y[0])
+    same("dY", doc["dY"], y.grad[0])
+    same("dX", doc["dX"], x.grad[0, 0])
+    conv, bn, relu, flat, fc = doc["layers"]
+    for layer, out in zip(doc["layers"], outs, strict=True):
+        same(f"{layer['name']}.output", layer["output"], out[0])
+        same(f"{layer['name']}.d_output", layer["d_output"], out.grad[0])
+    # conv1's kernel is written 3-D (F x kh x kw on one channel): dW and W_new mirror it.
+    for layer, (p, q) in ((conv, (w, b)), (fc, (w2, b2))):
+        shape = np.shape(layer["dW"])
+        same(f"{layer['name']}.dW", layer["dW"], p.grad.reshape(shape))
+        same(f"{layer['name']}.db", layer["db"], q.grad)
+        same(f"{layer['name']}.W_new", layer["W_new"], (p - 0.1 * p.grad).reshape(shape))
+        same(f"{layer['name']}.b_new", layer["b_new"], q - 0.1 * q.grad)
+    same("batch_norm1.dgamma", bn["dgamma"], gamma.grad)
+    same("batch_norm1.dbeta", bn["dbeta"], beta.grad)
+    same("batch_norm1.gamma_new", bn["gamma_new"], gamma - 0.1 * gamma.grad)
+    same("batch_norm1.beta_new", bn["beta_new"], beta - 0.1 * beta.grad)
+    assert "exact" not in doc  # float64: sigma is a square root
+
+
+def test_conv_transpose_problem_golden_matches_torch():
+    """problems/conv_transpose.yaml: ConvTranspose2d, stride 2, half SSE against ones."""
+    doc = _golden("conv_transpose")
+    x, w, b = t64([[[[0, 1], [2, 3]]]]), t64([[[[0, 1], [2, 3]]]]), t64([0])
+    y = F.conv_transpose2d(x, w, b, stride=2)
+    y.retain_grad()
+    loss = 0.5 * ((y - 1) ** 2).sum()
+    loss.backward()
+    layer = doc["layers"][0]
+    same("loss", doc["loss"], loss)
+    same("Y", doc["Y"], y[0])
+    same("dY", doc["dY"], y.grad[0])
+    same("dX", doc["dX"], x.grad[0, 0])
+    same("dW", layer["dW"], w.grad[0, 0])
+    same("db", layer["db"], b.grad)
+    same("W_new", layer["W_new"], (w - 0.1 * w.grad)[0, 0])
+    same("b_new", layer["b_new"], b - 0.1 * b.grad)

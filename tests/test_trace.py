@@ -42,6 +42,22 @@ VARIANTS = {
                    "sigmoid", {"avg_pool": {"size": 2, "stride": 1}}, "flatten",
                    {"dense": {"weights": "1 -1; 0.5 2", "bias": [0, 1]}}, "softmax"],
         "target": [0, 1], "loss": "half_sse", "learning_rate": "0.1"},
+    "conv_transpose_groups_batch_norm_update": {
+        "input": [[[1, 2], [0, -1]], [[2, 0], [1, 1]]],
+        "layers": [{"conv_transpose": {"kernel": [["1 0; 2 1", "0 1; 1 0"],
+                                                  ["1 1; 0 1", "2 0; 0 -1"]],
+                                       "stride": 2, "padding": 1, "output_padding": 1,
+                                       "groups": 2, "bias": [1, 0, -1, 0]}},
+                   {"batch_norm": {"gamma": [2, 1, 1, 1], "beta": [0, "1/2", 0, 0]}},
+                   "flatten", {"dense": {"weights": [[1, -1] * 18], "bias": 0}},
+                   {"batch_norm": {"mode": "eval", "running_mean": 1, "running_var": 4}}],
+        "target": [1], "loss": "mse", "learning_rate": "1/10"},
+    "batch_conv_transpose_batch_norm": {
+        "input": [[[[0, 1], [2, 3]]], [[[1, -1], [0, 2]]]],
+        "layers": [{"conv_transpose": {"kernel": "0 1; 2 3", "stride": 2}}, "batch_norm",
+                   "flatten", {"dense": {"weights": [[1, 0, 0, 1] * 4], "bias": 0}},
+                   {"batch_norm": {"gamma": 2}}],
+        "target": [[1], [0]], "loss": "mse", "learning_rate": "1/10"},
 }
 CASES = [*(pytest.param(path, id=path.stem) for path in PROBLEMS),
          *(pytest.param(problem, id=name) for name, problem in VARIANTS.items())]

@@ -84,14 +84,20 @@ class Opt(NamedTuple):
     name: str | None
     help: str
     choices: tuple[str, ...] = ()
+    aliases: tuple[str, ...] = ()  # other names of the option: --output for -o
+
+    @property
+    def names(self) -> tuple[str, ...]:
+        return () if self.name is None else (self.name, *self.aliases)
 
 
 def _argument(help: str, default: Any = MISSING) -> Any:
     return field(default=default, metadata={"cli": Opt(None, help)})
 
 
-def _option(name: str, help: str, default: Any = None, choices: tuple[str, ...] = ()) -> Any:
-    return field(default=default, metadata={"cli": Opt(name, help, choices)})
+def _option(name: str, help: str, default: Any = None, choices: tuple[str, ...] = (),
+            aliases: tuple[str, ...] = ()) -> Any:
+    return field(default=default, metadata={"cli": Opt(name, help, choices, aliases)})
 
 
 def _flag(name: str, help: str) -> Any:
@@ -104,8 +110,16 @@ APP_HELP = ("Gradients of convolution layers, worked out term by term.\n\n"
             "example.")
 PROBLEM_HELP = ("The problem file (YAML); '-' reads standard input. Left out: the built-in "
                 "worked example.")
-EXACT_HELP = "Exact fractions (fails on sigmoid, tanh, softmax, bce, cross_entropy)."
+EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, batch_norm, bce, "
+              "cross_entropy).")
 FLOAT_HELP = "float64 arithmetic."
+FORMATS = ("text", "markdown", "latex", "html")
+FORMAT_HELP = ("The output's format: text (the terminal's, the default), markdown (math for "
+               "KaTeX, GitHub, Jupyter), latex (a document for pdflatex) or html (one "
+               "self-contained page). Default: from -o's ending (.md, .tex, .html), else text.")
+OUTPUT_HELP = "Write the output to this file (atomically) instead of standard output."
+FRAGMENT_HELP = "With --format latex: the document's body alone, to put into another."
+LANG_HELP = "The words of the output: en (English) or zh (Chinese)."
 
 
 @dataclass(kw_only=True)
@@ -127,6 +141,10 @@ class SolveOptions:
     terms: str = _option("--terms", "Term expansions: all, auto (full for homework-size "
                          "problems, summarised for large ones) or none.", default="auto",
                          choices=("all", "auto", "none"))
+    format: str | None = _option("--format", FORMAT_HELP, choices=FORMATS)
+    output: str | None = _option("-o", OUTPUT_HELP, aliases=("--output",))
+    fragment: bool = _flag("--fragment", FRAGMENT_HELP)
+    lang: str = _option("--lang", LANG_HELP, default="en", choices=("en", "zh"))
 
 
 @dataclass(kw_only=True)
@@ -142,6 +160,9 @@ class ExplainOptions:
                                   "(Chinese).", default="en", choices=("en", "zh"))
     exact: bool = _flag("--exact", EXACT_HELP)
     float_: bool = _flag("--float", FLOAT_HELP)
+    format: str | None = _option("--format", FORMAT_HELP, choices=FORMATS)
+    output: str | None = _option("-o", OUTPUT_HELP, aliases=("--output",))
+    fragment: bool = _flag("--fragment", FRAGMENT_HELP)
 
 
 @dataclass(kw_only=True)
@@ -399,24 +420,88 @@ def _print_messages(solved: Any) -> None:
 def run_solve(options: SolveOptions) -> int:
     from convgrad.engine import run
 
+    fmt = _format(options.format, options.output, options.fragment, options.json)
     solved = run(_load(options.problem), exact=_exact_choice(options.exact, options.float_))
     _print_messages(solved)
     if options.json:
         from convgrad.result import Result
 
-        sys.stdout.write(Result.from_run(solved).json_text() + "\n")
+        _deliver(Result.from_run(solved).json_text() + "\n", options.output)
+    elif fmt != "text" or options.output is not None:
+        from convgrad.render.formats import write
+
+        _deliver(write(solved, fmt, lang=options.lang, terms=options.terms,
+                       fragment=options.fragment), options.output)
     else:
         from convgrad.render import terminal as render
 
-        render.print_solution(solved, terms=options.terms)
+        render.print_solution(solved, terms=options.terms, lang=options.lang)
     return EXIT_OK
+
+
+def _format(fmt: str | None, output: str | None, fragment: bool, json_too: bool = False
+            ) -> str:
+    """The format asked for (SPEC section 8): --format, else -o's ending, else text; the
+    options that contradict it are usage errors."""
+    from convgrad.render.formats import format_of
+
+    if output is not None and (not output.strip() or output == "-"):
+        raise ProblemError(f"-o needs the path of a file to write, not '{output}'; leave -o "
+                           "out to write to standard output")
+    chosen = fmt or format_of(output)
+    if json_too and fmt not in (None, "text"):
+        raise ProblemError(f"--json prints JSON and --format {fmt} a document; give one of them")
+    if fragment and chosen != "latex":
+        raise ProblemError("--fragment is the body of a LaTeX document; give --format latex "
+                           "(or -o FILE.tex) with it")
+    return chosen
+
+
+def _deliver(text: str, output: str | None) -> None:
+    """A whole output to standard output, or to the file `output`, written atomically: a
+    temporary file beside it, renamed over it once complete."""
+    if output is None:
+        sys.stdout.write(text)
+        return
+    import tempfile
+
+    folder = os.path.dirname(os.path.abspath(output))
+    temp = None
+    try:
+        if os.path.isdir(output):
+            raise IsADirectoryError(errno.EISDIR, "it is a folder")
+        fd, temp = tempfile.mkstemp(prefix=".convgrad-", suffix=".tmp", dir=folder)
+        with open(fd, "w", encoding="utf-8", newline="\n") as out:
+            out.write(text)
+        if os.path.exists(output):
+            os.chmod(temp, os.stat(output).st_mode & 0o7777)
+        else:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.chmod(temp, 0o666 & ~mask)
+        os.replace(temp, output)
+        temp = None
+    except OSError as exc:
+        raise ProblemError(f"-o {output}: cannot write the file ({exc.strerror or exc})") \
+            from None
+    finally:
+        if temp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temp)
 
 
 def run_explain(options: ExplainOptions) -> int:
     from convgrad.engine import run
 
+    fmt = _format(options.format, options.output, options.fragment)
     solved = run(_load(options.problem), exact=_exact_choice(options.exact, options.float_))
     _print_messages(solved)
+    if fmt != "text" or options.output is not None:
+        from convgrad.render.formats import write
+
+        _deliver(write(solved, fmt, explain=True, lang=options.lang, show_all=options.show_all,
+                       fragment=options.fragment), options.output)
+        return EXIT_OK
     from convgrad.explain import Quit, Walkthrough
     from convgrad.render.terminal import make_console
 
@@ -702,7 +787,7 @@ def fast_parse(args: list[str]) -> Invocation | None:
     command = next((c for c in COMMANDS if args and c.name == args[0]), None)
     if command is None:
         return None
-    options = {p.opt.name: p for p in params(command.options) if p.opt.name}
+    options = {name: p for p in params(command.options) for name in p.opt.names}
     values: dict[str, Any] = {}
     positional: list[str] = []
     rest = iter(args[1:])
@@ -894,7 +979,7 @@ def _signature(options: type, extra: dict[str, dict[str, Any]] | None = None) ->
         if param.opt.choices:  # typer shows and checks an Enum's values
             values = [(c, c) for c in param.opt.choices]
             choices: Any = Enum(param.name.title(), values, type=str)  # type: ignore[misc]
-            kind, default = choices, choices(default)
+            kind, default = choices, None if default is None else choices(default)
         if param.many:
             kind = list[kind]
         if not param.required and param.default is None:
@@ -903,7 +988,7 @@ def _signature(options: type, extra: dict[str, dict[str, Any]] | None = None) ->
         if param.opt.name is None or param.default is None:
             settings["show_default"] = False
         info = typer.Argument(**settings) if param.opt.name is None else \
-            typer.Option(param.opt.name, **settings)
+            typer.Option(*param.opt.names, **settings)
         found.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY,
                                        default=default, annotation=Annotated[kind, info]))
     return inspect.Signature(found)

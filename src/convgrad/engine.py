@@ -22,7 +22,7 @@ from convgrad import losses
 from convgrad.arith import Numbers
 from convgrad.errors import FLOAT64_MEMORY, FLOAT64_SIZE, Notice, ProblemError
 from convgrad.layers import Layer, Param, make_layer
-from convgrad.model import MAX_WORK_BYTES, Problem
+from convgrad.model import IRRATIONAL_LOSSES, MAX_WORK_BYTES, Problem
 from convgrad.numbers import Number, normalize
 
 # Automatic exact arithmetic up to this many multiply-adds of one forward pass
@@ -74,7 +74,7 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | N
     """
     if exact is True:
         if not problem.rational:
-            raise problem.error("loss" if problem.loss in ("bce", "cross_entropy") else "layers",
+            raise problem.error("loss" if problem.loss in IRRATIONAL_LOSSES else "layers",
                                 "exact arithmetic needs a rational problem, and "
                                 f"{_not_rational(problem)}; use float64 arithmetic",
                                 arithmetic="float64")
@@ -102,7 +102,7 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | N
 
 def _not_rational(problem: Problem) -> str:
     """What keeps a problem out of exact arithmetic, in words: "softmax is not"."""
-    if problem.loss in ("bce", "cross_entropy"):
+    if problem.loss in IRRATIONAL_LOSSES:
         return f"{problem.loss} is not"
     kinds = list(dict.fromkeys(layer.type for layer in problem.layers if not layer.op.rational))
     if kinds:
@@ -178,9 +178,11 @@ def _run(problem: Problem, use_exact: bool, note: Notice | None,
         dy = problem.batch_first(num.array(problem.grad_output, "grad_output"))
     elif problem.target is not None and problem.loss is not None:
         result.target = problem.batch_first(num.array(problem.target, "target"))
-        losses.check_domain(problem, layers[-1], h)
-        result.loss = losses.value(problem.loss, h, result.target)
-        dy = losses.gradient(problem.loss, h, result.target)
+        notice = losses.check_domain(problem, layers[-1], h, result.target)
+        if notice is not None:
+            result.notes.append(notice)
+        result.loss = losses.value(problem.loss, h, result.target, problem.loss_over)
+        dy = losses.gradient(problem.loss, h, result.target, problem.loss_over)
         check(("loss", result.loss))
     else:
         return result

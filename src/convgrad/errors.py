@@ -18,6 +18,7 @@ UNCOVERED = "uncovered"  # input rows or columns that no kernel tap meets: their
 POOL_DROPPED = "pool_dropped"  # input rows or columns outside every pooling window
 FLOAT64_MEMORY = "float64_memory"  # float64 chosen: exact fractions would not fit in memory
 FLOAT64_SIZE = "float64_size"  # float64 chosen: above the automatic exact limit
+NLL_NOT_LOG = "nll_not_log"  # nll given outputs above 0: not log-probabilities
 
 
 def _with_choice(message: str, arithmetic: str | None) -> str:
@@ -44,8 +45,8 @@ class ProblemError(ValueError):
 
 
 class Notice:
-    """A warning or a note: its kind (UNCOVERED, POOL_DROPPED, FLOAT64_MEMORY, FLOAT64_SIZE),
-    its message, and what it is about.
+    """A warning or a note: its kind (UNCOVERED, POOL_DROPPED, FLOAT64_MEMORY, FLOAT64_SIZE,
+    NLL_NOT_LOG), its message, and what it is about.
 
     layer: the layer's name (conv1, pool1); axis: "row" or "column"; positions: the input
     positions (0-based) it names; arithmetic: as for ProblemError. str() is what a user reads.

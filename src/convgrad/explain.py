@@ -106,14 +106,14 @@ class Walkthrough:
                 "", word("loss.dY.why", self.lang, rule=said(dy.rule, lang)),
                 [*self._expansions(dy), *self._blocks(section.results)])
             return
-        if kind == "conv_weights":
+        if kind in ("conv_weights", "conv_transpose_weights"):
             dw, db = section.groups
             yield from self._group_steps(title, why, dw, section,
                                          results=section.results)
             yield from self._group_steps(word("db", self.lang), word("db.why", self.lang), db,
                                          section, results=[])
             return
-        if kind == "conv_input":
+        if kind in ("conv_input", "conv_transpose_input"):
             yield from self._group_steps(title, why, section.groups[0], section,
                                          results=section.results, extra=self._uncovered())
             return
@@ -192,7 +192,10 @@ class Walkthrough:
             for matrix, cells in exp.focus():
                 blocks += matrix_blocks(matrix, True, self.lang, cells, self.brackets)
             body.append(_Blocks(blocks))
-            body.append(Text(word("highlight.plain" if self.brackets else "highlight", self.lang),
+            # Without a value the expansion says where a number goes (a scatter), not what
+            # it is made of.
+            key = "highlight" if exp.value is not None else "highlight.scatter"
+            body.append(Text(word(key + ".plain" if self.brackets else key, self.lang),
                              style=DIM))
         body.append(expansion_text(exp, symbolic=True, lang=self.lang, elide=self.elide))
         return body

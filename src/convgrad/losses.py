@@ -1,10 +1,13 @@
-"""The losses of SPEC section 2: each one's value L and gradient dL/dY, side by side.
+"""The losses of SPEC sections 2 and 6: each one's value L and gradient dL/dY, side by side.
 
 y is the last layer's output and t the target, of the same shape, the batch axis first:
 (N, ...). Reductions as PyTorch's defaults: mse, mae and bce average over every element
-(y.size, the samples too), sse and half_sse sum, and cross_entropy is taken per sample
-(softmax over that sample's outputs) and averaged over the batch. mse, sse, half_sse and mae
-are rational (exact arrays stay exact); bce and cross_entropy are float64.
+(y.size, the samples too), sse and half_sse sum. The distribution losses (cross_entropy on
+logits, nll on log-probabilities, cross_entropy_probs on probabilities) sum t·(...) over a
+group -- one sample's outputs, or with `over: channels` the channels at one position of
+N x C x H x W maps -- and average over the groups (the samples, or N·H·W positions), as
+PyTorch's CrossEntropyLoss and NLLLoss. mse, sse, half_sse, mae and nll are rational (exact
+arrays stay exact); bce, cross_entropy and cross_entropy_probs are float64.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from convgrad.errors import NLL_NOT_LOG, Notice
 from convgrad.numbers import Number, exact_const, to_float
 
 if TYPE_CHECKING:
@@ -23,10 +27,11 @@ if TYPE_CHECKING:
 
 
 class Loss(NamedTuple):
-    """value(y, t) -> L, gradient(y, t) -> dL/dY (y's shape)."""
+    """value(y, t, over) -> L, gradient(y, t, over) -> dL/dY (y's shape); over: all | channels,
+    what a distribution loss sums over (the others ignore it)."""
 
-    value: Callable[[np.ndarray, np.ndarray], Number]
-    gradient: Callable[[np.ndarray, np.ndarray], np.ndarray]
+    value: Callable[[np.ndarray, np.ndarray, str], Number]
+    gradient: Callable[[np.ndarray, np.ndarray, str], np.ndarray]
 
 
 def _inv_n(y: np.ndarray) -> Number:
@@ -35,44 +40,44 @@ def _inv_n(y: np.ndarray) -> Number:
 
 # mse: L = (1/N) sum (y - t)^2, dL/dy = 2/N (y - t)
 
-def _mse(y: np.ndarray, t: np.ndarray) -> Number:
+def _mse(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     d = y - t
     return _scalar((d * d).sum() * _inv_n(y))
 
 
-def _mse_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _mse_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
     return (y - t) * (2 * _inv_n(y))
 
 
 # sse: L = sum (y - t)^2, dL/dy = 2 (y - t)
 
-def _sse(y: np.ndarray, t: np.ndarray) -> Number:
+def _sse(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     d = y - t
     return _scalar((d * d).sum())
 
 
-def _sse_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _sse_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
     return (y - t) * 2
 
 
 # half_sse: L = 1/2 sum (y - t)^2, dL/dy = y - t
 
-def _half_sse(y: np.ndarray, t: np.ndarray) -> Number:
+def _half_sse(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     d = y - t
     return _scalar((d * d).sum() * exact_const(Fraction(1, 2), y.dtype == object))
 
 
-def _half_sse_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _half_sse_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
     return (y - t) * 1
 
 
 # mae: L = (1/N) sum |y - t|, dL/dy = sign(y - t) / N
 
-def _mae(y: np.ndarray, t: np.ndarray) -> Number:
+def _mae(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     return _scalar(np.abs(y - t).sum() * _inv_n(y))
 
 
-def _mae_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _mae_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
     d = y - t
     # d|u|/du = sign(u), and 0 at u = 0 as PyTorch.
     sign = np.where(d > 0, 1, np.where(d < 0, -1, 0))
@@ -81,32 +86,51 @@ def _mae_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
 
 # bce: L = -(1/N) sum [t log y + (1 - t) log(1 - y)], every y in (0, 1)
 
-def _bce(y: np.ndarray, t: np.ndarray) -> Number:
+def _bce(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     yf, tf = to_float(y), to_float(t)
     return float(-(tf * np.log(yf) + (1 - tf) * np.log1p(-yf)).sum() / y.size)
 
 
-def _bce_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _bce_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
     yf, tf = to_float(y), to_float(t)
     return (yf - tf) / (yf * (1 - yf)) / y.size
 
 
-# cross_entropy: per sample, softmax over every element of that sample's y,
-# L_n = -sum t log softmax(y_n); L = the mean of L_n over the N samples
+# The distribution losses: L = -1/G · Σ over the G groups of Σ t·f(y), f the log of softmax
+# (cross_entropy), y itself (nll, y already log-probabilities) or ln y (cross_entropy_probs).
+# A term with t = 0 adds 0 (not 0·-inf = nan where softmax or y underflows to 0).
 
-def _cross_entropy(y: np.ndarray, t: np.ndarray) -> Number:
+def _cross_entropy(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     yf, tf = to_float(y), to_float(t)
-    # An output far below the largest has log softmax -inf in float64 (its softmax is 0);
-    # a target of 0 there adds 0 to the loss, not 0 * -inf = nan.
-    per_sample = np.where(tf != 0, tf * _log_softmax(yf), 0).sum(axis=_sample_axes(y))
-    return float(0.0 - per_sample.sum() / len(y))  # never -0.0
+    return _mean_of_groups(np.where(tf != 0, tf * log_softmax(yf, over), 0), over)
 
 
-def _cross_entropy_gradient(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def _cross_entropy_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
     yf, tf = to_float(y), to_float(t)
-    # (softmax(y_n) * sum(t_n) - t_n) / N; sum(t_n) is 1 for a distribution.
-    total = tf.sum(axis=_sample_axes(y), keepdims=True)
-    return (np.exp(_log_softmax(yf)) * total - tf) / len(y)
+    # (softmax(y) * sum(t) - t) / G over each group; sum(t) is 1 for a distribution.
+    total = tf.sum(axis=group_axes(y, over), keepdims=True)
+    return (np.exp(log_softmax(yf, over)) * total - tf) / groups(y, over)
+
+
+def _nll(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
+    return _mean_of_groups(t * y, over)
+
+
+def _nll_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
+    return (t * exact_const(Fraction(-1, groups(y, over)), y.dtype == object)).astype(y.dtype)
+
+
+def _cross_entropy_probs(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
+    yf, tf = to_float(y), to_float(t)
+    with np.errstate(divide="ignore"):  # ln 0 where t = 0: that term is dropped
+        return _mean_of_groups(np.where(tf != 0, tf * np.log(yf), 0), over)
+
+
+def _cross_entropy_probs_gradient(y: np.ndarray, t: np.ndarray, over: str = "all"
+                                  ) -> np.ndarray:
+    yf, tf = to_float(y), to_float(t)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(tf != 0, -tf / yf, 0.0) / groups(y, over)
 
 
 LOSSES: dict[str, Loss] = {
@@ -116,29 +140,52 @@ LOSSES: dict[str, Loss] = {
     "mae": Loss(_mae, _mae_gradient),
     "bce": Loss(_bce, _bce_gradient),
     "cross_entropy": Loss(_cross_entropy, _cross_entropy_gradient),
+    "nll": Loss(_nll, _nll_gradient),
+    "cross_entropy_probs": Loss(_cross_entropy_probs, _cross_entropy_probs_gradient),
 }
 
 
-def value(name: str, y: np.ndarray, t: np.ndarray) -> Number:
+def value(name: str, y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     """L for output y and target t of the same shape (N, ...)."""
-    return LOSSES[name].value(y, t)
+    return LOSSES[name].value(y, t, over)
 
 
-def gradient(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def gradient(name: str, y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
     """dL/dY, the same shape as y."""
-    return LOSSES[name].gradient(y, t)
+    return LOSSES[name].gradient(y, t, over)
 
 
-def check_domain(problem: Problem, last: Layer, y: np.ndarray) -> None:
-    """ProblemError when the loss is not defined at y (bce needs every y in (0, 1)).
+def check_domain(problem: Problem, last: Layer, y: np.ndarray, t: np.ndarray) -> Notice | None:
+    """ProblemError when the loss is not defined at y (bce needs every y in (0, 1),
+    cross_entropy_probs probabilities, nonzero where t is); a Notice when nll is given
+    outputs that cannot be log-probabilities (above 0): a likely slip, but a defined loss.
 
     last: the layer that made y; a sigmoid there gets a hint about saturation.
     """
+    if problem.loss == "cross_entropy_probs":
+        outside = [(i, v) for i, (v, w) in enumerate(zip(y.flat, t.flat, strict=True))
+                   if not 0 <= v <= 1 or (v == 0 and w != 0)]
+        if outside:
+            i, v = outside[0]
+            why = "is 0 where its target is not (ln 0)" if v == 0 else \
+                f"is {float(v):.6g}, not a probability"
+            raise problem.error("loss", f"cross_entropy_probs needs probabilities, but output "
+                                f"{i + 1} (row-major) {why}; end the network with a softmax "
+                                "layer, or use cross_entropy on the logits")
+        return None
+    if problem.loss == "nll":
+        above = [i for i, v in enumerate(y.flat) if v > 0]
+        if above:
+            return Notice(NLL_NOT_LOG, (
+                f"nll takes log-probabilities (every output <= 0), but output {above[0] + 1} "
+                f"(row-major) is {float(y.flat[above[0]]):.6g}; end the network with "
+                "log_softmax, or use cross_entropy_probs for probabilities"))
+        return None
     if problem.loss != "bce":
-        return
+        return None
     outside = [(i, v) for i, v in enumerate(y.flat) if not 0 < v < 1]
     if not outside:
-        return
+        return None
     i, v = outside[0]
     if last.layer.type == "sigmoid":
         z = float(last.x.flat[i])
@@ -151,16 +198,29 @@ def check_domain(problem: Problem, last: Layer, y: np.ndarray) -> None:
                         "activation: sigmoid, or use mse")
 
 
-def _sample_axes(y: np.ndarray) -> tuple[int, ...]:
-    """The axes of one sample of y (N, ...): all but the first."""
-    return tuple(range(1, y.ndim))
+def group_axes(y: np.ndarray, over: str) -> tuple[int, ...]:
+    """The axes a distribution loss sums over in y (N, ...): a sample's (all but the first),
+    or with over channels the channel axis (y (N, C, ...))."""
+    return (1,) if over == "channels" else tuple(range(1, y.ndim))
 
 
-def _log_softmax(y: np.ndarray) -> np.ndarray:
-    """log softmax over each sample of y (N, ...)."""
-    axes = _sample_axes(y)
+def groups(y: np.ndarray, over: str) -> int:
+    """How many distributions y holds: its samples, or with over channels its positions
+    (N·H·W), the count the loss is averaged over."""
+    return y.size // y.shape[1] if over == "channels" else len(y)
+
+
+def log_softmax(y: np.ndarray, over: str = "all") -> np.ndarray:
+    """log softmax over each group of y (N, ...), float64."""
+    axes = group_axes(y, over)
     shifted = y - y.max(axis=axes, keepdims=True)
     return shifted - np.log(np.exp(shifted).sum(axis=axes, keepdims=True))
+
+
+def _mean_of_groups(terms: np.ndarray, over: str) -> Number:
+    """-1/G · the sum of every term: each group's sum, averaged over the G groups."""
+    total = terms.sum() * exact_const(Fraction(-1, groups(terms, over)), terms.dtype == object)
+    return _scalar(total) if terms.dtype == object else float(0.0 + total)  # never -0.0
 
 
 def _scalar(value: Any) -> Number:

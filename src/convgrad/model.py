@@ -31,7 +31,13 @@ EXACT_BYTES = 48
 REPORT_BYTES = {False: 72, True: 200}  # float64, exact
 
 ACTIVATIONS = ("none", "relu", "leaky_relu", "sigmoid", "tanh")
-LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy")
+LOSSES = ("mse", "sse", "half_sse", "mae", "bce", "cross_entropy", "nll", "cross_entropy_probs")
+# Losses with a log or an exp: float64 only (SPEC section 2 and 6).
+IRRATIONAL_LOSSES = ("bce", "cross_entropy", "cross_entropy_probs")
+# Losses over a distribution (a target that sums to 1): per sample, or with `over: channels`
+# at each position over the channels (SPEC section 6).
+DISTRIBUTION_LOSSES = ("cross_entropy", "nll", "cross_entropy_probs")
+LOSS_OVER = ("all", "channels")
 POOL_TYPES = ("max", "avg")
 PADDING_MODES = ("zeros", "reflect", "replicate", "circular")
 SOFTMAX_DIMS = ("channels", "all")
@@ -217,6 +223,7 @@ class Problem:
     name: str | None = None
     target: np.ndarray | None = None  # in the last layer's full shape
     loss: str | None = None
+    loss_over: str = "all"  # all | channels: what a distribution loss sums over
     grad_output: np.ndarray | None = None  # in the last layer's full shape
     learning_rate: Number | None = None
     batched: bool = False  # x, target and grad_output have the batch axis first
@@ -237,10 +244,10 @@ class Problem:
     def rational(self) -> bool:
         """True when every number is exact and every step keeps it so.
 
-        Not rational: sigmoid, tanh, softmax, bce, cross_entropy, and float64 arrays given
+        Not rational: sigmoid, tanh, softmax, bce, cross_entropy(_probs), and float64 arrays given
         through the API (their numbers were never written as decimals).
         """
-        if self.loss in ("bce", "cross_entropy"):
+        if self.loss in IRRATIONAL_LOSSES:
             return False
         if any(arr.dtype != object for arr in self.arrays()):
             return False  # float64 arrays handed to the API stay float64

@@ -22,8 +22,10 @@ from convgrad.model import (
     ACTIVATIONS,
     BATCH_NORM_MODES,
     DEFAULT_EPS,
+    DISTRIBUTION_LOSSES,
     FLOAT_BYTES,
     LAYER_TYPES,
+    LOSS_OVER,
     LOSSES,
     MAX_WORK_BYTES,
     PADDING_MODES,
@@ -886,12 +888,10 @@ class _Builder:
             problem.grad_output = self.output_like(("grad_output",), data["grad_output"],
                                                    out_shape, problem)
             return
-        loss = str(self.get(data, "loss", "mse")).strip().lower()
-        if loss not in LOSSES:
-            raise self.err(("loss",), f"'{data['loss']}' is not a loss; {_suggest(loss, LOSSES)}")
+        loss, over = self.loss(self.get(data, "loss", "mse"), out_shape)
         if not has_target:
             return
-        problem.loss = loss
+        problem.loss, problem.loss_over = loss, over
         t = self.output_like(("target",), data["target"], out_shape, problem)
         problem.target = t
         if loss == "bce":
@@ -899,20 +899,67 @@ class _Builder:
             if bad:
                 raise self.err(("target",), f"has {bad[0]} but bce needs every target in "
                                "[0, 1]; use 0/1 labels or probabilities")
-        if loss == "cross_entropy":
-            if any(v < 0 for v in t.flat):
-                raise self.err(("target",), "has a negative entry; cross_entropy needs a "
-                               "distribution (entries >= 0 that sum to 1), e.g. one-hot")
-            # one distribution per sample
-            for n, row in enumerate(t.reshape(problem.samples, -1)):
-                total = sum(row)
-                if (total != 1 if t.dtype == object else abs(total - 1) > 1e-9):
-                    if problem.batched:
-                        raise self.err(("target",), f"sums to {total} for sample {n + 1}; "
-                                       "cross_entropy needs each sample's targets to sum to 1 "
-                                       "(a distribution or one-hot)")
-                    raise self.err(("target",), f"sums to {total}; cross_entropy needs targets "
-                                   "that sum to 1 (a distribution or one-hot)")
+        if loss in DISTRIBUTION_LOSSES:
+            self.distributions(loss, over, t, out_shape, problem)
+
+    def loss(self, value: Any, out_shape: tuple[int, ...]) -> tuple[str, str]:
+        """`loss: mse`, or `loss: {name: cross_entropy, over: channels}` (SPEC section 6):
+        the loss's name, and what a distribution loss sums over (all, or channels)."""
+        path: tuple = ("loss",)
+        over = "all"
+        if isinstance(value, dict):
+            self.check_keys(value, ("name", "over"), path)
+            if value.get("name") is None:
+                raise self.err(path, "needs a 'name' (loss: {name: cross_entropy, over: "
+                               "channels}), or give the loss as a word: loss: mse")
+            over = str(self.get(value, "over", "all")).strip().lower()
+            if over not in LOSS_OVER:
+                raise self.err((*path, "over"), f"'{value['over']}' is not what a loss sums "
+                               f"over; {_suggest(over, LOSS_OVER)}")
+            value, path = value["name"], (*path, "name")
+        loss = str(value).strip().lower()
+        if loss not in LOSSES:
+            raise self.err(path, f"'{value}' is not a loss; {_suggest(loss, LOSSES)}")
+        if over == "channels":
+            if loss not in DISTRIBUTION_LOSSES:
+                raise self.err(("loss", "over"), f"is channels but {loss} has no distribution "
+                               f"to sum; over: channels is for {', '.join(DISTRIBUTION_LOSSES)}")
+            if len(out_shape) < 2:
+                raise self.err(("loss", "over"), f"is channels but the output is a vector of "
+                               f"{out_shape[0]}, not maps; leave 'over' out to sum over every "
+                               "output")
+        return loss, over
+
+    def distributions(self, loss: str, over: str, t: np.ndarray, out_shape: tuple[int, ...],
+                      problem: Problem) -> None:
+        """A distribution loss's target: entries >= 0 that sum to 1 in each group, one per
+        sample or, over channels, one per position."""
+        if any(v < 0 for v in t.flat):
+            raise self.err(("target",), f"has a negative entry; {loss} needs a distribution "
+                           "(entries >= 0 that sum to 1), e.g. one-hot")
+        by_sample = t.reshape(problem.samples, -1)
+        if over == "channels":
+            C = out_shape[0]
+            by_group = by_sample.reshape(problem.samples, C, -1).transpose(0, 2, 1)
+            rows = by_group.reshape(-1, C)
+        else:
+            rows = by_sample
+        for g, row in enumerate(rows):
+            total = sum(row)
+            if total != 1 if t.dtype == object else abs(total - 1) > 1e-9:
+                if over == "channels":
+                    n, k = divmod(g, rows.shape[0] // problem.samples)
+                    where = (f"sample {n + 1}, " if problem.batched else "") + \
+                        f"position {k + 1} (row-major)"
+                    raise self.err(("target",), f"sums to {total} over the channels at {where}; "
+                                   f"{loss} over channels needs the channels at each position "
+                                   "to sum to 1 (a distribution or one-hot)")
+                if problem.batched:
+                    raise self.err(("target",), f"sums to {total} for sample {g + 1}; {loss} "
+                                   "needs each sample's targets to sum to 1 (a distribution or "
+                                   "one-hot)")
+                raise self.err(("target",), f"sums to {total}; {loss} needs targets that sum "
+                               "to 1 (a distribution or one-hot)")
 
     def output_like(self, path: tuple, value: Any, out_shape: tuple[int, ...],
                     problem: Problem) -> np.ndarray:

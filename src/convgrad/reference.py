@@ -732,6 +732,65 @@ def batch_loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
     return dy
 
 
+def _distribution_groups(shape: tuple[int, ...], over: str) -> list[list[tuple[int, ...]]]:
+    """The groups a distribution loss sums over in y (N, ...): each sample's entries, or with
+    over channels the C entries (n, c, position) at each position of each sample."""
+    if over == "all":
+        return [[(n, *i) for i in np.ndindex(shape[1:])] for n in range(shape[0])]
+    N, C = shape[0], shape[1]
+    return [[(n, c, *p) for c in range(C)] for n in range(N) for p in np.ndindex(shape[2:])]
+
+
+def distribution_loss_forward(name: str, y: np.ndarray, t: np.ndarray, over: str = "all"
+                              ) -> Scalar:
+    """cross_entropy (y logits), nll (y log-probabilities) or cross_entropy_probs (y
+    probabilities) of a batch (SPEC section 6): L = -1/G sum over the G groups of
+    sum t_i f(y)_i, f the log of softmax over the group, y itself, or ln y; y, t (N, ...).
+    A term with t_i = 0 adds nothing."""
+    groups = _distribution_groups(y.shape, over)
+    total: Scalar = 0
+    for group in groups:
+        if name == "cross_entropy":
+            m = max(y[i] for i in group)
+            log_sum = math.log(sum(math.exp(y[i] - m) for i in group))
+        for i in group:
+            if t[i] == 0:
+                continue
+            if name == "cross_entropy":
+                f = (y[i] - m) - log_sum
+            elif name == "nll":
+                f = y[i]
+            else:
+                f = math.log(y[i])
+            total = total + t[i] * f
+    return _scalar(_divide(-total, len(groups)), y, t)
+
+
+def distribution_loss_backward(name: str, y: np.ndarray, t: np.ndarray, over: str = "all"
+                               ) -> np.ndarray:
+    """dL/dy for distribution_loss_forward(name, y, t, over); y's shape.
+
+      cross_entropy: (softmax(y)_i * sum of t over the group - t_i) / G
+      nll: -t_i / G        cross_entropy_probs: -t_i / (y_i G), 0 where t_i = 0
+    """
+    groups = _distribution_groups(y.shape, over)
+    G = len(groups)
+    dy = _zeros(y.shape, y, t)
+    for group in groups:
+        if name == "cross_entropy":
+            m = max(y[i] for i in group)
+            log_sum = math.log(sum(math.exp(y[i] - m) for i in group))
+            sum_t = sum(t[i] for i in group)
+        for i in group:
+            if name == "cross_entropy":
+                dy[i] = (math.exp((y[i] - m) - log_sum) * sum_t - t[i]) / G
+            elif name == "nll":
+                dy[i] = _divide(-t[i], G)
+            elif t[i] != 0:
+                dy[i] = -t[i] / (y[i] * G)
+    return dy
+
+
 # ----------------------------------------------------------------------------------------
 # finite differences
 

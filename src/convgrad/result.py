@@ -28,10 +28,12 @@ if TYPE_CHECKING:
     from convgrad.layers import Layer, Param
 
 # The numeric keys of a result, in the order of `solve --json` (SPEC section 3); a network
-# has `layers` after them, one object per layer with `name`, `type` and LAYER_KEYS, in this
-# order (SPEC section 5).
+# has `layers` after them, one object per layer with `name`, `type` and LAYER_KEYS (SPEC
+# sections 5 and 6: batch_norm's dgamma, dbeta, gamma_new, beta_new), each layer's in the order
+# of its parameters.
 RESULT_KEYS = ("Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new", "b_new")
-LAYER_KEYS = ("output", "d_output", "dW", "W_new", "db", "b_new")
+LAYER_KEYS = ("output", "d_output", "dW", "W_new", "db", "b_new", "dgamma", "gamma_new", "dbeta",
+              "beta_new")
 
 
 class Result(dict[str, Any]):
@@ -44,9 +46,11 @@ class Result(dict[str, Any]):
     """
 
     def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
-                 exact: bool = False) -> None:
+                 exact: bool = False, run: Run | None = None) -> None:
         super().__init__(values)
         self.exact = exact
+        # The run behind the values, for the worked solution (to_markdown ...).
+        self.run = run
 
     @classmethod
     def from_run(cls, run: Run) -> Result:
@@ -77,7 +81,7 @@ class Result(dict[str, Any]):
                 values["A"], values["dA"] = (output(passes[1].out, passes[1]),
                                              output(passes[1].d_out, passes[1]))
         result = cls(((key, values[key]) for key in RESULT_KEYS
-                      if values.get(key) is not None), exact=run.exact)
+                      if values.get(key) is not None), exact=run.exact, run=run)
         if not problem.single:
             result["layers"] = [_layer_values(problem, step) for step in passes]
         if run.rounds:
@@ -108,13 +112,64 @@ class Result(dict[str, Any]):
                     out[f"steps[{k}].{key}"] = value
         return out
 
-    def to_json(self) -> dict[str, Any]:
+    def json_object(self) -> dict[str, Any]:
         """The object `solve --json` prints (see `json_object`)."""
         return json_object(self, self.exact)
 
     def json_text(self) -> str:
         """The text `solve --json` prints (see `json_text`)."""
         return json_text(self, self.exact)
+
+    def to_json(self) -> str:
+        """Exactly the text `solve --json` prints (SPEC section 8), without its new line."""
+        return self.json_text()
+
+    # The worked solution in the formats of `solve --format` (SPEC section 8); explain=True
+    # gives the walkthrough of `explain`. terms: solve's --terms; show_all: explain's --all.
+
+    def to_markdown(self, lang: str = "en", explain: bool = False, terms: str = "auto",
+                    show_all: bool = False) -> str:
+        """GitHub-flavoured Markdown, its math for KaTeX (`solve --format markdown`)."""
+        return self._written("markdown", lang, explain, terms, show_all)
+
+    def to_latex(self, fragment: bool = False, lang: str = "en", explain: bool = False,
+                 terms: str = "auto", show_all: bool = False) -> str:
+        """A LaTeX document for pdflatex, or with fragment its body (`--format latex`)."""
+        return self._written("latex", lang, explain, terms, show_all, fragment)
+
+    def to_html(self, lang: str = "en", explain: bool = False, terms: str = "auto",
+                show_all: bool = False) -> str:
+        """One self-contained web page (`solve --format html`)."""
+        return self._written("html", lang, explain, terms, show_all)
+
+    def _repr_markdown_(self) -> str | None:
+        return None if self.run is None else self.to_markdown()
+
+    def _repr_html_(self) -> str | None:
+        """What a notebook shows: one <div>, its styles scoped to it, readable without
+        scripts."""
+        if self.run is None:
+            return None
+        from convgrad.render.html import to_html
+        from convgrad.trace import Trace
+
+        return to_html(Trace(self.run), page=False)
+
+    def _written(self, fmt: str, lang: str, explain: bool, terms: str, show_all: bool,
+                 fragment: bool = False) -> str:
+        if self.run is None:
+            raise ValueError("this Result holds values only; the worked solution comes with "
+                             "the Result that convgrad.solve returns")
+        if lang not in ("en", "zh"):
+            raise ValueError(f"lang must be 'en' or 'zh', not {lang!r}")
+        if terms not in ("all", "auto", "none"):
+            raise ValueError(f"terms must be 'all', 'auto' or 'none', not {terms!r}")
+        import numpy as np
+
+        from convgrad.render.formats import write
+
+        with np.errstate(all="ignore"):  # as convgrad.solve: no NumPy warning reaches a user
+            return write(self.run, fmt, explain, lang, terms, show_all, fragment)
 
 
 def _as_written(arr: np.ndarray | None, shape: tuple[int, ...]) -> Any:

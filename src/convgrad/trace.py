@@ -32,10 +32,13 @@ from typing import Any
 
 import numpy as np
 
+from convgrad import losses
 from convgrad.engine import Run
 from convgrad.layers import (
     ActivationLayer,
+    BatchNormLayer,
     ConvLayer,
+    ConvTransposeLayer,
     DenseLayer,
     FlattenLayer,
     FunctionLayer,
@@ -44,7 +47,13 @@ from convgrad.layers import (
     PoolLayer,
 )
 from convgrad.layers.conv import pad_input
-from convgrad.model import Conv, reshaped_index, user_output_shape, user_param_shape
+from convgrad.model import (
+    DISTRIBUTION_LOSSES,
+    Conv,
+    reshaped_index,
+    user_output_shape,
+    user_param_shape,
+)
 from convgrad.numbers import Number, format_number
 
 # --- labels -------------------------------------------------------------------------------
@@ -201,12 +210,14 @@ class Terms:
 
 @dataclass
 class Expansion:
-    """One number written out: `label = symbolic = numeric = value`."""
+    """One number written out: `label = symbolic = numeric = value`; or, without a value,
+    where one number goes: an input entry of a transposed convolution and the output cells
+    its products are added to."""
 
     label: Entry  # the entry it makes (a renderer names it): y11, dL/dw12, L
     symbolic: Terms | Term  # a sum, or one term (a formula) written whole
     numeric: Terms | Term
-    value: Number
+    value: Number | None
     note: Words | None = None
     # Cells this number is made of, for a walkthrough to highlight: (matrix, indices in the
     # matrix's shown shape), e.g. the input window of an output and the kernel over it.
@@ -292,6 +303,9 @@ class Trace:
         self.names = self._names()
         # Each conv layer's input and kernel matrices, for the backward steps to highlight.
         self.conv_matrices: dict[str, tuple[Matrix, Matrix]] = {}
+        # The names of a kernel's leading axes where they are not _axes' (filter, channel):
+        # a transposed convolution's kernel is input channels first.
+        self.kernel_axes: dict[str, tuple[str, ...]] = {}
 
     def _part(self, step: Layer, part: str) -> Callable[..., Any]:
         """The builder of `part` (facts, forward, backward) for the kind of `step`."""
@@ -402,7 +416,7 @@ class Trace:
                    mode=phrase("fact.flipped" if op.flip else "fact.not_flipped"))]
         if op.groups > 1:
             Fg = F // op.groups
-            lines.append(phrase("fact.groups", layer=name, groups=op.groups,
+            lines.append(phrase("fact.conv_groups", layer=name, groups=op.groups,
                                 C=C * op.groups, Cg=C, Fg=Fg, s="s" if Fg > 1 else "",
                                 depthwise=phrase("fact.depthwise") if C == 1 else ""))
         if signal:
@@ -660,10 +674,14 @@ class Trace:
     # loss
 
     def _loss_key(self, loss: str) -> str:
-        """The loss's formulas by name: cross_entropy in a batch is cross_entropy_batch, the
-        mean over the samples of each sample's cross-entropy."""
-        return "cross_entropy_batch" if self.problem.batched and loss == "cross_entropy" \
-            else loss
+        """The loss's formulas by name. A distribution loss (cross_entropy, nll,
+        cross_entropy_probs) averaged over more than one group has its own: `_batch`, the
+        mean over the samples, or `_channels`, over channels at each position."""
+        if loss not in DISTRIBUTION_LOSSES:
+            return loss
+        if self.problem.loss_over == "channels":
+            return f"{loss}_channels"
+        return f"{loss}_batch" if self.problem.batched else loss
 
     def loss_section(self) -> Section:
         solved = self.run
@@ -672,7 +690,6 @@ class Trace:
         loss = self.problem.loss or "mse"
         yl = self.names[-1].out
         N = y.size
-        batch = self.problem.batched
         key = self._loss_key(loss)
         section = Section(phrase("title.loss", loss=loss), form("loss", key), kind="loss")
         section.matrices.append(self._matrix(phrase("matrix.target"), t, yl,
@@ -687,7 +704,7 @@ class Trace:
             index = _unravel(n, y.shape)
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
-                                                 N, y, t, batch)
+                                                 N, y, t, key != loss, self.problem.loss_over)
             return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
 
         section.groups.append(Group(_name(yl.grad()), form("loss_derivative", key), N, make,
@@ -697,7 +714,6 @@ class Trace:
 
     def _loss_expansion(self, loss: str, y: np.ndarray, t: np.ndarray, yl: Labeler
                         ) -> Expansion:
-        N = y.size
         indices = list(np.ndindex(y.shape))
         value = self.run.loss
         assert value is not None
@@ -711,19 +727,29 @@ class Trace:
 
             def number(i: Index) -> Term:
                 return form(op, y[i], t[i])
+            n = y.size  # mse, mae, bce: 1/N with N every output
         else:
-            softmax = _softmax_per_sample(y)
-            indices = [i for i in indices if t[i] != 0]  # terms with t = 0 vanish
+            # A distribution loss: t·ln softmax(y), t·y (nll), t·ln y (cross_entropy_probs);
+            # terms with t = 0 vanish.
+            indices = [i for i in indices if t[i] != 0]
+            over = self.problem.loss_over
+            softmax = np.exp(losses.log_softmax(np.asarray(y, dtype=float), over))
+            symbolic = {"cross_entropy": lambda i: form("cross_entropy", Entry(yl, i),
+                                                        Entry(tl, i)),
+                        "nll": lambda i: form("t_times", Entry(tl, i), Entry(yl, i)),
+                        "cross_entropy_probs": lambda i: form("t_ln", Entry(tl, i),
+                                                              Entry(yl, i))}[loss]
+            numeric = {"cross_entropy": lambda i: form("t_ln", t[i], softmax[i]),
+                       "nll": lambda i: form("t_times", t[i], y[i]),
+                       "cross_entropy_probs": lambda i: form("t_ln", t[i], y[i])}[loss]
 
             def symbol(i: Index) -> Term:
-                return form("cross_entropy", Entry(yl, i), Entry(tl, i))
+                return symbolic(i)
 
             def number(i: Index) -> Term:
-                return form("t_ln", t[i], softmax[i])
+                return numeric(i)
+            n = losses.groups(y, over)  # the mean over the samples or positions
 
-        # The sum of the loss's terms, with the loss's factor: 1/N·[...], -[...]; a batch's
-        # cross_entropy is the mean over its samples: -1/N·[...] with N the samples
-        n = len(y) if self._loss_key(loss) != loss else N
         key = self._loss_key(loss)
         return Expansion(Entry(LOSS, ()), form("loss_sum", key, n, Terms(indices, symbol)),
                          form("loss_sum", key, n, Terms(indices, number)), value)
@@ -938,6 +964,322 @@ class Trace:
                                             axis_names=_axes(xl))],
                       kind=f"{step.kind}_back", layer=step.layer.name, context=[dout_matrix])
 
+    # transposed convolution: each input entry scatters the kernel into the output
+
+    def conv_transpose_facts(self, step: ConvTransposeLayer) -> list[Words]:
+        layer, op = step.layer, step.op
+        name = layer.name
+        C, Fg, KH, KW = step.w.shape
+        _, H, W = layer.in_shape
+        F, OH, OW = layer.out_shape
+        (sh, sw), (ph, pw), (dh, dw) = op.stride, op.pad, op.dilation
+        oh, ow = op.output_padding
+        groups = phrase("fact.groups", groups=op.groups) if op.groups > 1 else ""
+        return [phrase("fact.conv_transpose", layer=name, kernel=_shape(op.kernel_shape),
+                       filters=phrase("fact.transpose_filters", C=C, F=F, KH=KH, KW=KW),
+                       stride=_pair_text(op.stride), padding=_pair_text(op.pad),
+                       output_padding=_pair_text(op.output_padding),
+                       dilation=_pair_text(op.dilation), groups=groups),
+                form("labelled", name, form("conv_transpose_size",
+                                            (H, sh, ph, dh, KH, oh, OH),
+                                            (W, sw, pw, dw, KW, ow, OW)))]
+
+    def _transpose_matrices(self, step: ConvTransposeLayer, names: Names
+                            ) -> tuple[Matrix, Matrix]:
+        """The input and the kernel as shown, the same objects in the forward and backward
+        steps (as _conv_matrices)."""
+        if step.layer.name not in self.conv_matrices:
+            axes = self.kernel_axes[step.layer.name] = _transpose_kernel_axes(step)
+            self.conv_matrices[step.layer.name] = (
+                self._matrix(Whole(names.x), step.x, names.x),
+                self._matrix(Whole(names.w), step.w, names.w, axis_names=axes))
+        return self.conv_matrices[step.layer.name]
+
+    def conv_transpose_forward(self, step: ConvTransposeLayer, names: Names) -> Section:
+        x, w, b, out = step.x, step.w, step.b, step.out
+        xl, wl, bl, yl = names.x, names.w, names.b, names.out
+        x_matrix, w_matrix = self._transpose_matrices(step, names)
+        section = Section(phrase("title.forward", layer=step.layer.name),
+                          phrase("why.conv_transpose", stride=_pair_text(step.stride),
+                                 padding=_pair_text(step.pad)),
+                          matrices=[x_matrix, w_matrix], kind="conv_transpose",
+                          layer=step.layer.name, context=[x_matrix, w_matrix])
+        section.lines.append(form("is", _name(bl), Terms(list(b), _value, listed=True)))
+
+        def make_scatter(k: int) -> Expansion:
+            index = _unravel(k, x.shape)  # (n, c, i, j)
+            # The output cells this entry's kernel copy lands on, each with its weight: the
+            # same map as the entry's gradient (dx_terms), read forwards.
+            reached = step.dx_terms(*index)
+
+            def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
+                # This entry's share of the output: x·w at every cell it reaches, 0 elsewhere.
+                share = np.zeros_like(out)
+                for o, wi in reached:
+                    share[o] = share[o] + x[index] * w[wi]
+                share_matrix = self._matrix(phrase("matrix.scatter", entry=Entry(xl, index),
+                                                   w=Whole(wl)), share, yl)
+                return [(x_matrix, [xl.shown_index(index)]),
+                        (w_matrix, [wl.shown_index(wi) for _, wi in reached]),
+                        (share_matrix, [yl.shown_index(o) for o, _ in reached])]
+
+            return Expansion(
+                Entry(xl, index),
+                Terms(reached, lambda t: form("adds", Entry(yl, t[0]),
+                                              (Entry(xl, index), Entry(wl, t[1]))), listed=True),
+                Terms(reached, lambda t: form("adds", Entry(yl, t[0]), (x[index], w[t[1]])),
+                      listed=True),
+                None, None if reached else phrase("note.cut_off"), focus=focus)
+
+        section.groups.append(Group(_name(xl), phrase("rule.scatter"), x.size, make_scatter,
+                                    kind="scatter"))
+
+        def make(k: int) -> Expansion:
+            index = _unravel(k, out.shape)  # (n, f, r, s)
+            pairs, bias = step.out_terms(*index)
+            return Expansion(
+                Entry(yl, index),
+                Terms(pairs, lambda t: (Entry(xl, t[0]), Entry(wl, t[1])),
+                      tail=Entry(bl, bias)),
+                Terms(pairs, lambda t: (x[t[0]], w[t[1]]), tail=(b[bias],)),
+                out[index],
+                focus=lambda: [(x_matrix, [xl.shown_index(t[0]) for t in pairs]),
+                               (w_matrix, [wl.shown_index(t[1]) for t in pairs])])
+
+        section.groups.append(Group(form("is", Whole(yl),
+                                         form("conv_transpose", Whole(xl), Whole(wl),
+                                              _name(bl))),
+                                    phrase("rule.conv_transpose"), out.size, make))
+        section.results.append(self._matrix(Whole(yl), out, yl, axis_names=_axes(yl)))
+        return section
+
+    def conv_transpose_backward(self, step: ConvTransposeLayer, names: Names
+                                ) -> Iterator[Section]:
+        dout, dx, dw, db = step.d_out, step.dx, step.dw, step.db
+        assert dout is not None and dx is not None and dw is not None and db is not None
+        x, w = step.x, step.w
+        xl, wl, bl, yl = names.x, names.w, names.b, names.out
+        dyl = yl.grad()
+        x_matrix, w_matrix = self._transpose_matrices(step, names)
+        dy_matrix = self._matrix(Whole(dyl), dout, yl)
+        name = step.layer.name
+
+        def make_dw(n: int) -> Expansion:
+            index = _unravel(n, w.shape)  # (c, f of the group, p, q)
+            met = step.dw_terms(*index)
+            return Expansion(
+                Entry(wl.grad(), index),
+                Terms(met, lambda m: (Entry(dyl, m[0]), Entry(xl, m[1]))),
+                Terms(met, lambda m: (dout[m[0]], x[m[1]])),
+                dw[index],
+                focus=lambda: [(x_matrix, [xl.shown_index(m[1]) for m in met]),
+                               (dy_matrix, [yl.shown_index(m[0]) for m in met])])
+
+        def make_db(f: int) -> Expansion:
+            outputs = step.db_terms(f)
+            return Expansion(Entry(bl.grad(), (f,)),
+                             Terms(outputs, lambda o: Entry(dyl, o)),
+                             Terms(outputs, lambda o: (dout[o],)),
+                             db[f],
+                             focus=lambda: [(dy_matrix, [yl.shown_index(o) for o in outputs])])
+
+        yield Section(phrase("title.layer_weights", layer=name),
+                      phrase("why.conv_transpose_weights", w=wl.name, y=yl.name),
+                      groups=[Group(_name(wl.grad()), phrase("rule.conv_transpose_dW"), w.size,
+                                    make_dw, kind="dW"),
+                              Group(_name(bl.grad()), phrase("rule.db"), db.size, make_db,
+                                    kind="db")],
+                      results=[self._matrix(Whole(wl.grad()), dw, wl,
+                                            axis_names=_transpose_kernel_axes(step))],
+                      kind="conv_transpose_weights", layer=name, context=[x_matrix, dy_matrix])
+
+        def make_dx(k: int) -> Expansion:
+            index = _unravel(k, x.shape)  # (n, c, i, j)
+            met = step.dx_terms(*index)
+            return Expansion(
+                Entry(xl.grad(), index),
+                Terms(met, lambda m: (Entry(dyl, m[0]), Entry(wl, m[1]))),
+                Terms(met, lambda m: (dout[m[0]], w[m[1]])),
+                dx[index], None if met else phrase("note.cut_off"),
+                focus=lambda: [(dy_matrix, [yl.shown_index(m[0]) for m in met]),
+                               (w_matrix, [wl.shown_index(m[1]) for m in met])])
+
+        yield Section(phrase("title.layer_input", layer=name),
+                      phrase("why.conv_transpose_input", x=xl.name, y=yl.name,
+                             stride=_pair_text(step.stride)),
+                      groups=[Group(_name(xl.grad()), phrase("rule.conv_transpose_dX"), x.size,
+                                    make_dx, kind="dX")],
+                      results=[self._matrix(Whole(xl.grad()), dx, xl, axis_names=_axes(xl))],
+                      kind="conv_transpose_input", layer=name, context=[dy_matrix, w_matrix])
+
+    # batch normalisation: per channel, mean, variance, xhat, then gamma·xhat + beta
+
+    def _norm_labels(self, step: BatchNormLayer, names: Names) -> dict[str, Labeler]:
+        """What the pieces of a batch_norm layer are called: its statistics mean, var and sigma
+        (one per channel) and xhat (x's shape), named as its parameters are."""
+        C = step.gamma.shape
+        labels = {key: Labeler(_param(step, key, self.run.passes), C, C)
+                  for key in ("mean", "var", "sigma")}
+        labels["xhat"] = replace(names.x, name=_param(step, "xhat", self.run.passes),
+                                 gradient=False)
+        return labels
+
+    def _norm_fields(self, step: BatchNormLayer) -> dict[str, object]:
+        """The fields of a batch_norm layer's words: what a channel is called and its M."""
+        unit = phrase("unit.channel" if step.x.ndim > 2 else "unit.unit")
+        return {"unit": unit, "M": step.x.size // step.x.shape[1]}
+
+    def batch_norm_facts(self, step: BatchNormLayer) -> list[Words]:
+        layer = step.layer
+        fields = self._norm_fields(step)
+        return [phrase("fact.batch_norm", layer=layer.name, C=step.gamma.size,
+                       mode=phrase(f"mode.{step.mode}"), eps=_value(step.eps),
+                       shape=_shape(layer.in_shape), **fields)]
+
+    def batch_norm_forward(self, step: BatchNormLayer, names: Names) -> Section:
+        x, out, xhat = step.x, step.out, step.xhat
+        mean, var, sigma, gamma, beta = step.mean, step.var, step.sigma, step.gamma, step.beta
+        xl, yl = names.x, names.out
+        gl, bl = names.params["gamma"], names.params["beta"]
+        labels = self._norm_labels(step, names)
+        ml, vl, sl, hl = labels["mean"], labels["var"], labels["sigma"], labels["xhat"]
+        fields = self._norm_fields(step)
+        M = fields["M"]
+        x_matrix = self._matrix(Whole(xl), x, xl)
+        xhat_matrix = self._matrix(Whole(hl), xhat, hl)
+        section = Section(phrase("title.forward", layer=step.layer.name),
+                          phrase(f"why.batch_norm.{step.mode}", **fields),
+                          matrices=[x_matrix], kind="batch_norm", layer=step.layer.name,
+                          context=[x_matrix, xhat_matrix])
+        section.lines += [form("is", _name(gl), Terms(list(gamma), _value, listed=True)),
+                          form("is", _name(bl), Terms(list(beta), _value, listed=True))]
+        C = gamma.size
+        if step.mode == "train":
+            def make_mean(c: int) -> Expansion:
+                group = step.group(c)
+                return Expansion(Entry(ml, (c,)),
+                                 form("mean_of", Terms(group, lambda m: Entry(xl, m)), M),
+                                 form("mean_of", Terms(group, lambda m: (x[m],)), M),
+                                 mean[c],
+                                 focus=lambda: [(x_matrix, [xl.shown_index(m) for m in group])])
+
+            def make_var(c: int) -> Expansion:
+                group = step.group(c)
+                return Expansion(
+                    Entry(vl, (c,)),
+                    form("mean_of", Terms(group, lambda m: form(
+                        "squared_error", Entry(xl, m), Entry(ml, (c,)))), M),
+                    form("mean_of", Terms(group, lambda m: form("squared_error", x[m], mean[c])),
+                         M),
+                    var[c], focus=lambda: [(x_matrix, [xl.shown_index(m) for m in group])])
+
+            section.groups += [
+                Group(_name(ml), phrase("rule.bn_mean", **fields), C, make_mean, kind="mean"),
+                Group(_name(vl), phrase("rule.bn_var", **fields), C, make_var, kind="var")]
+        else:
+            # The running statistics are given: they are facts, not sums.
+            section.lines += [form("is", _name(ml), Terms(list(mean), _value, listed=True)),
+                              form("is", _name(vl), Terms(list(var), _value, listed=True))]
+
+        def make_sigma(c: int) -> Expansion:
+            return Expansion(Entry(sl, (c,)), form("root", Entry(vl, (c,)), step.eps),
+                             form("root", var[c], step.eps), sigma[c])
+
+        def make_xhat(k: int) -> Expansion:
+            index = _unravel(k, x.shape)
+            c = (index[1],)
+            return Expansion(Entry(hl, index),
+                             form("normalize", Entry(xl, index), Entry(ml, c), Entry(sl, c)),
+                             form("normalize", x[index], mean[c], sigma[c]), xhat[index],
+                             focus=lambda: [(x_matrix, [xl.shown_index(index)])])
+
+        def make_out(k: int) -> Expansion:
+            index = _unravel(k, x.shape)
+            at, c = step.out_terms(index)
+            return Expansion(Entry(yl, index),
+                             form("scale_shift", Entry(gl, c), Entry(hl, at), Entry(bl, c)),
+                             form("scale_shift", gamma[c], xhat[at], beta[c]), out[index],
+                             focus=lambda: [(xhat_matrix, [hl.shown_index(at)])])
+
+        section.groups += [
+            Group(_name(sl), phrase("rule.bn_sigma", formula=form(
+                "is", _name(sl), form("root", _name(vl), "eps"))), C, make_sigma, kind="sigma"),
+            Group(_name(hl), phrase("rule.bn_xhat", formula=form(
+                "is", _name(hl), form("normalize", _name(xl), _name(ml), _name(sl))), **fields),
+                  x.size, make_xhat, kind="xhat"),
+            Group(form("is", Whole(yl), form("scale_shift", _name(gl), Whole(hl), _name(bl))),
+                  phrase("rule.bn_out", **fields), x.size, make_out, kind="Y")]
+        section.results += [xhat_matrix, self._matrix(Whole(yl), out, yl, axis_names=_axes(yl))]
+        return section
+
+    def batch_norm_backward(self, step: BatchNormLayer, names: Names) -> Iterator[Section]:
+        dout, dx, dgamma, dbeta = step.d_out, step.dx, step.dgamma, step.dbeta
+        assert dout is not None and dx is not None and dgamma is not None and dbeta is not None
+        xhat, gamma, sigma = step.xhat, step.gamma, step.sigma
+        xl, yl = names.x, names.out
+        dyl = yl.grad()
+        gl, bl = names.params["gamma"], names.params["beta"]
+        labels = self._norm_labels(step, names)
+        sl, hl = labels["sigma"], labels["xhat"]
+        fields = self._norm_fields(step)
+        M = fields["M"]
+        name = step.layer.name
+        dy_matrix = self._matrix(Whole(dyl), dout, yl)
+        xhat_matrix = self._matrix(Whole(hl), xhat, hl)
+
+        def make_dgamma(c: int) -> Expansion:
+            group = step.dgamma_terms(c)
+            return Expansion(Entry(gl.grad(), (c,)),
+                             Terms(group, lambda m: (Entry(dyl, m), Entry(hl, m))),
+                             Terms(group, lambda m: (dout[m], xhat[m])), dgamma[c],
+                             focus=lambda: [(dy_matrix, [yl.shown_index(m) for m in group]),
+                                            (xhat_matrix, [hl.shown_index(m) for m in group])])
+
+        def make_dbeta(c: int) -> Expansion:
+            group = step.dbeta_terms(c)
+            return Expansion(Entry(bl.grad(), (c,)), Terms(group, lambda m: Entry(dyl, m)),
+                             Terms(group, lambda m: (dout[m],)), dbeta[c],
+                             focus=lambda: [(dy_matrix, [yl.shown_index(m) for m in group])])
+
+        C = gamma.size
+        formula = form("scale_shift", _name(gl), _name(hl), _name(bl))
+        yield Section(phrase("title.layer_params", layer=name),
+                      phrase("why.batch_norm_params", formula=form("is", _name(yl), formula),
+                             **fields),
+                      groups=[Group(_name(gl.grad()), phrase("rule.bn_dgamma", **fields), C,
+                                    make_dgamma, kind="dgamma"),
+                              Group(_name(bl.grad()), phrase("rule.bn_dbeta", **fields), C,
+                                    make_dbeta, kind="dbeta")],
+                      results=[Matrix(Whole(gl.grad()), dgamma), Matrix(Whole(bl.grad()), dbeta)],
+                      kind="batch_norm_params", layer=name, context=[dy_matrix, xhat_matrix])
+
+        # dL/dx = gamma/sigma·(dL/dy - dL/dbeta/M - xhat·dL/dgamma/M) in train mode (the
+        # three terms), gamma/sigma·dL/dy in eval mode: one op, the eval one using the first
+        # three operands.
+        op = "bn_dx" if step.mode == "train" else "bn_dx_eval"
+        dx_rule = form("is", _name(xl.grad()),
+                       form(op, _name(gl), _name(sl), _name(dyl), _name(bl.grad()), _name(hl),
+                            _name(gl.grad()), M))
+
+        def make_dx(k: int) -> Expansion:
+            index = _unravel(k, dx.shape)
+            c = (index[1],)
+            return Expansion(
+                Entry(xl.grad(), index),
+                form(op, Entry(gl, c), Entry(sl, c), Entry(dyl, index), Entry(bl.grad(), c),
+                     Entry(hl, index), Entry(gl.grad(), c), M),
+                form(op, gamma[c], sigma[c], dout[index], dbeta[c], xhat[index], dgamma[c], M),
+                dx[index],
+                focus=lambda: [(dy_matrix, [yl.shown_index(index)]),
+                               (xhat_matrix, [hl.shown_index(index)])])
+
+        yield Section(phrase("title.layer_input", layer=name),
+                      phrase(f"why.batch_norm_back.{step.mode}", formula=dx_rule, **fields),
+                      groups=[Group(_name(xl.grad()), phrase(f"rule.bn_dx.{step.mode}"),
+                                    dx.size, make_dx, kind="dX")],
+                      results=[self._matrix(Whole(xl.grad()), dx, xl, axis_names=_axes(xl))],
+                      kind="batch_norm_back", layer=name, context=[dy_matrix, xhat_matrix])
+
     # update
 
     def update_section(self) -> Section:
@@ -963,8 +1305,9 @@ class Trace:
                 section.groups.append(Group(Whole(label, matrix=False, new=True),
                                             phrase("rule.update"), p.value.size, make))
                 # A matrix's title is upper case (W_new), a vector's not (b_new).
+                axes = self.kernel_axes.get(step.layer.name, ()) if p.letter == "w" else ()
                 section.results.append(self._matrix(Whole(label, p.value.ndim > 1, new=True),
-                                                    p.new, label))
+                                                    p.new, label, axis_names=axes))
         return section
 
 
@@ -981,30 +1324,29 @@ def _value(v: Number) -> Form:
     return form("value", v)
 
 
-def _softmax_per_sample(y: np.ndarray) -> np.ndarray:
-    """softmax over the outputs of each sample of y (N, ...), float64."""
-    yf = np.asarray(y, dtype=float)
-    axes = tuple(range(1, y.ndim))
-    e = np.exp(yf - yf.max(axis=axes, keepdims=True))
-    return e / e.sum(axis=axes, keepdims=True)
-
-
 def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: Number, N: int,
-                     y: np.ndarray, t: np.ndarray, batch: bool = False) -> tuple[Form, Form]:
+                     y: np.ndarray, t: np.ndarray, mean: bool = False, over: str = "all"
+                     ) -> tuple[Form, Form]:
     """dL/dy of one output, as a formula of the entries and of their numbers; y and t are
-    (N, ...), the entries' indices name the sample first."""
+    (N, ...), the entries' indices name the sample first. mean: a distribution loss averaged
+    over its groups (samples, or positions with over channels)."""
     if loss in ("mse", "mae", "bce"):
         return form(f"d_{loss}", N, y_entry, t_entry), form(f"d_{loss}", N, yv, tv)
     if loss in ("sse", "half_sse"):
         return form(f"d_{loss}", y_entry, t_entry), form(f"d_{loss}", yv, tv)
-    n = y_entry.index[0]
-    softmax = float(_softmax_per_sample(y)[y_entry.index])
-    if batch:
-        samples = len(y)
-        return (form("d_cross_entropy_batch", samples, y_entry, t_entry),
-                form("d_cross_entropy_batch_value", samples, softmax, sum(t[n].flat), tv))
+    G = losses.groups(y, over) if mean else None
+    if loss in ("nll", "cross_entropy_probs"):
+        return form(f"d_{loss}", G, y_entry, t_entry), form(f"d_{loss}", G, yv, tv)
+    index = y_entry.index
+    softmax = float(np.exp(losses.log_softmax(np.asarray(y, dtype=float), over))[index])
+    # the sum of the target over the entry's group: its sample, or its position's channels
+    group = t[index[0]] if over == "all" else np.moveaxis(t, 1, -1)[(index[0],) + index[2:]]
+    total = sum(group.flat)
+    if mean:
+        return (form("d_cross_entropy_batch", G, y_entry, t_entry),
+                form("d_cross_entropy_batch_value", G, softmax, total, tv))
     return (form("d_cross_entropy", y_entry, t_entry),
-            form("d_cross_entropy_value", softmax, sum(t[n].flat), tv))
+            form("d_cross_entropy_value", softmax, total, tv))
 
 
 def _target(label: Labeler) -> Labeler:
@@ -1038,6 +1380,16 @@ def _axes(label: Labeler) -> tuple[str, ...]:
     lead = ("sample",) if label.batch and extra > 0 else ()
     extra -= len(lead)
     return lead + (("channel",) if extra == 1 else ("filter", "channel")[:max(extra, 0)])
+
+
+def _transpose_kernel_axes(step: ConvTransposeLayer) -> tuple[str, ...]:
+    """A transposed convolution's kernel is input channels first, C x F/groups x kh x kw."""
+    shape = step.kernel_shape
+    if len(shape) == 4:
+        return ("channel", "filter")
+    if len(shape) == 3:
+        return ("filter",) if step.w.shape[0] == 1 else ("channel",)
+    return ()
 
 
 def _kernel_axes(op: Conv, signal: bool = False) -> tuple[str, ...]:

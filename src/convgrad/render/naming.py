@@ -46,3 +46,36 @@ def array_name(whole: Whole) -> str:
 
 def _grad(labeler: Labeler) -> str:
     return "dL/d" if labeler.gradient else ""
+
+
+# The arrays of the single-layer form, and the input, target and loss, by the key `check`
+# takes (SPEC sections 3 and 5); a network's layer outputs are `relu1.output`.
+_KEYS = {"x": "X", "y": "Y", "z": "Z", "a": "A", "w": "W", "t": "target", "L": "loss"}
+
+
+def check_key(labeler: Labeler, new: bool = False) -> str:
+    """An array by the key `check` takes: X, Y, dW, db, W_new, conv1.dW, relu1.d_output,
+    loss. The input, the kernel and the target, which `check` does not grade, are named
+    the same way (X, W, conv1.W, target), so that every entry of a page has a name."""
+    name = labeler.name
+    layer, dot, letter = name.rpartition(".")
+    if dot:  # a network layer's parameter: conv1.w -> conv1.W, conv1.dW, conv1.W_new
+        letter = "W" if letter == "w" else letter
+        key = f"{layer}.{'d' if labeler.gradient else ''}{letter}"
+    elif name in _KEYS:
+        key = ("d" if labeler.gradient else "") + _KEYS[name]
+    else:  # a network layer's output: relu1.output, relu1.d_output
+        key = f"{name}.{'d_' if labeler.gradient else ''}output"
+    return key + ("_new" if new else "")
+
+
+def check_name(labeler: Labeler, shown: tuple[int, ...], new: bool = False) -> str:
+    """An entry by the name `check` takes, its index (in the shown shape) 1-based:
+    Y[1,2], dW[1,1], conv1.dW[1,1,2,2], dX[2,3]; loss and a scalar db have none."""
+    key = check_key(labeler, new)
+    return f"{key}[{','.join(str(i + 1) for i in shown)}]" if shown else key
+
+
+def entry_check_name(entry: Entry) -> str:
+    """An entry of the trace by the name `check` takes (see check_name)."""
+    return check_name(entry.label, entry.label.shown_index(entry.index), entry.new)

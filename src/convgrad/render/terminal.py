@@ -121,6 +121,18 @@ LOSS_FORMULAS = {
     # a batch: each sample's cross-entropy, averaged over the N samples
     "cross_entropy_batch": "L = -1/N · Σ over the samples n of Σ t·ln softmax(y_n),  softmax "
                            "over the outputs of one sample",
+    # at each position p of N x C x H x W maps, over its C channels; the mean over the G
+    # positions (G = N·H·W)
+    "cross_entropy_channels": "L = -1/G · Σ over the positions p of Σ_c t·ln softmax(y_p),  "
+                              "softmax over the channels at p",
+    "nll": "L = -Σ t·y,  y log-probabilities",
+    "nll_batch": "L = -1/N · Σ over the samples n of Σ t·y_n,  y log-probabilities",
+    "nll_channels": "L = -1/G · Σ over the positions p of Σ_c t·y_p,  y log-probabilities",
+    "cross_entropy_probs": "L = -Σ t·ln y,  y probabilities",
+    "cross_entropy_probs_batch": "L = -1/N · Σ over the samples n of Σ t·ln y_n,  "
+                                 "y probabilities",
+    "cross_entropy_probs_channels": "L = -1/G · Σ over the positions p of Σ_c t·ln y_p,  "
+                                    "y probabilities",
 }
 
 LOSS_DERIVATIVES = {
@@ -131,6 +143,14 @@ LOSS_DERIVATIVES = {
     "bce": "dL/dy = (y - t) / (y·(1 - y)) / N",
     "cross_entropy": "dL/dy = softmax(y)·Σt - t",
     "cross_entropy_batch": "dL/dy = (softmax(y_n)·Σt_n - t)/N, y_n the outputs of y's sample",
+    "cross_entropy_channels": "dL/dy = (softmax(y_p)·Σt_p - t)/G, y_p the channels at y's "
+                              "position",
+    "nll": "dL/dy = -t",
+    "nll_batch": "dL/dy = -t/N",
+    "nll_channels": "dL/dy = -t/G",
+    "cross_entropy_probs": "dL/dy = -t/y",
+    "cross_entropy_probs_batch": "dL/dy = -t/(y·N)",
+    "cross_entropy_probs_channels": "dL/dy = -t/(y·G)",
 }
 
 # The sum of a loss's terms with its factor: L = 1/4·[(3-1)² + (4-0)² + ...]
@@ -142,6 +162,13 @@ LOSS_SUMS = {
     "bce": "-1/{n}·[{terms}]",
     "cross_entropy": "-[{terms}]",
     "cross_entropy_batch": "-1/{n}·[{terms}]",
+    "cross_entropy_channels": "-1/{n}·[{terms}]",
+    "nll": "-[{terms}]",
+    "nll_batch": "-1/{n}·[{terms}]",
+    "nll_channels": "-1/{n}·[{terms}]",
+    "cross_entropy_probs": "-[{terms}]",
+    "cross_entropy_probs_batch": "-1/{n}·[{terms}]",
+    "cross_entropy_probs_channels": "-1/{n}·[{terms}]",
 }
 
 ACTIVATION_FORMULAS = {
@@ -171,10 +198,24 @@ def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int,
             f"+ 1 = {out}")
 
 
+def _transpose_size(axis: str, n: int, stride: int, pad: int, dilation: int, k: int,
+                    extra: int, out: int) -> str:
+    """One axis of a transposed convolution's output size, with its numbers: Ho = (2-1)·2 -
+    2·0 + 1·(2-1) + 0 + 1 = 4."""
+    return f"{axis} = ({n}-1)·{stride} - 2·{pad} + {dilation}·({k}-1) + {extra} + 1 = {out}"
+
+
 # How each formula is written, from its operands (entries, arrays, numbers, other formulas,
 # names; a sum among them is written first, see `written`).
 # P: as a factor (negative numbers in parentheses), S: plain.
 P, S = factor_text, plain_text
+
+
+def Q(factor: Factor | Whole) -> str:
+    """A factor before a division: 1/2 in parentheses, (1/2)/2, as a negative number is."""
+    text = P(factor)
+    return f"({text})" if "/" in text and not text.startswith("(") else text
+
 FORMS: dict[str, Callable[..., str]] = {
     # an equation: Y = X ⋆ W + b, A = relu(Z), b = 1, 2
     "is": lambda a, b: f"{S(a)} = {S(b)}",
@@ -204,6 +245,7 @@ FORMS: dict[str, Callable[..., str]] = {
     "bce": lambda y, t: f"{P(t)}·ln({S(y)}) + (1-{P(t)})·ln(1-{P(y)})",
     "cross_entropy": lambda y, t: f"{P(t)}·ln softmax(Y){_suffix(y)}",
     "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
+    "t_times": lambda t, y: f"{P(t)}·{P(y)}",
     # a layer's Jacobian entry: ∂y1/∂x2
     "partial": lambda y, x: f"∂{S(y)}/∂{S(x)}",
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
@@ -217,6 +259,22 @@ FORMS: dict[str, Callable[..., str]] = {
     "apply": lambda fn, z, k=None: f"{fn}({S(z)})" + ("" if k is None else f"_{k}"),
     "sigmoid": lambda minus_z: f"1/(1 + e^{P(minus_z)})",
     "chain": lambda g, fn, z: f"{P(g)} · {fn}'({S(z)})",
+    # transposed convolution: its output size (H, sh, ph, dh, KH, output_padding, OH) and
+    # the same for W; the layer as an equation; where one input entry's product goes (y11 +=
+    # x11·w11)
+    "conv_transpose_size": lambda h, w: f"{_transpose_size('Ho', *h)},  "
+                                        f"{_transpose_size('Wo', *w)}",
+    "conv_transpose": lambda x, w, b: f"convT({S(x)}, {S(w)}) + {S(b)}",
+    "adds": lambda target, product: f"{S(target)} += {term_text(product)}",
+    # batch normalisation: a mean over M values, √(var + eps), (x - mean)/sigma,
+    # gamma·xhat + beta, and dL/dx: its three terms in train mode, one in eval mode
+    "mean_of": lambda terms, n: f"({S(terms)})/{n}",
+    "root": lambda v, eps: f"√({S(v)} + {S(eps)})",
+    "normalize": lambda x, mean, sigma: f"({S(x)} - {P(mean)})/{P(sigma)}",
+    "scale_shift": lambda g, x, b: f"{P(g)}·{P(x)} + {P(b)}",
+    "bn_dx": lambda g, s, dy, dbeta, xhat, dgamma, m: (
+        f"{P(g)}/{P(s)}·({S(dy)} - {P(dbeta)}/{m} - {P(xhat)}·{P(dgamma)}/{m})"),
+    "bn_dx_eval": lambda g, s, dy, *_: f"{P(g)}/{P(s)}·{P(dy)}",
     # dL/dy of each loss
     "d_mse": lambda n, y, t: f"2/{S(n)}·({S(y)} - {P(t)})",
     "d_sse": lambda y, t: f"2·({S(y)} - {P(t)})",
@@ -229,6 +287,10 @@ FORMS: dict[str, Callable[..., str]] = {
     "d_cross_entropy_batch": lambda n, y, t: f"(softmax(y){_suffix(y)}·Σt - {P(t)})/{S(n)}",
     "d_cross_entropy_batch_value": lambda n, s, total, t:
         f"({S(s)}·{P(total)} - {P(t)})/{S(n)}",
+    # nll and cross_entropy_probs, n the groups averaged over (None: a single group)
+    "d_nll": lambda n, y, t: f"-{P(t)}" if n is None else f"-{Q(t)}/{S(n)}",
+    "d_cross_entropy_probs": lambda n, y, t: f"-{Q(t)}/" + (
+        Q(y) if n is None else f"({P(y)}·{S(n)})"),
 }
 def label_text(label: Entry | str) -> str:
     """What an expansion makes, by name: y11, dL/dw[1,1,2,2], w11_new, L."""
@@ -430,15 +492,19 @@ def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool
     text = Text()
     label = label_text(exp.label)
     text.append(label, style=LABEL)
+    # An expansion without a value says where a number goes (x11 → y11 += x11·w11, ...),
+    # not what a number is.
+    joint = " = " if exp.value is not None else " → "
     if symbolic and exp.symbolic:
-        text.append(f" = {written(exp.symbolic, elide)}\n", style=DIM)
+        text.append(f"{joint}{written(exp.symbolic, elide)}\n", style=DIM)
         text.append(" " * len(label))
     numeric = written(exp.numeric, elide)
-    text.append(f" = {numeric}")
-    value = show_number(exp.value)
-    if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
-        text.append(" = ")
-        text.append(value, style=VALUE)
+    text.append(f"{joint}{numeric}")
+    if exp.value is not None:
+        value = show_number(exp.value)
+        if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
+            text.append(" = ")
+            text.append(value, style=VALUE)
     if exp.note:
         text.append(f"   ({said(exp.note, lang)})", style=DIM)
     return text
@@ -473,14 +539,15 @@ def print_section(console: Console, section: Section, terms: str, lang: str = "e
     console.print()
 
 
-def print_solution(solved: Any, terms: str = "auto", console: Console | None = None) -> None:
+def print_solution(solved: Any, terms: str = "auto", console: Console | None = None,
+                   lang: str = "en") -> None:
     """Every section of the trace, then the results at a glance."""
     from convgrad.result import Result
 
     console = console or make_console()
     for section in Trace(solved).sections():
-        print_section(console, section, terms)
-    console.rule(Text("Results", style="bold"), align="left")
+        print_section(console, section, terms, lang)
+    console.rule(Text(say("title.results", lang), style="bold"), align="left")
     summary = []
     scalars = []
     result = Result.from_run(solved)
@@ -498,10 +565,10 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
             if isinstance(value, np.ndarray):
                 value = value[()]
             scalars.append(Text.assemble((f"{key} = ", LABEL), (show_number(value), VALUE)))
-    print_matrices(console, summary, terms == "all")
+    print_matrices(console, summary, terms == "all", lang)
     for line in scalars:
         console.print(line)
-    arithmetic = "exact fractions" if solved.exact else "float64"
+    arithmetic = say("arith.exact" if solved.exact else "arith.float", lang)
     console.print(Text(f"({arithmetic})", style=DIM))
     if result.get("steps"):
         print_steps(console, result["steps"], terms == "all")

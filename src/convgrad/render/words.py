@@ -24,6 +24,19 @@ WORDS: dict[str, tuple[str, str]] = {
     "title.backward": ("Backward: {layer}", "反向传播：{layer}"),
     "title.update": ("Update", "参数更新"),
     "title.results": ("Results", "结果"),
+    # a document's title (--format markdown, latex, html)
+    "doc.solve": ("Solution", "解答"),
+    "doc.explain": ("Walkthrough", "分步讲解"),
+    "why.steps": ("Training steps: each step is a forward and backward pass on the same input "
+                  "and target, its loss (before its update), then the updated parameters.",
+                  "训练步骤：每一步在同一输入和目标上做一次前向和反向传播，给出它的损失"
+                  "（更新之前），然后是更新后的参数。"),
+    "nav.previous": ("Previous", "上一步"),
+    "nav.next": ("Next", "下一步"),
+    "nav.hint": ("Point at or tab to an entry: the entries it is made of light up and its "
+                 "term is written out below; Escape clears.",
+                 "指向某个元素或用 Tab 键选中它：构成它的元素会高亮，下方写出它的算式；"
+                 "按 Esc 清除。"),
     # why: one line before the numbers
     "why.problem": ("What is given and the conventions used.", "已知条件与所用的约定。"),
     "why.grad_output": ("grad_output gives dL/dY directly; there is no loss.",
@@ -112,6 +125,87 @@ WORDS: dict[str, tuple[str, str]] = {
     "rule.update": ("old - lr · gradient", "原值 - lr · 梯度"),
     "rule.conv": ("sum over the window of input times weight, plus the bias",
                   "窗口内输入与权重乘积之和，再加偏置"),
+    # transposed convolution (conv_transpose)
+    "why.conv_transpose": ("Transposed convolution: each input entry scatters the kernel, "
+                           "times itself, into the output, stride {stride} apart; where the "
+                           "copies overlap they add up; padding {padding} is cut off each side, "
+                           "and the bias is added.",
+                           "转置卷积：每个输入元素把卷积核乘以自己，“撒”到输出上，相邻输入之间"
+                           "错开步长 {stride}；各份重叠的地方相加；再从每边裁掉填充 {padding}，"
+                           "最后加上偏置。"),
+    "rule.scatter": ("each input entry times the kernel, added into the output cells it reaches",
+                     "每个输入元素乘以卷积核，加到它所到达的输出位置上"),
+    "rule.conv_transpose": ("the sum of every product that lands on the output, plus the bias",
+                            "落在这个输出上的所有乘积之和，再加偏置"),
+    "why.conv_transpose_weights": (
+        "Weight {w} carried every input of its channel to one output cell: dL/d{w} sums "
+        "dL/d{y} of that cell times the input it carried.",
+        "权重 {w} 把它所在通道的每个输入送到一个输出位置：dL/d{w} 是该位置的 dL/d{y} "
+        "与所送输入的乘积之和。"),
+    "rule.conv_transpose_dW": ("sum over inputs of dL/dy at the cell the weight took it to · "
+                               "that input",
+                               "对所有输入求和：该权重送达位置的 dL/dy · 该输入"),
+    "why.conv_transpose_input": (
+        "Each input reached the output cells its kernel copy landed on: dL/d{x} sums dL/d{y} "
+        "of those cells times the weight that took it there. That is a plain correlation of "
+        "dL/dY with the kernel, stride {stride}: the forward pass of a convolution.",
+        "每个输入通过卷积核到达若干输出位置：dL/d{x} 是这些位置的 dL/d{y} 与把它送过去的权重"
+        "的乘积之和。这正是 dL/dY 与卷积核做步长为 {stride} 的互相关，即普通卷积的前向传播。"),
+    "rule.conv_transpose_dX": ("sum over the cells the input reached of dL/dy · the weight",
+                               "对该输入到达的所有位置求和：dL/dy · 权重"),
+    "note.cut_off": ("its kernel lands only on the padding that is cut off",
+                     "它的卷积核只落在被裁掉的填充上"),
+    "matrix.scatter": ("{entry}·{w} in the output", "{entry}·{w} 在输出中的位置"),
+    # batch normalisation (batch_norm)
+    "why.batch_norm.train": ("Batch normalisation, train mode: each {unit} is normalised with "
+                             "the mean and variance of its own {M} values, then scaled by gamma "
+                             "and shifted by beta.",
+                             "批归一化（训练模式）：每个{unit}用它自己 {M} 个值的均值和方差"
+                             "做标准化，再乘以 gamma、加上 beta。"),
+    "why.batch_norm.eval": ("Batch normalisation, eval mode: each {unit} is normalised with the "
+                            "given running_mean and running_var, then scaled by gamma and "
+                            "shifted by beta.",
+                            "批归一化（推理模式）：每个{unit}用给定的 running_mean 和 "
+                            "running_var 做标准化，再乘以 gamma、加上 beta。"),
+    "rule.bn_mean": ("the mean of the {M} values of the {unit}", "该{unit}的 {M} 个值的平均值"),
+    "rule.bn_var": ("the mean of the squared distances from the mean (biased: divided by {M})",
+                    "与均值之差的平方的平均值（有偏：除以 {M}）"),
+    "rule.bn_sigma": ("{formula}: the standard deviation; eps keeps it above 0",
+                      "{formula}：标准差；eps 保证它大于 0"),
+    "rule.bn_xhat": ("{formula}: each value minus the mean of its {unit}, divided by its sigma",
+                     "{formula}：每个值减去所在{unit}的均值，再除以该{unit}的 sigma"),
+    "rule.bn_out": ("xhat scaled by gamma and shifted by beta, one pair per {unit}",
+                    "xhat 乘以 gamma 再加上 beta，每个{unit}一对"),
+    "unit.channel": ("channel", "通道"),
+    "unit.unit": ("unit", "单元"),
+    "why.batch_norm_params": ("{formula}: each gamma multiplies every xhat of its "
+                              "{unit}, each beta is added to every output of it; so dL/dgamma "
+                              "sums dL/dy·xhat and dL/dbeta sums dL/dy, over the {unit}'s {M} "
+                              "values.",
+                              "{formula}：gamma 乘以该{unit}的每个 xhat，beta 加到"
+                              "它的每个输出上；所以 dL/dgamma 是 dL/dy·xhat 之和，dL/dbeta 是 "
+                              "dL/dy 之和，对该{unit}的 {M} 个值求和。"),
+    "rule.bn_dgamma": ("sum over the {unit} of dL/dy · xhat", "对该{unit}求和：dL/dy · xhat"),
+    "rule.bn_dbeta": ("sum over the {unit} of dL/dy", "对该{unit}求和：dL/dy"),
+    "why.batch_norm_back.train": (
+        "The mean and the variance are made of every x of the {unit}, so each x reaches the "
+        "loss three ways: through its own xhat (first term: dL/dy), through the mean, which "
+        "moves every xhat of the {unit} (second: the mean of dL/dy, dL/dbeta/{M}), and through "
+        "the variance (third: xhat times the mean of dL/dy·xhat, dL/dgamma/{M}). All three "
+        "are scaled by gamma/sigma: {formula}.",
+        "均值和方差由该{unit}的每个 x 算出，所以每个 x 通过三条路径影响损失：经过它自己的 "
+        "xhat（第一项：dL/dy），经过均值——均值会移动该{unit}的每个 xhat（第二项：dL/dy "
+        "的平均值 dL/dbeta/{M}），以及经过方差（第三项：xhat 乘以 dL/dy·xhat 的平均值 "
+        "dL/dgamma/{M}）。三项都乘以 gamma/sigma：{formula}。"),
+    "why.batch_norm_back.eval": (
+        "In eval mode the mean and the variance are given numbers, not made of x: the only "
+        "path back is through xhat, {formula}.",
+        "推理模式下均值和方差是给定的数，与 x 无关：只有经过 xhat 这一条路径，{formula}。"),
+    "rule.bn_dx.train": ("gamma/sigma · (first - second - third)",
+                         "gamma/sigma · (第一项 - 第二项 - 第三项)"),
+    "rule.bn_dx.eval": ("gamma/sigma · dL/dy", "gamma/sigma · dL/dy"),
+    "title.layer_params": ("Backward: {layer} gamma and beta",
+                           "反向传播：{layer} 的 gamma 和 beta"),
     # facts of the problem
     "fact.name": ("Problem: {name}", "题目：{name}"),
     "fact.input": ("Input X: {shape}", "输入 X：{shape}"),
@@ -119,7 +213,7 @@ WORDS: dict[str, tuple[str, str]] = {
                   "{mode}",
                   "{layer}：卷积核 {kernel}（{filters}），步长 {stride}，膨胀 {dilation}，{mode}"),
     "fact.filters": ("{F} filter{s} of {C} x {KH} x {KW}", "{F} 个 {C} x {KH} x {KW} 的滤波器"),
-    "fact.groups": ("{layer}: groups {groups}: the {C} input channels in {groups} groups of "
+    "fact.conv_groups": ("{layer}: groups {groups}: the {C} input channels in {groups} groups of "
                     "{Cg}; each group has {Fg} filter{s}, and each filter reads only its "
                     "group's channels{depthwise}",
                     "{layer}：分组 {groups}：{C} 个输入通道分成 {groups} 组，每组 {Cg} 个；"
@@ -157,6 +251,23 @@ WORDS: dict[str, tuple[str, str]] = {
                      "summing to 1: {shape} -> {shape}",
                      "{layer}：softmax（dim: {dim}），{groups} 组，每组 {n} 个值，各组之和为 1："
                      "{shape} -> {shape}"),
+    "fact.conv_transpose": ("{layer}: transposed convolution, kernel {kernel} ({filters}), "
+                            "stride {stride}, padding {padding}, output_padding "
+                            "{output_padding}, dilation {dilation}{groups}",
+                            "{layer}：转置卷积，卷积核 {kernel}（{filters}），步长 {stride}，"
+                            "填充 {padding}，output_padding {output_padding}，膨胀 "
+                            "{dilation}{groups}"),
+    "fact.transpose_filters": ("{C} input channel(s) -> {F} filter(s), {KH} x {KW}",
+                               "{C} 个输入通道 -> {F} 个滤波器，{KH} x {KW}"),
+    "fact.groups": (", groups {groups}", "，分组 {groups}"),
+    "fact.batch_norm": ("{layer}: batch normalisation of {C} {unit}(s) of {M} values each, "
+                        "{mode}, eps {eps}: {shape} -> {shape}",
+                        "{layer}：批归一化，{C} 个{unit}，每个 {M} 个值，{mode}，eps {eps}："
+                        "{shape} -> {shape}"),
+    "mode.train": ("train mode (the batch's own mean and biased variance)",
+                   "训练模式（用这批数据自己的均值和有偏方差）"),
+    "mode.eval": ("eval mode (running_mean and running_var)",
+                  "推理模式（用 running_mean 和 running_var）"),
     "fact.log_softmax": ("{layer}: log_softmax (dim: {dim}), {groups} group(s) of {n} values: "
                          "{shape} -> {shape}",
                          "{layer}：log_softmax（dim: {dim}），{groups} 组，每组 {n} 个值："
@@ -172,6 +283,22 @@ WORDS: dict[str, tuple[str, str]] = {
     "loss.cross_entropy_batch": ("softmax over each sample's outputs, then cross-entropy, "
                                  "averaged over the samples",
                                  "对每个样本的输出做 softmax，再求交叉熵，然后对样本取平均"),
+    "loss.cross_entropy_channels": ("softmax over the channels at each position, then "
+                                    "cross-entropy, the mean over the positions",
+                                    "在每个位置对各通道做 softmax，再求交叉熵，对所有位置取平均"),
+    "loss.nll": ("negative log-likelihood of log-probabilities", "对数概率的负对数似然"),
+    "loss.nll_batch": ("negative log-likelihood of each sample's log-probabilities, the mean "
+                       "over the samples", "每个样本对数概率的负对数似然，对样本取平均"),
+    "loss.nll_channels": ("negative log-likelihood of the log-probabilities over the channels "
+                          "at each position, the mean over the positions",
+                          "每个位置上各通道对数概率的负对数似然，对所有位置取平均"),
+    "loss.cross_entropy_probs": ("cross-entropy of probabilities", "概率的交叉熵"),
+    "loss.cross_entropy_probs_batch": ("cross-entropy of each sample's probabilities, the mean "
+                                       "over the samples", "每个样本概率的交叉熵，对样本取平均"),
+    "loss.cross_entropy_probs_channels": ("cross-entropy of the probabilities over the "
+                                          "channels at each position, the mean over the "
+                                          "positions",
+                                          "每个位置上各通道概率的交叉熵，对所有位置取平均"),
     "fact.no_loss": ("Loss: none; dL/dY is given (grad_output)",
                      "没有损失函数：直接给定 dL/dY（grad_output）"),
     "fact.forward_only": ("Forward pass only: the backward pass needs a target or grad_output",
@@ -235,6 +362,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.highlight": ("highlighted: the cells this number is made of", "高亮：构成这个数的元素"),
     "step.highlight.plain": ("[ ] marks the cells this number is made of",
                         "[ ] 标出构成这个数的元素"),
+    "step.highlight.scatter": ("highlighted: the entry, the weights it is multiplied by and "
+                               "where the products go", "高亮：这个元素、与它相乘的权重，以及乘积"
+                               "所加到的输出位置"),
+    "step.highlight.scatter.plain": ("[ ] marks the entry, the weights it is multiplied by and "
+                                     "where the products go",
+                                     "[ ] 标出这个元素、与它相乘的权重，以及乘积所加到的输出位置"),
     "step.prompt": ("Enter: next step, q: quit", "回车：下一步，q：退出"),
     "step.warnings": ("Warnings", "警告"),
 }

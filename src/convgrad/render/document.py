@@ -1,0 +1,495 @@
+"""A solution as a document that any format writes: parts made of blocks, from the trace.
+
+`solve_parts` gives one part per section of the trace, then the results at a glance, as
+render/terminal.py prints them; `explain_parts` gives the steps of the walkthrough in the
+order explain.py shows them (padding, each kind's first elements in full with the cells they
+are made of, the rest, the result). Both keep the trace's data (Words, Matrices,
+Expansions): a format says the words in its language, writes the formulas in its notation
+and decides how a highlighted cell looks. Which expansions, terms and cells are shown
+follows --terms (solve) and --all (explain), as on the terminal, so that a large problem
+is summarised the same way in every format.
+
+`say` puts a Phrase into words with a format's own escaping of text and writing of the
+formulas, entries and arrays among its fields.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
+from string import Formatter
+from typing import Any
+
+import numpy as np
+
+from convgrad.render.naming import check_key, check_name, entry_check_name
+from convgrad.render.words import WORDS
+from convgrad.trace import (
+    Entry,
+    Expansion,
+    Form,
+    Group,
+    Matrix,
+    Phrase,
+    Section,
+    Terms,
+    Trace,
+    Whole,
+    Words,
+)
+
+# As render/terminal.py and explain.py: expansions shown in full under --terms auto, the
+# first few of a larger kind, slices of an array drawn; explain's elements in full and listed.
+AUTO_EXPANSIONS = 64
+AUTO_SHOWN = 4
+MAX_SLICES = 4
+FULL = 4
+LISTED = 64
+
+
+# --- the blocks of a part -------------------------------------------------------------------
+
+
+@dataclass
+class Lines:
+    """Sentences and formulas, one a line. style: why, fact, formula, note, warning."""
+
+    lines: list[Words | str]
+    style: str = "fact"
+
+
+@dataclass
+class Grid:
+    """A matrix to draw, with the cells (indices into matrix.array) to highlight."""
+
+    matrix: Matrix
+    marked: list[tuple[int, ...]] = field(default_factory=list)
+
+
+@dataclass
+class Grids:
+    """Matrices side by side. full: every entry (else a large one by its corners and its
+    first MAX_SLICES slices). context: drawn again beside the terms that use it (only a
+    format that can point at cells, html, shows these)."""
+
+    grids: list[Grid]
+    full: bool
+    context: bool = False
+
+
+@dataclass
+class Sums:
+    """Expansions one after another, `label = symbolic` (when asked) `= numeric = value`;
+    elide: long sums shortened in the middle."""
+
+    expansions: list[tuple[Expansion, bool]]
+    elide: bool
+
+
+Block = Lines | Grids | Sums
+
+
+@dataclass
+class Part:
+    """A section of solve or a step of explain: a title, the why, the blocks. sub: a
+    sub-step of explain (3.1, 3.2 ...)."""
+
+    title: Words | str  # "" until the walkthrough numbers the step
+    why: Words | None
+    blocks: list[Block] = field(default_factory=list)
+    sub: bool = False
+
+
+# --- saying words in a format ---------------------------------------------------------------
+
+
+def say(words: Words | Entry | str, lang: str, text: Callable[[str], str],
+        math: Callable[[Any], str]) -> str:
+    """What a Phrase says in `lang`, its literal words through `text` (a format's escaping)
+    and its formulas, entries and arrays through `math`; a formula or a name alone through
+    `math`, a string through `text`."""
+    if isinstance(words, str):
+        return text(words)
+    if not isinstance(words, Phrase):
+        return math(words)
+    en, zh = WORDS[words.key]
+    out = []
+    for literal, name, _, _ in Formatter().parse(zh if lang == "zh" else en):
+        out.append(text(literal))
+        if name is None:
+            continue
+        value = words.fields[name]
+        if isinstance(value, (Phrase, Form, Whole, Entry)):
+            out.append(say(value, lang, text, math))
+        else:
+            out.append(text(str(value)))
+    out.append(text(words.after))
+    return "".join(out)
+
+
+def step_title(n: object, title: Words | Entry | str) -> Phrase:
+    """Step 3: Forward: conv1; Step 3.1: y11."""
+    return Phrase("step.step", {"n": n, "title": title})
+
+
+# --- solve ----------------------------------------------------------------------------------
+
+
+def solve_parts(trace: Trace, terms: str = "auto", context: bool = False,
+                sections: list[Section] | None = None) -> Iterator[Part]:
+    """Every section of the trace (or of `sections`, the trace's already made) as a part,
+    as `solve` prints it, then the results. context: also the matrices a section's terms
+    are made of (for html, to point at)."""
+    full = terms == "all"
+    for section in trace.sections() if sections is None else sections:
+        yield _section_part(section, terms, context)
+    yield results_part(trace, full)
+
+
+def _section_part(section: Section, terms: str, context: bool) -> Part:
+    full = terms == "all"
+    part = Part(section.title, section.why)
+    if section.lines:
+        part.blocks.append(Lines(list(section.lines)))
+    if section.matrices:
+        part.blocks.append(_grids(section.matrices, full))
+    if context and section.context:
+        part.blocks.append(replace(_grids(section.context, full), context=True))
+    for group in section.groups:
+        exps, rest = _shown(group, terms)
+        if exps:
+            part.blocks.append(Sums([(exp, k == 0) for k, exp in enumerate(exps)], not full))
+        if rest:
+            part.blocks.append(Lines([
+                Phrase("more.same_rule", {"n": f"{rest:,}"}) if exps else
+                Phrase("more.not_shown", {"title": group.title, "n": f"{rest:,}"})], "note"))
+        if group.trailer and exps:
+            part.blocks.append(Lines([group.trailer], "note"))
+    if section.results:
+        part.blocks.append(_grids(section.results, full))
+    return part
+
+
+def _shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
+    """As render/terminal.shown: the expansions to show, and how many are left out."""
+    if terms == "none":
+        return [], group.count
+    if terms == "all" or group.count <= AUTO_EXPANSIONS:
+        return [group.make(i) for i in range(group.count)], 0
+    return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
+
+
+def results_part(trace: Trace, full: bool) -> Part:
+    """The results at a glance, keyed as `solve --json` keys them (Y, dW, loss)."""
+    from convgrad.result import Result
+
+    result = Result.from_run(trace.run)
+    batched = trace.problem.batched
+    grids, scalars = [], []
+    for key in result.top_keys:
+        value = result[key]
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            param = key in ("dW", "W_new", "db", "b_new")
+            if batched and not param:  # the batch axis first
+                axes: tuple[str, ...] = ("sample", "channel")[:max(value.ndim - 2, 0)]
+            else:
+                axes = ("filter", "channel") if value.ndim == 4 else \
+                    ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
+            grids.append(Grid(Matrix(key, value, axis_names=axes)))
+        else:
+            if isinstance(value, np.ndarray):
+                value = value[()]
+            scalars.append(Form("is", (key, value)))
+    blocks: list[Block] = []
+    if grids:
+        blocks.append(Grids(grids, full))
+    arithmetic = Phrase("arith.exact" if trace.run.exact else "arith.float")
+    blocks.append(Lines([*scalars, Phrase("fact.arithmetic", {"mode": arithmetic})], "fact"))
+    for k, step in enumerate(result.get("steps") or [], start=1):
+        blocks += _training_step(k, step, full)
+    return Part(Phrase("title.results"), None, blocks)
+
+
+def _training_step(k: int, step: dict[str, Any], full: bool) -> list[Block]:
+    """One round of `steps: k` (SPEC section 6), as `solve` shows it: its loss, before its
+    update, and the parameters after it, by the keys `check` takes (steps[2].W_new)."""
+    named = [(f"steps[{k}].{layer['name']}.{key}", value)
+             for layer in step.get("layers", []) for key, value in layer.items()
+             if key != "name"] or \
+        [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
+    lines: list[Words | str] = [Form("is", (f"steps[{k}].loss", step["loss"]))]
+    grids = []
+    for name, value in named:
+        if isinstance(value, np.ndarray) and value.ndim >= 1:
+            axes = ("filter", "channel") if value.ndim == 4 else ("slice",)
+            grids.append(Grid(Matrix(name, value, axis_names=axes)))
+        else:
+            lines.append(Form("is", (name, value[()] if isinstance(value, np.ndarray)
+                                     else value)))
+    blocks: list[Block] = [Lines(lines, "fact")]
+    if k == 1:
+        blocks.insert(0, Lines([Phrase("why.steps")], "why"))
+    return [*blocks, Grids(grids, full)] if grids else blocks
+
+
+def _grids(matrices: list[Matrix], full: bool) -> Grids:
+    return Grids([Grid(m) for m in matrices], full)
+
+
+# --- explain --------------------------------------------------------------------------------
+
+
+class Walk:
+    """explain's steps as parts, in explain.py's order; show_all: every element in full."""
+
+    def __init__(self, trace: Trace, show_all: bool = False,
+                 sections: list[Section] | None = None) -> None:
+        self.trace = trace
+        self.sections = sections
+        self.show_all = show_all
+        self.elide = not show_all
+        self.current = 0
+
+    def parts(self) -> Iterator[Part]:
+        for section in self.trace.sections() if self.sections is None else self.sections:
+            for title, part in self._steps_of(section):
+                if title is None:
+                    yield part
+                    continue
+                self.current += 1
+                part.title = step_title(self.current, title)
+                yield part
+
+    def _steps_of(self, section: Section) -> Iterator[tuple[Words | None, Part]]:
+        kind = section.kind
+        title, why = section.title, section.why
+        if kind == "problem":
+            part = Part(title, why, [Lines(list(section.lines))])
+            warnings = self.trace.problem.warnings
+            if warnings:
+                part.blocks.append(Lines([Phrase("step.warnings", after=":"),
+                                          *(f"- {w}" for w in warnings)], "warning"))
+            yield title, part
+            return
+        if kind == "conv":
+            yield from self._padding(section)
+        if kind == "loss":
+            loss, dy = section.groups
+            yield Phrase("step.loss.L"), Part("", why, [*self._blocks(section.matrices),
+                                                        self._expansions(loss)])
+            yield Phrase("step.loss.dY"), Part(
+                "", Phrase("step.loss.dY.why", {"rule": dy.rule}),
+                [self._expansions(dy), *self._blocks(section.results)])
+            return
+        if kind == "conv_weights":
+            dw, db = section.groups
+            yield from self._group_steps(title, why, dw, section.results)
+            yield from self._group_steps(Phrase("step.db"), Phrase("step.db.why"), db, [])
+            return
+        if kind == "conv_input":
+            yield from self._group_steps(title, why, section.groups[0], section.results,
+                                         extra=self._uncovered())
+            return
+        inputs = section.matrices[1:] if kind == "conv" else section.matrices  # X was shown
+        for k, group in enumerate(section.groups):
+            last = k == len(section.groups) - 1
+            yield from self._group_steps(title if k == 0 else group.title,
+                                         why if k == 0 else group.rule, group,
+                                         section.results if last else [],
+                                         inputs if k == 0 else [])
+        if not section.groups:
+            yield title, Part("", why, self._blocks(section.matrices))
+
+    def _padding(self, section: Section) -> Iterator[tuple[Words | None, Part]]:
+        x_matrix = section.matrices[0]
+        if x_matrix.pad is None:
+            yield Phrase("step.padding"), Part("", Phrase("step.padding.none"),
+                                               self._blocks([x_matrix]))
+            return
+        unpadded = x_matrix.array[~x_matrix.pad].reshape(_unpadded_shape(x_matrix))
+        title = x_matrix.title
+        name = title.fields["name"] if isinstance(title, Phrase) else title
+        assert isinstance(name, Whole)
+        original = Matrix(name, unpadded, None, x_matrix.axis_names)
+        yield Phrase("step.padding"), Part("", Phrase("step.padding.why"),
+                                           self._blocks([original, x_matrix]))
+
+    def _group_steps(self, title: Words, why: Words, group: Group, results: list[Matrix],
+                     inputs: list[Matrix] | None = None, extra: list[Block] | None = None
+                     ) -> Iterator[tuple[Words | None, Part]]:
+        """A step for the kind, its first elements in full as sub-steps, then the rest."""
+        full = group.count if self.show_all else min(FULL, group.count)
+        head = Part("", why, self._blocks(inputs or []))
+        if isinstance(group.title, Form):
+            head.blocks.append(Lines([group.title], "formula"))
+        yield title, head
+        current = self.current  # the head's number, given as it was yielded
+        for n in range(full):
+            exp = group.make(n)
+            yield None, Part(step_title(f"{current}.{n + 1}", exp.label), None,
+                             self._in_full(exp), sub=True)
+        rest = group.count - full
+        tail: list[Block] = []
+        if rest > 0:
+            listed = rest if self.show_all or group.count <= LISTED else 0
+            if listed:
+                tail.append(Sums([(group.make(n), False) for n in range(full, full + listed)],
+                                 self.elide))
+            if rest > listed:
+                tail.append(Lines([Phrase("more.same_rule", {"n": f"{rest - listed:,}"})],
+                                  "note"))
+        if group.trailer:
+            tail.append(Lines([group.trailer], "note"))
+        tail += self._blocks(results)
+        tail += extra or []
+        if tail:
+            yield None, Part(step_title(current, Phrase("step.the_rest" if rest > 0 else
+                                                        "step.result")), None, tail, sub=True)
+
+    def _in_full(self, exp: Expansion) -> list[Block]:
+        blocks: list[Block] = []
+        if exp.focus is not None:
+            blocks.append(Grids([Grid(matrix, list(cells)) for matrix, cells in exp.focus()],
+                                True))
+            blocks.append(Lines([Phrase("step.highlight")], "note"))
+        blocks.append(Sums([(exp, True)], self.elide))
+        return blocks
+
+    def _expansions(self, group: Group) -> Block:
+        count = group.count if self.show_all or group.count <= LISTED else FULL
+        return Sums([(group.make(n), n == 0) for n in range(count)], self.elide)
+
+    def _blocks(self, matrices: list[Matrix]) -> list[Block]:
+        return [_grids(matrices, self.show_all)] if matrices else []
+
+    def _uncovered(self) -> list[Block]:
+        from convgrad.errors import UNCOVERED
+
+        rows = [str(w) for w in self.trace.problem.warnings if w.kind == UNCOVERED]
+        if not rows:
+            return []
+        return [Lines([Phrase("step.uncovered", {"rows": f" ({'; '.join(rows)})"})], "note")]
+
+
+def explain_parts(trace: Trace, show_all: bool = False,
+                  sections: list[Section] | None = None) -> Iterator[Part]:
+    """explain's steps as parts (see Walk)."""
+    return Walk(trace, show_all, sections).parts()
+
+
+def _unpadded_shape(matrix: Matrix) -> tuple[int, ...]:
+    pad = matrix.pad
+    assert pad is not None
+    inner = ~pad
+    rows = int(inner.any(axis=-1).sum(axis=-1).max())
+    cols = int(inner.any(axis=-2).sum(axis=-1).max())
+    return (*matrix.array.shape[:-2], rows, cols)
+
+
+# --- what a grid shows, and how its cells are named -------------------------------------------
+
+
+@dataclass
+class Slice:
+    """One 2-D slice of a matrix as a format draws it: its title's extra words (filter 1,
+    channel 2), the grid, padding and marks, and each cell's index into matrix.array."""
+
+    where: list[tuple[str, int]]  # (axis word key, 1-based number): [("axis.filter", 1)]
+    grid: np.ndarray
+    pad: np.ndarray | None
+    marked: set[tuple[int, int]]
+    index: Callable[[int, int], tuple[int, ...]]
+
+
+def slices(grid: Grid, full: bool) -> tuple[list[Slice], int]:
+    """The 2-D slices of a grid's matrix to draw (the first MAX_SLICES unless full), and how
+    many more there are."""
+    matrix = grid.matrix
+    arr = matrix.array
+    vector = arr.ndim < 2
+    marked = {tuple(cell) for cell in grid.marked}
+    if vector:
+        arr = arr.reshape(1, -1)
+        marked = {(0, *cell) for cell in marked}
+    pad = None if matrix.pad is None else matrix.pad.reshape(arr.shape)
+    lead = arr.shape[:-2]
+    names = matrix.axis_names[-len(lead):] if lead else ()
+    out: list[Slice] = []
+    every = list(np.ndindex(lead))
+    for count, index in enumerate(every):
+        if not full and count == MAX_SLICES:
+            return out, len(every) - MAX_SLICES
+        where = [(f"axis.{axis}", i + 1)
+                 for axis, i in zip(names or ("slice",) * len(index), index, strict=False)]
+
+        def cell(r: int, c: int, index: tuple[int, ...] = index) -> tuple[int, ...]:
+            return (c,) if vector else (*index, r, c)
+
+        out.append(Slice(where, arr[index], None if pad is None else pad[index],
+                         {(m[-2], m[-1]) for m in marked if m[:-2] == index}, cell))
+    return out, 0
+
+
+def cell_namer(matrix: Matrix) -> Callable[[tuple[int, ...]], str]:
+    """How the cells of `matrix` are named (data-term): as `check` names entries (Y[1,2],
+    dW[1,1], conv1.dW[1,1,2,2]); a padded input's real cells as the input's (X[1,1]), its
+    padding by the padded position (X_pad[1,1]); the target's as target[1,1]."""
+    title = matrix.title
+    if isinstance(title, str):
+        return lambda index: f"{title}[{','.join(str(i + 1) for i in index)}]" if index \
+            else title
+    if isinstance(title, Whole):
+        label, new = title.label, title.new
+        return lambda index: check_name(label, index, new)
+    whole = title.fields.get("name")
+    if isinstance(whole, Whole) and matrix.pad is not None:
+        pad = matrix.pad
+        top, left = _first_real(pad)
+        label = whole.label
+        key = check_key(label)
+
+        def padded(index: tuple[int, ...]) -> str:
+            if pad[index]:
+                return f"{key}_pad[{','.join(str(i + 1) for i in index)}]"
+            *lead, r, c = index
+            return check_name(label, (*lead, r - top, c - left))
+
+        return padded
+    key = "target" if title.key == "matrix.target" else title.key
+    return lambda index: f"{key}[{','.join(str(i + 1) for i in index)}]" if index else key
+
+
+def _first_real(pad: np.ndarray) -> tuple[int, int]:
+    """The padding's top and left widths, from the mask of a padded input."""
+    inner = ~pad.reshape(-1, *pad.shape[-2:])[0]
+    return int(np.argmax(inner.any(axis=1))), int(np.argmax(inner.any(axis=0)))
+
+
+def sources(exp: Expansion, namers: dict[int, Callable[[tuple[int, ...]], str]]) -> list[str]:
+    """The names of the entries an expansion's number is made of: the cells a walkthrough
+    highlights (its focus), else every entry of its formula."""
+    if exp.focus is not None:
+        names = []
+        for matrix, cells in exp.focus():
+            namer = namers.setdefault(id(matrix), cell_namer(matrix))
+            names += [namer(tuple(cell)) for cell in cells]
+        return list(dict.fromkeys(names))
+    found: list[str] = []
+    _entries(exp.symbolic, found)
+    return list(dict.fromkeys(found))
+
+
+def _entries(value: Any, found: list[str]) -> None:
+    if isinstance(value, Entry):
+        found.append(entry_check_name(value))
+    elif isinstance(value, Terms):
+        for item in value.items:
+            _entries(value.term(item), found)
+        if value.tail is not None:
+            _entries(value.tail, found)
+    elif isinstance(value, Form):
+        for arg in value.args:
+            _entries(arg, found)
+    elif isinstance(value, (tuple, list)):
+        for item in value:
+            _entries(item, found)

@@ -1,0 +1,508 @@
+"""The trace's formulas, sums, entries and matrices as LaTeX math (amsmath and KaTeX alike).
+
+One writer for every format that shows math: markdown.py puts it between `$$`, latex.py in
+`align*` and `\\[ \\]`. Like render/terminal.py's FORMS, `TEX_FORMS` writes each Form from
+its operands (entries, arrays, numbers, other formulas, names); nothing here computes a
+number, it only writes the trace's. Long sums are broken into lines (`BREAK`) so that a
+page holds them; the writer of the display decides where a line may break.
+
+Text convgrad did not write (a problem's name) reaches math only through `text`, which
+escapes every character TeX or KaTeX would read as a command.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from convgrad.render.naming import entry_label
+from convgrad.render.words import say as say_key
+from convgrad.trace import Entry, Form, Phrase, Terms, Whole, show_number
+
+# Where a long sum may go on to a new line of an aligned display: a writer replaces it with
+# `\\ &\quad` (inside align*, aligned) or with a space (where a line cannot break).
+BREAK = "\x00"
+# About this many characters of a sum's terms to a line of a display before it breaks.
+LINE_WIDTH = 64
+# Under --terms auto a sum with more terms than this is shown by its ends (as the terminal).
+AUTO_TERMS = 24
+
+
+# --- text inside and outside math ---------------------------------------------------------
+
+_TEXT = {
+    "\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "$": r"\$", "&": r"\&", "#": r"\#",
+    "%": r"\%", "_": r"\_", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}",
+    ">": r"\textgreater{}", "|": r"\textbar{}",
+}
+# Symbols of convgrad's own sentences that pdflatex's text fonts do not have: as math.
+_SYMBOLS = {
+    "·": r"\cdot", "Σ": r"\Sigma", "∂": r"\partial", "δ": r"\delta", "σ": r"\sigma",
+    "⋆": r"\star", "²": r"^{2}", "≈": r"\approx", "⋮": r"\vdots", "×": r"\times",
+    "→": r"\to", "≤": r"\le", "≥": r"\ge", "−": "-", "…": r"\dots", "≠": r"\ne",
+}
+
+
+def text(value: str) -> str:
+    """Text as LaTeX text: TeX's special characters escaped, math symbols as math."""
+    out = []
+    for char in value:
+        if char in _TEXT:
+            out.append(_TEXT[char])
+        elif char in _SYMBOLS:
+            out.append("$" + _SYMBOLS[char] + "$")
+        else:
+            out.append(char)
+    return "".join(out)
+
+
+def mtext(value: str) -> str:
+    r"""Text inside math: \text{...}."""
+    return r"\text{" + text(value) + "}" if value else ""
+
+
+def name(value: str) -> str:
+    r"""A name in math: one letter italic as it is (x, w), a longer one upright (\mathrm{conv1})."""
+    if len(value) == 1 and value.isascii() and value.isalpha():
+        return value
+    return r"\mathrm{" + text(value) + "}"
+
+
+# --- numbers --------------------------------------------------------------------------------
+
+_FLOAT = re.compile(r"^(-?)([0-9.]+)e([+-])0*([0-9]+)$")
+
+
+def number(value: Any) -> str:
+    """A number as the tables show it (show_number), in math: 7/2 -> \\frac{7}{2},
+    1.5e-07 -> 1.5 \\cdot 10^{-7}, ≈1.2e+400 -> \\approx 1.2 \\cdot 10^{400}."""
+    written = show_number(value)
+    about = written.startswith("≈")
+    written = written.lstrip("≈")
+    sign = "-" if written.startswith("-") else ""
+    body = written.lstrip("-")
+    if "/" in body:
+        top, bottom = body.split("/")
+        tex = rf"\frac{{{top}}}{{{bottom}}}"
+    elif match := _FLOAT.match(body):
+        _, mantissa, exp_sign, exp = match.groups()
+        tex = rf"{mantissa} \cdot 10^{{{'-' if exp_sign == '-' else ''}{exp}}}"
+    elif body == "inf":
+        tex = r"\infty"
+    elif body == "nan":
+        tex = r"\mathrm{nan}"
+    else:
+        tex = body
+    return (r"\approx " if about else "") + sign + tex
+
+
+def _negative(value: Any) -> bool:
+    return show_number(value).lstrip("≈").startswith("-")
+
+
+# --- names of entries and arrays ------------------------------------------------------------
+
+
+def index_sub(entry: Entry) -> str:
+    """An entry's index as its subscript: 12 for x12, 1,2,3 for x[1,2,3]; '' for none."""
+    label = entry.label
+    shown = label.shown_index(entry.index)
+    if not shown:
+        return ""
+    written = entry_label(label.name, shown, label.batch)
+    sep = "," if written.endswith("]") else ""
+    return sep.join(str(i + 1) for i in shown)
+
+
+def _partial(of: str) -> str:
+    return rf"\frac{{\partial L}}{{\partial {of}}}"
+
+
+def entry(value: Entry) -> str:
+    """x_{11}, w_{1,1,2,2}, \\frac{\\partial L}{\\partial y_{11}}, w_{11}^{\\mathrm{new}}."""
+    label = value.label
+    sub = index_sub(value)
+    tex = name(label.name) + (f"_{{{sub}}}" if sub else "")
+    if label.gradient:
+        tex = _partial(tex)
+    return tex + (r"^{\mathrm{new}}" if value.new else "")
+
+
+def whole(value: Whole) -> str:
+    """An array by its name: X, \\frac{\\partial L}{\\partial W}, W^{new}, b."""
+    label_name = value.label.name
+    if value.matrix and len(label_name) == 1:
+        label_name = label_name.upper()
+    tex = name(label_name)
+    if value.label.gradient:
+        tex = _partial(tex)
+    return tex + (r"^{\mathrm{new}}" if value.new else "")
+
+
+# --- factors, terms, sums -------------------------------------------------------------------
+
+# Functions TeX has a command for; others are written upright as operators.
+_FUNCTIONS = {"tanh": r"\tanh", "max": r"\max", "ln": r"\ln"}
+
+
+def function(fn: str) -> str:
+    return _FUNCTIONS.get(fn, r"\operatorname{" + text(fn) + "}")
+
+
+def plain(value: Any) -> str:
+    """An operand where a negative number needs no parentheses: \\max(0, -2)."""
+    if isinstance(value, Entry):
+        return entry(value)
+    if isinstance(value, Whole):
+        return whole(value)
+    if isinstance(value, str):
+        return name(value)
+    if isinstance(value, Form):
+        return form(value)
+    if isinstance(value, Terms):
+        return sum_tex(value, elide=False)
+    return number(value)
+
+
+def factor(value: Any) -> str:
+    """An operand of a product: negative numbers in parentheses, 4 \\cdot (-1)."""
+    if isinstance(value, (Entry, Whole, str, Form, Terms)):
+        return plain(value)
+    tex = number(value)
+    return rf"\left({tex}\right)" if _negative(value) else tex
+
+
+def term(value: Any) -> str:
+    """A term of a sum: a product's factors joined by \\cdot, or one operand."""
+    if isinstance(value, tuple):
+        return r" \cdot ".join(factor(f) for f in value)
+    return factor(value)
+
+
+def _width(tex: str) -> int:
+    """About how many characters wide `tex` is on the page."""
+    tex = re.sub(r"\\frac\{\\partial L\}\{\\partial ([^{}]*(?:\{[^{}]*\})?)\}", r"dL/d\1", tex)
+    tex = re.sub(r"\\(left|right|mathrm|operatorname|text|boxed)\b", "", tex)
+    # A matrix: its rows side by side take the width of its widest row.
+    tex = re.sub(r"\\begin\{bmatrix\}(.*?)\\end\{bmatrix\}",
+                 lambda m: "#" * max(len(row) for row in m.group(1).split(r"\\")), tex)
+    tex = tex.replace("&", "  ")
+    return len(re.sub(r"\\[a-zA-Z]+", "#", re.sub(r"[{}^_ ]", "", tex)))
+
+
+def sum_tex(terms: Terms, elide: bool, breaks: bool = False) -> str:
+    """A sum term by term (or a list, when listed), the middle elided under --terms auto;
+    breaks: a BREAK where a long sum may go on to the next line."""
+    items, sep = terms.items, ", " if terms.listed else " + "
+    pieces: list[str]
+    if not items:
+        pieces = ["0"]
+    elif elide and len(items) > AUTO_TERMS:
+        more = len(items) - 4
+        pieces = [*(term(terms.term(item)) for item in items[:3]),
+                  rf"\dots\ \text{{({more} more terms)}}" if not terms.listed else r"\dots",
+                  term(terms.term(items[-1]))]
+    else:
+        pieces = [term(terms.term(item)) for item in items]
+    if terms.tail is not None:
+        pieces.append(term(terms.tail))
+    if not breaks:
+        return sep.join(pieces)
+    out, used = pieces[0], _width(pieces[0])
+    for piece in pieces[1:]:
+        width = _width(piece) + 3
+        if used + width > LINE_WIDTH:
+            # The next line starts with the operator: "\\ &\quad + x_{12} w_{12}"
+            out += ("," + BREAK if terms.listed else BREAK + "+ ") + piece
+            used = width
+        else:
+            out += sep + piece
+            used += width
+    return out
+
+
+def written(value: Any, elide: bool, breaks: bool = False) -> str:
+    """A sum, or a formula whose operands hold sums (1/N·[...]), or one term, as math."""
+    if isinstance(value, Terms):
+        return sum_tex(value, elide, breaks)
+    if isinstance(value, Form) and any(isinstance(arg, Terms) for arg in value.args):
+        return form(Form(value.op, tuple(_Written(written(arg, elide, breaks))
+                                         if isinstance(arg, Terms) else arg
+                                         for arg in value.args)))
+    return term(value)
+
+
+class _Written(str):
+    """A sum already written: a formula takes it as it is."""
+
+
+# --- formulas -------------------------------------------------------------------------------
+
+P, S = factor, plain
+
+
+def _sub(value: Any) -> str:
+    """An entry's index as a subscript, _{11}, for softmax(Y)_{11}."""
+    sub = index_sub(value) if isinstance(value, Entry) else ""
+    return f"_{{{sub}}}" if sub else ""
+
+
+def _with_slope(formula: str, slope: Any) -> str:
+    return formula.replace("SLOPE", number(slope) if slope is not None else r"\alpha")
+
+
+def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int, stride: int,
+              out: int) -> str:
+    return (rf"{axis} = \left\lfloor \frac{{{n} + {before} + {after} - {dilation} \cdot ({k}-1)"
+            rf" - 1}}{{{stride}}} \right\rfloor + 1 = {out}")
+
+
+LOSS_FORMULAS = {
+    "mse": r"L = \frac{1}{N} \sum (y - t)^2",
+    "sse": r"L = \sum (y - t)^2",
+    "half_sse": r"L = \frac{1}{2} \sum (y - t)^2",
+    "mae": r"L = \frac{1}{N} \sum \lvert y - t \rvert",
+    "bce": r"L = -\frac{1}{N} \sum \bigl[t \ln y + (1 - t) \ln(1 - y)\bigr]",
+    "cross_entropy": r"L = -\sum t \ln \operatorname{softmax}(y),\allowbreak\quad "
+                     r"\operatorname{softmax}(y)_i = \frac{e^{y_i}}{\sum_j e^{y_j}}",
+    # a batch: each sample's cross-entropy, averaged over the N samples
+    "cross_entropy_batch": r"L = -\frac{1}{N} \sum_n \sum t \ln \operatorname{softmax}(y_n)"
+                           r"\text{, softmax over the outputs of one sample}",
+}
+
+LOSS_DERIVATIVES = {
+    "mse": r"\frac{\partial L}{\partial y} = \frac{2}{N} (y - t)",
+    "sse": r"\frac{\partial L}{\partial y} = 2 (y - t)",
+    "half_sse": r"\frac{\partial L}{\partial y} = y - t",
+    "mae": r"\frac{\partial L}{\partial y} = \frac{\operatorname{sign}(y - t)}{N}"
+           r"\text{, 0 where } y = t",
+    "bce": r"\frac{\partial L}{\partial y} = \frac{y - t}{y (1 - y)} \Big/ N",
+    "cross_entropy": r"\frac{\partial L}{\partial y} = \operatorname{softmax}(y) \sum t - t",
+    "cross_entropy_batch": r"\frac{\partial L}{\partial y} = \frac{\operatorname{softmax}(y_n)"
+                           r" \sum t_n - t}{N}\text{, } y_n \text{ the outputs of } y"
+                           r"\text{'s sample}",
+}
+
+LOSS_SUMS = {
+    "mse": r"\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
+    "sse": "{terms}",
+    "half_sse": r"\frac{{1}}{{2}} \bigl[{terms}\bigr]",
+    "mae": r"\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
+    "bce": r"-\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
+    "cross_entropy": r"-\bigl[{terms}\bigr]",
+    "cross_entropy_batch": r"-\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
+}
+
+ACTIVATION_FORMULAS = {
+    "relu": r"\operatorname{relu}(z) = \max(0, z)",
+    "leaky_relu": r"\operatorname{leaky\_relu}(z) = z \text{ if } z > 0\text{, else } "
+                  r"SLOPE \cdot z",
+    "sigmoid": r"\sigma(z) = \frac{1}{1 + e^{-z}}",
+    "tanh": r"\tanh(z)",
+}
+
+ACTIVATION_DERIVATIVES = {
+    "relu": r"\operatorname{relu}'(z) = 1 \text{ if } z > 0\text{, else } 0 "
+            r"\text{ (0 at } z = 0\text{)}",
+    "leaky_relu": r"\operatorname{leaky\_relu}'(z) = 1 \text{ if } z > 0\text{, else } SLOPE "
+                  r"\text{ (} SLOPE \text{ at } z = 0\text{)}",
+    "sigmoid": r"\sigma'(z) = \sigma(z) \bigl(1 - \sigma(z)\bigr)",
+    "tanh": r"\tanh'(z) = 1 - \tanh(z)^2",
+}
+
+
+def _sum_of(value: Any) -> str:
+    return value if isinstance(value, _Written) else S(value)
+
+
+def _function_of(fn: str, z: Any, k: Any = None) -> str:
+    inner = _sum_of(z)
+    return function(fn) + rf"\bigl({inner}\bigr)" + ("" if k is None else f"_{{{k}}}")
+
+
+# How each formula is written, from its operands; the same table as render/terminal.py's FORMS.
+TEX_FORMS: dict[str, Callable[..., str]] = {
+    "is": lambda a, b: f"{S(a)} = {_sum_of(b)}",
+    "labelled": lambda layer, f: rf"{name(layer)}\colon\ {S(f)}",
+    "conv": lambda x, w, b: rf"{S(x)} \star {S(w)} + {S(b)}",
+    "pool": lambda kind, a: rf"{function(kind + 'pool')}({S(a)})",
+    "affine": lambda w, x, b: f"{S(w)} {S(x)} + {S(b)}",
+    "conv_size": lambda h, w: rf"{_out_size('H_o', *h)},\quad {_out_size('W_o', *w)}",
+    "conv_size_1d": lambda n: _out_size("L_o", *n),
+    "loss": lambda loss: LOSS_FORMULAS[loss],
+    "loss_derivative": lambda loss: LOSS_DERIVATIVES[loss],
+    "loss_sum": lambda loss, n, terms: LOSS_SUMS[loss].format(n=n, terms=_sum_of(terms)),
+    "activation": lambda name, slope: _with_slope(ACTIVATION_FORMULAS[name], slope),
+    "activation_derivative": lambda name, slope: _with_slope(ACTIVATION_DERIVATIVES[name],
+                                                             slope),
+    "value": lambda v: S(v),
+    "squared_error": lambda y, t: rf"({S(y)} - {P(t)})^2",
+    "absolute_error": lambda y, t: rf"\lvert {S(y)} - {P(t)} \rvert",
+    "bce": lambda y, t: rf"{P(t)} \ln({S(y)}) + (1 - {P(t)}) \ln(1 - {P(y)})",
+    "cross_entropy": lambda y, t: rf"{P(t)} \ln \operatorname{{softmax}}(Y){_sub(y)}",
+    "t_ln": lambda t, v: rf"{P(t)} \ln({S(v)})",
+    "partial": lambda y, x: rf"\frac{{\partial {S(y)}}}{{\partial {S(x)}}}",
+    "max": lambda args: rf"\max({', '.join(S(v) for v in args)})",
+    "mean": lambda args, n: rf"\frac{{{' + '.join(P(v) for v in args)}}}{{{n}}}",
+    "shares": lambda args, n: " + ".join(P(v) if n is None else rf"\frac{{{S(v)}}}{{{n}}}"
+                                         for v in args),
+    "update": lambda w, lr, g: rf"{P(w)} - {P(lr)} \cdot {P(g)}",
+    "apply": _function_of,
+    "sigmoid": lambda minus_z: rf"\frac{{1}}{{1 + e^{{{S(minus_z)}}}}}",
+    "chain": lambda g, fn, z: rf"{P(g)} \cdot {function(fn)}'({S(z)})",
+    "d_mse": lambda n, y, t: rf"\frac{{2}}{{{S(n)}}} ({S(y)} - {P(t)})",
+    "d_sse": lambda y, t: rf"2 ({S(y)} - {P(t)})",
+    "d_half_sse": lambda y, t: f"{S(y)} - {P(t)}",
+    "d_mae": lambda n, y, t: rf"\frac{{\operatorname{{sign}}({S(y)} - {P(t)})}}{{{S(n)}}}",
+    "d_bce": lambda n, y, t: (rf"\frac{{{S(y)} - {P(t)}}}{{{P(y)} \cdot (1 - {P(y)})}} "
+                              rf"\Big/ {S(n)}"),
+    "d_cross_entropy": lambda y, t: (rf"\operatorname{{softmax}}(y){_sub(y)} \cdot \sum t "
+                                     rf"- {P(t)}"),
+    "d_cross_entropy_value": lambda s, total, t: rf"{S(s)} \cdot {P(total)} - {P(t)}",
+    "d_cross_entropy_batch": lambda n, y, t: (rf"\frac{{\operatorname{{softmax}}(y){_sub(y)} "
+                                              rf"\cdot \sum t - {P(t)}}}{{{S(n)}}}"),
+    "d_cross_entropy_batch_value": lambda n, s, total, t: (rf"\frac{{{S(s)} \cdot {P(total)} "
+                                                           rf"- {P(t)}}}{{{S(n)}}}"),
+}
+
+
+def form(value: Form) -> str:
+    """A formula as math. An op this table does not know yet (a new layer's) is written as
+    the terminal writes it, as text, so that no output ever fails for it."""
+    writer = TEX_FORMS.get(value.op)
+    if writer is not None:
+        return writer(*value.args)
+    from convgrad.render.terminal import FORMS
+
+    return mtext(FORMS[value.op](*value.args))
+
+
+def math(value: Any) -> str:
+    """Any operand of a sentence or a formula (a Form, a Whole, an Entry, a number) as math."""
+    return written(value, elide=True)
+
+
+# --- matrices -------------------------------------------------------------------------------
+
+MAX_SIDE = 12  # as render/terminal.py: a larger matrix is shown by its corners under auto
+
+
+def shown(n: int, full: bool) -> list[int | None]:
+    """Indices of the rows (or columns) to write; None marks the elided middle."""
+    if full or n <= MAX_SIDE:
+        return list(range(n))
+    return [*range(MAX_SIDE - 4), None, *range(n - 3, n)]
+
+
+def bmatrix(grid: np.ndarray, pad: np.ndarray | None, full: bool,
+            marked: set[tuple[int, int]]) -> str:
+    """A 2-D slice as a bmatrix: padding in parentheses, marked cells boxed, the middle of a
+    large one elided (\\cdots, \\vdots) unless full."""
+    rows, cols = shown(grid.shape[0], full), shown(grid.shape[1], full)
+    lines = []
+    for r in rows:
+        cells = []
+        for c in cols:
+            if r is None or c is None:
+                cells.append(r"\vdots" if c is not None else
+                             r"\ddots" if r is None else r"\cdots")
+                continue
+            tex = number(grid[r, c])
+            if pad is not None and pad[r, c]:
+                tex = f"({tex})"
+            if (r, c) in marked:
+                tex = rf"\boxed{{{tex}}}"
+            cells.append(tex)
+        lines.append(" & ".join(cells))
+    return r"\begin{bmatrix} " + r" \\ ".join(lines) + r" \end{bmatrix}"
+
+
+def columns(grid_cols: int, full: bool) -> int:
+    """How many columns a bmatrix of a slice `grid_cols` wide has (amsmath needs
+    MaxMatrixCols at least that)."""
+    return len(shown(grid_cols, full))
+
+
+# --- displays of a document's blocks (markdown.py and latex.py) ------------------------------
+
+# Slices drawn side by side in one display: at most this many, about this wide in all.
+ROW_SLICES = 4
+ROW_WIDTH = 60
+
+
+def said(words: Any, lang: str) -> str:
+    """Words inside math: the sentence as \\text, its formulas and names as math."""
+    from convgrad.render.document import say
+
+    return say(words, lang, mtext, math)
+
+
+def grid_displays(grids: Any, lang: str) -> tuple[list[str], list[Any]]:
+    """The matrices of a Grids block as displays of math (several slices side by side in
+    one, as many as fit), and the notes to say after them (more slices not shown)."""
+    from convgrad.render.document import slices
+
+    displays: list[str] = []
+    notes: list[Any] = []
+    row: list[str] = []
+    used = 0
+    for grid in grids.grids:
+        matrix = grid.matrix
+        drawn, more = slices(grid, grids.full)
+        title = matrix.title
+        phrase_title = not isinstance(title, (Whole, str))
+        head = said(title, lang) if phrase_title else plain(title)
+        for piece in drawn:
+            where = ", ".join(f"{say_key(key, lang)} {n}" for key, n in piece.where)
+            label = head + (mtext(", " + where) if where else "")
+            tex = label + (r"\colon\ " if phrase_title else " = ") + \
+                bmatrix(piece.grid, piece.pad, grids.full, piece.marked)
+            width = _width(tex)
+            if row and (len(row) == ROW_SLICES or used + width > ROW_WIDTH):
+                displays.append(r" \qquad ".join(row))
+                row, used = [], 0
+            row.append(tex)
+            used += width
+        if more:
+            notes += [Phrase("more.slices", {"n": more, "title": title}),
+                      Phrase("more.slices_hint")]
+    if row:
+        displays.append(r" \qquad ".join(row))
+    return displays, notes
+
+
+def max_columns(grids: Any) -> int:
+    """The widest bmatrix of a Grids block, in columns."""
+    from convgrad.render.document import slices
+
+    widest = 0
+    for grid in grids.grids:
+        for piece in slices(grid, grids.full)[0]:
+            widest = max(widest, columns(piece.grid.shape[1], grids.full))
+    return widest
+
+
+_PARENS = re.compile(r"^\\left\((.*)\\right\)$")
+
+
+def sum_rows(sums: Any, lang: str, newline: str = r" \\ &\quad ") -> list[str]:
+    """The rows of an aligned display for a Sums block: `label &= symbolic` (when asked),
+    `&= numeric = value`, a long sum broken over rows (`newline` where it breaks)."""
+    rows = []
+    for exp, symbolic in sums.expansions:
+        label = entry(exp.label) if isinstance(exp.label, Entry) else plain(exp.label)
+        value = number(exp.value)
+        numeric = written(exp.numeric, sums.elide, breaks=True).replace(BREAK, newline)
+        if _PARENS.sub(r"\1", numeric) != value:
+            numeric += " = " + value
+        note = rf" \qquad {said(exp.note, lang)}" if exp.note else ""
+        if symbolic and exp.symbolic:
+            sym = written(exp.symbolic, sums.elide, breaks=True).replace(BREAK, newline)
+            rows.append(f"{label} &= {sym}")
+            rows.append(f"&= {numeric}{note}")
+        else:
+            rows.append(f"{label} &= {numeric}{note}")
+    return rows

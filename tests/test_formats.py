@@ -1,0 +1,388 @@
+"""The output formats of SPEC section 8, in-process: Markdown, LaTeX and HTML of solve and
+explain, their structure, the escaping of text convgrad did not write, Chinese, the
+summaries of large problems, the command line's --format, -o, --lang and --fragment, and
+the methods of the Result that convgrad.solve returns."""
+
+from __future__ import annotations
+
+import json
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+import convgrad
+from convgrad.engine import run
+from convgrad.reader import load_problem
+from convgrad.render import texmath
+from convgrad.render.formats import format_of, write
+from convgrad.render.terminal import FORMS
+
+from .conftest import PROBLEMS, run_main
+
+SEED = "problems/seed_worked_example.yaml"
+
+
+def solved(problem, exact=None):
+    return run(load_problem(problem), exact=exact)
+
+
+def math_blocks(markdown: str) -> list[str]:
+    """The display math of a Markdown text: what lies between two lines that are `$$`."""
+    return re.findall(r"^\$\$\n(.*?)\n\$\$$", markdown, flags=re.S | re.M)
+
+
+# --- every formula the terminal writes, the math writer writes -----------------------------
+
+
+def test_every_form_of_the_terminal_has_its_math():
+    from convgrad.render import terminal
+
+    assert set(texmath.TEX_FORMS) == set(FORMS)
+    for table in ("LOSS_FORMULAS", "LOSS_DERIVATIVES", "LOSS_SUMS", "ACTIVATION_FORMULAS",
+                  "ACTIVATION_DERIVATIVES"):
+        assert set(getattr(texmath, table)) == set(getattr(terminal, table)), table
+
+
+def test_numbers_as_math():
+    from fractions import Fraction
+
+    assert texmath.number(Fraction(-7, 2)) == r"-\frac{7}{2}"
+    assert texmath.number(23) == "23"
+    assert texmath.number(1.5e-7) == r"1.5 \cdot 10^{-7}"
+    assert texmath.factor(-3) == r"\left(-3\right)"
+    assert texmath.number(10**50) == r"\approx 1 \cdot 10^{50}"
+
+
+def test_text_escapes_every_special_character_of_tex():
+    assert texmath.text("a_b & $5 #1 50% {x} ~ ^ \\") == (
+        r"a\_b \& \$5 \#1 50\% \{x\} \~{} \^{} \textbackslash{}")
+    assert texmath.text("y = W·x") == r"y = W$\cdot$x"
+
+
+# --- markdown --------------------------------------------------------------------------------
+
+
+def test_markdown_of_the_seed_example():
+    md = write(solved(SEED), "markdown")
+    assert md.startswith("# Solution: 3x3 input, 2x2 kernel, MSE loss\n")
+    for title in ("## Problem", "## Forward: convolution", "## Loss: mse",
+                  "## Backward: dL/dW", "## Backward: dL/dX", "## Results"):
+        assert f"\n{title}\n" in md
+    # every $$ alone on its line, a blank line around each block
+    lines = md.splitlines()
+    fences = [k for k, line in enumerate(lines) if "$$" in line]
+    assert fences and len(fences) % 2 == 0
+    for opening, closing in zip(fences[::2], fences[1::2], strict=True):
+        assert lines[opening] == "$$" and lines[closing] == "$$"
+        assert lines[opening - 1] == "" and (closing + 1 == len(lines) or lines[closing + 1] == "")
+    blocks = math_blocks(md)
+    # seeds/000: y11 = 1·1 + 2·0 + 4·(-1) + 5·1 + 1 = 3, dL/dw11 = 1·1 + 2·2 + 3·4 + 3·5 = 32
+    assert any(r"&= 1 \cdot 1 + 2 \cdot 0 + 4 \cdot \left(-1\right) + 5 \cdot 1 + 1 = 3" in b
+               for b in blocks)
+    assert any(r"&= 1 \cdot 1 + 2 \cdot 2 + 3 \cdot 4 + 3 \cdot 5 = 32" in b for b in blocks)
+    assert any(r"\frac{\partial L}{\partial W} = \begin{bmatrix} 32 & 41 \\ 59 & 68 "
+               r"\end{bmatrix}" in b for b in blocks)
+    assert any(r"\begin{bmatrix} 1 & 2 & 0 \\ 2 & 2 & 2 \\ -3 & 0 & 3 \end{bmatrix}" in b
+               for b in blocks)
+
+
+def test_markdown_escapes_a_name_convgrad_did_not_write():
+    problem = {"name": "a_b & $x$ *bold* [link](x) <b>", "input": "1 2; 3 4", "kernel": [[1]],
+               "target": "0 0; 0 0"}
+    md = write(solved(problem), "markdown")
+    assert r"a\_b &amp; \$x\$ \*bold\* \[link\](x) \<b\>" in md
+    for block in math_blocks(md):
+        assert "bold" not in block
+
+
+def test_markdown_in_chinese():
+    md = write(solved(SEED), "markdown", lang="zh")
+    assert md.startswith("# 解答")
+    assert "## 前向传播：卷积" in md and "## 结果" in md
+    walk = write(solved(SEED), "markdown", explain=True, lang="zh")
+    assert "## 第 1 步：题目" in walk and "### 第 3.1 步：$y_{11}$" in walk
+
+
+def test_markdown_walkthrough_has_explains_steps():
+    walk = write(solved(SEED), "markdown", explain=True)
+    titles = re.findall(r"^##+ (Step [0-9.]+): (.*)$", walk, flags=re.M)
+    numbers = [n for n, _ in titles]
+    assert numbers[:3] == ["Step 1", "Step 2", "Step 3"]
+    assert ("Step 3.1", "$y_{11}$") in titles
+    # the walkthrough marks the cells of y11: the top-left window of X and all of W
+    assert r"\boxed{1} & \boxed{2} & 3 \\ \boxed{4} & \boxed{5} & 6 \\ 7 & 8 & 9" in walk
+
+
+def test_terms_all_and_none_in_markdown():
+    none = write(solved(SEED), "markdown", terms="none")
+    assert "y_{11} &=" not in none and "not shown (--terms all shows them)" in none
+    everything = write(solved(SEED), "markdown", terms="all")
+    assert "y_{22} &=" in everything
+
+
+def big_problem():
+    return {"input": [[(i * 7 + j) % 5 for j in range(30)] for i in range(30)],
+            "kernel": [[1, 0, -1], [1, 0, -1], [1, 0, -1]], "grad_output": [[1] * 28] * 28}
+
+
+def test_a_large_problem_is_summarised_as_terms_auto_does():
+    result = solved(big_problem())
+    for fmt in ("markdown", "latex", "html"):
+        text = write(result, fmt)
+        assert "784" in text or "780" in text  # "... 780 more, same rule"
+        # html writes out what each shown entry is made of (dL/dw11: 784 products)
+        assert len(text) < (2_000_000 if fmt == "html" else 400_000), fmt
+    md = write(result, "markdown")
+    assert r"\cdots" in md and r"\vdots" in md  # a 30 x 30 matrix by its corners
+    assert "more terms" in md  # dL/dw11 sums 784 products: the middle elided
+
+
+# --- latex -----------------------------------------------------------------------------------
+
+
+def test_latex_document_and_fragment():
+    doc = write(solved(SEED), "latex")
+    assert doc.startswith(r"\documentclass")
+    assert r"\usepackage{amsmath,amssymb}" in doc and doc.rstrip().endswith(r"\end{document}")
+    assert r"\setcounter{MaxMatrixCols}" in doc
+    packages = re.findall(r"\\usepackage(?:\[[^]]*\])?\{([^}]*)\}", doc)
+    assert set(",".join(packages).split(",")) <= {"amsmath", "amssymb", "geometry"}
+    fragment = write(solved(SEED), "latex", fragment=True)
+    assert r"\documentclass" not in fragment and r"\begin{document}" not in fragment
+    assert r"\begin{align*}" in fragment and fragment in doc
+
+
+def test_latex_in_chinese_uses_cjkutf8():
+    doc = write(solved(SEED), "latex", lang="zh")
+    assert r"\usepackage{CJKutf8}" in doc and r"\begin{CJK}{UTF8}{gbsn}" in doc
+    assert doc.index(r"\begin{CJK}") < doc.index(r"\end{CJK}") < doc.index(r"\end{document}")
+    assert "前向传播" in doc
+
+
+def test_latex_escapes_a_name_and_layer_names():
+    problem = {"name": "50% of a_b & c $d$ #1", "input": "1 2; 3 4",
+               "layers": [{"conv": {"kernel": [[1]]}}, {"leaky_relu": {"slope": 0.5}}],
+               "target": "0 0; 0 0"}
+    doc = write(solved(problem), "latex")
+    assert r"50\% of a\_b \& c \$d\$ \#1" in doc
+    assert r"\mathrm{leaky\_relu1}" in doc
+    assert "leaky_relu1" not in doc.replace(r"\_", "")  # no bare _ in a name
+
+
+def test_long_sums_are_broken_into_lines():
+    doc = write(solved("problems/multichannel_relu_maxpool.yaml"), "latex")
+    rows = [line for line in doc.splitlines() if r"&\quad +" in line]
+    assert rows  # z111's 18 products do not fit on one line
+
+
+# --- html ------------------------------------------------------------------------------------
+
+
+class Cells(HTMLParser):
+    """The data-term and data-from of every element, and the page's text."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.cells: list[dict[str, str]] = []
+        self.text: list[str] = []
+        self.tags: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        found = dict(attrs)
+        if "data-term" in found:
+            self.cells.append(found)
+        if tag in ("script", "style"):
+            self._skip += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("script", "style"):
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip:
+            self.text.append(data)
+
+
+def parsed(page: str) -> Cells:
+    cells = Cells()
+    cells.feed(page)
+    return cells
+
+
+def test_html_entries_carry_their_names_and_sources():
+    page = write(solved(SEED), "html")
+    cells = parsed(page)
+    by_term: dict[str, set[str]] = {}
+    for cell in cells.cells:
+        by_term.setdefault(cell["data-term"], set()).add(cell["data-from"])
+    # y11 is the top-left 2x2 window of X times W (seeds/000)
+    assert by_term["Y[1,1]"] == {"X[1,1] X[1,2] X[2,1] X[2,2] W[1,1] W[1,2] W[2,1] W[2,2]"}
+    # dL/dw11 = sum over outputs of dL/dy · x: every dY entry and the inputs they met
+    assert set(next(iter(by_term["dW[1,1]"])).split()) == {
+        "X[1,1]", "X[1,2]", "X[2,1]", "X[2,2]", "dY[1,1]", "dY[1,2]", "dY[2,1]", "dY[2,2]"}
+    # dL/dx23 = dL/dy12·w22 + dL/dy22·w12
+    assert set(next(iter(by_term["dX[2,3]"])).split()) == {"dY[1,2]", "dY[2,2]", "W[2,2]",
+                                                           "W[1,2]"}
+    assert by_term["X[1,1]"] == {""}
+    # every name in a data-from is the data-term of some entry of the page
+    names = set(by_term)
+    for cell in cells.cells:
+        assert set(cell["data-from"].split()) <= names, cell
+    assert all(cell.get("tabindex") == "0" for cell in cells.cells)
+
+
+def test_html_is_self_contained():
+    page = write(solved(SEED), "html")
+    assert page.startswith("<!DOCTYPE html>")
+    assert not re.search(r"(?:src|href)\s*=", page)
+    assert "http://" not in page and "https://" not in page
+    assert "default-src 'none'" in page
+
+
+def test_html_escapes_a_name_convgrad_did_not_write():
+    problem = {"name": "<script>alert(1)</script> & \"q\"", "input": "1 2; 3 4",
+               "kernel": [[1]], "target": "0 0; 0 0"}
+    page = write(solved(problem), "html")
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt; &amp; &quot;q&quot;" in page
+
+
+def test_html_walkthrough_in_steps_and_in_chinese():
+    page = write(solved(SEED), "html", explain=True, lang="zh")
+    assert page.count('<section class="cg-step">') >= 8
+    assert "上一步" in page and "下一步" in page and 'lang="zh-Hans"' in page
+    # the sub-steps' cells marked as the terminal marks them with [ ]
+    assert 'class="cg-mark"' in page
+
+
+def test_html_page_text_holds_every_number_with_scripts_off():
+    result = convgrad.solve(SEED)
+    text = " ".join(parsed(write(solved(SEED), "html")).text)
+    tokens = set(re.findall(r"-?[0-9]+(?:/[0-9]+)?", text))
+    for key in ("Y", "dY", "dW", "dX"):
+        for value in result[key].flat:
+            assert str(value) in tokens, (key, value)
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("a.md", "markdown"), ("a.tex", "latex"),
+                                           ("a.HTML", "html"), ("a.txt", "text"),
+                                           (None, "text")])
+def test_format_from_the_file_name(name, fmt):
+    assert format_of(name) == fmt
+
+
+def test_solve_format_markdown_to_standard_output():
+    out = run_main("solve", SEED, "--format", "markdown")
+    assert out.returncode == 0 and out.stdout.startswith("# Solution")
+    assert out.stderr == ""
+
+
+def test_o_writes_the_file_and_nothing_else(tmp_path: Path):
+    for name, start in (("s.md", "# Solution"), ("s.tex", r"\documentclass"),
+                        ("s.html", "<!DOCTYPE html>"), ("s.txt", "Problem ─")):
+        target = tmp_path / name
+        out = run_main("solve", SEED, "-o", target)
+        assert out.returncode == 0 and out.stdout == "" and out.stderr == "", out
+        assert target.read_text(encoding="utf-8").startswith(start)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.html", "s.md", "s.tex", "s.txt"]
+
+
+def test_o_text_is_what_solve_prints():
+    text = run_main("solve", SEED).stdout
+    assert write(solved(SEED), "text") == text
+
+
+def test_explain_to_a_file_with_format_and_fragment(tmp_path: Path):
+    target = tmp_path / "walk.out"
+    out = run_main("explain", SEED, "--format", "latex", "--fragment", "--lang", "zh",
+                   "--output", target)
+    assert out.returncode == 0 and out.stdout == ""
+    body = target.read_text(encoding="utf-8")
+    assert r"\documentclass" not in body and "第 3.1 步" in body
+
+
+def test_an_unwritable_path_is_one_line_and_exit_2(tmp_path: Path):
+    out = run_main("solve", SEED, "-o", tmp_path / "missing" / "s.md")
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1 and "cannot write" in out.stderr
+    folder = run_main("explain", SEED, "-o", tmp_path)
+    assert folder.returncode == 2 and folder.stderr.count("\n") == 1
+
+
+def test_a_failed_write_leaves_the_old_file(tmp_path: Path, monkeypatch):
+    target = tmp_path / "s.md"
+    target.write_text("old", encoding="utf-8")
+
+    def fail(*args, **kwargs):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr("os.replace", fail)
+    out = run_main("solve", SEED, "-o", target)
+    assert out.returncode == 2 and "No space left" in out.stderr
+    assert target.read_text(encoding="utf-8") == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["s.md"]  # no temporary file left
+
+
+@pytest.mark.parametrize("args", [["--fragment"], ["--format", "markdown", "--fragment"],
+                                  ["--json", "--format", "html"], ["-o", ""],
+                                  ["--format", "pdf"]])
+def test_contradicting_options_are_usage_errors(args):
+    out = run_main("solve", SEED, *args)
+    assert out.returncode == 2 and out.stdout == ""
+    assert out.stderr.count("\n") == 1, out
+
+
+def test_solve_lang_zh_in_text():
+    out = run_main("solve", SEED, "--lang", "zh")
+    assert out.returncode == 0 and "前向传播：卷积" in out.stdout and "结果" in out.stdout
+
+
+def test_text_output_in_english_is_unchanged_by_the_new_options():
+    plain = run_main("solve", SEED).stdout
+    assert run_main("solve", SEED, "--format", "text", "--lang", "en").stdout == plain
+
+
+# --- the Python API --------------------------------------------------------------------------
+
+
+def test_result_methods():
+    result = convgrad.solve(SEED)
+    assert result.to_json() == run_main("solve", SEED, "--json").stdout.rstrip("\n")
+    assert json.loads(result.to_json())["dW"] == [[32, 41], [59, 68]]
+    assert result.to_markdown().startswith("# Solution")
+    assert result.to_markdown(lang="zh", explain=True).startswith("# 分步讲解")
+    assert result.to_latex().startswith(r"\documentclass")
+    assert r"\documentclass" not in result.to_latex(fragment=True)
+    assert result.to_html().startswith("<!DOCTYPE html>")
+    assert result._repr_markdown_() == result.to_markdown()
+    div = result._repr_html_()
+    assert div.startswith('<div class="convgrad"') and div.rstrip().endswith("</div>")
+    assert "<style>.convgrad" in div.replace("\n", "") and "<html" not in div
+    # the mapping of SPEC 4 as before
+    assert result["dW"].tolist() == [[32, 41], [59, 68]]
+
+
+def test_result_methods_check_their_arguments():
+    result = convgrad.solve(SEED)
+    with pytest.raises(ValueError, match="lang"):
+        result.to_markdown(lang="fr")
+    values_only = convgrad.Result({"Y": 1})
+    assert values_only._repr_html_() is None
+    with pytest.raises(ValueError, match="convgrad.solve"):
+        values_only.to_html()
+
+
+@pytest.mark.parametrize("problem", PROBLEMS, ids=lambda p: p.stem)
+def test_every_problem_in_every_format(problem):
+    result = solved(problem)
+    for fmt in ("markdown", "latex", "html"):
+        for explain in (False, True):
+            for lang in ("en", "zh"):
+                assert write(result, fmt, explain=explain, lang=lang)
