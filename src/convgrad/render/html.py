@@ -226,13 +226,15 @@ class _Writer:
     def _term(self, exp: Expansion) -> str:
         label = label_text(exp.label)
         out = label
+        joint = " = " if exp.value is not None else " → "  # → : where a number goes
         if exp.symbolic:
-            out += " = " + written(exp.symbolic, self.elide)
+            out += joint + written(exp.symbolic, self.elide)
         numeric = written(exp.numeric, self.elide)
-        out += " = " + numeric
-        value = show_number(exp.value)
-        if numeric.strip("()") != value:
-            out += " = " + value
+        out += joint + numeric
+        if exp.value is not None:
+            value = show_number(exp.value)
+            if numeric.strip("()") != value:
+                out += " = " + value
         return out
 
     # words
@@ -272,14 +274,16 @@ class _Writer:
     def expansion(self, exp: Expansion, symbolic: bool, elide: bool) -> str:
         label = escape(label_text(exp.label))
         out = f'<div class="cg-exp"><span class="cg-label">{label}</span>'
+        joint = " = " if exp.value is not None else " → "  # → : where a number goes
         if symbolic and exp.symbolic:
-            out += f'<span class="cg-sym"> = {escape(written(exp.symbolic, elide))}</span>\n'
+            out += f'<span class="cg-sym">{joint}{escape(written(exp.symbolic, elide))}</span>\n'
             out += " " * len(label_text(exp.label))
         numeric = written(exp.numeric, elide)
-        out += " = " + escape(numeric)
-        value = show_number(exp.value)
-        if numeric.strip("()") != value:
-            out += f" = <b>{escape(value)}</b>"
+        out += joint + escape(numeric)
+        if exp.value is not None:
+            value = show_number(exp.value)
+            if numeric.strip("()") != value:
+                out += f" = <b>{escape(value)}</b>"
         if exp.note:
             out += f' <span class="cg-note">({self.words(exp.note)})</span>'
         return out + "</div>"

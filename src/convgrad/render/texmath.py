@@ -273,6 +273,22 @@ LOSS_FORMULAS = {
                            r"\text{, softmax over the outputs of one sample}",
 }
 
+# the distribution losses over more than one group: the mean over the samples (_batch) or over
+# the positions of N x C x H x W maps, softmax and sums over the channels there (_channels)
+_OVER_SAMPLES = r"\text{, the mean over the } N \text{ samples}"
+_OVER_POSITIONS = r"\text{, the mean over the } G \text{ positions, over the channels at each}"
+LOSS_FORMULAS.update({
+    "cross_entropy_channels": r"L = -\frac{1}{G} \sum_p \sum_c t \ln \operatorname{softmax}(y_p)"
+                              + _OVER_POSITIONS,
+    "nll": r"L = -\sum t\, y\text{, } y \text{ log-probabilities}",
+    "nll_batch": r"L = -\frac{1}{N} \sum_n \sum t\, y_n" + _OVER_SAMPLES,
+    "nll_channels": r"L = -\frac{1}{G} \sum_p \sum_c t\, y_p" + _OVER_POSITIONS,
+    "cross_entropy_probs": r"L = -\sum t \ln y\text{, } y \text{ probabilities}",
+    "cross_entropy_probs_batch": r"L = -\frac{1}{N} \sum_n \sum t \ln y_n" + _OVER_SAMPLES,
+    "cross_entropy_probs_channels": r"L = -\frac{1}{G} \sum_p \sum_c t \ln y_p"
+                                    + _OVER_POSITIONS,
+})
+
 LOSS_DERIVATIVES = {
     "mse": r"\frac{\partial L}{\partial y} = \frac{2}{N} (y - t)",
     "sse": r"\frac{\partial L}{\partial y} = 2 (y - t)",
@@ -286,6 +302,18 @@ LOSS_DERIVATIVES = {
                            r"\text{'s sample}",
 }
 
+LOSS_DERIVATIVES.update({
+    "cross_entropy_channels": r"\frac{\partial L}{\partial y} = \frac{\operatorname{softmax}"
+                              r"(y_p) \sum t_p - t}{G}\text{, } y_p \text{ the channels at } y"
+                              r"\text{'s position}",
+    "nll": r"\frac{\partial L}{\partial y} = -t",
+    "nll_batch": r"\frac{\partial L}{\partial y} = -\frac{t}{N}",
+    "nll_channels": r"\frac{\partial L}{\partial y} = -\frac{t}{G}",
+    "cross_entropy_probs": r"\frac{\partial L}{\partial y} = -\frac{t}{y}",
+    "cross_entropy_probs_batch": r"\frac{\partial L}{\partial y} = -\frac{t}{y N}",
+    "cross_entropy_probs_channels": r"\frac{\partial L}{\partial y} = -\frac{t}{y G}",
+})
+
 LOSS_SUMS = {
     "mse": r"\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
     "sse": "{terms}",
@@ -294,7 +322,12 @@ LOSS_SUMS = {
     "bce": r"-\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
     "cross_entropy": r"-\bigl[{terms}\bigr]",
     "cross_entropy_batch": r"-\frac{{1}}{{{n}}} \bigl[{terms}\bigr]",
+    "nll": r"-\bigl[{terms}\bigr]",
+    "cross_entropy_probs": r"-\bigl[{terms}\bigr]",
 }
+LOSS_SUMS.update({key: LOSS_SUMS["cross_entropy_batch"] for key in (
+    "cross_entropy_channels", "nll_batch", "nll_channels", "cross_entropy_probs_batch",
+    "cross_entropy_probs_channels")})
 
 ACTIVATION_FORMULAS = {
     "relu": r"\operatorname{relu}(z) = \max(0, z)",
@@ -312,6 +345,16 @@ ACTIVATION_DERIVATIVES = {
     "sigmoid": r"\sigma'(z) = \sigma(z) \bigl(1 - \sigma(z)\bigr)",
     "tanh": r"\tanh'(z) = 1 - \tanh(z)^2",
 }
+
+
+def _transpose_size(axis: str, n: int, stride: int, pad: int, dilation: int, k: int,
+                    extra: int, out: int) -> str:
+    return (rf"{axis} = ({n}-1) \cdot {stride} - 2 \cdot {pad} + {dilation} \cdot ({k}-1) + "
+            rf"{extra} + 1 = {out}")
+
+
+def _over(n: Any) -> str:
+    return "" if n is None else rf"\Big/ {S(n)}"
 
 
 def _sum_of(value: Any) -> str:
@@ -366,6 +409,25 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
                                               rf"\cdot \sum t - {P(t)}}}{{{S(n)}}}"),
     "d_cross_entropy_batch_value": lambda n, s, total, t: (rf"\frac{{{S(s)} \cdot {P(total)} "
                                                            rf"- {P(t)}}}{{{S(n)}}}"),
+    "t_times": lambda t, y: rf"{P(t)} \cdot {P(y)}",
+    "d_nll": lambda n, y, t: rf"-{P(t)}" + _over(n),
+    "d_cross_entropy_probs": lambda n, y, t: (rf"-\frac{{{S(t)}}}{{{P(y)}}}" if n is None else
+                                              rf"-\frac{{{S(t)}}}{{{P(y)} \cdot {S(n)}}}"),
+    # transposed convolution: its output size, Y = convT(X, W) + b, and a scattered product
+    "conv_transpose_size": lambda h, w: (rf"{_transpose_size('H_o', *h)},\quad "
+                                         rf"{_transpose_size('W_o', *w)}"),
+    "conv_transpose": lambda x, w, b: (rf"\operatorname{{convT}}({S(x)}, {S(w)}) + {S(b)}"),
+    "adds": lambda target, product: rf"{S(target)} \mathrel{{+}}= {term(product)}",
+    # batch normalisation
+    # \bigl( \bigr), not a fraction: a long sum breaks over rows, never inside \frac
+    "mean_of": lambda terms, n: rf"\frac{{1}}{{{n}}} \bigl({_sum_of(terms)}\bigr)",
+    "root": lambda v, eps: rf"\sqrt{{{S(v)} + {S(eps)}}}",
+    "normalize": lambda x, mean, sigma: rf"\frac{{{S(x)} - {P(mean)}}}{{{P(sigma)}}}",
+    "scale_shift": lambda g, x, b: rf"{P(g)} \cdot {P(x)} + {P(b)}",
+    "bn_dx": lambda g, s, dy, dbeta, xhat, dgamma, m: (
+        rf"\frac{{{P(g)}}}{{{P(s)}}} \Bigl({S(dy)} - \frac{{{S(dbeta)}}}{{{m}}} - {P(xhat)} "
+        rf"\cdot \frac{{{S(dgamma)}}}{{{m}}}\Bigr)"),
+    "bn_dx_eval": lambda g, s, dy, *_: rf"\frac{{{P(g)}}}{{{P(s)}}} \cdot {P(dy)}",
 }
 
 
@@ -494,15 +556,18 @@ def sum_rows(sums: Any, lang: str, newline: str = r" \\ &\quad ") -> list[str]:
     rows = []
     for exp, symbolic in sums.expansions:
         label = entry(exp.label) if isinstance(exp.label, Entry) else plain(exp.label)
-        value = number(exp.value)
+        # an expansion without a value says where a number goes (x11 -> y11 += x11 w11)
+        joint = "&= " if exp.value is not None else r"&\to "
         numeric = written(exp.numeric, sums.elide, breaks=True).replace(BREAK, newline)
-        if _PARENS.sub(r"\1", numeric) != value:
-            numeric += " = " + value
+        if exp.value is not None:
+            value = number(exp.value)
+            if _PARENS.sub(r"\1", numeric) != value:
+                numeric += " = " + value
         note = rf" \qquad {said(exp.note, lang)}" if exp.note else ""
         if symbolic and exp.symbolic:
             sym = written(exp.symbolic, sums.elide, breaks=True).replace(BREAK, newline)
-            rows.append(f"{label} &= {sym}")
-            rows.append(f"&= {numeric}{note}")
+            rows.append(f"{label} {joint}{sym}")
+            rows.append(f"{joint}{numeric}{note}")
         else:
-            rows.append(f"{label} &= {numeric}{note}")
+            rows.append(f"{label} {joint}{numeric}{note}")
     return rows
