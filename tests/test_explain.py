@@ -126,12 +126,12 @@ def test_chinese_walkthrough_has_the_same_formulas(seed_example):
 
 def test_large_problem_is_summarised():
     rng = np.random.default_rng(0)
-    problem = {"input": rng.integers(-2, 3, (1, 20, 20)), "kernel": rng.integers(-1, 2, (3, 3)),
-               "grad_output": rng.integers(-1, 2, (18, 18))}
+    problem = {"input": rng.integers(-2, 3, (1, 14, 14)), "kernel": rng.integers(-1, 2, (3, 3)),
+               "grad_output": rng.integers(-1, 2, (12, 12))}
     text = walkthrough(problem)
-    assert "... 320 more, same rule" in text  # 324 outputs: 4 in full, the rest summarised
+    assert "... 140 more, same rule" in text  # 144 outputs: 4 in full, the rest summarised
     assert len(text.splitlines()) < 700
-    assert walkthrough(problem, show_all=True).count("Step 3.") == 324
+    assert walkthrough(problem, show_all=True).count("Step 3.") == 144
 
 
 def test_step_without_terminal_prints_everything_and_never_waits(seed_example):

@@ -27,6 +27,15 @@ from convgrad.result import Result
 
 from .conftest import PROBLEMS, ROOT
 
+# Outside programs, about half a minute: a plain `pytest` leaves them out, `pytest -m
+# renderers` runs them (as CI does, after the suite).
+pytestmark = [
+    pytest.mark.renderers,
+    pytest.mark.skipif("'renderers' not in config.getoption('markexpr') or "
+                       "'not renderers' in config.getoption('markexpr')",
+                       reason="the real renderers: pytest -m renderers"),
+]
+
 JS = ROOT / ".ci" / "js"
 SCRIPTS = Path(__file__).parent / "js"
 CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
