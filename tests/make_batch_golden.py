@@ -58,7 +58,14 @@ def golden(torch: Any) -> dict[str, Any]:
             item.update(dW=values(w2.grad), db=values(b2.grad))
         layers.append(item)
     return {"Y": values(outputs[-1]), "dY": values(outputs[-1].grad), "dX": values(x.grad),
-            "loss": loss.item(), "layers": layers}
+            "loss": loss.item(), "layers": layers, "conventions": PYTORCH}
+
+
+# What the computation above is: PyTorch's conventions, SPEC section 7's pytorch column.
+PYTORCH = {"profile": "pytorch", "same_padding": "end", "pool_ceil": False, "pool_padding": 0,
+           "avg_count_padding": True, "max_ties": "first", "kink": 0, "layout": "NCHW",
+           "kernel_layout": "OIHW", "flatten": "CHW", "dense_weights": "out_in",
+           "conv": "cross_correlation", "index_base": 1}
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ def test_seed_000_worked_example(seed_example):
     assert r["db"] == 9 and not isinstance(r["db"], np.ndarray)
     assert r["dX"].tolist() == [[1, 2, 0], [2, 2, 2], [-3, 0, 3]]
     assert r["warnings"] == []
-    assert set(r) == {"Y", "dY", "dW", "db", "dX", "loss", "warnings"}
+    assert set(r) == {"Y", "dY", "dW", "db", "dX", "loss", "conventions", "warnings"}
 
 
 def test_problem_as_path_string_text_and_dict_agree(seed_example):

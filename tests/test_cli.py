@@ -33,7 +33,8 @@ def test_solve_json_is_one_object_with_exact_strings(seed_example):
     assert doc["dX"] == [[1, 2, 0], [2, 2, 2], [-3, 0, 3]]
     assert doc["exact"]["dW"] == [["32", "41"], ["59", "68"]]
     assert doc["exact"]["loss"] == "23"
-    assert list(doc) == ["Y", "dY", "dW", "db", "dX", "loss", "exact"]
+    assert list(doc) == ["Y", "dY", "dW", "db", "dX", "loss", "conventions", "exact"]
+    assert doc["conventions"]["profile"] == "pytorch" and len(doc["conventions"]) == 13
 
 
 def test_solve_json_float_mode_has_no_exact_key(seed_example):
@@ -46,8 +47,8 @@ def test_json_keys_with_activation_pool_and_learning_rate():
     path = Path(__file__).parent.parent / "problems" / "fractions_and_strings.yaml"
     doc = json.loads(runner.invoke(app, ["solve", str(path), "--json"]).stdout)
     assert list(doc) == ["Y", "dY", "dW", "db", "dX", "loss", "Z", "dZ", "A", "dA", "W_new",
-                         "b_new", "exact"]
-    assert set(doc["exact"]) == set(doc) - {"exact"}
+                         "b_new", "conventions", "exact"]
+    assert set(doc["exact"]) == set(doc) - {"exact", "conventions"}
     # Strings are fractions in lowest terms, sign first.
     for text in doc["exact"]["dW"][0] + [doc["exact"]["loss"]]:
         if "/" in text:
@@ -94,7 +95,9 @@ def test_bad_input_is_one_line_on_stderr_exit_2(args, text, key):
 def test_forward_only_notes_the_missing_target():
     out = run_main("solve", "-", "--json", stdin="input: '1 2; 3 4'\nkernel: '1 1'\n")
     assert out.returncode == 0
-    assert json.loads(out.stdout) == {"Y": [[3], [7]], "exact": {"Y": [["3"], ["7"]]}}
+    doc = json.loads(out.stdout)
+    assert doc.pop("conventions")["profile"] == "pytorch"
+    assert doc == {"Y": [[3], [7]], "exact": {"Y": [["3"], ["7"]]}}
     assert "backward pass needs" in out.stderr
 
 
@@ -130,6 +133,7 @@ def test_solve_json_is_byte_for_byte_stable(path):
     else:  # float64 sums may differ in the last bit with another BLAS: same keys, 1e-12
         got, want = json.loads(out.stdout), json.loads(pinned)
         assert list(got) == list(want)
+        assert got.pop("conventions") == want.pop("conventions")
         np.testing.assert_allclose(np.asarray(_flat(got), float), np.asarray(_flat(want), float),
                                    rtol=1e-12, atol=1e-15)
 

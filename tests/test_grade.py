@@ -145,6 +145,7 @@ def test_right_answers_text_report_and_exit_0(work):
 def test_every_result_of_solve_json_passes_as_an_answers_file(work, problem):
     solved = json.loads(run(work, problem, "--json", command="solve").stdout)
     exact = solved.pop("exact", None)
+    solved.pop("conventions")  # what the results were computed under, not a result
     name = write(work, "all.yaml", json.dumps(solved))  # JSON is YAML
     proc, doc = run_json(work, problem, name)
     assert proc.returncode == 0, proc.stdout
@@ -1310,7 +1311,7 @@ def test_unanswered_lists_only_top_level_keys_of_solve_json(work):
     solved = json.loads(run(work, MULTI, "--json", command="solve").stdout)
     code, report, _, _ = graded(work, "db: '9/4 13/4'\n", problem=MULTI)
     assert code == 0
-    expected = [k for k in solved if k not in ("exact", "db")]
+    expected = [k for k in solved if k not in ("exact", "conventions", "db")]
     assert report["unanswered"] == expected and "Z" in expected
 
 

@@ -979,7 +979,8 @@ def assert_matches_reference(result: dict, doc: dict, layers: list[tuple], x: np
     loss, _, lr = objective
     x_shape = parse_array(doc["input"]).shape
     single = "layers" not in doc
-    expected_keys = {"Y", "dY", "dX", "warnings"} | ({"loss"} if loss else set())
+    expected_keys = {"Y", "dY", "dX", "conventions", "warnings"} | (
+        {"loss"} if loss else set())
 
     if single:
         conv = layers[0]

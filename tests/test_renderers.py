@@ -165,6 +165,7 @@ def shown_numbers(result: Result) -> set[str]:
     """Every number of `solve --json` as the page writes it: exact ones as fractions,
     floats to 6 significant figures."""
     doc = json.loads(result.to_json())
+    doc.pop("conventions")  # words, not numbers: the page states them in its first section
     values = doc.get("exact", doc)
     out: set[str] = set()
 

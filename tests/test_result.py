@@ -29,7 +29,7 @@ def test_solve_returns_a_result_exported_by_convgrad():
     assert isinstance(result, convgrad.Result) and isinstance(result, dict)
     assert convgrad.Result is Result
     assert result.exact is True
-    assert list(result) == ["Y", "dY", "dW", "db", "dX", "loss", "warnings"]
+    assert list(result) == ["Y", "dY", "dW", "db", "dX", "loss", "conventions", "warnings"]
     assert result.top_keys == ["Y", "dY", "dW", "db", "dX", "loss"]
     assert set(result.top_keys) <= set(RESULT_KEYS)
     assert result["Y"].tolist() == [[Fraction(1, 3), Fraction(2, 3)], [1, Fraction(4, 3)]]

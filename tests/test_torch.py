@@ -303,7 +303,7 @@ def _single_params():
 def test_single_layer_matches_torch(case):
     result = convgrad.solve(case["problem"], exact=False)
     expected = torch_single(case)
-    assert set(result) - {"warnings"} == set(expected), \
+    assert set(result) - {"warnings", "conventions"} == set(expected), \
         f"keys {sorted(set(result) - {'warnings'})}, expected {sorted(expected)}"
     for key, value in expected.items():
         compare(key, result[key], value)
@@ -524,7 +524,7 @@ def test_network_matches_torch(case):
     p = case["problem"]
     result = convgrad.solve(p, exact=False)
     expected = torch_network(case)
-    assert set(result) - {"warnings"} == set(expected["top"]) | {"layers"}
+    assert set(result) - {"warnings", "conventions"} == set(expected["top"]) | {"layers"}
     for key, value in expected["top"].items():
         compare(key, result[key], value)
     names = expected_names(p["layers"])

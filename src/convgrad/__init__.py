@@ -22,7 +22,7 @@ __version__ = "0.1.0"
 __all__ = ["ProblemError", "Result", "__version__", "solve"]
 
 
-def solve(problem: Any, exact: bool | None = None) -> Result:
+def solve(problem: Any, exact: bool | None = None, conventions: str | None = None) -> Result:
     """Solve a problem: forward pass, loss and every gradient.
 
     problem: a ``pathlib.Path`` or a string naming an existing file (read as
@@ -30,6 +30,8 @@ def solve(problem: Any, exact: bool | None = None) -> Result:
     arrays where the file holds matrices).
     exact: None decides as the command line does, True forces exact fractions,
     False forces float64.
+    conventions: a profile's name (pytorch, tensorflow, caffe, cs231n, coursera, textbook),
+    in place of the problem's own `conventions: {profile: ...}`, as `--conventions`.
 
     Returns a Result, a dict with the keys of ``convgrad solve --json`` (``Y``,
     ``dY``, ``dW``, ``db``, ``dX``, ``loss``, ...) as NumPy arrays (object arrays
@@ -45,7 +47,7 @@ def solve(problem: Any, exact: bool | None = None) -> Result:
     # NumPy's floating-point warnings (overflow in exp ...) are not convgrad's warnings,
     # and SPEC 4 raises none through the warnings module.
     with np.errstate(all="ignore"):
-        solved = run(load_problem(problem), exact=exact)
+        solved = run(load_problem(problem, conventions), exact=exact)
     return Result.from_run(solved)
 
 

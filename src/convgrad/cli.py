@@ -120,6 +120,9 @@ FORMAT_HELP = ("The output's format: text (the terminal's, the default), markdow
 OUTPUT_HELP = "Write the output to this file (atomically) instead of standard output."
 FRAGMENT_HELP = "With --format latex: the document's body alone, to put into another."
 LANG_HELP = "The words of the output: en (English) or zh (Chinese)."
+CONVENTIONS_HELP = ("The conventions' profile (pytorch, tensorflow, caffe, cs231n, coursera, "
+                    "textbook), in place of the problem's own; its other convention keys still "
+                    "apply on top.")
 
 
 @dataclass(kw_only=True)
@@ -138,6 +141,7 @@ class SolveOptions:
     json: bool = _flag("--json", "Print one JSON object with every result, nothing else.")
     exact: bool = _flag("--exact", EXACT_HELP)
     float_: bool = _flag("--float", FLOAT_HELP)
+    conventions: str | None = _option("--conventions", CONVENTIONS_HELP)
     terms: str = _option("--terms", "Term expansions: all, auto (full for homework-size "
                          "problems, summarised for large ones) or none.", default="auto",
                          choices=("all", "auto", "none"))
@@ -160,6 +164,7 @@ class ExplainOptions:
                                   "(Chinese).", default="en", choices=("en", "zh"))
     exact: bool = _flag("--exact", EXACT_HELP)
     float_: bool = _flag("--float", FLOAT_HELP)
+    conventions: str | None = _option("--conventions", CONVENTIONS_HELP)
     format: str | None = _option("--format", FORMAT_HELP, choices=FORMATS)
     output: str | None = _option("-o", OUTPUT_HELP, aliases=("--output",))
     fragment: bool = _flag("--fragment", FRAGMENT_HELP)
@@ -182,6 +187,7 @@ class CheckOptions:
                                                  "expected value at N decimals.")
     sig_figs: int | None = _option("--sig-figs", "Right when the answer has the expected "
                                                  "value's N significant figures.")
+    conventions: str | None = _option("--conventions", CONVENTIONS_HELP)
     exact: bool = _flag("--exact", "Compare exact fractions exactly (the problem must be "
                                    "rational).")
     summary: bool = _flag("--summary", "Print only the summary table, not each file's "
@@ -389,16 +395,17 @@ def _errors(debug: bool) -> Iterator[None]:
 # --- the commands' work -------------------------------------------------------------------
 
 
-def _load(problem: str | None) -> Any:
+def _load(problem: str | None, conventions: str | None = None) -> Any:
     from convgrad.reader import problem_from_text, read_file
 
     if problem is None:
         _say("note: no problem file given; using the built-in worked example "
              "(3x3 input, 2x2 kernel, MSE loss)")
-        return problem_from_text(WORKED_EXAMPLE, source="<built-in example>")
+        return problem_from_text(WORKED_EXAMPLE, source="<built-in example>",
+                                 conventions=conventions)
     if problem == "-" and sys.stdin is None:
         raise ProblemError("<stdin>: standard input is closed; give a problem file")
-    return read_file(problem)  # a path, or "-" for standard input
+    return read_file(problem, conventions)  # a path, or "-" for standard input
 
 
 def _exact_choice(exact: bool, float_: bool) -> bool | None:
@@ -421,7 +428,8 @@ def run_solve(options: SolveOptions) -> int:
     from convgrad.engine import run
 
     fmt = _format(options.format, options.output, options.fragment, options.json)
-    solved = run(_load(options.problem), exact=_exact_choice(options.exact, options.float_))
+    solved = run(_load(options.problem, options.conventions),
+                 exact=_exact_choice(options.exact, options.float_))
     _print_messages(solved)
     if options.json:
         from convgrad.result import Result
@@ -494,7 +502,8 @@ def run_explain(options: ExplainOptions) -> int:
     from convgrad.engine import run
 
     fmt = _format(options.format, options.output, options.fragment)
-    solved = run(_load(options.problem), exact=_exact_choice(options.exact, options.float_))
+    solved = run(_load(options.problem, options.conventions),
+                 exact=_exact_choice(options.exact, options.float_))
     _print_messages(solved)
     if fmt != "text" or options.output is not None:
         from convgrad.render.formats import write
@@ -547,7 +556,8 @@ def run_check(options: CheckOptions) -> int:
     if options.gradescope is not None and len(options.answers) != 1:
         raise ProblemError("--gradescope writes the results of one submission; give one "
                            "answers file")
-    solved = run(_load(options.problem), exact=True if options.exact else None)
+    solved = run(_load(options.problem, options.conventions),
+                 exact=True if options.exact else None)
     with unlimited_int_digits():  # exact results of any size are compared and written
         return _grade_and_report(options, solved, tolerance, weights, required)
 

@@ -48,6 +48,72 @@ LAYER_TYPES = ("conv", *ACTIVATIONS[1:], "max_pool", "avg_pool", "flatten", "den
                "log_softmax", "conv_transpose", "batch_norm", "conv1d")
 
 
+# --- conventions (SPEC section 7) -----------------------------------------------------------
+
+# Each convention key and its values, the default (PyTorch's) first.
+CONVENTION_VALUES: dict[str, tuple] = {
+    "same_padding": ("end", "start", "symmetric"),
+    "pool_ceil": (False, True),
+    "pool_padding": (0,),  # or an int, a pair [ph, pw], or "same" (checked by the reader)
+    "avg_count_padding": (True, False),
+    "max_ties": ("first", "last", "all", "split"),
+    "kink": (0, 1, Fraction(1, 2)),
+    "layout": ("NCHW", "NHWC"),
+    "kernel_layout": ("OIHW", "HWIO"),
+    "flatten": ("CHW", "HWC"),
+    "dense_weights": ("out_in", "in_out"),
+    "conv": ("cross_correlation", "convolution"),
+    "index_base": (1, 0),
+}
+
+# The profiles: only these keys; a default a profile leaves alone (a leaky slope) stays SPEC's.
+PROFILES: dict[str, dict[str, object]] = {
+    "pytorch": {},
+    "tensorflow": {"avg_count_padding": False, "layout": "NHWC", "kernel_layout": "HWIO",
+                   "flatten": "HWC", "dense_weights": "in_out"},
+    "caffe": {"same_padding": "symmetric", "pool_ceil": True},
+    "cs231n": {"same_padding": "symmetric", "dense_weights": "in_out", "index_base": 0},
+    "coursera": {"same_padding": "symmetric", "max_ties": "all", "layout": "NHWC",
+                 "kernel_layout": "HWIO", "flatten": "HWC", "dense_weights": "in_out"},
+    "textbook": {"conv": "convolution"},
+}
+
+
+@dataclass(frozen=True)
+class Conventions:
+    """The conventions in force (SPEC section 7): a profile's values, then the problem's own
+    keys on top. `profile` names the profile applied (pytorch by default)."""
+
+    profile: str = "pytorch"
+    same_padding: str = "end"
+    pool_ceil: bool = False
+    pool_padding: int | tuple[int, int] | str = 0
+    avg_count_padding: bool = True
+    max_ties: str = "first"
+    kink: Number = 0
+    layout: str = "NCHW"
+    kernel_layout: str = "OIHW"
+    flatten: str = "CHW"
+    dense_weights: str = "out_in"
+    conv: str = "cross_correlation"
+    index_base: int = 1
+
+    def items(self) -> list[tuple[str, object]]:
+        """Every key with its value, in SPEC's order (the profile first)."""
+        return [("profile", self.profile),
+                *((key, getattr(self, key)) for key in CONVENTION_VALUES)]
+
+    @property
+    def own(self) -> dict[str, object]:
+        """The keys whose value is not the profile's (set by the problem on top of it)."""
+        base = Conventions.of_profile(self.profile)
+        return {key: value for key, value in self.items()[1:] if getattr(base, key) != value}
+
+    @staticmethod
+    def of_profile(name: str) -> Conventions:
+        return Conventions(profile=name, **PROFILES[name])  # type: ignore[arg-type]
+
+
 # --- the validated problem -----------------------------------------------------
 
 
@@ -232,6 +298,7 @@ class Problem:
     lines: dict[tuple, int] = field(default_factory=dict, repr=False)
     # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
     work: tuple[int, int] = (0, 0)
+    conventions: Conventions = field(default_factory=Conventions)
 
     def work_bytes(self, exact: bool) -> int:
         """Memory that solving needs, estimated from the shapes, in float64 or exact

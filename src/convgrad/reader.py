@@ -11,6 +11,7 @@ import contextlib
 import math
 import os
 import re
+from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -21,6 +22,7 @@ from convgrad.errors import POOL_DROPPED, UNCOVERED, Notice, ProblemError
 from convgrad.model import (
     ACTIVATIONS,
     BATCH_NORM_MODES,
+    CONVENTION_VALUES,
     DEFAULT_EPS,
     DISTRIBUTION_LOSSES,
     FLOAT_BYTES,
@@ -30,11 +32,13 @@ from convgrad.model import (
     MAX_WORK_BYTES,
     PADDING_MODES,
     POOL_TYPES,
+    PROFILES,
     REPORT_BYTES,
     SOFTMAX_DIMS,
     Activation,
     BatchNorm,
     Conv,
+    Conventions,
     ConvTranspose,
     Dense,
     Flatten,
@@ -77,39 +81,46 @@ CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel", "
 CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
+# Convention keys whose other values are not computed yet: refused, never silently ignored.
+NOT_YET = ("same_padding", "pool_ceil", "pool_padding", "avg_count_padding", "max_ties", "kink",
+           "layout", "kernel_layout", "flatten", "dense_weights", "index_base")
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
-            "target", "loss", "grad_output", "learning_rate", "steps", "layers")
+            "target", "loss", "grad_output", "learning_rate", "steps", "layers", "conventions")
 
 
 # --- reading YAML ----------------------------------------------------------------
 
 
-def load_problem(problem: Any) -> Problem:
+def load_problem(problem: Any, conventions: str | None = None) -> Problem:
     """A problem from a path, YAML text, or a dict (nested lists or NumPy arrays), as
-    ``convgrad.solve`` takes it (SPEC section 4); a Problem is returned as it is."""
+    ``convgrad.solve`` takes it (SPEC section 4); a Problem is returned as it is.
+
+    conventions: a profile's name (SPEC section 7), applied in place of the problem's own
+    `profile`; the problem's other convention keys still go on top of it.
+    """
     if isinstance(problem, Problem):
         return problem
     if isinstance(problem, os.PathLike):
-        return read_file(problem)
+        return read_file(problem, conventions)
     if isinstance(problem, str):
         one_line = "\n" not in problem
         if one_line and (os.path.exists(problem) or problem.strip().endswith((".yaml", ".yml"))):
-            return read_file(problem)
+            return read_file(problem, conventions)
         try:
-            return problem_from_text(problem, source="<text>")
+            return problem_from_text(problem, source="<text>", conventions=conventions)
         except ProblemError as exc:
             if one_line and ":" not in problem:  # most likely a path with a typo
                 raise ProblemError(f"{exc} (and no file is named '{problem.strip()}')") from None
             raise
     if isinstance(problem, dict):
-        return problem_from_dict(problem, source="<dict>")
+        return problem_from_dict(problem, source="<dict>", conventions=conventions)
     raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")
 
 
-def read_file(path: str | os.PathLike) -> Problem:
+def read_file(path: str | os.PathLike, conventions: str | None = None) -> Problem:
     """A problem from a file, or from standard input for "-"."""
     name = "<stdin>" if str(path) == "-" else str(path)
-    return problem_from_text(read_text(path), source=name)
+    return problem_from_text(read_text(path), source=name, conventions=conventions)
 
 
 def read_text(path: str | os.PathLike) -> str:
@@ -167,9 +178,10 @@ def _decode(data: bytes, name: str) -> str:
             from None
 
 
-def problem_from_text(text: str, source: str = "<text>") -> Problem:
+def problem_from_text(text: str, source: str = "<text>", conventions: str | None = None
+                      ) -> Problem:
     data, lines = load_yaml(text, source)
-    return problem_from_dict(data, source=source, lines=lines)
+    return problem_from_dict(data, source=source, lines=lines, conventions=conventions)
 
 
 # Characters that YAML text cannot hold (the C0 and C1 controls other than tab, line breaks
@@ -643,8 +655,10 @@ _FLOW_TOKENS = re.compile(r"""\\.|''|[\[\]{}"']|(?:^|(?<=[ \t]))#[^\n]*""", re.M
 
 
 def problem_from_dict(data: Any, source: str = "<dict>",
-                      lines: dict[tuple, int] | None = None) -> Problem:
-    """Validate a problem given as plain values (the YAML file's mapping, or a user's dict)."""
+                      lines: dict[tuple, int] | None = None, conventions: str | None = None
+                      ) -> Problem:
+    """Validate a problem given as plain values (the YAML file's mapping, or a user's dict).
+    conventions: a profile's name, in place of the problem's own (see load_problem)."""
     where = Where(source, lines or {})
     if data is None:
         raise ProblemError(f"{source}: the file is empty (no keys); write a problem with at "
@@ -653,7 +667,7 @@ def problem_from_dict(data: Any, source: str = "<dict>",
         kind = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
         raise ProblemError(f"{source}: the top level is {kind}; a problem is a mapping of keys "
                            "such as 'input:', 'kernel:' and 'target:'")
-    return _Builder(where, data).build()
+    return _Builder(where, data, conventions).build()
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
@@ -666,9 +680,10 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 
 
 class _Builder:
-    def __init__(self, where: Where, data: dict) -> None:
+    def __init__(self, where: Where, data: dict, profile: str | None = None) -> None:
         self.where = where
         self.data = data
+        self.profile = profile  # the command line's --conventions, over the file's profile
         self.warnings: list[Notice] = []
         self.kept = 0  # values the passes of the layers read so far keep or make
         self.reported = 0  # values they report
@@ -783,9 +798,70 @@ class _Builder:
 
     # the problem
 
+    def read_conventions(self, value: Any) -> Conventions:
+        """The `conventions` mapping (SPEC section 7): a profile (the command line's
+        --conventions in place of the file's), then the file's own keys on top of it."""
+        path: tuple = ("conventions",)
+        if value is None:
+            value = {}
+        if not isinstance(value, dict):
+            raise self.err(path, "must be a mapping of convention keys, for example "
+                           "conventions: {profile: tensorflow, max_ties: all}")
+        self.check_keys(value, ("profile", *CONVENTION_VALUES), path)
+        profile = self.profile
+        if profile is None:
+            profile = str(self.get(value, "profile", "pytorch")).strip().lower()
+            if profile not in PROFILES:
+                raise self.err((*path, "profile"), f"'{value['profile']}' is not a profile; "
+                               f"{_suggest(profile, tuple(PROFILES))}")
+        elif profile not in PROFILES:
+            raise ProblemError(f"--conventions {profile}: not a profile; "
+                               f"{_suggest(profile, tuple(PROFILES))}")
+        own = {key: self.convention((*path, key), key, value[key])
+               for key in CONVENTION_VALUES if value.get(key) is not None}
+        conventions = replace(Conventions.of_profile(profile), **own)
+        for key, choice in conventions.items()[1:]:
+            if key in NOT_YET and choice != getattr(Conventions(), key):
+                where = (*path, key) if key in own else (*path, "profile")
+                shown = str(choice).lower() if isinstance(choice, bool) else choice
+                raise self.err(where, f"{key}: {shown} is not computed yet (profile "
+                               f"{profile}); only PyTorch's {key} is, for now")
+        return conventions
+
+    def convention(self, path: tuple, key: str, value: Any) -> Any:
+        """One convention key's value, checked: its choices, or pool_padding's forms."""
+        choices = CONVENTION_VALUES[key]
+        if key == "pool_padding":
+            if isinstance(value, str) and value.strip().lower() == "same":
+                return "same"
+            pad = self.pair(path, value, 0, "pool_padding (an int, a pair [ph, pw] or 'same')")
+            return pad[0] if pad[0] == pad[1] else pad
+        if isinstance(choices[0], bool):
+            if not isinstance(value, bool):
+                raise self.err(path, f"must be true or false, not {value!r}")
+            return value
+        if key in ("kink", "index_base"):
+            number = value if isinstance(value, (int, Fraction)) and not isinstance(
+                value, bool) else None
+            if isinstance(value, str):
+                with contextlib.suppress(ValueError, ZeroDivisionError):
+                    number = Fraction(value.strip())
+            if number is None or number not in choices:
+                shown = ", ".join(str(c) for c in choices)
+                raise self.err(path, f"is {value!r}; {key} is one of {shown}")
+            return int(number) if Fraction(number).denominator == 1 else Fraction(number)
+        text = str(value).strip()
+        for choice in choices:
+            if text.lower() == str(choice).lower():
+                return choice
+        raise self.err(path, f"'{value}' is not a {key} convention; "
+                       f"{_suggest(text, [str(c) for c in choices])}")
+
     def build(self) -> Problem:
         data = self.data
         self.check_keys(data, TOP_KEYS)
+        # First: the conventions say how the arrays that follow are written.
+        self.conventions = self.read_conventions(data.get("conventions"))
         if data.get("input") is None:
             raise self.err(("input",), "is missing: give the input matrix X, for example "
                            "input: \"1 2 3; 4 5 6; 7 8 9\"")
@@ -822,7 +898,8 @@ class _Builder:
             x = self.array(("input",), data["input"]).reshape(samples, *x.shape)
         problem = Problem(source=self.where.source, x=x, x_shape=x_shape, layers=layers,
                           single=single, batched=batched, lines=self.where.lines,
-                          warnings=self.warnings, work=(self.kept, self.reported))
+                          warnings=self.warnings, work=(self.kept, self.reported),
+                          conventions=self.conventions)
         for key in ("name", "description"):
             if data.get(key) is not None and problem.name is None:
                 problem.name = str(data[key]).strip()
@@ -1137,8 +1214,12 @@ class _Builder:
             padding_text = str(values[0]) if len(values) == 1 else str(list(values))
         mode = self.padding_mode(path, spec, (H, W), pad)
         flip = spec.get("flip_kernel")
-        if flip is None:
-            flip = False
+        own = self.data.get("conventions")
+        if flip is not None and isinstance(own, dict) and own.get("conv") is not None:
+            raise self.err((*path, "flip_kernel"), "and the convention 'conv' both say whether "
+                           "the kernel is flipped; give one of them")
+        if flip is None:  # the convention: true convolution flips, cross-correlation does not
+            flip = self.conventions.conv == "convolution"
         if not isinstance(flip, bool):
             raise self.err((*path, "flip_kernel"), f"must be true or false, not {flip!r}")
         self.window(kpath, (KH, KW), "kernel")

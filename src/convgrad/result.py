@@ -86,6 +86,9 @@ class Result(dict[str, Any]):
             result["layers"] = [_layer_values(problem, step) for step in passes]
         if run.rounds:
             result["steps"] = [_round_values(problem, passes, round_) for round_ in run.rounds]
+        # The conventions in force, every key (SPEC section 7); a pair as a list, as written.
+        result["conventions"] = {key: list(value) if isinstance(value, tuple) else value
+                                 for key, value in problem.conventions.items()}
         result["warnings"] = [str(notice) for notice in problem.warnings]
         return result
 
@@ -237,10 +240,12 @@ def json_text(values: Mapping[str, Any], exact: bool) -> str:
 def json_object(values: Mapping[str, Any], exact: bool) -> dict[str, Any]:
     """The `solve --json` object: JSON numbers, and when exact an `exact` twin of strings.
 
-    Numbers are written by `json_number`; "warnings" is left out (they go to standard
-    error). A float64 result that is not a finite number has no JSON number: ProblemError.
+    Numbers are written by `json_number`; "conventions" is written as it is (every key,
+    after the results); "warnings" is left out (they go to standard error). A float64
+    result that is not a finite number has no JSON number: ProblemError.
     """
-    numeric = {key: value for key, value in values.items() if key != "warnings"}
+    numeric = {key: value for key, value in values.items()
+               if key not in ("warnings", "conventions")}
     for key, value in numeric.items():
         if key == "layers":
             for k, layer in enumerate(value, start=1):
@@ -251,6 +256,10 @@ def json_object(values: Mapping[str, Any], exact: bool) -> dict[str, Any]:
             _finite(value, key)
     with unlimited_int_digits():
         doc = {key: json_numbers(value) for key, value in numeric.items()}
+        if "conventions" in values:
+            doc["conventions"] = {key: value if isinstance(value, (str, bool, list))
+                                  else json_number(value)
+                                  for key, value in values["conventions"].items()}
         if exact:
             doc["exact"] = {key: exact_strings(value) for key, value in numeric.items()}
     return doc

@@ -391,6 +391,10 @@ class Trace:
             lines.append(phrase("fact.learning_rate", lr=_value(solved.learning_rate)))
         arithmetic = phrase("arith.exact" if solved.exact else "arith.float")
         lines.append(phrase("fact.arithmetic", mode=arithmetic))
+        # The conventions in force, every key (SPEC section 7), the profile's name first.
+        conventions = problem.conventions.items()
+        lines.append(phrase("fact.conventions", profile=conventions[0][1],
+                            keys=form("settings", conventions[1:])))
         if solved.exact and _has_long(solved):
             lines.append(phrase("fact.long_numbers", digits=LONG_DIGITS))
         return Section(phrase("title.problem"), phrase("why.problem"), lines=lines,

@@ -79,3 +79,12 @@ def check_name(labeler: Labeler, shown: tuple[int, ...], new: bool = False) -> s
 def entry_check_name(entry: Entry) -> str:
     """An entry of the trace by the name `check` takes (see check_name)."""
     return check_name(entry.label, entry.label.shown_index(entry.index), entry.new)
+
+
+def setting_text(value: object) -> str:
+    """A convention's value as a problem file writes it: false, [1, 2], 1/2, NHWC."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, tuple):
+        return f"[{', '.join(str(v) for v in value)}]"
+    return str(value)

@@ -19,7 +19,7 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.render.naming import array_name, entry_name
+from convgrad.render.naming import array_name, entry_name, setting_text
 from convgrad.render.words import say
 from convgrad.trace import (
     Entry,
@@ -246,6 +246,8 @@ FORMS: dict[str, Callable[..., str]] = {
     "cross_entropy": lambda y, t: f"{P(t)}·ln softmax(Y){_suffix(y)}",
     "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
     "t_times": lambda t, y: f"{P(t)}·{P(y)}",
+    # the conventions in force: same_padding end, pool_ceil false, ... (SPEC section 7)
+    "settings": lambda pairs: ", ".join(f"{key} {setting_text(value)}" for key, value in pairs),
     # a layer's Jacobian entry: ∂y1/∂x2
     "partial": lambda y, x: f"∂{S(y)}/∂{S(x)}",
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from convgrad.render.naming import entry_label
+from convgrad.render.naming import entry_label, setting_text
 from convgrad.render.words import say as say_key
 from convgrad.trace import Entry, Form, Phrase, Terms, Whole, show_number
 
@@ -410,6 +410,8 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "d_cross_entropy_batch_value": lambda n, s, total, t: (rf"\frac{{{S(s)} \cdot {P(total)} "
                                                            rf"- {P(t)}}}{{{S(n)}}}"),
     "t_times": lambda t, y: rf"{P(t)} \cdot {P(y)}",
+    "settings": lambda pairs: mtext(", ".join(f"{key} {setting_text(value)}"
+                                               for key, value in pairs)),
     "d_nll": lambda n, y, t: rf"-{P(t)}" + _over(n),
     "d_cross_entropy_probs": lambda n, y, t: (rf"-\frac{{{S(t)}}}{{{P(y)}}}" if n is None else
                                               rf"-\frac{{{S(t)}}}{{{P(y)} \cdot {S(n)}}}"),

@@ -273,6 +273,7 @@ WORDS: dict[str, tuple[str, str]] = {
                          "{layer}：log_softmax（dim: {dim}），{groups} 组，每组 {n} 个值："
                          "{shape} -> {shape}"),
     "fact.loss": ("Loss: {loss}, {what}: {formula}", "损失：{loss}，{what}：{formula}"),
+    "fact.conventions": ("Conventions ({profile}): {keys}", "约定（{profile}）：{keys}"),
     "loss.mse": ("the mean of the squared errors", "平方误差的平均值"),
     "loss.sse": ("the sum of the squared errors", "平方误差之和"),
     "loss.half_sse": ("half the sum of the squared errors", "平方误差之和的一半"),
