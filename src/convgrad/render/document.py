@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from convgrad.render.naming import check_key, check_name, entry_check_name
+from convgrad.model import Conventions
+from convgrad.render.naming import check_key, check_name, entry_check_name, result_axes
 from convgrad.render.words import WORDS
 from convgrad.trace import (
     Entry,
@@ -189,12 +190,7 @@ def results_part(trace: Trace, full: bool) -> Part:
     for key in result.top_keys:
         value = result[key]
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            param = key in ("dW", "W_new", "db", "b_new")
-            if batched and not param:  # the batch axis first
-                axes: tuple[str, ...] = ("sample", "channel")[:max(value.ndim - 2, 0)]
-            else:
-                axes = ("filter", "channel") if value.ndim == 4 else \
-                    ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
+            axes = result_axes(key, value.ndim, batched, trace.problem.conventions)
             grids.append(Grid(Matrix(key, value, axis_names=axes)))
         else:
             if isinstance(value, np.ndarray):
@@ -206,11 +202,12 @@ def results_part(trace: Trace, full: bool) -> Part:
     arithmetic = Phrase("arith.exact" if trace.run.exact else "arith.float")
     blocks.append(Lines([*scalars, Phrase("fact.arithmetic", {"mode": arithmetic})], "fact"))
     for k, step in enumerate(result.get("steps") or [], start=1):
-        blocks += _training_step(k, step, full)
+        blocks += _training_step(k, step, full, trace.problem.conventions)
     return Part(Phrase("title.results"), None, blocks)
 
 
-def _training_step(k: int, step: dict[str, Any], full: bool) -> list[Block]:
+def _training_step(k: int, step: dict[str, Any], full: bool, conventions: Conventions
+                   ) -> list[Block]:
     """One round of `steps: k` (SPEC section 6), as `solve` shows it: its loss, before its
     update, and the parameters after it, by the keys `check` takes (steps[2].W_new)."""
     named = [(f"steps[{k}].{layer['name']}.{key}", value)
@@ -221,7 +218,7 @@ def _training_step(k: int, step: dict[str, Any], full: bool) -> list[Block]:
     grids = []
     for name, value in named:
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            axes = ("filter", "channel") if value.ndim == 4 else ("slice",)
+            axes = result_axes(name, value.ndim, False, conventions)
             grids.append(Grid(Matrix(name, value, axis_names=axes)))
         else:
             lines.append(Form("is", (name, value[()] if isinstance(value, np.ndarray)
