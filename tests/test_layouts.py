@@ -275,3 +275,41 @@ def test_a_target_in_the_other_layout_is_refused():
     with pytest.raises(convgrad.ProblemError, match="2x2x1"):
         convgrad.solve(SEED_NHWC.replace("target: [[[1], [0]], [[0], [1]]]",
                                          "target: [[1, 0, 0, 1]]"))
+
+
+# --- index_base 0 ------------------------------------------------------------------------------
+
+SEED = """\
+input: "1 2 3; 4 5 6; 7 8 9"
+kernel: "1 0; -1 1"
+bias: 1
+target: "1 0; 0 1"
+"""
+
+
+def test_index_base_zero_numbers_terms_and_check_entries_from_zero():
+    result = convgrad.solve(SEED + "conventions: {index_base: 0}\n")
+    grader = Grader(result.run)
+    # SPEC section 2's figures, numbered from 0: dW[0,1] is 41, dX[2,0] is -3, Y[1,0] is 6.
+    right = grader.grade({"dW[0,1]": 41, "dX[2,0]": -3, "Y[1,0]": 6, "db[0]": 9})
+    assert right.all_right, [k.message() for k in right.keys]
+    assert not grader.grade({"dW[1,2]": 41}).usable  # outside a 2x2 numbered from 0
+    one = Grader(convgrad.solve(SEED).run)
+    assert one.grade({"dW[1,2]": 41}).all_right
+    assert not one.grade({"dW[0,1]": 41}).usable
+    console = make_console()
+    with console.capture() as capture:
+        print_solution(result.run, terms="all", console=console)
+    text = capture.get()
+    assert "y00 = x00·w00 + x01·w01 + x10·w10 + x11·w11 + b" in text
+    assert "dL/dw01 = " in text and "dL/dw12" not in text
+    page = result.to_html()
+    assert 'data-term="dX[2,0]"' in page and 'data-term="dX[3,1]"' not in page
+    assert 'data-from="' in page and re.search(r'data-from="[^"]*X\[0,0\]', page)
+    assert r"y_{00}" in result.to_latex(fragment=True)
+
+
+def test_index_base_zero_with_layout_names_nhwc_entries_from_zero():
+    result = convgrad.solve(SEED_NHWC.replace("kernel_layout: HWIO}",
+                                              "kernel_layout: HWIO, index_base: 0}"))
+    assert Grader(result.run).grade({"dX[2,0,0]": -3, "dW[0,1,0,0]": 41}).all_right

@@ -85,7 +85,7 @@ CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", 
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
 # Convention keys whose other values are not computed yet: refused, never silently ignored.
 NOT_YET = ("same_padding", "pool_ceil", "pool_padding", "avg_count_padding", "max_ties", "kink",
-           "flatten", "index_base")
+           "flatten")
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
             "target", "loss", "grad_output", "learning_rate", "steps", "layers", "conventions")
 

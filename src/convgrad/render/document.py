@@ -23,7 +23,13 @@ from typing import Any
 import numpy as np
 
 from convgrad.model import Conventions
-from convgrad.render.naming import check_key, check_name, entry_check_name, result_axes
+from convgrad.render.naming import (
+    check_key,
+    check_name,
+    entry_check_name,
+    index_text,
+    result_axes,
+)
 from convgrad.render.words import WORDS
 from convgrad.trace import (
     Entry,
@@ -427,14 +433,13 @@ def slices(grid: Grid, full: bool) -> tuple[list[Slice], int]:
     return out, 0
 
 
-def cell_namer(matrix: Matrix) -> Callable[[tuple[int, ...]], str]:
+def cell_namer(matrix: Matrix, base: int = 1) -> Callable[[tuple[int, ...]], str]:
     """How the cells of `matrix` are named (data-term): as `check` names entries (Y[1,2],
     dW[1,1], conv1.dW[1,1,2,2]); a padded input's real cells as the input's (X[1,1]), its
     padding by the padded position (X_pad[1,1]); the target's as target[1,1]."""
     title = matrix.title
     if isinstance(title, str):
-        return lambda index: f"{title}[{','.join(str(i + 1) for i in index)}]" if index \
-            else title
+        return lambda index: f"{title}[{index_text(index, base)}]" if index else title
     if isinstance(title, Whole):
         label, new = title.label, title.new
         return lambda index: check_name(label, index, new)
@@ -447,13 +452,13 @@ def cell_namer(matrix: Matrix) -> Callable[[tuple[int, ...]], str]:
 
         def padded(index: tuple[int, ...]) -> str:
             if pad[index]:
-                return f"{key}_pad[{','.join(str(i + 1) for i in index)}]"
+                return f"{key}_pad[{index_text(index, label.base)}]"
             *lead, r, c = index
             return check_name(label, (*lead, r - top, c - left))
 
         return padded
     key = "target" if title.key == "matrix.target" else title.key
-    return lambda index: f"{key}[{','.join(str(i + 1) for i in index)}]" if index else key
+    return lambda index: f"{key}[{index_text(index, base)}]" if index else key
 
 
 def _first_real(pad: np.ndarray) -> tuple[int, int]:
