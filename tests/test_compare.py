@@ -334,3 +334,26 @@ def test_check_says_the_convention_and_hides_it_under_no_reveal(tmp_path):
     assert key["hint"] is None and key["message"] == "4 of 4 entries differ"
     out = run_main("check", "-", answers, stdin=SEED_TEXT)  # the text of standard input, kept
     assert "matches conv: convolution" in out.stdout
+
+
+def test_readme_names_every_field_of_compare_json():
+    out = run_main("compare", SEED, "--conventions", "pytorch,textbook", "--json")
+    doc = json.loads(out.stdout)
+    fields = set(doc)
+    for diff in doc["differences"]:
+        fields |= set(diff)
+        for entry in diff["entries"]:
+            fields |= set(entry) | {f for cause in entry["causes"].values() for f in cause}
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = readme[readme.index("### compare"):readme.index("## The problem file")]
+    assert not sorted(f for f in fields if f"`{f}`" not in section)
+    assert "$ convgrad compare problems/seed_worked_example.yaml --conventions pytorch,textbook" \
+        in section
+    # the text shown is the command's own, line by line (up to the elided middle)
+    shown = section.split("```console\n")[1].split("...")[0].splitlines()[1:]
+    assert shown == out_lines()[:len(shown)]
+
+
+def out_lines() -> list[str]:
+    out = run_main("compare", SEED, "--conventions", "pytorch,textbook")
+    return [line.rstrip() for line in out.stdout.splitlines()]
