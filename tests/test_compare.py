@@ -357,3 +357,109 @@ def test_readme_names_every_field_of_compare_json():
 def out_lines() -> list[str]:
     out = run_main("compare", SEED, "--conventions", "pytorch,textbook")
     return [line.rstrip() for line in out.stdout.splitlines()]
+
+
+# --- each convention key, once it is computed (reader.NOT_YET lists those that are not) ------
+# The problems pin every other key a profile changes to PyTorch's value, so that the profiles
+# differ in the one key under test.
+
+
+def needs(*keys: str) -> None:
+    from convgrad.reader import NOT_YET
+
+    waiting = [key for key in keys if key in NOT_YET]
+    if waiting:
+        pytest.skip(f"not computed yet: {', '.join(waiting)}")
+
+
+PIN_COURSERA = ("conventions: {same_padding: end, layout: NCHW, kernel_layout: OIHW, "
+                "flatten: CHW, dense_weights: out_in}\n")
+# One 2x2 window of four tied ones, a 1x1 kernel [[1]]: Y = 1, sse against 0 gives dY = 2.
+TIES = ("input: [[1, 1], [1, 1]]\nkernel: [[1]]\nbias: 0\n"
+        "pool: {type: max, size: 2, stride: 2}\ntarget: [[0]]\nloss: sse\n")
+
+
+def test_compare_max_ties_the_coursera_mask():
+    needs("max_ties")
+    comparison = compare(TIES + PIN_COURSERA, "ties", ["pytorch", "coursera"])
+    assert comparison.changed == {"coursera": {"max_ties": ("first", "all")}}
+    found = {e.name: (e.values["pytorch"], e.values["coursera"], e.causes["coursera"])
+             for d in comparison.differences for e in d.entries}
+    cause = Cause(("max_ties",))
+    # first: only x11 gets dL/dY = 2; all: each of the four tied maxima gets it whole
+    assert found == {"dW[1,1]": (2, 8, cause), "db": (2, 8, cause),
+                     "dX[1,2]": (0, 2, cause), "dX[2,1]": (0, 2, cause),
+                     "dX[2,2]": (0, 2, cause),
+                     "dZ[1,2]": (0, 2, cause), "dZ[2,1]": (0, 2, cause),
+                     "dZ[2,2]": (0, 2, cause)}
+    assert set(comparison.same) == {"Y", "dY", "loss", "Z"}
+
+
+def test_hint_max_ties_all():
+    needs("max_ties")
+    solver = Solver(TIES, "ties")
+    report = Grader(solver.run(), solver=solver).grade({"dX": [[2, 2], [2, 2]]})
+    (key,) = report.keys
+    assert key.hint is not None and key.hint.kind == "convention"
+    assert key.message().endswith("matches max_ties: all -- the deeplearning.ai course's mask")
+
+
+# relu at z = 0: x = [1, 2], w = 1, b = -1 give z = [0, 1]; sse against -1: dY = [2, 4], so
+# dZ = [2·kink, 4], dW = 8 + 2·kink, db = 4 + 2·kink, dX = dZ.
+KINK = ("input: [[1, 2]]\nkernel: [[1]]\nbias: -1\nactivation: relu\ntarget: [[-1, -1]]\n"
+        "loss: sse\n")
+
+
+@pytest.mark.parametrize("answer, words", [(6, "kink: 1 -- relu'(0) = 1"),
+                                           (5, "kink: 1/2 -- relu'(0) = 1/2")])
+def test_hint_kink(answer, words):
+    needs("kink")
+    solver = Solver(KINK, "kink")
+    report = Grader(solver.run(), solver=solver).grade({"db": answer})
+    (key,) = report.keys
+    assert key.hint is not None and key.hint.kind == "convention"
+    assert key.message() == f"wrong: matches {words}"
+
+
+def test_compare_pool_ceil_changes_the_shape_of_y():
+    needs("pool_ceil")
+    # 3x3 under a 2x2 window, stride 2: one window rounded down, four rounded up
+    text = ('input: "1 2 3; 4 5 6; 7 8 9"\nkernel: [[1]]\n'
+            "pool: {type: max, size: 2, stride: 2}\nconventions: {same_padding: end}\n")
+    comparison = compare(text, "ceil", ["pytorch", "caffe"])
+    assert comparison.changed == {"caffe": {"pool_ceil": (False, True)}}
+    (diff,) = comparison.differences
+    assert (diff.key, diff.shapes) == ("Y", {"pytorch": (1, 1), "caffe": (2, 2)})
+    assert diff.shape_causes == {"caffe": Cause(("pool_ceil",))}
+    assert diff.entries == []
+
+
+def test_compare_same_padding_symmetric_is_unusable_for_an_odd_total(tmp_path):
+    needs("same_padding")
+    problem = tmp_path / "same.yaml"
+    problem.write_text('input: "1 2 3; 4 5 6; 7 8 9"\nkernel: "1 0; -1 1"\npadding: same\n'
+                       "conventions: {pool_ceil: false}\n", encoding="utf-8")
+    out = run_main("compare", problem, "--conventions", "pytorch,caffe")
+    assert out.returncode == 2
+    assert "caffe" in out.stderr and "same_padding" in out.stderr
+
+
+def test_hint_same_padding_start():
+    needs("same_padding")
+    # the extra row and column at the top/left: Y[i,j] = x[i-1,j-1] - x[i,j-1] + x[i,j]
+    text = 'input: "1 2 3; 4 5 6; 7 8 9"\nkernel: "1 0; -1 1"\npadding: same\n'
+    solver = Solver(text, "same")
+    report = Grader(solver.run(), solver=solver).grade({"Y": "1 1 1; 4 2 3; 7 5 6"})
+    (key,) = report.keys
+    assert key.hint is not None and "matches same_padding: start" in key.message()
+
+
+def test_compare_index_base_changes_names_not_numbers():
+    needs("index_base")
+    pin = "conventions: {same_padding: end, dense_weights: out_in}\n"
+    comparison = compare(SEED_TEXT + pin, "seed", ["pytorch", "cs231n"])
+    assert comparison.changed == {"cs231n": {"index_base": (1, 0)}}
+    assert comparison.differences == []
+    comparison = compare(SEED_TEXT + pin, "seed", ["cs231n", "textbook"])
+    names = [e.name for d in comparison.differences for e in d.entries]
+    assert names[0] == "Y[0,0]" and "dX[1,1]" not in names  # dX's centre, 0-based
