@@ -189,6 +189,9 @@ def both(argv: list[str]):
      "--gradescope-visibility", "hidden"],
     ["check", "{seed}", "{answers}", "--rtol", "-1", "--decimals", "-3"],
     ["check", "{seed}", "{answers}", "--points", "", "--gradescope", "-"],
+    ["compare", "{seed}", "--conventions", "pytorch,textbook"],
+    ["compare", "--json", "{seed}", "--conventions=textbook,pytorch", "--float"],
+    ["compare", "{seed}", "--conventions", "pytorch"],
 ])
 def test_the_fast_parser_reads_as_typer_does_and_the_output_is_the_same(args, seed_example,
                                                                          tmp_path):
@@ -215,6 +218,7 @@ def test_the_fast_parser_reads_as_typer_does_and_the_output_is_the_same(args, se
     ["check", "p", "a", "--gradescope", "--json"], ["solve", "--terms", "ALL"],
     ["solve", "a.yaml", "b.yaml"], ["solve", "--", "a.yaml"], ["solve", "-x"],
     ["solve", "--debug"], ["frobnicate"], ["--debug"], ["--version", "solve"],
+    ["compare"], ["compare", "p.yaml", "--conventions"], ["compare", "--help"],
 ])
 def test_the_fast_parser_leaves_everything_else_to_typer(argv):
     assert cli.fast_parse(argv) is None
@@ -227,7 +231,8 @@ def test_usage_errors_are_typers_whichever_parser_was_tried(capsys):
     assert err.startswith("error: ") and "--decimals" in err and err.count("\n") == 1
 
 
-TOKENS = ["solve", "explain", "check", "--debug", "--json", "--exact", "--float", "--terms",
+TOKENS = ["solve", "explain", "check", "compare", "--conventions", "pytorch,textbook",
+          "--debug", "--json", "--exact", "--float", "--terms",
           "all", "auto", "none", "--step", "--all", "--lang", "en", "zh", "--no-reveal",
           "--rtol", "--atol", "--decimals", "--sig-figs", "--summary", "--points", "--require",
           "--partial", "--gradescope", "--gradescope-visibility", "--rtol=0.5", "--points=db=1",
@@ -235,7 +240,7 @@ TOKENS = ["solve", "explain", "check", "--debug", "--json", "--exact", "--float"
 
 
 COMMAND_LINES = st.tuples(st.sampled_from([[], ["--debug"]]),
-                          st.sampled_from(["solve", "explain", "check"]),
+                          st.sampled_from(["solve", "explain", "check", "compare"]),
                           st.lists(st.sampled_from(TOKENS), max_size=8))
 
 

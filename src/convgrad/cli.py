@@ -209,6 +209,22 @@ class CheckOptions:
                                    "hidden, after_due_date or after_published.")
 
 
+@dataclass(kw_only=True)
+class CompareOptions:
+    """Solve under several profiles: what differs, entry by entry, and which key causes it."""
+
+    problem: str = _argument("The problem file (YAML); '-' reads standard input.")
+    conventions: str | None = _option(
+        "--conventions", "The profiles to compare, two or more, e.g. pytorch,tensorflow (of "
+                         "pytorch, tensorflow, caffe, cs231n, coursera, textbook); the first "
+                         "is the one the others are compared with. The problem's own "
+                         "convention keys apply on top of each.")
+    json: bool = _flag("--json", "Print one JSON object: the profiles, and per result key the "
+                                 "differing entries with each profile's value and their cause.")
+    exact: bool = _flag("--exact", EXACT_HELP)
+    float_: bool = _flag("--float", FLOAT_HELP)
+
+
 class Param(NamedTuple):
     """A field of a command's options as both parsers read it."""
 
@@ -545,7 +561,6 @@ def _stdin_is_terminal() -> bool:
 
 
 def run_check(options: CheckOptions) -> int:
-    from convgrad.engine import run
     from convgrad.grade import parse_points, parse_require
     from convgrad.result import unlimited_int_digits
 
@@ -556,18 +571,28 @@ def run_check(options: CheckOptions) -> int:
     if options.gradescope is not None and len(options.answers) != 1:
         raise ProblemError("--gradescope writes the results of one submission; give one "
                            "answers file")
-    solved = run(_load(options.problem, options.conventions),
-                 exact=True if options.exact else None)
+    # The problem's text is kept: a wrong answer's hint solves it under other conventions.
+    solver = _solver(options.problem, True if options.exact else None)
+    solved = solver.run(options.conventions)
     with unlimited_int_digits():  # exact results of any size are compared and written
-        return _grade_and_report(options, solved, tolerance, weights, required)
+        return _grade_and_report(options, solved, tolerance, weights, required, solver)
+
+
+def _solver(problem: str, exact: bool | None) -> Any:
+    from convgrad.compare import Solver
+    from convgrad.reader import read_text
+
+    if problem == "-" and sys.stdin is None:
+        raise ProblemError("<stdin>: standard input is closed; give a problem file")
+    return Solver(read_text(problem), "<stdin>" if problem == "-" else problem, exact)
 
 
 def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weights: Any,
-                      required: Any) -> int:
+                      required: Any, solver: Any = None) -> int:
     from convgrad.grade import Grader, check_json
 
     reveal = not options.no_reveal
-    grader = Grader(solved, tolerance, weights, required, options.partial)
+    grader = Grader(solved, tolerance, weights, required, options.partial, solver)
     reports = _grade_all(grader, options.answers)
     if options.gradescope is not None:
         _write_gradescope(options.gradescope, reports[0], reveal,
@@ -590,6 +615,29 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
     if any(not r.usable for r in reports):
         return EXIT_UNUSABLE
     return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
+
+
+def run_compare(options: CompareOptions) -> int:
+    from convgrad.compare import compare, parse_profiles
+
+    if options.conventions is None:
+        raise ProblemError("compare needs the profiles to compare: give for example "
+                           "--conventions pytorch,tensorflow")
+    profiles = parse_profiles(options.conventions)
+    solver = _solver(options.problem, _exact_choice(options.exact, options.float_))
+    comparison = compare(solver.text, solver.source, profiles, solver.exact)
+    if options.json:
+        from convgrad.compare import comparison_json
+        from convgrad.result import unlimited_int_digits
+
+        with unlimited_int_digits():
+            sys.stdout.write(json.dumps(comparison_json(comparison), allow_nan=False) + "\n")
+        return EXIT_OK
+    from convgrad.render import terminal as render
+    from convgrad.render.compare import comparison_view
+
+    render.print_view(render.make_console(), comparison_view(comparison))
+    return EXIT_OK
 
 
 def _check_outputs(options: CheckOptions) -> None:
@@ -699,7 +747,8 @@ class Command(NamedTuple):
 
 COMMANDS = (Command("solve", SolveOptions, run_solve),
             Command("explain", ExplainOptions, run_explain),
-            Command("check", CheckOptions, run_check, finish=True))
+            Command("check", CheckOptions, run_check, finish=True),
+            Command("compare", CompareOptions, run_compare))
 
 
 class Invocation(NamedTuple):

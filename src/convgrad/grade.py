@@ -18,9 +18,10 @@ import difflib
 import math
 import re
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +30,9 @@ from convgrad.errors import ProblemError
 from convgrad.model import squeezed
 from convgrad.numbers import BadValue, Number, exact_text, format_number, parse_array, shape_text
 from convgrad.result import Result, exact_strings, json_numbers
+
+if TYPE_CHECKING:
+    from convgrad.compare import Solver
 
 # Keys that scale with dL/dY, so a loss convention (mean vs sum) changes them by one factor.
 GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
@@ -151,11 +155,13 @@ class EntryDiff:
 class Hint:
     """What a wrong answer's mistake looks like, as data.
 
-    kind: "wrong_shape", "transposed", "sign", "rotated", "zeros", "convention", "factor" or
-    "decimals". text: the words after the count ("the sign is wrong everywhere"), or the
-    whole message for the shape kinds. public: what --no-reveal may say instead (None: nothing;
-    every kind but a wrong shape narrows down or gives away the expected value). note: a word
-    for the teacher running convgrad, left out of the Gradescope file.
+    kind: "wrong_shape", "transposed", "sign", "rotated", "zeros", "convention" (the result
+    under another value of a convention key, or another squared-error loss), "profile" (the
+    result under another profile), "factor" or "decimals". text: the words after the count
+    ("the sign is wrong everywhere"), or the whole message for the shape kinds. public: what
+    --no-reveal may say instead (None: nothing; every kind but a wrong shape narrows down or
+    gives away the expected value). note: a word for the teacher running convgrad, left out
+    of the Gradescope file.
     """
 
     kind: str
@@ -165,6 +171,56 @@ class Hint:
 
 
 SHAPE_HINTS = ("wrong_shape", "transposed_shape")
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """An answer a mistake may equal: the result under another convention key's value,
+    another profile or another squared-error loss, or the expected value rotated 180 degrees.
+
+    kind and text: the Hint it gives ("{name}" in text is the key's name). answer(name,
+    expected, index): its value of result `name` in expected's shape, or None where it has
+    none; index: the 0-based entry when one entry is graded, else None.
+    """
+
+    kind: str
+    text: str
+    answer: Callable[[str, np.ndarray, tuple[int, ...] | None], np.ndarray | None]
+
+
+# What another value of a convention key means, for check's hints (SPEC section 7).
+CONVENTION_WORDS: dict[tuple[str, object], str] = {
+    ("same_padding", "end"): "the odd extra padding at the bottom/right, as TensorFlow",
+    ("same_padding", "start"): "the odd extra padding at the top/left, as ONNX SAME_LOWER",
+    ("same_padding", "symmetric"): "the same padding on both sides",
+    ("pool_ceil", True): "the pooling output size rounded up, as Caffe",
+    ("pool_ceil", False): "the pooling output size rounded down",
+    ("avg_count_padding", True): "the average pool counting the padding",
+    ("avg_count_padding", False): "the average pool over real cells only, as Keras",
+    ("max_ties", "first"): "the first of tied maxima gets the gradient",
+    ("max_ties", "last"): "the last of tied maxima gets the gradient",
+    ("max_ties", "all"): "the deeplearning.ai course's mask",
+    ("max_ties", "split"): "tied maxima share the gradient",
+    ("kink", 0): "relu'(0) = 0",
+    ("kink", 1): "relu'(0) = 1",
+    ("kink", Fraction(1, 2)): "relu'(0) = 1/2",
+    ("layout", "NCHW"): "channels first",
+    ("layout", "NHWC"): "channels last, as TensorFlow",
+    ("kernel_layout", "OIHW"): "kernels written F x C x kh x kw",
+    ("kernel_layout", "HWIO"): "kernels written kh x kw x C x F, as TensorFlow",
+    ("flatten", "CHW"): "flatten channel by channel",
+    ("flatten", "HWC"): "flatten pixel by pixel, as Keras",
+    ("dense_weights", "out_in"): "dense weights written out x in, y = W x + b",
+    ("dense_weights", "in_out"): "dense weights written in x out, y = x W + b",
+    ("conv", "convolution"): "the kernel rotated",
+    ("conv", "cross_correlation"): "the kernel not rotated",
+}
+PROFILE_WORDS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow and Keras", "caffe": "Caffe",
+                 "cs231n": "CS231n's assignment 2", "coursera": "deeplearning.ai's course 4",
+                 "textbook": "true convolution, as Goodfellow et al. 9.1"}
+# Keys whose other values give no other numbers (index_base) or are not one value to try
+# (pool_padding): no hint tries them.
+NO_HINT_KEYS = ("pool_padding", "index_base")
 
 # The status of a key in a report.
 RIGHT, WRONG, MISSING, NOT_GRADED = "right", "wrong", "missing", "not graded"
@@ -461,8 +517,12 @@ class Grader:
 
     def __init__(self, solved: Run, tolerance: Tolerance | None = None,
                  points: dict[str, float] | None = None, require: list[str] | None = None,
-                 partial: bool = False) -> None:
+                 partial: bool = False, solver: Solver | None = None) -> None:
         self.solved = solved
+        # The problem under other conventions, for hints (None: only the hints that need no
+        # other solve); solved only once an answer is wrong.
+        self.solver = solver
+        self._alternatives: list[Alternative] | None = None
         self.tolerance = tolerance or Tolerance()
         self.partial = partial
         # How single entries are numbered (SPEC section 7's index_base): dW[1,2], or dW[0,1].
@@ -604,7 +664,7 @@ class Grader:
                                    else expected)[answer.index])
         result = KeyResult(answer.key, points, given=answer.given, expected=expected,
                            partial=self.partial, line=answer.line)
-        self.compare(result, answer.name)
+        self.compare(result, answer.name, answer.index)
         return result
 
     def _grade_named(self, key: str, points: float, answers: dict[str, _Answer]) -> KeyResult:
@@ -631,10 +691,13 @@ class Grader:
         result = KeyResult(key, points, given=np.asarray(whole.given.reshape(expected.shape)[
             position]), expected=np.asarray(expected[position]), partial=self.partial,
             line=whole.line, source_key=name)
-        self.compare(result, name)
+        self.compare(result, name, position)
         return result
 
-    def compare(self, result: KeyResult, name: str) -> None:
+    def compare(self, result: KeyResult, name: str, index: tuple[int, ...] | None = None
+                ) -> None:
+        """Grade result.given against result.expected (result `name`, or its entry `index`,
+        0-based): right, or wrong with the entries that differ and a hint."""
         given, expected = result.given, result.expected
         if squeezed(given.shape) != squeezed(expected.shape):
             g2, e2 = np.squeeze(given), np.squeeze(expected)
@@ -651,30 +714,34 @@ class Grader:
         result.shape_ok = True
         g = given.reshape(expected.shape)
         same = self.tolerance.same
-        for index in np.ndindex(expected.shape):
-            if not same(g[index], expected[index]):
-                result.diffs.append(EntryDiff(tuple(i + self.base for i in index), g[index],
-                                              expected[index]))
+        for at in np.ndindex(expected.shape):
+            if not same(g[at], expected[at]):
+                result.diffs.append(EntryDiff(tuple(i + self.base for i in at), g[at],
+                                              expected[at]))
         if not result.diffs:
             result.status = RIGHT
         else:
-            result.hint = self.hint(name, g, expected)
+            result.hint = self.hint(name, g, expected, index)
 
     def _all_same(self, given: np.ndarray, expected: np.ndarray) -> bool:
         # Arithmetic on a 0-d object array gives a bare number: make both arrays again.
         given, expected = np.asarray(given), np.asarray(expected)
         return all(self.tolerance.same(given[i], expected[i]) for i in np.ndindex(expected.shape))
 
-    def hint(self, name: str, given: np.ndarray, expected: np.ndarray) -> Hint | None:
-        """What the mistake looks like: a sign, a loss convention, a factor, a flipped kernel."""
+    def hint(self, name: str, given: np.ndarray, expected: np.ndarray,
+             index: tuple[int, ...] | None = None) -> Hint | None:
+        """What the mistake looks like: a sign, a transpose, the result under another
+        convention, profile or loss, a rotated kernel, zeros, a factor, rounding."""
         if self._all_same(-given, expected):
             return Hint("sign", "the sign is wrong everywhere")
         if expected.ndim == 2 and self._all_same(given.T, expected):
             return Hint("transposed",
                         f"the answer is the transpose of {name} (rows and columns swapped)")
-        if expected.ndim >= 2 and self._all_same(given[..., ::-1, ::-1], expected):
-            return Hint("rotated", f"the answer is {name} rotated 180 degrees (was the kernel "
-                                   "flipped?)")
+        for alternative in self.alternatives():
+            other = alternative.answer(name, expected, index)
+            if other is not None and other.shape == expected.shape and \
+                    self._all_same(given, other):
+                return Hint(alternative.kind, alternative.text.replace("{name}", name))
         ratio = _common_ratio(given, expected)
         if ratio == 0:
             return Hint("zeros", "the answer is all zeros")
@@ -682,14 +749,9 @@ class Grader:
             nice = _rational(ratio).limit_denominator(1000)
             close = abs(_rational(ratio) - nice) <= abs(nice) / 10**6
             ratio = nice if close else None  # a factor such as 4 or 1/2 is a clue; 1.00055 is not
-        if ratio is not None and ratio != 1:
-            base = name.rsplit(".", 1)[-1]
-            convention = self._convention(ratio) if base in GRADIENT_KEYS else None
-            if convention:
-                return Hint("convention", f"matches the {convention} convention (off by a "
-                                          f"factor of {format_number(ratio)})")
-            if expected.size > 1:  # one factor for every entry is a clue; for one number, not
-                return Hint("factor", f"off by a factor of {format_number(ratio)}")
+        # one factor for every entry is a clue; for one number, not
+        if ratio is not None and ratio != 1 and expected.size > 1:
+            return Hint("factor", f"off by a factor of {format_number(ratio)}")
         if self.tolerance.mode == "tol":
             # Two numbers that round alike at N decimals are closer than 10^-N: only the
             # decimals below the largest difference need trying.
@@ -708,19 +770,106 @@ class Grader:
         return all(rounded.same(np.asarray(given)[i], np.asarray(expected)[i])
                    for i in np.ndindex(np.shape(expected)))
 
-    def _convention(self, ratio: Number) -> str | None:
+    def alternatives(self) -> list[Alternative]:
+        """The answers a mistake may equal, in the order hints try them: each other value of
+        each convention key, each other profile (with the problem's own keys on top), the
+        expected value rotated 180 degrees, the other squared-error losses. Made on the first
+        wrong answer; each other solve when a hint first needs it."""
+        if self._alternatives is None:
+            self._alternatives = [*self._convention_alternatives(), _ROTATED,
+                                  *self._loss_alternatives()]
+        return self._alternatives
+
+    def _convention_alternatives(self) -> list[Alternative]:
+        from dataclasses import replace
+
+        from convgrad.model import CONVENTION_VALUES, PROFILES
+
+        solver = self.solver
+        if solver is None:
+            return []
+        conventions = self.solved.problem.conventions
+        found = []
+        for key, choices in CONVENTION_VALUES.items():
+            if key in NO_HINT_KEYS:
+                continue
+            for value in choices:
+                if value == getattr(conventions, key):
+                    continue
+                words = CONVENTION_WORDS.get((key, value))
+                shown = str(value).lower() if isinstance(value, bool) else str(value)
+                found.append(Alternative(
+                    "convention", f"matches {key}: {shown}" + (f" -- {words}" if words else ""),
+                    self._solved_under(solver, replace(conventions, **{key: value}))))
+        for profile in PROFILES:
+            if profile != conventions.profile:
+                found.append(Alternative(
+                    "profile", f"matches the {profile} profile -- {PROFILE_WORDS[profile]}",
+                    self._solved_under(solver, profile)))
+        return found
+
+    def _solved_under(self, solver: Solver, conventions: Any
+                      ) -> Callable[[str, np.ndarray, tuple[int, ...] | None], np.ndarray | None]:
+        """An Alternative's answer: the problem solved under other conventions (once, when
+        first asked; nothing when the problem is unusable under them)."""
+        values: list[dict[str, np.ndarray] | None] = []
+
+        def answer(name: str, expected: np.ndarray, index: tuple[int, ...] | None
+                   ) -> np.ndarray | None:
+            if not values:
+                from convgrad.compare import values_of
+
+                try:
+                    values.append(values_of(solver.run(conventions)))
+                except ProblemError:
+                    values.append(None)
+            found = None if values[0] is None else values[0].get(name)
+            if found is None or index is None:
+                return found
+            if found.ndim == 0:
+                found = found.reshape(1)
+            if len(index) != found.ndim or any(i >= n for i, n in zip(index, found.shape,
+                                                                      strict=True)):
+                return None
+            return np.asarray(found[index])
+
+        return answer
+
+    def _loss_alternatives(self) -> list[Alternative]:
+        """The gradients under another squared-error loss: the same up to one factor."""
         problem = self.solved.problem
         if problem.loss not in ("mse", "sse", "half_sse"):
-            return None
+            return []
         n = self.solved.y.size
         scale = {"mse": Fraction(1, n), "sse": Fraction(1), "half_sse": Fraction(1, 2)}
         names = {"mse": "mean (mse)", "sse": "sum-loss (sse)", "half_sse": "half-sum (half_sse)"}
-        mine = scale[problem.loss]
+        found = []
         for loss, factor in scale.items():
-            if loss != problem.loss and abs(_rational(ratio) - factor / mine) <= \
-                    factor / mine / 10**9:
-                return names[loss]
-        return None
+            if loss == problem.loss:
+                continue
+            ratio = factor / scale[problem.loss]
+
+            def answer(name: str, expected: np.ndarray, index: tuple[int, ...] | None,
+                       ratio: Fraction = ratio) -> np.ndarray | None:
+                if name.rsplit(".", 1)[-1] not in GRADIENT_KEYS:
+                    return None
+                if expected.dtype == object:
+                    return np.asarray(expected * ratio)
+                return np.asarray(expected * float(ratio))
+
+            found.append(Alternative("convention", f"matches the {names[loss]} convention (off "
+                                                   f"by a factor of {format_number(ratio)})",
+                                     answer))
+        return found
+
+
+def _rotated(name: str, expected: np.ndarray, index: tuple[int, ...] | None
+             ) -> np.ndarray | None:
+    return expected[..., ::-1, ::-1] if expected.ndim >= 2 else None
+
+
+_ROTATED = Alternative("rotated", "the answer is {name} rotated 180 degrees (was the kernel "
+                                  "flipped?)", _rotated)
 
 
 def _did_you_mean(word: str, choices: list[str]) -> str:

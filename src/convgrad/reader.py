@@ -93,12 +93,13 @@ TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "
 # --- reading YAML ----------------------------------------------------------------
 
 
-def load_problem(problem: Any, conventions: str | None = None) -> Problem:
+def load_problem(problem: Any, conventions: str | Conventions | None = None) -> Problem:
     """A problem from a path, YAML text, or a dict (nested lists or NumPy arrays), as
     ``convgrad.solve`` takes it (SPEC section 4); a Problem is returned as it is.
 
     conventions: a profile's name (SPEC section 7), applied in place of the problem's own
-    `profile`; the problem's other convention keys still go on top of it.
+    `profile`; the problem's other convention keys still go on top of it. A Conventions
+    value is used as it is, every key (the problem's own keys left aside).
     """
     if isinstance(problem, Problem):
         return problem
@@ -119,7 +120,8 @@ def load_problem(problem: Any, conventions: str | None = None) -> Problem:
     raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")
 
 
-def read_file(path: str | os.PathLike, conventions: str | None = None) -> Problem:
+def read_file(path: str | os.PathLike, conventions: str | Conventions | None = None
+              ) -> Problem:
     """A problem from a file, or from standard input for "-"."""
     name = "<stdin>" if str(path) == "-" else str(path)
     return problem_from_text(read_text(path), source=name, conventions=conventions)
@@ -180,8 +182,8 @@ def _decode(data: bytes, name: str) -> str:
             from None
 
 
-def problem_from_text(text: str, source: str = "<text>", conventions: str | None = None
-                      ) -> Problem:
+def problem_from_text(text: str, source: str = "<text>",
+                      conventions: str | Conventions | None = None) -> Problem:
     data, lines = load_yaml(text, source)
     return problem_from_dict(data, source=source, lines=lines, conventions=conventions)
 
@@ -657,8 +659,8 @@ _FLOW_TOKENS = re.compile(r"""\\.|''|[\[\]{}"']|(?:^|(?<=[ \t]))#[^\n]*""", re.M
 
 
 def problem_from_dict(data: Any, source: str = "<dict>",
-                      lines: dict[tuple, int] | None = None, conventions: str | None = None
-                      ) -> Problem:
+                      lines: dict[tuple, int] | None = None,
+                      conventions: str | Conventions | None = None) -> Problem:
     """Validate a problem given as plain values (the YAML file's mapping, or a user's dict).
     conventions: a profile's name, in place of the problem's own (see load_problem)."""
     where = Where(source, lines or {})
@@ -682,7 +684,8 @@ def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:
 
 
 class _Builder:
-    def __init__(self, where: Where, data: dict, profile: str | None = None) -> None:
+    def __init__(self, where: Where, data: dict,
+                 profile: str | Conventions | None = None) -> None:
         self.where = where
         self.data = data
         self.profile = profile  # the command line's --conventions, over the file's profile
@@ -811,6 +814,9 @@ class _Builder:
                            "conventions: {profile: tensorflow, max_ties: all}")
         self.check_keys(value, ("profile", *CONVENTION_VALUES), path)
         profile = self.profile
+        if isinstance(profile, Conventions):  # every key given (compare, check's hints)
+            self.not_yet(profile, {}, path)
+            return profile
         if profile is None:
             profile = str(self.get(value, "profile", "pytorch")).strip().lower()
             if profile not in PROFILES:
@@ -822,13 +828,16 @@ class _Builder:
         own = {key: self.convention((*path, key), key, value[key])
                for key in CONVENTION_VALUES if value.get(key) is not None}
         conventions = replace(Conventions.of_profile(profile), **own)
+        self.not_yet(conventions, own, path)
+        return conventions
+
+    def not_yet(self, conventions: Conventions, own: dict[str, Any], path: tuple) -> None:
         for key, choice in conventions.items()[1:]:
             if key in NOT_YET and choice != getattr(Conventions(), key):
                 where = (*path, key) if key in own else (*path, "profile")
                 shown = str(choice).lower() if isinstance(choice, bool) else choice
                 raise self.err(where, f"{key}: {shown} is not computed yet (profile "
-                               f"{profile}); only PyTorch's {key} is, for now")
-        return conventions
+                               f"{conventions.profile}); only PyTorch's {key} is, for now")
 
     def convention(self, path: tuple, key: str, value: Any) -> Any:
         """One convention key's value, checked: its choices, or pool_padding's forms."""

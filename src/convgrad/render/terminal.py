@@ -606,3 +606,31 @@ def print_styled(console: Console, lines: list[list[tuple[str, str]]]) -> None:
     """Lines of (text, style) segments, as report.py builds them, in colour on a terminal."""
     for segments in lines:
         console.print(Text.assemble(*segments), soft_wrap=True)
+
+
+# --- tables (compare) ------------------------------------------------------------------------
+
+
+def print_view(console: Console, view: list[Any]) -> None:
+    """Styled lines and tables, as render/compare.py builds them: a line is a list of (text,
+    style) segments, a table has a title, columns, rows and a note."""
+    from rich import box
+    from rich.table import Table
+
+    for item in view:
+        if isinstance(item, list):
+            console.print(Text.assemble(*item), soft_wrap=True)
+            continue
+        console.print()
+        table = Table(title=Text(item.title, style="bold"), title_justify="left",
+                      box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False)
+        for k, column in enumerate(item.columns):
+            last = k == len(item.columns) - 1
+            table.add_column(Text(column, style=LABEL), justify="left" if k == 0 or last
+                             else "right", no_wrap=not last)
+        for row in item.rows:
+            table.add_row(*(Text(cell, style=VALUE if k == 0 else "")
+                            for k, cell in enumerate(row)))
+        console.print(table)
+        if item.note:
+            console.print(Text(item.note, style=DIM))
