@@ -169,8 +169,12 @@ class Conv(Weighted):
 
 @dataclass
 class Activation(Op):
+    """An elementwise activation. kink: the convention's relu'(0) (SPEC section 7);
+    leaky_relu'(0) = slope + kink*(1 - slope), between the slopes on either side."""
+
     name: str  # relu | leaky_relu | sigmoid | tanh
     slope: Number = DEFAULT_SLOPE
+    kink: Number = 0
 
     @property
     def rational(self) -> bool:

@@ -82,7 +82,7 @@ CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", 
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
 # Convention keys whose other values are not computed yet: refused, never silently ignored.
-NOT_YET = ("same_padding", "pool_ceil", "pool_padding", "avg_count_padding", "max_ties", "kink",
+NOT_YET = ("same_padding", "pool_ceil", "pool_padding", "avg_count_padding", "max_ties",
            "layout", "kernel_layout", "flatten", "dense_weights", "index_base")
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
             "target", "loss", "grad_output", "learning_rate", "steps", "layers", "conventions")
@@ -1118,9 +1118,10 @@ class _Builder:
     def make_activation(self, path: tuple, name: str, slope: Any) -> Activation:
         if slope is not None and name != "leaky_relu":
             raise self.err((*path, "slope"), f"only leaky_relu has a slope, not {name}")
+        kink = self.conventions.kink
         if slope is None:
-            return Activation(name)
-        return Activation(name, self.number((*path, "slope"), slope))
+            return Activation(name, kink=kink)
+        return Activation(name, self.number((*path, "slope"), slope), kink)
 
     def conv_layer(self, path: tuple, spec: dict, in_shape: tuple[int, ...],
                    counts: dict[str, int], input_ndim: int) -> Layer:

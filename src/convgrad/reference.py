@@ -312,13 +312,14 @@ def activation_forward(name: str, z: np.ndarray, slope: Scalar = 0.01) -> np.nda
 
 
 def activation_backward(
-    name: str, z: np.ndarray, dout: np.ndarray, slope: Scalar = 0.01
+    name: str, z: np.ndarray, dout: np.ndarray, slope: Scalar = 0.01, kink: Scalar = 0
 ) -> np.ndarray:
     """dz = dout * f'(z), elementwise.
 
     name as in activation_forward; z: the activation's input, any shape; dout: dL/da, same
-    shape. Returns dz, same shape as z. Kinks as PyTorch: relu'(0) = 0; leaky_relu' is 1
-    for z > 0 and slope for z <= 0. sigmoid' = s(1 - s); tanh' = 1 - tanh^2.
+    shape. Returns dz, same shape as z. relu' is 1 for z > 0, 0 for z < 0 and `kink` at
+    z = 0 (the kink convention; 0 as PyTorch); leaky_relu' is 1 for z > 0, slope for z < 0
+    and slope + kink*(1 - slope) at z = 0. sigmoid' = s(1 - s); tanh' = 1 - tanh^2.
     """
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
@@ -330,9 +331,19 @@ def activation_backward(
         if name == "none":
             derivative = 1
         elif name == "relu":
-            derivative = 1 if v > 0 else 0
+            if v > 0:
+                derivative = 1
+            elif v == 0:
+                derivative = kink
+            else:
+                derivative = 0
         elif name == "leaky_relu":
-            derivative = 1 if v > 0 else slope
+            if v > 0:
+                derivative = 1
+            elif v == 0:
+                derivative = slope + kink * (1 - slope)
+            else:
+                derivative = slope
         elif name == "sigmoid":
             s = _sigmoid(v)
             derivative = s * (1 - s)
@@ -596,13 +607,13 @@ def log_softmax_backward(x: np.ndarray, dout: np.ndarray, dim: str) -> np.ndarra
 # losses
 
 
-def _sign(u: Scalar) -> int:
-    """sign(u), with 0 at u = 0 (as PyTorch's d|u|/du)."""
+def _sign(u: Scalar, kink: Scalar = 0) -> Scalar:
+    """d|u|/du: sign(u), and `kink` at u = 0 (the kink convention; 0 as PyTorch)."""
     if u > 0:
         return 1
     if u < 0:
         return -1
-    return 0
+    return kink
 
 
 def _softmax_parts(y: np.ndarray) -> tuple[Scalar, float]:
@@ -658,11 +669,11 @@ def loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Scalar:
     return _scalar(L, y, t)
 
 
-def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def loss_backward(name: str, y: np.ndarray, t: np.ndarray, kink: Scalar = 0) -> np.ndarray:
     """dL/dy for loss_forward(name, y, t); same shape as y.
 
       mse: 2 (y - t) / N    sse: 2 (y - t)    half_sse: y - t
-      mae: sign(y - t) / N, with sign(0) = 0
+      mae: sign(y - t) / N, with d|u|/du = kink at u = 0 (0 as PyTorch)
       bce: -(1/N) [t / y - (1 - t) / (1 - y)]
       cross_entropy: softmax(y) * sum(t) - t
     """
@@ -693,7 +704,7 @@ def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         elif name == "half_sse":
             dy[idx] = u
         elif name == "mae":
-            dy[idx] = _divide(_sign(u), N)
+            dy[idx] = _divide(_sign(u, kink), N)
         else:  # bce
             dy[idx] = -(t[idx] / y[idx] - (1 - t[idx]) / (1 - y[idx])) / N
     return dy
@@ -719,10 +730,12 @@ def batch_loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Scalar:
     return _scalar(total / N, y, t)
 
 
-def batch_loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """dL/dy for batch_loss_forward(name, y, t); y's shape (N, ...)."""
+def batch_loss_backward(name: str, y: np.ndarray, t: np.ndarray, kink: Scalar = 0
+                        ) -> np.ndarray:
+    """dL/dy for batch_loss_forward(name, y, t); y's shape (N, ...); kink: mae's d|u|/du
+    at 0."""
     if name != "cross_entropy":
-        return loss_backward(name, y, t)
+        return loss_backward(name, y, t, kink)
     N = y.shape[0]
     dy = _zeros(y.shape, y, t)
     for n in range(N):

@@ -709,7 +709,10 @@ class Trace:
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
                                                  N, y, t, key != loss, self.problem.loss_over)
-            return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
+            kink = self.problem.conventions.kink
+            note = phrase("note.mae_kink", kink=kink) if loss == "mae" and kink and yv == tv \
+                else None
+            return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index], note)
 
         section.groups.append(Group(_name(yl.grad()), form("loss_derivative", key), N, make,
                                     kind="dY"))
@@ -842,14 +845,22 @@ class Trace:
         z, dout, dx = step.x, step.d_out, step.dx
         assert dout is not None and dx is not None
         zl, al = names.x, names.out
-        rule = form("activation_derivative", op.name, op.slope)
+        # The kink convention (SPEC section 7) moves the derivative at z = 0: said in the
+        # rule, and at each pre-activation that is exactly 0.
+        kinked = bool(op.kink) and op.name in ("relu", "leaky_relu")
+        at_kink = (op.kink if op.name == "relu" else op.slope + op.kink * (1 - op.slope)) \
+            if kinked else None
+        rule = form("activation_derivative", op.name, op.slope, *(
+            (at_kink,) if kinked else ()))
 
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
+            note = phrase("note.kink", z=Entry(zl, index), name=op.name, value=at_kink
+                          ) if kinked and z[index] == 0 else None
             return Expansion(Entry(zl.grad(), index),
                              form("chain", Entry(al.grad(), index), op.name, Entry(zl, index)),
                              Terms(step.dx_terms(index), lambda t: (dout[t[0]], t[1])),
-                             dx[index])
+                             dx[index], note)
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.activation_back", name=op.name, rule=rule),

@@ -179,15 +179,19 @@ ACTIVATION_FORMULAS = {
 }
 
 ACTIVATION_DERIVATIVES = {
-    "relu": "relu'(z) = 1 if z > 0, else 0 (0 at z = 0)",
-    "leaky_relu": "leaky_relu'(z) = 1 if z > 0, else slope (slope at z = 0)",
+    "relu": "relu'(z) = 1 if z > 0, else 0 (KINK at z = 0)",
+    "leaky_relu": "leaky_relu'(z) = 1 if z > 0, else slope (KINK at z = 0)",
     "sigmoid": "σ'(z) = σ(z)·(1 - σ(z))",
     "tanh": "tanh'(z) = 1 - tanh(z)²",
 }
 
 
-def _with_slope(formula: str, slope: Any) -> str:
-    return formula.replace("slope", show_number(slope))
+def _with_slope(formula: str, slope: Any, at_kink: Any = None) -> str:
+    """A formula with its slope, and the derivative at the kink z = 0 (the kink convention,
+    SPEC section 7): by default relu's 0 and leaky_relu's slope, as PyTorch."""
+    if at_kink is None:
+        at_kink = slope if "slope" in formula else 0
+    return formula.replace("KINK", show_number(at_kink)).replace("slope", show_number(slope))
 
 
 def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int, stride: int,
@@ -235,8 +239,8 @@ FORMS: dict[str, Callable[..., str]] = {
     "loss_sum": lambda loss, n, terms: LOSS_SUMS[loss].format(n=n, terms=S(terms)),
     # an activation and its derivative
     "activation": lambda name, slope: _with_slope(ACTIVATION_FORMULAS[name], slope),
-    "activation_derivative": lambda name, slope: _with_slope(ACTIVATION_DERIVATIVES[name],
-                                                             slope),
+    "activation_derivative": lambda name, slope, at_kink=None: _with_slope(
+        ACTIVATION_DERIVATIVES[name], slope, at_kink),
     # a number as it is, negative or not: flatten's entries, a function's arguments
     "value": lambda v: S(v),
     # the loss, term by term: (y - t)², |y - t|, t·ln(y) + (1-t)·ln(1-y), t·ln softmax(Y)

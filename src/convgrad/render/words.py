@@ -319,6 +319,11 @@ WORDS: dict[str, tuple[str, str]] = {
     "arith.float": ("float64", "float64 浮点数"),
     # notes and matrix titles
     "note.from": ("from {cell}", "来自 {cell}"),
+    "note.kink": ("{z} = 0, the kink: {name}'(0) = {value} by the kink convention",
+                  "{z} = 0，即拐点：按约定 kink，{name}'(0) = {value}"),
+    "note.mae_kink": ("y = t, the kink of |y - t|: its derivative there is {kink} by the kink "
+                      "convention",
+                      "y = t，即 |y - t| 的拐点：按约定 kink，该处导数为 {kink}"),
     "note.uncovered": ("no kernel tap meets this input", "没有任何卷积核位置覆盖这个输入"),
     "note.rest_zero": ("every other entry of dL/d{name} is 0", "dL/d{name} 的其余元素都是 0"),
     "matrix.padded_copies": ("{name} padded, {mode} (padding in parentheses: copies of "
