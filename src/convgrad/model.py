@@ -183,9 +183,19 @@ class Activation(Op):
 
 @dataclass
 class Pool(Op):
+    """Max or average pooling, with the pooling conventions (SPEC section 7): pad (top,
+    bottom, left, right) of -infinity for max, of cells an average counts or not
+    (count_padding) for avg; ceil: the output size rounds up; ties: which tied maxima get
+    a window's gradient (first, last, all, split)."""
+
     kind: str  # max | avg
     size: tuple[int, int]
     stride: tuple[int, int]
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)
+    ceil: bool = False
+    count_padding: bool = True
+    ties: str = "first"
+    padding_text: str = "0"  # the pool_padding convention as written: 0, 1, [1, 0], same
     rational: ClassVar[bool] = True
 
 

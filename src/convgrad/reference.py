@@ -358,8 +358,21 @@ def activation_backward(
 # pooling
 
 
+def _pool_size(n: int, k: int, s: int, before: int, after: int, ceil: bool) -> int:
+    """Windows along one axis: floor((n + before + after - k) / s) + 1, or with ceil the
+    division rounded up, dropping a last window that would start in the after-padding."""
+    span = n + before + after - k
+    if ceil:
+        out = -(-span // s) + 1
+        if (out - 1) * s >= n + before:
+            out = out - 1
+        return out
+    return span // s + 1
+
+
 def _check_pool(
-    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0), ceil: bool = False,
 ) -> tuple[int, int]:
     """Validate a pooling's arguments; return (OH, OW)."""
     if kind not in POOLS:
@@ -369,82 +382,120 @@ def _check_pool(
     sh, sw = stride
     if ph < 1 or pw < 1 or sh < 1 or sw < 1:
         raise ValueError(f"pool size and stride must be >= 1, got {size} and {stride}")
-    OH = (H - ph) // sh + 1
-    OW = (W - pw) // sw + 1
+    if 2 * max(pad[0], pad[1]) > ph or 2 * max(pad[2], pad[3]) > pw:
+        raise ValueError(f"pool padding {pad} is more than half the window {size}")
+    OH = _pool_size(H, ph, sh, pad[0], pad[1], ceil)
+    OW = _pool_size(W, pw, sw, pad[2], pad[3], ceil)
     if OH < 1 or OW < 1:
         raise ValueError(f"a {ph}x{pw} pool window does not fit in a {H}x{W} input")
     return OH, OW
 
 
-def _first_max(a: np.ndarray, c: int, i0: int, j0: int, ph: int, pw: int) -> tuple[int, int]:
-    """(row, column) in a of the first maximum, in row-major order, of the window of size
-    (ph, pw) whose top-left corner is a[c, i0, j0]."""
-    best_r, best_s = i0, j0
-    for u in range(ph):
-        for v in range(pw):
-            # strictly greater: a later equal value never replaces the first maximum
-            if a[c, i0 + u, j0 + v] > a[c, best_r, best_s]:
-                best_r, best_s = i0 + u, j0 + v
-    return best_r, best_s
+def _window(a: np.ndarray, c: int, i: int, j: int, size: tuple[int, int],
+            stride: tuple[int, int], pad: tuple[int, int, int, int]
+            ) -> tuple[list[tuple[int, int]], int]:
+    """The input cells (row, column) of window (i, j) of channel c, row-major, and how many
+    of its ph*pw cells lie inside the padded input (padding included, a ceil window's
+    overhang beyond the padding not)."""
+    C, H, W = a.shape
+    top, bottom, left, right = pad
+    cells = []
+    inside_padded = 0
+    for u in range(size[0]):
+        for v in range(size[1]):
+            r = i * stride[0] + u - top  # the input's row: negative or >= H in the padding
+            s = j * stride[1] + v - left
+            if -top <= r < H + bottom and -left <= s < W + right:
+                inside_padded = inside_padded + 1
+            if 0 <= r < H and 0 <= s < W:
+                cells.append((r, s))
+    return cells, inside_padded
+
+
+def _maxima(a: np.ndarray, c: int, cells: list[tuple[int, int]], ties: str
+            ) -> list[tuple[tuple[int, int], Scalar]]:
+    """The cells of a window that get its gradient under max_ties, each with its share of
+    it: first or last maximum in row-major order (the whole), every tied maximum (the whole
+    each: all) or an equal share each (split). Padding is -infinity and never a maximum."""
+    best = cells[0]
+    for cell in cells:
+        # strictly greater: a later equal value never replaces the first maximum
+        if a[c, cell[0], cell[1]] > a[c, best[0], best[1]]:
+            best = cell
+    top = a[c, best[0], best[1]]
+    tied = [cell for cell in cells if a[c, cell[0], cell[1]] == top]
+    if ties == "first":
+        return [(tied[0], 1)]
+    if ties == "last":
+        return [(tied[-1], 1)]
+    if ties == "all":
+        return [(cell, 1) for cell in tied]
+    return [(cell, _divide(1, len(tied))) for cell in tied]  # split
 
 
 def pool_forward(
-    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0), ceil: bool = False,
+    count_padding: bool = True,
 ) -> np.ndarray:
-    """Max or average pooling, no padding; windows that do not fit are dropped.
+    """Max or average pooling.
 
-    kind: max | avg; a: (C, H, W); size (ph, pw); stride (sh, sw).
-    Returns out: (C, OH, OW), OH = (H - ph) // sh + 1, OW = (W - pw) // sw + 1;
-    out[c, i, j] = max or mean of a[c, i*sh + u, j*sw + v] over 0 <= u < ph, 0 <= v < pw.
+    kind: max | avg; a: (C, H, W); size (ph, pw); stride (sh, sw); pad (top, bottom, left,
+    right), each at most half the window; ceil: round the output size up (a last window
+    that would start in the bottom/right padding is dropped); count_padding: avg divides by
+    the window's cells inside the padded input, else by its input cells only.
+    Returns out: (C, OH, OW), by default OH = (H - ph) // sh + 1, OW = (W - pw) // sw + 1;
+    out[c, i, j] = max (padding is -infinity) or mean of the window's cells.
     """
-    C, H, W = a.shape
-    ph, pw = size
-    sh, sw = stride
-    OH, OW = _check_pool(kind, a, size, stride)
+    OH, OW = _check_pool(kind, a, size, stride, pad, ceil)
+    C = a.shape[0]
     out = _zeros((C, OH, OW), a)
     for c in range(C):
         for i in range(OH):
             for j in range(OW):
+                cells, inside_padded = _window(a, c, i, j, size, stride, pad)
                 if kind == "max":
-                    r, s = _first_max(a, c, i * sh, j * sw, ph, pw)
+                    (r, s), _ = _maxima(a, c, cells, "first")[0]
                     out[c, i, j] = a[c, r, s]
                 else:
                     total = 0
-                    for u in range(ph):
-                        for v in range(pw):
-                            total = total + a[c, i * sh + u, j * sw + v]
-                    out[c, i, j] = _divide(total, ph * pw)
+                    for r, s in cells:
+                        total = total + a[c, r, s]
+                    out[c, i, j] = _divide(total, inside_padded if count_padding else len(cells))
     return out
 
 
 def pool_backward(
-    kind: str, a: np.ndarray, dout: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+    kind: str, a: np.ndarray, dout: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0), ceil: bool = False,
+    count_padding: bool = True, ties: str = "first",
 ) -> np.ndarray:
     """Gradient of pool_forward, given dout = dL/dout.
 
-    kind, a (C, H, W), size, stride as in pool_forward; dout: (C, OH, OW).
-    Returns da: (C, H, W). max: each window sends its dout to the first maximum in row-major
-    order of that window. avg: each element of a window gets dout / (ph*pw). Overlapping
-    windows add up.
+    kind, a (C, H, W), size, stride, pad, ceil, count_padding as in pool_forward; dout:
+    (C, OH, OW); ties: first | last | all | split (max_ties).
+    Returns da: (C, H, W). max: each window sends its dout to its first maximum in row-major
+    order (last: its last; all: each tied maximum the whole dout; split: each tied maximum
+    dout / the number tied). avg: each input cell of a window gets dout / the window's
+    divisor. What lands on the padding is dropped; overlapping windows add up.
     """
+    OH, OW = _check_pool(kind, a, size, stride, pad, ceil)
     C, H, W = a.shape
-    ph, pw = size
-    sh, sw = stride
-    OH, OW = _check_pool(kind, a, size, stride)
     if dout.shape != (C, OH, OW):
         raise ValueError(f"dout has shape {dout.shape}, expected {(C, OH, OW)}")
     da = _zeros((C, H, W), a, dout)
     for c in range(C):
         for i in range(OH):
             for j in range(OW):
+                cells, inside_padded = _window(a, c, i, j, size, stride, pad)
                 if kind == "max":
-                    r, s = _first_max(a, c, i * sh, j * sw, ph, pw)
-                    da[c, r, s] = da[c, r, s] + dout[c, i, j]
+                    for (r, s), part in _maxima(a, c, cells, ties):
+                        da[c, r, s] = da[c, r, s] + dout[c, i, j] * part
                 else:
-                    share = _divide(dout[c, i, j], ph * pw)
-                    for u in range(ph):
-                        for v in range(pw):
-                            da[c, i * sh + u, j * sw + v] = da[c, i * sh + u, j * sw + v] + share
+                    share = _divide(dout[c, i, j], inside_padded if count_padding
+                                    else len(cells))
+                    for r, s in cells:
+                        da[c, r, s] = da[c, r, s] + share
     return da
 
 

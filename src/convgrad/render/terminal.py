@@ -186,6 +186,12 @@ ACTIVATION_DERIVATIVES = {
 }
 
 
+def _each(n: Any, args: tuple) -> tuple:
+    """A divisor per term: n for every term, or n itself when it is one per term (avg
+    windows of different sizes, ties split among different counts)."""
+    return n if isinstance(n, tuple) else (n,) * len(args)
+
+
 def _with_slope(formula: str, slope: Any, at_kink: Any = None) -> str:
     """A formula with its slope, and the derivative at the kink z = 0 (the kink convention,
     SPEC section 7): by default relu's 0 and leaky_relu's slope, as PyTorch."""
@@ -257,7 +263,10 @@ FORMS: dict[str, Callable[..., str]] = {
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
     "max": lambda args: f"max({', '.join(S(v) for v in args)})",
     "mean": lambda args, n: f"({' + '.join(P(v) for v in args)})/{n}",
-    "shares": lambda args, n: " + ".join(P(v) + ("" if n is None else f"/{n}") for v in args),
+    "shares": lambda args, n: " + ".join(P(v) + ("" if m is None else f"/{m}")
+                                         for v, m in zip(args, _each(n, args), strict=True)),
+    # a list of entries: a11, a22
+    "entries": lambda args: ", ".join(S(v) for v in args),
     # a step of gradient descent: w11 - lr·dL/dw11
     "update": lambda w, lr, g: f"{P(w)} - {P(lr)}·{P(g)}",
     # activations: relu(z11), 1/(1 + e^(-2)), and back: dL/da11 · relu'(z11); a function

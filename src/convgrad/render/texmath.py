@@ -397,8 +397,10 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "partial": lambda y, x: rf"\frac{{\partial {S(y)}}}{{\partial {S(x)}}}",
     "max": lambda args: rf"\max({', '.join(S(v) for v in args)})",
     "mean": lambda args, n: rf"\frac{{{' + '.join(P(v) for v in args)}}}{{{n}}}",
-    "shares": lambda args, n: " + ".join(P(v) if n is None else rf"\frac{{{S(v)}}}{{{n}}}"
-                                         for v in args),
+    "shares": lambda args, n: " + ".join(
+        P(v) if m is None else rf"\frac{{{S(v)}}}{{{m}}}"
+        for v, m in zip(args, n if isinstance(n, tuple) else (n,) * len(args), strict=True)),
+    "entries": lambda args: ", ".join(S(v) for v in args),
     "update": lambda w, lr, g: rf"{P(w)} - {P(lr)} \cdot {P(g)}",
     "apply": _function_of,
     "sigmoid": lambda minus_z: rf"\frac{{1}}{{1 + e^{{{S(minus_z)}}}}}",
