@@ -330,3 +330,29 @@ def test_check_grades_the_loss_and_its_gradient(tmp_path: Path, capsys):
     assert main(["check", str(path), str(answers)]) == 0
     answers.write_text(f"loss: {doc['loss'] * 9}\n", encoding="utf-8")
     assert main(["check", str(path), str(answers)]) == 1
+
+
+def test_the_softmax_probabilities_example_is_pytorchs():
+    """problems/softmax_cross_entropy_probs.yaml: conv, ReLU, dense, Softmax, then -Σ t·ln y,
+    in PyTorch's autograd; and the same loss as cross_entropy on the dense output."""
+    torch = pytest.importorskip("torch")
+    path = ROOT / "problems" / "softmax_cross_entropy_probs.yaml"
+    got = convgrad.solve(path)
+    f64 = torch.float64
+    x = torch.tensor([[[1., 2], [0, 3]]], dtype=f64, requires_grad=True)
+    w = torch.tensor([[[[1., 0], [0, 1]]]], dtype=f64, requires_grad=True)
+    z = torch.relu(torch.nn.functional.conv2d(x[None], w)).flatten(1)
+    d = torch.tensor([[0.5], [-0.25], [0.25]], dtype=f64, requires_grad=True)
+    h = torch.nn.functional.linear(z, d, torch.tensor([0.5, 0, -0.5], dtype=f64))
+    y = torch.softmax(h, dim=1)
+    y.retain_grad()
+    loss = -(torch.tensor([[0., 0, 1]], dtype=f64) * torch.log(y)).sum()
+    loss.backward()
+    assert got["loss"] == pytest.approx(loss.item(), rel=1e-12)
+    np.testing.assert_allclose(got["Y"], y[0].detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(got["dY"], y.grad[0].numpy(), rtol=1e-12)
+    np.testing.assert_allclose(got["dX"], x.grad[0].numpy(), rtol=1e-9, atol=1e-14)
+    np.testing.assert_allclose(got["layers"][3]["dW"], d.grad.numpy(), rtol=1e-9)
+    logits = path.read_text(encoding="utf-8").replace("  - softmax\n", "").replace(
+        "loss: cross_entropy_probs", "loss: cross_entropy")
+    assert convgrad.solve(logits)["loss"] == pytest.approx(got["loss"], rel=1e-13)

@@ -465,6 +465,8 @@ class Grader:
         self.solved = solved
         self.tolerance = tolerance or Tolerance()
         self.partial = partial
+        # How single entries are numbered (SPEC section 7's index_base): dW[1,2], or dW[0,1].
+        self.base = solved.problem.conventions.index_base
         dtype = object if solved.exact else np.float64
         result = Result.from_run(solved)
         # The values an answer may name ("dW", "conv1.dW"), as solve gives them.
@@ -495,16 +497,18 @@ class Grader:
             self._entry(name, index, f"{option}: '{key}'")
 
     def _entry(self, name: str, index: tuple[int, ...], where: str) -> np.ndarray:
-        """The expected value of one entry (index 1-based), or an error naming `where`."""
+        """The expected value of one entry (index numbered from the index_base, 1 unless the
+        conventions say 0), or an error naming `where`."""
         expected = self.expected[name]
         if expected.ndim == 0:
             expected = expected.reshape(1)  # db[1] names a scalar db, as db: [9] does
-        if len(index) != expected.ndim or any(not 1 <= i <= n for i, n in
+        base = self.base
+        if len(index) != expected.ndim or any(not base <= i < n + base for i, n in
                                               zip(index, expected.shape, strict=False)):
             raise ProblemError(f"{where} is outside {name}, which is "
-                               f"{shape_text(expected.shape)}; indices are 1-based, as solve "
-                               "prints them")
-        return np.asarray(expected[tuple(i - 1 for i in index)])
+                               f"{shape_text(expected.shape)}; indices are {base}-based, as "
+                               "solve prints them" + (" (index_base 0)" if base == 0 else ""))
+        return np.asarray(expected[tuple(i - base for i in index)])
 
     def grade_file(self, path: str) -> FileReport:
         from convgrad import reader
@@ -590,7 +594,8 @@ class Grader:
             raise ProblemError(f"{where}: '{key}' is not a number or a matrix of numbers; "
                                "write for example 3, -0.5, 1/3 or '1 2; 3 4'") from None
         return _Answer(key_text(name, index), name,
-                       None if index is None else tuple(i - 1 for i in index), given, line)
+                       None if index is None else tuple(i - self.base for i in index), given,
+                       line)
 
     def _grade(self, answer: _Answer, points: float) -> KeyResult:
         expected = self.expected[answer.name]
@@ -622,7 +627,7 @@ class Grader:
             return KeyResult(key, points, WRONG, expected=self._entry(name, index, key),
                              hint=Hint("wrong_shape", words, words), partial=self.partial,
                              line=whole.line, source_key=name)
-        position = tuple(i - 1 for i in index)
+        position = tuple(i - self.base for i in index)
         result = KeyResult(key, points, given=np.asarray(whole.given.reshape(expected.shape)[
             position]), expected=np.asarray(expected[position]), partial=self.partial,
             line=whole.line, source_key=name)
@@ -648,7 +653,7 @@ class Grader:
         same = self.tolerance.same
         for index in np.ndindex(expected.shape):
             if not same(g[index], expected[index]):
-                result.diffs.append(EntryDiff(tuple(i + 1 for i in index), g[index],
+                result.diffs.append(EntryDiff(tuple(i + self.base for i in index), g[index],
                                               expected[index]))
         if not result.diffs:
             result.status = RIGHT

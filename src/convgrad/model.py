@@ -98,6 +98,23 @@ class Conventions:
     conv: str = "cross_correlation"
     index_base: int = 1
 
+    @property
+    def map_axes(self) -> tuple[int, ...] | None:
+        """How batch-first maps (N, C, H, W) are written: NHWC moves the channels last;
+        None: as the run holds them."""
+        return (0, 2, 3, 1) if self.layout == "NHWC" else None
+
+    def weight_axes(self, op: Op) -> tuple[int, ...] | None:
+        """How the weights of `op` are written: a kernel (F, C/groups, KH, KW), or a
+        transposed convolution's (C_in, F/groups, KH, KW), in HWIO as (KH, KW, C/groups, F)
+        and (KH, KW, F/groups, C_in), as TensorFlow's; dense weights (M, K) in_out as (K, M).
+        None: as the run holds them."""
+        if op.weights == "kernel" and self.kernel_layout == "HWIO":
+            return (2, 3, 1, 0)
+        if op.weights == "dense" and self.dense_weights == "in_out":
+            return (1, 0)
+        return None
+
     def items(self) -> list[tuple[str, object]]:
         """Every key with its value, in SPEC's order (the profile first)."""
         return [("profile", self.profile),
@@ -120,6 +137,10 @@ class Conventions:
 class Op:
     """What every layer description answers, whatever its kind of layer. Each kind also says
     whether it keeps exact numbers exact: `rational`."""
+
+    # What its weights are, for the conventions that say how they are written
+    # (Conventions.weight_axes): a conv kernel, dense weights, or none.
+    weights: ClassVar[str] = ""
 
     def arrays(self) -> list[np.ndarray]:
         """The layer's arrays of numbers (its weights and bias): [] for a layer without any."""
@@ -159,12 +180,15 @@ class Conv(Weighted):
     pad: tuple[int, int, int, int]
     dilation: tuple[int, int]
     flip: bool
-    kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
+    kernel_shape: tuple[int, ...]  # as the user wrote it (in OIHW's order); dW mirrors it
     bias_scalar: bool
     padding_text: str  # "0", "same", "[1, 2]": as written, for the echo
     groups: int = 1
     padding_mode: str = "zeros"  # one of PADDING_MODES
+    # The kernel's shape as written where kernel_layout HWIO reorders it (SPEC section 7).
+    kernel_written: tuple[int, ...] | None = None
     rational: ClassVar[bool] = True  # keeps exact numbers exact
+    weights: ClassVar[str] = "kernel"
 
 
 @dataclass
@@ -212,6 +236,7 @@ class Dense(Weighted):
     b: np.ndarray
     bias_scalar: bool
     rational: ClassVar[bool] = True
+    weights: ClassVar[str] = "dense"
 
 
 @dataclass
@@ -240,9 +265,12 @@ class ConvTranspose(Weighted):
     output_padding: tuple[int, int]
     dilation: tuple[int, int]
     groups: int
-    kernel_shape: tuple[int, ...]  # as the user wrote it; dW mirrors it
+    kernel_shape: tuple[int, ...]  # as the user wrote it (in OIHW's order); dW mirrors it
     bias_scalar: bool
+    # The kernel's shape as written where kernel_layout HWIO reorders it (SPEC section 7).
+    kernel_written: tuple[int, ...] | None = None
     rational: ClassVar[bool] = True  # keeps exact numbers exact
+    weights: ClassVar[str] = "kernel"
 
     @property
     def taps(self) -> int:
@@ -297,7 +325,7 @@ class Problem:
 
     source: str
     x: np.ndarray
-    x_shape: tuple[int, ...]  # as written; dX mirrors it
+    x_shape: tuple[int, ...]  # as written, channels first (NCHW's order); dX mirrors it
     layers: list[Layer]
     single: bool  # the single-layer form (no `layers` key)
     name: str | None = None
@@ -313,6 +341,13 @@ class Problem:
     # Values the passes keep or make, and values solve reports (see MAX_WORK_BYTES).
     work: tuple[int, int] = (0, 0)
     conventions: Conventions = field(default_factory=Conventions)
+    # The input's shape as written where layout NHWC reorders it (SPEC section 7).
+    x_written: tuple[int, ...] | None = None
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        """The input's shape as written, in its layout (x_shape in NCHW)."""
+        return self.x_written or self.x_shape
 
     def work_bytes(self, exact: bool) -> int:
         """Memory that solving needs, estimated from the shapes, in float64 or exact
@@ -447,6 +482,20 @@ def user_param_shape(problem: Problem, written: tuple[int, ...], full: tuple[int
     return written if (problem.single and not problem.batched) or written else full
 
 
+def written_param(problem: Problem, op: Op, letter: str, written: tuple[int, ...],
+                  full: tuple[int, ...]) -> tuple[tuple[int, ...] | None, tuple[int, ...]]:
+    """How a parameter's value, gradient and update (w or b of `op`; full: its shape in the
+    run; written: as the user wrote it) are written: (axes, shape), as written_output. A
+    kernel in HWIO and dense weights in_out are transposed (Conventions.weight_axes)."""
+    shape = user_param_shape(problem, written, full)
+    axes = problem.conventions.weight_axes(op) if letter == "w" else None
+    if axes is not None and op.weights == "dense":
+        shape = tuple(full[a] for a in axes)  # always out x in in the run: in x out
+    elif axes is not None:
+        shape = getattr(op, "kernel_written", None) or shape
+    return axes, shape
+
+
 def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tuple[int, ...]
                    ) -> tuple[int, ...]:
     """The index of the same element after a reshape (row-major), in plain ints."""
@@ -458,3 +507,61 @@ def reshaped_index(index: tuple[int, ...], shape: tuple[int, ...], new_shape: tu
         flat, i = divmod(flat, n)
         out.append(i)
     return tuple(reversed(out))
+
+
+# --- layouts (SPEC section 7): arrays as written, arrays as the run holds them ---------------
+
+
+def written_output(problem: Problem, full: tuple[int, ...], signal: bool = False
+                   ) -> tuple[tuple[int, ...] | None, tuple[int, ...]]:
+    """How a run's batch-first array of one layer's outputs, `full` = (N, C, H, W) or (N, K),
+    is written: (axes, shape), the array transposed by axes (None: not at all), then reshaped
+    to shape. The axes user_output_shape drops (the batch axis of one sample, one filter's
+    channel axis, a signal's row) are dropped here too; NHWC writes the channels last."""
+    kept = list(range(len(full)))
+    if not problem.batched:
+        kept.remove(0)
+    axes = None
+    if len(full) == 4:
+        axes = problem.conventions.map_axes
+        if signal:
+            kept.remove(2)
+            if problem.single:
+                kept.remove(1)
+        elif problem.single and not problem.batched and len(problem.x_shape) <= 2 and \
+                full[1] == 1:
+            kept.remove(1)
+    order = axes or tuple(range(len(full)))
+    return axes, tuple(full[a] for a in order if a in kept)
+
+
+def input_axes(problem: Problem) -> tuple[int, ...] | None:
+    """How the run's batch-first input (N, C, H, W) or (N, K) is written (as x_shape, after
+    these axes)."""
+    return problem.conventions.map_axes if problem.x.ndim + (not problem.batched) == 4 \
+        else None
+
+
+def to_written(arr: np.ndarray, axes: tuple[int, ...] | None, shape: tuple[int, ...]
+               ) -> np.ndarray:
+    """A run's array as written: transposed by axes (None: not), then reshaped to shape."""
+    return (arr if axes is None else arr.transpose(axes)).reshape(shape)
+
+
+def from_written(arr: np.ndarray, axes: tuple[int, ...] | None, full: tuple[int, ...]
+                 ) -> np.ndarray:
+    """An array as written (any shape of full's size after `axes`) as the run holds it:
+    `full`, the inverse of to_written."""
+    if axes is None:
+        return arr.reshape(full)
+    return arr.reshape(tuple(full[a] for a in axes)).transpose(np.argsort(axes))
+
+
+def written_index(index: tuple[int, ...], full: tuple[int, ...], axes: tuple[int, ...] | None,
+                  shape: tuple[int, ...]) -> tuple[int, ...]:
+    """The index, in the written array of `shape` (see to_written), of the run's entry
+    `index` in `full`."""
+    if axes is not None:
+        index = tuple(index[a] for a in axes)
+        full = tuple(full[a] for a in axes)
+    return reshaped_index(index, full, shape)

@@ -49,8 +49,10 @@ from convgrad.model import (
     Softmax,
     Where,
     dotted,
+    from_written,
     squeezed,
     user_output_shape,
+    written_output,
 )
 from convgrad.numbers import (
     MAX_DIGITS,
@@ -82,7 +84,7 @@ CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", 
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
 # Convention keys whose other values are not computed yet: refused, never silently ignored.
-NOT_YET = ("layout", "kernel_layout", "flatten", "dense_weights", "index_base")
+NOT_YET = ("flatten",)
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
             "target", "loss", "grad_output", "learning_rate", "steps", "layers", "conventions")
 
@@ -869,8 +871,13 @@ class _Builder:
         if x.ndim not in (1, 2, 3) and not batched:
             raise self.err(("input",), f"is {shape_text(x.shape)}; it must be a matrix (H x W) "
                            "or channels of matrices (C x H x W), or a batch of them "
-                           "(N x C x H x W)")
-        x_shape = x.shape
+                           "(N x C x H x W)" if self.conventions.layout == "NCHW" else
+                           f"is {shape_text(x.shape)}; it must be a matrix (H x W) or a matrix "
+                           "of channels (H x W x C, layout NHWC), or a batch of them "
+                           "(N x H x W x C)")
+        x_written = x.shape
+        x = self.channels_first(x, batched)
+        x_all, x_shape = x, x.shape
         samples = x.shape[0] if batched else 1
         # The layers are read for one sample; a batch costs its size times the memory.
         self.batch = samples
@@ -894,8 +901,9 @@ class _Builder:
             single = True
         out_shape = layers[-1].out_shape
         if batched:  # every sample in the shape the layers read the first one in
-            x = self.array(("input",), data["input"]).reshape(samples, *x.shape)
-        problem = Problem(source=self.where.source, x=x, x_shape=x_shape, layers=layers,
+            x = x_all.reshape(samples, *x.shape)
+        problem = Problem(source=self.where.source, x=x, x_shape=x_shape,
+                          x_written=x_written if x_written != x_shape else None, layers=layers,
                           single=single, batched=batched, lines=self.where.lines,
                           warnings=self.warnings, work=(self.kept, self.reported),
                           conventions=self.conventions)
@@ -908,6 +916,22 @@ class _Builder:
         if data.get("steps") is not None:
             problem.steps = self.steps(problem, data["steps"])
         return problem
+
+    def channels_first(self, x: np.ndarray, batched: bool) -> np.ndarray:
+        """The input as the layers read it, channels first: in layout NHWC (SPEC section 7)
+        maps written H x W x C (N x H x W x C) become C x H x W, and the signals of a network
+        that starts with conv1d, written L x C, become C x L. A matrix (H x W, or a batch of
+        them) and a vector have no channel axis to move."""
+        if self.conventions.layout != "NHWC":
+            return x
+        layers = self.data.get("layers")
+        first = layers[0] if isinstance(layers, list) and layers else None
+        first_type = first if isinstance(first, str) else \
+            next(iter(first)) if isinstance(first, dict) and first else None
+        sample = x.ndim - batched
+        if str(first_type).strip().lower() == "conv1d":
+            return np.swapaxes(x, -1, -2) if sample == 2 else x
+        return np.moveaxis(x, -1, -3) if sample == 3 else x
 
     def steps(self, problem: Problem, value: Any) -> int:
         """`steps: k` (SPEC section 6): k rounds of forward, backward and update on the same
@@ -1042,19 +1066,27 @@ class _Builder:
         """target or grad_output: must have the output's shape, up to length-1 axes; in a
         batch, the batch axis first (N x the output of one sample)."""
         arr = self.array(path, value)
-        want = user_output_shape(problem, out_shape, problem.layers[-1].signal)
+        signal = problem.layers[-1].signal
+        full = (problem.samples, *out_shape)
+        # As written: in layout NHWC the channels last (SPEC section 7).
+        axes, written = written_output(problem, full, signal)
+        order = axes or tuple(range(len(full)))
+        want = user_output_shape(problem, out_shape, signal) if axes is None else written
+        in_order = tuple(full[a] for a in order)[1:]
         if problem.batched:
-            out_shape = want = (problem.samples, *out_shape)
+            in_order = (problem.samples, *in_order)
+            want = in_order if axes is None else want
             if arr.ndim and arr.shape[0] != problem.samples and problem.samples != 1:
                 raise self.err(path, f"is {shape_text(arr.shape)} but the output of the batch "
                                f"is {shape_text(want)}; give one value per output element, "
                                f"the batch axis first ({problem.samples} samples)")
-        if squeezed(arr.shape) != squeezed(out_shape):
+        if squeezed(arr.shape) != squeezed(in_order):
             batch = " of the batch" if problem.batched else ""
             raise self.err(path, f"is {shape_text(arr.shape)} but the output{batch} is "
                            f"{shape_text(want)}; give one value per output element"
                            + (", the batch axis first" if problem.batched else ""))
-        return arr.reshape(out_shape)
+        arr = from_written(arr, axes, full)
+        return arr if problem.batched else arr[0]
 
     # single layer: the same as layers [conv, activation, pool]
 
@@ -1122,13 +1154,37 @@ class _Builder:
             return Activation(name, kink=kink)
         return Activation(name, self.number((*path, "slope"), slope), kink)
 
+    def kernel_oihw(self, k: np.ndarray, one_d: bool = False) -> np.ndarray:
+        """A kernel as written, in the axis order of OIHW: in kernel_layout HWIO (SPEC
+        section 7) kh x kw x C x F becomes F x C x kh x kw and kh x kw x F (or C) F (or C) x
+        kh x kw; a conv1d kernel k x C x F becomes F x C x k and k x F (or C) F (or C) x k. A
+        transposed convolution's kh x kw x F x C_in becomes C_in x F x kh x kw the same way."""
+        if self.conventions.kernel_layout != "HWIO" or k.ndim < 2:
+            return k
+        if one_d:
+            return k.T
+        if k.ndim == 2:
+            return k
+        return k.transpose((3, 2, 0, 1) if k.ndim == 4 else (2, 0, 1))
+
+    def reordered(self, written: tuple[int, ...], oihw: tuple[int, ...]
+                  ) -> tuple[int, ...] | None:
+        """A kernel's shape as written where kernel_layout HWIO reorders its axes, else
+        None (kernel_shape is as written)."""
+        return written if self.conventions.kernel_layout == "HWIO" and len(oihw) > 1 \
+            else None
+
     def conv_layer(self, path: tuple, spec: dict, in_shape: tuple[int, ...],
-                   counts: dict[str, int], input_ndim: int) -> Layer:
+                   counts: dict[str, int], input_ndim: int, kernel_written: bool = True
+                   ) -> Layer:
+        """kernel_written: the spec's kernel is as the user wrote it (conv1d gives the
+        layers' F x C x 1 x k instead)."""
         C, H, W = in_shape
         kpath = (*path, "kernel")
         if spec.get("kernel") is None:
             raise self.err(kpath, "is missing: a convolution needs a kernel")
-        k = self.array(kpath, spec["kernel"])
+        written = self.array(kpath, spec["kernel"])
+        k = self.kernel_oihw(written) if kernel_written else written
         one_channel = C == 1
         # A number is a 1x1 kernel, a vector one row.
         k_full = k.reshape(1, -1) if k.ndim < 2 and one_channel else k
@@ -1142,13 +1198,13 @@ class _Builder:
                                f"write the kernel as {C} x kh x kw (one matrix per channel)")
             w = k_full[np.newaxis, np.newaxis]
         else:
-            raise self.err(kpath, f"is {shape_text(k.shape)}; a kernel is kh x kw, F x kh x kw, "
-                           "C x kh x kw or F x C x kh x kw")
+            raise self.err(kpath, f"is {shape_text(written.shape)}; a kernel is kh x kw, "
+                           "F x kh x kw, C x kh x kw or F x C x kh x kw")
         gpath = (*path, "groups")
         groups = self.integers(gpath, self.get(spec, "groups", 1), (1,), 1,
                                "a whole number >= 1")[0]
         if groups > 1 and k.ndim != 4:
-            raise self.err(kpath, f"is {shape_text(k.shape)}; with groups, write the kernel "
+            raise self.err(kpath, f"is {shape_text(written.shape)}; with groups, write the kernel "
                            f"4-D: F x {C}/{groups} x kh x kw (filters, then the channels of "
                            "each filter's group)")
         F, KC, KH, KW = w.shape
@@ -1265,7 +1321,9 @@ class _Builder:
                            + " or a larger stride")
         self.add_work(padded + windows + maps, reported)
         op = Conv(w=w, b=b, stride=stride, pad=pad, dilation=dilation, flip=flip,
-                  kernel_shape=k.shape, bias_scalar=bias_scalar, padding_text=padding_text,
+                  kernel_shape=k.shape,
+                  kernel_written=self.reordered(written.shape, k.shape), bias_scalar=bias_scalar,
+                  padding_text=padding_text,
                   groups=groups, padding_mode=mode)
         layer = self.make_layer("conv", "conv", op, in_shape, counts, (F, OH, OW))
         self.coverage_warnings(layer, op)
@@ -1506,7 +1564,8 @@ class _Builder:
         if spec.get("kernel") is None:
             raise self.err(kpath, "is missing: a 1-D convolution needs a kernel (k taps, "
                            "F x k, C x k or F x C x k)")
-        k = self.array(kpath, spec["kernel"])
+        written = self.array(kpath, spec["kernel"])
+        k = self.kernel_oihw(written, one_d=True)
         if k.ndim == 3:
             w = k[:, :, np.newaxis]
         elif k.ndim == 2:
@@ -1517,10 +1576,10 @@ class _Builder:
             raise self.err(kpath, f"is one 1-D filter but the input has {C} channels; write "
                            f"the kernel as {C} x k (one row per channel) or F x {C} x k")
         else:
-            raise self.err(kpath, f"is {shape_text(k.shape)}; a conv1d kernel is k, F x k, "
+            raise self.err(kpath, f"is {shape_text(written.shape)}; a conv1d kernel is k, F x k, "
                            "C x k or F x C x k")
         if self.get(spec, "groups", 1) != 1 and k.ndim != 3:
-            raise self.err(kpath, f"is {shape_text(k.shape)}; with groups, write the kernel "
+            raise self.err(kpath, f"is {shape_text(written.shape)}; with groups, write the kernel "
                            f"3-D: F x {C}/groups x k")
         converted = dict(spec, kernel=w)
         for key, what in (("stride", 1), ("dilation", 1)):
@@ -1537,10 +1596,11 @@ class _Builder:
                                    "a whole number >= 0, [left, right], 'same' or 'valid'")
             converted["padding"] = [0, 0, values[0], values[-1]]
             text = str(values[0]) if len(values) == 1 else str(list(values))
-        layer = self.conv_layer(path, converted, in_shape, counts, 3)
+        layer = self.conv_layer(path, converted, in_shape, counts, 3, kernel_written=False)
         op = layer.op
         assert isinstance(op, Conv)
         op.kernel_shape, op.padding_text = k.shape, text
+        op.kernel_written = self.reordered(written.shape, k.shape)
         layer.type, layer.signal = "conv1d", True
         return layer
 
@@ -1583,12 +1643,16 @@ class _Builder:
         if spec.get("weights") is None:
             raise self.err((*path, "weights"), f"is missing: give an out x {N} matrix")
         w = self.array((*path, "weights"), spec["weights"])
+        in_out = self.conventions.dense_weights == "in_out"  # SPEC section 7: y = x W + b
         if w.ndim < 2:
-            w = w.reshape(1, -1)  # one output unit
-        if w.ndim != 2 or w.shape[1] != N:
+            w = w.reshape((-1, 1) if in_out else (1, -1))  # one output unit
+        if w.ndim != 2 or w.shape[0 if in_out else 1] != N:
+            form = (f"in x out ({N} x out), as Keras' Dense (dense_weights: in_out)" if in_out
+                    else f"out x in (out x {N}), as PyTorch's Linear")
             raise self.err((*path, "weights"), f"is {shape_text(w.shape)} but its input has "
-                           f"{N} values; dense weights are out x in (out x {N}), as PyTorch's "
-                           "Linear")
+                           f"{N} values; dense weights are {form}")
+        if in_out:
+            w = w.T
         M = w.shape[0]
         # w, dW and W_new, and the outputs; reported: dW, W_new and the outputs.
         need = self.need(3 * M * N + 3 * M, 2 * M * N + 2 * M)
@@ -1644,7 +1708,8 @@ class _Builder:
             raise self.err(kpath, f"is missing: a transposed convolution needs a kernel, "
                            f"{C} x F x kh x kw (input channels first, as PyTorch's "
                            "ConvTranspose2d)")
-        k = self.array(kpath, spec["kernel"])
+        written = self.array(kpath, spec["kernel"])
+        k = self.kernel_oihw(written)
         groups = self.integers((*path, "groups"), self.get(spec, "groups", 1), (1,), 1,
                                "a whole number >= 1")[0]
         if C % groups:
@@ -1654,7 +1719,7 @@ class _Builder:
         # A number is a 1x1 kernel, a vector one row (on one channel, as conv reads them).
         k_full = k.reshape(1, -1) if k.ndim < 2 and C == 1 else k
         if k_full.ndim != 4 and groups > 1:
-            raise self.err(kpath, f"is {shape_text(k.shape)}; with groups, write the kernel "
+            raise self.err(kpath, f"is {shape_text(written.shape)}; with groups, write the kernel "
                            f"4-D: {C} x F/groups x kh x kw")
         if k_full.ndim == 4:
             w = k_full
@@ -1667,12 +1732,12 @@ class _Builder:
                            f"the kernel as {C} x kh x kw (one matrix per input channel) or "
                            f"{C} x F x kh x kw")
         else:
-            raise self.err(kpath, f"is {shape_text(k.shape)}; a conv_transpose kernel is "
+            raise self.err(kpath, f"is {shape_text(written.shape)}; a conv_transpose kernel is "
                            "kh x kw, F x kh x kw, C_in x kh x kw or C_in x F x kh x kw")
         if w.shape[0] != C:
-            raise self.err(kpath, f"is {shape_text(k.shape)}, for {w.shape[0]} input channels, "
-                           f"but its input has {C}; a conv_transpose kernel is C_in x F/groups "
-                           f"x kh x kw ({C} x ... here), input channels first")
+            raise self.err(kpath, f"is {shape_text(written.shape)}, for {w.shape[0]} input "
+                           f"channels, but its input has {C}; a conv_transpose kernel is "
+                           f"C_in x F/groups x kh x kw ({C} x ... here), input channels first")
         _, Fg, KH, KW = w.shape
         F = Fg * groups
         self.window(kpath, (KH, KW), "kernel")
@@ -1722,6 +1787,7 @@ class _Builder:
         self.add_work(buffers + columns + maps, reported)
         op = ConvTranspose(w=w, b=b, stride=stride, pad=pad, output_padding=output_padding,
                            dilation=dilation, groups=groups, kernel_shape=k.shape,
+                           kernel_written=self.reordered(written.shape, k.shape),
                            bias_scalar=bias_scalar)
         layer = self.make_layer("conv_transpose", "conv_transpose", op, in_shape, counts,
                                 (F, OH, OW))

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convgrad.errors import ProblemError
-from convgrad.model import Problem, user_output_shape, user_param_shape
+from convgrad.model import Problem, input_axes, to_written, written_output, written_param
 from convgrad.numbers import exact_text
 
 if TYPE_CHECKING:
@@ -60,16 +60,12 @@ class Result(dict[str, Any]):
         values: dict[str, Any] = {}
 
         def output(arr: np.ndarray | None, step: Layer) -> np.ndarray | None:
-            if arr is None:
-                return None
-            arr = problem.as_written(arr)
-            if not problem.single and not step.layer.signal:
-                return arr
-            return arr.reshape(user_output_shape(problem, arr.shape, step.layer.signal))
+            return None if arr is None else _output(problem, arr, step)
 
         values["Y"] = output(run.y, passes[-1])
         values["dY"] = output(run.dy, passes[-1])
-        values["dX"] = None if run.dx is None else run.dx.reshape(problem.x_shape)
+        values["dX"] = None if run.dx is None else \
+            to_written(run.dx, input_axes(problem), problem.input_shape)
         values["loss"] = run.loss
         if problem.single:
             # The single form's first layer is its convolution: dW, db, W_new, b_new are its own.
@@ -175,22 +171,31 @@ class Result(dict[str, Any]):
             return write(self.run, fmt, explain, lang, terms, show_all, fragment)
 
 
-def _as_written(arr: np.ndarray | None, shape: tuple[int, ...]) -> Any:
-    """A parameter's gradient or update in the user's shape: a scalar bias gives the number
-    itself (SPEC section 4), not a 0-d array."""
+def _output(problem: Problem, arr: np.ndarray, step: Layer) -> np.ndarray:
+    """A layer's batch-first output or its gradient as written (model.written_output): in
+    the user's shapes and layout."""
+    axes, shape = written_output(problem, arr.shape, step.layer.signal)
+    return to_written(arr, axes, shape)
+
+
+def _as_written(arr: np.ndarray | None, axes: tuple[int, ...] | None, shape: tuple[int, ...]
+                ) -> Any:
+    """A parameter's gradient or update in the user's shape and layout: a scalar bias gives
+    the number itself (SPEC section 4), not a 0-d array."""
     if arr is None:
         return None
-    return arr.reshape(shape)[()] if shape == () else arr.reshape(shape)
+    written = to_written(arr, axes, shape)
+    return written[()] if shape == () else written
 
 
 def _param_values(problem: Problem, step: Layer) -> dict[str, Any]:
-    """dW, db (and W_new, b_new) of a layer with parameters, in the user's shapes (see
-    model.user_param_shape); {} for a layer without any."""
+    """dW, db (and W_new, b_new) of a layer with parameters, in the user's shapes and
+    layout (see model.written_param); {} for a layer without any."""
     values: dict[str, Any] = {}
     for p in step.params():
-        shape = user_param_shape(problem, p.shape, p.value.shape)
-        values[p.grad_key] = _as_written(p.grad, shape)
-        values[p.new_key] = _as_written(p.new, shape)
+        axes, shape = written_param(problem, step.layer.op, p.letter, p.shape, p.value.shape)
+        values[p.grad_key] = _as_written(p.grad, axes, shape)
+        values[p.new_key] = _as_written(p.new, axes, shape)
     return values
 
 
@@ -198,15 +203,16 @@ def _round_values(problem: Problem, passes: list[Layer], round_: Round) -> dict[
     """One training round in `steps` (SPEC section 6): its loss and the updated parameters,
     W_new and b_new in the single-layer form, else `layers`: the name and updated parameters
     of each layer that has any."""
-    def updated(params: list[Param]) -> dict[str, Any]:
-        return {p.new_key: _as_written(p.new, user_param_shape(problem, p.shape, p.value.shape))
+    def updated(step: Layer, params: list[Param]) -> dict[str, Any]:
+        return {p.new_key: _as_written(p.new, *written_param(problem, step.layer.op, p.letter,
+                                                             p.shape, p.value.shape))
                 for p in params}
 
     values: dict[str, Any] = {"loss": round_.loss}
     if problem.single:
-        values.update(updated(round_.params[0]))
+        values.update(updated(passes[0], round_.params[0]))
     else:
-        values["layers"] = [{"name": step.layer.name, **updated(params)}
+        values["layers"] = [{"name": step.layer.name, **updated(step, params)}
                             for step, params in zip(passes, round_.params, strict=True)
                             if params]
     return values
@@ -216,14 +222,10 @@ def _layer_values(problem: Problem, step: Layer) -> dict[str, Any]:
     """One layer's object in a network's results: name, type, output, d_output, and for a
     layer with weights dW and db (and W_new, b_new): dW in the kernel's shape as written."""
     layer = step.layer
-
-    def shown(arr: np.ndarray) -> np.ndarray:
-        arr = problem.as_written(arr)
-        return arr.reshape(user_output_shape(problem, arr.shape, True)) if layer.signal else arr
-
     item: dict[str, Any] = {"name": layer.name, "type": layer.type,
-                            "output": shown(step.out),
-                            "d_output": None if step.d_out is None else shown(step.d_out),
+                            "output": _output(problem, step.out, step),
+                            "d_output": None if step.d_out is None else
+                            _output(problem, step.d_out, step),
                             **_param_values(problem, step)}
     return {key: value for key, value in item.items() if value is not None}
 

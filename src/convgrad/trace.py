@@ -50,9 +50,14 @@ from convgrad.layers.conv import pad_input
 from convgrad.model import (
     DISTRIBUTION_LOSSES,
     Conv,
+    input_axes,
     reshaped_index,
+    to_written,
     user_output_shape,
     user_param_shape,
+    written_index,
+    written_output,
+    written_param,
 )
 from convgrad.numbers import Number, format_number
 
@@ -66,12 +71,50 @@ class Labeler:
 
     name: str
     full_shape: tuple[int, ...]  # the run's: the batch axis first, (1, ...) for one sample
-    shown_shape: tuple[int, ...]  # the user's: no batch axis for one sample
+    # The tables': the user's, channels first (no batch axis for one sample).
+    shown_shape: tuple[int, ...]
     batch: bool = False  # the shown shape's first axis is the batch's
     gradient: bool = False  # the loss's gradient with respect to the array: dL/dx11
+    # How the user wrote it where a convention reorders its axes (SPEC section 7: layout
+    # NHWC, kernel_layout HWIO, dense_weights in_out): full_shape's axes in the written order,
+    # and the written shape. Entries are named as written (y[2,3,1] is row 2, column 3,
+    # channel 1 in NHWC); tables still show maps one channel at a time.
+    axes: tuple[int, ...] | None = None
+    written_shape: tuple[int, ...] = ()
+    # The tables show it as written too (in_out dense weights: in x out), not channels first.
+    table_as_written: bool = False
+    base: int = 1  # the first index of a name (SPEC section 7's index_base)
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
+        """The index in the tables (shown_shape) of the run's entry `index`."""
+        if self.table_as_written:
+            return written_index(index, self.full_shape, self.axes, self.shown_shape)
         return reshaped_index(index, self.full_shape, self.shown_shape)
+
+    def named_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
+        """The index that names the run's entry `index` (0-based): in the shape and layout
+        the user wrote."""
+        if self.axes is None:
+            return self.shown_index(index)
+        return written_index(index, self.full_shape, self.axes, self.written_shape)
+
+    def full_index(self, shown: tuple[int, ...]) -> tuple[int, ...]:
+        """The run's index of the entry at `shown` in the tables (the inverse of
+        shown_index)."""
+        if not self.table_as_written or self.axes is None:
+            return reshaped_index(shown, self.shown_shape, self.full_shape)
+        order = tuple(self.full_shape[a] for a in self.axes)
+        permuted = reshaped_index(shown, self.shown_shape, order)
+        index = [0] * len(permuted)
+        for position, axis in enumerate(self.axes):
+            index[axis] = permuted[position]
+        return tuple(index)
+
+    def table(self, arr: np.ndarray) -> np.ndarray:
+        """The run's array (full_shape) as the tables show it."""
+        if self.table_as_written:
+            return to_written(arr, self.axes, self.shown_shape)
+        return arr.reshape(self.shown_shape)
 
     def grad(self) -> Labeler:
         return replace(self, gradient=True)
@@ -320,7 +363,9 @@ class Trace:
         out: list[Names] = []
         single = problem.single
         batch = problem.batched
-        x_label = Labeler("x", tuple(self.run.x.shape), problem.x_shape, batch)
+        base = problem.conventions.index_base
+        x_label = Labeler("x", tuple(self.run.x.shape), problem.x_shape, batch,
+                          axes=input_axes(problem), written_shape=problem.input_shape, base=base)
         for k, step in enumerate(passes):
             last = k == len(passes) - 1
             shape = tuple(step.out.shape)
@@ -333,11 +378,19 @@ class Trace:
                 letter = "y" if last else step.layer.name  # relu1[1,2,3], pool1[...]
             if batch:
                 shown = (shape[0], *shown)
-            names = Names(x=x_label, out=Labeler(letter, shape, shown, batch))
+            axes, written = written_output(problem, shape, step.layer.signal)
+            names = Names(x=x_label, out=Labeler(letter, shape, shown, batch, axes=axes,
+                                                 written_shape=written, base=base))
             for p in step.params():
+                full = tuple(p.value.shape)
+                axes, written = written_param(problem, step.layer.op, p.letter, p.shape, full)
+                # Dense weights are shown as written (a matrix either way), kernels by filter
+                # and channel.
+                as_written = axes is not None and step.layer.op.weights == "dense"
                 names.params[p.letter] = Labeler(
-                    p.letter if single else _param(step, p.letter, passes),
-                    tuple(p.value.shape), user_param_shape(problem, p.shape, p.value.shape))
+                    p.letter if single else _param(step, p.letter, passes), full,
+                    written if as_written else user_param_shape(problem, p.shape, full),
+                    axes=axes, written_shape=written, table_as_written=as_written, base=base)
             out.append(names)
             x_label = names.out
         return out
@@ -364,7 +417,7 @@ class Trace:
 
     def _matrix(self, title: Phrase | Whole, arr: np.ndarray, label: Labeler,
                 pad: np.ndarray | None = None, axis_names: tuple[str, ...] = ()) -> Matrix:
-        return Matrix(title, arr.reshape(label.shown_shape), pad, axis_names or _axes(label))
+        return Matrix(title, label.table(arr), pad, axis_names or _axes(label))
 
     def problem_section(self) -> Section:
         problem = self.problem
@@ -372,8 +425,9 @@ class Trace:
         lines: list[Words] = []
         if problem.name:
             lines.append(phrase("fact.name", name=problem.name))
-        lines.append(Phrase("fact.input", {"shape": _shape(problem.x_shape)},
-                            _axes_text(len(problem.x_shape), problem.batched)))
+        lines.append(Phrase("fact.input", {"shape": _shape(problem.input_shape)},
+                            _axes_text(len(problem.input_shape), problem.batched,
+                                       input_axes(problem) is not None)))
         if problem.batched:
             lines.append(phrase("fact.batch", n=problem.samples))
         for step in solved.passes:
@@ -414,7 +468,7 @@ class Trace:
         filters = phrase("fact.filters_1d", F=F, s="s" if F > 1 else "", C=C, K=KW) if signal \
             else phrase("fact.filters", F=F, s="s" if F > 1 else "", C=C, KH=KH, KW=KW)
         lines: list[Words] = [
-            phrase("fact.conv", layer=name, kernel=_shape(op.kernel_shape),
+            phrase("fact.conv", layer=name, kernel=_shape(op.kernel_written or op.kernel_shape),
                    filters=filters, stride=_pair_text(op.stride, signal),
                    dilation=_pair_text(op.dilation, signal),
                    mode=phrase("fact.flipped" if op.flip else "fact.not_flipped"))]
@@ -672,7 +726,7 @@ class Trace:
             return Expansion(Entry(names.out, at), symbolic, numeric, step.out[at])
 
         return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
-                       matrices=[Matrix(Whole(names.w), w)],
+                       matrices=[self._matrix(Whole(names.w), w, wl, axis_names=())],
                        groups=[Group(form("is", _name(names.out),
                                           form("affine", _name(names.w),
                                                _name(names.x),
@@ -1004,7 +1058,8 @@ class Trace:
                                     make_dw),
                               Group(_name(xl.grad()), phrase("rule.dense_dx"), x.size,
                                     make_dx)],
-                      results=[Matrix(Whole(names.w.grad()), dw)],
+                      results=[self._matrix(Whole(names.w.grad()), dw, names.w,
+                                            axis_names=())],
                       kind="dense_back", layer=step.layer.name)
 
     def function_backward(self, step: FunctionLayer, names: Names) -> Iterator[Section]:
@@ -1046,7 +1101,8 @@ class Trace:
         (sh, sw), (ph, pw), (dh, dw) = op.stride, op.pad, op.dilation
         oh, ow = op.output_padding
         groups = phrase("fact.groups", groups=op.groups) if op.groups > 1 else ""
-        return [phrase("fact.conv_transpose", layer=name, kernel=_shape(op.kernel_shape),
+        return [phrase("fact.conv_transpose", layer=name,
+                       kernel=_shape(op.kernel_written or op.kernel_shape),
                        filters=phrase("fact.transpose_filters", C=C, F=F, KH=KH, KW=KW),
                        stride=_pair_text(op.stride), padding=_pair_text(op.pad),
                        output_padding=_pair_text(op.output_padding),
@@ -1422,14 +1478,18 @@ def _loss_derivative(loss: str, y_entry: Entry, t_entry: Entry, yv: Number, tv: 
 
 def _target(label: Labeler) -> Labeler:
     """The target's entries, named after the outputs': y11 -> t11."""
-    return Labeler("t" + label.name[1:], label.full_shape, label.shown_shape, label.batch)
+    return replace(label, name="t" + label.name[1:], gradient=False)
 
 
-def _axes_text(ndim: int, batch: bool) -> str:
-    """What the input's axes are, after its shape: " (C x H x W)", " (N x C x H x W)"."""
+def _axes_text(ndim: int, batch: bool, nhwc: bool = False) -> str:
+    """What the input's axes are, after its shape: " (C x H x W)", " (N x C x H x W)"; in
+    layout NHWC " (H x W x C)", " (N x H x W x C)"."""
     if batch:
-        return {4: " (N x C x H x W)", 3: " (N x H x W)", 2: " (N x K)"}.get(ndim, "")
-    return " (C x H x W)" if ndim == 3 else ""
+        return {4: " (N x H x W x C)" if nhwc else " (N x C x H x W)", 3: " (N x H x W)",
+                2: " (N x K)"}.get(ndim, "")
+    if ndim == 3:
+        return " (H x W x C)" if nhwc else " (C x H x W)"
+    return ""
 
 
 def _shape(shape: tuple[int, ...]) -> str:

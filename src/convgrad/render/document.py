@@ -22,7 +22,14 @@ from typing import Any
 
 import numpy as np
 
-from convgrad.render.naming import check_key, check_name, entry_check_name
+from convgrad.model import Conventions
+from convgrad.render.naming import (
+    check_key,
+    check_name,
+    entry_check_name,
+    index_text,
+    result_axes,
+)
 from convgrad.render.words import WORDS
 from convgrad.trace import (
     Entry,
@@ -189,12 +196,7 @@ def results_part(trace: Trace, full: bool) -> Part:
     for key in result.top_keys:
         value = result[key]
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            param = key in ("dW", "W_new", "db", "b_new")
-            if batched and not param:  # the batch axis first
-                axes: tuple[str, ...] = ("sample", "channel")[:max(value.ndim - 2, 0)]
-            else:
-                axes = ("filter", "channel") if value.ndim == 4 else \
-                    ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
+            axes = result_axes(key, value.ndim, batched, trace.problem.conventions)
             grids.append(Grid(Matrix(key, value, axis_names=axes)))
         else:
             if isinstance(value, np.ndarray):
@@ -206,11 +208,12 @@ def results_part(trace: Trace, full: bool) -> Part:
     arithmetic = Phrase("arith.exact" if trace.run.exact else "arith.float")
     blocks.append(Lines([*scalars, Phrase("fact.arithmetic", {"mode": arithmetic})], "fact"))
     for k, step in enumerate(result.get("steps") or [], start=1):
-        blocks += _training_step(k, step, full)
+        blocks += _training_step(k, step, full, trace.problem.conventions)
     return Part(Phrase("title.results"), None, blocks)
 
 
-def _training_step(k: int, step: dict[str, Any], full: bool) -> list[Block]:
+def _training_step(k: int, step: dict[str, Any], full: bool, conventions: Conventions
+                   ) -> list[Block]:
     """One round of `steps: k` (SPEC section 6), as `solve` shows it: its loss, before its
     update, and the parameters after it, by the keys `check` takes (steps[2].W_new)."""
     named = [(f"steps[{k}].{layer['name']}.{key}", value)
@@ -221,7 +224,7 @@ def _training_step(k: int, step: dict[str, Any], full: bool) -> list[Block]:
     grids = []
     for name, value in named:
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            axes = ("filter", "channel") if value.ndim == 4 else ("slice",)
+            axes = result_axes(name, value.ndim, False, conventions)
             grids.append(Grid(Matrix(name, value, axis_names=axes)))
         else:
             lines.append(Form("is", (name, value[()] if isinstance(value, np.ndarray)
@@ -430,14 +433,13 @@ def slices(grid: Grid, full: bool) -> tuple[list[Slice], int]:
     return out, 0
 
 
-def cell_namer(matrix: Matrix) -> Callable[[tuple[int, ...]], str]:
+def cell_namer(matrix: Matrix, base: int = 1) -> Callable[[tuple[int, ...]], str]:
     """How the cells of `matrix` are named (data-term): as `check` names entries (Y[1,2],
     dW[1,1], conv1.dW[1,1,2,2]); a padded input's real cells as the input's (X[1,1]), its
     padding by the padded position (X_pad[1,1]); the target's as target[1,1]."""
     title = matrix.title
     if isinstance(title, str):
-        return lambda index: f"{title}[{','.join(str(i + 1) for i in index)}]" if index \
-            else title
+        return lambda index: f"{title}[{index_text(index, base)}]" if index else title
     if isinstance(title, Whole):
         label, new = title.label, title.new
         return lambda index: check_name(label, index, new)
@@ -450,13 +452,13 @@ def cell_namer(matrix: Matrix) -> Callable[[tuple[int, ...]], str]:
 
         def padded(index: tuple[int, ...]) -> str:
             if pad[index]:
-                return f"{key}_pad[{','.join(str(i + 1) for i in index)}]"
+                return f"{key}_pad[{index_text(index, label.base)}]"
             *lead, r, c = index
             return check_name(label, (*lead, r - top, c - left))
 
         return padded
     key = "target" if title.key == "matrix.target" else title.key
-    return lambda index: f"{key}[{','.join(str(i + 1) for i in index)}]" if index else key
+    return lambda index: f"{key}[{index_text(index, base)}]" if index else key
 
 
 def _first_real(pad: np.ndarray) -> tuple[int, int]:

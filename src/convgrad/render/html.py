@@ -158,7 +158,7 @@ def to_html(trace: Trace, explain: bool = False, lang: str = "en", terms: str = 
     page=False the one <div> (style and script inside) that a notebook shows."""
     sections = list(trace.sections())
     full = show_all if explain else terms == "all"
-    writer = _Writer(lang, full)
+    writer = _Writer(lang, full, trace.problem.conventions.index_base)
     for section in sections:
         writer.learn(section)
     parts = (explain_parts(trace, show_all, sections) if explain else
@@ -204,8 +204,9 @@ class _Writer:
     """Writes parts as HTML; knows, for every entry whose term the trace writes out, the
     entries it is made of and its term as text."""
 
-    def __init__(self, lang: str, full: bool) -> None:
+    def __init__(self, lang: str, full: bool, base: int = 1) -> None:
         self.lang = lang
+        self.base = base  # how entries are numbered (SPEC section 7's index_base)
         self.full = full
         self.elide = not full
         self.pointed: dict[str, tuple[str, str]] = {}  # name -> (data-from, term)
@@ -315,7 +316,7 @@ class _Writer:
         from convgrad.render.texmath import shown
 
         matrix = grid.matrix
-        namer = self.namers.setdefault(id(matrix), cell_namer(matrix))
+        namer = self.namers.setdefault(id(matrix), cell_namer(matrix, self.base))
         caption = self._title(grid)
         if piece.where:
             caption += ", " + ", ".join(f"{say_key(key, self.lang)} {n}"

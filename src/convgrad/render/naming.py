@@ -10,28 +10,36 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from convgrad.model import reshaped_index
+from convgrad.model import Conventions
 
 if TYPE_CHECKING:
     from convgrad.trace import Entry, Labeler, Whole
 
 
-def entry_label(name: str, index: tuple[int, ...], bracket: bool = False) -> str:
+def entry_label(name: str, index: tuple[int, ...], bracket: bool = False, base: int = 1
+                ) -> str:
     """x11, w2, b, or x[1,2,13] when digits would be ambiguous or `bracket` asks for it (an
-    entry of a batch, whose first index is the sample's: y[2,1]) (SPEC: 1-based, as `check`)."""
+    entry of a batch, whose first index is the sample's: y[2,1]) (SPEC: 1-based, as `check`;
+    0-based with index_base 0, SPEC section 7: x00, x[0,1,12]). index: 0-based."""
     if not index:
         return name
-    if not bracket and len(index) <= 2 and all(i < 9 for i in index) and \
+    if not bracket and len(index) <= 2 and all(i + base < 10 for i in index) and \
             not name[-1].isdigit():
-        return name + "".join(str(i + 1) for i in index)
-    return f"{name}[{','.join(str(i + 1) for i in index)}]"
+        return name + "".join(str(i + base) for i in index)
+    return f"{name}[{index_text(index, base)}]"
+
+
+def index_text(index: tuple[int, ...], base: int = 1) -> str:
+    """A 0-based index as names write it, numbered from `base`: 1,2,3 (or 0,1,2)."""
+    return ",".join(str(i + base) for i in index)
 
 
 def entry_name(entry: Entry) -> str:
-    """An entry by its name in the shape the user sees: x11, dL/dw[1,1,2,2], b1_new."""
+    """An entry by its name in the shape and layout the user wrote: x11, dL/dw[1,1,2,2],
+    b1_new."""
     labeler = entry.label
-    shown = reshaped_index(entry.index, labeler.full_shape, labeler.shown_shape)
-    return _grad(labeler) + entry_label(labeler.name, shown, labeler.batch) + \
+    shown = labeler.named_index(entry.index)
+    return _grad(labeler) + entry_label(labeler.name, shown, labeler.batch, labeler.base) + \
         ("_new" if entry.new else "")
 
 
@@ -70,15 +78,25 @@ def check_key(labeler: Labeler, new: bool = False) -> str:
 
 
 def check_name(labeler: Labeler, shown: tuple[int, ...], new: bool = False) -> str:
-    """An entry by the name `check` takes, its index (in the shown shape) 1-based:
-    Y[1,2], dW[1,1], conv1.dW[1,1,2,2], dX[2,3]; loss and a scalar db have none."""
-    key = check_key(labeler, new)
-    return f"{key}[{','.join(str(i + 1) for i in shown)}]" if shown else key
+    """An entry by the name `check` takes, `shown` its index in the tables: Y[1,2], dW[1,1],
+    conv1.dW[1,1,2,2], dX[2,3] (as written, in the layout written, numbered from the
+    index_base); loss and a scalar db have none."""
+    if not shown:
+        return check_key(labeler, new)
+    if len(shown) != len(labeler.shown_shape):  # a number drawn as a one-cell table: db[1]
+        return f"{check_key(labeler, new)}[{index_text(shown, labeler.base)}]"
+    return _check_name(labeler, labeler.full_index(shown), new)
 
 
 def entry_check_name(entry: Entry) -> str:
     """An entry of the trace by the name `check` takes (see check_name)."""
-    return check_name(entry.label, entry.label.shown_index(entry.index), entry.new)
+    return _check_name(entry.label, entry.index, entry.new)
+
+
+def _check_name(labeler: Labeler, index: tuple[int, ...], new: bool) -> str:
+    key = check_key(labeler, new)
+    named = labeler.named_index(index)
+    return f"{key}[{index_text(named, labeler.base)}]" if named else key
 
 
 def setting_text(value: object) -> str:
@@ -88,3 +106,20 @@ def setting_text(value: object) -> str:
     if isinstance(value, tuple):
         return f"[{', '.join(str(v) for v in value)}]"
     return str(value)
+
+
+def result_axes(key: str, ndim: int, batched: bool, conventions: Conventions
+                ) -> tuple[str, ...]:
+    """The names of the leading axes of a result (a key of `solve --json`: Y, dW, W_new) as
+    written, for its tables: sample, channel (filter, channel for a kernel); in layout NHWC a
+    map's leading axis is its row (H x W x C: a table of W x C per row), and in
+    kernel_layout HWIO a kernel's are its row and column (kh x kw x C x F)."""
+    nhwc = conventions.layout == "NHWC"
+    if key.rpartition(".")[2] in ("dW", "W_new", "db", "b_new"):
+        if conventions.kernel_layout == "HWIO" and ndim >= 3 and "W" in key:
+            return ("row", "column")[:ndim - 2]
+        return ("filter", "channel") if ndim == 4 else \
+            ("slice",) if ndim == 3 and "W" in key else ("channel",)
+    if batched:  # the batch axis first
+        return ("sample", "row" if nhwc else "channel")[:max(ndim - 2, 0)]
+    return ("row",) if nhwc else ("channel",)

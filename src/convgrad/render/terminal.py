@@ -19,7 +19,8 @@ import numpy as np
 from rich.console import Console
 from rich.text import Text
 
-from convgrad.render.naming import array_name, entry_name, setting_text
+from convgrad.model import Conventions
+from convgrad.render.naming import array_name, entry_name, result_axes, setting_text
 from convgrad.render.words import say
 from convgrad.trace import (
     Entry,
@@ -569,12 +570,8 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     for key in result.top_keys:
         value = result[key]
         if isinstance(value, np.ndarray) and value.ndim >= 1:
-            param = key in ("dW", "W_new", "db", "b_new")
-            if solved.problem.batched and not param:  # the batch axis first
-                axes = ("sample", "channel")[:max(value.ndim - 2, 0)]
-            else:
-                axes = ("filter", "channel") if value.ndim == 4 else \
-                    ("slice",) if value.ndim == 3 and key in ("dW", "W_new") else ("channel",)
+            axes = result_axes(key, value.ndim, solved.problem.batched,
+                               solved.problem.conventions)
             summary.append(Matrix(key, value, axis_names=axes))
         else:
             if isinstance(value, np.ndarray):
@@ -586,10 +583,11 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     arithmetic = say("arith.exact" if solved.exact else "arith.float", lang)
     console.print(Text(f"({arithmetic})", style=DIM))
     if result.get("steps"):
-        print_steps(console, result["steps"], terms == "all")
+        print_steps(console, result["steps"], terms == "all", solved.problem.conventions)
 
 
-def print_steps(console: Console, steps: list[dict[str, Any]], full: bool) -> None:
+def print_steps(console: Console, steps: list[dict[str, Any]], full: bool,
+                conventions: Conventions | None = None) -> None:
     """Training steps (SPEC section 6): each round's loss, before its update, and the
     parameters after it, as `steps[k].loss`, `steps[k].W_new` (`steps[k].conv1.W_new`)."""
     console.print()
@@ -606,7 +604,7 @@ def print_steps(console: Console, steps: list[dict[str, Any]], full: bool) -> No
         matrices = []
         for name, value in named:
             if isinstance(value, np.ndarray) and value.ndim >= 1:
-                axes = ("filter", "channel") if value.ndim == 4 else ("slice",)
+                axes = result_axes(name, value.ndim, False, conventions or Conventions())
                 matrices.append(Matrix(name, value, axis_names=axes))
             else:
                 number: Any = value[()] if isinstance(value, np.ndarray) else value

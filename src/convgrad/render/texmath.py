@@ -109,12 +109,12 @@ def _negative(value: Any) -> bool:
 def index_sub(entry: Entry) -> str:
     """An entry's index as its subscript: 12 for x12, 1,2,3 for x[1,2,3]; '' for none."""
     label = entry.label
-    shown = label.shown_index(entry.index)
+    shown = label.named_index(entry.index)
     if not shown:
         return ""
-    written = entry_label(label.name, shown, label.batch)
+    written = entry_label(label.name, shown, label.batch, label.base)
     sep = "," if written.endswith("]") else ""
-    return sep.join(str(i + 1) for i in shown)
+    return sep.join(str(i + label.base) for i in shown)
 
 
 def _partial(of: str) -> str:

@@ -396,6 +396,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "axis.channel": ("channel", "通道"),
     "axis.filter": ("filter", "滤波器"),
     "axis.slice": ("slice", "切片"),
+    "axis.row": ("row", "行"),
+    "axis.column": ("column", "列"),
     "more.same_rule": ("... {n} more, same rule", "……还有 {n} 个，规则相同"),
     "more.not_shown": ("{title}: {n} not shown (--terms all shows them)",
                        "{title}：{n} 个未显示（--terms all 全部显示）"),
