@@ -129,8 +129,8 @@ def test_conv_and_flip_kernel_together_are_refused(capsys):
 
 
 def test_a_convention_not_computed_yet_is_refused_not_ignored():
-    with pytest.raises(convgrad.ProblemError, match="max_ties: all is not computed yet"):
-        convgrad.solve(SEED_TEXT + "conventions: {max_ties: all}\n")
+    with pytest.raises(convgrad.ProblemError, match="flatten: HWC is not computed yet"):
+        convgrad.solve(SEED_TEXT + "conventions: {flatten: HWC}\n")
     with pytest.raises(convgrad.ProblemError, match="profile tensorflow"):
         convgrad.solve(SEED, conventions="tensorflow")
 

@@ -19,6 +19,7 @@ pytest.importorskip("hypothesis")
 from hypothesis import HealthCheck, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
+from convgrad import reference as ref  # noqa: E402
 from convgrad.engine import run  # noqa: E402
 from convgrad.layers import evaluate  # noqa: E402
 from convgrad.reader import load_problem  # noqa: E402
@@ -47,6 +48,15 @@ def networks(draw, exact: bool):
     C, H, W = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
     x = numbers(draw, (C, H, W), exact)
     layers: list = []
+    # The computed conventions (SPEC section 7): the terms follow each choice. Pool padding
+    # is 0 or same (an int could pass half of a 1-wide window); same is split at the end or
+    # start (symmetric refuses odd totals and strides).
+    conventions = {"pool_ceil": draw(st.booleans()),
+                   "pool_padding": draw(st.sampled_from([0, "same"])),
+                   "same_padding": draw(st.sampled_from(["end", "start"])),
+                   "avg_count_padding": draw(st.booleans()),
+                   "max_ties": draw(st.sampled_from(["first", "last", "all", "split"])),
+                   "kink": draw(st.sampled_from([0, 1, "1/2"]))}
     shape = (C, H, W)
     # softmax (float64 only) normalises the channels of maps, or every value of a vector
     activations = ["relu", "leaky_relu"] + ([] if exact else ["sigmoid", "tanh", "softmax"])
@@ -80,7 +90,11 @@ def networks(draw, exact: bool):
             ps, pt = draw(st.integers(1, 2)), draw(st.integers(1, 2))
             kind = draw(st.sampled_from(["max_pool", "avg_pool"]))
             layers.append({kind: {"size": [ph, pw], "stride": [ps, pt]}})
-            shape = (F, (OH - ph) // ps + 1, (OW - pw) // pt + 1)
+            if conventions["pool_padding"] == "same":  # Ho = ceil(H / s), whatever else
+                shape = (F, -(-OH // ps), -(-OW // pt))
+            else:
+                shape = (F, ref._pool_size(OH, ph, ps, 0, 0, conventions["pool_ceil"]),
+                         ref._pool_size(OW, pw, pt, 0, 0, conventions["pool_ceil"]))
     if draw(st.booleans()):
         layers.append("flatten")
         n = int(np.prod(shape))
@@ -92,7 +106,8 @@ def networks(draw, exact: bool):
             layers.append(batch_norm(draw, shape))
         if draw(st.booleans()):
             layers.append(draw(st.sampled_from(activations)))
-    problem = {"input": x, "layers": layers, "grad_output": numbers(draw, shape, exact)}
+    problem = {"input": x, "layers": layers, "grad_output": numbers(draw, shape, exact),
+               "conventions": conventions}
     if draw(st.booleans()):
         problem["learning_rate"] = Fraction(1, 4)
     return problem

@@ -182,7 +182,8 @@ def _run(problem: Problem, use_exact: bool, note: Notice | None,
         if notice is not None:
             result.notes.append(notice)
         result.loss = losses.value(problem.loss, h, result.target, problem.loss_over)
-        dy = losses.gradient(problem.loss, h, result.target, problem.loss_over)
+        dy = losses.gradient(problem.loss, h, result.target, problem.loss_over,
+                             problem.conventions.kink)
         check(("loss", result.loss))
     else:
         return result

@@ -43,18 +43,61 @@ def conv_transpose_unreached(n: int, pad: int, k: int, stride: int, dilation: in
             if not any(0 <= i * stride + p * dilation - pad < out for p in range(k))]
 
 
-def same_padding(n: int, k: int, stride: int, dilation: int) -> tuple[int, int]:
-    """Padding for "same": Ho = ceil(H / s); the odd extra row goes after (bottom/right)."""
+SAME_RULES = ("end", "start", "symmetric")  # the same_padding convention (SPEC section 7)
+
+
+def same_total(n: int, k: int, stride: int, dilation: int = 1) -> int:
+    """The padding "same" needs along one axis: Ho = ceil(H / s), total = max((Ho-1)*s +
+    d*(k-1) + 1 - H, 0)."""
     out = math.ceil(n / stride)
-    total = max((out - 1) * stride + dilated_size(k, dilation) - n, 0)
-    return total // 2, total - total // 2
+    return max((out - 1) * stride + dilated_size(k, dilation) - n, 0)
 
 
-def pool_output_size(n: int, size: int, stride: int) -> int:
-    """Windows that do not fit are dropped: floor((H - ph) / s) + 1, 0 when none fits."""
-    if n < size:
+def split_padding(total: int, rule: str = "end") -> tuple[int, int] | None:
+    """(before, after) of `total` by the same_padding convention: end puts the odd extra row
+    or column after (TensorFlow), start before (ONNX SAME_LOWER), symmetric needs an even
+    total (None when it is odd: no equal split exists)."""
+    if rule == "symmetric":
+        return None if total % 2 else (total // 2, total // 2)
+    small, large = total // 2, total - total // 2
+    return (large, small) if rule == "start" else (small, large)
+
+
+def same_padding(n: int, k: int, stride: int, dilation: int, rule: str = "end"
+                 ) -> tuple[int, int]:
+    """Padding for "same": Ho = ceil(H / s); the odd extra row goes after (bottom/right) by
+    default, before with rule "start". The "symmetric" rule's refusals are the reader's."""
+    split = split_padding(same_total(n, k, stride, dilation), rule)
+    assert split is not None, "an odd total under same_padding: symmetric"
+    return split
+
+
+def pool_output_size(n: int, size: int, stride: int, before: int = 0, after: int = 0,
+                     ceil: bool = False) -> int:
+    """Pooling windows along one axis of n cells padded by before and after: floor((H + pads
+    - ph) / s) + 1; with ceil, rounded up instead, but a last window that would start in the
+    after-padding (at or beyond before + H) is not kept (as PyTorch's ceil_mode). 0 when no
+    window fits."""
+    span = n + before + after - size
+    if span < 0:
         return 0
-    return (n - size) // stride + 1
+    if not ceil:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= n + before:
+        out -= 1
+    return out
+
+
+def pool_window_cells(n: int, size: int, stride: int, before: int, after: int, out: int,
+                      padding_counts: bool) -> np.ndarray:
+    """For each of the `out` windows along one axis, how many of its cells an average
+    counts: those inside the padded input (padding_counts; a ceil window's overhang beyond
+    the padding is not) or those of the input itself. (out,) ints."""
+    start = np.arange(out) * stride
+    if padding_counts:
+        return np.minimum(start + size, n + before + after) - start
+    return np.minimum(start + size, n + before) - np.maximum(start, before)
 
 
 def uncovered(n: int, pad_before: int, k: int, stride: int, dilation: int, out: int) -> list[int]:
@@ -72,12 +115,15 @@ def uncovered(n: int, pad_before: int, k: int, stride: int, dilation: int, out: 
     return [pos for pos, hit in enumerate(met) if not hit]
 
 
-def pool_dropped(n: int, size: int, stride: int, out: int) -> list[int]:
-    """0-based input positions that no pooling window covers."""
+def pool_dropped(n: int, size: int, stride: int, out: int, before: int = 0) -> list[int]:
+    """0-based input positions that no pooling window covers (window i covers padded
+    positions i*stride .. i*stride + size - 1; the input starts at `before`)."""
     met = [False] * n
     for i in range(out):
         for p in range(size):
-            met[i * stride + p] = True
+            pos = i * stride + p - before
+            if 0 <= pos < n:
+                met[pos] = True
     return [pos for pos, hit in enumerate(met) if not hit]
 
 

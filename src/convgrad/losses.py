@@ -77,10 +77,12 @@ def _mae(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     return _scalar(np.abs(y - t).sum() * _inv_n(y))
 
 
-def _mae_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
+def _mae_gradient(y: np.ndarray, t: np.ndarray, over: str = "all", kink: Number = 0
+                  ) -> np.ndarray:
     d = y - t
-    # d|u|/du = sign(u), and 0 at u = 0 as PyTorch.
-    sign = np.where(d > 0, 1, np.where(d < 0, -1, 0))
+    # d|u|/du = sign(u), and at u = 0 the kink convention's value (0 as PyTorch).
+    at_zero: Any = exact_const(kink, y.dtype == object) if kink else 0
+    sign = np.where(d > 0, 1, np.where(d < 0, -1, at_zero))
     return (sign * _inv_n(y)).astype(y.dtype)
 
 
@@ -150,8 +152,12 @@ def value(name: str, y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
     return LOSSES[name].value(y, t, over)
 
 
-def gradient(name: str, y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
-    """dL/dY, the same shape as y."""
+def gradient(name: str, y: np.ndarray, t: np.ndarray, over: str = "all", kink: Number = 0
+             ) -> np.ndarray:
+    """dL/dY, the same shape as y. kink: d|u|/du at u = 0 (SPEC section 7), for mae, the
+    one loss with a kink."""
+    if name == "mae":
+        return _mae_gradient(y, t, over, kink)
     return LOSSES[name].gradient(y, t, over)
 
 

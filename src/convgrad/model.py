@@ -193,8 +193,12 @@ class Conv(Weighted):
 
 @dataclass
 class Activation(Op):
+    """An elementwise activation. kink: the convention's relu'(0) (SPEC section 7);
+    leaky_relu'(0) = slope + kink*(1 - slope), between the slopes on either side."""
+
     name: str  # relu | leaky_relu | sigmoid | tanh
     slope: Number = DEFAULT_SLOPE
+    kink: Number = 0
 
     @property
     def rational(self) -> bool:
@@ -203,9 +207,19 @@ class Activation(Op):
 
 @dataclass
 class Pool(Op):
+    """Max or average pooling, with the pooling conventions (SPEC section 7): pad (top,
+    bottom, left, right) of -infinity for max, of cells an average counts or not
+    (count_padding) for avg; ceil: the output size rounds up; ties: which tied maxima get
+    a window's gradient (first, last, all, split)."""
+
     kind: str  # max | avg
     size: tuple[int, int]
     stride: tuple[int, int]
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0)
+    ceil: bool = False
+    count_padding: bool = True
+    ties: str = "first"
+    padding_text: str = "0"  # the pool_padding convention as written: 0, 1, [1, 0], same
     rational: ClassVar[bool] = True
 
 

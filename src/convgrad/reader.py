@@ -84,8 +84,7 @@ CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", 
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
 # Convention keys whose other values are not computed yet: refused, never silently ignored.
-NOT_YET = ("same_padding", "pool_ceil", "pool_padding", "avg_count_padding", "max_ties", "kink",
-           "flatten")
+NOT_YET = ("flatten",)
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
             "target", "loss", "grad_output", "learning_rate", "steps", "layers", "conventions")
 
@@ -1159,9 +1158,10 @@ class _Builder:
     def make_activation(self, path: tuple, name: str, slope: Any) -> Activation:
         if slope is not None and name != "leaky_relu":
             raise self.err((*path, "slope"), f"only leaky_relu has a slope, not {name}")
+        kink = self.conventions.kink
         if slope is None:
-            return Activation(name)
-        return Activation(name, self.number((*path, "slope"), slope))
+            return Activation(name, kink=kink)
+        return Activation(name, self.number((*path, "slope"), slope), kink)
 
     def kernel_oihw(self, k: np.ndarray, one_d: bool = False) -> np.ndarray:
         """A kernel as written, in the axis order of OIHW: in kernel_layout HWIO (SPEC
@@ -1258,9 +1258,11 @@ class _Builder:
             word = padding.strip().lower()
             if word == "valid":
                 pad = (0, 0, 0, 0)
-            else:
-                top, bottom = geometry.same_padding(H, KH, stride[0], dilation[0])
-                left, right = geometry.same_padding(W, KW, stride[1], dilation[1])
+            else:  # split by the same_padding convention (SPEC section 7)
+                top, bottom = self.same_split(ppath, H, KH, stride[0], dilation[0], "kernel",
+                                              "row")
+                left, right = self.same_split(ppath, W, KW, stride[1], dilation[1], "kernel",
+                                              "column")
                 pad = (top, bottom, left, right)
             padding_text = word
         else:
@@ -1382,9 +1384,9 @@ class _Builder:
                     "dilation); its dL/dX entries are 0"))
 
     def pool_layer(self, path: tuple, kind: str, spec: dict, in_shape: tuple[int, ...],
-                   counts: dict[str, int], signal: bool = False) -> Layer:
+                   counts: dict[str, int], signal: bool = False, one_d: bool = False) -> Layer:
         """max or avg pooling on C x H x W maps; on C x L signals (signal, held as C x 1 x L)
-        1-D, with a whole-number size and stride."""
+        1-D, with a whole-number size and stride (one_d: that 1 x k window)."""
         if len(in_shape) != 3:
             raise self.err(path, "needs C x H x W maps; pooling cannot follow flatten or dense")
         if spec.get("size") is None:
@@ -1395,23 +1397,27 @@ class _Builder:
             stride1 = self.integers((*path, "stride"), self.get(spec, "stride", size1), (1,), 1,
                                     "a whole number >= 1 (pooling after conv1d is 1-D)")[0]
             layer = self.pool_layer(path, kind, {"size": [1, size1], "stride": [1, stride1]},
-                                    in_shape, counts)
+                                    in_shape, counts, one_d=True)
             layer.signal = True
             return layer
         size = self.pair((*path, "size"), spec["size"], 1, "a whole number >= 1 or [ph, pw]")
         stride = self.pair((*path, "stride"), self.get(spec, "stride", list(size)), 1,
                            "a whole number >= 1 or [sh, sw]")
         C, H, W = in_shape
-        OH = geometry.pool_output_size(H, size[0], stride[0])
-        OW = geometry.pool_output_size(W, size[1], stride[1])
+        pad, padding_text = self.pool_padding(path, size, stride, (H, W), one_d)
+        ceil = self.conventions.pool_ceil
+        OH = geometry.pool_output_size(H, size[0], stride[0], pad[0], pad[1], ceil)
+        OW = geometry.pool_output_size(W, size[1], stride[1], pad[2], pad[3], ceil)
         if OH < 1 or OW < 1:
-            raise self.err((*path, "size"), f"is {size[0]}x{size[1]} but its input is {H}x{W}; "
-                           "the pooling window must fit")
+            padded = f" (padded {H + pad[0] + pad[1]}x{W + pad[2] + pad[3]})" if any(pad) else ""
+            raise self.err((*path, "size"), f"is {size[0]}x{size[1]} but its input is {H}x{W}"
+                           f"{padded}; the pooling window must fit")
         self.window((*path, "size"), size, "pooling window")
         # Every window copied out (and compared or summed), the output, its gradient and
-        # the max pool's winners, the input's gradient; reported: the output and its gradient.
+        # the max pool's winners, the input's gradient (padded); reported: the output and
+        # its gradient.
         windows = 2 * C * OH * OW * size[0] * size[1]
-        maps = 3 * C * OH * OW + 2 * C * H * W
+        maps = 3 * C * OH * OW + 2 * C * (H + pad[0] + pad[1]) * (W + pad[2] + pad[3])
         need = self.need(windows + maps, 2 * C * OH * OW)
         if need > MAX_WORK_BYTES:
             if 2 * windows * FLOAT_BYTES < need - self.need(0):  # not the windows' fault
@@ -1422,11 +1428,15 @@ class _Builder:
                            f"{size[0] * size[1]:,} values, so {self.too_big(need)}: use a "
                            "smaller window or a larger stride")
         self.add_work(windows + maps, 2 * C * OH * OW)
-        layer = self.make_layer(f"{kind}_pool", "pool", Pool(kind, size, stride), in_shape,
-                                counts, (C, OH, OW))
+        op = Pool(kind, size, stride, pad=pad, ceil=ceil,
+                  count_padding=self.conventions.avg_count_padding,
+                  ties=self.conventions.max_ties, padding_text=padding_text)
+        layer = self.make_layer(f"{kind}_pool", "pool", op, in_shape, counts, (C, OH, OW))
         for what, missed, window, step in (
-                ("row", geometry.pool_dropped(H, size[0], stride[0], OH), size[0], stride[0]),
-                ("column", geometry.pool_dropped(W, size[1], stride[1], OW), size[1], stride[1])):
+                ("row", geometry.pool_dropped(H, size[0], stride[0], OH, pad[0]), size[0],
+                 stride[0]),
+                ("column", geometry.pool_dropped(W, size[1], stride[1], OW, pad[2]), size[1],
+                 stride[1])):
             if missed:
                 self.warnings.append(_missed(
                     POOL_DROPPED, layer.name, what, missed,
@@ -1435,6 +1445,58 @@ class _Builder:
                     f"falls outside every window (size {window}, stride {step}) and is "
                     "dropped; its gradient is 0"))
         return layer
+
+    def pool_padding(self, path: tuple, size: tuple[int, int], stride: tuple[int, int],
+                     hw: tuple[int, int], one_d: bool) -> tuple[tuple[int, int, int, int], str]:
+        """The pool_padding convention (SPEC section 7) for one pooling layer: (top, bottom,
+        left, right) and the text that names it. An int or [ph, pw] pads both sides, at most
+        half the window (as PyTorch's); same: output ceil(H/s), total max((Ho-1)*s + k - H,
+        0), split by same_padding. After conv1d (one_d) only the length is padded."""
+        value = self.conventions.pool_padding
+        where = ("conventions", "pool_padding")
+        if value == "same":
+            sides = []
+            for axis, (n, k, s) in enumerate(zip(hw, size, stride, strict=True)):
+                sides += self.same_split(where, n, k, s, 1, "pooling window",
+                                         "row" if axis == 0 and not one_d else "column")
+            pad = (sides[0], sides[1], sides[2], sides[3])
+            return pad, "same"
+        ph, pw = (value, value) if isinstance(value, int) else (int(value[0]), int(value[1]))
+        if one_d:
+            ph = 0
+        for amount, k, what in ((ph, size[0], "rows"), (pw, size[1], "columns")):
+            if 2 * amount > k:
+                shown = f"[{value[0]}, {value[1]}]" if isinstance(value, tuple) else value
+                raise self.err(where, f"is {shown}, {amount} {what} on each side, but a "
+                               f"{size[0]}x{size[1]} pooling window takes at most half its "
+                               f"size ({k // 2}) of padding on a side, or a window could lie "
+                               "in the padding alone (as PyTorch's); use less padding or a "
+                               "larger window")
+        text = str(value) if isinstance(value, int) else f"[{value[0]}, {value[1]}]"
+        return (ph, ph, pw, pw), text
+
+    def same_split(self, where: tuple, n: int, k: int, stride: int, dilation: int,
+                   what: str, axis: str) -> list[int]:
+        """The padding "same" puts before and after along one axis, split by the same_padding
+        convention; symmetric refuses a stride other than 1 and an odd total (exit 2)."""
+        rule = self.conventions.same_padding
+        total = geometry.same_total(n, k, stride, dilation)
+        if rule == "symmetric" and stride != 1:
+            raise self.err(where, f"is 'same' at stride {stride}, but same_padding: symmetric "
+                           f"pads (k-1)/2 on each side, which keeps the size only at stride "
+                           "1; give the padding as numbers, or use same_padding: end "
+                           "(TensorFlow's rule) or start")
+        split = geometry.split_padding(total, rule)
+        if split is None:
+            many = f"{total} {axis}s" if total != 1 else f"1 {axis}"
+            raise self.err(where, f"is 'same', which needs {many} of padding here ({what} "
+                           f"{k}{'' if dilation == 1 else f' at dilation {dilation}'}), but "
+                           "same_padding: symmetric puts as much on each side and an odd "
+                           "total cannot be split evenly; use an odd "
+                           f"{'kernel' if what == 'kernel' else 'window'}, padding as "
+                           "numbers, or same_padding: end (the extra "
+                           f"{axis} after) or start")
+        return list(split)
 
     # networks (SPEC section 5)
 

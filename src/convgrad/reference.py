@@ -312,13 +312,14 @@ def activation_forward(name: str, z: np.ndarray, slope: Scalar = 0.01) -> np.nda
 
 
 def activation_backward(
-    name: str, z: np.ndarray, dout: np.ndarray, slope: Scalar = 0.01
+    name: str, z: np.ndarray, dout: np.ndarray, slope: Scalar = 0.01, kink: Scalar = 0
 ) -> np.ndarray:
     """dz = dout * f'(z), elementwise.
 
     name as in activation_forward; z: the activation's input, any shape; dout: dL/da, same
-    shape. Returns dz, same shape as z. Kinks as PyTorch: relu'(0) = 0; leaky_relu' is 1
-    for z > 0 and slope for z <= 0. sigmoid' = s(1 - s); tanh' = 1 - tanh^2.
+    shape. Returns dz, same shape as z. relu' is 1 for z > 0, 0 for z < 0 and `kink` at
+    z = 0 (the kink convention; 0 as PyTorch); leaky_relu' is 1 for z > 0, slope for z < 0
+    and slope + kink*(1 - slope) at z = 0. sigmoid' = s(1 - s); tanh' = 1 - tanh^2.
     """
     if name not in ACTIVATIONS:
         raise ValueError(f"unknown activation {name!r}; expected one of {', '.join(ACTIVATIONS)}")
@@ -330,9 +331,19 @@ def activation_backward(
         if name == "none":
             derivative = 1
         elif name == "relu":
-            derivative = 1 if v > 0 else 0
+            if v > 0:
+                derivative = 1
+            elif v == 0:
+                derivative = kink
+            else:
+                derivative = 0
         elif name == "leaky_relu":
-            derivative = 1 if v > 0 else slope
+            if v > 0:
+                derivative = 1
+            elif v == 0:
+                derivative = slope + kink * (1 - slope)
+            else:
+                derivative = slope
         elif name == "sigmoid":
             s = _sigmoid(v)
             derivative = s * (1 - s)
@@ -347,8 +358,21 @@ def activation_backward(
 # pooling
 
 
+def _pool_size(n: int, k: int, s: int, before: int, after: int, ceil: bool) -> int:
+    """Windows along one axis: floor((n + before + after - k) / s) + 1, or with ceil the
+    division rounded up, dropping a last window that would start in the after-padding."""
+    span = n + before + after - k
+    if ceil:
+        out = -(-span // s) + 1
+        if (out - 1) * s >= n + before:
+            out = out - 1
+        return out
+    return span // s + 1
+
+
 def _check_pool(
-    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0), ceil: bool = False,
 ) -> tuple[int, int]:
     """Validate a pooling's arguments; return (OH, OW)."""
     if kind not in POOLS:
@@ -358,82 +382,120 @@ def _check_pool(
     sh, sw = stride
     if ph < 1 or pw < 1 or sh < 1 or sw < 1:
         raise ValueError(f"pool size and stride must be >= 1, got {size} and {stride}")
-    OH = (H - ph) // sh + 1
-    OW = (W - pw) // sw + 1
+    if 2 * max(pad[0], pad[1]) > ph or 2 * max(pad[2], pad[3]) > pw:
+        raise ValueError(f"pool padding {pad} is more than half the window {size}")
+    OH = _pool_size(H, ph, sh, pad[0], pad[1], ceil)
+    OW = _pool_size(W, pw, sw, pad[2], pad[3], ceil)
     if OH < 1 or OW < 1:
         raise ValueError(f"a {ph}x{pw} pool window does not fit in a {H}x{W} input")
     return OH, OW
 
 
-def _first_max(a: np.ndarray, c: int, i0: int, j0: int, ph: int, pw: int) -> tuple[int, int]:
-    """(row, column) in a of the first maximum, in row-major order, of the window of size
-    (ph, pw) whose top-left corner is a[c, i0, j0]."""
-    best_r, best_s = i0, j0
-    for u in range(ph):
-        for v in range(pw):
-            # strictly greater: a later equal value never replaces the first maximum
-            if a[c, i0 + u, j0 + v] > a[c, best_r, best_s]:
-                best_r, best_s = i0 + u, j0 + v
-    return best_r, best_s
+def _window(a: np.ndarray, c: int, i: int, j: int, size: tuple[int, int],
+            stride: tuple[int, int], pad: tuple[int, int, int, int]
+            ) -> tuple[list[tuple[int, int]], int]:
+    """The input cells (row, column) of window (i, j) of channel c, row-major, and how many
+    of its ph*pw cells lie inside the padded input (padding included, a ceil window's
+    overhang beyond the padding not)."""
+    C, H, W = a.shape
+    top, bottom, left, right = pad
+    cells = []
+    inside_padded = 0
+    for u in range(size[0]):
+        for v in range(size[1]):
+            r = i * stride[0] + u - top  # the input's row: negative or >= H in the padding
+            s = j * stride[1] + v - left
+            if -top <= r < H + bottom and -left <= s < W + right:
+                inside_padded = inside_padded + 1
+            if 0 <= r < H and 0 <= s < W:
+                cells.append((r, s))
+    return cells, inside_padded
+
+
+def _maxima(a: np.ndarray, c: int, cells: list[tuple[int, int]], ties: str
+            ) -> list[tuple[tuple[int, int], Scalar]]:
+    """The cells of a window that get its gradient under max_ties, each with its share of
+    it: first or last maximum in row-major order (the whole), every tied maximum (the whole
+    each: all) or an equal share each (split). Padding is -infinity and never a maximum."""
+    best = cells[0]
+    for cell in cells:
+        # strictly greater: a later equal value never replaces the first maximum
+        if a[c, cell[0], cell[1]] > a[c, best[0], best[1]]:
+            best = cell
+    top = a[c, best[0], best[1]]
+    tied = [cell for cell in cells if a[c, cell[0], cell[1]] == top]
+    if ties == "first":
+        return [(tied[0], 1)]
+    if ties == "last":
+        return [(tied[-1], 1)]
+    if ties == "all":
+        return [(cell, 1) for cell in tied]
+    return [(cell, _divide(1, len(tied))) for cell in tied]  # split
 
 
 def pool_forward(
-    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+    kind: str, a: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0), ceil: bool = False,
+    count_padding: bool = True,
 ) -> np.ndarray:
-    """Max or average pooling, no padding; windows that do not fit are dropped.
+    """Max or average pooling.
 
-    kind: max | avg; a: (C, H, W); size (ph, pw); stride (sh, sw).
-    Returns out: (C, OH, OW), OH = (H - ph) // sh + 1, OW = (W - pw) // sw + 1;
-    out[c, i, j] = max or mean of a[c, i*sh + u, j*sw + v] over 0 <= u < ph, 0 <= v < pw.
+    kind: max | avg; a: (C, H, W); size (ph, pw); stride (sh, sw); pad (top, bottom, left,
+    right), each at most half the window; ceil: round the output size up (a last window
+    that would start in the bottom/right padding is dropped); count_padding: avg divides by
+    the window's cells inside the padded input, else by its input cells only.
+    Returns out: (C, OH, OW), by default OH = (H - ph) // sh + 1, OW = (W - pw) // sw + 1;
+    out[c, i, j] = max (padding is -infinity) or mean of the window's cells.
     """
-    C, H, W = a.shape
-    ph, pw = size
-    sh, sw = stride
-    OH, OW = _check_pool(kind, a, size, stride)
+    OH, OW = _check_pool(kind, a, size, stride, pad, ceil)
+    C = a.shape[0]
     out = _zeros((C, OH, OW), a)
     for c in range(C):
         for i in range(OH):
             for j in range(OW):
+                cells, inside_padded = _window(a, c, i, j, size, stride, pad)
                 if kind == "max":
-                    r, s = _first_max(a, c, i * sh, j * sw, ph, pw)
+                    (r, s), _ = _maxima(a, c, cells, "first")[0]
                     out[c, i, j] = a[c, r, s]
                 else:
                     total = 0
-                    for u in range(ph):
-                        for v in range(pw):
-                            total = total + a[c, i * sh + u, j * sw + v]
-                    out[c, i, j] = _divide(total, ph * pw)
+                    for r, s in cells:
+                        total = total + a[c, r, s]
+                    out[c, i, j] = _divide(total, inside_padded if count_padding else len(cells))
     return out
 
 
 def pool_backward(
-    kind: str, a: np.ndarray, dout: np.ndarray, size: tuple[int, int], stride: tuple[int, int]
+    kind: str, a: np.ndarray, dout: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
+    pad: tuple[int, int, int, int] = (0, 0, 0, 0), ceil: bool = False,
+    count_padding: bool = True, ties: str = "first",
 ) -> np.ndarray:
     """Gradient of pool_forward, given dout = dL/dout.
 
-    kind, a (C, H, W), size, stride as in pool_forward; dout: (C, OH, OW).
-    Returns da: (C, H, W). max: each window sends its dout to the first maximum in row-major
-    order of that window. avg: each element of a window gets dout / (ph*pw). Overlapping
-    windows add up.
+    kind, a (C, H, W), size, stride, pad, ceil, count_padding as in pool_forward; dout:
+    (C, OH, OW); ties: first | last | all | split (max_ties).
+    Returns da: (C, H, W). max: each window sends its dout to its first maximum in row-major
+    order (last: its last; all: each tied maximum the whole dout; split: each tied maximum
+    dout / the number tied). avg: each input cell of a window gets dout / the window's
+    divisor. What lands on the padding is dropped; overlapping windows add up.
     """
+    OH, OW = _check_pool(kind, a, size, stride, pad, ceil)
     C, H, W = a.shape
-    ph, pw = size
-    sh, sw = stride
-    OH, OW = _check_pool(kind, a, size, stride)
     if dout.shape != (C, OH, OW):
         raise ValueError(f"dout has shape {dout.shape}, expected {(C, OH, OW)}")
     da = _zeros((C, H, W), a, dout)
     for c in range(C):
         for i in range(OH):
             for j in range(OW):
+                cells, inside_padded = _window(a, c, i, j, size, stride, pad)
                 if kind == "max":
-                    r, s = _first_max(a, c, i * sh, j * sw, ph, pw)
-                    da[c, r, s] = da[c, r, s] + dout[c, i, j]
+                    for (r, s), part in _maxima(a, c, cells, ties):
+                        da[c, r, s] = da[c, r, s] + dout[c, i, j] * part
                 else:
-                    share = _divide(dout[c, i, j], ph * pw)
-                    for u in range(ph):
-                        for v in range(pw):
-                            da[c, i * sh + u, j * sw + v] = da[c, i * sh + u, j * sw + v] + share
+                    share = _divide(dout[c, i, j], inside_padded if count_padding
+                                    else len(cells))
+                    for r, s in cells:
+                        da[c, r, s] = da[c, r, s] + share
     return da
 
 
@@ -596,13 +658,13 @@ def log_softmax_backward(x: np.ndarray, dout: np.ndarray, dim: str) -> np.ndarra
 # losses
 
 
-def _sign(u: Scalar) -> int:
-    """sign(u), with 0 at u = 0 (as PyTorch's d|u|/du)."""
+def _sign(u: Scalar, kink: Scalar = 0) -> Scalar:
+    """d|u|/du: sign(u), and `kink` at u = 0 (the kink convention; 0 as PyTorch)."""
     if u > 0:
         return 1
     if u < 0:
         return -1
-    return 0
+    return kink
 
 
 def _softmax_parts(y: np.ndarray) -> tuple[Scalar, float]:
@@ -658,11 +720,11 @@ def loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Scalar:
     return _scalar(L, y, t)
 
 
-def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+def loss_backward(name: str, y: np.ndarray, t: np.ndarray, kink: Scalar = 0) -> np.ndarray:
     """dL/dy for loss_forward(name, y, t); same shape as y.
 
       mse: 2 (y - t) / N    sse: 2 (y - t)    half_sse: y - t
-      mae: sign(y - t) / N, with sign(0) = 0
+      mae: sign(y - t) / N, with d|u|/du = kink at u = 0 (0 as PyTorch)
       bce: -(1/N) [t / y - (1 - t) / (1 - y)]
       cross_entropy: softmax(y) * sum(t) - t
     """
@@ -693,7 +755,7 @@ def loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
         elif name == "half_sse":
             dy[idx] = u
         elif name == "mae":
-            dy[idx] = _divide(_sign(u), N)
+            dy[idx] = _divide(_sign(u, kink), N)
         else:  # bce
             dy[idx] = -(t[idx] / y[idx] - (1 - t[idx]) / (1 - y[idx])) / N
     return dy
@@ -719,10 +781,12 @@ def batch_loss_forward(name: str, y: np.ndarray, t: np.ndarray) -> Scalar:
     return _scalar(total / N, y, t)
 
 
-def batch_loss_backward(name: str, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    """dL/dy for batch_loss_forward(name, y, t); y's shape (N, ...)."""
+def batch_loss_backward(name: str, y: np.ndarray, t: np.ndarray, kink: Scalar = 0
+                        ) -> np.ndarray:
+    """dL/dy for batch_loss_forward(name, y, t); y's shape (N, ...); kink: mae's d|u|/du
+    at 0."""
     if name != "cross_entropy":
-        return loss_backward(name, y, t)
+        return loss_backward(name, y, t, kink)
     N = y.shape[0]
     dy = _zeros(y.shape, y, t)
     for n in range(N):

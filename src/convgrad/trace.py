@@ -501,12 +501,28 @@ class Trace:
         layer, op = step.layer, step.op
         C, H, W = layer.in_shape
         _, OH, OW = layer.out_shape
-        if layer.signal:  # after conv1d: 1-D windows on C x L signals
-            return [phrase("fact.pool", layer=layer.name, kind=op.kind, size=str(op.size[1]),
-                           stride=str(op.stride[1]), before=str(W), after=str(OW))]
-        return [phrase("fact.pool", layer=layer.name, kind=op.kind,
-                         size=f"{op.size[0]}x{op.size[1]}", stride=_pair_text(op.stride),
-                         before=f"{H}x{W}", after=f"{OH}x{OW}")]
+        signal = layer.signal  # after conv1d: 1-D windows on C x L signals
+        size = str(op.size[1]) if signal else f"{op.size[0]}x{op.size[1]}"
+        stride = str(op.stride[1]) if signal else _pair_text(op.stride)
+        before, after = (str(W), str(OW)) if signal else (f"{H}x{W}", f"{OH}x{OW}")
+        if not any(op.pad) and not op.ceil:
+            lines: list[Words] = [phrase("fact.pool", layer=layer.name, kind=op.kind,
+                                         size=size, stride=stride, before=before, after=after)]
+        else:  # the pooling conventions (SPEC section 7), said where they act
+            top, bottom, left, right = op.pad
+            lines = [phrase("fact.pool_padded", layer=layer.name, kind=op.kind, size=size,
+                            stride=stride, padding=op.padding_text, top=top, bottom=bottom,
+                            left=left, right=right, before=before, after=after)]
+            if any(op.pad):
+                fill = "max" if op.kind == "max" else \
+                    "avg_counted" if op.count_padding else "avg_real"
+                lines.append(phrase(f"fact.pool_fill.{fill}", layer=layer.name))
+            if op.ceil:
+                lines.append(phrase("fact.pool_ceil", layer=layer.name, kind=op.kind))
+        if op.kind == "max" and op.ties != "first":
+            lines.append(phrase("fact.max_ties", layer=layer.name, ties=op.ties,
+                                rule=phrase(f"ties.{op.ties}")))
+        return lines
 
     def flatten_facts(self, step: FlattenLayer) -> list[Words]:
         layer = step.layer
@@ -643,20 +659,35 @@ class Trace:
 
         def make(k: int) -> Expansion:
             index = _unravel(k, p.shape)  # (n, c, i, j)
-            cells = step.out_terms(*index)
+            cells = step.out_terms(*index)  # the window's input cells; padding left out
             entries = tuple(Entry(al, cell) for cell in cells)
             values = tuple(a[cell] for cell in cells)
+            notes: list[Words] = []
+            if len(cells) < ph * pw and op.kind == "max":
+                notes.append(phrase("note.pool_pad_never" if any(op.pad) else
+                                    "note.pool_past_edge"))
             if op.kind == "max":
                 win = step.winner(*index)
+                notes.insert(0, phrase("note.from", cell=Entry(al, win)))
+                tied = step.tied_cells(*index)
+                if op.ties != "first" and len(tied) > 1:
+                    notes.append(phrase(f"note.tied.{op.ties}", cells=form(
+                        "entries", tuple(Entry(al, c) for c in tied)), n=len(tied)))
                 return Expansion(Entry(pl, index), form("max", entries), form("max", values),
-                                 p[index],
-                                 note=phrase("note.from", cell=Entry(al, win)),
+                                 p[index], note=_joined(notes),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
-            return Expansion(Entry(pl, index), form("mean", entries, ph * pw),
-                             form("mean", values, ph * pw), p[index],
+            divisor = int(step.divisors[index[2], index[3]])
+            if divisor > len(cells):
+                notes.append(phrase("note.pool_pad_counted", n=divisor - len(cells)))
+            if divisor < ph * pw:
+                notes.append(phrase("note.pool_fewer", counted=divisor, size=ph * pw))
+            return Expansion(Entry(pl, index), form("mean", entries, divisor),
+                             form("mean", values, divisor), p[index], note=_joined(notes),
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
 
-        rule = phrase(f"rule.{op.kind}_pool")
+        ties = op.kind == "max" and op.ties != "first"
+        rule = phrase("rule.max_pool_tied", ties=phrase(f"ties.{op.ties}")) if ties else \
+            phrase(f"rule.{op.kind}_pool")
         signal = step.layer.signal
         return Section(phrase("title.pool", layer=step.layer.name, kind=op.kind,
                               size=str(pw) if signal else f"{ph}x{pw}",
@@ -763,7 +794,10 @@ class Trace:
             yv, tv = y[index], t[index]
             symbolic, numeric = _loss_derivative(loss, Entry(yl, index), Entry(tl, index), yv, tv,
                                                  N, y, t, key != loss, self.problem.loss_over)
-            return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index])
+            kink = self.problem.conventions.kink
+            note = phrase("note.mae_kink", kink=kink) if loss == "mae" and kink and yv == tv \
+                else None
+            return Expansion(Entry(yl.grad(), index), symbolic, numeric, dy[index], note)
 
         section.groups.append(Group(_name(yl.grad()), form("loss_derivative", key), N, make,
                                     kind="dY"))
@@ -896,14 +930,22 @@ class Trace:
         z, dout, dx = step.x, step.d_out, step.dx
         assert dout is not None and dx is not None
         zl, al = names.x, names.out
-        rule = form("activation_derivative", op.name, op.slope)
+        # The kink convention (SPEC section 7) moves the derivative at z = 0: said in the
+        # rule, and at each pre-activation that is exactly 0.
+        kinked = bool(op.kink) and op.name in ("relu", "leaky_relu")
+        at_kink = (op.kink if op.name == "relu" else op.slope + op.kink * (1 - op.slope)) \
+            if kinked else None
+        rule = form("activation_derivative", op.name, op.slope, *(
+            (at_kink,) if kinked else ()))
 
         def make(n: int) -> Expansion:
             index = _unravel(n, z.shape)
+            note = phrase("note.kink", z=Entry(zl, index), name=op.name, value=at_kink
+                          ) if kinked and z[index] == 0 else None
             return Expansion(Entry(zl.grad(), index),
                              form("chain", Entry(al.grad(), index), op.name, Entry(zl, index)),
                              Terms(step.dx_terms(index), lambda t: (dout[t[0]], t[1])),
-                             dx[index])
+                             dx[index], note)
 
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.activation_back", name=op.name, rule=rule),
@@ -919,20 +961,45 @@ class Trace:
         al, pl = names.x, names.out
         ph, pw = op.size
         cells = sorted(step.receivers)
-        share = None if op.kind == "max" else ph * pw  # each source's share of the gradient
         dp_matrix = self._matrix(Whole(pl.grad()), dp, pl)
         dpl = pl.grad()
+        # Each source's share of the gradient: the whole (max), 1/(ph*pw) (avg), or per
+        # window its divisor (avg with padding or ceil) or its count of ties (max_ties split).
+        uniform = op.kind == "avg" and bool((step.divisors == ph * pw).all())
+        splits = op.kind == "max" and op.ties == "split"
+
+        def share(sources: list[Index]) -> int | tuple[int | None, ...] | None:
+            if uniform:
+                return ph * pw
+            if op.kind == "avg":
+                return tuple(int(step.divisors[s[2], s[3]]) for s in sources)
+            if splits:
+                return tuple(len(tied) if len(tied := step.tied_cells(*s)) > 1 else None
+                             for s in sources)
+            return None
 
         def make(n: int) -> Expansion:
             cell = cells[n]
             sources = step.dx_terms(*cell)
+            note = None
+            if op.kind == "max" and op.ties in ("all", "split"):
+                tied = [s for s in sources if len(step.tied_cells(*s)) > 1]
+                if tied:
+                    note = phrase(f"note.tied_back.{op.ties}",
+                                  windows=form("entries", tuple(Entry(dpl, s) for s in tied)))
             return Expansion(Entry(al.grad(), cell),
-                             form("shares", tuple(Entry(dpl, s) for s in sources), share),
-                             form("shares", tuple(dp[s] for s in sources), share),
-                             dx[cell],
+                             form("shares", tuple(Entry(dpl, s) for s in sources),
+                                  share(sources)),
+                             form("shares", tuple(dp[s] for s in sources), share(sources)),
+                             dx[cell], note,
                              focus=lambda: [(dp_matrix, [pl.shown_index(s) for s in sources])])
 
-        routed = phrase(f"routed.{op.kind}", n=ph * pw)
+        if op.kind == "max" and op.ties != "first":
+            routed = phrase(f"routed.max_{op.ties}")
+        elif op.kind == "avg" and not uniform:
+            routed = phrase("routed.avg_divisor")
+        else:
+            routed = phrase(f"routed.{op.kind}", n=ph * pw)
         trailer = phrase("note.rest_zero", name=al.name) if len(cells) < a.size else None
         yield Section(phrase("title.backward", layer=step.layer.name),
                       phrase("why.pool_back", routed=routed),
@@ -1427,6 +1494,16 @@ def _axes_text(ndim: int, batch: bool, nhwc: bool = False) -> str:
 
 def _shape(shape: tuple[int, ...]) -> str:
     return " x ".join(str(n) for n in shape) if shape else "a number"
+
+
+def _joined(notes: list[Words]) -> Words | None:
+    """Several notes on one number as one: "from a22; padding (-∞) never wins"."""
+    if not notes:
+        return None
+    joined = notes[0]
+    for note in notes[1:]:
+        joined = phrase("note.and", a=joined, b=note)
+    return joined
 
 
 def _pair_text(pair: tuple[int, int], signal: bool = False) -> str:

@@ -1,6 +1,7 @@
 """Activations, elementwise: relu max(0, z); leaky_relu z or slope*z; sigmoid; tanh.
 
-Derivatives at kinks as PyTorch: relu'(0) = 0, leaky_relu'(0) = slope. relu and
+Derivatives at the kink z = 0 follow the kink convention (SPEC section 7): relu'(0) = kink,
+leaky_relu'(0) = slope + kink*(1 - slope); by default kink = 0, as PyTorch. relu and
 leaky_relu are selections and products, exact on exact arrays; sigmoid and tanh are
 float64 only.
 """
@@ -33,8 +34,11 @@ def activation_forward(name: str, z: np.ndarray, slope: Number = 0) -> np.ndarra
 
 
 def activation_backward(name: str, z: np.ndarray, a: np.ndarray, dout: np.ndarray,
-                        slope: Number = 0) -> np.ndarray:
-    """dz = dout * f'(z), with relu'(0) = 0 and leaky_relu'(0) = slope, as PyTorch."""
+                        slope: Number = 0, kink: Number = 0) -> np.ndarray:
+    """dz = dout * f'(z). At z = 0, relu'(0) = kink and leaky_relu'(0) = slope + kink*(1 -
+    slope) (the kink convention, SPEC section 7; 0 by default, as PyTorch)."""
+    if kink:
+        return dout * activation_derivative(name, z, a, slope, kink)
     if name == "relu":  # a selection, not a product: no arithmetic on exact entries
         return np.where(z > 0, dout, zeros(dout.shape, dout))
     if name == "leaky_relu":
@@ -42,19 +46,25 @@ def activation_backward(name: str, z: np.ndarray, a: np.ndarray, dout: np.ndarra
     return dout * activation_derivative(name, z, a, slope)
 
 
-def activation_derivative(name: str, z: np.ndarray, a: np.ndarray, slope: Number = 0
-                          ) -> np.ndarray:
-    """f'(z) elementwise; a = f(z) saves recomputing sigmoid and tanh."""
+def activation_derivative(name: str, z: np.ndarray, a: np.ndarray, slope: Number = 0,
+                          kink: Number = 0) -> np.ndarray:
+    """f'(z) elementwise; a = f(z) saves recomputing sigmoid and tanh; kink: relu'(0)."""
     one = zeros(z.shape, z) + 1
     if name == "relu":
-        return np.where(z > 0, one, zeros(z.shape, z))
-    if name == "leaky_relu":
-        return np.where(z > 0, one, slope * one)
-    if name == "sigmoid":
+        below = zeros(z.shape, z)
+        at_kink = kink * one
+    elif name == "leaky_relu":
+        below = slope * one
+        at_kink = (slope + kink * (1 - slope)) * one
+    elif name == "sigmoid":
         return a * (1 - a)
-    if name == "tanh":
+    elif name == "tanh":
         return 1 - a * a
-    raise ValueError(f"unknown activation {name}")
+    else:
+        raise ValueError(f"unknown activation {name}")
+    if not kink:
+        return np.where(z > 0, one, below)
+    return np.where(z > 0, one, np.where(z == 0, at_kink, below))
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
@@ -73,6 +83,8 @@ class ActivationLayer(Layer):
         self.op = op = cast(Activation, layer.op)
         self.fn = op.name
         self.slope = num.param_const(op.slope, "activation")
+        # relu'(0) (the kink convention); 0 keeps PyTorch's selections, bit for bit
+        self.kink = num.const(op.kink, "conventions") if op.kink else 0
         # relu and leaky_relu are sums of products of their input; sigmoid and tanh are not.
         self.expanded = ("out", "dx") if self.fn in ("relu", "leaky_relu") else ("dx",)
 
@@ -81,14 +93,14 @@ class ActivationLayer(Layer):
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         return self._set_dx(dout, activation_backward(self.fn, self.x, self.out, dout,
-                                                      self.slope))
+                                                      self.slope, self.kink))
 
     # --- terms -------------------------------------------------------------------------------
 
     @cached_property
     def derivative(self) -> np.ndarray:
         """f'(x), x's shape: what each dout entry is multiplied by on the way back."""
-        return activation_derivative(self.fn, self.x, self.out, self.slope)
+        return activation_derivative(self.fn, self.x, self.out, self.slope, self.kink)
 
     def out_terms(self, index: Index) -> Index:
         """a[index] = f(z[index]): the one input it is made of."""

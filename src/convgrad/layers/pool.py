@@ -1,7 +1,14 @@
-"""Max and average pooling, no padding; windows that do not fit are dropped (floor).
+"""Max and average pooling, with the pooling conventions of SPEC section 7.
 
-Max pooling sends each window's gradient to its first maximum in row-major order; average
-pooling gives each cell dout / (ph*pw). Overlapping windows add up.
+By default (PyTorch's) there is no padding and windows that do not fit are dropped (floor);
+max pooling sends each window's gradient to its first maximum in row-major order, average
+pooling gives each cell dout / (ph*pw). Overlapping windows add up. The conventions:
+- pool_padding: the input is padded, for max with -infinity (padding never wins), for avg
+  with zeros that the divisor counts or not (avg_count_padding);
+- pool_ceil: the output size rounds up, keeping a last partial window (its overhang beyond
+  the padding holds nothing: -infinity for max, and no avg divisor counts it);
+- max_ties: a window's gradient goes to its first maximum, its last, all of its tied maxima
+  (each the whole), or is split among them equally.
 """
 
 from __future__ import annotations
@@ -21,20 +28,31 @@ from convgrad.model import Pool
 from convgrad.numbers import Number, exact_const
 
 
-def pool_windows(a: np.ndarray, size: tuple[int, int], stride: tuple[int, int]) -> np.ndarray:
-    """a (N, C, H, W) -> windows (N, C, OH, OW, ph*pw), each row-major; windows that do not
-    fit drop."""
-    N, C, H, W = a.shape
+def pool_windows(a: np.ndarray, size: tuple[int, int], stride: tuple[int, int],
+                 out: tuple[int, int]) -> np.ndarray:
+    """a (N, C, Hp, Wp), already padded -> windows (N, C, OH, OW, ph*pw), each row-major."""
+    N, C = a.shape[:2]
     ph, pw = size
     sh, sw = stride
-    OH, OW = geometry.pool_output_size(H, ph, sh), geometry.pool_output_size(W, pw, sw)
+    OH, OW = out
     windows = sliding_window_view(a, size, axis=(2, 3))
     windows = windows[:, :, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw]
     return windows.reshape(N, C, OH, OW, ph * pw)
 
 
+def reciprocals(counts: np.ndarray, exact: bool) -> np.ndarray:
+    """1/count for each entry of an int array, exact (Fractions, by a table of the few
+    counts there are) or float64."""
+    if not exact:
+        return 1.0 / counts
+    table = np.array([0] + [exact_const(Fraction(1, k), True)
+                            for k in range(1, int(counts.max(initial=0)) + 1)], dtype=object)
+    return table[counts]
+
+
 class PoolLayer(Layer):
-    """a (N, C, H, W) -> p (N, C, OH, OW), OH = (H - ph) // sh + 1, each sample alone."""
+    """a (N, C, H, W) -> p (N, C, OH, OW), each sample alone; OH as geometry.pool_output_size
+    (floor((H + pads - ph) / sh) + 1 by default)."""
 
     kind = "pool"
 
@@ -42,70 +60,183 @@ class PoolLayer(Layer):
         super().__init__(layer, num)
         self.op = op = cast(Pool, layer.op)
         self.pool, self.size, self.stride = op.kind, op.size, op.stride
-        # max: the index (row-major, 0..ph*pw-1) of each window's first maximum (N, C, OH, OW)
+        self.pad, self.ties = op.pad, op.ties
+        # max: the index (row-major, 0..ph*pw-1) of each window's maximum that gets its
+        # gradient (first, last) (N, C, OH, OW); or (all, split) which of its cells are tied
+        # maxima (N, C, OH, OW, ph*pw) and each one's share (1, or 1/count under split).
         self.winners: np.ndarray | None = None
+        self.tied: np.ndarray | None = None
+        self.tie_share: np.ndarray | None = None
+
+    @cached_property
+    def out_hw(self) -> tuple[int, int]:
+        _, OH, OW = self.layer.out_shape
+        return OH, OW
+
+    def padded_shape(self, x_shape: tuple[int, ...]) -> tuple[int, ...]:
+        """The input padded, and on past the bottom/right padding as far as a ceil window
+        reaches: (N, C, Hp, Wp)."""
+        N, C, H, W = x_shape
+        (ph, pw), (sh, sw), (OH, OW) = self.size, self.stride, self.out_hw
+        top, bottom, left, right = self.pad
+        Hp = max(H + top + bottom, (OH - 1) * sh + ph)
+        Wp = max(W + left + right, (OW - 1) * sw + pw)
+        return N, C, Hp, Wp
+
+    @cached_property
+    def divisors(self) -> np.ndarray:
+        """avg: the cells each window's mean divides by (OH, OW), by avg_count_padding."""
+        _, H, W = self.layer.in_shape
+        (ph, pw), (sh, sw), (OH, OW) = self.size, self.stride, self.out_hw
+        top, bottom, left, right = self.pad
+        rows = geometry.pool_window_cells(H, ph, sh, top, bottom, OH, self.op.count_padding)
+        cols = geometry.pool_window_cells(W, pw, sw, left, right, OW, self.op.count_padding)
+        return rows[:, np.newaxis] * cols[np.newaxis, :]
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        windows = pool_windows(x, self.size, self.stride)
-        if self.pool == "max":
-            self.winners = np.argmax(windows, axis=-1)
+        N, C, H, W = x.shape
+        top, left = self.pad[0], self.pad[2]
+        padded_shape = self.padded_shape(x.shape)
+        if padded_shape == x.shape:
+            x_pad = x
+        else:  # padding (and any ceil overhang): nothing a max can pick, 0 in a sum
+            fill = -np.inf if self.pool == "max" else 0
+            x_pad = np.full(padded_shape, fill, dtype=x.dtype)
+            x_pad[:, :, top:top + H, left:left + W] = x
+        windows = pool_windows(x_pad, self.size, self.stride, self.out_hw)
+        if self.pool == "avg":
+            out = windows.sum(axis=-1) * self._shares(x)
+        elif self.ties in ("first", "last"):
+            if self.ties == "first":
+                self.winners = np.argmax(windows, axis=-1)
+            else:
+                self.winners = windows.shape[-1] - 1 - np.argmax(windows[..., ::-1], axis=-1)
             out = np.take_along_axis(windows, self.winners[..., np.newaxis], axis=-1)[..., 0]
         else:
-            out = windows.sum(axis=-1) * self._share(x)
+            out = windows.max(axis=-1)
+            self.tied = windows == out[..., np.newaxis]
+            if self.ties == "split":
+                self.tie_share = reciprocals(self.tied.sum(axis=-1), x.dtype == object)
         return self._set_out(x, out)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
-        """dout (N, C, OH, OW) -> dx (N, C, H, W): a loop over the ph*pw offsets of a window."""
+        """dout (N, C, OH, OW) -> dx (N, C, H, W): a loop over the ph*pw offsets of a window,
+        then the padding cut off."""
         ph, pw = self.size
         sh, sw = self.stride
-        _, _, OH, OW = dout.shape
-        dx = zeros(self.x.shape, dout)
+        OH, OW = self.out_hw
+        N, C, H, W = self.x.shape
+        top, left = self.pad[0], self.pad[2]
+        padded_shape = self.padded_shape(self.x.shape)
+        dx = zeros(padded_shape, dout)
         nothing = zeros(dout.shape, dout)
         if self.pool == "avg":
-            share = dout * self._share(dout)
+            share = dout * self._shares(dout)
+        elif self.tie_share is not None:
+            share = dout * self.tie_share
+        else:
+            share = dout
         for k in range(ph * pw):
             p, q = divmod(k, pw)
-            routed = np.where(self.winners == k, dout, nothing) if self.pool == "max" else share
+            if self.pool == "avg":
+                routed = share
+            elif self.tied is not None:
+                routed = np.where(self.tied[..., k], share, nothing)
+            else:
+                routed = np.where(self.winners == k, dout, nothing)
             dx[..., p:p + sh * (OH - 1) + 1:sh, q:q + sw * (OW - 1) + 1:sw] += routed
+        if padded_shape != self.x.shape:  # what reached the padding goes nowhere
+            dx = np.ascontiguousarray(dx[:, :, top:top + H, left:left + W])
         return self._set_dx(dout, dx)
 
-    def _share(self, like: np.ndarray) -> Number:
-        return exact_const(Fraction(1, self.size[0] * self.size[1]), like.dtype == object)
+    def _shares(self, like: np.ndarray) -> Number | np.ndarray:
+        """avg: each window's 1/divisor: one number, 1/(ph*pw), when every window counts
+        all of its cells, else (OH, OW)."""
+        exact = like.dtype == object
+        divisors = self.divisors
+        whole = self.size[0] * self.size[1]
+        if (divisors == whole).all():
+            return exact_const(Fraction(1, whole), exact)
+        return reciprocals(divisors, exact)
+
+    def share_of(self, i: int, j: int) -> Number:
+        """avg: window (i, j)'s 1/divisor, in the run's arithmetic."""
+        shares = self._shares(self.x)
+        return shares[i, j] if isinstance(shares, np.ndarray) else shares
 
     # --- terms -------------------------------------------------------------------------------
 
-    def out_terms(self, n: int, c: int, i: int, j: int) -> list[Index]:
-        """The cells (n, c, r, s) of window (n, c, i, j), row-major: its max, or its mean."""
+    def window_cells(self, n: int, c: int, i: int, j: int) -> list[Index | None]:
+        """Each cell of window (n, c, i, j), row-major: (n, c, r, s) of the input, or None
+        for padding (and a ceil window's overhang)."""
         ph, pw = self.size
         sh, sw = self.stride
-        return [(n, c, i * sh + u, j * sw + v) for u in range(ph) for v in range(pw)]
+        top, left = self.pad[0], self.pad[2]
+        _, _, H, W = self.x.shape
+        cells: list[Index | None] = []
+        for u in range(ph):
+            for v in range(pw):
+                r, s = i * sh + u - top, j * sw + v - left
+                cells.append((n, c, r, s) if 0 <= r < H and 0 <= s < W else None)
+        return cells
+
+    def out_terms(self, n: int, c: int, i: int, j: int) -> list[Index]:
+        """The input cells (n, c, r, s) of window (n, c, i, j), row-major, padding left out:
+        its max, or (each over the window's divisor) its mean."""
+        return [cell for cell in self.window_cells(n, c, i, j) if cell is not None]
 
     def winner(self, n: int, c: int, i: int, j: int) -> Index:
-        """Max pooling: the cell of window (n, c, i, j) that is its output and gets its
-        gradient."""
-        assert self.winners is not None
-        return self.out_terms(n, c, i, j)[int(self.winners[n, c, i, j])]
+        """Max pooling: the cell of window (n, c, i, j) that is its output (the first of its
+        tied maxima under max_ties all or split)."""
+        return self.winners_of(n, c, i, j)[0]
+
+    def winners_of(self, n: int, c: int, i: int, j: int) -> list[Index]:
+        """Max pooling: the cells of window (n, c, i, j) that get its gradient, row-major."""
+        cells = self.window_cells(n, c, i, j)
+        if self.tied is not None:
+            chosen = [k for k in range(len(cells)) if self.tied[n, c, i, j, k]]
+        else:
+            assert self.winners is not None
+            chosen = [int(self.winners[n, c, i, j])]
+        return [cell for k in chosen if (cell := cells[k]) is not None]
+
+    def tied_cells(self, n: int, c: int, i: int, j: int) -> list[Index]:
+        """Max pooling: every cell of window (n, c, i, j) equal to its maximum, row-major."""
+        top = self.out[n, c, i, j]
+        return [cell for cell in self.out_terms(n, c, i, j) if self.x[cell] == top]
 
     @cached_property
     def receivers(self) -> dict[Index, list[Index]]:
         """Every input cell that gets a gradient -> the outputs whose gradient it gets, in order."""
         out: dict[Index, list[Index]] = {}
         for o in np.ndindex(*self.out.shape):
-            cells = [self.winner(*o)] if self.pool == "max" else self.out_terms(*o)
+            cells = self.winners_of(*o) if self.pool == "max" else self.out_terms(*o)
             for cell in cells:
                 out.setdefault(cell, []).append(o)
         return out
 
     def dx_terms(self, n: int, c: int, r: int, s: int) -> list[Index]:
-        """dx[n,c,r,s] = the sum of dout over these outputs (each times 1/(ph*pw) for avg)."""
+        """dx[n,c,r,s] = the sum of dout over these outputs (each times its share: 1/divisor
+        for avg, 1/ties under max_ties split)."""
         return self.receivers.get((n, c, r, s), [])
 
+    def dx_share(self, o: Index) -> Number | None:
+        """The share of output o's gradient that each of its receivers gets: None for the
+        whole of it (max, but under max_ties split)."""
+        if self.pool == "avg":
+            return self.share_of(o[2], o[3])
+        if self.tie_share is not None:
+            return cast(Number, self.tie_share[o])
+        return None
+
     def terms(self, of: str, index: Index) -> list[Term]:
-        share = self._share(self.x)
         if of == "out":
             if self.pool == "max":
                 return [(("x", self.winner(*index)),)]
+            share = self.share_of(index[2], index[3])
             return [(share, ("x", cell)) for cell in self.out_terms(*index)]
-        if self.pool == "max":
-            return [(("dout", o),) for o in self.dx_terms(*index)]
-        return [(("dout", o), share) for o in self.dx_terms(*index)]
+        out: list[Term] = []
+        for o in self.dx_terms(*index):
+            part = self.dx_share(o)
+            out.append((("dout", o),) if part is None else (("dout", o), part))
+        return out

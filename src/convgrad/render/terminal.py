@@ -180,15 +180,25 @@ ACTIVATION_FORMULAS = {
 }
 
 ACTIVATION_DERIVATIVES = {
-    "relu": "relu'(z) = 1 if z > 0, else 0 (0 at z = 0)",
-    "leaky_relu": "leaky_relu'(z) = 1 if z > 0, else slope (slope at z = 0)",
+    "relu": "relu'(z) = 1 if z > 0, else 0 (KINK at z = 0)",
+    "leaky_relu": "leaky_relu'(z) = 1 if z > 0, else slope (KINK at z = 0)",
     "sigmoid": "σ'(z) = σ(z)·(1 - σ(z))",
     "tanh": "tanh'(z) = 1 - tanh(z)²",
 }
 
 
-def _with_slope(formula: str, slope: Any) -> str:
-    return formula.replace("slope", show_number(slope))
+def _each(n: Any, args: tuple) -> tuple:
+    """A divisor per term: n for every term, or n itself when it is one per term (avg
+    windows of different sizes, ties split among different counts)."""
+    return n if isinstance(n, tuple) else (n,) * len(args)
+
+
+def _with_slope(formula: str, slope: Any, at_kink: Any = None) -> str:
+    """A formula with its slope, and the derivative at the kink z = 0 (the kink convention,
+    SPEC section 7): by default relu's 0 and leaky_relu's slope, as PyTorch."""
+    if at_kink is None:
+        at_kink = slope if "slope" in formula else 0
+    return formula.replace("KINK", show_number(at_kink)).replace("slope", show_number(slope))
 
 
 def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int, stride: int,
@@ -236,8 +246,8 @@ FORMS: dict[str, Callable[..., str]] = {
     "loss_sum": lambda loss, n, terms: LOSS_SUMS[loss].format(n=n, terms=S(terms)),
     # an activation and its derivative
     "activation": lambda name, slope: _with_slope(ACTIVATION_FORMULAS[name], slope),
-    "activation_derivative": lambda name, slope: _with_slope(ACTIVATION_DERIVATIVES[name],
-                                                             slope),
+    "activation_derivative": lambda name, slope, at_kink=None: _with_slope(
+        ACTIVATION_DERIVATIVES[name], slope, at_kink),
     # a number as it is, negative or not: flatten's entries, a function's arguments
     "value": lambda v: S(v),
     # the loss, term by term: (y - t)², |y - t|, t·ln(y) + (1-t)·ln(1-y), t·ln softmax(Y)
@@ -254,7 +264,10 @@ FORMS: dict[str, Callable[..., str]] = {
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
     "max": lambda args: f"max({', '.join(S(v) for v in args)})",
     "mean": lambda args, n: f"({' + '.join(P(v) for v in args)})/{n}",
-    "shares": lambda args, n: " + ".join(P(v) + ("" if n is None else f"/{n}") for v in args),
+    "shares": lambda args, n: " + ".join(P(v) + ("" if m is None else f"/{m}")
+                                         for v, m in zip(args, _each(n, args), strict=True)),
+    # a list of entries: a11, a22
+    "entries": lambda args: ", ".join(S(v) for v in args),
     # a step of gradient descent: w11 - lr·dL/dw11
     "update": lambda w, lr, g: f"{P(w)} - {P(lr)}·{P(g)}",
     # activations: relu(z11), 1/(1 + e^(-2)), and back: dL/da11 · relu'(z11); a function

@@ -250,7 +250,14 @@ def _sub(value: Any) -> str:
     return f"_{{{sub}}}" if sub else ""
 
 
-def _with_slope(formula: str, slope: Any) -> str:
+def _with_slope(formula: str, slope: Any, at_kink: Any = None) -> str:
+    """A formula with its slope; at_kink: the derivative at z = 0 when the kink convention
+    (SPEC section 7) makes it other than relu's 0 or leaky_relu's slope."""
+    if at_kink is not None:
+        formula = formula.replace(r"\text{ (0 at }", rf"\text{{ (}} {number(at_kink)} "
+                                  r"\text{ at }").replace(r"\text{ (} SLOPE \text{ at }",
+                                                          rf"\text{{ (}} {number(at_kink)} "
+                                                          r"\text{ at }")
     return formula.replace("SLOPE", number(slope) if slope is not None else r"\alpha")
 
 
@@ -379,8 +386,8 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "loss_derivative": lambda loss: LOSS_DERIVATIVES[loss],
     "loss_sum": lambda loss, n, terms: LOSS_SUMS[loss].format(n=n, terms=_sum_of(terms)),
     "activation": lambda name, slope: _with_slope(ACTIVATION_FORMULAS[name], slope),
-    "activation_derivative": lambda name, slope: _with_slope(ACTIVATION_DERIVATIVES[name],
-                                                             slope),
+    "activation_derivative": lambda name, slope, at_kink=None: _with_slope(
+        ACTIVATION_DERIVATIVES[name], slope, at_kink),
     "value": lambda v: S(v),
     "squared_error": lambda y, t: rf"({S(y)} - {P(t)})^2",
     "absolute_error": lambda y, t: rf"\lvert {S(y)} - {P(t)} \rvert",
@@ -390,8 +397,10 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "partial": lambda y, x: rf"\frac{{\partial {S(y)}}}{{\partial {S(x)}}}",
     "max": lambda args: rf"\max({', '.join(S(v) for v in args)})",
     "mean": lambda args, n: rf"\frac{{{' + '.join(P(v) for v in args)}}}{{{n}}}",
-    "shares": lambda args, n: " + ".join(P(v) if n is None else rf"\frac{{{S(v)}}}{{{n}}}"
-                                         for v in args),
+    "shares": lambda args, n: " + ".join(
+        P(v) if m is None else rf"\frac{{{S(v)}}}{{{m}}}"
+        for v, m in zip(args, n if isinstance(n, tuple) else (n,) * len(args), strict=True)),
+    "entries": lambda args: ", ".join(S(v) for v in args),
     "update": lambda w, lr, g: rf"{P(w)} - {P(lr)} \cdot {P(g)}",
     "apply": _function_of,
     "sigmoid": lambda minus_z: rf"\frac{{1}}{{1 + e^{{{S(minus_z)}}}}}",

@@ -273,6 +273,49 @@ WORDS: dict[str, tuple[str, str]] = {
                          "{layer}：log_softmax（dim: {dim}），{groups} 组，每组 {n} 个值："
                          "{shape} -> {shape}"),
     "fact.loss": ("Loss: {loss}, {what}: {formula}", "损失：{loss}，{what}：{formula}"),
+    "fact.pool_padded": ("{layer}: {kind} pooling {size}, stride {stride}, padding {padding} "
+                         "(top {top}, bottom {bottom}, left {left}, right {right}): {before} "
+                         "-> {after}",
+                         "{layer}：{kind} 池化 {size}，步长 {stride}，填充 {padding}（上 {top}，"
+                         "下 {bottom}，左 {left}，右 {right}）：{before} -> {after}"),
+    "fact.pool_fill.max": ("{layer}: the padding holds -∞, which never wins a window "
+                           "(pool_padding)",
+                           "{layer}：填充为 -∞，不会成为窗口的最大值（pool_padding）"),
+    "fact.pool_fill.avg_counted": ("{layer}: each mean divides by the window's cells inside the "
+                                   "padded input, padding counted as 0 (avg_count_padding true)",
+                                   "{layer}：每个平均值除以窗口落在填充后输入内的格数，填充按 0 计"
+                                   "（avg_count_padding true）"),
+    "fact.pool_fill.avg_real": ("{layer}: each mean divides by the window's input cells only, "
+                                "padding not counted (avg_count_padding false)",
+                                "{layer}：每个平均值只除以窗口内输入格的个数，不计填充"
+                                "（avg_count_padding false）"),
+    "fact.pool_ceil": ("{layer}: ceil mode (pool_ceil true): the output size rounds up, keeping "
+                       "a last partial window unless it would start in the padding; its cells "
+                       "past the edge hold nothing",
+                       "{layer}：向上取整（pool_ceil true）：保留最后一个不完整的窗口（除非它从"
+                       "填充中开始）；超出边缘的格不含任何值"),
+    "fact.max_ties": ("{layer}: tied maxima (max_ties {ties}): {rule}",
+                      "{layer}：并列最大值（max_ties {ties}）：{rule}"),
+    "ties.first": ("the first in row-major order gets the window's gradient",
+                   "按行优先顺序的第一个得到窗口的梯度"),
+    "ties.last": ("the last in row-major order gets the window's gradient",
+                  "按行优先顺序的最后一个得到窗口的梯度"),
+    "ties.all": ("each of them gets the whole of the window's gradient",
+                 "每一个都得到窗口的全部梯度"),
+    "ties.split": ("they share the window's gradient equally", "它们平分窗口的梯度"),
+    "rule.max_pool_tied": ("the largest element of each window; on a tie {ties}",
+                           "每个窗口的最大元素；并列时{ties}"),
+    "routed.max_last": ("goes to the last maximum of its window; every other input gets 0",
+                        "传给窗口中最后一个最大值，其余输入得 0"),
+    "routed.max_all": ("goes whole to every tied maximum of its window (max_ties all); every "
+                       "other input gets 0",
+                       "全部传给窗口中每一个并列最大值（max_ties all），其余输入得 0"),
+    "routed.max_split": ("is split equally among the tied maxima of its window (max_ties "
+                         "split); every other input gets 0",
+                         "由窗口中的并列最大值平分（max_ties split），其余输入得 0"),
+    "routed.avg_divisor": ("is shared among its cells: each input gets dL/dp divided by the "
+                           "cells its window counts",
+                           "由窗口各格分担：每个输入得到 dL/dp 除以该窗口计入的格数"),
     "fact.conventions": ("Conventions ({profile}): {keys}", "约定（{profile}）：{keys}"),
     "loss.mse": ("the mean of the squared errors", "平方误差的平均值"),
     "loss.sse": ("the sum of the squared errors", "平方误差之和"),
@@ -319,6 +362,29 @@ WORDS: dict[str, tuple[str, str]] = {
     "arith.float": ("float64", "float64 浮点数"),
     # notes and matrix titles
     "note.from": ("from {cell}", "来自 {cell}"),
+    "note.kink": ("{z} = 0, the kink: {name}'(0) = {value} by the kink convention",
+                  "{z} = 0，即拐点：按约定 kink，{name}'(0) = {value}"),
+    "note.mae_kink": ("y = t, the kink of |y - t|: its derivative there is {kink} by the kink "
+                      "convention",
+                      "y = t，即 |y - t| 的拐点：按约定 kink，该处导数为 {kink}"),
+    "note.and": ("{a}; {b}", "{a}；{b}"),
+    "note.pool_pad_never": ("padding (-∞) never wins", "填充（-∞）不会被选中"),
+    "note.pool_past_edge": ("the window runs past the edge (ceil mode)",
+                            "窗口超出了边缘（向上取整）"),
+    "note.pool_pad_counted": ("{n} padding cells count as 0 (avg_count_padding true)",
+                              "{n} 个填充格按 0 计入（avg_count_padding true）"),
+    "note.pool_fewer": ("divided by the {counted} cells it counts, not {size}",
+                        "除以计入的 {counted} 个格，而不是 {size}"),
+    "note.tied.last": ("tied: {cells}; the last gets the gradient (max_ties last)",
+                       "并列：{cells}；梯度给最后一个（max_ties last）"),
+    "note.tied.all": ("tied: {cells}; each gets the whole gradient (max_ties all)",
+                      "并列：{cells}；每个都得到全部梯度（max_ties all）"),
+    "note.tied.split": ("tied: {cells}; each gets 1/{n} of the gradient (max_ties split)",
+                        "并列：{cells}；每个得到梯度的 1/{n}（max_ties split）"),
+    "note.tied_back.all": ("a tied maximum of {windows}: the whole gradient (max_ties all)",
+                           "是 {windows} 的并列最大值之一：得到全部梯度（max_ties all）"),
+    "note.tied_back.split": ("a tied maximum of {windows}: an equal share (max_ties split)",
+                             "是 {windows} 的并列最大值之一：平分梯度（max_ties split）"),
     "note.uncovered": ("no kernel tap meets this input", "没有任何卷积核位置覆盖这个输入"),
     "note.rest_zero": ("every other entry of dL/d{name} is 0", "dL/d{name} 的其余元素都是 0"),
     "matrix.padded_copies": ("{name} padded, {mode} (padding in parentheses: copies of "
