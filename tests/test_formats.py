@@ -19,7 +19,7 @@ from convgrad.render import texmath
 from convgrad.render.formats import format_of, write
 from convgrad.render.terminal import FORMS
 
-from .conftest import PROBLEMS, run_main
+from .conftest import PROBLEMS, ROOT, run_main
 
 SEED = "problems/seed_worked_example.yaml"
 
@@ -386,3 +386,19 @@ def test_every_problem_in_every_format(problem):
         for explain in (False, True):
             for lang in ("en", "zh"):
                 assert write(result, fmt, explain=explain, lang=lang)
+
+
+def test_a_wide_matrix_is_set_smaller_so_that_it_stays_on_the_page():
+    from convgrad.render import latex
+
+    narrow = r"X = \begin{bmatrix} 1 & 2 \\ 3 & 4 \end{bmatrix}"
+    assert latex._sized_display(narrow) == latex._display(narrow)
+    row = " & ".join(["-0.0758582"] * 8)  # fc1's gradient in network_seed004_cnn: 8 columns
+    wide = rf"W = \begin{{bmatrix}} {row} \\ {row} \end{{bmatrix}}"
+    assert latex._sized_display(wide).startswith("{\\footnotesize\n\\[")
+    side_by_side = rf"{wide} \qquad {wide}"  # two such matrices on one line
+    assert latex._sized_display(side_by_side).startswith("{\\tiny\n")
+    document = write(solved(ROOT / "problems" / "network_seed004_cnn.yaml"), "latex")
+    assert "{\\small\n\\[\n\\frac{\\partial L}{\\partial \\mathrm{fc1.w}}" in document
+    # the conventions line may break after each key
+    assert r"\text{same\_padding end},\allowbreak\ \text{pool\_ceil false}" in document

@@ -10,6 +10,7 @@ KaTeX math, so that `--fragment`, the body alone, can go into a page that KaTeX 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from convgrad.render import texmath
@@ -82,6 +83,30 @@ def _display(tex: str) -> str:
     return "\\[\n" + tex + "\n\\]\n"
 
 
+# About how many characters of math a line of the page holds (a4, 2 cm margins, 11 pt), and
+# the smaller sizes a wider matrix is set in so that it stays on the page.
+LINE_CHARS = 80
+SIZES = ((1.0, ""), (1.15, r"\small"), (1.35, r"\footnotesize"), (1.6, r"\scriptsize"),
+         (2.0, r"\tiny"))
+
+
+def _visible(tex: str) -> int:
+    """Roughly how many characters a row of math takes: commands, braces and spaces not
+    counted (math ignores spaces), a column gap (&) as two."""
+    return len(re.sub(r"\\[a-zA-Z]+|[{}\s]", "", tex.replace("&", "..")))
+
+
+def _sized_display(tex: str) -> str:
+    """A display in a smaller font when its widest line would run past the margin: the
+    matrices side by side (\\qquad between them) each take their widest row."""
+    pieces = tex.split(r"\qquad")
+    widest = sum(max(_visible(row) for row in piece.split(r"\\")) for piece in pieces) \
+        + 4 * (len(pieces) - 1)
+    size = next((command for factor, command in SIZES if widest <= LINE_CHARS * factor),
+                SIZES[-1][1])
+    return _display(tex) if not size else "{" + size + "\n" + _display(tex) + "}\n"
+
+
 def _block(block: Block, lang: str, widest: list[int]) -> str:
     if isinstance(block, Lines):
         if block.style == "formula":
@@ -95,7 +120,7 @@ def _block(block: Block, lang: str, widest: list[int]) -> str:
             return ""
         widest.append(texmath.max_columns(block))
         displays, notes = texmath.grid_displays(block, lang)
-        text = "".join(_display(tex) for tex in displays)
+        text = "".join(_sized_display(tex) for tex in displays)
         if notes:
             text += " ".join(words(note, lang) for note in notes) + "\n"
         return text

@@ -419,8 +419,9 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "d_cross_entropy_batch_value": lambda n, s, total, t: (rf"\frac{{{S(s)} \cdot {P(total)} "
                                                            rf"- {P(t)}}}{{{S(n)}}}"),
     "t_times": lambda t, y: rf"{P(t)} \cdot {P(y)}",
-    "settings": lambda pairs: mtext(", ".join(f"{key} {setting_text(value)}"
-                                               for key, value in pairs)),
+    # one \text per key, with a break allowed after each comma: the line wraps
+    "settings": lambda pairs: r",\allowbreak\ ".join(mtext(f"{key} {setting_text(value)}")
+                                                   for key, value in pairs),
     "d_nll": lambda n, y, t: rf"-{P(t)}" + _over(n),
     "d_cross_entropy_probs": lambda n, y, t: (rf"-\frac{{{S(t)}}}{{{P(y)}}}" if n is None else
                                               rf"-\frac{{{S(t)}}}{{{P(y)} \cdot {S(n)}}}"),
