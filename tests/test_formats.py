@@ -399,6 +399,6 @@ def test_a_wide_matrix_is_set_smaller_so_that_it_stays_on_the_page():
     side_by_side = rf"{wide} \qquad {wide}"  # two such matrices on one line
     assert latex._sized_display(side_by_side).startswith("{\\tiny\n")
     document = write(solved(ROOT / "problems" / "network_seed004_cnn.yaml"), "latex")
-    assert "{\\small\n\\[\n\\frac{\\partial L}{\\partial \\mathrm{fc1.w}}" in document
+    assert "{\\footnotesize\n\\[\n\\frac{\\partial L}{\\partial \\mathrm{fc1.w}}" in document
     # the conventions line may break after each key
     assert r"\text{same\_padding end},\allowbreak\ \text{pool\_ceil false}" in document
