@@ -125,7 +125,7 @@ CONVENTIONS_HELP = ("The conventions' profile (pytorch, tensorflow, caffe, cs231
                     "apply on top.")
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class MainOptions:
     """Options before the command."""
 
@@ -133,7 +133,7 @@ class MainOptions:
     debug: bool = _flag("--debug", "On an internal error, print the traceback.")
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class SolveOptions:
     """Every intermediate term and every result: Y, the loss, dL/dY, dL/dW, dL/db, dL/dX."""
 
@@ -151,7 +151,7 @@ class SolveOptions:
     lang: str = _option("--lang", LANG_HELP, default="en", choices=("en", "zh"))
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class ExplainOptions:
     """A step-by-step walkthrough of the forward and backward pass, as on paper."""
 
@@ -170,7 +170,7 @@ class ExplainOptions:
     fragment: bool = _flag("--fragment", FRAGMENT_HELP)
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class CheckOptions:
     """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
 
@@ -209,7 +209,7 @@ class CheckOptions:
                                    "hidden, after_due_date or after_published.")
 
 
-@dataclass(kw_only=True)
+@dataclass(kw_only=True, repr=False)
 class CompareOptions:
     """Solve under several profiles: what differs, entry by entry, and which key causes it."""
 

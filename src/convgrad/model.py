@@ -167,7 +167,7 @@ class Weighted(Op):
         return int(np.prod(self.w.shape[1:]))
 
 
-@dataclass(eq=False)  # arrays inside: == would be ambiguous
+@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Conv(Weighted):
     """A convolution, as PyTorch's Conv2d: w (F, C/groups, KH, KW), b (F,); pad = (top,
     bottom, left, right), filled as padding_mode says (zeros, or copies of input cells:
@@ -191,7 +191,7 @@ class Conv(Weighted):
     weights: ClassVar[str] = "kernel"
 
 
-@dataclass
+@dataclass(repr=False)
 class Activation(Op):
     """An elementwise activation. kink: the convention's relu'(0) (SPEC section 7);
     leaky_relu'(0) = slope + kink*(1 - slope), between the slopes on either side."""
@@ -205,7 +205,7 @@ class Activation(Op):
         return self.name not in ("sigmoid", "tanh")
 
 
-@dataclass
+@dataclass(repr=False)
 class Pool(Op):
     """Max or average pooling, with the pooling conventions (SPEC section 7): pad (top,
     bottom, left, right) of -infinity for max, of cells an average counts or not
@@ -223,12 +223,12 @@ class Pool(Op):
     rational: ClassVar[bool] = True
 
 
-@dataclass
+@dataclass(repr=False)
 class Flatten(Op):
     rational: ClassVar[bool] = True
 
 
-@dataclass(eq=False)  # arrays inside: == would be ambiguous
+@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Dense(Weighted):
     """A fully connected layer as PyTorch's Linear: y = w x + b, w (M, N), b (M,)."""
 
@@ -239,7 +239,7 @@ class Dense(Weighted):
     weights: ClassVar[str] = "dense"
 
 
-@dataclass
+@dataclass(repr=False)
 class Softmax(Op):
     """softmax at each position over the channels of C x H x W maps, or over every value."""
 
@@ -247,12 +247,12 @@ class Softmax(Op):
     rational: ClassVar[bool] = False
 
 
-@dataclass
+@dataclass(repr=False)
 class LogSoftmax(Softmax):
     """log_softmax over the same groups as softmax: x - log of the group's sum of e^x."""
 
 
-@dataclass(eq=False)  # arrays inside: == would be ambiguous
+@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class ConvTranspose(Weighted):
     """A transposed convolution, as PyTorch's ConvTranspose2d: w (C, F/groups, KH, KW) (input
     channels first), b (F,); pad = (ph, pw), the same on both sides; output_padding (oh, ow)
@@ -284,7 +284,7 @@ class ConvTranspose(Weighted):
         return C // self.groups * rows * cols
 
 
-@dataclass(eq=False)  # arrays inside: == would be ambiguous
+@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class BatchNorm(Op):
     """Batch normalisation over the channels of maps (C, H, W) or the units of a vector (K,),
     as PyTorch's BatchNorm2d / BatchNorm1d: y = gamma * (x - mean) / sqrt(var + eps) + beta.
@@ -303,7 +303,7 @@ class BatchNorm(Op):
         return [self.gamma, self.beta, self.running_mean, self.running_var]
 
 
-@dataclass(eq=False)  # arrays inside: == would be ambiguous
+@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
@@ -316,7 +316,7 @@ class Layer:
     signal: bool = False
 
 
-@dataclass(eq=False)  # arrays inside: == would be ambiguous
+@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Problem:
     """A problem ready for the engine. x is one sample, (C, H, W), or (K,) before a dense
     layer; with `batched`, a batch of them with the batch axis first, (N, C, H, W) or (N, K).
