@@ -359,17 +359,9 @@ def out_lines() -> list[str]:
     return [line.rstrip() for line in out.stdout.splitlines()]
 
 
-# --- each convention key, once it is computed (reader.NOT_YET lists those that are not) ------
+# --- each convention key ---------------------------------------------------------------------
 # The problems pin every other key a profile changes to PyTorch's value, so that the profiles
 # differ in the one key under test.
-
-
-def needs(*keys: str) -> None:
-    from convgrad.reader import NOT_YET
-
-    waiting = [key for key in keys if key in NOT_YET]
-    if waiting:
-        pytest.skip(f"not computed yet: {', '.join(waiting)}")
 
 
 PIN_COURSERA = ("conventions: {same_padding: end, layout: NCHW, kernel_layout: OIHW, "
@@ -380,7 +372,6 @@ TIES = ("input: [[1, 1], [1, 1]]\nkernel: [[1]]\nbias: 0\n"
 
 
 def test_compare_max_ties_the_coursera_mask():
-    needs("max_ties")
     comparison = compare(TIES + PIN_COURSERA, "ties", ["pytorch", "coursera"])
     assert comparison.changed == {"coursera": {"max_ties": ("first", "all")}}
     found = {e.name: (e.values["pytorch"], e.values["coursera"], e.causes["coursera"])
@@ -396,7 +387,6 @@ def test_compare_max_ties_the_coursera_mask():
 
 
 def test_hint_max_ties_all():
-    needs("max_ties")
     solver = Solver(TIES, "ties")
     report = Grader(solver.run(), solver=solver).grade({"dX": [[2, 2], [2, 2]]})
     (key,) = report.keys
@@ -413,7 +403,6 @@ KINK = ("input: [[1, 2]]\nkernel: [[1]]\nbias: -1\nactivation: relu\ntarget: [[-
 @pytest.mark.parametrize("answer, words", [(6, "kink: 1 -- relu'(0) = 1"),
                                            (5, "kink: 1/2 -- relu'(0) = 1/2")])
 def test_hint_kink(answer, words):
-    needs("kink")
     solver = Solver(KINK, "kink")
     report = Grader(solver.run(), solver=solver).grade({"db": answer})
     (key,) = report.keys
@@ -422,7 +411,6 @@ def test_hint_kink(answer, words):
 
 
 def test_compare_pool_ceil_changes_the_shape_of_y():
-    needs("pool_ceil")
     # 3x3 under a 2x2 window, stride 2: one window rounded down, four rounded up
     text = ('input: "1 2 3; 4 5 6; 7 8 9"\nkernel: [[1]]\n'
             "pool: {type: max, size: 2, stride: 2}\nconventions: {same_padding: end}\n")
@@ -435,7 +423,6 @@ def test_compare_pool_ceil_changes_the_shape_of_y():
 
 
 def test_compare_same_padding_symmetric_is_unusable_for_an_odd_total(tmp_path):
-    needs("same_padding")
     problem = tmp_path / "same.yaml"
     problem.write_text('input: "1 2 3; 4 5 6; 7 8 9"\nkernel: "1 0; -1 1"\npadding: same\n'
                        "conventions: {pool_ceil: false}\n", encoding="utf-8")
@@ -445,7 +432,6 @@ def test_compare_same_padding_symmetric_is_unusable_for_an_odd_total(tmp_path):
 
 
 def test_hint_same_padding_start():
-    needs("same_padding")
     # the extra row and column at the top/left: Y[i,j] = x[i-1,j-1] - x[i,j-1] + x[i,j]
     text = 'input: "1 2 3; 4 5 6; 7 8 9"\nkernel: "1 0; -1 1"\npadding: same\n'
     solver = Solver(text, "same")
@@ -455,7 +441,6 @@ def test_hint_same_padding_start():
 
 
 def test_compare_index_base_changes_names_not_numbers():
-    needs("index_base")
     pin = "conventions: {same_padding: end, dense_weights: out_in}\n"
     comparison = compare(SEED_TEXT + pin, "seed", ["pytorch", "cs231n"])
     assert comparison.changed == {"cs231n": {"index_base": (1, 0)}}

@@ -700,18 +700,31 @@ class Trace:
 
     def flatten_forward(self, step: FlattenLayer, names: Names) -> Section:
         x = step.x
+        hwc = step.axes != tuple(range(len(step.axes)))
 
         def make(k: int) -> Expansion:
             at = _unravel(k, step.out.shape)  # (n, k)
             index = step.out_terms(*at)
             return Expansion(Entry(names.out, at), Entry(names.x, index), form("value", x[index]),
-                             step.out[at])
+                             step.out[at], note=self._flatten_note(step, index) if hwc else None)
 
-        return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
+        suffix = "_hwc" if hwc else ""
+        return Section(phrase("title.forward", layer=step.layer.name),
+                       phrase("why.flatten" + suffix),
                        groups=[Group(form("is", _name(names.out),
                                           form("apply", "flatten", _name(names.x))),
-                                     phrase("rule.flatten"), x.size, make)],
+                                     phrase("rule.flatten" + suffix), x.size, make)],
                        kind="flatten", layer=step.layer.name)
+
+    def _flatten_note(self, step: FlattenLayer, index: Index) -> Words:
+        """Where x[n, c, h, w] sits in HWC order, in words: "row 1, column 1, channel 2"
+        (a C x L signal, held as C x 1 x L: "position 1, channel 2")."""
+        _, c, h, w = index
+        base = self.problem.conventions.index_base
+        k = self.run.passes.index(step)
+        if k > 0 and self.run.passes[k - 1].layer.signal:
+            return phrase("note.flatten_hwc_1d", col=w + base, channel=c + base)
+        return phrase("note.flatten_hwc", row=h + base, col=w + base, channel=c + base)
 
     def dense_forward(self, step: DenseLayer, names: Names) -> Section:
         x, w, b = step.x, step.w, step.b
@@ -1012,15 +1025,19 @@ class Trace:
         dout, dx = step.d_out, step.dx
         assert dout is not None and dx is not None
         x_shape = step.x.shape
+        hwc = step.axes != tuple(range(len(step.axes)))
 
         def make(n: int) -> Expansion:
-            index = _unravel(n, x_shape)
+            # HWC: in flatten's order, so that the k-th entry folded back is dL/dflatten[k]
+            index = step.out_terms(*divmod(n, step.out.shape[1])) if hwc \
+                else _unravel(n, x_shape)
             source = step.dx_terms(index)
             return Expansion(Entry(names.x.grad(), index), Entry(names.out.grad(), source),
-                             form("value", dout[source]), dx[index])
+                             form("value", dout[source]), dx[index],
+                             note=self._flatten_note(step, index) if hwc else None)
 
         yield Section(phrase("title.backward", layer=step.layer.name),
-                      phrase("why.flatten_back"),
+                      phrase("why.flatten_hwc_back" if hwc else "why.flatten_back"),
                       groups=[Group(_name(names.x.grad()), phrase("rule.flatten_back"),
                                     step.x.size, make)],
                       results=[self._matrix(Whole(names.x.grad()), dx, names.x,

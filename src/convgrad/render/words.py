@@ -55,6 +55,17 @@ WORDS: dict[str, tuple[str, str]] = {
     "why.flatten": ("Flatten lays the maps out as one vector: channel, then row, then column.",
                     "展平：按通道、行、列的顺序把特征图排成一个向量。"),
     "rule.flatten": ("channel, then row, then column", "先通道，再行，再列"),
+    "why.flatten_hwc": ("Flatten lays the maps out as one vector in HWC order, as Keras' Flatten "
+                        "on NHWC maps: row, then column, then channel (the channel runs "
+                        "fastest).",
+                        "展平：按 HWC 顺序（与 Keras 在 NHWC 特征图上的 Flatten 相同）把特征图排成"
+                        "一个向量：先行，再列，再通道（通道变化最快）。"),
+    "rule.flatten_hwc": ("row, then column, then channel (HWC order)",
+                         "先行，再列，再通道（HWC 顺序）"),
+    "note.flatten_hwc": ("row {row}, column {col}, channel {channel} -- HWC order",
+                         "第 {row} 行，第 {col} 列，第 {channel} 通道——HWC 顺序"),
+    "note.flatten_hwc_1d": ("position {col}, channel {channel} -- HWC order",
+                            "第 {col} 个位置，第 {channel} 通道——HWC 顺序"),
     "why.dense": ("A dense layer: each output is its row of weights times the input vector, "
                   "plus its bias (y = W x + b).",
                   "全连接层：每个输出等于对应的一行权重与输入向量的乘积，"
@@ -89,6 +100,9 @@ WORDS: dict[str, tuple[str, str]] = {
                          "channel, then row, then column.",
                          "梯度向量按相同的顺序（通道、行、列）还原成特征图的形状。"),
     "rule.flatten_back": ("the same position, reshaped", "同一位置，只是形状还原"),
+    "why.flatten_hwc_back": ("The gradient vector is folded back into the maps in the same "
+                             "order: row, then column, then channel (HWC).",
+                             "梯度向量按相同的顺序（行、列、通道：HWC）还原成特征图的形状。"),
     "why.dense_back": ("y = W x + b: dL/dW is dL/dy times x (an outer product), dL/db = dL/dy, "
                        "dL/dx = W^T dL/dy.",
                        "y = W x + b：dL/dW 是 dL/dy 与 x 的外积，dL/db = dL/dy，"
