@@ -162,3 +162,26 @@ def test_hwc_flatten_by_hand_and_in_the_walkthrough(tmp_path: Path, capsys):
     assert "row 1, column 1, channel 2 -- HWC order" in out
     assert "row, then column, then channel" in out
     assert "dL/dconv1[1,1,2] = dL/dflatten1[2]" in out
+
+
+def test_in_out_dense_weights_are_worded_y_equals_x_w_plus_b(tmp_path: Path, capsys):
+    # NHWC_TEXT's fc1 is 8 x 1, in x out (coursera): y = x W + b, each term input first
+    path = tmp_path / "nhwc.yaml"
+    path.write_text(NHWC_TEXT, encoding="utf-8")
+    assert main(["explain", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "fc1: dense 8 -> 1, weights 8 x 1 (in x out: y = x W + b)" in out
+    assert "y = flatten1 fc1.w + fc1.b" in out
+    assert "y1 = flatten1[1]·fc1.w11 + flatten1[2]·fc1.w21" in out
+    assert "dL/dfc1.w11 = flatten1[1]·dL/dy1" in out
+    assert "y = W x + b" not in out
+    # the same network out x in (PyTorch's words), for contrast
+    path.write_text(NHWC_TEXT.replace("{profile: coursera}", "{profile: coursera, "
+                                      "dense_weights: out_in}").replace(
+        "[[1], [0], [0], [0], [0], [0], [0], [0]]", "[[1, 0, 0, 0, 0, 0, 0, 0]]"),
+        encoding="utf-8")
+    assert main(["explain", str(path)]) == 0
+    out = " ".join(capsys.readouterr().out.replace("│", " ").split())
+    assert "fc1: dense 8 -> 1 (y = W x + b)" in out
+    assert "y = fc1.w flatten1 + fc1.b" in out
+    assert "y1 = fc1.w11·flatten1[1] + fc1.w12·flatten1[2]" in out

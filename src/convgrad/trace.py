@@ -536,7 +536,9 @@ class Trace:
 
     def dense_facts(self, step: DenseLayer) -> list[Words]:
         M, N = step.w.shape
-        return [phrase("fact.dense", layer=step.name, n_in=N, n_out=M)]
+        key = "fact.dense_in_out" if self.problem.conventions.dense_weights == "in_out" \
+            else "fact.dense"
+        return [phrase(key, layer=step.name, n_in=N, n_out=M)]
 
     def function_facts(self, step: FunctionLayer) -> list[Words]:
         layer = step.layer
@@ -729,22 +731,31 @@ class Trace:
     def dense_forward(self, step: DenseLayer, names: Names) -> Section:
         x, w, b = step.x, step.w, step.b
         wl = names.w
+        # in_out (y = x W + b): each term written input first, as the product reads
+        in_out = self.problem.conventions.dense_weights == "in_out"
 
         def make(k: int) -> Expansion:
             at = _unravel(k, step.out.shape)  # (n, m)
             pairs, bias = step.out_terms(*at)
-            symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
-                             tail=Entry(names.b, bias))
-            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), tail=(b[bias],))
+            if in_out:
+                symbolic = Terms(pairs, lambda t: (Entry(names.x, t[0]), Entry(wl, t[1])),
+                                 tail=Entry(names.b, bias))
+                numeric = Terms(pairs, lambda t: (x[t[0]], w[t[1]]), tail=(b[bias],))
+            else:
+                symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
+                                 tail=Entry(names.b, bias))
+                numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), tail=(b[bias],))
             return Expansion(Entry(names.out, at), symbolic, numeric, step.out[at])
 
-        return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
+        suffix = "_in_out" if in_out else ""
+        return Section(phrase("title.forward", layer=step.layer.name),
+                       phrase("why.dense" + suffix),
                        matrices=[self._matrix(Whole(names.w), w, wl, axis_names=())],
                        groups=[Group(form("is", _name(names.out),
-                                          form("affine", _name(names.w),
+                                          form("affine" + suffix, _name(names.w),
                                                _name(names.x),
                                                _name(names.b))),
-                                     phrase("rule.dense"),
+                                     phrase("rule.dense" + suffix),
                                      step.out.size, make)],
                        kind="dense", layer=step.layer.name)
 
@@ -1052,7 +1063,17 @@ class Trace:
         yl, xl = names.out, names.x
         dyl = yl.grad()
 
+        # in_out: dW written in x out, its entries in that order, each term x · dL/dy
+        in_out = self.problem.conventions.dense_weights == "in_out"
+
         def make_dw(n: int) -> Expansion:
+            if in_out:
+                k, m = divmod(n, M)
+                terms = step.dw_terms(m, k)
+                return Expansion(Entry(names.w.grad(), (m, k)),
+                                 Terms(terms, lambda t: (Entry(xl, t[1]), Entry(dyl, t[0]))),
+                                 Terms(terms, lambda t: (x[t[1]], dout[t[0]])),
+                                 dw[m, k])
             m, k = divmod(n, K)
             terms = step.dw_terms(m, k)
             return Expansion(Entry(names.w.grad(), (m, k)),
@@ -1070,8 +1091,10 @@ class Trace:
                 dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
-                      phrase("why.dense_back"),
-                      groups=[Group(_name(names.w.grad()), phrase("rule.dense_dW"), M * K,
+                      phrase("why.dense_in_out_back" if in_out else "why.dense_back"),
+                      groups=[Group(_name(names.w.grad()),
+                                    phrase("rule.dense_in_out_dW" if in_out else "rule.dense_dW"),
+                                    M * K,
                                     make_dw),
                               Group(_name(xl.grad()), phrase("rule.dense_dx"), x.size,
                                     make_dx)],

@@ -71,6 +71,13 @@ WORDS: dict[str, tuple[str, str]] = {
                   "全连接层：每个输出等于对应的一行权重与输入向量的乘积，"
                   "再加上偏置（y = W x + b）。"),
     "rule.dense": ("row of weights times input plus bias", "一行权重乘以输入，再加偏置"),
+    "why.dense_in_out": ("A dense layer with its weights written in x out: each output is the "
+                         "input vector times its column of weights, plus its bias "
+                         "(y = x W + b).",
+                         "全连接层（权重按 输入 x 输出 书写）：每个输出等于输入向量与对应的一列"
+                         "权重的乘积，再加上偏置（y = x W + b）。"),
+    "rule.dense_in_out": ("input times column of weights plus bias",
+                          "输入乘以一列权重，再加偏置"),
     "why.conv_weights": ("Each weight meets one input in every window, so dL/d{w} sums dL/d{z} "
                          "times that input over all output positions (the correlation of X with "
                          "dL/dZ).",
@@ -108,6 +115,11 @@ WORDS: dict[str, tuple[str, str]] = {
                        "y = W x + b：dL/dW 是 dL/dy 与 x 的外积，dL/db = dL/dy，"
                        "dL/dx = W^T dL/dy。"),
     "rule.dense_dW": ("dL/dy · x", "dL/dy · x"),
+    "why.dense_in_out_back": ("y = x W + b: dL/dW is x^T times dL/dy (an outer product, in x "
+                              "out), dL/db = dL/dy, dL/dx = dL/dy W^T.",
+                              "y = x W + b：dL/dW 是 x^T 与 dL/dy 的外积（输入 x 输出），"
+                              "dL/db = dL/dy，dL/dx = dL/dy W^T。"),
+    "rule.dense_in_out_dW": ("x · dL/dy", "x · dL/dy"),
     "rule.dense_dx": ("sum over outputs of dL/dy · weight", "对所有输出求和：dL/dy · 权重"),
     "why.softmax": ("Softmax turns each group of {n} values (dim: {dim}) into probabilities: "
                     "e^(x_i) divided by the sum of e^(x_j) over the group.",
@@ -259,6 +271,10 @@ WORDS: dict[str, tuple[str, str]] = {
                   "{after}", "{layer}：{kind} 池化 {size}，步长 {stride}，无填充：{before} -> "
                   "{after}"),
     "fact.flatten": ("{layer}: {shape} -> {n} values", "{layer}：{shape} -> {n} 个值"),
+    "fact.dense_in_out": ("{layer}: dense {n_in} -> {n_out}, weights {n_in} x {n_out} (in x "
+                          "out: y = x W + b)",
+                          "{layer}：全连接 {n_in} -> {n_out}，权重 {n_in} x {n_out}（输入 x 输出："
+                          "y = x W + b）"),
     "fact.dense": ("{layer}: dense {n_in} -> {n_out} (y = W x + b)",
                    "{layer}：全连接 {n_in} -> {n_out}（y = W x + b）"),
     "fact.softmax": ("{layer}: softmax (dim: {dim}), {groups} group(s) of {n} values, each "
