@@ -10,6 +10,7 @@ rotated, w_eff = [[1, -1], [0, 1]].
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -359,17 +360,9 @@ def out_lines() -> list[str]:
     return [line.rstrip() for line in out.stdout.splitlines()]
 
 
-# --- each convention key, once it is computed (reader.NOT_YET lists those that are not) ------
+# --- each convention key ---------------------------------------------------------------------
 # The problems pin every other key a profile changes to PyTorch's value, so that the profiles
 # differ in the one key under test.
-
-
-def needs(*keys: str) -> None:
-    from convgrad.reader import NOT_YET
-
-    waiting = [key for key in keys if key in NOT_YET]
-    if waiting:
-        pytest.skip(f"not computed yet: {', '.join(waiting)}")
 
 
 PIN_COURSERA = ("conventions: {same_padding: end, layout: NCHW, kernel_layout: OIHW, "
@@ -380,7 +373,6 @@ TIES = ("input: [[1, 1], [1, 1]]\nkernel: [[1]]\nbias: 0\n"
 
 
 def test_compare_max_ties_the_coursera_mask():
-    needs("max_ties")
     comparison = compare(TIES + PIN_COURSERA, "ties", ["pytorch", "coursera"])
     assert comparison.changed == {"coursera": {"max_ties": ("first", "all")}}
     found = {e.name: (e.values["pytorch"], e.values["coursera"], e.causes["coursera"])
@@ -396,7 +388,6 @@ def test_compare_max_ties_the_coursera_mask():
 
 
 def test_hint_max_ties_all():
-    needs("max_ties")
     solver = Solver(TIES, "ties")
     report = Grader(solver.run(), solver=solver).grade({"dX": [[2, 2], [2, 2]]})
     (key,) = report.keys
@@ -413,7 +404,6 @@ KINK = ("input: [[1, 2]]\nkernel: [[1]]\nbias: -1\nactivation: relu\ntarget: [[-
 @pytest.mark.parametrize("answer, words", [(6, "kink: 1 -- relu'(0) = 1"),
                                            (5, "kink: 1/2 -- relu'(0) = 1/2")])
 def test_hint_kink(answer, words):
-    needs("kink")
     solver = Solver(KINK, "kink")
     report = Grader(solver.run(), solver=solver).grade({"db": answer})
     (key,) = report.keys
@@ -422,7 +412,6 @@ def test_hint_kink(answer, words):
 
 
 def test_compare_pool_ceil_changes_the_shape_of_y():
-    needs("pool_ceil")
     # 3x3 under a 2x2 window, stride 2: one window rounded down, four rounded up
     text = ('input: "1 2 3; 4 5 6; 7 8 9"\nkernel: [[1]]\n'
             "pool: {type: max, size: 2, stride: 2}\nconventions: {same_padding: end}\n")
@@ -435,7 +424,6 @@ def test_compare_pool_ceil_changes_the_shape_of_y():
 
 
 def test_compare_same_padding_symmetric_is_unusable_for_an_odd_total(tmp_path):
-    needs("same_padding")
     problem = tmp_path / "same.yaml"
     problem.write_text('input: "1 2 3; 4 5 6; 7 8 9"\nkernel: "1 0; -1 1"\npadding: same\n'
                        "conventions: {pool_ceil: false}\n", encoding="utf-8")
@@ -445,7 +433,6 @@ def test_compare_same_padding_symmetric_is_unusable_for_an_odd_total(tmp_path):
 
 
 def test_hint_same_padding_start():
-    needs("same_padding")
     # the extra row and column at the top/left: Y[i,j] = x[i-1,j-1] - x[i,j-1] + x[i,j]
     text = 'input: "1 2 3; 4 5 6; 7 8 9"\nkernel: "1 0; -1 1"\npadding: same\n'
     solver = Solver(text, "same")
@@ -455,7 +442,6 @@ def test_hint_same_padding_start():
 
 
 def test_compare_index_base_changes_names_not_numbers():
-    needs("index_base")
     pin = "conventions: {same_padding: end, dense_weights: out_in}\n"
     comparison = compare(SEED_TEXT + pin, "seed", ["pytorch", "cs231n"])
     assert comparison.changed == {"cs231n": {"index_base": (1, 0)}}
@@ -463,3 +449,107 @@ def test_compare_index_base_changes_names_not_numbers():
     comparison = compare(SEED_TEXT + pin, "seed", ["cs231n", "textbook"])
     names = [e.name for d in comparison.differences for e in d.entries]
     assert names[0] == "Y[0,0]" and "dX[1,1]" not in names  # dX's centre, 0-based
+
+
+# Two 1x1 filters [[1]], [[10]] on "1 2; 3 4": channel 2 is ten times channel 1. Flattened
+# CHW: 1 2 3 4 10 20 30 40; HWC: 1 10 2 20 3 30 4 40. fc1 sums them (110 either way), sse
+# against 109: dL/dy = 2, so fc1.dW = 2 x the flattened vector, and every gradient before
+# flatten is the same (dL/dflatten = 2 everywhere).
+FLAT = ('input: "1 2; 3 4"\nlayers:\n  - conv: {kernel: [[[1]], [[10]]], bias: [0, 0]}\n'
+        "  - flatten\n  - dense: {weights: \"1 1 1 1 1 1 1 1\", bias: [0]}\n"
+        "target: [109]\nloss: sse\n")
+PIN_TENSORFLOW = ("conventions: {layout: NCHW, kernel_layout: OIHW, dense_weights: out_in, "
+                  "avg_count_padding: true}\n")
+CHW = [1, 2, 3, 4, 10, 20, 30, 40]
+HWC = [1, 10, 2, 20, 3, 30, 4, 40]
+
+
+def found(comparison: Any, other: str) -> dict[str, tuple[Any, Any, Any]]:
+    return {e.name: (e.values["pytorch"], e.values[other], e.causes[other])
+            for d in comparison.differences for e in d.entries}
+
+
+def test_compare_flatten_moves_the_fc1_dw_entries():
+    comparison = compare(FLAT + PIN_TENSORFLOW, "flat", ["pytorch", "tensorflow"])
+    assert comparison.changed == {"tensorflow": {"flatten": ("CHW", "HWC")}}
+    cause = Cause(("flatten",))
+    want = {}
+    for k in range(8):
+        if CHW[k] != HWC[k]:  # the first and last entries stay put
+            want[f"flatten1.output[{k + 1}]"] = (CHW[k], HWC[k], cause)
+            want[f"fc1.dW[1,{k + 1}]"] = (2 * CHW[k], 2 * HWC[k], cause)
+    assert found(comparison, "tensorflow") == want
+    assert len(want) == 12
+    assert {"Y", "dX", "loss", "conv1.dW", "flatten1.d_output"} <= set(comparison.same)
+
+
+def test_compare_layout_changes_the_shape_of_y():
+    # one channel 2x3, two 1x1 filters: Y is F x H x W = 2x2x3, or H x W x F = 2x3x2
+    text = ('input: "1 2 3; 4 5 6"\nkernel: [[[1]], [[2]]]\nbias: [0, 0]\n'
+            "conventions: {kernel_layout: OIHW, flatten: CHW, dense_weights: out_in, "
+            "avg_count_padding: true}\n")
+    comparison = compare(text, "layout", ["pytorch", "tensorflow"])
+    assert comparison.changed == {"tensorflow": {"layout": ("NCHW", "NHWC")}}
+    (diff,) = comparison.differences
+    assert (diff.key, diff.shapes) == ("Y", {"pytorch": (2, 2, 3), "tensorflow": (2, 3, 2)})
+    assert diff.shape_causes == {"tensorflow": Cause(("layout",))}
+
+
+def test_compare_kernel_layout_reads_the_kernel_otherwise():
+    # [[[1]], [[2]]] is F x kh x kw = two 1x1 filters (OIHW), or kh x kw x F = one 2x1
+    # filter on the one channel (HWIO): Y 2x2x3, or 1x3
+    text = ('input: "1 2 3; 4 5 6"\nkernel: [[[1]], [[2]]]\nbias: 0\n'
+            "conventions: {layout: NCHW, flatten: CHW, dense_weights: out_in, "
+            "avg_count_padding: true}\n")
+    comparison = compare(text, "kernel", ["pytorch", "tensorflow"])
+    assert comparison.changed == {"tensorflow": {"kernel_layout": ("OIHW", "HWIO")}}
+    (diff,) = comparison.differences
+    assert (diff.key, diff.shapes) == ("Y", {"pytorch": (2, 2, 3), "tensorflow": (1, 3)})
+    assert diff.shape_causes == {"tensorflow": Cause(("kernel_layout",))}
+
+
+def test_compare_dense_weights_reads_the_matrix_otherwise():
+    # W = "1 2; 3 4", x = [1, 1], sse against 0. out_in: y = W x = [3, 7], dL/dy = [6, 14],
+    # dX = W^T dL/dy = [48, 68], dW = dL/dy x^T. in_out: y = x W = [4, 6], dL/dy = [8, 12],
+    # dX = W dL/dy = [32, 72], dW (in x out) = x^T dL/dy = [[8, 12], [8, 12]].
+    text = ('input: [1, 1]\nlayers:\n  - dense: {weights: "1 2; 3 4", bias: [0, 0]}\n'
+            "target: [0, 0]\nloss: sse\nconventions: {same_padding: end, index_base: 1}\n")
+    comparison = compare(text, "dense", ["pytorch", "cs231n"])
+    assert comparison.changed == {"cs231n": {"dense_weights": ("out_in", "in_out")}}
+    cause = Cause(("dense_weights",))
+    got = found(comparison, "cs231n")
+    assert {k: v for k, v in got.items() if "." not in k} == {
+        "Y[1]": (3, 4, cause), "Y[2]": (7, 6, cause), "dY[1]": (6, 8, cause),
+        "dY[2]": (14, 12, cause), "dX[1]": (48, 32, cause), "dX[2]": (68, 72, cause),
+        "loss": (58, 52, cause)}
+    assert {k: v[:2] for k, v in got.items() if k.startswith("fc1.dW")} == {
+        "fc1.dW[1,1]": (6, 8), "fc1.dW[1,2]": (6, 12), "fc1.dW[2,1]": (14, 8),
+        "fc1.dW[2,2]": (14, 12)}
+
+
+def test_compare_avg_count_padding():
+    # pool_padding 1 on a 2x2 map, 2x2 windows, stride 2: each window holds one real cell
+    # and three of padding: x/4 counting them (PyTorch), x alone not (Keras)
+    text = ('input: "1 2; 3 4"\nkernel: [[1]]\nbias: 0\npool: {type: avg, size: 2, stride: 2}\n'
+            "conventions: {pool_padding: 1, layout: NCHW, kernel_layout: OIHW, flatten: CHW, "
+            "dense_weights: out_in}\n")
+    comparison = compare(text, "avg", ["pytorch", "tensorflow"])
+    assert comparison.changed == {"tensorflow": {"avg_count_padding": (True, False)}}
+    cause = Cause(("avg_count_padding",))
+    assert found(comparison, "tensorflow") == {
+        "Y[1,1]": (Fraction(1, 4), 1, cause), "Y[1,2]": (Fraction(1, 2), 2, cause),
+        "Y[2,1]": (Fraction(3, 4), 3, cause), "Y[2,2]": (1, 4, cause)}
+
+
+def test_hint_flatten_hwc():
+    # fc1.dW computed with the other order: 2 x the HWC vector
+    solver = Solver(FLAT, "flat")
+    report = Grader(solver.run(), solver=solver).grade(
+        {"fc1.dW": [[2 * v for v in HWC]], "fc1.dW[1,2]": 20})
+    for key in report.keys:
+        assert key.hint is not None and key.hint.kind == "convention"
+        assert "matches flatten: HWC" in key.message()
+    # a 1 x 8 answer is no transpose of itself: the wrong one gets no transpose hint
+    report = Grader(solver.run(), solver=solver).grade({"fc1.dW": [[1] * 8]})
+    (key,) = report.keys
+    assert key.hint is None or key.hint.kind != "transposed"

@@ -128,11 +128,14 @@ def test_conv_and_flip_kernel_together_are_refused(capsys):
         capsys.readouterr().err
 
 
-def test_a_convention_not_computed_yet_is_refused_not_ignored():
-    with pytest.raises(convgrad.ProblemError, match="flatten: HWC is not computed yet"):
-        convgrad.solve(SEED_TEXT + "conventions: {flatten: HWC}\n")
-    with pytest.raises(convgrad.ProblemError, match="profile tensorflow"):
-        convgrad.solve(SEED, conventions="tensorflow")
+@pytest.mark.parametrize("name", NAMES)
+def test_every_profile_is_computed_none_refused(name):
+    # Every key of every profile is computed: the seed's one conv solves under each, and a
+    # flatten key given on its own is taken (it changes nothing without a flatten layer).
+    assert convgrad.solve(SEED, conventions=name)["conventions"]["profile"] == name
+    result = convgrad.solve(SEED_TEXT + "conventions: {flatten: HWC}\n")
+    assert result["conventions"]["flatten"] == "HWC"
+    np.testing.assert_array_equal(result["dW"], convgrad.solve(SEED)["dW"])
 
 
 def test_check_takes_the_conventions_too(tmp_path: Path, capsys):

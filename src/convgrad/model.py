@@ -225,6 +225,11 @@ class Pool(Op):
 
 @dataclass(repr=False)
 class Flatten(Op):
+    """C x H x W maps -> one vector, in the flatten convention's order (SPEC section 7):
+    CHW (channel, then row, then column: PyTorch's) or HWC (row, then column, then channel:
+    Keras' Flatten on NHWC maps, the channel fastest)."""
+
+    order: str = "CHW"
     rational: ClassVar[bool] = True
 
 

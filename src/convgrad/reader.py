@@ -83,8 +83,6 @@ CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel", "
 CONV_TRANSPOSE_KEYS = ("kernel", "bias", "stride", "padding", "output_padding", "dilation",
                        "groups")
 BATCH_NORM_KEYS = ("gamma", "beta", "eps", "mode", "running_mean", "running_var")
-# Convention keys whose other values are not computed yet: refused, never silently ignored.
-NOT_YET = ("flatten",)
 TOP_KEYS = ("name", "description", "input", "batch", *CONV_KEYS, "activation", "pool",
             "target", "loss", "grad_output", "learning_rate", "steps", "layers", "conventions")
 
@@ -814,7 +812,6 @@ class _Builder:
         self.check_keys(value, ("profile", *CONVENTION_VALUES), path)
         profile = self.profile
         if isinstance(profile, Conventions):  # every key given (compare, check's hints)
-            self.not_yet(profile, {}, path)
             return profile
         if profile is None:
             profile = str(self.get(value, "profile", "pytorch")).strip().lower()
@@ -826,17 +823,7 @@ class _Builder:
                                f"{_suggest(profile, tuple(PROFILES))}")
         own = {key: self.convention((*path, key), key, value[key])
                for key in CONVENTION_VALUES if value.get(key) is not None}
-        conventions = replace(Conventions.of_profile(profile), **own)
-        self.not_yet(conventions, own, path)
-        return conventions
-
-    def not_yet(self, conventions: Conventions, own: dict[str, Any], path: tuple) -> None:
-        for key, choice in conventions.items()[1:]:
-            if key in NOT_YET and choice != getattr(Conventions(), key):
-                where = (*path, key) if key in own else (*path, "profile")
-                shown = str(choice).lower() if isinstance(choice, bool) else choice
-                raise self.err(where, f"{key}: {shown} is not computed yet (profile "
-                               f"{conventions.profile}); only PyTorch's {key} is, for now")
+        return replace(Conventions.of_profile(profile), **own)
 
     def convention(self, path: tuple, key: str, value: Any) -> Any:
         """One convention key's value, checked: its choices, or pool_padding's forms."""
@@ -1641,7 +1628,8 @@ class _Builder:
         if type_ == "flatten":
             self.check_keys(spec, (), path)
             self.add_work(0, 2 * int(np.prod(shape)))  # its output and gradient, reported
-            return self.make_layer("flatten", "flatten", Flatten(), shape, counts,
+            return self.make_layer("flatten", "flatten",
+                                   Flatten(order=self.conventions.flatten), shape, counts,
                                    (int(np.prod(shape)),))
         self.check_keys(spec, ("weights", "bias"), path)
         if len(shape) != 1:

@@ -503,20 +503,28 @@ def pool_backward(
 # flatten and dense
 
 
-def flatten_forward(a: np.ndarray) -> np.ndarray:
-    """a: (C, H, W) -> vector (C*H*W,): channel, then row, then column;
-    out[(c*H + h)*W + w] = a[c, h, w]."""
+def _flat_position(c: int, h: int, w: int, shape: tuple[int, ...], order: str) -> int:
+    """Where a[c, h, w] goes in the vector: CHW (c*H + h)*W + w, HWC (h*W + w)*C + c."""
+    C, H, W = shape
+    return (h * W + w) * C + c if order == "HWC" else (c * H + h) * W + w
+
+
+def flatten_forward(a: np.ndarray, order: str = "CHW") -> np.ndarray:
+    """a: (C, H, W) -> vector (C*H*W,): order CHW, channel, then row, then column,
+    out[(c*H + h)*W + w] = a[c, h, w]; HWC, row, then column, then channel (Keras'),
+    out[(h*W + w)*C + c] = a[c, h, w]."""
     C, H, W = a.shape
     out = _zeros((C * H * W,), a)
     for c in range(C):
         for h in range(H):
             for w in range(W):
-                out[(c * H + h) * W + w] = a[c, h, w]
+                out[_flat_position(c, h, w, a.shape, order)] = a[c, h, w]
     return out
 
 
-def flatten_backward(a: np.ndarray, dout: np.ndarray) -> np.ndarray:
-    """a: (C, H, W), the flatten's input; dout: (C*H*W,). Returns da: (C, H, W)."""
+def flatten_backward(a: np.ndarray, dout: np.ndarray, order: str = "CHW") -> np.ndarray:
+    """a: (C, H, W), the flatten's input; dout: (C*H*W,), in flatten's `order` (CHW, HWC).
+    Returns da: (C, H, W)."""
     C, H, W = a.shape
     if dout.shape != (C * H * W,):
         raise ValueError(f"dout has shape {dout.shape}, expected {(C * H * W,)}")
@@ -524,7 +532,7 @@ def flatten_backward(a: np.ndarray, dout: np.ndarray) -> np.ndarray:
     for c in range(C):
         for h in range(H):
             for w in range(W):
-                da[c, h, w] = dout[(c * H + h) * W + w]
+                da[c, h, w] = dout[_flat_position(c, h, w, a.shape, order)]
     return da
 
 

@@ -536,7 +536,9 @@ class Trace:
 
     def dense_facts(self, step: DenseLayer) -> list[Words]:
         M, N = step.w.shape
-        return [phrase("fact.dense", layer=step.name, n_in=N, n_out=M)]
+        key = "fact.dense_in_out" if self.problem.conventions.dense_weights == "in_out" \
+            else "fact.dense"
+        return [phrase(key, layer=step.name, n_in=N, n_out=M)]
 
     def function_facts(self, step: FunctionLayer) -> list[Words]:
         layer = step.layer
@@ -700,38 +702,60 @@ class Trace:
 
     def flatten_forward(self, step: FlattenLayer, names: Names) -> Section:
         x = step.x
+        hwc = step.axes != tuple(range(len(step.axes)))
 
         def make(k: int) -> Expansion:
             at = _unravel(k, step.out.shape)  # (n, k)
             index = step.out_terms(*at)
             return Expansion(Entry(names.out, at), Entry(names.x, index), form("value", x[index]),
-                             step.out[at])
+                             step.out[at], note=self._flatten_note(step, index) if hwc else None)
 
-        return Section(phrase("title.forward", layer=step.layer.name), phrase("why.flatten"),
+        suffix = "_hwc" if hwc else ""
+        return Section(phrase("title.forward", layer=step.layer.name),
+                       phrase("why.flatten" + suffix),
                        groups=[Group(form("is", _name(names.out),
                                           form("apply", "flatten", _name(names.x))),
-                                     phrase("rule.flatten"), x.size, make)],
+                                     phrase("rule.flatten" + suffix), x.size, make)],
                        kind="flatten", layer=step.layer.name)
+
+    def _flatten_note(self, step: FlattenLayer, index: Index) -> Words:
+        """Where x[n, c, h, w] sits in HWC order, in words: "row 1, column 1, channel 2"
+        (a C x L signal, held as C x 1 x L: "position 1, channel 2")."""
+        _, c, h, w = index
+        base = self.problem.conventions.index_base
+        k = self.run.passes.index(step)
+        if k > 0 and self.run.passes[k - 1].layer.signal:
+            return phrase("note.flatten_hwc_1d", col=w + base, channel=c + base)
+        return phrase("note.flatten_hwc", row=h + base, col=w + base, channel=c + base)
 
     def dense_forward(self, step: DenseLayer, names: Names) -> Section:
         x, w, b = step.x, step.w, step.b
         wl = names.w
+        # in_out (y = x W + b): each term written input first, as the product reads
+        in_out = self.problem.conventions.dense_weights == "in_out"
 
         def make(k: int) -> Expansion:
             at = _unravel(k, step.out.shape)  # (n, m)
             pairs, bias = step.out_terms(*at)
-            symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
-                             tail=Entry(names.b, bias))
-            numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), tail=(b[bias],))
+            if in_out:
+                symbolic = Terms(pairs, lambda t: (Entry(names.x, t[0]), Entry(wl, t[1])),
+                                 tail=Entry(names.b, bias))
+                numeric = Terms(pairs, lambda t: (x[t[0]], w[t[1]]), tail=(b[bias],))
+            else:
+                symbolic = Terms(pairs, lambda t: (Entry(wl, t[1]), Entry(names.x, t[0])),
+                                 tail=Entry(names.b, bias))
+                numeric = Terms(pairs, lambda t: (w[t[1]], x[t[0]]), tail=(b[bias],))
             return Expansion(Entry(names.out, at), symbolic, numeric, step.out[at])
 
-        return Section(phrase("title.forward", layer=step.layer.name), phrase("why.dense"),
+        suffix = "_in_out" if in_out else ""
+        return Section(phrase("title.forward", layer=step.layer.name),
+                       phrase("why.dense" + suffix),
                        matrices=[self._matrix(Whole(names.w), w, wl, axis_names=())],
                        groups=[Group(form("is", _name(names.out),
-                                          form("affine", _name(names.w),
+                                          form("affine" + suffix, _name(names.w),
                                                _name(names.x),
                                                _name(names.b))),
-                                     phrase("rule.dense"),
+                                     phrase("rule.dense" + suffix),
                                      step.out.size, make)],
                        kind="dense", layer=step.layer.name)
 
@@ -1012,15 +1036,19 @@ class Trace:
         dout, dx = step.d_out, step.dx
         assert dout is not None and dx is not None
         x_shape = step.x.shape
+        hwc = step.axes != tuple(range(len(step.axes)))
 
         def make(n: int) -> Expansion:
-            index = _unravel(n, x_shape)
+            # HWC: in flatten's order, so that the k-th entry folded back is dL/dflatten[k]
+            index = step.out_terms(*divmod(n, step.out.shape[1])) if hwc \
+                else _unravel(n, x_shape)
             source = step.dx_terms(index)
             return Expansion(Entry(names.x.grad(), index), Entry(names.out.grad(), source),
-                             form("value", dout[source]), dx[index])
+                             form("value", dout[source]), dx[index],
+                             note=self._flatten_note(step, index) if hwc else None)
 
         yield Section(phrase("title.backward", layer=step.layer.name),
-                      phrase("why.flatten_back"),
+                      phrase("why.flatten_hwc_back" if hwc else "why.flatten_back"),
                       groups=[Group(_name(names.x.grad()), phrase("rule.flatten_back"),
                                     step.x.size, make)],
                       results=[self._matrix(Whole(names.x.grad()), dx, names.x,
@@ -1035,7 +1063,17 @@ class Trace:
         yl, xl = names.out, names.x
         dyl = yl.grad()
 
+        # in_out: dW written in x out, its entries in that order, each term x · dL/dy
+        in_out = self.problem.conventions.dense_weights == "in_out"
+
         def make_dw(n: int) -> Expansion:
+            if in_out:
+                k, m = divmod(n, M)
+                terms = step.dw_terms(m, k)
+                return Expansion(Entry(names.w.grad(), (m, k)),
+                                 Terms(terms, lambda t: (Entry(xl, t[1]), Entry(dyl, t[0]))),
+                                 Terms(terms, lambda t: (x[t[1]], dout[t[0]])),
+                                 dw[m, k])
             m, k = divmod(n, K)
             terms = step.dw_terms(m, k)
             return Expansion(Entry(names.w.grad(), (m, k)),
@@ -1053,8 +1091,10 @@ class Trace:
                 dx[index])
 
         yield Section(phrase("title.backward", layer=step.layer.name),
-                      phrase("why.dense_back"),
-                      groups=[Group(_name(names.w.grad()), phrase("rule.dense_dW"), M * K,
+                      phrase("why.dense_in_out_back" if in_out else "why.dense_back"),
+                      groups=[Group(_name(names.w.grad()),
+                                    phrase("rule.dense_in_out_dW" if in_out else "rule.dense_dW"),
+                                    M * K,
                                     make_dw),
                               Group(_name(xl.grad()), phrase("rule.dense_dx"), x.size,
                                     make_dx)],

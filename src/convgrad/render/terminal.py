@@ -236,6 +236,8 @@ FORMS: dict[str, Callable[..., str]] = {
     "conv": lambda x, w, b: f"{S(x)} ⋆ {S(w)} + {S(b)}",
     "pool": lambda kind, a: f"{kind}pool({S(a)})",
     "affine": lambda w, x, b: f"{S(w)} {S(x)} + {S(b)}",
+    # dense_weights in_out (Keras, CS231n): the input row times the weights, y = x W + b
+    "affine_in_out": lambda w, x, b: f"{S(x)} {S(w)} + {S(b)}",
     # a conv layer's output size: (H, top, bottom, dh, KH, sh, OH) and the same for W
     "conv_size": lambda h, w: f"{_out_size('Ho', *h)},  {_out_size('Wo', *w)}",
     # a conv1d layer's output length: (L, left, right, d, k, s, Lo)

@@ -380,6 +380,8 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "conv": lambda x, w, b: rf"{S(x)} \star {S(w)} + {S(b)}",
     "pool": lambda kind, a: rf"{function(kind + 'pool')}({S(a)})",
     "affine": lambda w, x, b: f"{S(w)} {S(x)} + {S(b)}",
+    # dense_weights in_out (Keras, CS231n): the input row times the weights, y = x W + b
+    "affine_in_out": lambda w, x, b: f"{S(x)} {S(w)} + {S(b)}",
     "conv_size": lambda h, w: rf"{_out_size('H_o', *h)},\quad {_out_size('W_o', *w)}",
     "conv_size_1d": lambda n: _out_size("L_o", *n),
     "loss": lambda loss: LOSS_FORMULAS[loss],

@@ -55,11 +55,29 @@ WORDS: dict[str, tuple[str, str]] = {
     "why.flatten": ("Flatten lays the maps out as one vector: channel, then row, then column.",
                     "展平：按通道、行、列的顺序把特征图排成一个向量。"),
     "rule.flatten": ("channel, then row, then column", "先通道，再行，再列"),
+    "why.flatten_hwc": ("Flatten lays the maps out as one vector in HWC order, as Keras' Flatten "
+                        "on NHWC maps: row, then column, then channel (the channel runs "
+                        "fastest).",
+                        "展平：按 HWC 顺序（与 Keras 在 NHWC 特征图上的 Flatten 相同）把特征图排成"
+                        "一个向量：先行，再列，再通道（通道变化最快）。"),
+    "rule.flatten_hwc": ("row, then column, then channel (HWC order)",
+                         "先行，再列，再通道（HWC 顺序）"),
+    "note.flatten_hwc": ("row {row}, column {col}, channel {channel} -- HWC order",
+                         "第 {row} 行，第 {col} 列，第 {channel} 通道——HWC 顺序"),
+    "note.flatten_hwc_1d": ("position {col}, channel {channel} -- HWC order",
+                            "第 {col} 个位置，第 {channel} 通道——HWC 顺序"),
     "why.dense": ("A dense layer: each output is its row of weights times the input vector, "
                   "plus its bias (y = W x + b).",
                   "全连接层：每个输出等于对应的一行权重与输入向量的乘积，"
                   "再加上偏置（y = W x + b）。"),
     "rule.dense": ("row of weights times input plus bias", "一行权重乘以输入，再加偏置"),
+    "why.dense_in_out": ("A dense layer with its weights written in x out: each output is the "
+                         "input vector times its column of weights, plus its bias "
+                         "(y = x W + b).",
+                         "全连接层（权重按 输入 x 输出 书写）：每个输出等于输入向量与对应的一列"
+                         "权重的乘积，再加上偏置（y = x W + b）。"),
+    "rule.dense_in_out": ("input times column of weights plus bias",
+                          "输入乘以一列权重，再加偏置"),
     "why.conv_weights": ("Each weight meets one input in every window, so dL/d{w} sums dL/d{z} "
                          "times that input over all output positions (the correlation of X with "
                          "dL/dZ).",
@@ -89,11 +107,19 @@ WORDS: dict[str, tuple[str, str]] = {
                          "channel, then row, then column.",
                          "梯度向量按相同的顺序（通道、行、列）还原成特征图的形状。"),
     "rule.flatten_back": ("the same position, reshaped", "同一位置，只是形状还原"),
+    "why.flatten_hwc_back": ("The gradient vector is folded back into the maps in the same "
+                             "order: row, then column, then channel (HWC).",
+                             "梯度向量按相同的顺序（行、列、通道：HWC）还原成特征图的形状。"),
     "why.dense_back": ("y = W x + b: dL/dW is dL/dy times x (an outer product), dL/db = dL/dy, "
                        "dL/dx = W^T dL/dy.",
                        "y = W x + b：dL/dW 是 dL/dy 与 x 的外积，dL/db = dL/dy，"
                        "dL/dx = W^T dL/dy。"),
     "rule.dense_dW": ("dL/dy · x", "dL/dy · x"),
+    "why.dense_in_out_back": ("y = x W + b: dL/dW is x^T times dL/dy (an outer product, in x "
+                              "out), dL/db = dL/dy, dL/dx = dL/dy W^T.",
+                              "y = x W + b：dL/dW 是 x^T 与 dL/dy 的外积（输入 x 输出），"
+                              "dL/db = dL/dy，dL/dx = dL/dy W^T。"),
+    "rule.dense_in_out_dW": ("x · dL/dy", "x · dL/dy"),
     "rule.dense_dx": ("sum over outputs of dL/dy · weight", "对所有输出求和：dL/dy · 权重"),
     "why.softmax": ("Softmax turns each group of {n} values (dim: {dim}) into probabilities: "
                     "e^(x_i) divided by the sum of e^(x_j) over the group.",
@@ -245,6 +271,10 @@ WORDS: dict[str, tuple[str, str]] = {
                   "{after}", "{layer}：{kind} 池化 {size}，步长 {stride}，无填充：{before} -> "
                   "{after}"),
     "fact.flatten": ("{layer}: {shape} -> {n} values", "{layer}：{shape} -> {n} 个值"),
+    "fact.dense_in_out": ("{layer}: dense {n_in} -> {n_out}, weights {n_in} x {n_out} (in x "
+                          "out: y = x W + b)",
+                          "{layer}：全连接 {n_in} -> {n_out}，权重 {n_in} x {n_out}（输入 x 输出："
+                          "y = x W + b）"),
     "fact.dense": ("{layer}: dense {n_in} -> {n_out} (y = W x + b)",
                    "{layer}：全连接 {n_in} -> {n_out}（y = W x + b）"),
     "fact.softmax": ("{layer}: softmax (dim: {dim}), {groups} group(s) of {n} values, each "
