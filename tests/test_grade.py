@@ -1445,10 +1445,11 @@ def test_no_reveal_shows_no_expected_value_difference_or_telling_hint(work):
         gs = json.loads((work / "gs.json").read_text(encoding="utf-8"))
         assert proc.returncode == text.returncode == 1
         del doc["tolerance"]  # its description says "|given - expected|"
+        assert doc.pop("conventions")["profile"] == "pytorch"  # stated, not a hint
         outputs = [text.stdout, json.dumps(doc, ensure_ascii=False),
                    json.dumps(gs["tests"], ensure_ascii=False)]
         outputs[0] = "\n".join(ln for ln in text.stdout.splitlines()
-                               if not ln.startswith("Tolerance"))
+                               if not ln.startswith(("Tolerance", "Conventions")))
         for output in outputs:
             for word in ("expected", "difference", "sign", "transpose", "factor",
                          "convention", "decimals", "rotated"):

@@ -599,13 +599,14 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
                           options.gradescope_visibility or "visible", tolerance, grader.points)
     if options.json:
         doc = check_json(options.problem, tolerance, reports, reveal, solved.exact,
-                         grader.points, options.partial)
+                         grader.points, options.partial, solved.problem.conventions.items())
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
         from convgrad.render.report import check_lines, write_plain
 
         lines = check_lines(reports, tolerance, reveal, summary_only=options.summary,
-                            points=grader.points, partial=options.partial)
+                            points=grader.points, partial=options.partial,
+                            conventions=solved.problem.conventions.items())
         if sys.stdout.isatty():
             from convgrad.render import terminal as render
 

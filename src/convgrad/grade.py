@@ -1021,9 +1021,11 @@ def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
 
 def check_json(problem: str, tolerance: Tolerance, reports: list[FileReport],
                reveal: bool, exact: bool = False, points: dict[str, float] | None = None,
-               partial: bool = False) -> dict[str, Any]:
+               partial: bool = False, conventions: list[tuple[str, Any]] | None = None
+               ) -> dict[str, Any]:
     """The `check --json` object: the rules used, then per file per key the grade (the
-    README lists every field).
+    README lists every field). conventions: those the problem was solved under (SPEC
+    section 7), every key as `solve --json` writes them.
 
     exact: the problem was solved in exact arithmetic; each key then also has its values as
     fraction strings. points: the graded set of --points and --require (None or {}: each
@@ -1046,7 +1048,8 @@ def check_json(problem: str, tolerance: Tolerance, reports: list[FileReport],
             "points": {k: _number(v) for k, v in points.items()} if points else None,
             "score": _number(round(sum(r.score for r in reports), 6)),
             "max_score": _number(round(sum(r.max_score for r in reports), 6)),
-            "all_right": all(r.all_right for r in reports), "files": files}
+            "all_right": all(r.all_right for r in reports), "files": files,
+            **({"conventions": Result.conventions_json(conventions)} if conventions else {})}
 
 
 def gradescope_json(report: FileReport, reveal: bool, visibility: str = "visible",

@@ -88,6 +88,14 @@ class Result(dict[str, Any]):
         result["warnings"] = [str(notice) for notice in problem.warnings]
         return result
 
+    @staticmethod
+    def conventions_json(items: Iterable[tuple[str, Any]]) -> dict[str, Any]:
+        """The conventions as JSON writes them: words and booleans as they are, a pair as a
+        list, a number (kink 1/2) as a JSON number."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                if isinstance(value, (str, bool, list)) else json_number(value)
+                for key, value in items}
+
     @property
     def top_keys(self) -> list[str]:
         """The numeric keys at the top level (Y, dW, loss ...), in order."""
@@ -259,9 +267,7 @@ def json_object(values: Mapping[str, Any], exact: bool) -> dict[str, Any]:
     with unlimited_int_digits():
         doc = {key: json_numbers(value) for key, value in numeric.items()}
         if "conventions" in values:
-            doc["conventions"] = {key: value if isinstance(value, (str, bool, list))
-                                  else json_number(value)
-                                  for key, value in values["conventions"].items()}
+            doc["conventions"] = Result.conventions_json(values["conventions"].items())
         if exact:
             doc["exact"] = {key: exact_strings(value) for key, value in numeric.items()}
     return doc

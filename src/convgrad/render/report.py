@@ -10,19 +10,26 @@ from __future__ import annotations
 from typing import Any
 
 from convgrad.grade import NOT_GRADED, RIGHT, FileReport, Tolerance
+from convgrad.render.naming import setting_text
 
 Line = list[tuple[str, str]]  # (text, style) segments; style names are rich's
 
 
 def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
                 summary_only: bool = False, points: dict[str, float] | None = None,
-                partial: bool = False) -> list[Line]:
+                partial: bool = False, conventions: list[tuple[str, Any]] | None = None
+                ) -> list[Line]:
     """The rules in force, each file's report (unless summary_only), then a summary table
     when there are several files.
 
     points: the graded set of --points and --require (None or {}: each file's own keys).
+    conventions: those the problem was solved under (SPEC section 7), the profile first.
     """
     lines: list[Line] = [[(f"Tolerance: {tolerance.describe()}", "dim")]]
+    if conventions:
+        (_, profile), *keys = conventions
+        lines.append([(f"Conventions ({profile}): " + ", ".join(
+            f"{key} {setting_text(value)}" for key, value in keys), "dim")])
     if points:
         total = sum(points.values())
         lines.append([("Graded: " + ", ".join(f"{key} ({_points(value)})"
