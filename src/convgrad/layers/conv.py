@@ -113,6 +113,31 @@ def window_rows(cols: np.ndarray, k: int, sh: int, dh: int, OH: int) -> np.ndarr
         N, C * u * KW, OH * OW)
 
 
+def correlate(cols: np.ndarray, w: np.ndarray, sh: int, dh: int, groups: int, OH: int
+              ) -> np.ndarray:
+    """cols (N, C, u, KW, A, Hq, OW) of x_pad (im2col), w (F, C/G, KH, KW) -> the
+    correlation (N, F, OH*OW) of x_pad with w (G = groups): per block of u kernel rows, one
+    batched matmul, that block of the kernel (G, F/G, C/G*u*KW) against every sample's and
+    every group's windows (N, G, C/G*u*KW, OH*OW), already in the output's order; the
+    blocks' products added up. Exact operands must be integers (see arith.integers): the
+    result is then integers too."""
+    F, Cg, KH, KW = w.shape
+    N, _, u, _, _, _, OW = cols.shape
+    G = groups
+    # (block, group, filter, then (c, r, q)): each block's rows in window_rows' order.
+    w_rows = w.reshape(G, F // G, Cg, KH // u, u, KW).transpose(3, 0, 1, 2, 4, 5).reshape(
+        KH // u, G, F // G, Cg * u * KW)
+
+    def block(k: int) -> np.ndarray:
+        windows = window_rows(cols, k, sh, dh, OH).reshape(N, G, Cg * u * KW, OH * OW)
+        return scaled_matmul(w_rows[k], windows)[0]
+
+    out = block(0)
+    for k in range(1, KH // u):
+        out += block(k)
+    return out.reshape(N, F, OH * OW)
+
+
 # dX is computed a few kernel offsets at a time: enough offsets that the product has about
 # this many rows (BLAS runs near its best from about a hundred rows), few enough that the
 # product, held until it is scattered, stays a fraction of the full (C*KH*KW, OH*OW) matrix.
@@ -167,19 +192,8 @@ class ConvLayer(ParamLayer):
         x_pad, self.cols_denominator = integers(pad_input(x, self.pad, self.mode))
         u = kernel_rows_per_block(Cg, F // G, KH, KW)
         self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW, u)
-        # (block, group, filter, then (c, r, q)): each block's rows in window_rows' order.
-        w_rows, w_denominator = integers(
-            w.reshape(G, F // G, Cg, KH // u, u, KW).transpose(3, 0, 1, 2, 4, 5).reshape(
-                KH // u, G, F // G, Cg * u * KW))
-
-        def part(k: int) -> np.ndarray:
-            windows = window_rows(self.cols, k, sh, dh, OH).reshape(
-                N, G, Cg * u * KW, OH * OW)
-            return scaled_matmul(w_rows[k], windows)[0]
-
-        z = part(0)
-        for k in range(1, KH // u):
-            z += part(k)
+        w_ints, w_denominator = integers(w)
+        z = correlate(self.cols, w_ints, sh, dh, G, OH)
         z = divide(z.reshape(N, F, OH, OW), w_denominator * self.cols_denominator)
         z += self.b.reshape(1, F, 1, 1)
         return self._set_out(x, z)
@@ -190,11 +204,10 @@ class ConvLayer(ParamLayer):
 
         dW is the correlation of the input windows with dout: per kernel row p, dout times
         that row's windows transposed, one batched matmul over the samples and groups, then
-        the sum over the samples. dX scatters dout through each kernel offset (p, q) into
-        dx_pad, adding up where windows overlap, then drops the padding: the kernel's rows
-        of a few offsets at a time times dout (a loop over the KH*KW offsets, never over
-        output pixels or samples), so that the full (C*KH*KW, OH*OW) gradient of the
-        windows is never held.
+        the sum over the samples. dX is the gradient of x_pad with the padding dropped:
+        with stride 1 a correlation of dout with the kernel turned round (_dx_gather),
+        otherwise dout scattered through each kernel offset (_dx_scatter). Loops run over
+        kernel rows and offsets, never over output pixels or samples.
         """
         w = self._w_eff()
         F, Cg, KH, KW = w.shape
@@ -202,7 +215,7 @@ class ConvLayer(ParamLayer):
         G = self.groups
         Fg = F // G
         sh, sw = self.stride
-        dh, dw_ = self.dilation
+        dh = self.dilation[0]
         _, C, H, W = self.x.shape
         top, bottom, left, right = self.pad
         Hp, Wp = H + top + bottom, W + left + right
@@ -217,25 +230,62 @@ class ConvLayer(ParamLayer):
         dw = divide(dw, d_denominator * self.cols_denominator)
         dw = np.ascontiguousarray(dw.reshape(KH // u, F, Cg, u, KW).transpose(
             1, 2, 0, 3, 4)).reshape(F, Cg, KH, KW)
-        # Exact: scatter integers over one common denominator, divide once at the end.
-        # Rows ordered (p, q, c), so that each kernel offset's block of rows is contiguous.
-        w_rows, w_denominator = integers(
-            w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, KH * KW * Cg, Fg))
-        dx_pad = zeros((N, G, Cg, Hp, Wp), douts)
-        step = max(1, DX_ROWS // Cg)
-        for first in range(0, KH * KW, step):
-            last = min(first + step, KH * KW)
-            part, _ = scaled_matmul(w_rows[:, first * Cg:last * Cg], douts)
-            part = part.reshape(N, G, last - first, Cg, OH, OW)
-            for offset in range(first, last):
-                p, q = divmod(offset, KW)
-                dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
-                       q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += part[:, :, offset - first]
+        # Exact: integers over one common denominator, divided once at the end.
+        w_ints, w_denominator = integers(w)
+        if (sh, sw) == (1, 1):
+            dx_pad = self._dx_gather(douts.reshape(N, F, OH, OW), w_ints, Hp, Wp)
+        else:
+            dx_pad = self._dx_scatter(douts, w_ints, Hp, Wp)
         dx = unpad(dx_pad.reshape(N, C, Hp, Wp), self.pad, self.mode)
         dx = divide(dx, w_denominator * d_denominator)
         # dW is reported for W as written: un-rotate it when the kernel was flipped.
         self._set_grads(dw[:, :, ::-1, ::-1] if self.flip else dw, db)
         return self._set_dx(dout, dx)
+
+    def _dx_gather(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int) -> np.ndarray:
+        """Stride 1: dout (N, F, OH, OW), w (F, C/G, KH, KW) as the taps use it -> dx_pad
+        (N, C, Hp*Wp), the correlation of dout, padded by the kernel's span less one on
+        every side, with the kernel rotated 180 degrees and its filters and channels
+        swapped: dx_pad[r] = sum over p of dout[r - p*dh] * w[p] gathers each entry's taps,
+        so they add up inside the matmuls (as in the forward pass), not in KH*KW passes
+        over dx_pad."""
+        F, Cg, KH, KW = w.shape
+        N, _, OH, OW = dout.shape
+        G = self.groups
+        dh, dw = self.dilation
+        ph, pw = (KH - 1) * dh, (KW - 1) * dw  # the padding of dout
+        d_pad = zeros((N, F, OH + 2 * ph, OW + 2 * pw), dout)
+        d_pad[:, :, ph:ph + OH, pw:pw + OW] = dout
+        w_t = w.reshape(G, F // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        w_t = w_t.reshape(G * Cg, F // G, KH, KW)
+        u = kernel_rows_per_block(F // G, Cg, KH, KW)
+        cols = im2col(d_pad, KH, KW, (1, 1), self.dilation, Hp, Wp, u)
+        return correlate(cols, w_t, 1, dh, G, Hp)
+
+    def _dx_scatter(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int) -> np.ndarray:
+        """dout (N, G, F/G, OH*OW), w (F, C/G, KH, KW) as the taps use it -> dx_pad
+        (N, G, C/G, Hp, Wp): each kernel offset (p, q) scatters dout through its weights
+        into the cells its taps read, adding up where windows overlap. The kernel's rows of
+        a few offsets at a time times dout (about DX_ROWS rows), so that the full
+        (C*KH*KW, OH*OW) product is never held."""
+        F, Cg, KH, KW = w.shape
+        N, G, Fg, _ = dout.shape
+        _, _, OH, OW = self.out.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        # Rows ordered (p, q, c), so that each kernel offset's block of rows is contiguous.
+        w_rows = w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(
+            G, KH * KW * Cg, Fg)
+        dx_pad = zeros((N, G, Cg, Hp, Wp), dout)
+        step = max(1, DX_ROWS // Cg)
+        for first in range(0, KH * KW, step):
+            last = min(first + step, KH * KW)
+            part = scaled_matmul(w_rows[:, first * Cg:last * Cg], dout)[0].reshape(
+                N, G, last - first, Cg, OH, OW)
+            for offset in range(first, last):
+                p, q = divmod(offset, KW)
+                dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
+                       q * dw:q * dw + sw * (OW - 1) + 1:sw] += part[:, :, offset - first]
+        return dx_pad
 
     # --- terms: the index maps of the code above, one entry at a time ------------------------
 
