@@ -189,6 +189,40 @@ def test_layer_matches_reference(case, exact):
             np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float64"])
+@pytest.mark.parametrize("case", CASES)
+def test_both_unrollings_match_reference(case, exact, monkeypatch):
+    """The small cases unroll every kernel row in one product; large channel counts unroll
+    one row at a time (conv.kernel_rows_per_block), and large ones compute dX one offset
+    at a time (conv.DX_ROWS): both forced here on every case, against the twin."""
+    from convgrad.layers import conv
+
+    monkeypatch.setattr(conv, "kernel_rows_per_block", lambda Cg, Fg, KH, KW: 1)
+    monkeypatch.setattr(conv, "DX_ROWS", 1)
+    x, w, b, dout = arrays(case, exact)
+    layer = layer_of(case, w, b, exact)
+    out = layer.forward(x)
+    dx = layer.backward(dout)
+    assert layer.cols.shape[2] == 1
+    for mine, theirs in zip((out, dx, layer.dw, layer.db), twin(case, x, w, b, dout),
+                            strict=True):
+        if exact:
+            assert mine.tolist() == theirs.tolist()
+        else:
+            np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+def test_unrolling_follows_the_channels():
+    """One kernel row at a time when a row's block (C/G*KW) is long enough for BLAS and no
+    shorter than the output it adds to; every row at once otherwise."""
+    from convgrad.layers.conv import kernel_rows_per_block
+
+    assert kernel_rows_per_block(64, 64, 3, 3) == 1
+    assert kernel_rows_per_block(3, 64, 7, 7) == 7
+    assert kernel_rows_per_block(64, 512, 3, 3) == 3
+    assert kernel_rows_per_block(16, 16, 3, 3) == 3
+
+
 @pytest.mark.parametrize("case", CASES[1:4] + CASES[7:])
 def test_layer_against_central_differences(case):
     x, w, b, c = arrays(case, exact=False)

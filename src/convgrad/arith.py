@@ -23,7 +23,9 @@ def zeros(shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
 
 
 def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a @ b, exact for object arrays: scale each side to integers, one integer matmul, divide once.
+    """a (..., M, K) @ b (..., K, N) -> (..., M, N), the leading axes broadcast as NumPy's
+    matmul does; exact for object arrays: scale each side to integers, one integer matmul,
+    divide once.
 
     Fraction-by-Fraction products cost a gcd each; scaling to a common
     denominator keeps the inner loop in machine integers (int64 when the bound
@@ -36,48 +38,41 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """a (M, K) @ b (K, N) for exact arrays as (integers (M, N), denominator).
+    """a (..., M, K) @ b (..., K, N) as (product (..., M, N), denominator): a @ b == product /
+    denominator.
 
-    a @ b == integers / denominator. Callers that go on adding (the dX scatter) keep the
-    integers and divide once at the end. The integers are Python ints, whatever their size.
+    Callers that go on adding (dW over the samples, the dX scatter) keep the product and
+    divide once at the end. In float64 the product is a @ b and the denominator 1; exact,
+    the product holds Python ints, whatever their size.
     """
-    ia, da = _scaled_ints(to_exact(a))
-    ib, db = _scaled_ints(to_exact(b))
+    if a.dtype != object and b.dtype != object:
+        return a @ b, 1
+    ia, da = integers(to_exact(a))
+    ib, db = integers(to_exact(b))
     max_a, max_b = _max_abs(ia), _max_abs(ib)
     if max_a == 0 or max_b == 0:
         # A zero operand (a zero filter, a gradient zeroed by ReLU) gives zeros, however
         # large the other side's numbers are.
-        return np.zeros((a.shape[0], b.shape[1]), dtype=object), 1
+        shape = (*np.broadcast_shapes(a.shape[:-2], b.shape[:-2]), a.shape[-2], b.shape[-1])
+        return np.zeros(shape, dtype=object), 1
     # Every entry of the product and every partial sum is at most K * max_a * max_b; with
     # both maxima >= 1 that bound also keeps each operand's entries within int64.
-    if max_a * max_b * a.shape[1] < 2**63:
+    if max_a * max_b * a.shape[-1] < 2**63:
         product = (ia.astype(np.int64) @ ib.astype(np.int64)).astype(object)
     else:
         product = ia @ ib  # Python ints: exact at any size
     return product, da * db
 
 
-def grouped_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """a (G, M, K) @ b (G, K, N) -> (G, M, N), one product per group: NumPy's batched matmul
-    in float64, one exact `matmul` per group otherwise."""
-    if a.dtype != object and b.dtype != object:
-        return a @ b
-    if a.shape[0] == 1:
-        return matmul(a[0], b[0])[np.newaxis]
-    return np.stack([matmul(a[g], b[g]) for g in range(a.shape[0])])
+def integers(arr: np.ndarray) -> tuple[np.ndarray, int]:
+    """arr = ints / denominator, with the smallest common denominator: an exact array (ints,
+    Fractions) as Python ints over one denominator; a float64 array as it is, over 1.
 
-
-def grouped_scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
-    """a (G, M, K) @ b (G, K, N) for exact arrays as (integers (G, M, N), denominator), as
-    `scaled_matmul`, with one denominator for every group."""
-    parts = [scaled_matmul(a[g], b[g]) for g in range(a.shape[0])]
-    common = math.lcm(*(d for _, d in parts))
-    return np.stack([ints if d == common else ints * (common // d) for ints, d in parts]), \
-        common
-
-
-def _scaled_ints(arr: np.ndarray) -> tuple[np.ndarray, int]:
-    """arr (object ints/Fractions) = ints / denominator, with the smallest common denominator."""
+    Products of such integers add up without a gcd each, and one division at the end
+    gives the exact sum (the dX scatter).
+    """
+    if arr.dtype != object:
+        return arr, 1
     denominators = {v.denominator for v in arr.flat}
     common = math.lcm(*denominators) if denominators else 1
     if common == 1:

@@ -1,6 +1,7 @@
 """Convolution (cross-correlation, as every framework): forward by im2col and one matmul,
 dW by one matmul with the same columns, dX by scattering dout through the kernel offsets.
-The whole batch goes through each matmul at once: the columns of every sample side by side.
+The whole batch goes through each matmul at once: one batched matmul over the samples'
+columns.
 
 Z[n,f,i,j] = b[f] + sum over c,p,q of x_pad[n, g*C/G + c, i*sh + p*dh, j*sw + q*dw] * w[f,c,p,q]
 (SPEC section 2, per sample), c running over the C/G channels of filter f's group
@@ -16,13 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convgrad import geometry
-from convgrad.arith import (
-    Numbers,
-    divide,
-    grouped_matmul,
-    grouped_scaled_matmul,
-    zeros,
-)
+from convgrad.arith import Numbers, divide, integers, scaled_matmul, zeros
 from convgrad.layers.base import Grid, Index, ParamLayer, Term
 from convgrad.model import Conv
 from convgrad.model import Layer as LayerSpec
@@ -70,20 +65,83 @@ def unpad(dx_pad: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros
     return dx
 
 
-def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
-           dilation: tuple[int, int], OH: int, OW: int) -> np.ndarray:
-    """x_pad (N, C, Hp, Wp) -> cols (C*KH*KW, N*OH*OW): column (n*OH + i)*OW + j is the window
-    of output (n, ., i, j).
+def kernel_rows_per_block(Cg: int, Fg: int, KH: int, KW: int) -> int:
+    """How many kernel rows im2col unrolls together: 1 (only the columns; KH products, each
+    with C/G*KW rows, added up) or KH (every offset; one product with C/G*KH*KW rows).
 
-    Rows run over (c, p, q) in the order of w.reshape(F, -1), so one matmul with the kernel
-    gives every output of every sample at once.
+    Unrolling one row at a time copies KH times less of the input but adds KH - 1 partial
+    outputs (F/G rows each) and gives BLAS a shorter inner dimension, which is worth it when
+    a row's block is long enough for BLAS to run near its best (64) and at least as long
+    as the output it adds to.
     """
-    N, C = x_pad.shape[:2]
+    return 1 if Cg * KW >= max(64, Fg) else KH
+
+
+def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
+           dilation: tuple[int, int], OH: int, OW: int, u: int) -> np.ndarray:
+    """x_pad (N, C, Hp, Wp) -> cols (N, C, u, KW, A, Hq, OW), kernel rows unrolled u at a
+    time (u = 1 or KH, see kernel_rows_per_block): cols[n, c, r, q, a, t, j] =
+    x_pad[n, c, t*sh + a + r*dh, j*sw + q*dw], the rows split by their phase a modulo the
+    stride (A phases: 1 when u = KH) and rows past x_pad's last left zero (never read).
+
+    The block of kernel rows k*u .. k*u + u - 1 then reads its windows at rows t = i +
+    k*u*dh // sh of phase k*u*dh % sh, consecutive: `window_rows` gives them as a view
+    (N, C*u*KW, OH*OW), rows (c, r, q), that BLAS takes as it is, and the output is the
+    sum over the blocks of the kernel's rows times that view.
+    """
+    N, C, Hp, _ = x_pad.shape
     sh, sw = stride
     dh, dw = dilation
-    windows = sliding_window_view(x_pad, (dh * (KH - 1) + 1, dw * (KW - 1) + 1), axis=(2, 3))
-    windows = windows[:, :, :sh * (OH - 1) + 1:sh, :sw * (OW - 1) + 1:sw, ::dh, ::dw]
-    return windows.transpose(1, 4, 5, 0, 2, 3).reshape(C * KH * KW, N * OH * OW)
+    A = 1 if u == KH else sh
+    Hq = OH + (KH - u) * dh // sh
+    windows = sliding_window_view(x_pad, (dh * (u - 1) + 1, dw * (KW - 1) + 1), axis=(2, 3))
+    windows = windows[:, :, :, :sw * (OW - 1) + 1:sw, ::dh, ::dw]  # (N, C, ., OW, u, KW)
+    cols = zeros((N, C, u, KW, A, Hq, OW), x_pad)
+    for a in range(min(A, windows.shape[2])):  # one copy per phase: one with stride 1
+        phase = windows[:, :, a::sh][:, :, :Hq]
+        cols[:, :, :, :, a, :phase.shape[2]] = phase.transpose(0, 1, 4, 5, 2, 3)
+    return cols
+
+
+def window_rows(cols: np.ndarray, k: int, sh: int, dh: int, OH: int) -> np.ndarray:
+    """cols (N, C, u, KW, A, Hq, OW) -> the windows of the k-th block of u kernel rows,
+    (N, C*u*KW, OH*OW): row (c, r, q), column i*OW + j holds
+    x_pad[n, c, i*sh + (k*u + r)*dh, j*sw + q*dw]. A view."""
+    N, C, u, KW, _, _, OW = cols.shape
+    shift = k * u * dh
+    return cols[:, :, :, :, shift % sh, shift // sh:shift // sh + OH].reshape(
+        N, C * u * KW, OH * OW)
+
+
+def correlate(cols: np.ndarray, w: np.ndarray, sh: int, dh: int, groups: int, OH: int
+              ) -> np.ndarray:
+    """cols (N, C, u, KW, A, Hq, OW) of x_pad (im2col), w (F, C/G, KH, KW) -> the
+    correlation (N, F, OH*OW) of x_pad with w (G = groups): per block of u kernel rows, one
+    batched matmul, that block of the kernel (G, F/G, C/G*u*KW) against every sample's and
+    every group's windows (N, G, C/G*u*KW, OH*OW), already in the output's order; the
+    blocks' products added up. Exact operands must be integers (see arith.integers): the
+    result is then integers too."""
+    F, Cg, KH, KW = w.shape
+    N, _, u, _, _, _, OW = cols.shape
+    G = groups
+    # (block, group, filter, then (c, r, q)): each block's rows in window_rows' order.
+    w_rows = w.reshape(G, F // G, Cg, KH // u, u, KW).transpose(3, 0, 1, 2, 4, 5).reshape(
+        KH // u, G, F // G, Cg * u * KW)
+
+    def block(k: int) -> np.ndarray:
+        windows = window_rows(cols, k, sh, dh, OH).reshape(N, G, Cg * u * KW, OH * OW)
+        return scaled_matmul(w_rows[k], windows)[0]
+
+    out = block(0)
+    for k in range(1, KH // u):
+        out += block(k)
+    return out.reshape(N, F, OH * OW)
+
+
+# dX is computed a few kernel offsets at a time: enough offsets that the product has about
+# this many rows (BLAS runs near its best from about a hundred rows), few enough that the
+# product, held until it is scattered, stays a fraction of the full (C*KH*KW, OH*OW) matrix.
+DX_ROWS = 128
 
 
 class ConvLayer(ParamLayer):
@@ -98,7 +156,10 @@ class ConvLayer(ParamLayer):
         self.b = num.param(op.b, layer.name, "bias", "bias")
         self.stride, self.pad, self.dilation, self.flip = op.stride, op.pad, op.dilation, op.flip
         self.groups, self.mode = op.groups, op.padding_mode
-        self.cols: np.ndarray  # the im2col matrix (C*KH*KW, N*OH*OW), kept for dW
+        # The im2col windows (N, C, KW, sh, Hq, OW) as integers over one denominator (exact;
+        # float64: as they are, over 1), kept for dW.
+        self.cols: np.ndarray
+        self.cols_denominator = 1
 
     @property
     def kernel_shape(self) -> tuple[int, ...]:
@@ -113,33 +174,40 @@ class ConvLayer(ParamLayer):
         return self.w[:, :, ::-1, ::-1] if self.flip else self.w
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        """x (N, C, H, W) -> z (N, F, OH, OW); keeps cols (C*KH*KW, N*OH*OW) for dW.
+        """x (N, C, H, W) -> z (N, F, OH, OW); keeps cols (see im2col) for dW.
 
-        The rows of cols run over (c, p, q), so each group's channels are one block of rows:
-        one matmul per group (NumPy's batched matmul in float64) for the whole batch.
+        Per kernel row p, one batched matmul: the kernel's row (G, F/G, C/G*KW) against
+        every sample's and every group's windows (N, G, C/G*KW, OH*OW) gives that row's
+        part of z as (N, G, F/G, OH*OW), already in z's order; z is the sum of the KH parts.
+        Exact: the products are integers over one denominator, divided once.
         """
         w = self._w_eff()
         F, Cg, KH, KW = w.shape
         N, C, H, W = x.shape
         G = self.groups
+        (sh, _), (dh, _) = self.stride, self.dilation
         top, bottom, left, right = self.pad
         OH = geometry.conv_output_size(H, top, bottom, KH, self.stride[0], self.dilation[0])
         OW = geometry.conv_output_size(W, left, right, KW, self.stride[1], self.dilation[1])
-        x_pad = pad_input(x, self.pad, self.mode)
-        self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW)
-        z = grouped_matmul(w.reshape(G, F // G, Cg * KH * KW),
-                           self.cols.reshape(G, Cg * KH * KW, N * OH * OW))
-        z = z.reshape(F, N, OH, OW)
-        return self._set_out(x, z.transpose(1, 0, 2, 3) + self.b.reshape(1, F, 1, 1))
+        x_pad, self.cols_denominator = integers(pad_input(x, self.pad, self.mode))
+        u = kernel_rows_per_block(Cg, F // G, KH, KW)
+        self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW, u)
+        w_ints, w_denominator = integers(w)
+        z = correlate(self.cols, w_ints, sh, dh, G, OH)
+        z = divide(z.reshape(N, F, OH, OW), w_denominator * self.cols_denominator)
+        z += self.b.reshape(1, F, 1, 1)
+        return self._set_out(x, z)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout (N, F, OH, OW) -> dx (N, C, H, W); sets dw (F, C/G, KH, KW) and db (F,), each
         summed over the samples.
 
-        dW is the correlation of the input windows with dout: one matmul per group with
-        cols. dX scatters dout through each kernel offset (p, q) into dx_pad, adding up
-        where windows overlap, then drops the padding: a loop over the KH*KW offsets, never
-        over output pixels or samples.
+        dW is the correlation of the input windows with dout: per kernel row p, dout times
+        that row's windows transposed, one batched matmul over the samples and groups, then
+        the sum over the samples. dX is the gradient of x_pad with the padding dropped:
+        with stride 1 a correlation of dout with the kernel turned round (_dx_gather),
+        otherwise dout scattered through each kernel offset (_dx_scatter). Loops run over
+        kernel rows and offsets, never over output pixels or samples.
         """
         w = self._w_eff()
         F, Cg, KH, KW = w.shape
@@ -147,35 +215,77 @@ class ConvLayer(ParamLayer):
         G = self.groups
         Fg = F // G
         sh, sw = self.stride
-        dh, dw_ = self.dilation
-        top, bottom, left, right = self.pad
+        dh = self.dilation[0]
         _, C, H, W = self.x.shape
-        # Columns in the order of cols: sample, then row, then column.
-        dout2 = dout.transpose(1, 0, 2, 3).reshape(G, Fg, N * OH * OW)
-        db = dout2.reshape(F, -1).sum(axis=1)
-        cols = self.cols.reshape(G, Cg * KH * KW, N * OH * OW)
-        dw = grouped_matmul(dout2, cols.transpose(0, 2, 1)).reshape(F, Cg, KH, KW)
-        # Rows ordered (p, q, c), so that each kernel offset's block of dcols is contiguous.
-        w2t = w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(G, KH * KW * Cg, Fg)
-        if dout2.dtype == object:
-            # Exact: scatter the integers of one common denominator, divide once at the end.
-            dcols, denominator = grouped_scaled_matmul(w2t, dout2)
+        top, bottom, left, right = self.pad
+        Hp, Wp = H + top + bottom, W + left + right
+        db = dout.sum(axis=(0, 2, 3))
+        douts, d_denominator = integers(dout.reshape(N, G, Fg, OH * OW))
+        u = self.cols.shape[2]
+        dw = zeros((KH // u, G, Fg, Cg * u * KW), douts)
+        for k in range(KH // u):
+            windows = window_rows(self.cols, k, sh, dh, OH).reshape(
+                N, G, Cg * u * KW, OH * OW)
+            dw[k] = scaled_matmul(douts, windows.swapaxes(-1, -2))[0].sum(axis=0)
+        dw = divide(dw, d_denominator * self.cols_denominator)
+        dw = np.ascontiguousarray(dw.reshape(KH // u, F, Cg, u, KW).transpose(
+            1, 2, 0, 3, 4)).reshape(F, Cg, KH, KW)
+        # Exact: integers over one common denominator, divided once at the end.
+        w_ints, w_denominator = integers(w)
+        if (sh, sw) == (1, 1):
+            dx_pad = self._dx_gather(douts.reshape(N, F, OH, OW), w_ints, Hp, Wp)
         else:
-            dcols, denominator = w2t @ dout2, 1
-        dcols = dcols.reshape(G, KH, KW, Cg, N, OH, OW)
-        # Group, then channel first, as dcols: each offset's block adds in without a transpose.
-        dx_pad = zeros((G, Cg, N, H + top + bottom, W + left + right), dcols)
-        for p in range(KH):
-            for q in range(KW):
-                dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
-                       q * dw_:q * dw_ + sw * (OW - 1) + 1:sw] += dcols[:, p, q]
-        dx_pad = dx_pad.reshape(C, N, H + top + bottom, W + left + right)
-        dx = unpad(dx_pad, self.pad, self.mode).transpose(1, 0, 2, 3)
-        if denominator != 1:
-            dx = divide(dx, denominator)
+            dx_pad = self._dx_scatter(douts, w_ints, Hp, Wp)
+        dx = unpad(dx_pad.reshape(N, C, Hp, Wp), self.pad, self.mode)
+        dx = divide(dx, w_denominator * d_denominator)
         # dW is reported for W as written: un-rotate it when the kernel was flipped.
         self._set_grads(dw[:, :, ::-1, ::-1] if self.flip else dw, db)
         return self._set_dx(dout, dx)
+
+    def _dx_gather(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int) -> np.ndarray:
+        """Stride 1: dout (N, F, OH, OW), w (F, C/G, KH, KW) as the taps use it -> dx_pad
+        (N, C, Hp*Wp), the correlation of dout, padded by the kernel's span less one on
+        every side, with the kernel rotated 180 degrees and its filters and channels
+        swapped: dx_pad[r] = sum over p of dout[r - p*dh] * w[p] gathers each entry's taps,
+        so they add up inside the matmuls (as in the forward pass), not in KH*KW passes
+        over dx_pad."""
+        F, Cg, KH, KW = w.shape
+        N, _, OH, OW = dout.shape
+        G = self.groups
+        dh, dw = self.dilation
+        ph, pw = (KH - 1) * dh, (KW - 1) * dw  # the padding of dout
+        d_pad = zeros((N, F, OH + 2 * ph, OW + 2 * pw), dout)
+        d_pad[:, :, ph:ph + OH, pw:pw + OW] = dout
+        w_t = w.reshape(G, F // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
+        w_t = w_t.reshape(G * Cg, F // G, KH, KW)
+        u = kernel_rows_per_block(F // G, Cg, KH, KW)
+        cols = im2col(d_pad, KH, KW, (1, 1), self.dilation, Hp, Wp, u)
+        return correlate(cols, w_t, 1, dh, G, Hp)
+
+    def _dx_scatter(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int) -> np.ndarray:
+        """dout (N, G, F/G, OH*OW), w (F, C/G, KH, KW) as the taps use it -> dx_pad
+        (N, G, C/G, Hp, Wp): each kernel offset (p, q) scatters dout through its weights
+        into the cells its taps read, adding up where windows overlap. The kernel's rows of
+        a few offsets at a time times dout (about DX_ROWS rows), so that the full
+        (C*KH*KW, OH*OW) product is never held."""
+        F, Cg, KH, KW = w.shape
+        N, G, Fg, _ = dout.shape
+        _, _, OH, OW = self.out.shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        # Rows ordered (p, q, c), so that each kernel offset's block of rows is contiguous.
+        w_rows = w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(
+            G, KH * KW * Cg, Fg)
+        dx_pad = zeros((N, G, Cg, Hp, Wp), dout)
+        step = max(1, DX_ROWS // Cg)
+        for first in range(0, KH * KW, step):
+            last = min(first + step, KH * KW)
+            part = scaled_matmul(w_rows[:, first * Cg:last * Cg], dout)[0].reshape(
+                N, G, last - first, Cg, OH, OW)
+            for offset in range(first, last):
+                p, q = divmod(offset, KW)
+                dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
+                       q * dw:q * dw + sw * (OW - 1) + 1:sw] += part[:, :, offset - first]
+        return dx_pad
 
     # --- terms: the index maps of the code above, one entry at a time ------------------------
 
