@@ -1706,3 +1706,23 @@ def test_exact_on_batch_norm_is_a_usage_error(work, command):
     line = lines[0]
     assert "bn.yaml" in line and "exact arithmetic needs a rational problem" in line
     assert "batch_norm is not" in line and "float64" in line
+
+
+def test_a_wrong_answer_shared_by_a_class_is_looked_into_once(monkeypatch):
+    """Students often share a mistake: its hint is worked out for the first file and reused
+    for the others (the hint is data, frozen; the report of each file is its own)."""
+    from convgrad.engine import run as solve_run
+    from convgrad.grade import Grader
+    from convgrad.reader import load_problem
+
+    grader = Grader(solve_run(load_problem(Path(__file__).parent.parent / "problems" / SEED)))
+    calls = []
+    real = Grader._hint
+    monkeypatch.setattr(Grader, "_hint", lambda self, *args: calls.append(args[0]) or
+                        real(self, *args))
+    reports = [grader.grade({"dW": [[-32, -41], [-59, -68]]}, f"s{k}.yaml") for k in range(3)]
+    reports.append(grader.grade({"dW": [[32, 59], [41, 68]]}, "t.yaml"))  # another mistake
+    assert calls == ["dW", "dW"]
+    hints = [r.keys[0].hint for r in reports]
+    assert hints[0] is hints[1] is hints[2] and hints[0].kind == "sign"
+    assert hints[3].kind == "transposed" and reports[0] is not reports[1]

@@ -73,6 +73,28 @@ class Tolerance:
             out["digits"] = self.digits
         return out
 
+    def surely_different(self, given: np.ndarray, expected: np.ndarray) -> bool:
+        """True when, in float64, some entry is clearly not the same: a quick no before
+        `same`'s exact, entry-by-entry yes or no. The margins are far wider than float64's
+        rounding, so a True is never wrong; False only means: ask `same`."""
+        try:
+            g = np.asarray(given, dtype=np.float64)
+            e = np.asarray(expected, dtype=np.float64)
+        except (OverflowError, TypeError, ValueError):
+            return False
+        if g.shape != e.shape or not (np.isfinite(g).all() and np.isfinite(e).all()):
+            return False
+        diff, size = np.abs(g - e), np.maximum(np.abs(g), np.abs(e))
+        if self.mode == "tol":
+            bound = (self.atol + self.rtol * np.abs(e)) * (1 + 1e-6) + 1e-9 * size
+        elif self.mode == "exact":
+            bound = 1e-9 * size
+        elif self.mode == "decimals":
+            bound = 2.0 * 10.0 ** -self.digits + 1e-9 * size
+        else:  # sig_figs: the unit depends on each expected value; no quick answer
+            return False
+        return bool((diff > bound).any())
+
     def same(self, given: Number, expected: Number) -> bool:
         # In exact rationals throughout: a float is the binary value it holds, and an
         # answer such as 1e400 is compared, not overflowed.
@@ -523,6 +545,7 @@ class Grader:
         # other solve); solved only once an answer is wrong.
         self.solver = solver
         self._alternatives: list[Alternative] | None = None
+        self._hints: dict[tuple, Hint | None] = {}  # by the wrong answer (see hint)
         self.tolerance = tolerance or Tolerance()
         self.partial = partial
         # How single entries are numbered (SPEC section 7's index_base): dW[1,2], or dW[0,1].
@@ -726,12 +749,22 @@ class Grader:
     def _all_same(self, given: np.ndarray, expected: np.ndarray) -> bool:
         # Arithmetic on a 0-d object array gives a bare number: make both arrays again.
         given, expected = np.asarray(given), np.asarray(expected)
+        if self.tolerance.surely_different(given, expected):  # most hints: a quick no
+            return False
         return all(self.tolerance.same(given[i], expected[i]) for i in np.ndindex(expected.shape))
 
     def hint(self, name: str, given: np.ndarray, expected: np.ndarray,
              index: tuple[int, ...] | None = None) -> Hint | None:
         """What the mistake looks like: a sign, a transpose, the result under another
-        convention, profile or loss, a rotated kernel, zeros, a factor, rounding."""
+        convention, profile or loss, a rotated kernel, zeros, a factor, rounding. The same
+        wrong answer (a class often shares its mistakes) is looked into once."""
+        key = (name, index, given.shape, tuple(str(v) for v in np.asarray(given).flat))
+        if key not in self._hints:
+            self._hints[key] = self._hint(name, given, expected, index)
+        return self._hints[key]
+
+    def _hint(self, name: str, given: np.ndarray, expected: np.ndarray,
+              index: tuple[int, ...] | None) -> Hint | None:
         if self._all_same(-given, expected):
             return Hint("sign", "the sign is wrong everywhere")
         # a 1 x n answer (a dense layer's dW with one output) cannot be a transpose of itself
