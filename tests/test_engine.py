@@ -437,16 +437,22 @@ def test_bce_on_a_saturated_sigmoid_says_so():
                         "target": [[0]], "loss": "bce"})
 
 
-def test_exact_arithmetic_that_would_not_fit_in_memory():
-    """A rational problem far past the automatic limit: float64 when automatic, a clear
-    refusal (not an exhausted machine) when exact arithmetic is forced."""
+def test_exact_arithmetic_that_would_not_fit_in_memory(monkeypatch):
+    """A rational problem whose exact fractions would not fit where float64 does: float64
+    when automatic, a clear refusal (not an exhausted machine) when exact arithmetic is
+    forced. The limit is lowered to 4 MiB so that a 200 x 200 input is past it (the real
+    512 MiB takes a 1000 x 1000 one, and seconds to build)."""
     import convgrad
+    from convgrad import engine
 
-    big = {"input": np.ones((1000, 1000), dtype=int).tolist(), "kernel": [[1, 2], [3, 4]],
-           "activation": "relu", "target": np.zeros((999, 999), dtype=int).tolist()}
-    with pytest.raises(convgrad.ProblemError, match="too large for exact arithmetic"):
+    monkeypatch.setattr(engine, "MAX_WORK_BYTES", 4 * 2**20)
+    big = {"input": np.ones((200, 200), dtype=int).tolist(), "kernel": [[1, 2], [3, 4]],
+           "activation": "relu", "target": np.zeros((199, 199), dtype=int).tolist()}
+    with pytest.raises(convgrad.ProblemError, match="too large for exact arithmetic: it "
+                                                    "would need about .* more than the 4 MiB"):
         convgrad.solve(big, exact=True)
-    assert convgrad.solve(big)["loss"] == pytest.approx(100.0)
+    solved = convgrad.solve(big)
+    assert solved["loss"] == pytest.approx(100.0) and isinstance(solved["loss"], float)
 
 
 def test_a_choice_of_arithmetic_is_data_and_only_its_words_name_a_flag():
