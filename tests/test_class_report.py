@@ -188,3 +188,14 @@ def test_written_atomically_no_temporary_file_left(work):
     check(work, *FILES[:4], "--class-report", "class.csv")
     assert (work / "class.csv").read_text().startswith("key,entry,")
     assert sorted(p.name for p in work.iterdir() if p.name.startswith(".")) == []
+
+
+def test_every_hint_kind_the_grader_gives_has_a_column():
+    # The csv's columns are HINT_KINDS: each kind written in grade.py must be among them.
+    from convgrad.grade import HINT_KINDS
+
+    source = (ROOT / "src" / "convgrad" / "grade.py").read_text(encoding="utf-8")
+    written = set(re.findall(r'\b(?:Hint|Alternative)\(\s*"([a-z_]+)"', source))
+    assert written >= {"sign", "transposed", "wrong_shape", "rotated", "convention"}
+    assert written <= set(HINT_KINDS)
+    assert list(HINT_KINDS) == KINDS
