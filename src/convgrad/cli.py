@@ -207,6 +207,10 @@ class CheckOptions:
     gradescope_visibility: str | None = _option(
         "--gradescope-visibility", "Who sees the Gradescope results: visible (default), "
                                    "hidden, after_due_date or after_published.")
+    class_report: str | None = _option(
+        "--class-report", "Also write a class report to this file: per key and per entry the "
+                          "share of files right and the hints by kind, as .html (a heat map "
+                          "per key), .csv or .json (by the file's ending).")
 
 
 @dataclass(kw_only=True, repr=False)
@@ -481,7 +485,7 @@ def _format(fmt: str | None, output: str | None, fragment: bool, json_too: bool 
     return chosen
 
 
-def _deliver(text: str, output: str | None) -> None:
+def _deliver(text: str, output: str | None, option: str = "-o") -> None:
     """A whole output to standard output, or to the file `output`, written atomically: a
     temporary file beside it, renamed over it once complete."""
     if output is None:
@@ -506,7 +510,8 @@ def _deliver(text: str, output: str | None) -> None:
         os.replace(temp, output)
         temp = None
     except OSError as exc:
-        raise ProblemError(f"-o {output}: cannot write the file ({exc.strerror or exc})") \
+        raise ProblemError(f"{option} {output}: cannot write the file "
+                           f"({exc.strerror or exc})") \
             from None
     finally:
         if temp is not None:
@@ -597,6 +602,8 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
     if options.gradescope is not None:
         _write_gradescope(options.gradescope, reports[0], reveal,
                           options.gradescope_visibility or "visible", tolerance, grader.points)
+    if options.class_report is not None:
+        _write_class_report(options.class_report, reports, grader, reveal)
     if options.json:
         doc = check_json(options.problem, tolerance, reports, reveal, solved.exact,
                          grader.points, options.partial, solved.problem.conventions.items())
@@ -656,6 +663,7 @@ def _check_outputs(options: CheckOptions) -> None:
         if visibility not in VISIBILITIES:
             raise ProblemError(f"--gradescope-visibility: '{visibility}' is not one of "
                                + ", ".join(VISIBILITIES))
+    _check_class_report(options)
     if gradescope is None:
         return
     if not gradescope.strip() or gradescope == "-":
@@ -667,6 +675,25 @@ def _check_outputs(options: CheckOptions) -> None:
                 os.path.samefile(path, gradescope):
             raise ProblemError(f"--gradescope {gradescope} would overwrite {path}; give "
                                "another path")
+
+
+def _check_class_report(options: CheckOptions) -> None:
+    from convgrad.render.class_report import format_of
+
+    path = options.class_report
+    if path is None:
+        return
+    if not path.strip() or path == "-":
+        raise ProblemError(f"--class-report needs the path of a file to write, not '{path}'; "
+                           "give for example class.html, class.csv or class.json")
+    if format_of(path) is None:
+        raise ProblemError(f"--class-report {path}: the file's ending says its format; end it "
+                           "in .html, .csv or .json")
+    for other in [options.problem, *options.answers, options.gradescope]:
+        if other is not None and other != "-" and os.path.exists(other) and \
+                os.path.exists(path) and os.path.samefile(other, path):
+            raise ProblemError(f"--class-report {path} would overwrite {other}; give another "
+                               "path")
 
 
 def _tolerance(options: CheckOptions) -> Any:
@@ -713,6 +740,14 @@ def _grade_all(grader: Any, answers: list[str]) -> list[Any]:
             reports.append(grader.grade_file(path))
             progress.advance(task)
     return reports
+
+
+def _write_class_report(path: str, reports: list[Any], grader: Any, reveal: bool) -> None:
+    from convgrad.classreport import class_report
+    from convgrad.render.class_report import format_of, write
+
+    text = write(class_report(reports, grader, reveal), format_of(path) or "html")
+    _deliver(text, path, "--class-report")
 
 
 def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,

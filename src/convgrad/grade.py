@@ -193,6 +193,9 @@ class Hint:
 
 
 SHAPE_HINTS = ("wrong_shape", "transposed_shape")
+# Every kind a Hint may have, in the order a class report lists them.
+HINT_KINDS = ("wrong_shape", "transposed_shape", "transposed", "sign", "rotated", "zeros",
+              "convention", "profile", "factor", "decimals")
 
 
 @dataclass(frozen=True)
