@@ -229,6 +229,20 @@ class CompareOptions:
     float_: bool = _flag("--float", FLOAT_HELP)
 
 
+@dataclass(kw_only=True, repr=False)
+class GenerateOptions:
+    """Variants of a problem from a template: each one's problem, answer key and blank
+    answers file, and a manifest. The same seed rebuilds the same files."""
+
+    template: str = _argument("The template: a problem file whose values may be random "
+                              "choices, e.g. {int: [-3, 3]} (see README, 'Generating "
+                              "variants').")
+    count: int = _option("--count", "How many variants.", default=1)
+    seed: int = _option("--seed", "The seed the variants are drawn from.", default=0)
+    out: str | None = _option("--out", "The folder to write the variants into (DIR/001/, "
+                                        "DIR/manifest.json).")
+
+
 class Param(NamedTuple):
     """A field of a command's options as both parsers read it."""
 
@@ -648,6 +662,25 @@ def run_compare(options: CompareOptions) -> int:
     return EXIT_OK
 
 
+def run_generate(options: GenerateOptions) -> int:
+    from convgrad.generate import generate, read_template, write_variants
+    from convgrad.reader import read_text
+
+    if options.out is None or not options.out.strip():
+        raise ProblemError("generate needs the folder to write into: give --out DIR")
+    if options.template == "-" and sys.stdin is None:
+        raise ProblemError("<stdin>: standard input is closed; give a template file")
+    source = "<stdin>" if options.template == "-" else options.template
+    template = read_template(read_text(options.template), source)
+    variants = generate(template, options.count, options.seed)
+    write_variants(options.out, options.seed, variants)
+    noun = "variant" if len(variants) == 1 else "variants"
+    sys.stdout.write(f"{len(variants)} {noun} of {source} (seed {options.seed}) written to "
+                     f"{options.out}: problem.yaml, answers.yaml and blank.yaml in each "
+                     "folder, and manifest.json\n")
+    return EXIT_OK
+
+
 def _check_outputs(options: CheckOptions) -> None:
     """Usage errors among check's output options, each one line."""
     from convgrad.grade import VISIBILITIES
@@ -784,7 +817,8 @@ class Command(NamedTuple):
 COMMANDS = (Command("solve", SolveOptions, run_solve),
             Command("explain", ExplainOptions, run_explain),
             Command("check", CheckOptions, run_check, finish=True),
-            Command("compare", CompareOptions, run_compare))
+            Command("compare", CompareOptions, run_compare),
+            Command("generate", GenerateOptions, run_generate))
 
 
 class Invocation(NamedTuple):

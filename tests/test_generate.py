@@ -1,0 +1,186 @@
+"""`convgrad generate` (SPEC section 9): variants of a template, their answer keys, the
+manifest, the requirements.
+
+Every requirement is checked here from the variant's problem file alone, with NumPy written
+out as the formulas read (conv, ReLU, 2x2 max pooling), not with the generator's own checks.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from .conftest import one_line, run_main, write
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+
+# stride 3 and a 2x2 kernel on a 5x5 input: row and column 2 are read by no window
+UNCOVERED = """\
+name: stride 3 skips a row and a column
+input: {shape: [5, 5], entries: {int: [-2, 2]}}
+kernel: {shape: [2, 2], entries: {int: [-1, 1]}}
+bias: 0
+stride: 3
+target: {shape: [2, 2], entries: {fraction: [-1, 1], denominators: [2]}}
+loss: half_sse
+require: [uncovered, distinct]
+"""
+
+DISTINGUISHES = """\
+name: which tied maximum gets the gradient
+input: {shape: [4, 4], entries: {int: [0, 2]}}
+kernel: [[1]]
+bias: 0
+pool: {type: max, size: 2, stride: 2}
+target: {shape: [2, 2], entries: {int: [0, 3]}}
+loss: half_sse
+graded: [dX]
+require: [{distinguishes: [max_ties]}]
+"""
+
+
+def generate(tmp_path: Path, template: Path, count: int, seed: int, name: str = "out"
+             ) -> Path:
+    out = tmp_path / name
+    done = run_main("generate", template, "--count", count, "--seed", seed, "--out", out)
+    assert done.returncode == 0, done
+    return out
+
+
+def load(path: Path) -> Any:
+    return yaml.safe_load(path.read_text(encoding="utf-8"))
+
+
+def variants(out: Path) -> list[Path]:
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    return [out / v["dir"] for v in manifest["variants"]]
+
+
+def conv(x: np.ndarray, w: np.ndarray, b: float, stride: int) -> np.ndarray:
+    """Cross-correlation, x (H, W), w (KH, KW) -> (OH, OW), as SPEC section 2 writes it."""
+    KH, KW = w.shape
+    OH, OW = (x.shape[0] - KH) // stride + 1, (x.shape[1] - KW) // stride + 1
+    return np.array([[np.sum(x[i * stride:i * stride + KH, j * stride:j * stride + KW] * w) + b
+                      for j in range(OW)] for i in range(OH)])
+
+
+def windows(a: np.ndarray) -> list[np.ndarray]:
+    """The 2x2 stride-2 pooling windows of a."""
+    return [a[i:i + 2, j:j + 2].ravel() for i in range(0, a.shape[0] - 1, 2)
+            for j in range(0, a.shape[1] - 1, 2)]
+
+
+def leaves(value: Any) -> list[Any]:
+    return [v for item in value for v in leaves(item)] if isinstance(value, list) else [value]
+
+
+def test_every_variant_solves_and_its_key_passes_check(tmp_path: Path) -> None:
+    out = generate(tmp_path, TEMPLATE, 30, 7)
+    folders = variants(out)
+    assert [f.name for f in folders] == [f"{k:03d}" for k in range(1, 31)]
+    manifest = json.loads((out / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["seed"] == 7 and manifest["count"] == 30
+    for folder in folders:
+        done = run_main("check", folder / "problem.yaml", folder / "answers.yaml")
+        assert done.returncode == 0, done
+        assert load(folder / "blank.yaml") == {"dY": None, "dW": None, "db": None, "dX": None}
+        # a wrong key is caught: the key is not simply accepted
+        answers = load(folder / "answers.yaml")
+        answers["db"] += 1
+        wrong = write(tmp_path, "wrong.yaml", yaml.safe_dump(answers))
+        assert run_main("check", folder / "problem.yaml", wrong).returncode == 1
+
+
+def test_requirements_hold_from_the_problem_alone(tmp_path: Path) -> None:
+    out = generate(tmp_path, TEMPLATE, 30, 11)
+    problems = []
+    for folder in variants(out):
+        problem = load(folder / "problem.yaml")
+        problems.append(problem)
+        x, w = np.array(problem["input"], float), np.array(problem["kernel"], float)
+        z = conv(x, w, problem["bias"], problem["stride"])
+        assert (z == 0).any()  # relu_kink
+        a = np.maximum(z, 0)
+        assert any((win == win.max()).sum() > 1 for win in windows(a))  # max_tie
+        y = np.array([[win.max() for win in windows(a)]]).reshape(2, 2)
+        answers = load(folder / "answers.yaml")
+        assert np.array_equal(np.array(answers["Y"]), y)  # the key is the problem's
+        # integer_results: every number of the key a whole number (YAML int)
+        flat = [v for value in answers.values() for v in leaves(value)]
+        assert all(isinstance(v, int) for v in flat), folder
+    texts = [json.dumps(p, sort_keys=True) for p in problems]
+    assert len(set(texts)) == len(texts)  # distinct
+
+
+def test_uncovered(tmp_path: Path) -> None:
+    out = generate(tmp_path, write(tmp_path, "t.yaml", UNCOVERED), 5, 1)
+    for folder in variants(out):
+        problem = load(folder / "problem.yaml")
+        H = len(problem["input"])
+        K, s = len(problem["kernel"]), problem["stride"]
+        OH = (H - K) // s + 1
+        covered = {i * s + k for i in range(OH) for k in range(K)}
+        assert set(range(H)) - covered, folder
+        # fractions are written so that check and solve read them: 1/2 as 0.5
+        assert all(v in (-1, -0.5, 0, 0.5, 1) for v in np.ravel(problem["target"]))
+        assert run_main("check", folder / "problem.yaml", folder / "answers.yaml"
+                        ).returncode == 0
+
+
+def test_distinguishes(tmp_path: Path) -> None:
+    out = generate(tmp_path, write(tmp_path, "t.yaml", DISTINGUISHES), 5, 3)
+    for folder in variants(out):
+        problem = load(folder / "problem.yaml")
+        keys = set()
+        for ties in ("first", "last", "all", "split"):
+            moved = dict(problem, conventions={"max_ties": ties})
+            path = write(tmp_path, "p.yaml", yaml.safe_dump(moved))
+            done = run_main("solve", "--json", path)
+            assert done.returncode == 0, done
+            keys.add(json.dumps(json.loads(done.stdout)["dX"]))
+        assert len(keys) > 1, folder
+        # and by hand: a window of the 4x4 input with a tied maximum that gets a gradient
+        x = np.array(problem["input"], float)
+        assert any((win == win.max()).sum() > 1 for win in windows(x))
+        assert load(folder / "blank.yaml") == {"dX": None}
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    first = generate(tmp_path, TEMPLATE, 4, 5, "a")
+    second = generate(tmp_path, TEMPLATE, 4, 5, "b")
+    other = generate(tmp_path, TEMPLATE, 4, 6, "c")
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert len(files) == 13
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+    assert (first / "001" / "problem.yaml").read_bytes() != \
+        (other / "001" / "problem.yaml").read_bytes()
+    assert str(tmp_path) not in (first / "manifest.json").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize("text, says", [
+    ("input: {int: [3, 1]}\nkernel: [[1]]\n", "line 1: 'int' needs [low, high]"),
+    ("input: {shape: [2, 2]}\nkernel: [[1]]\n", "'shape' needs 'entries'"),
+    ("input: [[1]]\nkernel: [[1]]\nrequire: [tied]\n", "'require': 'tied' is not"),
+    ("input: [[1]]\nkernel: [[1]]\nrequire: [{distinguishes: [ties]}]\n",
+     "'ties' is not a convention key"),
+    ("input: [[1, 2], [3, 4]]\nkernel: [[1]]\ntarget: [[1, 2], [3, 4]]\nloss: sse\n"
+     "require: [max_tie]\n", "require max_tie cannot be met: the problem has no max pooling"),
+    ("input: [[1, 2], [3, 4]]\nkernel: [[1]]\ntarget: [[1, 2], [3, 4]]\nloss: sse\n"
+     "require: [distinct]\n", "require distinct cannot be met"),
+    ("input: {shape: [2, 2], entries: {int: [1, 3]}}\nkernel: [[1]]\nbias: 0.5\n"
+     "target: [[1, 2], [3, 4]]\nloss: sse\nrequire: [integer_results]\n",
+     "require integer_results is met too rarely"),
+    ("input: [[1]]\nkernel: [[1]]\ngraded: [dQ]\n", "'graded': 'dQ' is not a result"),
+])
+def test_bad_templates_are_one_line(tmp_path: Path, text: str, says: str) -> None:
+    template = write(tmp_path, "t.yaml", text)
+    done = run_main("generate", template, "--count", 3, "--out", tmp_path / "out")
+    assert done.returncode == 2, done
+    assert says in one_line(done), done
