@@ -111,7 +111,9 @@ def test_requirements_hold_from_the_problem_alone(tmp_path: Path) -> None:
         y = np.array([[win.max() for win in windows(a)]]).reshape(2, 2)
         answers = load(folder / "answers.yaml")
         assert np.array_equal(np.array(answers["Y"]), y)  # the key is the problem's
-        # integer_results: every number of the key a whole number (YAML int)
+        # integer_results: every number of the key a whole number (YAML int); the key also
+        # states the conventions, as solve --json does (SPEC section 9)
+        assert answers.pop("conventions")["profile"] == "pytorch"
         flat = [v for value in answers.values() for v in leaves(value)]
         assert all(isinstance(v, int) for v in flat), folder
     texts = [json.dumps(p, sort_keys=True) for p in problems]

@@ -302,10 +302,14 @@ def _plain(value: Any) -> Any:
 
 
 def answer_values(solved: Any) -> dict[str, Any]:
-    """Every result check takes ("dW", "conv1.dW", "steps[2].loss"), as plain lists."""
+    """Every result check takes ("dW", "conv1.dW", "steps[2].loss"), as plain lists, and the
+    conventions they were solved under, as `solve --json` states them (SPEC section 9)."""
     from convgrad.result import Result
 
-    return {key: _plain(value) for key, value in Result.from_run(solved).by_answer_key().items()}
+    result = Result.from_run(solved)
+    values = {key: _plain(value) for key, value in result.by_answer_key().items()}
+    values["conventions"] = Result.conventions_json(result["conventions"].items())
+    return values
 
 
 def graded_keys(template: Template, answers: dict[str, Any]) -> list[str]:
@@ -412,7 +416,7 @@ def missed(template: Template, solved: Any, text: str, answers: dict[str, Any],
               "uncovered": (_uncovered, "convolution")}
     for name in template.require:
         if name == "integer_results":
-            if not all(_all_integers(v) for v in answers.values()):
+            if not all(_all_integers(v) for key, v in answers.items() if key != "conventions"):
                 out.append(name)
         elif name in checks:
             check, layer = checks[name]
