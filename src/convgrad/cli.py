@@ -207,6 +207,10 @@ class CheckOptions:
     gradescope_visibility: str | None = _option(
         "--gradescope-visibility", "Who sees the Gradescope results: visible (default), "
                                    "hidden, after_due_date or after_published.")
+    carry_forward: bool = _flag(
+        "--carry-forward", "A wrong key that equals what the rules give from the student's own "
+                           "earlier answer (dW, db, dX from their dY ...) is marked carried "
+                           "forward and earns its points.")
     class_report: str | None = _option(
         "--class-report", "Also write a class report to this file: per key and per entry the "
                           "share of files right and the hints by kind, as .html (a heat map "
@@ -611,7 +615,8 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
     from convgrad.grade import Grader, check_json
 
     reveal = not options.no_reveal
-    grader = Grader(solved, tolerance, weights, required, options.partial, solver)
+    grader = Grader(solved, tolerance, weights, required, options.partial, solver,
+                    options.carry_forward)
     reports = _grade_all(grader, options.answers)
     if options.gradescope is not None:
         _write_gradescope(options.gradescope, reports[0], reveal,

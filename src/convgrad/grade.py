@@ -14,6 +14,8 @@ answered by the whole matrix only, and is right or wrong as a whole unless
 
 from __future__ import annotations
 
+import copy
+import dataclasses
 import difflib
 import math
 import re
@@ -27,7 +29,7 @@ import numpy as np
 
 from convgrad.engine import Run
 from convgrad.errors import ProblemError
-from convgrad.model import squeezed
+from convgrad.model import from_written, squeezed, to_written, written_output
 from convgrad.numbers import BadValue, Number, exact_text, format_number, parse_array, shape_text
 from convgrad.result import Result, exact_strings, json_numbers
 
@@ -272,6 +274,13 @@ class KeyResult:
     partial: bool = False  # --partial: a right-shaped matrix earns its share of right entries
     line: int | None = None
     source_key: str | None = None
+    # --carry-forward: wrong, but what the rules give from the student's own earlier answer
+    # (this key), so it earns its points.
+    carried_from: str | None = None
+
+    @property
+    def carried_forward(self) -> bool:
+        return self.carried_from is not None
 
     @property
     def right(self) -> bool:
@@ -291,7 +300,7 @@ class KeyResult:
 
     @property
     def earned(self) -> float:
-        if self.status == RIGHT:
+        if self.status == RIGHT or self.carried_forward:
             return self.points
         if self.partial and self.status == WRONG and self.shape_ok and self.entries > 1:
             return round(self.points * self.right_entries / self.entries, 6)
@@ -312,6 +321,8 @@ class KeyResult:
             return hint.text if reveal else hint.public or "wrong shape"
         count = (f"{len(self.diffs)} of {self.entries} entries differ" if self.entries > 1
                  else "wrong")
+        if self.carried_forward:
+            count = f"carried forward from your {self.carried_from}: {count}"
         if hint is None or not reveal:
             return count
         note = f" ({hint.note})" if hint.note and teacher else ""
@@ -542,8 +553,10 @@ class Grader:
 
     def __init__(self, solved: Run, tolerance: Tolerance | None = None,
                  points: dict[str, float] | None = None, require: list[str] | None = None,
-                 partial: bool = False, solver: Solver | None = None) -> None:
+                 partial: bool = False, solver: Solver | None = None,
+                 carry_forward: bool = False) -> None:
         self.solved = solved
+        self.carry_forward = carry_forward
         # The problem under other conventions, for hints (None: only the hints that need no
         # other solve); solved only once an answer is wrong.
         self.solver = solver
@@ -647,12 +660,34 @@ class Grader:
         report = FileReport(source, unanswered=[k for k in self.top_keys if k not in answers])
         if self.graded is None:
             report.keys = [self._grade(answer, 1.0) for answer in answers.values()]
-            return report
-        report.keys = [self._grade_named(key, points, answers)
-                       for key, points in self.graded.items()]
-        report.keys += [KeyResult(key, 0.0, NOT_GRADED, given=answer.given, line=answer.line)
-                        for key, answer in answers.items() if key not in self.graded]
+        else:
+            report.keys = [self._grade_named(key, points, answers)
+                           for key, points in self.graded.items()]
+            report.keys += [KeyResult(key, 0.0, NOT_GRADED, given=answer.given,
+                                      line=answer.line)
+                            for key, answer in answers.items() if key not in self.graded]
+        if self.carry_forward:
+            self._carry_forward(report, answers)
         return report
+
+    def _carry_forward(self, report: FileReport, answers: dict[str, _Answer]) -> None:
+        """Mark each wrong key that equals what the rules give from the file's own
+        earlier answer (carried_values) as carried forward."""
+        if not any(k.status == WRONG and k.shape_ok for k in report.keys):
+            return
+        given = {a.name: a.given for a in answers.values() if a.index is None}
+        carried = carried_values(self.solved, given)
+        for k in report.keys:
+            name, index = split_key(k.key) or (k.key, None)
+            if k.status != WRONG or not k.shape_ok or name not in carried:
+                continue
+            source, value = carried[name]
+            value = np.asarray(value)
+            if index is not None:
+                position = tuple(i - self.base for i in index)
+                value = np.asarray((value.reshape(1) if value.ndim == 0 else value)[position])
+            if self._all_same(np.asarray(k.given).reshape(value.shape), value):
+                k.carried_from = source
 
     def _read(self, key: str, value: Any, source: str, line: int | None,
               scan: bool) -> _Answer:
@@ -903,6 +938,47 @@ class Grader:
         return found
 
 
+# The single form's gradients in the order backward computes them, each the d_out of a pass
+# (by the number of passes: conv; conv, activation or pool; conv, activation, pool).
+_CHAIN = {1: ("dY",), 2: ("dY", "dZ"), 3: ("dY", "dA", "dZ")}
+
+
+def carried_values(run: Run, given: dict[str, np.ndarray]) -> dict[str, tuple[str, Any]]:
+    """What the rules give from a student's own answers (SPEC section 9, --carry-forward):
+    by key (dZ, dA, dW, db, dX), the student's key it comes from and the value, written as
+    solve writes it. Each pass's backward runs on the student's latest earlier gradient
+    (their dY, then their dA or dZ where given), on copies of the run's passes, so the
+    run is left as it was. given: whole answers by key, as written; the single form only.
+    """
+    problem = run.problem
+    chain = _CHAIN.get(len(run.passes))
+    if not problem.single or run.dy is None or chain is None:
+        return {}
+    dtype = object if run.exact else np.float64
+    passes = [copy.copy(step) for step in run.passes]
+    out: dict[str, tuple[str, Any]] = {}
+    d: np.ndarray | None = None
+    source = ""
+    for key, step, original in zip(chain, reversed(passes), reversed(run.passes),
+                                   strict=True):
+        if original.d_out is None:
+            return {}
+        full = original.d_out.shape
+        axes, shape = written_output(problem, full, step.layer.signal)
+        if d is not None and key != "dY":
+            out[key] = (source, to_written(d, axes, shape))
+        answer = given.get(key)
+        if answer is not None and squeezed(answer.shape) == squeezed(shape):
+            d, source = from_written(np.asarray(answer, dtype), axes, full), key
+        if d is not None:
+            d = step.backward(d)
+    if d is None:
+        return out
+    carried = Result.from_run(dataclasses.replace(run, passes=passes, dx=d))
+    out.update((key, (source, carried[key])) for key in ("dW", "db", "dX") if key in carried)
+    return out
+
+
 def _rotated(name: str, expected: np.ndarray, index: tuple[int, ...] | None
              ) -> np.ndarray | None:
     return expected[..., ::-1, ::-1] if expected.ndim >= 2 else None
@@ -1052,6 +1128,8 @@ def _key_json(result: KeyResult, reveal: bool, exact: bool) -> dict[str, Any]:
     item["wrong_entries"] = wrong
     if result.source_key:
         item["from"] = result.source_key
+    if result.carried_forward:
+        item["carried_forward"] = True
     if result.line:
         item["line"] = result.line
     return item

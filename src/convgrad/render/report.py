@@ -66,6 +66,8 @@ def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -
             mark = ("  ✓ ", "green")
         elif k.status == NOT_GRADED:
             mark = ("  · ", "dim")
+        elif k.carried_forward:  # wrong, but its points earned (--carry-forward)
+            mark = ("  ↪ ", "yellow")
         else:
             mark = ("  ✗ ", "bold red")
         line: Line = [mark, (k.key, "bold cyan")]
