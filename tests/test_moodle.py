@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 import yaml
 
 from .conftest import one_line, run_main, write
@@ -135,3 +136,12 @@ def test_unknown_format_is_one_line(tmp_path: Path) -> None:
     done = run_main("generate", TEMPLATE, "--out", tmp_path / "v", "--format", "blackboard")
     assert done.returncode == 2
     assert "moodle" in one_line(done)
+
+
+def test_a_field_holds_a_finite_number() -> None:
+    from convgrad.errors import ProblemError
+    from convgrad.render.moodle import cloze_field
+
+    assert cloze_field("-1/4") == "{1:NUMERICAL:=-0.25:0.00000125}"
+    with pytest.raises(ProblemError, match="NUMERICAL"):
+        cloze_field(float("nan"))

@@ -7,12 +7,14 @@ worked out for its own value: atol + rtol*|value| (grade.DEFAULT_ATOL, grade.DEF
 
 from __future__ import annotations
 
+import math
 from decimal import Decimal
 from fractions import Fraction
 from html import escape as html_escape
 from typing import Any
 from xml.sax.saxutils import escape as xml_escape
 
+from convgrad.errors import ProblemError
 from convgrad.grade import DEFAULT_ATOL, DEFAULT_RTOL
 
 
@@ -55,7 +57,13 @@ def entry_label(key: str, index: tuple[int, ...]) -> str:
 
 
 def cloze_field(value: Any) -> str:
-    text = plain_number(float(exact(value)))
+    number = float(exact(value))
+    if not math.isfinite(number):
+        # a NUMERICAL field holds a number; no tolerance makes nan or inf one
+        raise ProblemError(f"--format moodle: a graded result is {number}, which a Moodle "
+                           "NUMERICAL field cannot hold; change the template or its graded "
+                           "keys")
+    text = plain_number(number)
     return f"{{1:NUMERICAL:={text}:{tolerance(text)}}}"
 
 
