@@ -114,6 +114,7 @@ EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, batch_norm, bce
               "cross_entropy).")
 FLOAT_HELP = "float64 arithmetic."
 FORMATS = ("text", "markdown", "latex", "html")
+GENERATE_FORMATS = ("moodle",)
 FORMAT_HELP = ("The output's format: text (the terminal's, the default), markdown (math for "
                "KaTeX, GitHub, Jupyter), latex (a document for pdflatex) or html (one "
                "self-contained page). Default: from -o's ending (.md, .tex, .html), else text.")
@@ -245,6 +246,9 @@ class GenerateOptions:
     seed: int = _option("--seed", "The seed the variants are drawn from.", default=0)
     out: str | None = _option("--out", "The folder to write the variants into (DIR/001/, "
                                         "DIR/manifest.json).")
+    format: str | None = _option("--format", "Also write the variants for a learning system: "
+                                 "moodle (DIR/quiz.xml, one Cloze question per variant).",
+                                 choices=GENERATE_FORMATS)
 
 
 class Param(NamedTuple):
@@ -668,7 +672,7 @@ def run_compare(options: CompareOptions) -> int:
 
 
 def run_generate(options: GenerateOptions) -> int:
-    from convgrad.generate import generate, read_template, write_variants
+    from convgrad.generate import generate, moodle_text, read_template, write_variants
     from convgrad.reader import read_text
 
     if options.out is None or not options.out.strip():
@@ -678,11 +682,13 @@ def run_generate(options: GenerateOptions) -> int:
     source = "<stdin>" if options.template == "-" else options.template
     template = read_template(read_text(options.template), source)
     variants = generate(template, options.count, options.seed)
-    write_variants(options.out, options.seed, variants)
+    extra = (("quiz.xml", moodle_text(variants)),) if options.format == "moodle" else ()
+    write_variants(options.out, options.seed, variants, extra)
     noun = "variant" if len(variants) == 1 else "variants"
+    also = " and quiz.xml (Moodle, one Cloze question per variant)" if extra else ""
     sys.stdout.write(f"{len(variants)} {noun} of {source} (seed {options.seed}) written to "
                      f"{options.out}: problem.yaml, answers.yaml and blank.yaml in each "
-                     "folder, and manifest.json\n")
+                     f"folder, and manifest.json{also}\n")
     return EXIT_OK
 
 

@@ -506,9 +506,24 @@ def manifest_text(seed: int, variants: list[Variant]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def write_variants(out: str, seed: int, variants: list[Variant]) -> None:
-    """DIR/NNN/{problem,answers,blank}.yaml and DIR/manifest.json; ProblemError when they
-    cannot be written."""
+def moodle_text(variants: list[Variant]) -> str:
+    """DIR/quiz.xml: one Cloze question per variant, named by its folder (SPEC section 9)."""
+    import yaml
+
+    from convgrad.render.moodle import quiz_xml
+
+    questions = []
+    for name, variant in zip(variant_dirs(len(variants)), variants, strict=True):
+        answers = yaml.safe_load(variant.answers)
+        graded = list(yaml.safe_load(variant.blank) or {})
+        questions.append((name, variant.problem, answers, graded))
+    return quiz_xml(questions)
+
+
+def write_variants(out: str, seed: int, variants: list[Variant],
+                   extra: tuple[tuple[str, str], ...] = ()) -> None:
+    """DIR/NNN/{problem,answers,blank}.yaml, DIR/manifest.json and each (file, text) of extra
+    in DIR (quiz.xml); ProblemError when they cannot be written."""
     try:
         if os.path.exists(out) and not os.path.isdir(out):
             raise ProblemError(f"--out {out}: is a file; give a folder to write the variants "
@@ -522,9 +537,10 @@ def write_variants(out: str, seed: int, variants: list[Variant]) -> None:
                 with open(os.path.join(folder, file), "w", encoding="utf-8",
                           newline="\n") as stream:
                     stream.write(text)
-        with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8",
-                  newline="\n") as stream:
-            stream.write(manifest_text(seed, variants))
+        for file, text in (("manifest.json", manifest_text(seed, variants)), *extra):
+            with open(os.path.join(out, file), "w", encoding="utf-8",
+                      newline="\n") as stream:
+                stream.write(text)
     except OSError as exc:
         raise ProblemError(f"--out {out}: cannot write the variants ({exc.strerror or exc})") \
             from None

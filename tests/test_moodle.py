@@ -1,0 +1,147 @@
+"""`convgrad generate --format moodle` (SPEC section 9): DIR/quiz.xml, one Cloze question per
+variant, one NUMERICAL field per graded entry.
+
+The fields are read back from the XML with xml.etree and a regular expression, and held to
+each variant's own answers.yaml (exact fractions) and to the tolerance written out by hand:
+1e-6 + 1e-6*|value|, in decimal.
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from decimal import Decimal
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from .conftest import one_line, run_main, write
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+
+# fractions in the answers (targets in halves, MSE over 4 entries), and a name that is HTML,
+# XML and a Cloze field all at once
+FRACTIONS = """\
+name: '<b>bold</b> & {1:NUMERICAL:=0:1} "quoted"'
+input: {shape: [3, 3], entries: {int: [-2, 2]}}
+kernel: {shape: [2, 2], entries: {int: [-1, 1]}}
+bias: {fraction: [-1, 1], denominators: [3]}
+target: {shape: [2, 2], entries: {fraction: [-1, 1], denominators: [2]}}
+loss: mse
+graded: [dW, db, dX, loss]
+"""
+
+FIELD = re.compile(r"([^\s>]+) = \{1:NUMERICAL:=([^:}]+):([^:}]+)\}")
+
+
+def _generate(template: Path, out: Path, count: int = 3, seed: int = 5) -> Path:
+    done = run_main("generate", template, "--count", count, "--seed", seed, "--out", out,
+                    "--format", "moodle")
+    assert done.returncode == 0, done
+    assert "quiz.xml" in done.stdout
+    return out / "quiz.xml"
+
+
+def _questions(quiz: Path) -> list[tuple[str, str]]:
+    root = ET.parse(quiz).getroot()
+    assert root.tag == "quiz"
+    found = []
+    for question in root.findall("question"):
+        assert question.get("type") == "cloze"
+        name = question.findtext("name/text")
+        text = question.findtext("questiontext/text")
+        assert question.find("questiontext").get("format") == "html"  # type: ignore[union-attr]
+        assert name is not None and text is not None
+        found.append((name, text))
+    return found
+
+
+def _expected_fields(folder: Path) -> dict[str, Fraction]:
+    """Every graded entry of the variant, labelled as check names it (1-based)."""
+    answers = yaml.safe_load((folder / "answers.yaml").read_text(encoding="utf-8"))
+    graded = list(yaml.safe_load((folder / "blank.yaml").read_text(encoding="utf-8")))
+    fields: dict[str, Fraction] = {}
+    for key in graded:
+        value = np.array(answers[key], dtype=object)
+        if value.ndim == 0:
+            fields[key] = Fraction(value.item())
+            continue
+        for index in np.ndindex(value.shape):
+            label = f"{key}[{','.join(str(i + 1) for i in index)}]"
+            fields[label] = Fraction(value[index])
+    return fields
+
+
+def _check_fields(quiz: Path, out: Path, count: int) -> list[str]:
+    questions = _questions(quiz)
+    assert [name for name, _ in questions] == [f"{k:03d}" for k in range(1, count + 1)]
+    texts = []
+    for name, text in questions:
+        expected = _expected_fields(out / name)
+        fields = FIELD.findall(text)
+        assert text.count("{1:") == len(fields) == len(expected)
+        assert [label for label, _, _ in fields] == list(expected)
+        for label, value, tol in fields:
+            want: Any = expected[label]
+            assert abs(Fraction(value) - want) <= Fraction(1, 10 ** 15) * max(1, abs(want))
+            assert Decimal(tol) == Decimal("0.000001") + Decimal("0.000001") * abs(Decimal(value))
+            assert float(tol) == (1e-6 + 1e-6 * abs(float(want))) or \
+                abs(float(tol) - (1e-6 + 1e-6 * abs(float(want)))) < 1e-18
+            assert "e" not in value.lower() and "e" not in tol.lower()
+        texts.append(text)
+    return texts
+
+
+def test_one_cloze_question_per_variant_one_field_per_graded_entry(tmp_path: Path) -> None:
+    quiz = _generate(TEMPLATE, tmp_path / "v", count=3)
+    texts = _check_fields(quiz, tmp_path / "v", 3)
+    # the problem is shown: each variant's input rows are in its question
+    for k, text in enumerate(texts, 1):
+        problem = yaml.safe_load((tmp_path / "v" / f"{k:03d}" / "problem.yaml").read_text())
+        assert str(problem["input"][0]) in text
+
+
+def test_fractions_and_escaped_user_text(tmp_path: Path) -> None:
+    template = write(tmp_path, "t.yaml", FRACTIONS)
+    quiz = _generate(template, tmp_path / "v", count=2, seed=11)
+    texts = _check_fields(quiz, tmp_path / "v", 2)
+    answers = yaml.safe_load((tmp_path / "v" / "001" / "answers.yaml").read_text())
+    assert any(isinstance(v, str) for v in np.ravel(np.array(answers["dW"], dtype=object))) \
+        or isinstance(answers["loss"], str)  # some answer is a true fraction
+    for text in texts:
+        # the HTML of the question: the name's markup shown, not obeyed, its braces no field
+        assert "<b>" not in text and "&lt;b&gt;bold&lt;/b&gt; &amp;" in text
+        assert "&#123;1:NUMERICAL:=0:1&#125;" in text
+        assert "&quot;quoted&quot;" in text
+
+
+def test_same_seed_same_bytes_and_the_same_variants(tmp_path: Path) -> None:
+    first = _generate(TEMPLATE, tmp_path / "a", count=2, seed=3).read_bytes()
+    second = _generate(TEMPLATE, tmp_path / "b", count=2, seed=3).read_bytes()
+    assert first == second
+    plain = run_main("generate", TEMPLATE, "--count", 2, "--seed", 3, "--out", tmp_path / "c")
+    assert plain.returncode == 0 and not (tmp_path / "c" / "quiz.xml").exists()
+    for name in ("001", "002"):
+        assert (tmp_path / "a" / name / "problem.yaml").read_bytes() == \
+            (tmp_path / "c" / name / "problem.yaml").read_bytes()
+    assert str(tmp_path) not in first.decode("utf-8")
+
+
+def test_unknown_format_is_one_line(tmp_path: Path) -> None:
+    done = run_main("generate", TEMPLATE, "--out", tmp_path / "v", "--format", "blackboard")
+    assert done.returncode == 2
+    assert "moodle" in one_line(done)
+
+
+def test_a_field_holds_a_finite_number() -> None:
+    from convgrad.errors import ProblemError
+    from convgrad.render.moodle import cloze_field
+
+    assert cloze_field("-1/4") == "{1:NUMERICAL:=-0.25:0.00000125}"
+    with pytest.raises(ProblemError, match="NUMERICAL"):
+        cloze_field(float("nan"))
