@@ -99,6 +99,11 @@ def _check_name(labeler: Labeler, index: tuple[int, ...], new: bool) -> str:
     return f"{key}[{index_text(named, labeler.base)}]" if named else key
 
 
+def settings(pairs: list[tuple[str, object]]) -> list[str]:
+    """Convention keys with their values, each as a problem file writes it: "pool_ceil false"."""
+    return [f"{key} {setting_text(value)}" for key, value in pairs]
+
+
 def setting_text(value: object) -> str:
     """A convention's value as a problem file writes it: false, [1, 2], 1/2, NHWC."""
     if isinstance(value, bool):

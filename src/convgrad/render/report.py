@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from convgrad.grade import NOT_GRADED, RIGHT, FileReport, Tolerance
-from convgrad.render.naming import setting_text
+from convgrad.render.naming import settings
 
 Line = list[tuple[str, str]]  # (text, style) segments; style names are rich's
 
@@ -28,8 +28,7 @@ def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
     lines: list[Line] = [[(f"Tolerance: {tolerance.describe()}", "dim")]]
     if conventions:
         (_, profile), *keys = conventions
-        lines.append([(f"Conventions ({profile}): " + ", ".join(
-            f"{key} {setting_text(value)}" for key, value in keys), "dim")])
+        lines.append([(f"Conventions ({profile}): " + ", ".join(settings(keys)), "dim")])
     if points:
         total = sum(points.values())
         lines.append([("Graded: " + ", ".join(f"{key} ({_points(value)})"

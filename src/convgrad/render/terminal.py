@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.text import Text
 
 from convgrad.model import Conventions
-from convgrad.render.naming import array_name, entry_name, result_axes, setting_text
+from convgrad.render.naming import array_name, entry_name, result_axes, settings
 from convgrad.render.words import say
 from convgrad.trace import (
     Entry,
@@ -260,7 +260,7 @@ FORMS: dict[str, Callable[..., str]] = {
     "t_ln": lambda t, v: f"{P(t)}·ln({S(v)})",
     "t_times": lambda t, y: f"{P(t)}·{P(y)}",
     # the conventions in force: same_padding end, pool_ceil false, ... (SPEC section 7)
-    "settings": lambda pairs: ", ".join(f"{key} {setting_text(value)}" for key, value in pairs),
+    "settings": lambda pairs: ", ".join(settings(pairs)),
     # a layer's Jacobian entry: ∂y1/∂x2
     "partial": lambda y, x: f"∂{S(y)}/∂{S(x)}",
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4

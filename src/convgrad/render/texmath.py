@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from convgrad.render.naming import entry_label, setting_text
+from convgrad.render.naming import entry_label, settings
 from convgrad.render.words import say as say_key
 from convgrad.trace import Entry, Form, Phrase, Terms, Whole, show_number
 
@@ -422,8 +422,7 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
                                                            rf"- {P(t)}}}{{{S(n)}}}"),
     "t_times": lambda t, y: rf"{P(t)} \cdot {P(y)}",
     # one \text per key, with a break allowed after each comma: the line wraps
-    "settings": lambda pairs: r",\allowbreak\ ".join(mtext(f"{key} {setting_text(value)}")
-                                                   for key, value in pairs),
+    "settings": lambda pairs: r",\allowbreak\ ".join(mtext(text) for text in settings(pairs)),
     "d_nll": lambda n, y, t: rf"-{P(t)}" + _over(n),
     "d_cross_entropy_probs": lambda n, y, t: (rf"-\frac{{{S(t)}}}{{{P(y)}}}" if n is None else
                                               rf"-\frac{{{S(t)}}}{{{P(y)} \cdot {S(n)}}}"),
