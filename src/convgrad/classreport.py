@@ -38,23 +38,27 @@ class Tally:
 class KeyTally(Tally):
     """A key, and its entries when it is a matrix. shape: the result's shape, as solve gives
     it (() for a number or a single entry); entries: one Tally per entry, in row-major order
-    (none for a number)."""
+    (none for a number). shapes: when the files were graded against variants whose results
+    for this key differ in shape, each shape (and then no entries); else empty."""
 
     shape: tuple[int, ...] = ()
     entries: list[Tally] = field(default_factory=list)
+    shapes: list[tuple[int, ...]] = field(default_factory=list)
 
 
 @dataclass
 class ClassReport:
     """files: the usable answers files graded; unusable: those that could not be used (not
     counted in any share); hint_kinds: every kind a hint may have, then any other kind seen;
-    keys: in the order solve gives the results."""
+    keys: in the order solve gives the results; variants: how many variants the files were
+    graded against (0: one problem)."""
 
     files: int
     unusable: int
     keys: list[KeyTally]
     hint_kinds: list[str]
     base: int = 1  # how entries are numbered (the problem's index_base)
+    variants: int = 0
 
 
 def class_report(reports: list[FileReport], grader: Grader, reveal: bool = True
@@ -63,25 +67,47 @@ def class_report(reports: list[FileReport], grader: Grader, reveal: bool = True
     the graded set (--points, --require) or, without one, every key some file answered: a
     file that did not answer a key counts as wrong on it. reveal=False (--no-reveal) counts
     only the hints the default report may show."""
-    usable = [r for r in reports if r.usable]
-    found: dict[str, list[KeyResult | None]] = {}
-    for n, report in enumerate(usable):
+    return class_report_across([(reports, grader)], reveal, variants=0)
+
+
+def class_report_across(groups: list[tuple[list[FileReport], Grader]], reveal: bool = True,
+                        variants: int | None = None) -> ClassReport:
+    """As class_report, over files graded against several problems: each group is the files
+    of one variant and its grader. A file counts on the keys its own problem has. A key is
+    tallied per entry when every group's result for it has the same shape (and the groups
+    number entries alike), else per key only, with its shapes."""
+    usable = [(r, g) for reports, g in groups for r in reports if r.usable]
+    unusable = sum(1 for reports, _ in groups for r in reports if not r.usable)
+    graders = [g for _, g in groups]
+    found: dict[str, dict[int, KeyResult | None]] = {}
+    for n, (report, _) in enumerate(usable):
         for result in report.graded:
-            found.setdefault(result.key, [None] * len(usable))[n] = result
-    order = list(grader.expected)
+            found.setdefault(result.key, {})[n] = result
+    for key, results in found.items():  # a file that did not answer a key its problem has
+        name = (split_key(key) or (key, None))[0]
+        for n, (_, grader) in enumerate(usable):
+            if name in grader.expected:
+                results.setdefault(n, None)
+    order = list(dict.fromkeys(k for g in graders for k in g.expected))
 
     def rank(key: str) -> tuple[int, int, tuple[int, ...]]:
         name, index = split_key(key) or (key, None)
         return (order.index(name) if name in order else len(order), index is not None,
                 index or ())
 
-    keys = [_tally_key(key, found[key], grader) for key in sorted(found, key=rank)]
+    bases = {g.base for g in graders}
+    base = graders[0].base if graders else 1
+    keys = []
+    for key in sorted(found, key=rank):
+        answers = [(found[key][n], usable[n][1]) for n in sorted(found[key])]
+        keys.append(_tally_key(key, answers, graders, len(bases) == 1))
     seen = {kind for k in keys for kind in k.hints}
     kinds = list(HINT_KINDS) + sorted(seen - set(HINT_KINDS))
     if not reveal:
         kinds = [k for k in kinds if k == "wrong_shape"]
     for tally in keys:
-        for answer in found[tally.key]:
+        for n in sorted(found[tally.key]):
+            answer, grader = found[tally.key][n], usable[n][1]
             kind = None if answer is None else answer.hint_kind(reveal)
             if kind is None or answer is None:
                 continue
@@ -90,22 +116,31 @@ def class_report(reports: list[FileReport], grader: Grader, reveal: bool = True
                                        strict=True):
                 if not _entry_right(answer, position):
                     entry.hints[kind] += 1
-    return ClassReport(len(usable), len(reports) - len(usable), keys, kinds, grader.base)
+    return ClassReport(len(usable), unusable, keys, kinds, base,
+                       len(groups) if variants is None else variants)
 
 
-def _tally_key(key: str, results: list[KeyResult | None], grader: Grader) -> KeyTally:
+def _tally_key(key: str, answers: list[tuple[KeyResult | None, Grader]],
+               graders: list[Grader], same_base: bool) -> KeyTally:
+    """answers: each file's result for the key (None: not answered) and its grader."""
     name, index = split_key(key) or (key, None)
-    shape: tuple[int, ...] = ()
-    if index is None and name in grader.expected:
-        shape = tuple(grader.expected[name].shape)
-    tally = KeyTally(key, None, shape=shape)
-    positions = _positions(shape, grader.base)
-    tally.entries = [Tally(key, key_text(name, p)) for p in positions]
-    for result in results:
+    shapes: list[tuple[int, ...]] = []
+    if index is None:
+        shapes = list(dict.fromkeys(tuple(g.expected[name].shape) for g in graders
+                                    if name in g.expected))
+    tally = KeyTally(key, None)
+    if len(shapes) > 1 or (shapes and shapes[0] and not same_base):
+        tally.shapes = shapes  # per key only: the entries are not the same across variants
+    elif shapes:
+        tally.shape = shapes[0]
+    base = graders[0].base
+    tally.entries = [Tally(key, key_text(name, p)) for p in _positions(tally.shape, base)]
+    for result, grader in answers:
         tally.graded += 1
         if result is not None and result.right:
             tally.right += 1
-        for entry, position in zip(tally.entries, positions, strict=True):
+        for entry, position in zip(tally.entries, _positions(tally.shape, grader.base),
+                                   strict=True):
             entry.graded += 1
             if result is not None and _entry_right(result, position):
                 entry.right += 1
@@ -136,11 +171,17 @@ def report_json(report: ClassReport) -> dict[str, Any]:
                 "share_right": tally.share_right,
                 "hints": {kind: tally.hints[kind] for kind in report.hint_kinds}}
 
+    def shape(key: KeyTally) -> dict[str, Any]:
+        if key.shapes:  # variants whose results differ in shape: per key only
+            return {"shape": None, "shapes": [list(s) for s in key.shapes]}
+        return {"shape": list(key.shape)}
+
     return {
         "files": report.files,
         "unusable": report.unusable,
+        **({"variants": report.variants} if report.variants else {}),
         "hint_kinds": report.hint_kinds,
-        "keys": [{"key": k.key, "shape": list(k.shape), **counts(k),
+        "keys": [{"key": k.key, **shape(k), **counts(k),
                   "entries": [{"entry": e.entry, **counts(e)} for e in k.entries]}
                  for k in report.keys],
     }

@@ -369,6 +369,9 @@ class FileReport:
     error: str | None = None  # set when the file is unusable
     possible: float = 0.0  # the points at stake when the file is unusable (--points, --require)
     unanswered: list[str] = field(default_factory=list)  # top-level result keys not answered
+    # The variant (its folder, "007") whose problem the file was graded against, when check
+    # was given a folder written by generate.
+    variant: str | None = None
 
     @property
     def usable(self) -> bool:
@@ -1149,7 +1152,10 @@ def check_json(problem: str, tolerance: Tolerance, reports: list[FileReport],
     """
     files = []
     for report in reports:
-        item: dict[str, Any] = {"file": report.source, "usable": report.usable}
+        item: dict[str, Any] = {"file": report.source}
+        if report.variant is not None:
+            item["variant"] = report.variant
+        item["usable"] = report.usable
         if report.error:
             item["error"] = report.error
         item.update(score=_number(report.score), max_score=_number(report.max_score),

@@ -118,6 +118,16 @@ def _heat_map(key: KeyTally, base: int) -> list[str]:
     return lines
 
 
+def _mixed_words(key: KeyTally) -> str:
+    """Why a key of a class graded against variants has no heat map."""
+    if len(key.shapes) == 1:
+        why = "the variants number its entries differently (index_base)"
+    else:
+        why = "the variants' results differ in shape (" + ", ".join(
+            "x".join(map(str, shape)) or "a number" for shape in key.shapes) + ")"
+    return f"Per key only: {why}, so no entry is the same question for every student."
+
+
 def to_html(report: ClassReport) -> str:
     """One page, no script and no outside reference: a summary table (per key the share right
     and the hint counts), then per matrix key a heat map of its entries."""
@@ -128,6 +138,8 @@ def to_html(report: ClassReport) -> str:
              "<title>convgrad class report</title>", f"<style>{_STYLE}</style>", "</head>",
              "<body>", "<h1>Class report</h1>",
              f"<p>{report.files} answers file{'s' if report.files != 1 else ''} graded"
+             + (f", each against its own variant ({report.variants} variant"
+                f"{'s' if report.variants != 1 else ''})" if report.variants else "")
              + (f"; {report.unusable} could not be used and count in no share"
                 if report.unusable else "") + ". A key a file did not answer counts as wrong.</p>",
              "<p class=\"legend\">Share right: "
@@ -145,5 +157,8 @@ def to_html(report: ClassReport) -> str:
         if key.entries:
             lines.append(f"<h2>{escape(key.key)}</h2>")
             lines += _heat_map(key, report.base)
+        elif key.shapes:
+            lines.append(f"<h2>{escape(key.key)}</h2>")
+            lines.append(f"<p class=\"mixed\">{escape(_mixed_words(key))}</p>")
     lines += ["</body>", "</html>", ""]
     return "\n".join(lines)

@@ -27,8 +27,7 @@ def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
     """
     lines: list[Line] = [[(f"Tolerance: {tolerance.describe()}", "dim")]]
     if conventions:
-        (_, profile), *keys = conventions
-        lines.append([(f"Conventions ({profile}): " + ", ".join(settings(keys)), "dim")])
+        lines.append(conventions_line(conventions))
     if points:
         total = sum(points.values())
         lines.append([("Graded: " + ", ".join(f"{key} ({_points(value)})"
@@ -46,6 +45,14 @@ def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
     return lines
 
 
+def conventions_line(conventions: list[tuple[str, Any]], variant: str | None = None) -> Line:
+    """The conventions a problem was solved under, the profile first; `variant` names the
+    variant they belong to when the variants of a class differ in them."""
+    (_, profile), *keys = conventions
+    whose = f"Conventions of variant {variant}" if variant is not None else "Conventions"
+    return [(f"{whose} ({profile}): " + ", ".join(settings(keys)), "dim")]
+
+
 def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -> list[Line]:
     """One file's report: its score, then a line per key with the wrong entries below.
 
@@ -56,8 +63,9 @@ def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -
         error = report.error or ""
         if error.startswith(report.source):  # the message names the file already
             error = error[len(report.source):].lstrip(":, ")
-        return [[(f"{report.source}: ", "bold"), ("unusable: ", "bold red"), (error, "")]]
-    lines: list[Line] = [[(report.source, "bold"),
+        return [[(report.source, "bold"), *_variant(report), (": ", "bold"),
+                 ("unusable: ", "bold red"), (error, "")]]
+    lines: list[Line] = [[(report.source, "bold"), *_variant(report),
                           (f": {_points(report.score)}/{_points(report.max_score)} points, "
                            f"{report.right} of {len(report.graded)} right", "")]]
     for k in report.keys:
@@ -83,19 +91,28 @@ def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -
     return lines
 
 
+def _variant(report: FileReport) -> Line:
+    return [] if report.variant is None else [(f" (variant {report.variant})", "")]
+
+
 def summary_lines(reports: list[FileReport]) -> list[Line]:
-    rows = [("file", "score", "right", "wrong keys")]
+    """A table of the files (and their variants, when graded against variants): score,
+    right keys, wrong keys; then the counts."""
+    variants = any(r.variant is not None for r in reports)
+    rows = [("file", *(("variant",) if variants else ()), "score", "right", "wrong keys")]
     for r in reports:
+        first = (r.source, *((r.variant or "-",) if variants else ()))
         if r.usable:
-            rows.append((r.source, f"{_points(r.score)}/{_points(r.max_score)}",
+            rows.append((*first, f"{_points(r.score)}/{_points(r.max_score)}",
                          f"{r.right}/{len(r.graded)}", ", ".join(r.wrong_keys) or "-"))
         else:
-            rows.append((r.source, "-", "-", "unusable: " + (r.error or "")))
-    widths = [max(len(row[k]) for row in rows) for k in range(3)]
+            rows.append((*first, "-", "-", "unusable: " + (r.error or "")))
+    columns = len(rows[0]) - 1  # the last (wrong keys) is not padded
+    widths = [max(len(row[k]) for row in rows) for k in range(columns)]
     lines: list[Line] = [[("", "")]]
     for n, row in enumerate(rows):
-        text = "  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row[:3]))
-        lines.append([(f"{text}  {row[3]}", "bold" if n == 0 else "")])
+        text = "  ".join(cell.ljust(widths[k]) for k, cell in enumerate(row[:columns]))
+        lines.append([(f"{text}  {row[-1]}", "bold" if n == 0 else "")])
     usable = [r for r in reports if r.usable]
     right = sum(1 for r in usable if r.all_right)
     lines.append([(f"{len(reports)} files: {right} all right, {len(usable) - right} with "
