@@ -598,6 +598,10 @@ def run_check(options: CheckOptions) -> int:
     if options.gradescope is not None and len(options.answers) != 1:
         raise ProblemError("--gradescope writes the results of one submission; give one "
                            "answers file")
+    # A folder written by generate: each student's answers in their variant's folder.
+    if options.problem != "-" and os.path.isdir(options.problem):
+        with unlimited_int_digits():
+            return _check_variants(options, tolerance, weights, required)
     # The problem's text is kept: a wrong answer's hint solves it under other conventions.
     solver = _solver(options.problem, True if options.exact else None)
     solved = solver.run(options.conventions)
@@ -637,6 +641,49 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
         lines = check_lines(reports, tolerance, reveal, summary_only=options.summary,
                             points=grader.points, partial=options.partial,
                             conventions=solved.problem.conventions.items())
+        if sys.stdout.isatty():
+            from convgrad.render import terminal as render
+
+            render.print_styled(render.make_console(), lines)
+        else:
+            write_plain(sys.stdout, lines)
+    if any(not r.usable for r in reports):
+        return EXIT_UNUSABLE
+    return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
+
+
+def _check_variants(options: CheckOptions, tolerance: Any, weights: Any, required: Any
+                    ) -> int:
+    """check DIR ANSWERS...: each file graded against its variant's problem (variants.py),
+    reported as check reports one problem."""
+    from convgrad.variants import grade_class
+
+    graded = grade_class(options.problem, options.answers, tolerance=tolerance,
+                         points=weights, require=required, partial=options.partial,
+                         carry_forward=options.carry_forward,
+                         exact=True if options.exact else None,
+                         conventions=options.conventions)
+    if graded.skipped:
+        _say(f"note: {len(graded.skipped)} of the files given are the variants' own "
+             "problem.yaml, answers.yaml or blank.yaml, written by generate: skipped, not "
+             "graded")
+    reports, reveal = graded.reports, not options.no_reveal
+    if options.gradescope is not None:
+        _write_gradescope(options.gradescope, reports[0], reveal,
+                          options.gradescope_visibility or "visible", tolerance,
+                          graded.variants[0].grader.points)
+    if options.class_report is not None:
+        from convgrad.render.class_report import format_of, write
+
+        text = write(graded.class_report(reveal), format_of(options.class_report) or "html")
+        _deliver(text, options.class_report, "--class-report")
+    if options.json:
+        doc = graded.json(tolerance, reveal, options.partial)
+        sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
+    else:
+        from convgrad.render.report import write_plain
+
+        lines = graded.lines(tolerance, reveal, options.summary, options.partial)
         if sys.stdout.isatty():
             from convgrad.render import terminal as render
 
