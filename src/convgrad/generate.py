@@ -559,10 +559,26 @@ def moodle_text(variants: list[Variant]) -> str:
     return quiz_xml(questions)
 
 
+def prairielearn_files(template: Template, text: str, seed: int, variants: list[Variant]
+                       ) -> list[tuple[str, str]]:
+    """DIR as one PrairieLearn question (SPEC section 9): (file, text) of info.json,
+    question.html, server.py and the template (text, as read) beside them."""
+    import yaml
+
+    from convgrad.render.prairielearn import question_files
+
+    name = template.data.get("name")
+    title = name if isinstance(name, str) and name.strip() else \
+        f"Gradients: {os.path.splitext(os.path.basename(template.source))[0]}"
+    keyed = [(yaml.safe_load(v.answers), list(yaml.safe_load(v.blank) or {})) for v in variants]
+    return question_files(text, title, seed, keyed)
+
+
 def write_variants(out: str, seed: int, variants: list[Variant],
                    extra: tuple[tuple[str, str], ...] = ()) -> None:
     """DIR/NNN/{problem,answers,blank}.yaml, DIR/manifest.json and each (file, text) of extra
-    in DIR (quiz.xml); ProblemError when they cannot be written."""
+    in DIR (quiz.xml, or the PrairieLearn question's files); ProblemError when they cannot
+    be written."""
     try:
         if os.path.exists(out) and not os.path.isdir(out):
             raise ProblemError(f"--out {out}: is a file; give a folder to write the variants "
