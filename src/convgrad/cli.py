@@ -114,7 +114,7 @@ EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, batch_norm, bce
               "cross_entropy).")
 FLOAT_HELP = "float64 arithmetic."
 FORMATS = ("text", "markdown", "latex", "html")
-GENERATE_FORMATS = ("moodle",)
+GENERATE_FORMATS = ("moodle", "prairielearn")
 FORMAT_HELP = ("The output's format: text (the terminal's, the default), markdown (math for "
                "KaTeX, GitHub, Jupyter), latex (a document for pdflatex) or html (one "
                "self-contained page). Default: from -o's ending (.md, .tex, .html), else text.")
@@ -247,7 +247,9 @@ class GenerateOptions:
     out: str | None = _option("--out", "The folder to write the variants into (DIR/001/, "
                                         "DIR/manifest.json).")
     format: str | None = _option("--format", "Also write the variants for a learning system: "
-                                 "moodle (DIR/quiz.xml, one Cloze question per variant).",
+                                 "moodle (DIR/quiz.xml, one Cloze question per variant) or "
+                                 "prairielearn (DIR as one PrairieLearn question: info.json, "
+                                 "question.html, server.py, template.yaml).",
                                  choices=GENERATE_FORMATS)
 
 
@@ -719,7 +721,7 @@ def run_compare(options: CompareOptions) -> int:
 
 
 def run_generate(options: GenerateOptions) -> int:
-    from convgrad.generate import generate, moodle_text, read_template, write_variants
+    from convgrad import generate as gen
     from convgrad.reader import read_text
 
     if options.out is None or not options.out.strip():
@@ -727,12 +729,20 @@ def run_generate(options: GenerateOptions) -> int:
     if options.template == "-" and sys.stdin is None:
         raise ProblemError("<stdin>: standard input is closed; give a template file")
     source = "<stdin>" if options.template == "-" else options.template
-    template = read_template(read_text(options.template), source)
-    variants = generate(template, options.count, options.seed)
-    extra = (("quiz.xml", moodle_text(variants)),) if options.format == "moodle" else ()
-    write_variants(options.out, options.seed, variants, extra)
+    text = read_text(options.template)
+    template = gen.read_template(text, source)
+    variants = gen.generate(template, options.count, options.seed)
+    extra: tuple[tuple[str, str], ...] = ()
+    also = ""
+    if options.format == "moodle":
+        extra = (("quiz.xml", gen.moodle_text(variants)),)
+        also = " and quiz.xml (Moodle, one Cloze question per variant)"
+    elif options.format == "prairielearn":
+        extra = tuple(gen.prairielearn_files(template, text, options.seed, variants))
+        also = ("; and the PrairieLearn question " + ", ".join(file for file, _ in extra)
+                + f" (its variant: variant_seed mod {len(variants)})")
+    gen.write_variants(options.out, options.seed, variants, extra)
     noun = "variant" if len(variants) == 1 else "variants"
-    also = " and quiz.xml (Moodle, one Cloze question per variant)" if extra else ""
     sys.stdout.write(f"{len(variants)} {noun} of {source} (seed {options.seed}) written to "
                      f"{options.out}: problem.yaml, answers.yaml and blank.yaml in each "
                      f"folder, and manifest.json{also}\n")

@@ -25,6 +25,7 @@ import json
 import os
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
@@ -459,6 +460,13 @@ def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
 def generate(template: Template, count: int, seed: int) -> list[Variant]:
     """count variants meeting every requirement, drawn from seed; ProblemError naming the
     requirement met too rarely when the tries (or MAX_SECONDS) run out."""
+    return list(iter_variants(template, count, seed))
+
+
+def iter_variants(template: Template, count: int, seed: int) -> Iterator[Variant]:
+    """generate's variants one at a time, in order: the first k of them are the same for any
+    use, so that variant k can be drawn without the rest (`variant`). The time limit counts
+    only the time spent drawing, not the time a caller waits between two variants."""
     if count < 1:
         raise ProblemError(f"--count must be 1 or more, not {count}")
     if seed < 0:
@@ -468,26 +476,57 @@ def generate(template: Template, count: int, seed: int) -> list[Variant]:
         raise ProblemError(f"{template.source}: require distinct cannot be met: the template "
                            "has no random choice; add one such as {int: [-3, 3]}")
     seeds = np.random.default_rng(seed)
-    variants: list[Variant] = []
+    found = 0
     seen: set[str] = set()
     misses: Counter[str] = Counter()
-    tries, start = 0, time.monotonic()
-    while len(variants) < count:
-        if tries >= MAX_TRIES_PER_VARIANT * count or time.monotonic() - start > MAX_SECONDS:
+    tries, spent = 0, 0.0
+    while found < count:
+        if tries >= MAX_TRIES_PER_VARIANT * count or spent > MAX_SECONDS:
             name, n = misses.most_common(1)[0]
             raise ProblemError(f"{template.source}: require {name} is met too rarely: {n} of "
-                               f"{tries} tries missed it and {len(variants)} of {count} "
+                               f"{tries} tries missed it and {found} of {count} "
                                "variants were found; widen the random choices or drop it")
         tries += 1
-        variant, missing = make_variant(template, int(seeds.integers(2 ** 32)))
-        if distinct and variant.problem in seen:
+        start = time.monotonic()
+        made, missing = make_variant(template, int(seeds.integers(2 ** 32)))
+        if distinct and made.problem in seen:
             missing.append("distinct")
+        spent += time.monotonic() - start
         if missing:
             misses.update(missing)
             continue
-        seen.add(variant.problem)
-        variants.append(variant)
-    return variants
+        seen.add(made.problem)
+        found += 1
+        yield made
+
+
+# Variants drawn so far, by (template, seed, count): a question server asks for one variant
+# per request, and the ones before it are drawn once per process.
+_DRAWN: dict[tuple[str, int, int], tuple[Iterator[Variant], list[Variant]]] = {}
+_DRAWN_KEPT = 8
+
+
+def variant(template: Template, seed: int, count: int, index: int) -> Variant:
+    """Variant `index` (0-based: DIR/001 is 0) of `generate --seed seed --count count`: the
+    same problem and answer key as that command's folder, drawing only the variants up to it.
+    ProblemError as generate's."""
+    if not 0 <= index < count:
+        raise ProblemError(f"variant {index} is not one of the {count} variants (0 to "
+                           f"{count - 1})")
+    key = (repr((template.source, template.data, template.graded, template.require,
+                 template.distinguishes)), seed, count)
+    if key not in _DRAWN:
+        if len(_DRAWN) >= _DRAWN_KEPT:
+            del _DRAWN[next(iter(_DRAWN))]
+        _DRAWN[key] = (iter_variants(template, count, seed), [])
+    pending, drawn = _DRAWN[key]
+    try:
+        while len(drawn) <= index:
+            drawn.append(next(pending))
+    except ProblemError:
+        del _DRAWN[key]  # a generator that raised is finished: the next call starts again
+        raise
+    return drawn[index]
 
 
 # --- the files ------------------------------------------------------------------------------
@@ -520,10 +559,26 @@ def moodle_text(variants: list[Variant]) -> str:
     return quiz_xml(questions)
 
 
+def prairielearn_files(template: Template, text: str, seed: int, variants: list[Variant]
+                       ) -> list[tuple[str, str]]:
+    """DIR as one PrairieLearn question (SPEC section 9): (file, text) of info.json,
+    question.html, server.py and the template (text, as read) beside them."""
+    import yaml
+
+    from convgrad.render.prairielearn import question_files
+
+    name = template.data.get("name")
+    title = name if isinstance(name, str) and name.strip() else \
+        f"Gradients: {os.path.splitext(os.path.basename(template.source))[0]}"
+    keyed = [(yaml.safe_load(v.answers), list(yaml.safe_load(v.blank) or {})) for v in variants]
+    return question_files(text, title, seed, keyed)
+
+
 def write_variants(out: str, seed: int, variants: list[Variant],
                    extra: tuple[tuple[str, str], ...] = ()) -> None:
     """DIR/NNN/{problem,answers,blank}.yaml, DIR/manifest.json and each (file, text) of extra
-    in DIR (quiz.xml); ProblemError when they cannot be written."""
+    in DIR (quiz.xml, or the PrairieLearn question's files); ProblemError when they cannot
+    be written."""
     try:
         if os.path.exists(out) and not os.path.isdir(out):
             raise ProblemError(f"--out {out}: is a file; give a folder to write the variants "

@@ -1,0 +1,325 @@
+"""A PrairieLearn question for `generate --format prairielearn` (SPEC section 9).
+
+DIR becomes one PrairieLearn question: info.json, question.html (one
+pl-matrix-component-input per graded matrix key, one pl-number-input per graded number),
+server.py, and the template beside them as template.yaml. server.py is three lines over this
+module, so that it needs only convgrad:
+
+- generate_data(data, ...): the variant is number variant_seed mod COUNT of `convgrad generate
+  template.yaml --seed SEED --count COUNT`, the problem of that command's folder, so that one
+  seed gives the same variants in every format. data["params"] holds the problem (its text, and
+  the text escaped for question.html), data["correct_answers"] its key as floats.
+- grade_data(data): the submitted answers graded by grade.Grader, as `check --partial
+  --carry-forward` grades them: its tolerance, its hints, carried-forward answers.
+
+pl-matrix-component-input takes 2-D matrices only, so a key of other dimensions is entered
+flattened to 2-D: a vector as one row, a stack (C x H x W, F x C x KH x KW) as the rows of its
+matrices one under the other. Grading reshapes the answer back, so feedback names entries as
+check does (dW[1,2,3,1]).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from fractions import Fraction
+from html import escape
+from typing import Any
+
+import numpy as np
+
+from convgrad.errors import ProblemError
+from convgrad.grade import DEFAULT_ATOL, DEFAULT_RTOL
+
+TEMPLATE_FILE = "template.yaml"
+PROBLEM_SOURCE = "the problem"
+TOPIC = "Gradients of convolution layers"
+MATRIX, NUMBER = "matrix", "number"
+WRONG_ENTRIES_SHOWN = 8  # entries a feedback names one by one; the rest are counted
+
+
+# --- writing the question -------------------------------------------------------------------
+
+
+def input_name(key: str) -> str:
+    """A result key as an answers-name: dW -> dW, conv1.dW -> conv1_dW, steps[2].loss ->
+    steps_2_loss (a name PrairieLearn's mustache reads as one key). Result keys end in a
+    letter, so no name is another's plus the cell numbers pl-matrix-component-input appends."""
+    return re.sub(r"_+", "_", re.sub(r"[^A-Za-z0-9_]", "_", key)).strip("_")
+
+
+def inputs_of(variants: list[tuple[dict[str, Any], list[str]]]) -> dict[str, tuple[str, str]]:
+    """answers-name -> (result key, MATRIX or NUMBER) over every variant's (answers, graded
+    keys): a key that is a matrix in any variant is a matrix input in all (a number in another
+    is a 1 x 1 matrix there). ProblemError when a graded value is not a finite number, which
+    PrairieLearn's JSON cannot hold."""
+    kinds: dict[str, str] = {}
+    for answers, graded in variants:
+        for key in graded:
+            value = answers[key]
+            for leaf in np.ravel(np.array(value, dtype=object)):
+                if not math.isfinite(float(_number(leaf))):
+                    raise ProblemError(f"--format prairielearn: the graded result {key} is "
+                                       f"{float(_number(leaf))} in a variant, which "
+                                       "PrairieLearn's answers cannot hold; change the "
+                                       "template or its graded keys")
+            if isinstance(value, list) or kinds.get(key) == MATRIX:
+                kinds[key] = MATRIX
+            else:
+                kinds[key] = NUMBER
+    inputs: dict[str, tuple[str, str]] = {}
+    for key, kind in kinds.items():
+        name = input_name(key)
+        if not name or name in inputs:
+            raise ProblemError(f"--format prairielearn: the graded keys {key} and "
+                               f"{inputs[name][0] if name in inputs else key} give the same "
+                               "answers-name; grade one of them")
+        inputs[name] = (key, kind)
+    return inputs
+
+
+def info_json(template_text: str, title: str, seed: int, count: int) -> str:
+    """info.json: a uuid that the same template, seed and count always give (and another
+    template or seed never), the title, topic and tags, type v3."""
+    ident = uuid.uuid5(uuid.NAMESPACE_URL,
+                       f"convgrad generate --seed {seed} --count {count}\n{template_text}")
+    doc = {"uuid": str(ident), "title": title, "topic": TOPIC,
+           "tags": ["convgrad", "generated"], "type": "v3"}
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def question_html(inputs: dict[str, tuple[str, str]]) -> str:
+    """question.html: the problem (from params, escaped there), then per graded key its note
+    (its shape, from params), its input element and the feedback grade_data gives it."""
+    tol = f'comparison="relabs" rtol="{DEFAULT_RTOL:g}" atol="{DEFAULT_ATOL:g}"'
+    out = ["<pl-question-panel>",
+           "<p>Work out the graded results of this problem. An answer counts when it is "
+           f"within {DEFAULT_ATOL:g} + {DEFAULT_RTOL:g}&#183;|value| of the exact result; "
+           "fractions such as 1/3 are fine.</p>",
+           '<pre class="mathjax_ignore">{{{params.problem_html}}}</pre>',
+           "</pl-question-panel>"]
+    for name, (key, kind) in inputs.items():
+        label = escape(f"{key} =")
+        out.append("")
+        out.append(f'<p class="mathjax_ignore">{{{{params.notes.{name}}}}}</p>')
+        if kind == MATRIX:
+            out.append(f'<pl-matrix-component-input answers-name="{name}" label="{label}" '
+                       f'{tol} allow-partial-credit="true"></pl-matrix-component-input>')
+        else:
+            out.append(f'<pl-number-input answers-name="{name}" label="{label}" {tol}>'
+                       "</pl-number-input>")
+        out.append(f"<pl-submission-panel>{{{{#feedback.{name}}}}}"
+                   f'<p class="mathjax_ignore">{escape(key)}: {{{{feedback.{name}}}}}</p>'
+                   f"{{{{/feedback.{name}}}}}</pl-submission-panel>")
+    return "\n".join(out) + "\n"
+
+
+def server_py(seed: int, count: int, inputs: dict[str, tuple[str, str]]) -> str:
+    """server.py: PrairieLearn's generate and grade, calling generate_data and grade_data."""
+    folders = f"{1:0{max(3, len(str(count)))}d} ... {count:0{max(3, len(str(count)))}d}"
+    lines = [f"    {json.dumps(name)}: ({json.dumps(key)}, {json.dumps(kind)}),"
+             for name, (key, kind) in inputs.items()]
+    return f'''"""PrairieLearn's server.py, written by convgrad generate --format prairielearn.
+
+The variant is number variant_seed mod {count} of
+`convgrad generate {TEMPLATE_FILE} --seed {seed} --count {count}`: the problem and answer key
+of that command's folders {folders}, the same as in every other format. Answers are graded
+by convgrad's check (its tolerance, hints and carried-forward answers). It needs only
+convgrad, installed in PrairieLearn's Python.
+"""
+
+from pathlib import Path
+
+from convgrad.render import prairielearn
+
+TEMPLATE = Path(__file__).with_name({json.dumps(TEMPLATE_FILE)})
+SEED = {seed}
+COUNT = {count}
+# answers-name in question.html: (result key, input element)
+INPUTS = {{
+{chr(10).join(lines)}
+}}
+
+
+def generate(data):
+    prairielearn.generate_data(data, TEMPLATE.read_text(encoding="utf-8"), SEED, COUNT,
+                               INPUTS)
+
+
+def grade(data):
+    prairielearn.grade_data(data)
+'''
+
+
+def question_files(template_text: str, title: str, seed: int,
+                   variants: list[tuple[dict[str, Any], list[str]]]) -> list[tuple[str, str]]:
+    """(file, text) of the question: info.json, question.html, server.py, template.yaml.
+    variants: each variant's (answers, graded keys), in order."""
+    inputs = inputs_of(variants)
+    count = len(variants)
+    return [("info.json", info_json(template_text, title, seed, count)),
+            ("question.html", question_html(inputs)),
+            ("server.py", server_py(seed, count, inputs)),
+            (TEMPLATE_FILE, template_text)]
+
+
+# --- server.py's generate -------------------------------------------------------------------
+
+
+def _number(value: Any) -> Fraction | float:
+    """An answers file's number (int, "p/q" or float) as a Fraction, or the float itself."""
+    return value if isinstance(value, float) else Fraction(value)
+
+
+def _floats(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_floats(v) for v in value]
+    return float(_number(value))
+
+
+def _as_rows(value: Any) -> list[list[float]]:
+    """A result as pl-matrix-component-input's 2-D matrix: a number 1 x 1, a vector one row,
+    a stack its matrices' rows one under the other."""
+    flat = np.array(_floats(value), dtype=np.float64)
+    columns = flat.shape[-1] if flat.ndim else 1
+    return [[float(v) for v in row] for row in flat.reshape(-1, columns)]
+
+
+def _note(key: str, shape: tuple[int, ...], kind: str, base: int) -> str:
+    """What a student needs to know to enter the key: its shape, and how a key that is not a
+    matrix is laid out in the grid."""
+    if kind == NUMBER:
+        return f"{key}: a number"
+    if len(shape) == 2:
+        return f"{key}: {shape[0]} x {shape[1]}"
+    if len(shape) <= 1:
+        n = shape[0] if shape else 1
+        return f"{key}: {n} number{'s' if n != 1 else ''}, entered as one row"
+    rows = int(np.prod(shape[:-1]))
+    first = ",".join(str(base) for _ in shape[:-1])
+    second = ",".join([*(str(base) for _ in shape[:-2]), str(base + 1)])
+    return (f"{key}: {' x '.join(map(str, shape))}, entered as its {rows} rows of "
+            f"{shape[-1]}, one under the other: {key}[{first},:] first, then "
+            f"{key}[{second},:], and so on")
+
+
+def generate_data(data: dict[str, Any], template_text: str, seed: int, count: int,
+                  inputs: dict[str, tuple[str, str]]) -> None:
+    """PrairieLearn's generate: variant data["variant_seed"] mod count of the template's
+    `generate --seed seed --count count`, into data["params"] and data["correct_answers"]."""
+    import yaml
+
+    from convgrad.generate import read_template, variant, variant_dirs
+
+    index = int(data["variant_seed"]) % count
+    drawn = variant(read_template(template_text, TEMPLATE_FILE), seed, count, index)
+    answers = yaml.safe_load(drawn.answers)
+    base = int((answers.get("conventions") or {}).get("index_base", 1))
+    params = data.setdefault("params", {})
+    correct = data.setdefault("correct_answers", {})
+    notes, graded = {}, []
+    for name, (key, kind) in inputs.items():
+        shape = tuple(np.shape(np.array(answers[key], dtype=object)))
+        notes[name] = _note(key, shape, kind, base)
+        graded.append({"name": name, "key": key, "kind": kind, "shape": list(shape)})
+        correct[name] = _as_rows(answers[key]) if kind == MATRIX else _floats(answers[key])
+    params.update(variant=variant_dirs(count)[index], problem=drawn.problem,
+                  problem_html=escape(drawn.problem), notes=notes, graded=graded)
+
+
+# --- server.py's grade ----------------------------------------------------------------------
+
+
+def _unwrap(value: Any) -> Any:
+    """A value as PrairieLearn stores it (pl.to_json: {"_type": "ndarray", "_value": ...},
+    {"_type": "np_scalar", "_value": "3.0"}) as plain lists and numbers."""
+    if isinstance(value, dict) and "_value" in value and value.get("_type") != "complex":
+        return value["_value"]
+    return value
+
+
+def _given(data: dict[str, Any], item: dict[str, Any]) -> Any:
+    """The student's answer to one graded key, in the key's own shape; None when there is
+    none. A matrix comes as the element's whole matrix (submitted_answers[name]) or cell by
+    cell (name1, name2, ... row by row); a number as submitted_answers[name]."""
+    name, shape = item["name"], tuple(item["shape"])
+    submitted = data.get("submitted_answers") or {}
+    raw = data.get("raw_submitted_answers") or {}
+    value = _unwrap(submitted.get(name))
+    if value is None and item["kind"] == MATRIX:
+        cells = int(np.prod(shape)) if shape else 1
+        for source in (submitted, raw):
+            given = [_unwrap(source.get(f"{name}{k}")) for k in range(1, cells + 1)]
+            if all(v is not None for v in given):
+                value = given
+                break
+    if value is None:
+        value = raw.get(name)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if item["kind"] == MATRIX and isinstance(value, list):
+        flat = np.array(value, dtype=object).ravel()
+        if flat.size == (int(np.prod(shape)) if shape else 1):
+            return flat.reshape(shape).tolist() if shape else flat[0]
+    return value
+
+
+def _feedback(result: Any) -> str:
+    """What a student reads of one graded key: check's verdict and hint (without the advice
+    meant for the teacher), then the wrong entries named as check names them, with the value
+    given and never the expected one."""
+    from convgrad.grade import RIGHT, WRONG, value_text
+    from convgrad.render.moodle import entry_label
+
+    if result.status == RIGHT:
+        return ""
+    text = result.message(reveal=True, teacher=False)
+    name = result.key
+    if result.status != WRONG or not result.diffs or result.diffs[0].position == ():
+        if result.status == WRONG and result.given is not None and result.shape_ok:
+            text += f" (you gave {value_text(result.given, given=True)})"
+        return text
+    shown = [f"{entry_label(name, d.position)} (you gave {value_text(d.given, given=True)})"
+             for d in result.diffs[:WRONG_ENTRIES_SHOWN]]
+    more = len(result.diffs) - len(shown)
+    return (f"{text}; wrong: {', '.join(shown)}"
+            + (f" and {more} more" if more > 0 else ""))
+
+
+def grade_data(data: dict[str, Any]) -> None:
+    """PrairieLearn's grade: each graded key's score (the share of its entries right, or 1
+    when carried forward), weight 1 and feedback in data["partial_scores"][name], the
+    feedback also in data["feedback"][name], and data["score"] the weighted mean."""
+    from convgrad.compare import Solver
+    from convgrad.grade import Grader, Tolerance
+
+    params = data["params"]
+    graded = params["graded"]
+    solver = Solver(params["problem"], PROBLEM_SOURCE)
+    grader = Grader(solver.run(), Tolerance(), require=[item["key"] for item in graded],
+                    partial=True, solver=solver, carry_forward=True)
+    answers = {}
+    for item in graded:
+        given = _given(data, item)
+        if given is not None:
+            answers[item["key"]] = given
+    partial = data.setdefault("partial_scores", {})
+    feedback = data.setdefault("feedback", {})
+    report = grader.grade(answers, "your answers") if answers else None
+    results = {k.key: k for k in report.graded} if report is not None else {}
+    for item in graded:
+        name, result = item["name"], results.get(item["key"])
+        if report is not None and report.error:
+            score, text = 0.0, report.error
+        elif result is None:
+            score, text = 0.0, "missing: no answer given"
+        else:
+            score = result.earned / result.points if result.points else 0.0
+            text = _feedback(result)
+        partial[name] = {"score": score, "weight": 1, "feedback": text}
+        feedback[name] = text
+    total = sum(float(p.get("weight", 1)) for p in partial.values())
+    data["score"] = sum(float(p.get("score") or 0) * float(p.get("weight", 1))
+                        for p in partial.values()) / total if total else 0.0

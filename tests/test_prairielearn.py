@@ -1,0 +1,316 @@
+"""`convgrad generate --format prairielearn` (SPEC section 9): DIR as one PrairieLearn question.
+
+The generated server.py is imported from DIR and run as PrairieLearn runs it, on a data dict
+shaped as PrairieLearn's (docs/question/server.md; pl-matrix-component-input stores a parsed
+matrix as pl.to_json's {"_type": "ndarray", "_value": ...} under its answers-name and each cell
+as answers-name + its 1-based row-major number). The numbers graded come from the seed worked
+example's hand-worked figures (problems/seed_worked_example.yaml: dW = [[32, 41], [59, 68]],
+db = 9) and the hand-derived layout of a stacked kernel gradient.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import json
+import re
+import sys
+from fractions import Fraction
+from html.parser import HTMLParser
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+import pytest
+import yaml
+
+from .conftest import one_line, run_main, write
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+SEED_EXAMPLE = (ROOT / "problems" / "seed_worked_example.yaml").read_text(encoding="utf-8")
+RIGHT_DW, RIGHT_DB = [[32, 41], [59, 68]], 9  # the seed tutorial's check figures
+RIGHT_DY = [[1, 2], [3, 3]]  # 2 (Y - T) / 4 with Y = [[3, 4], [6, 7]], T = [[1, 0], [0, 1]]
+
+# infoQuestion.json (PrairieLearn, apps/prairielearn/src/schemas/schemas/infoQuestion.json):
+# its required keys, its properties (additionalProperties is false) and the types of those
+# the question writes.
+SCHEMA_REQUIRED = ("uuid", "type", "title", "topic")
+SCHEMA_PROPERTIES = {
+    "comment", "uuid", "type", "title", "topic", "tags", "authors", "clientFiles",
+    "clientTemplates", "template", "gradingMethod", "singleVariant", "showCorrectAnswer",
+    "partialCredit", "options", "externalGradingOptions", "dependencies", "workspaceOptions",
+    "sharingSets", "sharePublicly", "shareSourcePublicly", "preferences"}
+UUID = re.compile(r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
+                  r"[0-9a-fA-F]{12})$")
+TYPES = ("Calculation", "MultipleChoice", "Checkbox", "File", "MultipleTrueFalse", "v3")
+
+
+def _generate(template: Path, out: Path, count: int = 3, seed: int = 5) -> Path:
+    done = run_main("generate", template, "--count", count, "--seed", seed, "--out", out,
+                    "--format", "prairielearn")
+    assert done.returncode == 0, done
+    assert "server.py" in done.stdout
+    return out
+
+
+def _server(out: Path) -> ModuleType:
+    """DIR/server.py imported as PrairieLearn does: a module from its file."""
+    name = f"pl_server_{abs(hash(str(out)))}"
+    spec = importlib.util.spec_from_file_location(name, out / "server.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _data(variant_seed: int) -> dict[str, Any]:
+    return {"params": {}, "correct_answers": {}, "submitted_answers": {},
+            "raw_submitted_answers": {}, "format_errors": {}, "partial_scores": {},
+            "score": 0, "feedback": {}, "variant_seed": variant_seed, "options": {}}
+
+
+def _submit(data: dict[str, Any], answers: dict[str, Any], cells: bool = False) -> None:
+    """The answers as PrairieLearn's elements leave them after parse: a matrix as pl.to_json
+    writes it, or (cells) only its cells name1, name2, ... row by row; a number as a float."""
+    for name, value in answers.items():
+        if not isinstance(value, list):
+            data["submitted_answers"][name] = float(value)
+        elif cells:
+            for k, v in enumerate(np.ravel(np.array(value, dtype=float)), 1):
+                data["submitted_answers"][f"{name}{k}"] = float(v)
+        else:
+            data["submitted_answers"][name] = {
+                "_type": "ndarray", "_value": np.array(value, dtype=float).tolist(),
+                "_dtype": "float64"}
+
+
+def _seed_template(tmp_path: Path, graded: str = "[dW, db]") -> Path:
+    return write(tmp_path, "t.yaml", SEED_EXAMPLE + f"graded: {graded}\n")
+
+
+class _Inputs(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("pl-matrix-component-input", "pl-number-input"):
+            self.found.append((tag, dict(attrs)))
+
+
+def test_full_score_with_the_key(tmp_path: Path) -> None:
+    out = _generate(_seed_template(tmp_path), tmp_path / "q", count=2)
+    server = _server(out)
+    data = _data(variant_seed=123456789)
+    server.generate(data)
+    assert data["correct_answers"] == {"dW": RIGHT_DW, "db": RIGHT_DB}
+    _submit(data, {"dW": RIGHT_DW, "db": RIGHT_DB})
+    server.grade(data)
+    assert data["score"] == 1
+    assert data["partial_scores"] == {"dW": {"score": 1, "weight": 1, "feedback": ""},
+                                      "db": {"score": 1, "weight": 1, "feedback": ""}}
+    # the same answers entered cell by cell, and written as fractions
+    data = _data(variant_seed=0)
+    server.generate(data)
+    _submit(data, {"dW": RIGHT_DW, "db": RIGHT_DB}, cells=True)
+    data["submitted_answers"]["db"] = "18/2"
+    server.grade(data)
+    assert data["score"] == 1
+
+
+def test_one_wrong_entry_is_named_and_costs_its_share(tmp_path: Path) -> None:
+    server = _server(_generate(_seed_template(tmp_path), tmp_path / "q", count=1))
+    data = _data(variant_seed=7)
+    server.generate(data)
+    _submit(data, {"dW": [[32, 41], [59, 0]], "db": RIGHT_DB}, cells=True)
+    server.grade(data)
+    dw = data["partial_scores"]["dW"]
+    assert dw["score"] == 0.75 and dw["weight"] == 1  # 3 of 4 entries right
+    assert "dW[2,2]" in dw["feedback"] and "1 of 4 entries differ" in dw["feedback"]
+    assert "68" not in dw["feedback"]  # the expected value is not given away
+    assert data["feedback"]["dW"] == dw["feedback"]
+    assert data["partial_scores"]["db"]["score"] == 1
+    assert data["score"] == (0.75 + 1) / 2
+
+
+def test_a_hint_worthy_answer_gets_the_hint(tmp_path: Path) -> None:
+    server = _server(_generate(_seed_template(tmp_path), tmp_path / "q", count=1))
+    data = _data(variant_seed=1)
+    server.generate(data)
+    rotated = [row[::-1] for row in RIGHT_DW[::-1]]  # [[68, 59], [41, 32]]
+    _submit(data, {"dW": rotated, "db": -RIGHT_DB})
+    server.grade(data)
+    assert data["partial_scores"]["dW"]["score"] == 0
+    assert "rotated" in data["partial_scores"]["dW"]["feedback"]
+    assert "sign" in data["feedback"]["db"]
+    assert data["score"] == 0
+
+
+def test_carried_forward_earns_its_points(tmp_path: Path) -> None:
+    server = _server(_generate(_seed_template(tmp_path, "[dY, dW, db]"), tmp_path / "q",
+                               count=1))
+    data = _data(variant_seed=3)
+    server.generate(data)
+    assert data["correct_answers"]["dY"] == RIGHT_DY
+    # dY twice too large (the 1/4 of the mean left out as 1/2): dW and db follow from it
+    # linearly, so they are twice the right ones, as the rules give them from this dY
+    _submit(data, {"dY": [[2 * v for v in row] for row in RIGHT_DY],
+                   "dW": [[2 * v for v in row] for row in RIGHT_DW], "db": 2 * RIGHT_DB})
+    server.grade(data)
+    scores = {name: p["score"] for name, p in data["partial_scores"].items()}
+    assert scores == {"dY": 0, "dW": 1, "db": 1}
+    assert "carried forward from your dY" in data["feedback"]["dW"]
+    assert data["score"] == 2 / 3
+
+
+def test_a_stack_is_entered_as_rows(tmp_path: Path) -> None:
+    text = (ROOT / "problems" / "multichannel_relu_maxpool.yaml").read_text(encoding="utf-8")
+    out = _generate(write(tmp_path, "t.yaml", text + "graded: [dW, db]\n"), tmp_path / "q",
+                    count=1)
+    server = _server(out)
+    data = _data(variant_seed=0)
+    server.generate(data)
+    key = yaml.safe_load((out / "001" / "answers.yaml").read_text(encoding="utf-8"))
+    dw = np.array([[float(Fraction(v)) for v in row] for row in
+                   np.array(key["dW"], dtype=object).reshape(-1, 3)])
+    assert np.array(key["dW"], dtype=object).shape == (2, 2, 3, 3)  # F x C x KH x KW
+    # 12 rows of 3: filter 1 channel 1's three rows, then filter 1 channel 2's, ...
+    assert np.shape(data["correct_answers"]["dW"]) == (12, 3)
+    assert data["correct_answers"]["dW"] == dw.tolist()
+    assert np.shape(data["correct_answers"]["db"]) == (1, 2)
+    assert "12 rows of 3" in data["params"]["notes"]["dW"]
+    grid = [row[:] for row in data["correct_answers"]["dW"]]
+    grid[4][1] += 1  # row 5 = filter 1, channel 2, kernel row 2; column 2
+    _submit(data, {"dW": grid, "db": data["correct_answers"]["db"]}, cells=True)
+    server.grade(data)
+    assert data["partial_scores"]["dW"]["score"] == round(35 / 36, 6)
+    assert "dW[1,2,2,2]" in data["partial_scores"]["dW"]["feedback"]
+    assert data["partial_scores"]["db"]["score"] == 1
+
+
+def test_variant_k_is_folder_k(tmp_path: Path) -> None:
+    out = _generate(TEMPLATE, tmp_path / "q", count=5, seed=7)
+    server = _server(out)
+    for k in range(1, 6):
+        data = _data(variant_seed=5 * 1000 + k - 1)
+        server.generate(data)
+        folder = out / f"{k:03d}"
+        assert data["params"]["variant"] == folder.name
+        assert data["params"]["problem"] == (folder / "problem.yaml").read_text(encoding="utf-8")
+        key = yaml.safe_load((folder / "answers.yaml").read_text(encoding="utf-8"))
+        graded = list(yaml.safe_load((folder / "blank.yaml").read_text(encoding="utf-8")))
+        assert list(data["correct_answers"]) == graded == ["dY", "dW", "db", "dX"]
+        for name in graded:
+            assert np.array_equal(np.array(data["correct_answers"][name], dtype=float),
+                                  np.array(key[name], dtype=float)), (k, name)
+    # the folders are those of generate without --format, and of --format moodle
+    plain = run_main("generate", TEMPLATE, "--count", 5, "--seed", 7, "--out", tmp_path / "p")
+    moodle = run_main("generate", TEMPLATE, "--count", 5, "--seed", 7, "--out", tmp_path / "m",
+                      "--format", "moodle")
+    assert plain.returncode == moodle.returncode == 0
+    for k in range(1, 6):
+        for other in ("p", "m"):
+            assert (tmp_path / other / f"{k:03d}" / "problem.yaml").read_bytes() == \
+                (out / f"{k:03d}" / "problem.yaml").read_bytes()
+
+
+def test_info_json_is_a_valid_question(tmp_path: Path) -> None:
+    out = _generate(TEMPLATE, tmp_path / "q")
+    info = json.loads((out / "info.json").read_text(encoding="utf-8"))
+    assert all(key in info for key in SCHEMA_REQUIRED)
+    assert set(info) <= SCHEMA_PROPERTIES
+    assert UUID.match(info["uuid"]) and info["type"] in TYPES and info["type"] == "v3"
+    assert isinstance(info["title"], str) and isinstance(info["topic"], str)
+    assert isinstance(info["tags"], list) and all(isinstance(t, str) for t in info["tags"])
+    assert info["title"] == "5x5 input, 2x2 kernel, ReLU, 2x2 max pool"
+    # another seed is another question
+    other = json.loads((_generate(TEMPLATE, tmp_path / "o", seed=6) / "info.json").read_text())
+    assert other["uuid"] != info["uuid"]
+
+
+def test_question_html_has_one_input_per_graded_key(tmp_path: Path) -> None:
+    name = "'<b>bold</b> & {{params.x}} $5$'"
+    template = write(tmp_path, "t.yaml", SEED_EXAMPLE.replace(
+        "name: 3x3 input, 2x2 kernel, MSE loss", f"name: {name}") + "graded: [dY, dW, db, loss]\n")
+    out = _generate(template, tmp_path / "q", count=1)
+    html = (out / "question.html").read_text(encoding="utf-8")
+    parser = _Inputs()
+    parser.feed(html)
+    parser.close()
+    data = _data(variant_seed=0)
+    _server(out).generate(data)
+    names = [attrs["answers-name"] for _, attrs in parser.found]
+    assert names == list(data["correct_answers"]) == ["dY", "dW", "db", "loss"]
+    for tag, attrs in parser.found:
+        value = data["correct_answers"][attrs["answers-name"]]
+        assert tag == ("pl-matrix-component-input" if isinstance(value, list)
+                       else "pl-number-input")
+        assert float(attrs["rtol"] or "nan") == 1e-6 and float(attrs["atol"] or "nan") == 1e-6
+    assert data["correct_answers"]["loss"] == 23  # the seed tutorial's L
+    # the problem is shown from params, escaped; the template's own text is not in the HTML
+    assert "{{{params.problem_html}}}" in html and "bold" not in html
+    shown = data["params"]["problem_html"]
+    assert "&lt;b&gt;bold&lt;/b&gt; &amp;" in shown and "<b>" not in shown
+    assert yaml.safe_load(data["params"]["problem"])["name"] == "<b>bold</b> & {{params.x}} $5$"
+
+
+def test_server_py_needs_only_convgrad(tmp_path: Path) -> None:
+    out = _generate(TEMPLATE, tmp_path / "q")
+    tree = ast.parse((out / "server.py").read_text(encoding="utf-8"))
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree)
+                if isinstance(node, ast.Import) for alias in node.names}
+    imported |= {str(node.module).split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom)}
+    assert imported == {"pathlib", "convgrad"}
+    assert (out / "template.yaml").read_bytes() == TEMPLATE.read_bytes()
+    assert str(tmp_path) not in (out / "server.py").read_text(encoding="utf-8")
+
+
+def test_same_seed_same_bytes(tmp_path: Path) -> None:
+    first = _generate(TEMPLATE, tmp_path / "a", count=2, seed=3)
+    second = _generate(TEMPLATE, tmp_path / "b", count=2, seed=3)
+    files = sorted(p.relative_to(first) for p in first.rglob("*") if p.is_file())
+    assert {"info.json", "question.html", "server.py", "template.yaml"} <= \
+        {str(f) for f in files}
+    for name in files:
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_unwritable_dir_and_bad_options_are_one_line(tmp_path: Path) -> None:
+    blocker = write(tmp_path, "file.txt", "not a folder\n")
+    done = run_main("generate", TEMPLATE, "--out", blocker / "q", "--format", "prairielearn")
+    assert done.returncode == 2 and "cannot write" in one_line(done)
+    done = run_main("generate", TEMPLATE, "--out", tmp_path / "q", "--format", "prairie")
+    assert done.returncode == 2 and "prairielearn" in one_line(done)
+    done = run_main("generate", TEMPLATE, "--out", tmp_path / "q", "--format", "prairielearn",
+                    "--count", 0)
+    assert done.returncode == 2 and "--count" in one_line(done)
+
+
+def test_variant_k_alone_is_generates_variant_k() -> None:
+    from convgrad.errors import ProblemError
+    from convgrad.generate import generate, read_template, variant
+
+    template = read_template(TEMPLATE.read_text(encoding="utf-8"), "t.yaml")
+    everyone = generate(template, 6, 11)
+    # asked out of order, and from a template read again (another object, the same text)
+    again = read_template(TEMPLATE.read_text(encoding="utf-8"), "t.yaml")
+    for index in (4, 0, 5, 2):
+        assert variant(again, 11, 6, index) == everyone[index]
+    # another count or seed is another sequence (the tries allowed depend on the count)
+    assert variant(template, 12, 6, 0) == generate(template, 1, 12)[0]
+    with pytest.raises(ProblemError, match="not one of the 6 variants"):
+        variant(template, 11, 6, 6)
+
+
+def test_a_result_prairielearn_cannot_hold_is_refused() -> None:
+    from convgrad.errors import ProblemError
+    from convgrad.render.prairielearn import inputs_of
+
+    assert inputs_of([({"dW": [[1, "1/2"]], "loss": 3}, ["dW", "loss"])]) == {
+        "dW": ("dW", "matrix"), "loss": ("loss", "number")}
+    with pytest.raises(ProblemError, match="loss is nan"):
+        inputs_of([({"loss": float("nan")}, ["loss"])])
