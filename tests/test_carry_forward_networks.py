@@ -487,3 +487,23 @@ def test_graded_entries_are_a_source() -> None:
     # One whole dY read entry by entry for the graded set: the same.
     keys = _grade(net, {**answers, "dY": dy}, points=points)
     assert keys["conv1.dW"].carried_forward
+
+
+def test_the_readme_network_example_is_what_check_prints(tmp_path: Any) -> None:
+    import shutil
+
+    from .conftest import ROOT, run_main
+
+    section = (ROOT / "README.md").read_text(encoding="utf-8").split(
+        "A network (`problems/network_two_conv.yaml`")[1]
+    answers = section.split("```yaml\n")[1].split("```")[0]
+    command, *shown = section.split("```console\n")[1].split("```")[0].splitlines()
+    assert command == ("$ convgrad check problems/network_two_conv.yaml answers.yaml "
+                       "--carry-forward")
+    (tmp_path / "problems").mkdir()
+    shutil.copy(ROOT / "problems" / "network_two_conv.yaml", tmp_path / "problems")
+    (tmp_path / "answers.yaml").write_text(answers, encoding="utf-8")
+    args = ("check", "problems/network_two_conv.yaml", "answers.yaml")
+    proc = run_main(*args, "--carry-forward", cwd=tmp_path)
+    assert proc.returncode == 1 and proc.stdout.splitlines() == shown
+    assert "answers.yaml: 0/6 points" in run_main(*args, cwd=tmp_path).stdout
