@@ -10,15 +10,26 @@ carried forward, and only with --carry-forward.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+import yaml
 
+import convgrad
 from convgrad import reference as ref
+from convgrad.engine import run as solve
+from convgrad.grade import Grader
+from convgrad.reader import load_problem
+from convgrad.result import exact_strings, json_numbers
+
+from .conftest import PROBLEMS, ROOT, run_main
 
 ACTIVATION_KINDS = ("relu", "leaky_relu", "tanh", "sigmoid")
 
@@ -317,10 +328,6 @@ def network_tensorflow(exact: bool = True) -> Net:
 
 
 def _graders(net: Net) -> tuple[Any, Any]:
-    from convgrad.engine import run as solve
-    from convgrad.grade import Grader
-    from convgrad.reader import load_problem
-
     solved = solve(load_problem(net.problem))
     return Grader(solved, carry_forward=True), Grader(solved)
 
@@ -392,9 +399,7 @@ def test_one_slip_grid(which: str) -> None:
 # --- networks on the command line ----------------------------------------------------------------
 
 
-def _files(tmp_path: Any, net: Net, answers: dict[str, Any]) -> None:
-    import yaml
-
+def _files(tmp_path: Path, net: Net, answers: dict[str, Any]) -> None:
     (tmp_path / "problem.yaml").write_text(yaml.safe_dump(net.problem), encoding="utf-8")
     (tmp_path / "answers.yaml").write_text(yaml.safe_dump(answers), encoding="utf-8")
 
@@ -411,9 +416,7 @@ def _late_slip(net: Net) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     return {k: _text(v) for k, v in student.items()}, right
 
 
-def test_a_slip_in_the_last_gradient_carries_through_every_earlier_layer(tmp_path: Any) -> None:
-    from .conftest import run_main
-
+def test_a_slip_in_the_last_gradient_carries_through_every_earlier_layer(tmp_path: Path) -> None:
     net = network_two_conv()
     answers, right = _late_slip(net)
     later = ["fc1.dW", "fc1.db", "flatten1.d_output", "conv2.d_output", "conv2.dW", "conv2.db",
@@ -423,8 +426,6 @@ def test_a_slip_in_the_last_gradient_carries_through_every_earlier_layer(tmp_pat
     _files(tmp_path, net, answers)
     proc = run_main("check", "problem.yaml", "answers.yaml", "--json", "--carry-forward",
                     cwd=tmp_path)
-    import json
-
     doc = json.loads(proc.stdout)
     keys = {k["key"]: k for k in doc["files"][0]["keys"]}
     assert proc.returncode == 1 and keys["dY"]["earned"] == 0
@@ -443,10 +444,6 @@ def test_a_slip_in_the_last_gradient_carries_through_every_earlier_layer(tmp_pat
 
 
 def _grade(net: Net, answers: dict[str, Any], **options: Any) -> dict[str, Any]:
-    from convgrad.engine import run as solve
-    from convgrad.grade import Grader
-    from convgrad.reader import load_problem
-
     grader = Grader(solve(load_problem(net.problem)), carry_forward=True, **options)
     return {k.key: k for k in grader.grade(answers).keys}
 
@@ -489,11 +486,7 @@ def test_graded_entries_are_a_source() -> None:
     assert keys["conv1.dW"].carried_forward
 
 
-def test_the_readme_network_example_is_what_check_prints(tmp_path: Any) -> None:
-    import shutil
-
-    from .conftest import ROOT, run_main
-
+def test_the_readme_network_example_is_what_check_prints(tmp_path: Path) -> None:
     section = (ROOT / "README.md").read_text(encoding="utf-8").split(
         "A network (`problems/network_two_conv.yaml`")[1]
     answers = section.split("```yaml\n")[1].split("```")[0]
@@ -507,3 +500,55 @@ def test_the_readme_network_example_is_what_check_prints(tmp_path: Any) -> None:
     proc = run_main(*args, "--carry-forward", cwd=tmp_path)
     assert proc.returncode == 1 and proc.stdout.splitlines() == shown
     assert "answers.yaml: 0/6 points" in run_main(*args, cwd=tmp_path).stdout
+
+
+# --- every layer kind: the carried values are what the problem gives from that dY -------------
+
+
+@pytest.mark.parametrize("path", [p.name for p in PROBLEMS])
+@pytest.mark.parametrize("layout", ["NCHW", "NHWC"])
+def test_every_problem_carries_a_slip_in_dy_as_grad_output_does(path: str, layout: str) -> None:
+    """A slip in dY, and every later key as the same problem gives with that dY as its
+    grad_output (the engine's own backward from a given dL/dY, not the carry-forward code):
+    every later key is right or carried forward. Over every layer kind the
+    problem files hold (conv1d, conv_transpose, groups, softmax, batch_norm ...)."""
+    problem = yaml.safe_load((ROOT / "problems" / path).read_text(encoding="utf-8"))
+    problem.pop("steps", None)  # a training round's keys are not carried
+    if layout == "NHWC":
+        try:  # the same numbers read channels last: another problem, as good as this one
+            convgrad.solve({**problem, "conventions": {"layout": "NHWC"}})
+        except convgrad.ProblemError:
+            pytest.skip("this problem's input has no channels-last reading")
+        problem["conventions"] = {"layout": "NHWC"}
+    solved = solve(load_problem(problem))
+    right = convgrad.solve(problem)
+    written = exact_strings if solved.exact else json_numbers
+    dy = np.array(right["dY"], dtype=object if solved.exact else np.float64, order="C")
+    dy.reshape(-1)[0] += 1
+    given = {k: v for k, v in problem.items() if k not in ("target", "loss")}
+    from_slip = convgrad.solve({**given, "grad_output": written(dy)},
+                               exact=solved.exact).by_answer_key()
+    # Gradients and updates; not the last layer's d_output, which is dY by another name.
+    last = f"{right['layers'][-1]['name']}.d_output" if "layers" in right else "dY"
+    keys = [k for k in from_slip if k.rsplit(".", 1)[-1] not in ("output", "Y", "dY")
+            and k != last]
+    answers = {k: written(from_slip[k]) for k in keys}
+    answers["dY"] = written(dy)
+    report = {k.key: k for k in Grader(solved, carry_forward=True).grade(answers).keys}
+    assert report["dY"].status == "wrong" and not report["dY"].carried_forward
+    for key in keys:
+        assert report[key].status == "right" or report[key].carried_forward, (
+            key, report[key].message())
+    assert any(report[key].carried_forward for key in keys)  # the slip reached something
+
+
+def test_answers_beyond_float64_carry_nothing_and_break_nothing() -> None:
+    # In float64, 1e308 in every entry of dY overflows on the way (dW sums them) and 1e400
+    # is no float64 at all: neither is a value to carry forward from, and neither is a crash.
+    grader = Grader(solve(load_problem(ROOT / "problems" / "sigmoid_bce.yaml")),
+                    carry_forward=True)
+    dw = [[1, 2, 3], [3, 4, 5], [1, 1, 1]]
+    for dy in ("1e308 1e308; 1e308 1e308", "1e400 1; 1 1"):
+        keys = {k.key: k for k in grader.grade({"dY": dy, "dW": dw, "db": "1e400"}).keys}
+        assert keys["dY"].status == "wrong"
+        assert not keys["dW"].carried_forward and not keys["db"].carried_forward

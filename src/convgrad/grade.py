@@ -49,6 +49,7 @@ from convgrad.result import Result, exact_strings, json_numbers
 
 if TYPE_CHECKING:
     from convgrad.compare import Solver
+    from convgrad.layers import Layer
 
 # Keys that scale with dL/dY, so a loss convention (mean vs sum) changes them by one factor.
 GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
@@ -1076,7 +1077,7 @@ def carried_values(run: Run, given: dict[str, np.ndarray]) -> dict[str, tuple[st
     return out
 
 
-def _carried_params(run: Run, index: int, step: Any, source: str,
+def _carried_params(run: Run, index: int, step: Layer, source: str,
                     given: dict[str, np.ndarray],
                     put: Callable[[str, str, np.ndarray], None]) -> None:
     """The parameters' gradients of pass `index` after backward ran on a copy (`step`) from
@@ -1085,6 +1086,8 @@ def _carried_params(run: Run, index: int, step: Any, source: str,
     problem = run.problem
     lr = run.learning_rate
     for p in step.params():
+        if p.grad is None:  # a layer's backward sets every gradient; nothing to carry without
+            continue
         axes, shape = written_param(problem, step.layer.op, p.letter, p.shape,
                                     p.value.shape)
         grad_key = _param_key(run, index, p.grad_key)
@@ -1098,8 +1101,9 @@ def _carried_params(run: Run, index: int, step: Any, source: str,
             grad, from_key = value.reshape(shape), grad_key
         else:
             from_key = source
+        # 0-d arithmetic gives a bare number (a scalar bias): make it an array again
         put(_param_key(run, index, p.new_key), from_key,
-            normalize(to_written(p.value, axes, shape) - lr * grad))
+            normalize(np.asarray(to_written(p.value, axes, shape) - lr * grad)))
 
 
 def _rotated(name: str, expected: np.ndarray, index: tuple[int, ...] | None
