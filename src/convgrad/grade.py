@@ -15,7 +15,6 @@ answered by the whole matrix only, and is right or wrong as a whole unless
 from __future__ import annotations
 
 import copy
-import dataclasses
 import difflib
 import math
 import re
@@ -29,12 +28,28 @@ import numpy as np
 
 from convgrad.engine import Run
 from convgrad.errors import ProblemError
-from convgrad.model import from_written, squeezed, to_written, written_output
-from convgrad.numbers import BadValue, Number, exact_text, format_number, parse_array, shape_text
+from convgrad.model import (
+    from_written,
+    input_axes,
+    squeezed,
+    to_written,
+    written_output,
+    written_param,
+)
+from convgrad.numbers import (
+    BadValue,
+    Number,
+    exact_text,
+    format_number,
+    normalize,
+    parse_array,
+    shape_text,
+)
 from convgrad.result import Result, exact_strings, json_numbers
 
 if TYPE_CHECKING:
     from convgrad.compare import Solver
+    from convgrad.layers import Layer
 
 # Keys that scale with dL/dY, so a loss convention (mean vs sum) changes them by one factor.
 GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
@@ -670,16 +685,15 @@ class Grader:
                                       line=answer.line)
                             for key, answer in answers.items() if key not in self.graded]
         if self.carry_forward:
-            self._carry_forward(report, answers)
+            self._carry_forward(report)
         return report
 
-    def _carry_forward(self, report: FileReport, answers: dict[str, _Answer]) -> None:
+    def _carry_forward(self, report: FileReport) -> None:
         """Mark each wrong key that equals what the rules give from the file's own
         earlier answer (carried_values) as carried forward."""
         if not any(k.status == WRONG and k.shape_ok for k in report.keys):
             return
-        given = {a.name: a.given for a in answers.values() if a.index is None}
-        carried = carried_values(self.solved, given)
+        carried = carried_values(self.solved, self._own_values(report))
         for k in report.keys:
             name, index = split_key(k.key) or (k.key, None)
             if k.status != WRONG or not k.shape_ok or name not in carried:
@@ -691,6 +705,36 @@ class Grader:
                 value = np.asarray((value.reshape(1) if value.ndim == 0 else value)[position])
             if self._all_same(np.asarray(k.given).reshape(value.shape), value):
                 k.carried_from = source
+
+    def _own_values(self, report: FileReport) -> dict[str, np.ndarray]:
+        """The values a file's graded answers give, by key, as written: a whole answer as it
+        is; a key graded entry by entry, its expected value with each answered entry put in.
+        Only graded answers count: a key that costs nothing when wrong is no source to carry
+        forward from (the earlier key must lose its own points)."""
+        whole: dict[str, np.ndarray] = {}
+        entries: dict[str, list[tuple[tuple[int, ...], Any]]] = {}
+        for k in report.graded:
+            parsed = split_key(k.key)
+            if k.given is None or parsed is None:
+                continue
+            name, index = parsed
+            if index is None:
+                whole[name] = k.given
+            elif np.size(k.given) == 1 and name in self.expected:
+                position = tuple(i - self.base for i in index)
+                entries.setdefault(name, []).append((position, np.asarray(k.given).flat[0]))
+        for name, answered in entries.items():
+            if name in whole:
+                continue
+            value = np.array(self.expected[name], copy=True)
+            flat = value.reshape(1) if value.ndim == 0 else value
+            try:
+                for position, entry in answered:
+                    flat[position] = entry
+            except (OverflowError, TypeError, ValueError):  # beyond float64: no source
+                continue
+            whole[name] = value
+        return whole
 
     def _read(self, key: str, value: Any, source: str, line: int | None,
               scan: bool) -> _Answer:
@@ -946,40 +990,123 @@ class Grader:
 _CHAIN = {1: ("dY",), 2: ("dY", "dZ"), 3: ("dY", "dA", "dZ")}
 
 
-def carried_values(run: Run, given: dict[str, np.ndarray]) -> dict[str, tuple[str, Any]]:
-    """What the rules give from a student's own answers (SPEC section 9, --carry-forward):
-    by key (dZ, dA, dW, db, dX), the student's key it comes from and the value, written as
-    solve writes it. Each pass's backward runs on the student's latest earlier gradient
-    (their dY, then their dA or dZ where given), on copies of the run's passes, so the
-    run is left as it was. given: whole answers by key, as written; the single form only.
-    """
-    problem = run.problem
-    chain = _CHAIN.get(len(run.passes))
-    if not problem.single or run.dy is None or chain is None:
-        return {}
-    dtype = object if run.exact else np.float64
-    passes = [copy.copy(step) for step in run.passes]
-    out: dict[str, tuple[str, Any]] = {}
-    d: np.ndarray | None = None
-    source = ""
-    for key, step, original in zip(chain, reversed(passes), reversed(run.passes),
-                                   strict=True):
-        if original.d_out is None:
-            return {}
-        full = original.d_out.shape
-        axes, shape = written_output(problem, full, step.layer.signal)
-        if d is not None and key != "dY":
-            out[key] = (source, to_written(d, axes, shape))
+def _d_output_keys(run: Run, index: int) -> tuple[str, ...]:
+    """The answer keys that name pass `index`'s d_out, the one a file may answer it with
+    first: dY, dA or dZ in the single form; in a network the layer's d_output, and dY too
+    for the last layer (SPEC section 5: both name the same values)."""
+    passes = run.passes
+    if run.problem.single:
+        return (_CHAIN[len(passes)][len(passes) - 1 - index],)
+    own = f"{passes[index].layer.name}.d_output"
+    return (own, "dY") if index == len(passes) - 1 else (own,)
+
+
+def _param_key(run: Run, index: int, key: str) -> str:
+    """A parameter's result key as answers name it: dW in the single form, conv1.dW in a
+    network (key: dW, W_new, dgamma ...)."""
+    return key if run.problem.single else f"{run.passes[index].layer.name}.{key}"
+
+
+def _own_answer(given: dict[str, np.ndarray], keys: tuple[str, ...],
+                shape: tuple[int, ...]) -> tuple[str, np.ndarray] | None:
+    """The first of `keys` the file answers with a value of `shape` (up to length-1 axes):
+    (key, value as written); None when there is none."""
+    for key in keys:
         answer = given.get(key)
         if answer is not None and squeezed(answer.shape) == squeezed(shape):
-            d, source = from_written(np.asarray(answer, dtype), axes, full), key
-        if d is not None:
+            return key, answer
+    return None
+
+
+def _in_run(value: np.ndarray, dtype: Any) -> np.ndarray | None:
+    """An answer in the run's arithmetic (None when float64 cannot hold it, 1e400)."""
+    try:
+        return np.asarray(value, dtype)
+    except (OverflowError, TypeError, ValueError):
+        return None
+
+
+def carried_values(run: Run, given: dict[str, np.ndarray]) -> dict[str, tuple[str, Any]]:
+    """What the rules give from a student's own answers (SPEC section 9, --carry-forward):
+    by key, the student's key it comes from and the value, written as solve writes it.
+
+    Backward runs layer by layer, last first, on copies of the run's passes (the run is
+    left as it was), each on the student's latest earlier gradient: their dY (or the last
+    layer's d_output), then each d_output they give (dA, dZ in the single form) in place of
+    the one the layer after made. So a slip in a late layer's gradient carries through the
+    d_output, dW and db (dgamma, dbeta) of every earlier layer and on to dX. With a learning
+    rate, W_new and b_new follow from the student's own dW and db where given (else from the
+    carried ones). Keys: dZ, dA, dW, db, W_new, b_new, dX; conv1.d_output, conv1.dW ... in
+    a network; never dY, Y, loss or a training round's (steps[2]...), which backward does
+    not make.
+
+    given: the student's answers by key, as written (whole values; a key missing or of
+    another shape is not a source). A value that float64 cannot hold (inf, nan) is left
+    out.
+    """
+    problem = run.problem
+    if run.dy is None or any(step.d_out is None for step in run.passes):
+        return {}
+    dtype = object if run.exact else np.float64
+    out: dict[str, tuple[str, Any]] = {}
+
+    def put(key: str, source: str, value: np.ndarray) -> None:
+        if run.exact or np.isfinite(np.asarray(value, np.float64)).all():
+            out[key] = (source, value)
+
+    d: np.ndarray | None = None
+    source = ""
+    with np.errstate(all="ignore"):
+        for index in reversed(range(len(run.passes))):
+            original = run.passes[index]
+            step = copy.copy(original)
+            assert original.d_out is not None
+            full = original.d_out.shape
+            axes, shape = written_output(problem, full, step.layer.signal)
+            keys = _d_output_keys(run, index)
+            if d is not None:
+                for key in keys:
+                    put(key, source, to_written(d, axes, shape))
+            own = _own_answer(given, keys, shape)
+            value = None if own is None else _in_run(own[1], dtype)
+            if own is not None and value is not None:
+                d, source = from_written(value, axes, full), own[0]
+            if d is None:
+                continue
             d = step.backward(d)
-    if d is None:
-        return out
-    carried = Result.from_run(dataclasses.replace(run, passes=passes, dx=d))
-    out.update((key, (source, carried[key])) for key in ("dW", "db", "dX") if key in carried)
+            _carried_params(run, index, step, source, given, put)
+        if d is not None:
+            put("dX", source, to_written(d, input_axes(problem), problem.input_shape))
     return out
+
+
+def _carried_params(run: Run, index: int, step: Layer, source: str,
+                    given: dict[str, np.ndarray],
+                    put: Callable[[str, str, np.ndarray], None]) -> None:
+    """The parameters' gradients of pass `index` after backward ran on a copy (`step`) from
+    the student's `source`, and with a learning rate their updates: p - lr * the student's
+    own gradient where given, else p - lr * the carried one."""
+    problem = run.problem
+    lr = run.learning_rate
+    for p in step.params():
+        if p.grad is None:  # a layer's backward sets every gradient; nothing to carry without
+            continue
+        axes, shape = written_param(problem, step.layer.op, p.letter, p.shape,
+                                    p.value.shape)
+        grad_key = _param_key(run, index, p.grad_key)
+        grad = to_written(p.grad, axes, shape)
+        put(grad_key, source, grad)
+        if lr is None:
+            continue
+        own = _own_answer(given, (grad_key,), shape)
+        value = None if own is None else _in_run(own[1], grad.dtype)
+        if value is not None:
+            grad, from_key = value.reshape(shape), grad_key
+        else:
+            from_key = source
+        # 0-d arithmetic gives a bare number (a scalar bias): make it an array again
+        put(_param_key(run, index, p.new_key), from_key,
+            normalize(np.asarray(to_written(p.value, axes, shape) - lr * grad)))
 
 
 def _rotated(name: str, expected: np.ndarray, index: tuple[int, ...] | None
