@@ -191,6 +191,220 @@ def test_a_stack_is_entered_as_rows(tmp_path: Path) -> None:
     assert data["partial_scores"]["db"]["score"] == 1
 
 
+# --- server.py's test, run as PrairieLearn's question tester runs it ---------------------------
+# (apps/prairielearn/src/question-servers/freeform.ts test(), src/lib/question-testing.ts): the
+# data test() gets, then the elements' test, then server.py's test; its raw_submitted_answers are
+# submitted as a student's, parsed by the elements (pl-matrix-component-input and pl-number-input
+# parse(), with prairielearn.string_fraction_to_number) and graded; gradable, the format_errors'
+# names, partial_scores and score must then be those test() gave.
+
+TEST_MAY_CHANGE = {"format_errors", "raw_submitted_answers", "partial_scores", "score",
+                   "feedback"}  # freeform.ts checkData: the test phase may change only these
+
+
+def _test_data(generated: dict[str, Any], test_type: str) -> dict[str, Any]:
+    """What PrairieLearn hands test(): the variant's params and key, empty answers, test_type;
+    then what the elements' own test wrote first (pl-matrix-component-input's guesses, every
+    cell and, for "invalid", every cell's format error), which server.py's test must replace."""
+    data: dict[str, Any] = {
+        "params": generated["params"], "correct_answers": generated["correct_answers"],
+        "format_errors": {}, "partial_scores": {}, "score": 0, "feedback": {},
+        "variant_seed": generated["variant_seed"], "options": {}, "preferences": {},
+        "raw_submitted_answers": {}, "gradable": True, "test_type": test_type}
+    data = json.loads(json.dumps(data))
+    for name, value in data["correct_answers"].items():
+        cells = np.ravel(np.array(value, dtype=float))
+        names = [f"{name}{k}" for k in range(1, cells.size + 1)] \
+            if isinstance(value, list) else [name]
+        for entry in names:
+            data["raw_submitted_answers"][entry] = "1,2"
+            if test_type == "invalid":
+                data["format_errors"][entry] = "(Invalid format)"
+        data["partial_scores"][name] = {"score": 0, "weight": 1}
+    return data
+
+
+def _pl_number(text: str | None) -> float | None:
+    """prairielearn.string_fraction_to_number(text, allow_fractions=True, allow_complex=False):
+    a decimal or p/q as a finite float, None when it is none."""
+    if text is None or not text.strip():
+        return None
+    parts = text.split("/")
+    try:
+        numbers = [float(part) for part in parts]
+    except ValueError:
+        return None
+    if len(numbers) > 2 or not all(np.isfinite(numbers)) or \
+            (len(numbers) == 2 and numbers[1] == 0):
+        return None
+    value = numbers[0] / numbers[1] if len(numbers) == 2 else numbers[0]
+    return value if np.isfinite(value) else None
+
+
+def _submit_raw(data: dict[str, Any], html: str) -> dict[str, Any]:
+    """A submission of data's raw_submitted_answers through PrairieLearn's parse, element by
+    element in question.html's order, as a JSON round trip between the phases: gradable False
+    when a format error is set (then grade does not run)."""
+    parser = _Inputs()
+    parser.feed(html)
+    parser.close()
+    raw = data["raw_submitted_answers"]
+    sub: dict[str, Any] = {
+        "params": data["params"], "correct_answers": data["correct_answers"],
+        "submitted_answers": dict(raw), "raw_submitted_answers": dict(raw),
+        "format_errors": {}, "partial_scores": {}, "score": 0, "feedback": {},
+        "variant_seed": data["variant_seed"], "options": {}, "gradable": True}
+    for tag, attrs in parser.found:
+        name = str(attrs["answers-name"])
+        answers, errors = sub["submitted_answers"], sub["format_errors"]
+        if tag == "pl-number-input":
+            value = _pl_number(answers.get(name))
+            if value is None:
+                errors[name] = "invalid"
+            answers[name] = value
+            continue
+        m, n = np.shape(np.array(sub["correct_answers"][name], dtype=float))
+        grid, bad = np.empty((m, n)), False
+        for i in range(m):
+            for j in range(n):
+                cell = f"{name}{n * i + j + 1}"
+                value = _pl_number(answers.get(cell))
+                if value is None:
+                    bad = True
+                    errors[cell] = "invalid"
+                else:
+                    grid[i, j] = value
+                answers[cell] = value
+        answers[name] = None if bad else {"_type": "ndarray", "_value": grid.tolist(),
+                                          "_dtype": "float64"}
+        if bad:
+            errors[name] = "invalid"
+    sub = json.loads(json.dumps(sub))
+    sub["gradable"] = not sub["format_errors"]
+    return sub
+
+
+def _tester(server: ModuleType, html: str, variant_seed: int,
+            test_type: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """PrairieLearn's question test of one variant: (what test() said, the graded submission),
+    each as PrairieLearn stores it; the comparison's own checks are asserted here."""
+    generated = _data(variant_seed)
+    server.generate(generated)
+    generated = json.loads(json.dumps(generated))
+    data = _test_data(generated, test_type)
+    before = json.loads(json.dumps(data))
+    server.test(data)
+    assert set(data) == set(before)
+    assert {k for k in data if data[k] != before[k]} <= TEST_MAY_CHANGE
+    expected = json.loads(json.dumps(data))
+    expected["gradable"] = not expected["format_errors"]  # freeform.ts test()
+    sub = _submit_raw(expected, html)
+    if sub["gradable"]:
+        server.grade(sub)
+        sub = json.loads(json.dumps(sub))
+    assert sub["gradable"] == expected["gradable"]
+    assert sorted(sub["format_errors"]) == sorted(expected["format_errors"])
+    if sub["gradable"]:
+        assert sub["partial_scores"] == expected["partial_scores"]
+        assert sub["score"] == expected["score"]
+    return expected, sub
+
+
+def test_question_test_right_scores_one(tmp_path: Path) -> None:
+    out = _generate(_seed_template(tmp_path), tmp_path / "q", count=1)
+    server, html = _server(out), (out / "question.html").read_text(encoding="utf-8")
+    expected, sub = _tester(server, html, 11, "correct")
+    # per cell for the matrix (dW1..dW4 row by row), under its name for the number
+    assert set(expected["raw_submitted_answers"]) == {"dW1", "dW2", "dW3", "dW4", "db"}
+    assert [float(expected["raw_submitted_answers"][f"dW{k}"]) for k in range(1, 5)] == \
+        [32, 41, 59, 68]
+    assert float(expected["raw_submitted_answers"]["db"]) == RIGHT_DB
+    assert {name: p["score"] for name, p in sub["partial_scores"].items()} == {"dW": 1, "db": 1}
+    assert sub["score"] == 1 and expected["format_errors"] == {}
+
+
+def test_question_test_wrong_loses_the_share_grade_takes(tmp_path: Path) -> None:
+    out = _generate(_seed_template(tmp_path), tmp_path / "q", count=1)
+    server, html = _server(out), (out / "question.html").read_text(encoding="utf-8")
+    expected, sub = _tester(server, html, 11, "incorrect")
+    raw = expected["raw_submitted_answers"]
+    # the first entry of each key moved well outside the tolerance, the rest right
+    assert abs(float(raw["dW1"]) - 32) > 1 and abs(float(raw["db"]) - RIGHT_DB) > 1
+    assert [float(raw[f"dW{k}"]) for k in (2, 3, 4)] == [41, 59, 68]
+    # dW: 3 of its 4 entries right; db: its one entry wrong
+    assert {name: p["score"] for name, p in sub["partial_scores"].items()} == \
+        {"dW": 0.75, "db": 0}
+    assert sub["score"] == (0.75 + 0) / 2 == expected["score"]
+    assert "dW[1,1]" in expected["partial_scores"]["dW"]["feedback"]
+
+
+def test_question_test_unreadable_cell_is_a_format_error(tmp_path: Path) -> None:
+    out = _generate(_seed_template(tmp_path, "[loss, dW, db]"), tmp_path / "q", count=1)
+    server, html = _server(out), (out / "question.html").read_text(encoding="utf-8")
+    expected, sub = _tester(server, html, 2, "invalid")
+    # the first key (loss, a number) spoilt: only its name has a format error, the elements'
+    # own guesses for the other keys are gone
+    assert sorted(expected["format_errors"]) == ["loss"]
+    assert not expected["gradable"] and not sub["gradable"]
+    assert [float(expected["raw_submitted_answers"][f"dW{k}"]) for k in range(1, 5)] == \
+        [32, 41, 59, 68]
+    # with a matrix first, its first cell and the matrix itself
+    out = _generate(_seed_template(tmp_path, "[dW, db]"), tmp_path / "m", count=1)
+    server, html = _server(out), (out / "question.html").read_text(encoding="utf-8")
+    expected, sub = _tester(server, html, 2, "invalid")
+    assert sorted(expected["format_errors"]) == ["dW", "dW1"]
+    assert sorted(sub["format_errors"]) == ["dW", "dW1"]
+    assert _pl_number(expected["raw_submitted_answers"]["dW1"]) is None
+    assert [float(expected["raw_submitted_answers"][f"dW{k}"]) for k in (2, 3, 4)] == \
+        [41, 59, 68]
+
+
+@pytest.mark.parametrize("test_type", ["correct", "incorrect", "invalid"])
+def test_question_test_agrees_with_grade_on_every_variant(tmp_path: Path, test_type: str) -> None:
+    """Every variant of the ReLU + max-pool template (dY, dW, db, dX: carried-forward answers
+    can arise) and a stacked kernel gradient entered as rows: what test() says is what parse
+    and grade then do."""
+    out = _generate(TEMPLATE, tmp_path / "q", count=4, seed=7)
+    server, html = _server(out), (out / "question.html").read_text(encoding="utf-8")
+    for variant_seed in range(4):
+        expected, sub = _tester(server, html, variant_seed, test_type)
+        scores = [p["score"] for p in sub["partial_scores"].values()]
+        if test_type == "correct":
+            assert scores == [1, 1, 1, 1] and sub["score"] == 1
+        elif test_type == "incorrect":
+            assert scores[0] < 1 and sub["score"] < 1  # dY has nothing to carry it forward
+    text = (ROOT / "problems" / "multichannel_relu_maxpool.yaml").read_text(encoding="utf-8")
+    out = _generate(write(tmp_path, "s.yaml", text + "graded: [dW, db]\n"), tmp_path / "s",
+                    count=1)
+    server, html = _server(out), (out / "question.html").read_text(encoding="utf-8")
+    expected, sub = _tester(server, html, 0, test_type)
+    assert len([k for k in expected["raw_submitted_answers"] if k.startswith("dW")]) == 36
+    if test_type == "incorrect":
+        # one of dW's 36 entries and one of db's 2 moved
+        assert sub["partial_scores"]["dW"]["score"] == round(35 / 36, 6)
+        assert sub["partial_scores"]["db"]["score"] == 0.5
+
+
+def test_readme_shows_server_py_and_names_each_of_its_functions(tmp_path: Path) -> None:
+    """The README's PrairieLearn part: its `sed -n 'A,Bp' variants/server.py` is those lines of
+    the file its command writes, and it says what each function of server.py does."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    part = readme[readme.index("#### PrairieLearn"):]
+    part = part[:part.index("\n#### ", 1)]
+    out = _generate(TEMPLATE, tmp_path / "variants", count=30, seed=7)
+    server = (out / "server.py").read_text(encoding="utf-8")
+    shown = re.search(r"\$ sed -n '(\d+),(\d+)p' variants/server.py\n(.*?)```", part, re.S)
+    assert shown is not None
+    first, last = int(shown[1]), int(shown[2])
+    assert shown[3] == "".join(server.splitlines(keepends=True)[first - 1:last])
+    functions = [node.name for node in ast.walk(ast.parse(server))
+                 if isinstance(node, ast.FunctionDef)]
+    assert functions == ["generate", "grade", "test"]
+    for name in functions:
+        assert f"`{name}(data)`" in part, name
+        assert f"def {name}(data):" in shown[3], name
+
+
 def test_variant_k_is_folder_k(tmp_path: Path) -> None:
     out = _generate(TEMPLATE, tmp_path / "q", count=5, seed=7)
     server = _server(out)

@@ -2,7 +2,7 @@
 
 DIR becomes one PrairieLearn question: info.json, question.html (one
 pl-matrix-component-input per graded matrix key, one pl-number-input per graded number),
-server.py, and the template beside them as template.yaml. server.py is three lines over this
+server.py, and the template beside them as template.yaml. server.py is a few lines over this
 module, so that it needs only convgrad:
 
 - generate_data(data, ...): the variant is number variant_seed mod COUNT of `convgrad generate
@@ -11,6 +11,9 @@ module, so that it needs only convgrad:
   the text escaped for question.html), data["correct_answers"] its key as floats.
 - grade_data(data): the submitted answers graded by grade.Grader, as `check --partial
   --carry-forward` grades them: its tolerance, its hints, carried-forward answers.
+- test_data(data): PrairieLearn's question test (docs/question/server.md, "Testing questions
+  with test()"): the raw answers of a right, a wrong or an unreadable submission, and what
+  parse and grade_data will make of them, which PrairieLearn then compares with what they do.
 
 pl-matrix-component-input takes 2-D matrices only, so a key of other dimensions is entered
 flattened to 2-D: a vector as one row, a stack (C x H x W, F x C x KH x KW) as the rows of its
@@ -117,7 +120,8 @@ def question_html(inputs: dict[str, tuple[str, str]]) -> str:
 
 
 def server_py(seed: int, count: int, inputs: dict[str, tuple[str, str]]) -> str:
-    """server.py: PrairieLearn's generate and grade, calling generate_data and grade_data."""
+    """server.py: PrairieLearn's generate, grade and test, calling generate_data, grade_data
+    and test_data."""
     folders = f"{1:0{max(3, len(str(count)))}d} ... {count:0{max(3, len(str(count)))}d}"
     lines = [f"    {json.dumps(name)}: ({json.dumps(key)}, {json.dumps(kind)}),"
              for name, (key, kind) in inputs.items()]
@@ -150,6 +154,10 @@ def generate(data):
 
 def grade(data):
     prairielearn.grade_data(data)
+
+
+def test(data):
+    prairielearn.test_data(data)
 '''
 
 
@@ -323,3 +331,112 @@ def grade_data(data: dict[str, Any]) -> None:
     total = sum(float(p.get("weight", 1)) for p in partial.values())
     data["score"] = sum(float(p.get("score") or 0) * float(p.get("weight", 1))
                         for p in partial.values()) / total if total else 0.0
+
+
+# --- server.py's test -----------------------------------------------------------------------
+
+CORRECT, INCORRECT, INVALID = "correct", "incorrect", "invalid"
+NOT_A_NUMBER = "x"  # what the "invalid" test types into one cell: no input reads it as a number
+# The elements' own wording (pl-matrix-component-input's test and parse); PrairieLearn compares
+# only which answers have a format error, not the text.
+CELL_ERROR = "Invalid format: The submitted answer could not be interpreted as a decimal number."
+MATRIX_ERROR = ("At least one of the entries has invalid format (empty entries or not a double "
+                "precision floating point number)")
+# What test may write (PrairieLearn refuses a test() that changes anything else of data).
+TEST_WRITES = ("raw_submitted_answers", "format_errors", "partial_scores", "feedback")
+
+
+def _moved(value: float) -> float:
+    """An entry made clearly wrong: 1 + |value| away, far outside check's tolerance
+    (1e-6 + 1e-6 |value|) whatever the value's size."""
+    return value + 1.0 + abs(value)
+
+
+def _raw_texts(item: dict[str, Any], key: Any, test_type: str, spoilt: bool) -> list[str]:
+    """The texts typed into one graded key's inputs, cell by cell in row-major order (a number
+    is one cell): the key's values, each as repr so that the element reads back the very float;
+    for "incorrect" the first moved (_moved), for "invalid" (spoilt) the first not a number."""
+    values = np.ravel(np.array(_unwrap(key), dtype=np.float64))
+    texts = [repr(float(v)) for v in values]
+    if test_type == INCORRECT:
+        texts[0] = repr(_moved(float(values[0])))
+    elif spoilt:
+        texts[0] = NOT_A_NUMBER
+    return texts
+
+
+def _parsed(graded: list[dict[str, Any]], correct: dict[str, Any],
+            raw: dict[str, str]) -> dict[str, Any]:
+    """submitted_answers as the elements' parse leaves them for texts that are all decimal
+    numbers (those test_data writes when nothing is spoilt): pl-number-input the float under
+    its name; pl-matrix-component-input each cell's float under name1, name2, ... and the whole
+    matrix, in its grid's shape, as pl.to_json writes an ndarray."""
+    submitted: dict[str, Any] = {}
+    for item in graded:
+        name = item["name"]
+        if item["kind"] == NUMBER:
+            submitted[name] = float(raw[name])
+            continue
+        rows = np.array(_unwrap(correct[name]), dtype=np.float64)
+        cells = [float(raw[f"{name}{k}"]) for k in range(1, rows.size + 1)]
+        for k, value in enumerate(cells, 1):
+            submitted[f"{name}{k}"] = value
+        submitted[name] = {"_type": "ndarray", "_dtype": "float64",
+                           "_value": np.array(cells).reshape(rows.shape).tolist()}
+    return submitted
+
+
+def test_data(data: dict[str, Any]) -> None:
+    """PrairieLearn's test: for data["test_type"]
+    - "correct": every graded key's values in raw_submitted_answers, as its element takes them
+      (a matrix cell by cell as name1, name2, ... row by row; a number under its name), and the
+      full score: each partial score 1 with no feedback, score 1;
+    - "incorrect": the same with the first entry of every key moved (_moved), and the partial
+      scores, feedback and score grade_data gives those answers once the elements have parsed
+      them (each key loses its share; a key that follows from an earlier wrong one may be
+      carried forward, and grade_data knows when);
+    - "invalid": the first graded key's first cell not a number, the rest right, and the
+      format errors its element sets (that cell and, for a matrix, the matrix too); not graded.
+    The elements' own test ran before and wrote their guesses into the same entries, so they
+    are emptied first. Nothing else of data changes (PrairieLearn checks that)."""
+    test_type = data["test_type"]
+    if test_type not in (CORRECT, INCORRECT, INVALID):
+        raise ValueError(f"test_type is {test_type!r}, not one of {CORRECT}, {INCORRECT}, "
+                         f"{INVALID}")
+    graded = data["params"]["graded"]
+    correct = data["correct_answers"]
+    for entry in TEST_WRITES:
+        data.setdefault(entry, {}).clear()
+    raw, errors = data["raw_submitted_answers"], data["format_errors"]
+    for n, item in enumerate(graded):
+        name, spoilt = item["name"], test_type == INVALID and n == 0
+        texts = _raw_texts(item, correct[name], test_type, spoilt)
+        if item["kind"] == NUMBER:
+            raw[name] = texts[0]
+            if spoilt:
+                errors[name] = CELL_ERROR
+            continue
+        for k, text in enumerate(texts, 1):
+            raw[f"{name}{k}"] = text
+        if spoilt:
+            errors[f"{name}1"] = CELL_ERROR
+            errors[name] = MATRIX_ERROR
+    if test_type == INVALID:
+        data["score"] = 0.0
+        return
+    if test_type == CORRECT:
+        for item in graded:
+            data["partial_scores"][item["name"]] = {"score": 1.0, "weight": 1, "feedback": ""}
+            data["feedback"][item["name"]] = ""
+        data["score"] = 1.0
+        return
+    # A wrong answer's feedback is check's wording (hints, the entries named), so what grade
+    # will say is what grade_data says of the same parsed answers.
+    graded_copy: dict[str, Any] = {
+        "params": data["params"], "correct_answers": correct,
+        "submitted_answers": _parsed(graded, correct, raw), "raw_submitted_answers": dict(raw),
+        "format_errors": {}, "partial_scores": {}, "feedback": {}}
+    grade_data(graded_copy)
+    data["partial_scores"].update(graded_copy["partial_scores"])
+    data["feedback"].update(graded_copy["feedback"])
+    data["score"] = graded_copy["score"]
