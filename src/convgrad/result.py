@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convgrad.errors import ProblemError
-from convgrad.model import Problem, input_axes, to_written, written_output, written_param
+from convgrad.model import Problem, input_axes, written_output, written_param
+from convgrad.model import to_written as _to_written
 from convgrad.numbers import exact_text
 
 if TYPE_CHECKING:
@@ -177,6 +178,14 @@ class Result(dict[str, Any]):
 
         with np.errstate(all="ignore"):  # as convgrad.solve: no NumPy warning reaches a user
             return write(self.run, fmt, explain, lang, terms, show_all, fragment)
+
+
+def to_written(arr: np.ndarray, axes: tuple[int, ...] | None, shape: tuple[int, ...]
+               ) -> np.ndarray:
+    """model.to_written, and the user's own array: a run's exact arrays are read-only (their
+    integers are kept beside them, see arith.exact), a Result's values are not."""
+    written = _to_written(arr, axes, shape)
+    return written if written.flags.writeable else written.copy()
 
 
 def _output(problem: Problem, arr: np.ndarray, step: Layer) -> np.ndarray:
