@@ -71,6 +71,34 @@ def test_integers_of_an_array_made_elsewhere_find_the_smallest_denominator():
     assert den == 42 and num.tolist() == [14, 12, 210, -7]
 
 
+def test_integers_of_views_follow_the_views_order():
+    """A reshape of an exact array shares its integers; a transpose or a slice holds other
+    entries, or the same in another order, and gets integers of its own."""
+    arr = arith.exact(np.arange(12, dtype=object).reshape(3, 4), 5)
+    fractions = np.array([[Fraction(4 * i + j, 5) for j in range(4)] for i in range(3)],
+                         dtype=object)
+    for view, want in ((arr.reshape(2, 6), fractions.reshape(2, 6)), (arr.T, fractions.T),
+                       (arr[:, 1:3], fractions[:, 1:3]), (arr[::2], fractions[::2]),
+                       (arr.reshape(4, 3)[::-1], fractions.reshape(4, 3)[::-1])):
+        num, den = arith.integers(view)
+        assert num.shape == view.shape
+        assert [Fraction(n, den) for n in num.flat] == list(want.flat)
+
+
+def test_max_pooling_hands_on_the_gradients_own_entries():
+    """Windows apart: dA's entries are dY's (no Fraction made again) or 0."""
+    doc = {"input": [["1/3", "2/7", "0", "-1"], ["1", "-2/7", "5/3", "1/9"]],
+           "kernel": [["1"]], "activation": "relu", "pool": {"type": "max", "size": 2},
+           "target": [["1/5", "-1/7"]], "loss": "mse"}
+    result = convgrad.solve(json.dumps(doc), exact=True)
+    pool = result.run.passes[2]  # conv, relu, pool
+    d_output, d_input = pool.d_out, pool.dx
+    assert d_input[0, 0, 1, 0] is d_output[0, 0, 0, 0]
+    assert d_input[0, 0, 1, 2] is d_output[0, 0, 0, 1]
+    # dY = 2/2 (Y - T): Y = (1, 5/3), the maxima of the windows after ReLU.
+    assert result["dA"].tolist() == [[0, 0, 0, 0], [Fraction(4, 5), 0, Fraction(38, 21), 0]]
+
+
 def test_where_picks_entries_and_keeps_the_integers():
     a = arith.exact(objects([1, -2, 3, 0]), 4)  # 1/4, -1/2, 3/4, 0
     b = objects([Fraction(1, 3), Fraction(2, 7), 1, Fraction(-5, 3)])

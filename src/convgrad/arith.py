@@ -92,12 +92,23 @@ def integers(arr: np.ndarray) -> tuple[np.ndarray, int]:
     known = _known.get(id(arr))
     if known is not None and known[0]() is arr:
         return known[1], known[2]
+    base = arr.base
+    if isinstance(base, np.ndarray) and _same_entries(arr, base):
+        known = _known.get(id(base))
+        if known is not None and known[0]() is base:  # a reshape of a known array
+            return known[1].reshape(arr.shape), known[2]
     denominators = {v.denominator for v in arr.flat}
     common = math.lcm(*denominators) if denominators else 1
     if common == 1:
         return arr, 1
     scale = np.frompyfunc(lambda v: v.numerator * (common // v.denominator), 1, 1)
     return np.asarray(scale(arr), dtype=object).reshape(arr.shape), common
+
+
+def _same_entries(view: np.ndarray, base: np.ndarray) -> bool:
+    """Whether view holds base's entries in base's order (a reshape, nothing left out)."""
+    return (view.size == base.size and view.flags.c_contiguous and base.flags.c_contiguous
+            and view.ctypes.data == base.ctypes.data)
 
 
 def max_abs(arr: np.ndarray) -> int:

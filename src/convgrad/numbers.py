@@ -414,7 +414,9 @@ def normalize(arr: np.ndarray) -> np.ndarray:
 
 def exact_text(value: Number) -> str:
     """A rational in lowest terms, sign first, no denominator when it is 1: "7/2", "-1/3", "23"."""
-    v = Fraction(value)
+    if type(value) is int:  # the common entries of an exact result, written as they are
+        return str(value)
+    v = value if type(value) is Fraction else Fraction(value)  # a Fraction is in lowest terms
     return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
 
 

@@ -289,10 +289,11 @@ def json_number(value: Any) -> int | float:
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, Fraction):
-        if value.denominator == 1:
-            return value.numerator
+        numerator, denominator = value.numerator, value.denominator
+        if denominator == 1:
+            return numerator
         try:
-            return float(value)
+            return numerator / denominator  # float(value): int division rounds correctly
         except OverflowError:
             return round(value)
     return float(value)
@@ -362,5 +363,6 @@ def _tree(value: Any, leaf: Callable[[Any], Any]) -> Any:
             return value.tolist()
         if value.ndim == 0:
             return leaf(value[()])
-        return [_tree(item, leaf) for item in value]
+        # Each entry through leaf in one pass, then nested lists of the array's shape.
+        return np.frompyfunc(leaf, 1, 1)(value).tolist()
     return leaf(value)

@@ -152,19 +152,28 @@ class PoolLayer(Layer):
             share = dout
         dx = zeros(padded_shape, share)
         nothing = zeros(dout.shape, share)
+        # Windows apart (stride >= size) and one winner each: every cell gets one entry of
+        # dout or none, so the exact dx is those entries themselves, picked, not made again.
+        picked = zeros(padded_shape, dout) if den is not None and self.tied is None and \
+            sh >= ph and sw >= pw else None
         for k in range(ph * pw):
             p, q = divmod(k, pw)
+            cells = (..., slice(p, p + sh * (OH - 1) + 1, sh), slice(q, q + sw * (OW - 1) + 1, sw))
             if self.pool == "avg":
                 routed = share
             elif self.tied is not None:
                 routed = np.where(self.tied[..., k], share, nothing)
             else:
                 routed = np.where(self.winners == k, share, nothing)
-            dx[..., p:p + sh * (OH - 1) + 1:sh, q:q + sw * (OW - 1) + 1:sw] += routed
+                if picked is not None:
+                    picked[cells] = np.where(self.winners == k, dout, picked[cells])
+            dx[cells] += routed
         if padded_shape != self.x.shape:  # what reached the padding goes nowhere
             dx = np.ascontiguousarray(dx[:, :, top:top + H, left:left + W])
+            if picked is not None:
+                picked = np.ascontiguousarray(picked[:, :, top:top + H, left:left + W])
         if den is not None:
-            dx = exact(dx, den)
+            dx = exact(dx, den) if picked is None else remember(picked, dx, den)
         return self._set_dx(dout, dx)
 
     def _shares(self, like: np.ndarray) -> Number | np.ndarray:
