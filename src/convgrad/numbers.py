@@ -344,6 +344,9 @@ def _object_array(nested: list) -> np.ndarray:
     return arr
 
 
+_parse_each = np.frompyfunc(parse_number, 1, 1)
+
+
 def _from_ndarray(arr: np.ndarray) -> np.ndarray:
     if arr.size == 0:
         raise BadValue("an empty array is not a matrix")
@@ -358,6 +361,10 @@ def _from_ndarray(arr: np.ndarray) -> np.ndarray:
             raise BadValue("NaN or infinite entries", tuple(int(i) for i in np.argwhere(bad)[0]))
         return arr
     if arr.dtype == object:
+        try:  # every entry in one pass; the loop below finds a bad one's index
+            return np.asarray(_parse_each(arr), dtype=object).reshape(arr.shape)
+        except BadValue:
+            pass
         out = np.empty(arr.shape, dtype=object)
         for index, v in np.ndenumerate(arr):
             try:
