@@ -89,14 +89,14 @@ def integers(arr: np.ndarray) -> tuple[np.ndarray, int]:
     """
     if arr.dtype != object:
         return arr, 1
-    known = _known.get(id(arr))
-    if known is not None and known[0]() is arr:
-        return known[1], known[2]
+    entry = _known.get(id(arr))
+    if entry is not None and entry[0]() is arr:
+        return entry[1], entry[2]
     base = arr.base
     if isinstance(base, np.ndarray) and _same_entries(arr, base):
-        known = _known.get(id(base))
-        if known is not None and known[0]() is base:  # a reshape of a known array
-            return known[1].reshape(arr.shape), known[2]
+        entry = _known.get(id(base))
+        if entry is not None and entry[0]() is base:  # a reshape of a known array
+            return entry[1].reshape(arr.shape), entry[2]
     denominators = {v.denominator for v in arr.flat}
     common = math.lcm(*denominators) if denominators else 1
     if common == 1:
@@ -138,8 +138,8 @@ def exact(num: np.ndarray, den: int) -> np.ndarray:
     """num (ints: int64 or Python ints, any shape) / den (> 0) -> an exact array (object,
     num's shape) in lowest terms: an int where den divides the entry, else a Fraction.
 
-    One Fraction is made per entry that needs one, and none for the others; the array
-    keeps num and den for `integers`.
+    One Fraction is made per entry that needs one, and none for the others; the array is
+    read-only and keeps num and den for `integers`.
     """
     num = np.asarray(num)
     if num.dtype != object:
@@ -168,8 +168,8 @@ def remember(arr: np.ndarray, num: np.ndarray, den: int) -> np.ndarray:
 
 
 def _forget(key: int, _: object) -> None:
-    known = _known.get(key)
-    if known is not None and known[0]() is None:
+    entry = _known.get(key)
+    if entry is not None and entry[0]() is None:  # (not an array that took the id since)
         del _known[key]
 
 
@@ -198,10 +198,12 @@ def where(condition: np.ndarray, a: np.ndarray, b: np.ndarray | None = None) -> 
     their entries (no new Fraction) and keep their integers over one denominator."""
     if a.dtype != object:
         return np.where(condition, a, 0.0 if b is None else b)
-    b_arr = zeros(a.shape, a) if b is None else b
+    # The picked entries must be as `exact` makes them (ints where whole) to be remembered.
+    a = normalized(a)
+    b_arr = zeros(a.shape, a) if b is None else normalized(b)
     out = np.where(condition, a, b_arr)
     na, da = integers(a)
-    nb, db = (b_arr, 1) if b is None else integers(b)
+    nb, db = (b_arr, 1) if b is None else integers(b_arr)
     common = math.lcm(da, db)
     na = na if common == da else na * (common // da)
     nb = nb if common == db else nb * (common // db)
@@ -212,8 +214,9 @@ def plus(product: np.ndarray, denominator: int, b: np.ndarray) -> np.ndarray:
     """product / denominator + b (b broadcasts against product): the result made exact once,
     not a Fraction per entry for the quotient and again for the sum."""
     if product.dtype != object and b.dtype != object:
-        product /= denominator  # float64: in place, as the pass made it
-        product += b
+        if denominator != 1:
+            product /= denominator
+        product += b  # float64: in place, as the pass made it
         return product
     nb, db = integers(b)
     common = math.lcm(denominator, db)
