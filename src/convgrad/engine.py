@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from convgrad import losses
-from convgrad.arith import Numbers
+from convgrad.arith import Numbers, normalized
 from convgrad.errors import FLOAT64_MEMORY, FLOAT64_SIZE, Notice, ProblemError
 from convgrad.layers import Layer, Param, make_layer
 from convgrad.model import IRRATIONAL_LOSSES, MAX_WORK_BYTES, Problem
-from convgrad.numbers import Number, normalize
+from convgrad.numbers import Number
 
 # Automatic exact arithmetic up to this many multiply-adds of one forward pass
 # (SPEC: homework size); asking for exact arithmetic lifts it.
@@ -187,7 +187,7 @@ def _run(problem: Problem, use_exact: bool, note: Notice | None,
         check(("loss", result.loss))
     else:
         return result
-    result.dy = dy = normalize(dy)
+    result.dy = dy = normalized(dy)
     check(("dY", dy))
     if problem.learning_rate is not None:
         result.learning_rate = num.const(problem.learning_rate, "learning_rate")

@@ -12,12 +12,14 @@ arrays stay exact); bce, cross_entropy and cross_entropy_probs are float64.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 
+from convgrad.arith import exact, integers
 from convgrad.errors import NLL_NOT_LOG, Notice
 from convgrad.numbers import Number, exact_const, to_float
 
@@ -38,36 +40,72 @@ def _inv_n(y: np.ndarray) -> Number:
     return exact_const(Fraction(1, y.size), y.dtype == object)
 
 
+# The squared losses, exact: y - t as integers over one denominator D (arith.integers), so
+# that L is one Fraction, sum(d*d) / (D*D) times its factor, and dL/dy is made exact once
+# per entry: no Fraction per entry along the way.
+
+def _difference(y: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, int]:
+    """Exact y - t (N, ...) as (integers (Python ints), D > 0): y - t == integers / D."""
+    ny, dy = integers(y)
+    nt, dt = integers(t)
+    common = math.lcm(dy, dt)
+    return ny * (common // dy) - nt * (common // dt), common
+
+
+def _squares(y: np.ndarray, t: np.ndarray, factor: Fraction) -> Number:
+    """factor * sum (y - t)^2, exact."""
+    d, common = _difference(y, t)
+    return _scalar(Fraction(int((d * d).sum()), common * common) * factor)
+
+
+def _scaled_difference(y: np.ndarray, t: np.ndarray, factor: Fraction) -> np.ndarray:
+    """factor * (y - t), exact, each entry made once."""
+    d, common = _difference(y, t)
+    return exact(d * factor.numerator, common * factor.denominator)
+
+
 # mse: L = (1/N) sum (y - t)^2, dL/dy = 2/N (y - t)
 
 def _mse(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
+    if y.dtype == object:
+        return _squares(y, t, Fraction(1, y.size))
     d = y - t
     return _scalar((d * d).sum() * _inv_n(y))
 
 
 def _mse_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
+    if y.dtype == object:
+        return _scaled_difference(y, t, Fraction(2, y.size))
     return (y - t) * (2 * _inv_n(y))
 
 
 # sse: L = sum (y - t)^2, dL/dy = 2 (y - t)
 
 def _sse(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
+    if y.dtype == object:
+        return _squares(y, t, Fraction(1))
     d = y - t
     return _scalar((d * d).sum())
 
 
 def _sse_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
+    if y.dtype == object:
+        return _scaled_difference(y, t, Fraction(2))
     return (y - t) * 2
 
 
 # half_sse: L = 1/2 sum (y - t)^2, dL/dy = y - t
 
 def _half_sse(y: np.ndarray, t: np.ndarray, over: str = "all") -> Number:
+    if y.dtype == object:
+        return _squares(y, t, Fraction(1, 2))
     d = y - t
-    return _scalar((d * d).sum() * exact_const(Fraction(1, 2), y.dtype == object))
+    return _scalar((d * d).sum() * 0.5)
 
 
 def _half_sse_gradient(y: np.ndarray, t: np.ndarray, over: str = "all") -> np.ndarray:
+    if y.dtype == object:
+        return _scaled_difference(y, t, Fraction(1))
     return (y - t) * 1
 
 

@@ -344,6 +344,9 @@ def _object_array(nested: list) -> np.ndarray:
     return arr
 
 
+_parse_each = np.frompyfunc(parse_number, 1, 1)
+
+
 def _from_ndarray(arr: np.ndarray) -> np.ndarray:
     if arr.size == 0:
         raise BadValue("an empty array is not a matrix")
@@ -358,6 +361,10 @@ def _from_ndarray(arr: np.ndarray) -> np.ndarray:
             raise BadValue("NaN or infinite entries", tuple(int(i) for i in np.argwhere(bad)[0]))
         return arr
     if arr.dtype == object:
+        try:  # every entry in one pass; the loop below finds a bad one's index
+            return np.asarray(_parse_each(arr), dtype=object).reshape(arr.shape)
+        except BadValue:
+            pass
         out = np.empty(arr.shape, dtype=object)
         for index, v in np.ndenumerate(arr):
             try:
@@ -414,7 +421,9 @@ def normalize(arr: np.ndarray) -> np.ndarray:
 
 def exact_text(value: Number) -> str:
     """A rational in lowest terms, sign first, no denominator when it is 1: "7/2", "-1/3", "23"."""
-    v = Fraction(value)
+    if type(value) is int:  # the common entries of an exact result, written as they are
+        return str(value)
+    v = value if type(value) is Fraction else Fraction(value)  # a Fraction is in lowest terms
     return str(v.numerator) if v.denominator == 1 else f"{v.numerator}/{v.denominator}"
 
 

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from convgrad.errors import ProblemError
-from convgrad.model import Problem, input_axes, to_written, written_output, written_param
+from convgrad.model import Problem, input_axes, written_output, written_param
+from convgrad.model import to_written as _to_written
 from convgrad.numbers import exact_text
 
 if TYPE_CHECKING:
@@ -179,6 +180,14 @@ class Result(dict[str, Any]):
             return write(self.run, fmt, explain, lang, terms, show_all, fragment)
 
 
+def to_written(arr: np.ndarray, axes: tuple[int, ...] | None, shape: tuple[int, ...]
+               ) -> np.ndarray:
+    """model.to_written, and the user's own array: a run's exact arrays are read-only (their
+    integers are kept beside them, see arith.exact), a Result's values are not."""
+    written = _to_written(arr, axes, shape)
+    return written if written.flags.writeable else written.copy()
+
+
 def _output(problem: Problem, arr: np.ndarray, step: Layer) -> np.ndarray:
     """A layer's batch-first output or its gradient as written (model.written_output): in
     the user's shapes and layout."""
@@ -280,10 +289,11 @@ def json_number(value: Any) -> int | float:
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, Fraction):
-        if value.denominator == 1:
-            return value.numerator
+        numerator, denominator = value.numerator, value.denominator
+        if denominator == 1:
+            return numerator
         try:
-            return float(value)
+            return numerator / denominator  # float(value): int division rounds correctly
         except OverflowError:
             return round(value)
     return float(value)
@@ -353,5 +363,6 @@ def _tree(value: Any, leaf: Callable[[Any], Any]) -> Any:
             return value.tolist()
         if value.ndim == 0:
             return leaf(value[()])
-        return [_tree(item, leaf) for item in value]
+        # Each entry through leaf in one pass, then nested lists of the array's shape.
+        return np.frompyfunc(leaf, 1, 1)(value).tolist()
     return leaf(value)

@@ -13,7 +13,7 @@ from typing import cast
 
 import numpy as np
 
-from convgrad.arith import Numbers, zeros
+from convgrad.arith import Numbers, positive, where, zeros
 from convgrad.layers.base import Index, Layer, Term
 from convgrad.model import Activation
 from convgrad.model import Layer as LayerSpec
@@ -22,8 +22,8 @@ from convgrad.numbers import Number, to_float
 
 def activation_forward(name: str, z: np.ndarray, slope: Number = 0) -> np.ndarray:
     """z (any shape) -> a = f(z), the same shape."""
-    if name == "relu":
-        return np.where(z > 0, z, zeros(z.shape, z))
+    if name == "relu":  # exact: picks entries of z and keeps its integers (arith.where)
+        return where(positive(z), z)
     if name == "leaky_relu":
         return np.where(z > 0, z, slope * z)
     if name == "sigmoid":
@@ -40,7 +40,7 @@ def activation_backward(name: str, z: np.ndarray, a: np.ndarray, dout: np.ndarra
     if kink:
         return dout * activation_derivative(name, z, a, slope, kink)
     if name == "relu":  # a selection, not a product: no arithmetic on exact entries
-        return np.where(z > 0, dout, zeros(dout.shape, dout))
+        return where(positive(z), dout)
     if name == "leaky_relu":
         return np.where(z > 0, dout, slope * dout)
     return dout * activation_derivative(name, z, a, slope)

@@ -28,7 +28,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar, overload
 
 import numpy as np
 
-from convgrad.arith import Numbers
+from convgrad.arith import Numbers, normalized
 from convgrad.model import Layer as LayerSpec
 from convgrad.numbers import Number, normalize
 
@@ -149,11 +149,11 @@ class Layer:
         return {}
 
     def _set_out(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
-        self.x, self.out = x, normalize(out)
+        self.x, self.out = x, normalized(out)
         return self.out
 
     def _set_dx(self, dout: np.ndarray, dx: np.ndarray) -> np.ndarray:
-        self.d_out, self.dx = dout, normalize(dx)
+        self.d_out, self.dx = dout, normalized(dx)
         return self.dx
 
 
@@ -212,7 +212,7 @@ class ParamLayer(Layer):
                 Param("b", self.b, self.bias_shape, self.db, self.b_new, "db", "b_new")]
 
     def _set_grads(self, dw: np.ndarray, db: np.ndarray) -> None:
-        self.dw, self.db = normalize(dw), normalize(db)
+        self.dw, self.db = normalized(dw), normalized(db)
 
 
 def evaluate(terms: list[Term], arrays: dict[str, np.ndarray]) -> Any:

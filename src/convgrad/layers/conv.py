@@ -17,7 +17,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convgrad import geometry
-from convgrad.arith import Numbers, divide, integers, scaled_matmul, zeros
+from convgrad.arith import Numbers, divide, integers, plus, scaled_matmul, total, zeros
 from convgrad.layers.base import Grid, Index, ParamLayer, Term
 from convgrad.model import Conv
 from convgrad.model import Layer as LayerSpec
@@ -194,8 +194,8 @@ class ConvLayer(ParamLayer):
         self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW, u)
         w_ints, w_denominator = integers(w)
         z = correlate(self.cols, w_ints, sh, dh, G, OH)
-        z = divide(z.reshape(N, F, OH, OW), w_denominator * self.cols_denominator)
-        z += self.b.reshape(1, F, 1, 1)
+        z = plus(z.reshape(N, F, OH, OW), w_denominator * self.cols_denominator,
+                 self.b.reshape(1, F, 1, 1))
         return self._set_out(x, z)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -219,7 +219,7 @@ class ConvLayer(ParamLayer):
         _, C, H, W = self.x.shape
         top, bottom, left, right = self.pad
         Hp, Wp = H + top + bottom, W + left + right
-        db = dout.sum(axis=(0, 2, 3))
+        db = total(dout, axis=(0, 2, 3))
         douts, d_denominator = integers(dout.reshape(N, G, Fg, OH * OW))
         u = self.cols.shape[2]
         dw = zeros((KH // u, G, Fg, Cg * u * KW), douts)

@@ -21,7 +21,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from convgrad import geometry
-from convgrad.arith import Numbers, zeros
+from convgrad.arith import Numbers, exact, integers, remember, zeros
 from convgrad.layers.base import Index, Layer, Term
 from convgrad.model import Layer as LayerSpec
 from convgrad.model import Pool
@@ -105,16 +105,27 @@ class PoolLayer(Layer):
             x_pad[:, :, top:top + H, left:left + W] = x
         windows = pool_windows(x_pad, self.size, self.stride, self.out_hw)
         if self.pool == "avg":
-            out = windows.sum(axis=-1) * self._shares(x)
-        elif self.ties in ("first", "last"):
+            return self._set_out(x, windows.sum(axis=-1) * self._shares(x))
+        # Exact without padding: the order of the entries is that of their integers over
+        # one denominator (arith.integers), compared without a Fraction.
+        num, den = integers(x) if x.dtype == object and x_pad is x else (None, 1)
+        keys = windows if num is None else pool_windows(num, self.size, self.stride,
+                                                         self.out_hw)
+        if self.ties in ("first", "last"):
             if self.ties == "first":
-                self.winners = np.argmax(windows, axis=-1)
+                self.winners = np.argmax(keys, axis=-1)
             else:
-                self.winners = windows.shape[-1] - 1 - np.argmax(windows[..., ::-1], axis=-1)
-            out = np.take_along_axis(windows, self.winners[..., np.newaxis], axis=-1)[..., 0]
+                self.winners = keys.shape[-1] - 1 - np.argmax(keys[..., ::-1], axis=-1)
+            picked = self.winners[..., np.newaxis]
+            out = np.take_along_axis(windows, picked, axis=-1)[..., 0]
+            if num is not None:  # the picked entries, and their integers with them
+                out = remember(out, np.take_along_axis(keys, picked, axis=-1)[..., 0], den)
         else:
-            out = windows.max(axis=-1)
-            self.tied = windows == out[..., np.newaxis]
+            top = keys.max(axis=-1)
+            self.tied = keys == top[..., np.newaxis]
+            out = windows.max(axis=-1) if num is None else \
+                remember(np.take_along_axis(windows, np.argmax(self.tied, axis=-1)[
+                    ..., np.newaxis], axis=-1)[..., 0], top, den)
             if self.ties == "split":
                 self.tie_share = reciprocals(self.tied.sum(axis=-1), x.dtype == object)
         return self._set_out(x, out)
@@ -128,25 +139,41 @@ class PoolLayer(Layer):
         N, C, H, W = self.x.shape
         top, left = self.pad[0], self.pad[2]
         padded_shape = self.padded_shape(self.x.shape)
-        dx = zeros(padded_shape, dout)
-        nothing = zeros(dout.shape, dout)
+        # Exact max pooling routes dout's integers over their one denominator (made exact
+        # once at the end), so that overlapping windows add integers, not Fractions.
+        den = None
         if self.pool == "avg":
             share = dout * self._shares(dout)
         elif self.tie_share is not None:
             share = dout * self.tie_share
+        elif dout.dtype == object:
+            share, den = integers(dout)
         else:
             share = dout
+        dx = zeros(padded_shape, share)
+        nothing = zeros(dout.shape, share)
+        # Windows apart (stride >= size) and one winner each: every cell gets one entry of
+        # dout or none, so the exact dx is those entries themselves, picked, not made again.
+        picked = zeros(padded_shape, dout) if den is not None and self.tied is None and \
+            sh >= ph and sw >= pw else None
         for k in range(ph * pw):
             p, q = divmod(k, pw)
+            cells = (..., slice(p, p + sh * (OH - 1) + 1, sh), slice(q, q + sw * (OW - 1) + 1, sw))
             if self.pool == "avg":
                 routed = share
             elif self.tied is not None:
                 routed = np.where(self.tied[..., k], share, nothing)
             else:
-                routed = np.where(self.winners == k, dout, nothing)
-            dx[..., p:p + sh * (OH - 1) + 1:sh, q:q + sw * (OW - 1) + 1:sw] += routed
+                routed = np.where(self.winners == k, share, nothing)
+                if picked is not None:
+                    picked[cells] = np.where(self.winners == k, dout, picked[cells])
+            dx[cells] += routed
         if padded_shape != self.x.shape:  # what reached the padding goes nowhere
             dx = np.ascontiguousarray(dx[:, :, top:top + H, left:left + W])
+            if picked is not None:
+                picked = np.ascontiguousarray(picked[:, :, top:top + H, left:left + W])
+        if den is not None:
+            dx = exact(dx, den) if picked is None else remember(picked, dx, den)
         return self._set_dx(dout, dx)
 
     def _shares(self, like: np.ndarray) -> Number | np.ndarray:
