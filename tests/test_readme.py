@@ -20,6 +20,7 @@ with the status of the command before it, so that `echo $?` works as in one shel
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 import shlex
@@ -140,15 +141,24 @@ def _play(block: Block, folder: Path) -> list[tuple[Command, list[str]]]:
 def _roots(block: Block) -> set[str]:
     """What a block writes or reads in the shared folder, as the first parts of the paths it
     names: a word with a `/` or a `.` in it (answers/bob.yaml, class.csv, variants/*/*.yaml),
-    or a folder some block writes with --out (variants). problems/ is read-only."""
-    if block.marker is not None:
+    or a folder some block writes with --out (variants). problems/ is read-only. A session
+    naming no path whose commands are not all convgrad's (`ls`) may read anything: `*`."""
+    if block.marker is not None:  # a file block
         words = [block.marker[1]]
     else:
         words = [w.lstrip("<>") for c in block.commands
                  for w in shlex.split(c.text, comments=True)]
-    return {w.split("/")[0] for w in words
-            if w and not w.startswith("-") and ("/" in w or "." in w or w in OUT_FOLDERS)
-            } - {"problems", ".", ".."}
+    roots = {w.split("/")[0] for w in words
+             if w and not w.startswith("-") and ("/" in w or "." in w or w in OUT_FOLDERS)
+             } - {"problems", ".", ".."}
+    if not roots and not all(c.text.startswith("convgrad ") for c in block.commands):
+        return {"*"}
+    return roots
+
+
+def _overlap(a: set[str], b: set[str]) -> bool:
+    """Whether two blocks' roots may name the same path (`*.yaml` names answers.yaml)."""
+    return any(fnmatch.fnmatchcase(x, y) or fnmatch.fnmatchcase(y, x) for x in a for y in b)
 
 
 def _write(block: Block, folder: Path) -> None:
@@ -174,7 +184,7 @@ def play(folder: Path) -> dict[int, list[tuple[Command, list[str]]]]:
     shutil.copytree(ROOT / "problems", folder / "problems")
     jobs = [b for b in BLOCKS if b in SESSIONS or (b.marker and b.marker[0] == "file")]
     roots = [_roots(b) for b in jobs]
-    waits = [{j for j in range(i) if roots[j] & roots[i]} for i in range(len(jobs))]
+    waits = [{j for j in range(i) if _overlap(roots[j], roots[i])} for i in range(len(jobs))]
     waited_for = [sum(i in w for w in waits) for i in range(len(jobs))]
     played: dict[int, list[tuple[Command, list[str]]]] = {}
     done: set[int] = set()
