@@ -138,7 +138,9 @@ def test_each_file_is_graded_against_its_own_variant(school: Class) -> None:
 
 
 def test_json_keeps_checks_fields_and_adds_the_variant(school: Class) -> None:
-    one = check(school.out / "001" / "problem.yaml", school.files[0], "--json")
+    # a folder grades the template's keys (blank.yaml's) as --require does for one problem
+    one = check(school.out / "001" / "problem.yaml", school.files[0], "--json", "--require",
+                ",".join(GRADED))
     assert one.returncode == 0, one
     many = check(school.out, *school.files, "--json")
     single, class_ = json.loads(one.stdout), json.loads(many.stdout)
@@ -231,6 +233,56 @@ def test_class_report_across_variants_against_a_hand_count(school: Class, tmp_pa
     doc = json.loads(report.read_text(encoding="utf-8"))
     assert doc["variants"] == 4 and doc["files"] == 4
     assert all(k["shape"] is not None and "shapes" not in k for k in doc["keys"])
+
+
+def test_without_points_or_require_the_templates_graded_keys_are_graded(school: Class
+                                                                       ) -> None:
+    # frank hands in his variant's whole answer key (Y, Z, A, loss ... too): only the keys
+    # the template grades (blank.yaml's dY, dW, db, dX) count, as the students were asked
+    assert list(load(school.out / "001" / "blank.yaml")) == GRADED
+    frank = school.out / "001" / "frank.yaml"
+    frank.write_text((school.out / "001" / "answers.yaml").read_text(encoding="utf-8"),
+                     encoding="utf-8")
+    try:
+        done = check(school.out, frank, "--json")
+    finally:
+        frank.unlink()
+    keys = [k["key"] for k in json.loads(done.stdout)["files"][0]["keys"] if k["graded"]]
+    assert keys == GRADED and done.returncode == 0, done
+    done = check(school.out, school.files[2])  # carol, without db: missing, so wrong
+    assert "db" in done.stdout and done.returncode == 1, done
+
+
+def test_class_report_counts_carried_forward_answers(school: Class, tmp_path: Path) -> None:
+    problem = load(school.out / "001" / "problem.yaml")
+    dy = np.array(school.keys["001"]["dY"], float)
+    dy[0, 0] += 1
+    own = solve_by_hand(problem, dy)  # gus's dW, db and dX follow from his wrong dY
+    gus = school.out / "001" / "gus.yaml"
+    gus.write_text(dump({"dY": dy, "dW": own["dW"], "db": own["db"], "dX": own["dX"]}),
+                   encoding="utf-8")
+    out = tmp_path / "class.csv"
+    try:
+        check(school.out, school.files[0], gus, "--carry-forward", "--summary",
+              "--class-report", out)
+        plain = tmp_path / "plain.csv"
+        check(school.out, school.files[0], gus, "--summary", "--class-report", plain)
+    finally:
+        gus.unlink()
+    rows = {(r["key"], r["entry"]): r for r in csv.DictReader(io.StringIO(
+        out.read_text(encoding="utf-8")))}
+    for key in ("dW", "db", "dX"):
+        moved = not np.array_equal(own[key], np.array(school.keys["001"][key], float))
+        # alice right; gus wrong where his slip moved the key, and carried forward there
+        assert rows[(key, "")]["right"] == str(2 - moved)
+        assert rows[(key, "")]["carried_forward"] == str(int(moved)), key
+        shape = np.shape(own[key])
+        for at in np.ndindex(shape) if shape else ():
+            name = f"{key}[{','.join(str(i + 1) for i in at)}]"
+            differs = own[key][at] != np.array(school.keys["001"][key], float)[at]
+            assert rows[(key, name)]["carried_forward"] == str(int(differs)), name
+    assert rows[("dY", "")]["carried_forward"] == "0"  # the slip itself is not excused
+    assert "carried_forward" not in plain.read_text(encoding="utf-8").splitlines()[0]
 
 
 # A class of two hand-made variants whose dW differ in shape: the seed worked example

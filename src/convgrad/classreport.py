@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from convgrad.grade import FileReport, Grader
 
 
+# The column of wrong answers that check --carry-forward credited.
+CARRIED_FORWARD = "carried_forward"
+
+
 @dataclass
 class Tally:
     """One key or one entry of it over the class. entry: the entry's name as check takes it
@@ -105,10 +109,17 @@ def class_report_across(groups: list[tuple[list[FileReport], Grader]], reveal: b
     kinds = list(HINT_KINDS) + sorted(seen - set(HINT_KINDS))
     if not reveal:
         kinds = [k for k in kinds if k == "wrong_shape"]
+    # --carry-forward: a wrong answer that follows from the student's own earlier slip is
+    # counted as such (the slip is counted at its own key), after the hints' kinds.
+    carried = any(r is not None and r.carried_forward for v in found.values() for r in v.values())
+    if carried:
+        kinds.append(CARRIED_FORWARD)
     for tally in keys:
         for n in sorted(found[tally.key]):
             answer, grader = found[tally.key][n], usable[n][1]
             kind = None if answer is None else answer.hint_kind(reveal)
+            if kind is None and answer is not None and answer.carried_forward:
+                kind = CARRIED_FORWARD
             if kind is None or answer is None:
                 continue
             tally.hints[kind] += 1

@@ -180,8 +180,11 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
                                "rebuilds them)")
         solver = Solver(read_text(problem), problem, exact)
         solved = solver.run(conventions)
+        # Without --points or --require, what the template graded (its blank.yaml's keys), as
+        # the students were asked: a key copied from the answer key is not graded.
+        own = require if points or require else _graded_keys(path)
         try:
-            grader = Grader(solved, tolerance, points, require, partial, solver, carry_forward)
+            grader = Grader(solved, tolerance, points, own, partial, solver, carry_forward)
         except ProblemError as exc:  # --points names an entry outside this variant's result
             raise ProblemError(f"{problem} (variant {name}): {exc}") from None
         variants[n] = Variant(name, problem, grader)
@@ -193,6 +196,21 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
         variant.files.append(index)
         reports.append(report)
     return ClassGrades(folder, [variants[n] for n in sorted(variants)], reports, skipped)
+
+
+def _graded_keys(folder: str) -> list[str] | None:
+    """The keys of the variant's blank.yaml (the template's `graded`), or None when it has
+    none that can be read (every key some file answered is graded then, as for one problem)."""
+    import yaml
+
+    try:
+        with open(os.path.join(folder, "blank.yaml"), encoding="utf-8") as stream:
+            blank = yaml.safe_load(stream)
+    except (OSError, yaml.YAMLError):
+        return None
+    if not isinstance(blank, dict) or not all(isinstance(k, str) for k in blank):
+        return None
+    return list(blank) or None
 
 
 def _plain_name(name: str) -> bool:
