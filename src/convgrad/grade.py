@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import difflib
+import functools
 import math
 import re
 import unicodedata
@@ -97,6 +98,59 @@ class Tolerance:
             return False
         return bool((diff > bound).any())
 
+    def same_all(self, given: np.ndarray, expected: np.ndarray,
+                 expected_float: np.ndarray | None = None) -> np.ndarray:
+        """`same` for every entry at once: given, expected: (...) of one shape -> a bool
+        array of that shape, each entry exactly what `same` says of it.
+
+        The tolerance and --exact decide in float64, over the whole array; an entry whose
+        float64 difference lies within a few rounding errors of the tolerance's edge (or
+        that float64 cannot hold) is decided in exact rationals by `same`, so no answer's
+        verdict depends on float64's rounding. expected_float: expected as float64, when
+        the caller keeps it (a grader compares every file with the same expected values).
+        """
+        shape = np.shape(expected)
+        g, e = np.reshape(given, -1), np.reshape(expected, -1)
+        right = np.zeros(e.shape, dtype=bool)
+        unsure = np.ones(e.shape, dtype=bool)
+        if self.mode in ("tol", "exact"):
+            gf = _floats(g)
+            ef = _floats(e) if expected_float is None else np.reshape(expected_float, -1)
+            if gf is not None and ef is not None:
+                right, unsure = (self._within(gf, ef) if self.mode == "tol"
+                                 else (right, gf == ef))
+        for i in np.flatnonzero(unsure):
+            right[i] = self.same(g[i], e[i])
+        return right.reshape(shape)
+
+    def _within(self, gf: np.ndarray, ef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The tolerance in float64: (surely right, unsure) for each entry of gf, ef: (n,).
+
+        gf and ef are the answers and expected values rounded to float64, each within half
+        an ulp (relative error u = 2^-53, or 2^-1075 below the normal range). The computed
+        difference is then within about 2u(|g| + |e|) of the true one, and the computed
+        bound atol + rtol*|e| within about 3u of its own (plus rtol times the subnormal
+        error); the margin is several times both, so an entry outside it is decided as
+        the exact comparison would decide it. Anything not finite is unsure.
+        """
+        with np.errstate(all="ignore"):
+            diff = np.abs(gf - ef)
+            bound = self.atol + self.rtol * np.abs(ef)
+            margin = (16 * _UNIT_ROUNDOFF * (np.abs(gf) + np.abs(ef) + bound)
+                      + (2 + self.rtol) * _SUBNORMAL_ERROR)
+            finite = np.isfinite(diff) & np.isfinite(bound) & np.isfinite(margin)
+            right = finite & (diff <= bound - margin)
+            wrong = finite & (diff > bound + margin)
+        return right, ~(right | wrong)
+
+    @functools.cached_property
+    def _exact_atol(self) -> Fraction:
+        return Fraction(self.atol)
+
+    @functools.cached_property
+    def _exact_rtol(self) -> Fraction:
+        return Fraction(self.rtol)
+
     def same(self, given: Number, expected: Number) -> bool:
         # In exact rationals throughout: a float is the binary value it holds, and an
         # answer such as 1e400 is compared, not overflowed.
@@ -108,7 +162,7 @@ class Tolerance:
         elif self.mode == "sig_figs":
             unit = _unit_of_sig_figs(e, self.digits)
         else:
-            return abs(g - e) <= Fraction(self.atol) + Fraction(self.rtol) * abs(e)
+            return abs(g - e) <= self._exact_atol + self._exact_rtol * abs(e)
         if _round_to(g, unit) == _round_to(e, unit):
             return True
         # A more precise answer is right when it is the expected value correctly rounded
@@ -118,6 +172,21 @@ class Tolerance:
             return False
         own_unit = Fraction(1) / Fraction(10) ** places
         return own_unit < unit and _round_to(e, own_unit) == g
+
+
+# float64's unit roundoff (half an ulp of 1), and a bound on the absolute error of rounding
+# to float64 below its normal range (half the smallest subnormal is 2^-1075), with room.
+_UNIT_ROUNDOFF = 2.0**-53
+_SUBNORMAL_ERROR = 2.0**-1070
+
+
+def _floats(values: np.ndarray) -> np.ndarray | None:
+    """values as float64, each correctly rounded (int / int and float(int) round to
+    nearest); None when one is beyond float64 (an answer of 1e400)."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (OverflowError, TypeError, ValueError):
+        return None
 
 
 def _decimal_places(value: Fraction) -> int | None:
@@ -562,6 +631,7 @@ class Grader:
         self.solver = solver
         self._alternatives: list[Alternative] | None = None
         self._hints: dict[tuple, Hint | None] = {}  # by the wrong answer (see hint)
+        self._floats: dict[str, np.ndarray | None] = {}  # expected values in float64, by key
         self.tolerance = tolerance or Tolerance()
         self.partial = partial
         # How single entries are numbered (SPEC section 7's index_base): dW[1,2], or dW[0,1].
@@ -776,22 +846,32 @@ class Grader:
             return
         result.shape_ok = True
         g = given.reshape(expected.shape)
-        same = self.tolerance.same
-        for at in np.ndindex(expected.shape):
-            if not same(g[at], expected[at]):
-                result.diffs.append(EntryDiff(tuple(i + self.base for i in at), g[at],
+        right = self.tolerance.same_all(g, expected, self._expected_float(name, index))
+        if not right.all():
+            for at in (map(tuple, np.argwhere(~right)) if right.ndim else [()]):
+                result.diffs.append(EntryDiff(tuple(int(i) + self.base for i in at), g[at],
                                               expected[at]))
         if not result.diffs:
             result.status = RIGHT
         else:
             result.hint = self.hint(name, g, expected, index)
 
+    def _expected_float(self, name: str, index: tuple[int, ...] | None) -> np.ndarray | None:
+        """Result `name` (or its entry `index`, 0-based) in float64, made once for every
+        file; None when float64 cannot hold it."""
+        if name not in self._floats:
+            self._floats[name] = _floats(self.expected[name])
+        found = self._floats[name]
+        if found is None or index is None:
+            return found
+        return np.asarray((found.reshape(1) if found.ndim == 0 else found)[index])
+
     def _all_same(self, given: np.ndarray, expected: np.ndarray) -> bool:
         # Arithmetic on a 0-d object array gives a bare number: make both arrays again.
         given, expected = np.asarray(given), np.asarray(expected)
         if self.tolerance.surely_different(given, expected):  # most hints: a quick no
             return False
-        return all(self.tolerance.same(given[i], expected[i]) for i in np.ndindex(expected.shape))
+        return bool(self.tolerance.same_all(given, expected).all())
 
     def hint(self, name: str, given: np.ndarray, expected: np.ndarray,
              index: tuple[int, ...] | None = None) -> Hint | None:

@@ -137,6 +137,13 @@ def integer_text(text: str) -> int | None:
     return None
 
 
+# The numbers of texts already read (numbers are immutable, so they are shared): a class's
+# answers files repeat the same decimals, and a dictionary look-up is many times faster
+# than building the Fraction again. Emptied when full, so it never grows without bound.
+_QUICK: dict[str, Number | None] = {}
+_QUICK_LIMIT = 1 << 16
+
+
 def quick_number(text: str) -> Number | None:
     """The number of an ASCII integer or decimal ("12", "-0.25", ".5", "1e-3"), else None.
 
@@ -144,6 +151,17 @@ def quick_number(text: str) -> Number | None:
     None sends anything else (fractions, mistakes, bounds passed) to it, which says what
     is wrong.
     """
+    try:
+        return _QUICK[text]
+    except KeyError:
+        pass
+    if len(_QUICK) >= _QUICK_LIMIT:
+        _QUICK.clear()
+    value = _QUICK[text] = _quick_number(text)
+    return value
+
+
+def _quick_number(text: str) -> Number | None:
     if len(text) > MAX_DIGITS:
         return None
     match = _DECIMAL_PARTS.fullmatch(text)
@@ -239,6 +257,9 @@ def parse_array(value: Any) -> np.ndarray:
     if isinstance(value, (list, tuple)):
         if not value:
             raise BadValue("an empty list is not a matrix")
+        plain = _plain_nested(value)
+        if plain is not None:
+            return plain
         items = []
         for i, item in enumerate(value):
             try:
@@ -260,6 +281,28 @@ def parse_array(value: Any) -> np.ndarray:
             out[i] = item[()] if item.ndim == 0 else item
         return out
     return np.array(parse_number(value), dtype=object)
+
+
+def _plain_nested(value: list | tuple) -> np.ndarray | None:
+    """A rectangular list (of lists) of ints and Fractions in lowest terms, as the reader
+    gives a matrix of numbers -> its object array, without a parse per entry; None for
+    anything else, which the general path reads (and says what is wrong with)."""
+    if all(type(v) is int or (type(v) is Fraction and v.denominator != 1) for v in value):
+        out = np.empty(len(value), dtype=object)
+        out[:] = value
+        return out
+    if not all(type(v) is list and v for v in value):
+        return None
+    rows: list[np.ndarray] = []
+    for row in value:
+        found = _plain_nested(row)
+        if found is None or (rows and found.shape != rows[0].shape):
+            return None
+        rows.append(found)
+    out = np.empty((len(rows), *rows[0].shape), dtype=object)
+    for i, found in enumerate(rows):
+        out[i] = found
+    return out
 
 
 _SPACED_SLASH = re.compile(r"\s*/\s*")
