@@ -109,19 +109,41 @@ class Tolerance:
         verdict depends on float64's rounding. expected_float: expected as float64, when
         the caller keeps it (a grader compares every file with the same expected values).
         """
-        shape = np.shape(expected)
-        g, e = np.reshape(given, -1), np.reshape(expected, -1)
-        right = np.zeros(e.shape, dtype=bool)
-        unsure = np.ones(e.shape, dtype=bool)
+        given, expected = np.asarray(given), np.asarray(expected)
+        g, e = given.reshape(-1), expected.reshape(-1)
         if self.mode in ("tol", "exact"):
             gf = _floats(g)
             ef = _floats(e) if expected_float is None else np.reshape(expected_float, -1)
             if gf is not None and ef is not None:
-                right, unsure = (self._within(gf, ef) if self.mode == "tol"
-                                 else (right, gf == ef))
-        for i in np.flatnonzero(unsure):
-            right[i] = self.same(g[i], e[i])
-        return right.reshape(shape)
+                if self.mode == "tol":
+                    right, unsure = self._within(gf, ef)
+                else:  # equal values round to equal floats: only those may be equal
+                    right, unsure = np.zeros(e.shape, dtype=bool), gf == ef
+                if unsure.any():
+                    for i in np.flatnonzero(unsure):
+                        right[i] = self.same(g[i], e[i])
+                return right.reshape(expected.shape)
+        return np.fromiter((self.same(a, b) for a, b in zip(g, e, strict=True)), bool,
+                           e.size).reshape(expected.shape)
+
+    def same_each(self, pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+                  ) -> list[np.ndarray]:
+        """same_all for each (given, expected, expected_float) of one shape, in one pass
+        over all of them together (a file's keys)."""
+        if len(pairs) < 2:
+            return [self.same_all(*pair) for pair in pairs]
+        floats = [pair[2] for pair in pairs]
+        right = self.same_all(
+            np.concatenate([np.reshape(pair[0], -1) for pair in pairs]),
+            np.concatenate([np.reshape(pair[1], -1) for pair in pairs]),
+            None if any(f is None for f in floats)
+            else np.concatenate([np.reshape(f, -1) for f in floats]))  # type: ignore[arg-type]
+        found, start = [], 0
+        for _, expected, _ in pairs:
+            end = start + np.size(expected)
+            found.append(right[start:end].reshape(np.shape(expected)))
+            start = end
+        return found
 
     def _within(self, gf: np.ndarray, ef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The tolerance in float64: (surely right, unsure) for each entry of gf, ef: (n,).
@@ -131,16 +153,19 @@ class Tolerance:
         difference is then within about 2u(|g| + |e|) of the true one, and the computed
         bound atol + rtol*|e| within about 3u of its own (plus rtol times the subnormal
         error); the margin is several times both, so an entry outside it is decided as
-        the exact comparison would decide it. Anything not finite is unsure.
+        the exact comparison would decide it. An entry whose margin is not finite (its
+        values near float64's largest) is unsure; where the margin is finite, so are the
+        difference and the bound, which are no larger.
         """
-        with np.errstate(all="ignore"):
+        with np.errstate(over="ignore", invalid="ignore"):
+            size = np.abs(ef)
+            bound = self.atol + self.rtol * size
             diff = np.abs(gf - ef)
-            bound = self.atol + self.rtol * np.abs(ef)
-            margin = (16 * _UNIT_ROUNDOFF * (np.abs(gf) + np.abs(ef) + bound)
+            margin = ((np.abs(gf) + size + bound) * (16 * _UNIT_ROUNDOFF)
                       + (2 + self.rtol) * _SUBNORMAL_ERROR)
-            finite = np.isfinite(diff) & np.isfinite(bound) & np.isfinite(margin)
-            right = finite & (diff <= bound - margin)
-            wrong = finite & (diff > bound + margin)
+            finite = np.isfinite(margin)
+            right = (diff <= bound - margin) & finite
+            wrong = (diff > bound + margin) & finite
         return right, ~(right | wrong)
 
     @functools.cached_property
@@ -203,6 +228,8 @@ def _ordinal(n: int) -> str:
 
 
 def _rational(value: Any) -> Fraction:
+    if type(value) is Fraction:  # immutable: no copy needed
+        return value
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
     return Fraction(value)
@@ -485,6 +512,7 @@ _KEY = re.compile(r"^\s*((?:steps\s*\[\s*[0-9]+\s*\]\s*\.\s*)?[A-Za-z_][\w.]*?)\
                   r"(?:\[\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*\])?\s*$")
 
 
+@functools.lru_cache(maxsize=4096)  # every file of a class names the same keys
 def split_key(text: str) -> tuple[str, tuple[int, ...] | None] | None:
     """"dW[1, 2]" -> ("dW", (1, 2)) (1-based); "loss" -> ("loss", None); None if not a key."""
     match = _KEY.match(text)
@@ -685,7 +713,7 @@ class Grader:
         source = "<stdin>" if path == "-" else path
         try:
             text = reader.read_text(path)
-            data, lines = reader.load_yaml(text, source) if text.strip() else (None, {})
+            data, lines = reader.load_answers(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
             return self._unusable(source, str(exc))
         # Only a file with non-ASCII text can hold a digit convgrad does not read.
@@ -728,10 +756,12 @@ class Grader:
         except ProblemError as exc:
             return self._unusable(source, str(exc))
         report = FileReport(source, unanswered=[k for k in self.top_keys if k not in answers])
+        verdicts = self._verdicts(answers)
         if self.graded is None:
-            report.keys = [self._grade(answer, 1.0) for answer in answers.values()]
+            report.keys = [self._grade(answer, 1.0, verdicts.get(answer.key))
+                           for answer in answers.values()]
         else:
-            report.keys = [self._grade_named(key, points, answers)
+            report.keys = [self._grade_named(key, points, answers, verdicts)
                            for key, points in self.graded.items()]
             report.keys += [KeyResult(key, 0.0, NOT_GRADED, given=answer.given,
                                       line=answer.line)
@@ -790,22 +820,41 @@ class Grader:
                        None if index is None else tuple(i - self.base for i in index), given,
                        line)
 
-    def _grade(self, answer: _Answer, points: float) -> KeyResult:
+    def _expected_of(self, answer: _Answer) -> np.ndarray:
         expected = self.expected[answer.name]
-        if answer.index is not None:
-            expected = np.asarray((expected.reshape(1) if expected.ndim == 0
-                                   else expected)[answer.index])
-        result = KeyResult(answer.key, points, given=answer.given, expected=expected,
-                           partial=self.partial, line=answer.line)
-        self.compare(result, answer.name, answer.index)
+        if answer.index is None:
+            return expected
+        return np.asarray((expected.reshape(1) if expected.ndim == 0 else expected)[
+            answer.index])
+
+    def _verdicts(self, answers: dict[str, _Answer]) -> dict[str, np.ndarray]:
+        """By answer key, which entries are right, for every answer of the expected shape:
+        one float64 pass over the whole file (Tolerance.same_each), not one per key."""
+        keys, pairs = [], []
+        for answer in answers.values():
+            expected = self._expected_of(answer)
+            if _same_shape(answer.given.shape, expected.shape):
+                keys.append(answer.key)
+                pairs.append((answer.given.reshape(expected.shape), expected,
+                              self._expected_float(answer.name, answer.index)))
+        return dict(zip(keys, self.tolerance.same_each(pairs), strict=True))
+
+    def _grade(self, answer: _Answer, points: float, right: np.ndarray | None = None
+               ) -> KeyResult:
+        """right: which entries are right, when already decided (_verdicts)."""
+        result = KeyResult(answer.key, points, given=answer.given,
+                           expected=self._expected_of(answer), partial=self.partial,
+                           line=answer.line)
+        self.compare(result, answer.name, answer.index, right)
         return result
 
-    def _grade_named(self, key: str, points: float, answers: dict[str, _Answer]) -> KeyResult:
+    def _grade_named(self, key: str, points: float, answers: dict[str, _Answer],
+                     verdicts: dict[str, np.ndarray] | None = None) -> KeyResult:
         """A key of the graded set: the file's own answer to it; for an entry without one,
         the entry of the file's whole matrix; else missing. An entry never answers the
         whole matrix."""
         if key in answers:
-            return self._grade(answers[key], points)
+            return self._grade(answers[key], points, (verdicts or {}).get(key))
         name, index = split_key(key) or (key, None)
         if index is None or name not in answers:
             return KeyResult(key, points, MISSING, partial=self.partial)
@@ -827,12 +876,13 @@ class Grader:
         self.compare(result, name, position)
         return result
 
-    def compare(self, result: KeyResult, name: str, index: tuple[int, ...] | None = None
-                ) -> None:
+    def compare(self, result: KeyResult, name: str, index: tuple[int, ...] | None = None,
+                right: np.ndarray | None = None) -> None:
         """Grade result.given against result.expected (result `name`, or its entry `index`,
-        0-based): right, or wrong with the entries that differ and a hint."""
+        0-based): right, or wrong with the entries that differ and a hint. right: which
+        entries are right, when already decided (in expected's shape)."""
         given, expected = result.given, result.expected
-        if squeezed(given.shape) != squeezed(expected.shape):
+        if not _same_shape(given.shape, expected.shape):
             g2, e2 = np.squeeze(given), np.squeeze(expected)
             shape = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the answer is "
                      f"{_shape_words(given.shape)}")
@@ -846,15 +896,19 @@ class Grader:
             return
         result.shape_ok = True
         g = given.reshape(expected.shape)
-        right = self.tolerance.same_all(g, expected, self._expected_float(name, index))
+        if right is None:
+            right = self.tolerance.same_all(g, expected, self._expected_float(name, index))
+        wrong: list[tuple[int, ...]] = []
         if not right.all():
-            for at in (map(tuple, np.argwhere(~right)) if right.ndim else [()]):
-                result.diffs.append(EntryDiff(tuple(int(i) + self.base for i in at), g[at],
-                                              expected[at]))
+            wrong = [tuple(int(i) for i in at) for at in np.argwhere(~right)] if right.ndim \
+                else [()]
+        for at in wrong:
+            result.diffs.append(EntryDiff(tuple(i + self.base for i in at), g[at],
+                                          expected[at]))
         if not result.diffs:
             result.status = RIGHT
         else:
-            result.hint = self.hint(name, g, expected, index)
+            result.hint = self.hint(name, g, expected, index, wrong[0])
 
     def _expected_float(self, name: str, index: tuple[int, ...] | None) -> np.ndarray | None:
         """Result `name` (or its entry `index`, 0-based) in float64, made once for every
@@ -866,26 +920,36 @@ class Grader:
             return found
         return np.asarray((found.reshape(1) if found.ndim == 0 else found)[index])
 
-    def _all_same(self, given: np.ndarray, expected: np.ndarray) -> bool:
+    def _all_same(self, given: np.ndarray, expected: np.ndarray,
+                  probe: tuple[int, ...] | None = None) -> bool:
+        """Every entry of given is the same as expected's (same shapes). probe: an entry
+        to try first, alone (where the answer is wrong, most alternatives differ too)."""
         # Arithmetic on a 0-d object array gives a bare number: make both arrays again.
         given, expected = np.asarray(given), np.asarray(expected)
+        if probe is not None and not self.tolerance.same(given[probe], expected[probe]):
+            return False
         if self.tolerance.surely_different(given, expected):  # most hints: a quick no
             return False
         return bool(self.tolerance.same_all(given, expected).all())
 
     def hint(self, name: str, given: np.ndarray, expected: np.ndarray,
-             index: tuple[int, ...] | None = None) -> Hint | None:
+             index: tuple[int, ...] | None = None, wrong: tuple[int, ...] | None = None
+             ) -> Hint | None:
         """What the mistake looks like: a sign, a transpose, the result under another
         convention, profile or loss, a rotated kernel, zeros, a factor, rounding. The same
-        wrong answer (a class often shares its mistakes) is looked into once."""
+        wrong answer (a class often shares its mistakes) is looked into once. wrong: an
+        entry (0-based, in expected's shape) where given is not expected's."""
         key = (name, index, given.shape, tuple(str(v) for v in np.asarray(given).flat))
         if key not in self._hints:
-            self._hints[key] = self._hint(name, given, expected, index)
+            self._hints[key] = self._hint(name, given, expected, index, wrong)
         return self._hints[key]
 
     def _hint(self, name: str, given: np.ndarray, expected: np.ndarray,
-              index: tuple[int, ...] | None) -> Hint | None:
-        if self._all_same(-given, expected):
+              index: tuple[int, ...] | None, wrong: tuple[int, ...] | None = None
+              ) -> Hint | None:
+        # The sign: tried at the wrong entry alone first (negating the whole answer costs)
+        if (wrong is None or self.tolerance.same(-given[wrong], expected[wrong])) and \
+                self._all_same(-given, expected):
             return Hint("sign", "the sign is wrong everywhere")
         # a 1 x n answer (a dense layer's dW with one output) cannot be a transpose of itself
         if expected.ndim == 2 and given.T.shape == expected.shape and \
@@ -895,7 +959,7 @@ class Grader:
         for alternative in self.alternatives():
             other = alternative.answer(name, expected, index)
             if other is not None and other.shape == expected.shape and \
-                    self._all_same(given, other):
+                    self._all_same(given, other, wrong):
                 return Hint(alternative.kind, alternative.text.replace("{name}", name))
         ratio = _common_ratio(given, expected)
         if ratio == 0:
@@ -910,11 +974,9 @@ class Grader:
         if self.tolerance.mode == "tol":
             # Two numbers that round alike at N decimals are closer than 10^-N: only the
             # decimals below the largest difference need trying.
-            gap = max(abs(_rational(given[i]) - _rational(expected[i]))
-                      for i in np.ndindex(expected.shape))
+            gap = _gap_at_most(given, expected)
             for digits in range(8, 0, -1):  # the most decimals it is right to
-                if gap < Fraction(1, 10**digits) and \
-                        self._all_same_rounded(given, expected, digits):
+                if gap(digits) and self._all_same_rounded(given, expected, digits):
                     return Hint("decimals", f"right to {digits} decimal"
                                             f"{'s' if digits > 1 else ''}, not within the "
                                             "tolerance", note=f"--decimals {digits} accepts it")
@@ -1068,6 +1130,12 @@ _ROTATED = Alternative("rotated", "the answer is {name} rotated 180 degrees (was
                                   "flipped?)", _rotated)
 
 
+@functools.lru_cache(maxsize=1024)  # a class's files hold the same few shapes
+def _same_shape(given: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    """The answer's shape matches: equal after dropping length-1 axes (SPEC section 3)."""
+    return squeezed(given) == squeezed(expected)
+
+
 def _did_you_mean(word: str, choices: list[str]) -> str:
     entry = re.fullmatch(r"([A-Za-z_][\w.]*?)(\d+)", word)  # dw11: an entry without brackets
     if entry:
@@ -1103,8 +1171,35 @@ def _float_or_exact(value: Fraction) -> Number:
         return value
 
 
+def _gap_at_most(given: np.ndarray, expected: np.ndarray) -> Callable[[int], bool]:
+    """A test of digits: may every entry of given be closer than 10^-digits to expected's?
+    False only when surely not (decided in float64 with a margin for its rounding, or
+    exactly when float64 cannot hold the values); True asks the exact rounding rule."""
+    gf, ef = _floats(given), _floats(expected)
+    if gf is None or ef is None or gf.size == 0:
+        gap = max(abs(_rational(given[i]) - _rational(expected[i]))
+                  for i in np.ndindex(expected.shape))
+        return lambda digits: gap < Fraction(1, 10**digits)
+    with np.errstate(over="ignore", invalid="ignore"):
+        slack = 16 * _UNIT_ROUNDOFF * float(np.max(np.abs(gf) + np.abs(ef))) + 2.0**-1000
+        low = float(np.max(np.abs(gf - ef))) - slack  # at most the exact largest difference
+    if not math.isfinite(low):
+        return lambda digits: True
+    return lambda digits: low < 10.0**-digits * (1 + 1e-9)
+
+
 def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Fraction | None:
     """given / expected when it is the same for every entry (zeros must match zeros)."""
+    gf, ef = _floats(given), _floats(expected)
+    if gf is not None and ef is not None:
+        # A quick no: two ratios, each within a few rounding errors in float64 (normal
+        # values only), that differ by far more than the exact rule's 10^-9.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            normal = (np.abs(gf) > 2.0**-1000) & (np.abs(ef) > 2.0**-1000)
+            ratios = gf[normal] / ef[normal]
+            ratios = ratios[np.isfinite(ratios) & (np.abs(ratios) > 2.0**-1000)]
+        if ratios.size > 1 and np.ptp(ratios) > 1e-6 * np.max(np.abs(ratios)):
+            return None
     ratio: Fraction | None = None
     for index in np.ndindex(expected.shape):
         g, e = given[index], expected[index]

@@ -283,25 +283,24 @@ def parse_array(value: Any) -> np.ndarray:
     return np.array(parse_number(value), dtype=object)
 
 
+_PLAIN_TYPES = {int, Fraction}
+
+
 def _plain_nested(value: list | tuple) -> np.ndarray | None:
     """A rectangular list (of lists) of ints and Fractions in lowest terms, as the reader
     gives a matrix of numbers -> its object array, without a parse per entry; None for
     anything else, which the general path reads (and says what is wrong with)."""
-    if all(type(v) is int or (type(v) is Fraction and v.denominator != 1) for v in value):
-        out = np.empty(len(value), dtype=object)
-        out[:] = value
-        return out
-    if not all(type(v) is list and v for v in value):
+    try:
+        out = np.array(value, dtype=object)
+    except ValueError:  # ragged
         return None
-    rows: list[np.ndarray] = []
-    for row in value:
-        found = _plain_nested(row)
-        if found is None or (rows and found.shape != rows[0].shape):
-            return None
-        rows.append(found)
-    out = np.empty((len(rows), *rows[0].shape), dtype=object)
-    for i, found in enumerate(rows):
-        out[i] = found
+    if out.size == 0:
+        return None
+    types = set(map(type, out.flat))  # bool is not int here: True is no number
+    if not types <= _PLAIN_TYPES:
+        return None
+    if Fraction in types and any(type(v) is Fraction and v.denominator == 1 for v in out.flat):
+        return None  # 4/2 is the int 2: the general path makes it one
     return out
 
 
@@ -313,7 +312,10 @@ _LONG_INTEGER = re.compile(r"[0-9]{19}")
 
 
 def _parse_matrix_text(text: str) -> np.ndarray:
-    text = _SPACED_SLASH.sub("/", text.translate(_AS_ASCII))  # "1 / 3" is one entry
+    if not text.isascii():  # the table maps only characters beyond ASCII
+        text = text.translate(_AS_ASCII)
+    if "/" in text:
+        text = _SPACED_SLASH.sub("/", text)  # "1 / 3" is one entry
     if len(text) > 1000 and _INTEGERS_ONLY.fullmatch(text):
         fast = _parse_integer_matrix(text)
         if fast is not None:
@@ -323,11 +325,14 @@ def _parse_matrix_text(text: str) -> np.ndarray:
     if not rows:
         raise BadValue("an empty string is not a matrix")
     parsed = []
+    known = _QUICK.get
     for i, row in enumerate(rows):
         entries = [e for e in _ENTRY_SPLIT.split(row) if e]
         values = []
         for j, entry in enumerate(entries):
-            value = quick_number(entry)
+            value = known(entry)  # most entries: a number read before
+            if value is None:
+                value = quick_number(entry)
             if value is not None:
                 values.append(value)
                 continue
