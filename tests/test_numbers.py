@@ -193,3 +193,38 @@ def test_exact_decimal_is_the_rational_it_spells():
     for text in ["1_0", "٣", "1.2.3", "0x10"]:
         with pytest.raises(BadValue, match="not a number"):
             exact_decimal(text)
+
+
+@pytest.mark.parametrize("value, expected", [
+    ([1, Fraction(1, 2), -3], [1, Fraction(1, 2), -3]),
+    ([[1, Fraction(-3, 4)], [2**70, 0]], [[1, Fraction(-3, 4)], [2**70, 0]]),
+    ([[[1, 2]], [[3, Fraction(5, 2)]]], [[[1, 2]], [[3, Fraction(5, 2)]]]),
+    ([Fraction(4, 2), 1.5], [2, Fraction(3, 2)]),            # the general path, same values
+    ([[1, "1/2"], [0.25, 3]], [[1, Fraction(1, 2)], [Fraction(1, 4), 3]]),
+])
+def test_lists_of_numbers_read_as_written(value, expected):
+    # A list of ints and Fractions takes a path without a parse per entry: the same array,
+    # ints as ints (never a Fraction with denominator 1).
+    got = parse_array(value)
+    assert got.dtype == object and got.shape == np.shape(np.array(expected, dtype=object))
+    assert [(v, type(v)) for v in got.flat] == \
+        [(v, type(v)) for v in np.array(expected, dtype=object).flat]
+
+
+@pytest.mark.parametrize("value, where", [
+    ([[1, 2], [3]], (1,)), ([1, True], (1,)), ([[1, 2], [3, None]], (1, 1)),
+    ([[1, 2], 3], (1,)), ([[1, 2], []], (1,)),
+])
+def test_lists_that_are_not_matrices_say_where(value, where):
+    with pytest.raises(BadValue) as info:
+        parse_array(value)
+    assert info.value.path == where
+
+
+def test_decimals_read_again_are_the_same_numbers():
+    # The second reading of a text comes from a cache: the same value, and a number not read
+    # quickly stays None (for the careful parse to say why).
+    for text, value in (("0.424375", Fraction(424375, 10**6)), ("-12", -12), ("1e3", 1000),
+                        ("x", None), ("1/3", None)):
+        assert quick_number(text) == value and quick_number(text) == value
+        assert type(quick_number(text)) is type(value)

@@ -18,7 +18,13 @@ import numpy as np
 import pytest
 
 import convgrad
+from convgrad.errors import ProblemError
 from convgrad.reader import problem_from_dict, problem_from_text
+
+pytest.importorskip("hypothesis")
+
+from hypothesis import event, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
 
 # SPEC section 1's problem, as written there; check figures from SPEC section 2.
 SEED_YAML = textwrap.dedent("""\
@@ -1450,3 +1456,109 @@ def test_characters_refused_are_exactly_those_yaml_does_not_allow():
 
     for cp in [*range(0x3000), *range(0xD700, 0x10100), 0x1F600, 0x10FFFF]:
         assert (_NOT_YAML_TEXT.search(chr(cp)) is None) == printable(cp), hex(cp)
+
+
+# --- answers files read without the YAML parser -----------------------------------------
+
+def _typed(value):
+    """A value with the type of every number, so that 1 and Fraction(1) differ."""
+    if isinstance(value, dict):
+        return {k: _typed(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_typed(v) for v in value]
+    return (type(value), value)
+
+
+_USUAL_KEYS = ["dW", "db", "loss", "dX", "dW[1,2]", "dW[1, 2]", "conv1.dW"]
+_ODD_KEYS = ["steps[1].loss", "true", "x y", "dW ", "<<", "?dW", "-dW", "dW[]"]
+_USUAL_VALUES = ["0", "23", "-0", "+1", ".5", "1.", "-2.50", "1e5", "1E-3", "0." + "3" * 30,
+                 "'1 2; 3 4'", "'0.5'", "'a # b'", "[1, 2]", "[[1, .5], [2, -3]]",
+                 "[[1, 0.25], [2.5e-1, 3]]", "[1e5, -0.0]", "[]", "[[]]", "[ 1 ,2 ]",
+                 "1e999999", "9" * 1200, "[" + "9" * 1200 + "]", "[1e999999]"]
+_ODD_VALUES = ["010", "0x1f", "0o17", "1_000", "'it''s'", '"1/3"', "[1, 2,]", "[01]", "[-]",
+               "[1 2]", "[" * 40 + "1" + "]" * 40, "[NaN]", "null", "~", "true", "yes",
+               "&a 1", "*a", "!!int 3", "1 # note", "", " ", ".inf", "1:30", "- 1", "a: 1"]
+
+
+def _pick(draw, usual, odd):
+    return draw(st.sampled_from(odd if draw(st.integers(0, 9)) == 0 else usual))
+
+
+@st.composite
+def answers_texts(draw):
+    lines = []
+    keys = draw(st.permutations(_USUAL_KEYS))  # a key twice: now and then, as an odd key
+    for k in range(draw(st.integers(1, 5))):
+        key = _pick(draw, [keys[k]], _ODD_KEYS + _USUAL_KEYS)
+        if draw(st.booleans()):
+            lines.append(f"{key}: {_pick(draw, _USUAL_VALUES, _ODD_VALUES)}")
+        else:
+            lines.append(f"{key}:")
+            indent = " " * draw(st.sampled_from([2, 4]))
+            for _ in range(draw(st.integers(0, 3))):
+                if draw(st.integers(0, 9)) == 0:
+                    indent = " " * draw(st.sampled_from([0, 1, 3]))
+                lines.append(f"{indent}- {_pick(draw, _USUAL_VALUES, _ODD_VALUES)}")
+        if draw(st.integers(0, 9)) == 0:
+            lines.append(draw(st.sampled_from(["", "   ", "# c", "---", "\t- 1", "  7"])))
+    return "\n".join(lines) + draw(st.sampled_from(["\n", "", "\n\n"]))
+
+
+@settings(max_examples=600, deadline=None, database=None, derandomize=True)
+@given(text=answers_texts())
+def test_answers_read_without_the_parser_are_what_the_parser_reads(text):
+    from convgrad.reader import _simple_answers, load_answers, load_yaml
+
+    simple = _simple_answers(text)
+    event("read without the parser" if simple is not None else "read by the parser")
+    try:
+        data, lines = load_yaml(text, "a.yaml")
+    except ProblemError:
+        assert simple is None  # an error is load_yaml's to say
+        with pytest.raises(ProblemError):
+            load_answers(text, "a.yaml")
+        return
+    if simple is not None:
+        assert _typed(simple[0]) == _typed(data)
+        assert simple[1] == lines
+    found = load_answers(text, "a.yaml")
+    assert _typed(found[0]) == _typed(data) and found[1] == lines
+
+
+def test_usual_answers_are_read_without_the_parser():
+    from convgrad.reader import _simple_answers
+
+    text = ("loss: 2.3400914\ndY:\n  - [[0.424375, 0.4], [0.10875, 0.249375]]\n"
+            "dW:\n  - '0.793063 -0.945031; 1 2'\ndb: [1.1825, 1.221875]\ndW[1,2]: 41\n")
+    found = _simple_answers(text)
+    assert found is not None
+    data, lines = found
+    assert data["loss"] == Fraction(23400914, 10**7)
+    assert data["dY"] == [[[Fraction(424375, 10**6), Fraction(2, 5)],
+                           [Fraction(10875, 10**5), Fraction(249375, 10**6)]]]
+    assert data["dW"] == ["0.793063 -0.945031; 1 2"] and data["dW[1,2]"] == 41
+    assert lines[("loss",)] == 1 and lines[("dY",)] == 2 and lines[("dY", 0)] == 3
+    assert lines[("dW[1,2]",)] == 7
+
+
+@pytest.mark.parametrize("text", [
+    "dW:\n  - 1\n   - 2\n",          # deeper: the parser reads '1 - 2', one string
+    "dW:\n  - 1\n - 2\n",            # shallower: not YAML
+    "dW:\n    - 1\n  - 2\n",
+    "db:\nloss: 3\n",                # db is null
+    "db: 1\ndb: 2\n",                # given twice
+    "db: 1 # a note\n", "db: [1, 2,]\n", "db: [010]\n", "db: '1/3'\ndW: \"1\"\n",
+    "db:\n\t- 1\n", "db: 1\r\n", "loss: 2.5\n  7\n", "--- \ndb: 1\n",
+])
+def test_other_forms_are_left_to_the_parser(text):
+    from convgrad.reader import _simple_answers, load_answers, load_yaml
+
+    assert _simple_answers(text) is None
+    try:
+        expected = load_yaml(text, "a.yaml")
+    except ProblemError:
+        with pytest.raises(ProblemError):
+            load_answers(text, "a.yaml")
+        return
+    found = load_answers(text, "a.yaml")
+    assert _typed(found[0]) == _typed(expected[0]) and found[1] == expected[1]

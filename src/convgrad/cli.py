@@ -779,11 +779,11 @@ def _check_outputs(options: CheckOptions) -> None:
 
 
 def _check_class_report(options: CheckOptions) -> None:
-    from convgrad.render.class_report import format_of
-
     path = options.class_report
     if path is None:
         return
+    from convgrad.render.class_report import format_of
+
     if not path.strip() or path == "-":
         raise ProblemError(f"--class-report needs the path of a file to write, not '{path}'; "
                            "give for example class.html, class.csv or class.json")

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import difflib
+import functools
 import math
 import re
 import unicodedata
@@ -112,6 +113,84 @@ class Tolerance:
             return False
         return bool((diff > bound).any())
 
+    def same_all(self, given: np.ndarray, expected: np.ndarray,
+                 expected_float: np.ndarray | None = None) -> np.ndarray:
+        """`same` for every entry at once: given, expected: (...) of one shape -> a bool
+        array of that shape, each entry exactly what `same` says of it.
+
+        The tolerance and --exact decide in float64, over the whole array; an entry whose
+        float64 difference lies within a few rounding errors of the tolerance's edge (or
+        that float64 cannot hold) is decided in exact rationals by `same`, so no answer's
+        verdict depends on float64's rounding. expected_float: expected as float64, when
+        the caller keeps it (a grader compares every file with the same expected values).
+        """
+        given, expected = np.asarray(given), np.asarray(expected)
+        g, e = given.reshape(-1), expected.reshape(-1)
+        if self.mode in ("tol", "exact"):
+            gf = _floats(g)
+            ef = _floats(e) if expected_float is None else np.reshape(expected_float, -1)
+            if gf is not None and ef is not None:
+                if self.mode == "tol":
+                    right, unsure = self._within(gf, ef)
+                else:  # equal values round to equal floats: only those may be equal
+                    right, unsure = np.zeros(e.shape, dtype=bool), gf == ef
+                if unsure.any():
+                    for i in np.flatnonzero(unsure):
+                        right[i] = self.same(g[i], e[i])
+                return right.reshape(expected.shape)
+        return np.fromiter((self.same(a, b) for a, b in zip(g, e, strict=True)), bool,
+                           e.size).reshape(expected.shape)
+
+    def same_each(self, pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]]
+                  ) -> list[np.ndarray]:
+        """same_all for each (given, expected, expected_float) of one shape, in one pass
+        over all of them together (a file's keys)."""
+        if len(pairs) < 2:
+            return [self.same_all(*pair) for pair in pairs]
+        floats = [pair[2] for pair in pairs]
+        right = self.same_all(
+            np.concatenate([np.reshape(pair[0], -1) for pair in pairs]),
+            np.concatenate([np.reshape(pair[1], -1) for pair in pairs]),
+            None if any(f is None for f in floats)
+            else np.concatenate([np.reshape(f, -1) for f in floats]))  # type: ignore[arg-type]
+        found, start = [], 0
+        for _, expected, _ in pairs:
+            end = start + np.size(expected)
+            found.append(right[start:end].reshape(np.shape(expected)))
+            start = end
+        return found
+
+    def _within(self, gf: np.ndarray, ef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The tolerance in float64: (surely right, unsure) for each entry of gf, ef: (n,).
+
+        gf and ef are the answers and expected values rounded to float64, each within half
+        an ulp (relative error u = 2^-53, or 2^-1075 below the normal range). The computed
+        difference is then within about 2u(|g| + |e|) of the true one, and the computed
+        bound atol + rtol*|e| within about 3u of its own (plus rtol times the subnormal
+        error); the margin is several times both, so an entry outside it is decided as
+        the exact comparison would decide it. An entry whose margin is not finite (its
+        values near float64's largest) is unsure; where the margin is finite, so are the
+        difference and the bound, which are no larger.
+        """
+        with np.errstate(over="ignore", invalid="ignore"):
+            size = np.abs(ef)
+            bound = self.atol + self.rtol * size
+            diff = np.abs(gf - ef)
+            margin = ((np.abs(gf) + size + bound) * (16 * _UNIT_ROUNDOFF)
+                      + (2 + self.rtol) * _SUBNORMAL_ERROR)
+            finite = np.isfinite(margin)
+            right = (diff <= bound - margin) & finite
+            wrong = (diff > bound + margin) & finite
+        return right, ~(right | wrong)
+
+    @functools.cached_property
+    def _exact_atol(self) -> Fraction:
+        return Fraction(self.atol)
+
+    @functools.cached_property
+    def _exact_rtol(self) -> Fraction:
+        return Fraction(self.rtol)
+
     def same(self, given: Number, expected: Number) -> bool:
         # In exact rationals throughout: a float is the binary value it holds, and an
         # answer such as 1e400 is compared, not overflowed.
@@ -123,7 +202,7 @@ class Tolerance:
         elif self.mode == "sig_figs":
             unit = _unit_of_sig_figs(e, self.digits)
         else:
-            return abs(g - e) <= Fraction(self.atol) + Fraction(self.rtol) * abs(e)
+            return abs(g - e) <= self._exact_atol + self._exact_rtol * abs(e)
         if _round_to(g, unit) == _round_to(e, unit):
             return True
         # A more precise answer is right when it is the expected value correctly rounded
@@ -133,6 +212,21 @@ class Tolerance:
             return False
         own_unit = Fraction(1) / Fraction(10) ** places
         return own_unit < unit and _round_to(e, own_unit) == g
+
+
+# float64's unit roundoff (half an ulp of 1), and a bound on the absolute error of rounding
+# to float64 below its normal range (half the smallest subnormal is 2^-1075), with room.
+_UNIT_ROUNDOFF = 2.0**-53
+_SUBNORMAL_ERROR = 2.0**-1070
+
+
+def _floats(values: np.ndarray) -> np.ndarray | None:
+    """values as float64, each correctly rounded (int / int and float(int) round to
+    nearest); None when one is beyond float64 (an answer of 1e400)."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (OverflowError, TypeError, ValueError):
+        return None
 
 
 def _decimal_places(value: Fraction) -> int | None:
@@ -149,6 +243,8 @@ def _ordinal(n: int) -> str:
 
 
 def _rational(value: Any) -> Fraction:
+    if type(value) is Fraction:  # immutable: no copy needed
+        return value
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
     return Fraction(value)
@@ -434,6 +530,7 @@ _KEY = re.compile(r"^\s*((?:steps\s*\[\s*[0-9]+\s*\]\s*\.\s*)?[A-Za-z_][\w.]*?)\
                   r"(?:\[\s*([0-9]+(?:\s*,\s*[0-9]+)*)\s*\])?\s*$")
 
 
+@functools.lru_cache(maxsize=4096)  # every file of a class names the same keys
 def split_key(text: str) -> tuple[str, tuple[int, ...] | None] | None:
     """"dW[1, 2]" -> ("dW", (1, 2)) (1-based); "loss" -> ("loss", None); None if not a key."""
     match = _KEY.match(text)
@@ -580,6 +677,7 @@ class Grader:
         self.solver = solver
         self._alternatives: list[Alternative] | None = None
         self._hints: dict[tuple, Hint | None] = {}  # by the wrong answer (see hint)
+        self._floats: dict[str, np.ndarray | None] = {}  # expected values in float64, by key
         self.tolerance = tolerance or Tolerance()
         self.partial = partial
         # How single entries are numbered (SPEC section 7's index_base): dW[1,2], or dW[0,1].
@@ -633,7 +731,7 @@ class Grader:
         source = "<stdin>" if path == "-" else path
         try:
             text = reader.read_text(path)
-            data, lines = reader.load_yaml(text, source) if text.strip() else (None, {})
+            data, lines = reader.load_answers(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
             return self._unusable(source, str(exc))
         # Only a file with non-ASCII text can hold a digit convgrad does not read.
@@ -676,10 +774,12 @@ class Grader:
         except ProblemError as exc:
             return self._unusable(source, str(exc))
         report = FileReport(source, unanswered=[k for k in self.top_keys if k not in answers])
+        verdicts = self._verdicts(answers)
         if self.graded is None:
-            report.keys = [self._grade(answer, 1.0) for answer in answers.values()]
+            report.keys = [self._grade(answer, 1.0, verdicts.get(answer.key))
+                           for answer in answers.values()]
         else:
-            report.keys = [self._grade_named(key, points, answers)
+            report.keys = [self._grade_named(key, points, answers, verdicts)
                            for key, points in self.graded.items()]
             report.keys += [KeyResult(key, 0.0, NOT_GRADED, given=answer.given,
                                       line=answer.line)
@@ -767,22 +867,41 @@ class Grader:
                        None if index is None else tuple(i - self.base for i in index), given,
                        line)
 
-    def _grade(self, answer: _Answer, points: float) -> KeyResult:
+    def _expected_of(self, answer: _Answer) -> np.ndarray:
         expected = self.expected[answer.name]
-        if answer.index is not None:
-            expected = np.asarray((expected.reshape(1) if expected.ndim == 0
-                                   else expected)[answer.index])
-        result = KeyResult(answer.key, points, given=answer.given, expected=expected,
-                           partial=self.partial, line=answer.line)
-        self.compare(result, answer.name, answer.index)
+        if answer.index is None:
+            return expected
+        return np.asarray((expected.reshape(1) if expected.ndim == 0 else expected)[
+            answer.index])
+
+    def _verdicts(self, answers: dict[str, _Answer]) -> dict[str, np.ndarray]:
+        """By answer key, which entries are right, for every answer of the expected shape:
+        one float64 pass over the whole file (Tolerance.same_each), not one per key."""
+        keys, pairs = [], []
+        for answer in answers.values():
+            expected = self._expected_of(answer)
+            if _same_shape(answer.given.shape, expected.shape):
+                keys.append(answer.key)
+                pairs.append((answer.given.reshape(expected.shape), expected,
+                              self._expected_float(answer.name, answer.index)))
+        return dict(zip(keys, self.tolerance.same_each(pairs), strict=True))
+
+    def _grade(self, answer: _Answer, points: float, right: np.ndarray | None = None
+               ) -> KeyResult:
+        """right: which entries are right, when already decided (_verdicts)."""
+        result = KeyResult(answer.key, points, given=answer.given,
+                           expected=self._expected_of(answer), partial=self.partial,
+                           line=answer.line)
+        self.compare(result, answer.name, answer.index, right)
         return result
 
-    def _grade_named(self, key: str, points: float, answers: dict[str, _Answer]) -> KeyResult:
+    def _grade_named(self, key: str, points: float, answers: dict[str, _Answer],
+                     verdicts: dict[str, np.ndarray] | None = None) -> KeyResult:
         """A key of the graded set: the file's own answer to it; for an entry without one,
         the entry of the file's whole matrix; else missing. An entry never answers the
         whole matrix."""
         if key in answers:
-            return self._grade(answers[key], points)
+            return self._grade(answers[key], points, (verdicts or {}).get(key))
         name, index = split_key(key) or (key, None)
         if index is None or name not in answers:
             return KeyResult(key, points, MISSING, partial=self.partial)
@@ -804,12 +923,13 @@ class Grader:
         self.compare(result, name, position)
         return result
 
-    def compare(self, result: KeyResult, name: str, index: tuple[int, ...] | None = None
-                ) -> None:
+    def compare(self, result: KeyResult, name: str, index: tuple[int, ...] | None = None,
+                right: np.ndarray | None = None) -> None:
         """Grade result.given against result.expected (result `name`, or its entry `index`,
-        0-based): right, or wrong with the entries that differ and a hint."""
+        0-based): right, or wrong with the entries that differ and a hint. right: which
+        entries are right, when already decided (in expected's shape)."""
         given, expected = result.given, result.expected
-        if squeezed(given.shape) != squeezed(expected.shape):
+        if not _same_shape(given.shape, expected.shape):
             g2, e2 = np.squeeze(given), np.squeeze(expected)
             shape = (f"wrong shape: {name} is {_shape_words(expected.shape)}, the answer is "
                      f"{_shape_words(given.shape)}")
@@ -823,36 +943,60 @@ class Grader:
             return
         result.shape_ok = True
         g = given.reshape(expected.shape)
-        same = self.tolerance.same
-        for at in np.ndindex(expected.shape):
-            if not same(g[at], expected[at]):
-                result.diffs.append(EntryDiff(tuple(i + self.base for i in at), g[at],
-                                              expected[at]))
+        if right is None:
+            right = self.tolerance.same_all(g, expected, self._expected_float(name, index))
+        wrong: list[tuple[int, ...]] = []
+        if not right.all():
+            wrong = [tuple(int(i) for i in at) for at in np.argwhere(~right)] if right.ndim \
+                else [()]
+        for at in wrong:
+            result.diffs.append(EntryDiff(tuple(i + self.base for i in at), g[at],
+                                          expected[at]))
         if not result.diffs:
             result.status = RIGHT
         else:
-            result.hint = self.hint(name, g, expected, index)
+            result.hint = self.hint(name, g, expected, index, wrong[0])
 
-    def _all_same(self, given: np.ndarray, expected: np.ndarray) -> bool:
+    def _expected_float(self, name: str, index: tuple[int, ...] | None) -> np.ndarray | None:
+        """Result `name` (or its entry `index`, 0-based) in float64, made once for every
+        file; None when float64 cannot hold it."""
+        if name not in self._floats:
+            self._floats[name] = _floats(self.expected[name])
+        found = self._floats[name]
+        if found is None or index is None:
+            return found
+        return np.asarray((found.reshape(1) if found.ndim == 0 else found)[index])
+
+    def _all_same(self, given: np.ndarray, expected: np.ndarray,
+                  probe: tuple[int, ...] | None = None) -> bool:
+        """Every entry of given is the same as expected's (same shapes). probe: an entry
+        to try first, alone (where the answer is wrong, most alternatives differ too)."""
         # Arithmetic on a 0-d object array gives a bare number: make both arrays again.
         given, expected = np.asarray(given), np.asarray(expected)
+        if probe is not None and not self.tolerance.same(given[probe], expected[probe]):
+            return False
         if self.tolerance.surely_different(given, expected):  # most hints: a quick no
             return False
-        return all(self.tolerance.same(given[i], expected[i]) for i in np.ndindex(expected.shape))
+        return bool(self.tolerance.same_all(given, expected).all())
 
     def hint(self, name: str, given: np.ndarray, expected: np.ndarray,
-             index: tuple[int, ...] | None = None) -> Hint | None:
+             index: tuple[int, ...] | None = None, wrong: tuple[int, ...] | None = None
+             ) -> Hint | None:
         """What the mistake looks like: a sign, a transpose, the result under another
         convention, profile or loss, a rotated kernel, zeros, a factor, rounding. The same
-        wrong answer (a class often shares its mistakes) is looked into once."""
+        wrong answer (a class often shares its mistakes) is looked into once. wrong: an
+        entry (0-based, in expected's shape) where given is not expected's."""
         key = (name, index, given.shape, tuple(str(v) for v in np.asarray(given).flat))
         if key not in self._hints:
-            self._hints[key] = self._hint(name, given, expected, index)
+            self._hints[key] = self._hint(name, given, expected, index, wrong)
         return self._hints[key]
 
     def _hint(self, name: str, given: np.ndarray, expected: np.ndarray,
-              index: tuple[int, ...] | None) -> Hint | None:
-        if self._all_same(-given, expected):
+              index: tuple[int, ...] | None, wrong: tuple[int, ...] | None = None
+              ) -> Hint | None:
+        # The sign: tried at the wrong entry alone first (negating the whole answer costs)
+        if (wrong is None or self.tolerance.same(-given[wrong], expected[wrong])) and \
+                self._all_same(-given, expected):
             return Hint("sign", "the sign is wrong everywhere")
         # a 1 x n answer (a dense layer's dW with one output) cannot be a transpose of itself
         if expected.ndim == 2 and given.T.shape == expected.shape and \
@@ -862,7 +1006,7 @@ class Grader:
         for alternative in self.alternatives():
             other = alternative.answer(name, expected, index)
             if other is not None and other.shape == expected.shape and \
-                    self._all_same(given, other):
+                    self._all_same(given, other, wrong):
                 return Hint(alternative.kind, alternative.text.replace("{name}", name))
         ratio = _common_ratio(given, expected)
         if ratio == 0:
@@ -877,11 +1021,9 @@ class Grader:
         if self.tolerance.mode == "tol":
             # Two numbers that round alike at N decimals are closer than 10^-N: only the
             # decimals below the largest difference need trying.
-            gap = max(abs(_rational(given[i]) - _rational(expected[i]))
-                      for i in np.ndindex(expected.shape))
+            gap = _gap_at_most(given, expected)
             for digits in range(8, 0, -1):  # the most decimals it is right to
-                if gap < Fraction(1, 10**digits) and \
-                        self._all_same_rounded(given, expected, digits):
+                if gap(digits) and self._all_same_rounded(given, expected, digits):
                     return Hint("decimals", f"right to {digits} decimal"
                                             f"{'s' if digits > 1 else ''}, not within the "
                                             "tolerance", note=f"--decimals {digits} accepts it")
@@ -1118,6 +1260,12 @@ _ROTATED = Alternative("rotated", "the answer is {name} rotated 180 degrees (was
                                   "flipped?)", _rotated)
 
 
+@functools.lru_cache(maxsize=1024)  # a class's files hold the same few shapes
+def _same_shape(given: tuple[int, ...], expected: tuple[int, ...]) -> bool:
+    """The answer's shape matches: equal after dropping length-1 axes (SPEC section 3)."""
+    return squeezed(given) == squeezed(expected)
+
+
 def _did_you_mean(word: str, choices: list[str]) -> str:
     entry = re.fullmatch(r"([A-Za-z_][\w.]*?)(\d+)", word)  # dw11: an entry without brackets
     if entry:
@@ -1153,8 +1301,35 @@ def _float_or_exact(value: Fraction) -> Number:
         return value
 
 
+def _gap_at_most(given: np.ndarray, expected: np.ndarray) -> Callable[[int], bool]:
+    """A test of digits: may every entry of given be closer than 10^-digits to expected's?
+    False only when surely not (decided in float64 with a margin for its rounding, or
+    exactly when float64 cannot hold the values); True asks the exact rounding rule."""
+    gf, ef = _floats(given), _floats(expected)
+    if gf is None or ef is None or gf.size == 0:
+        gap = max(abs(_rational(given[i]) - _rational(expected[i]))
+                  for i in np.ndindex(expected.shape))
+        return lambda digits: gap < Fraction(1, 10**digits)
+    with np.errstate(over="ignore", invalid="ignore"):
+        slack = 16 * _UNIT_ROUNDOFF * float(np.max(np.abs(gf) + np.abs(ef))) + 2.0**-1000
+        low = float(np.max(np.abs(gf - ef))) - slack  # at most the exact largest difference
+    if not math.isfinite(low):
+        return lambda digits: True
+    return lambda digits: low < 10.0**-digits * (1 + 1e-9)
+
+
 def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Fraction | None:
     """given / expected when it is the same for every entry (zeros must match zeros)."""
+    gf, ef = _floats(given), _floats(expected)
+    if gf is not None and ef is not None:
+        # A quick no: two ratios, each within a few rounding errors in float64 (normal
+        # values only), that differ by far more than the exact rule's 10^-9.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            normal = (np.abs(gf) > 2.0**-1000) & (np.abs(ef) > 2.0**-1000)
+            ratios = gf[normal] / ef[normal]
+            ratios = ratios[np.isfinite(ratios) & (np.abs(ratios) > 2.0**-1000)]
+        if ratios.size > 1 and np.ptp(ratios) > 1e-6 * np.max(np.abs(ratios)):
+            return None
     ratio: Fraction | None = None
     for index in np.ndindex(expected.shape):
         g, e = given[index], expected[index]

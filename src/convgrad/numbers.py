@@ -137,6 +137,13 @@ def integer_text(text: str) -> int | None:
     return None
 
 
+# The numbers of texts already read (numbers are immutable, so they are shared): a class's
+# answers files repeat the same decimals, and a dictionary look-up is many times faster
+# than building the Fraction again. Emptied when full, so it never grows without bound.
+_QUICK: dict[str, Number | None] = {}
+_QUICK_LIMIT = 1 << 16
+
+
 def quick_number(text: str) -> Number | None:
     """The number of an ASCII integer or decimal ("12", "-0.25", ".5", "1e-3"), else None.
 
@@ -144,6 +151,17 @@ def quick_number(text: str) -> Number | None:
     None sends anything else (fractions, mistakes, bounds passed) to it, which says what
     is wrong.
     """
+    try:
+        return _QUICK[text]
+    except KeyError:
+        pass
+    if len(_QUICK) >= _QUICK_LIMIT:
+        _QUICK.clear()
+    value = _QUICK[text] = _quick_number(text)
+    return value
+
+
+def _quick_number(text: str) -> Number | None:
     if len(text) > MAX_DIGITS:
         return None
     match = _DECIMAL_PARTS.fullmatch(text)
@@ -239,6 +257,9 @@ def parse_array(value: Any) -> np.ndarray:
     if isinstance(value, (list, tuple)):
         if not value:
             raise BadValue("an empty list is not a matrix")
+        plain = _plain_nested(value)
+        if plain is not None:
+            return plain
         items = []
         for i, item in enumerate(value):
             try:
@@ -262,6 +283,27 @@ def parse_array(value: Any) -> np.ndarray:
     return np.array(parse_number(value), dtype=object)
 
 
+_PLAIN_TYPES = {int, Fraction}
+
+
+def _plain_nested(value: list | tuple) -> np.ndarray | None:
+    """A rectangular list (of lists) of ints and Fractions in lowest terms, as the reader
+    gives a matrix of numbers -> its object array, without a parse per entry; None for
+    anything else, which the general path reads (and says what is wrong with)."""
+    try:
+        out = np.array(value, dtype=object)
+    except ValueError:  # ragged
+        return None
+    if out.size == 0:
+        return None
+    types = set(map(type, out.flat))  # bool is not int here: True is no number
+    if not types <= _PLAIN_TYPES:
+        return None
+    if Fraction in types and any(type(v) is Fraction and v.denominator == 1 for v in out.flat):
+        return None  # 4/2 is the int 2: the general path makes it one
+    return out
+
+
 _SPACED_SLASH = re.compile(r"\s*/\s*")
 # Signs that do not start an entry ("--1", "1-2", a lone "-"), and integers too long for int64:
 # the NumPy path leaves such text to the careful one, which says what is wrong.
@@ -270,7 +312,10 @@ _LONG_INTEGER = re.compile(r"[0-9]{19}")
 
 
 def _parse_matrix_text(text: str) -> np.ndarray:
-    text = _SPACED_SLASH.sub("/", text.translate(_AS_ASCII))  # "1 / 3" is one entry
+    if not text.isascii():  # the table maps only characters beyond ASCII
+        text = text.translate(_AS_ASCII)
+    if "/" in text:
+        text = _SPACED_SLASH.sub("/", text)  # "1 / 3" is one entry
     if len(text) > 1000 and _INTEGERS_ONLY.fullmatch(text):
         fast = _parse_integer_matrix(text)
         if fast is not None:
@@ -280,11 +325,14 @@ def _parse_matrix_text(text: str) -> np.ndarray:
     if not rows:
         raise BadValue("an empty string is not a matrix")
     parsed = []
+    known = _QUICK.get
     for i, row in enumerate(rows):
         entries = [e for e in _ENTRY_SPLIT.split(row) if e]
         values = []
         for j, entry in enumerate(entries):
-            value = quick_number(entry)
+            value = known(entry)  # most entries: a number read before
+            if value is None:
+                value = quick_number(entry)
             if value is not None:
                 values.append(value)
                 continue

@@ -217,6 +217,107 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     return _YamlReader(text, source).read()
 
 
+def load_answers(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+    """load_yaml for an answers file: the same values and lines, read without the YAML
+    parser when the file keeps to the forms answers are usually written in (a class's
+    files, read one after another, spend most of their time here otherwise)."""
+    found = _simple_answers(text) if len(text) <= _SIMPLE_MAX_CHARS and text.isascii() \
+        else None
+    return found if found is not None else load_yaml(text, source)
+
+
+# The usual answers file: 'KEY: VALUE' lines at the left margin, and '  - VALUE' lines (one
+# indent) under a 'KEY:' that has none, where a VALUE is a plain number, a flow list of
+# numbers ('[[1, 0.5], [2, 3]]') or a single-quoted string without a quote inside. Anything
+# else (comments, tabs, other quotes, tags, anchors, a key given twice, a null, several
+# documents...) is read by load_yaml, which also says what is wrong.
+_SIMPLE_MAX_CHARS = 1 << 16  # far below MAX_YAML_VALUES values
+_SIMPLE_KEY_LINE = re.compile(r"([A-Za-z_][A-Za-z0-9_.]*(?:\[[0-9][0-9, ]*\])?):(?: +(.*?))? *")
+_SIMPLE_ITEM_LINE = re.compile(r"( +)- +(.*?) *")
+_SIMPLE_NUMBER = re.compile(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_SIMPLE_FLOW = re.compile(r"\[[\[\]0-9eE.,+\- ]*\]")
+_SIMPLE_QUOTED = re.compile(r"'[^']*'")
+
+
+class _NotSimple(Exception):
+    pass
+
+
+def _simple_answers(text: str) -> tuple[dict, dict[tuple, int]] | None:
+    """What load_yaml gives for text in the usual answers form (above), else None."""
+    if "#" in text or "\t" in text or "\r" in text or _NOT_YAML_TEXT.search(text):
+        return None
+    data: dict[str, Any] = {}
+    lines: dict[tuple, int] = {}
+    key, items, indent = "", None, 0
+    try:
+        for number, line in enumerate(text.split("\n"), start=1):
+            if not line.strip():
+                continue
+            if line[0] == " ":  # an entry of the list under the last key
+                match = _SIMPLE_ITEM_LINE.fullmatch(line)
+                if items is None or match is None or (items and len(match.group(1)) != indent):
+                    return None
+                indent = len(match.group(1))
+                lines[(key, len(items))] = number
+                items.append(_simple_value(match.group(2), in_list=True))
+                continue
+            match = _SIMPLE_KEY_LINE.fullmatch(line)
+            if match is None or items == [] or match.group(1) in data:
+                return None  # not a key line, a key with no value (null), a key twice
+            key = match.group(1)
+            lines[(key,)] = number
+            if match.group(2) is None:
+                items = data[key] = []
+            else:
+                data[key], items = _simple_value(match.group(2), in_list=False), None
+    except _NotSimple:
+        return None
+    if items == [] or not data:
+        return None
+    return data, lines
+
+
+def _simple_value(text: str, in_list: bool) -> Any:
+    """A VALUE of the usual answers form as load_yaml reads it (a number in a list as its
+    fast path does, one alone as _plain does); _NotSimple for any other text."""
+    if _SIMPLE_NUMBER.fullmatch(text):
+        return _list_number(text) if in_list else _plain(text)
+    if _SIMPLE_QUOTED.fullmatch(text):
+        return text[1:-1]
+    if _SIMPLE_FLOW.fullmatch(text):
+        if text.count("[") > 16 and _depth(text) > 16:
+            raise _NotSimple  # deep nesting: load_yaml's limit and message
+        import json
+
+        try:  # JSON's numbers and lists are YAML's, within these characters
+            return json.loads(text, parse_int=_list_number, parse_float=_list_number,
+                              parse_constant=_not_simple)
+        except (ValueError, RecursionError):
+            raise _NotSimple from None
+    raise _NotSimple
+
+
+def _list_number(text: str) -> Any:
+    value = quick_number(text)
+    return _plain(text) if value is None else value
+
+
+def _not_simple(text: str) -> Any:
+    raise _NotSimple
+
+
+def _depth(text: str) -> int:
+    depth = deepest = 0
+    for char in text:
+        if char == "[":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char == "]":
+            depth -= 1
+    return deepest
+
+
 def _position(text: str, index: int) -> tuple[int, int]:
     """1-based line and column of text[index]."""
     start = text.rfind("\n", 0, index) + 1
