@@ -20,6 +20,8 @@ from rich.console import Console
 from rich.text import Text
 
 from convgrad.model import Conventions
+from convgrad.render.crop import MAX_SLICES, Cut, cut, marked_slices
+from convgrad.render.crop import shown as shown_lines
 from convgrad.render.naming import array_name, entry_name, result_axes, settings
 from convgrad.render.words import say
 from convgrad.trace import (
@@ -39,10 +41,9 @@ from convgrad.trace import (
     show_number,
 )
 
-# Under --terms auto a matrix larger than this is shown by its corners, and at most this
-# many slices (filters x channels) of an array are drawn; --terms all draws everything.
-MAX_SIDE = 12
-MAX_SLICES = 4
+# Under --terms auto a matrix larger than MAX_SIDE is shown by its corners, and at most
+# MAX_SLICES slices (filters x channels) of an array are drawn; --terms all draws everything
+# (render/crop.py, which explain's steps also cut large matrices by).
 
 # Term expansions shown in full under --terms auto: up to this many per kind ...
 AUTO_EXPANSIONS = 64
@@ -394,14 +395,17 @@ def _terminal_size() -> tuple[int, int]:
 
 
 def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
-                  highlight: Collection[tuple[int, ...]] = (), brackets: bool = False
-                  ) -> list[list[Text]]:
+                  highlight: Collection[tuple[int, ...]] = (), brackets: bool = False,
+                  crop: bool = False, base: int = 1) -> list[list[Text]]:
     """One block of lines per 2-D slice, titled with its filter/channel when there are more axes.
 
     full=False (--terms auto) shows a large matrix by its corners and the first slices only.
     highlight: cells (indices into matrix.array) to mark, in reverse video, or in [brackets]
-    when brackets is set (plain text has no colour). Blocks are plain lines, not rich Tables:
-    a table measures every cell several times, which costs seconds for large matrices.
+    when brackets is set (plain text has no colour). crop: a step of explain about a large
+    matrix: only the slices holding highlighted cells, each cut to the rows and columns
+    around them, numbered from `base` in its title (render/crop.py). Blocks are plain lines,
+    not rich Tables: a table measures every cell several times, which costs seconds for
+    large matrices.
     """
     arr = matrix.array
     marked = set(highlight)
@@ -413,11 +417,14 @@ def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
     names = matrix.axis_names[-len(lead):] if lead else ()
     blocks: list[list[Text]] = []
     slices = list(np.ndindex(lead))
+    if crop:
+        slices = marked_slices(slices, marked)
     for count, index in enumerate(slices):
-        if not full and count == MAX_SLICES:
+        if (crop or not full) and count == MAX_SLICES:
+            hint = "more.slices_hint.all" if crop else "more.slices_hint"
             blocks.append([Text(say("more.slices", lang, n=len(slices) - MAX_SLICES,
                                     title=said(matrix.title, lang)), style=DIM),
-                           Text(say("more.slices_hint", lang), style=DIM)])
+                           Text(say(hint, lang), style=DIM)])
             break
         title = said(matrix.title, lang)
         if index:
@@ -425,21 +432,29 @@ def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
                      for name, i in zip(names or ("slice",) * len(index), index, strict=False)]
             title += ", " + ", ".join(parts)
         cells = {cell[-2:] for cell in marked if cell[:-2] == index}
-        blocks.append(_grid_lines(title, arr[index], None if pad is None else pad[index], full,
-                                  cells, brackets))
+        grid = arr[index]
+        lines = None
+        if crop:
+            lines = cut(cells, grid.shape, base)
+            if lines.words is not None:
+                title += ", " + said(lines.words, lang)
+        blocks.append(_grid_lines(title, grid, None if pad is None else pad[index], full,
+                                  cells, brackets, lines))
     return blocks
 
 
 def _shown(n: int, full: bool) -> list[int | None]:
     """Indices of rows (or columns) to draw; None marks the elided middle."""
-    if full or n <= MAX_SIDE:
-        return list(range(n))
-    return [*range(MAX_SIDE - 4), None, *range(n - 3, n)]
+    return shown_lines(n, full)
 
 
 def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool,
-                marked: Collection[tuple[int, ...]] = (), brackets: bool = False) -> list[Text]:
-    rows, cols = _shown(grid.shape[0], full), _shown(grid.shape[1], full)
+                marked: Collection[tuple[int, ...]] = (), brackets: bool = False,
+                region: Cut | None = None) -> list[Text]:
+    if region is None:
+        rows, cols = _shown(grid.shape[0], full), _shown(grid.shape[1], full)
+    else:
+        rows, cols = region.rows, region.cols
     cells: list[list[tuple[str, str]]] = []
     for r in rows:
         line = []
