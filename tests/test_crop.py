@@ -7,6 +7,7 @@ hand-worked window coordinates, not against convgrad's own output.
 
 from __future__ import annotations
 
+import io
 import re
 from pathlib import Path
 
@@ -229,3 +230,65 @@ def test_cut_is_the_marked_box_with_a_margin_of_one():
     small = cut({(1, 1)}, (MAX_SIDE, MAX_SIDE))
     assert small.rows == list(range(MAX_SIDE)) and small.words is None
     assert span(3, 3 + MAX_SIDE - 1) == list(range(3, 3 + MAX_SIDE))
+
+
+# --- solve's plain text: large chunks, the bytes rich writes ---------------------------------
+
+
+def solve_text(problem, terms: str, terminal: bool) -> str:
+    """solve's text through the plain writer (a file), or through rich line by line (the
+    console taken for a terminal, without colour: rich writes the same text, unstyled)."""
+    from rich.console import Console
+
+    from convgrad.engine import run
+    from convgrad.reader import load_problem
+    from convgrad.render.terminal import print_solution
+
+    out = io.StringIO()
+    console = Console(file=out, width=100, color_system=None, highlight=False,
+                      force_terminal=terminal)
+    print_solution(run(load_problem(problem)), terms=terms, console=console)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("path", PROBLEMS, ids=lambda p: Path(p).name)
+def test_plain_solve_is_what_rich_writes(path):
+    for terms in ("all", "auto", "none"):
+        assert solve_text(path, terms, False) == solve_text(path, terms, True), terms
+
+
+def test_plain_solve_removes_control_codes_and_expands_tabs_as_rich_does():
+    problem = {"name": "week\t3\x07 \r[b]x[/b]", "input": "1 2 3; 4 5 6; 7 8 9",
+               "kernel": "1 0; -1 1", "bias": 1, "target": "1 0; 0 1", "loss": "mse"}
+    plain = solve_text(problem, "all", False)
+    assert plain == solve_text(problem, "all", True)
+    assert "\x07" not in plain and "\r" not in plain and "\t" not in plain
+
+
+class Writes(io.StringIO):
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    def write(self, text: str) -> int:
+        self.calls += 1
+        return super().write(text)
+
+
+def test_plain_solve_is_written_in_large_chunks():
+    from rich.console import Console
+
+    from convgrad.engine import run
+    from convgrad.reader import load_problem
+    from convgrad.render.terminal import print_solution
+
+    rng = np.random.default_rng(3)
+    problem = {"input": rng.integers(-3, 4, (2, 14, 14)),
+               "kernel": rng.integers(-2, 3, (4, 2, 3, 3)), "padding": 1, "activation": "relu",
+               "target": rng.integers(-2, 3, (4, 14, 14)), "loss": "mse"}
+    out = Writes()
+    console = Console(file=out, width=100, color_system=None, highlight=False)
+    print_solution(run(load_problem(problem)), terms="all", console=console)
+    lines = out.getvalue().count("\n")
+    assert lines > 3000
+    assert out.calls < lines / 20  # rich alone writes once a line

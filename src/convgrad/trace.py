@@ -575,6 +575,7 @@ class Trace:
         N, C, H, W = x.shape
         F, _, KH, KW = step.w.shape
         x_pad = pad_input(x, op.pad, op.padding_mode)
+        weights = step.w
         out = names.out
         section = Section(
             phrase("title.conv") if self.problem.single else
@@ -602,7 +603,8 @@ class Trace:
                 return x_term(tap[0])[0], Entry(names.w, tap[1])
 
             def number(tap: tuple[Index | None, Index]) -> Term:
-                return x_term(tap[0])[1], step.w[tap[1]]
+                # the value alone: x_term's Entry is not needed, and this runs per product
+                return (0 if tap[0] is None else x[tap[0]]), weights[tap[1]]
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
                 window = [reshaped_index(cell, x_pad.shape, x_shown)
