@@ -117,7 +117,13 @@ class Labeler:
         return arr.reshape(self.shown_shape)
 
     def grad(self) -> Labeler:
-        return replace(self, gradient=True)
+        # Made once and kept: the terms ask for it once per entry (dataclasses.replace costs
+        # as much as writing a product).
+        made = self.__dict__.get("_grad")
+        if made is None:
+            made = replace(self, gradient=True)
+            object.__setattr__(self, "_grad", made)
+        return made
 
 
 # The loss, a number: the label of its expansion and the title of its group.

@@ -342,8 +342,15 @@ def label_text(label: Entry | str) -> str:
 def term_text(term: Term) -> str:
     """A term of a sum: a product's factors joined by ·."""
     if isinstance(term, tuple):
-        if len(term) == 2:  # most products: x·w, dL/dz·x
-            return factor_text(term[0]) + "·" + factor_text(term[1])
+        if len(term) == 2:  # most products: x·w, dL/dz·x; two numbers met before, found
+            first, second = term
+            texts = _NUMBER_TEXTS.get(type(first))
+            known = None if texts is None else texts.get(first)
+            texts = _NUMBER_TEXTS.get(type(second))
+            other = None if texts is None else texts.get(second)
+            if known is not None and other is not None:
+                return known + "·" + other
+            return factor_text(first) + "·" + factor_text(second)
         return "·".join(map(factor_text, term))
     return factor_text(term)
 
