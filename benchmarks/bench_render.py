@@ -1,12 +1,23 @@
-"""Printing a large problem: `convgrad solve` of a 3x224x224 input, 64 7x7 filters, stride 2.
+"""Printing large problems.
 
-Run: python benchmarks/bench_render.py
-Goal (issue 7): with --terms auto the whole command prints in about a second. The problem
-file is written with matrix strings (one string per channel), the fast form for large data.
+Run: python benchmarks/bench_render.py [--before PATH/TO/OLD/src]
+
+1. `convgrad solve` of a 3x224x224 input, 64 7x7 filters, stride 2. Goal (issue 7): with
+   --terms auto the whole command prints in about a second. The problem file is written with
+   matrix strings (one string per channel), the fast form for large data.
+2. A 3x32x32 input, sixteen 3x3 filters, padding 1, ReLU, 2x2 max pooling, MSE (the speed
+   issue's problem): `convgrad explain` in at most 2,000 lines (each step cut to its region),
+   and `convgrad solve --terms all` (15 MB of text) at 5 MB/s or more.
+
+With --before, the second problem is also run by the convgrad whose source is PATH
+(PYTHONPATH=PATH), interleaved run by run with this one, and the ratios are printed.
 """
 
 from __future__ import annotations
 
+import argparse
+import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -23,7 +34,66 @@ def matrix_strings(arr: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+def conv_relu_pool_problem() -> str:
+    """The speed issue's problem: 3x32x32, 16 3x3 filters, pad 1, ReLU, 2x2 max pool, MSE."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-9, 10, (3, 32, 32))
+    w = rng.integers(-9, 10, (16, 3, 3, 3))
+    t = rng.integers(-9, 10, (16, 16, 16))
+    kernel = "\n".join("  - [" + ", ".join(
+        '"' + "; ".join(" ".join(map(str, r)) for r in c) + '"' for c in f) + "]" for f in w)
+    return (f"input:\n{matrix_strings(x)}\nkernel:\n{kernel}\nbias: {[1] * 16}\n"
+            "padding: 1\nactivation: relu\npool: {type: max, size: 2}\n"
+            f"target:\n{matrix_strings(t)}\nloss: mse\n")
+
+
+def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, bytes]:
+    start = time.perf_counter()
+    done = subprocess.run(argv, capture_output=True, check=True, env=env)
+    return time.perf_counter() - start, done.stdout
+
+
+def conv_relu_pool(before: str | None, repeat: int = 3) -> None:
+    path = Path(tempfile.mkdtemp()) / "conv_relu_pool.yaml"
+    path.write_text(conv_relu_pool_problem(), encoding="utf-8")
+    runs = {"this": None} if before is None else {
+        "this": None, "before": {**os.environ, "PYTHONPATH": before}}
+    for what in ("explain", "solve"):
+        extra = ["--terms", "all"] if what == "solve" else []
+        seconds: dict[str, list[float]] = {name: [] for name in runs}
+        out: dict[str, bytes] = {}
+        for _ in range(repeat):  # interleaved: the machine's load moves both alike
+            for name, env in runs.items():
+                took, out[name] = timed([*convgrad_command(), what, str(path), *extra], env)
+                seconds[name].append(took)
+        for name in runs:
+            median = statistics.median(seconds[name])
+            size = len(out[name])
+            if what == "explain":
+                print(f"{name:6} explain 3x32x32    {median:6.2f} s, "
+                      f"{len(out[name].splitlines()):,} lines")
+            else:
+                print(f"{name:6} solve --terms all  {median:6.2f} s, {size / 1e6:.1f} MB, "
+                      f"{size / 1e6 / median:.1f} MB/s")
+        if before is not None:
+            ratio = statistics.median(seconds["before"]) / statistics.median(seconds["this"])
+            same = "same bytes" if out["this"] == out["before"] else "different bytes"
+            print(f"       {what}: {ratio:.1f}x faster than before ({same})")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--before", help="the src folder of another convgrad to compare with")
+    parser.add_argument("--only", choices=["image", "conv_relu_pool"])
+    args = parser.parse_args()
+    print(f"machine: {machine()}")
+    if args.only != "image":
+        conv_relu_pool(args.before)
+    if args.only != "conv_relu_pool":
+        image()
+
+
+def image() -> None:
     rng = np.random.default_rng(0)
     x = rng.integers(0, 256, (3, 224, 224))  # an image: 8-bit pixels
     w = rng.integers(-3, 4, (64, 3, 7, 7))
@@ -36,7 +106,6 @@ def main() -> None:
             f"grad_output:\n{matrix_strings(dy)}\n")
     path = Path(tempfile.mkdtemp()) / "large.yaml"
     path.write_text(text, encoding="utf-8")
-    print(f"machine: {machine()}")
     print(f"problem file: {path.stat().st_size / 2**20:.1f} MiB")
     for terms in ("auto", "none"):
         argv = [*convgrad_command(), "solve", str(path), "--terms", terms]

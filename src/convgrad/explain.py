@@ -18,6 +18,7 @@ from rich.text import Text
 
 from convgrad.engine import Run
 from convgrad.errors import UNCOVERED
+from convgrad.render.crop import cuts_any
 from convgrad.render.terminal import (
     DIM,
     WHY,
@@ -67,6 +68,8 @@ class Walkthrough:
         self.elide = not show_all
         # Plain text has no colour: highlighted cells are put in [brackets] instead.
         self.brackets = console.color_system is None
+        # How rows and columns are numbered in a cut's title (SPEC section 7's index_base).
+        self.base = solved.problem.conventions.index_base
 
     # the steps
 
@@ -189,8 +192,13 @@ class Walkthrough:
         body: list[RenderableType] = []
         if exp.focus is not None:
             blocks = []
-            for matrix, cells in exp.focus():
-                blocks += matrix_blocks(matrix, True, self.lang, cells, self.brackets)
+            focus = exp.focus()
+            # A large matrix is cut to the region of the step (render/crop.py); --all draws
+            # every matrix whole.
+            crop = not self.show_all and cuts_any(focus)
+            for matrix, cells in focus:
+                blocks += matrix_blocks(matrix, True, self.lang, cells, self.brackets,
+                                        crop=crop, base=self.base)
             body.append(_Blocks(blocks))
             # Without a value the expansion says where a number goes (a scatter), not what
             # it is made of.

@@ -117,7 +117,13 @@ class Labeler:
         return arr.reshape(self.shown_shape)
 
     def grad(self) -> Labeler:
-        return replace(self, gradient=True)
+        # Made once and kept: the terms ask for it once per entry (dataclasses.replace costs
+        # as much as writing a product).
+        made = self.__dict__.get("_grad")
+        if made is None:
+            made = replace(self, gradient=True)
+            object.__setattr__(self, "_grad", made)
+        return made
 
 
 # The loss, a number: the label of its expansion and the title of its group.
@@ -575,6 +581,7 @@ class Trace:
         N, C, H, W = x.shape
         F, _, KH, KW = step.w.shape
         x_pad = pad_input(x, op.pad, op.padding_mode)
+        weights = step.w
         out = names.out
         section = Section(
             phrase("title.conv") if self.problem.single else
@@ -602,7 +609,8 @@ class Trace:
                 return x_term(tap[0])[0], Entry(names.w, tap[1])
 
             def number(tap: tuple[Index | None, Index]) -> Term:
-                return x_term(tap[0])[1], step.w[tap[1]]
+                # the value alone: x_term's Entry is not needed, and this runs per product
+                return (0 if tap[0] is None else x[tap[0]]), weights[tap[1]]
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
                 window = [reshaped_index(cell, x_pad.shape, x_shown)

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from convgrad.model import Conventions
+from convgrad.render.crop import MAX_SLICES, cut, cuts_any, marked_slices, shown
 from convgrad.render.naming import (
     check_key,
     check_name,
@@ -49,7 +50,6 @@ from convgrad.trace import (
 # first few of a larger kind, slices of an array drawn; explain's elements in full and listed.
 AUTO_EXPANSIONS = 64
 AUTO_SHOWN = 4
-MAX_SLICES = 4
 FULL = 4
 LISTED = 64
 
@@ -82,6 +82,10 @@ class Grids:
     grids: list[Grid]
     full: bool
     context: bool = False
+    # A step of explain about a large matrix: only the slices holding marked cells, each cut
+    # to the rows and columns around them, numbered from `base` (render/crop.py).
+    crop: bool = False
+    base: int = 1
 
 
 @dataclass
@@ -352,8 +356,11 @@ class Walk:
     def _in_full(self, exp: Expansion) -> list[Block]:
         blocks: list[Block] = []
         if exp.focus is not None:
-            blocks.append(Grids([Grid(matrix, list(cells)) for matrix, cells in exp.focus()],
-                                True))
+            focus = exp.focus()
+            # As explain.py: a large matrix cut to the region of the step, unless --all.
+            crop = not self.show_all and cuts_any(focus)
+            blocks.append(Grids([Grid(matrix, list(cells)) for matrix, cells in focus], True,
+                                crop=crop, base=self.trace.problem.conventions.index_base))
             blocks.append(Lines([Phrase("step.highlight")], "note"))
         blocks.append(Sums([(exp, True)], self.elide))
         return blocks
@@ -395,18 +402,24 @@ def _unpadded_shape(matrix: Matrix) -> tuple[int, ...]:
 @dataclass
 class Slice:
     """One 2-D slice of a matrix as a format draws it: its title's extra words (filter 1,
-    channel 2), the grid, padding and marks, and each cell's index into matrix.array."""
+    channel 2), the grid, padding and marks, each cell's index into matrix.array, the rows
+    and columns to draw (None: the elided middle) and, for a cut, their numbers in words."""
 
     where: list[tuple[str, int]]  # (axis word key, 1-based number): [("axis.filter", 1)]
     grid: np.ndarray
     pad: np.ndarray | None
     marked: set[tuple[int, int]]
     index: Callable[[int, int], tuple[int, ...]]
+    rows: list[int | None] = field(default_factory=list)
+    cols: list[int | None] = field(default_factory=list)
+    region: Phrase | None = None  # "rows 4-7, columns 10-13 of 34"
 
 
-def slices(grid: Grid, full: bool) -> tuple[list[Slice], int]:
+def slices(grid: Grid, full: bool, crop: bool = False, base: int = 1
+           ) -> tuple[list[Slice], int]:
     """The 2-D slices of a grid's matrix to draw (the first MAX_SLICES unless full), and how
-    many more there are."""
+    many more there are. crop: only the slices holding marked cells (the first MAX_SLICES),
+    each cut to the region around them (render/crop.py)."""
     matrix = grid.matrix
     arr = matrix.array
     vector = arr.ndim < 2
@@ -419,8 +432,10 @@ def slices(grid: Grid, full: bool) -> tuple[list[Slice], int]:
     names = matrix.axis_names[-len(lead):] if lead else ()
     out: list[Slice] = []
     every = list(np.ndindex(lead))
+    if crop:
+        every = marked_slices(every, marked)
     for count, index in enumerate(every):
-        if not full and count == MAX_SLICES:
+        if (crop or not full) and count == MAX_SLICES:
             return out, len(every) - MAX_SLICES
         where = [(f"axis.{axis}", i + 1)
                  for axis, i in zip(names or ("slice",) * len(index), index, strict=False)]
@@ -428,8 +443,15 @@ def slices(grid: Grid, full: bool) -> tuple[list[Slice], int]:
         def cell(r: int, c: int, index: tuple[int, ...] = index) -> tuple[int, ...]:
             return (c,) if vector else (*index, r, c)
 
-        out.append(Slice(where, arr[index], None if pad is None else pad[index],
-                         {(m[-2], m[-1]) for m in marked if m[:-2] == index}, cell))
+        cells = {(m[-2], m[-1]) for m in marked if m[:-2] == index}
+        height, width = arr.shape[-2:]
+        if crop:
+            region = cut(cells, (height, width), base)
+            rows, cols, words = region.rows, region.cols, region.words
+        else:
+            rows, cols, words = shown(height, full), shown(width, full), None
+        out.append(Slice(where, arr[index], None if pad is None else pad[index], cells, cell,
+                         rows, cols, words))
     return out, 0
 
 

@@ -293,13 +293,14 @@ class _Writer:
         figures = []
         notes = []
         for grid in block.grids:
-            drawn, more = slices(grid, block.full)
+            drawn, more = slices(grid, block.full, block.crop, block.base)
             for piece in drawn:
-                figures.append(self.table(grid, piece, block.full))
+                figures.append(self.table(grid, piece))
             if more:
+                hint = "more.slices_hint.all" if block.crop else "more.slices_hint"
                 notes.append(escape(say_key("more.slices", self.lang, n=more,
                                             title=self._title(grid))) + " " +
-                             escape(say_key("more.slices_hint", self.lang)))
+                             escape(say_key(hint, self.lang)))
         kind = " cg-context" if block.context else ""
         out = f'<div class="cg-grids{kind}">' + "".join(figures) + "</div>"
         return out + "".join(f'<p class="cg-note">{note}</p>' for note in notes)
@@ -312,20 +313,19 @@ class _Writer:
             return said(title, self.lang)
         return title
 
-    def table(self, grid: Grid, piece: Any, full: bool) -> str:
-        from convgrad.render.texmath import shown
-
+    def table(self, grid: Grid, piece: Any) -> str:
         matrix = grid.matrix
         namer = self.namers.setdefault(id(matrix), cell_namer(matrix, self.base))
         caption = self._title(grid)
         if piece.where:
             caption += ", " + ", ".join(f"{say_key(key, self.lang)} {n}"
                                         for key, n in piece.where)
+        if piece.region is not None:
+            caption += ", " + say_key(piece.region.key, self.lang, **piece.region.fields)
         rows_out = []
-        rows, cols = shown(piece.grid.shape[0], full), shown(piece.grid.shape[1], full)
-        for r in rows:
+        for r in piece.rows:
             cells = []
-            for c in cols:
+            for c in piece.cols:
                 if r is None or c is None:
                     cells.append('<td class="cg-gap">' + ("⋮" if c is not None else "…") +
                                  "</td>")

@@ -12,14 +12,19 @@ paste into a handout (rich decides both from the console it writes to).
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Collection
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
 from rich.console import Console
-from rich.text import Text
+from rich.control import strip_control_codes
+from rich.text import Span, Text
 
 from convgrad.model import Conventions
+from convgrad.render.crop import MAX_SLICES, Cut, cut, marked_slices
+from convgrad.render.crop import shown as shown_lines
 from convgrad.render.naming import array_name, entry_name, result_axes, settings
 from convgrad.render.words import say
 from convgrad.trace import (
@@ -39,10 +44,9 @@ from convgrad.trace import (
     show_number,
 )
 
-# Under --terms auto a matrix larger than this is shown by its corners, and at most this
-# many slices (filters x channels) of an array are drawn; --terms all draws everything.
-MAX_SIDE = 12
-MAX_SLICES = 4
+# Under --terms auto a matrix larger than MAX_SIDE is shown by its corners, and at most
+# MAX_SLICES slices (filters x channels) of an array are drawn; --terms all draws everything
+# (render/crop.py, which explain's steps also cut large matrices by).
 
 # Term expansions shown in full under --terms auto: up to this many per kind ...
 AUTO_EXPANSIONS = 64
@@ -83,9 +87,29 @@ def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
     return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
 
 
+# The text of each number met, by its type and value: solve --terms all writes a million
+# products of a few thousand distinct numbers, and finding a number's text costs a tenth of
+# writing it (a Fraction's most). Bounded: cleared when full.
+_NUMBER_TEXTS: dict[type, dict[Any, str]] = {
+    kind: {} for kind in (int, Fraction, float, np.float64, np.int64)}
+_NUMBER_TEXTS_LIMIT = 1 << 16
+
+
 def factor_text(factor: Factor | Whole) -> str:
     """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
     parentheses: 4·(-1)), a formula written out, text as it is."""
+    texts = _NUMBER_TEXTS.get(type(factor))
+    if texts is None:
+        return _factor_text(factor)
+    text = texts.get(factor)
+    if text is None:
+        if len(texts) >= _NUMBER_TEXTS_LIMIT:
+            texts.clear()
+        text = texts[factor] = _factor_text(factor)
+    return text
+
+
+def _factor_text(factor: Factor | Whole) -> str:
     if isinstance(factor, (Entry, str, Form, Whole)):
         return plain_text(factor)
     text = show_number(factor)
@@ -318,7 +342,16 @@ def label_text(label: Entry | str) -> str:
 def term_text(term: Term) -> str:
     """A term of a sum: a product's factors joined by ·."""
     if isinstance(term, tuple):
-        return "·".join(factor_text(factor) for factor in term)
+        if len(term) == 2:  # most products: x·w, dL/dz·x; two numbers met before, found
+            first, second = term
+            texts = _NUMBER_TEXTS.get(type(first))
+            known = None if texts is None else texts.get(first)
+            texts = _NUMBER_TEXTS.get(type(second))
+            other = None if texts is None else texts.get(second)
+            if known is not None and other is not None:
+                return known + "·" + other
+            return factor_text(first) + "·" + factor_text(second)
+        return "·".join(map(factor_text, term))
     return factor_text(term)
 
 
@@ -331,18 +364,16 @@ def written(text: Terms | Term, elide: bool) -> str:
                                 for arg in text.args))
     if not isinstance(text, Terms):
         return term_text(text)
-    items, sep = text.items, ", " if text.listed else " + "
-
-    def term(item: Any) -> str:
-        return term_text(text.term(item))
+    items, sep, term_of = text.items, ", " if text.listed else " + ", text.term
 
     if not items:
         body = "0"
     elif elide and len(items) > AUTO_TERMS:
-        head = sep.join(term(item) for item in items[:3])
-        body = f"{head}{sep}... ({len(items) - 4} more terms){sep}{term(items[-1])}"
+        head = sep.join([term_text(term_of(item)) for item in items[:3]])
+        body = (f"{head}{sep}... ({len(items) - 4} more terms){sep}"
+                f"{term_text(term_of(items[-1]))}")
     else:
-        body = sep.join(term(item) for item in items)
+        body = sep.join(map(term_text, map(term_of, items)))
     if text.tail is not None:
         body += sep + term_text(text.tail)
     return body
@@ -394,14 +425,17 @@ def _terminal_size() -> tuple[int, int]:
 
 
 def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
-                  highlight: Collection[tuple[int, ...]] = (), brackets: bool = False
-                  ) -> list[list[Text]]:
+                  highlight: Collection[tuple[int, ...]] = (), brackets: bool = False,
+                  crop: bool = False, base: int = 1) -> list[list[Text]]:
     """One block of lines per 2-D slice, titled with its filter/channel when there are more axes.
 
     full=False (--terms auto) shows a large matrix by its corners and the first slices only.
     highlight: cells (indices into matrix.array) to mark, in reverse video, or in [brackets]
-    when brackets is set (plain text has no colour). Blocks are plain lines, not rich Tables:
-    a table measures every cell several times, which costs seconds for large matrices.
+    when brackets is set (plain text has no colour). crop: a step of explain about a large
+    matrix: only the slices holding highlighted cells, each cut to the rows and columns
+    around them, numbered from `base` in its title (render/crop.py). Blocks are plain lines,
+    not rich Tables: a table measures every cell several times, which costs seconds for
+    large matrices.
     """
     arr = matrix.array
     marked = set(highlight)
@@ -413,11 +447,14 @@ def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
     names = matrix.axis_names[-len(lead):] if lead else ()
     blocks: list[list[Text]] = []
     slices = list(np.ndindex(lead))
+    if crop:
+        slices = marked_slices(slices, marked)
     for count, index in enumerate(slices):
-        if not full and count == MAX_SLICES:
+        if (crop or not full) and count == MAX_SLICES:
+            hint = "more.slices_hint.all" if crop else "more.slices_hint"
             blocks.append([Text(say("more.slices", lang, n=len(slices) - MAX_SLICES,
                                     title=said(matrix.title, lang)), style=DIM),
-                           Text(say("more.slices_hint", lang), style=DIM)])
+                           Text(say(hint, lang), style=DIM)])
             break
         title = said(matrix.title, lang)
         if index:
@@ -425,21 +462,29 @@ def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
                      for name, i in zip(names or ("slice",) * len(index), index, strict=False)]
             title += ", " + ", ".join(parts)
         cells = {cell[-2:] for cell in marked if cell[:-2] == index}
-        blocks.append(_grid_lines(title, arr[index], None if pad is None else pad[index], full,
-                                  cells, brackets))
+        grid = arr[index]
+        lines = None
+        if crop:
+            lines = cut(cells, grid.shape, base)
+            if lines.words is not None:
+                title += ", " + said(lines.words, lang)
+        blocks.append(_grid_lines(title, grid, None if pad is None else pad[index], full,
+                                  cells, brackets, lines))
     return blocks
 
 
 def _shown(n: int, full: bool) -> list[int | None]:
     """Indices of rows (or columns) to draw; None marks the elided middle."""
-    if full or n <= MAX_SIDE:
-        return list(range(n))
-    return [*range(MAX_SIDE - 4), None, *range(n - 3, n)]
+    return shown_lines(n, full)
 
 
 def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool,
-                marked: Collection[tuple[int, ...]] = (), brackets: bool = False) -> list[Text]:
-    rows, cols = _shown(grid.shape[0], full), _shown(grid.shape[1], full)
+                marked: Collection[tuple[int, ...]] = (), brackets: bool = False,
+                region: Cut | None = None) -> list[Text]:
+    if region is None:
+        rows, cols = _shown(grid.shape[0], full), _shown(grid.shape[1], full)
+    else:
+        rows, cols = region.rows, region.cols
     cells: list[list[tuple[str, str]]] = []
     for r in rows:
         line = []
@@ -458,11 +503,16 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
     widths = [max(len(line[k][0]) for line in cells) for k in range(len(cols))]
     lines = [Text(title, style="bold")]
     for line in cells:
-        row = Text()
+        # One string and a span per styled cell: a Text.append per cell costs seconds on
+        # the 16 x 32 x 32 maps of solve --terms all.
+        pieces, spans, at = [], [], 0
         for k, (cell, style) in enumerate(line):
-            row.append(" ")
-            row.append(cell.rjust(widths[k]), style=style)
-        lines.append(row)
+            text = " " + cell.rjust(widths[k])
+            if style:
+                spans.append(Span(at + 1, at + len(text), style))
+            pieces.append(text)
+            at += len(text)
+        lines.append(Text("".join(pieces), spans=spans))
     return lines
 
 
@@ -492,12 +542,86 @@ def block_lines(blocks: list[list[Text]], width: int) -> list[Text]:
     return out
 
 
-def print_blocks(console: Console, blocks: list[list[Text]]) -> None:
-    for line in block_lines(blocks, console.width):
-        console.print(line, soft_wrap=True)
+# The control codes rich removes from text (rich.control.strip_control_codes); a search
+# finds that there are none far faster than a translation of every character.
+_CONTROL = re.compile("[\x07\x08\x0b\x0c\x0d]")
 
 
-def print_matrices(console: Console, matrices: list[Matrix], full: bool = True,
+class Out:
+    """Where solve's lines go. On a terminal (or with colour forced), rich prints each, in
+    colour. Plain output (a file, a pipe, a console without colour) is the same bytes rich
+    writes for a line printed with soft_wrap (its text, control codes removed), so its lines
+    are joined and written in chunks of about CHUNK characters: rich renders a line in
+    tens of microseconds, and --terms all writes a million of them. A line with a tab, which
+    rich expands by cell width, still goes through rich.
+    """
+
+    CHUNK = 1 << 20
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        # Only when rich would write each line straight to the file: not into a capture, a
+        # buffer (`with console:`) or a recording, and not quiet; where rich keeps its
+        # buffer index private, getattr's 1 leaves everything to rich.
+        self.plain = (console.color_system is None and not console.is_terminal and
+                      not console.record and not console.quiet and
+                      getattr(console, "_buffer_index", 1) == 0)
+        self.pending: list[str] = []
+        self.size = 0
+
+    def line(self, text: Text | str, parts: list[tuple[str, str]] | None = None) -> None:
+        """One line (or several, with newlines in it), never wrapped (soft_wrap). `parts`:
+        its (text, style) pieces, made into rich Text only when rich prints it."""
+        if not self.plain:
+            if parts is not None:
+                text = Text.assemble(*parts)
+            # as Text, so that nothing convgrad did not write is read as markup
+            self.console.print(Text(text) if isinstance(text, str) else text, soft_wrap=True)
+            return
+        plain = text if isinstance(text, str) else text.plain
+        if parts is not None:
+            plain = "".join([piece for piece, _ in parts])
+        if "\t" in plain:
+            self.rich(Text(plain), soft_wrap=True)
+            return
+        self.pending.append(plain)
+        self.pending.append("\n")
+        self.size += len(plain) + 1
+        if self.size >= self.CHUNK:
+            self.flush()
+
+    def blank(self) -> None:
+        self.line("")
+
+    def rich(self, *objects: Any, **options: Any) -> None:
+        """Anything else (rules, lines that may wrap), printed by rich after what is pending."""
+        self.flush()
+        self.console.print(*objects, **options)
+
+    def rule(self, title: Text) -> None:
+        self.flush()
+        self.console.rule(title, align="left")
+
+    def flush(self) -> None:
+        if self.pending:
+            # As rich.Text does: bell, backspace, vertical tab, form feed and carriage
+            # return are removed.
+            text = "".join(self.pending)
+            if _CONTROL.search(text):
+                text = strip_control_codes(text)
+            self.console.file.write(text)
+            self.pending = []
+            self.size = 0
+
+
+def print_blocks(console: Console | Out, blocks: list[list[Text]]) -> None:
+    out = console if isinstance(console, Out) else Out(console)
+    for line in block_lines(blocks, out.console.width):
+        out.line(line)
+    out.flush()
+
+
+def print_matrices(console: Console | Out, matrices: list[Matrix], full: bool = True,
                    lang: str = "en") -> None:
     """Matrices side by side, as many to a row as the console is wide."""
     print_blocks(console, [block for matrix in matrices
@@ -507,54 +631,64 @@ def print_matrices(console: Console, matrices: list[Matrix], full: bool = True,
 def expansion_text(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool = True
                    ) -> Text:
     """`label = symbolic` (when asked) `= numeric = value`; elide: shorten long sums."""
-    text = Text()
+    return Text.assemble(*expansion_parts(exp, symbolic, lang, elide))
+
+
+def expansion_parts(exp: Expansion, symbolic: bool, lang: str = "en", elide: bool = True
+                    ) -> list[tuple[str, str]]:
+    """expansion_text as (text, style) pieces; joined, the plain text of its line(s)."""
     label = label_text(exp.label)
-    text.append(label, style=LABEL)
+    parts = [(label, LABEL)]
     # An expansion without a value says where a number goes (x11 → y11 += x11·w11, ...),
     # not what a number is.
     joint = " = " if exp.value is not None else " → "
     if symbolic and exp.symbolic:
-        text.append(f"{joint}{written(exp.symbolic, elide)}\n", style=DIM)
-        text.append(" " * len(label))
+        parts.append((f"{joint}{written(exp.symbolic, elide)}\n", DIM))
+        parts.append((" " * len(label), ""))
     numeric = written(exp.numeric, elide)
-    text.append(f"{joint}{numeric}")
+    parts.append((f"{joint}{numeric}", ""))
     if exp.value is not None:
         value = show_number(exp.value)
         if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
-            text.append(" = ")
-            text.append(value, style=VALUE)
+            parts.append((" = ", ""))
+            parts.append((value, VALUE))
     if exp.note:
-        text.append(f"   ({said(exp.note, lang)})", style=DIM)
-    return text
+        parts.append((f"   ({said(exp.note, lang)})", DIM))
+    return parts
 
 
-def print_section(console: Console, section: Section, terms: str, lang: str = "en") -> None:
-    console.rule(Text(said(section.title, lang), style="bold"), align="left")
-    console.print(Text(said(section.why, lang), style=WHY), soft_wrap=True)
+def print_section(console: Console | Out, section: Section, terms: str, lang: str = "en"
+                  ) -> None:
+    out = console if isinstance(console, Out) else Out(console)
+    out.rule(Text(said(section.title, lang), style="bold"))
+    out.line(Text(said(section.why, lang), style=WHY))
     full = terms == "all"
     for line in section.lines:
-        console.print(Text(line_text(line, lang, not full)), soft_wrap=True)
-    print_matrices(console, section.matrices, full, lang)
+        out.line(line_text(line, lang, not full))
+    print_matrices(out, section.matrices, full, lang)
     for group in section.groups:
-        exps, rest = shown(group, terms)
+        # made one at a time, so that --terms all holds one expansion, not a million
+        count = (0 if terms == "none" else group.count
+                 if terms == "all" or group.count <= AUTO_EXPANSIONS else AUTO_SHOWN)
+        exps, rest = range(count), group.count - count
         if not exps and not rest:
             continue
         if exps:
-            console.print()
-            for k, exp in enumerate(exps):
-                console.print(expansion_text(exp, symbolic=k == 0, lang=lang, elide=not full),
-                              soft_wrap=True)
+            out.blank()
+            for k in exps:
+                out.line("", expansion_parts(group.make(k), k == 0, lang, not full))
         if rest:
-            console.print(Text(say("more.same_rule", lang, n=f"{rest:,}") if exps else
-                               say("more.not_shown", lang, title=said(group.title, lang),
-                                   n=f"{rest:,}"),
-                               style=DIM))
+            out.rich(Text(say("more.same_rule", lang, n=f"{rest:,}") if exps else
+                          say("more.not_shown", lang, title=said(group.title, lang),
+                              n=f"{rest:,}"),
+                          style=DIM))
         if group.trailer and exps:
-            console.print(Text(said(group.trailer, lang), style=DIM))
+            out.rich(Text(said(group.trailer, lang), style=DIM))
     if section.results:
-        console.print()
-        print_matrices(console, section.results, full, lang)
-    console.print()
+        out.blank()
+        print_matrices(out, section.results, full, lang)
+    out.blank()
+    out.flush()
 
 
 def print_solution(solved: Any, terms: str = "auto", console: Console | None = None,
@@ -563,8 +697,9 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     from convgrad.result import Result
 
     console = console or make_console()
+    out = Out(console)
     for section in Trace(solved).sections():
-        print_section(console, section, terms, lang)
+        print_section(out, section, terms, lang)
     console.rule(Text(say("title.results", lang), style="bold"), align="left")
     summary = []
     scalars = []

@@ -462,21 +462,10 @@ def math(value: Any) -> str:
 
 # --- matrices -------------------------------------------------------------------------------
 
-MAX_SIDE = 12  # as render/terminal.py: a larger matrix is shown by its corners under auto
-
-
-def shown(n: int, full: bool) -> list[int | None]:
-    """Indices of the rows (or columns) to write; None marks the elided middle."""
-    if full or n <= MAX_SIDE:
-        return list(range(n))
-    return [*range(MAX_SIDE - 4), None, *range(n - 3, n)]
-
-
-def bmatrix(grid: np.ndarray, pad: np.ndarray | None, full: bool,
-            marked: set[tuple[int, int]]) -> str:
-    """A 2-D slice as a bmatrix: padding in parentheses, marked cells boxed, the middle of a
-    large one elided (\\cdots, \\vdots) unless full."""
-    rows, cols = shown(grid.shape[0], full), shown(grid.shape[1], full)
+def bmatrix(grid: np.ndarray, pad: np.ndarray | None, rows: list[int | None],
+            cols: list[int | None], marked: set[tuple[int, int]]) -> str:
+    """A 2-D slice as a bmatrix of the rows and columns given: padding in parentheses, marked
+    cells boxed, the middle of a large one elided (None in rows or cols: \\cdots, \\vdots)."""
     lines = []
     for r in rows:
         cells = []
@@ -493,12 +482,6 @@ def bmatrix(grid: np.ndarray, pad: np.ndarray | None, full: bool,
             cells.append(tex)
         lines.append(" & ".join(cells))
     return r"\begin{bmatrix} " + r" \\ ".join(lines) + r" \end{bmatrix}"
-
-
-def columns(grid_cols: int, full: bool) -> int:
-    """How many columns a bmatrix of a slice `grid_cols` wide has (amsmath needs
-    MaxMatrixCols at least that)."""
-    return len(shown(grid_cols, full))
 
 
 # --- displays of a document's blocks (markdown.py and latex.py) ------------------------------
@@ -526,15 +509,18 @@ def grid_displays(grids: Any, lang: str) -> tuple[list[str], list[Any]]:
     used = 0
     for grid in grids.grids:
         matrix = grid.matrix
-        drawn, more = slices(grid, grids.full)
+        drawn, more = slices(grid, grids.full, grids.crop, grids.base)
         title = matrix.title
         phrase_title = not isinstance(title, (Whole, str))
         head = said(title, lang) if phrase_title else plain(title)
         for piece in drawn:
             where = ", ".join(f"{say_key(key, lang)} {n}" for key, n in piece.where)
+            region = piece.region
+            if region is not None:
+                where += (", " if where else "") + say_key(region.key, lang, **region.fields)
             label = head + (mtext(", " + where) if where else "")
             tex = label + (r"\colon\ " if phrase_title else " = ") + \
-                bmatrix(piece.grid, piece.pad, grids.full, piece.marked)
+                bmatrix(piece.grid, piece.pad, piece.rows, piece.cols, piece.marked)
             width = _width(tex)
             if row and (len(row) == ROW_SLICES or used + width > ROW_WIDTH):
                 displays.append(r" \qquad ".join(row))
@@ -543,7 +529,7 @@ def grid_displays(grids: Any, lang: str) -> tuple[list[str], list[Any]]:
             used += width
         if more:
             notes += [Phrase("more.slices", {"n": more, "title": title}),
-                      Phrase("more.slices_hint")]
+                      Phrase("more.slices_hint.all" if grids.crop else "more.slices_hint")]
     if row:
         displays.append(r" \qquad ".join(row))
     return displays, notes
@@ -555,8 +541,8 @@ def max_columns(grids: Any) -> int:
 
     widest = 0
     for grid in grids.grids:
-        for piece in slices(grid, grids.full)[0]:
-            widest = max(widest, columns(piece.grid.shape[1], grids.full))
+        for piece in slices(grid, grids.full, grids.crop, grids.base)[0]:
+            widest = max(widest, len(piece.cols))
     return widest
 
 

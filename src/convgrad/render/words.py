@@ -433,6 +433,14 @@ WORDS: dict[str, tuple[str, str]] = {
                        "{title}：{n} 个未显示（--terms all 全部显示）"),
     "more.slices": ("... {n} more slices of {title}", "……{title} 还有 {n} 个切片"),
     "more.slices_hint": ("(--terms all shows them)", "（--terms all 全部显示）"),
+    "more.slices_hint.all": ("(--all shows them)", "（--all 全部显示）"),
+    # the rows and columns of a large matrix a walkthrough step shows (render/crop.py)
+    "crop.both": ("rows {r0}-{r1}, columns {c0}-{c1} of {h}",
+                  "第 {r0}-{r1} 行、第 {c0}-{c1} 列（共 {h} 行 {w} 列）"),
+    "crop.both_sizes": ("rows {r0}-{r1} of {h}, columns {c0}-{c1} of {w}",
+                        "第 {r0}-{r1} 行、第 {c0}-{c1} 列（共 {h} 行 {w} 列）"),
+    "crop.rows": ("rows {r0}-{r1} of {h}", "第 {r0}-{r1} 行（共 {h} 行）"),
+    "crop.columns": ("columns {c0}-{c1} of {w}", "第 {c0}-{c1} 列（共 {w} 列）"),
     # the walkthrough (explain)
     "step.step": ("Step {n}: {title}", "第 {n} 步：{title}"),
     "step.padding": ("Padding", "填充"),
