@@ -3,7 +3,7 @@
 The only module that prints to the terminal or exits. Library errors
 (ProblemError) become one line on stderr and exit code 2, here and nowhere else.
 
-Every command and option is declared once, below: a command's options are a dataclass
+Every command and option is declared once, below: a command's options are a record
 whose docstring is the command's help and whose fields carry each option's name and help
 (`_argument`, `_option`, `_flag`); the field's type says how it is read (a flag, an int, a
 float, a string, one of `choices`, a repeatable option or several arguments). `COMMANDS`
@@ -41,11 +41,11 @@ import sys
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, NamedTuple
 
 from convgrad import __version__
 from convgrad.errors import ProblemError
+from convgrad.records import MISSING, field, fields, record
 
 # Exit codes (SPEC section 3), for every command.
 EXIT_OK = 0
@@ -126,7 +126,7 @@ CONVENTIONS_HELP = ("The conventions' profile (pytorch, tensorflow, caffe, cs231
                     "apply on top.")
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class MainOptions:
     """Options before the command."""
 
@@ -134,7 +134,7 @@ class MainOptions:
     debug: bool = _flag("--debug", "On an internal error, print the traceback.")
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class SolveOptions:
     """Every intermediate term and every result: Y, the loss, dL/dY, dL/dW, dL/db, dL/dX."""
 
@@ -152,7 +152,7 @@ class SolveOptions:
     lang: str = _option("--lang", LANG_HELP, default="en", choices=("en", "zh"))
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class ExplainOptions:
     """A step-by-step walkthrough of the forward and backward pass, as on paper."""
 
@@ -171,7 +171,7 @@ class ExplainOptions:
     fragment: bool = _flag("--fragment", FRAGMENT_HELP)
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class CheckOptions:
     """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
 
@@ -218,7 +218,7 @@ class CheckOptions:
                           "per key), .csv or .json (by the file's ending).")
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class CompareOptions:
     """Solve under several profiles: what differs, entry by entry, and which key causes it."""
 
@@ -234,7 +234,7 @@ class CompareOptions:
     float_: bool = _flag("--float", FLOAT_HELP)
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class GenerateOptions:
     """Variants of a problem from a template: each one's problem, answer key and blank
     answers file, and a manifest. The same seed rebuilds the same files."""
@@ -266,7 +266,7 @@ _PARAMS: dict[type, list[Param]] = {}
 
 
 def params(options: type) -> list[Param]:
-    """The fields of an options dataclass, in order, read from their types and metadata."""
+    """The fields of an options record, in order, read from their types and metadata."""
     if options not in _PARAMS:
         found = []
         for f in fields(options):
@@ -1104,7 +1104,7 @@ def _typer_command(command: Command, state: dict[str, bool],
 
 
 def _signature(options: type, extra: dict[str, dict[str, Any]] | None = None) -> Any:
-    """The parameters of a typer command for an options dataclass: typer.Argument and
+    """The parameters of a typer command for an options record: typer.Argument and
     typer.Option annotations, with their help and defaults."""
     import inspect
     from enum import Enum
