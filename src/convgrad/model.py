@@ -127,8 +127,9 @@ class Conventions:
         return {key: value for key, value in self.items()[1:] if getattr(base, key) != value}
 
     @staticmethod
-    def of_profile(name: str) -> Conventions:
-        return Conventions(profile=name, **PROFILES[name])  # type: ignore[arg-type]
+    def of_profile(name: str, **own: object) -> Conventions:
+        """A profile's conventions, with the keys of `own` on top."""
+        return Conventions(profile=name, **{**PROFILES[name], **own})  # type: ignore[arg-type]
 
 
 # --- the validated problem -----------------------------------------------------
