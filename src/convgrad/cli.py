@@ -32,20 +32,23 @@ than an encoding error; NumPy's floating-point warnings never reach stderr.
 import contextlib
 import errno
 import io
-import json
 import math
 import os
 import re
-import signal
 import sys
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, NamedTuple
+from typing import Any
 
 from convgrad import __version__
 from convgrad.errors import ProblemError
 from convgrad.records import MISSING, field, fields, record
+
+try:  # the signal module's own functions, without the three enums it builds when imported
+    import _signal as signal
+except ImportError:  # an interpreter without CPython's _signal
+    import signal  # type: ignore[no-redef]
 
 # Exit codes (SPEC section 3), for every command.
 EXIT_OK = 0
@@ -76,7 +79,8 @@ loss: mse
 # --- the commands and their options, declared once ----------------------------------------
 
 
-class Opt(NamedTuple):
+@record(frozen=True)
+class Opt:
     """How a field of a command's options is written on the command line: `name` is the
     option (`--json`), or None for a positional argument; `choices`, the values a string
     option may take."""
@@ -251,7 +255,8 @@ class GenerateOptions:
                                  choices=GENERATE_FORMATS)
 
 
-class Param(NamedTuple):
+@record(frozen=True)
+class Param:
     """A field of a command's options as both parsers read it."""
 
     name: str  # the field
@@ -628,6 +633,8 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
     if options.class_report is not None:
         _write_class_report(options.class_report, reports, grader, reveal)
     if options.json:
+        import json
+
         doc = check_json(options.problem, tolerance, reports, reveal, solved.exact,
                          grader.points, options.partial, solved.problem.conventions.items())
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
@@ -658,6 +665,8 @@ def run_compare(options: CompareOptions) -> int:
     solver = _solver(options.problem, _exact_choice(options.exact, options.float_))
     comparison = compare(solver.text, solver.source, profiles, solver.exact)
     if options.json:
+        import json
+
         from convgrad.compare import comparison_json
         from convgrad.result import unlimited_int_digits
 
@@ -796,6 +805,8 @@ def _write_class_report(path: str, reports: list[Any], grader: Any, reveal: bool
 
 def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,
                       tolerance: Any, points: dict[str, float]) -> None:
+    import json
+
     from convgrad.grade import gradescope_json
 
     try:
@@ -810,7 +821,8 @@ def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,
 # --- the command table, and running one command -------------------------------------------
 
 
-class Command(NamedTuple):
+@record(frozen=True)
+class Command:
     """A command: its name, its options (whose docstring is its help) and its work, which
     returns the exit code. `finish`: it runs to its end when standard output's reader has
     gone, as check does (its exit code is the grade)."""
@@ -832,7 +844,8 @@ COMMANDS = (Command("solve", SolveOptions, run_solve),
             Command("generate", GenerateOptions, run_generate))
 
 
-class Invocation(NamedTuple):
+@record(frozen=True)
+class Invocation:
     """A command line, read: the command, its options, and --debug."""
 
     command: Command
