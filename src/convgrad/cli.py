@@ -498,12 +498,14 @@ def _format(fmt: str | None, output: str | None, fragment: bool, json_too: bool 
             ) -> str:
     """The format asked for (SPEC section 8): --format, else -o's ending, else text; the
     options that contradict it are usage errors."""
-    from convgrad.render.formats import format_of
-
     if output is not None and (not output.strip() or output == "-"):
         raise ProblemError(f"-o needs the path of a file to write, not '{output}'; leave -o "
                            "out to write to standard output")
-    chosen = fmt or format_of(output)
+    chosen = fmt or "text"
+    if fmt is None and output is not None:  # formats is imported only for a file's ending
+        from convgrad.render.formats import format_of
+
+        chosen = format_of(output)
     if json_too and fmt not in (None, "text"):
         raise ProblemError(f"--json prints JSON and --format {fmt} a document; give one of them")
     if fragment and chosen != "latex":
