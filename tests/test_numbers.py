@@ -228,3 +228,19 @@ def test_decimals_read_again_are_the_same_numbers():
                         ("x", None), ("1/3", None)):
         assert quick_number(text) == value and quick_number(text) == value
         assert type(quick_number(text)) is type(value)
+
+
+def test_a_lazy_pattern_is_compiled_when_first_used_and_answers_as_re():
+    import re
+
+    from convgrad.numbers import lazy_pattern
+
+    lazy = lazy_pattern(r"[+-]?[0-9]+(x)?", re.IGNORECASE)
+    assert "fullmatch" not in vars(lazy)  # nothing compiled yet
+    same = re.compile(r"[+-]?[0-9]+(x)?", re.IGNORECASE)
+    for text in ("12", "-3X", "a1", "", "1x2"):
+        assert bool(lazy.fullmatch(text)) == bool(same.fullmatch(text)), text
+        assert lazy.split(text) == same.split(text)
+        assert lazy.sub("#", text) == same.sub("#", text)
+    assert vars(lazy)["fullmatch"].__self__.pattern == same.pattern  # the compiled one's
+    assert (lazy.pattern, lazy.flags) == (same.pattern, re.IGNORECASE)

@@ -334,6 +334,19 @@ def test_step_pauses_after_every_step_to_the_end():
 # --- a fresh interpreter ----------------------------------------------------------------------
 
 
+def test_solve_json_imports_no_terminal_library():
+    """`solve --json` is read by the fast parser and written without rich: typer, click and
+    rich (a tenth of a second at every start) are never imported."""
+    code = ("import io, sys; from convgrad.cli import main; out = io.StringIO(); "
+            "sys.stdout = out; code = main(['solve', sys.argv[1], '--json']); "
+            "sys.stdout = sys.__stdout__; heavy = {'rich', 'typer', 'click'} & "
+            "{m.split('.')[0] for m in sys.modules}; "
+            "print(code, sorted(heavy), out.getvalue().startswith('{\"Y\"'))")
+    out = subprocess.run([sys.executable, "-c", code, SEED], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.split() == ["0", "[]", "True"], out.stdout + out.stderr
+
+
 def test_importing_convgrad_stays_light():
     code = ("import sys, convgrad; heavy = {'rich', 'typer', 'click', 'yaml'} & "
             "{m.split('.')[0] for m in sys.modules}; print(sorted(heavy))")

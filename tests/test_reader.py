@@ -1456,6 +1456,11 @@ def test_characters_refused_are_exactly_those_yaml_does_not_allow():
 
     for cp in [*range(0x3000), *range(0xD700, 0x10100), 0x1F600, 0x10FFFF]:
         assert (_NOT_YAML_TEXT.search(chr(cp)) is None) == printable(cp), hex(cp)
+    # ASCII text (the usual file) is checked by a shorter pattern: the same answer
+    from convgrad.reader import _NOT_YAML_ASCII
+
+    for cp in range(0x80):
+        assert (_NOT_YAML_ASCII.search(f"a{chr(cp)}b") is None) == printable(cp), hex(cp)
 
 
 # --- answers files read without the YAML parser -----------------------------------------

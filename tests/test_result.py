@@ -84,3 +84,26 @@ def test_json_numbers():
     assert json_number(np.int64(5)) == 5 and isinstance(json_number(np.int64(5)), int)
     assert json_number(Fraction(10**400 + 1, 2)) == 10**400 // 2  # beyond float64: rounded
     assert json_number(np.float64(0.25)) == 0.25
+
+
+@pytest.mark.parametrize("doc", [
+    {"Y": [[3, 4], [6, 7]], "loss": 23, "db": -9.5, "exact": {"db": "-19/2"}},
+    {"a": [], "b": {}, "c": [None, True, False, 0, -0.0, 1e-300, 1.5e300, 2**200, -(2**70)]},
+    {"layers": [{"name": "conv1", "type": "conv", "output": [[0.1, 0.2], [1 / 3, 2 / 3]]}]},
+    {"name": 'a "quoted" name', "path": "C:\\tmp", "zh": "卷积", "tab": "a\tb", "del": "\x7f"},
+    {"float64": np.float64(0.1), 1: "an int key", "pair": (1, 2)},  # json's to write
+    {"big": list(range(6000))},  # past SMALL_DOCUMENT: json's encoder writes it
+    [{"nested": [[[1.25]]]}, "", "~"],
+])
+def test_dumps_writes_what_json_writes(doc):
+    from convgrad.result import dumps
+
+    assert dumps(doc) == json.dumps(doc, allow_nan=False)
+
+
+def test_dumps_refuses_what_json_refuses():
+    from convgrad.result import dumps
+
+    for bad in (float("nan"), [1.0, float("inf")], {"x": -float("inf")}):
+        with pytest.raises(ValueError):
+            dumps(bad)

@@ -3,7 +3,7 @@
 The only module that prints to the terminal or exits. Library errors
 (ProblemError) become one line on stderr and exit code 2, here and nowhere else.
 
-Every command and option is declared once, below: a command's options are a dataclass
+Every command and option is declared once, below: a command's options are a record
 whose docstring is the command's help and whose fields carry each option's name and help
 (`_argument`, `_option`, `_flag`); the field's type says how it is read (a flag, an int, a
 float, a string, one of `choices`, a repeatable option or several arguments). `COMMANDS`
@@ -32,20 +32,23 @@ than an encoding error; NumPy's floating-point warnings never reach stderr.
 import contextlib
 import errno
 import io
-import json
 import math
 import os
 import re
-import signal
 import sys
 import typing
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import MISSING, dataclass, field, fields
-from typing import Any, NamedTuple
+from typing import Any
 
 from convgrad import __version__
 from convgrad.errors import ProblemError
+from convgrad.records import MISSING, field, fields, record
+
+try:  # the signal module's own functions, without the three enums it builds when imported
+    import _signal as signal
+except ImportError:  # an interpreter without CPython's _signal
+    import signal  # type: ignore[no-redef]
 
 # Exit codes (SPEC section 3), for every command.
 EXIT_OK = 0
@@ -76,7 +79,8 @@ loss: mse
 # --- the commands and their options, declared once ----------------------------------------
 
 
-class Opt(NamedTuple):
+@record(frozen=True)
+class Opt:
     """How a field of a command's options is written on the command line: `name` is the
     option (`--json`), or None for a positional argument; `choices`, the values a string
     option may take."""
@@ -126,7 +130,7 @@ CONVENTIONS_HELP = ("The conventions' profile (pytorch, tensorflow, caffe, cs231
                     "apply on top.")
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class MainOptions:
     """Options before the command."""
 
@@ -134,7 +138,7 @@ class MainOptions:
     debug: bool = _flag("--debug", "On an internal error, print the traceback.")
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class SolveOptions:
     """Every intermediate term and every result: Y, the loss, dL/dY, dL/dW, dL/db, dL/dX."""
 
@@ -152,7 +156,7 @@ class SolveOptions:
     lang: str = _option("--lang", LANG_HELP, default="en", choices=("en", "zh"))
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class ExplainOptions:
     """A step-by-step walkthrough of the forward and backward pass, as on paper."""
 
@@ -171,7 +175,7 @@ class ExplainOptions:
     fragment: bool = _flag("--fragment", FRAGMENT_HELP)
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class CheckOptions:
     """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
 
@@ -218,7 +222,7 @@ class CheckOptions:
                           "per key), .csv or .json (by the file's ending).")
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class CompareOptions:
     """Solve under several profiles: what differs, entry by entry, and which key causes it."""
 
@@ -234,7 +238,7 @@ class CompareOptions:
     float_: bool = _flag("--float", FLOAT_HELP)
 
 
-@dataclass(kw_only=True, repr=False)
+@record(kw_only=True, repr=False)
 class GenerateOptions:
     """Variants of a problem from a template: each one's problem, answer key and blank
     answers file, and a manifest. The same seed rebuilds the same files."""
@@ -253,7 +257,8 @@ class GenerateOptions:
                                  choices=GENERATE_FORMATS)
 
 
-class Param(NamedTuple):
+@record(frozen=True)
+class Param:
     """A field of a command's options as both parsers read it."""
 
     name: str  # the field
@@ -268,7 +273,7 @@ _PARAMS: dict[type, list[Param]] = {}
 
 
 def params(options: type) -> list[Param]:
-    """The fields of an options dataclass, in order, read from their types and metadata."""
+    """The fields of an options record, in order, read from their types and metadata."""
     if options not in _PARAMS:
         found = []
         for f in fields(options):
@@ -495,12 +500,14 @@ def _format(fmt: str | None, output: str | None, fragment: bool, json_too: bool 
             ) -> str:
     """The format asked for (SPEC section 8): --format, else -o's ending, else text; the
     options that contradict it are usage errors."""
-    from convgrad.render.formats import format_of
-
     if output is not None and (not output.strip() or output == "-"):
         raise ProblemError(f"-o needs the path of a file to write, not '{output}'; leave -o "
                            "out to write to standard output")
-    chosen = fmt or format_of(output)
+    chosen = fmt or "text"
+    if fmt is None and output is not None:  # formats is imported only for a file's ending
+        from convgrad.render.formats import format_of
+
+        chosen = format_of(output)
     if json_too and fmt not in (None, "text"):
         raise ProblemError(f"--json prints JSON and --format {fmt} a document; give one of them")
     if fragment and chosen != "latex":
@@ -634,6 +641,8 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
     if options.class_report is not None:
         _write_class_report(options.class_report, reports, grader, reveal)
     if options.json:
+        import json
+
         doc = check_json(options.problem, tolerance, reports, reveal, solved.exact,
                          grader.points, options.partial, solved.problem.conventions.items())
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
@@ -680,6 +689,8 @@ def _check_variants(options: CheckOptions, tolerance: Any, weights: Any, require
         text = write(graded.class_report(reveal), format_of(options.class_report) or "html")
         _deliver(text, options.class_report, "--class-report")
     if options.json:
+        import json
+
         doc = graded.json(tolerance, reveal, options.partial)
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
@@ -707,6 +718,8 @@ def run_compare(options: CompareOptions) -> int:
     solver = _solver(options.problem, _exact_choice(options.exact, options.float_))
     comparison = compare(solver.text, solver.source, profiles, solver.exact)
     if options.json:
+        import json
+
         from convgrad.compare import comparison_json
         from convgrad.result import unlimited_int_digits
 
@@ -853,6 +866,8 @@ def _write_class_report(path: str, reports: list[Any], grader: Any, reveal: bool
 
 def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,
                       tolerance: Any, points: dict[str, float]) -> None:
+    import json
+
     from convgrad.grade import gradescope_json
 
     try:
@@ -867,7 +882,8 @@ def _write_gradescope(path: str, report: Any, reveal: bool, visibility: str,
 # --- the command table, and running one command -------------------------------------------
 
 
-class Command(NamedTuple):
+@record(frozen=True)
+class Command:
     """A command: its name, its options (whose docstring is its help) and its work, which
     returns the exit code. `finish`: it runs to its end when standard output's reader has
     gone, as check does (its exit code is the grade)."""
@@ -889,7 +905,8 @@ COMMANDS = (Command("solve", SolveOptions, run_solve),
             Command("generate", GenerateOptions, run_generate))
 
 
-class Invocation(NamedTuple):
+@record(frozen=True)
+class Invocation:
     """A command line, read: the command, its options, and --debug."""
 
     command: Command
@@ -1161,7 +1178,7 @@ def _typer_command(command: Command, state: dict[str, bool],
 
 
 def _signature(options: type, extra: dict[str, dict[str, Any]] | None = None) -> Any:
-    """The parameters of a typer command for an options dataclass: typer.Argument and
+    """The parameters of a typer command for an options record: typer.Argument and
     typer.Option annotations, with their help and defaults."""
     import inspect
     from enum import Enum

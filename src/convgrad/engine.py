@@ -13,7 +13,6 @@ Where things are computed:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -24,6 +23,7 @@ from convgrad.errors import FLOAT64_MEMORY, FLOAT64_SIZE, Notice, ProblemError
 from convgrad.layers import Layer, Param, make_layer
 from convgrad.model import IRRATIONAL_LOSSES, MAX_WORK_BYTES, Problem
 from convgrad.numbers import Number
+from convgrad.records import field, record
 
 # Automatic exact arithmetic up to this many multiply-adds of one forward pass
 # (SPEC: homework size); asking for exact arithmetic lifts it.
@@ -34,7 +34,7 @@ EXACT_LIMIT = 1_000_000
 LayerPass = Layer
 
 
-@dataclass
+@record
 class Run:
     """The forward and backward pass of a problem, in one arithmetic (exact or float64).
 
@@ -58,7 +58,7 @@ class Run:
     rounds: list[Round] = field(default_factory=list)
 
 
-@dataclass
+@record
 class Round:
     """One training round: the loss before its update, and per layer its parameters after
     backward and update ([] for a layer without parameters)."""

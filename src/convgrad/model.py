@@ -10,7 +10,6 @@ bias) live here too, once.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import ClassVar
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from convgrad.errors import Notice, ProblemError
 from convgrad.numbers import Number
+from convgrad.records import field, record
 
 # Memory for one solve, estimated from the shapes before any array is allocated. A value
 # that a pass keeps or makes (the padded input, the im2col matrix, every output and gradient)
@@ -79,7 +79,7 @@ PROFILES: dict[str, dict[str, object]] = {
 }
 
 
-@dataclass(frozen=True)
+@record(frozen=True)
 class Conventions:
     """The conventions in force (SPEC section 7): a profile's values, then the problem's own
     keys on top. `profile` names the profile applied (pytorch by default)."""
@@ -127,8 +127,9 @@ class Conventions:
         return {key: value for key, value in self.items()[1:] if getattr(base, key) != value}
 
     @staticmethod
-    def of_profile(name: str) -> Conventions:
-        return Conventions(profile=name, **PROFILES[name])  # type: ignore[arg-type]
+    def of_profile(name: str, **own: object) -> Conventions:
+        """A profile's conventions, with the keys of `own` on top."""
+        return Conventions(profile=name, **{**PROFILES[name], **own})  # type: ignore[arg-type]
 
 
 # --- the validated problem -----------------------------------------------------
@@ -167,7 +168,7 @@ class Weighted(Op):
         return int(np.prod(self.w.shape[1:]))
 
 
-@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
+@record(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Conv(Weighted):
     """A convolution, as PyTorch's Conv2d: w (F, C/groups, KH, KW), b (F,); pad = (top,
     bottom, left, right), filled as padding_mode says (zeros, or copies of input cells:
@@ -191,7 +192,7 @@ class Conv(Weighted):
     weights: ClassVar[str] = "kernel"
 
 
-@dataclass(repr=False)
+@record(repr=False)
 class Activation(Op):
     """An elementwise activation. kink: the convention's relu'(0) (SPEC section 7);
     leaky_relu'(0) = slope + kink*(1 - slope), between the slopes on either side."""
@@ -205,7 +206,7 @@ class Activation(Op):
         return self.name not in ("sigmoid", "tanh")
 
 
-@dataclass(repr=False)
+@record(repr=False)
 class Pool(Op):
     """Max or average pooling, with the pooling conventions (SPEC section 7): pad (top,
     bottom, left, right) of -infinity for max, of cells an average counts or not
@@ -223,7 +224,7 @@ class Pool(Op):
     rational: ClassVar[bool] = True
 
 
-@dataclass(repr=False)
+@record(repr=False)
 class Flatten(Op):
     """C x H x W maps -> one vector, in the flatten convention's order (SPEC section 7):
     CHW (channel, then row, then column: PyTorch's) or HWC (row, then column, then channel:
@@ -233,7 +234,7 @@ class Flatten(Op):
     rational: ClassVar[bool] = True
 
 
-@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
+@record(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Dense(Weighted):
     """A fully connected layer as PyTorch's Linear: y = w x + b, w (M, N), b (M,)."""
 
@@ -244,7 +245,7 @@ class Dense(Weighted):
     weights: ClassVar[str] = "dense"
 
 
-@dataclass(repr=False)
+@record(repr=False)
 class Softmax(Op):
     """softmax at each position over the channels of C x H x W maps, or over every value."""
 
@@ -252,12 +253,12 @@ class Softmax(Op):
     rational: ClassVar[bool] = False
 
 
-@dataclass(repr=False)
+@record(repr=False)
 class LogSoftmax(Softmax):
     """log_softmax over the same groups as softmax: x - log of the group's sum of e^x."""
 
 
-@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
+@record(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class ConvTranspose(Weighted):
     """A transposed convolution, as PyTorch's ConvTranspose2d: w (C, F/groups, KH, KW) (input
     channels first), b (F,); pad = (ph, pw), the same on both sides; output_padding (oh, ow)
@@ -289,7 +290,7 @@ class ConvTranspose(Weighted):
         return C // self.groups * rows * cols
 
 
-@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
+@record(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class BatchNorm(Op):
     """Batch normalisation over the channels of maps (C, H, W) or the units of a vector (K,),
     as PyTorch's BatchNorm2d / BatchNorm1d: y = gamma * (x - mean) / sqrt(var + eps) + beta.
@@ -308,7 +309,7 @@ class BatchNorm(Op):
         return [self.gamma, self.beta, self.running_mean, self.running_var]
 
 
-@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
+@record(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
@@ -321,7 +322,7 @@ class Layer:
     signal: bool = False
 
 
-@dataclass(eq=False, repr=False)  # arrays inside: == would be ambiguous
+@record(eq=False, repr=False)  # arrays inside: == would be ambiguous
 class Problem:
     """A problem ready for the engine. x is one sample, (C, H, W), or (K,) before a dense
     layer; with `batched`, a batch of them with the batch axis first, (N, C, H, W) or (N, K).

@@ -16,17 +16,38 @@ import numpy as np
 
 Number = int | Fraction | float
 
+
+class _LazyPattern:
+    """A regular expression compiled the first time it is used. Compiling costs tens of
+    microseconds a pattern, paid on import by every start of convgrad, and a solve uses few
+    of them; once compiled, its methods are the compiled pattern's own (no extra call)."""
+
+    def __init__(self, text: str, flags: int = 0) -> None:
+        self.pattern = text
+        self.flags = flags
+
+    def __getattr__(self, name: str) -> Any:  # only until the first use
+        compiled = re.compile(self.pattern, self.flags)
+        for method in ("fullmatch", "match", "search", "split", "sub", "finditer"):
+            self.__dict__[method] = getattr(compiled, method)
+        return getattr(compiled, name)
+
+
+def lazy_pattern(text: str, flags: int = 0) -> re.Pattern[str]:
+    """re.compile(text, flags), compiled when first used (see _LazyPattern)."""
+    return _LazyPattern(text, flags)  # type: ignore[return-value]
+
 # Rows of a matrix string are split on ';' or new lines, entries on spaces or commas.
-_ROW_SPLIT = re.compile(r"[;\n]")
-_ENTRY_SPLIT = re.compile(r"[\s,]+")
-_INTEGERS_ONLY = re.compile(r"[\s,;+\-0-9]*")
+_ROW_SPLIT = lazy_pattern(r"[;\n]")
+_ENTRY_SPLIT = lazy_pattern(r"[\s,]+")
+_INTEGERS_ONLY = lazy_pattern(r"[\s,;+\-0-9]*")
 
 # How a number may be written (YAML 1.2's core schema, ASCII digits only): a decimal with an
 # optional exponent, or an integer in hexadecimal (0x1f) or octal (0o17).
-_INTEGER = re.compile(r"[+-]?[0-9]+")
-_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
-_HEXADECIMAL = re.compile(r"[+-]?0x[0-9a-fA-F]+")
-_OCTAL = re.compile(r"[+-]?0o[0-7]+")
+_INTEGER = lazy_pattern(r"[+-]?[0-9]+")
+_DECIMAL = lazy_pattern(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+_HEXADECIMAL = lazy_pattern(r"[+-]?0x[0-9a-fA-F]+")
+_OCTAL = lazy_pattern(r"[+-]?0o[0-7]+")
 
 # Chinese and Japanese keyboards type full-width digits and separators, and some editors
 # turn '-' into the minus sign U+2212: they mean the ASCII ones. Other digits (superscripts,
@@ -85,7 +106,7 @@ def parse_number(value: Any) -> Number:
 # to build: far beyond any homework, far below a hang.
 MAX_DIGITS = 1000
 MAX_EXPONENT = 1000
-_DECIMAL_PARTS = re.compile(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
+_DECIMAL_PARTS = lazy_pattern(r"([+-]?)([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?")
 _NOT_A_NUMBER = "(write 3, -0.5 or 1/3)"
 
 
@@ -304,11 +325,11 @@ def _plain_nested(value: list | tuple) -> np.ndarray | None:
     return out
 
 
-_SPACED_SLASH = re.compile(r"\s*/\s*")
+_SPACED_SLASH = lazy_pattern(r"\s*/\s*")
 # Signs that do not start an entry ("--1", "1-2", a lone "-"), and integers too long for int64:
 # the NumPy path leaves such text to the careful one, which says what is wrong.
-_MISPLACED_SIGN = re.compile(r"[+\-](?![0-9])|[0-9][+\-]")
-_LONG_INTEGER = re.compile(r"[0-9]{19}")
+_MISPLACED_SIGN = lazy_pattern(r"[+\-](?![0-9])|[0-9][+\-]")
+_LONG_INTEGER = lazy_pattern(r"[0-9]{19}")
 
 
 def _parse_matrix_text(text: str) -> np.ndarray:

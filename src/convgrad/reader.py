@@ -11,7 +11,6 @@ import contextlib
 import math
 import os
 import re
-from dataclasses import replace
 from fractions import Fraction
 from typing import Any
 
@@ -62,6 +61,7 @@ from convgrad.numbers import (
     exact_decimal,
     format_number,
     integer_text,
+    lazy_pattern,
     parse_array,
     parse_number,
     quick_number,
@@ -188,10 +188,12 @@ def problem_from_text(text: str, source: str = "<text>",
 # Characters that YAML text cannot hold (the C0 and C1 controls other than tab, line breaks
 # and NEL, lone surrogates, U+FFFE and U+FFFF): a binary file that happens to decode.
 # Written as the ranges refused, not the many allowed: the same set, compiled 5x faster.
-_NOT_YAML_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f"
-                            "\ud800-\udfff\ufffe\uffff]")
-_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-_ROW_MARK = re.compile("[;\n\uff1b]")  # what ends a row of a matrix string
+_NOT_YAML_TEXT = lazy_pattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x84\x86-\x9f"
+                              "\ud800-\udfff\ufffe\uffff]")
+# The same check for ASCII text, the usual file: a pattern much quicker to compile.
+_NOT_YAML_ASCII = lazy_pattern("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = lazy_pattern("\r\n|[\r\n\x85\u2028\u2029]")
+_ROW_MARK = lazy_pattern("[;\n\uff1b]")  # what ends a row of a matrix string
 
 
 def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
@@ -208,7 +210,7 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     """
     if len(text) > MAX_FILE_BYTES:
         raise _too_large(source)
-    odd = _NOT_YAML_TEXT.search(text)
+    odd = (_NOT_YAML_ASCII if text.isascii() else _NOT_YAML_TEXT).search(text)
     if odd:
         line, column = _position(text, odd.start())
         raise ProblemError(f"{source}, line {line}, column {column}: the control character "
@@ -329,10 +331,10 @@ _NULLS = ("", "~", "null", "Null", "NULL")
 _TRUES = ("true", "True", "TRUE")
 _FALSES = ("false", "False", "FALSE")
 # YAML 1.2 core schema (ASCII digits; hexadecimal and octal integers have no sign).
-_CORE_INT = re.compile(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
-_CORE_FLOAT = re.compile(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
-_CORE_INF = re.compile(r"[-+]?\.(?:inf|Inf|INF)")
-_CORE_NAN = re.compile(r"\.(?:nan|NaN|NAN)")
+_CORE_INT = lazy_pattern(r"[-+]?[0-9]+|0o[0-7]+|0x[0-9a-fA-F]+")
+_CORE_FLOAT = lazy_pattern(r"[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)(?:[eE][-+]?[0-9]+)?")
+_CORE_INF = lazy_pattern(r"[-+]?\.(?:inf|Inf|INF)")
+_CORE_NAN = lazy_pattern(r"\.(?:nan|NaN|NAN)")
 _CORE_TAGS = tuple(_YAML + kind for kind in ("int", "float", "bool", "null", "timestamp"))
 
 
@@ -750,7 +752,8 @@ def _flow_depth_beyond(text: str, limit: int, stop: int | None) -> int | None:
 
 # Brackets, quotes (with a double-quoted string's escapes and a single-quoted one's '')
 # and comments, for _flow_depth_beyond.
-_FLOW_TOKENS = re.compile(r"""\\.|''|[\[\]{}"']|(?:^|(?<=[ \t]))#[^\n]*""", re.MULTILINE)
+_FLOW_TOKENS = lazy_pattern(r"""\\.|''|[\[\]{}"']|(?:^|(?<=[ \t]))#[^\n]*""",
+                            re.MULTILINE)
 
 
 # --- from plain values to a Problem ---------------------------------------------------
@@ -924,7 +927,7 @@ class _Builder:
                                f"{_suggest(profile, tuple(PROFILES))}")
         own = {key: self.convention((*path, key), key, value[key])
                for key in CONVENTION_VALUES if value.get(key) is not None}
-        return replace(Conventions.of_profile(profile), **own)
+        return Conventions.of_profile(profile, **own)
 
     def convention(self, path: tuple, key: str, value: Any) -> Any:
         """One convention key's value, checked: its choices, or pool_padding's forms."""

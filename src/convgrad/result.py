@@ -9,7 +9,6 @@ here, by `json_numbers` and `exact_strings`.
 
 from __future__ import annotations
 
-import json
 import math
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -253,7 +252,71 @@ def _layer_values(problem: Problem, step: Layer) -> dict[str, Any]:
 def json_text(values: Mapping[str, Any], exact: bool) -> str:
     """The text of `solve --json`: always valid JSON (never NaN or Infinity), every digit."""
     with unlimited_int_digits():
-        return json.dumps(json_object(values, exact), allow_nan=False)
+        return dumps(json_object(values, exact))
+
+
+class _NotPlain(Exception):
+    """A value that _write leaves to the json module (see dumps)."""
+
+
+# Most of a small document is written before the json module would have finished importing;
+# past this many values its C encoder is the quicker.
+SMALL_DOCUMENT = 5000
+
+
+def dumps(doc: Any) -> str:
+    """json.dumps(doc, allow_nan=False), character for character.
+
+    A small document of plain values (None, bool, int, float, str of printable ASCII
+    without quotes or backslashes, lists, dicts with such keys), as solve's results are, is
+    written here, which spares importing the json module (a third of a millisecond at every
+    start); anything else, or a larger document, is json's to write.
+    """
+    out: list[str] = []
+    try:
+        _write(doc, out, [SMALL_DOCUMENT])
+    except _NotPlain:
+        import json
+
+        return json.dumps(doc, allow_nan=False)
+    return "".join(out)
+
+
+def _write(value: Any, out: list[str], budget: list[int]) -> None:
+    budget[0] -= 1
+    if budget[0] < 0:
+        raise _NotPlain
+    kind = type(value)
+    if kind is int:
+        out.append(int.__repr__(value))
+    elif kind is float and math.isfinite(value):
+        out.append(float.__repr__(value))
+    elif kind is str and _plain(value):
+        out.append(f'"{value}"')
+    elif kind is list:
+        out.append("[")
+        for k, item in enumerate(value):
+            if k:
+                out.append(", ")
+            _write(item, out, budget)
+        out.append("]")
+    elif kind is dict:
+        out.append("{")
+        for k, (key, item) in enumerate(value.items()):
+            if type(key) is not str or not _plain(key):
+                raise _NotPlain
+            out.append(f'{", " if k else ""}"{key}": ')
+            _write(item, out, budget)
+        out.append("}")
+    elif value is None or kind is bool:
+        out.append("null" if value is None else "true" if value else "false")
+    else:
+        raise _NotPlain
+
+
+def _plain(text: str) -> bool:
+    """A string that JSON writes as it is, between quotes (json escapes the others)."""
+    return text.isascii() and text.isprintable() and '"' not in text and "\\" not in text
 
 
 def json_object(values: Mapping[str, Any], exact: bool) -> dict[str, Any]:
