@@ -197,13 +197,13 @@ def test_both_unrollings_match_reference(case, exact, monkeypatch):
     at a time (conv.DX_ROWS): both forced here on every case, against the twin."""
     from convgrad.layers import conv
 
-    monkeypatch.setattr(conv, "kernel_rows_per_block", lambda Cg, Fg, KH, KW: 1)
+    monkeypatch.setattr(conv, "kernel_rows_per_block", lambda Cg, Fg, KH, KW, positions: 1)
     monkeypatch.setattr(conv, "DX_ROWS", 1)
     x, w, b, dout = arrays(case, exact)
     layer = layer_of(case, w, b, exact)
     out = layer.forward(x)
+    assert layer.cols is not None and layer.cols.shape[2] == 1
     dx = layer.backward(dout)
-    assert layer.cols.shape[2] == 1
     for mine, theirs in zip((out, dx, layer.dw, layer.db), twin(case, x, w, b, dout),
                             strict=True):
         if exact:
@@ -213,14 +213,101 @@ def test_both_unrollings_match_reference(case, exact, monkeypatch):
 
 
 def test_unrolling_follows_the_channels():
-    """One kernel row at a time when a row's block (C/G*KW) is long enough for BLAS and no
-    shorter than the output it adds to; every row at once otherwise."""
+    """Every kernel row at once while the full im2col matrix is within FULL_UNROLL_ENTRIES
+    (one 64x56x56 image under 64 3x3 filters); past it, one row at a time when a row's
+    block (C/G*KW) is long enough for BLAS and no shorter than the output it adds to."""
     from convgrad.layers.conv import kernel_rows_per_block
 
-    assert kernel_rows_per_block(64, 64, 3, 3) == 1
-    assert kernel_rows_per_block(3, 64, 7, 7) == 7
-    assert kernel_rows_per_block(64, 512, 3, 3) == 3
-    assert kernel_rows_per_block(16, 16, 3, 3) == 3
+    assert kernel_rows_per_block(64, 64, 3, 3, 56 * 56) == 3
+    assert kernel_rows_per_block(64, 64, 3, 3, 8 * 56 * 56) == 1
+    assert kernel_rows_per_block(3, 64, 7, 7, 8 * 112 * 112) == 7
+    assert kernel_rows_per_block(64, 512, 3, 3, 8 * 56 * 56) == 3
+    assert kernel_rows_per_block(16, 16, 3, 3, 8 * 56 * 56) == 3
+
+
+# Strides 1 to 3 with and without dilation, groups, every padding mode, batches: the cases
+# the threaded copies and adds run on when their threshold is lowered to nothing.
+THREAD_CASES = CASES + [
+    (2, 3, 9, 8, 4, 3, 3, (3, 3), (1, 1, 2, 0), (1, 1), 1, False, "zeros"),
+    (3, 4, 10, 9, 6, 3, 2, (3, 2), (2, 1, 0, 1), (2, 3), 2, True, "zeros"),
+    (1, 6, 7, 7, 6, 3, 3, (1, 1), (1, 1, 1, 1), (2, 2), 3, False, "reflect"),
+    (2, 2, 9, 9, 5, 4, 4, (3, 1), (2, 2, 3, 3), (1, 1), 1, False, "replicate"),
+    (4, 4, 6, 7, 4, 2, 3, (2, 3), (1, 1, 1, 1), (1, 1), 2, False, "circular"),
+    (1, 3, 16, 16, 8, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1), 1, False, "zeros"),
+]
+
+
+def threaded(monkeypatch: pytest.MonkeyPatch, count: int = 2) -> None:
+    """Every float64 copy and scatter of adds split across `count` threads, however small."""
+    from convgrad.layers import conv
+
+    monkeypatch.setattr(conv, "PARALLEL_ENTRIES", 0)
+    monkeypatch.setattr(conv, "threads", lambda: count)
+
+
+@pytest.mark.parametrize("count", [2, 3])
+@pytest.mark.parametrize("case", THREAD_CASES)
+def test_threaded_passes_match_reference(case, count, monkeypatch):
+    threaded(monkeypatch, count)
+    x, w, b, dout = arrays(case, exact=False)
+    layer = layer_of(case, w, b, exact=False)
+    out = layer.forward(x)
+    dx = layer.backward(dout)
+    for mine, theirs in zip((out, dx, layer.dw, layer.db), twin(case, x, w, b, dout),
+                            strict=True):
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("where", ["x", "w", "dout"])
+@pytest.mark.parametrize("case", THREAD_CASES[:3] + THREAD_CASES[-6:])
+def test_non_finite_entries_match_reference(case, where, monkeypatch):
+    """An inf, a -inf and a NaN in x, w or dout give the twin's infs and NaNs, entry for
+    entry: the engine multiplies no padding of dout (or cell between outputs) by the kernel
+    that the twin does not (0 * inf is NaN). Threaded, and on one thread."""
+    x, w, b, dout = arrays(case, exact=False)
+    arr = {"x": x, "w": w, "dout": dout}[where]
+    flat = arr.reshape(-1)
+    flat[[0, flat.size // 2, -1]] = [np.inf, -np.inf, np.nan]
+    with np.errstate(all="ignore"):
+        want = twin(case, x, w, b, dout)
+        for count in (1, 2):
+            with monkeypatch.context() as patch:
+                threaded(patch, count)
+                layer = layer_of(case, w, b, exact=False)
+                got = (layer.forward(x), layer.backward(dout), layer.dw, layer.db)
+            for mine, theirs in zip(got, want, strict=True):
+                np.testing.assert_array_equal(np.isnan(mine), np.isnan(theirs))
+                np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float64"])
+def test_layers_sharing_the_spare_buffer_match_reference(exact, monkeypatch):
+    """Backward reuses forward's windows for dX and hands their buffer on to the next
+    forward pass: two layers run forward, forward, backward, backward (as in a network),
+    then the first backward again on a copy (as grade does), all against the twin."""
+    import copy
+
+    threaded(monkeypatch)
+    first, second = THREAD_CASES[-1], THREAD_CASES[1]
+    x1, w1, b1, d1 = arrays(first, exact)
+    x2, w2, b2, d2 = arrays(second, exact)
+    layer1, layer2 = layer_of(first, w1, b1, exact), layer_of(second, w2, b2, exact)
+    out1, out2 = layer1.forward(x1), layer2.forward(x2)
+    dx2 = layer2.backward(d2)
+    dx1 = layer1.backward(d1)
+    got1 = (out1, dx1, layer1.dw, layer1.db)
+    again = copy.copy(layer1)
+    d1_again = d1[::-1].copy()
+    dx1_again = again.backward(d1_again)
+    checks = [(got1, twin(first, x1, w1, b1, d1)),
+              ((out2, dx2, layer2.dw, layer2.db), twin(second, x2, w2, b2, d2)),
+              ((out1, dx1_again, again.dw, again.db), twin(first, x1, w1, b1, d1_again))]
+    for got, want in checks:
+        for mine, theirs in zip(got, want, strict=True):
+            if exact:
+                assert mine.tolist() == theirs.tolist()
+            else:
+                np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("case", CASES[1:4] + CASES[7:])

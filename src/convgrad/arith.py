@@ -51,16 +51,28 @@ def matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return divide(product, denominator)
 
 
-def scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+def scaled_matmul(a: np.ndarray, b: np.ndarray, out: np.ndarray | None = None
+                  ) -> tuple[np.ndarray, int]:
     """a (..., M, K) @ b (..., K, N) as (product (..., M, N), denominator): a @ b == product /
     denominator.
 
     Callers that go on adding (dW over the samples, the dX scatter) keep the product and
     divide once at the end. In float64 the product is a @ b and the denominator 1; exact,
-    the product holds Python ints, whatever their size.
+    the product holds Python ints, whatever their size. out (the product's shape and
+    arithmetic): where the product goes, an array the caller reuses (float64: BLAS writes
+    it there, without a fresh array to fault in page by page).
     """
     if a.dtype != object and b.dtype != object:
-        return a @ b, 1
+        return np.matmul(a, b, out=out), 1
+    product, denominator = _scaled_matmul(a, b)
+    if out is None:
+        return product, denominator
+    out[...] = product
+    return out, denominator
+
+
+def _scaled_matmul(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, int]:
+    """scaled_matmul of exact operands."""
     ia, da = integers(to_exact(a))
     ib, db = integers(to_exact(b))
     max_a, max_b = max_abs(ia), max_abs(ib)

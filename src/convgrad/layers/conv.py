@@ -11,7 +11,11 @@ g = f // (F/G) (PyTorch's Conv2d(groups=G); G = 1: every channel); with flip, w 
 
 from __future__ import annotations
 
-from typing import cast
+import math
+import os
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -21,6 +25,9 @@ from convgrad.arith import Numbers, divide, integers, plus, scaled_matmul, total
 from convgrad.layers.base import Grid, Index, ParamLayer, Term
 from convgrad.model import Conv
 from convgrad.model import Layer as LayerSpec
+
+if TYPE_CHECKING:
+    from concurrent.futures import ThreadPoolExecutor
 
 
 def pad_input(x: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros") -> np.ndarray:
@@ -65,24 +72,142 @@ def unpad(dx_pad: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros
     return dx
 
 
-def kernel_rows_per_block(Cg: int, Fg: int, KH: int, KW: int) -> int:
-    """How many kernel rows im2col unrolls together: 1 (only the columns; KH products, each
-    with C/G*KW rows, added up) or KH (every offset; one product with C/G*KH*KW rows).
+# --- threads: a large float64 layer's copies and adds, split across the BLAS's threads ------
 
-    Unrolling one row at a time copies KH times less of the input but adds KH - 1 partial
-    outputs (F/G rows each) and gives BLAS a shorter inner dimension, which is worth it when
-    a row's block is long enough for BLAS to run near its best (64) and at least as long
-    as the output it adds to.
+# From this many entries on, a float64 copy (im2col) or scatter of adds (dX) is split into
+# blocks that run on several threads at once: NumPy lets go of the GIL in copies and adds,
+# which would otherwise run on one core while BLAS uses them all. Below it (and for exact
+# arrays, whose copies hold the GIL) one thread does it all and no thread is started.
+PARALLEL_ENTRIES = 2**18
+
+_pool: ThreadPoolExecutor | None = None
+
+
+def threads() -> int:
+    """How many threads the copies and adds use: as many as NumPy's BLAS is told to
+    (OPENBLAS_NUM_THREADS or OMP_NUM_THREADS), else one per core."""
+    cores = os.cpu_count() or 1
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "")
+        if value.isdigit() and int(value) > 0:
+            return min(int(value), cores)
+    return cores
+
+
+def parts(arr: np.ndarray) -> int:
+    """How many threads work on arr: 1 for an exact array or a small one."""
+    if arr.dtype == object or arr.size < PARALLEL_ENTRIES:
+        return 1
+    return threads()
+
+
+def bounds(n: int, k: int) -> list[tuple[int, int]]:
+    """range(n) cut into k nearly equal runs (lo, hi), none empty."""
+    return [(n * t // k, n * (t + 1) // k) for t in range(k) if n * t // k < n * (t + 1) // k]
+
+
+def in_parallel(tasks: list[Callable[[], object]]) -> None:
+    """Runs the tasks, the first on this thread and the others on a pool made at the first
+    call (so a run that never needs it starts no thread), and waits for every one; an
+    error in any is raised here."""
+    global _pool
+    futures = []
+    if len(tasks) > 1:
+        if _pool is None:
+            from concurrent.futures import ThreadPoolExecutor
+            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1))
+        futures = [_pool.submit(task) for task in tasks[1:]]
+    tasks[0]()
+    for future in futures:
+        future.result()
+
+
+def copy_into(dst: np.ndarray, src: np.ndarray) -> None:
+    """dst[...] = src (src broadcast to dst's shape), in blocks along dst's longest axis but
+    the last (each block whole inner runs) on parts(dst) threads."""
+    k = parts(dst)
+    if k == 1 or dst.ndim < 2:
+        dst[...] = src
+        return
+    src = np.broadcast_to(src, dst.shape)
+    axis = max(range(dst.ndim - 1), key=lambda a: dst.shape[a])
+
+    def block(lo: int, hi: int) -> None:
+        index = (slice(None),) * axis + (slice(lo, hi),)
+        dst[index] = src[index]
+
+    in_parallel([partial(block, lo, hi) for lo, hi in bounds(dst.shape[axis], k)])
+
+
+def scratch(spare: np.ndarray | None, shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
+    """An array of `shape` in like's arithmetic, its entries not set: the first entries of
+    spare (a flat array a pass has finished with) when it is large enough and of that
+    arithmetic, else a new one. Reusing a buffer spares the page faults of fresh memory,
+    which cost about as much as a copy."""
+    dtype = object if like.dtype == object else np.float64
+    size = math.prod(shape)
+    if spare is not None and spare.dtype == dtype and spare.size >= size:
+        return spare[:size].reshape(shape)
+    return np.empty(shape, dtype=dtype)
+
+
+# The buffer of a float64 layer's windows, handed back when its backward pass is done and
+# taken by the next layer's forward pass (this run's or the next one's), so that a run of
+# same-sized layers writes its windows into memory already faulted in. One buffer is kept,
+# of at most this many entries (64 MB).
+SPARE_ENTRIES = 2**23
+_spares: list[np.ndarray] = []
+
+
+def take_spare() -> np.ndarray | None:
+    """The buffer handed back last (see hand_back), now the caller's; None if there is none."""
+    try:
+        return _spares.pop()
+    except IndexError:  # (pop is atomic: two runs on two threads never share a buffer)
+        return None
+
+
+def hand_back(arr: np.ndarray) -> None:
+    """Keeps the memory under arr (float64, a pass done with it) for the next take_spare:
+    the whole buffer arr was cut from, unless it is larger than SPARE_ENTRIES."""
+    while isinstance(arr.base, np.ndarray):
+        arr = arr.base
+    if arr.dtype == np.float64 and arr.flags.c_contiguous and arr.size <= SPARE_ENTRIES:
+        _spares[:] = [arr.reshape(-1)]
+
+
+# --- the passes --------------------------------------------------------------------------
+
+# Every kernel row is unrolled at once when the full im2col matrix has at most this many
+# entries (32 MB in float64): one product with C/G*KH*KW rows runs faster than KH shorter
+# ones whose partial outputs are then added up, for the price of KH times the copying.
+FULL_UNROLL_ENTRIES = 2**22
+
+
+def kernel_rows_per_block(Cg: int, Fg: int, KH: int, KW: int, positions: int) -> int:
+    """How many kernel rows im2col unrolls together for `positions` outputs (every
+    sample's): KH (every offset; one product with C/G*KH*KW rows) or 1 (only the columns;
+    KH products, each with C/G*KW rows, added up).
+
+    Every row at once while the full matrix stays within FULL_UNROLL_ENTRIES, or when a
+    row's block is too short for BLAS to run near its best (64) or shorter than the output
+    it adds to; one row at a time otherwise, which copies KH times less of the input.
     """
-    return 1 if Cg * KW >= max(64, Fg) else KH
+    if Cg * KH * KW * positions <= FULL_UNROLL_ENTRIES or Cg * KW < max(64, Fg):
+        return KH
+    return 1
 
 
 def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
-           dilation: tuple[int, int], OH: int, OW: int, u: int) -> np.ndarray:
+           dilation: tuple[int, int], OH: int, OW: int, u: int,
+           spare: np.ndarray | None = None) -> np.ndarray:
     """x_pad (N, C, Hp, Wp) -> cols (N, C, u, KW, A, Hq, OW), kernel rows unrolled u at a
     time (u = 1 or KH, see kernel_rows_per_block): cols[n, c, r, q, a, t, j] =
     x_pad[n, c, t*sh + a + r*dh, j*sw + q*dw], the rows split by their phase a modulo the
     stride (A phases: 1 when u = KH) and rows past x_pad's last left zero (never read).
+    cols is made in spare (else in the buffer take_spare gives) when it is large enough
+    (see scratch); the copy runs in blocks
+    of channels or rows on several threads for a large float64 layer (copy_into).
 
     The block of kernel rows k*u .. k*u + u - 1 then reads its windows at rows t = i +
     k*u*dh // sh of phase k*u*dh % sh, consecutive: `window_rows` gives them as a view
@@ -96,10 +221,16 @@ def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
     Hq = OH + (KH - u) * dh // sh
     windows = sliding_window_view(x_pad, (dh * (u - 1) + 1, dw * (KW - 1) + 1), axis=(2, 3))
     windows = windows[:, :, :, :sw * (OW - 1) + 1:sw, ::dh, ::dw]  # (N, C, ., OW, u, KW)
-    cols = zeros((N, C, u, KW, A, Hq, OW), x_pad)
-    for a in range(min(A, windows.shape[2])):  # one copy per phase: one with stride 1
+    if spare is None and x_pad.dtype != object:
+        spare = take_spare()
+    cols = scratch(spare, (N, C, u, KW, A, Hq, OW), x_pad)
+    for a in range(A):  # one copy per phase: one with stride 1
         phase = windows[:, :, a::sh][:, :, :Hq]
-        cols[:, :, :, :, a, :phase.shape[2]] = phase.transpose(0, 1, 4, 5, 2, 3)
+        rows = phase.shape[2]
+        if rows:
+            copy_into(cols[:, :, :, :, a, :rows], phase.transpose(0, 1, 4, 5, 2, 3))
+        if rows < Hq:
+            cols[:, :, :, :, a, rows:] = 0
     return cols
 
 
@@ -119,28 +250,29 @@ def correlate(cols: np.ndarray, w: np.ndarray, sh: int, dh: int, groups: int, OH
     correlation (N, F, OH*OW) of x_pad with w (G = groups): per block of u kernel rows, one
     batched matmul, that block of the kernel (G, F/G, C/G*u*KW) against every sample's and
     every group's windows (N, G, C/G*u*KW, OH*OW), already in the output's order; the
-    blocks' products added up. Exact operands must be integers (see arith.integers): the
-    result is then integers too."""
+    blocks' products added up. BLAS writes the first block's product into the result and
+    the others into one reused array. Exact operands must be integers (see
+    arith.integers): the result is then integers too."""
     F, Cg, KH, KW = w.shape
     N, _, u, _, _, _, OW = cols.shape
     G = groups
     # (block, group, filter, then (c, r, q)): each block's rows in window_rows' order.
     w_rows = w.reshape(G, F // G, Cg, KH // u, u, KW).transpose(3, 0, 1, 2, 4, 5).reshape(
         KH // u, G, F // G, Cg * u * KW)
-
-    def block(k: int) -> np.ndarray:
+    like = cols if cols.dtype == object else w
+    out = scratch(None, (N, G, F // G, OH * OW), like)
+    part = out if u == KH else scratch(None, out.shape, like)
+    for k in range(KH // u):
         windows = window_rows(cols, k, sh, dh, OH).reshape(N, G, Cg * u * KW, OH * OW)
-        return scaled_matmul(w_rows[k], windows)[0]
-
-    out = block(0)
-    for k in range(1, KH // u):
-        out += block(k)
+        product = scaled_matmul(w_rows[k], windows, out=out if k == 0 else part)[0]
+        if k:
+            out += product
     return out.reshape(N, F, OH * OW)
 
 
-# dX is computed a few kernel offsets at a time: enough offsets that the product has about
-# this many rows (BLAS runs near its best from about a hundred rows), few enough that the
-# product, held until it is scattered, stays a fraction of the full (C*KH*KW, OH*OW) matrix.
+# dX by the scatter is computed a few kernel offsets at a time when the product of every
+# offset does not fit in the buffer forward's windows leave: enough offsets that the
+# product has about this many rows (BLAS runs near its best from about a hundred rows).
 DX_ROWS = 128
 
 
@@ -156,9 +288,10 @@ class ConvLayer(ParamLayer):
         self.b = num.param(op.b, layer.name, "bias", "bias")
         self.stride, self.pad, self.dilation, self.flip = op.stride, op.pad, op.dilation, op.flip
         self.groups, self.mode = op.groups, op.padding_mode
-        # The im2col windows (N, C, KW, sh, Hq, OW) as integers over one denominator (exact;
-        # float64: as they are, over 1), kept for dW.
-        self.cols: np.ndarray
+        # The im2col windows (N, C, u, KW, A, Hq, OW) as integers over one denominator
+        # (exact; float64: as they are, over 1), kept for dW; None once backward has reused
+        # their buffer.
+        self.cols: np.ndarray | None = None
         self.cols_denominator = 1
 
     @property
@@ -176,38 +309,47 @@ class ConvLayer(ParamLayer):
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x (N, C, H, W) -> z (N, F, OH, OW); keeps cols (see im2col) for dW.
 
-        Per kernel row p, one batched matmul: the kernel's row (G, F/G, C/G*KW) against
-        every sample's and every group's windows (N, G, C/G*KW, OH*OW) gives that row's
-        part of z as (N, G, F/G, OH*OW), already in z's order; z is the sum of the KH parts.
+        Per block of kernel rows (all of them, or one at a time: kernel_rows_per_block),
+        one batched matmul: that block of the kernel (G, F/G, C/G*u*KW) against every
+        sample's and every group's windows (N, G, C/G*u*KW, OH*OW) gives its part of z as
+        (N, G, F/G, OH*OW), already in z's order; z is the sum of the parts.
         Exact: the products are integers over one denominator, divided once.
         """
         w = self._w_eff()
-        F, Cg, KH, KW = w.shape
-        N, C, H, W = x.shape
-        G = self.groups
-        (sh, _), (dh, _) = self.stride, self.dilation
-        top, bottom, left, right = self.pad
-        OH = geometry.conv_output_size(H, top, bottom, KH, self.stride[0], self.dilation[0])
-        OW = geometry.conv_output_size(W, left, right, KW, self.stride[1], self.dilation[1])
-        x_pad, self.cols_denominator = integers(pad_input(x, self.pad, self.mode))
-        u = kernel_rows_per_block(Cg, F // G, KH, KW)
-        self.cols = im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW, u)
+        F, _, _, _ = w.shape
+        N, _, _, _ = x.shape
+        _, OH, OW = self.layer.out_shape
+        self.cols = self._unroll(x)
         w_ints, w_denominator = integers(w)
-        z = correlate(self.cols, w_ints, sh, dh, G, OH)
+        z = correlate(self.cols, w_ints, self.stride[0], self.dilation[0], self.groups, OH)
         z = plus(z.reshape(N, F, OH, OW), w_denominator * self.cols_denominator,
                  self.b.reshape(1, F, 1, 1))
         return self._set_out(x, z)
+
+    def _unroll(self, x: np.ndarray, spare: np.ndarray | None = None) -> np.ndarray:
+        """x (N, C, H, W) -> its im2col windows (see im2col) as integers over
+        cols_denominator (exact; float64: as they are, over 1), made in spare if it fits."""
+        F, Cg, KH, KW = self.w.shape
+        N, _, _, _ = x.shape
+        _, OH, OW = self.layer.out_shape
+        x_pad, self.cols_denominator = integers(pad_input(x, self.pad, self.mode))
+        u = kernel_rows_per_block(Cg, F // self.groups, KH, KW, N * OH * OW)
+        return im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW, u, spare)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
         """dout (N, F, OH, OW) -> dx (N, C, H, W); sets dw (F, C/G, KH, KW) and db (F,), each
         summed over the samples.
 
-        dW is the correlation of the input windows with dout: per kernel row p, dout times
-        that row's windows transposed, one batched matmul over the samples and groups, then
-        the sum over the samples. dX is the gradient of x_pad with the padding dropped:
-        with stride 1 a correlation of dout with the kernel turned round (_dx_gather),
-        otherwise dout scattered through each kernel offset (_dx_scatter). Loops run over
-        kernel rows and offsets, never over output pixels or samples.
+        dW is the correlation of the input windows with dout: per block of kernel rows,
+        dout times that block's windows transposed, one batched matmul over the samples and
+        groups (written into dW itself for one sample), then the sum over the samples. dX
+        is the gradient of x_pad with the padding dropped: with stride 1 a correlation of
+        dout with the kernel turned round (_dx_gather), otherwise (or when the kernel holds
+        an inf or a NaN, which the gather would multiply by dout's padding) dout scattered
+        through each kernel offset (_dx_scatter). Either works in the buffer of forward's
+        windows, done with once dW has them: forward's windows are dropped then, and made
+        again if backward runs once more. Loops run over kernel blocks and offsets, never
+        over output pixels or samples.
         """
         w = self._w_eff()
         F, Cg, KH, KW = w.shape
@@ -221,70 +363,114 @@ class ConvLayer(ParamLayer):
         Hp, Wp = H + top + bottom, W + left + right
         db = total(dout, axis=(0, 2, 3))
         douts, d_denominator = integers(dout.reshape(N, G, Fg, OH * OW))
-        u = self.cols.shape[2]
-        dw = zeros((KH // u, G, Fg, Cg * u * KW), douts)
+        cols = self.cols if self.cols is not None else self._unroll(self.x)
+        u = cols.shape[2]
+        dw = scratch(None, (KH // u, G, Fg, Cg * u * KW), douts)
         for k in range(KH // u):
-            windows = window_rows(self.cols, k, sh, dh, OH).reshape(
-                N, G, Cg * u * KW, OH * OW)
-            dw[k] = scaled_matmul(douts, windows.swapaxes(-1, -2))[0].sum(axis=0)
+            windows = window_rows(cols, k, sh, dh, OH).reshape(N, G, Cg * u * KW, OH * OW)
+            if N == 1:
+                scaled_matmul(douts[0], windows[0].swapaxes(-1, -2), out=dw[k])
+            else:
+                dw[k] = scaled_matmul(douts, windows.swapaxes(-1, -2))[0].sum(axis=0)
         dw = divide(dw, d_denominator * self.cols_denominator)
         dw = np.ascontiguousarray(dw.reshape(KH // u, F, Cg, u, KW).transpose(
             1, 2, 0, 3, 4)).reshape(F, Cg, KH, KW)
+        self.cols, spare = None, cols.reshape(-1)
         # Exact: integers over one common denominator, divided once at the end.
         w_ints, w_denominator = integers(w)
-        if (sh, sw) == (1, 1):
-            dx_pad = self._dx_gather(douts.reshape(N, F, OH, OW), w_ints, Hp, Wp)
+        if (sh, sw) == (1, 1) and (w_ints.dtype == object or np.isfinite(w_ints).all()):
+            if self.mode == "zeros":  # only the cells that hold input: no unpad
+                dx = self._dx_gather(douts.reshape(N, F, OH, OW), w_ints,
+                                     (top, left, H, W), spare).reshape(N, C, H, W)
+            else:
+                dx = unpad(self._dx_gather(douts.reshape(N, F, OH, OW), w_ints,
+                                           (0, 0, Hp, Wp), spare).reshape(N, C, Hp, Wp),
+                           self.pad, self.mode)
         else:
-            dx_pad = self._dx_scatter(douts, w_ints, Hp, Wp)
-        dx = unpad(dx_pad.reshape(N, C, Hp, Wp), self.pad, self.mode)
+            dx_pad = self._dx_scatter(douts, w_ints, Hp, Wp, spare)
+            dx = unpad(dx_pad.reshape(N, C, Hp, Wp), self.pad, self.mode)
+        hand_back(spare)
         dx = divide(dx, w_denominator * d_denominator)
         # dW is reported for W as written: un-rotate it when the kernel was flipped.
         self._set_grads(dw[:, :, ::-1, ::-1] if self.flip else dw, db)
         return self._set_dx(dout, dx)
 
-    def _dx_gather(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int) -> np.ndarray:
-        """Stride 1: dout (N, F, OH, OW), w (F, C/G, KH, KW) as the taps use it -> dx_pad
-        (N, C, Hp*Wp), the correlation of dout, padded by the kernel's span less one on
-        every side, with the kernel rotated 180 degrees and its filters and channels
-        swapped: dx_pad[r] = sum over p of dout[r - p*dh] * w[p] gathers each entry's taps,
-        so they add up inside the matmuls (as in the forward pass), not in KH*KW passes
-        over dx_pad."""
+    def _dx_gather(self, dout: np.ndarray, w: np.ndarray, region: tuple[int, int, int, int],
+                   spare: np.ndarray) -> np.ndarray:
+        """Stride 1: dout (N, F, OH, OW), w (F, C/G, KH, KW) as the taps use it, region
+        (r0, s0, Hr, Wr) of x_pad -> dx_pad[..., r0:r0 + Hr, s0:s0 + Wr] as (N, C, Hr*Wr),
+        the correlation of dout, padded by the kernel's span less one on every side, with
+        the kernel rotated 180 degrees and its filters and channels swapped: dx_pad[r] =
+        sum over p of dout[r - p*dh] * w[p] gathers each entry's taps, so they add up
+        inside the matmuls (as in the forward pass), not in KH*KW passes over dx_pad. The
+        windows of the padded dout are made in spare when they fit."""
         F, Cg, KH, KW = w.shape
         N, _, OH, OW = dout.shape
         G = self.groups
         dh, dw = self.dilation
+        r0, s0, Hr, Wr = region
         ph, pw = (KH - 1) * dh, (KW - 1) * dw  # the padding of dout
         d_pad = zeros((N, F, OH + 2 * ph, OW + 2 * pw), dout)
-        d_pad[:, :, ph:ph + OH, pw:pw + OW] = dout
+        copy_into(d_pad[:, :, ph:ph + OH, pw:pw + OW], dout)
         w_t = w.reshape(G, F // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
         w_t = w_t.reshape(G * Cg, F // G, KH, KW)
-        u = kernel_rows_per_block(F // G, Cg, KH, KW)
-        cols = im2col(d_pad, KH, KW, (1, 1), self.dilation, Hp, Wp, u)
-        return correlate(cols, w_t, 1, dh, G, Hp)
+        u = kernel_rows_per_block(F // G, Cg, KH, KW, N * Hr * Wr)
+        cols = im2col(d_pad[:, :, r0:r0 + Hr + ph, s0:s0 + Wr + pw], KH, KW, (1, 1),
+                      self.dilation, Hr, Wr, u, spare)
+        return correlate(cols, w_t, 1, dh, G, Hr)
 
-    def _dx_scatter(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int) -> np.ndarray:
+    def _dx_scatter(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int,
+                    spare: np.ndarray) -> np.ndarray:
         """dout (N, G, F/G, OH*OW), w (F, C/G, KH, KW) as the taps use it -> dx_pad
         (N, G, C/G, Hp, Wp): each kernel offset (p, q) scatters dout through its weights
-        into the cells its taps read, adding up where windows overlap. The kernel's rows of
-        a few offsets at a time times dout (about DX_ROWS rows), so that the full
-        (C*KH*KW, OH*OW) product is never held."""
+        into the cells its taps read, adding up where windows overlap.
+
+        The cells are added in x_pad's phase planes (rows and columns split by their
+        phase modulo the stride: one plane with stride 1), where the cells an offset's
+        taps read are one block with unit steps, (p*dh // sh, q*dw // sw) from the corner
+        of plane (p*dh % sh, q*dw % sw); the planes are laid back into dx_pad at the end.
+        The product, the kernel's rows times dout, goes into spare (forward's windows, as
+        large as the product of every offset when they unrolled every kernel row); when
+        it does not fit, a few offsets at a time (at least DX_ROWS rows). The adds run in
+        bands of the planes' rows on several threads for a large float64 layer: each band
+        takes, from every offset, the outputs whose taps land in it, so that no two
+        threads add to one cell."""
         F, Cg, KH, KW = w.shape
-        N, G, Fg, _ = dout.shape
+        N, G, Fg, L = dout.shape
         _, _, OH, OW = self.out.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        Hq, Wq = -(-Hp // sh), -(-Wp // sw)
         # Rows ordered (p, q, c), so that each kernel offset's block of rows is contiguous.
         w_rows = w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(
             G, KH * KW * Cg, Fg)
-        dx_pad = zeros((N, G, Cg, Hp, Wp), dout)
-        step = max(1, DX_ROWS // Cg)
+        planes = zeros((N, G, Cg, sh, sw, Hq, Wq), dout)
+        fits = spare.size // (N * G * Cg * L) if spare.dtype == planes.dtype else 0
+        step = min(KH * KW, max(1, DX_ROWS // Cg, fits))
+        buffer = scratch(spare, (N * G * step * Cg * L,), planes)
+
+        def band(part: np.ndarray, first: int, r0: int, r1: int) -> None:
+            for offset in range(first, first + part.shape[2]):
+                p, q = divmod(offset, KW)
+                (t, a), (s, b) = divmod(p * dh, sh), divmod(q * dw, sw)
+                i0, i1 = max(0, r0 - t), min(OH, r1 - t)  # the outputs whose row is in r0:r1
+                if i0 < i1:
+                    planes[:, :, :, a, b, t + i0:t + i1, s:s + OW] += \
+                        part[:, :, offset - first, :, i0:i1]
+
         for first in range(0, KH * KW, step):
             last = min(first + step, KH * KW)
-            part = scaled_matmul(w_rows[:, first * Cg:last * Cg], dout)[0].reshape(
+            out = buffer[:N * G * (last - first) * Cg * L].reshape(N, G, (last - first) * Cg, L)
+            part = scaled_matmul(w_rows[:, first * Cg:last * Cg], dout, out=out)[0].reshape(
                 N, G, last - first, Cg, OH, OW)
-            for offset in range(first, last):
-                p, q = divmod(offset, KW)
-                dx_pad[..., p * dh:p * dh + sh * (OH - 1) + 1:sh,
-                       q * dw:q * dw + sw * (OW - 1) + 1:sw] += part[:, :, offset - first]
+            in_parallel([partial(band, part, first, r0, r1)
+                         for r0, r1 in bounds(Hq, parts(planes))])
+        if (sh, sw) == (1, 1):
+            return planes.reshape(N, G, Cg, Hp, Wp)
+        dx_pad = scratch(None, (N, G, Cg, Hp, Wp), planes)
+        for a in range(sh):
+            for b in range(sw):
+                copy_into(dx_pad[..., a::sh, b::sw],
+                          planes[:, :, :, a, b, :-(-(Hp - a) // sh), :-(-(Wp - b) // sw)])
         return dx_pad
 
     # --- terms: the index maps of the code above, one entry at a time ------------------------
