@@ -6,9 +6,10 @@ passes: forward, dW, db, dX) on one image of each layer below, and at least 40% 
 machine's float64 matmul rate (a 4096x4096 `a @ b`, measured here); a batch of 8 within
 PyTorch's time. Layers: 64x56x56 input with 64 3x3 filters, padding 1; 3x224x224 input
 with 64 7x7 filters, stride 2, padding 3; a batch of eight 64x56x56 images through the
-first layer. convgrad and PyTorch run in turns (paired), and the ratio is the median of
-the pairs' ratios: the machine may be shared. Also the peak memory of one pass against its
-arrays' size (input, kernel, output, and their gradients).
+first layer. convgrad and PyTorch run in turns (paired), each after a rest that lets the
+other library's threads go to sleep and an untimed run (see turn), and the ratio is the
+median of the pairs' ratios: the machine may be shared. Also the peak memory of one pass
+against its arrays' size (input, kernel, output, and their gradients).
 
     python benchmarks/bench_engine.py --threads 1 --cpu-time
 
@@ -42,7 +43,7 @@ import numpy as np  # noqa: E402
 from _timing import machine  # noqa: E402
 
 from convgrad.arith import Numbers  # noqa: E402
-from convgrad.layers import ConvLayer  # noqa: E402
+from convgrad.layers import ConvLayer, conv  # noqa: E402
 from convgrad.model import Conv, Layer  # noqa: E402
 
 LAYERS = [  # name, batch size N, one sample's shape, kernel, stride, padding
@@ -105,17 +106,30 @@ def pass_flop(N: int, xs: tuple[int, ...], ws: tuple[int, ...], stride: tuple[in
     return 3 * 2 * N * F * C * KH * KW * OH * OW
 
 
+# Seconds of rest before each turn of a pair: after a call, OpenBLAS's and PyTorch's OpenMP
+# worker threads spin for a while before they sleep, and a pass that starts while the other
+# library's threads still spin shares the cores with them (on 2 cores, turns without the
+# rest measured each library at 1.5-4 times its time alone). After the rest, one untimed run
+# wakes the library's own threads, as a program that runs the pass over and over has them.
+REST = 0.2
+
+
+def turn(fn: Callable[[], object]) -> float:
+    """After REST seconds of rest, one run of fn to wake its threads, then the timed run (s)."""
+    time.sleep(REST)
+    fn()
+    start = CLOCK()
+    fn()
+    return CLOCK() - start
+
+
 def paired(ours: Callable[[], object], theirs: Callable[[], object], repeat: int
            ) -> tuple[float, float, float]:
-    """(our median s, their median s, median of our/their per pair), run in turns."""
-    ours(), theirs()
+    """(our median s, their median s, median of our/their per pair), run in turns (see
+    turn)."""
     pairs = []
     for _ in range(repeat):
-        start = CLOCK()
-        ours()
-        middle = CLOCK()
-        theirs()
-        pairs.append((middle - start, CLOCK() - middle))
+        pairs.append((turn(ours), turn(theirs)))
     return (statistics.median(p[0] for p in pairs), statistics.median(p[1] for p in pairs),
             statistics.median(p[0] / p[1] for p in pairs))
 
@@ -153,6 +167,9 @@ def main() -> None:
         else:
             ours = median_time(ours_pass, repeat=7)
         share = pass_flop(N, xs, ws, stride, pad) / ours / rate
+        # The buffer the last pass handed on, let go, so that this pass's windows count (a
+        # convgrad before the buffer had none: PYTHONPATH=<its src> runs this script too).
+        getattr(conv, "take_spare", lambda: None)()
         tracemalloc.start()
         dx, dw, db = convgrad_pass(x, w, b, stride, pad)
         peak = tracemalloc.get_traced_memory()[1]

@@ -225,9 +225,9 @@ def test_unrolling_follows_the_channels():
     assert kernel_rows_per_block(16, 16, 3, 3, 8 * 56 * 56) == 3
 
 
-# Strides 1 to 3 with and without dilation, groups, every padding mode, batches: the cases
-# the threaded copies and adds run on when their threshold is lowered to nothing.
-THREAD_CASES = CASES + [
+# Strides 1 to 3 with and without dilation, groups, every padding mode, batches, and a
+# 7x7 kernel with stride 2: the phase planes of the dX scatter, and one image unrolled whole.
+MORE_CASES = [
     (2, 3, 9, 8, 4, 3, 3, (3, 3), (1, 1, 2, 0), (1, 1), 1, False, "zeros"),
     (3, 4, 10, 9, 6, 3, 2, (3, 2), (2, 1, 0, 1), (2, 3), 2, True, "zeros"),
     (1, 6, 7, 7, 6, 3, 3, (1, 1), (1, 1, 1, 1), (2, 2), 3, False, "reflect"),
@@ -237,58 +237,39 @@ THREAD_CASES = CASES + [
 ]
 
 
-def threaded(monkeypatch: pytest.MonkeyPatch, count: int = 2) -> None:
-    """Every float64 copy and scatter of adds split across `count` threads, however small."""
-    from convgrad.layers import conv
-
-    monkeypatch.setattr(conv, "PARALLEL_ENTRIES", 0)
-    monkeypatch.setattr(conv, "threads", lambda: count)
-
-
-@pytest.mark.parametrize("count", [2, 3])
-@pytest.mark.parametrize("case", THREAD_CASES)
-def test_threaded_passes_match_reference(case, count, monkeypatch):
-    threaded(monkeypatch, count)
-    x, w, b, dout = arrays(case, exact=False)
-    layer = layer_of(case, w, b, exact=False)
-    out = layer.forward(x)
-    dx = layer.backward(dout)
-    for mine, theirs in zip((out, dx, layer.dw, layer.db), twin(case, x, w, b, dout),
-                            strict=True):
-        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float64"])
+@pytest.mark.parametrize("case", MORE_CASES)
+def test_more_cases_match_reference(case, exact):
+    test_layer_matches_reference(case, exact)
 
 
 @pytest.mark.parametrize("where", ["x", "w", "dout"])
-@pytest.mark.parametrize("case", THREAD_CASES[:3] + THREAD_CASES[-6:])
-def test_non_finite_entries_match_reference(case, where, monkeypatch):
+@pytest.mark.parametrize("case", CASES[:3] + MORE_CASES)
+def test_non_finite_entries_match_reference(case, where):
     """An inf, a -inf and a NaN in x, w or dout give the twin's infs and NaNs, entry for
     entry: the engine multiplies no padding of dout (or cell between outputs) by the kernel
-    that the twin does not (0 * inf is NaN). Threaded, and on one thread."""
+    that the twin does not (0 * inf is NaN)."""
     x, w, b, dout = arrays(case, exact=False)
     arr = {"x": x, "w": w, "dout": dout}[where]
     flat = arr.reshape(-1)
     flat[[0, flat.size // 2, -1]] = [np.inf, -np.inf, np.nan]
     with np.errstate(all="ignore"):
         want = twin(case, x, w, b, dout)
-        for count in (1, 2):
-            with monkeypatch.context() as patch:
-                threaded(patch, count)
-                layer = layer_of(case, w, b, exact=False)
-                got = (layer.forward(x), layer.backward(dout), layer.dw, layer.db)
-            for mine, theirs in zip(got, want, strict=True):
-                np.testing.assert_array_equal(np.isnan(mine), np.isnan(theirs))
-                np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
+        layer = layer_of(case, w, b, exact=False)
+        got = (layer.forward(x), layer.backward(dout), layer.dw, layer.db)
+    for mine, theirs in zip(got, want, strict=True):
+        np.testing.assert_array_equal(np.isnan(mine), np.isnan(theirs))
+        np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
 
 
 @pytest.mark.parametrize("exact", [True, False], ids=["exact", "float64"])
-def test_layers_sharing_the_spare_buffer_match_reference(exact, monkeypatch):
+def test_layers_sharing_the_spare_buffer_match_reference(exact):
     """Backward reuses forward's windows for dX and hands their buffer on to the next
     forward pass: two layers run forward, forward, backward, backward (as in a network),
     then the first backward again on a copy (as grade does), all against the twin."""
     import copy
 
-    threaded(monkeypatch)
-    first, second = THREAD_CASES[-1], THREAD_CASES[1]
+    first, second = MORE_CASES[-1], MORE_CASES[1]
     x1, w1, b1, d1 = arrays(first, exact)
     x2, w2, b2, d2 = arrays(second, exact)
     layer1, layer2 = layer_of(first, w1, b1, exact), layer_of(second, w2, b2, exact)

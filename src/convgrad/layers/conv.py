@@ -1,7 +1,8 @@
 """Convolution (cross-correlation, as every framework): forward by im2col and one matmul,
-dW by one matmul with the same columns, dX by scattering dout through the kernel offsets.
-The whole batch goes through each matmul at once: one batched matmul over the samples'
-columns.
+dW by one matmul with the same columns, dX by the same kind of product over dout (stride
+1) or by scattering dout through the kernel offsets into phase planes. The whole batch goes
+through each matmul at once: one batched matmul over the samples' columns. Backward makes
+dX in the buffer of forward's windows, and hands it on to the next layer's forward pass.
 
 Z[n,f,i,j] = b[f] + sum over c,p,q of x_pad[n, g*C/G + c, i*sh + p*dh, j*sw + q*dw] * w[f,c,p,q]
 (SPEC section 2, per sample), c running over the C/G channels of filter f's group
@@ -12,10 +13,7 @@ g = f // (F/G) (PyTorch's Conv2d(groups=G); G = 1: every channel); with flip, w 
 from __future__ import annotations
 
 import math
-import os
-from collections.abc import Callable
-from functools import partial
-from typing import TYPE_CHECKING, cast
+from typing import cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -25,9 +23,6 @@ from convgrad.arith import Numbers, divide, integers, plus, scaled_matmul, total
 from convgrad.layers.base import Grid, Index, ParamLayer, Term
 from convgrad.model import Conv
 from convgrad.model import Layer as LayerSpec
-
-if TYPE_CHECKING:
-    from concurrent.futures import ThreadPoolExecutor
 
 
 def pad_input(x: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros") -> np.ndarray:
@@ -72,71 +67,7 @@ def unpad(dx_pad: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros
     return dx
 
 
-# --- threads: a large float64 layer's copies and adds, split across the BLAS's threads ------
-
-# From this many entries on, a float64 copy (im2col) or scatter of adds (dX) is split into
-# blocks that run on several threads at once: NumPy lets go of the GIL in copies and adds,
-# which would otherwise run on one core while BLAS uses them all. Below it (and for exact
-# arrays, whose copies hold the GIL) one thread does it all and no thread is started.
-PARALLEL_ENTRIES = 2**18
-
-_pool: ThreadPoolExecutor | None = None
-
-
-def threads() -> int:
-    """How many threads the copies and adds use: as many as NumPy's BLAS is told to
-    (OPENBLAS_NUM_THREADS or OMP_NUM_THREADS), else one per core."""
-    cores = os.cpu_count() or 1
-    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
-        value = os.environ.get(name, "")
-        if value.isdigit() and int(value) > 0:
-            return min(int(value), cores)
-    return cores
-
-
-def parts(arr: np.ndarray) -> int:
-    """How many threads work on arr: 1 for an exact array or a small one."""
-    if arr.dtype == object or arr.size < PARALLEL_ENTRIES:
-        return 1
-    return threads()
-
-
-def bounds(n: int, k: int) -> list[tuple[int, int]]:
-    """range(n) cut into k nearly equal runs (lo, hi), none empty."""
-    return [(n * t // k, n * (t + 1) // k) for t in range(k) if n * t // k < n * (t + 1) // k]
-
-
-def in_parallel(tasks: list[Callable[[], object]]) -> None:
-    """Runs the tasks, the first on this thread and the others on a pool made at the first
-    call (so a run that never needs it starts no thread), and waits for every one; an
-    error in any is raised here."""
-    global _pool
-    futures = []
-    if len(tasks) > 1:
-        if _pool is None:
-            from concurrent.futures import ThreadPoolExecutor
-            _pool = ThreadPoolExecutor(max_workers=max(1, (os.cpu_count() or 1) - 1))
-        futures = [_pool.submit(task) for task in tasks[1:]]
-    tasks[0]()
-    for future in futures:
-        future.result()
-
-
-def copy_into(dst: np.ndarray, src: np.ndarray) -> None:
-    """dst[...] = src (src broadcast to dst's shape), in blocks along dst's longest axis but
-    the last (each block whole inner runs) on parts(dst) threads."""
-    k = parts(dst)
-    if k == 1 or dst.ndim < 2:
-        dst[...] = src
-        return
-    src = np.broadcast_to(src, dst.shape)
-    axis = max(range(dst.ndim - 1), key=lambda a: dst.shape[a])
-
-    def block(lo: int, hi: int) -> None:
-        index = (slice(None),) * axis + (slice(lo, hi),)
-        dst[index] = src[index]
-
-    in_parallel([partial(block, lo, hi) for lo, hi in bounds(dst.shape[axis], k)])
+# --- buffers ----------------------------------------------------------------------------
 
 
 def scratch(spare: np.ndarray | None, shape: tuple[int, ...], like: np.ndarray) -> np.ndarray:
@@ -206,8 +137,7 @@ def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
     x_pad[n, c, t*sh + a + r*dh, j*sw + q*dw], the rows split by their phase a modulo the
     stride (A phases: 1 when u = KH) and rows past x_pad's last left zero (never read).
     cols is made in spare (else in the buffer take_spare gives) when it is large enough
-    (see scratch); the copy runs in blocks
-    of channels or rows on several threads for a large float64 layer (copy_into).
+    (see scratch).
 
     The block of kernel rows k*u .. k*u + u - 1 then reads its windows at rows t = i +
     k*u*dh // sh of phase k*u*dh % sh, consecutive: `window_rows` gives them as a view
@@ -228,7 +158,7 @@ def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
         phase = windows[:, :, a::sh][:, :, :Hq]
         rows = phase.shape[2]
         if rows:
-            copy_into(cols[:, :, :, :, a, :rows], phase.transpose(0, 1, 4, 5, 2, 3))
+            cols[:, :, :, :, a, :rows] = phase.transpose(0, 1, 4, 5, 2, 3)
         if rows < Hq:
             cols[:, :, :, :, a, rows:] = 0
     return cols
@@ -411,7 +341,7 @@ class ConvLayer(ParamLayer):
         r0, s0, Hr, Wr = region
         ph, pw = (KH - 1) * dh, (KW - 1) * dw  # the padding of dout
         d_pad = zeros((N, F, OH + 2 * ph, OW + 2 * pw), dout)
-        copy_into(d_pad[:, :, ph:ph + OH, pw:pw + OW], dout)
+        d_pad[:, :, ph:ph + OH, pw:pw + OW] = dout
         w_t = w.reshape(G, F // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
         w_t = w_t.reshape(G * Cg, F // G, KH, KW)
         u = kernel_rows_per_block(F // G, Cg, KH, KW, N * Hr * Wr)
@@ -431,10 +361,7 @@ class ConvLayer(ParamLayer):
         of plane (p*dh % sh, q*dw % sw); the planes are laid back into dx_pad at the end.
         The product, the kernel's rows times dout, goes into spare (forward's windows, as
         large as the product of every offset when they unrolled every kernel row); when
-        it does not fit, a few offsets at a time (at least DX_ROWS rows). The adds run in
-        bands of the planes' rows on several threads for a large float64 layer: each band
-        takes, from every offset, the outputs whose taps land in it, so that no two
-        threads add to one cell."""
+        it does not fit, a few offsets at a time (at least DX_ROWS rows)."""
         F, Cg, KH, KW = w.shape
         N, G, Fg, L = dout.shape
         _, _, OH, OW = self.out.shape
@@ -448,29 +375,22 @@ class ConvLayer(ParamLayer):
         step = min(KH * KW, max(1, DX_ROWS // Cg, fits))
         buffer = scratch(spare, (N * G * step * Cg * L,), planes)
 
-        def band(part: np.ndarray, first: int, r0: int, r1: int) -> None:
-            for offset in range(first, first + part.shape[2]):
-                p, q = divmod(offset, KW)
-                (t, a), (s, b) = divmod(p * dh, sh), divmod(q * dw, sw)
-                i0, i1 = max(0, r0 - t), min(OH, r1 - t)  # the outputs whose row is in r0:r1
-                if i0 < i1:
-                    planes[:, :, :, a, b, t + i0:t + i1, s:s + OW] += \
-                        part[:, :, offset - first, :, i0:i1]
-
         for first in range(0, KH * KW, step):
             last = min(first + step, KH * KW)
             out = buffer[:N * G * (last - first) * Cg * L].reshape(N, G, (last - first) * Cg, L)
             part = scaled_matmul(w_rows[:, first * Cg:last * Cg], dout, out=out)[0].reshape(
                 N, G, last - first, Cg, OH, OW)
-            in_parallel([partial(band, part, first, r0, r1)
-                         for r0, r1 in bounds(Hq, parts(planes))])
+            for offset in range(first, last):
+                p, q = divmod(offset, KW)
+                (t, a), (s, b) = divmod(p * dh, sh), divmod(q * dw, sw)
+                planes[:, :, :, a, b, t:t + OH, s:s + OW] += part[:, :, offset - first]
         if (sh, sw) == (1, 1):
             return planes.reshape(N, G, Cg, Hp, Wp)
         dx_pad = scratch(None, (N, G, Cg, Hp, Wp), planes)
         for a in range(sh):
             for b in range(sw):
-                copy_into(dx_pad[..., a::sh, b::sw],
-                          planes[:, :, :, a, b, :-(-(Hp - a) // sh), :-(-(Wp - b) // sw)])
+                dx_pad[..., a::sh, b::sw] = planes[:, :, :, a, b, :-(-(Hp - a) // sh),
+                                                   :-(-(Wp - b) // sw)]
         return dx_pad
 
     # --- terms: the index maps of the code above, one entry at a time ------------------------
