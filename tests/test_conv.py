@@ -291,6 +291,35 @@ def test_layers_sharing_the_spare_buffer_match_reference(exact):
                 np.testing.assert_allclose(mine, theirs, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.parametrize("exact", [True, False], ids=["exact", "float64"])
+@pytest.mark.parametrize("shape, pad, kernel, stride, dilation", [
+    ((2, 3, 5, 6), (1, 2), (3, 3), (1, 1), (1, 1)),
+    ((1, 2, 7, 7), (3, 3), (7, 7), (2, 2), (1, 1)),
+    ((2, 2, 6, 5), (0, 4), (2, 3), (3, 2), (2, 1)),
+    ((1, 1, 4, 4), (-1, 2), (2, 2), (1, 1), (1, 2)),  # a negative padding crops
+])
+def test_unrolling_without_the_padded_copy(shape, pad, kernel, stride, dilation, exact):
+    """unroll_zero_padded gives the windows im2col takes from the zero-padded copy."""
+    from convgrad.layers.conv import im2col, unroll_zero_padded
+
+    N, C, H, W = shape
+    (top, left), (KH, KW) = pad, kernel
+    x = fractions(shape) if exact else RNG.normal(size=shape)
+    OH = (H + 2 * max(top, 0) - (KH - 1) * dilation[0] - 1) // stride[0] + 1
+    OW = (W + 2 * max(left, 0) - (KW - 1) * dilation[1] - 1) // stride[1] + 1
+    # The padded copy, cell by cell: x_pad[r, s] = x[r - top, s - left], zeros outside x.
+    Hp, Wp = (OH - 1) * stride[0] + (KH - 1) * dilation[0] + 1, \
+        (OW - 1) * stride[1] + (KW - 1) * dilation[1] + 1
+    x_pad = np.zeros((N, C, Hp, Wp), dtype=x.dtype)
+    for r in range(Hp):
+        for s in range(Wp):
+            inside = 0 <= r - top < H and 0 <= s - left < W
+            x_pad[:, :, r, s] = x[:, :, r - top, s - left] if inside else 0
+    want = im2col(x_pad, KH, KW, stride, dilation, OH, OW, KH)
+    got = unroll_zero_padded(x, top, left, KH, KW, stride, dilation, OH, OW)
+    assert got.shape == want.shape and got.tolist() == want.tolist()
+
+
 @pytest.mark.parametrize("case", CASES[1:4] + CASES[7:])
 def test_layer_against_central_differences(case):
     x, w, b, c = arrays(case, exact=False)

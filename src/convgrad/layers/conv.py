@@ -164,6 +164,44 @@ def im2col(x_pad: np.ndarray, KH: int, KW: int, stride: tuple[int, int],
     return cols
 
 
+def unroll_zero_padded(x: np.ndarray, top: int, left: int, KH: int, KW: int,
+                       stride: tuple[int, int], dilation: tuple[int, int], OH: int, OW: int,
+                       spare: np.ndarray | None = None) -> np.ndarray:
+    """im2col with every kernel row at once (u = KH) of x (N, C, H, W) padded with zeros
+    (top rows above, left columns before; a negative one crops), without the padded copy:
+    cols (N, C, KH, KW, 1, OH, OW), cols[n, c, p, q, 0, i, j] = x[n, c, i*sh + p*dh - top,
+    j*sw + q*dw - left], 0 where that cell is outside x. Per kernel offset, the outputs
+    whose tap falls on x get one copy and the others zeros (a loop over the offsets)."""
+    N, C, H, W = x.shape
+    sh, sw = stride
+    dh, dw = dilation
+    if spare is None and x.dtype != object:
+        spare = take_spare()
+    cols = scratch(spare, (N, C, KH, KW, 1, OH, OW), x)
+
+    def reach(first: int, step: int, n: int, count: int) -> tuple[int, int]:
+        """The outputs lo:hi whose cell first + i*step is in 0:n."""
+        lo = min(count, max(0, -(first // step)))
+        hi = max(lo, min(count, -(-(n - first) // step)))
+        return lo, hi
+
+    for p in range(KH):
+        r = p * dh - top
+        i0, i1 = reach(r, sh, H, OH)
+        for q in range(KW):
+            s = q * dw - left
+            j0, j1 = reach(s, sw, W, OW)
+            tap = cols[:, :, p, q, 0]
+            tap[:, :, :i0] = 0
+            tap[:, :, i1:] = 0
+            tap[:, :, i0:i1, :j0] = 0
+            tap[:, :, i0:i1, j1:] = 0
+            if i0 < i1 and j0 < j1:
+                tap[:, :, i0:i1, j0:j1] = x[:, :, r + i0 * sh:r + (i1 - 1) * sh + 1:sh,
+                                           s + j0 * sw:s + (j1 - 1) * sw + 1:sw]
+    return cols
+
+
 def window_rows(cols: np.ndarray, k: int, sh: int, dh: int, OH: int) -> np.ndarray:
     """cols (N, C, u, KW, A, Hq, OW) -> the windows of the k-th block of u kernel rows,
     (N, C*u*KW, OH*OW): row (c, r, q), column i*OW + j holds
@@ -262,8 +300,13 @@ class ConvLayer(ParamLayer):
         F, Cg, KH, KW = self.w.shape
         N, _, _, _ = x.shape
         _, OH, OW = self.layer.out_shape
-        x_pad, self.cols_denominator = integers(pad_input(x, self.pad, self.mode))
         u = kernel_rows_per_block(Cg, F // self.groups, KH, KW, N * OH * OW)
+        if u == KH and self.mode == "zeros":
+            x_ints, self.cols_denominator = integers(x)
+            top, _, left, _ = self.pad
+            return unroll_zero_padded(x_ints, top, left, KH, KW, self.stride, self.dilation,
+                                      OH, OW, spare)
+        x_pad, self.cols_denominator = integers(pad_input(x, self.pad, self.mode))
         return im2col(x_pad, KH, KW, self.stride, self.dilation, OH, OW, u, spare)
 
     def backward(self, dout: np.ndarray) -> np.ndarray:
@@ -340,13 +383,17 @@ class ConvLayer(ParamLayer):
         dh, dw = self.dilation
         r0, s0, Hr, Wr = region
         ph, pw = (KH - 1) * dh, (KW - 1) * dw  # the padding of dout
-        d_pad = zeros((N, F, OH + 2 * ph, OW + 2 * pw), dout)
-        d_pad[:, :, ph:ph + OH, pw:pw + OW] = dout
         w_t = w.reshape(G, F // G, Cg, KH, KW).transpose(0, 2, 1, 3, 4)[..., ::-1, ::-1]
         w_t = w_t.reshape(G * Cg, F // G, KH, KW)
         u = kernel_rows_per_block(F // G, Cg, KH, KW, N * Hr * Wr)
-        cols = im2col(d_pad[:, :, r0:r0 + Hr + ph, s0:s0 + Wr + pw], KH, KW, (1, 1),
-                      self.dilation, Hr, Wr, u, spare)
+        if u == KH:
+            cols = unroll_zero_padded(dout, ph - r0, pw - s0, KH, KW, (1, 1), self.dilation,
+                                      Hr, Wr, spare)
+        else:
+            d_pad = zeros((N, F, OH + 2 * ph, OW + 2 * pw), dout)
+            d_pad[:, :, ph:ph + OH, pw:pw + OW] = dout
+            cols = im2col(d_pad[:, :, r0:r0 + Hr + ph, s0:s0 + Wr + pw], KH, KW, (1, 1),
+                          self.dilation, Hr, Wr, u, spare)
         return correlate(cols, w_t, 1, dh, G, Hr)
 
     def _dx_scatter(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int,
