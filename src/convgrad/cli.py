@@ -179,7 +179,9 @@ class ExplainOptions:
 class CheckOptions:
     """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
 
-    problem: str = _argument("The problem file (YAML); '-' reads standard input.")
+    problem: str = _argument("The problem file (YAML); '-' reads standard input; or a folder "
+                             "written by generate, each answers file then graded against "
+                             "the variant whose folder holds it.")
     answers: list[str] = _argument("One or more answers files (YAML); '-' reads standard "
                                    "input.")
     json: bool = _flag("--json", "Print one JSON object: the tolerance, and per file per key "
