@@ -746,6 +746,7 @@ def run_generate(options: GenerateOptions) -> int:
     source = "<stdin>" if options.template == "-" else options.template
     text = read_text(options.template)
     template = gen.read_template(text, source)
+    gen.check_out(options.out)  # before the drawing: a class's folder stops it at once
     variants = gen.generate(template, options.count, options.seed)
     extra: tuple[tuple[str, str], ...] = ()
     also = ""

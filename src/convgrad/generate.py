@@ -574,21 +574,68 @@ def prairielearn_files(template: Template, text: str, seed: int, variants: list[
     return question_files(text, title, seed, keyed)
 
 
+# What generate writes in DIR: the variant folders (digits) holding only VARIANT_FILES, and
+# these files beside them (manifest.json, and each format's own).
+VARIANT_FILES = ("problem.yaml", "answers.yaml", "blank.yaml")
+OWN_FILES = ("manifest.json", "quiz.xml", "info.json", "question.html", "server.py",
+             "template.yaml")
+
+
+def check_out(out: str) -> None:
+    """ProblemError (one line) unless DIR is missing, or holds only what generate writes: a
+    class's files beside the variants (answers copied into DIR/007/) are never written over,
+    nor left beside a new variant that they do not answer."""
+    if not os.path.exists(out):
+        return
+    if not os.path.isdir(out):
+        raise ProblemError(f"--out {out}: is a file; give a folder to write the variants "
+                           "into")
+    try:
+        for entry in sorted(os.scandir(out), key=lambda e: e.name):
+            if entry.is_dir(follow_symlinks=False) and entry.name.isdigit():
+                for inner in sorted(os.scandir(entry.path), key=lambda e: e.name):
+                    if inner.name not in VARIANT_FILES or \
+                            not inner.is_file(follow_symlinks=False):
+                        raise _not_ours(out, inner.path, students=True)
+            elif entry.name not in OWN_FILES or not entry.is_file(follow_symlinks=False):
+                raise _not_ours(out, entry.path, students=False)
+    except OSError as exc:
+        raise ProblemError(f"--out {out}: cannot read the folder ({exc.strerror or exc})") \
+            from None
+
+
+def _not_ours(out: str, path: str, students: bool) -> ProblemError:
+    what = "students' files" if students else "files generate did not write"
+    return ProblemError(f"--out {out}: {path} was not written by generate, and generate "
+                        f"writes over the folder; give a new --out folder, or move the "
+                        f"{what} out of {out} first")
+
+
 def write_variants(out: str, seed: int, variants: list[Variant],
                    extra: tuple[tuple[str, str], ...] = ()) -> None:
     """DIR/NNN/{problem,answers,blank}.yaml, DIR/manifest.json and each (file, text) of extra
     in DIR (quiz.xml, or the PrairieLearn question's files); ProblemError when they cannot
-    be written."""
+    be written, or DIR holds files generate did not write (check_out). DIR then holds
+    exactly these: the variant folders and files of an earlier run that this one does not
+    write are removed, so that nothing stale is left beside the new variants."""
+    import shutil
+
+    check_out(out)
+    names = variant_dirs(len(variants))
+    files = ("manifest.json", *(file for file, _ in extra))
     try:
-        if os.path.exists(out) and not os.path.isdir(out):
-            raise ProblemError(f"--out {out}: is a file; give a folder to write the variants "
-                               "into")
-        for name, variant in zip(variant_dirs(len(variants)), variants, strict=True):
+        if os.path.isdir(out):
+            for entry in sorted(os.scandir(out), key=lambda e: e.name):
+                if entry.is_dir(follow_symlinks=False):
+                    if entry.name not in names:
+                        shutil.rmtree(entry.path)
+                elif entry.name not in files:
+                    os.remove(entry.path)
+        for name, variant in zip(names, variants, strict=True):
             folder = os.path.join(out, name)
             os.makedirs(folder, exist_ok=True)
-            for file, text in (("problem.yaml", variant.problem),
-                               ("answers.yaml", variant.answers),
-                               ("blank.yaml", variant.blank)):
+            for file, text in zip(VARIANT_FILES, (variant.problem, variant.answers,
+                                                  variant.blank), strict=True):
                 with open(os.path.join(folder, file), "w", encoding="utf-8",
                           newline="\n") as stream:
                     stream.write(text)
