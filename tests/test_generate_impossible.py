@@ -51,7 +51,7 @@ def generate(tmp_path: Path, text: str, count: int = 2) -> tuple[int, str, float
     ("avg_count_padding", "no average pooling has padding"),
     ("pool_ceil", "every pooling's sizes divide evenly"),
     ("same_padding", "no padding is 'same'"),
-    ("layout", "the input is one matrix"),
+    ("layout", "the input, target and kernels are matrices, without channels"),
     ("kernel_layout", "every kernel is one matrix"),
     ("flatten", "no flatten of more than one channel"),
     ("dense_weights", "the problem has no dense layer"),

@@ -574,8 +574,11 @@ def _irrelevant(key: str, drawn: dict[str, Any], pools: list, convs: list, kinke
         return "every kernel is one matrix, without channels"
     if key == "conv" and all(layer.w.shape[-2:] == (1, 1) for layer in convs):
         return "every kernel is 1x1 (flipping it changes nothing)"
-    if key == "layout" and _depth(drawn.get("input")) <= 2:
-        return "the input is one matrix, without channels"
+    if key == "layout" and all(_depth(drawn.get(k)) <= 2 for k in (
+            "input", "target", "grad_output")) and all(
+            _depth(k) <= 2 for k in _under(drawn, "kernel")):
+        # channels written nowhere (a kernel with channels makes an output with them)
+        return "the input, target and kernels are matrices, without channels"
     if key == "dense_weights" and not any(isinstance(layer, DenseLayer) for layer in layers):
         return "the problem has no dense layer"
     if key == "flatten" and not any(isinstance(layer, FlattenLayer) and layer.layer.in_shape[0] > 1
