@@ -103,3 +103,15 @@ def test_an_empty_folder_is_used(tmp_path: Path) -> None:
     generate(out, 2)
     generate(fresh, 2)
     assert tree(out) == tree(fresh)
+
+
+def test_server_py_s_byte_code_is_generate_s_own(tmp_path: Path) -> None:
+    # Importing server.py to try it (as PrairieLearn does) leaves __pycache__ beside it: a
+    # rebuild removes it rather than refusing the folder
+    out = tmp_path / "out"
+    generate(out, 2, "--format", "prairielearn")
+    first = tree(out)
+    (out / "__pycache__").mkdir()
+    (out / "__pycache__" / "server.cpython-311.pyc").write_bytes(b"\0")
+    generate(out, 2, "--format", "prairielearn")
+    assert tree(out) == first

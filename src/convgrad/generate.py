@@ -926,6 +926,8 @@ def check_out(out: str) -> None:
                     if inner.name not in VARIANT_FILES or \
                             not inner.is_file(follow_symlinks=False):
                         raise _not_ours(out, inner.path, students=True)
+            elif entry.name == "__pycache__" and entry.is_dir(follow_symlinks=False):
+                continue  # server.py's byte-code, once it was imported (removed below)
             elif entry.name not in OWN_FILES or not entry.is_file(follow_symlinks=False):
                 raise _not_ours(out, entry.path, students=False)
     except OSError as exc:
