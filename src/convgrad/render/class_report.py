@@ -68,8 +68,8 @@ table { border-collapse: collapse; margin: 0.4em 0; }
 th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f2f2f2; }
 table.summary { font-size: 0.9em; max-width: 100%; }
-table.summary th, table.summary td { padding: 0.2em 0.3em; }
-table.summary th { font-size: 0.85em; font-weight: 600; white-space: normal;
+table.summary th, table.summary td { padding: 0.2em 0.25em; }
+table.summary th { font-size: 0.8em; font-weight: 600; white-space: normal;
   vertical-align: bottom; max-width: 6.5em; }
 table.heat td { min-width: 3.2em; text-align: center; font-variant-numeric: tabular-nums; }
 table.heat td.low { font-weight: bold; outline: 2px solid #900; outline-offset: -2px; }
@@ -159,7 +159,8 @@ def to_html(report: ClassReport) -> str:
              + (f", each against its own variant ({report.variants} variant"
                 f"{'s' if report.variants != 1 else ''})" if report.variants else "")
              + (f"; {report.unusable} could not be used and count in no share"
-                if report.unusable else "") + ". A key a file did not answer counts as wrong.</p>",
+                if report.unusable else "") + ". A key a file did not answer counts as wrong "
+             "(column missing).</p>",
              "<p class=\"legend\">Share right: "
              + "".join(f"<span style=\"background: {_colour(s)}\">{100 * s:.0f}%</span>"
                        for s in (0.0, 0.25, 0.5, 0.75, 1.0)) + "</p>",
