@@ -28,11 +28,14 @@ from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from fractions import Fraction
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from convgrad.errors import ProblemError
+
+if TYPE_CHECKING:
+    from convgrad.grade import Tolerance
 
 DEFAULT_GRADED = ("dY", "dW", "db", "dX", "loss")
 REQUIREMENTS = ("integer_results", "max_tie", "relu_kink", "uncovered", "distinct",
@@ -60,12 +63,15 @@ class Template:
 
 @dataclass
 class Variant:
-    """One variant: its seed, and the text of its three files."""
+    """One variant: its seed, the text of its three files (problem: the problem as drawn,
+    without problem.yaml's comment line), and the conventions its answers depend on, in words
+    (render.convention_words)."""
 
     seed: int
     problem: str
     answers: str
     blank: str
+    conventions: str = ""
 
 
 # --- reading a template ---------------------------------------------------------------------
@@ -748,6 +754,7 @@ def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
     """The variant drawn from seed, and the requirements it misses (but distinct)."""
     from convgrad.engine import run
     from convgrad.reader import problem_from_text
+    from convgrad.render.convention_words import convention_words
 
     drawn = draw(template, seed)
     text = problem_text(drawn)
@@ -764,7 +771,8 @@ def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
         raise _from_variant(template, block, source, seed, message) from None
     answers = answer_values(solved)
     graded = graded_keys(template, answers)
-    variant = Variant(seed, text, _yaml(answers), _yaml(dict.fromkeys(graded), flow=False))
+    variant = Variant(seed, text, _yaml(answers), _yaml(dict.fromkeys(graded), flow=False),
+                      convention_words(solved.problem))
     return variant, missed(template, solved, text, answers, graded)
 
 
@@ -867,6 +875,14 @@ def variant_dirs(count: int) -> list[str]:
     return [f"{k:0{width}d}" for k in range(1, count + 1)]
 
 
+def problem_file(variant: Variant) -> str:
+    """problem.yaml: the conventions its answers depend on as a comment line (which the
+    reader ignores), then the problem."""
+    if not variant.conventions:
+        return variant.problem
+    return f"# Conventions: {variant.conventions}\n{variant.problem}"
+
+
 def manifest_text(seed: int, variants: list[Variant]) -> str:
     doc = {"seed": seed, "count": len(variants),
            "variants": [{"dir": name, "seed": v.seed}
@@ -874,24 +890,26 @@ def manifest_text(seed: int, variants: list[Variant]) -> str:
     return json.dumps(doc, indent=2) + "\n"
 
 
-def moodle_text(variants: list[Variant]) -> str:
-    """DIR/quiz.xml: one Cloze question per variant, named by its folder (SPEC section 9)."""
+def moodle_text(variants: list[Variant], rule: Tolerance | None = None) -> str:
+    """DIR/quiz.xml: one Cloze question per variant, named by its folder (SPEC section 9),
+    its fields' tolerances check's rule (default: check's default tolerance)."""
     import yaml
 
-    from convgrad.render.moodle import quiz_xml
+    from convgrad.render.moodle import DEFAULT_RULE, quiz_xml
 
     questions = []
     for name, variant in zip(variant_dirs(len(variants)), variants, strict=True):
         answers = yaml.safe_load(variant.answers)
         graded = list(yaml.safe_load(variant.blank) or {})
         questions.append((name, variant.problem, answers, graded))
-    return quiz_xml(questions)
+    return quiz_xml(questions, rule or DEFAULT_RULE, [v.conventions for v in variants])
 
 
-def prairielearn_files(template: Template, text: str, seed: int, variants: list[Variant]
-                       ) -> list[tuple[str, str]]:
+def prairielearn_files(template: Template, text: str, seed: int, variants: list[Variant],
+                       rule: Tolerance | None = None) -> list[tuple[str, str]]:
     """DIR as one PrairieLearn question (SPEC section 9): (file, text) of info.json,
-    question.html, server.py and the template (text, as read) beside them."""
+    question.html, server.py and the template (text, as read) beside them; server.py grades
+    by check's rule (default: check's default tolerance)."""
     import yaml
 
     from convgrad.render.prairielearn import question_files
@@ -900,7 +918,7 @@ def prairielearn_files(template: Template, text: str, seed: int, variants: list[
     title = name if isinstance(name, str) and name.strip() else \
         f"Gradients: {os.path.splitext(os.path.basename(template.source))[0]}"
     keyed = [(yaml.safe_load(v.answers), list(yaml.safe_load(v.blank) or {})) for v in variants]
-    return question_files(text, title, seed, keyed)
+    return question_files(text, title, seed, keyed, rule)
 
 
 # What generate writes in DIR: the variant folders (digits) holding only VARIANT_FILES, and
@@ -965,7 +983,7 @@ def write_variants(out: str, seed: int, variants: list[Variant],
         for name, variant in zip(names, variants, strict=True):
             folder = os.path.join(out, name)
             os.makedirs(folder, exist_ok=True)
-            for file, text in zip(VARIANT_FILES, (variant.problem, variant.answers,
+            for file, text in zip(VARIANT_FILES, (problem_file(variant), variant.answers,
                                                   variant.blank), strict=True):
                 with open(os.path.join(folder, file), "w", encoding="utf-8",
                           newline="\n") as stream:
