@@ -377,7 +377,8 @@ def test_key_this_problem_does_not_have(work, text):
 
 
 @pytest.mark.parametrize("text", ["dW: [[32, x], [59, 68]]", "dW: '32 41; 59 abc'",
-                                  "db: true", "db: null", "loss: .nan", "loss: .inf",
+                                  "db: true", "dW: [[32, null], [59, 68]]", "dW: '32 ~; 59 68'",
+                                  "loss: .nan", "loss: .inf",
                                   'db: "1/0"', "db: nine", "db: {a: 1}", "db: []"])
 def test_non_numeric_value(work, text):
     name = write(work, "nan.yaml", "loss: 23\n" + text + "\n")
@@ -385,6 +386,66 @@ def test_non_numeric_value(work, text):
     key = text.split(":")[0]
     assert f"'{key}'" in error or key in error, error
     assert "nan.yaml" in error
+
+
+@pytest.mark.parametrize("null", ["null", "~", "", "Null"])
+def test_a_key_set_to_null_is_missing_and_the_rest_is_graded(work, null):
+    # An answer's default is no answer (as a problem key's null is its default): the key
+    # is missing, the file usable, and its other keys graded.
+    name = write(work, "part.yaml", f"dW: [[32, 41], [59, 68]]\ndb: {null}\nloss: 24\n")
+    proc, doc = run_json(work, SEED, name)
+    assert proc.returncode == 1, proc.stderr
+    f = doc["files"][0]
+    assert f["usable"] is True and f["missing"] == ["db"]
+    keys = keys_of(doc)
+    assert keys["db"]["status"] == "missing" and keys["db"]["earned"] == 0
+    assert keys["db"]["given"] is None and keys["db"]["line"] == 2
+    assert keys["dW"]["right"] is True and keys["loss"]["right"] is False  # loss is 23
+    assert (f["score"], f["max_score"]) == (1, 3)
+    assert "db" not in f["unanswered"]
+    text = run(work, SEED, name).stdout
+    assert "db  missing: no answer given" in text, text
+
+
+def test_a_null_key_loses_its_points_when_graded(work):
+    name = write(work, "part.yaml", "dW: [[32, 41], [59, 68]]\ndb: null\n")
+    _, doc = run_json(work, SEED, name, "--points", "dW=2,db=3")
+    f = doc["files"][0]
+    assert (f["score"], f["max_score"], f["missing"]) == (2, 5, ["db"])
+    assert keys_of(doc)["db"]["line"] == 2
+    # a null key outside the graded set is no answer: neither graded nor "not graded"
+    _, doc = run_json(work, SEED, name, "--points", "dW=2")
+    assert doc["files"][0]["not_graded"] == [] and doc["files"][0]["score"] == 2
+
+
+def test_a_blank_file_handed_in_unfilled_is_usable_with_every_key_missing(work):
+    # generate's blank.yaml: the graded keys, each null
+    name = write(work, "blank.yaml", "dY: null\ndW: null\ndb: null\ndX: null\n")
+    for options in ((), ("--require", "dY,dW,db,dX")):
+        proc, doc = run_json(work, SEED, name, *options)
+        assert proc.returncode == 1
+        f = doc["files"][0]
+        assert f["usable"] is True and (f["score"], f["max_score"]) == (0, 4)
+        assert f["missing"] == ["dY", "dW", "db", "dX"]
+
+
+def test_a_null_entry_key_is_missing(work):
+    name = write(work, "entry.yaml", "dW[1,2]: null\ndW[2,1]: 59\n")
+    _, doc = run_json(work, SEED, name)
+    keys = keys_of(doc)
+    assert keys["dW[1,2]"]["status"] == "missing" and keys["dW[2,1]"]["right"] is True
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("dw: null", "did you mean"),  # a misspelt key stays unusable (SPEC section 3)
+    ("dZ: null", "dZ"),  # a key this problem does not have
+    ("dW[3,1]: null", "outside"),
+    ("dW[1,2]: null\ndW[1, 2]: 41", "names the same value"),
+])
+def test_a_null_key_is_still_checked_against_the_problem(work, text, words):
+    name = write(work, "bad.yaml", text + "\n")
+    error, _ = unusable(work, name)
+    assert words in error, error
 
 
 @pytest.mark.parametrize("key", ["dW[3,1]", "dW[1,3]", "dW[0,1]", "dW[1]", "dW[1,1,1]",

@@ -758,6 +758,9 @@ class Grader:
             return self._unusable(source, f"{source}: this is a problem file, not answers; "
                                   "give the answers file after the problem")
         answers: dict[str, _Answer] = {}
+        # Keys set to null: not answered (an answer's default is no answer, as a problem
+        # key's null is its default; blank.yaml is such a file), by key, with their lines.
+        blank: dict[str, int | None] = {}
         written: dict[str, str] = {}
         try:
             for key, value in data.items():
@@ -765,21 +768,29 @@ class Grader:
                     continue  # what `solve --json` states it solved under: not a result
                 line = lines.get((key,))
                 answer = self._read(str(key), value, source, line, scan)
-                if answer.key in answers:
+                name = answer.key if answer else key_text(*self._read_key(str(key), ""))
+                if name in written:
                     where = f"{source}, line {line}" if line else source
                     raise ProblemError(f"{where}: '{key}' names the same value as "
-                                       f"'{written[answer.key]}'; give it once")
-                answers[answer.key] = answer
-                written[answer.key] = str(key)
+                                       f"'{written[name]}'; give it once")
+                written[name] = str(key)
+                if answer is None:
+                    blank[name] = line
+                else:
+                    answers[name] = answer
         except ProblemError as exc:
             return self._unusable(source, str(exc))
-        report = FileReport(source, unanswered=[k for k in self.top_keys if k not in answers])
+        report = FileReport(source, unanswered=[k for k in self.top_keys
+                                                if k not in answers and k not in blank])
         verdicts = self._verdicts(answers)
         if self.graded is None:
-            report.keys = [self._grade(answer, 1.0, verdicts.get(answer.key))
-                           for answer in answers.values()]
+            # The file's own keys, in its order; a null one is a key it was asked and left.
+            report.keys = [self._grade(answers[key], 1.0, verdicts.get(key)) if key in answers
+                           else KeyResult(key, 1.0, MISSING, partial=self.partial,
+                                          line=blank[key])
+                           for key in written]
         else:
-            report.keys = [self._grade_named(key, points, answers, verdicts)
+            report.keys = [self._grade_named(key, points, answers, verdicts, blank.get(key))
                            for key, points in self.graded.items()]
             report.keys += [KeyResult(key, 0.0, NOT_GRADED, given=answer.given,
                                       line=answer.line)
@@ -836,9 +847,9 @@ class Grader:
             whole[name] = value
         return whole
 
-    def _read(self, key: str, value: Any, source: str, line: int | None,
-              scan: bool) -> _Answer:
-        where = f"{source}, line {line}" if line else source
+    def _read_key(self, key: str, where: str) -> tuple[str, tuple[int, ...] | None]:
+        """A key of an answers file as (name, 1-based index or None), checked against the
+        problem's results and their shapes."""
         parsed = split_key(key)
         if parsed is None or parsed[0] not in self.expected:
             hint = _did_you_mean(parsed[0] if parsed else key, list(self.expected))
@@ -846,6 +857,16 @@ class Grader:
         name, index = parsed
         if index is not None:
             self._entry(name, index, f"{where}: '{key}'")
+        return name, index
+
+    def _read(self, key: str, value: Any, source: str, line: int | None,
+              scan: bool) -> _Answer | None:
+        """One key and its value; None when the value is null: the key left unanswered
+        (a null inside a matrix is no number, and makes the file unusable)."""
+        where = f"{source}, line {line}" if line else source
+        name, index = self._read_key(key, where)
+        if value is None:
+            return None
         foreign = _foreign_digit(value) if scan else None
         if foreign is not None:
             path, text, char = foreign
@@ -896,15 +917,16 @@ class Grader:
         return result
 
     def _grade_named(self, key: str, points: float, answers: dict[str, _Answer],
-                     verdicts: dict[str, np.ndarray] | None = None) -> KeyResult:
+                     verdicts: dict[str, np.ndarray] | None = None,
+                     line: int | None = None) -> KeyResult:
         """A key of the graded set: the file's own answer to it; for an entry without one,
-        the entry of the file's whole matrix; else missing. An entry never answers the
-        whole matrix."""
+        the entry of the file's whole matrix; else missing (line: where the file set it
+        to null, if it did). An entry never answers the whole matrix."""
         if key in answers:
             return self._grade(answers[key], points, (verdicts or {}).get(key))
         name, index = split_key(key) or (key, None)
         if index is None or name not in answers:
-            return KeyResult(key, points, MISSING, partial=self.partial)
+            return KeyResult(key, points, MISSING, partial=self.partial, line=line)
         whole = answers[name]
         expected = self.expected[name]
         if expected.ndim == 0:
