@@ -1786,3 +1786,67 @@ def test_a_wrong_answer_shared_by_a_class_is_looked_into_once(monkeypatch):
     hints = [r.keys[0].hint for r in reports]
     assert hints[0] is hints[1] is hints[2] and hints[0].kind == "sign"
     assert hints[3].kind == "transposed" and reports[0] is not reports[1]
+
+
+# --- expected values shown so that a decimal answer can be held against them ---------------
+
+# A 1x1 kernel scales the input: Y = w * X, worked by hand.
+SCALED = """\
+input: "{x}"
+kernel: "{w}"
+grad_output: "1 1; 1 1"
+"""
+
+
+def test_a_terminating_expected_value_is_shown_as_a_decimal(work):
+    # Y = -49/80 * [[1, 0], [0, 1]]; the student has the sign of Y[1,1] wrong.
+    write(work, "p.yaml", SCALED.format(x="1 0; 0 1", w="-49/80"))
+    name = write(work, "a.yaml", "Y: '0.6125 0; 0 -0.6125'\n")
+    proc = run(work, "p.yaml", name)
+    assert "[1,1]  given 0.6125  expected -0.6125  difference 1.225" in proc.stdout, proc.stdout
+    assert "49/" not in proc.stdout
+    proc = run(work, "p.yaml", name, "--gradescope", "g.json")
+    (test,) = json.loads((work / "g.json").read_text())["tests"]
+    assert "expected -0.6125  difference 1.225" in test["output"], test["output"]
+    # --json keeps its numbers and its exact strings (SPEC section 3)
+    _, doc = run_json(work, "p.yaml", name)
+    (entry,) = keys_of(doc)["Y"]["wrong_entries"]
+    assert entry["expected"] == -0.6125 and entry["difference"] == 1.225
+    assert keys_of(doc)["Y"]["exact"]["expected"][0][0] == "-49/80"
+
+
+def test_an_expected_value_without_an_end_is_a_fraction_with_its_decimal(work):
+    # Y = 1/3 * [[3, 1], [2, 0]] = [[1, 1/3], [2/3, 0]]; 0.33 - 1/3 = -1/300.
+    write(work, "p.yaml", SCALED.format(x="3 1; 2 0", w="1/3"))
+    name = write(work, "a.yaml", "Y: '1 0.33; 0.67 0'\n")
+    text = run(work, "p.yaml", name).stdout
+    assert "[1,2]  given 0.33  expected 1/3 (0.333333)  difference -1/300 (-0.00333333)" in text
+    assert "[2,1]  given 0.67  expected 2/3 (0.666667)  difference 1/300 (0.00333333)" in text
+    # a whole matrix (a wrong shape) shows each entry alone, in the answers file's form
+    name = write(work, "b.yaml", "Y: '1 0.33 0.67'\n")
+    text = run(work, "p.yaml", name).stdout
+    assert "given 1 0.33 0.67; expected 1 1/3; 2/3 0" in text, text
+
+
+def test_integers_stay_integers(work):
+    name = write(work, "a.yaml", "db: 8\n")
+    assert "given 8; expected 9" in run(work, SEED, name).stdout
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("123456789012/1000000000000", "0.123456789012"),  # 12 significant digits: a decimal
+    ("1234567890123/10000000000000", "1234567890123/10000000000000 (0.123457)"),  # 13
+    ("-1/1024", "-0.0009765625"),
+    ("1/1048576", "1/1048576 (9.53674e-07)"),  # 2^-20 ends after 14 significant digits
+    ("12345678901/10", "1234567890.1"),
+    ("7/1", "7"),
+])
+def test_twelve_significant_digits_is_where_decimals_end(value, text):
+    from fractions import Fraction
+
+    from convgrad.grade import value_text
+
+    assert value_text(Fraction(value)) == text
+    minus = text.replace("(", "(-") if not text.startswith("-") else text[1:]
+    assert value_text(-Fraction(value)) == ("-" + minus if not text.startswith("-")
+                                            else minus)

@@ -1367,10 +1367,15 @@ def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Fraction | None:
     return ratio
 
 
-def value_text(value: Any, given: bool = False) -> str:
+def value_text(value: Any, given: bool = False, _alone: bool = True) -> str:
     """A value for a report: a number, or a matrix in the answers file's string form.
 
     given: a student's answer, whose decimals are shown as decimals (8.99, not 899/100).
+    Otherwise (an expected value, a difference) an exact number is shown so that a student
+    can hold it against a decimal answer: as its decimal when that ends within
+    COMPARABLE_DIGITS significant digits (-0.6125, not -49/80), else as the fraction with
+    its decimal rounded beside it ("1/3 (0.333333)"; inside a matrix the fraction alone,
+    since the matrix's own separators would blur the brackets). Integers stay integers.
     """
     arr = np.asarray(value)
     if arr.ndim == 0:
@@ -1381,10 +1386,54 @@ def value_text(value: Any, given: bool = False) -> str:
             decimal = _as_decimal(_rational(v))
             if decimal is not None:
                 return decimal
-        return exact_text(v)
+            return exact_text(v)
+        return _comparable_text(_rational(v), beside=_alone)
     if arr.ndim == 1:
-        return " ".join(value_text(v, given) for v in arr)
-    return "; ".join(value_text(row, given) for row in arr)
+        return " ".join(value_text(v, given, _alone=False) for v in arr)
+    return "; ".join(value_text(row, given, _alone=False) for row in arr)
+
+
+# An expected value's decimal is shown when it ends within this many significant digits.
+COMPARABLE_DIGITS = 12
+
+
+def _comparable_text(value: Fraction, beside: bool = True) -> str:
+    """An exact number as a student compares it with a decimal: "-0.6125" for -49/80,
+    "1/3 (0.333333)" (beside=False: "1/3"), "23"."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    decimal = _terminating_decimal(value, COMPARABLE_DIGITS)
+    if decimal is not None:
+        return decimal
+    text = exact_text(value)
+    if not beside:
+        return text
+    try:
+        rounded = float(value)
+    except OverflowError:  # beyond float64: the fraction alone says it
+        return text
+    return f"{text} ({format_number(rounded)})" if rounded != 0 else text
+
+
+def _terminating_decimal(value: Fraction, max_digits: int) -> str | None:
+    """value's decimal expansion when it ends within max_digits significant digits
+    (value not an integer), else None: 49/80 -> "0.6125", 1/3 -> None."""
+    # A fraction in lowest terms ends in decimals exactly when its denominator is
+    # 2^a 5^b, after max(a, b) places.
+    rest, twos, fives = value.denominator, 0, 0
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    places = max(twos, fives)
+    if rest != 1 or places > 4 * max_digits:  # 4x: far beyond, without building the digits
+        return None
+    digits = str(abs(value.numerator * 10**places // value.denominator))
+    if len(digits.lstrip("0")) > max_digits:
+        return None
+    digits = digits.rjust(places + 1, "0")
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
 
 
 def _as_decimal(value: Fraction) -> str | None:
