@@ -1850,3 +1850,48 @@ def test_twelve_significant_digits_is_where_decimals_end(value, text):
     minus = text.replace("(", "(-") if not text.startswith("-") else text[1:]
     assert value_text(-Fraction(value)) == ("-" + minus if not text.startswith("-")
                                             else minus)
+
+
+# --- rounding ties: an expected value halfway between two roundings ------------------------
+
+# Y[1,1] = w (a 1x1 kernel on an input with one 1): the expected value is w itself.
+ONE_ENTRY = """\
+input: "1 0; 0 0"
+kernel: "{w}"
+grad_output: "1 1; 1 1"
+"""
+
+
+@pytest.mark.parametrize(("w", "answer", "options", "right"), [
+    # 43/40 = 1.075 exactly: half up gives 1.08, half to even (Python's round) 1.07
+    ("43/40", "1.08", ("--decimals", "2"), True),
+    ("43/40", "1.07", ("--decimals", "2"), True),
+    ("43/40", "1.075", ("--decimals", "2"), True),
+    ("43/40", "1.06", ("--decimals", "2"), False),
+    ("43/40", "1.09", ("--decimals", "2"), False),
+    ("-43/40", "-1.07", ("--decimals", "2"), True),
+    ("-43/40", "-1.08", ("--decimals", "2"), True),
+    ("-43/40", "-1.06", ("--decimals", "2"), False),
+    ("-43/40", "1.07", ("--decimals", "2"), False),
+    # just beside the tie, one neighbour only
+    ("1075001/1000000", "1.08", ("--decimals", "2"), True),
+    ("1075001/1000000", "1.07", ("--decimals", "2"), False),
+    ("1074999/1000000", "1.07", ("--decimals", "2"), True),
+    ("1074999/1000000", "1.08", ("--decimals", "2"), False),
+    # 5/2 at 0 decimals: 2 and 3; 0.125 at 2 decimals: 0.12 and 0.13
+    ("5/2", "2", ("--decimals", "0"), True),
+    ("5/2", "3", ("--decimals", "0"), True),
+    ("5/2", "1", ("--decimals", "0"), False),
+    ("1/8", "0.12", ("--decimals", "2"), True),
+    ("1/8", "0.13", ("--decimals", "2"), True),
+    ("1/8", "0.14", ("--decimals", "2"), False),
+    # significant figures round the same way: 22.5 at 2 figures is 22 or 23
+    ("45/2", "22", ("--sig-figs", "2"), True),
+    ("45/2", "23", ("--sig-figs", "2"), True),
+    ("45/2", "21", ("--sig-figs", "2"), False),
+    ("225001/10000", "22", ("--sig-figs", "2"), False),
+    ("225001/10000", "23", ("--sig-figs", "2"), True),
+])
+def test_a_rounding_tie_accepts_both_neighbours(work, w, answer, options, right):
+    write(work, "tie.yaml", ONE_ENTRY.format(w=w))
+    assert verdict(work, "tie.yaml", f"Y[1,1]: {answer}", *options) is right

@@ -64,7 +64,8 @@ class Tolerance:
     """When a given number counts as the expected one.
 
     mode: "tol" (|given - expected| <= atol + rtol*|expected|), "decimals" (both round
-    to the same N decimals), "sig_figs" (the same N significant figures), "exact".
+    to the same N decimals), "sig_figs" (the same N significant figures), "exact". An
+    expected value halfway between two roundings accepts both (half up, half to even).
     """
 
     mode: str = "tol"
@@ -203,7 +204,13 @@ class Tolerance:
             unit = _unit_of_sig_figs(e, self.digits)
         else:
             return abs(g - e) <= self._exact_atol + self._exact_rtol * abs(e)
-        if _round_to(g, unit) == _round_to(e, unit):
+        rounded = _round_to(g, unit)
+        if rounded == _round_to(e, unit):
+            return True
+        # An expected value exactly halfway between two neighbours (1.075 at 2 decimals):
+        # half up (1.08) and half to even (1.07, Python's round) are both common rules, so
+        # either neighbour is right.
+        if (e / unit).denominator == 2 and rounded in (e - unit / 2, e + unit / 2):
             return True
         # A more precise answer is right when it is the expected value correctly rounded
         # at its own last decimal (0.5835 for 0.583492 at 3 decimals); 26.5 for 23 is not.
