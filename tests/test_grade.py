@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -1895,3 +1896,71 @@ grad_output: "1 1; 1 1"
 def test_a_rounding_tie_accepts_both_neighbours(work, w, answer, options, right):
     write(work, "tie.yaml", ONE_ENTRY.format(w=w))
     assert verdict(work, "tie.yaml", f"Y[1,1]: {answer}", *options) is right
+
+
+# --- what the kink convention means on a leaky ReLU ----------------------------------------
+
+# Z = X (a 1x1 kernel of 1): three pre-activations are exactly 0. With dL/dY all ones,
+# dZ = leaky_relu'(Z): 1 where Z = 1, and at 0 slope + kink*(1 - slope) (SPEC section 7):
+# kink 0 gives the slope 1/10, kink 1 gives 1, kink 1/2 gives 1/10 + 9/20 = 11/20.
+LEAKY = """\
+input: "1 0; 0 0"
+kernel: "1"
+activation: {{name: leaky_relu, slope: 1/10}}
+grad_output: "1 1; 1 1"
+{conventions}
+"""
+
+
+def conventions_of(text: str) -> str:
+    (line,) = [line for line in text.splitlines() if line.startswith("Conventions")]
+    return line
+
+
+@pytest.mark.parametrize(("conventions", "words"), [
+    ("", "kink 0 (leaky_relu'(0) = the slope, 0.1)"),
+    ("conventions: {kink: 1}", "kink 1 (leaky_relu'(0) = 1)"),
+    ("conventions: {kink: 1/2}", "kink 1/2 (leaky_relu'(0) = 0.55, between the slope and 1)"),
+])
+def test_the_conventions_line_says_what_the_kink_means_on_a_leaky_relu(work, conventions,
+                                                                      words):
+    write(work, "leaky.yaml", LEAKY.format(conventions=conventions))
+    name = write(work, "a.yaml", "dZ: '1 0.1; 0.1 0.1'\n")
+    proc = run(work, "leaky.yaml", name)
+    assert words in conventions_of(proc.stdout), proc.stdout
+
+
+def test_the_conventions_line_of_a_relu_problem_is_unchanged(work):
+    name = write(work, "a.yaml", "db: 9\n")
+    line = conventions_of(run(work, SEED, name).stdout)
+    assert "kink 0," in line and "relu'" not in line
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    ("dZ: '1 1; 1 1'", "matches kink: 1 -- leaky_relu'(0) = 1"),
+    ("dZ: '1 0.55; 0.55 0.55'",
+     "matches kink: 1/2 -- leaky_relu'(0) = 0.55, between the slope and 1"),
+])
+def test_a_kink_hint_on_a_leaky_relu_names_its_derivative(work, answer, words):
+    write(work, "leaky.yaml", LEAKY.format(conventions=""))
+    name = write(work, "a.yaml", answer + "\n")
+    _, doc = run_json(work, "leaky.yaml", name)
+    message = keys_of(doc)["dZ"]["message"]
+    assert words in message and "relu'(0) = 1 " not in message, message
+
+
+def test_kink_meaning_across_several_problems():
+    from convgrad.grade import kink_meaning
+    from convgrad.reader import load_problem
+
+    def leaky(slope: str, activation: str = "leaky_relu") -> Any:
+        return load_problem({"input": "1 0; 0 0", "kernel": "1",
+                                      "activation": {"name": activation, "slope": slope}
+                                      if activation == "leaky_relu" else activation,
+                                      "grad_output": "1 1; 1 1"})
+
+    a, b, relu = leaky("1/10"), leaky("1/5"), leaky("", "relu")
+    assert kink_meaning(0, [relu]) is None  # relu'(0) = 0 needs no words
+    assert kink_meaning(0, [a, b]) == "leaky_relu'(0) = the layer's slope"
+    assert kink_meaning(1, [a, b]) == "leaky_relu'(0) = 1"
+    assert kink_meaning(0, [a, relu]) == "relu'(0) = 0, leaky_relu'(0) = the slope, 0.1"

@@ -20,7 +20,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -51,6 +51,7 @@ from convgrad.result import Result, exact_strings, json_numbers
 if TYPE_CHECKING:
     from convgrad.compare import Solver
     from convgrad.layers import Layer
+    from convgrad.model import Problem
 
 # Keys that scale with dL/dY, so a loss convention (mean vs sum) changes them by one factor.
 GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
@@ -360,6 +361,49 @@ CONVENTION_WORDS: dict[tuple[str, object], str] = {
     ("conv", "convolution"): "the kernel rotated",
     ("conv", "cross_correlation"): "the kernel not rotated",
 }
+
+
+def kink_meaning(kink: Number, problems: Sequence[Problem]) -> str | None:
+    """What the kink convention's value means in problems that have a leaky ReLU, whose
+    derivative at 0 is slope + kink*(1 - slope) (SPEC section 7), not the kink itself:
+    "leaky_relu'(0) = the slope, 0.1", "leaky_relu'(0) = 1"; with a ReLU too, relu'(0)
+    first. None when none of them has a leaky ReLU (relu'(0) = kink says it all)."""
+    from convgrad.model import Activation
+
+    slopes: list[Number] = []
+    relu = False
+    for problem in problems:
+        for layer in problem.layers:
+            op = layer.op
+            if not isinstance(op, Activation):
+                continue
+            if op.name == "leaky_relu" and all(op.slope != s for s in slopes):
+                slopes.append(op.slope)
+            relu = relu or op.name == "relu"
+    if not slopes:
+        return None
+    k = _rational(kink)
+    if k == 0:
+        leaky = ("the slope, " + _number_text(slopes[0]) if len(slopes) == 1
+                 else "the layer's slope")
+    elif k == 1:
+        leaky = "1"
+    elif len(slopes) == 1:
+        s = _rational(slopes[0])
+        leaky = f"{_number_text(s + k * (1 - s))}, between the slope and 1"
+    else:
+        leaky = f"slope + {exact_text(k)}·(1 - slope), between the slope and 1"
+    words = f"leaky_relu'(0) = {leaky}"
+    return f"relu'(0) = {exact_text(k)}, {words}" if relu else words
+
+
+def _number_text(value: Number) -> str:
+    """A slope as a problem file would write it: 0.1, not 1/10."""
+    if isinstance(value, (float, np.floating)):
+        return format_number(value)
+    return _comparable_text(_rational(value), beside=False)
+
+
 PROFILE_WORDS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow and Keras", "caffe": "Caffe",
                  "cs231n": "CS231n's assignment 2", "coursera": "deeplearning.ai's course 4",
                  "textbook": "true convolution, as Goodfellow et al. 9.1"}
@@ -440,7 +484,7 @@ class KeyResult:
         count = (f"{len(self.diffs)} of {self.entries} entries differ" if self.entries > 1
                  else "wrong")
         if self.carried_forward:
-            count = f"carried forward from your {self.carried_from}: {count}"
+            count = f"carried forward from your {self.carried_from} (credited): {count}"
         if hint is None or not reveal:
             return count
         note = f" ({hint.note})" if hint.note and teacher else ""
@@ -1089,7 +1133,8 @@ class Grader:
             for value in choices:
                 if value == getattr(conventions, key):
                     continue
-                words = CONVENTION_WORDS.get((key, value))
+                words = (kink_meaning(value, [self.solved.problem]) if key == "kink"
+                         else None) or CONVENTION_WORDS.get((key, value))
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
                 found.append(Alternative(
                     "convention", f"matches {key}: {shown}" + (f" -- {words}" if words else ""),
