@@ -663,7 +663,8 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
 
         lines = check_lines(reports, tolerance, reveal, summary_only=options.summary,
                             points=grader.points, partial=options.partial,
-                            conventions=solved.problem.conventions.items())
+                            conventions=solved.problem.conventions.items(),
+                            problems=[solved.problem])
         if sys.stdout.isatty():
             from convgrad.render import terminal as render
 
