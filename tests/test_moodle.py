@@ -190,6 +190,27 @@ def test_decimals_two_gives_the_rounded_value_within_half_a_hundredth(tmp_path: 
     assert "rounds to the result at 2 decimals, so give at least 2." in text
 
 
+@pytest.mark.parametrize("value, field", [
+    (Fraction(43, 40), ("1.075", "0.005")),     # 1.075: a tie at 2 decimals
+    (Fraction(-43, 40), ("-1.075", "0.005")),
+    (Fraction(1076, 1000), ("1.08", "0.005")),  # beside it: one rounding
+    (Fraction(1074, 1000), ("1.07", "0.005")),
+])
+def test_a_tie_is_a_field_both_roundings_reach(value: Fraction, field: tuple[str, str]) -> None:
+    # check --decimals 2 takes 1.07 and 1.08 for 1.075 (both roundings of a tie); the field
+    # is the value itself then, so its band [1.07, 1.08] holds both, and Moodle agrees
+    from convgrad.grade import Tolerance
+    from convgrad.render.moodle import field_value
+
+    rule = Tolerance("decimals", digits=2)
+    assert field_value(value, rule) == field
+    centre, tol = (Decimal(t) for t in field)
+    for k in range(-12, 13):  # every 2-decimal answer near the value
+        given = Fraction(round(value * 100) + k, 100)
+        in_band = abs(Decimal(given.numerator) / Decimal(given.denominator) - centre) <= tol
+        assert rule.same(given, value) is in_band, given
+
+
 def test_rtol_atol_and_sig_figs_as_check_gives_them(tmp_path: Path) -> None:
     template = write(tmp_path, "t.yaml", THIRDS)
     done = run_main("generate", template, "--out", tmp_path / "r", "--format", "moodle",

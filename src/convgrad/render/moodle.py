@@ -5,7 +5,8 @@ Moodle's NUMERICAL tolerance is absolute, so each field carries check's toleranc
 for its own value, so that Moodle and `check` with the same options mark alike: atol +
 rtol*|value| around the value (by default grade.DEFAULT_ATOL + grade.DEFAULT_RTOL*|value|); with
 --decimals N the value rounded to N decimals and half a unit of the Nth decimal around it
-(--decimals 2: 0.005), with --sig-figs N the same at the Nth significant figure. A Cloze field
+(--decimals 2: 0.005; a value halfway, 1.075, is its own centre, so that 1.07 and 1.08 both
+count, as in check), with --sig-figs N the same at the Nth significant figure. A Cloze field
 takes decimals only (no fraction such as 1/3), which the question says, with the decimals the
 tolerance needs.
 """
@@ -72,11 +73,15 @@ def _unit(value: Fraction, rule: Tolerance) -> Decimal:
 
 
 def _rounded(value: Fraction, unit: Decimal) -> Decimal:
-    """value rounded half away from zero to a multiple of unit (a power of ten), exactly, as
-    check rounds."""
+    """value rounded to a multiple of unit (a power of ten), exactly, as check rounds; at a
+    tie the value itself (see below)."""
     scaled = abs(value) / Fraction(unit)
     whole = int(scaled)
-    if scaled - whole >= Fraction(1, 2):
+    if scaled - whole == Fraction(1, 2):
+        # a tie (1.075 at 2 decimals): check takes both roundings, 1.07 and 1.08; the field
+        # is then the value itself, whose half-unit band reaches exactly both
+        return Decimal(value.numerator) / Decimal(value.denominator)
+    if scaled - whole > Fraction(1, 2):
         whole += 1
     return (-1 if value < 0 else 1) * whole * unit
 
