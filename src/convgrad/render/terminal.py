@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from collections.abc import Callable, Collection
 from fractions import Fraction
 from typing import Any
@@ -35,6 +36,7 @@ from convgrad.trace import (
     Group,
     Matrix,
     Phrase,
+    Products,
     Section,
     Term,
     Terms,
@@ -355,6 +357,41 @@ def term_text(term: Term) -> str:
     return factor_text(term)
 
 
+# Each array's numbers as text (factor_text), one object array per array, by the array's
+# id: a sum given as Products is written by picking its terms' texts out of these. The
+# array is held weakly and checked, so that a new array at an old id is never taken for
+# it; a handful at a time (a layer's sections read two or three arrays).
+_ARRAY_TEXTS: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray]] = {}
+_ARRAY_TEXTS_LIMIT = 8
+
+
+def array_texts(arr: np.ndarray) -> np.ndarray:
+    """(arr.size + 1,) object array: factor_text of each entry of arr, row-major, and last
+    (index -1) that of the number 0."""
+    known = _ARRAY_TEXTS.get(id(arr))
+    if known is not None and known[0]() is arr:
+        return known[1]
+    texts = np.empty(arr.size + 1, dtype=object)
+    texts[:-1] = [factor_text(value) for value in arr.flat]
+    texts[-1] = factor_text(0)
+    if len(_ARRAY_TEXTS) >= _ARRAY_TEXTS_LIMIT:
+        _ARRAY_TEXTS.clear()
+    _ARRAY_TEXTS[id(arr)] = (weakref.ref(arr), texts)
+    return texts
+
+
+def products_text(products: Products, sep: str) -> str:
+    """Every term of a sum given as index arrays, joined by sep: the texts of each factor's
+    entries picked out by its indices, a row of products made at once (what term_text
+    writes for each term, in a few NumPy operations for the whole sum)."""
+    pieces: np.ndarray | None = None
+    for arr, at in zip(products.arrays, products.at, strict=True):
+        texts = array_texts(arr)[at]
+        pieces = texts if pieces is None else pieces + "·" + texts
+    assert pieces is not None
+    return sep.join(pieces.tolist())
+
+
 def written(text: Terms | Term, elide: bool) -> str:
     """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
     drown the page. Only the terms shown are formatted. A single term (a formula) is written
@@ -368,6 +405,8 @@ def written(text: Terms | Term, elide: bool) -> str:
 
     if not items:
         body = "0"
+    elif text.products is not None and not elide:
+        body = products_text(text.products, sep)
     elif elide and len(items) > AUTO_TERMS:
         head = sep.join([term_text(term_of(item)) for item in items[:3]])
         body = (f"{head}{sep}... ({len(items) - 4} more terms){sep}"
