@@ -90,7 +90,25 @@ class Labeler:
         """The index in the tables (shown_shape) of the run's entry `index`."""
         if self.table_as_written:
             return written_index(index, self.full_shape, self.axes, self.shown_shape)
+        axes = self._shown_axes()
+        if axes is not None:
+            return tuple(0 if a < 0 else int(index[a]) for a in axes)
         return reshaped_index(index, self.full_shape, self.shown_shape)
+
+    def _shown_axes(self) -> tuple[int, ...] | None:
+        """When the shown shape is the full one with axes of size 1 dropped or added ((1, C,
+        H, W) shown as (C, H, W)): for each shown axis, the full axis it is (-1: an added
+        one), so that an index is moved without reshaping it through a flat position (the
+        trace names every entry of solve --terms all). Else None. Made once and kept."""
+        made = self.__dict__.get("_axes_shown", False)
+        if made is False:
+            full = [a for a, n in enumerate(self.full_shape) if n != 1]
+            made = None
+            if [self.full_shape[a] for a in full] == [n for n in self.shown_shape if n != 1]:
+                kept = iter(full)
+                made = tuple(-1 if n == 1 else next(kept) for n in self.shown_shape)
+            object.__setattr__(self, "_axes_shown", made)
+        return made
 
     def named_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         """The index that names the run's entry `index` (0-based): in the shape and layout

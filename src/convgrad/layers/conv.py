@@ -11,6 +11,7 @@ g = f // (F/G) (PyTorch's Conv2d(groups=G); G = 1: every channel); with flip, w 
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 from typing import cast
 
@@ -351,12 +352,28 @@ class ConvLayer(ParamLayer):
         return cells.reshape(len(rows), len(cols), KH * KW)
 
     @cached_property
-    def _tap_cells(self) -> np.ndarray:
-        """(KH*KW,): for each kernel offset (p, q) in order, the cell p'*KW + q' of the weight
-        as written that it multiplies (see _tap)."""
-        _, _, KH, KW = self.w.shape
-        cells = np.arange(KH * KW).reshape(KH, KW)
-        return (cells[::-1, ::-1] if self.flip else cells).ravel()
+    def _sample_cells(self) -> np.ndarray:
+        """(G, OH, OW, C/G*KH*KW): the cell of one sample's x (C, H, W), flat, that each tap
+        of group g's filters reads at each output position, in (c, p, q) order over the
+        group's channels; -1 on zeros padding. As large as one sample's im2col columns."""
+        _, Cg, KH, KW = self.w.shape
+        C, H, W = self.layer.in_shape
+        cells = self._window_cells  # (OH, OW, KH*KW)
+        planes = np.arange(C).reshape(self.groups, 1, 1, Cg, 1) * (H * W)
+        at = np.where(cells[:, :, np.newaxis] < 0, -1, planes + cells[:, :, np.newaxis])
+        at = at.reshape(self.groups, *cells.shape[:2], Cg * KH * KW)
+        at.flags.writeable = False  # out_map hands out its rows
+        return at
+
+    @cached_property
+    def _weight_cells(self) -> np.ndarray:
+        """(F, C/G*KH*KW): the cell of w (F, C/G, KH, KW), flat, that each tap of filter f
+        multiplies, in (c, p, q) order: (c, p', q'), p' and q' as _tap maps them."""
+        F, Cg, KH, KW = self.w.shape
+        taps = np.arange(F * Cg * KH * KW).reshape(F, Cg, KH, KW)
+        cells = (taps[:, :, ::-1, ::-1] if self.flip else taps).reshape(F, Cg * KH * KW)
+        cells.flags.writeable = False  # out_map hands out its rows
+        return cells
 
     @cached_property
     def _hits(self) -> tuple[list[tuple[np.ndarray, np.ndarray]],
@@ -396,13 +413,11 @@ class ConvLayer(ParamLayer):
         indices x_at into x (N, C, H, W) and w_at into w (F, C/G, KH, KW), each
         (C/G*KH*KW,), in (c, p, q) order over the channels of f's group. x_at is the input
         cell under the tap, or the one a padded cell copies; -1 on zeros padding."""
-        _, Cg, KH, KW = self.w.shape
-        C, H, W = self.layer.in_shape
-        cells = self._window_cells[i, j]
-        planes = (n * C + self._channels(f).start + np.arange(Cg)) * (H * W)
-        x_at = np.where(cells < 0, -1, planes[:, np.newaxis] + cells)
-        w_at = ((f * Cg + np.arange(Cg)) * (KH * KW))[:, np.newaxis] + self._tap_cells
-        return x_at.ravel(), w_at.ravel()
+        F = self.w.shape[0]
+        x_at = self._sample_cells[f // (F // self.groups), i, j]
+        if n:  # the same cells of sample n
+            x_at = np.where(x_at < 0, -1, x_at + n * math.prod(self.layer.in_shape))
+        return x_at, self._weight_cells[f]
 
     def out_terms(self, n: int, f: int, i: int, j: int
                   ) -> tuple[list[tuple[Index | None, Index]], Index]:

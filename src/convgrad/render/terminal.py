@@ -97,6 +97,24 @@ _NUMBER_TEXTS: dict[type, dict[Any, str]] = {
 _NUMBER_TEXTS_LIMIT = 1 << 16
 
 
+# Likewise show_number's text of each number met: the tables and the values after "=" of
+# solve --terms all show a few hundred thousand numbers, most of them met before.
+_SHOWN_TEXTS: dict[type, dict[Any, str]] = {kind: {} for kind in _NUMBER_TEXTS}
+
+
+def number_text(value: Any) -> str:
+    """show_number(value), remembered by the value's type and value."""
+    texts = _SHOWN_TEXTS.get(type(value))
+    if texts is None:
+        return show_number(value)
+    text = texts.get(value)
+    if text is None:
+        if len(texts) >= _NUMBER_TEXTS_LIMIT:
+            texts.clear()
+        text = texts[value] = show_number(value)
+    return text
+
+
 def factor_text(factor: Factor | Whole) -> str:
     """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
     parentheses: 4·(-1)), a formula written out, text as it is."""
@@ -531,7 +549,7 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
             if r is None or c is None:
                 line.append(("⋮" if c is not None else "…", DIM))
                 continue
-            text = show_number(grid[r, c])
+            text = number_text(grid[r, c])
             style = ""
             if pad is not None and pad[r, c]:
                 text, style = f"({text})", DIM
@@ -687,7 +705,7 @@ def expansion_parts(exp: Expansion, symbolic: bool, lang: str = "en", elide: boo
     numeric = written(exp.numeric, elide)
     parts.append((f"{joint}{numeric}", ""))
     if exp.value is not None:
-        value = show_number(exp.value)
+        value = number_text(exp.value)
         if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
             parts.append((" = ", ""))
             parts.append((value, VALUE))
