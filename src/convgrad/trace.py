@@ -29,6 +29,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -272,9 +273,14 @@ class Products:
     def __len__(self) -> int:
         return len(self.at[0])
 
+    @cached_property
+    def _columns(self) -> list[tuple[np.ndarray, list[int]]]:
+        # each array flat and its indices as ints: term() runs once per term written
+        return [(arr.reshape(-1), at.tolist()) for arr, at in zip(self.arrays, self.at,
+                                                                   strict=True)]
+
     def term(self, k: int) -> tuple[Number, ...]:
-        return tuple(0 if (i := int(at[k])) < 0 else arr.flat[i]
-                     for arr, at in zip(self.arrays, self.at, strict=True))
+        return tuple(0 if (i := at[k]) < 0 else flat[i] for flat, at in self._columns)
 
 
 @dataclass(frozen=True)
