@@ -7,10 +7,12 @@ Run: python benchmarks/bench_render.py [--before PATH/TO/OLD/src]
    matrix strings (one string per channel), the fast form for large data.
 2. A 3x32x32 input, sixteen 3x3 filters, padding 1, ReLU, 2x2 max pooling, MSE (the speed
    issue's problem): `convgrad explain` in at most 2,000 lines (each step cut to its region),
-   and `convgrad solve --terms all` (15 MB of text) at 5 MB/s or more.
+   and `convgrad solve --terms all` (16 MB of text) at 5 MB/s or more.
 
 With --before, the second problem is also run by the convgrad whose source is PATH
-(PYTHONPATH=PATH), interleaved run by run with this one, and the ratios are printed.
+(PYTHONPATH=PATH), interleaved run by run with this one (which goes first alternates), and
+the medians of the pairs' ratios are printed. Byte-code is written as an installed package
+has it (PYTHONDONTWRITEBYTECODE is dropped for the runs; each command runs once untimed).
 """
 
 from __future__ import annotations
@@ -47,24 +49,33 @@ def conv_relu_pool_problem() -> str:
             f"target:\n{matrix_strings(t)}\nloss: mse\n")
 
 
-def timed(argv: list[str], env: dict[str, str] | None = None) -> tuple[float, bytes]:
+# Byte-code is written and read as an installed package has it: without
+# PYTHONDONTWRITEBYTECODE, and after a first run that is not timed (each run would compile
+# every module otherwise).
+ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+
+
+def timed(argv: list[str], env: dict[str, str]) -> tuple[float, bytes]:
     start = time.perf_counter()
     done = subprocess.run(argv, capture_output=True, check=True, env=env)
     return time.perf_counter() - start, done.stdout
 
 
-def conv_relu_pool(before: str | None, repeat: int = 3) -> None:
+def conv_relu_pool(before: str | None, repeat: int = 5) -> None:
     path = Path(tempfile.mkdtemp()) / "conv_relu_pool.yaml"
     path.write_text(conv_relu_pool_problem(), encoding="utf-8")
-    runs = {"this": None} if before is None else {
-        "this": None, "before": {**os.environ, "PYTHONPATH": before}}
+    runs = {"this": ENV} if before is None else {
+        "this": ENV, "before": {**ENV, "PYTHONPATH": before}}
     for what in ("explain", "solve"):
-        extra = ["--terms", "all"] if what == "solve" else []
+        argv = [*convgrad_command(), what, str(path)]
+        if what == "solve":
+            argv += ["--terms", "all"]
         seconds: dict[str, list[float]] = {name: [] for name in runs}
-        out: dict[str, bytes] = {}
-        for _ in range(repeat):  # interleaved: the machine's load moves both alike
-            for name, env in runs.items():
-                took, out[name] = timed([*convgrad_command(), what, str(path), *extra], env)
+        out = {name: timed(argv, env)[1] for name, env in runs.items()}  # not timed
+        for k in range(repeat):  # interleaved: the machine's load moves both alike
+            # alternate which goes first, so that neither always follows the other
+            for name, env in (runs.items() if k % 2 == 0 else reversed(runs.items())):
+                took, out[name] = timed(argv, env)
                 seconds[name].append(took)
         for name in runs:
             median = statistics.median(seconds[name])
@@ -76,19 +87,23 @@ def conv_relu_pool(before: str | None, repeat: int = 3) -> None:
                 print(f"{name:6} solve --terms all  {median:6.2f} s, {size / 1e6:.1f} MB, "
                       f"{size / 1e6 / median:.1f} MB/s")
         if before is not None:
-            ratio = statistics.median(seconds["before"]) / statistics.median(seconds["this"])
+            # the median of each pair's ratio
+            ratio = statistics.median(b / t for b, t in zip(seconds["before"], seconds["this"],
+                                                             strict=True))
             same = "same bytes" if out["this"] == out["before"] else "different bytes"
-            print(f"       {what}: {ratio:.1f}x faster than before ({same})")
+            print(f"       {what}: {ratio:.2f}x faster than before (median of {repeat} "
+                  f"paired runs; {same})")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", help="the src folder of another convgrad to compare with")
     parser.add_argument("--only", choices=["image", "conv_relu_pool"])
+    parser.add_argument("--repeat", type=int, default=5, help="paired runs of each command")
     args = parser.parse_args()
     print(f"machine: {machine()}")
     if args.only != "image":
-        conv_relu_pool(args.before)
+        conv_relu_pool(args.before, args.repeat)
     if args.only != "conv_relu_pool":
         image()
 
@@ -109,15 +124,12 @@ def image() -> None:
     print(f"problem file: {path.stat().st_size / 2**20:.1f} MiB")
     for terms in ("auto", "none"):
         argv = [*convgrad_command(), "solve", str(path), "--terms", terms]
-        start = time.perf_counter()
-        done = subprocess.run(argv, capture_output=True, text=True, check=True)
-        seconds = time.perf_counter() - start
-        print(f"solve --terms {terms:5} {seconds:6.2f} s, {len(done.stdout.splitlines()):,} "
+        subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, env=ENV)  # not timed
+        seconds, out = timed(argv, ENV)
+        print(f"solve --terms {terms:5} {seconds:6.2f} s, {len(out.splitlines()):,} "
               "lines printed")
-    start = time.perf_counter()
-    subprocess.run([*convgrad_command(), "solve", str(path), "--json"],
-                   stdout=subprocess.DEVNULL, check=True)
-    print(f"solve --json       {time.perf_counter() - start:6.2f} s")
+    seconds, _ = timed([*convgrad_command(), "solve", str(path), "--json"], ENV)
+    print(f"solve --json       {seconds:6.2f} s")
 
 
 if __name__ == "__main__":

@@ -85,7 +85,7 @@ def test_the_text_report_says_carried_forward(work: Path) -> None:
     assert proc.returncode == 1
     lines = {line.split()[1]: line for line in proc.stdout.splitlines()[1:] if line.strip()
              and len(line.split()) > 1}
-    assert "carried forward from your dY" in lines["db"]
+    assert "carried forward from your dY (credited)" in lines["db"]
     assert "carried forward" not in lines["dY"]
     assert "4/4 points" in proc.stdout.splitlines()[0] or "4 points" in proc.stdout
 
@@ -126,7 +126,7 @@ def assert_carried(keys: dict[str, dict], slipped: str, *names: str) -> None:
         assert keys[name]["status"] == "wrong", name  # not the right value ...
         assert keys[name]["carried_forward"] is True, name  # ... but what follows from source
         assert keys[name]["earned"] == keys[name]["points"] == 1, name
-        assert f"carried forward from your {source}:" in keys[name]["message"], name
+        assert f"carried forward from your {source} (credited):" in keys[name]["message"], name
         if name in ("dA", "dZ"):
             source = name
 

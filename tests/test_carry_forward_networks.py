@@ -432,8 +432,8 @@ def test_a_slip_in_the_last_gradient_carries_through_every_earlier_layer(tmp_pat
     assert "carried_forward" not in keys["dY"]
     for key in later:
         assert keys[key]["carried_forward"] is True and keys[key]["earned"] == 1, key
-    assert "carried forward from your dY:" in keys["fc1.dW"]["message"]
-    assert "carried forward from your conv1.d_output:" in keys["conv1.dW"]["message"]
+    assert "carried forward from your dY (credited):" in keys["fc1.dW"]["message"]
+    assert "carried forward from your conv1.d_output (credited):" in keys["conv1.dW"]["message"]
     assert doc["files"][0]["score"] == len(keys) - 1
     text = run_main("check", "problem.yaml", "answers.yaml", "--carry-forward", cwd=tmp_path)
     lines = [line for line in text.stdout.splitlines() if "conv1.dW" in line]

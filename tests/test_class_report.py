@@ -28,16 +28,16 @@ KINDS = ["wrong_shape", "transposed_shape", "transposed", "sign", "rotated", "ze
          "convention", "profile", "factor", "decimals"]
 
 # Worked by hand from CLASS. dW: a right; b right at [1,1] and [2,2]; c right but at [2,2];
-# d wrong everywhere (its shape). db: a right, b wrong (sign), c and d did not answer it.
-# The unusable e counts nowhere.
+# d wrong everywhere (its shape). db: a right, b wrong (sign), c and d did not answer it
+# (missing 2). The unusable e counts nowhere.
 EXPECTED_ROWS = [
-    # key, entry, graded, right, share, {kind: count}
-    ("dW", "", 4, 1, 1 / 4, {"transposed": 1, "wrong_shape": 1}),
-    ("dW", "dW[1,1]", 4, 3, 3 / 4, {"wrong_shape": 1}),
-    ("dW", "dW[1,2]", 4, 2, 2 / 4, {"transposed": 1, "wrong_shape": 1}),
-    ("dW", "dW[2,1]", 4, 2, 2 / 4, {"transposed": 1, "wrong_shape": 1}),
-    ("dW", "dW[2,2]", 4, 2, 2 / 4, {"wrong_shape": 1}),
-    ("db", "", 4, 1, 1 / 4, {"sign": 1}),
+    # key, entry, graded, right, share, {kind: count}, missing
+    ("dW", "", 4, 1, 1 / 4, {"transposed": 1, "wrong_shape": 1}, 0),
+    ("dW", "dW[1,1]", 4, 3, 3 / 4, {"wrong_shape": 1}, 0),
+    ("dW", "dW[1,2]", 4, 2, 2 / 4, {"transposed": 1, "wrong_shape": 1}, 0),
+    ("dW", "dW[2,1]", 4, 2, 2 / 4, {"transposed": 1, "wrong_shape": 1}, 0),
+    ("dW", "dW[2,2]", 4, 2, 2 / 4, {"wrong_shape": 1}, 0),
+    ("db", "", 4, 1, 1 / 4, {"sign": 1}, 2),
 ]
 
 
@@ -61,14 +61,15 @@ def test_csv_shares_and_hint_counts_on_a_hand_built_class(work):
     rows = list(csv.DictReader(io.StringIO((work / "class.csv").read_text(encoding="utf-8"))))
     with (work / "class.csv").open(encoding="utf-8", newline="") as f:
         header = next(csv.reader(f))
-    assert header == ["key", "entry", "graded", "right", "share_right", *KINDS]
+    assert header == ["key", "entry", "graded", "right", "share_right", *KINDS, "missing"]
     assert len(rows) == len(EXPECTED_ROWS)
-    for row, (key, entry, graded, right, share, hints) in zip(rows, EXPECTED_ROWS,
-                                                               strict=True):
+    for row, (key, entry, graded, right, share, hints, missing) in zip(rows, EXPECTED_ROWS,
+                                                                        strict=True):
         assert (row["key"], row["entry"]) == (key, entry)
         assert (int(row["graded"]), int(row["right"])) == (graded, right), row
         assert float(row["share_right"]) == pytest.approx(share, abs=1e-3)
         assert {k: int(row[k]) for k in KINDS} == {k: hints.get(k, 0) for k in KINDS}, row
+        assert int(row["missing"]) == missing, row
 
 
 def test_json_holds_the_same_numbers_and_counts_files(work):
@@ -76,19 +77,24 @@ def test_json_holds_the_same_numbers_and_counts_files(work):
     assert proc.returncode == 2
     doc = json.loads((work / "class.json").read_text(encoding="utf-8"))
     assert (doc["files"], doc["unusable"]) == (4, 1)
+    # e.yaml's YAML error, on one line, with the file named beside it
+    [unusable] = doc["unusable_files"]
+    assert unusable["file"] == "e.yaml" and "\n" not in unusable["reason"]
+    assert "line" in unusable["reason"] and not unusable["reason"].startswith("e.yaml")
     assert doc["hint_kinds"] == KINDS
     rows = []
     for key in doc["keys"]:
         rows.append((key["key"], "", key["graded"], key["right"], key["share_right"],
-                     key["hints"]))
+                     key["hints"], key["missing"]))
         rows += [(key["key"], e["entry"], e["graded"], e["right"], e["share_right"],
-                  e["hints"]) for e in key["entries"]]
+                  e["hints"], e["missing"]) for e in key["entries"]]
     assert [k["shape"] for k in doc["keys"]] == [[2, 2], []]
     assert len(rows) == len(EXPECTED_ROWS)
     for got, want in zip(rows, EXPECTED_ROWS, strict=True):
         assert got[:4] == want[:4]
         assert got[4] == pytest.approx(want[4])
         assert got[5] == {k: want[5].get(k, 0) for k in KINDS}
+        assert got[6] == want[6]
 
 
 def test_json_fields_are_documented_in_the_readme(work):
@@ -199,3 +205,49 @@ def test_every_hint_kind_the_grader_gives_has_a_column():
     assert written >= {"sign", "transposed", "wrong_shape", "rotated", "convention"}
     assert written <= set(HINT_KINDS)
     assert list(HINT_KINDS) == KINDS
+
+
+def test_carry_forward_always_has_its_column(work):
+    # No file here has a key carried forward (db follows from no dY of its own), yet the
+    # column is there with --carry-forward, so the csv's columns are the same run to run.
+    check(work, *FILES[:4], "--carry-forward", "--class-report", "c.csv")
+    with (work / "c.csv").open(encoding="utf-8", newline="") as f:
+        header = next(csv.reader(f))
+        rows = list(csv.DictReader(io.StringIO((work / "c.csv").read_text(encoding="utf-8"))))
+    assert header == ["key", "entry", "graded", "right", "share_right", *KINDS,
+                      "carried_forward", "missing"]
+    assert all(row["carried_forward"] == "0" for row in rows)
+    check(work, *FILES[:4], "--class-report", "d.csv")
+    assert "carried_forward" not in (work / "d.csv").read_text(encoding="utf-8")
+
+
+def test_html_names_the_unusable_files_and_the_missing_answers(work):
+    check(work, *FILES, "--class-report", "class.html")
+    html = (work / "class.html").read_text(encoding="utf-8")
+    unusable = re.search(r'<ul class="unusable">(.*?)</ul>', html, re.S)
+    assert unusable and "<code>e.yaml</code>: " in unusable.group(1)
+    # db's row of the summary: key, graded 4, right 1, 25%, the hints (sign 1), missing 2
+    row = re.search(r"<tr><td>db</td>(.*?)</tr>", html)
+    assert row
+    cells = re.findall(r"<td>([^<]*)</td>", row.group(1))
+    assert cells[:3] == ["4", "1", "25%"] and cells[-1] == "2"
+    assert cells[3:-1] == ["1" if k == "sign" else "0" for k in KINDS]
+
+
+def test_html_heads_are_words_that_wrap_with_the_identifier_as_title(work):
+    check(work, *FILES[:4], "--carry-forward", "--class-report", "class.html")
+    html = (work / "class.html").read_text(encoding="utf-8")
+    summary = html.split('<table class="summary">', 1)[1].split("</tr>", 1)[0]
+    heads = re.findall(r'<th title="([a-z_]+)">([^<]+)</th>', summary)
+    assert [title for title, _ in heads] == ["key", "graded", "right", "share_right", *KINDS,
+                                             "carried_forward", "missing"]
+    labels = dict(heads)
+    assert labels["transposed_shape"] == "transposed shape"
+    assert labels["carried_forward"] == "carried forward"
+    # A 1000-pixel window: every head wraps at its spaces, so the table is as wide as its
+    # longest words; at about 0.55 em per bold letter of a 0.72 em head (16 px), plus
+    # padding, their sum stays inside 1000 px less the page's margins and a scroll bar.
+    # (Headless Chromium at 1000 px draws this table, with a network's keys, under 970 px wide.)
+    words = [max(len(w) for w in label.split()) for _, label in heads]
+    assert sum(0.55 * 0.72 * 16 * n + 0.5 * 0.9 * 16 + 1 for n in words) < 1000 - 2 * 16 - 15
+    assert "white-space: normal" in html and "max-width" in html

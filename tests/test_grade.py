@@ -13,6 +13,7 @@ import math
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -377,7 +378,8 @@ def test_key_this_problem_does_not_have(work, text):
 
 
 @pytest.mark.parametrize("text", ["dW: [[32, x], [59, 68]]", "dW: '32 41; 59 abc'",
-                                  "db: true", "db: null", "loss: .nan", "loss: .inf",
+                                  "db: true", "dW: [[32, null], [59, 68]]", "dW: '32 ~; 59 68'",
+                                  "loss: .nan", "loss: .inf",
                                   'db: "1/0"', "db: nine", "db: {a: 1}", "db: []"])
 def test_non_numeric_value(work, text):
     name = write(work, "nan.yaml", "loss: 23\n" + text + "\n")
@@ -385,6 +387,66 @@ def test_non_numeric_value(work, text):
     key = text.split(":")[0]
     assert f"'{key}'" in error or key in error, error
     assert "nan.yaml" in error
+
+
+@pytest.mark.parametrize("null", ["null", "~", "", "Null"])
+def test_a_key_set_to_null_is_missing_and_the_rest_is_graded(work, null):
+    # An answer's default is no answer (as a problem key's null is its default): the key
+    # is missing, the file usable, and its other keys graded.
+    name = write(work, "part.yaml", f"dW: [[32, 41], [59, 68]]\ndb: {null}\nloss: 24\n")
+    proc, doc = run_json(work, SEED, name)
+    assert proc.returncode == 1, proc.stderr
+    f = doc["files"][0]
+    assert f["usable"] is True and f["missing"] == ["db"]
+    keys = keys_of(doc)
+    assert keys["db"]["status"] == "missing" and keys["db"]["earned"] == 0
+    assert keys["db"]["given"] is None and keys["db"]["line"] == 2
+    assert keys["dW"]["right"] is True and keys["loss"]["right"] is False  # loss is 23
+    assert (f["score"], f["max_score"]) == (1, 3)
+    assert "db" not in f["unanswered"]
+    text = run(work, SEED, name).stdout
+    assert "db  missing: no answer given" in text, text
+
+
+def test_a_null_key_loses_its_points_when_graded(work):
+    name = write(work, "part.yaml", "dW: [[32, 41], [59, 68]]\ndb: null\n")
+    _, doc = run_json(work, SEED, name, "--points", "dW=2,db=3")
+    f = doc["files"][0]
+    assert (f["score"], f["max_score"], f["missing"]) == (2, 5, ["db"])
+    assert keys_of(doc)["db"]["line"] == 2
+    # a null key outside the graded set is no answer: neither graded nor "not graded"
+    _, doc = run_json(work, SEED, name, "--points", "dW=2")
+    assert doc["files"][0]["not_graded"] == [] and doc["files"][0]["score"] == 2
+
+
+def test_a_blank_file_handed_in_unfilled_is_usable_with_every_key_missing(work):
+    # generate's blank.yaml: the graded keys, each null
+    name = write(work, "blank.yaml", "dY: null\ndW: null\ndb: null\ndX: null\n")
+    for options in ((), ("--require", "dY,dW,db,dX")):
+        proc, doc = run_json(work, SEED, name, *options)
+        assert proc.returncode == 1
+        f = doc["files"][0]
+        assert f["usable"] is True and (f["score"], f["max_score"]) == (0, 4)
+        assert f["missing"] == ["dY", "dW", "db", "dX"]
+
+
+def test_a_null_entry_key_is_missing(work):
+    name = write(work, "entry.yaml", "dW[1,2]: null\ndW[2,1]: 59\n")
+    _, doc = run_json(work, SEED, name)
+    keys = keys_of(doc)
+    assert keys["dW[1,2]"]["status"] == "missing" and keys["dW[2,1]"]["right"] is True
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("dw: null", "did you mean"),  # a misspelt key stays unusable (SPEC section 3)
+    ("dZ: null", "dZ"),  # a key this problem does not have
+    ("dW[3,1]: null", "outside"),
+    ("dW[1,2]: null\ndW[1, 2]: 41", "names the same value"),
+])
+def test_a_null_key_is_still_checked_against_the_problem(work, text, words):
+    name = write(work, "bad.yaml", text + "\n")
+    error, _ = unusable(work, name)
+    assert words in error, error
 
 
 @pytest.mark.parametrize("key", ["dW[3,1]", "dW[1,3]", "dW[0,1]", "dW[1]", "dW[1,1,1]",
@@ -1725,3 +1787,180 @@ def test_a_wrong_answer_shared_by_a_class_is_looked_into_once(monkeypatch):
     hints = [r.keys[0].hint for r in reports]
     assert hints[0] is hints[1] is hints[2] and hints[0].kind == "sign"
     assert hints[3].kind == "transposed" and reports[0] is not reports[1]
+
+
+# --- expected values shown so that a decimal answer can be held against them ---------------
+
+# A 1x1 kernel scales the input: Y = w * X, worked by hand.
+SCALED = """\
+input: "{x}"
+kernel: "{w}"
+grad_output: "1 1; 1 1"
+"""
+
+
+def test_a_terminating_expected_value_is_shown_as_a_decimal(work):
+    # Y = -49/80 * [[1, 0], [0, 1]]; the student has the sign of Y[1,1] wrong.
+    write(work, "p.yaml", SCALED.format(x="1 0; 0 1", w="-49/80"))
+    name = write(work, "a.yaml", "Y: '0.6125 0; 0 -0.6125'\n")
+    proc = run(work, "p.yaml", name)
+    assert "[1,1]  given 0.6125  expected -0.6125  difference 1.225" in proc.stdout, proc.stdout
+    assert "49/" not in proc.stdout
+    proc = run(work, "p.yaml", name, "--gradescope", "g.json")
+    (test,) = json.loads((work / "g.json").read_text())["tests"]
+    assert "expected -0.6125  difference 1.225" in test["output"], test["output"]
+    # --json keeps its numbers and its exact strings (SPEC section 3)
+    _, doc = run_json(work, "p.yaml", name)
+    (entry,) = keys_of(doc)["Y"]["wrong_entries"]
+    assert entry["expected"] == -0.6125 and entry["difference"] == 1.225
+    assert keys_of(doc)["Y"]["exact"]["expected"][0][0] == "-49/80"
+
+
+def test_an_expected_value_without_an_end_is_a_fraction_with_its_decimal(work):
+    # Y = 1/3 * [[3, 1], [2, 0]] = [[1, 1/3], [2/3, 0]]; 0.33 - 1/3 = -1/300.
+    write(work, "p.yaml", SCALED.format(x="3 1; 2 0", w="1/3"))
+    name = write(work, "a.yaml", "Y: '1 0.33; 0.67 0'\n")
+    text = run(work, "p.yaml", name).stdout
+    assert "[1,2]  given 0.33  expected 1/3 (0.333333)  difference -1/300 (-0.00333333)" in text
+    assert "[2,1]  given 0.67  expected 2/3 (0.666667)  difference 1/300 (0.00333333)" in text
+    # a whole matrix (a wrong shape) shows each entry alone, in the answers file's form
+    name = write(work, "b.yaml", "Y: '1 0.33 0.67'\n")
+    text = run(work, "p.yaml", name).stdout
+    assert "given 1 0.33 0.67; expected 1 1/3; 2/3 0" in text, text
+
+
+def test_integers_stay_integers(work):
+    name = write(work, "a.yaml", "db: 8\n")
+    assert "given 8; expected 9" in run(work, SEED, name).stdout
+
+
+@pytest.mark.parametrize(("value", "text"), [
+    ("123456789012/1000000000000", "0.123456789012"),  # 12 significant digits: a decimal
+    ("1234567890123/10000000000000", "1234567890123/10000000000000 (0.123457)"),  # 13
+    ("-1/1024", "-0.0009765625"),
+    ("1/1048576", "1/1048576 (9.53674e-07)"),  # 2^-20 ends after 14 significant digits
+    ("12345678901/10", "1234567890.1"),
+    ("7/1", "7"),
+])
+def test_twelve_significant_digits_is_where_decimals_end(value, text):
+    from fractions import Fraction
+
+    from convgrad.grade import value_text
+
+    assert value_text(Fraction(value)) == text
+    minus = text.replace("(", "(-") if not text.startswith("-") else text[1:]
+    assert value_text(-Fraction(value)) == ("-" + minus if not text.startswith("-")
+                                            else minus)
+
+
+# --- rounding ties: an expected value halfway between two roundings ------------------------
+
+# Y[1,1] = w (a 1x1 kernel on an input with one 1): the expected value is w itself.
+ONE_ENTRY = """\
+input: "1 0; 0 0"
+kernel: "{w}"
+grad_output: "1 1; 1 1"
+"""
+
+
+@pytest.mark.parametrize(("w", "answer", "options", "right"), [
+    # 43/40 = 1.075 exactly: half up gives 1.08, half to even (Python's round) 1.07
+    ("43/40", "1.08", ("--decimals", "2"), True),
+    ("43/40", "1.07", ("--decimals", "2"), True),
+    ("43/40", "1.075", ("--decimals", "2"), True),
+    ("43/40", "1.06", ("--decimals", "2"), False),
+    ("43/40", "1.09", ("--decimals", "2"), False),
+    ("-43/40", "-1.07", ("--decimals", "2"), True),
+    ("-43/40", "-1.08", ("--decimals", "2"), True),
+    ("-43/40", "-1.06", ("--decimals", "2"), False),
+    ("-43/40", "1.07", ("--decimals", "2"), False),
+    # just beside the tie, one neighbour only
+    ("1075001/1000000", "1.08", ("--decimals", "2"), True),
+    ("1075001/1000000", "1.07", ("--decimals", "2"), False),
+    ("1074999/1000000", "1.07", ("--decimals", "2"), True),
+    ("1074999/1000000", "1.08", ("--decimals", "2"), False),
+    # 5/2 at 0 decimals: 2 and 3; 0.125 at 2 decimals: 0.12 and 0.13
+    ("5/2", "2", ("--decimals", "0"), True),
+    ("5/2", "3", ("--decimals", "0"), True),
+    ("5/2", "1", ("--decimals", "0"), False),
+    ("1/8", "0.12", ("--decimals", "2"), True),
+    ("1/8", "0.13", ("--decimals", "2"), True),
+    ("1/8", "0.14", ("--decimals", "2"), False),
+    # significant figures round the same way: 22.5 at 2 figures is 22 or 23
+    ("45/2", "22", ("--sig-figs", "2"), True),
+    ("45/2", "23", ("--sig-figs", "2"), True),
+    ("45/2", "21", ("--sig-figs", "2"), False),
+    ("225001/10000", "22", ("--sig-figs", "2"), False),
+    ("225001/10000", "23", ("--sig-figs", "2"), True),
+])
+def test_a_rounding_tie_accepts_both_neighbours(work, w, answer, options, right):
+    write(work, "tie.yaml", ONE_ENTRY.format(w=w))
+    assert verdict(work, "tie.yaml", f"Y[1,1]: {answer}", *options) is right
+
+
+# --- what the kink convention means on a leaky ReLU ----------------------------------------
+
+# Z = X (a 1x1 kernel of 1): three pre-activations are exactly 0. With dL/dY all ones,
+# dZ = leaky_relu'(Z): 1 where Z = 1, and at 0 slope + kink*(1 - slope) (SPEC section 7):
+# kink 0 gives the slope 1/10, kink 1 gives 1, kink 1/2 gives 1/10 + 9/20 = 11/20.
+LEAKY = """\
+input: "1 0; 0 0"
+kernel: "1"
+activation: {{name: leaky_relu, slope: 1/10}}
+grad_output: "1 1; 1 1"
+{conventions}
+"""
+
+
+def conventions_of(text: str) -> str:
+    (line,) = [line for line in text.splitlines() if line.startswith("Conventions")]
+    return line
+
+
+@pytest.mark.parametrize(("conventions", "words"), [
+    ("", "kink 0 (leaky_relu'(0) = the slope, 0.1)"),
+    ("conventions: {kink: 1}", "kink 1 (leaky_relu'(0) = 1)"),
+    ("conventions: {kink: 1/2}", "kink 1/2 (leaky_relu'(0) = 0.55, between the slope and 1)"),
+])
+def test_the_conventions_line_says_what_the_kink_means_on_a_leaky_relu(work, conventions,
+                                                                      words):
+    write(work, "leaky.yaml", LEAKY.format(conventions=conventions))
+    name = write(work, "a.yaml", "dZ: '1 0.1; 0.1 0.1'\n")
+    proc = run(work, "leaky.yaml", name)
+    assert words in conventions_of(proc.stdout), proc.stdout
+
+
+def test_the_conventions_line_of_a_relu_problem_is_unchanged(work):
+    name = write(work, "a.yaml", "db: 9\n")
+    line = conventions_of(run(work, SEED, name).stdout)
+    assert "kink 0," in line and "relu'" not in line
+
+
+@pytest.mark.parametrize(("answer", "words"), [
+    ("dZ: '1 1; 1 1'", "matches kink: 1 -- leaky_relu'(0) = 1"),
+    ("dZ: '1 0.55; 0.55 0.55'",
+     "matches kink: 1/2 -- leaky_relu'(0) = 0.55, between the slope and 1"),
+])
+def test_a_kink_hint_on_a_leaky_relu_names_its_derivative(work, answer, words):
+    write(work, "leaky.yaml", LEAKY.format(conventions=""))
+    name = write(work, "a.yaml", answer + "\n")
+    _, doc = run_json(work, "leaky.yaml", name)
+    message = keys_of(doc)["dZ"]["message"]
+    assert words in message and "relu'(0) = 1 " not in message, message
+
+
+def test_kink_meaning_across_several_problems():
+    from convgrad.grade import kink_meaning
+    from convgrad.reader import load_problem
+
+    def leaky(slope: str, activation: str = "leaky_relu") -> Any:
+        return load_problem({"input": "1 0; 0 0", "kernel": "1",
+                                      "activation": {"name": activation, "slope": slope}
+                                      if activation == "leaky_relu" else activation,
+                                      "grad_output": "1 1; 1 1"})
+
+    a, b, relu = leaky("1/10"), leaky("1/5"), leaky("", "relu")
+    assert kink_meaning(0, [relu]) is None  # relu'(0) = 0 needs no words
+    assert kink_meaning(0, [a, b]) == "leaky_relu'(0) = the layer's slope"
+    assert kink_meaning(1, [a, b]) == "leaky_relu'(0) = 1"
+    assert kink_meaning(0, [a, relu]) == "relu'(0) = 0, leaky_relu'(0) = the slope, 0.1"

@@ -145,3 +145,119 @@ def test_a_field_holds_a_finite_number() -> None:
     assert cloze_field("-1/4") == "{1:NUMERICAL:=-0.25:0.00000125}"
     with pytest.raises(ProblemError, match="NUMERICAL"):
         cloze_field(float("nan"))
+
+
+# A problem whose results are thirds, worked by hand: Y = X/3, L = sum Y^2, so
+# dY = 2Y = [[2/3, 4/3], [2, 8/3]] and db = sum dY = 20/3.
+THIRDS = """\
+input: [[1, 2], [3, 4]]
+kernel: [[1/3]]
+bias: 0
+target: [[0, 0], [0, 0]]
+loss: sse
+graded: [dY, db]
+"""
+THIRDS_AT_2 = {"dY[1,1]": "0.67", "dY[1,2]": "1.33", "dY[2,1]": "2", "dY[2,2]": "2.67",
+               "db": "6.67"}
+
+
+def _fields(quiz: Path) -> dict[str, tuple[str, str]]:
+    [(_, text)] = _questions(quiz)
+    return {label: (value, tol) for label, value, tol in FIELD.findall(text)}
+
+
+def test_decimals_two_gives_the_rounded_value_within_half_a_hundredth(tmp_path: Path) -> None:
+    template = write(tmp_path, "t.yaml", THIRDS)
+    done = run_main("generate", template, "--count", 1, "--out", tmp_path / "v", "--format",
+                    "moodle", "--decimals", 2)
+    assert done.returncode == 0, done
+    fields = _fields(tmp_path / "v" / "quiz.xml")
+    assert fields == {label: (value, "0.005") for label, value in THIRDS_AT_2.items()}
+    # Moodle and check --decimals 2 mark alike: what lies within 0.005 of the field rounds to
+    # it at 2 decimals, what lies beyond does not.
+    from convgrad.grade import Tolerance
+
+    rule = Tolerance("decimals", digits=2)
+    exact = {"dY[1,1]": Fraction(2, 3), "dY[1,2]": Fraction(4, 3), "dY[2,1]": Fraction(2),
+             "dY[2,2]": Fraction(8, 3), "db": Fraction(20, 3)}
+    for label, (value, _) in fields.items():
+        for offset, right in (("0", True), ("0.004", True), ("-0.004", True),
+                              ("0.006", False), ("-0.006", False)):
+            given = Decimal(value) + Decimal(offset)
+            assert rule.same(Fraction(given), exact[label]) is right, (label, offset)
+    [(_, text)] = _questions(tmp_path / "v" / "quiz.xml")
+    assert "Write each answer as a decimal number" in text and "write 0.33)" in text
+    assert "rounds to the result at 2 decimals, so give at least 2." in text
+
+
+@pytest.mark.parametrize("value, field", [
+    (Fraction(43, 40), ("1.075", "0.005")),     # 1.075: a tie at 2 decimals
+    (Fraction(-43, 40), ("-1.075", "0.005")),
+    (Fraction(1076, 1000), ("1.08", "0.005")),  # beside it: one rounding
+    (Fraction(1074, 1000), ("1.07", "0.005")),
+])
+def test_a_tie_is_a_field_both_roundings_reach(value: Fraction, field: tuple[str, str]) -> None:
+    # check --decimals 2 takes 1.07 and 1.08 for 1.075 (both roundings of a tie); the field
+    # is the value itself then, so its band [1.07, 1.08] holds both, and Moodle agrees
+    from convgrad.grade import Tolerance
+    from convgrad.render.moodle import field_value
+
+    rule = Tolerance("decimals", digits=2)
+    assert field_value(value, rule) == field
+    centre, tol = (Decimal(t) for t in field)
+    for k in range(-12, 13):  # every 2-decimal answer near the value
+        given = Fraction(round(value * 100) + k, 100)
+        in_band = abs(Decimal(given.numerator) / Decimal(given.denominator) - centre) <= tol
+        assert rule.same(given, value) is in_band, given
+
+
+def test_rtol_atol_and_sig_figs_as_check_gives_them(tmp_path: Path) -> None:
+    template = write(tmp_path, "t.yaml", THIRDS)
+    done = run_main("generate", template, "--out", tmp_path / "r", "--format", "moodle",
+                    "--rtol", "0.01", "--atol", "0.001")
+    assert done.returncode == 0, done
+    for label, (value, tol) in _fields(tmp_path / "r" / "quiz.xml").items():
+        assert Decimal(tol) == Decimal("0.001") + Decimal("0.01") * abs(Decimal(value)), label
+    # 0.001 + 0.01 * 2/3 is at least 0.0075: 2 decimals are enough (0.005 <= 0.0075)
+    assert "so give at least 2 decimals" in _questions(tmp_path / "r" / "quiz.xml")[0][1]
+    done = run_main("generate", template, "--out", tmp_path / "s", "--format", "moodle",
+                    "--sig-figs", 2)
+    assert done.returncode == 0, done
+    # 2 significant figures: 2/3 -> 0.67 (unit 0.01), 20/3 -> 6.7 (unit 0.1), 2 -> 2.0
+    assert _fields(tmp_path / "s" / "quiz.xml") == {
+        "dY[1,1]": ("0.67", "0.005"), "dY[1,2]": ("1.3", "0.05"), "dY[2,1]": ("2", "0.05"),
+        "dY[2,2]": ("2.7", "0.05"), "db": ("6.7", "0.05")}
+
+
+def test_the_default_question_says_decimals_and_how_many(tmp_path: Path) -> None:
+    template = write(tmp_path, "t.yaml", THIRDS)
+    quiz = _generate(template, tmp_path / "v", count=1)
+    [(_, text)] = _questions(quiz)
+    # 1e-6 + 1e-6 * 2/3 < 0.000005: 6 decimals (0.0000005 of rounding) are needed
+    assert "write 0.333333)" in text and "so give at least 6 decimals." in text
+
+
+def test_each_question_shows_its_conventions_as_problem_yaml_does(tmp_path: Path) -> None:
+    quiz = _generate(TEMPLATE, tmp_path / "v", count=2)
+    for name, text in _questions(quiz):
+        first = (tmp_path / "v" / name / "problem.yaml").read_text().splitlines()[0]
+        assert first.startswith("# Conventions: ")
+        words = first[len("# Conventions: "):]
+        assert f"<p>Conventions: {words.replace(chr(39), '&#x27;')}</p>" in text
+        for said in ("relu'(0) = 0", "a tied max goes to the first maximum",
+                     "cross-correlation (the kernel is not flipped)",
+                     "half_sse: L = 1/2 sum (y - t)^2"):
+            assert said in words
+
+
+@pytest.mark.parametrize("options", [["--decimals", "2"], ["--rtol", "0.1"]])
+def test_a_tolerance_without_a_format_is_one_line(tmp_path: Path, options: list[str]) -> None:
+    done = run_main("generate", TEMPLATE, "--out", tmp_path / "v", *options)
+    assert done.returncode == 2 and "--format" in one_line(done)
+    assert not (tmp_path / "v").exists()
+
+
+def test_two_tolerance_rules_are_one_line(tmp_path: Path) -> None:
+    done = run_main("generate", TEMPLATE, "--out", tmp_path / "v", "--format", "moodle",
+                    "--decimals", "2", "--rtol", "0.1")
+    assert done.returncode == 2 and "give one of them" in one_line(done)

@@ -413,7 +413,11 @@ def test_variant_k_is_folder_k(tmp_path: Path) -> None:
         server.generate(data)
         folder = out / f"{k:03d}"
         assert data["params"]["variant"] == folder.name
-        assert data["params"]["problem"] == (folder / "problem.yaml").read_text(encoding="utf-8")
+        # problem.yaml is the problem under its line of conventions, which the question
+        # shows under the problem
+        assert (folder / "problem.yaml").read_text(encoding="utf-8") == \
+            f"# Conventions: {data['params']['conventions']}\n{data['params']['problem']}"
+        assert "relu'(0) = 0" in data["params"]["conventions"]
         key = yaml.safe_load((folder / "answers.yaml").read_text(encoding="utf-8"))
         graded = list(yaml.safe_load((folder / "blank.yaml").read_text(encoding="utf-8")))
         assert list(data["correct_answers"]) == graded == ["dY", "dW", "db", "dX"]
@@ -528,3 +532,86 @@ def test_a_result_prairielearn_cannot_hold_is_refused() -> None:
         "dW": ("dW", "matrix"), "loss": ("loss", "number")}
     with pytest.raises(ProblemError, match="loss is nan"):
         inputs_of([({"loss": float("nan")}, ["loss"])])
+
+
+# Results in thirds, worked by hand: Y = X/3, L = sum Y^2, dY = 2Y = [[2/3, 4/3], [2, 8/3]],
+# db = sum dY = 20/3.
+THIRDS = """\
+input: [[1, 2], [3, 4]]
+kernel: [[1/3]]
+bias: 0
+target: [[0, 0], [0, 0]]
+loss: sse
+graded: [dY, db]
+"""
+
+
+def test_decimals_two_reach_the_inputs_and_the_grading(tmp_path: Path) -> None:
+    template = write(tmp_path, "t.yaml", THIRDS)
+    done = run_main("generate", template, "--out", tmp_path / "q", "--format", "prairielearn",
+                    "--decimals", 2)
+    assert done.returncode == 0, done
+    html = (tmp_path / "q" / "question.html").read_text(encoding="utf-8")
+    parser = _Inputs()
+    parser.feed(html)
+    assert [tag for tag, _ in parser.found] == ["pl-matrix-component-input", "pl-number-input"]
+    for _, attrs in parser.found:
+        assert (attrs["comparison"], attrs["digits"], attrs["allow-fractions"]) == \
+            ("decdig", "2", "true")
+        assert "rtol" not in attrs and "atol" not in attrs
+    assert "rounds to the result at 2 decimals" in html
+    server = _server(tmp_path / "q")
+    # answers rounded to 2 decimals are right, as check --decimals 2 has them
+    data = _data(variant_seed=0)
+    server.generate(data)
+    _submit(data, {"dY": [[0.67, 1.33], [2, 2.67]], "db": 6.67})
+    server.grade(data)
+    assert data["score"] == 1, data["partial_scores"]
+    # one hundredth off at dY[1,1] (0.68 does not round 2/3 at 2 decimals): 3 of 4 entries
+    data = _data(variant_seed=0)
+    server.generate(data)
+    # db typed as 20/3: the element's parse (string_fraction_to_number) leaves its float
+    _submit(data, {"dY": [[0.68, 1.33], [2, 2.67]], "db": 20 / 3})
+    server.grade(data)
+    assert data["partial_scores"]["dY"]["score"] == 0.75
+    assert data["partial_scores"]["db"]["score"] == 1
+    # PrairieLearn's own test of the question passes its answers through the same rule: the
+    # key's floats are right at 2 decimals, and a first entry moved by 1 + |value| is wrong
+    # (dY 3 of 4 right, db wrong)
+    scores = {}
+    for test_type in ("correct", "incorrect"):
+        data = _data(variant_seed=0)
+        server.generate(data)
+        data["test_type"] = test_type
+        server.test(data)
+        scores[test_type] = {k: p["score"] for k, p in data["partial_scores"].items()}
+    assert scores == {"correct": {"dY": 1, "db": 1}, "incorrect": {"dY": 0.75, "db": 0}}
+
+
+def test_the_default_attributes_say_check_default_and_allow_fractions(tmp_path: Path) -> None:
+    out = _generate(_seed_template(tmp_path), tmp_path / "q", count=1)
+    parser = _Inputs()
+    parser.feed((out / "question.html").read_text(encoding="utf-8"))
+    for _, attrs in parser.found:
+        assert (attrs["comparison"], attrs["rtol"], attrs["atol"], attrs["allow-fractions"]) \
+            == ("relabs", "1e-06", "1e-06", "true")
+    server = (out / "server.py").read_text(encoding="utf-8")
+    assert 'TOLERANCE = {"mode": "tol", "rtol": 1e-06, "atol": 1e-06}' in server
+
+
+def test_rtol_and_atol_reach_server_py(tmp_path: Path) -> None:
+    template = write(tmp_path, "t.yaml", THIRDS)
+    done = run_main("generate", template, "--out", tmp_path / "q", "--format", "prairielearn",
+                    "--rtol", "0.01", "--atol", "0.001")
+    assert done.returncode == 0, done
+    parser = _Inputs()
+    parser.feed((tmp_path / "q" / "question.html").read_text(encoding="utf-8"))
+    assert all((a["rtol"], a["atol"]) == ("0.01", "0.001") for _, a in parser.found)
+    server = _server(tmp_path / "q")
+    # 2/3 within 0.001 + 0.01 * 2/3 (about 0.0077): 0.66 is 0.0067 off, right; 0.65 is not
+    for given, score in ((0.66, 1.0), (0.65, 0.75)):
+        data = _data(variant_seed=0)
+        server.generate(data)
+        _submit(data, {"dY": [[given, 4 / 3], [2, 8 / 3]], "db": 20 / 3})
+        server.grade(data)
+        assert data["partial_scores"]["dY"]["score"] == score, given

@@ -215,3 +215,158 @@ def test_padding_taps_have_no_input_and_uncovered_inputs_no_terms():
     assert [x for x, _ in taps] == [None, None, None, (0, 0, 0, 0)]
     assert conv.dx_terms(0, 0, 1, 1) == []  # row 2 and column 2 never meet the kernel
     assert conv.dx.tolist() == [[[[4, 0, 3, 4], [0, 0, 0, 0], [2, 0, 1, 2], [4, 0, 3, 4]]]]
+
+
+# --- conv layers' maps against loops over every tap --------------------------------------
+# Each case: input (N, C, H, W), kernel (F, C/G, KH, KW), and the layer's settings; every
+# padding mode, strides and dilations that leave inputs unread, groups, batches, flip.
+CONV_CASES = {
+    "zeros_groups_batch_flip": ((2, 4, 5, 6), (4, 2, 2, 3),
+                                {"padding": [2, 1, 0, 2], "stride": [2, 3], "dilation": [1, 2],
+                                 "groups": 2, "flip_kernel": True}),
+    "reflect_dilated": ((1, 2, 5, 6), (3, 2, 3, 2),
+                        {"padding": [2, 2, 1, 1], "dilation": [2, 1],
+                         "padding_mode": "reflect"}),
+    "reflect_flip_copies_in_one_window": ((1, 1, 4, 4), (2, 1, 3, 3),
+                                          {"padding": 2, "padding_mode": "reflect",
+                                           "flip_kernel": True}),
+    "replicate_stride_batch": ((2, 1, 4, 5), (2, 1, 3, 3),
+                               {"padding": 3, "stride": 2, "padding_mode": "replicate"}),
+    "circular_depthwise_batch": ((2, 3, 4, 4), (6, 1, 2, 2),
+                                 {"padding": [1, 2, 2, 1], "dilation": [2, 1], "groups": 3,
+                                  "padding_mode": "circular", "flip_kernel": True}),
+    "unpadded_stride_skips_inputs": ((1, 2, 7, 7), (2, 2, 2, 2), {"stride": 3}),
+}
+
+
+def conv_case(case: str, exact: bool = True):
+    """The case's conv layer after a run with grad_output (small random ints, or floats)."""
+    x_shape, w_shape, settings_ = CONV_CASES[case]
+    rng = np.random.default_rng(len(case))
+    N, _, H, W = x_shape
+    F, _, KH, KW = w_shape
+    pad = settings_.get("padding", 0)
+    top, bottom, left, right = pad if isinstance(pad, list) else [pad] * 4
+    stride, dilation = settings_.get("stride", 1), settings_.get("dilation", 1)
+    sh, sw = stride if isinstance(stride, list) else [stride] * 2
+    dh, dw = dilation if isinstance(dilation, list) else [dilation] * 2
+    OH = (H + top + bottom - dh * (KH - 1) - 1) // sh + 1
+    OW = (W + left + right - dw * (KW - 1) - 1) // sw + 1
+
+    def values(shape: tuple[int, ...]) -> list:
+        v = rng.integers(-4, 5, shape)
+        return v.tolist() if exact else (v / 4).tolist()
+
+    problem = {"input": values(x_shape),
+               "layers": [{"conv": {"kernel": values(w_shape), "bias": values((F,)),
+                                    **settings_}}],
+               "grad_output": values((N, F, OH, OW))}
+    return run(load_problem(problem), exact=exact).passes[0]
+
+
+def loop_terms(conv) -> tuple[dict, dict, dict, dict]:
+    """out, dw, db, dx terms by loops over every output and tap (reference.py's conv_backward
+    walk, padding by reference._source), each in the order its docstring gives: out's taps
+    in (c, p, q) order, dw's and db's outputs sample by sample, dx's by output, then weight."""
+    N, C, H, W = conv.x.shape
+    F, Cg, KH, KW = conv.w.shape
+    _, _, OH, OW = conv.out.shape
+    (sh, sw), (dh, dw_), (top, _, left, _) = conv.stride, conv.dilation, conv.pad
+    Fg = F // conv.groups
+    out: dict = {}
+    dw: dict = {index: [] for index in np.ndindex(F, Cg, KH, KW)}
+    db: dict = {(f,): [] for f in range(F)}
+    dx: dict = {index: [] for index in np.ndindex(N, C, H, W)}
+    for n, f, i, j in np.ndindex(N, F, OH, OW):
+        o = (n, f, i, j)
+        db[(f,)].append(o)
+        taps = []
+        for c, p, q in np.ndindex(Cg, KH, KW):
+            channel = f // Fg * Cg + c
+            r = ref._source(i * sh + p * dh - top, H, conv.mode)
+            s = ref._source(j * sw + q * dw_ - left, W, conv.mode)
+            w_index = (f, c, KH - 1 - p, KW - 1 - q) if conv.flip else (f, c, p, q)
+            x_index = (n, channel, r, s) if r >= 0 and s >= 0 else None
+            taps.append((x_index, w_index))
+            if x_index is not None:
+                dw[w_index].append((o, x_index))
+                dx[x_index].append((o, w_index))
+        out[o] = taps
+    for met in dx.values():
+        met.sort()
+    return out, dw, db, dx
+
+
+def flat(indices: list, shape: tuple[int, ...]) -> list[int]:
+    return [-1 if index is None else int(np.ravel_multi_index(index, shape))
+            for index in indices]
+
+
+@pytest.mark.parametrize("case", sorted(CONV_CASES))
+def test_conv_terms_and_maps_match_loops_over_every_tap(case):
+    conv = conv_case(case)
+    out, dw, db, dx = loop_terms(conv)
+    x, w, dout = conv.x.shape, conv.w.shape, conv.out.shape
+    for index, taps in out.items():
+        assert conv.out_terms(*index) == (taps, index[1:2]), index
+        x_at, w_at = conv.out_map(*index)
+        assert x_at.tolist() == flat([t[0] for t in taps], x)
+        assert w_at.tolist() == flat([t[1] for t in taps], w)
+    for index, met in dw.items():
+        grid = conv.dw_terms(*index)
+        assert list(grid) == met and [grid[k] for k in range(len(grid))] == met, index
+        dout_at, x_at = conv.dw_map(*index)
+        assert dout_at.tolist() == flat([m[0] for m in met], dout)
+        assert x_at.tolist() == flat([m[1] for m in met], x)
+    for (f,), outputs in db.items():
+        assert list(conv.db_terms(f)) == outputs
+        assert conv.db_map(f).tolist() == flat(outputs, dout)
+    for index, met in dx.items():
+        assert conv.dx_terms(*index) == met, index
+        dout_at, w_at = conv.dx_map(*index)
+        assert dout_at.tolist() == flat([m[0] for m in met], dout)
+        assert w_at.tolist() == flat([m[1] for m in met], w)
+    if case == "unpadded_stride_skips_inputs":  # the empty sums are among those held
+        assert any(not met for met in dx.values())
+
+
+@pytest.mark.parametrize("case", sorted(CONV_CASES))
+def test_conv_terms_add_up_to_the_engine_value_in_every_padding_mode_and_group(case):
+    conv = conv_case(case)
+    arrays = conv.arrays()
+    for of in conv.expanded:
+        for index in np.ndindex(arrays[of].shape):
+            assert evaluate(conv.terms(of, index), arrays) == arrays[of][index], (of, index)
+
+
+@pytest.mark.parametrize("exact", [True, False])
+@pytest.mark.parametrize("case", sorted(CONV_CASES))
+def test_sums_written_from_index_arrays_are_the_sums_written_term_by_term(case, exact):
+    """The terminal writes a conv layer's numeric sums from their index arrays (Products):
+    the same text as term_text writes term by term, for every expansion of every group."""
+    from dataclasses import replace
+
+    from convgrad.render.terminal import written
+    from convgrad.trace import Terms, Trace
+
+    conv = conv_case(case, exact)
+    solved = run(load_problem({"input": conv.x.tolist(), "layers": [
+        {"conv": {"kernel": conv.w.tolist(), "bias": conv.b.tolist(),
+                  "stride": list(conv.stride), "dilation": list(conv.dilation),
+                  "padding": list(conv.pad), "padding_mode": conv.mode,
+                  "groups": conv.groups, "flip_kernel": conv.flip}}],
+        "grad_output": conv.d_out.tolist()}), exact=exact)
+    checked = 0
+    for section in Trace(solved).sections():
+        for group in section.groups:
+            for k in range(group.count):
+                numeric = group.make(k).numeric
+                if isinstance(numeric, Terms) and numeric.products is not None:
+                    by_term = replace(numeric, products=None)
+                    assert written(numeric, False) == written(by_term, False)
+                    assert [numeric.term(item) for item in numeric.items] == \
+                        [by_term.term(item) for item in by_term.items]
+                    checked += 1
+    N, C, H, W = conv.x.shape
+    F, Cg, KH, KW = conv.w.shape
+    assert checked == conv.out.size + conv.w.size + F + conv.x.size

@@ -24,13 +24,15 @@ CARRIED_FORWARD = "carried_forward"
 class Tally:
     """One key or one entry of it over the class. entry: the entry's name as check takes it
     ("dW[1,2]"), None for the key as a whole. graded: the files graded on it; right: those
-    that got it right; hints: per hint kind, the wrong answers it explains."""
+    that got it right; hints: per hint kind, the wrong answers it explains; missing: the
+    files that did not answer it (counted as wrong, and explained by no hint)."""
 
     key: str
     entry: str | None
     graded: int = 0
     right: int = 0
     hints: Counter[str] = field(default_factory=Counter)
+    missing: int = 0
 
     @property
     def share_right(self) -> float | None:
@@ -53,9 +55,10 @@ class KeyTally(Tally):
 @dataclass
 class ClassReport:
     """files: the usable answers files graded; unusable: those that could not be used (not
-    counted in any share); hint_kinds: every kind a hint may have, then any other kind seen;
-    keys: in the order solve gives the results; variants: how many variants the files were
-    graded against (0: one problem)."""
+    counted in any share); hint_kinds: every kind a hint may have, then any other kind seen
+    (and carried_forward under --carry-forward); keys: in the order solve gives the results;
+    variants: how many variants the files were graded against (0: one problem);
+    unusable_files: each unusable file's (path, why), in the order given."""
 
     files: int
     unusable: int
@@ -63,6 +66,7 @@ class ClassReport:
     hint_kinds: list[str]
     base: int = 1  # how entries are numbered (the problem's index_base)
     variants: int = 0
+    unusable_files: list[tuple[str, str]] = field(default_factory=list)
 
 
 def class_report(reports: list[FileReport], grader: Grader, reveal: bool = True
@@ -81,7 +85,8 @@ def class_report_across(groups: list[tuple[list[FileReport], Grader]], reveal: b
     tallied per entry when every group's result for it has the same shape (and the groups
     number entries alike), else per key only, with its shapes."""
     usable = [(r, g) for reports, g in groups for r in reports if r.usable]
-    unusable = sum(1 for reports, _ in groups for r in reports if not r.usable)
+    unusable = [(r.source, _reason(r)) for reports, _ in groups for r in reports
+                if not r.usable]
     graders = [g for _, g in groups]
     found: dict[str, dict[int, KeyResult | None]] = {}
     for n, (report, _) in enumerate(usable):
@@ -110,9 +115,9 @@ def class_report_across(groups: list[tuple[list[FileReport], Grader]], reveal: b
     if not reveal:
         kinds = [k for k in kinds if k == "wrong_shape"]
     # --carry-forward: a wrong answer that follows from the student's own earlier slip is
-    # counted as such (the slip is counted at its own key), after the hints' kinds.
-    carried = any(r is not None and r.carried_forward for v in found.values() for r in v.values())
-    if carried:
+    # counted as such (the slip is counted at its own key), after the hints' kinds; the column
+    # is there whenever the option is, so that the columns are the same from run to run.
+    if any(g.carry_forward for g in graders):
         kinds.append(CARRIED_FORWARD)
     for tally in keys:
         for n in sorted(found[tally.key]):
@@ -120,15 +125,29 @@ def class_report_across(groups: list[tuple[list[FileReport], Grader]], reveal: b
             kind = None if answer is None else answer.hint_kind(reveal)
             if kind is None and answer is not None and answer.carried_forward:
                 kind = CARRIED_FORWARD
-            if kind is None or answer is None:
+            if answer is None or answer.status == MISSING:
+                tally.missing += 1
+                for entry in tally.entries:
+                    entry.missing += 1
+                continue
+            if kind is None:
                 continue
             tally.hints[kind] += 1
             for entry, position in zip(tally.entries, _positions(tally.shape, grader.base),
                                        strict=True):
                 if not _entry_right(answer, position):
                     entry.hints[kind] += 1
-    return ClassReport(len(usable), unusable, keys, kinds, base,
-                       len(groups) if variants is None else variants)
+    return ClassReport(len(usable), len(unusable), keys, kinds, base,
+                       len(groups) if variants is None else variants, unusable)
+
+
+def _reason(report: FileReport) -> str:
+    """Why a file could not be used, on one line, without its own path (the path is beside
+    it in the report)."""
+    error = " ".join((report.error or "unusable").split())
+    if error.startswith(report.source):  # the message names the file already
+        error = error[len(report.source):].lstrip(":, ")
+    return error
 
 
 def _tally_key(key: str, answers: list[tuple[KeyResult | None, Grader]],
@@ -180,7 +199,8 @@ def report_json(report: ClassReport) -> dict[str, Any]:
     def counts(tally: Tally) -> dict[str, Any]:
         return {"graded": tally.graded, "right": tally.right,
                 "share_right": tally.share_right,
-                "hints": {kind: tally.hints[kind] for kind in report.hint_kinds}}
+                "hints": {kind: tally.hints[kind] for kind in report.hint_kinds},
+                "missing": tally.missing}
 
     def shape(key: KeyTally) -> dict[str, Any]:
         if key.shapes:  # variants whose results differ in shape: per key only
@@ -190,6 +210,7 @@ def report_json(report: ClassReport) -> dict[str, Any]:
     return {
         "files": report.files,
         "unusable": report.unusable,
+        "unusable_files": [{"file": path, "reason": why} for path, why in report.unusable_files],
         **({"variants": report.variants} if report.variants else {}),
         "hint_kinds": report.hint_kinds,
         "keys": [{"key": k.key, **shape(k), **counts(k),

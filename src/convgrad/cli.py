@@ -179,7 +179,9 @@ class ExplainOptions:
 class CheckOptions:
     """Grade a student's answers: exit 0 when every answer is right, 1 when one is wrong."""
 
-    problem: str = _argument("The problem file (YAML); '-' reads standard input.")
+    problem: str = _argument("The problem file (YAML); '-' reads standard input; or a folder "
+                             "written by generate, each answers file then graded against "
+                             "the variant whose folder holds it.")
     answers: list[str] = _argument("One or more answers files (YAML); '-' reads standard "
                                    "input.")
     json: bool = _flag("--json", "Print one JSON object: the tolerance, and per file per key "
@@ -255,6 +257,16 @@ class GenerateOptions:
                                  "prairielearn (DIR as one PrairieLearn question: info.json, "
                                  "question.html, server.py, template.yaml).",
                                  choices=GENERATE_FORMATS)
+    rtol: float | None = _option("--rtol", "With --format: the relative tolerance the exports "
+                                           "grade by, as check's (default 1e-6).")
+    atol: float | None = _option("--atol", "With --format: the absolute tolerance the exports "
+                                           "grade by, as check's (default 1e-6).")
+    decimals: int | None = _option("--decimals", "With --format: an answer counts when it "
+                                                 "rounds to the result at N decimals, as "
+                                                 "check --decimals N.")
+    sig_figs: int | None = _option("--sig-figs", "With --format: an answer counts when it has "
+                                                 "the result's N significant figures, as check "
+                                                 "--sig-figs N.")
 
 
 @record(frozen=True)
@@ -651,7 +663,8 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
 
         lines = check_lines(reports, tolerance, reveal, summary_only=options.summary,
                             points=grader.points, partial=options.partial,
-                            conventions=solved.problem.conventions.items())
+                            conventions=solved.problem.conventions.items(),
+                            problems=[solved.problem])
         if sys.stdout.isatty():
             from convgrad.render import terminal as render
 
@@ -741,17 +754,27 @@ def run_generate(options: GenerateOptions) -> int:
         raise ProblemError("generate needs the folder to write into: give --out DIR")
     if options.template == "-" and sys.stdin is None:
         raise ProblemError("<stdin>: standard input is closed; give a template file")
+    # The exports grade as check does with the same options (SPEC section 9's default).
+    rule = _tolerance(options)
+    given = [name for name, value in (("--rtol", options.rtol), ("--atol", options.atol),
+                                      ("--decimals", options.decimals),
+                                      ("--sig-figs", options.sig_figs)) if value is not None]
+    if given and options.format is None:
+        raise ProblemError(f"{given[0]} sets how the Moodle or PrairieLearn export grades; "
+                           "give --format moodle or --format prairielearn too (check takes "
+                           f"{given[0]} itself)")
     source = "<stdin>" if options.template == "-" else options.template
     text = read_text(options.template)
     template = gen.read_template(text, source)
+    gen.check_out(options.out)  # before the drawing: a class's folder stops it at once
     variants = gen.generate(template, options.count, options.seed)
     extra: tuple[tuple[str, str], ...] = ()
     also = ""
     if options.format == "moodle":
-        extra = (("quiz.xml", gen.moodle_text(variants)),)
+        extra = (("quiz.xml", gen.moodle_text(variants, rule)),)
         also = " and quiz.xml (Moodle, one Cloze question per variant)"
     elif options.format == "prairielearn":
-        extra = tuple(gen.prairielearn_files(template, text, options.seed, variants))
+        extra = tuple(gen.prairielearn_files(template, text, options.seed, variants, rule))
         also = ("; and the PrairieLearn question " + ", ".join(file for file, _ in extra)
                 + f" (its variant: variant_seed mod {len(variants)})")
     gen.write_variants(options.out, options.seed, variants, extra)
@@ -810,7 +833,7 @@ def _check_class_report(options: CheckOptions) -> None:
                                "path")
 
 
-def _tolerance(options: CheckOptions) -> Any:
+def _tolerance(options: CheckOptions | GenerateOptions) -> Any:
     import math
 
     from convgrad.grade import DEFAULT_ATOL, DEFAULT_RTOL, Tolerance
@@ -820,7 +843,8 @@ def _tolerance(options: CheckOptions) -> Any:
     chosen = [name for name, given in (("--rtol/--atol", rtol is not None or atol is not None),
                                         ("--decimals", decimals is not None),
                                         ("--sig-figs", sig_figs is not None),
-                                        ("--exact", options.exact)) if given]
+                                        ("--exact", getattr(options, "exact", False)))
+              if given]
     if len(chosen) > 1:
         raise ProblemError(f"{' and '.join(chosen)} are different rules; give one of them")
     for name, value in (("--rtol", rtol), ("--atol", atol)):
@@ -829,7 +853,7 @@ def _tolerance(options: CheckOptions) -> Any:
     for name, digits, low in (("--decimals", decimals, 0), ("--sig-figs", sig_figs, 1)):
         if digits is not None and not low <= digits <= 30:
             raise ProblemError(f"{name} must be a whole number from {low} to 30, not {digits}")
-    if options.exact:
+    if getattr(options, "exact", False):
         return Tolerance("exact")
     if decimals is not None:
         return Tolerance("decimals", digits=decimals)

@@ -20,7 +20,7 @@ import functools
 import math
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import TYPE_CHECKING, Any
@@ -51,6 +51,7 @@ from convgrad.result import Result, exact_strings, json_numbers
 if TYPE_CHECKING:
     from convgrad.compare import Solver
     from convgrad.layers import Layer
+    from convgrad.model import Problem
 
 # Keys that scale with dL/dY, so a loss convention (mean vs sum) changes them by one factor.
 GRADIENT_KEYS = ("loss", "dY", "dW", "db", "dX", "dZ", "dA", "d_output")
@@ -64,7 +65,8 @@ class Tolerance:
     """When a given number counts as the expected one.
 
     mode: "tol" (|given - expected| <= atol + rtol*|expected|), "decimals" (both round
-    to the same N decimals), "sig_figs" (the same N significant figures), "exact".
+    to the same N decimals), "sig_figs" (the same N significant figures), "exact". An
+    expected value halfway between two roundings accepts both (half up, half to even).
     """
 
     mode: str = "tol"
@@ -203,7 +205,13 @@ class Tolerance:
             unit = _unit_of_sig_figs(e, self.digits)
         else:
             return abs(g - e) <= self._exact_atol + self._exact_rtol * abs(e)
-        if _round_to(g, unit) == _round_to(e, unit):
+        rounded = _round_to(g, unit)
+        if rounded == _round_to(e, unit):
+            return True
+        # An expected value exactly halfway between two neighbours (1.075 at 2 decimals):
+        # half up (1.08) and half to even (1.07, Python's round) are both common rules, so
+        # either neighbour is right.
+        if (e / unit).denominator == 2 and rounded in (e - unit / 2, e + unit / 2):
             return True
         # A more precise answer is right when it is the expected value correctly rounded
         # at its own last decimal (0.5835 for 0.583492 at 3 decimals); 26.5 for 23 is not.
@@ -353,6 +361,49 @@ CONVENTION_WORDS: dict[tuple[str, object], str] = {
     ("conv", "convolution"): "the kernel rotated",
     ("conv", "cross_correlation"): "the kernel not rotated",
 }
+
+
+def kink_meaning(kink: Number, problems: Sequence[Problem]) -> str | None:
+    """What the kink convention's value means in problems that have a leaky ReLU, whose
+    derivative at 0 is slope + kink*(1 - slope) (SPEC section 7), not the kink itself:
+    "leaky_relu'(0) = the slope, 0.1", "leaky_relu'(0) = 1"; with a ReLU too, relu'(0)
+    first. None when none of them has a leaky ReLU (relu'(0) = kink says it all)."""
+    from convgrad.model import Activation
+
+    slopes: list[Number] = []
+    relu = False
+    for problem in problems:
+        for layer in problem.layers:
+            op = layer.op
+            if not isinstance(op, Activation):
+                continue
+            if op.name == "leaky_relu" and all(op.slope != s for s in slopes):
+                slopes.append(op.slope)
+            relu = relu or op.name == "relu"
+    if not slopes:
+        return None
+    k = _rational(kink)
+    if k == 0:
+        leaky = ("the slope, " + _number_text(slopes[0]) if len(slopes) == 1
+                 else "the layer's slope")
+    elif k == 1:
+        leaky = "1"
+    elif len(slopes) == 1:
+        s = _rational(slopes[0])
+        leaky = f"{_number_text(s + k * (1 - s))}, between the slope and 1"
+    else:
+        leaky = f"slope + {exact_text(k)}·(1 - slope), between the slope and 1"
+    words = f"leaky_relu'(0) = {leaky}"
+    return f"relu'(0) = {exact_text(k)}, {words}" if relu else words
+
+
+def _number_text(value: Number) -> str:
+    """A slope as a problem file would write it: 0.1, not 1/10."""
+    if isinstance(value, (float, np.floating)):
+        return format_number(value)
+    return _comparable_text(_rational(value), beside=False)
+
+
 PROFILE_WORDS = {"pytorch": "PyTorch", "tensorflow": "TensorFlow and Keras", "caffe": "Caffe",
                  "cs231n": "CS231n's assignment 2", "coursera": "deeplearning.ai's course 4",
                  "textbook": "true convolution, as Goodfellow et al. 9.1"}
@@ -433,7 +484,7 @@ class KeyResult:
         count = (f"{len(self.diffs)} of {self.entries} entries differ" if self.entries > 1
                  else "wrong")
         if self.carried_forward:
-            count = f"carried forward from your {self.carried_from}: {count}"
+            count = f"carried forward from your {self.carried_from} (credited): {count}"
         if hint is None or not reveal:
             return count
         note = f" ({hint.note})" if hint.note and teacher else ""
@@ -758,6 +809,9 @@ class Grader:
             return self._unusable(source, f"{source}: this is a problem file, not answers; "
                                   "give the answers file after the problem")
         answers: dict[str, _Answer] = {}
+        # Keys set to null: not answered (an answer's default is no answer, as a problem
+        # key's null is its default; blank.yaml is such a file), by key, with their lines.
+        blank: dict[str, int | None] = {}
         written: dict[str, str] = {}
         try:
             for key, value in data.items():
@@ -765,21 +819,29 @@ class Grader:
                     continue  # what `solve --json` states it solved under: not a result
                 line = lines.get((key,))
                 answer = self._read(str(key), value, source, line, scan)
-                if answer.key in answers:
+                name = answer.key if answer else key_text(*self._read_key(str(key), ""))
+                if name in written:
                     where = f"{source}, line {line}" if line else source
                     raise ProblemError(f"{where}: '{key}' names the same value as "
-                                       f"'{written[answer.key]}'; give it once")
-                answers[answer.key] = answer
-                written[answer.key] = str(key)
+                                       f"'{written[name]}'; give it once")
+                written[name] = str(key)
+                if answer is None:
+                    blank[name] = line
+                else:
+                    answers[name] = answer
         except ProblemError as exc:
             return self._unusable(source, str(exc))
-        report = FileReport(source, unanswered=[k for k in self.top_keys if k not in answers])
+        report = FileReport(source, unanswered=[k for k in self.top_keys
+                                                if k not in answers and k not in blank])
         verdicts = self._verdicts(answers)
         if self.graded is None:
-            report.keys = [self._grade(answer, 1.0, verdicts.get(answer.key))
-                           for answer in answers.values()]
+            # The file's own keys, in its order; a null one is a key it was asked and left.
+            report.keys = [self._grade(answers[key], 1.0, verdicts.get(key)) if key in answers
+                           else KeyResult(key, 1.0, MISSING, partial=self.partial,
+                                          line=blank[key])
+                           for key in written]
         else:
-            report.keys = [self._grade_named(key, points, answers, verdicts)
+            report.keys = [self._grade_named(key, points, answers, verdicts, blank.get(key))
                            for key, points in self.graded.items()]
             report.keys += [KeyResult(key, 0.0, NOT_GRADED, given=answer.given,
                                       line=answer.line)
@@ -836,9 +898,9 @@ class Grader:
             whole[name] = value
         return whole
 
-    def _read(self, key: str, value: Any, source: str, line: int | None,
-              scan: bool) -> _Answer:
-        where = f"{source}, line {line}" if line else source
+    def _read_key(self, key: str, where: str) -> tuple[str, tuple[int, ...] | None]:
+        """A key of an answers file as (name, 1-based index or None), checked against the
+        problem's results and their shapes."""
         parsed = split_key(key)
         if parsed is None or parsed[0] not in self.expected:
             hint = _did_you_mean(parsed[0] if parsed else key, list(self.expected))
@@ -846,6 +908,16 @@ class Grader:
         name, index = parsed
         if index is not None:
             self._entry(name, index, f"{where}: '{key}'")
+        return name, index
+
+    def _read(self, key: str, value: Any, source: str, line: int | None,
+              scan: bool) -> _Answer | None:
+        """One key and its value; None when the value is null: the key left unanswered
+        (a null inside a matrix is no number, and makes the file unusable)."""
+        where = f"{source}, line {line}" if line else source
+        name, index = self._read_key(key, where)
+        if value is None:
+            return None
         foreign = _foreign_digit(value) if scan else None
         if foreign is not None:
             path, text, char = foreign
@@ -896,15 +968,16 @@ class Grader:
         return result
 
     def _grade_named(self, key: str, points: float, answers: dict[str, _Answer],
-                     verdicts: dict[str, np.ndarray] | None = None) -> KeyResult:
+                     verdicts: dict[str, np.ndarray] | None = None,
+                     line: int | None = None) -> KeyResult:
         """A key of the graded set: the file's own answer to it; for an entry without one,
-        the entry of the file's whole matrix; else missing. An entry never answers the
-        whole matrix."""
+        the entry of the file's whole matrix; else missing (line: where the file set it
+        to null, if it did). An entry never answers the whole matrix."""
         if key in answers:
             return self._grade(answers[key], points, (verdicts or {}).get(key))
         name, index = split_key(key) or (key, None)
         if index is None or name not in answers:
-            return KeyResult(key, points, MISSING, partial=self.partial)
+            return KeyResult(key, points, MISSING, partial=self.partial, line=line)
         whole = answers[name]
         expected = self.expected[name]
         if expected.ndim == 0:
@@ -1060,7 +1133,8 @@ class Grader:
             for value in choices:
                 if value == getattr(conventions, key):
                     continue
-                words = CONVENTION_WORDS.get((key, value))
+                words = (kink_meaning(value, [self.solved.problem]) if key == "kink"
+                         else None) or CONVENTION_WORDS.get((key, value))
                 shown = str(value).lower() if isinstance(value, bool) else str(value)
                 found.append(Alternative(
                     "convention", f"matches {key}: {shown}" + (f" -- {words}" if words else ""),
@@ -1345,10 +1419,15 @@ def _common_ratio(given: np.ndarray, expected: np.ndarray) -> Fraction | None:
     return ratio
 
 
-def value_text(value: Any, given: bool = False) -> str:
+def value_text(value: Any, given: bool = False, _alone: bool = True) -> str:
     """A value for a report: a number, or a matrix in the answers file's string form.
 
     given: a student's answer, whose decimals are shown as decimals (8.99, not 899/100).
+    Otherwise (an expected value, a difference) an exact number is shown so that a student
+    can hold it against a decimal answer: as its decimal when that ends within
+    COMPARABLE_DIGITS significant digits (-0.6125, not -49/80), else as the fraction with
+    its decimal rounded beside it ("1/3 (0.333333)"; inside a matrix the fraction alone,
+    since the matrix's own separators would blur the brackets). Integers stay integers.
     """
     arr = np.asarray(value)
     if arr.ndim == 0:
@@ -1359,10 +1438,54 @@ def value_text(value: Any, given: bool = False) -> str:
             decimal = _as_decimal(_rational(v))
             if decimal is not None:
                 return decimal
-        return exact_text(v)
+            return exact_text(v)
+        return _comparable_text(_rational(v), beside=_alone)
     if arr.ndim == 1:
-        return " ".join(value_text(v, given) for v in arr)
-    return "; ".join(value_text(row, given) for row in arr)
+        return " ".join(value_text(v, given, _alone=False) for v in arr)
+    return "; ".join(value_text(row, given, _alone=False) for row in arr)
+
+
+# An expected value's decimal is shown when it ends within this many significant digits.
+COMPARABLE_DIGITS = 12
+
+
+def _comparable_text(value: Fraction, beside: bool = True) -> str:
+    """An exact number as a student compares it with a decimal: "-0.6125" for -49/80,
+    "1/3 (0.333333)" (beside=False: "1/3"), "23"."""
+    if value.denominator == 1:
+        return str(value.numerator)
+    decimal = _terminating_decimal(value, COMPARABLE_DIGITS)
+    if decimal is not None:
+        return decimal
+    text = exact_text(value)
+    if not beside:
+        return text
+    try:
+        rounded = float(value)
+    except OverflowError:  # beyond float64: the fraction alone says it
+        return text
+    return f"{text} ({format_number(rounded)})" if rounded != 0 else text
+
+
+def _terminating_decimal(value: Fraction, max_digits: int) -> str | None:
+    """value's decimal expansion when it ends within max_digits significant digits
+    (value not an integer), else None: 49/80 -> "0.6125", 1/3 -> None."""
+    # A fraction in lowest terms ends in decimals exactly when its denominator is
+    # 2^a 5^b, after max(a, b) places.
+    rest, twos, fives = value.denominator, 0, 0
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    places = max(twos, fives)
+    if rest != 1 or places > 4 * max_digits:  # 4x: far beyond, without building the digits
+        return None
+    digits = str(abs(value.numerator * 10**places // value.denominator))
+    if len(digits.lstrip("0")) > max_digits:
+        return None
+    digits = digits.rjust(places + 1, "0")
+    sign = "-" if value < 0 else ""
+    return f"{sign}{digits[:-places]}.{digits[-places:]}"
 
 
 def _as_decimal(value: Fraction) -> str | None:

@@ -772,7 +772,34 @@ def problem_from_dict(data: Any, source: str = "<dict>",
         kind = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
         raise ProblemError(f"{source}: the top level is {kind}; a problem is a mapping of keys "
                            "such as 'input:', 'kernel:' and 'target:'")
-    return _Builder(where, data, conventions).build()
+    try:
+        return _Builder(where, data, conventions).build()
+    except ProblemError:
+        if _is_template(data):
+            name = source if not source.startswith("<") else "TEMPLATE"
+            raise ProblemError(f"{source}: this is a template for convgrad generate, not a "
+                               f"problem: run convgrad generate {name} --count N --seed S "
+                               "--out DIR") from None
+        raise
+
+
+# A template (SPEC section 9) holds keys of its own, or random choices among its values.
+_TEMPLATE_KEYS = ("graded", "require")
+_RANDOM_KINDS = ("int", "fraction", "choice", "shape")
+
+
+def _is_template(data: dict) -> bool:
+    """Whether a file that is no problem is a template for generate (asked only once the
+    file failed as a problem, so a problem is never taken for one)."""
+    def random(value: Any, depth: int) -> bool:
+        if isinstance(value, dict):
+            return any(kind in value for kind in _RANDOM_KINDS) or (depth < 8 and any(
+                random(v, depth + 1) for v in value.values()))
+        if isinstance(value, list) and depth < 8:
+            return any(random(v, depth + 1) for v in value[:64])
+        return False
+
+    return any(key in data for key in _TEMPLATE_KEYS) or random(data, 0)
 
 
 def _suggest(word: str, choices: tuple[str, ...] | list[str]) -> str:

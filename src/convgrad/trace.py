@@ -25,9 +25,11 @@ channels, they are bracketed as `check` names entries: x[1,2,3], w[2,1,1,2].
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -89,7 +91,25 @@ class Labeler:
         """The index in the tables (shown_shape) of the run's entry `index`."""
         if self.table_as_written:
             return written_index(index, self.full_shape, self.axes, self.shown_shape)
+        axes = self._shown_axes()
+        if axes is not None:
+            return tuple(0 if a < 0 else int(index[a]) for a in axes)
         return reshaped_index(index, self.full_shape, self.shown_shape)
+
+    def _shown_axes(self) -> tuple[int, ...] | None:
+        """When the shown shape is the full one with axes of size 1 dropped or added ((1, C,
+        H, W) shown as (C, H, W)): for each shown axis, the full axis it is (-1: an added
+        one), so that an index is moved without reshaping it through a flat position (the
+        trace names every entry of solve --terms all). Else None. Made once and kept."""
+        made = self.__dict__.get("_axes_shown", False)
+        if made is False:
+            full = [a for a, n in enumerate(self.full_shape) if n != 1]
+            made = None
+            if [self.full_shape[a] for a in full] == [n for n in self.shown_shape if n != 1]:
+                kept = iter(full)
+                made = tuple(-1 if n == 1 else next(kept) for n in self.shown_shape)
+            object.__setattr__(self, "_axes_shown", made)
+        return made
 
     def named_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         """The index that names the run's entry `index` (0-based): in the shape and layout
@@ -240,6 +260,30 @@ Term = Entry | Form | tuple[Factor, ...]
 
 
 @dataclass(frozen=True)
+class Products:
+    """The terms of a sum of products of array entries, as index arrays: term k is the
+    product over the factors m of arrays[m].flat[at[m][k]], an index of -1 standing for
+    the number 0 (a tap on zeros padding). A renderer can write a whole sum from these at
+    once (each array's numbers written once, then picked out by the indices); `term` gives
+    the same terms one at a time."""
+
+    arrays: tuple[np.ndarray, ...]
+    at: tuple[np.ndarray, ...]  # each (K,): flat indices into the array of the same place
+
+    def __len__(self) -> int:
+        return len(self.at[0])
+
+    @cached_property
+    def _columns(self) -> list[tuple[np.ndarray, list[int]]]:
+        # each array flat and its indices as ints: term() runs once per term written
+        return [(arr.reshape(-1), at.tolist()) for arr, at in zip(self.arrays, self.at,
+                                                                   strict=True)]
+
+    def term(self, k: int) -> tuple[Number, ...]:
+        return tuple(0 if (i := at[k]) < 0 else flat[i] for flat, at in self._columns)
+
+
+@dataclass(frozen=True)
 class Terms:
     """A sum written term by term: term(items[0]) + term(items[1]) ...; an empty sum is 0.
     A formula that holds a sum (1/N·[...], softmax(...)) is a Form with the Terms among its
@@ -248,13 +292,47 @@ class Terms:
     Every term is here (the layer's index map), but none is written until a renderer asks:
     it decides how many to show, so a sum over 12,544 outputs costs the terms shown.
     listed: a list of arguments or values (x1, x2), not a sum. tail: a last term that is
-    always written (the bias), after the sum.
+    always written (the bias), after the sum. products: the same terms as index arrays
+    (see `products`), when they are products of array entries.
     """
 
     items: Sequence[Any]
     term: Callable[[Any], Term]
     listed: bool = False
     tail: Term | None = None
+    products: Products | None = None
+
+
+def products(arrays: tuple[np.ndarray, ...], at: tuple[np.ndarray, ...],
+             tail: Term | None = None) -> Terms:
+    """The sum of the products of arrays[m].flat[at[m][k]] over k (see Products), as Terms
+    whose items are the term numbers."""
+    made = Products(arrays, at)
+    return Terms(range(len(made)), made.term, tail=tail, products=made)
+
+
+class Later(Sequence[Any]):
+    """A list made when it is first read: the index tuples of a sum that a renderer may
+    never write out by name (solve writes a group's symbolic sum once, for its first
+    expansion)."""
+
+    def __init__(self, make: Callable[[], Sequence[Any]]) -> None:
+        self._make = make
+        self._made: Sequence[Any] | None = None
+
+    def _list(self) -> Sequence[Any]:
+        if self._made is None:
+            self._made = self._make()
+        return self._made
+
+    def __len__(self) -> int:
+        return len(self._list())
+
+    def __getitem__(self, k: Any) -> Any:
+        return self._list()[k]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._list())
 
 
 @dataclass
@@ -603,14 +681,12 @@ class Trace:
 
         def make(k: int) -> Expansion:
             n, f, i, j = _unravel(k, (N, F, OH, OW))
-            taps, bias = step.out_terms(n, f, i, j)
+            # The (x, w) index tuples are made only when read: solve writes the sum by name
+            # for the first output alone, and every output's numbers from the index arrays.
+            taps = Later(lambda: step.out_terms(n, f, i, j)[0])
 
             def symbol(tap: tuple[Index | None, Index]) -> Term:
                 return x_term(tap[0])[0], Entry(names.w, tap[1])
-
-            def number(tap: tuple[Index | None, Index]) -> Term:
-                # the value alone: x_term's Entry is not needed, and this runs per product
-                return (0 if tap[0] is None else x[tap[0]]), weights[tap[1]]
 
             def focus() -> list[tuple[Matrix, list[tuple[int, ...]]]]:
                 window = [reshaped_index(cell, x_pad.shape, x_shown)
@@ -619,8 +695,9 @@ class Trace:
                 return [(x_matrix, window), (w_matrix, weights)]
 
             return Expansion(Entry(out, (n, f, i, j)),
-                             Terms(taps, symbol, tail=Entry(names.b, bias)),
-                             Terms(taps, number, tail=(step.b[bias],)),
+                             Terms(taps, symbol, tail=Entry(names.b, (f,))),
+                             products((x, weights), step.out_map(n, f, i, j),
+                                      tail=(step.b[f],)),
                              step.out[n, f, i, j], focus=focus)
 
         section.groups.append(Group(form("is", Whole(out),
@@ -908,7 +985,7 @@ class Trace:
             return Expansion(
                 Entry(wl.grad(), (f, c, p, q)),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, m[1]))),
-                Terms(met, lambda m: (dz[m[0]], x[m[1]])),
+                products((dz, x), step.dw_map(f, c, p, q)),
                 dw[f, c, p, q],
                 focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
                        (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
@@ -926,7 +1003,7 @@ class Trace:
             outputs = step.db_terms(f)
             return Expansion(Entry(bl.grad(), (f,)),
                              Terms(outputs, lambda o: Entry(dzl, o)),
-                             Terms(outputs, lambda o: (dz[o],)),
+                             products((dz,), (step.db_map(f),)),
                              db[f],
                              focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
@@ -936,12 +1013,13 @@ class Trace:
         # dL/dX
         def make_dx(k: int) -> Expansion:
             index = _unravel(k, (N, C, H, W))
-            met = step.dx_terms(*index)  # in the order of the outputs, as a student scans dL/dZ
-            note = None if met else phrase("note.uncovered")
+            at = step.dx_map(*index)  # in the order of the outputs, as a student scans dL/dZ
+            met = Later(lambda: step.dx_terms(*index))  # the same, as index tuples
+            note = None if len(at[0]) else phrase("note.uncovered")
             return Expansion(
                 Entry(xl.grad(), index),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(wl, m[1]))),
-                Terms(met, lambda m: (dz[m[0]], w[m[1]])),
+                products((dz, w), at),
                 dx[index], note,
                 focus=lambda: [(dz_matrix, [dzl.shown_index(m[0]) for m in met]),
                        (w_matrix, [wl.shown_index(m[1]) for m in met])])
@@ -1594,7 +1672,13 @@ def _kernel_axes(op: Conv, signal: bool = False) -> tuple[str, ...]:
 
 def _unravel(n: int, shape: tuple[int, ...]) -> Index:
     """The index (plain ints) of the n-th entry, row-major, of an array of `shape`."""
-    return tuple(int(i) for i in np.unravel_index(n, shape))
+    if not 0 <= n < math.prod(shape):
+        raise IndexError(f"entry {n} of an array of shape {shape}")
+    n, index = int(n), []
+    for size in reversed(shape):  # divmod: np.unravel_index costs more, once per expansion
+        n, i = divmod(n, size)
+        index.append(i)
+    return tuple(reversed(index))
 
 
 def _pad_mask(shape: tuple[int, ...], pad: tuple[int, int, int, int]) -> np.ndarray:

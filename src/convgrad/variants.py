@@ -82,9 +82,11 @@ class ClassGrades:
         points = self.variants[0].grader.points if self.variants else {}
         common = self.common_conventions()
         lines = check_lines(self.reports, tolerance, reveal, summary_only=summary_only,
-                            points=points, partial=partial, conventions=common)
+                            points=points, partial=partial, conventions=common,
+                            problems=[v.grader.solved.problem for v in self.variants])
         if common is None:
-            lines[1:1] = [conventions_line(v.grader.solved.problem.conventions.items(), v.name)
+            lines[1:1] = [conventions_line(v.grader.solved.problem.conventions.items(), v.name,
+                                           [v.grader.solved.problem])
                           for v in self.variants]
         return lines
 

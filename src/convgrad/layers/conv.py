@@ -13,6 +13,7 @@ g = f // (F/G) (PyTorch's Conv2d(groups=G); G = 1: every channel); with flip, w 
 from __future__ import annotations
 
 import math
+from functools import cached_property
 from typing import cast
 
 import numpy as np
@@ -464,13 +465,92 @@ class ConvLayer(ParamLayer):
         g = c // Cg
         return range(g * Fg, (g + 1) * Fg)
 
+    # The maps below are read from tables made once per layer (the padding lookup, which
+    # input row and column each kernel offset reads at each output position), not worked
+    # out again per entry: solve --terms all asks for every entry's terms, 16,384 outputs
+    # of 27 taps for one 32x32 map of sixteen 3x3 filters.
+
+    @cached_property
     def _sources(self) -> tuple[np.ndarray, np.ndarray]:
-        """For each row and each column of x_pad, the input row or column it holds (-1: a
-        zero of the padding), as pad_input fills it."""
+        """For each row (Hp,) and each column (Wp,) of x_pad, the input row or column it holds
+        (-1: a zero of the padding), as pad_input fills it."""
         _, H, W = self.layer.in_shape
         top, bottom, left, right = self.pad
         return (geometry.pad_source(H, top, bottom, self.mode),
                 geometry.pad_source(W, left, right, self.mode))
+
+    @cached_property
+    def _reads(self) -> tuple[np.ndarray, np.ndarray]:
+        """rows (OH, KH): the input row that kernel row p reads at output row i (the one a
+        padded row copies; -1 on zeros padding), rows[i, p] = source of x_pad row
+        i*sh + p*dh; cols (OW, KW) likewise for the columns."""
+        _, _, KH, KW = self.w.shape
+        _, OH, OW = self.layer.out_shape
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        sources_r, sources_c = self._sources
+        return (sources_r[np.arange(OH)[:, np.newaxis] * sh + np.arange(KH) * dh],
+                sources_c[np.arange(OW)[:, np.newaxis] * sw + np.arange(KW) * dw])
+
+    @cached_property
+    def _window_cells(self) -> np.ndarray:
+        """(OH, OW, KH*KW): the cell r*W + s of one input channel that each kernel offset
+        (p, q) reads at each output position, in (p, q) order; -1 on zeros padding."""
+        _, _, KH, KW = self.w.shape
+        _, _, W = self.layer.in_shape
+        rows, cols = self._reads
+        cells = rows[:, np.newaxis, :, np.newaxis] * W + cols[np.newaxis, :, np.newaxis, :]
+        cells[(rows < 0)[:, np.newaxis, :, np.newaxis] |
+              (cols < 0)[np.newaxis, :, np.newaxis, :]] = -1
+        return cells.reshape(len(rows), len(cols), KH * KW)
+
+    @cached_property
+    def _sample_cells(self) -> np.ndarray:
+        """(G, OH, OW, C/G*KH*KW): the cell of one sample's x (C, H, W), flat, that each tap
+        of group g's filters reads at each output position, in (c, p, q) order over the
+        group's channels; -1 on zeros padding. As large as one sample's im2col columns."""
+        _, Cg, KH, KW = self.w.shape
+        C, H, W = self.layer.in_shape
+        cells = self._window_cells  # (OH, OW, KH*KW)
+        planes = np.arange(C).reshape(self.groups, 1, 1, Cg, 1) * (H * W)
+        at = np.where(cells[:, :, np.newaxis] < 0, -1, planes + cells[:, :, np.newaxis])
+        at = at.reshape(self.groups, *cells.shape[:2], Cg * KH * KW)
+        at.flags.writeable = False  # out_map hands out its rows
+        return at
+
+    @cached_property
+    def _weight_cells(self) -> np.ndarray:
+        """(F, C/G*KH*KW): the cell of w (F, C/G, KH, KW), flat, that each tap of filter f
+        multiplies, in (c, p, q) order: (c, p', q'), p' and q' as _tap maps them."""
+        F, Cg, KH, KW = self.w.shape
+        taps = np.arange(F * Cg * KH * KW).reshape(F, Cg, KH, KW)
+        cells = (taps[:, :, ::-1, ::-1] if self.flip else taps).reshape(F, Cg * KH * KW)
+        cells.flags.writeable = False  # out_map hands out its rows
+        return cells
+
+    @cached_property
+    def _hits(self) -> tuple[list[tuple[np.ndarray, np.ndarray]],
+                             list[tuple[np.ndarray, np.ndarray]]]:
+        """For each input row r: (i, p'), the output rows and the kernel rows as written
+        whose taps read row r or a padded copy of it, ordered by i then p'; likewise for
+        each input column (j, q'). The inverse of _reads."""
+        _, _, KH, KW = self.w.shape
+        _, H, W = self.layer.in_shape
+
+        def inverse(reads: np.ndarray, size: int, kernel: int
+                    ) -> list[tuple[np.ndarray, np.ndarray]]:
+            out, taps = np.nonzero(reads[np.newaxis] == np.arange(size)[:, None, None])[1:]
+            if self.flip:
+                taps = kernel - 1 - taps
+            counts = np.bincount(reads[reads >= 0], minlength=size)
+            hits = []
+            for o, t in zip(np.split(out, np.cumsum(counts)[:-1]),
+                            np.split(taps, np.cumsum(counts)[:-1]), strict=True):
+                order = np.lexsort((t, o))
+                hits.append((o[order], t[order]))
+            return hits
+
+        rows, cols = self._reads
+        return inverse(rows, H, KH), inverse(cols, W, KW)
 
     def padded_window(self, n: int, f: int, i: int, j: int) -> list[Index]:
         """The cells of x_pad (N, C, Hp, Wp) under output (n, f, i, j), in (c, p, q) order:
@@ -480,40 +560,72 @@ class ConvLayer(ParamLayer):
         return [(n, c, i * sh + p * dh, j * sw + q * dw)
                 for c in self._channels(f) for p in range(KH) for q in range(KW)]
 
+    def out_map(self, n: int, f: int, i: int, j: int) -> tuple[np.ndarray, np.ndarray]:
+        """z[n,f,i,j] = sum over k of x.flat[x_at[k]] * w.flat[w_at[k]] + b[f]: the flat
+        indices x_at into x (N, C, H, W) and w_at into w (F, C/G, KH, KW), each
+        (C/G*KH*KW,), in (c, p, q) order over the channels of f's group. x_at is the input
+        cell under the tap, or the one a padded cell copies; -1 on zeros padding."""
+        F = self.w.shape[0]
+        x_at = self._sample_cells[f // (F // self.groups), i, j]
+        if n:  # the same cells of sample n
+            x_at = np.where(x_at < 0, -1, x_at + n * math.prod(self.layer.in_shape))
+        return x_at, self._weight_cells[f]
+
     def out_terms(self, n: int, f: int, i: int, j: int
                   ) -> tuple[list[tuple[Index | None, Index]], Index]:
         """z[n,f,i,j] = sum of x[x_index] * w[w_index] + b[bias_index]: the (x_index, w_index)
         pairs in (c, p, q) order over the channels of f's group, and (f,). x_index (n, c, r, s)
         is the input cell under the tap, or the one a padded cell copies (reflect,
-        replicate, circular); None where the tap falls on zeros padding."""
-        _, _, KH, KW = self.w.shape
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        rows, cols = self._sources()
-        channels = self._channels(f)
-        taps: list[tuple[Index | None, Index]] = []
-        for c in channels:
-            for p in range(KH):
-                r = int(rows[i * sh + p * dh])
-                for q in range(KW):
-                    s = int(cols[j * sw + q * dw])
-                    taps.append(((n, c, r, s) if r >= 0 and s >= 0 else None,
-                                 (f, c - channels.start, *self._tap(p, q))))
-        return taps, (f,)
+        replicate, circular); None where the tap falls on zeros padding. (out_map's
+        indices, unravelled.)"""
+        x_at, w_at = self.out_map(n, f, i, j)
+        xs = _unravelled(np.maximum(x_at, 0), self.x.shape)
+        ws = _unravelled(w_at, self.w.shape)
+        return [(x if at >= 0 else None, w)
+                for at, x, w in zip(x_at.tolist(), xs, ws, strict=True)], (f,)
+
+    def _tap_rows(self, p: int, q: int
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(i, r, j, s): the output rows i whose kernel row for weight (p, q) as written
+        reads an input row or a padded copy of one, and that row r; likewise the columns."""
+        rows, cols = self._reads
+        pe, qe = self._tap(p, q)
+        i, j = np.flatnonzero(rows[:, pe] >= 0), np.flatnonzero(cols[:, qe] >= 0)
+        return i, rows[i, pe], j, cols[j, qe]
+
+    def dw_map(self, f: int, c: int, p: int, q: int) -> tuple[np.ndarray, np.ndarray]:
+        """dw[f,c,p,q] = sum over k of dout.flat[dout_at[k]] * x.flat[x_at[k]]: flat indices
+        into dout (N, F, OH, OW) and x (N, C, H, W), in dw_terms' order (sample, then
+        output row, then output column)."""
+        F = self.w.shape[0]
+        C, H, W = self.layer.in_shape
+        _, OH, OW = self.layer.out_shape
+        i, r, j, s = self._tap_rows(p, q)
+        n = np.arange(self.samples)[:, np.newaxis, np.newaxis]
+        channel = self._channels(f).start + c
+        dout_at = ((n * F + f) * OH + i[:, np.newaxis]) * OW + j
+        x_at = ((n * C + channel) * H + r[:, np.newaxis]) * W + s
+        return dout_at.ravel(), x_at.ravel()
 
     def dw_terms(self, f: int, c: int, p: int, q: int) -> Grid[tuple[Index, Index]]:
         """dw[f,c,p,q] (w as written; c counts within f's group) = sum of dout[dout_index] *
         x[x_index]: one pair per output of every sample whose window put this weight on an
         input cell or on a padded copy of one (zeros padding adds 0), sample by sample."""
-        _, OH, OW = self.layer.out_shape
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        sources_r, sources_c = self._sources()
-        pe, qe = self._tap(p, q)
+        i, r, j, s = self._tap_rows(p, q)
         channel = self._channels(f).start + c
-        rows = [(n, i, r) for n in range(self.samples) for i in range(OH)
-                if (r := int(sources_r[i * sh + pe * dh])) >= 0]
-        cols = [(j, s) for j in range(OW) if (s := int(sources_c[j * sw + qe * dw])) >= 0]
+        rows = [(n, i_, r_) for n in range(self.samples)
+                for i_, r_ in zip(i.tolist(), r.tolist(), strict=True)]
+        cols = list(zip(j.tolist(), s.tolist(), strict=True))
         return Grid(rows, cols, lambda row, col: ((row[0], f, row[1], col[0]),
                                                   (row[0], channel, row[2], col[1])))
+
+    def db_map(self, f: int) -> np.ndarray:
+        """db[f] = sum over k of dout.flat[dout_at[k]]: (N*OH*OW,) flat indices into dout
+        (N, F, OH, OW), in db_terms' order."""
+        F = self.w.shape[0]
+        _, OH, OW = self.layer.out_shape
+        starts = (np.arange(self.samples) * F + f) * (OH * OW)
+        return (starts[:, np.newaxis] + np.arange(OH * OW)).ravel()
 
     def db_terms(self, f: int) -> Grid[Index]:
         """db[f] = the sum of dout[n, f, i, j] over every sample and output position, in order."""
@@ -521,32 +633,31 @@ class ConvLayer(ParamLayer):
         rows = [(n, i) for n in range(self.samples) for i in range(OH)]
         return Grid(rows, range(OW), lambda row, j: (row[0], f, row[1], j))
 
+    def dx_map(self, n: int, c: int, r: int, s: int) -> tuple[np.ndarray, np.ndarray]:
+        """dx[n,c,r,s] = sum over k of dout.flat[dout_at[k]] * w.flat[w_at[k]]: flat indices
+        into dout (N, F, OH, OW) and w (F, C/G, KH, KW) over every tap of sample n (of the
+        filters of c's group) on input (r, s) or on a padded cell that copies it, ordered
+        by (f, i, j, p, q), output then weight; empty for an input no tap meets."""
+        F, Cg, KH, KW = self.w.shape
+        _, OH, OW = self.layer.out_shape
+        (rows, kernel_rows), (cols, kernel_cols) = self._hits[0][r], self._hits[1][s]
+        # every (i, p) with every (j, q), ordered by (i, j, p, q)
+        i, p = np.repeat(rows, len(cols)), np.repeat(kernel_rows, len(cols))
+        j, q = np.tile(cols, len(rows)), np.tile(kernel_cols, len(rows))
+        order = np.lexsort((q, p, j, i))
+        i, j, p, q = i[order], j[order], p[order], q[order]
+        filters = np.arange(self._filters(c).start, self._filters(c).stop)[:, np.newaxis]
+        dout_at = ((n * F + filters) * OH + i) * OW + j
+        w_at = ((filters * Cg + c % Cg) * KH + p) * KW + q
+        return dout_at.ravel(), w_at.ravel()
+
     def dx_terms(self, n: int, c: int, r: int, s: int) -> list[tuple[Index, Index]]:
         """dx[n,c,r,s] = sum of dout[dout_index] * w[w_index] over every tap of sample n (of
         the filters of c's group) on input (r, s) or on a padded cell that copies it, in the
-        order of the outputs; [] for an input no tap meets."""
-        _, Cg, KH, KW = self.w.shape
-        _, OH, OW = self.layer.out_shape
-        (sh, sw), (dh, dw) = self.stride, self.dilation
-        sources_r, sources_c = self._sources()
-        # The rows and columns of x_pad that hold this input cell: its own, and its copies.
-        rows = np.flatnonzero(sources_r == r).tolist()
-        cols = np.flatnonzero(sources_c == s).tolist()
-        cw = c % Cg  # the channel within its group, as w counts it
-        met = []  # (f, i, j, p, q): output (n, f, i, j) met this input through weight (p, q)
-        for f in self._filters(c):
-            for t in rows:
-                for p in range(KH):
-                    i, rem = divmod(t - p * dh, sh)
-                    if rem or not 0 <= i < OH:
-                        continue
-                    for u in cols:
-                        for q in range(KW):
-                            j, rem = divmod(u - q * dw, sw)
-                            if not rem and 0 <= j < OW:
-                                met.append((f, i, j, *self._tap(p, q)))
-        met.sort()
-        return [((n, f, i, j), (f, cw, p, q)) for f, i, j, p, q in met]
+        order of the outputs; [] for an input no tap meets. (dx_map's indices, unravelled.)"""
+        dout_at, w_at = self.dx_map(n, c, r, s)
+        return list(zip(_unravelled(dout_at, self.out.shape), _unravelled(w_at, self.w.shape),
+                        strict=True))
 
     def terms(self, of: str, index: Index) -> list[Term]:
         if of == "out":
@@ -557,3 +668,8 @@ class ConvLayer(ParamLayer):
         if of == "db":
             return [(("dout", o),) for o in self.db_terms(*index)]
         return [(("dout", o), ("w", w)) for o, w in self.dx_terms(*index)]
+
+
+def _unravelled(flat: np.ndarray, shape: tuple[int, ...]) -> list[Index]:
+    """Flat indices (K,) into an array of `shape` -> their K index tuples (plain ints)."""
+    return list(zip(*(axis.tolist() for axis in np.unravel_index(flat, shape)), strict=True))

@@ -14,6 +14,7 @@ from convgrad.classreport import ClassReport, KeyTally, Tally, report_json
 
 CLASS_REPORT_FORMATS = {".html": "html", ".htm": "html", ".csv": "csv", ".json": "json"}
 CSV_COLUMNS = ("key", "entry", "graded", "right", "share_right")
+MISSING_COLUMN = "missing"  # after the hint kinds: the files that did not answer
 
 
 def format_of(path: str) -> str | None:
@@ -40,15 +41,16 @@ def _share_text(share: float | None) -> str:
 
 def to_csv(report: ClassReport) -> str:
     """One row per key (entry empty), then one per entry of a matrix key; share_right is
-    right / graded (empty when no file was graded on it); then one count per hint kind."""
+    right / graded (empty when no file was graded on it); then one count per hint kind, then
+    missing (the files that did not answer)."""
     out = io.StringIO()
     rows = csv.writer(out, lineterminator="\n")
-    rows.writerow([*CSV_COLUMNS, *report.hint_kinds])
+    rows.writerow([*CSV_COLUMNS, *report.hint_kinds, MISSING_COLUMN])
 
     def row(tally: Tally) -> None:
         rows.writerow([tally.key, tally.entry or "", tally.graded, tally.right,
                        _share_text(tally.share_right),
-                       *(tally.hints[kind] for kind in report.hint_kinds)])
+                       *(tally.hints[kind] for kind in report.hint_kinds), tally.missing])
 
     for key in report.keys:
         row(key)
@@ -60,11 +62,15 @@ def to_csv(report: ClassReport) -> str:
 # --- html ------------------------------------------------------------------------------------
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em; color: #222; background: #fff; }
+body { font-family: system-ui, sans-serif; margin: 1em; color: #222; background: #fff; }
 h1 { font-size: 1.4em; } h2 { font-size: 1.15em; margin-top: 1.6em; }
 table { border-collapse: collapse; margin: 0.4em 0; }
 th, td { border: 1px solid #bbb; padding: 0.25em 0.6em; text-align: right; }
 th { background: #f2f2f2; }
+table.summary { font-size: 0.9em; max-width: 100%; }
+table.summary th, table.summary td { padding: 0.2em 0.25em; }
+table.summary th { font-size: 0.8em; font-weight: 600; white-space: normal;
+  vertical-align: bottom; max-width: 6.5em; }
 table.heat td { min-width: 3.2em; text-align: center; font-variant-numeric: tabular-nums; }
 table.heat td.low { font-weight: bold; outline: 2px solid #900; outline-offset: -2px; }
 .legend span { display: inline-block; padding: 0.1em 0.6em; margin-right: 0.3em; }
@@ -128,12 +134,24 @@ def _mixed_words(key: KeyTally) -> str:
     return f"Per key only: {why}, so no entry is the same question for every student."
 
 
+# The summary table's column heads: short words that wrap, so that its columns fit a window
+# 1000 pixels wide; each head's title is the identifier the csv and json use.
+HEAD_LABELS = {"share_right": "share right", "wrong_shape": "wrong shape",
+               "transposed_shape": "transposed shape", "carried_forward": "carried forward"}
+
+
+def _head(column: str) -> str:
+    label = HEAD_LABELS.get(column, column.replace("_", " "))
+    return f"<th title=\"{escape(column)}\">{escape(label)}</th>"
+
+
 def to_html(report: ClassReport) -> str:
-    """One page, no script and no outside reference: a summary table (per key the share right
-    and the hint counts), then per matrix key a heat map of its entries."""
+    """One page, no script and no outside reference: a summary table (per key the share right,
+    the hint counts and the files that did not answer), the files that could not be used,
+    then per matrix key a heat map of its entries."""
     kinds = report.hint_kinds
-    head = "".join(f"<th>{escape(k)}</th>" for k in ("key", "graded", "right", "share right",
-                                                     *kinds))
+    head = "".join(_head(k) for k in ("key", "graded", "right", "share_right", *kinds,
+                                      MISSING_COLUMN))
     lines = ["<!DOCTYPE html>", "<html lang=\"en\">", "<head>", "<meta charset=\"utf-8\">",
              "<title>convgrad class report</title>", f"<style>{_STYLE}</style>", "</head>",
              "<body>", "<h1>Class report</h1>",
@@ -141,7 +159,8 @@ def to_html(report: ClassReport) -> str:
              + (f", each against its own variant ({report.variants} variant"
                 f"{'s' if report.variants != 1 else ''})" if report.variants else "")
              + (f"; {report.unusable} could not be used and count in no share"
-                if report.unusable else "") + ". A key a file did not answer counts as wrong.</p>",
+                if report.unusable else "") + ". A key a file did not answer counts as wrong "
+             "(column missing).</p>",
              "<p class=\"legend\">Share right: "
              + "".join(f"<span style=\"background: {_colour(s)}\">{100 * s:.0f}%</span>"
                        for s in (0.0, 0.25, 0.5, 0.75, 1.0)) + "</p>",
@@ -150,9 +169,15 @@ def to_html(report: ClassReport) -> str:
         share = key.share_right
         cells = [escape(key.key), str(key.graded), str(key.right),
                  "-" if share is None else f"{100 * share:.0f}%",
-                 *(str(key.hints[kind]) for kind in kinds)]
+                 *(str(key.hints[kind]) for kind in kinds), str(key.missing)]
         lines.append("<tr>" + "".join(f"<td>{c}</td>" for c in cells) + "</tr>")
     lines.append("</table>")
+    if report.unusable_files:
+        lines.append("<h2>Files that could not be used</h2>")
+        lines.append("<ul class=\"unusable\">")
+        lines += [f"<li><code>{escape(path)}</code>: {escape(why)}</li>"
+                  for path, why in report.unusable_files]
+        lines.append("</ul>")
     for key in report.keys:
         if key.entries:
             lines.append(f"<h2>{escape(key.key)}</h2>")

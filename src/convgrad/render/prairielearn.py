@@ -9,8 +9,10 @@ module, so that it needs only convgrad:
   template.yaml --seed SEED --count COUNT`, the problem of that command's folder, so that one
   seed gives the same variants in every format. data["params"] holds the problem (its text, and
   the text escaped for question.html), data["correct_answers"] its key as floats.
-- grade_data(data): the submitted answers graded by grade.Grader, as `check --partial
-  --carry-forward` grades them: its tolerance, its hints, carried-forward answers.
+- grade_data(data, TOLERANCE): the submitted answers graded by grade.Grader, as `check
+  --partial --carry-forward` grades them: its hints, carried-forward answers, and the tolerance
+  generate was given (--rtol/--atol, --decimals or --sig-figs; check's default without), which
+  the inputs' comparison attributes in question.html state too.
 - test_data(data): PrairieLearn's question test (docs/question/server.md, "Testing questions
   with test()"): the raw answers of a right, a wrong or an unreadable submission, and what
   parse and grade_data will make of them, which PrairieLearn then compares with what they do.
@@ -34,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from convgrad.errors import ProblemError
-from convgrad.grade import DEFAULT_ATOL, DEFAULT_RTOL
+from convgrad.grade import Tolerance
 
 TEMPLATE_FILE = "template.yaml"
 PROBLEM_SOURCE = "the problem"
@@ -93,15 +95,44 @@ def info_json(template_text: str, title: str, seed: int, count: int) -> str:
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
-def question_html(inputs: dict[str, tuple[str, str]]) -> str:
-    """question.html: the problem (from params, escaped there), then per graded key its note
-    (its shape, from params), its input element and the feedback grade_data gives it."""
-    tol = f'comparison="relabs" rtol="{DEFAULT_RTOL:g}" atol="{DEFAULT_ATOL:g}"'
+def comparison(rule: Tolerance) -> str:
+    """The input elements' attributes that say check's rule in PrairieLearn's words: relabs
+    with rtol and atol, decdig or sigfig with digits; and allow-fractions, which both
+    pl-number-input and pl-matrix-component-input read (each cell parsed by
+    string_fraction_to_number: "1/3" is 0.333...)."""
+    if rule.mode == "decimals":
+        compare = f'comparison="decdig" digits="{rule.digits}"'
+    elif rule.mode == "sig_figs":
+        compare = f'comparison="sigfig" digits="{rule.digits}"'
+    else:
+        compare = f'comparison="relabs" rtol="{rule.rtol:g}" atol="{rule.atol:g}"'
+    return compare + ' allow-fractions="true"'
+
+
+def rule_words(rule: Tolerance) -> str:
+    """When an answer counts, for the student."""
+    if rule.mode == "decimals":
+        return (f"An answer counts when it rounds to the result at {rule.digits} decimal"
+                f"{'s' if rule.digits != 1 else ''}")
+    if rule.mode == "sig_figs":
+        return (f"An answer counts when it has the result's {rule.digits} significant figure"
+                f"{'s' if rule.digits != 1 else ''}")
+    return (f"An answer counts when it is within {rule.atol:g} + {rule.rtol:g}&#183;|value| of "
+            "the exact result")
+
+
+def question_html(inputs: dict[str, tuple[str, str]], rule: Tolerance | None = None) -> str:
+    """question.html: the problem (from params, escaped there), the conventions its answers
+    depend on (params.conventions, in words), when an answer counts, then per graded key its
+    note (its shape, from params), its input element and the feedback grade_data gives it."""
+    rule = rule or Tolerance()
+    tol = comparison(rule)
     out = ["<pl-question-panel>",
-           "<p>Work out the graded results of this problem. An answer counts when it is "
-           f"within {DEFAULT_ATOL:g} + {DEFAULT_RTOL:g}&#183;|value| of the exact result; "
-           "fractions such as 1/3 are fine.</p>",
+           "<p>Work out the graded results of this problem.</p>",
            '<pre class="mathjax_ignore">{{{params.problem_html}}}</pre>',
+           '{{#params.conventions}}<p class="mathjax_ignore">Conventions: '
+           "{{params.conventions}}</p>{{/params.conventions}}",
+           f"<p>{rule_words(rule)}; a fraction such as 1/3 is read as its value.</p>",
            "</pl-question-panel>"]
     for name, (key, kind) in inputs.items():
         label = escape(f"{key} =")
@@ -119,9 +150,18 @@ def question_html(inputs: dict[str, tuple[str, str]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def server_py(seed: int, count: int, inputs: dict[str, tuple[str, str]]) -> str:
+def rule_fields(rule: Tolerance) -> dict[str, Any]:
+    """A rule as Tolerance's own fields (what server.py holds and grade_data reads back)."""
+    if rule.mode in ("decimals", "sig_figs"):
+        return {"mode": rule.mode, "digits": rule.digits}
+    return {"mode": rule.mode, "rtol": rule.rtol, "atol": rule.atol}
+
+
+def server_py(seed: int, count: int, inputs: dict[str, tuple[str, str]],
+              rule: Tolerance | None = None) -> str:
     """server.py: PrairieLearn's generate, grade and test, calling generate_data, grade_data
-    and test_data."""
+    and test_data with the rule check grades by."""
+    rule = rule or Tolerance()
     folders = f"{1:0{max(3, len(str(count)))}d} ... {count:0{max(3, len(str(count)))}d}"
     lines = [f"    {json.dumps(name)}: ({json.dumps(key)}, {json.dumps(kind)}),"
              for name, (key, kind) in inputs.items()]
@@ -130,8 +170,9 @@ def server_py(seed: int, count: int, inputs: dict[str, tuple[str, str]]) -> str:
 The variant is number variant_seed mod {count} of
 `convgrad generate {TEMPLATE_FILE} --seed {seed} --count {count}`: the problem and answer key
 of that command's folders {folders}, the same as in every other format. Answers are graded
-by convgrad's check (its tolerance, hints and carried-forward answers). It needs only
-convgrad, installed in PrairieLearn's Python.
+by convgrad's check (its hints and carried-forward answers), within TOLERANCE: as
+`convgrad check` grades them with {_check_options(rule)}. It needs only convgrad, installed
+in PrairieLearn's Python.
 """
 
 from pathlib import Path
@@ -141,6 +182,8 @@ from convgrad.render import prairielearn
 TEMPLATE = Path(__file__).with_name({json.dumps(TEMPLATE_FILE)})
 SEED = {seed}
 COUNT = {count}
+# check's rule: {rule.describe()}
+TOLERANCE = {json.dumps(rule_fields(rule))}
 # answers-name in question.html: (result key, input element)
 INPUTS = {{
 {chr(10).join(lines)}
@@ -153,23 +196,35 @@ def generate(data):
 
 
 def grade(data):
-    prairielearn.grade_data(data)
+    prairielearn.grade_data(data, TOLERANCE)
 
 
 def test(data):
-    prairielearn.test_data(data)
+    prairielearn.test_data(data, TOLERANCE)
 '''
 
 
+def _check_options(rule: Tolerance) -> str:
+    if rule.mode == "decimals":
+        return f"--decimals {rule.digits}"
+    if rule.mode == "sig_figs":
+        return f"--sig-figs {rule.digits}"
+    if (rule.rtol, rule.atol) == (Tolerance().rtol, Tolerance().atol):
+        return "its default tolerance"
+    return f"--rtol {rule.rtol:g} --atol {rule.atol:g}"
+
+
 def question_files(template_text: str, title: str, seed: int,
-                   variants: list[tuple[dict[str, Any], list[str]]]) -> list[tuple[str, str]]:
+                   variants: list[tuple[dict[str, Any], list[str]]],
+                   rule: Tolerance | None = None) -> list[tuple[str, str]]:
     """(file, text) of the question: info.json, question.html, server.py, template.yaml.
-    variants: each variant's (answers, graded keys), in order."""
+    variants: each variant's (answers, graded keys), in order; rule: check's (default: its
+    default tolerance)."""
     inputs = inputs_of(variants)
     count = len(variants)
     return [("info.json", info_json(template_text, title, seed, count)),
-            ("question.html", question_html(inputs)),
-            ("server.py", server_py(seed, count, inputs)),
+            ("question.html", question_html(inputs, rule)),
+            ("server.py", server_py(seed, count, inputs, rule)),
             (TEMPLATE_FILE, template_text)]
 
 
@@ -234,7 +289,8 @@ def generate_data(data: dict[str, Any], template_text: str, seed: int, count: in
         graded.append({"name": name, "key": key, "kind": kind, "shape": list(shape)})
         correct[name] = _as_rows(answers[key]) if kind == MATRIX else _floats(answers[key])
     params.update(variant=variant_dirs(count)[index], problem=drawn.problem,
-                  problem_html=escape(drawn.problem), notes=notes, graded=graded)
+                  problem_html=escape(drawn.problem), notes=notes, graded=graded,
+                  conventions=drawn.conventions)
 
 
 # --- server.py's grade ----------------------------------------------------------------------
@@ -296,18 +352,21 @@ def _feedback(result: Any) -> str:
             + (f" and {more} more" if more > 0 else ""))
 
 
-def grade_data(data: dict[str, Any]) -> None:
+def grade_data(data: dict[str, Any], tolerance: dict[str, Any] | None = None) -> None:
     """PrairieLearn's grade: each graded key's score (the share of its entries right, or 1
     when carried forward), weight 1 and feedback in data["partial_scores"][name], the
-    feedback also in data["feedback"][name], and data["score"] the weighted mean."""
+    feedback also in data["feedback"][name], and data["score"] the weighted mean.
+    tolerance: check's rule as Tolerance's fields (server.py's TOLERANCE; None: check's
+    default)."""
     from convgrad.compare import Solver
-    from convgrad.grade import Grader, Tolerance
+    from convgrad.grade import Grader
 
     params = data["params"]
     graded = params["graded"]
     solver = Solver(params["problem"], PROBLEM_SOURCE)
-    grader = Grader(solver.run(), Tolerance(), require=[item["key"] for item in graded],
-                    partial=True, solver=solver, carry_forward=True)
+    grader = Grader(solver.run(), Tolerance(**(tolerance or {})),
+                    require=[item["key"] for item in graded], partial=True, solver=solver,
+                    carry_forward=True)
     answers = {}
     for item in graded:
         given = _given(data, item)
@@ -346,20 +405,26 @@ MATRIX_ERROR = ("At least one of the entries has invalid format (empty entries o
 TEST_WRITES = ("raw_submitted_answers", "format_errors", "partial_scores", "feedback")
 
 
-def _moved(value: float) -> float:
-    """An entry made clearly wrong: 1 + |value| away, far outside check's tolerance
-    (1e-6 + 1e-6 |value|) whatever the value's size."""
-    return value + 1.0 + abs(value)
+def _moved(value: float, rule: Tolerance) -> float:
+    """An entry made clearly wrong: 1 + |value| away, plus twice the tolerance's bound
+    (atol + rtol |value|): outside it whatever the value's size. Under --decimals N or
+    --sig-figs N, 1 + |value| is more than the unit of the last digit kept (1 at most, and
+    at most |value| for a value not 0), so the rounded values differ."""
+    moved = value + 1.0 + abs(value)
+    if rule.mode == "tol":
+        moved += 2 * (rule.atol + rule.rtol * abs(value))
+    return moved
 
 
-def _raw_texts(item: dict[str, Any], key: Any, test_type: str, spoilt: bool) -> list[str]:
+def _raw_texts(item: dict[str, Any], key: Any, test_type: str, spoilt: bool,
+               rule: Tolerance) -> list[str]:
     """The texts typed into one graded key's inputs, cell by cell in row-major order (a number
     is one cell): the key's values, each as repr so that the element reads back the very float;
     for "incorrect" the first moved (_moved), for "invalid" (spoilt) the first not a number."""
     values = np.ravel(np.array(_unwrap(key), dtype=np.float64))
     texts = [repr(float(v)) for v in values]
     if test_type == INCORRECT:
-        texts[0] = repr(_moved(float(values[0])))
+        texts[0] = repr(_moved(float(values[0]), rule))
     elif spoilt:
         texts[0] = NOT_A_NUMBER
     return texts
@@ -386,7 +451,7 @@ def _parsed(graded: list[dict[str, Any]], correct: dict[str, Any],
     return submitted
 
 
-def test_data(data: dict[str, Any]) -> None:
+def test_data(data: dict[str, Any], tolerance: dict[str, Any] | None = None) -> None:
     """PrairieLearn's test: for data["test_type"]
     - "correct": every graded key's values in raw_submitted_answers, as its element takes them
       (a matrix cell by cell as name1, name2, ... row by row; a number under its name), and the
@@ -398,7 +463,8 @@ def test_data(data: dict[str, Any]) -> None:
     - "invalid": the first graded key's first cell not a number, the rest right, and the
       format errors its element sets (that cell and, for a matrix, the matrix too); not graded.
     The elements' own test ran before and wrote their guesses into the same entries, so they
-    are emptied first. Nothing else of data changes (PrairieLearn checks that)."""
+    are emptied first. Nothing else of data changes (PrairieLearn checks that). tolerance: as
+    grade_data's."""
     test_type = data["test_type"]
     if test_type not in (CORRECT, INCORRECT, INVALID):
         raise ValueError(f"test_type is {test_type!r}, not one of {CORRECT}, {INCORRECT}, "
@@ -410,7 +476,8 @@ def test_data(data: dict[str, Any]) -> None:
     raw, errors = data["raw_submitted_answers"], data["format_errors"]
     for n, item in enumerate(graded):
         name, spoilt = item["name"], test_type == INVALID and n == 0
-        texts = _raw_texts(item, correct[name], test_type, spoilt)
+        texts = _raw_texts(item, correct[name], test_type, spoilt,
+                           Tolerance(**(tolerance or {})))
         if item["kind"] == NUMBER:
             raw[name] = texts[0]
             if spoilt:
@@ -436,7 +503,7 @@ def test_data(data: dict[str, Any]) -> None:
         "params": data["params"], "correct_answers": correct,
         "submitted_answers": _parsed(graded, correct, raw), "raw_submitted_answers": dict(raw),
         "format_errors": {}, "partial_scores": {}, "feedback": {}}
-    grade_data(graded_copy)
+    grade_data(graded_copy, tolerance)
     data["partial_scores"].update(graded_copy["partial_scores"])
     data["feedback"].update(graded_copy["feedback"])
     data["score"] = graded_copy["score"]

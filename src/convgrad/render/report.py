@@ -7,27 +7,32 @@ only on a terminal does terminal.py colour them.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
 
-from convgrad.grade import NOT_GRADED, RIGHT, FileReport, Tolerance
+from convgrad.grade import NOT_GRADED, RIGHT, FileReport, Tolerance, kink_meaning
 from convgrad.render.naming import settings
+
+if TYPE_CHECKING:
+    from convgrad.model import Problem
 
 Line = list[tuple[str, str]]  # (text, style) segments; style names are rich's
 
 
 def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
                 summary_only: bool = False, points: dict[str, float] | None = None,
-                partial: bool = False, conventions: list[tuple[str, Any]] | None = None
-                ) -> list[Line]:
+                partial: bool = False, conventions: list[tuple[str, Any]] | None = None,
+                problems: Sequence[Problem] = ()) -> list[Line]:
     """The rules in force, each file's report (unless summary_only), then a summary table
     when there are several files.
 
     points: the graded set of --points and --require (None or {}: each file's own keys).
-    conventions: those the problem was solved under (SPEC section 7), the profile first.
+    conventions: those the problem was solved under (SPEC section 7), the profile first;
+    problems: the problems they were solved for (what the kink means there).
     """
     lines: list[Line] = [[(f"Tolerance: {tolerance.describe()}", "dim")]]
     if conventions:
-        lines.append(conventions_line(conventions))
+        lines.append(conventions_line(conventions, problems=problems))
     if points:
         total = sum(points.values())
         lines.append([("Graded: " + ", ".join(f"{key} ({_points(value)})"
@@ -45,12 +50,20 @@ def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
     return lines
 
 
-def conventions_line(conventions: list[tuple[str, Any]], variant: str | None = None) -> Line:
+def conventions_line(conventions: list[tuple[str, Any]], variant: str | None = None,
+                     problems: Sequence[Problem] = ()) -> Line:
     """The conventions a problem was solved under, the profile first; `variant` names the
-    variant they belong to when the variants of a class differ in them."""
+    variant they belong to when the variants of a class differ in them. problems: those
+    solved under them; on a leaky ReLU the kink is followed by what it means there
+    ("kink 0 (leaky_relu'(0) = the slope, 0.1)"), since "kink 0" alone reads as 0."""
     (_, profile), *keys = conventions
     whose = f"Conventions of variant {variant}" if variant is not None else "Conventions"
-    return [(f"{whose} ({profile}): " + ", ".join(settings(keys)), "dim")]
+    shown = settings(keys)
+    for n, (key, value) in enumerate(keys):
+        meaning = kink_meaning(value, problems) if key == "kink" else None
+        if meaning:
+            shown[n] += f" ({meaning})"
+    return [(f"{whose} ({profile}): " + ", ".join(shown), "dim")]
 
 
 def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -> list[Line]:

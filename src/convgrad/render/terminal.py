@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import weakref
 from collections.abc import Callable, Collection
 from fractions import Fraction
 from typing import Any
@@ -35,6 +36,7 @@ from convgrad.trace import (
     Group,
     Matrix,
     Phrase,
+    Products,
     Section,
     Term,
     Terms,
@@ -93,6 +95,24 @@ def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
 _NUMBER_TEXTS: dict[type, dict[Any, str]] = {
     kind: {} for kind in (int, Fraction, float, np.float64, np.int64)}
 _NUMBER_TEXTS_LIMIT = 1 << 16
+
+
+# Likewise show_number's text of each number met: the tables and the values after "=" of
+# solve --terms all show a few hundred thousand numbers, most of them met before.
+_SHOWN_TEXTS: dict[type, dict[Any, str]] = {kind: {} for kind in _NUMBER_TEXTS}
+
+
+def number_text(value: Any) -> str:
+    """show_number(value), remembered by the value's type and value."""
+    texts = _SHOWN_TEXTS.get(type(value))
+    if texts is None:
+        return show_number(value)
+    text = texts.get(value)
+    if text is None:
+        if len(texts) >= _NUMBER_TEXTS_LIMIT:
+            texts.clear()
+        text = texts[value] = show_number(value)
+    return text
 
 
 def factor_text(factor: Factor | Whole) -> str:
@@ -355,6 +375,41 @@ def term_text(term: Term) -> str:
     return factor_text(term)
 
 
+# Each array's numbers as text (factor_text), one object array per array, by the array's
+# id: a sum given as Products is written by picking its terms' texts out of these. The
+# array is held weakly and checked, so that a new array at an old id is never taken for
+# it; a handful at a time (a layer's sections read two or three arrays).
+_ARRAY_TEXTS: dict[int, tuple[weakref.ref[np.ndarray], np.ndarray]] = {}
+_ARRAY_TEXTS_LIMIT = 8
+
+
+def array_texts(arr: np.ndarray) -> np.ndarray:
+    """(arr.size + 1,) object array: factor_text of each entry of arr, row-major, and last
+    (index -1) that of the number 0."""
+    known = _ARRAY_TEXTS.get(id(arr))
+    if known is not None and known[0]() is arr:
+        return known[1]
+    texts = np.empty(arr.size + 1, dtype=object)
+    texts[:-1] = [factor_text(value) for value in arr.flat]
+    texts[-1] = factor_text(0)
+    if len(_ARRAY_TEXTS) >= _ARRAY_TEXTS_LIMIT:
+        _ARRAY_TEXTS.clear()
+    _ARRAY_TEXTS[id(arr)] = (weakref.ref(arr), texts)
+    return texts
+
+
+def products_text(products: Products, sep: str) -> str:
+    """Every term of a sum given as index arrays, joined by sep: the texts of each factor's
+    entries picked out by its indices, a row of products made at once (what term_text
+    writes for each term, in a few NumPy operations for the whole sum)."""
+    pieces: np.ndarray | None = None
+    for arr, at in zip(products.arrays, products.at, strict=True):
+        texts = array_texts(arr)[at]
+        pieces = texts if pieces is None else pieces + "·" + texts
+    assert pieces is not None
+    return sep.join(pieces.tolist())
+
+
 def written(text: Terms | Term, elide: bool) -> str:
     """A sum as text, with the middle elided (elide: --terms auto or none) when a long sum would
     drown the page. Only the terms shown are formatted. A single term (a formula) is written
@@ -368,6 +423,8 @@ def written(text: Terms | Term, elide: bool) -> str:
 
     if not items:
         body = "0"
+    elif text.products is not None and not elide:
+        body = products_text(text.products, sep)
     elif elide and len(items) > AUTO_TERMS:
         head = sep.join([term_text(term_of(item)) for item in items[:3]])
         body = (f"{head}{sep}... ({len(items) - 4} more terms){sep}"
@@ -492,7 +549,7 @@ def _grid_lines(title: str, grid: np.ndarray, pad: np.ndarray | None, full: bool
             if r is None or c is None:
                 line.append(("⋮" if c is not None else "…", DIM))
                 continue
-            text = show_number(grid[r, c])
+            text = number_text(grid[r, c])
             style = ""
             if pad is not None and pad[r, c]:
                 text, style = f"({text})", DIM
@@ -648,7 +705,7 @@ def expansion_parts(exp: Expansion, symbolic: bool, lang: str = "en", elide: boo
     numeric = written(exp.numeric, elide)
     parts.append((f"{joint}{numeric}", ""))
     if exp.value is not None:
-        value = show_number(exp.value)
+        value = number_text(exp.value)
         if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
             parts.append((" = ", ""))
             parts.append((value, VALUE))
