@@ -51,7 +51,9 @@ from convgrad.layers import (
 from convgrad.layers.conv import pad_input
 from convgrad.model import (
     DISTRIBUTION_LOSSES,
+    Activation,
     Conv,
+    Problem,
     input_axes,
     reshaped_index,
     to_written,
@@ -533,6 +535,7 @@ class Trace:
         conventions = problem.conventions.items()
         lines.append(phrase("fact.conventions", profile=conventions[0][1],
                             keys=form("settings", conventions[1:])))
+        lines.extend(_leaky_kink_facts(problem))
         if solved.exact and _has_long(solved):
             lines.append(phrase("fact.long_numbers", digits=LONG_DIGITS))
         return Section(phrase("title.problem"), phrase("why.problem"), lines=lines,
@@ -1570,6 +1573,32 @@ class Trace:
 def _name(label: Labeler) -> Whole:
     """An array by its name as it is, not as a matrix: dL/dw, b, y (a vector)."""
     return Whole(label, matrix=False)
+
+
+def _leaky_kink_facts(problem: Problem) -> list[Phrase]:
+    """What the kink convention makes of a leaky ReLU's derivative at 0, slope + kink*(1 -
+    slope) (SPEC section 7), not the kink itself: "kink 0" alone reads as leaky_relu'(0) = 0.
+    One line per slope; with slopes that differ, each line names its layers. None without a
+    leaky ReLU."""
+    slopes: dict[Number, list[str]] = {}
+    kinks: dict[Number, Number] = {}
+    for layer in problem.layers:
+        op = layer.op
+        if isinstance(op, Activation) and op.name == "leaky_relu":
+            slopes.setdefault(op.slope, []).append(layer.name)
+            kinks[op.slope] = op.kink
+    lines = []
+    for slope, layers in slopes.items():
+        kink = kinks[slope]
+        meaning = "kink.slope" if kink == 0 else "kink.one" if kink == 1 else "kink.between"
+        fields: dict[str, object] = {
+            "value": _value(slope + kink * (1 - slope)), "kink": format_number(kink),
+            "meaning": phrase(meaning)}
+        if len(slopes) > 1:
+            lines.append(Phrase("fact.leaky_kink_layers", {**fields, "layers": ", ".join(layers)}))
+        else:
+            lines.append(Phrase("fact.leaky_kink", fields))
+    return lines
 
 
 def _value(v: Number) -> Form:
