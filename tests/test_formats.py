@@ -402,3 +402,23 @@ def test_a_wide_matrix_is_set_smaller_so_that_it_stays_on_the_page():
     assert "{\\footnotesize\n\\[\n\\frac{\\partial L}{\\partial \\mathrm{fc1.w}}" in document
     # the conventions line may break after each key
     assert r"\text{same\_padding end},\allowbreak\ \text{pool\_ceil false}" in document
+
+
+# A kernel written as one number is a 0-d result (dW): every format draws it as a 1x1 table
+# named as check names it, in the walkthrough too (it once stopped with an IndexError).
+SCALAR_KERNEL = ("input: [[1, 2], [3, 4]]\nkernel: \"1/2\"\nbias: 0\n"
+                 "target: [[0, 0], [0, 0]]\nloss: sse\n")
+
+
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "html"])
+@pytest.mark.parametrize("command", ["solve", "explain"])
+def test_a_kernel_of_one_number_in_every_format(tmp_path: Path, fmt: str, command: str
+                                                ) -> None:
+    problem = tmp_path / "scalar.yaml"
+    problem.write_text(SCALAR_KERNEL, encoding="utf-8")
+    done = run_main(command, problem, "--format", fmt)
+    assert done.returncode == 0, done
+    assert "Traceback" not in done.stderr and "internal error" not in done.stderr
+    if fmt == "html":
+        # dL/dW = sum over the four cells of dY * X = 2*(1/2)*(1+4+9+16) = 30
+        assert 'data-term="dW"' in done.stdout and "30" in done.stdout

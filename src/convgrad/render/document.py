@@ -422,11 +422,11 @@ def slices(grid: Grid, full: bool, crop: bool = False, base: int = 1
     each cut to the region around them (render/crop.py)."""
     matrix = grid.matrix
     arr = matrix.array
-    vector = arr.ndim < 2
+    vector, axes = arr.ndim < 2, arr.ndim
     marked = {tuple(cell) for cell in grid.marked}
-    if vector:
+    if vector:  # a vector (or a single number: a kernel written "1") as one row
         arr = arr.reshape(1, -1)
-        marked = {(0, *cell) for cell in marked}
+        marked = {(0,) * (2 - len(cell)) + cell for cell in marked}
     pad = None if matrix.pad is None else matrix.pad.reshape(arr.shape)
     lead = arr.shape[:-2]
     names = matrix.axis_names[-len(lead):] if lead else ()
@@ -441,7 +441,7 @@ def slices(grid: Grid, full: bool, crop: bool = False, base: int = 1
                  for axis, i in zip(names or ("slice",) * len(index), index, strict=False)]
 
         def cell(r: int, c: int, index: tuple[int, ...] = index) -> tuple[int, ...]:
-            return (c,) if vector else (*index, r, c)
+            return (c,)[:axes] if vector else (*index, r, c)
 
         cells = {(m[-2], m[-1]) for m in marked if m[:-2] == index}
         height, width = arr.shape[-2:]
