@@ -6,7 +6,6 @@ template allows; a search that gives up names the keys never distinguished."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -37,13 +36,14 @@ require: [uncovered]
 """
 
 
-def generate(tmp_path: Path, text: str, count: int = 2) -> tuple[int, str, float]:
+def generate(tmp_path: Path, text: str, count: int = 2) -> tuple[int, str, None]:
+    """(exit code, the error line or the output, None). Refused "at once" is told by the
+    message ("cannot be met: <why>", decided from the template before any variant is
+    drawn), never by the clock: the search that gives up says "met too rarely"."""
     template = write(tmp_path, "t.yaml", text)
-    start = time.monotonic()
     done = run_main("generate", template, "--count", count, "--seed", 3,
                     "--out", tmp_path / "out")
-    seconds = time.monotonic() - start
-    return done.returncode, one_line(done) if done.returncode else done.stdout, seconds
+    return done.returncode, one_line(done) if done.returncode else done.stdout, None
 
 
 @pytest.mark.parametrize("key, why", [
@@ -59,12 +59,11 @@ def generate(tmp_path: Path, text: str, count: int = 2) -> tuple[int, str, float
 ])
 def test_a_convention_that_cannot_matter_is_named_at_once(tmp_path: Path, key: str,
                                                           why: str) -> None:
-    code, line, seconds = generate(tmp_path, WEEK6.replace("REQUIRE",
+    code, line, _ = generate(tmp_path, WEEK6.replace("REQUIRE",
                                                            f"{{distinguishes: [{key}]}}"))
     assert code == 2
     assert f"require {{distinguishes: [{key}]}} cannot be met: {why}" in line, line
     assert f"drop {key} from it" in line and "too rarely" not in line, line
-    assert seconds < 5, seconds
 
 
 def test_the_key_that_cannot_matter_is_named_among_others(tmp_path: Path) -> None:
@@ -89,12 +88,12 @@ def test_uncovered_with_every_stride_within_the_kernel_is_named_at_once(
         tmp_path: Path, size: int, strides: str) -> None:
     # a 2x2 kernel at stride 1 or 2 reads every cell of a 4x4 or 6x6 input (by hand: windows
     # start at 0, 2, 4 and reach 0-1, 2-3, 4-5)
-    code, line, seconds = generate(tmp_path, STRIDES.replace("SIZE", str(size))
+    code, line, _ = generate(tmp_path, STRIDES.replace("SIZE", str(size))
                                    .replace("STRIDES", strides))
     assert code == 2
     assert "require uncovered cannot be met: every stride the template allows is within " \
         "the kernel's reach" in line, line
-    assert "stride 3 with a 2x2 kernel" in line and seconds < 5, (line, seconds)
+    assert "stride 3 with a 2x2 kernel" in line and "too rarely" not in line, line
 
 
 def test_uncovered_with_one_stride_past_the_kernel_is_searched(tmp_path: Path) -> None:
