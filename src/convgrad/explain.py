@@ -136,8 +136,7 @@ class Walkthrough:
             yield word("padding", self.lang), Step("", word("padding.none", self.lang),
                                                     self._blocks([x_matrix]))
             return
-        unpadded = x_matrix.array[..., :, :][~x_matrix.pad].reshape(
-            _unpadded_shape(x_matrix))
+        unpadded = x_matrix.unpadded()
         # The padded matrix is titled "X padded ..."; the original by the name alone.
         title = x_matrix.title
         name = title.fields["name"] if isinstance(title, Phrase) else title
@@ -260,12 +259,3 @@ class _Blocks:
         lines = block_lines(self.blocks, options.max_width)
         width = max((line.cell_len for line in lines), default=0)
         return Measurement(width, width)
-
-
-def _unpadded_shape(matrix: Matrix) -> tuple[int, ...]:
-    pad = matrix.pad
-    assert pad is not None
-    inner = ~pad
-    rows = int(inner.any(axis=-1).sum(axis=-1).max())
-    cols = int(inner.any(axis=-2).sum(axis=-1).max())
-    return (*matrix.array.shape[:-2], rows, cols)

@@ -365,6 +365,16 @@ class Matrix:
     pad: np.ndarray | None = None  # True where the cell is padding
     axis_names: tuple[str, ...] = ()  # names of the leading axes: ("filter", "channel")
 
+    def unpadded(self) -> np.ndarray:
+        """The array without its padding cells (pad given): the input as the user wrote it,
+        (..., rows, cols) of the cells that are not padding."""
+        pad = self.pad
+        assert pad is not None
+        inner = ~pad
+        rows = int(inner.any(axis=-1).sum(axis=-1).max())
+        cols = int(inner.any(axis=-2).sum(axis=-1).max())
+        return self.array[inner].reshape(*self.array.shape[:-2], rows, cols)
+
 
 @dataclass
 class Group:

@@ -313,7 +313,7 @@ class Walk:
             yield Phrase("step.padding"), Part("", Phrase("step.padding.none"),
                                                self._blocks([x_matrix]))
             return
-        unpadded = x_matrix.array[~x_matrix.pad].reshape(_unpadded_shape(x_matrix))
+        unpadded = x_matrix.unpadded()
         title = x_matrix.title
         name = title.fields["name"] if isinstance(title, Phrase) else title
         assert isinstance(name, Whole)
@@ -385,15 +385,6 @@ def explain_parts(trace: Trace, show_all: bool = False,
                   sections: list[Section] | None = None) -> Iterator[Part]:
     """explain's steps as parts (see Walk)."""
     return Walk(trace, show_all, sections).parts()
-
-
-def _unpadded_shape(matrix: Matrix) -> tuple[int, ...]:
-    pad = matrix.pad
-    assert pad is not None
-    inner = ~pad
-    rows = int(inner.any(axis=-1).sum(axis=-1).max())
-    cols = int(inner.any(axis=-2).sum(axis=-1).max())
-    return (*matrix.array.shape[:-2], rows, cols)
 
 
 # --- what a grid shows, and how its cells are named -------------------------------------------
