@@ -233,6 +233,9 @@ MORE_CASES = [
     (1, 6, 7, 7, 6, 3, 3, (1, 1), (1, 1, 1, 1), (2, 2), 3, False, "reflect"),
     (2, 2, 9, 9, 5, 4, 4, (3, 1), (2, 2, 3, 3), (1, 1), 1, False, "replicate"),
     (4, 4, 6, 7, 4, 2, 3, (2, 3), (1, 1, 1, 1), (1, 1), 2, False, "circular"),
+    # dilation a multiple of the stride: every tap reads phase 0, the other phase planes
+    # of the dX scatter stay zeros
+    (2, 2, 7, 8, 3, 2, 2, (2, 3), (1, 0, 2, 1), (2, 3), 1, False, "zeros"),
     (1, 3, 16, 16, 8, 7, 7, (2, 2), (3, 3, 3, 3), (1, 1), 1, False, "zeros"),
 ]
 

@@ -239,6 +239,17 @@ def correlate(cols: np.ndarray, w: np.ndarray, sh: int, dh: int, groups: int, OH
     return out.reshape(N, F, OH * OW)
 
 
+def bias_gradient(dout: np.ndarray) -> np.ndarray:
+    """dout (N, F, OH, OW) -> db (F,), the sum over the samples and output positions. In
+    float64 one BLAS product of dout's rows with a column of ones: faster than NumPy's sum
+    over the axes (0, 2, 3), which runs on one thread through strided loops."""
+    if dout.dtype == object or not dout.flags.c_contiguous:
+        return total(dout, axis=(0, 2, 3))
+    N, F, OH, OW = dout.shape
+    sums = dout.reshape(N * F, OH * OW) @ np.ones(OH * OW)
+    return sums.reshape(N, F).sum(axis=0)
+
+
 # dX by the scatter is computed a few kernel offsets at a time when the product of every
 # offset does not fit in the buffer forward's windows leave: enough offsets that the
 # product has about this many rows (BLAS runs near its best from about a hundred rows).
@@ -335,15 +346,20 @@ class ConvLayer(ParamLayer):
         _, C, H, W = self.x.shape
         top, bottom, left, right = self.pad
         Hp, Wp = H + top + bottom, W + left + right
-        db = total(dout, axis=(0, 2, 3))
+        db = bias_gradient(dout)
         douts, d_denominator = integers(dout.reshape(N, G, Fg, OH * OW))
         cols = self.cols if self.cols is not None else self._unroll(self.x)
         u = cols.shape[2]
         dw = scratch(None, (KH // u, G, Fg, Cg * u * KW), douts)
+        if N == 1:
+            # dW transposed, the windows times dout transposed: BLAS runs this orientation
+            # faster (the long side, OH*OW, is the product's inner dimension either way).
+            dw_t = scratch(None, (KH // u, G, Cg * u * KW, Fg), douts)
         for k in range(KH // u):
             windows = window_rows(cols, k, sh, dh, OH).reshape(N, G, Cg * u * KW, OH * OW)
             if N == 1:
-                scaled_matmul(douts[0], windows[0].swapaxes(-1, -2), out=dw[k])
+                scaled_matmul(windows[0], douts[0].swapaxes(-1, -2), out=dw_t[k])
+                dw[k] = dw_t[k].swapaxes(-1, -2)
             else:
                 dw[k] = scaled_matmul(douts, windows.swapaxes(-1, -2))[0].sum(axis=0)
         dw = divide(dw, d_denominator * self.cols_denominator)
@@ -361,8 +377,12 @@ class ConvLayer(ParamLayer):
                                            (0, 0, Hp, Wp), spare).reshape(N, C, Hp, Wp),
                            self.pad, self.mode)
         else:
-            dx_pad = self._dx_scatter(douts, w_ints, Hp, Wp, spare)
-            dx = unpad(dx_pad.reshape(N, C, Hp, Wp), self.pad, self.mode)
+            if self.mode == "zeros":  # only the cells that hold input: no unpad
+                dx = self._dx_scatter(douts, w_ints, Hp, Wp, (top, left, H, W),
+                                      spare).reshape(N, C, H, W)
+            else:
+                dx = unpad(self._dx_scatter(douts, w_ints, Hp, Wp, (0, 0, Hp, Wp),
+                                            spare).reshape(N, C, Hp, Wp), self.pad, self.mode)
         hand_back(spare)
         dx = divide(dx, w_denominator * d_denominator)
         # dW is reported for W as written: un-rotate it when the kernel was flipped.
@@ -398,15 +418,18 @@ class ConvLayer(ParamLayer):
         return correlate(cols, w_t, 1, dh, G, Hr)
 
     def _dx_scatter(self, dout: np.ndarray, w: np.ndarray, Hp: int, Wp: int,
-                    spare: np.ndarray) -> np.ndarray:
-        """dout (N, G, F/G, OH*OW), w (F, C/G, KH, KW) as the taps use it -> dx_pad
-        (N, G, C/G, Hp, Wp): each kernel offset (p, q) scatters dout through its weights
+                    region: tuple[int, int, int, int], spare: np.ndarray) -> np.ndarray:
+        """dout (N, G, F/G, OH*OW), w (F, C/G, KH, KW) as the taps use it, region
+        (r0, s0, Hr, Wr) of x_pad (Hp, Wp) -> dx_pad[..., r0:r0 + Hr, s0:s0 + Wr] as
+        (N, G, C/G, Hr, Wr): each kernel offset (p, q) scatters dout through its weights
         into the cells its taps read, adding up where windows overlap.
 
         The cells are added in x_pad's phase planes (rows and columns split by their
         phase modulo the stride: one plane with stride 1), where the cells an offset's
         taps read are one block with unit steps, (p*dh // sh, q*dw // sw) from the corner
-        of plane (p*dh % sh, q*dw % sw); the planes are laid back into dx_pad at the end.
+        of plane (p*dh % sh, q*dw % sw); the first offset to meet a plane writes its block
+        and zeros around it, the others add. The planes' cells in the region are laid into
+        dx at the end (stride 1: the region of the one plane, a view).
         The product, the kernel's rows times dout, goes into spare (forward's windows, as
         large as the product of every offset when they unrolled every kernel row); when
         it does not fit, a few offsets at a time (at least DX_ROWS rows)."""
@@ -414,11 +437,13 @@ class ConvLayer(ParamLayer):
         N, G, Fg, L = dout.shape
         _, _, OH, OW = self.out.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
+        r0, s0, Hr, Wr = region
         Hq, Wq = -(-Hp // sh), -(-Wp // sw)
         # Rows ordered (p, q, c), so that each kernel offset's block of rows is contiguous.
         w_rows = w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(
             G, KH * KW * Cg, Fg)
-        planes = zeros((N, G, Cg, sh, sw, Hq, Wq), dout)
+        planes = scratch(None, (N, G, Cg, sh, sw, Hq, Wq), dout)
+        met = np.zeros((sh, sw), dtype=bool)  # the planes an offset has written
         fits = spare.size // (N * G * Cg * L) if spare.dtype == planes.dtype else 0
         step = min(KH * KW, max(1, DX_ROWS // Cg, fits))
         buffer = scratch(spare, (N * G * step * Cg * L,), planes)
@@ -431,15 +456,32 @@ class ConvLayer(ParamLayer):
             for offset in range(first, last):
                 p, q = divmod(offset, KW)
                 (t, a), (s, b) = divmod(p * dh, sh), divmod(q * dw, sw)
-                planes[:, :, :, a, b, t:t + OH, s:s + OW] += part[:, :, offset - first]
+                plane = planes[:, :, :, a, b]
+                if met[a, b]:
+                    plane[..., t:t + OH, s:s + OW] += part[:, :, offset - first]
+                    continue
+                met[a, b] = True
+                # (+ 0: a product of -0.0 becomes 0.0, as in a sum started from 0.)
+                np.add(part[:, :, offset - first], 0, out=plane[..., t:t + OH, s:s + OW])
+                plane[..., :t, :] = 0
+                plane[..., t + OH:, :] = 0
+                plane[..., t:t + OH, :s] = 0
+                plane[..., t:t + OH, s + OW:] = 0
+        for a, b in zip(*np.nonzero(~met), strict=True):  # planes no tap reads
+            planes[:, :, :, a, b] = 0
         if (sh, sw) == (1, 1):
-            return planes.reshape(N, G, Cg, Hp, Wp)
-        dx_pad = scratch(None, (N, G, Cg, Hp, Wp), planes)
+            return planes.reshape(N, G, Cg, Hp, Wp)[..., r0:r0 + Hr, s0:s0 + Wr]
+        dx = scratch(None, (N, G, Cg, Hr, Wr), planes)
         for a in range(sh):
             for b in range(sw):
-                dx_pad[..., a::sh, b::sw] = planes[:, :, :, a, b, :-(-(Hp - a) // sh),
-                                                   :-(-(Wp - b) // sw)]
-        return dx_pad
+                # The region's rows r0 + k0, r0 + k0 + sh, ... are plane a's, from its row
+                # (r0 + k0) // sh; likewise the columns.
+                k0, m0 = (a - r0) % sh, (b - s0) % sw
+                i0, j0 = (r0 + k0) // sh, (s0 + m0) // sw
+                dx[..., k0::sh, m0::sw] = planes[:, :, :, a, b,
+                                                 i0:i0 + len(range(k0, Hr, sh)),
+                                                 j0:j0 + len(range(m0, Wr, sw))]
+        return dx
 
     # --- terms: the index maps of the code above, one entry at a time ------------------------
 
