@@ -194,11 +194,13 @@ def test_layer_matches_reference(case, exact):
 def test_both_unrollings_match_reference(case, exact, monkeypatch):
     """The small cases unroll every kernel row in one product; large channel counts unroll
     one row at a time (conv.kernel_rows_per_block), and large ones compute dX one offset
-    at a time (conv.DX_ROWS): both forced here on every case, against the twin."""
+    at a time (conv.DX_ROWS): both forced here on every case, against the twin; one
+    sample's dW in the orientation of long windows (conv.DW_TRANSPOSED_ROWS) too."""
     from convgrad.layers import conv
 
     monkeypatch.setattr(conv, "kernel_rows_per_block", lambda Cg, Fg, KH, KW, positions: 1)
     monkeypatch.setattr(conv, "DX_ROWS", 1)
+    monkeypatch.setattr(conv, "DW_TRANSPOSED_ROWS", 0)
     x, w, b, dout = arrays(case, exact)
     layer = layer_of(case, w, b, exact)
     out = layer.forward(x)
