@@ -436,48 +436,74 @@ class ConvLayer(ParamLayer):
         The cells are added in x_pad's phase planes (rows and columns split by their
         phase modulo the stride: one plane with stride 1), where the cells an offset's
         taps read are one block with unit steps, (p*dh // sh, q*dw // sw) from the corner
-        of plane (p*dh % sh, q*dw % sw); the first offset to meet a plane writes its block
-        and zeros around it, the others add. The planes' cells in the region are laid into
-        dx at the end (stride 1: the region of the one plane, a view).
-        The product, the kernel's rows times dout, goes into spare (forward's windows, as
-        large as the product of every offset when they unrolled every kernel row); when
-        it does not fit, a few offsets at a time (at least DX_ROWS rows)."""
+        of plane (p*dh % sh, q*dw % sw): with dout's rows padded by zeros to the planes'
+        width, one run of the plane laid flat. The first offset to meet a plane writes its
+        run and zeros around it, the others add. The planes' cells in the region are laid
+        into dx at the end (stride 1: the region of the one plane, a view).
+        The padded dout goes into spare's last entries and the product, the kernel's rows
+        times the padded dout, into the rest (forward's windows, as large as the product
+        of every offset when they unrolled every kernel row, less the padded dout): a few
+        offsets at a time when it does not fit (see step)."""
         F, Cg, KH, KW = w.shape
         N, G, Fg, L = dout.shape
         _, _, OH, OW = self.out.shape
         (sh, sw), (dh, dw) = self.stride, self.dilation
         r0, s0, Hr, Wr = region
         Hq, Wq = -(-Hp // sh), -(-Wp // sw)
+        # dout's rows padded with zeros to the planes' width Wq: the cells offset (t, s)'s
+        # taps read are then one run of its plane laid flat, from Wq*t + s, as long as the
+        # padded dout (Lw = OH*Wq), and each offset adds one long run per channel, not OH
+        # short rows (twice as fast in NumPy). The padding's products, zeros, fall on cells
+        # outside the offset's block; a plane's flat tail takes those past its last row.
+        Lw = OH * Wq
+        span = Hq * Wq + (KW - 1) * dw // sw
         # Rows ordered (p, q, c), so that each kernel offset's block of rows is contiguous.
         w_rows = w.reshape(G, Fg, Cg, KH, KW).transpose(0, 3, 4, 2, 1).reshape(
             G, KH * KW * Cg, Fg)
-        planes = scratch(None, (N, G, Cg, sh, sw, Hq, Wq), dout)
+        in_spare = spare.dtype == np.float64 and dout.dtype != object
+        size = N * G * Fg * Lw
+        if in_spare and spare.size >= size:  # the padded dout in spare's last entries
+            d_pad = spare[spare.size - size:].reshape(N, G, Fg, OH, Wq)
+            spare = spare[:spare.size - size]
+        else:
+            d_pad = scratch(None, (N, G, Fg, OH, Wq), dout)
+        d_pad[..., :OW] = dout.reshape(N, G, Fg, OH, OW)
+        d_pad[..., OW:] = 0
+        d_rows = d_pad.reshape(N, G, Fg, Lw)
+        # 0 * inf is NaN: with an inf or a NaN in the kernel the padding's products are
+        # set back to 0.
+        finite = w.dtype == object or bool(np.isfinite(w).all())
+        planes = scratch(None, (N, G, Cg, sh, sw, span), dout)
         met = np.zeros((sh, sw), dtype=bool)  # the planes an offset has written
-        fits = spare.size // (N * G * Cg * L) if spare.dtype == planes.dtype else 0
-        step = min(KH * KW, max(1, DX_ROWS // Cg, fits))
-        buffer = scratch(spare, (N * G * step * Cg * L,), planes)
+        fits = spare.size // (N * G * Cg * Lw) if in_spare else 0
+        # The offsets whose product spare holds, when they make at least half of DX_ROWS
+        # rows (a product in memory already faulted in, in two or three parts, rather than
+        # one in fresh memory); else DX_ROWS rows' worth, in a new array.
+        step = min(KH * KW, max(1, fits if 2 * fits * Cg >= DX_ROWS else DX_ROWS // Cg))
+        buffer = scratch(spare, (N * G * step * Cg * Lw,), planes)
 
         for first in range(0, KH * KW, step):
             last = min(first + step, KH * KW)
-            out = buffer[:N * G * (last - first) * Cg * L].reshape(N, G, (last - first) * Cg, L)
-            part = scaled_matmul(w_rows[:, first * Cg:last * Cg], dout, out=out)[0].reshape(
-                N, G, last - first, Cg, OH, OW)
+            out = buffer[:N * G * (last - first) * Cg * Lw].reshape(N, G, (last - first) * Cg, Lw)
+            scaled_matmul(w_rows[:, first * Cg:last * Cg], d_rows, out=out)
+            if not finite:
+                out.reshape(N, G, (last - first) * Cg, OH, Wq)[..., OW:] = 0
+            part = out.reshape(N, G, last - first, Cg, Lw)
             for offset in range(first, last):
                 p, q = divmod(offset, KW)
                 (t, a), (s, b) = divmod(p * dh, sh), divmod(q * dw, sw)
-                plane = planes[:, :, :, a, b]
+                plane, at = planes[:, :, :, a, b], t * Wq + s
                 if met[a, b]:
-                    plane[..., t:t + OH, s:s + OW] += part[:, :, offset - first]
+                    plane[..., at:at + Lw] += part[:, :, offset - first]
                     continue
                 met[a, b] = True
                 # (+ 0: a product of -0.0 becomes 0.0, as in a sum started from 0.)
-                np.add(part[:, :, offset - first], 0, out=plane[..., t:t + OH, s:s + OW])
-                plane[..., :t, :] = 0
-                plane[..., t + OH:, :] = 0
-                plane[..., t:t + OH, :s] = 0
-                plane[..., t:t + OH, s + OW:] = 0
+                np.add(part[:, :, offset - first], 0, out=plane[..., at:at + Lw])
+                plane[..., :at] = 0
+                plane[..., at + Lw:] = 0
         for a, b in zip(*np.nonzero(~met), strict=True):  # planes no tap reads
             planes[:, :, :, a, b] = 0
+        planes = planes[..., :Hq * Wq].reshape(N, G, Cg, sh, sw, Hq, Wq)
         if (sh, sw) == (1, 1):
             return planes.reshape(N, G, Cg, Hp, Wp)[..., r0:r0 + Hr, s0:s0 + Wr]
         dx = scratch(None, (N, G, Cg, Hr, Wr), planes)
