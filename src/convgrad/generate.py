@@ -324,9 +324,6 @@ def problem_text(data: dict[str, Any], flow: bool | None = None) -> str:
     flow False: every key and entry on a line of its own."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):
-        pass
-
     def fraction(dumper: yaml.SafeDumper, value: Fraction) -> Any:
         if value.denominator == 1:
             return dumper.represent_int(value.numerator)
@@ -335,6 +332,7 @@ def problem_text(data: dict[str, Any], flow: bool | None = None) -> str:
             return dumper.represent_str(f"{value.numerator}/{value.denominator}")
         return dumper.represent_scalar("tag:yaml.org,2002:float", text)
 
+    Dumper = _dumper()
     Dumper.add_representer(Fraction, fraction)
     return str(yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=flow,
                          allow_unicode=True, width=100))
@@ -743,10 +741,23 @@ def _contains_random(value: Any) -> bool:
     return False
 
 
+def _dumper() -> Any:
+    """A SafeDumper that writes every value out: a drawn value that repeats (one Fraction
+    object picked for several entries) would otherwise become an anchor and aliases
+    (&id001 ... *id001), which students read in problem.yaml and in the Moodle question."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return Dumper
+
+
 def _yaml(data: dict[str, Any], flow: bool | None = None) -> str:
     import yaml
 
-    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=flow,
+    return str(yaml.dump(data, Dumper=_dumper(), sort_keys=False, default_flow_style=flow,
                               allow_unicode=True, width=100))
 
 
