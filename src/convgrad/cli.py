@@ -616,6 +616,10 @@ def run_check(options: CheckOptions) -> int:
     tolerance = _tolerance(options)
     weights, required = parse_points(options.points), parse_require(options.require)
     _check_outputs(options)
+    if [options.problem, *options.answers].count("-") > 1:
+        # the first '-' would read standard input to its end, leaving the next one empty
+        raise ProblemError("'-' names standard input, which can be read once: give the "
+                           "problem or one answers file as '-', and the others as files")
     if options.gradescope is not None and len(options.answers) != 1:
         raise ProblemError("--gradescope writes the results of one submission; give one "
                            "answers file")
