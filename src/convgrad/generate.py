@@ -45,6 +45,10 @@ TEMPLATE_KEYS = ("graded", "require")  # a template's own keys, beside a problem
 MAX_TRIES_PER_VARIANT = 200
 MAX_SECONDS = 10.0
 MAX_CANDIDATES = 100_000  # the values one random choice may have
+# Entries of a template's random matrices ({shape: ...}) in all: a variant of 180,000 is drawn,
+# solved and written in about 5 s; one of [1000, 1000, 1000] drew for minutes in gigabytes,
+# and two 1000x1000 matrices made a problem.yaml too large to read back.
+MAX_DRAWN_ENTRIES = 250_000
 
 
 @dataclass
@@ -121,8 +125,28 @@ def read_template(text: str, source: str) -> Template:
                          "use integer_results, max_tie, relu_kink, uncovered, distinct or "
                          "{distinguishes: [KEY...]}")
     found = _check_random(data, (), source, lines)
+    _check_drawn_entries(data, (), source, lines, 0)
     return Template(source, data, lines, graded, list(dict.fromkeys(require)), distinguishes,
                     found)
+
+
+def _check_drawn_entries(value: Any, path: tuple, source: str, lines: dict[tuple, int],
+                         total: int) -> int:
+    """The entries of every {shape: ...} in value added to total (each shape counted, those
+    among choices too), checked against MAX_DRAWN_ENTRIES before any is drawn."""
+    if isinstance(value, dict) and "shape" in value and _is_random(value):
+        total += int(np.prod(value["shape"], dtype=object))
+        if total > MAX_DRAWN_ENTRIES:
+            raise _error(source, lines, path, f"'shape' {_shown(value['shape'])} brings the "
+                         f"template's random entries to {total:,}, more than the "
+                         f"{MAX_DRAWN_ENTRIES:,} a variant may draw",
+                         "use smaller shapes (a homework's matrices are a few by a few)")
+        return total
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        total = _check_drawn_entries(item, (*path, key), source, lines, total)
+    return total
 
 
 def _check_top_keys(data: dict, source: str, lines: dict[tuple, int]) -> None:
