@@ -216,3 +216,17 @@ def test_repeated_draws_are_written_out_not_as_yaml_aliases(tmp_path: Path) -> N
         x = problem["input"]
         assert len({str(v) for v in leaves(x)}) < 16   # the draws did repeat
         assert all(isinstance(row, list) and len(row) == 4 for row in x)
+
+
+def test_a_huge_count_is_refused_before_any_variant_is_drawn(tmp_path: Path) -> None:
+    # every variant is kept until all are written: --count 1000000000 grew for days
+    from convgrad import generate as gen
+    from convgrad.errors import ProblemError
+
+    template = gen.read_template(TEMPLATE.read_text(encoding="utf-8"), str(TEMPLATE))
+    with pytest.raises(ProblemError, match="10,000"):
+        next(gen.iter_variants(template, 10**9, 1))
+    done = run_main("generate", TEMPLATE, "--count", 10**9, "--seed", 1, "--out",
+                    tmp_path / "out")
+    assert done.returncode == 2 and "--count 1,000,000,000" in one_line(done)
+    assert not (tmp_path / "out").exists()

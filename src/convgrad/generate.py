@@ -49,6 +49,9 @@ MAX_CANDIDATES = 100_000  # the values one random choice may have
 # solved and written in about 5 s; one of [1000, 1000, 1000] drew for minutes in gigabytes,
 # and two 1000x1000 matrices made a problem.yaml too large to read back.
 MAX_DRAWN_ENTRIES = 250_000
+# Variants of one generate: every one is kept until all are written (about 2 s and 16 MB of
+# folders per 1,000); --count 1000000000 grew in memory for days.
+MAX_COUNT = 10_000
 
 
 @dataclass
@@ -823,6 +826,10 @@ def iter_variants(template: Template, count: int, seed: int) -> Iterator[Variant
     only the time spent drawing, not the time a caller waits between two variants."""
     if count < 1:
         raise ProblemError(f"--count must be 1 or more, not {count}")
+    if count > MAX_COUNT:
+        raise ProblemError(f"--count {count:,} is more than the {MAX_COUNT:,} variants "
+                           "generate writes at once; give a smaller count (each student needs "
+                           "one variant)")
     if seed < 0:
         raise ProblemError(f"--seed must be a whole number >= 0, not {seed}")
     distinct = "distinct" in template.require
