@@ -220,3 +220,19 @@ def test_many_steps_of_a_large_network_are_refused_by_their_memory():
     assert "'steps'" in str(caught.value) and "memory" in str(caught.value)
     problem["steps"] = 2
     assert load_problem(problem).steps == 2
+
+
+def test_many_exact_rounds_are_float64_unless_asked_for():
+    # the seed example trained 300 times with lr = 1/200: each round's fractions have more
+    # digits than the last (2,000 rounds took 15 s); automatic arithmetic is float64 then,
+    # with a note, and --exact still gives fractions
+    text = ("input: '1 2 3; 4 5 6; 7 8 9'\nkernel: '1 0; -1 1'\nbias: 1\ntarget: '1 0; 0 1'\n"
+            "loss: mse\nlearning_rate: 1/200\nsteps: {}\n")
+    many = convgrad.solve(text.format(300))
+    assert isinstance(many["loss"], float) and many["loss"] == 23.0   # SPEC 2's L
+    assert isinstance(convgrad.solve(text.format(300), exact=True)["loss"], int)
+    few = convgrad.solve(text.format(2))
+    assert few["steps"][1]["loss"] == Fraction(few["steps"][1]["loss"]) and \
+        not isinstance(few["loss"], float)
+    out = run_main("solve", "-", "--json", stdin=text.format(300))
+    assert out.returncode == 0 and "training round" in out.stderr and '"exact"' not in out.stdout
