@@ -1363,8 +1363,8 @@ class _Builder:
                 raise self.err(kpath, f"has {KC} channels per filter but with groups: "
                                f"{groups} each filter reads {C // groups} of the {C} input "
                                f"channels; write the kernel as F x {C // groups} x kh x kw")
-            raise self.err(kpath, f"has {KC} channels per filter but its input has {C}; "
-                           "give each filter one kh x kw matrix per input channel")
+            raise self.err(kpath, f"has {_count(KC, 'channel')} per filter but its input has "
+                           f"{C}; give each filter one kh x kw matrix per input channel")
         bias_value = spec.get("bias")
         bpath = (*path, "bias")
         if bias_value is None:
@@ -1794,7 +1794,7 @@ class _Builder:
             form = (f"in x out ({N} x out), as Keras' Dense (dense_weights: in_out)" if in_out
                     else f"out x in (out x {N}), as PyTorch's Linear")
             raise self.err((*path, "weights"), f"is {shape_text(w.shape)} but its input has "
-                           f"{N} values; dense weights are {form}")
+                           f"{_count(N, 'value')}; dense weights are {form}")
         if in_out:
             w = w.T
         M = w.shape[0]
