@@ -2001,3 +2001,17 @@ def test_solve_json_as_answers_is_graded_by_its_exact_strings(tmp_path: Path) ->
     answers.write_text(json.dumps(doc), encoding="utf-8")
     done = run_main("check", problem, answers, "--exact")
     assert done.returncode == 1 and "[2,2]" in done.stdout
+
+
+@pytest.mark.parametrize("text, says", [
+    ("db: abc\n", "line 1: 'db': 'abc' is not a number"),
+    ("db: []\n", "line 1: 'db': an empty list is not a matrix"),
+    ("dW: [[1, 2], [3]]\n", "line 1: 'dW' entry [2]: ragged rows"),
+])
+def test_an_unusable_value_is_said_as_the_problem_reader_says_it(tmp_path: Path, text: str,
+                                                                  says: str) -> None:
+    # "'db' 'abc' is not a number": the colon after the key was missing
+    answers = tmp_path / "a.yaml"
+    answers.write_text(text, encoding="utf-8")
+    done = run_main("check", ROOT / "problems" / "seed_worked_example.yaml", answers)
+    assert done.returncode == 2 and says in done.stdout, done

@@ -985,9 +985,10 @@ class Grader:
         try:
             given = parse_array(value)
         except BadValue as exc:
-            position = ("entry [" + ",".join(str(i + 1) for i in exc.path) + "]: ") \
-                if exc.path else ""
-            raise ProblemError(f"{where}: '{key}' {position}{exc}") from None
+            # as the problem's reader says it: 'db': 'abc' is not ..., 'dW' entry [2]: ...
+            position = (" entry [" + ",".join(str(i + 1) for i in exc.path) + "]: ") \
+                if exc.path else ": "
+            raise ProblemError(f"{where}: '{key}'{position}{exc}") from None
         except (ValueError, TypeError, ArithmeticError):
             # A value the number reader did not foresee: the file is unusable, never a crash.
             raise ProblemError(f"{where}: '{key}' is not a number or a matrix of numbers; "
