@@ -325,3 +325,14 @@ def test_check_reads_standard_input_once(args: list[str]) -> None:
                     if args[0] == "-" else "db: 9\n")
     assert done.returncode == 2 and done.stdout == ""
     assert "standard input" in one_line(done) and "once" in done.stderr
+
+
+def test_command_help_has_no_line_break_inside_a_paragraph():
+    # the help shows a docstring's line breaks as they are: generate's summary broke after
+    # "answer key and blank" in the middle of convgrad --help's list of commands
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph.strip(), (name, paragraph)

@@ -242,8 +242,9 @@ class CompareOptions:
 
 @record(kw_only=True, repr=False)
 class GenerateOptions:
-    """Variants of a problem from a template: each one's problem, answer key and blank
-    answers file, and a manifest. The same seed rebuilds the same files."""
+    """Variants of a problem from a template: problems, answer keys, blank answers files.
+
+    Each variant in a folder of its own, and a manifest; the same seed, the same files."""
 
     template: str = _argument("The template: a problem file whose values may be random "
                               "choices, e.g. {int: [-3, 3]} (see README, 'Generating "
