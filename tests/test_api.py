@@ -151,3 +151,23 @@ def test_int_digit_limit_is_lifted_only_while_writing():
     assert sys.get_int_max_str_digits() == before
     with pytest.raises(ValueError):
         str(10**5000)
+
+
+@pytest.mark.parametrize("exact", [0, 1, "yes", "true", np.float64(1.0)])
+def test_exact_is_none_true_or_false(seed_example, exact):
+    # exact=0 solved in exact fractions and exact=1 decided by size: both silently ignored
+    with pytest.raises(convgrad.ProblemError, match="exact="):
+        convgrad.solve(seed_example, exact=exact)
+    assert convgrad.solve(seed_example, exact=np.bool_(False))["loss"] == 23.0
+
+
+@pytest.mark.parametrize("conventions", [{"max_ties": "all"}, 3, ["pytorch"]])
+def test_conventions_is_a_profile_name(seed_example, conventions):
+    # a mapping stopped with "TypeError: unhashable type: 'dict'", an int with "'int' object
+    # is not iterable"
+    with pytest.raises(convgrad.ProblemError, match="conventions="):
+        convgrad.solve(seed_example, conventions=conventions)
+    # the seed example's dW under the textbook's true convolution (the kernel rotated) is
+    # README's 96 83; 57 44
+    assert convgrad.solve(seed_example, conventions="textbook")["dW"].tolist() == \
+        [[96, 83], [57, 44]]

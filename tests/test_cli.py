@@ -19,7 +19,7 @@ from typer.testing import CliRunner
 from convgrad import __version__, cli
 from convgrad.cli import app
 
-from .conftest import PROBLEMS, run_main
+from .conftest import PROBLEMS, ROOT, one_line, run_main
 
 runner = CliRunner()
 
@@ -314,3 +314,25 @@ def test_solve_json_refuses_a_float_overflow(tmp_path):
     assert run.returncode == 2
     assert run.stdout == ""
     assert run.stderr.count("\n") == 1 and "overflows float64" in run.stderr
+
+
+@pytest.mark.parametrize("args", [["-", "-"], ["PROBLEM", "-", "-"]])
+def test_check_reads_standard_input_once(args: list[str]) -> None:
+    # the second '-' found standard input empty: "<stdin>: unusable: no answers in the file"
+    problem = ROOT / "problems" / "seed_worked_example.yaml"
+    args = [str(problem) if a == "PROBLEM" else a for a in args]
+    done = run_main("check", *args, stdin=problem.read_text(encoding="utf-8")
+                    if args[0] == "-" else "db: 9\n")
+    assert done.returncode == 2 and done.stdout == ""
+    assert "standard input" in one_line(done) and "once" in done.stderr
+
+
+def test_command_help_has_no_line_break_inside_a_paragraph():
+    # the help shows a docstring's line breaks as they are: generate's summary broke after
+    # "answer key and blank" in the middle of convgrad --help's list of commands
+    import typer.main
+
+    group = typer.main.get_command(app)
+    for name, command in group.commands.items():
+        for paragraph in (command.help or "").split("\n\n"):
+            assert "\n" not in paragraph.strip(), (name, paragraph)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import re
 import textwrap
 from fractions import Fraction
 from pathlib import Path
@@ -22,6 +23,8 @@ from convgrad.engine import run
 from convgrad.errors import ProblemError
 from convgrad.layers import evaluate
 from convgrad.reader import load_problem, problem_from_text
+
+from .conftest import run_main, write
 
 RNG = np.random.default_rng(7)
 ROOT = Path(__file__).parent.parent
@@ -329,3 +332,21 @@ def test_conv1d_example_matches_pytorch():
                          (golden["layers"][4]["dW"], fw.grad)):
         np.testing.assert_allclose(np.asarray(mine, dtype=float), theirs.detach().numpy(),
                                    rtol=1e-9, atol=1e-12)
+
+
+@pytest.mark.parametrize("args", [["explain"], ["explain", "--format", "markdown"],
+                                  ["explain", "--format", "latex"],
+                                  ["explain", "--format", "html"], ["solve", "--format", "html"]])
+def test_a_padded_signal_is_explained_and_drawn(tmp_path, args):
+    # a 1-D input with padding stopped every walkthrough and solve's web page with an internal
+    # error (AxisError: the padded input's own cells were looked for in rows and columns)
+    problem = write(tmp_path, "p.yaml", "input: [1, 2, 3]\nkernel: [1, -1]\npadding: 1\n"
+                    "grad_output: [1, 1, 1, 1]\n")
+    done = run_main(args[0], problem, *args[1:])
+    assert done.returncode == 0, done
+    if args[-1] == "html":
+        # the cells of X padded (0 1 2 3 0): the padding by its position, the rest as X's own
+        terms = set(re.findall(r'data-term="(X[^"]*)"', done.stdout))
+        assert terms == {"X[1]", "X[2]", "X[3]", "X_pad[1]", "X_pad[5]"}
+    if args == ["explain"]:
+        assert "(0) 1 2 3 (0)" in done.stdout

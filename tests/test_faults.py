@@ -322,3 +322,45 @@ def test_check_with_results_past_4300_digits(form, tmp_path):
         assert "1" + "0" * 6000 in run.stdout
     else:
         assert "loss" in run.stdout and "dX" in run.stdout
+
+
+SEED = ROOT / "problems" / "seed_worked_example.yaml"
+
+
+def test_output_through_a_symlink_writes_the_file_it_names(tmp_path):
+    # -o renamed its temporary file over the link itself: the link became a plain file and
+    # the file it names kept its old text
+    from convgrad.cli import main
+
+    real = write(tmp_path, "real.md", "old\n")
+    link = tmp_path / "link.md"
+    link.symlink_to(real)
+    assert main(["solve", str(SEED), "-o", str(link)]) == 0
+    assert link.is_symlink() and os.readlink(link) == str(real)
+    assert real.read_text(encoding="utf-8").startswith("# Solution")
+
+
+def test_output_to_a_pipe_writes_into_it(tmp_path):
+    # a named pipe (as /dev/stdout or /dev/null, not a regular file): the text goes into it;
+    # renaming a file over it replaced the pipe (as root: /dev/full itself) with that file
+    from convgrad.cli import main
+
+    fifo = tmp_path / "out.json"
+    os.mkfifo(fifo)
+    got: list[bytes] = []
+
+    def read() -> None:
+        with open(fifo, "rb") as pipe:
+            got.append(pipe.read())
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    code = main(["solve", str(SEED), "--json", "-o", str(fifo)])
+    replaced = not fifo.is_fifo()
+    if reader.is_alive() and not replaced:
+        reader.join(10)
+    if reader.is_alive():  # nothing opened the pipe: let the reader go
+        with open(fifo if fifo.is_fifo() else os.devnull, "wb"):
+            pass
+    assert code == 0 and not replaced
+    assert json.loads(got[0])["dW"] == [[32, 41], [59, 68]]   # SPEC section 2's figures

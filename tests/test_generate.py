@@ -186,3 +186,47 @@ def test_bad_templates_are_one_line(tmp_path: Path, text: str, says: str) -> Non
     done = run_main("generate", template, "--count", 3, "--out", tmp_path / "out")
     assert done.returncode == 2, done
     assert says in one_line(done), done
+
+
+REPEATED_FRACTIONS = """\
+name: drawn fractions repeat
+input: {shape: [4, 4], entries: {fraction: [0, 1], denominators: [3]}}
+kernel: [[1]]
+bias: {choice: ["1/3"]}
+target: {shape: [4, 4], entries: {fraction: [0, 1], denominators: [2]}}
+loss: sse
+learning_rate: "1/3"
+"""
+
+
+def test_repeated_draws_are_written_out_not_as_yaml_aliases(tmp_path: Path) -> None:
+    # 16 entries from {0, 1/3, 2/3, 1} must repeat; each is written as its number, never as
+    # an anchor (&id001) and alias (*id001), which students read in problem.yaml and Moodle
+    template = write(tmp_path, "t.yaml", REPEATED_FRACTIONS)
+    out = generate(tmp_path, template, 2, 3)
+    done = run_main("generate", template, "--count", 2, "--seed", 3, "--out",
+                    tmp_path / "quiz", "--format", "moodle")
+    assert done.returncode == 0, done
+    texts = {p: p.read_text(encoding="utf-8") for p in [*out.rglob("*.yaml"),
+                                                          tmp_path / "quiz" / "quiz.xml"]}
+    for path, text in texts.items():
+        assert "&id0" not in text and "*id0" not in text, (path, text)
+    for folder in variants(out):
+        problem = load(folder / "problem.yaml")
+        x = problem["input"]
+        assert len({str(v) for v in leaves(x)}) < 16   # the draws did repeat
+        assert all(isinstance(row, list) and len(row) == 4 for row in x)
+
+
+def test_a_huge_count_is_refused_before_any_variant_is_drawn(tmp_path: Path) -> None:
+    # every variant is kept until all are written: --count 1000000000 grew for days
+    from convgrad import generate as gen
+    from convgrad.errors import ProblemError
+
+    template = gen.read_template(TEMPLATE.read_text(encoding="utf-8"), str(TEMPLATE))
+    with pytest.raises(ProblemError, match="10,000"):
+        next(gen.iter_variants(template, 10**9, 1))
+    done = run_main("generate", TEMPLATE, "--count", 10**9, "--seed", 1, "--out",
+                    tmp_path / "out")
+    assert done.returncode == 2 and "--count 1,000,000,000" in one_line(done)
+    assert not (tmp_path / "out").exists()

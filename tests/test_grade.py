@@ -1964,3 +1964,54 @@ def test_kink_meaning_across_several_problems():
     assert kink_meaning(0, [a, b]) == "leaky_relu'(0) = the layer's slope"
     assert kink_meaning(1, [a, b]) == "leaky_relu'(0) = 1"
     assert kink_meaning(0, [a, relu]) == "relu'(0) = 0, leaky_relu'(0) = the slope, 0.1"
+
+
+@pytest.mark.parametrize("name", ["seed_worked_example", "network_two_conv", "steps_two_rounds",
+                                  "batch_norm", "fractions_and_strings"])
+def test_the_output_of_solve_json_is_an_answers_file(tmp_path: Path, name: str) -> None:
+    # solve --json's own object (exact, layers, steps and conventions included) grades as
+    # all right; before, its 'exact' (any exact problem), 'layers' or 'steps' made it unusable
+    problem = ROOT / "problems" / f"{name}.yaml"
+    solved = run_main("solve", problem, "--json")
+    assert solved.returncode == 0, solved
+    answers = tmp_path / "answers.json"
+    answers.write_text(solved.stdout, encoding="utf-8")
+    done = run_main("check", problem, answers, "--json")
+    assert done.returncode == 0, done
+    report = json.loads(done.stdout)["files"][0]
+    assert report["usable"] and report["all_right"] and report["unanswered"] == []
+    doc = json.loads(solved.stdout)
+    for layer in doc.get("layers", []):  # every layer's values are graded, by their dotted names
+        graded = {k["key"] for k in report["keys"]}
+        assert {f"{layer['name']}.{key}" for key in layer if key not in ("name", "type")} <= graded
+
+
+def test_solve_json_as_answers_is_graded_by_its_exact_strings(tmp_path: Path) -> None:
+    # dL/dX of a 1/3 kernel: the float 0.3333333333333333 is not 1/3 under --exact, its
+    # exact string is; and a wrong exact string is a wrong answer, not read past
+    problem = tmp_path / "p.yaml"
+    problem.write_text("input: '1 2; 3 4'\nkernel: 1/3\ngrad_output: '1 1; 1 1'\n",
+                       encoding="utf-8")
+    doc = json.loads(run_main("solve", problem, "--json").stdout)
+    assert doc["exact"]["dX"] == [["1/3", "1/3"], ["1/3", "1/3"]]   # by hand: dL/dx = 1·w
+    answers = tmp_path / "a.json"
+    answers.write_text(json.dumps(doc), encoding="utf-8")
+    assert run_main("check", problem, answers, "--exact").returncode == 0
+    doc["exact"]["dX"][1][1] = "1/4"
+    answers.write_text(json.dumps(doc), encoding="utf-8")
+    done = run_main("check", problem, answers, "--exact")
+    assert done.returncode == 1 and "[2,2]" in done.stdout
+
+
+@pytest.mark.parametrize("text, says", [
+    ("db: abc\n", "line 1: 'db': 'abc' is not a number"),
+    ("db: []\n", "line 1: 'db': an empty list is not a matrix"),
+    ("dW: [[1, 2], [3]]\n", "line 1: 'dW' entry [2]: ragged rows"),
+])
+def test_an_unusable_value_is_said_as_the_problem_reader_says_it(tmp_path: Path, text: str,
+                                                                  says: str) -> None:
+    # "'db' 'abc' is not a number": the colon after the key was missing
+    answers = tmp_path / "a.yaml"
+    answers.write_text(text, encoding="utf-8")
+    done = run_main("check", ROOT / "problems" / "seed_worked_example.yaml", answers)
+    assert done.returncode == 2 and says in done.stdout, done

@@ -1567,3 +1567,17 @@ def test_other_forms_are_left_to_the_parser(text):
         return
     found = load_answers(text, "a.yaml")
     assert _typed(found[0]) == _typed(expected[0]) and found[1] == expected[1]
+
+
+@pytest.mark.parametrize("text, says", [
+    # one input channel under a kernel of one channel per filter, read as 3 channels
+    ("input: ['1 2; 3 4', '1 2; 3 4', '1 2; 3 4']\nkernel: [[['1']]]\n",
+     "'kernel' has 1 channel per filter but its input has 3;"),
+    # a 1-value input under dense weights written for two inputs
+    ("input: [1]\nlayers:\n  - dense: {weights: '1 2', bias: 0}\n",
+     "but its input has 1 value; dense weights are"),
+])
+def test_a_count_of_one_is_singular(text, says):
+    with pytest.raises(ProblemError) as caught:
+        convgrad.solve(text)
+    assert says in str(caught.value)

@@ -189,3 +189,50 @@ def test_solve_shows_each_step():
     text = run_main("solve", str(EXAMPLE)).stdout
     assert "Training steps" in text and "steps[1].loss = 23" in text
     assert "steps[2].W_new" in text and "steps[2].b_new" in text
+
+
+@pytest.mark.parametrize("steps", [10**9, 10**6])
+def test_a_huge_number_of_steps_is_refused_before_any_round_runs(steps):
+    # each round is worked and reported: a billion rounds ran for ever, its memory growing
+    # with each round's parameters; the reader refuses it from the count alone
+    from convgrad.reader import load_problem
+
+    text = ("input: '1 2 3; 4 5 6; 7 8 9'\nkernel: '1 0; -1 1'\ntarget: '1 0; 0 1'\n"
+            f"loss: mse\nlearning_rate: 1/200\nsteps: {steps}\n")
+    with pytest.raises(ProblemError) as caught:
+        load_problem(text)
+    message = str(caught.value)
+    assert "line 6: 'steps'" in message and f"{steps:,}" in message and "10,000" in message
+    out = run_main("solve", "-", "--json", stdin=text)
+    assert out.returncode == 2 and out.stdout == "" and out.stderr.count("\n") == 1
+
+
+def test_many_steps_of_a_large_network_are_refused_by_their_memory():
+    # 10,000 rounds, each reporting a 300x300 dense layer's 90,300 updated parameters:
+    # 903 million values, gigabytes of results
+    from convgrad.reader import load_problem
+
+    problem = {"input": np.zeros(300), "layers": [{"dense": {"weights": np.zeros((300, 300)),
+                                                            "bias": 0}}],
+               "target": np.zeros(300), "loss": "mse", "learning_rate": 1, "steps": 10_000}
+    with pytest.raises(ProblemError) as caught:
+        load_problem(problem)
+    assert "'steps'" in str(caught.value) and "memory" in str(caught.value)
+    problem["steps"] = 2
+    assert load_problem(problem).steps == 2
+
+
+def test_many_exact_rounds_are_float64_unless_asked_for():
+    # the seed example trained 300 times with lr = 1/200: each round's fractions have more
+    # digits than the last (2,000 rounds took 15 s); automatic arithmetic is float64 then,
+    # with a note, and --exact still gives fractions
+    text = ("input: '1 2 3; 4 5 6; 7 8 9'\nkernel: '1 0; -1 1'\nbias: 1\ntarget: '1 0; 0 1'\n"
+            "loss: mse\nlearning_rate: 1/200\nsteps: {}\n")
+    many = convgrad.solve(text.format(300))
+    assert isinstance(many["loss"], float) and many["loss"] == 23.0   # SPEC 2's L
+    assert isinstance(convgrad.solve(text.format(300), exact=True)["loss"], int)
+    few = convgrad.solve(text.format(2))
+    assert few["steps"][1]["loss"] == Fraction(few["steps"][1]["loss"]) and \
+        not isinstance(few["loss"], float)
+    out = run_main("solve", "-", "--json", stdin=text.format(300))
+    assert out.returncode == 0 and "training round" in out.stderr and '"exact"' not in out.stdout

@@ -59,6 +59,13 @@ def mistake(tmp_path: Path, old: str, new: str) -> tuple[str, int]:
     ("denominators: [2]", "denominators: [0.5]", "not [0.5];"),
     ("[dY, dW, db, dX]", "[dY, dw, db]",
      "'graded': 'dw' is not a result of this problem; did you mean 'dW'?"),
+    # 36 + 9 + 250,500 random entries: refused before any is drawn (a 500x501 target was
+    # drawn and written, a [1000, 1000, 1000] input drew for minutes in gigabytes)
+    ("target: {shape: [3, 3]", "target: {shape: [500, 501]",
+     "'shape' [500, 501] brings the template's random entries to 250,545, more than the "
+     "250,000 a variant may draw"),
+    ("input: {shape: [6, 6]", "input: {shape: [1000, 1000, 1000]",
+     "'shape' [1000, 1000, 1000] brings the template's random entries to 1,000,000,000"),
 ])
 def test_a_mistake_is_one_line_at_the_template_s_line(tmp_path: Path, old: str, new: str,
                                                       says: str) -> None:

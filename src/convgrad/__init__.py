@@ -41,8 +41,20 @@ def solve(problem: Any, exact: bool | None = None, conventions: str | None = Non
     import numpy as np
 
     from convgrad.engine import run
+    from convgrad.model import Conventions
     from convgrad.reader import load_problem
     from convgrad.result import Result
+
+    # 0, 1 or "yes" would pass for no choice (None) or a wrong one, silently
+    if isinstance(exact, np.bool_):
+        exact = bool(exact)
+    if not isinstance(exact, (bool, type(None))):
+        raise ProblemError(f"exact={exact!r}: give None (decide by size), True (exact "
+                           "fractions) or False (float64)")
+    if conventions is not None and not isinstance(conventions, (str, Conventions)):
+        raise ProblemError(f"conventions={conventions!r}: give a profile's name (pytorch, "
+                           "tensorflow, caffe, cs231n, coursera, textbook); other convention "
+                           "keys go in the problem's own 'conventions' mapping")
 
     # NumPy's floating-point warnings (overflow in exp ...) are not convgrad's warnings,
     # and SPEC 4 raises none through the warnings module.

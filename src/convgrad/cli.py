@@ -242,8 +242,9 @@ class CompareOptions:
 
 @record(kw_only=True, repr=False)
 class GenerateOptions:
-    """Variants of a problem from a template: each one's problem, answer key and blank
-    answers file, and a manifest. The same seed rebuilds the same files."""
+    """Variants of a problem from a template: problems, answer keys, blank answers files.
+
+    Each variant in a folder of its own, and a manifest; the same seed, the same files."""
 
     template: str = _argument("The template: a problem file whose values may be random "
                               "choices, e.g. {int: [-3, 3]} (see README, 'Generating "
@@ -530,27 +531,37 @@ def _format(fmt: str | None, output: str | None, fragment: bool, json_too: bool 
 
 def _deliver(text: str, output: str | None, option: str = "-o") -> None:
     """A whole output to standard output, or to the file `output`, written atomically: a
-    temporary file beside it, renamed over it once complete."""
+    temporary file beside it, renamed over it once complete (a device or a pipe is written
+    into, and a symlink's file replaced)."""
     if output is None:
         sys.stdout.write(text)
         return
+    import stat
     import tempfile
 
-    folder = os.path.dirname(os.path.abspath(output))
     temp = None
     try:
         if os.path.isdir(output):
             raise IsADirectoryError(errno.EISDIR, "it is a folder")
-        fd, temp = tempfile.mkstemp(prefix=".convgrad-", suffix=".tmp", dir=folder)
+        if os.path.exists(output) and not stat.S_ISREG(os.stat(output).st_mode):
+            # A device, a pipe or a terminal (/dev/stdout, /dev/null, a named pipe) is
+            # written into: a file renamed over it would replace the device itself.
+            with open(output, "w", encoding="utf-8", newline="\n") as out:
+                out.write(text)
+            return
+        # Through a symlink, the file it names is replaced, not the link.
+        target = os.path.realpath(output)
+        fd, temp = tempfile.mkstemp(prefix=".convgrad-", suffix=".tmp",
+                                    dir=os.path.dirname(target))
         with open(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
-        if os.path.exists(output):
-            os.chmod(temp, os.stat(output).st_mode & 0o7777)
+        if os.path.exists(target):
+            os.chmod(temp, os.stat(target).st_mode & 0o7777)
         else:
             mask = os.umask(0)
             os.umask(mask)
             os.chmod(temp, 0o666 & ~mask)
-        os.replace(temp, output)
+        os.replace(temp, target)
         temp = None
     except OSError as exc:
         raise ProblemError(f"{option} {output}: cannot write the file "
@@ -616,6 +627,10 @@ def run_check(options: CheckOptions) -> int:
     tolerance = _tolerance(options)
     weights, required = parse_points(options.points), parse_require(options.require)
     _check_outputs(options)
+    if [options.problem, *options.answers].count("-") > 1:
+        # the first '-' would read standard input to its end, leaving the next one empty
+        raise ProblemError("'-' names standard input, which can be read once: give the "
+                           "problem or one answers file as '-', and the others as files")
     if options.gradescope is not None and len(options.answers) != 1:
         raise ProblemError("--gradescope writes the results of one submission; give one "
                            "answers file")

@@ -97,6 +97,16 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | N
             f"float64 arithmetic: the problem has {problem.multiply_adds:,} multiply-adds, above "
             f"the automatic exact limit of {EXACT_LIMIT:,}; exact fractions can be asked for"),
             arithmetic="exact")
+    # Each training round's fractions carry more digits than the round before's (the
+    # learning rate's denominator and the products pile up), so the cost of k rounds grows
+    # as k squared: 2,000 rounds of the seed example took 15 s and wrote 56 MB of JSON.
+    if problem.steps and problem.multiply_adds * problem.steps > EXACT_LIMIT:
+        return False, Notice(FLOAT64_SIZE, (
+            f"float64 arithmetic: in exact fractions each training round has more digits than "
+            f"the last, and {problem.steps:,} rounds of {problem.multiply_adds:,} multiply-adds "
+            f"in all cost as much as {problem.multiply_adds * problem.steps:,}, above the "
+            f"automatic exact limit of {EXACT_LIMIT:,}; exact fractions can be asked for"),
+            arithmetic="exact")
     return True, None
 
 

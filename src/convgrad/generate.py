@@ -45,6 +45,13 @@ TEMPLATE_KEYS = ("graded", "require")  # a template's own keys, beside a problem
 MAX_TRIES_PER_VARIANT = 200
 MAX_SECONDS = 10.0
 MAX_CANDIDATES = 100_000  # the values one random choice may have
+# Entries of a template's random matrices ({shape: ...}) in all: a variant of 180,000 is drawn,
+# solved and written in about 5 s; one of [1000, 1000, 1000] drew for minutes in gigabytes,
+# and two 1000x1000 matrices made a problem.yaml too large to read back.
+MAX_DRAWN_ENTRIES = 250_000
+# Variants of one generate: every one is kept until all are written (about 2 s and 16 MB of
+# folders per 1,000); --count 1000000000 grew in memory for days.
+MAX_COUNT = 10_000
 
 
 @dataclass
@@ -121,8 +128,28 @@ def read_template(text: str, source: str) -> Template:
                          "use integer_results, max_tie, relu_kink, uncovered, distinct or "
                          "{distinguishes: [KEY...]}")
     found = _check_random(data, (), source, lines)
+    _check_drawn_entries(data, (), source, lines, 0)
     return Template(source, data, lines, graded, list(dict.fromkeys(require)), distinguishes,
                     found)
+
+
+def _check_drawn_entries(value: Any, path: tuple, source: str, lines: dict[tuple, int],
+                         total: int) -> int:
+    """The entries of every {shape: ...} in value added to total (each shape counted, those
+    among choices too), checked against MAX_DRAWN_ENTRIES before any is drawn."""
+    if isinstance(value, dict) and "shape" in value and _is_random(value):
+        total += int(np.prod(value["shape"], dtype=object))
+        if total > MAX_DRAWN_ENTRIES:
+            raise _error(source, lines, path, f"'shape' {_shown(value['shape'])} brings the "
+                         f"template's random entries to {total:,}, more than the "
+                         f"{MAX_DRAWN_ENTRIES:,} a variant may draw",
+                         "use smaller shapes (a homework's matrices are a few by a few)")
+        return total
+    items = value.items() if isinstance(value, dict) else enumerate(value) \
+        if isinstance(value, list) else ()
+    for key, item in items:
+        total = _check_drawn_entries(item, (*path, key), source, lines, total)
+    return total
 
 
 def _check_top_keys(data: dict, source: str, lines: dict[tuple, int]) -> None:
@@ -324,9 +351,6 @@ def problem_text(data: dict[str, Any], flow: bool | None = None) -> str:
     flow False: every key and entry on a line of its own."""
     import yaml
 
-    class Dumper(yaml.SafeDumper):
-        pass
-
     def fraction(dumper: yaml.SafeDumper, value: Fraction) -> Any:
         if value.denominator == 1:
             return dumper.represent_int(value.numerator)
@@ -335,6 +359,7 @@ def problem_text(data: dict[str, Any], flow: bool | None = None) -> str:
             return dumper.represent_str(f"{value.numerator}/{value.denominator}")
         return dumper.represent_scalar("tag:yaml.org,2002:float", text)
 
+    Dumper = _dumper()
     Dumper.add_representer(Fraction, fraction)
     return str(yaml.dump(data, Dumper=Dumper, sort_keys=False, default_flow_style=flow,
                          allow_unicode=True, width=100))
@@ -743,10 +768,23 @@ def _contains_random(value: Any) -> bool:
     return False
 
 
+def _dumper() -> Any:
+    """A SafeDumper that writes every value out: a drawn value that repeats (one Fraction
+    object picked for several entries) would otherwise become an anchor and aliases
+    (&id001 ... *id001), which students read in problem.yaml and in the Moodle question."""
+    import yaml
+
+    class Dumper(yaml.SafeDumper):
+        def ignore_aliases(self, data: Any) -> bool:
+            return True
+
+    return Dumper
+
+
 def _yaml(data: dict[str, Any], flow: bool | None = None) -> str:
     import yaml
 
-    return str(yaml.safe_dump(data, sort_keys=False, default_flow_style=flow,
+    return str(yaml.dump(data, Dumper=_dumper(), sort_keys=False, default_flow_style=flow,
                               allow_unicode=True, width=100))
 
 
@@ -788,6 +826,10 @@ def iter_variants(template: Template, count: int, seed: int) -> Iterator[Variant
     only the time spent drawing, not the time a caller waits between two variants."""
     if count < 1:
         raise ProblemError(f"--count must be 1 or more, not {count}")
+    if count > MAX_COUNT:
+        raise ProblemError(f"--count {count:,} is more than the {MAX_COUNT:,} variants "
+                           "generate writes at once; give a smaller count (each student needs "
+                           "one variant)")
     if seed < 0:
         raise ProblemError(f"--seed must be a whole number >= 0, not {seed}")
     distinct = "distinct" in template.require

@@ -592,6 +592,62 @@ def split_key(text: str) -> tuple[str, tuple[int, ...] | None] | None:
     return name, None if index is None else tuple(int(i) for i in index.split(","))
 
 
+def _solve_json_answers(data: dict, lines: dict[tuple, int]
+                        ) -> tuple[dict, dict[tuple, int]]:
+    """An answers mapping with solve --json's structure read as check's keys, so that its
+    output is an answers file: each layer's values of `layers` as `conv1.dW`, each round of
+    `steps` as `steps[2].loss`, `steps[2].conv1.W_new`, and where `exact` repeats a value, its
+    fraction string in place of the JSON number (1/3, not 0.3333333333333333). Any other
+    mapping is returned as it is."""
+    exact = data.get("exact") if isinstance(data.get("exact"), dict) else None
+    if exact is None and not any(isinstance(data.get(key), list) for key in ("layers", "steps")):
+        return data, lines
+    written = _flat_answers({k: v for k, v in data.items() if k != "exact" or exact is None},
+                            (), lines)
+    exact_values = _flat_answers(exact, ("exact",), {}) if exact is not None else {}
+    flat = {key: exact_values.get(key, (value, line))[0] if key != "conventions" else value
+            for key, (value, line) in written.items()}
+    out_lines = dict(lines)
+    out_lines.update({(key,): line for key, (_, line) in written.items() if line is not None})
+    return flat, out_lines
+
+
+def _flat_answers(mapping: dict, path: tuple, lines: dict[tuple, int]
+                  ) -> dict[str, tuple[Any, int | None]]:
+    """solve --json's mapping as check's keys: key -> (value, line of the value or of the
+    nearest key above it)."""
+    flat: dict[str, tuple[Any, int | None]] = {}
+
+    def put(key: str, value: Any, where: tuple) -> None:
+        flat[key] = (value, next((lines[where[:k]] for k in range(len(where), 0, -1)
+                                  if where[:k] in lines), None))
+
+    def layer_values(prefix: str, layers: Any, where: tuple) -> bool:
+        if not (isinstance(layers, list) and all(isinstance(layer, dict) and
+                                                 isinstance(layer.get("name"), str)
+                                                 for layer in layers)):
+            return False  # not solve's list of layers: graded (and refused) as it is
+        for k, layer in enumerate(layers):
+            for key, value in layer.items():
+                if key not in ("name", "type"):
+                    put(f"{prefix}{layer['name']}.{key}", value, (*where, k, key))
+        return True
+
+    for key, value in mapping.items():
+        if key == "layers" and layer_values("", value, (*path, key)):
+            continue
+        if key == "steps" and isinstance(value, list) and \
+                all(isinstance(step, dict) for step in value):
+            for k, step in enumerate(value, start=1):
+                for name, item in step.items():
+                    where = (*path, key, k - 1, name)
+                    if not (name == "layers" and layer_values(f"steps[{k}].", item, where)):
+                        put(f"steps[{k}].{name}", item, where)
+            continue
+        put(str(key), value, (*path, key))
+    return flat
+
+
 def key_text(name: str, index: tuple[int, ...] | None) -> str:
     """The one way a key is written in reports: "dW", "dW[1,2]"."""
     return name if index is None else f"{name}[{','.join(map(str, index))}]"
@@ -808,6 +864,7 @@ class Grader:
         if "input" in data and ("kernel" in data or "layers" in data):
             return self._unusable(source, f"{source}: this is a problem file, not answers; "
                                   "give the answers file after the problem")
+        data, lines = _solve_json_answers(data, lines)
         answers: dict[str, _Answer] = {}
         # Keys set to null: not answered (an answer's default is no answer, as a problem
         # key's null is its default; blank.yaml is such a file), by key, with their lines.
@@ -928,9 +985,10 @@ class Grader:
         try:
             given = parse_array(value)
         except BadValue as exc:
-            position = ("entry [" + ",".join(str(i + 1) for i in exc.path) + "]: ") \
-                if exc.path else ""
-            raise ProblemError(f"{where}: '{key}' {position}{exc}") from None
+            # as the problem's reader says it: 'db': 'abc' is not ..., 'dW' entry [2]: ...
+            position = (" entry [" + ",".join(str(i + 1) for i in exc.path) + "]: ") \
+                if exc.path else ": "
+            raise ProblemError(f"{where}: '{key}'{position}{exc}") from None
         except (ValueError, TypeError, ArithmeticError):
             # A value the number reader did not foresee: the file is unusable, never a crash.
             raise ProblemError(f"{where}: '{key}' is not a number or a matrix of numbers; "

@@ -77,6 +77,10 @@ MAX_YAML_VALUES = 1_000_000
 MAX_YAML_DEPTH = 32
 # Taps of one kernel or pooling window (256 x 256): the passes loop over them in Python.
 MAX_WINDOW = 256 * 256
+# Training rounds (steps: k): the engine runs them one after another in Python, and solve
+# reports every round's parameters (10,000 rounds of the seed example: about 2 s, 1.5 MB of
+# JSON; a billion never ended).
+MAX_STEPS = 10_000
 
 CONV_KEYS = ("kernel", "bias", "stride", "padding", "dilation", "flip_kernel", "groups",
              "padding_mode")
@@ -1064,6 +1068,9 @@ class _Builder:
         """`steps: k` (SPEC section 6): k rounds of forward, backward and update on the same
         input and target, which needs a target with a loss and a learning rate."""
         steps = self.integers(("steps",), value, (1,), 1, "a whole number >= 1")[0]
+        if steps > MAX_STEPS:
+            raise self.err(("steps",), f"is {steps:,}; convgrad runs at most {MAX_STEPS:,} "
+                           "training rounds (each one worked out and reported): use fewer")
         if problem.grad_output is not None:
             raise self.err(("steps",), "needs a target and a loss: each round takes its "
                            "gradient from the loss at that round's output, but 'grad_output' "
@@ -1073,6 +1080,15 @@ class _Builder:
         if problem.learning_rate is None:
             raise self.err(("steps",), "needs a 'learning_rate' for each round's update "
                            "(W - lr·dW); add one, e.g. learning_rate: 0.1")
+        # every round reports its loss and each layer's updated parameters
+        per_round = 1 + sum(int(arr.size) for layer in problem.layers
+                            for arr in layer.op.arrays())
+        kept, reported = problem.work
+        need = kept * FLOAT_BYTES + (reported + steps * per_round) * REPORT_BYTES[False]
+        if need > MAX_WORK_BYTES:
+            raise self.err(("steps",), f"asks for {steps:,} rounds of {per_round:,} reported "
+                           f"values each, and {self.too_big(need)}: use fewer steps")
+        problem.work = (kept, reported + steps * per_round)
         return steps
 
     def batched(self, x: np.ndarray) -> bool:
@@ -1347,8 +1363,8 @@ class _Builder:
                 raise self.err(kpath, f"has {KC} channels per filter but with groups: "
                                f"{groups} each filter reads {C // groups} of the {C} input "
                                f"channels; write the kernel as F x {C // groups} x kh x kw")
-            raise self.err(kpath, f"has {KC} channels per filter but its input has {C}; "
-                           "give each filter one kh x kw matrix per input channel")
+            raise self.err(kpath, f"has {_count(KC, 'channel')} per filter but its input has "
+                           f"{C}; give each filter one kh x kw matrix per input channel")
         bias_value = spec.get("bias")
         bpath = (*path, "bias")
         if bias_value is None:
@@ -1778,7 +1794,7 @@ class _Builder:
             form = (f"in x out ({N} x out), as Keras' Dense (dense_weights: in_out)" if in_out
                     else f"out x in (out x {N}), as PyTorch's Linear")
             raise self.err((*path, "weights"), f"is {shape_text(w.shape)} but its input has "
-                           f"{N} values; dense weights are {form}")
+                           f"{_count(N, 'value')}; dense weights are {form}")
         if in_out:
             w = w.T
         M = w.shape[0]

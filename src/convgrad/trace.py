@@ -367,10 +367,12 @@ class Matrix:
 
     def unpadded(self) -> np.ndarray:
         """The array without its padding cells (pad given): the input as the user wrote it,
-        (..., rows, cols) of the cells that are not padding."""
+        (..., rows, cols) of the cells that are not padding, or (L,) of a 1-D signal."""
         pad = self.pad
         assert pad is not None
         inner = ~pad
+        if inner.ndim == 1:  # a 1-D signal (L,): its own cells, in order
+            return self.array[inner]
         rows = int(inner.any(axis=-1).sum(axis=-1).max())
         cols = int(inner.any(axis=-2).sum(axis=-1).max())
         return self.array[inner].reshape(*self.array.shape[:-2], rows, cols)

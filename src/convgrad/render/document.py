@@ -459,23 +459,26 @@ def cell_namer(matrix: Matrix, base: int = 1) -> Callable[[tuple[int, ...]], str
     whole = title.fields.get("name")
     if isinstance(whole, Whole) and matrix.pad is not None:
         pad = matrix.pad
-        top, left = _first_real(pad)
+        before = _first_real(pad)
         label = whole.label
         key = check_key(label)
 
         def padded(index: tuple[int, ...]) -> str:
             if pad[index]:
                 return f"{key}_pad[{index_text(index, label.base)}]"
-            *lead, r, c = index
-            return check_name(label, (*lead, r - top, c - left))
+            lead, tail = index[:-len(before)], index[-len(before):]
+            return check_name(label, (*lead, *(i - b for i, b in zip(tail, before, strict=True))))
 
         return padded
     key = "target" if title.key == "matrix.target" else title.key
     return lambda index: f"{key}[{index_text(index, base)}]" if index else key
 
 
-def _first_real(pad: np.ndarray) -> tuple[int, int]:
-    """The padding's top and left widths, from the mask of a padded input."""
+def _first_real(pad: np.ndarray) -> tuple[int, ...]:
+    """The padding's top and left widths, from the mask of a padded input; of a 1-D signal
+    (L,), its left width alone."""
+    if pad.ndim == 1:
+        return (int(np.argmax(~pad)),)
     inner = ~pad.reshape(-1, *pad.shape[-2:])[0]
     return int(np.argmax(inner.any(axis=1))), int(np.argmax(inner.any(axis=0)))
 
