@@ -65,28 +65,17 @@ def conv_layer(x, w, b, stride, pad):  # type: ignore[no-untyped-def]
     return ConvLayer(Layer("conv1", "conv", op, x.shape[1:], (F, OH, OW)), numbers)
 
 
-def output_gradient(x, w, stride, pad):  # type: ignore[no-untyped-def]
-    """dL/dZ (N, F, OH, OW) of L = sum(Z), made once before the passes: each library's pass
-    is given the same array, as a layer inside a network is given its output's gradient (its
-    making is no part of the layer's work: PyTorch's z.sum().backward() hands on a scalar
-    broadcast, free, where a made array of ones was 1.4 ms of fresh memory for the 7x7
-    layer's 6.4 MB)."""
-    F, _, KH, KW = w.shape
-    OH = (x.shape[2] + pad[0] + pad[1] - KH) // stride[0] + 1
-    OW = (x.shape[3] + pad[2] + pad[3] - KW) // stride[1] + 1
-    return np.ones((x.shape[0], F, OH, OW))
-
-
-def convgrad_pass(x, w, b, stride, pad, dz):  # type: ignore[no-untyped-def]
+def convgrad_pass(x, w, b, stride, pad):  # type: ignore[no-untyped-def]
     layer = conv_layer(x, w, b, stride, pad)
-    layer.forward(x)
+    z = layer.forward(x)
+    dz = np.ones_like(z)  # dL/dZ of L = sum(Z)
     dx = layer.backward(dz)
     return dx, layer.dw, layer.db
 
 
-def torch_pass(torch, x, w, b, stride, pad, dz):  # type: ignore[no-untyped-def]
+def torch_pass(torch, x, w, b, stride, pad):  # type: ignore[no-untyped-def]
     z = torch.nn.functional.conv2d(x, w, b, stride=stride, padding=pad[0])
-    z.backward(dz)
+    z.sum().backward()
     x.grad = w.grad = b.grad = None
 
 
@@ -165,16 +154,14 @@ def main() -> None:
           f"{'peak/arrays':>12}")
     for name, N, xs, ws, stride, pad in LAYERS:
         x, w, b = rng.normal(size=(N, *xs)), rng.normal(size=ws), rng.normal(size=ws[0])
-        dz = output_gradient(x, w, stride, pad)
-        ours_pass = partial(convgrad_pass, x, w, b, stride, pad, dz)
+        ours_pass = partial(convgrad_pass, x, w, b, stride, pad)
         theirs_text, ratio_text = "-", "-"
         if torch is not None:
             tx = torch.tensor(x, requires_grad=True)
             tw = torch.tensor(w, requires_grad=True)
             tb = torch.tensor(b, requires_grad=True)
             ours, theirs, ratio = paired(
-                ours_pass, partial(torch_pass, torch, tx, tw, tb, stride, pad,
-                                   torch.tensor(dz)),
+                ours_pass, partial(torch_pass, torch, tx, tw, tb, stride, pad),
                 repeat=15 if N == 1 else 7)
             theirs_text, ratio_text = f"{theirs * 1000:.1f} ms", f"{ratio:.2f}x"
         else:
@@ -184,7 +171,7 @@ def main() -> None:
         # convgrad before the buffer had none: PYTHONPATH=<its src> runs this script too).
         getattr(conv, "take_spare", lambda: None)()
         tracemalloc.start()
-        dx, dw, db = convgrad_pass(x, w, b, stride, pad, output_gradient(x, w, stride, pad))
+        dx, dw, db = convgrad_pass(x, w, b, stride, pad)
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
         arrays = x.nbytes + w.nbytes + dx.nbytes + dw.nbytes + 2 * 8 * N * ws[0] * (

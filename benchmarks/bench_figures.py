@@ -45,8 +45,7 @@ def engine(rounds: int) -> None:
     rng = np.random.default_rng(0)
     for name, N, xs, ws, stride, pad in bench_engine.LAYERS[:2]:
         x, w, b = rng.normal(size=(N, *xs)), rng.normal(size=ws), rng.normal(size=ws[0])
-        dz = bench_engine.output_gradient(x, w, stride, pad)
-        ours = partial(bench_engine.convgrad_pass, x, w, b, stride, pad, dz)
+        ours = partial(bench_engine.convgrad_pass, x, w, b, stride, pad)
         share = bench_engine.pass_flop(N, xs, ws, stride, pad) / rate
         if torch is None:
             seconds = bench_engine.median_time(ours, rounds)
@@ -55,8 +54,7 @@ def engine(rounds: int) -> None:
             continue
         torch.set_num_threads(2)
         tx, tw, tb = (torch.tensor(a, requires_grad=True) for a in (x, w, b))
-        theirs = partial(bench_engine.torch_pass, torch, tx, tw, tb, stride, pad,
-                         torch.tensor(dz))
+        theirs = partial(bench_engine.torch_pass, torch, tx, tw, tb, stride, pad)
         mine, them, ratio = bench_engine.paired(ours, theirs, rounds)
         print(f"1. {name:36} {mine * 1000:7.1f} ms  PyTorch {them * 1000:6.1f} ms  "
               f"{ratio:4.2f}x  {share / mine:4.0%} of matmul (PyTorch {share / them:4.0%})")
