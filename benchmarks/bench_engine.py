@@ -16,6 +16,11 @@ against its arrays' size (input, kernel, output, and their gradients).
 runs both on one thread (NumPy's BLAS too) and times each pass by the process's CPU time:
 the comparison to use when other programs load the machine, where threads that wait for
 one another inflate wall times by more than the work.
+
+    python benchmarks/bench_engine.py --products
+
+also times each pass's three matrix products alone, in the shapes the engine gives them:
+what the pass takes beyond them is its copies and adds.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ ARGS = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ARGS.add_argument("--threads", type=int, default=2, help="threads for PyTorch and NumPy's BLAS")
 ARGS.add_argument("--cpu-time", action="store_true",
                   help="time by the process's CPU time (with --threads 1)")
+ARGS.add_argument("--products", action="store_true",
+                  help="also time the pass's three matrix products alone, in its shapes")
 OPTIONS = ARGS.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
 for _name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     # Read by the BLAS libraries when they load: set before NumPy is imported.
@@ -134,6 +141,37 @@ def paired(ours: Callable[[], object], theirs: Callable[[], object], repeat: int
             statistics.median(p[0] / p[1] for p in pairs))
 
 
+def products_time(N: int, xs: tuple[int, ...], ws: tuple[int, ...], stride: tuple[int, int],
+                  pad: tuple[int, ...]) -> float:
+    """The median time (s) of the three matrix products of a pass alone, in the shapes the
+    engine gives them (random operands, made beforehand): forward, the kernel (F, C*KH*KW)
+    times each sample's windows (C*KH*KW, OH*OW); dW, dout times the windows transposed;
+    dX, the kernel turned round (C, F*KH*KW) times dout's windows (F*KH*KW, H*W) with
+    stride 1, the kernel's rows (KH*KW*C, F) times dout (F, OH*OW) otherwise. What the pass
+    takes beyond them is the copies into windows and the adds."""
+    F, C, KH, KW = ws
+    OH = (xs[1] + pad[0] + pad[1] - KH) // stride[0] + 1
+    OW = (xs[2] + pad[2] + pad[3] - KW) // stride[1] + 1
+    K, L, HW = C * KH * KW, OH * OW, xs[1] * xs[2]
+    rng = np.random.default_rng(2)
+    w, cols, dout = rng.normal(size=(F, K)), rng.normal(size=(N, K, L)), rng.normal(
+        size=(N, F, L))
+    if stride == (1, 1):
+        w_dx, d_cols = rng.normal(size=(C, F * KH * KW)), rng.normal(size=(N, F * KH * KW, HW))
+    else:
+        w_dx, d_cols = rng.normal(size=(K, F)), dout
+
+    def products() -> None:
+        w @ cols
+        if N == 1 and K < conv.DW_TRANSPOSED_ROWS:  # the orientation the engine picks
+            cols[0] @ dout[0].T
+        else:
+            dout @ cols.swapaxes(-1, -2)
+        w_dx @ d_cols
+
+    return median_time(products, repeat=15)
+
+
 def main() -> None:
     try:
         import torch
@@ -178,6 +216,10 @@ def main() -> None:
             (xs[1] + 2 * pad[0] - ws[2]) // stride[0] + 1) ** 2
         print(f"{name:38} {ours * 1000:7.1f} ms {theirs_text:>10} {ratio_text:>7} "
               f"{share:8.0%} {peak / arrays:11.1f}x")
+        if OPTIONS.products:
+            alone = products_time(N, xs, ws, stride, pad)
+            print(f"  {'its three products alone':36} {alone * 1000:7.1f} ms "
+                  f"{'':>10} {'':>7} {pass_flop(N, xs, ws, stride, pad) / alone / rate:8.0%}")
 
 
 if __name__ == "__main__":
