@@ -171,6 +171,18 @@ def test_latex_escapes_a_name_and_layer_names():
     assert "leaky_relu1" not in doc.replace(r"\_", "")  # no bare _ in a name
 
 
+@pytest.mark.parametrize("explain", [False, True])
+def test_latex_of_a_padded_max_pool_writes_minus_infinity_as_math(explain: bool):
+    # pool_padding's cells hold -inf: the English document wrote the character itself,
+    # which pdflatex refuses ("Unicode character U+221E not set up for use with LaTeX").
+    problem = {"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1",
+               "pool": {"type": "max", "size": 2, "stride": 1},
+               "conventions": {"pool_padding": 1}, "grad_output": "1 1 1; 1 1 1; 1 1 1"}
+    doc = write(solved(problem), "latex", explain=explain)
+    assert r"-$\infty$" in doc
+    assert doc.isascii(), sorted({char for char in doc if not char.isascii()})
+
+
 def test_long_sums_are_broken_into_lines():
     doc = write(solved("problems/multichannel_relu_maxpool.yaml"), "latex")
     rows = [line for line in doc.splitlines() if r"&\quad +" in line]

@@ -43,6 +43,7 @@ _SYMBOLS = {
     "·": r"\cdot", "Σ": r"\Sigma", "∂": r"\partial", "δ": r"\delta", "σ": r"\sigma",
     "⋆": r"\star", "²": r"^{2}", "≈": r"\approx", "⋮": r"\vdots", "×": r"\times",
     "→": r"\to", "≤": r"\le", "≥": r"\ge", "−": "-", "…": r"\dots", "≠": r"\ne",
+    "∞": r"\infty",
 }
 
 
