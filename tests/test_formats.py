@@ -183,6 +183,24 @@ def test_latex_of_a_padded_max_pool_writes_minus_infinity_as_math(explain: bool)
     assert doc.isascii(), sorted({char for char in doc if not char.isascii()})
 
 
+def test_latex_text_holds_only_what_pdflatex_typesets():
+    # pdflatex stopped on a name holding a Greek letter ("Unicode character α not set up"),
+    # an emoji, or a control character that YAML's "\\e" or "\\x01" escapes let in.
+    assert texmath.text("rate η, λ, Ω, Α") == r"rate $\eta$, $\lambda$, $\Omega$, A"
+    assert texmath.text("a\x01\x1bb\x7f\x85c") == "abc"
+    assert texmath.text("✓ 😀 Привет") == "? ? ??????"
+    assert texmath.text("Gdańsk ą Übung — “x”") == "Gdańsk a Übung — “x”"
+    assert texmath.text("卷积层，步长") == "卷积层，步长"
+
+
+def test_latex_of_a_name_in_chinese_is_set_in_the_cjk_environment():
+    problem = {"name": "第三题", "input": "1 2; 3 4", "kernel": "1", "grad_output": "1 1; 1 1"}
+    doc = write(solved(problem), "latex")
+    assert r"\usepackage{CJKutf8}" in doc and r"\begin{CJK}{UTF8}{gbsn}" in doc
+    assert doc.index(r"\begin{CJK}") < doc.index("第三题") < doc.index(r"\end{CJK}")
+    assert r"\begin{CJK}" not in write(solved(SEED), "latex")
+
+
 def test_long_sums_are_broken_into_lines():
     doc = write(solved("problems/multichannel_relu_maxpool.yaml"), "latex")
     rows = [line for line in doc.splitlines() if r"&\quad +" in line]
