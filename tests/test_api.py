@@ -191,3 +191,16 @@ def test_zero_dimensional_arrays_are_the_number_they_hold(bias, learning_rate):
 def test_zero_dimensional_array_as_a_matrix_is_a_problem_error():
     with pytest.raises(convgrad.ProblemError, match="'input' is a scalar"):
         convgrad.solve({"input": np.array(5), "kernel": "1", "grad_output": "1"})
+
+
+@pytest.mark.parametrize("key, written", [(1, "'1'"), (True, "'true'"), (None, "'null'")])
+def test_a_key_that_is_not_a_string_is_named_as_written(key, written):
+    # An int key was taken for a list index: {1: 2} read "'[2]' is not a known key".
+    problem = {"input": "1 2; 3 4", "kernel": "1", "grad_output": "1 1; 1 1", key: 2}
+    with pytest.raises(convgrad.ProblemError, match="is not a known key") as caught:
+        convgrad.solve(problem)
+    assert str(caught.value).startswith(f"<dict>: {written} is not a known key")
+    layered = {"input": "1 2; 3 4", "layers": [{"conv": {"kernel": "1", 3: 4}}],
+               "grad_output": [[[1, 1], [1, 1]]]}
+    with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]\.conv\.3' is not a known"):
+        convgrad.solve(layered)
