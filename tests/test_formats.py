@@ -265,6 +265,21 @@ def test_html_entries_carry_their_names_and_sources():
     assert all(cell.get("tabindex") == "0" for cell in cells.cells)
 
 
+@pytest.mark.parametrize("bias, b_new, sources", [
+    ("1", "b_new", "b db"), ("[1]", "b_new[1]", "b[1] db[1]")])
+def test_html_names_the_single_forms_updated_bias_as_check_does(bias, b_new, sources):
+    # The single form's bias was named as a network layer's output: b_new's cell carried
+    # data-term "b.output_new" and data-from "b.output b.d_output", keys check does not take.
+    problem = f"input: '1 2 3; 4 5 6; 7 8 9'\nkernel: '1 0; -1 1'\nbias: {bias}\n" \
+              "target: '1 0; 0 1'\nlearning_rate: 1/10\n"
+    for explain in (False, True):
+        cells = parsed(write(solved(problem), "html", explain=explain)).cells
+        terms = {cell["data-term"]: cell["data-from"] for cell in cells}
+        assert terms[b_new] == sources
+        assert not [term for term in terms if ".output" in term]
+    assert "b_new" in convgrad.solve(problem).by_answer_key()  # the key check grades
+
+
 def test_html_is_self_contained():
     page = write(solved(SEED), "html")
     assert page.startswith("<!DOCTYPE html>")

@@ -58,7 +58,7 @@ def _grad(labeler: Labeler) -> str:
 
 # The arrays of the single-layer form, and the input, target and loss, by the key `check`
 # takes (SPEC sections 3 and 5); a network's layer outputs are `relu1.output`.
-_KEYS = {"x": "X", "y": "Y", "z": "Z", "a": "A", "w": "W", "t": "target", "L": "loss"}
+_KEYS = {"x": "X", "y": "Y", "z": "Z", "a": "A", "w": "W", "b": "b", "t": "target", "L": "loss"}
 
 
 def check_key(labeler: Labeler, new: bool = False) -> str:
