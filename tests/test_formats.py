@@ -280,6 +280,18 @@ def test_html_names_the_single_forms_updated_bias_as_check_does(bias, b_new, sou
     assert "b_new" in convgrad.solve(problem).by_answer_key()  # the key check grades
 
 
+@pytest.mark.parametrize("explain", [False, True])
+def test_html_names_the_cells_a_transposed_convolutions_input_reaches_as_y(explain: bool):
+    # x12's kernel copy lands on y[1,1,3], y[1,1,4], y[1,2,3], y[1,2,4] (stride 2, a 2x2
+    # kernel: README, Dive into Deep Learning 14.10); they were named after the phrase of
+    # the walkthrough's matrix, "matrix.scatter[1,1,3]", which no entry of the page carries.
+    cells = parsed(write(solved("problems/conv_transpose.yaml"), "html", explain=explain)).cells
+    terms = {cell["data-term"]: cell["data-from"] for cell in cells}
+    assert set(terms["X[1,2]"].split()) == {"X[1,2]", "W[1,1]", "W[1,2]", "W[2,1]", "W[2,2]",
+                                            "Y[1,1,3]", "Y[1,1,4]", "Y[1,2,3]", "Y[1,2,4]"}
+    assert not [cell for cell in cells if "matrix." in cell["data-term"] + cell["data-from"]]
+
+
 def test_html_is_self_contained():
     page = write(solved(SEED), "html")
     assert page.startswith("<!DOCTYPE html>")

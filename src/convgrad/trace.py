@@ -364,6 +364,9 @@ class Matrix:
     array: np.ndarray  # in the shape the user sees
     pad: np.ndarray | None = None  # True where the cell is padding
     axis_names: tuple[str, ...] = ()  # names of the leading axes: ("filter", "channel")
+    # Whose cells these are when a Phrase titles them: an input entry's share of the output
+    # (conv_transpose's scatter) holds cells of Y, named as Y's (Y[1,2,3]).
+    cells: Labeler | None = None
 
     def unpadded(self) -> np.ndarray:
         """The array without its padding cells (pad given): the input as the user wrote it,
@@ -514,8 +517,11 @@ class Trace:
             yield self.update_section()
 
     def _matrix(self, title: Phrase | Whole, arr: np.ndarray, label: Labeler,
-                pad: np.ndarray | None = None, axis_names: tuple[str, ...] = ()) -> Matrix:
-        return Matrix(title, label.table(arr), pad, axis_names or _axes(label))
+                pad: np.ndarray | None = None, axis_names: tuple[str, ...] = (),
+                cells: bool = False) -> Matrix:
+        """arr as label's tables; cells: its cells are label's (Matrix.cells)."""
+        return Matrix(title, label.table(arr), pad, axis_names or _axes(label),
+                      label if cells else None)
 
     def problem_section(self) -> Section:
         problem = self.problem
@@ -1286,7 +1292,7 @@ class Trace:
                 for o, wi in reached:
                     share[o] = share[o] + x[index] * w[wi]
                 share_matrix = self._matrix(phrase("matrix.scatter", entry=Entry(xl, index),
-                                                   w=Whole(wl)), share, yl)
+                                                   w=Whole(wl)), share, yl, cells=True)
                 return [(x_matrix, [xl.shown_index(index)]),
                         (w_matrix, [wl.shown_index(wi) for _, wi in reached]),
                         (share_matrix, [yl.shown_index(o) for o, _ in reached])]
