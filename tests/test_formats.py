@@ -287,9 +287,29 @@ def test_html_names_the_cells_a_transposed_convolutions_input_reaches_as_y(expla
     # the walkthrough's matrix, "matrix.scatter[1,1,3]", which no entry of the page carries.
     cells = parsed(write(solved("problems/conv_transpose.yaml"), "html", explain=explain)).cells
     terms = {cell["data-term"]: cell["data-from"] for cell in cells}
-    assert set(terms["X[1,2]"].split()) == {"X[1,2]", "W[1,1]", "W[1,2]", "W[2,1]", "W[2,2]",
+    kernel = {f"conv_transpose1.W[{i},{j}]" for i in (1, 2) for j in (1, 2)}
+    assert set(terms["X[1,2]"].split()) == {"X[1,2]", *kernel,
                                             "Y[1,1,3]", "Y[1,1,4]", "Y[1,2,3]", "Y[1,2,4]"}
     assert not [cell for cell in cells if "matrix." in cell["data-term"] + cell["data-from"]]
+
+
+@pytest.mark.parametrize("layer, key, dy", [
+    ("conv: {kernel: '1 0; -1 1', bias: 1}", "conv1", "[[[1, 0], [0, 1]]]"),
+    ("conv_transpose: {kernel: '1 0; -1 1', bias: 1}", "conv_transpose1",
+     "[[[1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]]]")])
+def test_html_names_a_one_layer_networks_parameters_as_check_does(layer: str, key: str,
+                                                                   dy: str):
+    # The terms of a network of one layer read w11 and b1, and its cells carried dW[1,1],
+    # W_new[1,1], b_new[1]: check takes conv1.dW[1,1] (the problem has no top-level dW).
+    problem = (f"input: '1 2 3; 4 5 6; 7 8 9'\nlayers:\n  - {layer}\nlearning_rate: 1/10\n"
+               f"grad_output: {dy}\n")
+    keys = set(convgrad.solve(problem).by_answer_key())
+    for explain in (False, True):
+        cells = parsed(write(solved(problem), "html", explain=explain)).cells
+        terms = {cell["data-term"] for cell in cells}
+        assert {f"{key}.dW[1,2]", f"{key}.W_new[1,2]", f"{key}.b_new[1]"} <= terms
+        named = {term.split("[")[0] for term in terms}
+        assert named - {"X", "target"} <= keys | {f"{key}.W"}, named - keys
 
 
 def test_html_is_self_contained():

@@ -88,6 +88,9 @@ class Labeler:
     # The tables show it as written too (in_out dense weights: in x out), not channels first.
     table_as_written: bool = False
     base: int = 1  # the first index of a name (SPEC section 7's index_base)
+    # The network layer whose parameter this is, where `name` leaves it out (a one-layer
+    # network's terms read w11, not conv1.w11): check still takes conv1.dW[1,1,1,1].
+    layer: str = ""
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         """The index in the tables (shown_shape) of the run's entry `index`."""
@@ -488,10 +491,12 @@ class Trace:
                 # Dense weights are shown as written (a matrix either way), kernels by filter
                 # and channel.
                 as_written = axes is not None and step.layer.op.weights == "dense"
+                name = p.letter if single else _param(step, p.letter, passes)
                 names.params[p.letter] = Labeler(
-                    p.letter if single else _param(step, p.letter, passes), full,
+                    name, full,
                     written if as_written else user_param_shape(problem, p.shape, full),
-                    axes=axes, written_shape=written, table_as_written=as_written, base=base)
+                    axes=axes, written_shape=written, table_as_written=as_written, base=base,
+                    layer="" if single or "." in name else step.layer.name)
             out.append(names)
             x_label = names.out
         return out

@@ -66,6 +66,8 @@ def check_key(labeler: Labeler, new: bool = False) -> str:
     loss. The input, the kernel and the target, which `check` does not grade, are named
     the same way (X, W, conv1.W, target), so that every entry of a page has a name."""
     name = labeler.name
+    if labeler.layer:  # a one-layer network's w: conv1.w
+        name = f"{labeler.layer}.{name}"
     layer, dot, letter = name.rpartition(".")
     if dot:  # a network layer's parameter: conv1.w -> conv1.W, conv1.dW, conv1.W_new
         letter = "W" if letter == "w" else letter
