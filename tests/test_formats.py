@@ -312,6 +312,19 @@ def test_html_names_a_one_layer_networks_parameters_as_check_does(layer: str, ke
         assert named - {"X", "target"} <= keys | {f"{key}.W"}, named - keys
 
 
+def test_html_drops_the_control_characters_of_a_name():
+    # YAML's "\a", "\e", "\x01" put control characters into a name; the page held them,
+    # a parse error in HTML that XML tools refuse.
+    problem = 'name: "bell \\a esc \\e one \\x01 c1 \\x85 end"\ninput: "1 2; 3 4"\n' \
+              'kernel: "1"\ngrad_output: "1 1; 1 1"\n'
+    control = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+    for explain in (False, True):
+        page = write(solved(problem), "html", explain=explain)
+        assert "bell  esc  one  c1  end" in page
+        assert not control.findall(page)
+    assert not control.findall(convgrad.solve(problem)._repr_html_())
+
+
 def test_html_is_self_contained():
     page = write(solved(SEED), "html")
     assert page.startswith("<!DOCTYPE html>")
