@@ -171,3 +171,36 @@ def test_conventions_is_a_profile_name(seed_example, conventions):
     # README's 96 83; 57 44
     assert convgrad.solve(seed_example, conventions="textbook")["dW"].tolist() == \
         [[96, 83], [57, 44]]
+
+
+@pytest.mark.parametrize("bias", [np.array(2), np.array(2.0), np.array(2, dtype=object)])
+@pytest.mark.parametrize("learning_rate", [np.array(1), np.array("1/10", dtype=object)])
+def test_zero_dimensional_arrays_are_the_number_they_hold(bias, learning_rate):
+    # NumPy's reductions (x.sum(), np.mean(x)) hand back 0-d arrays; np.array(2) stopped
+    # with AttributeError and np.array(0.1) as learning_rate was "not a number".
+    # By hand, with bias 2 the seed's outputs are each 1 higher: Y = [[4, 5], [7, 8]],
+    # dY = (Y - t)/2 = [[3/2, 5/2], [7/2, 7/2]], db = 11.
+    r = convgrad.solve({"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1", "bias": bias,
+                        "target": "1 0; 0 1", "learning_rate": learning_rate})
+    assert r["Y"].tolist() == [[4, 5], [7, 8]]
+    assert r["db"] == 11
+    lr = Fraction(str(learning_rate[()]))
+    assert r["b_new"] == pytest.approx(2 - lr * 11)
+
+
+def test_zero_dimensional_array_as_a_matrix_is_a_problem_error():
+    with pytest.raises(convgrad.ProblemError, match="'input' is a scalar"):
+        convgrad.solve({"input": np.array(5), "kernel": "1", "grad_output": "1"})
+
+
+@pytest.mark.parametrize("key, written", [(1, "'1'"), (True, "'true'"), (None, "'null'")])
+def test_a_key_that_is_not_a_string_is_named_as_written(key, written):
+    # An int key was taken for a list index: {1: 2} read "'[2]' is not a known key".
+    problem = {"input": "1 2; 3 4", "kernel": "1", "grad_output": "1 1; 1 1", key: 2}
+    with pytest.raises(convgrad.ProblemError, match="is not a known key") as caught:
+        convgrad.solve(problem)
+    assert str(caught.value).startswith(f"<dict>: {written} is not a known key")
+    layered = {"input": "1 2; 3 4", "layers": [{"conv": {"kernel": "1", 3: 4}}],
+               "grad_output": [[[1, 1], [1, 1]]]}
+    with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]\.conv\.3' is not a known"):
+        convgrad.solve(layered)

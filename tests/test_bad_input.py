@@ -392,6 +392,23 @@ def test_exact_on_a_sigmoid_problem():
     assert sha256(Path(SIGMOID)) == before
 
 
+@pytest.mark.parametrize("text, where", [
+    pytest.param("input: '1 2; 3 4'\nkernel: '1'\nactivation: tanh\ngrad_output: '1 1; 1 1'\n",
+                 "line 3: 'activation'", id="single-form-tanh"),
+    pytest.param("input: [1, 2]\nlayers:\n  - dense: {weights: '1 1'}\n  - sigmoid\n"
+                 "  - dense: {weights: '1'}\ngrad_output: [1]\n",
+                 "line 4: 'layers[2]'", id="network-sigmoid"),
+])
+def test_exact_names_the_key_that_is_not_rational(text: str, where: str, tmp_path: Path):
+    # The single form's tanh was reported as 'layers', a key its file does not have, with
+    # no line; a network's sigmoid named 'layers' and the line of the list, not its own.
+    path = tmp_path / "p.yaml"
+    path.write_text(text)
+    out = run_main("solve", path, "--exact")
+    assert_unusable(out, "p.yaml", ["exact"], paths=(path,))
+    assert where in out.stderr, out
+
+
 @pytest.mark.parametrize("args, word", [
     pytest.param(["solve", "--frobnicate", SEED], "--frobnicate", id="solve-unknown-option"),
     pytest.param(["check", SEED, SEED, "--frobnicate"], "--frobnicate",

@@ -171,6 +171,36 @@ def test_latex_escapes_a_name_and_layer_names():
     assert "leaky_relu1" not in doc.replace(r"\_", "")  # no bare _ in a name
 
 
+@pytest.mark.parametrize("explain", [False, True])
+def test_latex_of_a_padded_max_pool_writes_minus_infinity_as_math(explain: bool):
+    # pool_padding's cells hold -inf: the English document wrote the character itself,
+    # which pdflatex refuses ("Unicode character U+221E not set up for use with LaTeX").
+    problem = {"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1",
+               "pool": {"type": "max", "size": 2, "stride": 1},
+               "conventions": {"pool_padding": 1}, "grad_output": "1 1 1; 1 1 1; 1 1 1"}
+    doc = write(solved(problem), "latex", explain=explain)
+    assert r"-$\infty$" in doc
+    assert doc.isascii(), sorted({char for char in doc if not char.isascii()})
+
+
+def test_latex_text_holds_only_what_pdflatex_typesets():
+    # pdflatex stopped on a name holding a Greek letter ("Unicode character α not set up"),
+    # an emoji, or a control character that YAML's "\\e" or "\\x01" escapes let in.
+    assert texmath.text("rate η, λ, Ω, Α") == r"rate $\eta$, $\lambda$, $\Omega$, A"
+    assert texmath.text("a\x01\x1bb\x7f\x85c") == "abc"
+    assert texmath.text("✓ 😀 Привет") == "? ? ??????"
+    assert texmath.text("Gdańsk ą Übung — “x”") == "Gdańsk a Übung — “x”"
+    assert texmath.text("卷积层，步长") == "卷积层，步长"
+
+
+def test_latex_of_a_name_in_chinese_is_set_in_the_cjk_environment():
+    problem = {"name": "第三题", "input": "1 2; 3 4", "kernel": "1", "grad_output": "1 1; 1 1"}
+    doc = write(solved(problem), "latex")
+    assert r"\usepackage{CJKutf8}" in doc and r"\begin{CJK}{UTF8}{gbsn}" in doc
+    assert doc.index(r"\begin{CJK}") < doc.index("第三题") < doc.index(r"\end{CJK}")
+    assert r"\begin{CJK}" not in write(solved(SEED), "latex")
+
+
 def test_long_sums_are_broken_into_lines():
     doc = write(solved("problems/multichannel_relu_maxpool.yaml"), "latex")
     rows = [line for line in doc.splitlines() if r"&\quad +" in line]
@@ -233,6 +263,66 @@ def test_html_entries_carry_their_names_and_sources():
     for cell in cells.cells:
         assert set(cell["data-from"].split()) <= names, cell
     assert all(cell.get("tabindex") == "0" for cell in cells.cells)
+
+
+@pytest.mark.parametrize("bias, b_new, sources", [
+    ("1", "b_new", "b db"), ("[1]", "b_new[1]", "b[1] db[1]")])
+def test_html_names_the_single_forms_updated_bias_as_check_does(bias, b_new, sources):
+    # The single form's bias was named as a network layer's output: b_new's cell carried
+    # data-term "b.output_new" and data-from "b.output b.d_output", keys check does not take.
+    problem = f"input: '1 2 3; 4 5 6; 7 8 9'\nkernel: '1 0; -1 1'\nbias: {bias}\n" \
+              "target: '1 0; 0 1'\nlearning_rate: 1/10\n"
+    for explain in (False, True):
+        cells = parsed(write(solved(problem), "html", explain=explain)).cells
+        terms = {cell["data-term"]: cell["data-from"] for cell in cells}
+        assert terms[b_new] == sources
+        assert not [term for term in terms if ".output" in term]
+    assert "b_new" in convgrad.solve(problem).by_answer_key()  # the key check grades
+
+
+@pytest.mark.parametrize("explain", [False, True])
+def test_html_names_the_cells_a_transposed_convolutions_input_reaches_as_y(explain: bool):
+    # x12's kernel copy lands on y[1,1,3], y[1,1,4], y[1,2,3], y[1,2,4] (stride 2, a 2x2
+    # kernel: README, Dive into Deep Learning 14.10); they were named after the phrase of
+    # the walkthrough's matrix, "matrix.scatter[1,1,3]", which no entry of the page carries.
+    cells = parsed(write(solved("problems/conv_transpose.yaml"), "html", explain=explain)).cells
+    terms = {cell["data-term"]: cell["data-from"] for cell in cells}
+    kernel = {f"conv_transpose1.W[{i},{j}]" for i in (1, 2) for j in (1, 2)}
+    assert set(terms["X[1,2]"].split()) == {"X[1,2]", *kernel,
+                                            "Y[1,1,3]", "Y[1,1,4]", "Y[1,2,3]", "Y[1,2,4]"}
+    assert not [cell for cell in cells if "matrix." in cell["data-term"] + cell["data-from"]]
+
+
+@pytest.mark.parametrize("layer, key, dy", [
+    ("conv: {kernel: '1 0; -1 1', bias: 1}", "conv1", "[[[1, 0], [0, 1]]]"),
+    ("conv_transpose: {kernel: '1 0; -1 1', bias: 1}", "conv_transpose1",
+     "[[[1, 0, 1, 0], [0, 1, 0, 1], [1, 0, 1, 0], [0, 1, 0, 1]]]")])
+def test_html_names_a_one_layer_networks_parameters_as_check_does(layer: str, key: str,
+                                                                   dy: str):
+    # The terms of a network of one layer read w11 and b1, and its cells carried dW[1,1],
+    # W_new[1,1], b_new[1]: check takes conv1.dW[1,1] (the problem has no top-level dW).
+    problem = (f"input: '1 2 3; 4 5 6; 7 8 9'\nlayers:\n  - {layer}\nlearning_rate: 1/10\n"
+               f"grad_output: {dy}\n")
+    keys = set(convgrad.solve(problem).by_answer_key())
+    for explain in (False, True):
+        cells = parsed(write(solved(problem), "html", explain=explain)).cells
+        terms = {cell["data-term"] for cell in cells}
+        assert {f"{key}.dW[1,2]", f"{key}.W_new[1,2]", f"{key}.b_new[1]"} <= terms
+        named = {term.split("[")[0] for term in terms}
+        assert named - {"X", "target"} <= keys | {f"{key}.W"}, named - keys
+
+
+def test_html_drops_the_control_characters_of_a_name():
+    # YAML's "\a", "\e", "\x01" put control characters into a name; the page held them,
+    # a parse error in HTML that XML tools refuse.
+    problem = 'name: "bell \\a esc \\e one \\x01 c1 \\x85 end"\ninput: "1 2; 3 4"\n' \
+              'kernel: "1"\ngrad_output: "1 1; 1 1"\n'
+    control = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+    for explain in (False, True):
+        page = write(solved(problem), "html", explain=explain)
+        assert "bell  esc  one  c1  end" in page
+        assert not control.findall(page)
+    assert not control.findall(convgrad.solve(problem)._repr_html_())
 
 
 def test_html_is_self_contained():

@@ -990,6 +990,21 @@ def test_summary_of_one_file(work):
     assert any(ln.split()[:1] == [a] and "1/1" in ln for ln in proc.stdout.splitlines())
 
 
+def test_a_file_name_with_a_new_line_keeps_its_report_on_one_line(work):
+    # A student's "ann\nlee.yaml" split the table's row (and its report's first line) in
+    # two, and a carriage return in "bob\r.yaml" sent the terminal back to the row's start.
+    a = write(work, "ann\nlee.yaml", "db: 9\n")
+    b = write(work, "bob\r.yaml", "dQ: 1\n")
+    proc = run(work, SEED, a, b)
+    assert proc.returncode == 2
+    assert "\r" not in proc.stdout
+    lines = proc.stdout.splitlines()
+    assert any(ln.startswith("ann lee.yaml: 1/1 points") for ln in lines), proc.stdout
+    assert any(ln.startswith("bob .yaml: unusable: ") and "'dQ'" in ln for ln in lines)
+    rows = [ln for ln in lines if ln.startswith(("ann", "bob"))]
+    assert len(rows) == 4 and sum("1/1" in ln for ln in rows) == 2, rows
+
+
 def test_thirty_files_one_row_each(work):
     names = []
     for i in range(30):

@@ -241,3 +241,23 @@ def test_long_exact_numbers_are_rounded_in_text_and_said_so():
     assert "y12 = 2·1/3 + ≈1e+400 = ≈1e+400" in text
     assert "loss = ≈1e+800" in text
     assert "≈" not in render(ROOT / "problems" / "fractions_and_strings.yaml")
+
+
+@pytest.mark.parametrize("command", ["solve", "explain"])
+@pytest.mark.parametrize("colour", [False, True])
+def test_a_names_escape_sequences_are_shown_not_sent_to_the_terminal(command: str, colour: bool,
+                                                                   tmp_path: Path,
+                                                                   monkeypatch):
+    # YAML's "\e[2J" in a name cleared the screen of whoever solved the problem: rich
+    # removes bell, backspace and carriage return, not ESC.
+    from .conftest import run_main
+
+    if colour:
+        monkeypatch.setenv("FORCE_COLOR", "1")
+    path = tmp_path / "p.yaml"
+    path.write_text('name: "red \\e[31mRED\\e[0m \\x01 end"\ninput: "1 2; 3 4"\nkernel: "1"\n'
+                    'grad_output: "1 1; 1 1"\n')
+    out = run_main(command, path)
+    assert out.returncode == 0
+    assert r"red \x1b[31mRED\x1b[0m \x01 end" in out.stdout
+    assert "\x1b[31mRED" not in out.stdout and "\x01" not in out.stdout

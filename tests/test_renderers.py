@@ -145,6 +145,26 @@ def test_pdflatex_compiles_every_document(outputs, tmp_path: Path):
                     "latex-cjk-chinese-arphic-gbsn00lp); the English ones compiled")
 
 
+@pytest.mark.parametrize("name", [
+    pytest.param("learning rate \u03b7 = 0.1, \u03bb, \u03a9", id="greek"),
+    pytest.param("done \u2713 \U0001f600 \u041f\u0440\u0438", id="emoji-cyrillic"),
+    pytest.param("bell \x07 escape \x1b \x01", id="control"),
+    pytest.param("\u7b2c\u4e09\u9898 \u3400 \u9d28 \ud55c", id="cjk"),
+])
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_pdflatex_compiles_a_document_whatever_the_name(name: str, lang: str, tmp_path: Path):
+    pdflatex = shutil.which("pdflatex")
+    if pdflatex is None:
+        pytest.skip("pdflatex is not installed (Debian: texlive-latex-base)")
+    problem = {"name": name, "input": "1 2; 3 4", "kernel": "1", "grad_output": "1 1; 1 1"}
+    (tmp_path / "name.tex").write_text(write(run(load_problem(problem)), "latex", lang=lang),
+                                       encoding="utf-8")
+    done = subprocess.run([pdflatex, "-interaction=nonstopmode", "-halt-on-error",
+                           "-no-shell-escape", "name.tex"], cwd=tmp_path, capture_output=True,
+                          timeout=120)
+    assert done.returncode == 0, done.stdout.decode("utf-8", "replace")[-2000:]
+
+
 # --- Chromium --------------------------------------------------------------------------------
 
 

@@ -74,7 +74,7 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | N
     """
     if exact is True:
         if not problem.rational:
-            raise problem.error("loss" if problem.loss in IRRATIONAL_LOSSES else "layers",
+            raise problem.error(_irrational_key(problem),
                                 "exact arithmetic needs a rational problem, and "
                                 f"{_not_rational(problem)}; use float64 arithmetic",
                                 arithmetic="float64")
@@ -108,6 +108,26 @@ def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | N
             f"automatic exact limit of {EXACT_LIMIT:,}; exact fractions can be asked for"),
             arithmetic="exact")
     return True, None
+
+
+def _irrational_key(problem: Problem) -> tuple[str | int, ...]:
+    """The key that keeps a problem out of exact arithmetic, as the file wrote it: "loss",
+    "activation" of the single form, the network's layer ("layers", 2), or "input", "kernel"
+    ... where the API was handed a float64 array."""
+    if problem.loss in IRRATIONAL_LOSSES:
+        return ("loss",)
+    if problem.x.dtype != object:
+        return ("input",)
+    for i, layer in enumerate(problem.layers):
+        floats = any(arr.dtype != object for arr in layer.op.arrays())
+        if not floats and layer.op.rational:
+            continue
+        if not problem.single:
+            return ("layers", i)
+        if not floats:  # the single form's conv is rational: its activation is not
+            return ("activation",)
+        return ("kernel",) if layer.op.arrays()[0].dtype != object else ("bias",)
+    return ("target",) if problem.target is not None else ("grad_output",)
 
 
 def _not_rational(problem: Problem) -> str:

@@ -408,9 +408,12 @@ class Problem:
     def has_backward(self) -> bool:
         return self.target is not None or self.grad_output is not None
 
-    def error(self, key: str, message: str, arithmetic: str | None = None) -> ProblemError:
-        """A ProblemError for `key`, located at its line when the file gave one."""
-        return Where(self.source, self.lines).error((key,), message, arithmetic)
+    def error(self, key: str | tuple, message: str, arithmetic: str | None = None
+              ) -> ProblemError:
+        """A ProblemError for `key` (or a path to it, ("layers", 2)), located at its line when
+        the file gave one."""
+        path = key if isinstance(key, tuple) else (key,)
+        return Where(self.source, self.lines).error(path, message, arithmetic)
 
 
 # --- naming a key in a message ---------------------------------------------------------

@@ -88,6 +88,9 @@ def parse_number(value: Any) -> Number:
         raise BadValue(f"{str(value).lower()} is not a number")
     if value is None:
         raise BadValue("an empty value (null) is not a number")
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        # np.array(0.1), as NumPy's reductions give: the one number it holds
+        return parse_number(value[()])
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, Fraction):
@@ -422,7 +425,8 @@ def _from_ndarray(arr: np.ndarray) -> np.ndarray:
     if arr.dtype.kind == "b":
         raise BadValue("a boolean array is not a matrix of numbers")
     if arr.dtype.kind in "iu":
-        return np.frompyfunc(int, 1, 1)(arr).astype(object).reshape(arr.shape)
+        # np.asarray: on a 0-d array (np.array(2)) frompyfunc gives a bare int, not an array
+        return np.asarray(np.frompyfunc(int, 1, 1)(arr), dtype=object).reshape(arr.shape)
     if arr.dtype.kind == "f":
         arr = arr.astype(np.float64)
         bad = ~np.isfinite(arr)

@@ -117,8 +117,22 @@ def load_problem(problem: Any, conventions: str | Conventions | None = None) -> 
                 raise ProblemError(f"{exc} (and no file is named '{problem.strip()}')") from None
             raise
     if isinstance(problem, dict):
-        return problem_from_dict(problem, source="<dict>", conventions=conventions)
+        return problem_from_dict(_named_keys(problem), source="<dict>", conventions=conventions)
     raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")
+
+
+def _named_keys(value: Any) -> Any:
+    """A dict of the API with each key that is not a string (1, True, None) written as YAML
+    reads it from a file ('1', 'true', 'null'), so that a message names it as written: an
+    int key stood for a list index, and {1: 2} was "'[2]' is not a known key". Lists are
+    gone through only where they hold mappings (layers), not a matrix's rows."""
+    if isinstance(value, dict):
+        return {key if isinstance(key, str) else
+                "null" if key is None else str(key).lower() if isinstance(key, bool) else str(key):
+                _named_keys(item) for key, item in value.items()}
+    if isinstance(value, list) and any(isinstance(item, dict) for item in value):
+        return [_named_keys(item) for item in value]
+    return value
 
 
 def read_file(path: str | os.PathLike, conventions: str | Conventions | None = None

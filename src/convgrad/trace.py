@@ -88,6 +88,9 @@ class Labeler:
     # The tables show it as written too (in_out dense weights: in x out), not channels first.
     table_as_written: bool = False
     base: int = 1  # the first index of a name (SPEC section 7's index_base)
+    # The network layer whose parameter this is, where `name` leaves it out (a one-layer
+    # network's terms read w11, not conv1.w11): check still takes conv1.dW[1,1,1,1].
+    layer: str = ""
 
     def shown_index(self, index: tuple[int, ...]) -> tuple[int, ...]:
         """The index in the tables (shown_shape) of the run's entry `index`."""
@@ -364,6 +367,9 @@ class Matrix:
     array: np.ndarray  # in the shape the user sees
     pad: np.ndarray | None = None  # True where the cell is padding
     axis_names: tuple[str, ...] = ()  # names of the leading axes: ("filter", "channel")
+    # Whose cells these are when a Phrase titles them: an input entry's share of the output
+    # (conv_transpose's scatter) holds cells of Y, named as Y's (Y[1,2,3]).
+    cells: Labeler | None = None
 
     def unpadded(self) -> np.ndarray:
         """The array without its padding cells (pad given): the input as the user wrote it,
@@ -485,10 +491,12 @@ class Trace:
                 # Dense weights are shown as written (a matrix either way), kernels by filter
                 # and channel.
                 as_written = axes is not None and step.layer.op.weights == "dense"
+                name = p.letter if single else _param(step, p.letter, passes)
                 names.params[p.letter] = Labeler(
-                    p.letter if single else _param(step, p.letter, passes), full,
+                    name, full,
                     written if as_written else user_param_shape(problem, p.shape, full),
-                    axes=axes, written_shape=written, table_as_written=as_written, base=base)
+                    axes=axes, written_shape=written, table_as_written=as_written, base=base,
+                    layer="" if single or "." in name else step.layer.name)
             out.append(names)
             x_label = names.out
         return out
@@ -514,8 +522,11 @@ class Trace:
             yield self.update_section()
 
     def _matrix(self, title: Phrase | Whole, arr: np.ndarray, label: Labeler,
-                pad: np.ndarray | None = None, axis_names: tuple[str, ...] = ()) -> Matrix:
-        return Matrix(title, label.table(arr), pad, axis_names or _axes(label))
+                pad: np.ndarray | None = None, axis_names: tuple[str, ...] = (),
+                cells: bool = False) -> Matrix:
+        """arr as label's tables; cells: its cells are label's (Matrix.cells)."""
+        return Matrix(title, label.table(arr), pad, axis_names or _axes(label),
+                      label if cells else None)
 
     def problem_section(self) -> Section:
         problem = self.problem
@@ -1286,7 +1297,7 @@ class Trace:
                 for o, wi in reached:
                     share[o] = share[o] + x[index] * w[wi]
                 share_matrix = self._matrix(phrase("matrix.scatter", entry=Entry(xl, index),
-                                                   w=Whole(wl)), share, yl)
+                                                   w=Whole(wl)), share, yl, cells=True)
                 return [(x_matrix, [xl.shown_index(index)]),
                         (w_matrix, [wl.shown_index(wi) for _, wi in reached]),
                         (share_matrix, [yl.shown_index(o) for o, _ in reached])]

@@ -456,6 +456,9 @@ def cell_namer(matrix: Matrix, base: int = 1) -> Callable[[tuple[int, ...]], str
     if isinstance(title, Whole):
         label, new = title.label, title.new
         return lambda index: check_name(label, index, new)
+    if matrix.cells is not None:  # a share of the output: Y's cells (Y[1,2,3])
+        cells = matrix.cells
+        return lambda index: check_name(cells, index)
     whole = title.fields.get("name")
     if isinstance(whole, Whole) and matrix.pad is not None:
         pad = matrix.pad

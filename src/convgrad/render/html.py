@@ -14,8 +14,9 @@ Formulas are written as the terminal writes them (render/terminal.py's FORMS), a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
-from html import escape
+from html import escape as _escape
 from typing import Any
 
 from convgrad.render.document import (
@@ -150,6 +151,15 @@ SCRIPT = """
   go(0);
 })(document.currentScript && document.currentScript.parentElement);
 """
+
+# Control characters other than tab and the line ends (a name's "\x01" or "\e" in YAML) are
+# parse errors in HTML, and XML tools refuse the page.
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def escape(text: str, quote: bool = True) -> str:
+    """Text for the page: html.escape, and control characters dropped."""
+    return _escape(_CONTROL.sub("", text), quote)
 
 
 def to_html(trace: Trace, explain: bool = False, lang: str = "en", terms: str = "auto",

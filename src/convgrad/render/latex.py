@@ -51,7 +51,8 @@ def to_latex(trace: Trace, explain: bool = False, lang: str = "en", terms: str =
     title = words(Phrase("doc.explain" if explain else "doc.solve"), lang)
     if trace.problem.name:
         title += ": " + texmath.text(trace.problem.name)
-    zh = lang == "zh"
+    # A name in Chinese sets an English document in the CJK environment too.
+    zh = lang == "zh" or texmath.has_cjk(trace.problem.name or "")
     preamble = [
         r"\documentclass[11pt,a4paper]{article}",
         r"\usepackage{amsmath,amssymb}",

@@ -58,7 +58,7 @@ def _grad(labeler: Labeler) -> str:
 
 # The arrays of the single-layer form, and the input, target and loss, by the key `check`
 # takes (SPEC sections 3 and 5); a network's layer outputs are `relu1.output`.
-_KEYS = {"x": "X", "y": "Y", "z": "Z", "a": "A", "w": "W", "t": "target", "L": "loss"}
+_KEYS = {"x": "X", "y": "Y", "z": "Z", "a": "A", "w": "W", "b": "b", "t": "target", "L": "loss"}
 
 
 def check_key(labeler: Labeler, new: bool = False) -> str:
@@ -66,6 +66,8 @@ def check_key(labeler: Labeler, new: bool = False) -> str:
     loss. The input, the kernel and the target, which `check` does not grade, are named
     the same way (X, W, conv1.W, target), so that every entry of a page has a name."""
     name = labeler.name
+    if labeler.layer:  # a one-layer network's w: conv1.w
+        name = f"{labeler.layer}.{name}"
     layer, dot, letter = name.rpartition(".")
     if dot:  # a network layer's parameter: conv1.w -> conv1.W, conv1.dW, conv1.W_new
         letter = "W" if letter == "w" else letter

@@ -7,6 +7,7 @@ only on a terminal does terminal.py colour them.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -76,9 +77,9 @@ def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -
         error = report.error or ""
         if error.startswith(report.source):  # the message names the file already
             error = error[len(report.source):].lstrip(":, ")
-        return [[(report.source, "bold"), *_variant(report), (": ", "bold"),
-                 ("unusable: ", "bold red"), (error, "")]]
-    lines: list[Line] = [[(report.source, "bold"), *_variant(report),
+        return [[(one_line(report.source), "bold"), *_variant(report), (": ", "bold"),
+                 ("unusable: ", "bold red"), (one_line(error), "")]]
+    lines: list[Line] = [[(one_line(report.source), "bold"), *_variant(report),
                           (f": {_points(report.score)}/{_points(report.max_score)} points, "
                            f"{report.right} of {len(report.graded)} right", "")]]
     for k in report.keys:
@@ -104,6 +105,13 @@ def file_lines(report: FileReport, reveal: bool, show_unanswered: bool = True) -
     return lines
 
 
+def one_line(text: str) -> str:
+    """A file's name (or a message naming it) on one line of the report: a new line, carriage
+    return or other control character in it as a space, as on standard error. A student's
+    file named "ann\\nbob.yaml" broke its row of the table in two."""
+    return "".join(" " if unicodedata.category(char) == "Cc" else char for char in text)
+
+
 def _variant(report: FileReport) -> Line:
     return [] if report.variant is None else [(f" (variant {report.variant})", "")]
 
@@ -114,12 +122,12 @@ def summary_lines(reports: list[FileReport]) -> list[Line]:
     variants = any(r.variant is not None for r in reports)
     rows = [("file", *(("variant",) if variants else ()), "score", "right", "wrong keys")]
     for r in reports:
-        first = (r.source, *((r.variant or "-",) if variants else ()))
+        first = (one_line(r.source), *((r.variant or "-",) if variants else ()))
         if r.usable:
             rows.append((*first, f"{_points(r.score)}/{_points(r.max_score)}",
                          f"{r.right}/{len(r.graded)}", ", ".join(r.wrong_keys) or "-"))
         else:
-            rows.append((*first, "-", "-", "unusable: " + (r.error or "")))
+            rows.append((*first, "-", "-", "unusable: " + one_line(r.error or "")))
     columns = len(rows[0]) - 1  # the last (wrong keys) is not padded
     widths = [max(len(row[k]) for row in rows) for k in range(columns)]
     lines: list[Line] = [[("", "")]]

@@ -75,8 +75,20 @@ def said(words: Words | Entry | str, lang: str) -> str:
     if not isinstance(words, Phrase):
         return plain_text(words)
     fields = {name: said(value, lang) if isinstance(value, (Phrase, Form, Whole, Entry))
+              else visible(value) if isinstance(value, str)
               else value for name, value in words.fields.items()}
     return say(words.key, lang, **fields) + words.after
+
+
+# Control characters but tab and new line: what a problem's name (YAML's "\e[2J") would
+# send the terminal as a command, to clear the screen or retitle the window.
+_ESCAPES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def visible(text: str) -> str:
+    """Text convgrad did not write, with each control character shown as its escape
+    (\\x1b), not sent to the terminal."""
+    return _ESCAPES.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
 
 
 def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:

@@ -13,6 +13,7 @@ escapes every character TeX or KaTeX would read as a command.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable
 from typing import Any
 
@@ -43,19 +44,70 @@ _SYMBOLS = {
     "·": r"\cdot", "Σ": r"\Sigma", "∂": r"\partial", "δ": r"\delta", "σ": r"\sigma",
     "⋆": r"\star", "²": r"^{2}", "≈": r"\approx", "⋮": r"\vdots", "×": r"\times",
     "→": r"\to", "≤": r"\le", "≥": r"\ge", "−": "-", "…": r"\dots", "≠": r"\ne",
+    "∞": r"\infty",
 }
 
 
+# Greek letters (a problem named "learning rate η"): as math, which pdflatex's text fonts
+# need and KaTeX reads alike. The capitals that look like Latin ones are those letters.
+_GREEK = dict(zip(
+    "αβγδεζηθικλμνξοπρςστυφχψω",
+    [r"\alpha", r"\beta", r"\gamma", r"\delta", r"\epsilon", r"\zeta", r"\eta", r"\theta",
+     r"\iota", r"\kappa", r"\lambda", r"\mu", r"\nu", r"\xi", "o", r"\pi", r"\rho",
+     r"\varsigma", r"\sigma", r"\tau", r"\upsilon", r"\phi", r"\chi", r"\psi", r"\omega"],
+    strict=True))
+_GREEK.update(zip("ΓΔΘΛΞΠΣΥΦΨΩ", [r"\Gamma", r"\Delta", r"\Theta", r"\Lambda", r"\Xi",
+                                   r"\Pi", r"\Sigma", r"\Upsilon", r"\Phi", r"\Psi",
+                                   r"\Omega"], strict=True))
+_GREEK.update(zip("ΑΒΕΖΗΙΚΜΝΟΡΤΧ", "ABEZHIKMNOPTX", strict=True))
+# Beyond ASCII, the characters that pdflatex's default set-up (utf8, OT1 and TS1 fonts)
+# typesets: Latin-1's and Latin Extended-A's letters that OT1 can build, and common
+# punctuation. Any other character stops pdflatex ("Unicode character ... not set up").
+_PDFLATEX = set(
+    "\u00a0¡¢£¤¥¦§¨©ª¬\u00ad®¯°±²³´µ¶·¸¹º¼½¾¿ÀÁÂÃÄÅÆÇÈÉÊËÌÍÎÏÑÒÓÔÕÖ×ØÙÚÛÜÝßàáâãäåæçèéêëìíîï"
+    "ñòóôõö÷øùúûüýÿĂăĆćĈĉĊċČčĎďĒēĔĕĖėĚěĜĝĞğĠġĢģĤĥĨĩĪīĬĭİıĲĳĴĵĶķĹĺĻļĽľŁłŃńŅņŇňŌōŎŏŐőŒœ"
+    "ŔŕŖŗŘřŚśŜŝŞşŠšŢţŤťŨũŪūŬŭŮůŰűŴŵŶŷŸŹźŻżŽž‐‑‒–—―‘’“”†‡•…‰€™")
+
+
+def _cjk(char: str) -> bool:
+    """A character of the blocks that CJKutf8's gbsn font has (its files gbsnuXX, XX the
+    code's high byte): CJK punctuation, kana, the unified ideographs but row 9D, full width
+    forms. Another block stops pdflatex ("gbsnu34 not loadable")."""
+    row = ord(char) >> 8
+    return 0x30 <= row <= 0x32 or 0x4E <= row <= 0x9F and row != 0x9D or row == 0xFF
+
+
+def has_cjk(value: str) -> bool:
+    """Whether `value` needs the CJK environment in a document pdflatex compiles."""
+    return any(_cjk(char) for char in value)
+
+
 def text(value: str) -> str:
-    """Text as LaTeX text: TeX's special characters escaped, math symbols as math."""
+    """Text as LaTeX text: TeX's special characters escaped, math symbols and Greek letters
+    as math, control characters dropped, and a character that pdflatex cannot typeset as
+    its plain letter (ą as a) or else '?'. CJK characters stay: the document that holds
+    them is set in the CJK environment (`has_cjk`)."""
     out = []
     for char in value:
         if char in _TEXT:
             out.append(_TEXT[char])
         elif char in _SYMBOLS:
             out.append("$" + _SYMBOLS[char] + "$")
-        else:
+        elif char.isascii():
+            # a control character (ESC, BEL, ^A) is an invalid character to TeX
+            out.append(char if char.isprintable() or char in "\t\n" else "")
+        elif char in _GREEK:
+            out.append("$" + _GREEK[char] + "$" if _GREEK[char].startswith("\\")
+                       else _GREEK[char])
+        elif char in _PDFLATEX or _cjk(char):
             out.append(char)
+        elif unicodedata.category(char) == "Cc":
+            out.append("")
+        else:
+            plain = "".join(part for part in unicodedata.normalize("NFKD", char)
+                            if not unicodedata.combining(part))
+            out.append(text(plain) if plain and plain != char and all(
+                part.isascii() or part in _PDFLATEX for part in plain) else "?")
     return "".join(out)
 
 
