@@ -364,3 +364,14 @@ def test_output_to_a_pipe_writes_into_it(tmp_path):
             pass
     assert code == 0 and not replaced
     assert json.loads(got[0])["dW"] == [[32, 41], [59, 68]]   # SPEC section 2's figures
+
+
+@pytest.mark.parametrize("name", ["a\x1b[2Jb.yaml", "ann\rbob.yaml", "tab\there\x07.yaml"])
+def test_a_file_name_with_control_characters_is_one_plain_line_on_stderr(name, tmp_path):
+    # The name reaches the message as typed: an escape sequence in it cleared the terminal
+    # of whoever ran the command, and a carriage return sent the line back over itself.
+    run = convgrad("solve", name, cwd=tmp_path)
+    line = one_line(run)
+    assert run.returncode == 2
+    assert not any(ord(char) < 32 or 127 <= ord(char) < 160 for char in line), run
+    assert line.endswith("no such file; check the path"), run

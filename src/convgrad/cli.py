@@ -326,11 +326,15 @@ class _OutputFailed(BaseException):
 
 
 def _say(line: str) -> None:
-    """One line on stderr; nothing at all when stderr itself is closed or broken."""
+    """One line on stderr, every control character in it a space (a file named with an
+    escape sequence or a carriage return in it would reach the terminal); nothing at all
+    when stderr itself is closed or broken."""
     if sys.stderr is None:
         return
+    from convgrad.render.report import one_line
+
     try:
-        sys.stderr.write(line.replace("\n", " ") + "\n")
+        sys.stderr.write(one_line(line) + "\n")
         sys.stderr.flush()
     except OSError:  # so that Python's flush at exit does not fail on it again
         with contextlib.suppress(OSError, ValueError):
