@@ -135,6 +135,27 @@ def test_uncovered(tmp_path: Path) -> None:
                         ).returncode == 0
 
 
+@pytest.mark.parametrize(("mode", "found", "dx"), [
+    ("zeros", True, [0, 1]), ("replicate", False, [1, 1]), ("circular", True, [0, 2]),
+    ("reflect", True, [0, 2])])
+def test_uncovered_counts_a_cell_read_through_its_padded_copy(mode: str, found: bool,
+                                                              dx: list[int]) -> None:
+    """require: uncovered asks for a dL/dX of 0 by geometry. 2 rows, one padding row on top,
+    1x1 kernel, stride 2: the windows read padded rows 1 and 3, that is the padding and input
+    row 2. The padding row holds a zero (zeros), a copy of row 1 (replicate: row 1 is read),
+    of row 2 (circular wraps around from the bottom; reflect mirrors across row 1)."""
+    import convgrad
+    from convgrad.engine import run
+    from convgrad.generate import _uncovered
+    from convgrad.reader import problem_from_dict
+
+    problem = {"input": [[1], [1]], "kernel": 1, "stride": [2, 1], "padding": [1, 0, 0, 0],
+               "padding_mode": mode, "grad_output": [[1], [1]]}
+    assert _uncovered(run(problem_from_dict(problem))) is found
+    # dL/dX by hand: each window's 1 goes to the row it reads or its padding copies
+    assert convgrad.solve(problem)["dX"].tolist() == [[v] for v in dx]
+
+
 def test_distinguishes(tmp_path: Path) -> None:
     out = generate(tmp_path, write(tmp_path, "t.yaml", DISTINGUISHES), 5, 3)
     for folder in variants(out):

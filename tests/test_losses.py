@@ -356,3 +356,24 @@ def test_the_softmax_probabilities_example_is_pytorchs():
     logits = path.read_text(encoding="utf-8").replace("  - softmax\n", "").replace(
         "loss: cross_entropy_probs", "loss: cross_entropy")
     assert convgrad.solve(logits)["loss"] == pytest.approx(got["loss"], rel=1e-13)
+
+
+def test_bce_is_its_formula_where_pytorch_clamps():
+    """README: bce is -(1/N) Σ [t ln y + (1 - t) ln(1 - y)] all the way; PyTorch's BCELoss
+    clamps each log at -100 and y(1 - y) at 1e-12 in its gradient. By hand, with y =
+    sigmoid(z): L = ln(1 + e^-z) for t = 1, and dL/dz = (y - t)/N."""
+    problem = {"input": [[-120.0, 30.0]], "kernel": [[1]], "activation": "sigmoid",
+               "target": [[1, 1]], "loss": "bce"}
+    result = convgrad.solve(problem)
+    assert result["loss"] == pytest.approx((120 + math.log1p(math.exp(-30))) / 2, rel=1e-12)
+    y = 1 / (1 + math.exp(-30))
+    np.testing.assert_allclose(result["dX"], [[-0.5, (y - 1) / 2]], rtol=1e-2)
+    np.testing.assert_allclose(result["dY"], [[-math.exp(120) / 2, -1 / (2 * y)]], rtol=1e-9)
+    torch = pytest.importorskip("torch")
+    z = torch.tensor([[-120.0, 30.0]], dtype=torch.float64, requires_grad=True)
+    clamped = torch.nn.functional.binary_cross_entropy(torch.sigmoid(z), torch.ones(1, 2,
+                                                                                  dtype=z.dtype))
+    clamped.backward()
+    # the difference the README states: PyTorch's L = (100 + ...)/2 and a vanished gradient
+    assert clamped.item() == pytest.approx((100 + math.log1p(math.exp(-30))) / 2)
+    assert abs(float(z.grad[0, 0])) < 1e-30

@@ -902,6 +902,29 @@ def test_uncovered_padding_gives_no_warning():
     assert p.warnings == []
 
 
+@pytest.mark.parametrize(("mode", "rows", "dx_column"), [
+    # 5 rows, one padding row on top, 1x1 kernel, stride 2: windows at padded rows 1, 3, 5.
+    # zeros: padded row 1 is a zero, so input rows 1, 3, 5 are never met.
+    ("zeros", (0, 2, 4), [0, 1, 0, 1, 0]),
+    # replicate: padded row 1 copies input row 1, which gets that window's gradient too.
+    ("replicate", (2, 4), [1, 1, 0, 1, 0]),
+    # reflect: padded row 1 mirrors input row 2 (the edge not repeated): row 2 gets 1 + 1.
+    ("reflect", (0, 2, 4), [0, 2, 0, 1, 0]),
+    # circular: padded row 1 wraps to input row 5.
+    ("circular", (0, 2), [0, 1, 0, 1, 1]),
+])
+def test_a_row_read_through_its_padded_copy_is_not_uncovered(mode, rows, dx_column):
+    problem = {"input": ones(5, 1), "kernel": 1, "stride": 2, "padding": [1, 0, 0, 0],
+               "padding_mode": mode, "grad_output": [[1], [1], [1]]}
+    warned = [w for w in problem_from_dict(problem).warnings if w.axis == "row"]
+    assert [w.positions for w in warned] == ([rows] if rows else [])
+    result = convgrad.solve(problem)
+    # dL/dX by hand: each window's gradient 1 goes to the row its cell holds or copies.
+    assert result["dX"].tolist() == [[v] for v in dx_column]
+    # a row is named exactly when its dL/dX is 0 (all inputs 1, all weights 1: no cancelling)
+    assert tuple(i for i, v in enumerate(dx_column) if v == 0) == rows
+
+
 def test_no_warning_when_everything_is_covered():
     assert convgrad.solve(SEED_YAML)["warnings"] == []
 

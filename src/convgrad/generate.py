@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from convgrad import geometry
 from convgrad.errors import ProblemError
 
 if TYPE_CHECKING:
@@ -483,11 +484,11 @@ def _uncovered(solved: Any) -> bool | None:
         KH, KW = layer.w.shape[-2:]
         OH, OW = layer.out.shape[-2:]
         (sh, sw), (dh, dw) = layer.stride, layer.dilation
-        top, left = layer.pad[0], layer.pad[2]
-        rows = (np.arange(OH)[:, None] * sh + np.arange(KH)[None, :] * dh - top).ravel()
-        cols = (np.arange(OW)[:, None] * sw + np.arange(KW)[None, :] * dw - left).ravel()
-        found = bool(found) or len(set(rows.tolist()) & set(range(H))) < H \
-            or len(set(cols.tolist()) & set(range(W))) < W
+        top, bottom, left, right = layer.pad
+        # A padded cell that copies an input cell (reflect, replicate, circular) reads it.
+        found = bool(found) \
+            or bool(geometry.uncovered(H, top, KH, sh, dh, OH, bottom, layer.mode)) \
+            or bool(geometry.uncovered(W, left, KW, sw, dw, OW, right, layer.mode))
     return found
 
 

@@ -100,19 +100,22 @@ def pool_window_cells(n: int, size: int, stride: int, before: int, after: int, o
     return np.minimum(start + size, n + before) - np.maximum(start, before)
 
 
-def uncovered(n: int, pad_before: int, k: int, stride: int, dilation: int, out: int) -> list[int]:
+def uncovered(n: int, pad_before: int, k: int, stride: int, dilation: int, out: int,
+              pad_after: int = 0, mode: str = "zeros") -> list[int]:
     """0-based input positions (rows or columns) that no kernel tap ever meets.
 
     Tap p of output i reads padded position i*stride + p*dilation; the input
-    position is that minus pad_before. Padding itself is not reported.
+    position is that minus pad_before. Padding itself is not reported; but a padded
+    position that copies an input one (mode reflect, replicate, circular: pad_source)
+    meets that one, whose dX then gathers the copy's gradient.
     """
-    met = [False] * n
-    for p in range(k):
-        for i in range(out):
-            pos = i * stride + p * dilation - pad_before
-            if 0 <= pos < n:
-                met[pos] = True
-    return [pos for pos, hit in enumerate(met) if not hit]
+    reach = (np.arange(out)[:, np.newaxis] * stride + np.arange(k) * dilation).ravel()
+    # Taps never reach past the padded input; a zeros caller may leave pad_after out.
+    after = max(pad_after, int(reach.max(initial=0)) + 1 - pad_before - n, 0)
+    met = np.zeros(n, dtype=bool)
+    sources = pad_source(n, pad_before, after, mode)[reach]
+    met[sources[sources >= 0]] = True
+    return [int(pos) for pos in np.flatnonzero(~met)]
 
 
 def pool_dropped(n: int, size: int, stride: int, out: int, before: int = 0) -> list[int]:

@@ -1520,8 +1520,10 @@ class _Builder:
         _, H, W = layer.in_shape
         _, _, KH, KW = op.w.shape
         _, OH, OW = layer.out_shape
-        rows = geometry.uncovered(H, op.pad[0], KH, op.stride[0], op.dilation[0], OH)
-        cols = geometry.uncovered(W, op.pad[2], KW, op.stride[1], op.dilation[1], OW)
+        rows = geometry.uncovered(H, op.pad[0], KH, op.stride[0], op.dilation[0], OH,
+                                  op.pad[1], op.padding_mode)
+        cols = geometry.uncovered(W, op.pad[2], KW, op.stride[1], op.dilation[1], OW,
+                                  op.pad[3], op.padding_mode)
         for what, missed in (("row", rows), ("column", cols)):
             if missed:
                 self.warnings.append(_missed(
