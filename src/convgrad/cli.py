@@ -678,18 +678,29 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
                          grader.points, options.partial, solved.problem.conventions.items())
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        from convgrad.render.report import check_lines, write_plain
+        from convgrad.render.report import check_lines
 
-        lines = check_lines(reports, tolerance, reveal, summary_only=options.summary,
-                            points=grader.points, partial=options.partial,
-                            conventions=solved.problem.conventions.items(),
-                            problems=[solved.problem])
-        if sys.stdout.isatty():
-            from convgrad.render import terminal as render
+        _print_lines(check_lines(reports, tolerance, reveal, summary_only=options.summary,
+                                 points=grader.points, partial=options.partial,
+                                 conventions=solved.problem.conventions.items(),
+                                 problems=[solved.problem]))
+    return _check_code(reports)
 
-            render.print_styled(render.make_console(), lines)
-        else:
-            write_plain(sys.stdout, lines)
+
+def _print_lines(lines: Any) -> None:
+    """A check report's lines: styled on a terminal, plain text otherwise."""
+    if sys.stdout.isatty():
+        from convgrad.render import terminal as render
+
+        render.print_styled(render.make_console(), lines)
+    else:
+        from convgrad.render.report import write_plain
+
+        write_plain(sys.stdout, lines)
+
+
+def _check_code(reports: Any) -> int:
+    """check's exit code: 2 when a file is unusable, else 1 when a key is wrong, else 0."""
     if any(not r.usable for r in reports):
         return EXIT_UNUSABLE
     return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
@@ -726,18 +737,8 @@ def _check_variants(options: CheckOptions, tolerance: Any, weights: Any, require
         doc = graded.json(tolerance, reveal, options.partial)
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
-        from convgrad.render.report import write_plain
-
-        lines = graded.lines(tolerance, reveal, options.summary, options.partial)
-        if sys.stdout.isatty():
-            from convgrad.render import terminal as render
-
-            render.print_styled(render.make_console(), lines)
-        else:
-            write_plain(sys.stdout, lines)
-    if any(not r.usable for r in reports):
-        return EXIT_UNUSABLE
-    return EXIT_WRONG if any(r.wrong_keys for r in reports) else EXIT_OK
+        _print_lines(graded.lines(tolerance, reveal, options.summary, options.partial))
+    return _check_code(reports)
 
 
 def run_compare(options: CompareOptions) -> int:

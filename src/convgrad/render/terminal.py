@@ -114,31 +114,30 @@ _NUMBER_TEXTS_LIMIT = 1 << 16
 _SHOWN_TEXTS: dict[type, dict[Any, str]] = {kind: {} for kind in _NUMBER_TEXTS}
 
 
-def number_text(value: Any) -> str:
-    """show_number(value), remembered by the value's type and value."""
-    texts = _SHOWN_TEXTS.get(type(value))
+def _remembered(tables: dict[type, dict[Any, str]], value: Any, make: Callable[[Any], str]
+                ) -> str:
+    """make(value), remembered in the table of value's type (none: made each time); a
+    table that reaches _NUMBER_TEXTS_LIMIT starts again."""
+    texts = tables.get(type(value))
     if texts is None:
-        return show_number(value)
+        return make(value)
     text = texts.get(value)
     if text is None:
         if len(texts) >= _NUMBER_TEXTS_LIMIT:
             texts.clear()
-        text = texts[value] = show_number(value)
+        text = texts[value] = make(value)
     return text
+
+
+def number_text(value: Any) -> str:
+    """show_number(value), remembered by the value's type and value."""
+    return _remembered(_SHOWN_TEXTS, value, show_number)
 
 
 def factor_text(factor: Factor | Whole) -> str:
     """An entry by its name (x11, w[1,2,1,1]), a number as on paper (negative ones in
     parentheses: 4·(-1)), a formula written out, text as it is."""
-    texts = _NUMBER_TEXTS.get(type(factor))
-    if texts is None:
-        return _factor_text(factor)
-    text = texts.get(factor)
-    if text is None:
-        if len(texts) >= _NUMBER_TEXTS_LIMIT:
-            texts.clear()
-        text = texts[factor] = _factor_text(factor)
-    return text
+    return _remembered(_NUMBER_TEXTS, factor, _factor_text)
 
 
 def _factor_text(factor: Factor | Whole) -> str:
