@@ -38,6 +38,17 @@ class Run:
 RIGHT = "dW: [[32, 41], [59, 68]]\ndb: 9\n"
 WRONG = "dW: [[32, 41], [59, 0]]\ndb: 9\n"
 
+# A problem whose results are thirds, worked by hand: Y = X/3, L = sum Y^2, so
+# dY = 2Y = [[2/3, 4/3], [2, 8/3]] and db = sum dY = 20/3 (the exports' decimal answers).
+THIRDS = """\
+input: [[1, 2], [3, 4]]
+kernel: [[1/3]]
+bias: 0
+target: [[0, 0], [0, 0]]
+loss: sse
+graded: [dY, db]
+"""
+
 
 def no_traceback(run: Run) -> None:
     for text in (run.stdout, run.stderr):

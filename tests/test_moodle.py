@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 import yaml
 
-from .conftest import one_line, run_main, write
+from .conftest import THIRDS, one_line, run_main, write
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
@@ -147,16 +147,6 @@ def test_a_field_holds_a_finite_number() -> None:
         cloze_field(float("nan"))
 
 
-# A problem whose results are thirds, worked by hand: Y = X/3, L = sum Y^2, so
-# dY = 2Y = [[2/3, 4/3], [2, 8/3]] and db = sum dY = 20/3.
-THIRDS = """\
-input: [[1, 2], [3, 4]]
-kernel: [[1/3]]
-bias: 0
-target: [[0, 0], [0, 0]]
-loss: sse
-graded: [dY, db]
-"""
 THIRDS_AT_2 = {"dY[1,1]": "0.67", "dY[1,2]": "1.33", "dY[2,1]": "2", "dY[2,2]": "2.67",
                "db": "6.67"}
 

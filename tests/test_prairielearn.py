@@ -25,7 +25,7 @@ import numpy as np
 import pytest
 import yaml
 
-from .conftest import one_line, run_main, write
+from .conftest import THIRDS, one_line, run_main, write
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
@@ -534,16 +534,6 @@ def test_a_result_prairielearn_cannot_hold_is_refused() -> None:
         inputs_of([({"loss": float("nan")}, ["loss"])])
 
 
-# Results in thirds, worked by hand: Y = X/3, L = sum Y^2, dY = 2Y = [[2/3, 4/3], [2, 8/3]],
-# db = sum dY = 20/3.
-THIRDS = """\
-input: [[1, 2], [3, 4]]
-kernel: [[1/3]]
-bias: 0
-target: [[0, 0], [0, 0]]
-loss: sse
-graded: [dY, db]
-"""
 
 
 def test_decimals_two_reach_the_inputs_and_the_grading(tmp_path: Path) -> None:
