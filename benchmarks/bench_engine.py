@@ -7,9 +7,15 @@ machine's float64 matmul rate (a 4096x4096 `a @ b`, measured here); a batch of 8
 PyTorch's time. Layers: 64x56x56 input with 64 3x3 filters, padding 1; 3x224x224 input
 with 64 7x7 filters, stride 2, padding 3; a batch of eight 64x56x56 images through the
 first layer. convgrad and PyTorch run in turns (paired), each after a rest that lets the
-other library's threads go to sleep and an untimed run (see turn), and the ratio is the
-median of the pairs' ratios: the machine may be shared. Also the peak memory of one pass
-against its arrays' size (input, kernel, output, and their gradients).
+other library's threads go to sleep and half a second of untimed runs (see turn), and the
+ratio is the median of the pairs' ratios: the machine may be shared. Also the peak memory
+of one pass against its arrays' size (input, kernel, output, and their gradients).
+
+    python benchmarks/bench_engine.py --cold
+
+times each turn's first run after the rest and one untimed run instead: a pass as a
+program that runs it once meets the machine, on virtual machines with its second core
+still slow (see WARM).
 
     python benchmarks/bench_engine.py --threads 1 --cpu-time
 
@@ -38,6 +44,8 @@ ARGS = argparse.ArgumentParser(description=__doc__.splitlines()[0])
 ARGS.add_argument("--threads", type=int, default=2, help="threads for PyTorch and NumPy's BLAS")
 ARGS.add_argument("--cpu-time", action="store_true",
                   help="time by the process's CPU time (with --threads 1)")
+ARGS.add_argument("--cold", action="store_true",
+                  help="time the run after one untimed run, not after half a second of them")
 ARGS.add_argument("--products", action="store_true",
                   help="also time the pass's three matrix products alone, in its shapes")
 OPTIONS = ARGS.parse_args(sys.argv[1:] if __name__ == "__main__" else [])
@@ -116,18 +124,34 @@ def pass_flop(N: int, xs: tuple[int, ...], ws: tuple[int, ...], stride: tuple[in
 # Seconds of rest before each turn of a pair: after a call, OpenBLAS's and PyTorch's OpenMP
 # worker threads spin for a while before they sleep, and a pass that starts while the other
 # library's threads still spin shares the cores with them (on 2 cores, turns without the
-# rest measured each library at 1.5-4 times its time alone). After the rest, one untimed run
-# wakes the library's own threads, as a program that runs the pass over and over has them.
+# rest measured each library at 1.5-4 times its time alone).
 REST = 0.2
+# Seconds of runs, untimed, after the rest: the library's threads awake and its memory in
+# use, as in a program that runs the pass over and over (a training loop). On the virtual
+# machines we measure on, a core that has been idle also runs at about half speed for the
+# first few tenths of a second of load: two processes copying 1 MB arrays side by side took
+# 2.1 ms each back to back and 4.9 ms after 0.2 s idle. One run after the rest did not
+# reach the steady state; 0.5 s of them did.
+WARM = 0.5
+# Timed runs per turn: the turn's time is their median.
+RUNS = 5
 
 
 def turn(fn: Callable[[], object]) -> float:
-    """After REST seconds of rest, one run of fn to wake its threads, then the timed run (s)."""
+    """After REST seconds of rest and WARM seconds of runs, the median of RUNS timed runs of
+    fn (s); with --cold, after the rest and one run, one timed run."""
     time.sleep(REST)
-    fn()
-    start = CLOCK()
-    fn()
-    return CLOCK() - start
+    end = time.perf_counter() + (0 if OPTIONS.cold else WARM)
+    while True:
+        fn()
+        if time.perf_counter() > end:
+            break
+    times = []
+    for _ in range(1 if OPTIONS.cold else RUNS):
+        start = CLOCK()
+        fn()
+        times.append(CLOCK() - start)
+    return statistics.median(times)
 
 
 def paired(ours: Callable[[], object], theirs: Callable[[], object], repeat: int
@@ -207,7 +231,8 @@ def main() -> None:
         share = pass_flop(N, xs, ws, stride, pad) / ours / rate
         # The buffer the last pass handed on, let go, so that this pass's windows count (a
         # convgrad before the buffer had none: PYTHONPATH=<its src> runs this script too).
-        getattr(conv, "take_spare", lambda: None)()
+        while getattr(conv, "take_spare", lambda: None)() is not None:
+            pass
         tracemalloc.start()
         dx, dw, db = convgrad_pass(x, w, b, stride, pad)
         peak = tracemalloc.get_traced_memory()[1]
