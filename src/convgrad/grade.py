@@ -185,13 +185,16 @@ class Tolerance:
             wrong = (diff > bound + margin) & finite
         return right, ~(right | wrong)
 
+    # atol and rtol are the decimals they are written as (1e-6 in SPEC, on the command line
+    # and in Moodle's fields is 10^-6), not their floats' binary values: the float 1e-6 is a
+    # little below 10^-6, and an answer exactly on the written edge (0.000001 for 0) was wrong.
     @functools.cached_property
     def _exact_atol(self) -> Fraction:
-        return Fraction(self.atol)
+        return Fraction(repr(float(self.atol)))
 
     @functools.cached_property
     def _exact_rtol(self) -> Fraction:
-        return Fraction(self.rtol)
+        return Fraction(repr(float(self.rtol)))
 
     def same(self, given: Number, expected: Number) -> bool:
         # In exact rationals throughout: a float is the binary value it holds, and an
