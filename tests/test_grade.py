@@ -1844,6 +1844,28 @@ def test_an_expected_value_without_an_end_is_a_fraction_with_its_decimal(work):
     assert "given 1 0.33 0.67; expected 1 1/3; 2/3 0" in text, text
 
 
+def test_a_stack_of_matrices_is_shown_as_the_answers_file_writes_one(work):
+    # Two 1x1 filters, 1 and 2, on X = [[1, 2], [3, 4]]: Y is 2x2x2, X then 2X. A student who
+    # lists Y's 8 numbers flat has the wrong shape; the expected value must read as 2x2x2
+    # (a list of one matrix string per filter, as an answers file writes it), not as the 4x2
+    # matrix '1 2; 3 4; 2 4; 6 8', which pasted back into the file is a wrong shape again.
+    write(work, "p.yaml", 'input: "1 2; 3 4"\nkernel: [[[1]], [[2]]]\n'
+                          "grad_output: [[[1, 0], [0, 0]], [[0, 0], [0, 1]]]\n")
+    name = write(work, "a.yaml", "Y: [1, 2, 3, 4, 2, 4, 6, 8]\n")
+    text = run(work, "p.yaml", name).stdout
+    shown = '["1 2; 3 4", "2 4; 6 8"]'
+    assert f"given 1 2 3 4 2 4 6 8; expected {shown}" in text, text
+    name = write(work, "b.yaml", f"Y: {shown}\n")
+    proc = run(work, "p.yaml", name)
+    assert proc.returncode == 0 and "✓ Y" in proc.stdout, proc.stdout
+    # one more axis: a list of such lists (a batch of two such maps, the second all zero)
+    from convgrad.grade import value_text
+
+    stack = [[[1, 2], [3, 4]], [[2, 4], [6, 8]]]
+    assert value_text([stack, [[[0, 0], [0, 0]]] * 2]) == (
+        '[["1 2; 3 4", "2 4; 6 8"], ["0 0; 0 0", "0 0; 0 0"]]')
+
+
 def test_integers_stay_integers(work):
     name = write(work, "a.yaml", "db: 8\n")
     assert "given 8; expected 9" in run(work, SEED, name).stdout

@@ -1503,7 +1503,12 @@ def value_text(value: Any, given: bool = False, _alone: bool = True) -> str:
         return _comparable_text(_rational(v), beside=_alone)
     if arr.ndim == 1:
         return " ".join(value_text(v, given, _alone=False) for v in arr)
-    return "; ".join(value_text(row, given, _alone=False) for row in arr)
+    if arr.ndim == 2:
+        return "; ".join(value_text(row, given, _alone=False) for row in arr)
+    # More axes: a list of matrix strings, as an answers file writes a stack ('["1 2; 3 4",
+    # "5 6; 7 8"]'); rows joined across the matrices would read as one taller matrix.
+    parts = [value_text(sub, given, _alone=False) for sub in arr]
+    return "[" + ", ".join(f'"{p}"' if arr.ndim == 3 else p for p in parts) + "]"
 
 
 # An expected value's decimal is shown when it ends within this many significant digits.
