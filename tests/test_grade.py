@@ -357,6 +357,26 @@ def test_not_a_mapping_of_answers(work, text):
     assert "odd.yaml" in error
 
 
+@pytest.mark.parametrize("text", ["# dW: to do\n", "\n\n# nothing yet\n", "---\n"])
+def test_an_answers_file_of_comments_only_has_no_answers(work, text):
+    # As an empty file: the message is about answers, never about writing a problem.
+    name = write(work, "todo.yaml", text)
+    error, out = unusable(work, name)
+    assert error == ("todo.yaml: no answers in the file; give keys such as "
+                     "'dW: [[32, 41], [59, 68]]' or 'loss: 23'"), error
+    assert "problem" not in out.replace("problem.yaml", "")
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("db: 9\n---\ndb: 8\n", "second YAML document"),
+    ("db: 9 \x07\n", "control character"),
+])
+def test_an_answers_file_s_yaml_errors_speak_of_answers(work, text, words):
+    name = write(work, "two.yaml", text)
+    error, _ = unusable(work, name)
+    assert words in error and "answers" in error and "problem" not in error, error
+
+
 @pytest.mark.parametrize(("text", "suggestion"), [("dw: [[32, 41], [59, 68]]", "dW"),
                                                   ("lose: 23", "loss"),
                                                   ("DB: 9", "db"),
