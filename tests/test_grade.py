@@ -483,6 +483,26 @@ def test_index_outside_the_shape_3d(work):
     assert "dX[3,1,1]" in error and "2x4x4" in error, error
 
 
+@pytest.mark.parametrize(("key", "words"), [
+    # the seed's loss (23) and db (9) are single numbers, dX is 3x3
+    ("loss[2]", "outside loss, which is one number;"),
+    ("loss[1,1]", "outside loss, which is one number;"),
+    ("db[1,1]", "outside db, which is one number;"),
+    ("dX[4,1]", "outside dX, which is 3x3;"),
+])
+def test_the_shape_an_index_is_outside_is_not_read_as_a_value(work, key, words):
+    # 'outside loss, which is 1' read as if the loss were 1 (it is 23).
+    error, _ = unusable(work, write(work, "idx.yaml", f"{key}: 5\n"))
+    assert words in error, error
+
+
+def test_the_length_of_a_vector_an_index_is_outside(work):
+    # network_two_dense.yaml: fc1's weights are 4x3 (4 units), so fc1.db is 4 numbers
+    error, _ = unusable(work, write(work, "idx.yaml", "fc1.db[9]: 5\n"),
+                        "network_two_dense.yaml")
+    assert "outside fc1.db, which is 4 numbers;" in error, error
+
+
 def test_an_unusable_key_makes_the_whole_file_unusable_even_with_right_keys(work):
     name = write(work, "mixed.yaml", "dW: [[32, 41], [59, 68]]\ndw: 1\n")
     error, _ = unusable(work, name)

@@ -824,14 +824,15 @@ class Grader:
     def _entry(self, name: str, index: tuple[int, ...], where: str) -> np.ndarray:
         """The expected value of one entry (index numbered from the index_base, 1 unless the
         conventions say 0), or an error naming `where`."""
-        expected = self.expected[name]
+        expected = written = self.expected[name]
         if expected.ndim == 0:
             expected = expected.reshape(1)  # db[1] names a scalar db, as db: [9] does
         base = self.base
         if len(index) != expected.ndim or any(not base <= i < n + base for i, n in
                                               zip(index, expected.shape, strict=False)):
+            # "one number", "4 numbers": a bare "1" or "4" read as the result's value
             raise ProblemError(f"{where} is outside {name}, which is "
-                               f"{shape_text(expected.shape)}; indices are {base}-based, as "
+                               f"{_shape_words(written.shape)}; indices are {base}-based, as "
                                "solve prints them" + (" (index_base 0)" if base == 0 else ""))
         return np.asarray(expected[tuple(i - base for i in index)])
 
