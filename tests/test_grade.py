@@ -673,6 +673,14 @@ def test_decimals_accepts_what_the_default_rejects(work):
     (FRACTIONS, "Z[3,3]: -0.333", "3", True),
     (FRACTIONS, "Z[3,3]: -0.3333", "3", True),
     (FRACTIONS, "Z[3,3]: -0.33", "3", False),
+    # A result of 0 (SPEC's dX[1,3]): 0 at any number of figures is 0, and no other number
+    # rounds to it (0.4 at 3 figures is 0.400); 0.4 and -0.49 were taken as 0's figures.
+    (SEED, "dX[1,3]: 0", "3", True),
+    (SEED, "dX[1,3]: 0.000", "1", True),
+    (SEED, "dX[1,3]: -0", "2", True),
+    (SEED, "dX[1,3]: 0.4", "3", False),
+    (SEED, "dX[1,3]: -0.49", "1", False),
+    (SEED, "dX[1,3]: 0.001", "3", False),
 ])
 def test_sig_figs_edges(work, problem, answer, digits, right):
     assert verdict(work, problem, answer, "--sig-figs", digits) is right

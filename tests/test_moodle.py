@@ -236,6 +236,18 @@ def test_an_answer_on_a_field_s_edge_is_right_in_check_too() -> None:
         assert not rule.same(v + beyond, v) and not rule.same(v - beyond, v), value
 
 
+def test_a_zero_result_under_sig_figs_is_a_field_only_zero_reaches() -> None:
+    # No number but 0 has 0's significant figures, so the field is 0 with no tolerance (as
+    # check takes only 0); it was 0 +- 0.5, taking 0.4 at 3 significant figures.
+    from convgrad.grade import Tolerance
+    from convgrad.render import moodle
+
+    for digits in (1, 3):
+        rule = Tolerance("sig_figs", digits=digits)
+        assert moodle.field_value(0, rule) == ("0", "0")
+        assert rule.same(Fraction(0), 0) and not rule.same(Fraction("0.4"), 0)
+
+
 def test_the_default_question_says_decimals_and_how_many(tmp_path: Path) -> None:
     template = write(tmp_path, "t.yaml", THIRDS)
     quiz = _generate(template, tmp_path / "v", count=1)

@@ -205,6 +205,8 @@ class Tolerance:
         if self.mode == "decimals":
             unit = Fraction(1) / Fraction(10) ** self.digits
         elif self.mode == "sig_figs":
+            if e == 0:  # no number but 0 rounds to 0 at N significant figures (0.4 is 0.400)
+                return g == 0
             unit = _unit_of_sig_figs(e, self.digits)
         else:
             return abs(g - e) <= self._exact_atol + self._exact_rtol * abs(e)
@@ -274,7 +276,8 @@ def _round_to(value: Fraction, unit: Fraction) -> Fraction:
 
 
 def _unit_of_sig_figs(value: Fraction, digits: int) -> Fraction:
-    """The place value of the `digits`th significant figure of value (1 for value 0)."""
+    """The place value of the `digits`th significant figure of value (1 for value 0, which
+    `same` never asks: only 0 has 0's figures)."""
     if value == 0:
         return Fraction(1)
     # The power of ten of the leading digit: 10^exponent <= |value| < 10^(exponent + 1).
