@@ -221,6 +221,42 @@ def test_carry_forward_always_has_its_column(work):
     assert "carried_forward" not in (work / "d.csv").read_text(encoding="utf-8")
 
 
+def test_every_credited_answer_is_counted_as_carried_forward(work):
+    # f doubles dY (the seed's [[1, 2], [3, 3]]) and works on correctly from it: dW, db and
+    # dX are linear in dY, so by hand its dW is 2 * [[32, 41], [59, 68]], db 2 * 9, dX twice
+    # SPEC's. Each of those is credited as carried forward, so each counts in that column at
+    # its key and at every entry of it, whatever else the doubled value looks like (a factor
+    # of 2, the half_sse loss): the mistake the class should hear about is dY's alone.
+    (work / "f.yaml").write_text(
+        "dY: [[2, 4], [6, 6]]\n"
+        "dW: [[64, 82], [118, 136]]\n"
+        "db: 18\n"
+        "dX: [[2, 4, 0], [4, 4, 4], [-6, 0, 6]]\n", encoding="utf-8")
+    (work / "g.yaml").write_text(
+        "dY: [[1, 2], [3, 3]]\n"
+        "dW: [[32, 59], [41, 68]]\n"     # transposed, not carried forward
+        "db: 9\n"
+        "dX: [[1, 2, 0], [2, 2, 2], [-3, 0, 3]]\n", encoding="utf-8")
+    proc = check(work, "f.yaml", "g.yaml", "--carry-forward", "--require", "dY,dW,db,dX",
+                 "--class-report", "c.csv")
+    assert proc.returncode == 1
+    rows = list(csv.DictReader(io.StringIO((work / "c.csv").read_text(encoding="utf-8"))))
+    by = {(row["key"], row["entry"]): row for row in rows}
+    for key in ("dW", "db", "dX"):
+        for (k, entry), row in by.items():
+            if k != key:
+                continue
+            hinted = {kind: int(row[kind]) for kind in KINDS if int(row[kind])}
+            wrong_in_f = entry == "" or key != "dX" or entry not in ("dX[1,3]", "dX[3,2]")
+            expected_hints = {"transposed": 1} if key == "dW" and entry in (
+                "", "dW[1,2]", "dW[2,1]") else {}
+            assert int(row["carried_forward"]) == (1 if wrong_in_f else 0), row
+            assert hinted == expected_hints, row
+    # dY itself: f's slip is wrong at dY, not carried forward
+    assert by[("dY", "")]["carried_forward"] == "0"
+    assert int(by[("dY", "")]["right"]) == 1
+
+
 def test_html_names_the_unusable_files_and_the_missing_answers(work):
     check(work, *FILES, "--class-report", "class.html")
     html = (work / "class.html").read_text(encoding="utf-8")

@@ -357,6 +357,26 @@ def test_not_a_mapping_of_answers(work, text):
     assert "odd.yaml" in error
 
 
+@pytest.mark.parametrize("text", ["# dW: to do\n", "\n\n# nothing yet\n", "---\n"])
+def test_an_answers_file_of_comments_only_has_no_answers(work, text):
+    # As an empty file: the message is about answers, never about writing a problem.
+    name = write(work, "todo.yaml", text)
+    error, out = unusable(work, name)
+    assert error == ("todo.yaml: no answers in the file; give keys such as "
+                     "'dW: [[32, 41], [59, 68]]' or 'loss: 23'"), error
+    assert "problem" not in out.replace("problem.yaml", "")
+
+
+@pytest.mark.parametrize(("text", "words"), [
+    ("db: 9\n---\ndb: 8\n", "second YAML document"),
+    ("db: 9 \x07\n", "control character"),
+])
+def test_an_answers_file_s_yaml_errors_speak_of_answers(work, text, words):
+    name = write(work, "two.yaml", text)
+    error, _ = unusable(work, name)
+    assert words in error and "answers" in error and "problem" not in error, error
+
+
 @pytest.mark.parametrize(("text", "suggestion"), [("dw: [[32, 41], [59, 68]]", "dW"),
                                                   ("lose: 23", "loss"),
                                                   ("DB: 9", "db"),
@@ -461,6 +481,26 @@ def test_index_outside_the_shape_3d(work):
     name = write(work, "idx.yaml", "dX[3,1,1]: 0\n")
     error, _ = unusable(work, name, MULTI)
     assert "dX[3,1,1]" in error and "2x4x4" in error, error
+
+
+@pytest.mark.parametrize(("key", "words"), [
+    # the seed's loss (23) and db (9) are single numbers, dX is 3x3
+    ("loss[2]", "outside loss, which is one number;"),
+    ("loss[1,1]", "outside loss, which is one number;"),
+    ("db[1,1]", "outside db, which is one number;"),
+    ("dX[4,1]", "outside dX, which is 3x3;"),
+])
+def test_the_shape_an_index_is_outside_is_not_read_as_a_value(work, key, words):
+    # 'outside loss, which is 1' read as if the loss were 1 (it is 23).
+    error, _ = unusable(work, write(work, "idx.yaml", f"{key}: 5\n"))
+    assert words in error, error
+
+
+def test_the_length_of_a_vector_an_index_is_outside(work):
+    # network_two_dense.yaml: fc1's weights are 4x3 (4 units), so fc1.db is 4 numbers
+    error, _ = unusable(work, write(work, "idx.yaml", "fc1.db[9]: 5\n"),
+                        "network_two_dense.yaml")
+    assert "outside fc1.db, which is 4 numbers;" in error, error
 
 
 def test_an_unusable_key_makes_the_whole_file_unusable_even_with_right_keys(work):
@@ -633,6 +673,14 @@ def test_decimals_accepts_what_the_default_rejects(work):
     (FRACTIONS, "Z[3,3]: -0.333", "3", True),
     (FRACTIONS, "Z[3,3]: -0.3333", "3", True),
     (FRACTIONS, "Z[3,3]: -0.33", "3", False),
+    # A result of 0 (SPEC's dX[1,3]): 0 at any number of figures is 0, and no other number
+    # rounds to it (0.4 at 3 figures is 0.400); 0.4 and -0.49 were taken as 0's figures.
+    (SEED, "dX[1,3]: 0", "3", True),
+    (SEED, "dX[1,3]: 0.000", "1", True),
+    (SEED, "dX[1,3]: -0", "2", True),
+    (SEED, "dX[1,3]: 0.4", "3", False),
+    (SEED, "dX[1,3]: -0.49", "1", False),
+    (SEED, "dX[1,3]: 0.001", "3", False),
 ])
 def test_sig_figs_edges(work, problem, answer, digits, right):
     assert verdict(work, problem, answer, "--sig-figs", digits) is right
@@ -1842,6 +1890,28 @@ def test_an_expected_value_without_an_end_is_a_fraction_with_its_decimal(work):
     name = write(work, "b.yaml", "Y: '1 0.33 0.67'\n")
     text = run(work, "p.yaml", name).stdout
     assert "given 1 0.33 0.67; expected 1 1/3; 2/3 0" in text, text
+
+
+def test_a_stack_of_matrices_is_shown_as_the_answers_file_writes_one(work):
+    # Two 1x1 filters, 1 and 2, on X = [[1, 2], [3, 4]]: Y is 2x2x2, X then 2X. A student who
+    # lists Y's 8 numbers flat has the wrong shape; the expected value must read as 2x2x2
+    # (a list of one matrix string per filter, as an answers file writes it), not as the 4x2
+    # matrix '1 2; 3 4; 2 4; 6 8', which pasted back into the file is a wrong shape again.
+    write(work, "p.yaml", 'input: "1 2; 3 4"\nkernel: [[[1]], [[2]]]\n'
+                          "grad_output: [[[1, 0], [0, 0]], [[0, 0], [0, 1]]]\n")
+    name = write(work, "a.yaml", "Y: [1, 2, 3, 4, 2, 4, 6, 8]\n")
+    text = run(work, "p.yaml", name).stdout
+    shown = '["1 2; 3 4", "2 4; 6 8"]'
+    assert f"given 1 2 3 4 2 4 6 8; expected {shown}" in text, text
+    name = write(work, "b.yaml", f"Y: {shown}\n")
+    proc = run(work, "p.yaml", name)
+    assert proc.returncode == 0 and "✓ Y" in proc.stdout, proc.stdout
+    # one more axis: a list of such lists (a batch of two such maps, the second all zero)
+    from convgrad.grade import value_text
+
+    stack = [[[1, 2], [3, 4]], [[2, 4], [6, 8]]]
+    assert value_text([stack, [[[0, 0], [0, 0]]] * 2]) == (
+        '[["1 2; 3 4", "2 4; 6 8"], ["0 0; 0 0", "0 0; 0 0"]]')
 
 
 def test_integers_stay_integers(work):

@@ -219,6 +219,35 @@ def test_rtol_atol_and_sig_figs_as_check_gives_them(tmp_path: Path) -> None:
         "dY[2,2]": ("2.7", "0.05"), "db": ("6.7", "0.05")}
 
 
+def test_an_answer_on_a_field_s_edge_is_right_in_check_too() -> None:
+    # Moodle takes value +- tolerance; check must mark those answers right as well, and an
+    # answer one 10^-20 beyond wrong. Edges by hand: 1e-6 + 1e-6*23 = 0.000024, 1e-6 +
+    # 1e-6*1.625 = 0.000002625, 1e-6 for 0, 1e-6 + 1e-6*0.075 = 0.000001075.
+    from convgrad.grade import Tolerance
+    from convgrad.render import moodle
+
+    rule = Tolerance()
+    for value, edge in [("23", "0.000024"), ("1.625", "0.000002625"), ("0", "0.000001"),
+                        ("-0.075", "0.000001075")]:
+        assert moodle.tolerance(value) == edge
+        v, tol = Fraction(value), Fraction(edge)
+        assert rule.same(v + tol, v) and rule.same(v - tol, v), value
+        beyond = tol + Fraction(1, 10**20)
+        assert not rule.same(v + beyond, v) and not rule.same(v - beyond, v), value
+
+
+def test_a_zero_result_under_sig_figs_is_a_field_only_zero_reaches() -> None:
+    # No number but 0 has 0's significant figures, so the field is 0 with no tolerance (as
+    # check takes only 0); it was 0 +- 0.5, taking 0.4 at 3 significant figures.
+    from convgrad.grade import Tolerance
+    from convgrad.render import moodle
+
+    for digits in (1, 3):
+        rule = Tolerance("sig_figs", digits=digits)
+        assert moodle.field_value(0, rule) == ("0", "0")
+        assert rule.same(Fraction(0), 0) and not rule.same(Fraction("0.4"), 0)
+
+
 def test_the_default_question_says_decimals_and_how_many(tmp_path: Path) -> None:
     template = write(tmp_path, "t.yaml", THIRDS)
     quiz = _generate(template, tmp_path / "v", count=1)

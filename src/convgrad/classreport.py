@@ -122,9 +122,11 @@ def class_report_across(groups: list[tuple[list[FileReport], Grader]], reveal: b
     for tally in keys:
         for n in sorted(found[tally.key]):
             answer, grader = found[tally.key][n], usable[n][1]
-            kind = None if answer is None else answer.hint_kind(reveal)
-            if kind is None and answer is not None and answer.carried_forward:
-                kind = CARRIED_FORWARD
+            # A credited answer counts as carried forward even when a hint would also fit it
+            # (a dW twice the right one, from a dY twice the right one, is off by a factor):
+            # the mistake is the earlier key's, counted there.
+            kind = None if answer is None else (
+                CARRIED_FORWARD if answer.carried_forward else answer.hint_kind(reveal))
             if answer is None or answer.status == MISSING:
                 tally.missing += 1
                 for entry in tally.entries:

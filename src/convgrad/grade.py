@@ -185,13 +185,16 @@ class Tolerance:
             wrong = (diff > bound + margin) & finite
         return right, ~(right | wrong)
 
+    # atol and rtol are the decimals they are written as (1e-6 in SPEC, on the command line
+    # and in Moodle's fields is 10^-6), not their floats' binary values: the float 1e-6 is a
+    # little below 10^-6, and an answer exactly on the written edge (0.000001 for 0) was wrong.
     @functools.cached_property
     def _exact_atol(self) -> Fraction:
-        return Fraction(self.atol)
+        return Fraction(repr(float(self.atol)))
 
     @functools.cached_property
     def _exact_rtol(self) -> Fraction:
-        return Fraction(self.rtol)
+        return Fraction(repr(float(self.rtol)))
 
     def same(self, given: Number, expected: Number) -> bool:
         # In exact rationals throughout: a float is the binary value it holds, and an
@@ -202,6 +205,8 @@ class Tolerance:
         if self.mode == "decimals":
             unit = Fraction(1) / Fraction(10) ** self.digits
         elif self.mode == "sig_figs":
+            if e == 0:  # no number but 0 rounds to 0 at N significant figures (0.4 is 0.400)
+                return g == 0
             unit = _unit_of_sig_figs(e, self.digits)
         else:
             return abs(g - e) <= self._exact_atol + self._exact_rtol * abs(e)
@@ -271,7 +276,8 @@ def _round_to(value: Fraction, unit: Fraction) -> Fraction:
 
 
 def _unit_of_sig_figs(value: Fraction, digits: int) -> Fraction:
-    """The place value of the `digits`th significant figure of value (1 for value 0)."""
+    """The place value of the `digits`th significant figure of value (1 for value 0, which
+    `same` never asks: only 0 has 0's figures)."""
     if value == 0:
         return Fraction(1)
     # The power of ten of the leading digit: 10^exponent <= |value| < 10^(exponent + 1).
@@ -821,14 +827,15 @@ class Grader:
     def _entry(self, name: str, index: tuple[int, ...], where: str) -> np.ndarray:
         """The expected value of one entry (index numbered from the index_base, 1 unless the
         conventions say 0), or an error naming `where`."""
-        expected = self.expected[name]
+        expected = written = self.expected[name]
         if expected.ndim == 0:
             expected = expected.reshape(1)  # db[1] names a scalar db, as db: [9] does
         base = self.base
         if len(index) != expected.ndim or any(not base <= i < n + base for i, n in
                                               zip(index, expected.shape, strict=False)):
+            # "one number", "4 numbers": a bare "1" or "4" read as the result's value
             raise ProblemError(f"{where} is outside {name}, which is "
-                               f"{shape_text(expected.shape)}; indices are {base}-based, as "
+                               f"{_shape_words(written.shape)}; indices are {base}-based, as "
                                "solve prints them" + (" (index_base 0)" if base == 0 else ""))
         return np.asarray(expected[tuple(i - base for i in index)])
 
@@ -1500,7 +1507,12 @@ def value_text(value: Any, given: bool = False, _alone: bool = True) -> str:
         return _comparable_text(_rational(v), beside=_alone)
     if arr.ndim == 1:
         return " ".join(value_text(v, given, _alone=False) for v in arr)
-    return "; ".join(value_text(row, given, _alone=False) for row in arr)
+    if arr.ndim == 2:
+        return "; ".join(value_text(row, given, _alone=False) for row in arr)
+    # More axes: a list of matrix strings, as an answers file writes a stack ('["1 2; 3 4",
+    # "5 6; 7 8"]'); rows joined across the matrices would read as one taller matrix.
+    parts = [value_text(sub, given, _alone=False) for sub in arr]
+    return "[" + ", ".join(f'"{p}"' if arr.ndim == 3 else p for p in parts) + "]"
 
 
 # An expected value's decimal is shown when it ends within this many significant digits.

@@ -214,7 +214,7 @@ _LINE_BREAK = lazy_pattern("\r\n|[\r\n\x85\u2028\u2029]")
 _ROW_MARK = lazy_pattern("[;\n\uff1b]")  # what ends a row of a matrix string
 
 
-def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
+def load_yaml(text: str, source: str, answers: bool = False) -> tuple[Any, dict[tuple, int]]:
     """Safe-load YAML into plain values, with the line (1-based) of keys and entries.
 
     PyYAML's safe loader (its C twin where there is one) only parses the text into
@@ -225,6 +225,8 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     bounded, so a hostile file stops early. Duplicate keys are errors. `lines` maps a
     path of keys and 0-based indices to a line; an entry on the same line as the list
     or key that holds it has none (look the path up from its end, as model.Where does).
+    answers: the text is an answers file, not a problem: its messages say so, and a file of
+    comments only is None (no answers), as an empty file is.
     """
     if len(text) > MAX_FILE_BYTES:
         raise _too_large(source)
@@ -233,8 +235,12 @@ def load_yaml(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
         line, column = _position(text, odd.start())
         raise ProblemError(f"{source}, line {line}, column {column}: the control character "
                            f"U+{ord(odd.group()):04X} cannot be in a YAML file; is this a text "
-                           "file? Remove it or give the problem's YAML file")
-    return _YamlReader(text, source).read()
+                           f"file? Remove it or give the {_whose(answers)} YAML file")
+    return _YamlReader(text, source, answers).read()
+
+
+def _whose(answers: bool) -> str:
+    return "answers'" if answers else "problem's"
 
 
 def load_answers(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
@@ -243,7 +249,7 @@ def load_answers(text: str, source: str) -> tuple[Any, dict[tuple, int]]:
     files, read one after another, spend most of their time here otherwise)."""
     found = _simple_answers(text) if len(text) <= _SIMPLE_MAX_CHARS and text.isascii() \
         else None
-    return found if found is not None else load_yaml(text, source)
+    return found if found is not None else load_yaml(text, source, answers=True)
 
 
 # The usual answers file: 'KEY: VALUE' lines at the left margin, and '  - VALUE' lines (one
@@ -381,9 +387,10 @@ class _Anchor:
 
 
 class _YamlReader:
-    def __init__(self, text: str, source: str) -> None:
+    def __init__(self, text: str, source: str, answers: bool = False) -> None:
         self.text = text
         self.source = source
+        self.answers = answers
         self.lines: dict[tuple, int] = {}
         self.count = 0
         self.anchors: dict[str, _Anchor] = {}
@@ -403,7 +410,7 @@ class _YamlReader:
             raise self._syntax_error(exc) from None
         except yaml.YAMLError:
             raise ProblemError(f"{self.source}: YAML cannot read this file; check that it is "
-                               "the problem's YAML text") from None
+                               f"the {_whose(self.answers)} YAML text") from None
         finally:
             if loader is not None:
                 loader.dispose()
@@ -417,14 +424,17 @@ class _YamlReader:
         get()  # the stream starts
         event = get()
         if isinstance(event, events.StreamEndEvent):
+            if self.answers:  # comments only: no answers, which the grader words
+                return None
             raise ProblemError(f"{self.source}: the file is empty; write a problem with at "
                                "least 'input' and 'kernel' (see convgrad solve with no file)")
         value = self._node(get)
         get()  # the document ends
         event = get()
         if not isinstance(event, events.StreamEndEvent):
+            held = "one set of answers" if self.answers else "one problem"
             raise self.fail(event, "a second YAML document starts here ('---'); a file holds "
-                            "one problem: remove the second '---' and what follows, or put it "
+                            f"{held}: remove the second '---' and what follows, or put it "
                             "in its own file")
         return value
 

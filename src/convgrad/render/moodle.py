@@ -97,6 +97,8 @@ def field_value(value: Any, rule: Tolerance = DEFAULT_RULE) -> tuple[str, str]:
         raise ProblemError(f"--format moodle: a graded result is {float(number)}, which a "
                            "Moodle NUMERICAL field cannot hold; change the template or its "
                            "graded keys")
+    if rule.mode == "sig_figs" and number == 0:
+        return "0", "0"  # check takes 0 alone: no other number has 0's significant figures
     if rule.mode in ("decimals", "sig_figs"):
         unit = _unit(Fraction(number), rule)
         with localcontext() as context:
