@@ -3,7 +3,8 @@
 `Tolerance.same_all` compares in float64 and hands an entry to exact rationals only when its
 difference lies within a few rounding errors of the tolerance's edge. These tests hold it
 to the rule as SPEC section 3 writes it, worked here in Fractions (|given - expected| <=
-atol + rtol*|expected|, each value the exact number it holds): random values, and values
+atol + rtol*|expected|, each value the exact number it holds, atol and rtol the decimals
+they spell: 1e-6 is 10^-6): random values, and values
 placed exactly on the edge, one float64 ulp either side of it and 10^-40 either side of it;
 ints beyond 2**53, values beyond float64's range and below its normal range.
 """
@@ -30,12 +31,18 @@ PROPERTY = settings(max_examples=200, deadline=None, database=None, derandomize=
 PROPERTY_LONG = settings(PROPERTY, max_examples=20000, derandomize=False)
 
 
+def spelt(value: float) -> Fraction:
+    """A tolerance as the decimal it spells (1e-6 is 10^-6, not the float a little below)."""
+    return Fraction(repr(value))
+
+
 def rule(given: object, expected: object, tolerance: Tolerance) -> bool:
-    """SPEC section 3's rule in exact rationals (a float is the binary value it holds)."""
+    """SPEC section 3's rule in exact rationals (a given or expected float is the binary
+    value it holds; the tolerances are the decimals they spell)."""
     g, e = Fraction(given), Fraction(expected)  # type: ignore[arg-type]
     if tolerance.mode == "exact":
         return g == e
-    return abs(g - e) <= Fraction(tolerance.atol) + Fraction(tolerance.rtol) * abs(e)
+    return abs(g - e) <= spelt(tolerance.atol) + spelt(tolerance.rtol) * abs(e)
 
 
 def verdicts(tolerance: Tolerance, pairs: list[tuple[object, object]],
@@ -82,7 +89,7 @@ def near_the_edge(draw: st.DrawFn) -> tuple[object, object, Tolerance]:
     expected = draw(NUMBERS)
     e = Fraction(expected)
     bound = (0 if tolerance.mode == "exact"
-             else Fraction(tolerance.atol) + Fraction(tolerance.rtol) * abs(e))
+             else spelt(tolerance.atol) + spelt(tolerance.rtol) * abs(e))
     edge = e + draw(st.sampled_from([1, -1])) * bound
     how = draw(st.sampled_from(["on", "nearest float", "ulp up", "ulp down", "just inside",
                                 "just outside"]))
@@ -161,9 +168,9 @@ def test_decimals_and_sig_figs_decide_as_one_entry_at_a_time(mode, digits, pairs
         assert verdicts(tolerance, pairs) == [tolerance.same(g, e) for g, e in pairs]
 
 
-# Hand-placed edges, each from both sides. The default tolerance for 23 is 1e-6 + 23e-6,
-# in the binary values of the floats 1e-6 (a little above 10^-6).
-TOL_23 = Fraction(1e-6) + Fraction(1e-6) * 23
+# Hand-placed edges, each from both sides. The default tolerance for 23 is 10^-6 + 23·10^-6
+# (SPEC's 1e-6 is the decimal it spells; the float 1e-6 is a little below 10^-6).
+TOL_23 = Fraction(24, 10**6)
 
 
 @pytest.mark.parametrize(("given_value", "expected", "tolerance", "right"), [
@@ -171,22 +178,25 @@ TOL_23 = Fraction(1e-6) + Fraction(1e-6) * 23
     (23 + TOL_23 + Fraction(1, 10**30), 23, Tolerance(), False),
     (23 - TOL_23, 23, Tolerance(), True),
     (23 - TOL_23 - Fraction(1, 10**30), 23, Tolerance(), False),
-    # The float 1e-6 is a little below 10^-6, so the edge is 23.0000239999999999999989139...:
-    # the decimal 23.000024 is just outside it, and decimals that float64 cannot tell apart
-    # fall on either side.
-    (Fraction("23.000024"), 23, Tolerance(), False),
-    (Fraction("23.00002399999999999999891"), 23, Tolerance(), True),
-    (Fraction("23.00002399999999999999892"), 23, Tolerance(), False),
-    (Fraction("22.00002299999999999999895"), 22, Tolerance(), True),
-    (Fraction("22.00002299999999999999896"), 22, Tolerance(), False),
+    # The edge is the decimal 23.000024 itself (the float 1e-6 would put it at
+    # 23.0000239999999999999989139...), and decimals that float64 cannot tell apart from it
+    # fall on either side; likewise 0.000001 for an expected 0.
+    (Fraction("23.000024"), 23, Tolerance(), True),
+    (Fraction("23.00002399999999999999892"), 23, Tolerance(), True),
+    (Fraction("23.00002400000000000000001"), 23, Tolerance(), False),
+    (Fraction("22.000023"), 22, Tolerance(), True),
+    (Fraction("22.00002300000000000000001"), 22, Tolerance(), False),
+    (Fraction("0.000001"), 0, Tolerance(), True),
+    (Fraction("-0.000001"), 0, Tolerance(), True),
+    (Fraction("0.00000100000000000000001"), 0, Tolerance(), False),
     # 1/3 and its decimals: exact 1/3 is right under --exact, 0.3333 never is.
     (Fraction(1, 3), Fraction(1, 3), Tolerance("exact"), True),
     (Fraction("0.3333333333333333"), Fraction(1, 3), Tolerance("exact"), False),
     (float(Fraction(1, 3)), Fraction(1, 3), Tolerance("exact"), False),
     (Fraction("0.3333"), Fraction(1, 3), Tolerance(), False),
     (Fraction("0.333333"), Fraction(1, 3), Tolerance(), True),
-    (Fraction(1, 3) + Fraction(1e-4), Fraction(1, 3), Tolerance("tol", 0.0, 1e-4), True),
-    (Fraction(1, 3) + Fraction(1e-4) + Fraction(1, 10**40), Fraction(1, 3),
+    (Fraction(1, 3) + Fraction(1, 10**4), Fraction(1, 3), Tolerance("tol", 0.0, 1e-4), True),
+    (Fraction(1, 3) + Fraction(1, 10**4) + Fraction(1, 10**40), Fraction(1, 3),
      Tolerance("tol", 0.0, 1e-4), False),
     # Ints beyond 2**53: float64 holds 2**60 + 1 as 2**60, the exact rule does not.
     (2**60, 2**60 + 1, Tolerance("exact"), False),
@@ -197,9 +207,9 @@ TOL_23 = Fraction(1e-6) + Fraction(1e-6) * 23
     # Beyond float64's range and below its normal range.
     (10**400, 10**400, Tolerance(), True),
     (10**400 + 1, 10**400, Tolerance("tol", 0.0, 0.0), False),
-    # rtol 1e-6 (in binary a little below 10^-6) of 10^400 is 10^394 less 4.5e377.
-    (10**400 + 10**394 - 10**378, 10**400, Tolerance(), True),
-    (10**400 + 10**394, 10**400, Tolerance(), False),
+    # rtol 1e-6 of 10^400 is 10^394 (the float 1e-6 would make it 10^394 less 4.5e377).
+    (10**400 + 10**394, 10**400, Tolerance(), True),
+    (10**400 + 10**394 + 1, 10**400, Tolerance(), False),
     (Fraction(1, 10**400), 0, Tolerance("tol", 0.0, 0.0), False),
     (Fraction(1, 10**400), 0, Tolerance("tol", 0.0, 5e-324), True),
     (5e-324, 0, Tolerance("tol", 0.0, 5e-324), True),

@@ -185,13 +185,17 @@ class Tolerance:
             wrong = (diff > bound + margin) & finite
         return right, ~(right | wrong)
 
+    # The tolerances as the decimals they spell (1e-6 is 10^-6, as SPEC writes the rule and
+    # as --atol 1e-6 is typed), not the binary floats that hold them (a little below 10^-6,
+    # which refused an answer of 0.000001 for 0). The float64 path's margin is far wider than
+    # the half ulp between the two; Moodle's fields take the same decimals.
     @functools.cached_property
     def _exact_atol(self) -> Fraction:
-        return Fraction(self.atol)
+        return Fraction(repr(self.atol))
 
     @functools.cached_property
     def _exact_rtol(self) -> Fraction:
-        return Fraction(self.rtol)
+        return Fraction(repr(self.rtol))
 
     def same(self, given: Number, expected: Number) -> bool:
         # In exact rationals throughout: a float is the binary value it holds, and an
