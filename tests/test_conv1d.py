@@ -277,6 +277,21 @@ def test_conv1d_layers_share_the_conv_family():
     assert [layer.name for layer in p.layers] == ["conv1", "relu1", "conv2"]
 
 
+@pytest.mark.parametrize("layer", ["conv: {kernel: 1}", "conv_transpose: {kernel: 1}",
+                                   "max_pool: {size: 2}", "avg_pool: {size: 2}"])
+def test_a_vector_input_under_a_first_layer_of_maps_is_named_as_the_input(layer):
+    """SPEC 5: a 1-D input may start a network with dense or an activation (SPEC 6: conv1d).
+    Under a first conv, conv_transpose or pooling the message names the input and what to
+    write; nothing came before it, so 'cannot follow flatten or dense' sent the reader
+    looking for a layer the file does not have."""
+    message = error(f"input: [1, 2, 3, 4]\nlayers:\n  - {layer}\n")
+    assert "p.yaml, line 3:" in message, message
+    assert "'input' is a vector of 4" in message and "[[...]]" in message, message
+    assert "follow" not in message, message
+    if layer.startswith("conv:") or layer.startswith("max_pool") or layer.startswith("avg"):
+        assert "conv1d" in message, message
+
+
 @pytest.mark.parametrize(("body", "line", "words"), [
     ('input: "1 2 3; 4 5 6"\nlayers:\n  - conv: {kernel: 1}\n  - conv1d: {kernel: [1, 1]}\n',
      4, ["'layers[2].conv1d' needs C x L signals", "1x2x3 maps"]),

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -84,6 +85,19 @@ def test_textbook_convolution_flips_the_kernel():
     np.testing.assert_array_equal(textbook["Y"], z[0])
     assert textbook["conventions"]["conv"] == "convolution"
     assert textbook["conventions"]["profile"] == "textbook"
+
+
+@pytest.mark.parametrize("profile", ["tensorflow", "coursera"])
+def test_a_profile_leaves_a_default_outside_its_keys_as_spec_s(profile):
+    """SPEC 7: a profile changes only the convention keys; a default the problem leaves out
+    stays SPEC's: leaky_relu's slope is 0.01 under the Keras profiles too (Keras' own 0.3 is
+    not taken). z = -1 gives y = -0.01 and dL/dz = 0.01 (dL/dy = 1)."""
+    text = ("input: [[-1]]\nkernel: [[1]]\nactivation: leaky_relu\ngrad_output: [[1]]\n"
+            f"conventions: {{profile: {profile}}}\n")
+    result = convgrad.solve(text)
+    assert result["conventions"]["profile"] == profile
+    assert np.ravel(result["Y"]).tolist() == [Fraction(-1, 100)]
+    assert np.ravel(result["dZ"]).tolist() == [Fraction(1, 100)]
 
 
 def test_the_command_line_profile_replaces_the_files_and_keeps_its_own_keys(capsys):

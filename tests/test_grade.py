@@ -583,6 +583,14 @@ def verdict(work: Path, problem: str, answer: str, *options: str) -> bool:
     ("dX[1,3]: 0.00000101", False),
     ("dW: [[32, 41], [59, 68.00007]]", False),
     ("dW: [[32.00003, 41.00004], [58.99995, 68.000068]]", True),
+    # On the edge itself: SPEC's 1e-6 is 10^-6 (a decimal is the number it spells), and
+    # "<=" takes the edge in. 23 + 10^-6 + 23·10^-6 = 23.000024; 0 + 10^-6 = 0.000001.
+    ("loss: 23.000024", True),
+    ("loss: 22.999976", True),
+    ("loss: 23.0000240000000000000001", False),
+    ("dX[1,3]: 0.000001", True),
+    ("dX[1,3]: -0.000001", True),
+    ("dX[1,3]: 0.0000010000000000000001", False),
 ])
 def test_default_tolerance_edges(work, answer, right):
     assert verdict(work, SEED, answer) is right
@@ -604,6 +612,8 @@ def test_one_third_within_default_tolerance_only_with_enough_digits(work):
     ("loss: 23.24", ("--rtol", "0.01", "--atol", "0"), False),
     ("loss: 22.78", ("--rtol", "0.01", "--atol", "0"), True),
     ("loss: 22.76", ("--rtol", "0.01", "--atol", "0"), False),
+    ("loss: 23.23", ("--rtol", "0.01", "--atol", "0"), True),  # the edge: 23 + 23/100
+    ("loss: 23.2300000000000000001", ("--rtol", "0.01", "--atol", "0"), False),
     ("dX[1,3]: 0.000000001", ("--rtol", "0.5", "--atol", "0"), False),
     ("dX[1,3]: 0", ("--rtol", "0", "--atol", "0"), True),
     ("db: 9.49", ("--atol", "0.5", "--rtol", "0"), True),

@@ -405,6 +405,35 @@ def test_readme_shows_server_py_and_names_each_of_its_functions(tmp_path: Path) 
         assert f"def {name}(data):" in shown[3], name
 
 
+def test_readme_shows_what_grade_gives_variant_017_with_dw_rotated(tmp_path: Path) -> None:
+    """The README's PrairieLearn part shows the partial score grade(data) gives variant 017
+    (variant_seed 2026 of its 30) with dW rotated 180 degrees and every other key right, and
+    the question's score. Here they are graded as the README says, and what it shows is
+    checked by hand too: two of dW's four entries move (a 2x2 rotation keeps an entry only
+    where it equals its opposite), so 2/4 = 0.5, and the mean over dY, dW, db, dX is
+    (1 + 0.5 + 1 + 1) / 4 = 0.875."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    part = readme[readme.index("#### PrairieLearn"):]
+    shown = re.search(r"Variant 017 with its dW rotated 180 degrees \(and every other key "
+                      r"right\):\n\n```\n(\{.*?\})\n```\n\n\s*and `data\[\"score\"\]` is "
+                      r"([0-9.]+)\.", part)
+    assert shown is not None
+    partial, score = json.loads(shown[1]), float(shown[2])
+    server = _server(_generate(TEMPLATE, tmp_path / "variants", count=30, seed=7))
+    data = _data(variant_seed=2026)
+    server.generate(data)
+    assert data["params"]["variant"] == "017"
+    key = data["correct_answers"]
+    dw = np.array(key["dW"], dtype=float)
+    moved = int((np.rot90(dw, 2) != dw).sum())
+    _submit(data, {**key, "dW": np.rot90(dw, 2).tolist()})
+    server.grade(data)
+    assert data["partial_scores"]["dW"] == partial
+    assert partial["score"] == (4 - moved) / 4 and f"{moved} of 4 entries differ" in \
+        partial["feedback"]
+    assert data["score"] == score == (1 + partial["score"] + 1 + 1) / 4
+
+
 def test_variant_k_is_folder_k(tmp_path: Path) -> None:
     out = _generate(TEMPLATE, tmp_path / "q", count=5, seed=7)
     server = _server(out)

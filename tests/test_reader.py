@@ -13,6 +13,7 @@ import random
 import re
 import textwrap
 from fractions import Fraction
+from typing import Any
 
 import numpy as np
 import pytest
@@ -1139,6 +1140,33 @@ def either_parser(request, monkeypatch):
         monkeypatch.setattr(yaml, "__with_libyaml__", False)
     elif not yaml.__with_libyaml__:
         pytest.skip("PyYAML without libyaml")
+
+
+def test_the_c_loader_reads_where_libyaml_is_there_and_the_python_one_otherwise(monkeypatch):
+    """SPEC 1: files are read with SafeLoader or, where yaml.__with_libyaml__, its C twin
+    CSafeLoader; never another loader."""
+    import yaml
+
+    used: list[str] = []
+
+    def spy(name: str) -> type:
+        base = getattr(yaml, name)
+
+        class Spy(base):  # type: ignore[misc, valid-type]
+            def __init__(self, stream: Any) -> None:
+                used.append(name)
+                super().__init__(stream)
+        return Spy
+
+    monkeypatch.setattr(yaml, "SafeLoader", spy("SafeLoader"))
+    if yaml.__with_libyaml__:
+        monkeypatch.setattr(yaml, "CSafeLoader", spy("CSafeLoader"))
+        convgrad.solve(lines("input: [[1, 2]]", "kernel: 1", "grad_output: [[1, 1]]"))
+        assert used == ["CSafeLoader"]
+        used.clear()
+    monkeypatch.setattr(yaml, "__with_libyaml__", False)
+    convgrad.solve(lines("input: [[1, 2]]", "kernel: 1", "grad_output: [[1, 1]]"))
+    assert used == ["SafeLoader"]
 
 
 YAML_WORDING = ("while parsing", "while scanning", "did not find", "expected <", "found character",

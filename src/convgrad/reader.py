@@ -1776,6 +1776,13 @@ class _Builder:
     def network_layer(self, path: tuple, type_: str, spec: dict, shape: tuple[int, ...],
                       counts: dict[str, int], input_ndim: int, before: list[Layer],
                       signal: bool = False) -> Layer:
+        if len(shape) == 1 and not before and type_ in ("conv", "conv_transpose", "max_pool",
+                                                         "avg_pool"):
+            # Nothing came before it: the vector is the input as written, not a flatten's.
+            also = "" if type_ == "conv_transpose" else ", or start with conv1d on a signal"
+            raise self.err(path, f"needs C x H x W maps but 'input' is a vector of "
+                           f"{shape[0]}; write the input as a matrix ([[...]] or \"1 2; 3 4\")"
+                           f"{also}")
         if type_ == "conv1d":
             return self.conv1d_layer(path, spec, shape, counts)
         if type_ == "conv":
