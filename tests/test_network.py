@@ -203,3 +203,22 @@ def test_explain_makes_the_flatten_step_explicit():
     assert "Backward: flatten1" in text
     assert "The gradient vector is folded back into the maps in the same order" in text
     assert "dL/dpool1[1,1,1] = dL/dflatten1[1]" in text
+
+
+def test_dense_bias_gradient_is_written_out(tmp_path):
+    # Two samples x = (1, 2) and (3, -1) through y = I x + 0 with sse against 0:
+    # dL/dy = 2y = (2, 4) and (6, -2), so dL/db = the sum over the samples = (8, 2), a number
+    # that is no dL/dy entry: solve, explain and the web page must each write it.
+    problem = tmp_path / "p.yaml"
+    problem.write_text("input: '1 2; 3 -1'\nbatch: true\n"
+                       "layers:\n  - dense: {weights: '1 0; 0 1', bias: [0, 0]}\n"
+                       "target: '0 0; 0 0'\nloss: sse\n", encoding="utf-8")
+    solved = run_main("solve", problem)
+    assert solved.returncode == 0
+    assert "dL/db1 = dL/dy[1,1] + dL/dy[2,1]\n       = 2 + 6 = 8" in solved.stdout
+    assert "dL/db2 = 4 + (-2) = 2" in solved.stdout
+    assert "dL/db\n" in solved.stdout or "dL/db  " in solved.stdout
+    walked = run_main("explain", problem)
+    assert "dL/db1 = dL/dy[1,1] + dL/dy[2,1]" in walked.stdout
+    page = run_main("solve", problem, "--format", "html")
+    assert 'data-term="fc1.db[1]"' in page.stdout and 'data-term="fc1.db[2]"' in page.stdout

@@ -1168,8 +1168,8 @@ class Trace:
                       kind="flatten_back", layer=step.layer.name)
 
     def dense_backward(self, step: DenseLayer, names: Names) -> Iterator[Section]:
-        dout, dx, dw = step.d_out, step.dx, step.dw
-        assert dout is not None and dx is not None and dw is not None
+        dout, dx, dw, db = step.d_out, step.dx, step.dw, step.db
+        assert dout is not None and dx is not None and dw is not None and db is not None
         x, w = step.x, step.w
         M, K = w.shape
         yl, xl = names.out, names.x
@@ -1193,6 +1193,15 @@ class Trace:
                              Terms(terms, lambda t: (dout[t[0]], x[t[1]])),
                              dw[m, k])
 
+        # dL/db: each bias is in its output of every sample, so it sums that output's dL/dy
+        # over the samples (with one sample, dL/db is dL/dy itself)
+        def make_db(m: int) -> Expansion:
+            outputs = step.db_terms(m)
+            return Expansion(Entry(names.b.grad(), (m,)),
+                             Terms(outputs, lambda o: Entry(dyl, o)),
+                             Terms(outputs, lambda o: (dout[o],)),
+                             db[m])
+
         def make_dx(k: int) -> Expansion:
             index = _unravel(k, x.shape)  # (n, k)
             terms = step.dx_terms(*index)
@@ -1208,9 +1217,13 @@ class Trace:
                                     phrase("rule.dense_in_out_dW" if in_out else "rule.dense_dW"),
                                     M * K,
                                     make_dw),
+                              Group(_name(names.b.grad()), phrase("rule.dense_db"), M, make_db,
+                                    kind="db"),
                               Group(_name(xl.grad()), phrase("rule.dense_dx"), x.size,
                                     make_dx)],
                       results=[self._matrix(Whole(names.w.grad()), dw, names.w,
+                                            axis_names=()),
+                               self._matrix(Whole(names.b.grad(), matrix=False), db, names.b,
                                             axis_names=())],
                       kind="dense_back", layer=step.layer.name)
 

@@ -120,6 +120,9 @@ WORDS: dict[str, tuple[str, str]] = {
                               "y = x W + b：dL/dW 是 x^T 与 dL/dy 的外积（输入 x 输出），"
                               "dL/db = dL/dy，dL/dx = dL/dy W^T。"),
     "rule.dense_in_out_dW": ("x · dL/dy", "x · dL/dy"),
+    "rule.dense_db": ("each bias is in one output: dL/dy of that output, added up over the "
+                      "samples of a batch",
+                      "每个偏置只出现在一个输出中：该输出的 dL/dy（批量时对各样本求和）"),
     "rule.dense_dx": ("sum over outputs of dL/dy · weight", "对所有输出求和：dL/dy · 权重"),
     "why.softmax": ("Softmax turns each group of {n} values (dim: {dim}) into probabilities: "
                     "e^(x_i) divided by the sum of e^(x_j) over the group.",
