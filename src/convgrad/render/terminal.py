@@ -714,12 +714,15 @@ def expansion_parts(exp: Expansion, symbolic: bool, lang: str = "en", elide: boo
         parts.append((f"{joint}{written(exp.symbolic, elide)}\n", DIM))
         parts.append((" " * len(label), ""))
     numeric = written(exp.numeric, elide)
+    value = None if exp.value is None else number_text(exp.value)
+    if value is not None and numeric.strip("()") == value:
+        # a lone term is the value: "= -2", not "= (-2)" (a negative factor's parentheses,
+        # which read as a sum left unfinished) nor "= (-2) = -2"
+        numeric = value
     parts.append((f"{joint}{numeric}", ""))
-    if exp.value is not None:
-        value = number_text(exp.value)
-        if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
-            parts.append((" = ", ""))
-            parts.append((value, VALUE))
+    if value is not None and numeric != value:
+        parts.append((" = ", ""))
+        parts.append((value, VALUE))
     if exp.note:
         parts.append((f"   ({said(exp.note, lang)})", DIM))
     return parts
