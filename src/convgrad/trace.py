@@ -790,10 +790,13 @@ class Trace:
                                  p[index], note=_joined(notes),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
             divisor = int(step.divisors[index[2], index[3]])
+            # one cell is said as one ("1 padding cell counts"), not as "1 padding cells count"
             if divisor > len(cells):
-                notes.append(phrase("note.pool_pad_counted", n=divisor - len(cells)))
+                one = ".one" if divisor - len(cells) == 1 else ""
+                notes.append(phrase("note.pool_pad_counted" + one, n=divisor - len(cells)))
             if divisor < ph * pw:
-                notes.append(phrase("note.pool_fewer", counted=divisor, size=ph * pw))
+                one = ".one" if divisor == 1 else ""
+                notes.append(phrase("note.pool_fewer" + one, counted=divisor, size=ph * pw))
             return Expansion(Entry(pl, index), form("mean", entries, divisor),
                              form("mean", values, divisor), p[index], note=_joined(notes),
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
