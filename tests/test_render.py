@@ -239,6 +239,16 @@ def test_a_lone_negative_term_is_written_as_its_value(tmp_path):
     assert "\n        = -3</div>" in page
 
 
+def test_a_fraction_shared_by_an_average_pool_is_bracketed():
+    # a 2x2 average pool hands each cell a quarter of dL/dy = 1/2: (1/2)/4 = 1/8, written with
+    # its brackets as a negative share is; 1/2/4 reads as 1/(2/4) = 2
+    problem = {"input": "1 2; 3 4", "kernel": [[1]], "pool": {"type": "avg", "size": 2},
+               "grad_output": [["1/2"]]}
+    text = render(problem)
+    assert "dL/dz11 = dL/dy11/4\n        = (1/2)/4 = 1/8\n" in text
+    assert "1/2/4" not in text
+
+
 def test_long_exact_numbers_are_rounded_in_text_and_said_so():
     from fractions import Fraction
 

@@ -248,6 +248,14 @@ def _each(n: Any, args: tuple) -> tuple:
     return n if isinstance(n, tuple) else (n,) * len(args)
 
 
+def _dividend(value: Any) -> str:
+    """A number divided by a count: a fraction in parentheses, as a negative number is,
+    (139/1920)/4 and not 139/1920/4, which reads as 139/(1920/4)."""
+    text = P(value)
+    return f"({text})" if "/" in text and not text.startswith("(") and \
+        not isinstance(value, (Entry, Whole, str)) else text
+
+
 def _with_slope(formula: str, slope: Any, at_kink: Any = None) -> str:
     """A formula with its slope, and the derivative at the kink z = 0 (the kink convention,
     SPEC section 7): by default relu's 0 and leaky_relu's slope, as PyTorch."""
@@ -321,7 +329,7 @@ FORMS: dict[str, Callable[..., str]] = {
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
     "max": lambda args: f"max({', '.join(S(v) for v in args)})",
     "mean": lambda args, n: f"({' + '.join(P(v) for v in args)})/{n}",
-    "shares": lambda args, n: " + ".join(P(v) + ("" if m is None else f"/{m}")
+    "shares": lambda args, n: " + ".join(P(v) if m is None else f"{_dividend(v)}/{m}"
                                          for v, m in zip(args, _each(n, args), strict=True)),
     # a list of entries: a11, a22
     "entries": lambda args: ", ".join(S(v) for v in args),
