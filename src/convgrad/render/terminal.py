@@ -799,17 +799,17 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     arithmetic = say("arith.exact" if solved.exact else "arith.float", lang)
     console.print(Text(f"({arithmetic})", style=DIM))
     if result.get("steps"):
-        print_steps(console, result["steps"], terms == "all", solved.problem.conventions)
+        print_steps(console, result["steps"], terms == "all", solved.problem.conventions, lang)
 
 
 def print_steps(console: Console, steps: list[dict[str, Any]], full: bool,
-                conventions: Conventions | None = None) -> None:
+                conventions: Conventions | None = None, lang: str = "en") -> None:
     """Training steps (SPEC section 6): each round's loss, before its update, and the
     parameters after it, as `steps[k].loss`, `steps[k].W_new` (`steps[k].conv1.W_new`)."""
     console.print()
-    console.rule(Text("Training steps", style="bold"), align="left")
-    console.print(Text("Each step: a forward and backward pass on the same input and target, "
-                       "its loss (before its update), then the updated parameters.", style=DIM))
+    console.rule(Text(say("title.steps", lang), style="bold"), align="left")
+    # never wrapped, as every other sentence of solve (soft_wrap)
+    console.print(Text(say("why.steps.each", lang), style=DIM), soft_wrap=True)
     for k, step in enumerate(steps, start=1):
         console.print(Text.assemble((f"steps[{k}].loss = ", LABEL),
                                     (show_number(step["loss"]), VALUE)))

@@ -27,6 +27,11 @@ WORDS: dict[str, tuple[str, str]] = {
     # a document's title (--format markdown, latex, html)
     "doc.solve": ("Solution", "解答"),
     "doc.explain": ("Walkthrough", "分步讲解"),
+    "title.steps": ("Training steps", "训练步骤"),
+    "why.steps.each": ("Each step: a forward and backward pass on the same input and target, its "
+                       "loss (before its update), then the updated parameters.",
+                       "每一步：在同一输入和目标上做一次前向和反向传播，给出它的损失（更新之前），"
+                       "然后是更新后的参数。"),
     "why.steps": ("Training steps: each step is a forward and backward pass on the same input "
                   "and target, its loss (before its update), then the updated parameters.",
                   "训练步骤：每一步在同一输入和目标上做一次前向和反向传播，给出它的损失"
