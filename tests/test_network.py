@@ -222,3 +222,16 @@ def test_dense_bias_gradient_is_written_out(tmp_path):
     assert "dL/db1 = dL/dy[1,1] + dL/dy[2,1]" in walked.stdout
     page = run_main("solve", problem, "--format", "html")
     assert 'data-term="fc1.db[1]"' in page.stdout and 'data-term="fc1.db[2]"' in page.stdout
+
+
+def test_a_later_conv_layer_names_its_own_arrays_in_its_rule():
+    # conv2 reads relu1 and gets dL/dY back: its dW is the correlation of relu1 with dL/dY,
+    # and its dX the full convolution of dL/dY with the rotated kernel; X (the network's input)
+    # and dL/dZ (the single-layer form's names) belong to no array of conv2
+    text = run_main("solve", ROOT / "problems" / "network_two_conv.yaml").stdout
+    weights = text.split("Backward: conv2 weights")[1].splitlines()[1]
+    assert weights.endswith("(the correlation of relu1 with dL/dY).")
+    inputs = text.split("Backward: conv2 input")[1].splitlines()[1]
+    assert "(a full convolution of dL/dY with the kernel rotated 180 degrees)" in inputs
+    first = text.split("Backward: conv1 weights")[1].splitlines()[1]
+    assert first.endswith("(the correlation of X with dL/dconv1).")

@@ -1019,9 +1019,15 @@ class Trace:
                 focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
                        (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
 
-        section = Section(phrase("title.dW") if self.problem.single else
+        # The arrays the rule correlates: X and dL/dZ in the single-layer form; in a network
+        # this layer's own input and output gradient (relu1 and dL/dconv2), not the network's X
+        single = self.problem.single
+        arrays: dict[str, Any] = {} if single else {"X": Whole(xl), "dZ": Whole(dzl)}
+        section = Section(phrase("title.dW") if single else
                           phrase("title.layer_weights", layer=step.layer.name),
-                          phrase("why.conv_weights", w=wl.name, z=zl.name), kind="conv_weights",
+                          phrase("why.conv_weights" + ("" if single else ".layer"), w=wl.name,
+                                 z=zl.name, **arrays),
+                          kind="conv_weights",
                           layer=step.layer.name, context=[x_matrix, dz_matrix])
         section.groups.append(Group(_name(wl.grad()), phrase("rule.dW"), F * Cg * KH * KW,
                                     make_dw, kind="dW"))
@@ -1055,7 +1061,8 @@ class Trace:
 
         dx_section = Section(phrase("title.dX") if self.problem.single else
                              phrase("title.layer_input", layer=step.layer.name),
-                             phrase("why.conv_input", x=xl.name, z=zl.name),
+                             phrase("why.conv_input" + ("" if single else ".layer"),
+                                    x=xl.name, z=zl.name, **arrays),
                              kind="conv_input", layer=step.layer.name,
                              context=[dz_matrix, w_matrix])
         dx_section.groups.append(Group(_name(xl.grad()), phrase("rule.dX"), N * C * H * W, make_dx,

@@ -88,6 +88,13 @@ WORDS: dict[str, tuple[str, str]] = {
                          "dL/dZ).",
                          "每个权重在每个窗口里都与一个输入相乘，所以 dL/d{w} 是所有输出位置上 "
                          "dL/d{z} 与该输入的乘积之和（即 X 与 dL/dZ 的互相关）。"),
+    # a layer of a network: its own input and output gradient ({X}: relu1, {dZ}: dL/dconv2)
+    "why.conv_weights.layer": ("Each weight meets one input in every window, so dL/d{w} sums "
+                               "dL/d{z} times that input over all output positions (the "
+                               "correlation of {X} with {dZ}).",
+                               "每个权重在每个窗口里都与一个输入相乘，所以 dL/d{w} "
+                               "是所有输出位置上 dL/d{z} 与该输入的乘积之和（即 {X} 与 {dZ} "
+                               "的互相关）。"),
     "rule.dW": ("sum over outputs of dL/dz · the input the weight met",
                 "对所有输出求和：dL/dz · 该权重遇到的输入"),
     "rule.db": ("the bias is in every output of its filter: the sum of dL/dz",
@@ -97,6 +104,11 @@ WORDS: dict[str, tuple[str, str]] = {
                        "rotated 180 degrees).",
                        "每个输入与覆盖它的每个窗口中的权重相乘：dL/d{x} 是 dL/d{z} 与该权重的"
                        "乘积之和（即 dL/dZ 与旋转 180 度的卷积核做全卷积）。"),
+    "why.conv_input.layer": ("Each input meets the weights of every window that covers it: "
+                             "dL/d{x} sums dL/d{z} times that weight (a full convolution of {dZ} "
+                             "with the kernel rotated 180 degrees).",
+                             "每个输入与覆盖它的每个窗口中的权重相乘：dL/d{x} 是 dL/d{z} 与该权重的"
+                             "乘积之和（即 {dZ} 与旋转 180 度的卷积核做全卷积）。"),
     "rule.dX": ("sum over windows covering the input of dL/dz · the weight it met",
                 "对覆盖该输入的所有窗口求和：dL/dz · 它遇到的权重"),
     "why.activation_back": ("Chain rule through {name}: dL/dz = dL/da · f'(z), with {rule}.",
