@@ -235,3 +235,18 @@ def test_a_later_conv_layer_names_its_own_arrays_in_its_rule():
     assert "(a full convolution of dL/dY with the kernel rotated 180 degrees)" in inputs
     first = text.split("Backward: conv1 weights")[1].splitlines()[1]
     assert first.endswith("(the correlation of X with dL/dconv1).")
+
+
+def test_a_network_walkthrough_titles_each_bias_step_by_its_layer():
+    # conv2's bias is in every output of conv2, whose gradient is dL/dY (conv2 is last);
+    # conv1's bias sums dL/dconv1: each step names its own layer's arrays, not dL/db and dL/dZ
+    from .test_explain import walkthrough
+
+    text = walkthrough(ROOT / "problems" / "network_two_conv.yaml")
+    assert "dL/dconv2.b ─" in text and "dL/dconv1.b ─" in text
+    flat = " ".join(text.replace("│", " ").split())
+    assert "so dL/dconv2.b is the sum of dL/dY over that filter" in flat
+    assert "so dL/dconv1.b is the sum of dL/dconv1 over that filter" in flat
+    page = run_main("explain", ROOT / "problems" / "network_two_conv.yaml", "--format",
+                    "markdown").stdout
+    assert "the sum of dL/dZ" not in page

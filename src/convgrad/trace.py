@@ -1042,7 +1042,10 @@ class Trace:
                              db[f],
                              focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
-        section.groups.append(Group(_name(bl.grad()), phrase("rule.db"), F, make_db, kind="db"))
+        # a network's walkthrough titles the step by the layer's bias and says this rule
+        db_rule = phrase("rule.db") if single else \
+            phrase("step.db.why.layer", b=_name(bl.grad()), dz=Whole(dzl))
+        section.groups.append(Group(_name(bl.grad()), db_rule, F, make_db, kind="db"))
         yield section
 
         # dL/dX

@@ -493,6 +493,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.db.why": ("The bias is added to every output of its filter, so dL/db is the sum of dL/dZ "
                "over that filter.", "偏置加在该滤波器的每一个输出上，所以 dL/db 等于该滤波器 "
                "dL/dZ 的总和。"),
+    "step.db.why.layer": ("The bias is added to every output of its filter, so {b} is the sum "
+                          "of {dz} over that filter.",
+                          "偏置加在该滤波器的每一个输出上，所以 {b} 等于该滤波器 {dz} 的总和。"),
     "step.uncovered": ("An input that no window covers gets no term: its dL/dx is 0{rows}.",
                   "没有被任何窗口覆盖的输入不产生任何项：它的 dL/dx 为 0{rows}。"),
     "step.the_rest": ("the other entries, same rule", "其余元素，规则相同"),
