@@ -346,6 +346,16 @@ def test_pooling_words_show_the_choices(capsys, tmp_path):
     out = flat(capsys.readouterr().out)
     assert "divides by the window's input cells only" in out
     assert "divided by the 2 cells it counts, not 4" in out
+    # the corner window holds one input cell, y11 = (1)/1: one cell, said in the singular
+    assert "divided by the 1 cell it counts, not 4" in out
+    assert "1 cells" not in out
+    path.write_text("input: \"1 2; 3 4\"\nlayers:\n  - avg_pool: {size: [3, 1], stride: "
+                    "[3, 1]}\ngrad_output: [[[3, 3]]]\nconventions: {pool_padding: [1, 0]}\n",
+                    encoding="utf-8")
+    assert main(["solve", str(path)]) == 0
+    out = flat(capsys.readouterr().out)
+    # a 3x1 window over the row of padding above and the two input rows: y12 = (0 + 2 + 4)/3
+    assert "y[1,1,2] = (2 + 4)/3 = 2 (1 padding cell counts as 0" in out
 
 
 # --- same_padding -------------------------------------------------------------------------

@@ -203,3 +203,50 @@ def test_explain_makes_the_flatten_step_explicit():
     assert "Backward: flatten1" in text
     assert "The gradient vector is folded back into the maps in the same order" in text
     assert "dL/dpool1[1,1,1] = dL/dflatten1[1]" in text
+
+
+def test_dense_bias_gradient_is_written_out(tmp_path):
+    # Two samples x = (1, 2) and (3, -1) through y = I x + 0 with sse against 0:
+    # dL/dy = 2y = (2, 4) and (6, -2), so dL/db = the sum over the samples = (8, 2), a number
+    # that is no dL/dy entry: solve, explain and the web page must each write it.
+    problem = tmp_path / "p.yaml"
+    problem.write_text("input: '1 2; 3 -1'\nbatch: true\n"
+                       "layers:\n  - dense: {weights: '1 0; 0 1', bias: [0, 0]}\n"
+                       "target: '0 0; 0 0'\nloss: sse\n", encoding="utf-8")
+    solved = run_main("solve", problem)
+    assert solved.returncode == 0
+    assert "dL/db1 = dL/dy[1,1] + dL/dy[2,1]\n       = 2 + 6 = 8" in solved.stdout
+    assert "dL/db2 = 4 + (-2) = 2" in solved.stdout
+    assert "dL/db\n" in solved.stdout or "dL/db  " in solved.stdout
+    walked = run_main("explain", problem)
+    assert "dL/db1 = dL/dy[1,1] + dL/dy[2,1]" in walked.stdout
+    page = run_main("solve", problem, "--format", "html")
+    assert 'data-term="fc1.db[1]"' in page.stdout and 'data-term="fc1.db[2]"' in page.stdout
+
+
+def test_a_later_conv_layer_names_its_own_arrays_in_its_rule():
+    # conv2 reads relu1 and gets dL/dY back: its dW is the correlation of relu1 with dL/dY,
+    # and its dX the full convolution of dL/dY with the rotated kernel; X (the network's input)
+    # and dL/dZ (the single-layer form's names) belong to no array of conv2
+    text = run_main("solve", ROOT / "problems" / "network_two_conv.yaml").stdout
+    weights = text.split("Backward: conv2 weights")[1].splitlines()[1]
+    assert weights.endswith("(the correlation of relu1 with dL/dY).")
+    inputs = text.split("Backward: conv2 input")[1].splitlines()[1]
+    assert "(a full convolution of dL/dY with the kernel rotated 180 degrees)" in inputs
+    first = text.split("Backward: conv1 weights")[1].splitlines()[1]
+    assert first.endswith("(the correlation of X with dL/dconv1).")
+
+
+def test_a_network_walkthrough_titles_each_bias_step_by_its_layer():
+    # conv2's bias is in every output of conv2, whose gradient is dL/dY (conv2 is last);
+    # conv1's bias sums dL/dconv1: each step names its own layer's arrays, not dL/db and dL/dZ
+    from .test_explain import walkthrough
+
+    text = walkthrough(ROOT / "problems" / "network_two_conv.yaml")
+    assert "dL/dconv2.b ─" in text and "dL/dconv1.b ─" in text
+    flat = " ".join(text.replace("│", " ").split())
+    assert "so dL/dconv2.b is the sum of dL/dY over that filter" in flat
+    assert "so dL/dconv1.b is the sum of dL/dconv1 over that filter" in flat
+    page = run_main("explain", ROOT / "problems" / "network_two_conv.yaml", "--format",
+                    "markdown").stdout
+    assert "the sum of dL/dZ" not in page

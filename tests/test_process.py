@@ -305,6 +305,31 @@ def test_step_pauses_on_a_terminal_and_quits_on_q():
         os.close(master)
 
 
+def test_step_asks_on_the_terminal_when_the_walkthrough_goes_to_a_file(tmp_path):
+    # explain --step > notes.txt, typed at a terminal: the keys come from the terminal, so the
+    # question must be asked there (standard error), and the file holds the steps alone
+    master, slave = pty.openpty()
+    notes = tmp_path / "notes.txt"
+    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
+    with notes.open("wb") as out:
+        proc = subprocess.Popen([sys.executable, "-m", "convgrad", "explain", "--step"],
+                                stdin=slave, stdout=out, stderr=slave, env=env,
+                                preexec_fn=_limit_memory)
+    os.close(slave)
+    seen: list[str] = []
+    try:
+        _read_until(master, "Enter: next step", seen)
+        os.write(master, b"q\n")
+        assert proc.wait(timeout=TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        os.close(master)
+    text = notes.read_text(encoding="utf-8")
+    assert "Step 1: Problem" in text and "Step 2" not in text
+    assert "Enter: next step" not in text
+
+
 def test_step_pauses_after_every_step_to_the_end():
     from .test_explain import walkthrough
 

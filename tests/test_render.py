@@ -14,7 +14,7 @@ from convgrad.engine import run
 from convgrad.reader import load_problem
 from convgrad.render.terminal import print_solution
 
-from .conftest import ROOT
+from .conftest import ROOT, run_main
 
 GOLDEN = Path(__file__).parent / "golden"
 
@@ -221,6 +221,32 @@ def test_average_pool_terms_bracket_negatives():
     text = render(NEGATIVES[0], terms="all", width=200)
     assert "             = (19 + (-13) + (-23/2) + 17)/4 = 23/8" in text
     assert "pool1[1,1,2] = (29 + (-8) + (-12) + 15)/4 = 6" in text
+
+
+def test_a_lone_negative_term_is_written_as_its_value(tmp_path):
+    # max pool of z = [[1, 2], [3, 4]] (kernel 1): z22 = 4 wins, so dL/dz22 = dL/dy11 = -3, a
+    # one-term sum: "= -3", not "= (-3)" (a factor's parentheses, read as a sum left open)
+    problem = {"input": "1 2; 3 4", "kernel": [[1]], "pool": {"type": "max", "size": 2},
+               "grad_output": [[-3]]}
+    assert "dL/dz22 = dL/dy11\n        = -3\n" in render(problem)
+    path = tmp_path / "p.yaml"
+    path.write_text('input: "1 2; 3 4"\nkernel: [[1]]\npool: {type: max, size: 2}\n'
+                    "grad_output: [[-3]]\n", encoding="utf-8")
+    markdown = run_main("solve", path, "--format", "markdown").stdout
+    assert "\\frac{\\partial L}{\\partial y_{11}} \\\\\n&= -3\n" in markdown
+    page = run_main("solve", path, "--format", "html").stdout
+    assert 'title="dL/dz22 = dL/dy11 = -3"' in page and "= (-3)<" not in page
+    assert "\n        = -3</div>" in page
+
+
+def test_a_fraction_shared_by_an_average_pool_is_bracketed():
+    # a 2x2 average pool hands each cell a quarter of dL/dy = 1/2: (1/2)/4 = 1/8, written with
+    # its brackets as a negative share is; 1/2/4 reads as 1/(2/4) = 2
+    problem = {"input": "1 2; 3 4", "kernel": [[1]], "pool": {"type": "avg", "size": 2},
+               "grad_output": [["1/2"]]}
+    text = render(problem)
+    assert "dL/dz11 = dL/dy11/4\n        = (1/2)/4 = 1/8\n" in text
+    assert "1/2/4" not in text
 
 
 def test_long_exact_numbers_are_rounded_in_text_and_said_so():

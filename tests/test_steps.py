@@ -189,6 +189,17 @@ def test_solve_shows_each_step():
     text = run_main("solve", str(EXAMPLE)).stdout
     assert "Training steps" in text and "steps[1].loss = 23" in text
     assert "steps[2].W_new" in text and "steps[2].b_new" in text
+    # the sentence under the rule is one line, as every sentence of solve is in a file or pipe
+    assert "Each step: a forward and backward pass on the same input and target, its loss " \
+           "(before its update), then the updated parameters.\n" in text
+
+
+def test_solve_in_chinese_says_the_steps_in_chinese():
+    text = run_main("solve", str(EXAMPLE), "--lang", "zh").stdout
+    assert "训练步骤" in text and "每一步：" in text
+    assert "Training steps" not in text and "Each step" not in text
+    # round 2 from W_new = [[21/25, -41/200], [-259/200, 33/50]], b_new = 191/200 (by hand)
+    assert "steps[2].loss = 49601/40000" in text
 
 
 @pytest.mark.parametrize("steps", [10**9, 10**6])

@@ -604,6 +604,13 @@ def _pause(console: Any, lang: str) -> Callable[[], bool]:
     from rich.text import Text
 
     from convgrad.explain import word
+    from convgrad.render.terminal import make_console
+
+    # With standard output in a file or a pipe (explain --step > notes.txt), the prompt goes to
+    # standard error, the terminal the reader sees: written to standard output it vanished
+    # into the file, and the walkthrough waited for an Enter that nothing on screen asked for.
+    if not console.is_terminal:
+        console = make_console(stderr=True)
 
     def wait() -> bool:
         console.print(Text(word("prompt", lang), style="dim"), " ", end="")

@@ -113,8 +113,12 @@ class Walkthrough:
             dw, db = section.groups
             yield from self._group_steps(title, why, dw, section,
                                          results=section.results)
-            yield from self._group_steps(word("db", self.lang), word("db.why", self.lang), db,
-                                         section, results=[])
+            # a network's layer: its own bias and output gradient (dL/dconv2.b, dL/dY)
+            single = self.solved.problem.single or kind != "conv_weights"
+            yield from self._group_steps(
+                word("db", self.lang) if single else said(db.title, lang),
+                word("db.why", self.lang) if single else said(db.rule, lang), db,
+                section, results=[])
             return
         if kind in ("conv_input", "conv_transpose_input"):
             yield from self._group_steps(title, why, section.groups[0], section,

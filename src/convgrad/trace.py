@@ -790,10 +790,13 @@ class Trace:
                                  p[index], note=_joined(notes),
                                  focus=lambda: [(a_matrix, [al.shown_index(win)])])
             divisor = int(step.divisors[index[2], index[3]])
+            # one cell is said as one ("1 padding cell counts"), not as "1 padding cells count"
             if divisor > len(cells):
-                notes.append(phrase("note.pool_pad_counted", n=divisor - len(cells)))
+                one = ".one" if divisor - len(cells) == 1 else ""
+                notes.append(phrase("note.pool_pad_counted" + one, n=divisor - len(cells)))
             if divisor < ph * pw:
-                notes.append(phrase("note.pool_fewer", counted=divisor, size=ph * pw))
+                one = ".one" if divisor == 1 else ""
+                notes.append(phrase("note.pool_fewer" + one, counted=divisor, size=ph * pw))
             return Expansion(Entry(pl, index), form("mean", entries, divisor),
                              form("mean", values, divisor), p[index], note=_joined(notes),
                              focus=lambda: [(a_matrix, [al.shown_index(c) for c in cells])])
@@ -1016,9 +1019,15 @@ class Trace:
                 focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
                        (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
 
-        section = Section(phrase("title.dW") if self.problem.single else
+        # The arrays the rule correlates: X and dL/dZ in the single-layer form; in a network
+        # this layer's own input and output gradient (relu1 and dL/dconv2), not the network's X
+        single = self.problem.single
+        arrays: dict[str, Any] = {} if single else {"X": Whole(xl), "dZ": Whole(dzl)}
+        section = Section(phrase("title.dW") if single else
                           phrase("title.layer_weights", layer=step.layer.name),
-                          phrase("why.conv_weights", w=wl.name, z=zl.name), kind="conv_weights",
+                          phrase("why.conv_weights" + ("" if single else ".layer"), w=wl.name,
+                                 z=zl.name, **arrays),
+                          kind="conv_weights",
                           layer=step.layer.name, context=[x_matrix, dz_matrix])
         section.groups.append(Group(_name(wl.grad()), phrase("rule.dW"), F * Cg * KH * KW,
                                     make_dw, kind="dW"))
@@ -1033,7 +1042,10 @@ class Trace:
                              db[f],
                              focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
 
-        section.groups.append(Group(_name(bl.grad()), phrase("rule.db"), F, make_db, kind="db"))
+        # a network's walkthrough titles the step by the layer's bias and says this rule
+        db_rule = phrase("rule.db") if single else \
+            phrase("step.db.why.layer", b=_name(bl.grad()), dz=Whole(dzl))
+        section.groups.append(Group(_name(bl.grad()), db_rule, F, make_db, kind="db"))
         yield section
 
         # dL/dX
@@ -1052,7 +1064,8 @@ class Trace:
 
         dx_section = Section(phrase("title.dX") if self.problem.single else
                              phrase("title.layer_input", layer=step.layer.name),
-                             phrase("why.conv_input", x=xl.name, z=zl.name),
+                             phrase("why.conv_input" + ("" if single else ".layer"),
+                                    x=xl.name, z=zl.name, **arrays),
                              kind="conv_input", layer=step.layer.name,
                              context=[dz_matrix, w_matrix])
         dx_section.groups.append(Group(_name(xl.grad()), phrase("rule.dX"), N * C * H * W, make_dx,
@@ -1168,8 +1181,8 @@ class Trace:
                       kind="flatten_back", layer=step.layer.name)
 
     def dense_backward(self, step: DenseLayer, names: Names) -> Iterator[Section]:
-        dout, dx, dw = step.d_out, step.dx, step.dw
-        assert dout is not None and dx is not None and dw is not None
+        dout, dx, dw, db = step.d_out, step.dx, step.dw, step.db
+        assert dout is not None and dx is not None and dw is not None and db is not None
         x, w = step.x, step.w
         M, K = w.shape
         yl, xl = names.out, names.x
@@ -1193,6 +1206,15 @@ class Trace:
                              Terms(terms, lambda t: (dout[t[0]], x[t[1]])),
                              dw[m, k])
 
+        # dL/db: each bias is in its output of every sample, so it sums that output's dL/dy
+        # over the samples (with one sample, dL/db is dL/dy itself)
+        def make_db(m: int) -> Expansion:
+            outputs = step.db_terms(m)
+            return Expansion(Entry(names.b.grad(), (m,)),
+                             Terms(outputs, lambda o: Entry(dyl, o)),
+                             Terms(outputs, lambda o: (dout[o],)),
+                             db[m])
+
         def make_dx(k: int) -> Expansion:
             index = _unravel(k, x.shape)  # (n, k)
             terms = step.dx_terms(*index)
@@ -1208,9 +1230,13 @@ class Trace:
                                     phrase("rule.dense_in_out_dW" if in_out else "rule.dense_dW"),
                                     M * K,
                                     make_dw),
+                              Group(_name(names.b.grad()), phrase("rule.dense_db"), M, make_db,
+                                    kind="db"),
                               Group(_name(xl.grad()), phrase("rule.dense_dx"), x.size,
                                     make_dx)],
                       results=[self._matrix(Whole(names.w.grad()), dw, names.w,
+                                            axis_names=()),
+                               self._matrix(Whole(names.b.grad(), matrix=False), db, names.b,
                                             axis_names=())],
                       kind="dense_back", layer=step.layer.name)
 

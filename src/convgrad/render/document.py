@@ -291,7 +291,10 @@ class Walk:
         if kind == "conv_weights":
             dw, db = section.groups
             yield from self._group_steps(title, why, dw, section.results)
-            yield from self._group_steps(Phrase("step.db"), Phrase("step.db.why"), db, [])
+            if self.trace.problem.single:
+                yield from self._group_steps(Phrase("step.db"), Phrase("step.db.why"), db, [])
+            else:  # a network's layer: its own bias and output gradient (dL/dconv2.b, dL/dY)
+                yield from self._group_steps(db.title, db.rule, db, [])
             return
         if kind == "conv_input":
             yield from self._group_steps(title, why, section.groups[0], section.results,

@@ -241,11 +241,12 @@ class _Writer:
         if exp.symbolic:
             out += joint + written(exp.symbolic, self.elide)
         numeric = written(exp.numeric, self.elide)
+        value = None if exp.value is None else show_number(exp.value)
+        if value is not None and numeric.strip("()") == value:
+            numeric = value  # a lone term is the value: "= -2", not "= (-2)"
         out += joint + numeric
-        if exp.value is not None:
-            value = show_number(exp.value)
-            if numeric.strip("()") != value:
-                out += " = " + value
+        if value is not None and numeric != value:
+            out += " = " + value
         return out
 
     # words
@@ -290,11 +291,12 @@ class _Writer:
             out += f'<span class="cg-sym">{joint}{escape(written(exp.symbolic, elide))}</span>\n'
             out += " " * len(label_text(exp.label))
         numeric = written(exp.numeric, elide)
+        value = None if exp.value is None else show_number(exp.value)
+        if value is not None and numeric.strip("()") == value:
+            numeric = value  # a lone term is the value: "= -2", not "= (-2)"
         out += joint + escape(numeric)
-        if exp.value is not None:
-            value = show_number(exp.value)
-            if numeric.strip("()") != value:
-                out += f" = <b>{escape(value)}</b>"
+        if value is not None and numeric != value:
+            out += f" = <b>{escape(value)}</b>"
         if exp.note:
             out += f' <span class="cg-note">({self.words(exp.note)})</span>'
         return out + "</div>"

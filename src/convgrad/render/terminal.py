@@ -248,6 +248,14 @@ def _each(n: Any, args: tuple) -> tuple:
     return n if isinstance(n, tuple) else (n,) * len(args)
 
 
+def _dividend(value: Any) -> str:
+    """A number divided by a count: a fraction in parentheses, as a negative number is,
+    (139/1920)/4 and not 139/1920/4, which reads as 139/(1920/4)."""
+    text = P(value)
+    return f"({text})" if "/" in text and not text.startswith("(") and \
+        not isinstance(value, (Entry, Whole, str)) else text
+
+
 def _with_slope(formula: str, slope: Any, at_kink: Any = None) -> str:
     """A formula with its slope, and the derivative at the kink z = 0 (the kink convention,
     SPEC section 7): by default relu's 0 and leaky_relu's slope, as PyTorch."""
@@ -321,7 +329,7 @@ FORMS: dict[str, Callable[..., str]] = {
     # pooling: max(a11, a12), (a11 + a12)/4, and back: dL/dp11/4 + dL/dp12/4
     "max": lambda args: f"max({', '.join(S(v) for v in args)})",
     "mean": lambda args, n: f"({' + '.join(P(v) for v in args)})/{n}",
-    "shares": lambda args, n: " + ".join(P(v) + ("" if m is None else f"/{m}")
+    "shares": lambda args, n: " + ".join(P(v) if m is None else f"{_dividend(v)}/{m}"
                                          for v, m in zip(args, _each(n, args), strict=True)),
     # a list of entries: a11, a22
     "entries": lambda args: ", ".join(S(v) for v in args),
@@ -714,12 +722,15 @@ def expansion_parts(exp: Expansion, symbolic: bool, lang: str = "en", elide: boo
         parts.append((f"{joint}{written(exp.symbolic, elide)}\n", DIM))
         parts.append((" " * len(label), ""))
     numeric = written(exp.numeric, elide)
+    value = None if exp.value is None else number_text(exp.value)
+    if value is not None and numeric.strip("()") == value:
+        # a lone term is the value: "= -2", not "= (-2)" (a negative factor's parentheses,
+        # which read as a sum left unfinished) nor "= (-2) = -2"
+        numeric = value
     parts.append((f"{joint}{numeric}", ""))
-    if exp.value is not None:
-        value = number_text(exp.value)
-        if numeric.strip("()") != value:  # "= (-2) = -2" says it twice
-            parts.append((" = ", ""))
-            parts.append((value, VALUE))
+    if value is not None and numeric != value:
+        parts.append((" = ", ""))
+        parts.append((value, VALUE))
     if exp.note:
         parts.append((f"   ({said(exp.note, lang)})", DIM))
     return parts
@@ -788,17 +799,17 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     arithmetic = say("arith.exact" if solved.exact else "arith.float", lang)
     console.print(Text(f"({arithmetic})", style=DIM))
     if result.get("steps"):
-        print_steps(console, result["steps"], terms == "all", solved.problem.conventions)
+        print_steps(console, result["steps"], terms == "all", solved.problem.conventions, lang)
 
 
 def print_steps(console: Console, steps: list[dict[str, Any]], full: bool,
-                conventions: Conventions | None = None) -> None:
+                conventions: Conventions | None = None, lang: str = "en") -> None:
     """Training steps (SPEC section 6): each round's loss, before its update, and the
     parameters after it, as `steps[k].loss`, `steps[k].W_new` (`steps[k].conv1.W_new`)."""
     console.print()
-    console.rule(Text("Training steps", style="bold"), align="left")
-    console.print(Text("Each step: a forward and backward pass on the same input and target, "
-                       "its loss (before its update), then the updated parameters.", style=DIM))
+    console.rule(Text(say("title.steps", lang), style="bold"), align="left")
+    # never wrapped, as every other sentence of solve (soft_wrap)
+    console.print(Text(say("why.steps.each", lang), style=DIM), soft_wrap=True)
     for k, step in enumerate(steps, start=1):
         console.print(Text.assemble((f"steps[{k}].loss = ", LABEL),
                                     (show_number(step["loss"]), VALUE)))

@@ -614,6 +614,8 @@ def sum_rows(sums: Any, lang: str, newline: str = r" \\ &\quad ") -> list[str]:
             value = number(exp.value)
             if _PARENS.sub(r"\1", numeric) != value:
                 numeric += " = " + value
+            else:  # a lone term is the value: "= -2", not "= (-2)"
+                numeric = value
         note = rf" \qquad {said(exp.note, lang)}" if exp.note else ""
         if symbolic and exp.symbolic:
             sym = written(exp.symbolic, sums.elide, breaks=True).replace(BREAK, newline)

@@ -27,6 +27,11 @@ WORDS: dict[str, tuple[str, str]] = {
     # a document's title (--format markdown, latex, html)
     "doc.solve": ("Solution", "解答"),
     "doc.explain": ("Walkthrough", "分步讲解"),
+    "title.steps": ("Training steps", "训练步骤"),
+    "why.steps.each": ("Each step: a forward and backward pass on the same input and target, its "
+                       "loss (before its update), then the updated parameters.",
+                       "每一步：在同一输入和目标上做一次前向和反向传播，给出它的损失（更新之前），"
+                       "然后是更新后的参数。"),
     "why.steps": ("Training steps: each step is a forward and backward pass on the same input "
                   "and target, its loss (before its update), then the updated parameters.",
                   "训练步骤：每一步在同一输入和目标上做一次前向和反向传播，给出它的损失"
@@ -83,6 +88,13 @@ WORDS: dict[str, tuple[str, str]] = {
                          "dL/dZ).",
                          "每个权重在每个窗口里都与一个输入相乘，所以 dL/d{w} 是所有输出位置上 "
                          "dL/d{z} 与该输入的乘积之和（即 X 与 dL/dZ 的互相关）。"),
+    # a layer of a network: its own input and output gradient ({X}: relu1, {dZ}: dL/dconv2)
+    "why.conv_weights.layer": ("Each weight meets one input in every window, so dL/d{w} sums "
+                               "dL/d{z} times that input over all output positions (the "
+                               "correlation of {X} with {dZ}).",
+                               "每个权重在每个窗口里都与一个输入相乘，所以 dL/d{w} "
+                               "是所有输出位置上 dL/d{z} 与该输入的乘积之和（即 {X} 与 {dZ} "
+                               "的互相关）。"),
     "rule.dW": ("sum over outputs of dL/dz · the input the weight met",
                 "对所有输出求和：dL/dz · 该权重遇到的输入"),
     "rule.db": ("the bias is in every output of its filter: the sum of dL/dz",
@@ -92,6 +104,11 @@ WORDS: dict[str, tuple[str, str]] = {
                        "rotated 180 degrees).",
                        "每个输入与覆盖它的每个窗口中的权重相乘：dL/d{x} 是 dL/d{z} 与该权重的"
                        "乘积之和（即 dL/dZ 与旋转 180 度的卷积核做全卷积）。"),
+    "why.conv_input.layer": ("Each input meets the weights of every window that covers it: "
+                             "dL/d{x} sums dL/d{z} times that weight (a full convolution of {dZ} "
+                             "with the kernel rotated 180 degrees).",
+                             "每个输入与覆盖它的每个窗口中的权重相乘：dL/d{x} 是 dL/d{z} 与该权重的"
+                             "乘积之和（即 {dZ} 与旋转 180 度的卷积核做全卷积）。"),
     "rule.dX": ("sum over windows covering the input of dL/dz · the weight it met",
                 "对覆盖该输入的所有窗口求和：dL/dz · 它遇到的权重"),
     "why.activation_back": ("Chain rule through {name}: dL/dz = dL/da · f'(z), with {rule}.",
@@ -120,6 +137,9 @@ WORDS: dict[str, tuple[str, str]] = {
                               "y = x W + b：dL/dW 是 x^T 与 dL/dy 的外积（输入 x 输出），"
                               "dL/db = dL/dy，dL/dx = dL/dy W^T。"),
     "rule.dense_in_out_dW": ("x · dL/dy", "x · dL/dy"),
+    "rule.dense_db": ("each bias is in one output: dL/dy of that output, added up over the "
+                      "samples of a batch",
+                      "每个偏置只出现在一个输出中：该输出的 dL/dy（批量时对各样本求和）"),
     "rule.dense_dx": ("sum over outputs of dL/dy · weight", "对所有输出求和：dL/dy · 权重"),
     "why.softmax": ("Softmax turns each group of {n} values (dim: {dim}) into probabilities: "
                     "e^(x_i) divided by the sum of e^(x_j) over the group.",
@@ -410,8 +430,12 @@ WORDS: dict[str, tuple[str, str]] = {
                             "窗口超出了边缘（向上取整）"),
     "note.pool_pad_counted": ("{n} padding cells count as 0 (avg_count_padding true)",
                               "{n} 个填充格按 0 计入（avg_count_padding true）"),
+    "note.pool_pad_counted.one": ("{n} padding cell counts as 0 (avg_count_padding true)",
+                                  "{n} 个填充格按 0 计入（avg_count_padding true）"),
     "note.pool_fewer": ("divided by the {counted} cells it counts, not {size}",
                         "除以计入的 {counted} 个格，而不是 {size}"),
+    "note.pool_fewer.one": ("divided by the {counted} cell it counts, not {size}",
+                            "除以计入的 {counted} 个格，而不是 {size}"),
     "note.tied.last": ("tied: {cells}; the last gets the gradient (max_ties last)",
                        "并列：{cells}；梯度给最后一个（max_ties last）"),
     "note.tied.all": ("tied: {cells}; each gets the whole gradient (max_ties all)",
@@ -469,6 +493,9 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.db.why": ("The bias is added to every output of its filter, so dL/db is the sum of dL/dZ "
                "over that filter.", "偏置加在该滤波器的每一个输出上，所以 dL/db 等于该滤波器 "
                "dL/dZ 的总和。"),
+    "step.db.why.layer": ("The bias is added to every output of its filter, so {b} is the sum "
+                          "of {dz} over that filter.",
+                          "偏置加在该滤波器的每一个输出上，所以 {b} 等于该滤波器 {dz} 的总和。"),
     "step.uncovered": ("An input that no window covers gets no term: its dL/dx is 0{rows}.",
                   "没有被任何窗口覆盖的输入不产生任何项：它的 dL/dx 为 0{rows}。"),
     "step.the_rest": ("the other entries, same rule", "其余元素，规则相同"),
