@@ -352,6 +352,10 @@ def _parse_matrix_text(text: str) -> np.ndarray:
     known = _QUICK.get
     for i, row in enumerate(rows):
         entries = [e for e in _ENTRY_SPLIT.split(row) if e]
+        if not entries:  # "," or ", ; ,": a matrix with no numbers (a row of width 0)
+            raise BadValue(f"{f'row {i + 1}' if len(rows) > 1 else 'the string'} has "
+                           "separators but no numbers; write the numbers, separated by "
+                           "spaces or commas, rows by ';'", (i,) if len(rows) > 1 else ())
         values = []
         for j, entry in enumerate(entries):
             value = known(entry)  # most entries: a number read before
@@ -394,14 +398,17 @@ def _parse_integer_matrix(text: str) -> np.ndarray | None:
     for row in _ROW_SPLIT.split(text):
         row = row.strip()
         if row:  # one row's entries at a time, as int64: no list of every entry's text
-            rows.append(np.array(_ENTRY_SPLIT.split(row), dtype=np.int64))
+            entries = _ENTRY_SPLIT.split(row)
+            if not entries[0] or not entries[-1]:  # a comma at an end: the careful path
+                return None
+            rows.append(np.array(entries, dtype=np.int64))
             if len(rows[-1]) != len(rows[0]):
                 return None
     if not rows:
         return None
     ints = np.stack(rows)
-    if len(rows) == 1:
-        ints = ints[0] if ints.shape[1] > 1 else ints[0, 0]
+    if len(rows) == 1:  # a vector, or one number as a 0-d array (as the careful path gives)
+        ints = ints[0] if ints.shape[1] > 1 else ints[0, 0, ...]
     return ints.astype(object)
 
 
