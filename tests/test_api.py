@@ -204,3 +204,44 @@ def test_a_key_that_is_not_a_string_is_named_as_written(key, written):
                "grad_output": [[[1, 1], [1, 1]]]}
     with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]\.conv\.3' is not a known"):
         convgrad.solve(layered)
+
+
+def _nested(value, levels):
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("key", ["input", "kernel", "target", "bias", "name"])
+@pytest.mark.parametrize("levels", [32, 40, 70, 3000])
+def test_a_dict_nested_deeper_than_a_file_may_is_a_problem_error(key, levels):
+    # A file stops at 32 levels while it is read (tests/bad_problems/deep_nesting*); a dict
+    # went on to NumPy (a RuntimeError past 32 axes) or to Python's recursion limit.
+    problem = {"input": "1 2; 3 4", "kernel": "1", "target": "0 0; 0 0"}
+    problem[key] = _nested(1, levels)
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve(problem)
+    assert str(caught.value).startswith(f"<dict>: '{key}' is nested more than 32 levels deep")
+
+
+def test_deep_mappings_and_layers_in_a_dict_name_their_key():
+    deep: dict = {}
+    inner = deep
+    for _ in range(3000):
+        inner["a"] = {}
+        inner = inner["a"]
+    with pytest.raises(convgrad.ProblemError, match=r"^<dict>: 'conventions\.a\.a\.a' is nested"):
+        convgrad.solve({"input": "1 2; 3 4", "kernel": "1", "conventions": deep})
+    layers = [{"conv": {"kernel": "1"}}, {"conv": {"kernel": _nested(1, 40)}}]
+    with pytest.raises(convgrad.ProblemError,
+                       match=r"^<dict>: 'layers\[2\]\.conv\.kernel' is nested"):
+        convgrad.solve({"input": "1 2; 3 4", "layers": layers})
+
+
+def test_a_dict_as_deep_as_a_file_may_be_still_solves():
+    # 31 lists below the problem's mapping: the most a file may hold, a 1x...x1 input that
+    # the reader refuses for its shape, not its depth.
+    with pytest.raises(convgrad.ProblemError, match="'input' is 1x1x1"):
+        convgrad.solve({"input": _nested(1, 31), "kernel": "1"})
+    assert convgrad.solve({"input": [[1, 2], [3, 4]], "kernel": [[1]]})["Y"].tolist() == \
+        [[1, 2], [3, 4]]
