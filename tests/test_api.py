@@ -245,3 +245,25 @@ def test_a_dict_as_deep_as_a_file_may_be_still_solves():
         convgrad.solve({"input": _nested(1, 31), "kernel": "1"})
     assert convgrad.solve({"input": [[1, 2], [3, 4]], "kernel": [[1]]})["Y"].tolist() == \
         [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("entry", [list(range(100_000)), _nested(1, 5000), {"x": 1}])
+def test_an_object_array_holding_a_list_says_so_in_one_short_line(entry):
+    # The entry was written out whole (a message of 700,000 characters) or, nested
+    # thousands deep, failed with RecursionError while being written.
+    grid = np.empty((2, 2), dtype=object)
+    grid[:] = 1
+    grid[0, 1] = entry
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve({"input": grid, "kernel": "1"})
+    message = str(caught.value)
+    assert message.startswith("<dict>: 'input' entry [1,2]: ") and "is not a number" in message
+    assert len(message) < 200 and "\n" not in message
+
+
+def test_an_array_where_a_number_belongs_is_one_line():
+    # NumPy's repr of a large array spans lines: the message did too.
+    rate = np.array([list(range(100_000))], dtype=object)
+    with pytest.raises(convgrad.ProblemError, match="'learning_rate' must be a number") as caught:
+        convgrad.solve({"input": "1 2; 3 4", "kernel": "1", "learning_rate": rate})
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200

@@ -102,7 +102,15 @@ def parse_number(value: Any) -> Number:
         return _simplest(Fraction(repr(float(value))))
     if isinstance(value, str):
         return _parse_number_text(value)
-    raise BadValue(f"{type(value).__name__} {value!r} is not a number")
+    raise BadValue(f"{type(value).__name__} {_short_repr(value)} is not a number")
+
+
+def _short_repr(value: Any) -> str:
+    """A value for a message, on one line and short: an API user's list of a million entries
+    or nested thousands deep (in an object array) was written out whole, or failed."""
+    import reprlib
+
+    return " ".join(reprlib.repr(value).split())
 
 
 # Bounds on what a number may spell, so that "1e999999999" cannot take 10**999999999
