@@ -239,8 +239,14 @@ def _decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ProblemError(f"{name}: not UTF-8 text (byte {exc.start + 1}); save it as UTF-8") \
-            from None
+        # where, as other messages say it: the line, and the column in characters
+        before = exc.object[:exc.start]
+        line_start = before.rfind(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8", "replace")) + 1
+        line = before.count(b"\n") + 1
+        byte = exc.start + 1 + (len(data) - len(exc.object))  # after a byte order mark
+        raise ProblemError(f"{name}, line {line}, column {column}: not UTF-8 text (byte "
+                           f"{byte}); save it as UTF-8") from None
 
 
 def problem_from_text(text: str, source: str = "<text>",
