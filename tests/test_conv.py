@@ -710,3 +710,28 @@ def test_a_pool_stride_beyond_its_input_pools_one_window(stride):
     assert y.shape == (1, 1, 1) and result["Y"].reshape(-1).tolist() == y.reshape(-1).tolist()
     assert any("falls outside every window" in w or "fall outside every window" in w
                for w in result["warnings"])
+
+
+@pytest.mark.parametrize("dilation", [2**63, 10**30])
+def test_a_dilation_on_a_one_tap_kernel_solves_as_the_twin_does(dilation):
+    # A 1x1 kernel never spaces its taps, but the layer and the uncovered-rows warning
+    # multiplied the tap offsets by the dilation in int64: OverflowError, an internal error.
+    x = np.array([[[1, 2, 0, 1], [0, 1, 3, 1], [2, 0, 1, 1]]], dtype=object)
+    w = np.array([[[[2]]]], dtype=object)
+    text = textwrap.dedent(f"""\
+        input: "1 2 0 1; 0 1 3 1; 2 0 1 1"
+        kernel: [[2]]
+        dilation: {dilation}
+        padding: 1
+        grad_output: "{'; '.join(['1 -1 2 0 1 1'] * 5)}"
+        """)
+    dz = np.array([[[1, -1, 2, 0, 1, 1]] * 5], dtype=object)
+    z = ref.conv_forward(x, w, np.array([0], dtype=object), (1, 1), (1, 1, 1, 1),
+                         (dilation, dilation))
+    dx, dw, _ = ref.conv_backward(x, w, dz, (1, 1), (1, 1, 1, 1), (dilation, dilation))
+    result = convgrad.solve(text, exact=True)
+    assert result["Y"].tolist() == z[0].tolist()
+    assert result["dX"].tolist() == dx[0].tolist() and result["dW"].tolist() == [[dw[0, 0, 0, 0]]]
+    signal = convgrad.solve(f"input: [1, 2, 0, 1]\nlayers: [{{conv1d: {{kernel: [2], dilation: "
+                            f"{dilation}}}}}]\ngrad_output: [[1, -1, 2, 0]]\n", exact=True)
+    assert signal["dX"].tolist() == [2, -2, 4, 0]  # dX = 2 * dY, by hand

@@ -39,6 +39,13 @@ def working_stride(stride: tuple[int, int], out: tuple[int, ...], padded: tuple[
             stride[1] if out[1] > 1 else min(stride[1], padded[1]))
 
 
+def working_dilation(dilation: tuple[int, int], kernel: tuple[int, ...]) -> tuple[int, int]:
+    """The dilation the arithmetic spaces taps by: 1 along an axis with one tap, which it
+    never spaces (dilation 2**63 on a 1x1 kernel overflowed NumPy's int64). With two taps or
+    more, the dilated kernel fits the padded input, so the dilation is within it."""
+    return (dilation[0] if kernel[0] > 1 else 1, dilation[1] if kernel[1] > 1 else 1)
+
+
 def conv_transpose_output_size(n: int, pad: int, k: int, stride: int, dilation: int,
                                output_padding: int) -> int:
     """Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1 (SPEC section 6, ConvTranspose2d):
@@ -121,7 +128,8 @@ def uncovered(n: int, pad_before: int, k: int, stride: int, dilation: int, out: 
     position that copies an input one (mode reflect, replicate, circular: pad_source)
     meets that one, whose dX then gathers the copy's gradient.
     """
-    stride = stride if out > 1 else 1  # see working_stride
+    # see working_stride: a stride or a dilation never used moves nothing
+    stride, dilation = (stride if out > 1 else 1), (dilation if k > 1 else 1)
     reach = (np.arange(out)[:, np.newaxis] * stride + np.arange(k) * dilation).ravel()
     # Taps never reach past the padded input; a zeros caller may leave pad_after out.
     after = max(pad_after, int(reach.max(initial=0)) + 1 - pad_before - n, 0)

@@ -274,7 +274,8 @@ class ConvLayer(ParamLayer):
         self.op = op = cast(Conv, layer.op)
         self.w = num.param(op.w, layer.name, "kernel", "kernel")
         self.b = num.param(op.b, layer.name, "bias", "bias")
-        self.pad, self.dilation, self.flip = op.pad, op.dilation, op.flip
+        self.pad, self.flip = op.pad, op.flip
+        self.dilation = geometry.working_dilation(op.dilation, op.w.shape[-2:])
         _, H, W = layer.in_shape
         top, bottom, left, right = op.pad
         self.stride = geometry.working_stride(op.stride, layer.out_shape[-2:],
