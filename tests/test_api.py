@@ -267,3 +267,13 @@ def test_an_array_where_a_number_belongs_is_one_line():
     with pytest.raises(convgrad.ProblemError, match="'learning_rate' must be a number") as caught:
         convgrad.solve({"input": "1 2; 3 4", "kernel": "1", "learning_rate": rate})
     assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize("axes", [33, 64])
+def test_an_object_array_of_more_than_32_axes_is_a_problem_error(axes):
+    # A bad entry sent it to np.ndenumerate, which stops at 32 axes: a RuntimeError.
+    grid = np.ones([1] * axes, dtype=object)
+    grid[(0,) * axes] = "x"
+    with pytest.raises(convgrad.ProblemError,
+                       match=f"^<dict>: 'input': an array of {axes} axes is not a matrix"):
+        convgrad.solve({"input": grid, "kernel": "1"})

@@ -449,6 +449,9 @@ def _from_ndarray(arr: np.ndarray) -> np.ndarray:
             raise BadValue("NaN or infinite entries", tuple(int(i) for i in np.argwhere(bad)[0]))
         return arr
     if arr.dtype == object:
+        if arr.ndim > 32:  # NumPy's loops stop at 32 axes, np.ndenumerate below among them
+            raise BadValue(f"an array of {arr.ndim} axes is not a matrix; a problem's values "
+                           "have 4 at most (a batch of C x H x W maps)")
         try:  # every entry in one pass; the loop below finds a bad one's index
             return np.asarray(_parse_each(arr), dtype=object).reshape(arr.shape)
         except BadValue:
