@@ -204,3 +204,76 @@ def test_a_key_that_is_not_a_string_is_named_as_written(key, written):
                "grad_output": [[[1, 1], [1, 1]]]}
     with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]\.conv\.3' is not a known"):
         convgrad.solve(layered)
+
+
+def _nested(value, levels):
+    for _ in range(levels):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize("key", ["input", "kernel", "target", "bias", "name"])
+@pytest.mark.parametrize("levels", [32, 40, 70, 3000])
+def test_a_dict_nested_deeper_than_a_file_may_is_a_problem_error(key, levels):
+    # A file stops at 32 levels while it is read (tests/bad_problems/deep_nesting*); a dict
+    # went on to NumPy (a RuntimeError past 32 axes) or to Python's recursion limit.
+    problem = {"input": "1 2; 3 4", "kernel": "1", "target": "0 0; 0 0"}
+    problem[key] = _nested(1, levels)
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve(problem)
+    assert str(caught.value).startswith(f"<dict>: '{key}' is nested more than 32 levels deep")
+
+
+def test_deep_mappings_and_layers_in_a_dict_name_their_key():
+    deep: dict = {}
+    inner = deep
+    for _ in range(3000):
+        inner["a"] = {}
+        inner = inner["a"]
+    with pytest.raises(convgrad.ProblemError, match=r"^<dict>: 'conventions\.a\.a\.a' is nested"):
+        convgrad.solve({"input": "1 2; 3 4", "kernel": "1", "conventions": deep})
+    layers = [{"conv": {"kernel": "1"}}, {"conv": {"kernel": _nested(1, 40)}}]
+    with pytest.raises(convgrad.ProblemError,
+                       match=r"^<dict>: 'layers\[2\]\.conv\.kernel' is nested"):
+        convgrad.solve({"input": "1 2; 3 4", "layers": layers})
+
+
+def test_a_dict_as_deep_as_a_file_may_be_still_solves():
+    # 31 lists below the problem's mapping: the most a file may hold, a 1x...x1 input that
+    # the reader refuses for its shape, not its depth.
+    with pytest.raises(convgrad.ProblemError, match="'input' is 1x1x1"):
+        convgrad.solve({"input": _nested(1, 31), "kernel": "1"})
+    assert convgrad.solve({"input": [[1, 2], [3, 4]], "kernel": [[1]]})["Y"].tolist() == \
+        [[1, 2], [3, 4]]
+
+
+@pytest.mark.parametrize("entry", [list(range(100_000)), _nested(1, 5000), {"x": 1}])
+def test_an_object_array_holding_a_list_says_so_in_one_short_line(entry):
+    # The entry was written out whole (a message of 700,000 characters) or, nested
+    # thousands deep, failed with RecursionError while being written.
+    grid = np.empty((2, 2), dtype=object)
+    grid[:] = 1
+    grid[0, 1] = entry
+    with pytest.raises(convgrad.ProblemError) as caught:
+        convgrad.solve({"input": grid, "kernel": "1"})
+    message = str(caught.value)
+    assert message.startswith("<dict>: 'input' entry [1,2]: ") and "is not a number" in message
+    assert len(message) < 200 and "\n" not in message
+
+
+def test_an_array_where_a_number_belongs_is_one_line():
+    # NumPy's repr of a large array spans lines: the message did too.
+    rate = np.array([list(range(100_000))], dtype=object)
+    with pytest.raises(convgrad.ProblemError, match="'learning_rate' must be a number") as caught:
+        convgrad.solve({"input": "1 2; 3 4", "kernel": "1", "learning_rate": rate})
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 200
+
+
+@pytest.mark.parametrize("axes", [33, 64])
+def test_an_object_array_of_more_than_32_axes_is_a_problem_error(axes):
+    # A bad entry sent it to np.ndenumerate, which stops at 32 axes: a RuntimeError.
+    grid = np.ones([1] * axes, dtype=object)
+    grid[(0,) * axes] = "x"
+    with pytest.raises(convgrad.ProblemError,
+                       match=f"^<dict>: 'input': an array of {axes} axes is not a matrix"):
+        convgrad.solve({"input": grid, "kernel": "1"})

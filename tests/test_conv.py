@@ -656,3 +656,82 @@ def test_reflect_padding_example_matches_pytorch():
     for key, value in want.items():
         np.testing.assert_allclose(np.asarray(golden[key], dtype=float),
                                    value.detach().numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("stride", [(10**11, 10**11), (2**63, 1), (1, 10**30), (10**30, 10**30)])
+@pytest.mark.parametrize("padding, mode", [(0, "zeros"), (1, "reflect")])
+def test_a_stride_beyond_the_padded_input_solves_as_the_twin_does(stride, padding, mode):
+    # One window along an axis whatever its stride: the stride is never used there. Taken as
+    # written it overflowed int64 (2**63) or sized dX's phase planes by it (10**11: "array is
+    # too big"; 10**4 took minutes and gigabytes); both internal errors.
+    x = np.array([[1, 2, 0, 1], [0, 1, 3, 1], [2, 0, 1, 1]], dtype=object)
+    w = np.array([[1, 0], [0, -1]], dtype=object)
+    pad = (padding,) * 4
+    z = ref.conv_forward(x[np.newaxis], w[np.newaxis, np.newaxis], np.array([1], dtype=object),
+                         stride, pad, (1, 1), mode=mode)
+    target = "; ".join(" ".join("0" for _ in row) for row in z[0])
+    text = textwrap.dedent(f"""\
+        input: "1 2 0 1; 0 1 3 1; 2 0 1 1"
+        kernel: "1 0; 0 -1"
+        bias: 1
+        stride: [{stride[0]}, {stride[1]}]
+        padding: {padding}
+        padding_mode: {mode}
+        target: "{target}"
+        loss: half_sse
+        """)
+    dz = z  # half_sse against 0: dL/dz = z
+    dx, dw, db = ref.conv_backward(x[np.newaxis], w[np.newaxis, np.newaxis], dz, stride, pad,
+                                   (1, 1), mode=mode)
+    for exact in (True, False):
+        result = convgrad.solve(text, exact=exact)
+        assert np.asarray(result["Y"], dtype=float).reshape(z.shape).tolist() == \
+            z.astype(float).tolist()
+        assert np.asarray(result["dX"], dtype=float).tolist() == dx[0].astype(float).tolist()
+        assert np.asarray(result["dW"], dtype=float).tolist() == dw[0, 0].astype(float).tolist()
+        assert float(result["db"]) == float(db[0])
+
+
+@pytest.mark.parametrize("stride", [2**63, 10**30])
+def test_a_pool_stride_beyond_its_input_pools_one_window(stride):
+    # pool_window_cells multiplied the window starts by the stride in int64: OverflowError.
+    text = textwrap.dedent(f"""\
+        input: "1 2 0 1; 0 1 3 1; 2 0 1 1"
+        kernel: "1 0; 0 -1"
+        pool: {{type: avg, size: 2, stride: {stride}}}
+        target: 0
+        loss: half_sse
+        """)
+    z = ref.conv_forward(np.array([[[1, 2, 0, 1], [0, 1, 3, 1], [2, 0, 1, 1]]], dtype=object),
+                         np.array([[[[1, 0], [0, -1]]]], dtype=object),
+                         np.array([0], dtype=object), (1, 1), (0, 0, 0, 0), (1, 1))
+    y = ref.pool_forward("avg", z, (2, 2), (stride, stride))
+    result = convgrad.solve(text, exact=True)
+    assert y.shape == (1, 1, 1) and result["Y"].reshape(-1).tolist() == y.reshape(-1).tolist()
+    assert any("falls outside every window" in w or "fall outside every window" in w
+               for w in result["warnings"])
+
+
+@pytest.mark.parametrize("dilation", [2**63, 10**30])
+def test_a_dilation_on_a_one_tap_kernel_solves_as_the_twin_does(dilation):
+    # A 1x1 kernel never spaces its taps, but the layer and the uncovered-rows warning
+    # multiplied the tap offsets by the dilation in int64: OverflowError, an internal error.
+    x = np.array([[[1, 2, 0, 1], [0, 1, 3, 1], [2, 0, 1, 1]]], dtype=object)
+    w = np.array([[[[2]]]], dtype=object)
+    text = textwrap.dedent(f"""\
+        input: "1 2 0 1; 0 1 3 1; 2 0 1 1"
+        kernel: [[2]]
+        dilation: {dilation}
+        padding: 1
+        grad_output: "{'; '.join(['1 -1 2 0 1 1'] * 5)}"
+        """)
+    dz = np.array([[[1, -1, 2, 0, 1, 1]] * 5], dtype=object)
+    z = ref.conv_forward(x, w, np.array([0], dtype=object), (1, 1), (1, 1, 1, 1),
+                         (dilation, dilation))
+    dx, dw, _ = ref.conv_backward(x, w, dz, (1, 1), (1, 1, 1, 1), (dilation, dilation))
+    result = convgrad.solve(text, exact=True)
+    assert result["Y"].tolist() == z[0].tolist()
+    assert result["dX"].tolist() == dx[0].tolist() and result["dW"].tolist() == [[dw[0, 0, 0, 0]]]
+    signal = convgrad.solve(f"input: [1, 2, 0, 1]\nlayers: [{{conv1d: {{kernel: [2], dilation: "
+                            f"{dilation}}}}}]\ngrad_output: [[1, -1, 2, 0]]\n", exact=True)
+    assert signal["dX"].tolist() == [2, -2, 4, 0]  # dX = 2 * dY, by hand

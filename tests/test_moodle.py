@@ -145,6 +145,22 @@ def test_a_field_holds_a_finite_number() -> None:
     assert cloze_field("-1/4") == "{1:NUMERICAL:=-0.25:0.00000125}"
     with pytest.raises(ProblemError, match="NUMERICAL"):
         cloze_field(float("nan"))
+    # An exact result beyond float64 was an OverflowError (internal error) in float().
+    with pytest.raises(ProblemError, match=r"is about 10\^400, which a Moodle NUMERICAL"):
+        cloze_field(10**400)
+    with pytest.raises(ProblemError, match=r"is about -10\^399,"):
+        cloze_field(f"-{10**400}/7")
+
+
+@pytest.mark.parametrize("fmt", ["moodle", "prairielearn"])
+def test_results_beyond_float64_are_one_line_and_write_nothing(tmp_path: Path, fmt: str
+                                                               ) -> None:
+    template = write(tmp_path, "t.yaml", f"input: 1 2; 3 4\nkernel: 1{'0' * 400}\n"
+                                         "target: 0 0; 0 0\nloss: mse\n")
+    done = run_main("generate", template, "--out", tmp_path / "v", "--format", fmt)
+    assert done.returncode == 2, done
+    assert "about 10^" in one_line(done) and f"--format {fmt}" in one_line(done)
+    assert not (tmp_path / "v").exists()
 
 
 THIRDS_AT_2 = {"dY[1,1]": "0.67", "dY[1,2]": "1.33", "dY[2,1]": "2", "dY[2,2]": "2.67",

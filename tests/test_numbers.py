@@ -55,6 +55,28 @@ def test_large_integer_matrix_errors_come_from_the_careful_path(tail, message):
         parse_array(text)
 
 
+@pytest.mark.parametrize("text, where", [
+    (",", ()), (" , ", ()), (", ; ,", (0,)), ("1 2; ,", (1,)), ("," * 1200, ()),
+    ("1 2; " + "," * 1200, (1,)),
+])
+def test_separators_without_numbers_are_no_matrix(text, where):
+    # "," was a vector of no entries (an IndexError), ", ; ," a 2x0 matrix that solved.
+    with pytest.raises(BadValue, match="no numbers") as info:
+        parse_array(text)
+    assert info.value.path == where
+
+
+@pytest.mark.parametrize("short", ["1 0; 0 1,", ", 1 0; 0 1", "1 -2 3,", "7", "-7,"])
+def test_a_long_integer_matrix_string_reads_as_its_short_twin(short):
+    # Spaces beyond 1,000 characters send a string to the NumPy path: a comma at a row's end
+    # was int(''), and one number came back as a Python int, not an array.
+    long = short.replace(" ", " " * 1000) if " " in short else short + " " * 1000
+    assert len(long) > 1000
+    fast, careful = parse_array(long), parse_array(short)
+    assert isinstance(fast, np.ndarray) and fast.dtype == object
+    assert fast.shape == careful.shape and fast.tolist() == careful.tolist()
+
+
 def test_printing():
     assert exact_text(Fraction(-7, 2)) == "-7/2" and exact_text(23) == "23"
     assert format_number(Fraction(1, 3)) == "1/3" and format_number(0.1 + 0.2) == "0.3"

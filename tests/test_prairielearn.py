@@ -561,6 +561,11 @@ def test_a_result_prairielearn_cannot_hold_is_refused() -> None:
         "dW": ("dW", "matrix"), "loss": ("loss", "number")}
     with pytest.raises(ProblemError, match="loss is nan"):
         inputs_of([({"loss": float("nan")}, ["loss"])])
+    # exact results beyond float64: float() raised OverflowError, an internal error
+    with pytest.raises(ProblemError, match=r"loss is about 10\^400 in a variant"):
+        inputs_of([({"loss": 10**400}, ["loss"])])
+    with pytest.raises(ProblemError, match=r"dW is about -10\^399 in a variant"):
+        inputs_of([({"dW": [[1, f"-{10**400}/3"]]}, ["dW"])])
 
 
 

@@ -57,6 +57,13 @@ def mistake(tmp_path: Path, old: str, new: str) -> tuple[str, int]:
     ("{int: [-2, 2]}", "{int: [-2.5, 2]}", "'int' needs whole numbers, not [-2.5, 2];"),
     ("{int: [0, 2]}", "{int: [2, 0]}", "not [2, 0];"),
     ("denominators: [2]", "denominators: [0.5]", "not [0.5];"),
+    ("require: [distinct]", "require: [{distinguishes: [max_tie]}]",
+     "'distinguishes': 'max_tie' is not a convention key"),
+    # a list or a mapping where a key belongs was a TypeError (unhashable), exit 70
+    ("require: [distinct]", "require: [{distinguishes: [[max_ties]]}]",
+     "'distinguishes': [max_ties] is not a convention key"),
+    ("require: [distinct]", "require: [{distinguishes: [{kink: 1}]}]",
+     "'distinguishes': {kink: 1} is not a convention key"),
     ("[dY, dW, db, dX]", "[dY, dw, db]",
      "'graded': 'dw' is not a result of this problem; did you mean 'dW'?"),
     # 36 + 9 + 250,500 random entries: refused before any is drawn (a 500x501 target was

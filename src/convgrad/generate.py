@@ -116,8 +116,9 @@ def read_template(text: str, source: str) -> Template:
                 raise _error(source, lines, where, "'distinguishes' needs convention keys",
                              "write for example {distinguishes: [max_ties]}")
             for key in keys:
-                if key not in CONVENTION_VALUES:
-                    raise _error(source, lines, where, f"'distinguishes': '{key}' is not a "
+                if not isinstance(key, str) or key not in CONVENTION_VALUES:  # [max_ties]
+                    shown = f"'{key}'" if isinstance(key, str) else _shown(key)
+                    raise _error(source, lines, where, f"'distinguishes': {shown} is not a "
                                  "convention key", "use one of " + ", ".join(CONVENTION_VALUES))
             distinguishes += [k2 for k2 in keys if k2 not in distinguishes]
             require.append("distinguishes")

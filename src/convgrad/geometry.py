@@ -27,6 +27,25 @@ def conv_output_size(n: int, pad_before: int, pad_after: int, k: int, stride: in
     return span // stride + 1
 
 
+def working_stride(stride: tuple[int, int], out: tuple[int, ...], padded: tuple[int, int]
+                   ) -> tuple[int, int]:
+    """The stride the arithmetic moves by: on an axis with one window (or none), where the
+    stride never moves it, at most the padded input's size (`padded`), which keeps windows
+    apart as the stride written does. A stride beyond the padded input is then only as
+    written (and shown): taken as it is, it overflowed NumPy's int64, or made dX's phase
+    planes as many as the stride squared (minutes and gigabytes for stride 10000 on a 3x4
+    input). With two windows or more, the stride is within the padded input already."""
+    return (stride[0] if out[0] > 1 else min(stride[0], padded[0]),
+            stride[1] if out[1] > 1 else min(stride[1], padded[1]))
+
+
+def working_dilation(dilation: tuple[int, int], kernel: tuple[int, ...]) -> tuple[int, int]:
+    """The dilation the arithmetic spaces taps by: 1 along an axis with one tap, which it
+    never spaces (dilation 2**63 on a 1x1 kernel overflowed NumPy's int64). With two taps or
+    more, the dilated kernel fits the padded input, so the dilation is within it."""
+    return (dilation[0] if kernel[0] > 1 else 1, dilation[1] if kernel[1] > 1 else 1)
+
+
 def conv_transpose_output_size(n: int, pad: int, k: int, stride: int, dilation: int,
                                output_padding: int) -> int:
     """Ho = (H-1)*sh - 2*ph + dh*(kh-1) + output_padding + 1 (SPEC section 6, ConvTranspose2d):
@@ -94,7 +113,7 @@ def pool_window_cells(n: int, size: int, stride: int, before: int, after: int, o
     """For each of the `out` windows along one axis, how many of its cells an average
     counts: those inside the padded input (padding_counts; a ceil window's overhang beyond
     the padding is not) or those of the input itself. (out,) ints."""
-    start = np.arange(out) * stride
+    start = np.arange(out) * (stride if out > 1 else 1)  # see working_stride
     if padding_counts:
         return np.minimum(start + size, n + before + after) - start
     return np.minimum(start + size, n + before) - np.maximum(start, before)
@@ -109,6 +128,8 @@ def uncovered(n: int, pad_before: int, k: int, stride: int, dilation: int, out: 
     position that copies an input one (mode reflect, replicate, circular: pad_source)
     meets that one, whose dX then gathers the copy's gradient.
     """
+    # see working_stride: a stride or a dilation never used moves nothing
+    stride, dilation = (stride if out > 1 else 1), (dilation if k > 1 else 1)
     reach = (np.arange(out)[:, np.newaxis] * stride + np.arange(k) * dilation).ravel()
     # Taps never reach past the padded input; a zeros caller may leave pad_after out.
     after = max(pad_after, int(reach.max(initial=0)) + 1 - pad_before - n, 0)

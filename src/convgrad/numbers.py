@@ -102,7 +102,15 @@ def parse_number(value: Any) -> Number:
         return _simplest(Fraction(repr(float(value))))
     if isinstance(value, str):
         return _parse_number_text(value)
-    raise BadValue(f"{type(value).__name__} {value!r} is not a number")
+    raise BadValue(f"{type(value).__name__} {_short_repr(value)} is not a number")
+
+
+def _short_repr(value: Any) -> str:
+    """A value for a message, on one line and short: an API user's list of a million entries
+    or nested thousands deep (in an object array) was written out whole, or failed."""
+    import reprlib
+
+    return " ".join(reprlib.repr(value).split())
 
 
 # Bounds on what a number may spell, so that "1e999999999" cannot take 10**999999999
@@ -352,6 +360,10 @@ def _parse_matrix_text(text: str) -> np.ndarray:
     known = _QUICK.get
     for i, row in enumerate(rows):
         entries = [e for e in _ENTRY_SPLIT.split(row) if e]
+        if not entries:  # "," or ", ; ,": a matrix with no numbers (a row of width 0)
+            raise BadValue(f"{f'row {i + 1}' if len(rows) > 1 else 'the string'} has "
+                           "separators but no numbers; write the numbers, separated by "
+                           "spaces or commas, rows by ';'", (i,) if len(rows) > 1 else ())
         values = []
         for j, entry in enumerate(entries):
             value = known(entry)  # most entries: a number read before
@@ -394,14 +406,17 @@ def _parse_integer_matrix(text: str) -> np.ndarray | None:
     for row in _ROW_SPLIT.split(text):
         row = row.strip()
         if row:  # one row's entries at a time, as int64: no list of every entry's text
-            rows.append(np.array(_ENTRY_SPLIT.split(row), dtype=np.int64))
+            entries = _ENTRY_SPLIT.split(row)
+            if not entries[0] or not entries[-1]:  # a comma at an end: the careful path
+                return None
+            rows.append(np.array(entries, dtype=np.int64))
             if len(rows[-1]) != len(rows[0]):
                 return None
     if not rows:
         return None
     ints = np.stack(rows)
-    if len(rows) == 1:
-        ints = ints[0] if ints.shape[1] > 1 else ints[0, 0]
+    if len(rows) == 1:  # a vector, or one number as a 0-d array (as the careful path gives)
+        ints = ints[0] if ints.shape[1] > 1 else ints[0, 0, ...]
     return ints.astype(object)
 
 
@@ -434,6 +449,9 @@ def _from_ndarray(arr: np.ndarray) -> np.ndarray:
             raise BadValue("NaN or infinite entries", tuple(int(i) for i in np.argwhere(bad)[0]))
         return arr
     if arr.dtype == object:
+        if arr.ndim > 32:  # NumPy's loops stop at 32 axes, np.ndenumerate below among them
+            raise BadValue(f"an array of {arr.ndim} axes is not a matrix; a problem's values "
+                           "have 4 at most (a batch of C x H x W maps)")
         try:  # every entry in one pass; the loop below finds a bad one's index
             return np.asarray(_parse_each(arr), dtype=object).reshape(arr.shape)
         except BadValue:

@@ -12,6 +12,7 @@ import math
 import os
 import re
 from fractions import Fraction
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -117,8 +118,53 @@ def load_problem(problem: Any, conventions: str | Conventions | None = None) -> 
                 raise ProblemError(f"{exc} (and no file is named '{problem.strip()}')") from None
             raise
     if isinstance(problem, dict):
+        deep = _nested_too_deep(problem)
+        if deep is not None:  # a file stops at MAX_YAML_DEPTH while read; a dict, here
+            raise ProblemError(f"<dict>: '{dotted(deep[:4])}' is nested more than "
+                               f"{MAX_YAML_DEPTH} levels deep; a problem's values nest a few "
+                               "levels at most (a 4-D kernel is 4)")
         return problem_from_dict(_named_keys(problem), source="<dict>", conventions=conventions)
     raise ProblemError(f"a problem is a path, YAML text or a dict, not {type(problem).__name__}")
+
+
+_CONTAINERS = (dict, list, tuple)
+
+
+def _nested_too_deep(data: dict) -> tuple | None:
+    """The keys (as in `dotted`) of the first value in a dict that nests lists or mappings
+    deeper than a file may (MAX_YAML_DEPTH levels, the problem's own mapping the first), else
+    None. Without it NumPy (at most 32 or 64 axes) or Python's recursion limit failed on it.
+
+    Level by level, each list's entries checked in one pass in C: a large matrix costs
+    about what NumPy's reading of it does. Entries of a list share its keys (an index into
+    a matrix is no key), except the mappings in one (a layer: layers[2].conv.kernel)."""
+    groups: list[tuple[tuple, list]] = [((), [data])]
+    for _ in range(MAX_YAML_DEPTH):
+        deeper: list[tuple[tuple, list]] = []
+        for keys, values in groups:
+            # A group is one value of any kind, or lists alone: its first tells which.
+            if not isinstance(values[0], dict):
+                kinds = set(map(type, chain.from_iterable(values)))
+                if not any(issubclass(kind, _CONTAINERS) for kind in kinds):
+                    continue  # rows of numbers: nothing nests below
+                if kinds <= {list, tuple}:  # the rows of a matrix, or its channels
+                    deeper.append((keys, list(chain.from_iterable(values))))
+                    continue
+            lists = []
+            for value in values:
+                for key, item in (value.items() if isinstance(value, dict) else
+                                  enumerate(value)):
+                    if isinstance(item, dict) or isinstance(value, dict) and \
+                            isinstance(item, _CONTAINERS):
+                        deeper.append(((*keys, key), [item]))
+                    elif isinstance(item, _CONTAINERS):
+                        lists.append(item)
+            if lists:
+                deeper.append((keys, lists))
+        if not deeper:
+            return None
+        groups = deeper
+    return groups[0][0]
 
 
 def _named_keys(value: Any) -> Any:
@@ -193,8 +239,14 @@ def _decode(data: bytes, name: str) -> str:
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise ProblemError(f"{name}: not UTF-8 text (byte {exc.start + 1}); save it as UTF-8") \
-            from None
+        # where, as other messages say it: the line, and the column in characters
+        before = exc.object[:exc.start]
+        line_start = before.rfind(b"\n") + 1
+        column = len(before[line_start:].decode("utf-8", "replace")) + 1
+        line = before.count(b"\n") + 1
+        byte = exc.start + 1 + (len(data) - len(exc.object))  # after a byte order mark
+        raise ProblemError(f"{name}, line {line}, column {column}: not UTF-8 text (byte "
+                           f"{byte}); save it as UTF-8") from None
 
 
 def problem_from_text(text: str, source: str = "<text>",

@@ -274,7 +274,12 @@ class ConvLayer(ParamLayer):
         self.op = op = cast(Conv, layer.op)
         self.w = num.param(op.w, layer.name, "kernel", "kernel")
         self.b = num.param(op.b, layer.name, "bias", "bias")
-        self.stride, self.pad, self.dilation, self.flip = op.stride, op.pad, op.dilation, op.flip
+        self.pad, self.flip = op.pad, op.flip
+        self.dilation = geometry.working_dilation(op.dilation, op.w.shape[-2:])
+        _, H, W = layer.in_shape
+        top, bottom, left, right = op.pad
+        self.stride = geometry.working_stride(op.stride, layer.out_shape[-2:],
+                                              (H + top + bottom, W + left + right))
         self.groups, self.mode = op.groups, op.padding_mode
         # The im2col windows (N, C, u, KW, A, Hq, OW) as integers over one denominator
         # (exact; float64: as they are, over 1), kept for dW; None once backward has reused

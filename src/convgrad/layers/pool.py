@@ -59,7 +59,11 @@ class PoolLayer(Layer):
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)
         self.op = op = cast(Pool, layer.op)
-        self.pool, self.size, self.stride = op.kind, op.size, op.stride
+        self.pool, self.size = op.kind, op.size
+        _, H, W = layer.in_shape
+        top, bottom, left, right = op.pad
+        self.stride = geometry.working_stride(op.stride, layer.out_shape[-2:],
+                                              (H + top + bottom, W + left + right))
         self.pad, self.ties = op.pad, op.ties
         # max: the index (row-major, 0..ph*pw-1) of each window's maximum that gets its
         # gradient (first, last) (N, C, OH, OW); or (all, split) which of its cells are tied

@@ -86,15 +86,28 @@ def _rounded(value: Fraction, unit: Decimal) -> Decimal:
     return (-1 if value < 0 else 1) * whole * unit
 
 
+def beyond_float64(number: Any) -> str | None:
+    """How a number that float64 cannot hold is named (nan, inf, or an exact one beyond
+    1.8e308 by its size: "about 10^400"), None for one it can. float() of such an exact
+    number raises OverflowError, which stopped generate as an internal error."""
+    try:
+        as_float = float(number)
+    except OverflowError:
+        whole = abs(int(number))
+        return f"about {'-' if number < 0 else ''}10^{len(str(whole)) - 1}"
+    return None if math.isfinite(as_float) else str(as_float)
+
+
 def field_value(value: Any, rule: Tolerance = DEFAULT_RULE) -> tuple[str, str]:
     """A NUMERICAL field's (answer, tolerance) for an answers.yaml value under check's rule:
     the value and atol + rtol*|value| (tol); for --decimals and --sig-figs the value rounded as
     check rounds it and half a unit of its last kept digit, so that exactly the answers that
     round to it count."""
     number = exact(value)
-    if not math.isfinite(float(number)):
+    shown = beyond_float64(number)
+    if shown is not None:
         # a NUMERICAL field holds a number; no tolerance makes nan or inf one
-        raise ProblemError(f"--format moodle: a graded result is {float(number)}, which a "
+        raise ProblemError(f"--format moodle: a graded result is {shown}, which a "
                            "Moodle NUMERICAL field cannot hold; change the template or its "
                            "graded keys")
     if rule.mode == "sig_figs" and number == 0:

@@ -26,7 +26,6 @@ check does (dW[1,2,3,1]).
 from __future__ import annotations
 
 import json
-import math
 import re
 import uuid
 from fractions import Fraction
@@ -37,6 +36,7 @@ import numpy as np
 
 from convgrad.errors import ProblemError
 from convgrad.grade import Tolerance
+from convgrad.render.moodle import beyond_float64
 
 TEMPLATE_FILE = "template.yaml"
 PROBLEM_SOURCE = "the problem"
@@ -65,11 +65,11 @@ def inputs_of(variants: list[tuple[dict[str, Any], list[str]]]) -> dict[str, tup
         for key in graded:
             value = answers[key]
             for leaf in np.ravel(np.array(value, dtype=object)):
-                if not math.isfinite(float(_number(leaf))):
+                shown = beyond_float64(_number(leaf))
+                if shown is not None:
                     raise ProblemError(f"--format prairielearn: the graded result {key} is "
-                                       f"{float(_number(leaf))} in a variant, which "
-                                       "PrairieLearn's answers cannot hold; change the "
-                                       "template or its graded keys")
+                                       f"{shown} in a variant, which PrairieLearn's answers "
+                                       "cannot hold; change the template or its graded keys")
             if isinstance(value, list) or kinds.get(key) == MATRIX:
                 kinds[key] = MATRIX
             else:
