@@ -656,3 +656,27 @@ def test_reflect_padding_example_matches_pytorch():
     for key, value in want.items():
         np.testing.assert_allclose(np.asarray(golden[key], dtype=float),
                                    value.detach().numpy(), rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+@pytest.mark.parametrize("problem, y, dx", [
+    # stride past int64 on a 4x4 input: one window, at the top left. By hand: y = 1 - 5 + 6 = 2
+    # (the kernel [[1, 0], [-1, 1]] on [[1, 2], [5, 6]]); dL/dY = 1 gives dX = the kernel there.
+    ({"kernel": "1 0; -1 1", "stride": 2**63}, [[2]],
+     [[1, 0, 0, 0], [-1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]),
+    # one window per row pair: y = x[i,1] - x[i+1,1] + x[i+1,2] = x[i,1] + 1
+    ({"kernel": "1 0; -1 1", "stride": [1, 2**64]}, [[2], [6], [10]],
+     [[1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [-1, 1, 0, 0]]),
+    # a 1x1 kernel meets only the tap under it, whatever its dilation: Y is X
+    ({"kernel": "1", "dilation": 2**63}, [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12],
+                                         [13, 14, 15, 16]], [[1] * 4] * 4),
+    # an average over the one 2x2 window: (1 + 2 + 5 + 6)/4 = 7/2, each input 1/4 of dL/dY
+    ({"kernel": "1", "pool": {"type": "avg", "size": 2, "stride": 2**63}}, [[Fraction(7, 2)]],
+     [[Fraction(1, 4)] * 2 + [0, 0]] * 2 + [[0] * 4] * 2),
+])
+def test_a_stride_or_dilation_beyond_int64_is_the_one_window(problem, y, dx):
+    # they stopped with OverflowError (exit 70, "internal error") while working out which
+    # input rows the windows meet; a stride past the input leaves one window, as 10**6 does
+    x = np.arange(1, 17).reshape(4, 4)
+    r = convgrad.solve({"input": x, "grad_output": np.ones(np.shape(y), dtype=int), **problem})
+    assert r["Y"].tolist() == y
+    assert r["dX"].tolist() == dx

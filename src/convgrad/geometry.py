@@ -94,7 +94,8 @@ def pool_window_cells(n: int, size: int, stride: int, before: int, after: int, o
     """For each of the `out` windows along one axis, how many of its cells an average
     counts: those inside the padded input (padding_counts; a ceil window's overhang beyond
     the padding is not) or those of the input itself. (out,) ints."""
-    start = np.arange(out) * stride
+    # One window starts at 0 whatever the stride, which may pass int64 (2**63 on a 4x4 input)
+    start = np.arange(out) * (stride if out > 1 else 0)
     if padding_counts:
         return np.minimum(start + size, n + before + after) - start
     return np.minimum(start + size, n + before) - np.maximum(start, before)
@@ -109,7 +110,10 @@ def uncovered(n: int, pad_before: int, k: int, stride: int, dilation: int, out: 
     position that copies an input one (mode reflect, replicate, circular: pad_source)
     meets that one, whose dX then gathers the copy's gradient.
     """
-    reach = (np.arange(out)[:, np.newaxis] * stride + np.arange(k) * dilation).ravel()
+    # One output's stride, or one tap's dilation, moves nothing, and may pass int64 (a stride
+    # of 2**63 on a 4x4 input leaves one window): NumPy cannot multiply by it.
+    step, spread = (stride if out > 1 else 0), (dilation if k > 1 else 0)
+    reach = (np.arange(out)[:, np.newaxis] * step + np.arange(k) * spread).ravel()
     # Taps never reach past the padded input; a zeros caller may leave pad_after out.
     after = max(pad_after, int(reach.max(initial=0)) + 1 - pad_before - n, 0)
     met = np.zeros(n, dtype=bool)

@@ -274,8 +274,13 @@ class ConvLayer(ParamLayer):
         self.op = op = cast(Conv, layer.op)
         self.w = num.param(op.w, layer.name, "kernel", "kernel")
         self.b = num.param(op.b, layer.name, "bias", "bias")
-        self.stride, self.pad, self.dilation, self.flip = op.stride, op.pad, op.dilation, op.flip
+        self.pad, self.dilation, self.flip = op.pad, op.dilation, op.flip
         self.groups, self.mode = op.groups, op.padding_mode
+        # Along an axis with one output the stride moves no window: the passes take 1 there.
+        # Taken as written, a stride past the input (10**6 on a 4x4 image) made dX's planes,
+        # one per phase of the stride, allocate terabytes or loop 10**8 times.
+        _, OH, OW = layer.out_shape
+        self.stride = (op.stride[0] if OH > 1 else 1, op.stride[1] if OW > 1 else 1)
         # The im2col windows (N, C, u, KW, A, Hq, OW) as integers over one denominator
         # (exact; float64: as they are, over 1), kept for dW; None once backward has reused
         # their buffer.
