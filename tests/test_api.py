@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -204,3 +206,67 @@ def test_a_key_that_is_not_a_string_is_named_as_written(key, written):
                "grad_output": [[[1, 1], [1, 1]]]}
     with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]\.conv\.3' is not a known"):
         convgrad.solve(layered)
+
+
+# --- Python's and NumPy's own numbers ------------------------------------------------------
+
+
+SEED = {"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1", "target": "1 0; 0 1"}
+
+
+@pytest.mark.parametrize("bias", [Decimal("0.5"), Decimal("5E-1"), np.float32(0.5),
+                                  np.float16(0.5), "1/2"])
+def test_python_decimals_and_numpy_floats_are_the_decimal_they_spell(bias):
+    # Decimal("0.5") was "Decimal Decimal('0.5') is not a number". By hand, bias 1/2 puts
+    # each of the seed's outputs 1/2 lower: Y = [[5/2, 7/2], [11/2, 13/2]],
+    # dY = (Y - t)/2 = [[3/4, 7/4], [11/4, 11/4]], db = 32/4 = 8.
+    r = convgrad.solve({**SEED, "bias": bias})
+    assert r.exact
+    assert r["Y"].tolist() == [[Fraction(5, 2), Fraction(7, 2)], [Fraction(11, 2),
+                                                                    Fraction(13, 2)]]
+    assert r["db"] == 8
+
+
+@pytest.mark.parametrize("learning_rate", [Decimal("0.1"), np.float32(0.1), np.float16(0.1),
+                                           np.longdouble("0.1")])
+def test_a_numpy_float_scalar_is_the_decimal_it_prints_as(learning_rate):
+    # np.float32(0.1) prints as 0.1, as 0.1 does, and is read as 1/10, as 0.1 is; it was its
+    # float32 value taken to float64, 0.100000001490116119384765625, so W_new ran to 33 digits.
+    # By hand: W_new = W - dW/10 = [[1 - 3.2, -4.1], [-1 - 5.9, 1 - 6.8]], b_new = 1 - 9/10.
+    r = convgrad.solve({**SEED, "bias": 1, "learning_rate": learning_rate})
+    assert r["W_new"].tolist() == [[Fraction(-11, 5), Fraction(-41, 10)],
+                                   [Fraction(-69, 10), Fraction(-29, 5)]]
+    assert r["b_new"] == Fraction(1, 10)
+
+
+@pytest.mark.parametrize("value, words", [
+    (Decimal("NaN"), "'bias': Decimal('NaN') is not a finite number"),
+    (Decimal("-Infinity"), "'bias': Decimal('-Infinity') is not a finite number"),
+    (np.float32("inf"), "'bias': inf is not a finite number")])
+def test_decimals_that_are_no_number_say_so(value, words):
+    with pytest.raises(convgrad.ProblemError, match=re.escape(words)):
+        convgrad.solve({**SEED, "bias": value})
+
+
+def test_decimals_in_a_matrix():
+    # 0.1 + 0.2 as the rationals 1/10 and 2/10, as in test_decimals_are_the_rationals_they_spell
+    r = convgrad.solve({"input": [[Decimal("0.1"), Decimal("0.2")]], "kernel": [[1, 1]],
+                        "grad_output": [[1]]})
+    assert r["Y"].tolist() == [[Fraction(3, 10)]]
+    arr = np.array([[Decimal("0.1"), Decimal("0.2")]], dtype=object)
+    assert convgrad.solve({"input": arr, "kernel": [[1, 1]], "grad_output": [[1]]})["Y"] \
+        .tolist() == [[Fraction(3, 10)]]
+
+
+def test_a_masked_entry_is_refused_by_its_position():
+    # np.ma arrays were read through their mask: a masked 5 was taken as 5, silently
+    x = np.ma.masked_array(np.arange(1, 10).reshape(3, 3), mask=np.arange(9).reshape(3, 3) == 4)
+    with pytest.raises(convgrad.ProblemError,
+                       match=r"'input' entry \[2,2\]: the entry is masked; fill it"):
+        convgrad.solve({**SEED, "input": x})
+    with pytest.raises(convgrad.ProblemError, match=r"'input' entry \[2,2\]: the entry is"):
+        convgrad.solve({**SEED, "input": x.astype(float)})
+    # Nothing masked: the array's values, the seed's numbers (SPEC section 2)
+    r = convgrad.solve({**SEED, "bias": 1, "input": np.ma.masked_array(x.data)})
+    assert r["loss"] == 23 and r["dW"].tolist() == [[32, 41], [59, 68]]
+    assert type(r["dX"]) is np.ndarray
