@@ -270,3 +270,39 @@ def test_a_masked_entry_is_refused_by_its_position():
     r = convgrad.solve({**SEED, "bias": 1, "input": np.ma.masked_array(x.data)})
     assert r["loss"] == 23 and r["dW"].tolist() == [[32, 41], [59, 68]]
     assert type(r["dX"]) is np.ndarray
+
+
+# --- what the command line says on standard error, for a script ----------------------------
+
+
+def test_the_notes_the_command_line_prints_are_the_results_notes():
+    # The notes of `solve` on standard error (float64 chosen by size, nll's likely slip,
+    # forward pass only) had no place in a Result: a script saw integers in and float64
+    # out, and no word why.
+    big = convgrad.solve({"input": np.ones((4, 64, 64), dtype=int),
+                          "kernel": np.ones((8, 4, 3, 3), dtype=int),
+                          "grad_output": np.ones((8, 62, 62), dtype=int)})
+    # 8 filters x 62 x 62 outputs x 36 taps = 1,107,072 multiply-adds, above SPEC's million
+    assert big.exact is False
+    assert len(big.notes) == 1 and "1,107,072 multiply-adds" in big.notes[0]
+    assert big["warnings"] == []
+    assert convgrad.solve(WORKED_EXAMPLE).notes == []
+    # nll's outputs are log-probabilities, at most 0; 2 is a likely slip, but a loss
+    slip = convgrad.solve({"input": [2, -1], "layers": ["relu"], "target": [1, 0],
+                           "loss": "nll"})
+    assert slip["loss"] == -2
+    assert len(slip.notes) == 1 and "nll takes log-probabilities" in slip.notes[0]
+    forward = convgrad.solve({"input": "1 2; 3 4", "kernel": "2"})
+    assert forward["Y"].tolist() == [[2, 4], [6, 8]]
+    assert len(forward.notes) == 1 and "forward pass only" in forward.notes[0]
+
+
+def test_a_scalar_in_float64_is_a_python_float():
+    # SPEC 4: scalars are Fraction/int or float; a float64 db and b_new were NumPy's
+    # float64 (repr "np.float64(9.0)"), where loss was a float.
+    r = convgrad.solve({**SEED, "bias": 1, "learning_rate": "1/10", "steps": 2}, exact=False)
+    # By hand (the seed's numbers, SPEC section 2): db = 9, b_new = 1 - 9/10
+    assert type(r["db"]) is float and r["db"] == 9.0
+    assert type(r["b_new"]) is float and r["b_new"] == pytest.approx(0.1)
+    assert type(r["loss"]) is float and r["loss"] == 23.0
+    assert type(r["steps"][0]["b_new"]) is float and type(r["steps"][1]["loss"]) is float

@@ -44,12 +44,16 @@ class Result(dict[str, Any]):
     arithmetic was exact), scalars (`loss`, a scalar `db`) as Fraction/int or float, a
     network's "layers" a list of dicts, and "warnings" a list of strings (SPEC section 4).
     exact: the arithmetic was exact, so that JSON repeats every number as a string.
+    notes: what `solve` says on standard error besides the warnings, one string each (float64
+    chosen by size, "forward pass only", ...).
     """
 
     def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
-                 exact: bool = False, run: Run | None = None) -> None:
+                 exact: bool = False, run: Run | None = None,
+                 notes: Iterable[str] = ()) -> None:
         super().__init__(values)
         self.exact = exact
+        self.notes = list(notes)
         # The run behind the values, for the worked solution (to_markdown ...).
         self.run = run
 
@@ -87,6 +91,11 @@ class Result(dict[str, Any]):
         result["conventions"] = {key: list(value) if isinstance(value, tuple) else value
                                  for key, value in problem.conventions.items()}
         result["warnings"] = [str(notice) for notice in problem.warnings]
+        result.notes = [str(notice) for notice in run.notes]
+        if not problem.has_backward:
+            from convgrad.engine import FORWARD_ONLY
+
+            result.notes.append(FORWARD_ONLY)
         return result
 
     @staticmethod
@@ -146,7 +155,7 @@ class Result(dict[str, Any]):
     def copy(self) -> Result:
         """A shallow copy that is still a Result (dict.copy gives a plain dict): the same
         values, exact and worked solution."""
-        return type(self)(self, exact=self.exact, run=self.run)
+        return type(self)(self, exact=self.exact, run=self.run, notes=self.notes)
 
     def to_json(self) -> str:
         """Exactly the text `solve --json` prints (SPEC section 8), without its new line."""
@@ -238,7 +247,11 @@ def _as_written(arr: np.ndarray | None, axes: tuple[int, ...] | None, shape: tup
     if arr is None:
         return None
     written = to_written(arr, axes, shape)
-    return written[()] if shape == () else written
+    if shape != ():
+        return written
+    # the number itself: an int or Fraction, or a Python float where NumPy's float64 would
+    # be one (repr "np.float64(9.0)"), as the loss is
+    return written[()] if written.dtype == object else written.item()
 
 
 def _param_values(problem: Problem, step: Layer) -> dict[str, Any]:
