@@ -1326,7 +1326,9 @@ class _Builder:
         section 7) kh x kw x C x F becomes F x C x kh x kw and kh x kw x F (or C) F (or C) x
         kh x kw; a conv1d kernel k x C x F becomes F x C x k and k x F (or C) F (or C) x k. A
         transposed convolution's kh x kw x F x C_in becomes C_in x F x kh x kw the same way."""
-        if self.conventions.kernel_layout != "HWIO" or k.ndim < 2:
+        # (A kernel of 5 or more axes has no order to take: as written, the caller says what
+        # a kernel is.)
+        if self.conventions.kernel_layout != "HWIO" or not 2 <= k.ndim <= 4:
             return k
         if one_d:
             return k.T
