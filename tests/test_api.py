@@ -306,3 +306,32 @@ def test_a_scalar_in_float64_is_a_python_float():
     assert type(r["b_new"]) is float and r["b_new"] == pytest.approx(0.1)
     assert type(r["loss"]) is float and r["loss"] == 23.0
     assert type(r["steps"][0]["b_new"]) is float and type(r["steps"][1]["loss"]) is float
+
+
+def test_two_threads_solve_their_own_problems(seed_example):
+    # The README's claim: each thread gets its own answer, whatever the other one runs
+    # (conventions, arithmetic). The seed's dW (SPEC section 2) and, under the textbook's
+    # true convolution, the README's 96 83; 57 44; the thirds problem's Y = X/3 by hand.
+    import threading
+
+    wants = [({"conventions": None, "exact": None}, [[32, 41], [59, 68]]),
+             ({"conventions": "textbook", "exact": False}, [[96.0, 83.0], [57.0, 44.0]])]
+    failures: list[str] = []
+
+    def work(options: dict, dw: list) -> None:
+        for _ in range(20):
+            r = convgrad.solve(seed_example, **options)
+            if r["dW"].tolist() != dw or r.exact is (options["exact"] is False):
+                failures.append(f"{options}: {r['dW'].tolist()}")
+            thirds = convgrad.solve({"input": "1 2; 3 4", "kernel": "1/3", "grad_output":
+                                     "1 1; 1 1"})
+            if thirds["Y"].tolist() != [[Fraction(1, 3), Fraction(2, 3)],
+                                        [1, Fraction(4, 3)]]:
+                failures.append("thirds")
+
+    threads = [threading.Thread(target=work, args=want) for want in wants]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []

@@ -191,3 +191,12 @@ def test_json_from_two_threads_at_once(monkeypatch):
     second.join(20)
     assert failures == []
     assert sys.get_int_max_str_digits() == before
+
+
+def test_a_result_pickles_with_its_worked_solution():
+    import pickle
+
+    result = convgrad.solve(THIRDS)
+    again = pickle.loads(pickle.dumps(result))
+    assert again == result and again.exact is True and again.notes == []
+    assert again.to_markdown() == result.to_markdown()
