@@ -7,6 +7,7 @@ pinned JSON of problems/depthwise.yaml and problems/reflect_padding.yaml against
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from fractions import Fraction
 from pathlib import Path
@@ -680,3 +681,15 @@ def test_a_stride_or_dilation_beyond_int64_is_the_one_window(problem, y, dx):
     r = convgrad.solve({"input": x, "grad_output": np.ones(np.shape(y), dtype=int), **problem})
     assert r["Y"].tolist() == y
     assert r["dX"].tolist() == dx
+
+
+@pytest.mark.parametrize("problem, words", [
+    # groups 2 on one channel said "write the kernel 4-D: F x 1/2 x kh x kw", half a channel
+    ({"input": "1 2; 3 4", "kernel": "1", "groups": 2},
+     "'groups' is 2 but the input has 1 channel; groups must divide the number of input"),
+    ({"input": np.ones((3, 2, 2), dtype=int), "kernel": np.ones((3, 1, 1), dtype=int),
+      "groups": 2}, "'groups' is 2 but the input has 3 channels; groups must divide"),
+])
+def test_groups_that_do_not_divide_the_channels_are_named_first(problem, words):
+    with pytest.raises(ProblemError, match=re.escape(words)):
+        convgrad.solve({**problem, "grad_output": 1})

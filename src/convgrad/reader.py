@@ -1372,14 +1372,15 @@ class _Builder:
         gpath = (*path, "groups")
         groups = self.integers(gpath, self.get(spec, "groups", 1), (1,), 1,
                                "a whole number >= 1")[0]
+        # (Before the kernel's form: with groups 2 on 3 channels that said "F x 3/2 x kh x kw".)
+        if C % groups:
+            raise self.err(gpath, f"is {groups} but the input has {_count(C, 'channel')}; "
+                           "groups must divide the number of input channels")
         if groups > 1 and k.ndim != 4:
             raise self.err(kpath, f"is {shape_text(written.shape)}; with groups, write the kernel "
                            f"4-D: F x {C}/{groups} x kh x kw (filters, then the channels of "
                            "each filter's group)")
         F, KC, KH, KW = w.shape
-        if C % groups:
-            raise self.err(gpath, f"is {groups} but the input has {_count(C, 'channel')}; "
-                           "groups must divide the number of input channels")
         if F % groups:
             raise self.err(gpath, f"is {groups} but the kernel has {_count(F, 'filter')}; "
                            "groups must divide the number of filters (depthwise: groups = "
