@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
+from decimal import Decimal
 from fractions import Fraction
 from pathlib import Path
 
@@ -277,3 +279,130 @@ def test_an_object_array_of_more_than_32_axes_is_a_problem_error(axes):
     with pytest.raises(convgrad.ProblemError,
                        match=f"^<dict>: 'input': an array of {axes} axes is not a matrix"):
         convgrad.solve({"input": grid, "kernel": "1"})
+# --- Python's and NumPy's own numbers ------------------------------------------------------
+
+
+SEED = {"input": "1 2 3; 4 5 6; 7 8 9", "kernel": "1 0; -1 1", "target": "1 0; 0 1"}
+
+
+@pytest.mark.parametrize("bias", [Decimal("0.5"), Decimal("5E-1"), np.float32(0.5),
+                                  np.float16(0.5), "1/2"])
+def test_python_decimals_and_numpy_floats_are_the_decimal_they_spell(bias):
+    # Decimal("0.5") was "Decimal Decimal('0.5') is not a number". By hand, bias 1/2 puts
+    # each of the seed's outputs 1/2 lower: Y = [[5/2, 7/2], [11/2, 13/2]],
+    # dY = (Y - t)/2 = [[3/4, 7/4], [11/4, 11/4]], db = 32/4 = 8.
+    r = convgrad.solve({**SEED, "bias": bias})
+    assert r.exact
+    assert r["Y"].tolist() == [[Fraction(5, 2), Fraction(7, 2)], [Fraction(11, 2),
+                                                                    Fraction(13, 2)]]
+    assert r["db"] == 8
+
+
+@pytest.mark.parametrize("learning_rate", [Decimal("0.1"), np.float32(0.1), np.float16(0.1),
+                                           np.longdouble("0.1")])
+def test_a_numpy_float_scalar_is_the_decimal_it_prints_as(learning_rate):
+    # np.float32(0.1) prints as 0.1, as 0.1 does, and is read as 1/10, as 0.1 is; it was its
+    # float32 value taken to float64, 0.100000001490116119384765625, so W_new ran to 33 digits.
+    # By hand: W_new = W - dW/10 = [[1 - 3.2, -4.1], [-1 - 5.9, 1 - 6.8]], b_new = 1 - 9/10.
+    r = convgrad.solve({**SEED, "bias": 1, "learning_rate": learning_rate})
+    assert r["W_new"].tolist() == [[Fraction(-11, 5), Fraction(-41, 10)],
+                                   [Fraction(-69, 10), Fraction(-29, 5)]]
+    assert r["b_new"] == Fraction(1, 10)
+
+
+@pytest.mark.parametrize("value, words", [
+    (Decimal("NaN"), "'bias': Decimal('NaN') is not a finite number"),
+    (Decimal("-Infinity"), "'bias': Decimal('-Infinity') is not a finite number"),
+    (np.float32("inf"), "'bias': inf is not a finite number")])
+def test_decimals_that_are_no_number_say_so(value, words):
+    with pytest.raises(convgrad.ProblemError, match=re.escape(words)):
+        convgrad.solve({**SEED, "bias": value})
+
+
+def test_decimals_in_a_matrix():
+    # 0.1 + 0.2 as the rationals 1/10 and 2/10, as in test_decimals_are_the_rationals_they_spell
+    r = convgrad.solve({"input": [[Decimal("0.1"), Decimal("0.2")]], "kernel": [[1, 1]],
+                        "grad_output": [[1]]})
+    assert r["Y"].tolist() == [[Fraction(3, 10)]]
+    arr = np.array([[Decimal("0.1"), Decimal("0.2")]], dtype=object)
+    assert convgrad.solve({"input": arr, "kernel": [[1, 1]], "grad_output": [[1]]})["Y"] \
+        .tolist() == [[Fraction(3, 10)]]
+
+
+def test_a_masked_entry_is_refused_by_its_position():
+    # np.ma arrays were read through their mask: a masked 5 was taken as 5, silently
+    x = np.ma.masked_array(np.arange(1, 10).reshape(3, 3), mask=np.arange(9).reshape(3, 3) == 4)
+    with pytest.raises(convgrad.ProblemError,
+                       match=r"'input' entry \[2,2\]: the entry is masked; fill it"):
+        convgrad.solve({**SEED, "input": x})
+    with pytest.raises(convgrad.ProblemError, match=r"'input' entry \[2,2\]: the entry is"):
+        convgrad.solve({**SEED, "input": x.astype(float)})
+    # Nothing masked: the array's values, the seed's numbers (SPEC section 2)
+    r = convgrad.solve({**SEED, "bias": 1, "input": np.ma.masked_array(x.data)})
+    assert r["loss"] == 23 and r["dW"].tolist() == [[32, 41], [59, 68]]
+    assert type(r["dX"]) is np.ndarray
+
+
+# --- what the command line says on standard error, for a script ----------------------------
+
+
+def test_the_notes_the_command_line_prints_are_the_results_notes():
+    # The notes of `solve` on standard error (float64 chosen by size, nll's likely slip,
+    # forward pass only) had no place in a Result: a script saw integers in and float64
+    # out, and no word why.
+    big = convgrad.solve({"input": np.ones((4, 64, 64), dtype=int),
+                          "kernel": np.ones((8, 4, 3, 3), dtype=int),
+                          "grad_output": np.ones((8, 62, 62), dtype=int)})
+    # 8 filters x 62 x 62 outputs x 36 taps = 1,107,072 multiply-adds, above SPEC's million
+    assert big.exact is False
+    assert len(big.notes) == 1 and "1,107,072 multiply-adds" in big.notes[0]
+    assert big["warnings"] == []
+    assert convgrad.solve(WORKED_EXAMPLE).notes == []
+    # nll's outputs are log-probabilities, at most 0; 2 is a likely slip, but a loss
+    slip = convgrad.solve({"input": [2, -1], "layers": ["relu"], "target": [1, 0],
+                           "loss": "nll"})
+    assert slip["loss"] == -2
+    assert len(slip.notes) == 1 and "nll takes log-probabilities" in slip.notes[0]
+    forward = convgrad.solve({"input": "1 2; 3 4", "kernel": "2"})
+    assert forward["Y"].tolist() == [[2, 4], [6, 8]]
+    assert len(forward.notes) == 1 and "forward pass only" in forward.notes[0]
+
+
+def test_a_scalar_in_float64_is_a_python_float():
+    # SPEC 4: scalars are Fraction/int or float; a float64 db and b_new were NumPy's
+    # float64 (repr "np.float64(9.0)"), where loss was a float.
+    r = convgrad.solve({**SEED, "bias": 1, "learning_rate": "1/10", "steps": 2}, exact=False)
+    # By hand (the seed's numbers, SPEC section 2): db = 9, b_new = 1 - 9/10
+    assert type(r["db"]) is float and r["db"] == 9.0
+    assert type(r["b_new"]) is float and r["b_new"] == pytest.approx(0.1)
+    assert type(r["loss"]) is float and r["loss"] == 23.0
+    assert type(r["steps"][0]["b_new"]) is float and type(r["steps"][1]["loss"]) is float
+
+
+def test_two_threads_solve_their_own_problems(seed_example):
+    # The README's claim: each thread gets its own answer, whatever the other one runs
+    # (conventions, arithmetic). The seed's dW (SPEC section 2) and, under the textbook's
+    # true convolution, the README's 96 83; 57 44; the thirds problem's Y = X/3 by hand.
+    import threading
+
+    wants = [({"conventions": None, "exact": None}, [[32, 41], [59, 68]]),
+             ({"conventions": "textbook", "exact": False}, [[96.0, 83.0], [57.0, 44.0]])]
+    failures: list[str] = []
+
+    def work(options: dict, dw: list) -> None:
+        for _ in range(20):
+            r = convgrad.solve(seed_example, **options)
+            if r["dW"].tolist() != dw or r.exact is (options["exact"] is False):
+                failures.append(f"{options}: {r['dW'].tolist()}")
+            thirds = convgrad.solve({"input": "1 2; 3 4", "kernel": "1/3", "grad_output":
+                                     "1 1; 1 1"})
+            if thirds["Y"].tolist() != [[Fraction(1, 3), Fraction(2, 3)],
+                                        [1, Fraction(4, 3)]]:
+                failures.append("thirds")
+
+    threads = [threading.Thread(target=work, args=want) for want in wants]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert failures == []

@@ -7,6 +7,7 @@ pinned JSON of problems/depthwise.yaml and problems/reflect_padding.yaml against
 from __future__ import annotations
 
 import json
+import re
 import textwrap
 from fractions import Fraction
 from pathlib import Path
@@ -735,3 +736,37 @@ def test_a_dilation_on_a_one_tap_kernel_solves_as_the_twin_does(dilation):
     signal = convgrad.solve(f"input: [1, 2, 0, 1]\nlayers: [{{conv1d: {{kernel: [2], dilation: "
                             f"{dilation}}}}}]\ngrad_output: [[1, -1, 2, 0]]\n", exact=True)
     assert signal["dX"].tolist() == [2, -2, 4, 0]  # dX = 2 * dY, by hand
+@pytest.mark.parametrize("problem, y, dx", [
+    # stride past int64 on a 4x4 input: one window, at the top left. By hand: y = 1 - 5 + 6 = 2
+    # (the kernel [[1, 0], [-1, 1]] on [[1, 2], [5, 6]]); dL/dY = 1 gives dX = the kernel there.
+    ({"kernel": "1 0; -1 1", "stride": 2**63}, [[2]],
+     [[1, 0, 0, 0], [-1, 1, 0, 0], [0, 0, 0, 0], [0, 0, 0, 0]]),
+    # one window per row pair: y = x[i,1] - x[i+1,1] + x[i+1,2] = x[i,1] + 1
+    ({"kernel": "1 0; -1 1", "stride": [1, 2**64]}, [[2], [6], [10]],
+     [[1, 0, 0, 0], [0, 1, 0, 0], [0, 1, 0, 0], [-1, 1, 0, 0]]),
+    # a 1x1 kernel meets only the tap under it, whatever its dilation: Y is X
+    ({"kernel": "1", "dilation": 2**63}, [[1, 2, 3, 4], [5, 6, 7, 8], [9, 10, 11, 12],
+                                         [13, 14, 15, 16]], [[1] * 4] * 4),
+    # an average over the one 2x2 window: (1 + 2 + 5 + 6)/4 = 7/2, each input 1/4 of dL/dY
+    ({"kernel": "1", "pool": {"type": "avg", "size": 2, "stride": 2**63}}, [[Fraction(7, 2)]],
+     [[Fraction(1, 4)] * 2 + [0, 0]] * 2 + [[0] * 4] * 2),
+])
+def test_a_stride_or_dilation_beyond_int64_is_the_one_window(problem, y, dx):
+    # they stopped with OverflowError (exit 70, "internal error") while working out which
+    # input rows the windows meet; a stride past the input leaves one window, as 10**6 does
+    x = np.arange(1, 17).reshape(4, 4)
+    r = convgrad.solve({"input": x, "grad_output": np.ones(np.shape(y), dtype=int), **problem})
+    assert r["Y"].tolist() == y
+    assert r["dX"].tolist() == dx
+
+
+@pytest.mark.parametrize("problem, words", [
+    # groups 2 on one channel said "write the kernel 4-D: F x 1/2 x kh x kw", half a channel
+    ({"input": "1 2; 3 4", "kernel": "1", "groups": 2},
+     "'groups' is 2 but the input has 1 channel; groups must divide the number of input"),
+    ({"input": np.ones((3, 2, 2), dtype=int), "kernel": np.ones((3, 1, 1), dtype=int),
+      "groups": 2}, "'groups' is 2 but the input has 3 channels; groups must divide"),
+])
+def test_groups_that_do_not_divide_the_channels_are_named_first(problem, words):
+    with pytest.raises(ProblemError, match=re.escape(words)):
+        convgrad.solve({**problem, "grad_output": 1})

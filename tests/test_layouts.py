@@ -277,6 +277,22 @@ def test_a_target_in_the_other_layout_is_refused():
                                          "target: [[1, 0, 0, 1]]"))
 
 
+
+@pytest.mark.parametrize("layer", ["conv", "conv_transpose"])
+def test_a_five_axis_kernel_in_hwio_says_what_a_kernel_is(layer):
+    # kernel_layout HWIO took every kernel of 3 or more axes for one to reorder: a 5-D one
+    # stopped with NumPy's "axes don't match array" (internal error, exit 70), where OIHW
+    # says what a kernel is
+    problem = ("input: [[1, 2], [3, 4]]\nconventions: {kernel_layout: HWIO}\n"
+               f"layers: [{layer}: {{kernel: [[[[[1]]]]]}}]\n")
+    with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]\.\w+\.kernel' is "
+                       r"1x1x1x1x1; a (conv_transpose )?kernel is kh x kw"):
+        convgrad.solve(problem)
+    with pytest.raises(convgrad.ProblemError, match=r"line 3: 'kernel' is 1x1x1x1x1"):
+        convgrad.solve("input: [[1, 2], [3, 4]]\nconventions: {kernel_layout: HWIO}\n"
+                       "kernel: [[[[[1]]]]]\ngrad_output: 1\n")
+
+
 # --- index_base 0 ------------------------------------------------------------------------------
 
 SEED = """\

@@ -4,6 +4,7 @@ read the same values, shaped as the user wrote them (SPEC sections 3 to 5)."""
 from __future__ import annotations
 
 import json
+import sys
 from fractions import Fraction
 
 import numpy as np
@@ -107,3 +108,95 @@ def test_dumps_refuses_what_json_refuses():
     for bad in (float("nan"), [1.0, float("inf")], {"x": -float("inf")}):
         with pytest.raises(ValueError):
             dumps(bad)
+
+
+# --- a Result as a Python value ------------------------------------------------------------
+
+
+def test_results_compare_by_their_values():
+    # r1 == r2 stopped with NumPy's "truth value of an array ... is ambiguous"
+    one, again = convgrad.solve(THIRDS), convgrad.solve(THIRDS)
+    assert one == again
+    assert (one != again) is False
+    # By hand: with kernel 1/2 in place of 1/3, Y = X/2, so Y[1,1] is 1/2, no longer 1/3.
+    other = convgrad.solve(THIRDS.replace("'1/3'", "'1/2'"))
+    assert other["Y"][0, 0] == Fraction(1, 2)
+    assert one != other
+    assert (one == other) is False
+    assert one != {**one, "Y": one["Y"][:1]}  # a shape that differs is not equal either
+    assert one != {key: value for key, value in one.items() if key != "dW"}
+    assert convgrad.solve(NETWORK) == convgrad.solve(NETWORK)  # arrays inside layers
+    assert (one == 3) is False
+
+
+def test_copy_is_a_result():
+    # dict.copy gave a plain dict: no .exact, no to_json, no worked solution
+    result = convgrad.solve(THIRDS)
+    copied = result.copy()
+    assert type(copied) is Result and copied.exact is True and copied == result
+    assert copied.to_json() == result.to_json()
+    copied["dW"] = None
+    assert result["dW"] is not None
+
+
+def test_a_float_result_is_the_users_own_arrays():
+    # In float64 a Result's arrays were the run's own: `result["dW"] *= 100` also rewrote
+    # the worked solution, whose sums then read "1·1 + 2·2 + 3·4 + 3·5 = 3200".
+    result = convgrad.solve(THIRDS, exact=False)
+    before = result.to_markdown()
+    for key in ("Y", "dY", "dW", "dX"):
+        result[key] *= 100
+    assert result.to_markdown() == before
+    net = convgrad.solve({**NETWORK, "learning_rate": 1}, exact=False)
+    before = net.to_markdown()
+    for layer in net["layers"]:
+        for key in ("output", "d_output", "dW", "W_new"):
+            if key in layer:
+                layer[key] *= 100
+    assert net.to_markdown() == before
+
+
+def test_json_from_two_threads_at_once(monkeypatch):
+    # Python's limit on writing an int (4,300 digits) is the process's: a thread that left
+    # to_json put back the limit under another one still writing (ValueError "Exceeds the
+    # limit"), and the last to leave could put back the lifted limit for good.
+    import threading
+
+    if not hasattr(sys, "get_int_max_str_digits"):
+        pytest.skip("no int digit limit")
+    before = sys.get_int_max_str_digits()
+    huge = 10**5000
+    inside, leave = threading.Event(), threading.Event()
+    failures: list[Exception] = []
+
+    def stay() -> None:
+        with unlimited_int_digits():
+            inside.set()
+            leave.wait(10)
+
+    def write() -> None:
+        try:
+            with unlimited_int_digits():
+                inside.wait(10)
+                leave.set()
+                first.join(10)  # the first writer has left; this one still writes
+                assert len(str(huge)) == 5001
+        except Exception as exc:  # reported below, in the test's thread
+            failures.append(exc)
+
+    first = threading.Thread(target=stay)
+    second = threading.Thread(target=write)
+    first.start()
+    second.start()
+    second.join(20)
+    assert failures == []
+    assert sys.get_int_max_str_digits() == before
+
+
+def test_a_result_pickles_with_its_worked_solution():
+    import pickle
+
+    result = convgrad.solve(THIRDS)
+    again = pickle.loads(pickle.dumps(result))
+    assert again == result and again.exact is True and again.notes == []
+    assert again.to_markdown() == result.to_markdown()

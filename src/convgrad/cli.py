@@ -486,8 +486,9 @@ def _print_messages(solved: Any) -> None:
     for note in solved.notes:
         _say(f"note: {note}")
     if not solved.problem.has_backward:
-        _say("note: forward pass only; the backward pass needs 'target' (with a loss) or "
-             "'grad_output'")
+        from convgrad.engine import FORWARD_ONLY
+
+        _say(f"note: {FORWARD_ONLY}")
 
 
 def run_solve(options: SolveOptions) -> int:

@@ -67,6 +67,12 @@ class Round:
     params: list[list[Param]]
 
 
+# The note for a problem with neither target nor grad_output (SPEC section 2), on standard
+# error and in a Result's notes.
+FORWARD_ONLY = ("forward pass only; the backward pass needs 'target' (with a loss) or "
+                "'grad_output'")
+
+
 def choose_exact(problem: Problem, exact: bool | None) -> tuple[bool, Notice | None]:
     """Exact fractions or float64 (SPEC "Arithmetic"), and a note when the choice needs one.
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 from fractions import Fraction
 from typing import Any
 
@@ -90,7 +91,9 @@ def parse_number(value: Any) -> Number:
         raise BadValue("an empty value (null) is not a number")
     if isinstance(value, np.ndarray) and value.ndim == 0:
         # np.array(0.1), as NumPy's reductions give: the one number it holds
-        return parse_number(value[()])
+        if _masked(value).any():  # np.ma.masked, as a reduction over masked entries gives
+            raise BadValue("the value is masked (np.ma.masked); give a number")
+        return parse_number(np.asarray(value)[()])
     if isinstance(value, (int, np.integer)):
         return int(value)
     if isinstance(value, Fraction):
@@ -98,10 +101,19 @@ def parse_number(value: Any) -> Number:
     if isinstance(value, (float, np.floating)):
         if not math.isfinite(value):
             raise BadValue(f"{value} is not a finite number")
-        # The decimal the float prints as: 0.1 means 1/10, as it does in YAML.
-        return _simplest(Fraction(repr(float(value))))
+        # The decimal the float prints as: 0.1 means 1/10, as it does in YAML; a NumPy
+        # float32 prints at its own precision (np.float32(0.1) as 0.1, where float() of it
+        # is 0.10000000149011612).
+        return _simplest(Fraction(repr(value) if type(value) is float
+                                  else repr(float(value)) if isinstance(value, float)
+                                  else str(value)))
     if isinstance(value, str):
         return _parse_number_text(value)
+    decimal = sys.modules.get("decimal")  # (no Decimal exists before decimal is imported)
+    if decimal is not None and isinstance(value, decimal.Decimal):
+        if not value.is_finite():
+            raise BadValue(f"{value!r} is not a finite number")
+        return _simplest(exact_decimal(str(value)))  # the decimal as written: 0.1 is 1/10
     raise BadValue(f"{type(value).__name__} {_short_repr(value)} is not a number")
 
 
@@ -434,9 +446,22 @@ def _object_array(nested: list) -> np.ndarray:
 _parse_each = np.frompyfunc(parse_number, 1, 1)
 
 
+def _masked(arr: np.ndarray) -> np.ndarray:
+    """Which entries of arr are masked (np.ma): a boolean array of arr's shape."""
+    ma = sys.modules.get("numpy.ma")  # (no masked array exists before numpy.ma is imported)
+    if ma is None or not isinstance(arr, ma.MaskedArray):
+        return np.zeros(arr.shape, dtype=bool)
+    return ma.getmaskarray(arr)
+
+
 def _from_ndarray(arr: np.ndarray) -> np.ndarray:
     if arr.size == 0:
         raise BadValue("an empty array is not a matrix")
+    masked = _masked(arr)
+    if masked.any():  # a masked entry has no value to take; its data underneath is not one
+        raise BadValue("the entry is masked; fill it (x.filled(0)) or give an unmasked array",
+                       tuple(int(i) for i in np.argwhere(masked)[0]))
+    arr = np.asarray(arr)
     if arr.dtype.kind == "b":
         raise BadValue("a boolean array is not a matrix of numbers")
     if arr.dtype.kind in "iu":

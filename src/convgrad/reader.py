@@ -1378,7 +1378,9 @@ class _Builder:
         section 7) kh x kw x C x F becomes F x C x kh x kw and kh x kw x F (or C) F (or C) x
         kh x kw; a conv1d kernel k x C x F becomes F x C x k and k x F (or C) F (or C) x k. A
         transposed convolution's kh x kw x F x C_in becomes C_in x F x kh x kw the same way."""
-        if self.conventions.kernel_layout != "HWIO" or k.ndim < 2:
+        # (A kernel of 5 or more axes has no order to take: as written, the caller says what
+        # a kernel is.)
+        if self.conventions.kernel_layout != "HWIO" or not 2 <= k.ndim <= 4:
             return k
         if one_d:
             return k.T
@@ -1422,14 +1424,15 @@ class _Builder:
         gpath = (*path, "groups")
         groups = self.integers(gpath, self.get(spec, "groups", 1), (1,), 1,
                                "a whole number >= 1")[0]
+        # (Before the kernel's form: with groups 2 on 3 channels that said "F x 3/2 x kh x kw".)
+        if C % groups:
+            raise self.err(gpath, f"is {groups} but the input has {_count(C, 'channel')}; "
+                           "groups must divide the number of input channels")
         if groups > 1 and k.ndim != 4:
             raise self.err(kpath, f"is {shape_text(written.shape)}; with groups, write the kernel "
                            f"4-D: F x {C}/{groups} x kh x kw (filters, then the channels of "
                            "each filter's group)")
         F, KC, KH, KW = w.shape
-        if C % groups:
-            raise self.err(gpath, f"is {groups} but the input has {_count(C, 'channel')}; "
-                           "groups must divide the number of input channels")
         if F % groups:
             raise self.err(gpath, f"is {groups} but the kernel has {_count(F, 'filter')}; "
                            "groups must divide the number of filters (depthwise: groups = "

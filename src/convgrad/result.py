@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from fractions import Fraction
@@ -43,12 +44,16 @@ class Result(dict[str, Any]):
     arithmetic was exact), scalars (`loss`, a scalar `db`) as Fraction/int or float, a
     network's "layers" a list of dicts, and "warnings" a list of strings (SPEC section 4).
     exact: the arithmetic was exact, so that JSON repeats every number as a string.
+    notes: what `solve` says on standard error besides the warnings, one string each (float64
+    chosen by size, "forward pass only", ...).
     """
 
     def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
-                 exact: bool = False, run: Run | None = None) -> None:
+                 exact: bool = False, run: Run | None = None,
+                 notes: Iterable[str] = ()) -> None:
         super().__init__(values)
         self.exact = exact
+        self.notes = list(notes)
         # The run behind the values, for the worked solution (to_markdown ...).
         self.run = run
 
@@ -86,6 +91,11 @@ class Result(dict[str, Any]):
         result["conventions"] = {key: list(value) if isinstance(value, tuple) else value
                                  for key, value in problem.conventions.items()}
         result["warnings"] = [str(notice) for notice in problem.warnings]
+        result.notes = [str(notice) for notice in run.notes]
+        if not problem.has_backward:
+            from convgrad.engine import FORWARD_ONLY
+
+            result.notes.append(FORWARD_ONLY)
         return result
 
     @staticmethod
@@ -126,6 +136,26 @@ class Result(dict[str, Any]):
     def json_text(self) -> str:
         """The text `solve --json` prints (see `json_text`)."""
         return json_text(self, self.exact)
+
+    # A Result compares by its values, as a dict does; dict's own == stopped at the first
+    # array ("the truth value of an array ... is ambiguous").
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return _same(self, other)
+
+    def __ne__(self, other: object) -> bool:
+        if not isinstance(other, Mapping):
+            return NotImplemented
+        return not _same(self, other)
+
+    __hash__ = None  # type: ignore[assignment]  # (a dict: mutable, unhashable)
+
+    def copy(self) -> Result:
+        """A shallow copy that is still a Result (dict.copy gives a plain dict): the same
+        values, exact and worked solution."""
+        return type(self)(self, exact=self.exact, run=self.run, notes=self.notes)
 
     def to_json(self) -> str:
         """Exactly the text `solve --json` prints (SPEC section 8), without its new line."""
@@ -179,12 +209,28 @@ class Result(dict[str, Any]):
             return write(self.run, fmt, explain, lang, terms, show_all, fragment)
 
 
+def _same(a: Any, b: Any) -> bool:
+    """Whether two values of a Result (arrays, numbers, lists, dicts of them) are equal:
+    arrays by shape and entries."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and bool(np.array_equal(a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same(a[key], b[key]) for key in a)
+    if isinstance(a, (list, tuple)) and isinstance(b, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
+
+
 def to_written(arr: np.ndarray, axes: tuple[int, ...] | None, shape: tuple[int, ...]
                ) -> np.ndarray:
-    """model.to_written, and the user's own array: a run's exact arrays are read-only (their
-    integers are kept beside them, see arith.exact), a Result's values are not."""
+    """model.to_written, and the user's own array, never the run's: the run keeps its arrays
+    for the worked solution (to_markdown ...), which `result["dW"] *= 2` must not rewrite,
+    and its exact arrays are read-only (their integers are kept beside them, see
+    arith.exact), where a Result's values are not."""
     written = _to_written(arr, axes, shape)
-    return written if written.flags.writeable else written.copy()
+    if written.flags.writeable and not np.may_share_memory(written, arr):
+        return written
+    return written.copy()
 
 
 def _output(problem: Problem, arr: np.ndarray, step: Layer) -> np.ndarray:
@@ -201,7 +247,11 @@ def _as_written(arr: np.ndarray | None, axes: tuple[int, ...] | None, shape: tup
     if arr is None:
         return None
     written = to_written(arr, axes, shape)
-    return written[()] if shape == () else written
+    if shape != ():
+        return written
+    # the number itself: an int or Fraction, or a Python float where NumPy's float64 would
+    # be one (repr "np.float64(9.0)"), as the loss is
+    return written[()] if written.dtype == object else written.item()
 
 
 def _param_values(problem: Problem, step: Layer) -> dict[str, Any]:
@@ -380,20 +430,33 @@ def exact_strings(value: Any) -> Any:
     return _tree(value, exact_string)
 
 
+# The limit is the process's, not a thread's: while any thread writes, it stays lifted, and
+# the last one to leave puts back what the first one found. [threads inside, that limit]
+_LIFTED: list[int] = [0, 0]
+_LIFTED_LOCK = threading.Lock()
+
+
 @contextmanager
 def unlimited_int_digits() -> Iterator[None]:
     """Python's limit on writing an int (4,300 digits) lifted while convgrad writes its own
-    results, and only then: reading input keeps the limit (YAML turns digits into ints)."""
+    results, and only then: reading input keeps the limit (YAML turns digits into ints).
+    Threads may write at once: the limit comes back when the last one is done."""
     get = getattr(sys, "get_int_max_str_digits", None)
     if get is None:  # a Python without the limit
         yield
         return
-    limit = get()
-    sys.set_int_max_str_digits(0)
+    with _LIFTED_LOCK:
+        if _LIFTED[0] == 0:
+            _LIFTED[1] = get()
+            sys.set_int_max_str_digits(0)
+        _LIFTED[0] += 1
     try:
         yield
     finally:
-        sys.set_int_max_str_digits(limit)
+        with _LIFTED_LOCK:
+            _LIFTED[0] -= 1
+            if _LIFTED[0] == 0:
+                sys.set_int_max_str_digits(_LIFTED[1])
 
 
 def _finite(value: Any, key: str) -> None:
