@@ -278,6 +278,28 @@ def test_cross_entropy_probs_needs_probabilities_and_nll_warns_on_probabilities(
     assert "log_softmax" in str(solved.notes[0])
 
 
+@pytest.mark.parametrize("exact", [False, True])
+def test_the_domain_checks_name_the_first_output_outside(exact):
+    # (bce and cross_entropy_probs are float64 only; nll is exact where it can be)
+    # Outputs 1 and 2 are fine; 3 is the first outside, 4 is outside too.
+    with pytest.raises(convgrad.ProblemError, match=r"output 3 .row-major. is 0 where its "
+                                                    "target is not"):
+        convgrad.solve({"input": "0.5 0.5 0 2", "layers": ["relu"], "target": "0 0 1 0",
+                        "loss": "cross_entropy_probs"}, exact=False)
+    with pytest.raises(convgrad.ProblemError, match=r"output 3 .row-major. is 1\.5, not a "
+                                                    "probability"):
+        convgrad.solve({"input": "0.5 0 1.5 2", "layers": ["relu"], "target": "1 0 0 0",
+                        "loss": "cross_entropy_probs"}, exact=False)
+    # bce: 0 and 1 are outside (0, 1); output 2 is the first
+    with pytest.raises(convgrad.ProblemError, match=r"output 2 .row-major. is 1; add "
+                                                    "activation: sigmoid"):
+        convgrad.solve({"input": "1/2 1 0 1/4", "layers": ["relu"], "target": "0 1 0 1",
+                        "loss": "bce"})
+    solved = convgrad.solve({"input": "-1 -2 3 4", "layers": ["relu"], "target": "0 1 0 0",
+                             "loss": "nll"}, exact=exact)
+    assert len(solved.notes) == 1 and "output 3 (row-major) is 3;" in solved.notes[0]
+
+
 def test_cross_entropy_probs_is_not_rational(capsys):
     with pytest.raises(convgrad.ProblemError, match="cross_entropy_probs is not"):
         convgrad.solve({"input": "0.5 0.5", "layers": ["relu"], "target": "0 1",

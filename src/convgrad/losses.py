@@ -206,11 +206,13 @@ def check_domain(problem: Problem, last: Layer, y: np.ndarray, t: np.ndarray) ->
 
     last: the layer that made y; a sigmoid there gets a hint about saturation.
     """
+    # Each test is one comparison over the whole array (a NaN fails every one of them), and
+    # the first entry that fails it is named.
     if problem.loss == "cross_entropy_probs":
-        outside = [(i, v) for i, (v, w) in enumerate(zip(y.flat, t.flat, strict=True))
-                   if not 0 <= v <= 1 or (v == 0 and w != 0)]
-        if outside:
-            i, v = outside[0]
+        outside = _first(~(_holds(y >= 0) & _holds(y <= 1))
+                         | (_holds(y == 0) & ~_holds(t == 0)))
+        if outside is not None:
+            i, v = outside, y.flat[outside]
             why = "is 0 where its target is not (ln 0)" if v == 0 else \
                 f"is {float(v):.6g}, not a probability"
             raise problem.error("loss", f"cross_entropy_probs needs probabilities, but output "
@@ -218,19 +220,19 @@ def check_domain(problem: Problem, last: Layer, y: np.ndarray, t: np.ndarray) ->
                                 "layer, or use cross_entropy on the logits")
         return None
     if problem.loss == "nll":
-        above = [i for i, v in enumerate(y.flat) if v > 0]
-        if above:
+        above = _first(_holds(y > 0))
+        if above is not None:
             return Notice(NLL_NOT_LOG, (
-                f"nll takes log-probabilities (every output <= 0), but output {above[0] + 1} "
-                f"(row-major) is {float(y.flat[above[0]]):.6g}; end the network with "
+                f"nll takes log-probabilities (every output <= 0), but output {above + 1} "
+                f"(row-major) is {float(y.flat[above]):.6g}; end the network with "
                 "log_softmax, or use cross_entropy_probs for probabilities"))
         return None
     if problem.loss != "bce":
         return None
-    outside = [(i, v) for i, v in enumerate(y.flat) if not 0 < v < 1]
-    if not outside:
+    outside = _first(~(_holds(y > 0) & _holds(y < 1)))
+    if outside is None:
         return None
-    i, v = outside[0]
+    i, v = outside, y.flat[outside]
     if last.layer.type == "sigmoid":
         z = float(last.x.flat[i])
         raise problem.error("loss", f"bce needs every output strictly between 0 and 1, "
@@ -240,6 +242,17 @@ def check_domain(problem: Problem, last: Layer, y: np.ndarray, t: np.ndarray) ->
     raise problem.error("loss", f"bce needs every output strictly between 0 and 1, but "
                         f"output {i + 1} (row-major) is {float(v):.6g}; add "
                         "activation: sigmoid, or use mse")
+
+
+def _holds(comparison: np.ndarray) -> np.ndarray:
+    """A comparison's result as booleans (an exact array's comparisons give objects)."""
+    return np.asarray(comparison, dtype=bool)
+
+
+def _first(flags: np.ndarray) -> int | None:
+    """The row-major index of flags' first true entry; None when none is."""
+    at = np.flatnonzero(flags)
+    return int(at[0]) if at.size else None
 
 
 def group_axes(y: np.ndarray, over: str) -> tuple[int, ...]:
