@@ -143,6 +143,20 @@ def test_json_numbers_of_any_size():
 
 
 @pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="no int digit limit")
+def test_a_result_with_huge_numbers_has_a_repr():
+    # A notebook shows repr(result) as its text form: an int past 4,300 digits stopped it.
+    from convgrad.result import Result
+
+    before = sys.get_int_max_str_digits()
+    huge = 10**5000
+    result = Result({"loss": huge, "dW": np.array([[Fraction(1, 3), -huge]], dtype=object)},
+                    exact=True)
+    text = repr(result)
+    assert "1" + "0" * 5000 in text and "-1" + "0" * 5000 in text and "Fraction(1, 3)" in text
+    assert sys.get_int_max_str_digits() == before  # and the limit is back
+
+
+@pytest.mark.skipif(not hasattr(sys, "get_int_max_str_digits"), reason="no int digit limit")
 def test_int_digit_limit_is_lifted_only_while_writing():
     from convgrad.result import unlimited_int_digits
 

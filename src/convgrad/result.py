@@ -179,6 +179,12 @@ class Result(dict[str, Any]):
         """One self-contained web page (`solve --format html`)."""
         return self._written("html", lang, explain, terms, show_all)
 
+    def __repr__(self) -> str:
+        # An exact result may hold ints past Python's 4,300-digit limit on writing them
+        # (inputs of 1e300 multiplied): repr writes them, as to_json does.
+        with unlimited_int_digits():
+            return super().__repr__()
+
     def _repr_markdown_(self) -> str | None:
         return None if self.run is None else self.to_markdown()
 
