@@ -2110,3 +2110,16 @@ def test_an_unusable_value_is_said_as_the_problem_reader_says_it(tmp_path: Path,
     answers.write_text(text, encoding="utf-8")
     done = run_main("check", ROOT / "problems" / "seed_worked_example.yaml", answers)
     assert done.returncode == 2 and says in done.stdout, done
+
+
+def test_a_tiny_or_long_decimal_answer_is_shown_as_the_decimal_written(tmp_path: Path):
+    # The seed's loss is 23: each answer is wrong, and the report shows it as the student
+    # wrote it, not as a fraction over 10^320.
+    for written, shown in (("1e-320", "given 1e-320"), ("-1.5e-30", "given -1.5e-30"),
+                           ("8.99", "given 8.99"), ("0.000000000000012345",
+                                                    "given 0.000000000000012345")):
+        answers = tmp_path / "answers.yaml"
+        answers.write_text(f"loss: {written}\n")
+        run = run_main("check", ROOT / "problems" / "seed_worked_example.yaml", answers)
+        assert run.returncode == 1, run
+        assert f"{shown}; expected 23" in [line.strip() for line in run.stdout.splitlines()], run

@@ -1559,14 +1559,25 @@ def _terminating_decimal(value: Fraction, max_digits: int) -> str | None:
 
 
 def _as_decimal(value: Fraction) -> str | None:
-    """The decimal a fraction spells when its denominator is a power of ten's divisor."""
-    for digits in range(1, 19):
-        scaled = value * 10**digits
-        if scaled.denominator == 1:
-            text = f"{abs(scaled.numerator):0{digits + 1}d}"
-            sign = "-" if value < 0 else ""
-            return f"{sign}{text[:-digits]}.{text[-digits:]}".rstrip("0").rstrip(".")
-    return None
+    """The decimal a fraction spells when its denominator is a power of ten's divisor (None
+    when it is not): written out to 18 places, in scientific notation past them ("1e-320",
+    not a fraction over 10^320)."""
+    rest, twos, fives = value.denominator, 0, 0
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    if rest != 1:
+        return None
+    digits = max(twos, fives, 1)
+    sign = "-" if value < 0 else ""
+    text = str(abs(value.numerator) * (10**digits // value.denominator))  # value * 10^digits
+    if digits <= 18:
+        text = text.rjust(digits + 1, "0")
+        return f"{sign}{text[:-digits]}.{text[-digits:]}".rstrip("0").rstrip(".")
+    mantissa = text.rstrip("0")
+    point = "." + mantissa[1:] if len(mantissa) > 1 else ""
+    return f"{sign}{mantissa[0]}{point}e{len(text) - 1 - digits}"
 
 
 _FULL_WIDTH_DIGITS = "０１２３４５６７８９"  # read as 0-9 (SPEC section 1)
