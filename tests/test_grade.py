@@ -2123,3 +2123,23 @@ def test_a_tiny_or_long_decimal_answer_is_shown_as_the_decimal_written(tmp_path:
         run = run_main("check", ROOT / "problems" / "seed_worked_example.yaml", answers)
         assert run.returncode == 1, run
         assert f"{shown}; expected 23" in [line.strip() for line in run.stdout.splitlines()], run
+
+
+@pytest.mark.parametrize(("problem", "text", "suggestion"), [
+    # Keras' and PyTorch's names for a dense layer are fc in a network (SPEC section 5)
+    ("network_seed004_cnn.yaml", "dense1.dW: 1", "did you mean 'fc1.dW'?"),
+    ("network_seed004_cnn.yaml", "Linear1.db: 1", "did you mean 'fc1.db'?"),
+    ("network_two_conv.yaml", "conv2d2.dW: 1", "did you mean 'conv2.dW'?"),
+    # a network has no bare dW: each layer's is its own key
+    ("network_seed004_cnn.yaml", "dw: 1", "did you mean one of 'conv1.dW', 'fc1.dW' "
+                                          "(each layer's own)?"),
+    ("network_two_dense.yaml", "b_new: 1", "did you mean one of 'fc1.b_new', 'fc2.b_new' "
+                                           "(each layer's own)?"),
+])
+def test_a_network_s_key_misnamed_gets_its_layer_s_key(tmp_path: Path, problem, text,
+                                                       suggestion):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text(text + "\n")
+    run = run_main("check", ROOT / "problems" / problem, answers)
+    assert run.returncode == 2, run
+    assert suggestion in run.stdout + run.stderr, run

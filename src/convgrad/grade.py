@@ -1405,7 +1405,28 @@ def _same_shape(given: tuple[int, ...], expected: tuple[int, ...]) -> bool:
     return squeezed(given) == squeezed(expected)
 
 
+# What a layer's key may be called after frameworks' names for its kind: 'dense1.dW' (Keras),
+# 'linear1.dW' (PyTorch) are fc1.dW; 'conv2d1.db' is conv1.db (SPEC section 5's names).
+_LAYER_WORDS = {"dense": "fc", "linear": "fc", "fully_connected": "fc", "fc": "fc",
+                "conv2d": "conv", "convolution": "conv", "conv": "conv"}
+# A parameter's key, which a network names by its layer ('dW' there is 'conv1.dW', ...).
+_PARAM_KEYS = ("dW", "db", "W_new", "b_new")
+
+
 def _did_you_mean(word: str, choices: list[str]) -> str:
+    layer = re.fullmatch(r"([A-Za-z_]+?)(\d*)\.(\w+)", word)
+    if layer and layer.group(1).lower() in _LAYER_WORDS:
+        named = f"{_LAYER_WORDS[layer.group(1).lower()]}{layer.group(2) or 1}.{layer.group(3)}"
+        for choice in choices:
+            if choice.lower() == named.lower():
+                return f"did you mean '{choice}'?"
+    param = next((p for p in _PARAM_KEYS if p.lower() == word.lower()), None)
+    if param is not None and param not in choices:
+        layers = [c for c in choices if c.endswith("." + param)]
+        if layers:  # a network: each layer's parameter has its own key
+            names = ", ".join(f"'{c}'" for c in layers)
+            return (f"did you mean {names}?" if len(layers) == 1
+                    else f"did you mean one of {names} (each layer's own)?")
     entry = re.fullmatch(r"([A-Za-z_][\w.]*?)(\d+)", word)  # dw11: an entry without brackets
     if entry:
         for choice in choices:
