@@ -66,6 +66,35 @@ def test_exact_true_on_sigmoid_raises_problem_error():
                         "target": "0 1; 1 0", "loss": "bce"}, exact=True)
 
 
+# One output, Y = 1 + 2 + 3 + 4 + 1/3: every number rational, so exact arithmetic can be forced.
+RATIONAL = {"input": "1 2; 3 4", "kernel": "1 1; 1 1", "bias": "1/3", "target": "0",
+            "loss": "mse"}
+FLOAT64 = {"input": [[1.0, 2.0], [3.0, 4.0]], "kernel": [[1.0, 1.0], [1.0, 1.0]],
+           "bias": 0.5, "target": [[0.0]], "grad_output": [[1.0]]}
+
+
+@pytest.mark.parametrize("key", list(FLOAT64))
+def test_exact_true_names_the_float64_array_that_keeps_it_out(key):
+    # A float64 array handed to the API holds floats, not the decimals they print as: forcing
+    # exact arithmetic is refused at the key that holds one, saying why.
+    problem: dict = dict(RATIONAL)
+    if key == "grad_output":
+        del problem["target"], problem["loss"]
+    problem[key] = np.asarray(FLOAT64[key], dtype=np.float64)
+    with pytest.raises(convgrad.ProblemError, match=rf"'{key}' exact arithmetic needs a rational "
+                       "problem, and numbers given as float64 arrays are not"):
+        convgrad.solve(problem, exact=True)
+    assert convgrad.solve(problem)["dW"].dtype == np.float64  # not forced: float64, no refusal
+
+
+def test_exact_true_names_the_network_layer_with_a_float64_kernel():
+    problem = {"input": "1 2; 3 4", "target": "0", "loss": "mse",
+               "layers": [{"conv": {"kernel": np.ones((2, 2))}}, "relu"]}
+    with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]' exact arithmetic needs a "
+                       "rational problem, and numbers given as float64 arrays are not"):
+        convgrad.solve(problem, exact=True)
+
+
 def test_bad_input_raises_problem_error_with_key():
     with pytest.raises(convgrad.ProblemError, match="'kernal' is not a known key; did you mean"):
         convgrad.solve("input: [[1, 2], [3, 4]]\nkernal: [[1]]\n")
