@@ -44,6 +44,7 @@ from typing import Any
 from convgrad import __version__
 from convgrad.errors import ProblemError
 from convgrad.records import MISSING, field, fields, record
+from convgrad.render.formats import FORMATS  # names only: no format is imported
 
 try:  # the signal module's own functions, without the three enums it builds when imported
     import _signal as signal
@@ -114,10 +115,9 @@ APP_HELP = ("Gradients of convolution layers, worked out term by term.\n\n"
             "example.")
 PROBLEM_HELP = ("The problem file (YAML); '-' reads standard input. Left out: the built-in "
                 "worked example.")
-EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, batch_norm, bce, "
-              "cross_entropy).")
+EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, log_softmax, batch_norm, "
+              "bce, cross_entropy, cross_entropy_probs).")
 FLOAT_HELP = "float64 arithmetic."
-FORMATS = ("text", "markdown", "latex", "html")
 GENERATE_FORMATS = ("moodle", "prairielearn")
 FORMAT_HELP = ("The output's format: text (the terminal's, the default), markdown (math for "
                "KaTeX, GitHub, Jupyter), latex (a document for pdflatex) or html (one "
