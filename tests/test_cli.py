@@ -360,3 +360,23 @@ def test_exact_help_names_every_layer_that_exact_arithmetic_refuses(name, proble
         solve(data, exact=True)
     assert re.search(rf"\b{name}\b", EXACT_HELP)
     assert all(re.search(rf"\b{loss}\b", EXACT_HELP) for loss in IRRATIONAL_LOSSES)
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["solve", "-"], "problem"), (["explain", "-"], "problem"),
+    (["compare", "-", "--conventions", "pytorch,caffe"], "problem"),
+    (["generate", "-", "--count", "1", "--seed", "0", "--out", "OUT"], "template"),
+])
+def test_a_closed_standard_input_is_one_line_and_exit_2(monkeypatch, tmp_path, argv, what):
+    # A script run with 0<&- has no sys.stdin at all: '-' is refused before anything is read.
+    import io
+    import sys
+    from contextlib import redirect_stderr, redirect_stdout
+
+    monkeypatch.setattr(sys, "stdin", None)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main([a.replace("OUT", str(tmp_path / "out")) for a in argv])
+    assert (code, out.getvalue()) == (cli.EXIT_UNUSABLE, "")
+    assert err.getvalue() == f"error: <stdin>: standard input is closed; give a {what} file\n"
+    assert not (tmp_path / "out").exists()
