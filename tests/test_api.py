@@ -233,3 +233,26 @@ def test_a_key_that_is_not_a_string_is_named_as_written(key, written):
                "grad_output": [[[1, 1], [1, 1]]]}
     with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]\.conv\.3' is not a known"):
         convgrad.solve(layered)
+
+
+@pytest.mark.parametrize("x, where, words", [
+    (np.zeros((0, 2)), "'input':", "empty"),
+    (np.array([[True, False], [False, True]]), "'input':", "boolean"),
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "'input' entry [1,2]:", "NaN or infinite"),
+    (np.array([["1/2", "x"], ["1", "2"]], dtype=object), "'input' entry [1,2]:",
+     "'x' is not a number"),
+    (np.array([[1j, 2], [3, 4]]), "'input':", "complex128 is not a matrix of numbers"),
+])
+def test_a_numpy_array_that_is_not_numbers_names_the_key_and_entry(x, where, words):
+    # The API takes NumPy arrays where a file holds matrices; each kind of array that holds
+    # no usable numbers is refused at its key, at the first bad entry (1-based) where there
+    # is one.
+    with pytest.raises(convgrad.ProblemError) as exc:
+        convgrad.solve({"input": x, "kernel": "1", "grad_output": "1 1; 1 1"})
+    assert str(exc.value).startswith(f"<dict>: {where}") and words in str(exc.value)
+
+
+def test_an_object_array_of_fractions_and_strings_is_exact():
+    x = np.array([["1/2", "0.25"], [Fraction(1, 3), 2]], dtype=object)
+    r = convgrad.solve({"input": x, "kernel": "2", "grad_output": "1 1; 1 1"})
+    assert r["Y"].tolist() == [[1, Fraction(1, 2)], [Fraction(2, 3), 4]]  # 2x, by hand
