@@ -256,3 +256,13 @@ def test_an_object_array_of_fractions_and_strings_is_exact():
     x = np.array([["1/2", "0.25"], [Fraction(1, 3), 2]], dtype=object)
     r = convgrad.solve({"input": x, "kernel": "2", "grad_output": "1 1; 1 1"})
     assert r["Y"].tolist() == [[1, Fraction(1, 2)], [Fraction(2, 3), 4]]  # 2x, by hand
+
+
+@pytest.mark.parametrize("call", [
+    lambda r: r.to_markdown(lang="fr"), lambda r: r.to_html(lang="EN"),
+    lambda r: r.to_latex(terms="some"), lambda r: r.to_markdown(terms="All"),
+])
+def test_result_formats_refuse_a_language_or_terms_they_do_not_have(seed_example, call):
+    # en and zh, and --terms' all, auto and none, exactly: a near miss is not read as one.
+    with pytest.raises(ValueError, match="must be"):
+        call(convgrad.solve(seed_example))
