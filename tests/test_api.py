@@ -68,6 +68,35 @@ def test_exact_true_on_sigmoid_raises_problem_error():
                         "target": "0 1; 1 0", "loss": "bce"}, exact=True)
 
 
+# One output, Y = 1 + 2 + 3 + 4 + 1/3: every number rational, so exact arithmetic can be forced.
+RATIONAL = {"input": "1 2; 3 4", "kernel": "1 1; 1 1", "bias": "1/3", "target": "0",
+            "loss": "mse"}
+FLOAT64 = {"input": [[1.0, 2.0], [3.0, 4.0]], "kernel": [[1.0, 1.0], [1.0, 1.0]],
+           "bias": 0.5, "target": [[0.0]], "grad_output": [[1.0]]}
+
+
+@pytest.mark.parametrize("key", list(FLOAT64))
+def test_exact_true_names_the_float64_array_that_keeps_it_out(key):
+    # A float64 array handed to the API holds floats, not the decimals they print as: forcing
+    # exact arithmetic is refused at the key that holds one, saying why.
+    problem: dict = dict(RATIONAL)
+    if key == "grad_output":
+        del problem["target"], problem["loss"]
+    problem[key] = np.asarray(FLOAT64[key], dtype=np.float64)
+    with pytest.raises(convgrad.ProblemError, match=rf"'{key}' exact arithmetic needs a rational "
+                       "problem, and numbers given as float64 arrays are not"):
+        convgrad.solve(problem, exact=True)
+    assert convgrad.solve(problem)["dW"].dtype == np.float64  # not forced: float64, no refusal
+
+
+def test_exact_true_names_the_network_layer_with_a_float64_kernel():
+    problem = {"input": "1 2; 3 4", "target": "0", "loss": "mse",
+               "layers": [{"conv": {"kernel": np.ones((2, 2))}}, "relu"]}
+    with pytest.raises(convgrad.ProblemError, match=r"'layers\[1\]' exact arithmetic needs a "
+                       "rational problem, and numbers given as float64 arrays are not"):
+        convgrad.solve(problem, exact=True)
+
+
 def test_bad_input_raises_problem_error_with_key():
     with pytest.raises(convgrad.ProblemError, match="'kernal' is not a known key; did you mean"):
         convgrad.solve("input: [[1, 2], [3, 4]]\nkernal: [[1]]\n")
@@ -420,3 +449,34 @@ def test_two_threads_solve_their_own_problems(seed_example):
     for thread in threads:
         thread.join(60)
     assert failures == []
+@pytest.mark.parametrize("x, where, words", [
+    (np.zeros((0, 2)), "'input':", "empty"),
+    (np.array([[True, False], [False, True]]), "'input':", "boolean"),
+    (np.array([[1.0, np.nan], [0.0, 1.0]]), "'input' entry [1,2]:", "NaN or infinite"),
+    (np.array([["1/2", "x"], ["1", "2"]], dtype=object), "'input' entry [1,2]:",
+     "'x' is not a number"),
+    (np.array([[1j, 2], [3, 4]]), "'input':", "complex128 is not a matrix of numbers"),
+])
+def test_a_numpy_array_that_is_not_numbers_names_the_key_and_entry(x, where, words):
+    # The API takes NumPy arrays where a file holds matrices; each kind of array that holds
+    # no usable numbers is refused at its key, at the first bad entry (1-based) where there
+    # is one.
+    with pytest.raises(convgrad.ProblemError) as exc:
+        convgrad.solve({"input": x, "kernel": "1", "grad_output": "1 1; 1 1"})
+    assert str(exc.value).startswith(f"<dict>: {where}") and words in str(exc.value)
+
+
+def test_an_object_array_of_fractions_and_strings_is_exact():
+    x = np.array([["1/2", "0.25"], [Fraction(1, 3), 2]], dtype=object)
+    r = convgrad.solve({"input": x, "kernel": "2", "grad_output": "1 1; 1 1"})
+    assert r["Y"].tolist() == [[1, Fraction(1, 2)], [Fraction(2, 3), 4]]  # 2x, by hand
+
+
+@pytest.mark.parametrize("call", [
+    lambda r: r.to_markdown(lang="fr"), lambda r: r.to_html(lang="EN"),
+    lambda r: r.to_latex(terms="some"), lambda r: r.to_markdown(terms="All"),
+])
+def test_result_formats_refuse_a_language_or_terms_they_do_not_have(seed_example, call):
+    # en and zh, and --terms' all, auto and none, exactly: a near miss is not read as one.
+    with pytest.raises(ValueError, match="must be"):
+        call(convgrad.solve(seed_example))

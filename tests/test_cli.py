@@ -8,6 +8,7 @@ typer, are held to read every command line alike.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -336,3 +337,46 @@ def test_command_help_has_no_line_break_inside_a_paragraph():
     for name, command in group.commands.items():
         for paragraph in (command.help or "").split("\n\n"):
             assert "\n" not in paragraph.strip(), (name, paragraph)
+
+
+
+@pytest.mark.parametrize("name, problem", [
+    ("sigmoid", {"activation": "sigmoid"}),
+    ("tanh", {"activation": "tanh"}),
+    ("softmax", {"layers": [{"conv": {"kernel": "1"}}, "softmax"]}),
+    ("log_softmax", {"layers": [{"conv": {"kernel": "1"}}, "log_softmax"]}),
+    ("batch_norm", {"layers": [{"conv": {"kernel": "1"}}, {"batch_norm": {"mode": "train"}}]}),
+])
+def test_exact_help_names_every_layer_that_exact_arithmetic_refuses(name, problem):
+    # --exact's help lists what it fails on: each layer the engine refuses, and each loss.
+    from convgrad import ProblemError, solve
+    from convgrad.cli import EXACT_HELP
+    from convgrad.model import IRRATIONAL_LOSSES
+
+    data = {"input": "1 2; 3 4", "grad_output": "1 1; 1 1", **problem}
+    if "layers" not in data:
+        data["kernel"] = "1"
+    with pytest.raises(ProblemError, match="exact arithmetic needs a rational"):
+        solve(data, exact=True)
+    assert re.search(rf"\b{name}\b", EXACT_HELP)
+    assert all(re.search(rf"\b{loss}\b", EXACT_HELP) for loss in IRRATIONAL_LOSSES)
+
+
+@pytest.mark.parametrize("argv, what", [
+    (["solve", "-"], "problem"), (["explain", "-"], "problem"),
+    (["compare", "-", "--conventions", "pytorch,caffe"], "problem"),
+    (["generate", "-", "--count", "1", "--seed", "0", "--out", "OUT"], "template"),
+])
+def test_a_closed_standard_input_is_one_line_and_exit_2(monkeypatch, tmp_path, argv, what):
+    # A script run with 0<&- has no sys.stdin at all: '-' is refused before anything is read.
+    import io
+    import sys
+    from contextlib import redirect_stderr, redirect_stdout
+
+    monkeypatch.setattr(sys, "stdin", None)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main([a.replace("OUT", str(tmp_path / "out")) for a in argv])
+    assert (code, out.getvalue()) == (cli.EXIT_UNUSABLE, "")
+    assert err.getvalue() == f"error: <stdin>: standard input is closed; give a {what} file\n"
+    assert not (tmp_path / "out").exists()

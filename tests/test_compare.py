@@ -553,3 +553,35 @@ def test_hint_flatten_hwc():
     report = Grader(solver.run(), solver=solver).grade({"fc1.dW": [[1] * 8]})
     (key,) = report.keys
     assert key.hint is None or key.hint.kind != "transposed"
+
+
+def test_compare_text_says_a_shape_that_differs_and_what_is_the_same(tmp_path):
+    # 3x3 under a 2x2 max pool, stride 2: floor gives 1x1 (pytorch), ceil 2x2 (caffe); the
+    # 1x1 kernel's Z is the input under both.
+    problem = tmp_path / "p.yaml"
+    problem.write_text('input: "1 2 3; 4 5 6; 7 8 9"\nkernel: [[1]]\n'
+                       "pool: {type: max, size: 2, stride: 2}\n"
+                       "conventions: {same_padding: end}\n", encoding="utf-8")
+    out = run_main("compare", problem, "--conventions", "pytorch,caffe")
+    assert (out.returncode, out.stderr) == (0, "")
+    lines = out.stdout.splitlines()
+    assert "caffe: pool_ceil true (not false)" in lines
+    assert "Y: shapes differ: pytorch 1x1, caffe 2x2; pool_ceil" in lines
+    assert lines[-1] == "The same under every profile: Z"
+
+
+def test_compare_text_lists_the_first_twenty_entries_and_counts_the_rest(tmp_path):
+    x = np.add.outer(np.arange(6), np.arange(6)) % 9 + 1
+    k = np.array([[1, 2], [3, 4]])
+    windows = np.lib.stride_tricks.sliding_window_view(x, (2, 2))
+    differ = int(np.count_nonzero(np.einsum("ijpq,pq->ij", windows, k - k[::-1, ::-1])))
+    assert differ > 20
+    problem = tmp_path / "p.yaml"
+    problem.write_text(f'input: "{"; ".join(" ".join(map(str, r)) for r in x)}"\n'
+                       'kernel: "1 2; 3 4"\n', encoding="utf-8")
+    out = run_main("compare", problem, "--conventions", "pytorch,textbook")
+    assert (out.returncode, out.stderr) == (0, "")
+    lines = [line.rstrip() for line in out.stdout.splitlines()]
+    assert f"Y: {differ} of 25 entries differ" in lines
+    assert len([line for line in lines if line.startswith("Y[")]) == 20
+    assert f"... {differ - 20} more (--json lists every entry)" in lines

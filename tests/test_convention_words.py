@@ -82,3 +82,29 @@ def test_generate_writes_the_line_above_each_problem(tmp_path: Path) -> None:
         done = run_main("check", tmp_path / "a" / name / "problem.yaml",
                         tmp_path / "a" / name / "answers.yaml")
         assert done.returncode == 0, done
+
+
+def test_a_tensorflow_network_says_its_layouts_flatten_dense_ceil_and_base() -> None:
+    # Profile tensorflow (SPEC section 7): maps NHWC, kernels HWIO, flatten HWC, dense in_out;
+    # on top: "same" padding's odd row first, pooling in ceil mode, entries from 0. mae's
+    # derivative at y = t is the kink, 0.
+    text = ("input: [[1, -2, 0], [0, 3, 1], [2, 1, -1]]\n"
+            "layers:\n"
+            "  - conv: {kernel: [[1, 0], [0, -1]], padding: same}\n"
+            "  - max_pool: {size: 2, stride: 2}\n"
+            "  - flatten\n"
+            "  - dense: {weights: [[1], [2], [3], [4]]}\n"
+            "target: [0]\nloss: mae\n"
+            "conventions: {profile: tensorflow, pool_ceil: true, same_padding: start, "
+            "index_base: 0}\n")
+    assert words(text) == (
+        "cross-correlation (the kernel is not flipped), "
+        "padding same: the odd extra row/column at the top/left, "
+        "a tied max goes to the first maximum (row by row), "
+        "pooling windows in ceil mode (a last partial window counts), "
+        "flatten: row, then column, then channel, "
+        "dense: y = x W + b, W in x out, "
+        "maps written H x W x C (layout NHWC), "
+        "kernels written KH x KW x C x F (kernel_layout HWIO), "
+        "mae: L = mean of |y - t| over every entry; its derivative at y = t is 0, "
+        "entries numbered from 0")

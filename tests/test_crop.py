@@ -292,3 +292,15 @@ def test_plain_solve_is_written_in_large_chunks():
     lines = out.getvalue().count("\n")
     assert lines > 3000
     assert out.calls < lines / 20  # rich alone writes once a line
+
+
+@pytest.mark.parametrize("count, terms, expected", [
+    (64, "auto", 64),  # a kind of 64 expansions is written whole under --terms auto ...
+    (65, "auto", 4),  # ... one of 65 by its first four, the rest counted
+    (1, "auto", 1),
+    (1000, "all", 1000),
+    (5, "none", 0),
+])
+def test_expansions_shown_is_the_one_rule_of_terms(count, terms, expected):
+    # solve on the terminal and in every --format take their counts from this one function.
+    assert crop.expansions_shown(count, terms) == expected

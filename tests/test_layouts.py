@@ -329,3 +329,28 @@ def test_index_base_zero_with_layout_names_nhwc_entries_from_zero():
     result = convgrad.solve(SEED_NHWC.replace("kernel_layout: HWIO}",
                                               "kernel_layout: HWIO, index_base: 0}"))
     assert Grader(result.run).grade({"dX[2,0,0]": -3, "dW[0,1,0,0]": 41}).all_right
+
+
+def test_in_out_dense_weights_are_drawn_and_named_as_written():
+    """W written in x out (3 x 2): the tables draw it as written, and the cell in row r,
+    column c is named fc1.W[r,c] and fc1.dW[r,c] (HTML's data-term), the entries check takes."""
+    from convgrad.render.naming import check_name
+    from convgrad.trace import Trace
+
+    problem = {"input": "1 2 3", "conventions": {"dense_weights": "in_out"},
+               "layers": [{"dense": {"weights": "1 2; 3 4; 5 6"}}], "grad_output": "1 -1"}
+    solved = convgrad.solve(problem)
+    written = np.array([[1, 2], [3, 4], [5, 6]])
+    dw = np.outer([1, 2, 3], [1, -1])  # y = x W + b: dL/dW[k, m] = x[k]·dL/dy[m]
+    w_names = Trace(solved.run).names[0].w
+    layer = solved.run.passes[0]
+    table, d_table = w_names.table(layer.w), w_names.grad().table(layer.dw)
+    assert table.shape == d_table.shape == (3, 2)
+    answers = {}
+    for r, c in np.ndindex(3, 2):
+        assert check_name(w_names, (r, c)) == f"fc1.W[{r + 1},{c + 1}]"
+        assert check_name(w_names.grad(), (r, c)) == f"fc1.dW[{r + 1},{c + 1}]"
+        assert table[r, c] == written[r, c] and d_table[r, c] == dw[r, c]
+        answers[f"fc1.dW[{r + 1},{c + 1}]"] = int(dw[r, c])
+    report = Grader(solved.run).grade(answers)
+    assert report.all_right, [k.message() for k in report.keys]

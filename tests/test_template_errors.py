@@ -66,6 +66,22 @@ def mistake(tmp_path: Path, old: str, new: str) -> tuple[str, int]:
      "'distinguishes': {kink: 1} is not a convention key"),
     ("[dY, dW, db, dX]", "[dY, dw, db]",
      "'graded': 'dw' is not a result of this problem; did you mean 'dW'?"),
+    # the shapes of graded, require and each random choice
+    ("[dY, dW, db, dX]", "dW", "'graded' must be a list of result keys"),
+    ("require: [distinct]", "require: distinct", "'require' must be a list"),
+    ("require: [distinct]", "require: [{distinguishes: []}]",
+     "'distinguishes' needs convention keys"),
+    ("{int: [-2, 2]}", "{int: [-2, 2], choice: [1]}",
+     "a random choice has one of int, fraction, choice, shape; this one has int, choice"),
+    ("input: {shape: [6, 6]", "input: {shape: [0, 6]",
+     "'shape' must be a list of sizes from 1 to 1000, not [0, 6]"),
+    ('choice: [-1, 0, 1, "1/2", "-1/2"]', "choice: []",
+     "'choice' must be a list of one or more values"),
+    # 100,001 values; 200 * 999 + 200 * 1000 fractions: over the 100,000 one choice may take
+    ("{int: [0, 2]}", "{int: [0, 100000]}", "'int' range [0, 100000] is too wide"),
+    ("bias: {fraction: [-1, 1], denominators: [2]}",
+     "bias: {fraction: [-100, 100], denominators: [999, 1000]}",
+     "'fraction' range [-100, 100] has too many values"),
     # 36 + 9 + 250,500 random entries: refused before any is drawn (a 500x501 target was
     # drawn and written, a [1000, 1000, 1000] input drew for minutes in gigabytes)
     ("target: {shape: [3, 3]", "target: {shape: [500, 501]",

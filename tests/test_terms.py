@@ -43,8 +43,8 @@ def numbers(draw, shape: tuple[int, ...], exact: bool) -> np.ndarray:
 @st.composite
 def networks(draw, exact: bool):
     """conv [-> conv_transpose] [-> batch_norm] [-> activation] [-> pool] [-> conv ...]
-    [-> flatten -> dense [-> batch_norm] [-> activation]]; softmax among the activations and
-    batch_norm in float64."""
+    [-> flatten -> dense [-> batch_norm] [-> activation]]; softmax and log_softmax among the
+    activations and batch_norm in float64."""
     C, H, W = draw(st.integers(1, 2)), draw(st.integers(1, 6)), draw(st.integers(1, 6))
     x = numbers(draw, (C, H, W), exact)
     layers: list = []
@@ -58,8 +58,10 @@ def networks(draw, exact: bool):
                    "max_ties": draw(st.sampled_from(["first", "last", "all", "split"])),
                    "kink": draw(st.sampled_from([0, 1, "1/2"]))}
     shape = (C, H, W)
-    # softmax (float64 only) normalises the channels of maps, or every value of a vector
-    activations = ["relu", "leaky_relu"] + ([] if exact else ["sigmoid", "tanh", "softmax"])
+    # softmax and log_softmax (float64 only) normalise the channels of maps, or every value
+    # of a vector
+    activations = ["relu", "leaky_relu"] + ([] if exact else ["sigmoid", "tanh", "softmax",
+                                                               "log_softmax"])
     for _ in range(draw(st.integers(1, 2))):
         C, H, W = shape
         F, KH, KW = draw(st.integers(1, 3)), draw(st.integers(1, 3)), draw(st.integers(1, 3))

@@ -44,6 +44,7 @@ from typing import Any
 from convgrad import __version__
 from convgrad.errors import ProblemError
 from convgrad.records import MISSING, field, fields, record
+from convgrad.render.formats import FORMATS  # names only: no format is imported
 
 try:  # the signal module's own functions, without the three enums it builds when imported
     import _signal as signal
@@ -114,10 +115,9 @@ APP_HELP = ("Gradients of convolution layers, worked out term by term.\n\n"
             "example.")
 PROBLEM_HELP = ("The problem file (YAML); '-' reads standard input. Left out: the built-in "
                 "worked example.")
-EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, batch_norm, bce, "
-              "cross_entropy).")
+EXACT_HELP = ("Exact fractions (fails on sigmoid, tanh, softmax, log_softmax, batch_norm, "
+              "bce, cross_entropy, cross_entropy_probs).")
 FLOAT_HELP = "float64 arithmetic."
-FORMATS = ("text", "markdown", "latex", "html")
 GENERATE_FORMATS = ("moodle", "prairielearn")
 FORMAT_HELP = ("The output's format: text (the terminal's, the default), markdown (math for "
                "KaTeX, GitHub, Jupyter), latex (a document for pdflatex) or html (one "
@@ -461,6 +461,13 @@ def _errors(debug: bool) -> Iterator[None]:
 # --- the commands' work -------------------------------------------------------------------
 
 
+def _stdin_open(path: str | None, what: str) -> None:
+    """ProblemError when `path` is "-" and there is no standard input (a script run with
+    0<&-), before anything else is done: what: the file it stands for (problem, template)."""
+    if path == "-" and sys.stdin is None:
+        raise ProblemError(f"<stdin>: standard input is closed; give a {what} file")
+
+
 def _load(problem: str | None, conventions: str | None = None) -> Any:
     from convgrad.reader import problem_from_text, read_file
 
@@ -469,8 +476,7 @@ def _load(problem: str | None, conventions: str | None = None) -> Any:
              "(3x3 input, 2x2 kernel, MSE loss)")
         return problem_from_text(WORKED_EXAMPLE, source="<built-in example>",
                                  conventions=conventions)
-    if problem == "-" and sys.stdin is None:
-        raise ProblemError("<stdin>: standard input is closed; give a problem file")
+    _stdin_open(problem, "problem")
     return read_file(problem, conventions)  # a path, or "-" for standard input
 
 
@@ -661,8 +667,7 @@ def _solver(problem: str, exact: bool | None) -> Any:
     from convgrad.compare import Solver
     from convgrad.reader import read_text
 
-    if problem == "-" and sys.stdin is None:
-        raise ProblemError("<stdin>: standard input is closed; give a problem file")
+    _stdin_open(problem, "problem")
     return Solver(read_text(problem), "<stdin>" if problem == "-" else problem, exact)
 
 
@@ -780,8 +785,7 @@ def run_generate(options: GenerateOptions) -> int:
 
     if options.out is None or not options.out.strip():
         raise ProblemError("generate needs the folder to write into: give --out DIR")
-    if options.template == "-" and sys.stdin is None:
-        raise ProblemError("<stdin>: standard input is closed; give a template file")
+    _stdin_open(options.template, "template")
     # The exports grade as check does with the same options (SPEC section 9's default).
     rule = _tolerance(options)
     given = [name for name, value in (("--rtol", options.rtol), ("--atol", options.atol),

@@ -18,7 +18,7 @@ from rich.text import Text
 
 from convgrad.engine import Run
 from convgrad.errors import UNCOVERED
-from convgrad.render.crop import cuts_any
+from convgrad.render.crop import FULL, LISTED, cuts_any
 from convgrad.render.terminal import (
     DIM,
     WHY,
@@ -33,10 +33,6 @@ from convgrad.render.words import say
 from convgrad.trace import Expansion, Form, Matrix, Phrase, Section, Trace, Whole
 from convgrad.trace import Group as TraceGroup
 
-# Elements of each kind shown in full (grids, symbols, numbers) before the rest, one line each.
-FULL = 4
-# Beyond this many elements of a kind, the rest is summarised ("... 12 more, same rule").
-LISTED = 64
 
 def word(key: str, lang: str, **fields: object) -> str:
     """A sentence of the walkthrough (render/words.py, keys "step.*")."""

@@ -62,9 +62,6 @@ def conv_transpose_unreached(n: int, pad: int, k: int, stride: int, dilation: in
             if not any(0 <= i * stride + p * dilation - pad < out for p in range(k))]
 
 
-SAME_RULES = ("end", "start", "symmetric")  # the same_padding convention (SPEC section 7)
-
-
 def same_total(n: int, k: int, stride: int, dilation: int = 1) -> int:
     """The padding "same" needs along one axis: Ho = ceil(H / s), total = max((Ho-1)*s +
     d*(k-1) + 1 - H, 0)."""

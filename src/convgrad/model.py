@@ -143,6 +143,12 @@ class Op:
     # (Conventions.weight_axes): a conv kernel, dense weights, or none.
     weights: ClassVar[str] = ""
 
+    @property
+    def rational(self) -> bool:
+        """Whether the layer keeps exact numbers exact (no exp, log or square root): each kind
+        says, as a constant or (an activation) from its function."""
+        raise NotImplementedError
+
     def arrays(self) -> list[np.ndarray]:
         """The layer's arrays of numbers (its weights and bias): [] for a layer without any."""
         return []
@@ -313,8 +319,7 @@ class BatchNorm(Op):
 class Layer:
     name: str  # conv1, relu1, pool1, flatten1, fc1 (SPEC section 5)
     type: str  # the key as written: conv, relu, max_pool, dense, ...
-    # (a LogSoftmax is a Softmax)
-    op: Conv | Activation | Pool | Flatten | Dense | Softmax | ConvTranspose | BatchNorm
+    op: Op  # its kind's description: Conv, Activation, Pool ...
     in_shape: tuple[int, ...]
     out_shape: tuple[int, ...]
     # C x L signals (a conv1d layer, and the layers after it up to flatten): the layers see

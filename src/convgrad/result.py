@@ -203,7 +203,9 @@ class Result(dict[str, Any]):
         if self.run is None:
             raise ValueError("this Result holds values only; the worked solution comes with "
                              "the Result that convgrad.solve returns")
-        if lang not in ("en", "zh"):
+        from convgrad.render.words import LANGUAGES
+
+        if lang not in LANGUAGES:
             raise ValueError(f"lang must be 'en' or 'zh', not {lang!r}")
         if terms not in ("all", "auto", "none"):
             raise ValueError(f"terms must be 'all', 'auto' or 'none', not {terms!r}")

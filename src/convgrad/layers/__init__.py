@@ -1,8 +1,9 @@
 """One module per kind of layer, each with its forward, backward and terms; and the one
 registry that maps a layer's description (convgrad.model: Conv, Activation ...) to its class.
 
-A new kind of layer is a new module here and one line in KINDS (plus its twin in
-reference.py and its words).
+A new kind of layer is a new module here and one line in KINDS, plus its description in
+model.py, its keys read in reader.py, its twin in reference.py and its words (README.md,
+Development: "Adding a kind of layer").
 """
 
 from __future__ import annotations
@@ -68,7 +69,6 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'convgrad.layers' has no attribute {name!r}")
 
 
-__all__ = ["KINDS", "ActivationLayer", "BatchNormLayer", "ConvLayer", "ConvTransposeLayer",
-           "DenseLayer", "Factor", "FlattenLayer", "FunctionLayer", "Index", "Layer",
-           "LogSoftmaxLayer", "Param", "ParamLayer", "PoolLayer", "Term", "evaluate",
-           "make_layer"]
+# Every kind's class (from KINDS: a new kind is not listed again here), and the base.
+__all__ = ["KINDS", "Factor", "FunctionLayer", "Index", "Layer", "Param", "ParamLayer", "Term",
+           "evaluate", "make_layer", *_CLASSES]

@@ -129,10 +129,6 @@ class Layer:
         for letter, value in values.items():
             setattr(self, letter, value)
 
-    @property
-    def has_params(self) -> bool:
-        return bool(self.params())
-
     def arrays(self) -> dict[str, np.ndarray]:
         """The arrays that terms refer to, by name: x, out, dout, dx, and the parameters'."""
         named = {"x": self.x, "out": self.out}

@@ -382,21 +382,16 @@ class ConvLayer(ParamLayer):
         self.cols, spare = None, cols.reshape(-1)
         # Exact: integers over one common denominator, divided once at the end.
         w_ints, w_denominator = integers(w)
+        # Zero padding: only the cells that hold input, no unpad. Other modes fold the
+        # padding's gradient back onto the cells it copied, so they need all of dx_pad.
+        zeros_mode = self.mode == "zeros"
+        region = (top, left, H, W) if zeros_mode else (0, 0, Hp, Wp)
         if (sh, sw) == (1, 1) and (w_ints.dtype == object or np.isfinite(w_ints).all()):
-            if self.mode == "zeros":  # only the cells that hold input: no unpad
-                dx = self._dx_gather(douts.reshape(N, F, OH, OW), w_ints,
-                                     (top, left, H, W), spare).reshape(N, C, H, W)
-            else:
-                dx = unpad(self._dx_gather(douts.reshape(N, F, OH, OW), w_ints,
-                                           (0, 0, Hp, Wp), spare).reshape(N, C, Hp, Wp),
-                           self.pad, self.mode)
+            dx = self._dx_gather(douts.reshape(N, F, OH, OW), w_ints, region, spare)
         else:
-            if self.mode == "zeros":  # only the cells that hold input: no unpad
-                dx = self._dx_scatter(douts, w_ints, Hp, Wp, (top, left, H, W),
-                                      spare).reshape(N, C, H, W)
-            else:
-                dx = unpad(self._dx_scatter(douts, w_ints, Hp, Wp, (0, 0, Hp, Wp),
-                                            spare).reshape(N, C, Hp, Wp), self.pad, self.mode)
+            dx = self._dx_scatter(douts, w_ints, Hp, Wp, region, spare)
+        dx = (dx.reshape(N, C, H, W) if zeros_mode
+              else unpad(dx.reshape(N, C, Hp, Wp), self.pad, self.mode))
         hand_back(spare)
         dx = divide(dx, w_denominator * d_denominator)
         # dW is reported for W as written: un-rotate it when the kernel was flipped.

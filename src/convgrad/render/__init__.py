@@ -1,10 +1,12 @@
 """How a solution is shown: the words and the formats, never the maths.
 
-words.py    the sentences of the walkthrough and the tables, in English and Chinese
-naming.py   how an entry is named (x11, dL/dw[1,1,2,2], b1_new), as `check` names it
-terminal.py rich tables and text for the terminal (the only module here that imports rich)
-report.py   check's report as plain lines (a class's worth of files in a pipe pays no rich)
-moodle.py   generate's Moodle XML quiz (one Cloze question per variant)
+words.py (the sentences, English and Chinese) and naming.py (how an entry is named, as
+`check` names it) serve every format; terminal.py writes the terminal's text (the only module
+here that imports rich when it is imported); document.py lays the trace out for markdown.py,
+latex.py and html.py (texmath.py writes their formulas), formats.py picks one by name;
+crop.py decides how much of a large problem is shown. report.py, class_report.py and
+compare.py write check's and compare's reports; moodle.py, prairielearn.py and
+convention_words.py generate's questions. README.md's Development section says more of each.
 
 Importing this package imports none of them: each command loads what it writes.
 """

@@ -11,7 +11,9 @@ columns 10-13 of 34"). A cut still longer than MAX_SIDE is shown by its corners,
 would. Small matrices are drawn whole, exactly as before: the tutorials' sizes never reach
 MAX_SIDE.
 
-Terminal, Markdown, LaTeX and HTML cut the same way, from these functions.
+Terminal, Markdown, LaTeX and HTML cut the same way, from these functions, and shorten
+sums and lists of expansions by the same numbers (AUTO_*, FULL, LISTED), so that a large
+problem is summarised alike in every format.
 """
 
 from __future__ import annotations
@@ -29,6 +31,25 @@ MAX_SIDE = 12
 MAX_SLICES = 4
 # Rows and columns shown around the highlighted cells of a cut.
 MARGIN = 1
+
+# solve --terms auto: up to AUTO_EXPANSIONS expansions of a kind are written in full; of a
+# larger kind the first AUTO_SHOWN, then "... N more, same rule". A sum of more than
+# AUTO_TERMS terms is shown by its ends.
+AUTO_EXPANSIONS = 64
+AUTO_SHOWN = 4
+AUTO_TERMS = 24
+# explain: the first FULL elements of each kind in full (grids, symbols, numbers), one line
+# each; beyond LISTED elements of a kind the rest is summarised instead of listed.
+FULL = 4
+LISTED = 64
+
+
+def expansions_shown(count: int, terms: str) -> int:
+    """How many of a kind's `count` expansions solve writes under --terms all|auto|none (the
+    first ones; the rest are counted, not made)."""
+    if terms == "none":
+        return 0
+    return count if terms == "all" or count <= AUTO_EXPANSIONS else AUTO_SHOWN
 
 
 def shown(n: int, full: bool) -> list[int | None]:

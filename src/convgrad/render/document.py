@@ -23,7 +23,16 @@ from typing import Any
 import numpy as np
 
 from convgrad.model import Conventions
-from convgrad.render.crop import MAX_SLICES, cut, cuts_any, marked_slices, shown
+from convgrad.render.crop import (
+    FULL,
+    LISTED,
+    MAX_SLICES,
+    cut,
+    cuts_any,
+    expansions_shown,
+    marked_slices,
+    shown,
+)
 from convgrad.render.naming import (
     check_key,
     check_name,
@@ -45,14 +54,6 @@ from convgrad.trace import (
     Whole,
     Words,
 )
-
-# As render/terminal.py and explain.py: expansions shown in full under --terms auto, the
-# first few of a larger kind, slices of an array drawn; explain's elements in full and listed.
-AUTO_EXPANSIONS = 64
-AUTO_SHOWN = 4
-FULL = 4
-LISTED = 64
-
 
 # --- the blocks of a part -------------------------------------------------------------------
 
@@ -182,12 +183,9 @@ def _section_part(section: Section, terms: str, context: bool) -> Part:
 
 
 def _shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
-    """As render/terminal.shown: the expansions to show, and how many are left out."""
-    if terms == "none":
-        return [], group.count
-    if terms == "all" or group.count <= AUTO_EXPANSIONS:
-        return [group.make(i) for i in range(group.count)], 0
-    return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
+    """The expansions of `group` solve writes under --terms, and how many are left out."""
+    count = expansions_shown(group.count, terms)
+    return [group.make(i) for i in range(count)], group.count - count
 
 
 def results_part(trace: Trace, full: bool) -> Part:

@@ -24,7 +24,7 @@ from rich.control import strip_control_codes
 from rich.text import Span, Text
 
 from convgrad.model import Conventions
-from convgrad.render.crop import MAX_SLICES, Cut, cut, marked_slices
+from convgrad.render.crop import AUTO_TERMS, MAX_SLICES, Cut, cut, expansions_shown, marked_slices
 from convgrad.render.crop import shown as shown_lines
 from convgrad.render.naming import array_name, entry_name, result_axes, settings
 from convgrad.render.words import say
@@ -33,7 +33,6 @@ from convgrad.trace import (
     Expansion,
     Factor,
     Form,
-    Group,
     Matrix,
     Phrase,
     Products,
@@ -49,13 +48,6 @@ from convgrad.trace import (
 # Under --terms auto a matrix larger than MAX_SIDE is shown by its corners, and at most
 # MAX_SLICES slices (filters x channels) of an array are drawn; --terms all draws everything
 # (render/crop.py, which explain's steps also cut large matrices by).
-
-# Term expansions shown in full under --terms auto: up to this many per kind ...
-AUTO_EXPANSIONS = 64
-# ... and, when there are more, this many before "... N more, same rule".
-AUTO_SHOWN = 4
-# A sum with more terms than this is elided in the middle under --terms auto.
-AUTO_TERMS = 24
 
 LABEL = "bold cyan"
 HIGHLIGHT = "bold reverse"
@@ -89,16 +81,6 @@ def visible(text: str) -> str:
     """Text convgrad did not write, with each control character shown as its escape
     (\\x1b), not sent to the terminal."""
     return _ESCAPES.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
-
-
-def shown(group: Group, terms: str) -> tuple[list[Expansion], int]:
-    """The expansions of `group` to show under --terms all|auto|none, and how many are left
-    out. Only those shown are made."""
-    if terms == "none":
-        return [], group.count
-    if terms == "all" or group.count <= AUTO_EXPANSIONS:
-        return [group.make(i) for i in range(group.count)], 0
-    return [group.make(i) for i in range(AUTO_SHOWN)], group.count - AUTO_SHOWN
 
 
 # The text of each number met, by its type and value: solve --terms all writes a million
@@ -747,8 +729,7 @@ def print_section(console: Console | Out, section: Section, terms: str, lang: st
     print_matrices(out, section.matrices, full, lang)
     for group in section.groups:
         # made one at a time, so that --terms all holds one expansion, not a million
-        count = (0 if terms == "none" else group.count
-                 if terms == "all" or group.count <= AUTO_EXPANSIONS else AUTO_SHOWN)
+        count = expansions_shown(group.count, terms)
         exps, rest = range(count), group.count - count
         if not exps and not rest:
             continue

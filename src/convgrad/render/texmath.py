@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from convgrad.render.crop import AUTO_TERMS
 from convgrad.render.naming import entry_label, settings
 from convgrad.render.words import say as say_key
 from convgrad.trace import Entry, Form, Phrase, Terms, Whole, show_number
@@ -28,8 +29,6 @@ from convgrad.trace import Entry, Form, Phrase, Terms, Whole, show_number
 BREAK = "\x00"
 # About this many characters of a sum's terms to a line of a display before it breaks.
 LINE_WIDTH = 64
-# Under --terms auto a sum with more terms than this is shown by its ends (as the terminal).
-AUTO_TERMS = 24
 
 
 # --- text inside and outside math ---------------------------------------------------------

@@ -6,7 +6,7 @@ them change. Each entry is a format string with named fields.
 
 from __future__ import annotations
 
-LANGUAGES = ("en", "zh")
+LANGUAGES = ("en", "zh")  # the order of each entry's sentences in WORDS
 
 WORDS: dict[str, tuple[str, str]] = {
     # section titles
