@@ -512,3 +512,38 @@ def test_a_kernel_of_one_number_in_every_format(tmp_path: Path, fmt: str, comman
     if fmt == "html":
         # dL/dW = sum over the four cells of dY * X = 2*(1/2)*(1+4+9+16) = 30
         assert 'data-term="dW"' in done.stdout and "30" in done.stdout
+
+
+# --- the walkthrough says in every format what it says in the terminal -----------------------
+
+BIG_LOSS = {"input": [[(i * 3 + j) % 7 for j in range(10)] for i in range(10)],
+            "kernel": [[1]], "target": [[0] * 10] * 10, "loss": "mse"}  # 100 loss terms
+
+
+@pytest.mark.parametrize(("problem", "said", "not_said"), [
+    # reflect padding copies input cells: the zeros sentence was the formats' only one
+    ("problems/reflect_padding.yaml", "padded with reflect", "Zeros are added"),
+    # a transposed convolution's backward steps say where each product goes, not what a
+    # number is made of (its forward steps do say that)
+    ("problems/conv_transpose.yaml", "where the products go", "the cells this number is made of"),
+    # a loss of 100 terms shows 4 and says how many more follow (100 - 4 = 96)
+    (BIG_LOSS, "96 more, same rule", "Zeros are added"),
+])
+@pytest.mark.parametrize("fmt", ["markdown", "latex", "html"])
+def test_the_walkthrough_in_every_format_says_what_the_terminal_says(tmp_path: Path, problem,
+                                                                      said, not_said, fmt):
+    if isinstance(problem, dict):
+        path = tmp_path / "problem.yaml"
+        path.write_text(json.dumps(problem))
+        problem = path
+    else:
+        problem = ROOT / problem
+    terminal = run_main("explain", problem)
+    assert terminal.returncode == 0, terminal
+    assert said in terminal.stdout
+    written = run_main("explain", problem, "--format", fmt)
+    assert written.returncode == 0, written
+    text = written.stdout.replace("\\ ", " ").replace("~", " ")
+    # each sentence as often as the terminal says it
+    for words in (said, not_said):
+        assert text.count(words) == terminal.stdout.count(words), (fmt, words)

@@ -281,10 +281,10 @@ class Walk:
         if kind == "loss":
             loss, dy = section.groups
             yield Phrase("step.loss.L"), Part("", why, [*self._blocks(section.matrices),
-                                                        self._expansions(loss)])
+                                                        *self._expansions(loss)])
             yield Phrase("step.loss.dY"), Part(
                 "", Phrase("step.loss.dY.why", {"rule": dy.rule}),
-                [self._expansions(dy), *self._blocks(section.results)])
+                [*self._expansions(dy), *self._blocks(section.results)])
             return
         if kind == "conv_weights":
             dw, db = section.groups
@@ -319,8 +319,12 @@ class Walk:
         name = title.fields["name"] if isinstance(title, Phrase) else title
         assert isinstance(name, Whole)
         original = Matrix(name, unpadded, None, x_matrix.axis_names)
-        yield Phrase("step.padding"), Part("", Phrase("step.padding.why"),
-                                           self._blocks([original, x_matrix]))
+        # Padding that copies input cells (reflect, replicate, circular) says how it copies.
+        why = Phrase("step.padding.why")
+        if isinstance(title, Phrase) and title.key == "matrix.padded_copies":
+            why = Phrase("step.padding.why.copies", {"mode": title.fields["mode"],
+                                                     "rule": title.fields["rule"]})
+        yield Phrase("step.padding"), Part("", why, self._blocks([original, x_matrix]))
 
     def _group_steps(self, title: Words, why: Words, group: Group, results: list[Matrix],
                      inputs: list[Matrix] | None = None, extra: list[Block] | None = None
@@ -362,13 +366,21 @@ class Walk:
             crop = not self.show_all and cuts_any(focus)
             blocks.append(Grids([Grid(matrix, list(cells)) for matrix, cells in focus], True,
                                 crop=crop, base=self.trace.problem.conventions.index_base))
-            blocks.append(Lines([Phrase("step.highlight")], "note"))
+            # Without a value the expansion says where a number goes (a scatter), not what
+            # it is made of.
+            blocks.append(Lines([Phrase("step.highlight" if exp.value is not None
+                                        else "step.highlight.scatter")], "note"))
         blocks.append(Sums([(exp, True)], self.elide))
         return blocks
 
-    def _expansions(self, group: Group) -> Block:
+    def _expansions(self, group: Group) -> list[Block]:
         count = group.count if self.show_all or group.count <= LISTED else FULL
-        return Sums([(group.make(n), n == 0) for n in range(count)], self.elide)
+        blocks: list[Block] = [Sums([(group.make(n), n == 0) for n in range(count)],
+                                    self.elide)]
+        if count < group.count:
+            blocks.append(Lines([Phrase("more.same_rule", {"n": f"{group.count - count:,}"})],
+                                "note"))
+        return blocks
 
     def _blocks(self, matrices: list[Matrix]) -> list[Block]:
         return [_grids(matrices, self.show_all)] if matrices else []
