@@ -317,11 +317,16 @@ def test_an_array_where_a_number_belongs_is_one_line():
 @pytest.mark.parametrize("axes", [33, 64])
 def test_an_object_array_of_more_than_32_axes_is_a_problem_error(axes):
     # A bad entry sent it to np.ndenumerate, which stops at 32 axes: a RuntimeError.
-    grid = np.ones([1] * axes, dtype=object)
+    try:
+        grid = np.ones([1] * axes, dtype=object)
+    except ValueError:  # NumPy before 2.0 makes no array of more than 32 axes
+        pytest.skip(f"this NumPy makes no array of {axes} axes")
     grid[(0,) * axes] = "x"
     with pytest.raises(convgrad.ProblemError,
                        match=f"^<dict>: 'input': an array of {axes} axes is not a matrix"):
         convgrad.solve({"input": grid, "kernel": "1"})
+
+
 # --- Python's and NumPy's own numbers ------------------------------------------------------
 
 
