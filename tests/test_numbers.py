@@ -266,3 +266,13 @@ def test_a_lazy_pattern_is_compiled_when_first_used_and_answers_as_re():
         assert lazy.sub("#", text) == same.sub("#", text)
     assert vars(lazy)["fullmatch"].__self__.pattern == same.pattern  # the compiled one's
     assert (lazy.pattern, lazy.flags) == (same.pattern, re.IGNORECASE)
+
+
+@pytest.mark.parametrize(("value", "places"), [
+    (Fraction(5), 0), (Fraction(3, 4), 2), (Fraction(-1, 8), 3), (Fraction(7, 20), 2),
+    (Fraction(1, 10**320), 320), (Fraction(1, 2**70), 70), (Fraction(1, 3), None),
+    (Fraction(1, 6), None), (Fraction(-13, 1250), 4)])
+def test_decimal_places_of_a_fraction(value, places):
+    from convgrad.numbers import decimal_places
+
+    assert decimal_places(value) == places

@@ -34,6 +34,7 @@ import numpy as np
 
 from convgrad import geometry
 from convgrad.errors import ProblemError
+from convgrad.numbers import decimal_places
 
 if TYPE_CHECKING:
     from convgrad.grade import Tolerance
@@ -369,14 +370,9 @@ def problem_text(data: dict[str, Any], flow: bool | None = None) -> str:
 
 def _decimal(value: Fraction) -> str | None:
     """A fraction's finite decimal ("-0.25"), or None when it has none."""
-    d, twos, fives = value.denominator, 0, 0
-    while d % 2 == 0:
-        d, twos = d // 2, twos + 1
-    while d % 5 == 0:
-        d, fives = d // 5, fives + 1
-    if d != 1:
+    digits = decimal_places(value)
+    if digits is None:
         return None
-    digits = max(twos, fives)
     scaled = abs(value.numerator) * 10 ** digits // value.denominator
     whole, part = divmod(scaled, 10 ** digits)
     return f"{'-' if value < 0 else ''}{whole}.{part:0{digits}d}"

@@ -40,6 +40,7 @@ from convgrad.model import (
 from convgrad.numbers import (
     BadValue,
     Number,
+    decimal_places,
     exact_text,
     format_number,
     normalize,
@@ -250,22 +251,12 @@ def _decimal_places(value: Fraction) -> int | None:
     return None
 
 
-def _ordinal(n: int) -> str:
-    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
-    return f"{n}{suffix}"
-
-
 def _rational(value: Any) -> Fraction:
     if type(value) is Fraction:  # immutable: no copy needed
         return value
     if isinstance(value, (np.integer, np.floating)):
         value = value.item()
     return Fraction(value)
-
-
-def _round(value: Fraction, digits: int) -> Fraction:
-    """value rounded half up to `digits` decimals, exactly."""
-    return _round_to(value, Fraction(1) / Fraction(10) ** digits)
 
 
 def _round_to(value: Fraction, unit: Fraction) -> Fraction:
@@ -1583,14 +1574,10 @@ def _as_decimal(value: Fraction) -> str | None:
     """The decimal a fraction spells when its denominator is a power of ten's divisor (None
     when it is not): written out to 18 places, in scientific notation past them ("1e-320",
     not a fraction over 10^320)."""
-    rest, twos, fives = value.denominator, 0, 0
-    while rest % 2 == 0:
-        rest, twos = rest // 2, twos + 1
-    while rest % 5 == 0:
-        rest, fives = rest // 5, fives + 1
-    if rest != 1:
+    places = decimal_places(value)
+    if places is None:
         return None
-    digits = max(twos, fives, 1)
+    digits = max(places, 1)
     sign = "-" if value < 0 else ""
     text = str(abs(value.numerator) * (10**digits // value.denominator))  # value * 10^digits
     if digits <= 18:

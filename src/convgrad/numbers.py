@@ -151,6 +151,17 @@ def exact_decimal(text: str) -> Fraction:
     return Fraction(value)
 
 
+def decimal_places(value: Fraction) -> int | None:
+    """How many places a fraction's decimal has when it ends (its denominator divides a power
+    of ten: 0 for an integer, 2 for 3/4); None when it repeats (1/3)."""
+    rest, twos, fives = value.denominator, 0, 0
+    while rest % 2 == 0:
+        rest, twos = rest // 2, twos + 1
+    while rest % 5 == 0:
+        rest, fives = rest // 5, fives + 1
+    return max(twos, fives) if rest == 1 else None
+
+
 def _decimal_value(sign: str, whole: str, fraction: str | None, exponent: str | None
                    ) -> Number | None:
     """The number of a decimal's parts (as _DECIMAL_PARTS matched them), None when the
