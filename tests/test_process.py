@@ -208,6 +208,15 @@ def test_ctrl_c_while_reading_the_problem(args, tmp_path, answers):
     assert run.stdout == ""
 
 
+def _end(proc: subprocess.Popen, master: int) -> None:
+    """A test on a pseudo-terminal done: its process killed if it still runs, the terminal's
+    side closed."""
+    if proc.poll() is None:
+        proc.kill()
+        proc.communicate()
+    os.close(master)
+
+
 def _read_until(fd: int, marker: str, seen: list[str], timeout: float = TIMEOUT) -> str:
     deadline = time.monotonic() + timeout
     while marker not in "".join(seen):
@@ -234,10 +243,7 @@ def test_ctrl_c_at_the_step_prompt():
         _read_until(master, "Enter: next step", seen)
         _, err = interrupt(proc)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-        os.close(master)
+        _end(proc, master)
     assert proc.returncode == 130
     assert err == b"interrupted\n"
     assert "Traceback" not in "".join(seen)
@@ -300,9 +306,7 @@ def test_step_pauses_on_a_terminal_and_quits_on_q():
         os.write(master, b"q\n")
         assert proc.wait(timeout=TIMEOUT) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+        _end(proc, master)
 
 
 def test_step_asks_on_the_terminal_when_the_walkthrough_goes_to_a_file(tmp_path):
@@ -322,9 +326,7 @@ def test_step_asks_on_the_terminal_when_the_walkthrough_goes_to_a_file(tmp_path)
         os.write(master, b"q\n")
         assert proc.wait(timeout=TIMEOUT) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+        _end(proc, master)
     text = notes.read_text(encoding="utf-8")
     assert "Step 1: Problem" in text and "Step 2" not in text
     assert "Enter: next step" not in text
@@ -349,9 +351,7 @@ def test_step_pauses_after_every_step_to_the_end():
             os.write(master, b"\n")
         assert proc.wait(timeout=TIMEOUT) == 0
     finally:
-        if proc.poll() is None:
-            proc.kill()
-        os.close(master)
+        _end(proc, master)
     panels = walkthrough(SEED)
     assert pauses == panels.count("╭─ Step") >= 20
 
