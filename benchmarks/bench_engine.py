@@ -26,7 +26,9 @@ one another inflate wall times by more than the work.
     python benchmarks/bench_engine.py --products
 
 also times each pass's three matrix products alone, in the shapes the engine gives them:
-what the pass takes beyond them is its copies and adds.
+what the pass takes beyond them is its copies and adds. Where PyTorch is installed, the same
+products on the same operands through PyTorch's BLAS, side by side: how much of the gap
+between the passes is the BLAS library rather than the engine.
 """
 
 from __future__ import annotations
@@ -166,13 +168,16 @@ def paired(ours: Callable[[], object], theirs: Callable[[], object], repeat: int
 
 
 def products_time(N: int, xs: tuple[int, ...], ws: tuple[int, ...], stride: tuple[int, int],
-                  pad: tuple[int, ...]) -> float:
+                  pad: tuple[int, ...], library: Callable[[np.ndarray], object] = np.asarray
+                  ) -> float:
     """The median time (s) of the three matrix products of a pass alone, in the shapes the
     engine gives them (random operands, made beforehand): forward, the kernel (F, C*KH*KW)
     times each sample's windows (C*KH*KW, OH*OW); dW, dout times the windows transposed;
     dX, the kernel turned round (C, F*KH*KW) times dout's windows (F*KH*KW, H*W) with
     stride 1, the kernel's rows (KH*KW*C, F) times dout (F, OH*OW) otherwise. What the pass
-    takes beyond them is the copies into windows and the adds."""
+    takes beyond them is the copies into windows and the adds. library makes the operands
+    its arrays: NumPy's (its BLAS, OpenBLAS in NumPy's wheels) or torch.from_numpy
+    (PyTorch's, MKL in its x86 wheels), to compare the BLAS libraries on these shapes."""
     F, C, KH, KW = ws
     OH = (xs[1] + pad[0] + pad[1] - KH) // stride[0] + 1
     OW = (xs[2] + pad[2] + pad[3] - KW) // stride[1] + 1
@@ -184,6 +189,7 @@ def products_time(N: int, xs: tuple[int, ...], ws: tuple[int, ...], stride: tupl
         w_dx, d_cols = rng.normal(size=(C, F * KH * KW)), rng.normal(size=(N, F * KH * KW, HW))
     else:
         w_dx, d_cols = rng.normal(size=(K, F)), dout
+    w, cols, dout, w_dx, d_cols = map(library, (w, cols, dout, w_dx, d_cols))
 
     def products() -> None:
         w @ cols
@@ -243,8 +249,13 @@ def main() -> None:
               f"{share:8.0%} {peak / arrays:11.1f}x")
         if OPTIONS.products:
             alone = products_time(N, xs, ws, stride, pad)
+            theirs_text = ratio_text = ""
+            if torch is not None:
+                theirs = products_time(N, xs, ws, stride, pad, torch.from_numpy)
+                theirs_text, ratio_text = f"{theirs * 1000:.1f} ms", f"{alone / theirs:.2f}x"
             print(f"  {'its three products alone':36} {alone * 1000:7.1f} ms "
-                  f"{'':>10} {'':>7} {pass_flop(N, xs, ws, stride, pad) / alone / rate:8.0%}")
+                  f"{theirs_text:>10} {ratio_text:>7} "
+                  f"{pass_flop(N, xs, ws, stride, pad) / alone / rate:8.0%}")
 
 
 if __name__ == "__main__":
