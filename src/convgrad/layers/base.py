@@ -90,6 +90,10 @@ class Layer:
     """A layer in a run. Subclasses set `kind`, which names their sections in the trace."""
 
     kind: ClassVar[str]
+    # The kind's own sentences, by key as render/words.py's WORDS (fact.<kind>, why.<kind>,
+    # rule.<kind>, why.<kind>_back, rule.<kind>_back): (English, Chinese). The built-in kinds
+    # keep theirs in WORDS; a kind added with convgrad.layers.register brings its own here.
+    words: ClassVar[dict[str, tuple[str, str]]] = {}
     # Which entries `terms` can write out as sums of products (a sigmoid's output cannot).
     expanded: tuple[str, ...] = ("out", "dx")
 
