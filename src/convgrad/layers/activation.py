@@ -8,6 +8,7 @@ float64 only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import cast
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from convgrad.arith import Numbers, positive, where, zeros
 from convgrad.layers.base import Index, Layer, Term
-from convgrad.model import Activation
+from convgrad.model import Activation, Conventions
 from convgrad.model import Layer as LayerSpec
 from convgrad.numbers import Number, to_float
 
@@ -77,6 +78,15 @@ class ActivationLayer(Layer):
     """z (any shape) -> a = f(z), elementwise."""
 
     kind = "activation"
+
+    @classmethod
+    def conventions_met(cls, op: Activation, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        if op.name == "relu":
+            return [f"relu'(0) = {number(op.kink)}"]
+        if op.name == "leaky_relu":
+            return [f"leaky_relu'(0) = {number(op.slope + op.kink * (1 - op.slope))}"]
+        return []
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)

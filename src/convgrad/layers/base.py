@@ -30,6 +30,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar, overload
 import numpy as np
 
 from convgrad.arith import Numbers, normalized
+from convgrad.model import Conventions
 from convgrad.model import Layer as LayerSpec
 from convgrad.numbers import Number, normalize
 
@@ -154,6 +155,14 @@ class Layer:
     def facts(self) -> dict[str, Any]:
         """Fields for the words that describe the layer (render/words.py: fact.<kind> ...)."""
         return {}
+
+    @classmethod
+    def conventions_met(cls, op: Any, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        """The conventions (SPEC section 7) that a layer described by `op` makes its answers
+        depend on, in words for students (render/convention_words.py), with `number` writing
+        a value: [] for a kind that meets none."""
+        return []
 
     def _set_out(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         self.x, self.out = x, normalized(out)

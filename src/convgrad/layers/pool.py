@@ -13,6 +13,7 @@ pooling gives each cell dout / (ph*pw). Overlapping windows add up. The conventi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from functools import cached_property
 from typing import cast
@@ -23,8 +24,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from convgrad import geometry
 from convgrad.arith import Numbers, exact, integers, remember, zeros
 from convgrad.layers.base import Index, Layer, Term
+from convgrad.model import Conventions, Pool
 from convgrad.model import Layer as LayerSpec
-from convgrad.model import Pool
 from convgrad.numbers import Number, exact_const
 
 
@@ -50,11 +51,34 @@ def reciprocals(counts: np.ndarray, exact: bool) -> np.ndarray:
     return table[counts]
 
 
+# What max_ties does with a tied maximum, for students (conventions_met).
+TIES_WORDS = {"first": "a tied max goes to the first maximum (row by row)",
+              "last": "a tied max goes to the last maximum (row by row)",
+              "all": "every tied maximum gets the whole gradient",
+              "split": "tied maxima share the gradient equally"}
+
+
 class PoolLayer(Layer):
     """a (N, C, H, W) -> p (N, C, OH, OW), each sample alone; OH as geometry.pool_output_size
     (floor((H + pads - ph) / sh) + 1 by default)."""
 
     kind = "pool"
+
+    @classmethod
+    def conventions_met(cls, op: Pool, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        said = []
+        if op.kind == "max":
+            said.append(TIES_WORDS.get(op.ties, f"max_ties {op.ties}"))
+        if any(op.pad):
+            said.append(f"pooling pads {op.padding_text}"
+                        + (" (with -infinity)" if op.kind == "max" else ""))
+        if op.ceil:
+            said.append("pooling windows in ceil mode (a last partial window counts)")
+        if op.kind == "avg" and (any(op.pad) or op.ceil):
+            said.append("avg pool divides by the window's cells inside the padded input"
+                        if op.count_padding else "avg pool divides by the window's real cells")
+        return said
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)
