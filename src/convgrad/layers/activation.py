@@ -88,6 +88,15 @@ class ActivationLayer(Layer):
             return [f"leaky_relu'(0) = {number(op.slope + op.kink * (1 - op.slope))}"]
         return []
 
+    def meets(self, requirement: str) -> bool | None:
+        # A pre-activation exactly 0, where the kink convention decides relu'(0).
+        if requirement == "relu_kink" and self.fn in ("relu", "leaky_relu"):
+            return bool((self.x == 0).any())
+        return None
+
+    def depends_on(self, key: str) -> bool | None:
+        return True if key == "kink" and self.fn in ("relu", "leaky_relu") else None
+
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)
         self.op = op = cast(Activation, layer.op)

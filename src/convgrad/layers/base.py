@@ -156,6 +156,18 @@ class Layer:
         """Fields for the words that describe the layer (render/words.py: fact.<kind> ...)."""
         return {}
 
+    def meets(self, requirement: str) -> bool | None:
+        """Whether this run's numbers meet a template's requirement at this layer (generate's
+        `require`: max_tie, relu_kink, uncovered); None: the requirement is not about its kind."""
+        return None
+
+    def depends_on(self, key: str) -> bool | None:
+        """Whether the value of convention `key` (SPEC section 7) can change this layer's
+        results; None: the key is not about its kind (generate: which keys a variant can
+        distinguish). Keys read from how the problem is written (layout, same_padding,
+        index_base) are not asked."""
+        return None
+
     @classmethod
     def conventions_met(cls, op: Any, conventions: Conventions,
                         number: Callable[[Number], str]) -> list[str]:

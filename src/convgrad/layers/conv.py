@@ -286,6 +286,26 @@ class ConvLayer(ParamLayer):
             said.append(f"padding same: {SAME_WORDS.get(conventions.same_padding, '')}")
         return said
 
+    def meets(self, requirement: str) -> bool | None:
+        """uncovered: an input cell that no window reads (its dL/dx is 0)."""
+        if requirement != "uncovered":
+            return None
+        H, W = self.x.shape[-2:]
+        KH, KW = self.w.shape[-2:]
+        OH, OW = self.out.shape[-2:]
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        top, bottom, left, right = self.pad
+        # A padded cell that copies an input cell (reflect, replicate, circular) reads it.
+        return bool(geometry.uncovered(H, top, KH, sh, dh, OH, bottom, self.mode)) \
+            or bool(geometry.uncovered(W, left, KW, sw, dw, OW, right, self.mode))
+
+    def depends_on(self, key: str) -> bool | None:
+        if key == "kernel_layout":
+            return True
+        if key == "conv":  # flipping a 1x1 kernel changes nothing
+            return self.w.shape[-2:] != (1, 1)
+        return None
+
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)
         self.op = op = cast(Conv, layer.op)

@@ -26,6 +26,9 @@ class DenseLayer(ParamLayer):
         form = {"out_in": "y = W x + b, W out x in", "in_out": "y = x W + b, W in x out"}
         return [f"dense: {form.get(conventions.dense_weights, conventions.dense_weights)}"]
 
+    def depends_on(self, key: str) -> bool | None:
+        return True if key == "dense_weights" else None
+
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)
         self.op = op = cast(Dense, layer.op)

@@ -25,6 +25,10 @@ class FlattenLayer(Layer):
         order = {"CHW": "channel, then row, then column", "HWC": "row, then column, then channel"}
         return [f"flatten: {order.get(op.order, op.order)}"]
 
+    def depends_on(self, key: str) -> bool | None:
+        # One channel reads the same in either order.
+        return self.layer.in_shape[0] > 1 if key == "flatten" else None
+
     @property
     def axes(self) -> tuple[int, ...]:
         """The order of one sample's axes (C, H, W) in which flatten reads them: (1, 2, 0)

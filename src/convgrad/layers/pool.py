@@ -80,6 +80,33 @@ class PoolLayer(Layer):
                         if op.count_padding else "avg pool divides by the window's real cells")
         return said
 
+    def meets(self, requirement: str) -> bool | None:
+        """max_tie: a window whose maximum is tied (zeros count), where max_ties decides."""
+        if requirement != "max_tie" or self.pool != "max":
+            return None
+        x = self.x
+        shape = self.padded_shape(x.shape)
+        if shape != x.shape:  # padding never wins a max
+            top, left = self.pad[0], self.pad[2]
+            x_pad = np.full(shape, -np.inf, dtype=x.dtype)
+            x_pad[:, :, top:top + x.shape[2], left:left + x.shape[3]] = x
+            x = x_pad
+        windows = pool_windows(x, self.size, self.stride, self.out_hw)
+        tied = (windows == windows.max(axis=-1)[..., np.newaxis]).sum(axis=-1) > 1
+        return bool(tied.any())
+
+    def depends_on(self, key: str) -> bool | None:
+        if key == "max_ties":
+            return True if self.pool == "max" else None
+        if key == "avg_count_padding":
+            return True if self.pool == "avg" and any(self.pad) else None
+        if key == "pool_ceil":
+            # False where every size divides evenly: no window is left over to count or drop.
+            return not all((n + self.pad[2 * axis] + self.pad[2 * axis + 1] - self.size[axis])
+                           % self.stride[axis] == 0
+                           for axis, n in enumerate(self.layer.in_shape[-2:]))
+        return None
+
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)
         self.op = op = cast(Pool, layer.op)
