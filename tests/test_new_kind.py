@@ -15,7 +15,7 @@ import pytest
 import convgrad
 from convgrad import layers
 from convgrad import reference as ref
-from convgrad.layers.base import FunctionLayer, Index
+from convgrad.layers.base import FunctionLayer, Index, ParamLayer, Term
 from convgrad.model import Op
 from convgrad.numbers import Number
 from convgrad.records import record
@@ -175,3 +175,134 @@ def test_the_new_kind_reads_its_own_keys(scale_kind):
     missing = r"'layers\[2\]\.scale\.a' is missing: give the number"
     with pytest.raises(convgrad.ProblemError, match=missing):
         convgrad.solve(PROBLEM.replace("{a: 1/2}", "{}"))
+
+
+# --- a kind with parameters: 'gain', y = w·x + b (w, b one number each, learned) ------------
+
+
+@record(eq=False, repr=False)
+class Gain(Op):
+    """y = w·x + b, every entry by the same weight and bias; w, b: (1,)."""
+
+    w: np.ndarray
+    b: np.ndarray
+    rational: ClassVar[bool] = True
+
+    def arrays(self) -> list[np.ndarray]:
+        return [self.w, self.b]
+
+
+class GainLayer(ParamLayer):
+    """x (N, ...) -> out = w·x + b, the same shape; dw and db sum over every entry."""
+
+    kind = "gain"
+    words: ClassVar[dict[str, tuple[str, str]]] = {
+        "fact.gain": ("{layer}: every value of {shape} times w, plus b", "{layer}：乘以 w 加 b"),
+        "why.gain": ("Each output is its input times w, plus b.", "每个输出等于输入乘以 w 加 b。"),
+        "rule.gain": ("y = w·x + b", "y = w·x + b"),
+        "why.gain_back": ("w and b meet every entry.", "w 和 b 作用于每个元素。"),
+        "rule.gain_dw": ("dL/dw = Σ dL/dy·x", "dL/dw = Σ dL/dy·x"),
+        "rule.gain_db": ("dL/db = Σ dL/dy", "dL/db = Σ dL/dy"),
+        "rule.gain_dx": ("dL/dx = dL/dy·w", "dL/dx = dL/dy·w"),
+    }
+
+    def __init__(self, layer: Any, num: Any) -> None:
+        super().__init__(layer, num)
+        op = cast(Gain, layer.op)
+        self.w = num.param(op.w, layer.name, "w", "w")
+        self.b = num.param(op.b, layer.name, "b", "b")
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self._set_out(x, x * self.w[0] + self.b[0])
+
+    def backward(self, dout: np.ndarray) -> np.ndarray:
+        self._set_grads(np.array([(dout * self.x).sum()], dtype=dout.dtype),
+                        np.array([dout.sum()], dtype=dout.dtype))
+        return self._set_dx(dout, dout * self.w[0])
+
+    def terms(self, of: str, index: Index) -> list[Term]:
+        every = list(np.ndindex(*self.x.shape))
+        if of == "out":
+            return [(("w", (0,)), ("x", index)), (("b", (0,)),)]
+        if of == "dw":
+            return [(("dout", i), ("x", i)) for i in every]
+        if of == "db":
+            return [(("dout", i),) for i in every]
+        return [(("dout", index), ("w", (0,)))]
+
+
+def read_gain(reader: Any, path: tuple, spec: dict, shape: tuple[int, ...],
+              counts: dict[str, int]) -> Any:
+    reader.check_keys(spec, ("w", "b"), path)
+    w = reader.array((*path, "w"), spec.get("w", 1)).reshape(1)
+    b = reader.array((*path, "b"), spec.get("b", 0)).reshape(1)
+    return reader.make_layer("gain", "gain", Gain(w, b), shape, counts)
+
+
+@pytest.fixture
+def gain_kind():
+    kinds, readers = dict(layers.KINDS), dict(layers.READERS)
+    layers.register(Gain, GainLayer, types=("gain",), read=read_gain)
+    yield
+    layers.KINDS.clear()
+    layers.KINDS.update(kinds)
+    layers.READERS.clear()
+    layers.READERS.update(readers)
+
+
+GAIN = """\
+input: [[1, -2], [3, 0]]
+layers:
+  - gain: {w: 2, b: -1}
+target: [[0, 0], [4, 1]]
+loss: half_sse
+learning_rate: 1/2
+"""
+
+
+def test_a_kind_with_parameters_runs_and_is_written_out(gain_kind, tmp_path):
+    # By hand: y = 2x - 1 = [[1, -5], [5, -1]]; dL/dy = y - t = [[1, -5], [1, -2]];
+    # dL/dw = Σ dL/dy·x = 1 + 10 + 3 + 0 = 14; dL/db = Σ dL/dy = -5; dL/dx = 2·dL/dy;
+    # w_new = 2 - 14/2 = -5, b_new = -1 + 5/2 = 3/2.
+    result = convgrad.solve(GAIN)
+    np.testing.assert_array_equal(result["Y"], [[[1, -5], [5, -1]]])
+    np.testing.assert_array_equal(result["dX"], [[2, -10], [2, -4]])
+    gain = result["layers"][0]
+    assert (list(gain["dW"]), list(gain["db"])) == ([14], [-5])
+    assert (list(gain["W_new"]), list(gain["b_new"])) == ([-5], [Fraction(3, 2)])
+    path = tmp_path / "gain.yaml"
+    path.write_text(GAIN)
+    solved = run_main("solve", path)
+    assert solved.returncode == 0, solved.stderr
+    # every entry as the sum of products its `terms` gives, with no builder in trace.py
+    lines = [line.strip() for line in solved.stdout.splitlines()]
+    assert "y[1,1,1] = w1·x11 + b1" in lines
+    assert "= 2·1 + (-1) = 1" in lines
+    assert ("dL/dw1 = dL/dy[1,1,1]·x11 + dL/dy[1,1,2]·x12 + dL/dy[1,2,1]·x21 + dL/dy[1,2,2]·x22"
+            in lines)
+    assert "= 1·1 + (-5)·(-2) + 1·3 + (-2)·0 = 14" in lines
+    assert "= 1 + (-5) + 1 + (-2) = -5" in lines
+    assert "dL/dx12 = (-5)·2 = -10" in lines
+    walked = run_main("explain", path, "--format", "markdown")
+    assert walked.returncode == 0, walked.stderr
+    assert "w and b meet every entry." in walked.stdout
+
+
+def test_the_new_kind_meets_no_convention_and_no_requirement(scale_kind):
+    # The base class's answers: convention_words and generate pass over the kind, and say
+    # of the rest what they say without it.
+    from convgrad.engine import run
+    from convgrad.generate import _depends, _met
+    from convgrad.reader import problem_from_text
+    from convgrad.render.convention_words import convention_words
+
+    with_scale = problem_from_text(PROBLEM)
+    without = problem_from_text(PROBLEM.replace("  - scale: {a: 1/2}\n", ""))
+    assert convention_words(with_scale) == convention_words(without)
+    assert "relu'(0) = 0" in convention_words(with_scale)
+    solved = run(with_scale)
+    scale = solved.passes[1]
+    assert [scale.meets(r) for r in ("max_tie", "relu_kink", "uncovered")] == [None] * 3
+    assert _met(solved, "max_tie") is None  # no max pooling in the network
+    assert _depends(solved.passes, "kink") is True  # its relu
+    assert _depends([scale], "kink") is None

@@ -97,6 +97,10 @@ class Layer:
     words: ClassVar[dict[str, tuple[str, str]]] = {}
     # Which entries `terms` can write out as sums of products (a sigmoid's output cannot).
     expanded: tuple[str, ...] = ("out", "dx")
+    # How the trace writes out a kind that has no builders of its own in trace.py
+    # (`<kind>_forward` ...): "sums", every entry of `expanded` as the sum of products that
+    # `terms` gives; "function", each output as a function of its group (FunctionLayer).
+    written_as: ClassVar[str] = "sums"
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         """layer: the description (name, type, op, in_shape, out_shape); num: the run's
@@ -192,6 +196,7 @@ class FunctionLayer(Layer):
     each output as fn(its group), each input's gradient as the Jacobian product."""
 
     expanded = ("dx",)  # an output is not a sum of products of inputs; a gradient entry is
+    written_as = "function"
 
     def out_terms(self, index: Index) -> tuple[list[Index], int]:
         """out[index] = fn(x[group])_k: the group of inputs (of index's sample), and k, which
