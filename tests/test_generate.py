@@ -146,12 +146,12 @@ def test_uncovered_counts_a_cell_read_through_its_padded_copy(mode: str, found: 
     of row 2 (circular wraps around from the bottom; reflect mirrors across row 1)."""
     import convgrad
     from convgrad.engine import run
-    from convgrad.generate import _uncovered
+    from convgrad.generate import _met
     from convgrad.reader import problem_from_dict
 
     problem = {"input": [[1], [1]], "kernel": 1, "stride": [2, 1], "padding": [1, 0, 0, 0],
                "padding_mode": mode, "grad_output": [[1], [1]]}
-    assert _uncovered(run(problem_from_dict(problem))) is found
+    assert _met(run(problem_from_dict(problem)), "uncovered") is found
     # dL/dX by hand: each window's 1 goes to the row it reads or its padding copies
     assert convgrad.solve(problem)["dX"].tolist() == [[v] for v in dx]
 

@@ -32,7 +32,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from convgrad import geometry
 from convgrad.errors import ProblemError
 from convgrad.numbers import decimal_places
 
@@ -437,55 +436,25 @@ def _all_integers(value: Any) -> bool:
     return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
-def _max_tie(solved: Any) -> bool | None:
-    """A max-pooling window whose maximum is tied (zeros count); None: no max pooling."""
-    from convgrad.layers.pool import PoolLayer, pool_windows
-
+def _met(solved: Any, requirement: str) -> bool | None:
+    """Whether a layer of the run meets `requirement` (max_tie, relu_kink, uncovered: each kind
+    says, Layer.meets); None: no layer's kind is about it (no max pooling, ReLU, conv)."""
     found = None
     for layer in solved.passes:
-        if not isinstance(layer, PoolLayer) or layer.pool != "max":
-            continue
-        x = layer.x
-        shape = layer.padded_shape(x.shape)
-        if shape != x.shape:  # padding never wins a max
-            top, left = layer.pad[0], layer.pad[2]
-            x_pad = np.full(shape, -np.inf, dtype=x.dtype)
-            x_pad[:, :, top:top + x.shape[2], left:left + x.shape[3]] = x
-            x = x_pad
-        windows = pool_windows(x, layer.size, layer.stride, layer.out_hw)
-        tied = (windows == windows.max(axis=-1)[..., np.newaxis]).sum(axis=-1) > 1
-        found = bool(found) or bool(tied.any())
+        met = layer.meets(requirement)
+        if met is not None:
+            found = bool(found) or met
     return found
 
 
-def _relu_kink(solved: Any) -> bool | None:
-    """A pre-activation of a ReLU (or leaky ReLU) exactly 0; None: no ReLU."""
-    from convgrad.layers.activation import ActivationLayer
-
+def _depends(layers: list, key: str) -> bool | None:
+    """Whether a value of convention `key` can change a result of these layers (each kind says,
+    Layer.depends_on); None: no layer's kind is about the key."""
     found = None
-    for layer in solved.passes:
-        if isinstance(layer, ActivationLayer) and layer.fn in ("relu", "leaky_relu"):
-            found = bool(found) or bool((layer.x == 0).any())
-    return found
-
-
-def _uncovered(solved: Any) -> bool | None:
-    """An input cell of a convolution that no window reads; None: no convolution."""
-    from convgrad.layers.conv import ConvLayer
-
-    found = None
-    for layer in solved.passes:
-        if not isinstance(layer, ConvLayer):
-            continue
-        H, W = layer.x.shape[-2:]
-        KH, KW = layer.w.shape[-2:]
-        OH, OW = layer.out.shape[-2:]
-        (sh, sw), (dh, dw) = layer.stride, layer.dilation
-        top, bottom, left, right = layer.pad
-        # A padded cell that copies an input cell (reflect, replicate, circular) reads it.
-        found = bool(found) \
-            or bool(geometry.uncovered(H, top, KH, sh, dh, OH, bottom, layer.mode)) \
-            or bool(geometry.uncovered(W, left, KW, sw, dw, OW, right, layer.mode))
+    for layer in layers:
+        depends = layer.depends_on(key)
+        if depends is not None:
+            found = bool(found) or depends
     return found
 
 
@@ -522,13 +491,12 @@ def missed(template: Template, solved: Any, text: str, answers: dict[str, Any],
     """The requirements (but distinct) this variant misses: a name, or "distinguishes KEY"
     for each convention key that it does not distinguish."""
     out = []
-    checks = {"max_tie": _max_tie, "relu_kink": _relu_kink, "uncovered": _uncovered}
     for name in template.require:
         if name == "integer_results":
             if not all(_all_integers(v) for key, v in answers.items() if key != "conventions"):
                 out.append(name)
-        elif name in checks:
-            if not checks[name](solved):
+        elif name in ("max_tie", "relu_kink", "uncovered"):
+            if not _met(solved, name):
                 out.append(name)
         elif name == "distinguishes":
             out += [f"distinguishes {key}" for key in _distinguishes(
@@ -550,68 +518,53 @@ STRUCTURE_KEYS = ("stride", "padding", "dilation", "size", "groups", "output_pad
 def never(solved: Any, drawn: dict[str, Any], name: str) -> str | None:
     """Why no variant of this one's layers (whatever their entries) can meet the
     requirement `name` ("distinguishes KEY" for one key of distinguishes), or None."""
-    from convgrad.layers.activation import ActivationLayer
-    from convgrad.layers.conv import ConvLayer
-    from convgrad.layers.conv_transpose import ConvTransposeLayer
-    from convgrad.layers.pool import PoolLayer
-
     layers = list(solved.passes)
-    pools = [layer for layer in layers if isinstance(layer, PoolLayer)]
-    convs = [layer for layer in layers if isinstance(layer, (ConvLayer, ConvTransposeLayer))]
-    kinked = [layer for layer in layers if isinstance(layer, ActivationLayer)
-              and layer.fn in ("relu", "leaky_relu")]
     key = name.removeprefix("distinguishes ")
-    if name in ("max_tie", "distinguishes max_ties") and \
-            not any(layer.pool == "max" for layer in pools):
+    if name in ("max_tie", "distinguishes max_ties") and _depends(layers, "max_ties") is None:
         return "the problem has no max pooling"
-    if name == "relu_kink" and not kinked:
+    if name == "relu_kink" and _met(solved, "relu_kink") is None:
         return "the problem has no ReLU"
     if name == "uncovered":
-        if not any(isinstance(layer, ConvLayer) for layer in layers):
+        uncovered = _met(solved, "uncovered")
+        if uncovered is None:
             return "the problem has no convolution"
-        if _uncovered(solved) is False:
+        if uncovered is False:
             return ("every stride the template allows is within the kernel's reach, so the "
                     "windows read every input cell")
         return None
     if name == key:
         return None
-    return _irrelevant(key, drawn, pools, convs, kinked, layers)
+    return _irrelevant(key, drawn, layers)
 
 
-def _irrelevant(key: str, drawn: dict[str, Any], pools: list, convs: list, kinked: list,
-                layers: list) -> str | None:
+def _irrelevant(key: str, drawn: dict[str, Any], layers: list) -> str | None:
     """Why no value of convention `key` changes a result of these layers, or None."""
-    from convgrad.layers.dense import DenseLayer
-    from convgrad.layers.flatten import FlattenLayer
-    if key == "kink" and not kinked:
+    if key == "kink" and not _depends(layers, "kink"):
         return "the problem has no ReLU or leaky ReLU (no kink)"
-    if key == "avg_count_padding" and not any(
-            layer.pool == "avg" and any(layer.pad) for layer in pools):
+    if key == "avg_count_padding" and not _depends(layers, "avg_count_padding"):
         return "no average pooling has padding"
     if key == "pool_ceil":
-        if not pools:
+        ceil = _depends(layers, "pool_ceil")
+        if ceil is None:
             return "the problem has no pooling"
-        if all((n + layer.pad[2 * axis] + layer.pad[2 * axis + 1] - layer.size[axis])
-               % layer.stride[axis] == 0
-               for layer in pools for axis, n in enumerate(layer.layer.in_shape[-2:])):
+        if ceil is False:
             return "every pooling's sizes divide evenly (no window is left over)"
     if key == "same_padding" and not _has_same(drawn):
         return "no padding is 'same'"
-    if key in ("kernel_layout", "conv") and not convs:
+    if key in ("kernel_layout", "conv") and _depends(layers, key) is None:
         return "the problem has no convolution"
     if key == "kernel_layout" and all(_depth(k) <= 2 for k in _under(drawn, "kernel")):
         return "every kernel is one matrix, without channels"
-    if key == "conv" and all(layer.w.shape[-2:] == (1, 1) for layer in convs):
+    if key == "conv" and _depends(layers, "conv") is False:
         return "every kernel is 1x1 (flipping it changes nothing)"
     if key == "layout" and all(_depth(drawn.get(k)) <= 2 for k in (
             "input", "target", "grad_output")) and all(
             _depth(k) <= 2 for k in _under(drawn, "kernel")):
         # channels written nowhere (a kernel with channels makes an output with them)
         return "the input, target and kernels are matrices, without channels"
-    if key == "dense_weights" and not any(isinstance(layer, DenseLayer) for layer in layers):
+    if key == "dense_weights" and not _depends(layers, "dense_weights"):
         return "the problem has no dense layer"
-    if key == "flatten" and not any(isinstance(layer, FlattenLayer) and layer.layer.in_shape[0] > 1
-                                    for layer in layers):
+    if key == "flatten" and not _depends(layers, "flatten"):
         return "no flatten of more than one channel"
     if key == "index_base":
         return "index_base numbers the entries and changes no value"

@@ -19,6 +19,7 @@ import numpy as np
 
 from convgrad import geometry
 from convgrad.errors import POOL_DROPPED, UNCOVERED, Notice, ProblemError
+from convgrad.layers import READERS
 from convgrad.model import (
     ACTIVATIONS,
     BATCH_NORM_MODES,
@@ -1747,9 +1748,9 @@ class _Builder:
             else:
                 raise self.err(lpath, "must be a layer name (relu, flatten) or one mapping "
                                "such as conv: {kernel: ...}")
-            if type_ not in LAYER_TYPES:
+            if type_ not in LAYER_TYPES and type_ not in READERS:
                 raise self.err(lpath, f"'{type_}' is not a layer type; "
-                               f"{_suggest(type_, LAYER_TYPES)}")
+                               f"{_suggest(type_, (*LAYER_TYPES, *READERS))}")
             if not isinstance(spec, dict):
                 raise self.err((*lpath, type_), "must be a mapping of the layer's keys")
             lpath = (*lpath, type_)
@@ -1838,6 +1839,8 @@ class _Builder:
             raise self.err(path, f"needs C x H x W maps but 'input' is a vector of "
                            f"{shape[0]}; write the input as a matrix ([[...]] or \"1 2; 3 4\")"
                            f"{also}")
+        if type_ in READERS:  # a kind added with convgrad.layers.register reads its own keys
+            return READERS[type_](self, path, spec, shape, counts)
         if type_ == "conv1d":
             return self.conv1d_layer(path, spec, shape, counts)
         if type_ == "conv":

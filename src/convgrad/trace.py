@@ -439,9 +439,11 @@ class Trace:
     """Sections for a solved problem, built lazily so large problems cost little.
 
     Each kind of layer has its sections built by the methods named after its `kind`:
-    `<kind>_facts`, `<kind>_forward`, `<kind>_backward`; a kind without them is a function
-    layer (no parameters) and gets the generic `function_*` ones. The terms come from the
-    layer's own index maps (out_terms, dx_terms ...), the ones its vectorized code uses.
+    `<kind>_facts`, `<kind>_forward`, `<kind>_backward`; a kind without them gets the generic
+    ones its class is written as (Layer.written_as): `function_*` for a function layer (each
+    output a function of its group), `sums_*` for any other (each entry the sum of products
+    that its `terms` gives). The terms come from the layer's own index maps (out_terms,
+    dx_terms ...), the ones its vectorized code uses.
     """
 
     def __init__(self, solved: Run) -> None:
@@ -457,7 +459,7 @@ class Trace:
     def _part(self, step: Layer, part: str) -> Callable[..., Any]:
         """The builder of `part` (facts, forward, backward) for the kind of `step`."""
         builder = getattr(self, f"{step.kind}_{part}", None)
-        return builder if builder is not None else getattr(self, f"function_{part}")
+        return builder if builder is not None else getattr(self, f"{step.written_as}_{part}")
 
     # names
 
@@ -1267,6 +1269,76 @@ class Trace:
                       results=[self._matrix(Whole(xl.grad()), dx, xl,
                                             axis_names=_axes(xl))],
                       kind=f"{step.kind}_back", layer=step.layer.name, context=[dout_matrix])
+
+    # any other kind: each entry as the sum of products its layer's `terms` gives
+
+    def sums_facts(self, step: Layer) -> list[Words]:
+        layer = step.layer
+        return [phrase(f"fact.{step.kind}", layer=layer.name, shape=_shape(layer.in_shape),
+                       **step.facts())]
+
+    def _sums_group(self, step: Layer, names: Names, of: str, array: np.ndarray,
+                    label: Labeler, title: Whole, rule: str) -> Group:
+        """Every entry of `array` (step's `of`: out, dx, dw ...) as its sum of products."""
+        arrays = step.arrays()
+        grads = {"dout": names.out.grad(), "dx": names.x.grad(),
+                 **{"d" + p: label.grad() for p, label in names.params.items()}}
+        labels = {"x": names.x, "out": names.out, **names.params, **grads}
+
+        def symbol(factor: Any) -> Any:
+            return Entry(labels[factor[0]], factor[1]) if isinstance(factor, tuple) else factor
+
+        def number(factor: Any) -> Any:
+            return arrays[factor[0]][factor[1]] if isinstance(factor, tuple) else factor
+
+        def make(n: int) -> Expansion:
+            index = _unravel(n, array.shape)
+            terms = step.terms(of, index)
+            return Expansion(Entry(label, index),
+                             Terms(terms, lambda t: tuple(symbol(f) for f in t)),
+                             Terms(terms, lambda t: tuple(number(f) for f in t)),
+                             array[index])
+
+        return Group(title, phrase(rule, **step.facts()), array.size, make)
+
+    def sums_forward(self, step: Layer, names: Names) -> Section:
+        """Each output as its sum of products: y11 = w1·x11 + b1 (words: why.<kind>,
+        rule.<kind>)."""
+        kind, fields = step.kind, step.facts()
+        groups = [self._sums_group(step, names, "out", step.out, names.out,
+                                   _name(names.out), f"rule.{kind}")] \
+            if "out" in step.expanded else []
+        return Section(phrase("title.forward", layer=step.layer.name),
+                       phrase(f"why.{kind}", **fields),
+                       # a matrix's title is upper case (W), a vector's not (b)
+                       matrices=[self._matrix(Whole(names.params[p.letter], p.value.ndim > 1),
+                                              p.value, names.params[p.letter], axis_names=())
+                                 for p in step.params()],
+                       groups=groups,
+                       results=[self._matrix(Whole(names.out), step.out, names.out)],
+                       kind=kind, layer=step.layer.name)
+
+    def sums_backward(self, step: Layer, names: Names) -> Iterator[Section]:
+        """Each parameter's gradient, then dL/dx, as sums of products (words: why.<kind>_back,
+        rule.<kind>_d<letter>, rule.<kind>_dx)."""
+        assert step.dx is not None
+        kind = step.kind
+        groups, results = [], []
+        for p in step.params():
+            label = names.params[p.letter]
+            if p.grad is not None and "d" + p.letter in step.expanded:
+                groups.append(self._sums_group(step, names, "d" + p.letter, p.grad,
+                                               label.grad(), _name(label.grad()),
+                                               f"rule.{kind}_d{p.letter}"))
+                results.append(self._matrix(Whole(label.grad(), p.grad.ndim > 1), p.grad,
+                                            label, axis_names=()))
+        if "dx" in step.expanded:
+            groups.append(self._sums_group(step, names, "dx", step.dx, names.x.grad(),
+                                           _name(names.x.grad()), f"rule.{kind}_dx"))
+        results.append(self._matrix(Whole(names.x.grad()), step.dx, names.x))
+        yield Section(phrase("title.backward", layer=step.layer.name),
+                      phrase(f"why.{kind}_back", **step.facts()), groups=groups,
+                      results=results, kind=f"{kind}_back", layer=step.layer.name)
 
     # transposed convolution: each input entry scatters the kernel into the output
 

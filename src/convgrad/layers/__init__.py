@@ -1,14 +1,16 @@
 """One module per kind of layer, each with its forward, backward and terms; and the one
 registry that maps a layer's description (convgrad.model: Conv, Activation ...) to its class.
 
-A new kind of layer is a new module here and one line in KINDS, plus its description in
-model.py, its keys read in reader.py, its twin in reference.py and its words (README.md,
-Development: "Adding a kind of layer").
+The built-in kinds are listed in KINDS and read by reader.py's own branches. A kind added
+from outside (a module of its own, or a test) calls `register` once: its description class,
+its layer class (which carries its words, `Layer.words`) and the reading of its keys under
+the YAML names it takes (README.md, Development: "Adding a kind of layer").
 """
 
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 from convgrad.arith import Numbers
@@ -36,8 +38,9 @@ from convgrad.model import (
 from convgrad.model import Layer as LayerSpec
 
 # Each description's class, as "module:Class" in this package: a module is imported when a
-# problem first uses its kind, so a command pays only for the layers it runs.
-KINDS: dict[type, str] = {
+# problem first uses its kind, so a command pays only for the layers it runs; or the class
+# itself, for a kind added with `register`.
+KINDS: dict[type, str | type[Layer]] = {
     Conv: "conv:ConvLayer",
     Activation: "activation:ActivationLayer",
     Pool: "pool:PoolLayer",
@@ -48,13 +51,42 @@ KINDS: dict[type, str] = {
     ConvTranspose: "conv_transpose:ConvTransposeLayer",
     BatchNorm: "batch_norm:BatchNormLayer",
 }
-_CLASSES = {where.split(":")[1]: where for where in KINDS.values()}
+_CLASSES = {where.split(":")[1]: where for where in KINDS.values() if isinstance(where, str)}
+
+# A reading function: (reader, path, spec, shape, counts) -> the described layer (model.Layer),
+# as reader.py's own branches: `path` for its messages, `spec` the layer's mapping of keys,
+# `shape` one sample's input shape, `counts` for its name (reader.make_layer).
+Read = Callable[[Any, tuple, dict, tuple[int, ...], dict[str, int]], LayerSpec]
+# The YAML names of the kinds added with `register`, and how each reads its keys.
+READERS: dict[str, Read] = {}
 
 
-def _load(where: str) -> type[Layer]:
+def register(description: type, cls: type[Layer], types: tuple[str, ...] = (),
+             read: Read | None = None) -> None:
+    """Add a kind of layer: `description` (a convgrad.model.Op subclass) is run by `cls`;
+    `read` reads a layer of it written as any of `types` in a problem's `layers`."""
+    KINDS[description] = cls
+    for name in types:
+        assert read is not None, "a kind that problems can name needs a reading function"
+        READERS[name] = read
+
+
+def _load(where: str | type[Layer]) -> type[Layer]:
+    if not isinstance(where, str):
+        return where
     module, name = where.split(":")
     cls: type[Layer] = getattr(importlib.import_module(f"convgrad.layers.{module}"), name)
     return cls
+
+
+def layer_class(description: type) -> type[Layer]:
+    """The class that runs layers of this description (Conv -> ConvLayer)."""
+    return _load(KINDS[description])
+
+
+def added_classes() -> list[type[Layer]]:
+    """The classes of the kinds added with `register` (their words, for render/words.py)."""
+    return [where for where in KINDS.values() if not isinstance(where, str)]
 
 
 def make_layer(layer: LayerSpec, num: Numbers) -> Layer:
@@ -70,5 +102,6 @@ def __getattr__(name: str) -> Any:
 
 
 # Every kind's class (from KINDS: a new kind is not listed again here), and the base.
-__all__ = ["KINDS", "Factor", "FunctionLayer", "Index", "Layer", "Param", "ParamLayer", "Term",
-           "evaluate", "make_layer", *_CLASSES]
+__all__ = ["KINDS", "READERS", "Factor", "FunctionLayer", "Index", "Layer", "Param",
+           "ParamLayer", "Term", "added_classes", "evaluate", "layer_class", "make_layer",
+           "register", *_CLASSES]

@@ -8,6 +8,7 @@ float64 only.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cached_property
 from typing import cast
 
@@ -15,7 +16,7 @@ import numpy as np
 
 from convgrad.arith import Numbers, positive, where, zeros
 from convgrad.layers.base import Index, Layer, Term
-from convgrad.model import Activation
+from convgrad.model import Activation, Conventions
 from convgrad.model import Layer as LayerSpec
 from convgrad.numbers import Number, to_float
 
@@ -77,6 +78,24 @@ class ActivationLayer(Layer):
     """z (any shape) -> a = f(z), elementwise."""
 
     kind = "activation"
+
+    @classmethod
+    def conventions_met(cls, op: Activation, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        if op.name == "relu":
+            return [f"relu'(0) = {number(op.kink)}"]
+        if op.name == "leaky_relu":
+            return [f"leaky_relu'(0) = {number(op.slope + op.kink * (1 - op.slope))}"]
+        return []
+
+    def meets(self, requirement: str) -> bool | None:
+        # A pre-activation exactly 0, where the kink convention decides relu'(0).
+        if requirement == "relu_kink" and self.fn in ("relu", "leaky_relu"):
+            return bool((self.x == 0).any())
+        return None
+
+    def depends_on(self, key: str) -> bool | None:
+        return True if key == "kink" and self.fn in ("relu", "leaky_relu") else None
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)

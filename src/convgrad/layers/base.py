@@ -30,6 +30,7 @@ from typing import Any, ClassVar, NamedTuple, TypeVar, overload
 import numpy as np
 
 from convgrad.arith import Numbers, normalized
+from convgrad.model import Conventions
 from convgrad.model import Layer as LayerSpec
 from convgrad.numbers import Number, normalize
 
@@ -90,8 +91,16 @@ class Layer:
     """A layer in a run. Subclasses set `kind`, which names their sections in the trace."""
 
     kind: ClassVar[str]
+    # The kind's own sentences, by key as render/words.py's WORDS (fact.<kind>, why.<kind>,
+    # rule.<kind>, why.<kind>_back, rule.<kind>_back): (English, Chinese). The built-in kinds
+    # keep theirs in WORDS; a kind added with convgrad.layers.register brings its own here.
+    words: ClassVar[dict[str, tuple[str, str]]] = {}
     # Which entries `terms` can write out as sums of products (a sigmoid's output cannot).
     expanded: tuple[str, ...] = ("out", "dx")
+    # How the trace writes out a kind that has no builders of its own in trace.py
+    # (`<kind>_forward` ...): "sums", every entry of `expanded` as the sum of products that
+    # `terms` gives; "function", each output as a function of its group (FunctionLayer).
+    written_as: ClassVar[str] = "sums"
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         """layer: the description (name, type, op, in_shape, out_shape); num: the run's
@@ -151,6 +160,26 @@ class Layer:
         """Fields for the words that describe the layer (render/words.py: fact.<kind> ...)."""
         return {}
 
+    def meets(self, requirement: str) -> bool | None:
+        """Whether this run's numbers meet a template's requirement at this layer (generate's
+        `require`: max_tie, relu_kink, uncovered); None: the requirement is not about its kind."""
+        return None
+
+    def depends_on(self, key: str) -> bool | None:
+        """Whether the value of convention `key` (SPEC section 7) can change this layer's
+        results; None: the key is not about its kind (generate: which keys a variant can
+        distinguish). Keys read from how the problem is written (layout, same_padding,
+        index_base) are not asked."""
+        return None
+
+    @classmethod
+    def conventions_met(cls, op: Any, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        """The conventions (SPEC section 7) that a layer described by `op` makes its answers
+        depend on, in words for students (render/convention_words.py), with `number` writing
+        a value: [] for a kind that meets none."""
+        return []
+
     def _set_out(self, x: np.ndarray, out: np.ndarray) -> np.ndarray:
         self.x, self.out = x, normalized(out)
         return self.out
@@ -167,6 +196,7 @@ class FunctionLayer(Layer):
     each output as fn(its group), each input's gradient as the Jacobian product."""
 
     expanded = ("dx",)  # an output is not a sum of products of inputs; a gradient entry is
+    written_as = "function"
 
     def out_terms(self, index: Index) -> tuple[list[Index], int]:
         """out[index] = fn(x[group])_k: the group of inputs (of index's sample), and k, which

@@ -13,6 +13,7 @@ g = f // (F/G) (PyTorch's Conv2d(groups=G); G = 1: every channel); with flip, w 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from functools import cached_property
 from typing import cast
 
@@ -22,8 +23,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from convgrad import geometry
 from convgrad.arith import Numbers, divide, integers, plus, scaled_matmul, total, zeros
 from convgrad.layers.base import Grid, Index, ParamLayer, Term
-from convgrad.model import Conv
+from convgrad.model import Conv, Conventions
 from convgrad.model import Layer as LayerSpec
+from convgrad.numbers import Number
 
 
 def pad_input(x: np.ndarray, pad: tuple[int, int, int, int], mode: str = "zeros") -> np.ndarray:
@@ -264,10 +266,45 @@ DW_TRANSPOSED_ROWS = 256
 DX_ROWS = 128
 
 
+# Where same_padding puts an odd total of padding, for students (conventions_met).
+SAME_WORDS = {"end": "the odd extra row/column at the bottom/right",
+              "start": "the odd extra row/column at the top/left",
+              "symmetric": "equal on both sides"}
+
+
 class ConvLayer(ParamLayer):
     """x (N, C, H, W), w (F, C/G, KH, KW), b (F,) -> out (N, F, OH, OW), G = groups."""
 
     kind = "conv"
+
+    @classmethod
+    def conventions_met(cls, op: Conv, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        said = ["convolution (the kernel is flipped)" if op.flip
+                else "cross-correlation (the kernel is not flipped)"]
+        if op.padding_text == "same":
+            said.append(f"padding same: {SAME_WORDS.get(conventions.same_padding, '')}")
+        return said
+
+    def meets(self, requirement: str) -> bool | None:
+        """uncovered: an input cell that no window reads (its dL/dx is 0)."""
+        if requirement != "uncovered":
+            return None
+        H, W = self.x.shape[-2:]
+        KH, KW = self.w.shape[-2:]
+        OH, OW = self.out.shape[-2:]
+        (sh, sw), (dh, dw) = self.stride, self.dilation
+        top, bottom, left, right = self.pad
+        # A padded cell that copies an input cell (reflect, replicate, circular) reads it.
+        return bool(geometry.uncovered(H, top, KH, sh, dh, OH, bottom, self.mode)) \
+            or bool(geometry.uncovered(W, left, KW, sw, dw, OW, right, self.mode))
+
+    def depends_on(self, key: str) -> bool | None:
+        if key == "kernel_layout":
+            return True
+        if key == "conv":  # flipping a 1x1 kernel changes nothing
+            return self.w.shape[-2:] != (1, 1)
+        return None
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)

@@ -31,6 +31,13 @@ class ConvTransposeLayer(ParamLayer):
 
     kind = "conv_transpose"
 
+    def depends_on(self, key: str) -> bool | None:
+        if key == "kernel_layout":
+            return True
+        if key == "conv":  # flipping a 1x1 kernel changes nothing
+            return self.w.shape[-2:] != (1, 1)
+        return None
+
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)
         self.op = op = cast(ConvTranspose, layer.op)

@@ -3,20 +3,31 @@ written out x in."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 import numpy as np
 
 from convgrad.arith import Numbers, matmul
 from convgrad.layers.base import Index, ParamLayer, Term
-from convgrad.model import Dense
+from convgrad.model import Conventions, Dense
 from convgrad.model import Layer as LayerSpec
+from convgrad.numbers import Number
 
 
 class DenseLayer(ParamLayer):
     """x (N, K), w (M, K), b (M,) -> y (N, M)."""
 
     kind = "dense"
+
+    @classmethod
+    def conventions_met(cls, op: Dense, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        form = {"out_in": "y = W x + b, W out x in", "in_out": "y = x W + b, W in x out"}
+        return [f"dense: {form.get(conventions.dense_weights, conventions.dense_weights)}"]
+
+    def depends_on(self, key: str) -> bool | None:
+        return True if key == "dense_weights" else None
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)

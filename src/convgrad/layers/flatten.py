@@ -4,18 +4,30 @@ column, then channel (Keras' Flatten on NHWC maps: the channel runs fastest)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import cast
 
 import numpy as np
 
 from convgrad.layers.base import Index, Layer, Term
-from convgrad.model import Flatten
+from convgrad.model import Conventions, Flatten
+from convgrad.numbers import Number
 
 
 class FlattenLayer(Layer):
     """x (N, C, H, W) -> out (N, C*H*W); the gradient is folded back the same way."""
 
     kind = "flatten"
+
+    @classmethod
+    def conventions_met(cls, op: Flatten, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        order = {"CHW": "channel, then row, then column", "HWC": "row, then column, then channel"}
+        return [f"flatten: {order.get(op.order, op.order)}"]
+
+    def depends_on(self, key: str) -> bool | None:
+        # One channel reads the same in either order.
+        return self.layer.in_shape[0] > 1 if key == "flatten" else None
 
     @property
     def axes(self) -> tuple[int, ...]:

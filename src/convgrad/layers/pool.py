@@ -13,6 +13,7 @@ pooling gives each cell dout / (ph*pw). Overlapping windows add up. The conventi
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from fractions import Fraction
 from functools import cached_property
 from typing import cast
@@ -23,8 +24,8 @@ from numpy.lib.stride_tricks import sliding_window_view
 from convgrad import geometry
 from convgrad.arith import Numbers, exact, integers, remember, zeros
 from convgrad.layers.base import Index, Layer, Term
+from convgrad.model import Conventions, Pool
 from convgrad.model import Layer as LayerSpec
-from convgrad.model import Pool
 from convgrad.numbers import Number, exact_const
 
 
@@ -50,11 +51,61 @@ def reciprocals(counts: np.ndarray, exact: bool) -> np.ndarray:
     return table[counts]
 
 
+# What max_ties does with a tied maximum, for students (conventions_met).
+TIES_WORDS = {"first": "a tied max goes to the first maximum (row by row)",
+              "last": "a tied max goes to the last maximum (row by row)",
+              "all": "every tied maximum gets the whole gradient",
+              "split": "tied maxima share the gradient equally"}
+
+
 class PoolLayer(Layer):
     """a (N, C, H, W) -> p (N, C, OH, OW), each sample alone; OH as geometry.pool_output_size
     (floor((H + pads - ph) / sh) + 1 by default)."""
 
     kind = "pool"
+
+    @classmethod
+    def conventions_met(cls, op: Pool, conventions: Conventions,
+                        number: Callable[[Number], str]) -> list[str]:
+        said = []
+        if op.kind == "max":
+            said.append(TIES_WORDS.get(op.ties, f"max_ties {op.ties}"))
+        if any(op.pad):
+            said.append(f"pooling pads {op.padding_text}"
+                        + (" (with -infinity)" if op.kind == "max" else ""))
+        if op.ceil:
+            said.append("pooling windows in ceil mode (a last partial window counts)")
+        if op.kind == "avg" and (any(op.pad) or op.ceil):
+            said.append("avg pool divides by the window's cells inside the padded input"
+                        if op.count_padding else "avg pool divides by the window's real cells")
+        return said
+
+    def meets(self, requirement: str) -> bool | None:
+        """max_tie: a window whose maximum is tied (zeros count), where max_ties decides."""
+        if requirement != "max_tie" or self.pool != "max":
+            return None
+        x = self.x
+        shape = self.padded_shape(x.shape)
+        if shape != x.shape:  # padding never wins a max
+            top, left = self.pad[0], self.pad[2]
+            x_pad = np.full(shape, -np.inf, dtype=x.dtype)
+            x_pad[:, :, top:top + x.shape[2], left:left + x.shape[3]] = x
+            x = x_pad
+        windows = pool_windows(x, self.size, self.stride, self.out_hw)
+        tied = (windows == windows.max(axis=-1)[..., np.newaxis]).sum(axis=-1) > 1
+        return bool(tied.any())
+
+    def depends_on(self, key: str) -> bool | None:
+        if key == "max_ties":
+            return True if self.pool == "max" else None
+        if key == "avg_count_padding":
+            return True if self.pool == "avg" and any(self.pad) else None
+        if key == "pool_ceil":
+            # False where every size divides evenly: no window is left over to count or drop.
+            return not all((n + self.pad[2 * axis] + self.pad[2 * axis + 1] - self.size[axis])
+                           % self.stride[axis] == 0
+                           for axis, n in enumerate(self.layer.in_shape[-2:]))
+        return None
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)

@@ -40,7 +40,7 @@ from convgrad.render.naming import (
     index_text,
     result_axes,
 )
-from convgrad.render.words import WORDS
+from convgrad.render.words import sentences
 from convgrad.trace import (
     Entry,
     Expansion,
@@ -124,7 +124,7 @@ def say(words: Words | Entry | str, lang: str, text: Callable[[str], str],
         return text(words)
     if not isinstance(words, Phrase):
         return math(words)
-    en, zh = WORDS[words.key]
+    en, zh = sentences(words.key)
     out = []
     for literal, name, _, _ in Formatter().parse(zh if lang == "zh" else en):
         out.append(text(literal))

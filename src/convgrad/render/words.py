@@ -514,7 +514,21 @@ WORDS: dict[str, tuple[str, str]] = {
 }
 
 
+def sentences(key: str) -> tuple[str, str]:
+    """The sentence `key` in every language (LANGUAGES' order): from WORDS, or the words of a
+    kind of layer added with convgrad.layers.register (its class's `words`)."""
+    if key in WORDS:
+        return WORDS[key]
+    # Imported on a miss only: the built-in words need nothing of the engine.
+    from convgrad.layers import added_classes
+
+    for cls in added_classes():
+        if key in cls.words:
+            return cls.words[key]
+    raise KeyError(key)
+
+
 def say(key: str, lang: str = "en", **fields: object) -> str:
     """The sentence `key` in `lang`, with its fields filled in."""
-    en, zh = WORDS[key]
+    en, zh = sentences(key)
     return (zh if lang == "zh" else en).format(**fields)
