@@ -29,7 +29,7 @@ from convgrad.render.terminal import (
     matrix_blocks,
     said,
 )
-from convgrad.render.words import say
+from convgrad.render.words import formulas_in, say
 from convgrad.trace import Expansion, Form, Matrix, Phrase, Section, Trace, Whole
 from convgrad.trace import Group as TraceGroup
 
@@ -235,15 +235,16 @@ class Walkthrough:
         """Print every step; with `pause`, call it after each step and stop when it says so."""
         self.current = 0
         self.sub = 0
-        for step in self.steps():
-            parts: list[RenderableType] = []
-            if step.why:
-                parts.append(Text(step.why, style=WHY))
-            parts += step.body
-            self.console.print(Panel(Group(*parts), title=Text(step.title, style="bold"),
-                                     title_align="left", border_style="cyan", expand=False))
-            if pause is not None and not pause():
-                raise Quit
+        with formulas_in(self.lang):
+            for step in self.steps():
+                parts: list[RenderableType] = []
+                if step.why:
+                    parts.append(Text(step.why, style=WHY))
+                parts += step.body
+                self.console.print(Panel(Group(*parts), title=Text(step.title, style="bold"),
+                                         title_align="left", border_style="cyan", expand=False))
+                if pause is not None and not pause():
+                    raise Quit
 
 
 class _Blocks:
