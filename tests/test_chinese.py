@@ -19,7 +19,7 @@ from .conftest import run_main
 
 SEED = "problems/seed_worked_example.yaml"
 CJK = re.compile("[\u3000-\u303f\u4e00-\u9fff\uff00-\uffef]")  # Chinese, its punctuation
-WORD = re.compile(r"[A-Za-z][A-Za-z_']*")
+WORD = re.compile(r"[A-Za-z][A-Za-z0-9_']*")  # a word, or a name such as mean1
 
 # English words of sentences, never of a key, a name or a formula convgrad writes: none of them
 # may be left in the Chinese output
@@ -52,6 +52,9 @@ def english_words(text: str) -> set[str]:
 def test_every_sentence_has_its_chinese_with_the_same_fields():
     for key, (en, zh) in WORDS.items():
         assert zh.strip(), key
+        if en == "{message}":  # a warning: its English message, said in Chinese from its data
+            assert fields(zh) <= {"layer", "axis", "positions"}, key
+            continue
         # English alone says "filter{s}"; crop.both's Chinese names the width too
         assert fields(en) - {"s"} <= fields(zh), key
         assert fields(zh) - fields(en) <= ({"w"} if key == "crop.both" else set()), key
@@ -102,7 +105,7 @@ def test_the_derivative_at_the_kink_is_said_in_chinese_formulas_as_in_english():
 FORMATS = ("text", "markdown", "latex", "html")
 PROBLEMS = ("seed_worked_example", "stride2_5x5", "multichannel_relu_maxpool",
             "network_seed004_cnn", "fractions_and_strings", "batch_cs231n_two_images",
-            "log_softmax_nll", "segmentation_over_channels")
+            "log_softmax_nll", "segmentation_over_channels", "batch_norm", "reflect_padding")
 
 
 def output(command: str, name: str, fmt: str, lang: str) -> str:
@@ -180,3 +183,28 @@ def test_notes_take_the_brackets_of_their_language():
     assert output("solve", "seed_worked_example", "text", "en").endswith("(exact fractions)\n")
     text = output("explain", "reflect_padding", "text", "zh")
     assert "X 按 reflect 方式填充后（括号内为填充：输入格的副本）" in text
+
+
+def test_warnings_about_input_rows_are_said_in_chinese_from_their_data():
+    # 5x5, 1x1 kernel, stride 2: rows and columns 2 and 4 never meet the kernel; the 2x2 pool
+    # at stride 2 on the 3x3 output drops its row and column 3
+    problem = {"input": [[r * 5 + c for c in range(5)] for r in range(5)], "kernel": 1,
+               "stride": 2, "pool": {"type": "max", "size": 2}, "grad_output": [[1]]}
+    from convgrad.engine import run
+    from convgrad.reader import load_problem
+    from convgrad.render.formats import write
+
+    from .test_explain import walkthrough
+
+    solved = run(load_problem(problem))
+    for fmt in FORMATS:
+        if fmt == "text":  # on a console wide enough that no sentence is cut
+            zh, en = walkthrough(problem, "zh"), walkthrough(problem, "en")
+        else:
+            zh, en = write(solved, fmt, explain=True, lang="zh"), write(solved, fmt, explain=True)
+        assert "警告：" in zh and "Warnings:" in en, fmt
+        assert "conv1：输入第 2、4 行对输出没有任何贡献" in zh, fmt
+        assert "pool1：输入第 3 列落在每个池化窗口之外，被丢弃，其梯度为 0" in zh, fmt
+        assert "dL/dx 为 0（conv1：输入第 2、4 行；conv1：输入第 2、4 列）" in zh, fmt
+        assert "never meet" not in zh and "outside every window" not in zh, fmt
+        assert "conv1: input rows 2, 4 never meet the kernel" in en, fmt

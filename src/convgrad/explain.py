@@ -17,8 +17,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from convgrad.engine import Run
-from convgrad.errors import UNCOVERED
 from convgrad.render.crop import FULL, LISTED, cuts_any
+from convgrad.render.document import notice_words, uncovered_note
 from convgrad.render.terminal import (
     DIM,
     WHY,
@@ -91,8 +91,10 @@ class Walkthrough:
             step = Step("", why, [Text("\n".join(lines))])
             warnings = self.solved.problem.warnings
             if warnings:
-                step.body.append(Text(word("warnings", self.lang) + ":\n" +
-                                      "\n".join(f"- {w}" for w in warnings), style="yellow"))
+                items = [said(Phrase("notice.item", {"notice": notice_words(w)}), self.lang)
+                         for w in warnings]
+                step.body.append(Text("\n".join([word("warnings.list", self.lang), *items]),
+                                      style="yellow"))
             yield title, step
             return
         if kind == "conv":
@@ -224,10 +226,10 @@ class Walkthrough:
 
     def _uncovered(self) -> list[RenderableType]:
         """Why some dL/dx are 0, said only when some input rows or columns are never met."""
-        rows = [str(w) for w in self.solved.problem.warnings if w.kind == UNCOVERED]
-        if not rows:
+        rows = uncovered_note(self.solved.problem.warnings)
+        if rows is None:
             return []
-        return [Text(word("uncovered", self.lang, rows=f" ({'; '.join(rows)})"), style=DIM)]
+        return [Text(word("uncovered", self.lang, rows=said(rows, self.lang)), style=DIM)]
 
     # showing
 

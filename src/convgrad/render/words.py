@@ -381,7 +381,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "kink.slope": ("the slope", "即斜率"),
     "kink.one": ("the slope for z > 0", "即 z > 0 时的斜率"),
     "kink.between": ("halfway between the slope and 1", "斜率与 1 的中点"),
-    "loss.mse": ("the mean of the squared errors", "均方误差，即平方误差的平均值"),
+    "loss.mse": ("the mean of the squared errors", "均方误差（平方误差的平均值）"),
     "loss.sse": ("the sum of the squared errors", "平方误差之和"),
     "loss.half_sse": ("half the sum of the squared errors", "平方误差之和的一半"),
     "loss.mae": ("the mean of the absolute errors", "绝对误差的平均值"),
@@ -434,6 +434,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "note.and": ("{a}; {b}", "{a}；{b}"),
     # a note after a term or a table, in the brackets of its language: (from a12), （来自 a12）
     "note.aside": ("({note})", "（{note}）"),
+    # input rows or columns that no window meets, after "its dL/dx is 0": the warning's
+    # message in English; in Chinese its layer, axis and 1-based positions
+    "notice.missed": ("{message}", "{layer}：输入第 {positions} {axis}"),
+    "note.rows": (" ({note})", "（{note}）"),
     "note.pool_pad_never": ("padding (-∞) never wins", "填充（-∞）不会被选中"),
     "note.pool_past_edge": ("the window runs past the edge (ceil mode)",
                             "窗口超出了边缘（向上取整）"),
@@ -496,7 +500,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.padding.why.copies": ("The input is padded with {mode} ({rule}); the pad cells "
                                 "are in parentheses. A weight on a pad cell multiplies the "
                                 "input cell it copies, and dL/dX adds up there.",
-                                "输入按 {mode} 方式填充（{rule}）；括号中的是填充格。落在填充格上"
+                                "输入按 {mode} 方式填充：{rule}；括号中的是填充格。落在填充格上"
                                 "的权重乘的是它复制的输入格，dL/dX 也在那里累加。"),
     "step.padding.none": ("No padding: the kernel only visits positions where it fits inside X.",
                      "没有填充：卷积核只在完全落在 X 内部的位置上滑动。"),
@@ -525,7 +529,16 @@ WORDS: dict[str, tuple[str, str]] = {
                                      "where the products go",
                                      "[ ] 标出这个元素、与它相乘的权重，以及乘积所加到的输出位置"),
     "step.prompt": ("Enter: next step, q: quit", "回车：下一步，q：退出"),
-    "step.warnings": ("Warnings", "警告"),
+    "step.warnings.list": ("Warnings:", "警告："),
+    "notice.item": ("- {notice}", "- {notice}"),
+    # a warning about input rows or columns that a layer never reads: its message in English;
+    # in Chinese from its data (render/document.notice_words)
+    "notice.uncovered": ("{message}",
+                         "{layer}：输入第 {positions} {axis}对输出没有任何贡献（没有窗口让它"
+                         "与卷积核相乘，或它只落在被裁掉的填充上），其 dL/dX 为 0"),
+    "notice.pool_dropped": ("{message}",
+                            "{layer}：输入第 {positions} {axis}落在每个池化窗口之外，被丢弃，"
+                            "其梯度为 0"),
 }
 
 
