@@ -208,3 +208,18 @@ def test_warnings_about_input_rows_are_said_in_chinese_from_their_data():
         assert "dL/dx 为 0（conv1：输入第 2、4 行；conv1：输入第 2、4 列）" in zh, fmt
         assert "never meet" not in zh and "outside every window" not in zh, fmt
         assert "conv1: input rows 2, 4 never meet the kernel" in en, fmt
+
+
+def test_the_command_line_warns_in_the_language_asked_for(tmp_path):
+    path = tmp_path / "stride2.yaml"
+    path.write_text('input: "0 1 2 3 4; 5 6 7 8 9; 10 11 12 13 14; 15 16 17 18 19; 20 21 22 23 '
+                    '24"\nkernel: "1"\nstride: 2\ngrad_output: "1 1 1; 1 1 1; 1 1 1"\n',
+                    encoding="utf-8")
+    for command in ("solve", "explain"):
+        zh = run_main(command, path, "--lang", "zh")
+        why = ("对输出没有任何贡献（没有窗口让它与卷积核相乘，或它只落在被裁掉的填充上），"
+               "其 dL/dX 为 0")
+        assert zh.returncode == 0 and zh.stderr.splitlines() == [
+            f"警告：conv1：输入第 2、4 行{why}", f"警告：conv1：输入第 2、4 列{why}"], zh.stderr
+        en = run_main(command, path)
+        assert en.stderr.startswith("warning: conv1: input rows 2, 4 never meet the kernel"), en

@@ -531,6 +531,8 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.prompt": ("Enter: next step, q: quit", "回车：下一步，q：退出"),
     "step.warnings.list": ("Warnings:", "警告："),
     "notice.item": ("- {notice}", "- {notice}"),
+    # a warning on standard error (cli)
+    "notice.warning": ("warning: {notice}", "警告：{notice}"),
     # a warning about input rows or columns that a layer never reads: its message in English;
     # in Chinese from its data (render/document.notice_words)
     "notice.uncovered": ("{message}",
