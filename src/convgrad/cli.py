@@ -486,9 +486,9 @@ def _exact_choice(exact: bool, float_: bool) -> bool | None:
     return True if exact else False if float_ else None
 
 
-def _print_messages(solved: Any) -> None:
+def _print_messages(solved: Any, lang: str = "en") -> None:
     for warning in solved.problem.warnings:
-        _say(f"warning: {warning}")
+        _say(_warning_text(warning, lang))
     for note in solved.notes:
         _say(f"note: {note}")
     if not solved.problem.has_backward:
@@ -497,13 +497,25 @@ def _print_messages(solved: Any) -> None:
         _say(f"note: {FORWARD_ONLY}")
 
 
+def _warning_text(warning: Any, lang: str) -> str:
+    """warning: <its message>; with --lang zh, 警告：<the warning as the Chinese walkthrough
+    says it> (a warning about input rows or columns from its data, another its message)."""
+    if lang != "zh":
+        return f"warning: {warning}"
+    from convgrad.render.document import notice_words
+    from convgrad.render.terminal import said
+    from convgrad.trace import Phrase
+
+    return said(Phrase("notice.warning", {"notice": notice_words(warning)}), lang)
+
+
 def run_solve(options: SolveOptions) -> int:
     from convgrad.engine import run
 
     fmt = _format(options.format, options.output, options.fragment, options.json)
     solved = run(_load(options.problem, options.conventions),
                  exact=_exact_choice(options.exact, options.float_))
-    _print_messages(solved)
+    _print_messages(solved, options.lang)
     if options.json:
         from convgrad.result import Result
 
@@ -590,7 +602,7 @@ def run_explain(options: ExplainOptions) -> int:
     fmt = _format(options.format, options.output, options.fragment)
     solved = run(_load(options.problem, options.conventions),
                  exact=_exact_choice(options.exact, options.float_))
-    _print_messages(solved)
+    _print_messages(solved, options.lang)
     if fmt != "text" or options.output is not None:
         from convgrad.render.formats import write
 

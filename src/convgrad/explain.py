@@ -17,8 +17,8 @@ from rich.panel import Panel
 from rich.text import Text
 
 from convgrad.engine import Run
-from convgrad.errors import UNCOVERED
 from convgrad.render.crop import FULL, LISTED, cuts_any
+from convgrad.render.document import notice_words, uncovered_note
 from convgrad.render.terminal import (
     DIM,
     WHY,
@@ -29,7 +29,7 @@ from convgrad.render.terminal import (
     matrix_blocks,
     said,
 )
-from convgrad.render.words import say
+from convgrad.render.words import formulas_in, say
 from convgrad.trace import Expansion, Form, Matrix, Phrase, Section, Trace, Whole
 from convgrad.trace import Group as TraceGroup
 
@@ -91,8 +91,10 @@ class Walkthrough:
             step = Step("", why, [Text("\n".join(lines))])
             warnings = self.solved.problem.warnings
             if warnings:
-                step.body.append(Text(word("warnings", self.lang) + ":\n" +
-                                      "\n".join(f"- {w}" for w in warnings), style="yellow"))
+                items = [said(Phrase("notice.item", {"notice": notice_words(w)}), self.lang)
+                         for w in warnings]
+                step.body.append(Text("\n".join([word("warnings.list", self.lang), *items]),
+                                      style="yellow"))
             yield title, step
             return
         if kind == "conv":
@@ -224,10 +226,10 @@ class Walkthrough:
 
     def _uncovered(self) -> list[RenderableType]:
         """Why some dL/dx are 0, said only when some input rows or columns are never met."""
-        rows = [str(w) for w in self.solved.problem.warnings if w.kind == UNCOVERED]
-        if not rows:
+        rows = uncovered_note(self.solved.problem.warnings)
+        if rows is None:
             return []
-        return [Text(word("uncovered", self.lang, rows=f" ({'; '.join(rows)})"), style=DIM)]
+        return [Text(word("uncovered", self.lang, rows=said(rows, self.lang)), style=DIM)]
 
     # showing
 
@@ -235,15 +237,16 @@ class Walkthrough:
         """Print every step; with `pause`, call it after each step and stop when it says so."""
         self.current = 0
         self.sub = 0
-        for step in self.steps():
-            parts: list[RenderableType] = []
-            if step.why:
-                parts.append(Text(step.why, style=WHY))
-            parts += step.body
-            self.console.print(Panel(Group(*parts), title=Text(step.title, style="bold"),
-                                     title_align="left", border_style="cyan", expand=False))
-            if pause is not None and not pause():
-                raise Quit
+        with formulas_in(self.lang):
+            for step in self.steps():
+                parts: list[RenderableType] = []
+                if step.why:
+                    parts.append(Text(step.why, style=WHY))
+                parts += step.body
+                self.console.print(Panel(Group(*parts), title=Text(step.title, style="bold"),
+                                         title_align="left", border_style="cyan", expand=False))
+                if pause is not None and not pause():
+                    raise Quit
 
 
 class _Blocks:

@@ -219,6 +219,11 @@ def phrase(key: str, **fields: object) -> Phrase:
     return Phrase(key, fields)
 
 
+def _pool_kind(op: Any) -> Phrase:
+    """max or avg, as a word: "max pooling" in English, 最大池化 in Chinese."""
+    return phrase(f"pool.{op.kind}")
+
+
 @dataclass(frozen=True)
 class Entry:
     """An entry of an array by its index (in the array's full shape), for a renderer to name:
@@ -618,11 +623,11 @@ class Trace:
         stride = str(op.stride[1]) if signal else _pair_text(op.stride)
         before, after = (str(W), str(OW)) if signal else (f"{H}x{W}", f"{OH}x{OW}")
         if not any(op.pad) and not op.ceil:
-            lines: list[Words] = [phrase("fact.pool", layer=layer.name, kind=op.kind,
+            lines: list[Words] = [phrase("fact.pool", layer=layer.name, kind=_pool_kind(op),
                                          size=size, stride=stride, before=before, after=after)]
         else:  # the pooling conventions (SPEC section 7), said where they act
             top, bottom, left, right = op.pad
-            lines = [phrase("fact.pool_padded", layer=layer.name, kind=op.kind, size=size,
+            lines = [phrase("fact.pool_padded", layer=layer.name, kind=_pool_kind(op), size=size,
                             stride=stride, padding=op.padding_text, top=top, bottom=bottom,
                             left=left, right=right, before=before, after=after)]
             if any(op.pad):
@@ -807,7 +812,7 @@ class Trace:
         rule = phrase("rule.max_pool_tied", ties=phrase(f"ties.{op.ties}")) if ties else \
             phrase(f"rule.{op.kind}_pool")
         signal = step.layer.signal
-        return Section(phrase("title.pool", layer=step.layer.name, kind=op.kind,
+        return Section(phrase("title.pool", layer=step.layer.name, kind=_pool_kind(op),
                               size=str(pw) if signal else f"{ph}x{pw}",
                               stride=_pair_text(op.stride, signal)),
                        phrase("why.pool", rule=rule),

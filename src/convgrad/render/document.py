@@ -15,7 +15,7 @@ formulas, entries and arrays among its fields.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from string import Formatter
 from typing import Any
@@ -272,8 +272,9 @@ class Walk:
             part = Part(title, why, [Lines(list(section.lines))])
             warnings = self.trace.problem.warnings
             if warnings:
-                part.blocks.append(Lines([Phrase("step.warnings", after=":"),
-                                          *(f"- {w}" for w in warnings)], "warning"))
+                part.blocks.append(Lines([Phrase("step.warnings.list"),
+                                          *(Phrase("notice.item", {"notice": notice_words(w)})
+                                            for w in warnings)], "warning"))
             yield title, part
             return
         if kind == "conv":
@@ -386,12 +387,41 @@ class Walk:
         return [_grids(matrices, self.show_all)] if matrices else []
 
     def _uncovered(self) -> list[Block]:
-        from convgrad.errors import UNCOVERED
-
-        rows = [str(w) for w in self.trace.problem.warnings if w.kind == UNCOVERED]
-        if not rows:
+        rows = uncovered_note(self.trace.problem.warnings)
+        if rows is None:
             return []
-        return [Lines([Phrase("step.uncovered", {"rows": f" ({'; '.join(rows)})"})], "note")]
+        return [Lines([Phrase("step.uncovered", {"rows": rows})], "note")]
+
+
+def notice_words(notice: Any) -> Phrase | str:
+    """A warning as the walkthrough lists it: its message; in Chinese, a warning about input
+    rows or columns that a layer never reads is said from its data (the message is English)."""
+    from convgrad.errors import POOL_DROPPED, UNCOVERED
+
+    if notice.kind not in (UNCOVERED, POOL_DROPPED):
+        return str(notice)
+    return Phrase(f"notice.{notice.kind}", {
+        "message": str(notice), "layer": notice.layer, "axis": Phrase(f"axis.{notice.axis}"),
+        "positions": "、".join(str(i + 1) for i in notice.positions)})
+
+
+def uncovered_note(warnings: Iterable[Any]) -> Phrase | None:
+    """The input rows and columns no window meets (the UNCOVERED warnings), as the note after
+    "its dL/dx is 0": " (conv1: input rows 2, 4 never meet the kernel ...; ...)". In Chinese
+    each is said from its data, its layer, axis and 1-based positions (the message is
+    English): （conv1：输入第 2、4 行；...）. None when there is none."""
+    from convgrad.errors import UNCOVERED
+
+    notes = [Phrase("notice.missed", {"message": str(w), "layer": w.layer,
+                                      "axis": Phrase(f"axis.{w.axis}"),
+                                      "positions": "、".join(str(i + 1) for i in w.positions)})
+             for w in warnings if w.kind == UNCOVERED]
+    if not notes:
+        return None
+    note = notes[0]
+    for more in notes[1:]:
+        note = Phrase("note.and", {"a": note, "b": more})
+    return Phrase("note.rows", {"note": note})
 
 
 def explain_parts(trace: Trace, show_all: bool = False,

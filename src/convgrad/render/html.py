@@ -34,6 +34,7 @@ from convgrad.render.document import (
     sources,
 )
 from convgrad.render.terminal import label_text, written
+from convgrad.render.words import formulas_in, joined
 from convgrad.render.words import say as say_key
 from convgrad.trace import Expansion, Phrase, Section, Trace, Whole, show_number
 
@@ -169,13 +170,14 @@ def to_html(trace: Trace, explain: bool = False, lang: str = "en", terms: str = 
     sections = list(trace.sections())
     full = show_all if explain else terms == "all"
     writer = _Writer(lang, full, trace.problem.conventions.index_base)
-    for section in sections:
-        writer.learn(section)
+    with formulas_in(lang):  # the terms written out for each entry are formulas too
+        for section in sections:
+            writer.learn(section)
     parts = (explain_parts(trace, show_all, sections) if explain else
              solve_parts(trace, terms, context=True, sections=sections))
     title = say_key("doc.explain" if explain else "doc.solve", lang)
     if trace.problem.name:
-        title += ": " + trace.problem.name
+        title += say_key("list.colon", lang) + trace.problem.name
     body = [f'<h1>{escape(title)}</h1>',
             f'<p class="cg-note">{escape(say_key("nav.hint", lang))}</p>']
     if explain:
@@ -183,7 +185,8 @@ def to_html(trace: Trace, explain: bool = False, lang: str = "en", terms: str = 
                     f'{escape(say_key("nav.previous", lang))}</button>'
                     '<span class="cg-where"></span><button type="button" class="cg-next">'
                     f'{escape(say_key("nav.next", lang))}</button></nav>')
-    body += _steps(list(parts), writer) if explain else [writer.part(p) for p in parts]
+    with formulas_in(lang):
+        body += _steps(list(parts), writer) if explain else [writer.part(p) for p in parts]
     body.append('<div class="cg-status" aria-live="polite" hidden></div>')
     div = (f'<div class="convgrad" lang="{lang}"><style>{STYLE}</style>\n' + "\n".join(body) +
            f"\n<script>{SCRIPT}</script></div>")
@@ -310,9 +313,9 @@ class _Writer:
                 figures.append(self.table(grid, piece))
             if more:
                 hint = "more.slices_hint.all" if block.crop else "more.slices_hint"
-                notes.append(escape(say_key("more.slices", self.lang, n=more,
-                                            title=self._title(grid))) + " " +
-                             escape(say_key(hint, self.lang)))
+                notes.append(escape(joined([say_key("more.slices", self.lang, n=more,
+                                                    title=self._title(grid)),
+                                            say_key(hint, self.lang)], self.lang)))
         kind = " cg-context" if block.context else ""
         out = f'<div class="cg-grids{kind}">' + "".join(figures) + "</div>"
         return out + "".join(f'<p class="cg-note">{note}</p>' for note in notes)
@@ -329,11 +332,12 @@ class _Writer:
         matrix = grid.matrix
         namer = self.namers.setdefault(id(matrix), cell_namer(matrix, self.base))
         caption = self._title(grid)
+        sep = say_key("list.sep", self.lang)
         if piece.where:
-            caption += ", " + ", ".join(f"{say_key(key, self.lang)} {n}"
-                                        for key, n in piece.where)
+            caption += sep + sep.join(f"{say_key(key, self.lang)} {n}"
+                                      for key, n in piece.where)
         if piece.region is not None:
-            caption += ", " + say_key(piece.region.key, self.lang, **piece.region.fields)
+            caption += sep + say_key(piece.region.key, self.lang, **piece.region.fields)
         rows_out = []
         for r in piece.rows:
             cells = []

@@ -24,6 +24,8 @@ from convgrad.render.document import (
     say,
     solve_parts,
 )
+from convgrad.render.words import formulas_in, joined
+from convgrad.render.words import say as say_key
 from convgrad.trace import Phrase, Trace
 
 # amsmath's default; a wider bmatrix raises it in the preamble.
@@ -45,12 +47,13 @@ def to_latex(trace: Trace, explain: bool = False, lang: str = "en", terms: str =
     complete article, or with `fragment` the body alone."""
     parts = explain_parts(trace, show_all) if explain else solve_parts(trace, terms)
     widest = [MATRIX_COLUMNS]
-    body = "\n".join(_part(part, lang, widest) for part in parts)
+    with formulas_in(lang):
+        body = "\n".join(_part(part, lang, widest) for part in parts)
     if fragment:
         return body.strip("\n") + "\n"
     title = words(Phrase("doc.explain" if explain else "doc.solve"), lang)
     if trace.problem.name:
-        title += ": " + texmath.text(trace.problem.name)
+        title += say_key("list.colon", lang) + texmath.text(trace.problem.name)
     # A name in Chinese sets an English document in the CJK environment too.
     zh = lang == "zh" or texmath.has_cjk(trace.problem.name or "")
     preamble = [
@@ -123,7 +126,7 @@ def _block(block: Block, lang: str, widest: list[int]) -> str:
         displays, notes = texmath.grid_displays(block, lang)
         text = "".join(_sized_display(tex) for tex in displays)
         if notes:
-            text += " ".join(words(note, lang) for note in notes) + "\n"
+            text += joined((words(note, lang) for note in notes), lang) + "\n"
         return text
     assert isinstance(block, Sums)
     rows = texmath.sum_rows(block, lang)

@@ -22,6 +22,8 @@ from convgrad.render.document import (
     say,
     solve_parts,
 )
+from convgrad.render.words import formulas_in, joined
+from convgrad.render.words import say as say_key
 from convgrad.trace import Phrase, Trace
 
 # Characters Markdown (and the $ of its math) would read as syntax.
@@ -59,15 +61,15 @@ def to_markdown(trace: Trace, explain: bool = False, lang: str = "en", terms: st
     parts = explain_parts(trace, show_all) if explain else solve_parts(trace, terms)
     title = Phrase("doc.explain" if explain else "doc.solve")
     out = [f"# {words(title, lang)}" + _name(trace, lang)]
-    for part in parts:
-        out.append(_part(part, lang, explain))
+    with formulas_in(lang):
+        out += [_part(part, lang, explain) for part in parts]
     # One blank line between blocks, whichever blocks meet.
     return re.sub(r"\n{3,}", "\n\n", "\n".join(out)).strip("\n") + "\n"
 
 
 def _name(trace: Trace, lang: str) -> str:
     name = trace.problem.name
-    return f": {escape(name)}" if name else ""
+    return say_key("list.colon", lang) + escape(name) if name else ""
 
 
 def _part(part: Part, lang: str, explain: bool) -> str:
@@ -93,7 +95,7 @@ def _block(block: Block, lang: str) -> str:
         displays, notes = texmath.grid_displays(block, lang)
         text = "".join(display(tex) for tex in displays)
         if notes:
-            text += "\n" + " ".join(words(note, lang) for note in notes) + "\n"
+            text += "\n" + joined((words(note, lang) for note in notes), lang) + "\n"
         return text
     assert isinstance(block, Sums)
     rows = texmath.sum_rows(block, lang)

@@ -27,7 +27,7 @@ from convgrad.model import Conventions
 from convgrad.render.crop import AUTO_TERMS, MAX_SLICES, Cut, cut, expansions_shown, marked_slices
 from convgrad.render.crop import shown as shown_lines
 from convgrad.render.naming import array_name, entry_name, result_axes, settings
-from convgrad.render.words import say
+from convgrad.render.words import formula_lang, formulas_in, in_formula_language, say
 from convgrad.trace import (
     Entry,
     Expansion,
@@ -223,6 +223,37 @@ ACTIVATION_DERIVATIVES = {
     "tanh": "tanh'(z) = 1 - tanh(z)²",
 }
 
+# The formulas above that have words in them, as --lang zh writes them (words.formulas_in);
+# the others are the same in both languages.
+LOSS_FORMULAS_ZH = {
+    "cross_entropy": "L = -Σ t·ln softmax(y)，softmax(y)_i = e^(y_i) / Σ e^(y_j)",
+    "cross_entropy_batch": "L = -1/N · Σ_n Σ t·ln softmax(y_n)（n 遍历各样本），softmax 在每个"
+                           "样本的输出上计算",
+    "cross_entropy_channels": "L = -1/G · Σ_p Σ_c t·ln softmax(y_p)（p 遍历各位置），softmax "
+                              "在位置 p 的各通道上计算",
+    "nll": "L = -Σ t·y，y 为对数概率",
+    "nll_batch": "L = -1/N · Σ_n Σ t·y_n（n 遍历各样本），y 为对数概率",
+    "nll_channels": "L = -1/G · Σ_p Σ_c t·y_p（p 遍历各位置），y 为对数概率",
+    "cross_entropy_probs": "L = -Σ t·ln y，y 为概率",
+    "cross_entropy_probs_batch": "L = -1/N · Σ_n Σ t·ln y_n（n 遍历各样本），y 为概率",
+    "cross_entropy_probs_channels": "L = -1/G · Σ_p Σ_c t·ln y_p（p 遍历各位置），y 为概率",
+}
+
+LOSS_DERIVATIVES_ZH = {
+    "mae": "dL/dy = sign(y - t)/N，y = t 处为 0",
+    "cross_entropy_batch": "dL/dy = (softmax(y_n)·Σt_n - t)/N，y_n 为 y 所在样本的各输出",
+    "cross_entropy_channels": "dL/dy = (softmax(y_p)·Σt_p - t)/G，y_p 为 y 所在位置的各通道",
+}
+
+ACTIVATION_FORMULAS_ZH = {
+    "leaky_relu": "leaky_relu(z) = z（z > 0 时），否则为 slope·z",
+}
+
+ACTIVATION_DERIVATIVES_ZH = {
+    "relu": "relu'(z) = 1（z > 0 时），否则为 0（z = 0 处取 KINK）",
+    "leaky_relu": "leaky_relu'(z) = 1（z > 0 时），否则为 slope（z = 0 处取 KINK）",
+}
+
 
 def _each(n: Any, args: tuple) -> tuple:
     """A divisor per term: n for every term, or n itself when it is one per term (avg
@@ -250,8 +281,10 @@ def _out_size(axis: str, n: int, before: int, after: int, dilation: int, k: int,
               out: int) -> str:
     """One axis of a conv layer's output size, with its numbers: Ho = floor((3 + 0 + 0 -
     1·(2-1) - 1) / 1) + 1 = 2."""
-    return (f"{axis} = floor(({n} + {before} + {after} - {dilation}·({k}-1) - 1) / {stride}) "
-            f"+ 1 = {out}")
+    inner = f"({n} + {before} + {after} - {dilation}·({k}-1) - 1) / {stride}"
+    # floor is a word; Chinese textbooks write the rounding down as ⌊ ⌋
+    rounded = f"⌊{inner}⌋" if formula_lang() == "zh" else f"floor({inner})"
+    return f"{axis} = {rounded} + 1 = {out}"
 
 
 def _transpose_size(axis: str, n: int, stride: int, pad: int, dilation: int, k: int,
@@ -276,7 +309,7 @@ FORMS: dict[str, Callable[..., str]] = {
     # an equation: Y = X ⋆ W + b, A = relu(Z), b = 1, 2
     "is": lambda a, b: f"{S(a)} = {S(b)}",
     # a fact of a layer: conv1: Ho = ..., relu1: relu(z) = max(0, z)
-    "labelled": lambda layer, f: f"{layer}: {S(f)}",
+    "labelled": lambda layer, f: f"{layer}{'：' if formula_lang() == 'zh' else ': '}{S(f)}",
     # the layers, as equations of whole arrays: X ⋆ W + b, maxpool(A), W x + b
     "conv": lambda x, w, b: f"{S(x)} ⋆ {S(w)} + {S(b)}",
     "pool": lambda kind, a: f"{kind}pool({S(a)})",
@@ -288,13 +321,16 @@ FORMS: dict[str, Callable[..., str]] = {
     # a conv1d layer's output length: (L, left, right, d, k, s, Lo)
     "conv_size_1d": lambda n: _out_size("Lo", *n),
     # the formulas of a loss, of its gradient, and its sum term by term
-    "loss": lambda loss: LOSS_FORMULAS[loss],
-    "loss_derivative": lambda loss: LOSS_DERIVATIVES[loss],
+    "loss": lambda loss: in_formula_language(LOSS_FORMULAS, LOSS_FORMULAS_ZH, loss),
+    "loss_derivative": lambda loss: in_formula_language(LOSS_DERIVATIVES, LOSS_DERIVATIVES_ZH,
+                                                        loss),
     "loss_sum": lambda loss, n, terms: LOSS_SUMS[loss].format(n=n, terms=S(terms)),
     # an activation and its derivative
-    "activation": lambda name, slope: _with_slope(ACTIVATION_FORMULAS[name], slope),
+    "activation": lambda name, slope: _with_slope(
+        in_formula_language(ACTIVATION_FORMULAS, ACTIVATION_FORMULAS_ZH, name), slope),
     "activation_derivative": lambda name, slope, at_kink=None: _with_slope(
-        ACTIVATION_DERIVATIVES[name], slope, at_kink),
+        in_formula_language(ACTIVATION_DERIVATIVES, ACTIVATION_DERIVATIVES_ZH, name), slope,
+        at_kink),
     # a number as it is, negative or not: flatten's entries, a function's arguments
     "value": lambda v: S(v),
     # the loss, term by term: (y - t)², |y - t|, t·ln(y) + (1-t)·ln(1-y), t·ln softmax(Y)
@@ -428,7 +464,8 @@ def written(text: Terms | Term, elide: bool) -> str:
         body = products_text(text.products, sep)
     elif elide and len(items) > AUTO_TERMS:
         head = sep.join([term_text(term_of(item)) for item in items[:3]])
-        body = (f"{head}{sep}... ({len(items) - 4} more terms){sep}"
+        more = say("more.terms", formula_lang(), n=len(items) - 4)
+        body = (f"{head}{sep}... {more}{sep}"
                 f"{term_text(term_of(items[-1]))}")
     else:
         body = sep.join(map(term_text, map(term_of, items)))
@@ -518,14 +555,14 @@ def matrix_blocks(matrix: Matrix, full: bool = True, lang: str = "en",
         if index:
             parts = [f"{say('axis.' + name, lang)} {i + 1}"
                      for name, i in zip(names or ("slice",) * len(index), index, strict=False)]
-            title += ", " + ", ".join(parts)
+            title += say("list.sep", lang) + say("list.sep", lang).join(parts)
         cells = {cell[-2:] for cell in marked if cell[:-2] == index}
         grid = arr[index]
         lines = None
         if crop:
             lines = cut(cells, grid.shape, base)
             if lines.words is not None:
-                title += ", " + said(lines.words, lang)
+                title += say("list.sep", lang) + said(lines.words, lang)
         blocks.append(_grid_lines(title, grid, None if pad is None else pad[index], full,
                                   cells, brackets, lines))
     return blocks
@@ -714,7 +751,7 @@ def expansion_parts(exp: Expansion, symbolic: bool, lang: str = "en", elide: boo
         parts.append((" = ", ""))
         parts.append((value, VALUE))
     if exp.note:
-        parts.append((f"   ({said(exp.note, lang)})", DIM))
+        parts.append(("   " + say("note.aside", lang, note=said(exp.note, lang)), DIM))
     return parts
 
 
@@ -758,8 +795,9 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
 
     console = console or make_console()
     out = Out(console)
-    for section in Trace(solved).sections():
-        print_section(out, section, terms, lang)
+    with formulas_in(lang):
+        for section in Trace(solved).sections():
+            print_section(out, section, terms, lang)
     console.rule(Text(say("title.results", lang), style="bold"), align="left")
     summary = []
     scalars = []
@@ -778,7 +816,7 @@ def print_solution(solved: Any, terms: str = "auto", console: Console | None = N
     for line in scalars:
         console.print(line)
     arithmetic = say("arith.exact" if solved.exact else "arith.float", lang)
-    console.print(Text(f"({arithmetic})", style=DIM))
+    console.print(Text(say("note.aside", lang, note=arithmetic), style=DIM))
     if result.get("steps"):
         print_steps(console, result["steps"], terms == "all", solved.problem.conventions, lang)
 

@@ -21,6 +21,7 @@ import numpy as np
 
 from convgrad.render.crop import AUTO_TERMS
 from convgrad.render.naming import entry_label, settings
+from convgrad.render.words import formula_lang, in_formula_language
 from convgrad.render.words import say as say_key
 from convgrad.trace import Entry, Form, Phrase, Terms, Whole, show_number
 
@@ -254,7 +255,8 @@ def sum_tex(terms: Terms, elide: bool, breaks: bool = False) -> str:
     elif elide and len(items) > AUTO_TERMS:
         more = len(items) - 4
         pieces = [*(term(terms.term(item)) for item in items[:3]),
-                  rf"\dots\ \text{{({more} more terms)}}" if not terms.listed else r"\dots",
+                  rf"\dots\ {mtext(say_key('more.terms', formula_lang(), n=more))}"
+                  if not terms.listed else r"\dots",
                   term(terms.term(items[-1]))]
     else:
         pieces = [term(terms.term(item)) for item in items]
@@ -304,7 +306,10 @@ def _sub(value: Any) -> str:
 def _with_slope(formula: str, slope: Any, at_kink: Any = None) -> str:
     """A formula with its slope; at_kink: the derivative at z = 0 when the kink convention
     (SPEC section 7) makes it other than relu's 0 or leaky_relu's slope."""
-    if at_kink is not None:
+    if "KINK" in formula:  # the Chinese formulas name the derivative at z = 0 in one place
+        kink = number(at_kink) if at_kink is not None else "SLOPE" if "SLOPE" in formula else "0"
+        formula = formula.replace("KINK", kink)
+    elif at_kink is not None:
         formula = formula.replace(r"\text{ (0 at }", rf"\text{{ (}} {number(at_kink)} "
                                   r"\text{ at }").replace(r"\text{ (} SLOPE \text{ at }",
                                                           rf"\text{{ (}} {number(at_kink)} "
@@ -405,6 +410,48 @@ ACTIVATION_DERIVATIVES = {
 }
 
 
+# The formulas above that have words in them, as --lang zh writes them (words.formulas_in);
+# the others are the same in both languages. KINK: the derivative at z = 0.
+_OVER_SAMPLES_ZH = r"\text{，对 } N \text{ 个样本取平均}"
+_OVER_POSITIONS_ZH = r"\text{，对 } G \text{ 个位置取平均，每个位置在各通道上计算}"
+LOSS_FORMULAS_ZH = {
+    "cross_entropy_batch": r"L = -\frac{1}{N} \sum_n \sum t \ln \operatorname{softmax}(y_n)"
+                           r"\text{，softmax 在每个样本的输出上计算}",
+    "cross_entropy_channels": r"L = -\frac{1}{G} \sum_p \sum_c t \ln \operatorname{softmax}(y_p)"
+                              + _OVER_POSITIONS_ZH,
+    "nll": r"L = -\sum t\, y\text{，} y \text{ 为对数概率}",
+    "nll_batch": r"L = -\frac{1}{N} \sum_n \sum t\, y_n" + _OVER_SAMPLES_ZH,
+    "nll_channels": r"L = -\frac{1}{G} \sum_p \sum_c t\, y_p" + _OVER_POSITIONS_ZH,
+    "cross_entropy_probs": r"L = -\sum t \ln y\text{，} y \text{ 为概率}",
+    "cross_entropy_probs_batch": r"L = -\frac{1}{N} \sum_n \sum t \ln y_n" + _OVER_SAMPLES_ZH,
+    "cross_entropy_probs_channels": r"L = -\frac{1}{G} \sum_p \sum_c t \ln y_p"
+                                    + _OVER_POSITIONS_ZH,
+}
+
+LOSS_DERIVATIVES_ZH = {
+    "mae": r"\frac{\partial L}{\partial y} = \frac{\operatorname{sign}(y - t)}{N}"
+           r"\text{，} y = t \text{ 处为 } 0",
+    "cross_entropy_batch": r"\frac{\partial L}{\partial y} = \frac{\operatorname{softmax}(y_n)"
+                           r" \sum t_n - t}{N}\text{，} y_n \text{ 为 } y"
+                           r"\text{ 所在样本的各输出}",
+    "cross_entropy_channels": r"\frac{\partial L}{\partial y} = \frac{\operatorname{softmax}"
+                              r"(y_p) \sum t_p - t}{G}\text{，} y_p \text{ 为 } y"
+                              r"\text{ 所在位置的各通道}",
+}
+
+ACTIVATION_FORMULAS_ZH = {
+    "leaky_relu": r"\operatorname{leaky\_relu}(z) = z \text{（} z > 0 \text{ 时），否则为 } "
+                  r"SLOPE \cdot z",
+}
+
+ACTIVATION_DERIVATIVES_ZH = {
+    "relu": r"\operatorname{relu}'(z) = 1 \text{（} z > 0 \text{ 时），否则为 } 0 "
+            r"\text{（} z = 0 \text{ 处取 } KINK\text{）}",
+    "leaky_relu": r"\operatorname{leaky\_relu}'(z) = 1 \text{（} z > 0 \text{ 时），否则为 } "
+                  r"SLOPE \text{（} z = 0 \text{ 处取 } KINK\text{）}",
+}
+
+
 def _transpose_size(axis: str, n: int, stride: int, pad: int, dilation: int, k: int,
                     extra: int, out: int) -> str:
     return (rf"{axis} = ({n}-1) \cdot {stride} - 2 \cdot {pad} + {dilation} \cdot ({k}-1) + "
@@ -435,12 +482,15 @@ TEX_FORMS: dict[str, Callable[..., str]] = {
     "affine_in_out": lambda w, x, b: f"{S(x)} {S(w)} + {S(b)}",
     "conv_size": lambda h, w: rf"{_out_size('H_o', *h)},\quad {_out_size('W_o', *w)}",
     "conv_size_1d": lambda n: _out_size("L_o", *n),
-    "loss": lambda loss: LOSS_FORMULAS[loss],
-    "loss_derivative": lambda loss: LOSS_DERIVATIVES[loss],
+    "loss": lambda loss: in_formula_language(LOSS_FORMULAS, LOSS_FORMULAS_ZH, loss),
+    "loss_derivative": lambda loss: in_formula_language(LOSS_DERIVATIVES, LOSS_DERIVATIVES_ZH,
+                                                        loss),
     "loss_sum": lambda loss, n, terms: LOSS_SUMS[loss].format(n=n, terms=_sum_of(terms)),
-    "activation": lambda name, slope: _with_slope(ACTIVATION_FORMULAS[name], slope),
+    "activation": lambda name, slope: _with_slope(
+        in_formula_language(ACTIVATION_FORMULAS, ACTIVATION_FORMULAS_ZH, name), slope),
     "activation_derivative": lambda name, slope, at_kink=None: _with_slope(
-        ACTIVATION_DERIVATIVES[name], slope, at_kink),
+        in_formula_language(ACTIVATION_DERIVATIVES, ACTIVATION_DERIVATIVES_ZH, name), slope,
+        at_kink),
     "value": lambda v: S(v),
     "squared_error": lambda y, t: rf"({S(y)} - {P(t)})^2",
     "absolute_error": lambda y, t: rf"\lvert {S(y)} - {P(t)} \rvert",
@@ -565,11 +615,12 @@ def grid_displays(grids: Any, lang: str) -> tuple[list[str], list[Any]]:
         phrase_title = not isinstance(title, (Whole, str))
         head = said(title, lang) if phrase_title else plain(title)
         for piece in drawn:
-            where = ", ".join(f"{say_key(key, lang)} {n}" for key, n in piece.where)
+            sep = say_key("list.sep", lang)
+            where = sep.join(f"{say_key(key, lang)} {n}" for key, n in piece.where)
             region = piece.region
             if region is not None:
-                where += (", " if where else "") + say_key(region.key, lang, **region.fields)
-            label = head + (mtext(", " + where) if where else "")
+                where += (sep if where else "") + say_key(region.key, lang, **region.fields)
+            label = head + (mtext(sep + where) if where else "")
             tex = label + (r"\colon\ " if phrase_title else " = ") + \
                 bmatrix(piece.grid, piece.pad, piece.rows, piece.cols, piece.marked)
             width = _width(tex)

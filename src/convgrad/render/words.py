@@ -6,6 +6,10 @@ them change. Each entry is a format string with named fields.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 LANGUAGES = ("en", "zh")  # the order of each entry's sentences in WORDS
 
 WORDS: dict[str, tuple[str, str]] = {
@@ -15,7 +19,10 @@ WORDS: dict[str, tuple[str, str]] = {
     "title.conv": ("Forward: convolution", "前向传播：卷积"),
     "title.forward": ("Forward: {layer}", "前向传播：{layer}"),
     "title.pool": ("Forward: {layer} ({kind} pooling {size}, stride {stride})",
-                   "前向传播：{layer}（{kind} 池化 {size}，步长 {stride}）"),
+                   "前向传播：{layer}（{kind}池化 {size}，步长 {stride}）"),
+    # the kind of a pooling, before "pooling" (池化): max pooling 2x2, 最大池化 2x2
+    "pool.max": ("max", "最大"),
+    "pool.avg": ("avg", "平均"),
     "title.loss": ("Loss: {loss}", "损失：{loss}"),
     "title.dW": ("Backward: dL/dW", "反向传播：dL/dW"),
     "title.layer_weights": ("Backward: {layer} weights", "反向传播：{layer} 的权重"),
@@ -288,7 +295,7 @@ WORDS: dict[str, tuple[str, str]] = {
                      "wraps around), so its gradient flows back to that cell",
                      "每个填充格复制输入另一侧的格子（首尾相接），其梯度也回传给那个输入格"),
     "fact.pool": ("{layer}: {kind} pooling {size}, stride {stride}, no padding: {before} -> "
-                  "{after}", "{layer}：{kind} 池化 {size}，步长 {stride}，无填充：{before} -> "
+                  "{after}", "{layer}：{kind}池化 {size}，步长 {stride}，无填充：{before} -> "
                   "{after}"),
     "fact.flatten": ("{layer}: {shape} -> {n} values", "{layer}：{shape} -> {n} 个值"),
     "fact.dense_in_out": ("{layer}: dense {n_in} -> {n_out}, weights {n_in} x {n_out} (in x "
@@ -326,7 +333,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "fact.pool_padded": ("{layer}: {kind} pooling {size}, stride {stride}, padding {padding} "
                          "(top {top}, bottom {bottom}, left {left}, right {right}): {before} "
                          "-> {after}",
-                         "{layer}：{kind} 池化 {size}，步长 {stride}，填充 {padding}（上 {top}，"
+                         "{layer}：{kind}池化 {size}，步长 {stride}，填充 {padding}（上 {top}，"
                          "下 {bottom}，左 {left}，右 {right}）：{before} -> {after}"),
     "fact.pool_fill.max": ("{layer}: the padding holds -∞, which never wins a window "
                            "(pool_padding)",
@@ -374,7 +381,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "kink.slope": ("the slope", "即斜率"),
     "kink.one": ("the slope for z > 0", "即 z > 0 时的斜率"),
     "kink.between": ("halfway between the slope and 1", "斜率与 1 的中点"),
-    "loss.mse": ("the mean of the squared errors", "平方误差的平均值"),
+    "loss.mse": ("the mean of the squared errors", "均方误差（平方误差的平均值）"),
     "loss.sse": ("the sum of the squared errors", "平方误差之和"),
     "loss.half_sse": ("half the sum of the squared errors", "平方误差之和的一半"),
     "loss.mae": ("the mean of the absolute errors", "绝对误差的平均值"),
@@ -425,6 +432,12 @@ WORDS: dict[str, tuple[str, str]] = {
                       "convention",
                       "y = t，即 |y - t| 的拐点：按约定 kink，该处导数为 {kink}"),
     "note.and": ("{a}; {b}", "{a}；{b}"),
+    # a note after a term or a table, in the brackets of its language: (from a12), （来自 a12）
+    "note.aside": ("({note})", "（{note}）"),
+    # input rows or columns that no window meets, after "its dL/dx is 0": the warning's
+    # message in English; in Chinese its layer, axis and 1-based positions
+    "notice.missed": ("{message}", "{layer}：输入第 {positions} {axis}"),
+    "note.rows": (" ({note})", "（{note}）"),
     "note.pool_pad_never": ("padding (-∞) never wins", "填充（-∞）不会被选中"),
     "note.pool_past_edge": ("the window runs past the edge (ceil mode)",
                             "窗口超出了边缘（向上取整）"),
@@ -450,7 +463,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "note.rest_zero": ("every other entry of dL/d{name} is 0", "dL/d{name} 的其余元素都是 0"),
     "matrix.padded_copies": ("{name} padded, {mode} (padding in parentheses: copies of "
                              "input cells)",
-                             "{name} 填充后，{mode}（括号内为填充：输入格的副本）"),
+                             "{name} 按 {mode} 方式填充后（括号内为填充：输入格的副本）"),
     "matrix.padded": ("{name} padded (padding in parentheses)", "{name} 填充后（括号内为填充）"),
     "matrix.target": ("Target", "目标"),
     "axis.sample": ("sample", "样本"),
@@ -465,6 +478,12 @@ WORDS: dict[str, tuple[str, str]] = {
     "more.slices": ("... {n} more slices of {title}", "……{title} 还有 {n} 个切片"),
     "more.slices_hint": ("(--terms all shows them)", "（--terms all 全部显示）"),
     "more.slices_hint.all": ("(--all shows them)", "（--all 全部显示）"),
+    # the middle of a long sum, left out under --terms auto
+    "more.terms": ("({n} more terms)", "（还有 {n} 项）"),
+    # a list inside a sentence or a caption: "W, filter 1, channel 2", "W，滤波器 1，通道 2"
+    "list.sep": (", ", "，"),
+    # a document's title, then the problem's name: "Solution: 3x3 input", "解答：3x3 input"
+    "list.colon": (": ", "："),
     # the rows and columns of a large matrix a walkthrough step shows (render/crop.py)
     "crop.both": ("rows {r0}-{r1}, columns {c0}-{c1} of {h}",
                   "第 {r0}-{r1} 行、第 {c0}-{c1} 列（共 {h} 行 {w} 列）"),
@@ -481,7 +500,7 @@ WORDS: dict[str, tuple[str, str]] = {
     "step.padding.why.copies": ("The input is padded with {mode} ({rule}); the pad cells "
                                 "are in parentheses. A weight on a pad cell multiplies the "
                                 "input cell it copies, and dL/dX adds up there.",
-                                "输入按 {mode} 方式填充（{rule}）；括号中的是填充格。落在填充格上"
+                                "输入按 {mode} 方式填充：{rule}；括号中的是填充格。落在填充格上"
                                 "的权重乘的是它复制的输入格，dL/dX 也在那里累加。"),
     "step.padding.none": ("No padding: the kernel only visits positions where it fits inside X.",
                      "没有填充：卷积核只在完全落在 X 内部的位置上滑动。"),
@@ -510,7 +529,18 @@ WORDS: dict[str, tuple[str, str]] = {
                                      "where the products go",
                                      "[ ] 标出这个元素、与它相乘的权重，以及乘积所加到的输出位置"),
     "step.prompt": ("Enter: next step, q: quit", "回车：下一步，q：退出"),
-    "step.warnings": ("Warnings", "警告"),
+    "step.warnings.list": ("Warnings:", "警告："),
+    "notice.item": ("- {notice}", "- {notice}"),
+    # a warning on standard error (cli)
+    "notice.warning": ("warning: {notice}", "警告：{notice}"),
+    # a warning about input rows or columns that a layer never reads: its message in English;
+    # in Chinese from its data (render/document.notice_words)
+    "notice.uncovered": ("{message}",
+                         "{layer}：输入第 {positions} {axis}对输出没有任何贡献（没有窗口让它"
+                         "与卷积核相乘，或它只落在被裁掉的填充上），其 dL/dX 为 0"),
+    "notice.pool_dropped": ("{message}",
+                            "{layer}：输入第 {positions} {axis}落在每个池化窗口之外，被丢弃，"
+                            "其梯度为 0"),
 }
 
 
@@ -532,3 +562,39 @@ def say(key: str, lang: str = "en", **fields: object) -> str:
     """The sentence `key` in `lang`, with its fields filled in."""
     en, zh = sentences(key)
     return (zh if lang == "zh" else en).format(**fields)
+
+
+def joined(parts: Iterable[str], lang: str = "en") -> str:
+    """Sentences one after the other: a space between them in English, none in Chinese, whose
+    full-width punctuation ("（--terms all 全部显示）") carries its own space."""
+    return ("" if lang == "zh" else " ").join(parts)
+
+
+# The language of the few words inside formulas ("1 if z > 0, else 0", "the mean over the N
+# samples"). The formula tables (render/terminal.py, render/texmath.py) write a formula from
+# the trace's operands alone, with no language to hand, so each writer of a document says its
+# language for as long as it writes (formulas_in); outside of one, formulas are in English.
+_FORMULA_LANG: ContextVar[str] = ContextVar("formula_lang", default="en")
+
+
+@contextmanager
+def formulas_in(lang: str) -> Iterator[None]:
+    """Write the formulas' words in `lang` inside the with block."""
+    token = _FORMULA_LANG.set(lang)
+    try:
+        yield
+    finally:
+        _FORMULA_LANG.reset(token)
+
+
+def in_formula_language(en: dict[str, str], zh: dict[str, str], key: str) -> str:
+    """Formula `key` from the English table, or from the Chinese one (which holds only the
+    formulas that have words) while formulas are written in Chinese."""
+    if _FORMULA_LANG.get() == "zh" and key in zh:
+        return zh[key]
+    return en[key]
+
+
+def formula_lang() -> str:
+    """The language formulas are written in now: "en" or "zh"."""
+    return _FORMULA_LANG.get()
