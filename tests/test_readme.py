@@ -525,3 +525,31 @@ def test_the_markdown_excerpt_is_what_solve_writes() -> None:
     out = run_main("solve", ROOT / "problems" / "seed_worked_example.yaml",
                    "--format", "markdown")
     assert out.returncode == 0 and shown in out.stdout
+
+
+@pytest.mark.parametrize("problem", ["seed_worked_example.yaml", "fractions_and_strings.yaml",
+                                     "steps_two_rounds.yaml", "network_two_conv.yaml"])
+def test_every_key_of_solve_json_is_named_where_the_readme_lists_them(problem: str) -> None:
+    readme = README.read_text(encoding="utf-8")
+    part = readme[readme.index("Its keys: "):]
+    part = part[:part.index("\n\n")]
+    out = run_main("solve", ROOT / "problems" / problem, "--json")
+    assert out.returncode == 0, out
+    assert not [key for key in json.loads(out.stdout) if f"`{key}`" not in part]
+
+
+@pytest.mark.parametrize("venv", [".venv", ".venv-floors"])
+def test_ci_runs_the_readme_test_commands(venv: str) -> None:
+    # The README's test command (and the one on the floors), part by part, is what .ci/run
+    # runs, in that order (pip quieter there).
+    command = next(b.body[0] for b in BLOCKS if b.marker and b.lang == "bash"
+                   and b.body[0].startswith(f"python3 -m venv {venv} ")
+                   and b.body[0].endswith("&& pytest"))
+    parts = [part.strip().replace("pip install ", "pip install --quiet ")
+             for part in command.split("&&")]
+    assert parts[-1] == "pytest" and "'.[test]'" in parts[-2]
+    lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text("utf-8").splitlines()]
+    at = -1
+    for part in parts:
+        assert part in lines[at + 1:], part
+        at = lines.index(part, at + 1)
