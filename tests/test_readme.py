@@ -19,7 +19,10 @@ with the status of the command before it, so that `echo $?` works as in one shel
 
 Every other block (a problem file, an answers file, the Python API, the command synopsis,
 the shortened `compare --json`, the layout of the code) is checked by a test of its own
-below (CHECKED names it), and a new block no test claims fails.
+below (CHECKED names it), and a new block no test claims fails. The 3x32x32 walkthrough,
+marked not run for the sessions (its problem is not in problems/), is run by a test of its
+own on the benchmark's problem. The tables and figures the program fixes (the convention
+keys and profiles, the limits, the exit codes, the keys of solve --json) are held to it too.
 """
 
 from __future__ import annotations
@@ -553,3 +556,92 @@ def test_ci_runs_the_readme_test_commands(venv: str) -> None:
     for part in parts:
         assert part in lines[at + 1:], part
         at = lines.index(part, at + 1)
+
+
+def _table(heading: str) -> list[list[str]]:
+    """The rows of the first table after `heading`, each a list of its cells."""
+    readme = README.read_text(encoding="utf-8")
+    lines = readme[readme.index(heading):].splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("|"))
+    rows = []
+    for line in lines[start:]:
+        if not line.startswith("|"):
+            break
+        rows.append([cell.strip() for cell in re.split(r"(?<!\\)\|", line)[1:-1]])
+    return [row for row in rows if not set(row[0]) <= {"-"}]
+
+
+def _written(value: object) -> str:
+    """A convention value as the README writes it: true, 1/2, NCHW."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_the_convention_keys_and_their_values_are_the_programs() -> None:
+    from convgrad.model import CONVENTION_VALUES, PROFILES
+
+    rows = {row[0].strip("`"): row[1] for row in _table("#### Every key")[1:]}
+    assert set(rows) == {"profile", *CONVENTION_VALUES}
+    assert re.findall(r"`([^`]+)`", rows["profile"]) == list(PROFILES)
+    for key, values in CONVENTION_VALUES.items():
+        if key != "pool_padding":  # a number, a pair or same: words, not a list
+            assert re.findall(r"`([^`]+)`", rows[key]) == [_written(v) for v in values], key
+
+
+def test_the_profile_table_is_what_solve_states_under_each_profile() -> None:
+    header, *rows = _table("| key | pytorch |")
+    profiles = [cell.split()[0] for cell in header[1:]]
+    shown = {name: {} for name in profiles}
+    for key, *values in rows:
+        for name, value in zip(profiles, values, strict=True):
+            for k, v in zip(key.split(" / "), value.split(" / "), strict=True):
+                shown[name][k] = v
+    seed = ROOT / "problems" / "seed_worked_example.yaml"
+    for name in profiles:
+        out = run_main("solve", seed, "--json", "--conventions", name)
+        stated = json.loads(out.stdout)["conventions"]
+        assert stated.pop("profile") == name and stated.pop("pool_padding") == 0
+        assert shown[name] == {k: _written(v) for k, v in stated.items()}, name
+
+
+def test_the_limits_and_exit_codes_are_the_programs() -> None:
+    from convgrad import cli, engine, generate, model, numbers, reader
+
+    limits = {row[0]: row[1] for row in _table("| limit | value |")[1:]}
+
+    def figure(value: int) -> str:
+        return f"{value // 2**20} MiB" if value % 2**20 == 0 else f"{value:,}"
+
+    assert limits["problem or answers file"].startswith(figure(reader.MAX_FILE_BYTES))
+    assert limits["values in one file"].startswith(figure(reader.MAX_YAML_VALUES))
+    assert limits["nesting"].startswith(f"{reader.MAX_YAML_DEPTH} levels")
+    assert limits["one number"].startswith(
+        f"{numbers.MAX_DIGITS:,} characters, exponent within ±{numbers.MAX_EXPONENT:,}")
+    assert limits["one solve"].startswith(f"about {figure(model.MAX_WORK_BYTES)}")
+    assert limits["one kernel or pooling window"] == f"{reader.MAX_WINDOW:,} taps"
+    assert limits["automatic exact arithmetic"].startswith(
+        f"{engine.EXACT_LIMIT:,} multiply-adds and {figure(model.MAX_WORK_BYTES)}")
+    words = " ".join(README.read_text(encoding="utf-8").split())  # wherever lines break
+    assert f"`steps` is at most {reader.MAX_STEPS:,}" in words
+    assert f"`--count` is at most {generate.MAX_COUNT:,}" in words
+    assert f"Above {engine.EXACT_LIMIT:,} multiply-adds the automatic choice is float64" in words
+    codes = [int(row[0]) for row in _table("| code | meaning |")[1:]]
+    assert codes == [cli.EXIT_OK, cli.EXIT_WRONG, cli.EXIT_UNUSABLE, cli.EXIT_INTERNAL,
+                     cli.EXIT_INTERRUPTED]
+
+
+def test_the_large_walkthrough_step_is_what_explain_prints(tmp_path: Path) -> None:
+    # The block's problem is not in problems/: it is benchmarks/bench_render.py's, written
+    # here as the benchmark writes it; the walkthrough is as long as the README says.
+    block = next(b for b in BLOCKS if b.marker and b.commands
+                 and b.commands[0].text == "convgrad explain conv_relu_pool.yaml")
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        from bench_render import conv_relu_pool_problem
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    (tmp_path / "conv_relu_pool.yaml").write_text(conv_relu_pool_problem(), encoding="utf-8")
+    [(command, output)] = _play(block, tmp_path)
+    assert matches(command.expected, output)
+    words = " ".join(README.read_text(encoding="utf-8").split())
+    said = re.search(r"\(`benchmarks/bench_render.py`'s\) is ([\d,]+) lines", words)
+    assert said is not None and int(said[1].replace(",", "")) == len(output)
