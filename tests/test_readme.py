@@ -275,6 +275,7 @@ CHECKED = {
     "dW: [[32, 41], [59, 68]]": "test_the_answers_file_example_is_all_right",
     '{"problem": "problems/seed_worked_example.yaml"':
         "test_the_shortened_compare_json_is_part_of_what_compare_prints",
+    '{"problem": "problem.yaml",': "test_the_shortened_check_json_is_part_of_what_check_prints",
     "name: 5x5 input, 2x2 kernel, ReLU, 2x2 max pool":
         "test_the_template_shown_is_the_template_file",
     '{"score": 0.5, "weight": 1':
@@ -348,8 +349,24 @@ ELIDED = "\u2026elided"
 def _shortened(text: str) -> object:
     """JSON with `...` for what was left out: `...` as a member of an object is the key
     ELIDED, as an element of a list the string ELIDED."""
-    text = re.sub(r"([{,]\s*)\.\.\.(\s*[,}])", rf'\1"{ELIDED}": null\2', text)
-    return json.loads(text.replace("...", f'"{ELIDED}"'))
+    out, inside, quoted, k = [], [], False, 0
+    while k < len(text):
+        char = text[k]
+        if quoted:
+            quoted = char != '"' or text[k - 1] == "\\"
+        elif char == '"':
+            quoted = True
+        elif char in "[{":
+            inside.append(char)
+        elif char in "]}":
+            inside.pop()
+        elif text.startswith("...", k):
+            out.append(f'"{ELIDED}": null' if inside[-1] == "{" else f'"{ELIDED}"')
+            k += 3
+            continue
+        out.append(char)
+        k += 1
+    return json.loads("".join(out))
 
 
 def _part_of(shown: object, real: object) -> bool:
@@ -388,6 +405,20 @@ def test_the_shortened_compare_json_is_part_of_what_compare_prints() -> None:
                         real)
     assert not _part_of({"problem": real["problem"], "extra": 1, ELIDED: None}, real)
     assert not _part_of({"problem": real["problem"]}, real)
+
+
+def test_the_shortened_check_json_is_part_of_what_check_prints(tmp_path: Path) -> None:
+    # The command the sentence before the block names, on the README's own problem.yaml (the
+    # seed example, copied in the Formats session) and cho's answers (a file block).
+    block = _the_block('{"problem": "problem.yaml",')
+    lines = README.read_text(encoding="utf-8").splitlines()[block.line - 5:block.line - 1]
+    command = re.search(r"`(convgrad check [^`]+)`", " ".join(lines))
+    assert command is not None
+    shutil.copy(ROOT / "problems" / "seed_worked_example.yaml", tmp_path / "problem.yaml")
+    _write(_the_block("# answers/cho.yaml"), tmp_path)
+    out = run_main(*shlex.split(command[1])[1:], cwd=tmp_path)
+    assert out.returncode == 1, out
+    assert _part_of(_shortened(_text(block)), json.loads(out.stdout))
 
 
 def test_the_template_shown_is_the_template_file() -> None:
