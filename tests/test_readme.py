@@ -676,3 +676,22 @@ def test_the_large_walkthrough_step_is_what_explain_prints(tmp_path: Path) -> No
     words = " ".join(README.read_text(encoding="utf-8").split())
     said = re.search(r"\(`benchmarks/bench_render.py`'s\) is ([\d,]+) lines", words)
     assert said is not None and int(said[1].replace(",", "")) == len(output)
+
+
+def _anchor(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_every_link_of_the_readme_leads_somewhere() -> None:
+    readme = README.read_text(encoding="utf-8")
+    outside = re.sub(r"```.*?```", "", readme, flags=re.S)  # no headings or links in blocks
+    anchors = {_anchor(h) for h in re.findall(r"^#+ (.+)$", outside, re.M)}
+    assert _anchor("check --json") in anchors and "check---json" in anchors
+    links = re.findall(r"\]\(([^)\s]+)\)", outside)
+    assert len(links) > 20
+    for link in links:
+        if link.startswith("#"):
+            assert link[1:] in anchors, link
+        elif not link.startswith(("http://", "https://")):
+            assert (ROOT / link).exists(), link
