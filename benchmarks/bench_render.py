@@ -9,7 +9,11 @@ Run: python benchmarks/bench_render.py [--before PATH/TO/OLD/src]
    issue's problem): `convgrad explain` in at most 2,000 lines (each step cut to its region),
    and `convgrad solve --terms all` (16 MB of text) at 5 MB/s or more.
 
-With --before, the second problem is also run by the convgrad whose source is PATH
+3. A 16x64x64 input, sixteen 3x3x16 filters, padding 1, dL/dY of ones: the HTML a notebook
+   shows (`Result._repr_html_`). Goal: under a second and about 200 KB (it took 82 s and
+   7.4 MB when every dL/dw named its 8,192 cells).
+
+With --before, the second and third problems are also run by the convgrad whose source is PATH
 (PYTHONPATH=PATH), interleaved run by run with this one (which goes first alternates), and
 the medians of the pairs' ratios are printed. Byte-code is written as an installed package
 has it (PYTHONDONTWRITEBYTECODE is dropped for the runs; each command runs once untimed).
@@ -21,6 +25,7 @@ import argparse
 import os
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -95,16 +100,58 @@ def conv_relu_pool(before: str | None, repeat: int = 5) -> None:
                   f"paired runs; {same})")
 
 
+# The notebook's view of a medium problem, timed inside the process: the solve and the
+# imports are not the figure.
+NOTEBOOK = """
+import time
+import numpy as np
+import convgrad
+import convgrad.render.html  # as after a first view: the modules are loaded
+rng = np.random.default_rng(0)
+result = convgrad.solve({
+    "input": rng.integers(-3, 4, (16, 64, 64)).tolist(),
+    "kernel": rng.integers(-2, 3, (16, 16, 3, 3)).tolist(), "bias": [0] * 16,
+    "padding": 1, "grad_output": np.ones((16, 64, 64), dtype=int).tolist()})
+start = time.perf_counter()
+div = result._repr_html_()
+print(time.perf_counter() - start, len(div.encode()))
+"""
+
+
+def notebook_html(before: str | None, repeat: int = 5) -> None:
+    runs = {"this": ENV} if before is None else {
+        "this": ENV, "before": {**ENV, "PYTHONPATH": before}}
+    seconds: dict[str, list[float]] = {name: [] for name in runs}
+    size: dict[str, int] = {}
+    for k in range(repeat):  # interleaved, which goes first alternating, as above
+        for name, env in (runs.items() if k % 2 == 0 else reversed(runs.items())):
+            done = subprocess.run([sys.executable, "-c", NOTEBOOK], capture_output=True,
+                                  check=True, env=env, text=True)
+            took, length = done.stdout.split()
+            seconds[name].append(float(took))
+            size[name] = int(length)
+    for name in runs:
+        print(f"{name:6} notebook html 16x64x64 {statistics.median(seconds[name]):7.3f} s, "
+              f"{size[name] / 1e3:,.0f} KB")
+    if before is not None:
+        ratio = statistics.median(b / t for b, t in zip(seconds["before"], seconds["this"],
+                                                         strict=True))
+        print(f"       notebook html: {ratio:,.0f}x faster than before (median of {repeat} "
+              "paired runs)")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", help="the src folder of another convgrad to compare with")
-    parser.add_argument("--only", choices=["image", "conv_relu_pool"])
+    parser.add_argument("--only", choices=["image", "conv_relu_pool", "notebook_html"])
     parser.add_argument("--repeat", type=int, default=5, help="paired runs of each command")
     args = parser.parse_args()
     print(f"machine: {machine()}")
-    if args.only != "image":
+    if args.only in (None, "conv_relu_pool"):
         conv_relu_pool(args.before, args.repeat)
-    if args.only != "conv_relu_pool":
+    if args.only in (None, "notebook_html"):
+        notebook_html(args.before, args.repeat)
+    if args.only in (None, "image"):
         image()
 
 

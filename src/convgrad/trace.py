@@ -101,6 +101,13 @@ class Labeler:
             return tuple(0 if a < 0 else int(index[a]) for a in axes)
         return reshaped_index(index, self.full_shape, self.shown_shape)
 
+    def shown_cells(self, flat: np.ndarray) -> list[tuple[int, ...]]:
+        """shown_index of many entries at once, given by their flat indices into full_shape
+        (a layer's index map): what a walkthrough highlights of a sum over 8,192 outputs."""
+        if self.table_as_written:
+            return [self.shown_index(index) for index in _cells(flat, self.full_shape)]
+        return _cells(flat, self.shown_shape)  # the shown shape is the full one reshaped
+
     def _shown_axes(self) -> tuple[int, ...] | None:
         """When the shown shape is the full one with axes of size 1 dropped or added ((1, C,
         H, W) shown as (C, H, W)): for each shown axis, the full axis it is (-1: an added
@@ -1009,22 +1016,23 @@ class Trace:
         padded_shape = (N, C, H + op.pad[0] + op.pad[1], W + op.pad[2] + op.pad[3])
         dz_matrix = self._matrix(Whole(zl.grad()), dz, zl)
 
-        def x_cell(index: Index) -> Index:
-            n, c, r, s = index
-            return reshaped_index((n, c, r + top, s + left), padded_shape, x_matrix.array.shape)
+        def x_cells(flat: np.ndarray) -> list[Index]:  # where x.flat[flat] are in x_matrix
+            n, c, r, s = np.unravel_index(flat, x.shape)
+            return _cells(np.ravel_multi_index((n, c, r + top, s + left), padded_shape),
+                          x_matrix.array.shape)
 
         # dL/dW
         def make_dw(n: int) -> Expansion:
             f, c, p, q = _unravel(n, (F, Cg, KH, KW))
             # Outputs whose window put this weight on a real input (padding adds 0).
             met = step.dw_terms(f, c, p, q)
+            dz_at, x_at = step.dw_map(f, c, p, q)  # the same pairs, as flat indices
             return Expansion(
                 Entry(wl.grad(), (f, c, p, q)),
                 Terms(met, lambda m: (Entry(dzl, m[0]), Entry(xl, m[1]))),
-                products((dz, x), step.dw_map(f, c, p, q)),
+                products((dz, x), (dz_at, x_at)),
                 dw[f, c, p, q],
-                focus=lambda: [(x_matrix, [x_cell(m[1]) for m in met]),
-                       (dz_matrix, [dzl.shown_index(m[0]) for m in met])])
+                focus=lambda: [(x_matrix, x_cells(x_at)), (dz_matrix, dzl.shown_cells(dz_at))])
 
         # The arrays the rule correlates: X and dL/dZ in the single-layer form; in a network
         # this layer's own input and output gradient (relu1 and dL/dconv2), not the network's X
@@ -1043,11 +1051,12 @@ class Trace:
 
         def make_db(f: int) -> Expansion:
             outputs = step.db_terms(f)
+            at = step.db_map(f)  # the same outputs, as flat indices
             return Expansion(Entry(bl.grad(), (f,)),
                              Terms(outputs, lambda o: Entry(dzl, o)),
-                             products((dz,), (step.db_map(f),)),
+                             products((dz,), (at,)),
                              db[f],
-                             focus=lambda: [(dz_matrix, [dzl.shown_index(o) for o in outputs])])
+                             focus=lambda: [(dz_matrix, dzl.shown_cells(at))])
 
         # a network's walkthrough titles the step by the layer's bias and says this rule
         db_rule = phrase("rule.db") if single else \
@@ -1823,6 +1832,11 @@ def _kernel_axes(op: Conv, signal: bool = False) -> tuple[str, ...]:
     if len(op.kernel_shape) == 3:
         return ("filter",) if C == 1 else ("channel",)
     return ()
+
+
+def _cells(flat: np.ndarray, shape: tuple[int, ...]) -> list[Index]:
+    """The indices (tuples of plain ints) of the entries flat[k] of an array of `shape`."""
+    return list(zip(*(axis.tolist() for axis in np.unravel_index(flat, shape)), strict=True))
 
 
 def _unravel(n: int, shape: tuple[int, ...]) -> Index:

@@ -529,31 +529,18 @@ def _first_real(pad: np.ndarray) -> tuple[int, ...]:
     return int(np.argmax(inner.any(axis=1))), int(np.argmax(inner.any(axis=0)))
 
 
-def sources(exp: Expansion, namers: dict[int, Callable[[tuple[int, ...]], str]]) -> list[str]:
-    """The names of the entries an expansion's number is made of: the cells a walkthrough
-    highlights (its focus), else every entry of its formula."""
-    if exp.focus is not None:
-        names = []
-        for matrix, cells in exp.focus():
-            namer = namers.setdefault(id(matrix), cell_namer(matrix))
-            names += [namer(tuple(cell)) for cell in cells]
-        return list(dict.fromkeys(names))
-    found: list[str] = []
-    _entries(exp.symbolic, found)
-    return list(dict.fromkeys(found))
-
-
-def _entries(value: Any, found: list[str]) -> None:
+def entries(value: Any, found: list[str]) -> None:
+    """Adds to `found` the names of the entries of a formula (Terms, Form, Entry), in order."""
     if isinstance(value, Entry):
         found.append(entry_check_name(value))
     elif isinstance(value, Terms):
         for item in value.items:
-            _entries(value.term(item), found)
+            entries(value.term(item), found)
         if value.tail is not None:
-            _entries(value.tail, found)
+            entries(value.tail, found)
     elif isinstance(value, Form):
         for arg in value.args:
-            _entries(arg, found)
+            entries(arg, found)
     elif isinstance(value, (tuple, list)):
         for item in value:
-            _entries(item, found)
+            entries(item, found)

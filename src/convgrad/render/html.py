@@ -8,6 +8,12 @@ walkthrough is a sequence of steps with next and previous. All of that is a few 
 inline script and style: with scripts off the page shows every step, every number and
 every term as text, and an entry's term as its tooltip.
 
+A large problem is summarised as --terms auto summarises it in every format (render/crop.py):
+matrices by their corners, the first terms of each kind. Its page writes the terms of those
+entries into them, and their data-from names the entries of the page they are made of (the
+ones pointing can light); the other entries carry their name and an empty data-from. So a
+notebook's view of a 16x64x64 problem costs what it shows, not its 65,536 outputs' sums.
+
 Formulas are written as the terminal writes them (render/terminal.py's FORMS), as text.
 `to_html(..., page=False)` gives the one <div> a notebook shows (styles scoped to it).
 """
@@ -19,6 +25,9 @@ from collections.abc import Callable
 from html import escape as _escape
 from typing import Any
 
+import numpy as np
+
+from convgrad.render.crop import AUTO_EXPANSIONS, FULL, expansions_shown, is_large
 from convgrad.render.document import (
     Block,
     Grid,
@@ -27,19 +36,20 @@ from convgrad.render.document import (
     Part,
     Sums,
     cell_namer,
+    entries,
     explain_parts,
     say,
     slices,
     solve_parts,
-    sources,
 )
 from convgrad.render.terminal import label_text, written
 from convgrad.render.words import formulas_in, joined
 from convgrad.render.words import say as say_key
-from convgrad.trace import Expansion, Phrase, Section, Trace, Whole, show_number
+from convgrad.trace import Expansion, Group, Matrix, Phrase, Section, Trace, Whole, show_number
 
-# The terms of at most this many entries of one kind are written into the page for pointing
-# at (a 28 x 28 problem has 784 of each); the entries of a larger kind carry no data-from.
+# A page that draws every matrix whole writes the terms of every entry of a kind of at most
+# this many into its entries, for pointing at (12 x 12 outputs of 16 channels: 2,304); a
+# page that draws a large matrix by its corners, those of the entries it writes out.
 POINTED = 4096
 
 STYLE = """
@@ -169,12 +179,20 @@ def to_html(trace: Trace, explain: bool = False, lang: str = "en", terms: str = 
     page=False the one <div> (style and script inside) that a notebook shows."""
     sections = list(trace.sections())
     full = show_all if explain else terms == "all"
-    writer = _Writer(lang, full, trace.problem.conventions.index_base)
+    writer = _Writer(lang, full, trace.problem.conventions.index_base,
+                     "explain" if explain else terms)
+    parts = list(explain_parts(trace, show_all, sections) if explain else
+                 solve_parts(trace, terms, context=True, sections=sections))
+    if not full:
+        for part in parts:  # a large problem is summarised as in every format (render/crop.py)
+            part.blocks = [block for block in part.blocks if not _large_context(block)]
+    # First what the page draws, then what each entry whose term it writes is made of: a
+    # large problem's page draws its matrices by their corners and writes a few terms of
+    # each kind, and costs that much, however many entries the problem has.
+    writer.draws(parts)
     with formulas_in(lang):  # the terms written out for each entry are formulas too
         for section in sections:
             writer.learn(section)
-    parts = (explain_parts(trace, show_all, sections) if explain else
-             solve_parts(trace, terms, context=True, sections=sections))
     title = say_key("doc.explain" if explain else "doc.solve", lang)
     if trace.problem.name:
         title += say_key("list.colon", lang) + trace.problem.name
@@ -201,6 +219,14 @@ def to_html(trace: Trace, explain: bool = False, lang: str = "en", terms: str = 
             f'<title>{escape(title)}</title>\n</head>\n<body>\n{div}\n</body>\n</html>\n')
 
 
+def _large_context(block: Block) -> bool:
+    """Whether a block draws again, beside the terms that use it, a matrix a summary shows
+    by its corners (X of 16x64x64 with dL/dW): the page then shows what the Markdown shows,
+    and pointing at a term lights the matrix where the page first drew it."""
+    return isinstance(block, Grids) and block.context and \
+        any(is_large(grid.matrix) for grid in block.grids)
+
+
 def _steps(parts: list[Part], writer: _Writer) -> list[str]:
     """The walkthrough's steps, each with its sub-steps, one <section> a step."""
     out: list[str] = []
@@ -214,28 +240,127 @@ def _steps(parts: list[Part], writer: _Writer) -> list[str]:
 
 
 class _Writer:
-    """Writes parts as HTML; knows, for every entry whose term the trace writes out, the
-    entries it is made of and its term as text."""
+    """Writes parts as HTML; knows, for every entry whose term the page writes out, the
+    entries of the page it is made of and its term as text.
 
-    def __init__(self, lang: str, full: bool, base: int = 1) -> None:
+    terms: solve's --terms (all, auto, none), or "explain"."""
+
+    def __init__(self, lang: str, full: bool, base: int = 1, terms: str = "auto") -> None:
         self.lang = lang
         self.base = base  # how entries are numbered (SPEC section 7's index_base)
         self.full = full
+        self.terms = terms
         self.elide = not full
         self.pointed: dict[str, tuple[str, str]] = {}  # name -> (data-from, term)
         self.namers: dict[int, Callable[[tuple[int, ...]], str]] = {}
+        self.drawn: set[str] = set()  # the names of the entries the page draws
+        # Whether the page draws a large matrix by its corners (or cut to a step's region):
+        # then a data-from names only entries of the page, the ones pointing can light up,
+        # and an entry made of 8,192 cells (dL/dw of a 16x64x64 input) costs the few of
+        # them drawn, not 8,192 names.
+        self.summarised = False
+        # For each shape of matrix drawn, the cells drawn of some matrix of that shape.
+        self.where: dict[tuple[int, ...], np.ndarray] = {}
+        self.tables: dict[int, tuple[Matrix, np.ndarray]] = {}  # by id: see _names
+
+    def draws(self, parts: list[Part]) -> None:
+        """Learns which entries the parts draw (the cells of their tables)."""
+        for part in parts:
+            for block in part.blocks:
+                if isinstance(block, Grids):
+                    for grid in block.grids:
+                        self._draws(grid, block)
+
+    def _draws(self, grid: Grid, block: Grids) -> None:
+        matrix = grid.matrix
+        namer = self._namer(matrix)
+        shape = matrix.array.shape
+        where = self.where.setdefault(shape, np.zeros(shape, dtype=bool))
+        for piece in slices(grid, block.full, block.crop, block.base)[0]:
+            self.summarised = self.summarised or piece.region is not None or \
+                None in piece.rows or None in piece.cols
+            for r in piece.rows:
+                for c in piece.cols:
+                    if r is not None and c is not None:
+                        index = piece.index(r, c)
+                        where[index] = True
+                        self.drawn.add(namer(index))
 
     def learn(self, section: Section) -> None:
-        """What each entry made by the section's groups is made of, and its term."""
+        """What each entry whose term the page writes (of the section's groups) is made of,
+        and its term."""
         from convgrad.render.naming import entry_check_name
 
         for group in section.groups:
-            if group.count > POINTED:
-                continue
-            for n in range(group.count):
+            for n in range(self._pointed(group)):
                 exp = group.make(n)
                 name = entry_check_name(exp.label)
-                self.pointed[name] = (" ".join(sources(exp, self.namers)), self._term(exp))
+                self.pointed[name] = (" ".join(self._sources(exp)), self._term(exp))
+
+    def _pointed(self, group: Group) -> int:
+        """How many of the group's entries (the first ones) the page writes the terms of into
+        its entries: all of a kind of at most AUTO_EXPANSIONS, or of at most POINTED where
+        the page draws every matrix whole; else those --terms or explain writes out."""
+        if self.full or group.count <= AUTO_EXPANSIONS or \
+                (not self.summarised and group.count <= POINTED):
+            return group.count
+        return min(FULL, group.count) if self.terms == "explain" else \
+            expansions_shown(group.count, self.terms)
+
+    def _sources(self, exp: Expansion) -> list[str]:
+        """The names of the entries an expansion's number is made of: the cells a
+        walkthrough highlights (its focus), else every entry of its formula; of a summarised
+        page, those the page draws."""
+        found: list[str] = []
+        if exp.focus is not None:
+            for matrix, cells in exp.focus():
+                if self.summarised:
+                    namer = self._namer(matrix)
+                    found += [namer(cell) for cell in self._drawn_of(matrix, cells)]
+                elif cells:  # every cell named once (solve --terms all), picked out by index
+                    table = self._names(matrix)
+                    at = np.asarray(cells, dtype=np.intp).reshape(len(cells), table.ndim)
+                    found += table[tuple(at.T)].tolist() if table.ndim else \
+                        [str(table[()])] * len(cells)
+        else:
+            entries(exp.symbolic, found)
+        names = dict.fromkeys(found)
+        return [name for name in names if name in self.drawn] if self.summarised else \
+            list(names)
+
+    def _namer(self, matrix: Matrix) -> Callable[[tuple[int, ...]], str]:
+        """How the page names the cells of `matrix` (data-term): from its table of names
+        where it names all or most of them (a matrix drawn whole, --terms all), else one by
+        one (a large matrix by its corners)."""
+        if self.full or not is_large(matrix):
+            return self._names(matrix).__getitem__
+        return self.namers.setdefault(id(matrix), cell_namer(matrix, self.base))
+
+    def _names(self, matrix: Matrix) -> np.ndarray:
+        """The name of every cell of `matrix`, made once: strings in matrix.array's shape."""
+        made = self.tables.get(id(matrix))
+        if made is None:
+            namer = self.namers.setdefault(id(matrix), cell_namer(matrix, self.base))
+            shape = matrix.array.shape
+            names = np.empty(matrix.array.size, dtype=object)
+            names[:] = [namer(index) for index in np.ndindex(shape)]
+            made = self.tables[id(matrix)] = (matrix, names.reshape(shape))  # kept: its id stays
+        return made[1]
+
+    def _drawn_of(self, matrix: Matrix, cells: list[tuple[int, ...]]
+                  ) -> list[tuple[int, ...]]:
+        """Of a summarised page, the cells (indices into matrix.array) at a place drawn of
+        some matrix of the same shape, picked at once, so that only those are named. (A
+        cell drawn only in a matrix of another shape under the same name, the padding
+        step's unpadded X, is left out: pointing lights it where the matrix is drawn as the
+        formula uses it.)"""
+        where = self.where.get(matrix.array.shape)
+        if where is None or not cells:
+            return list(cells)  # a shape drawn nowhere: its cells may be named elsewhere
+        if where.ndim == 0:
+            return list(cells) if where[()] else []
+        at = np.asarray(cells, dtype=np.intp).reshape(len(cells), where.ndim)
+        return [cells[k] for k in np.flatnonzero(where[tuple(at.T)])]
 
     def _term(self, exp: Expansion) -> str:
         label = label_text(exp.label)
@@ -330,7 +455,7 @@ class _Writer:
 
     def table(self, grid: Grid, piece: Any) -> str:
         matrix = grid.matrix
-        namer = self.namers.setdefault(id(matrix), cell_namer(matrix, self.base))
+        namer = self._namer(matrix)
         caption = self._title(grid)
         sep = say_key("list.sep", self.lang)
         if piece.where:
