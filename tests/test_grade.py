@@ -328,6 +328,8 @@ def test_binary_answers_file(work):
     (work / "bin.yaml").write_bytes(b"\x00\x01\x02dW: 1\n")
     error, _ = unusable(work, "bin.yaml")
     assert "bin.yaml" in error
+    # A photo handed in as answers: what to give is the answers file, not a problem.
+    assert error == "bin.yaml: a binary file, not YAML text; give the answers' YAML file", error
 
 
 def test_unreadable_answers_files(work):

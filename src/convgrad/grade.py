@@ -835,7 +835,7 @@ class Grader:
 
         source = "<stdin>" if path == "-" else path
         try:
-            text = reader.read_text(path)
+            text = reader.read_text(path, answers=True)
             data, lines = reader.load_answers(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
             return self._unusable(source, str(exc))
