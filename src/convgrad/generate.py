@@ -772,10 +772,15 @@ def _dumper() -> Any:
     (&id001 ... *id001), which students read in problem.yaml and in the Moodle question."""
     import yaml
 
+    from convgrad.numbers import FoldedText
+
     class Dumper(yaml.SafeDumper):
         def ignore_aliases(self, data: Any) -> bool:
             return True
 
+    # A string the template wrote over lines (a long name) is a string: SafeDumper knows
+    # str, not its subclasses
+    Dumper.add_representer(FoldedText, yaml.SafeDumper.represent_str)
     return Dumper
 
 
@@ -789,10 +794,14 @@ def _yaml(data: dict[str, Any], flow: bool | None = None) -> str:
 def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
     """The variant drawn from seed, and the requirements it misses (but distinct)."""
     from convgrad.engine import run
-    from convgrad.reader import problem_from_text
+    from convgrad.reader import problem_from_dict, problem_from_text
     from convgrad.render.convention_words import convention_words
 
     drawn = draw(template, seed)
+    if _holds_folded(drawn):
+        # A matrix string the template wrote over lines is one row to the reader, which
+        # refuses it; problem.yaml writes it on one line, where it would read as a row.
+        problem_from_dict(drawn, template.source, template.lines)
     text = problem_text(drawn)
     source = f"{template.source} (variant seed {seed})"
     try:
@@ -810,6 +819,16 @@ def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
     variant = Variant(seed, text, _yaml(answers), _yaml(dict.fromkeys(graded), flow=False),
                       convention_words(solved.problem))
     return variant, missed(template, solved, text, answers, graded)
+
+
+def _holds_folded(value: Any) -> bool:
+    from convgrad.numbers import FoldedText
+
+    if isinstance(value, dict):
+        return any(_holds_folded(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_folded(v) for v in value)
+    return isinstance(value, FoldedText)
 
 
 def generate(template: Template, count: int, seed: int) -> list[Variant]:
