@@ -202,9 +202,9 @@ def read_text(path: str | os.PathLike, answers: bool = False) -> str:
     try:
         if name == "-":
             name = "<stdin>"
-            if sys.stdin is None:
-                raise ProblemError(f"{name}: there is no standard input to read the problem "
-                                   "from; give a file name")
+            if sys.stdin is None:  # as cli's _stdin_open says it
+                raise ProblemError(f"{name}: standard input is closed; give "
+                                   f"{'an answers' if answers else 'a problem'} file")
             data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         else:
             if os.path.isdir(path):
