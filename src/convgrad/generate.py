@@ -21,6 +21,7 @@ No printing here: cli.py reports; `write_variants` writes the files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -1039,6 +1040,11 @@ def write_variants(out: str, seed: int, variants: list[Variant],
                         shutil.rmtree(entry.path)
                 elif entry.name not in files:
                     os.remove(entry.path)
+        # The manifest goes first and is written last: a run that stops partway (a full
+        # disk, Ctrl-C) leaves no manifest vouching for an earlier run's seed over variants
+        # of two runs, which check DIR would grade (it refuses a folder without one)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out, "manifest.json"))
         for name, variant in zip(names, variants, strict=True):
             folder = os.path.join(out, name)
             os.makedirs(folder, exist_ok=True)
@@ -1047,7 +1053,7 @@ def write_variants(out: str, seed: int, variants: list[Variant],
                 with open(os.path.join(folder, file), "w", encoding="utf-8",
                           newline="\n") as stream:
                     stream.write(text)
-        for file, text in (("manifest.json", manifest_text(seed, variants)), *extra):
+        for file, text in (*extra, ("manifest.json", manifest_text(seed, variants))):
             with open(os.path.join(out, file), "w", encoding="utf-8",
                       newline="\n") as stream:
                 stream.write(text)
