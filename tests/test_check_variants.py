@@ -332,6 +332,18 @@ def test_a_file_outside_every_variant_folder_is_one_line(school: Class, tmp_path
         in line and str(Path(school.out, "001", "zoe.yaml")) in line
 
 
+@pytest.mark.parametrize("given", ["001", "."])
+def test_a_folder_given_as_an_answers_file_is_one_line(school: Class, given: str) -> None:
+    # check DIR DIR/* (a variant's folder, or the class's own, where DIR/*/* was meant): the
+    # folder is named as one, not as a stray file to copy into 'DIR/001/001'.
+    folder = school.out / given
+    done = check(school.out, school.files[0], folder)
+    assert done.returncode == 2 and done.stdout == ""
+    line = one_line(done)
+    assert line == (f"error: {folder} is a folder, not an answers file; give the students' "
+                    f"files in the variant folders, e.g. {school.out}/*/*.yaml"), line
+
+
 def test_a_folder_without_manifest_is_one_line(tmp_path: Path) -> None:
     folder = tmp_path / "loose"
     (folder / "001").mkdir(parents=True)

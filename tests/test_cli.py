@@ -380,3 +380,20 @@ def test_a_closed_standard_input_is_one_line_and_exit_2(monkeypatch, tmp_path, a
     assert (code, out.getvalue()) == (cli.EXIT_UNUSABLE, "")
     assert err.getvalue() == f"error: <stdin>: standard input is closed; give a {what} file\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_check_s_answers_from_a_closed_standard_input_speak_of_answers(monkeypatch):
+    # check p.yaml - 0<&-: that file is unusable, and what to give is an answers file; it
+    # read 'there is no standard input to read the problem from', the problem being a file
+    import io
+    import sys
+    from contextlib import redirect_stderr, redirect_stdout
+
+    monkeypatch.setattr(sys, "stdin", None)
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        code = cli.main(["check", str(ROOT / "problems" / "seed_worked_example.yaml"), "-",
+                         "--json"])
+    (report,) = json.loads(out.getvalue())["files"]
+    assert (code, err.getvalue()) == (cli.EXIT_UNUSABLE, "")
+    assert report["error"] == "<stdin>: standard input is closed; give an answers file"

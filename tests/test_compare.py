@@ -224,6 +224,27 @@ def test_compare_exit_2_names_the_profile_the_problem_is_unusable_under(tmp_path
         assert out.stderr.count("\n") == 1
 
 
+@pytest.mark.parametrize("text, error", [
+    ("input: [[1, 2], [3, 4]]\nkernal: [[1]]\n",
+     "error: bad.yaml, line 2: 'kernal' is not a known key; did you mean 'kernel'?\n"),
+    ("input: [[1, 2], [3, 4]]\nkernel: [[1]]\nconventions: {max_ties: bogus}\n",
+     "error: bad.yaml, line 3: 'conventions.max_ties' 'bogus' is not a max_ties convention; "
+     "expected one of: first, last, all, split\n"),
+])
+def test_compare_a_problem_unusable_under_every_profile_alike_blames_none(tmp_path, text,
+                                                                          error):
+    # The file's own fault, as solve says it: 'under the pytorch profile the problem is
+    # unusable' sent the reader to look for what PyTorch's conventions change.
+    problem = tmp_path / "bad.yaml"
+    problem.write_text(text, encoding="utf-8")
+    solved = run_main("solve", problem)
+    assert solved.returncode == 2 and solved.stderr == error.replace("bad.yaml", str(problem))
+    for args in (["--json"], []):
+        out = run_main("compare", problem, "--conventions", "pytorch,caffe,textbook", *args)
+        assert (out.returncode, out.stdout) == (2, "")
+        assert out.stderr == solved.stderr
+
+
 @pytest.mark.parametrize("args, words", [
     ([], "give for example --conventions pytorch,tensorflow"),
     (["--conventions", "pytorch"], "two profiles or more"),

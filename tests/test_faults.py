@@ -340,6 +340,26 @@ def test_output_through_a_symlink_writes_the_file_it_names(tmp_path):
     assert real.read_text(encoding="utf-8").startswith("# Solution")
 
 
+@pytest.mark.parametrize(("option", "ending"), [("-o", ".md"), ("--class-report", ".html")])
+def test_output_through_symlinks_in_a_loop_is_refused(option, ending, tmp_path):
+    # A link that names itself, or two that name each other, name no file: the output was
+    # renamed over the link, where --gradescope (through open) refused it
+    answers = write(tmp_path, "a.yaml", "db: 9\n")
+    loop = tmp_path / f"self{ending}"
+    loop.symlink_to(loop.name)
+    ping, pong = tmp_path / f"ping{ending}", tmp_path / f"pong{ending}"
+    ping.symlink_to(pong.name)
+    pong.symlink_to(ping.name)
+    args = ["solve", SEED] if option == "-o" else ["check", SEED, answers]
+    for path in (loop, ping):
+        run = convgrad(*args, option, path)
+        assert run.returncode == 2 and run.stdout == "", run
+        assert one_line(run) == (f"error: {option} {path}: cannot write the file (Too many "
+                                 "levels of symbolic links)"), run
+    assert os.readlink(loop) == loop.name
+    assert (os.readlink(ping), os.readlink(pong)) == (pong.name, ping.name)
+
+
 def test_output_to_a_pipe_writes_into_it(tmp_path):
     # a named pipe (as /dev/stdout or /dev/null, not a regular file): the text goes into it;
     # renaming a file over it replaced the pipe (as root: /dev/full itself) with that file

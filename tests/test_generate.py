@@ -239,6 +239,19 @@ def test_repeated_draws_are_written_out_not_as_yaml_aliases(tmp_path: Path) -> N
         assert all(isinstance(row, list) and len(row) == 4 for row in x)
 
 
+def test_a_name_written_over_lines_is_written_on_one(tmp_path: Path) -> None:
+    # YAML joins a plain or quoted string over lines into one; generate stopped on the string
+    # it made (internal error, exit 70) where the problem file's reader takes it as the name
+    text = REPEATED_FRACTIONS.replace("name: drawn fractions repeat",
+                                      "name: drawn fractions\n  repeat\ndescription: \"week\n  6\"")
+    template = write(tmp_path, "t.yaml", text)
+    out = generate(tmp_path, template, 2, 3)
+    for folder in variants(out):
+        problem = load(folder / "problem.yaml")
+        assert (problem["name"], problem["description"]) == ("drawn fractions repeat", "week 6")
+        assert run_main("solve", folder / "problem.yaml").returncode == 0
+
+
 def test_a_huge_count_is_refused_before_any_variant_is_drawn(tmp_path: Path) -> None:
     # every variant is kept until all are written: --count 1000000000 grew for days
     from convgrad import generate as gen

@@ -115,3 +115,37 @@ def test_server_py_s_byte_code_is_generate_s_own(tmp_path: Path) -> None:
     (out / "__pycache__" / "server.cpython-311.pyc").write_bytes(b"\0")
     generate(out, 2, "--format", "prairielearn")
     assert tree(out) == first
+
+
+def test_a_run_that_stops_partway_leaves_no_manifest(tmp_path: Path, monkeypatch) -> None:
+    # A full disk after the first variant of a run with another seed: the earlier run's
+    # manifest (seed 5) stayed over folder 001 of seed 6 and 002, 003 of seed 5, and
+    # check DIR graded each student against that mixture as a generated set
+    import errno
+
+    from convgrad import generate as gen
+
+    out = tmp_path / "variants"
+    generate(out, 3)
+    before = tree(out)
+    written = gen.problem_file
+
+    def full_after_one(variant: object) -> str:
+        if (out / "001" / "problem.yaml").read_bytes() != before["001/problem.yaml"]:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return written(variant)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(gen, "problem_file", full_after_one)
+    done = run_main("generate", TEMPLATE, "--count", 3, "--seed", 6, "--out", out)
+    assert done.returncode == 2
+    assert one_line(done) == (f"error: --out {out}: cannot write the variants (No space left "
+                              "on device)")
+    assert (out / "001" / "problem.yaml").read_bytes() != before["001/problem.yaml"]
+    assert not (out / "manifest.json").exists()
+    (out / "002" / "alice.yaml").write_text("db: 1\n", encoding="utf-8")
+    graded = run_main("check", out, out / "002" / "alice.yaml")
+    assert graded.returncode == 2 and "without manifest.json" in one_line(graded)
+    (out / "002" / "alice.yaml").unlink()
+    monkeypatch.setattr(gen, "problem_file", written)
+    generate(out, 3)  # the folder is generate's own: the run again completes it
+    assert tree(out) == before

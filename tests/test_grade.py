@@ -328,6 +328,8 @@ def test_binary_answers_file(work):
     (work / "bin.yaml").write_bytes(b"\x00\x01\x02dW: 1\n")
     error, _ = unusable(work, "bin.yaml")
     assert "bin.yaml" in error
+    # A photo handed in as answers: what to give is the answers file, not a problem.
+    assert error == "bin.yaml: a binary file, not YAML text; give the answers' YAML file", error
 
 
 def test_unreadable_answers_files(work):
@@ -2117,7 +2119,12 @@ def test_a_tiny_or_long_decimal_answer_is_shown_as_the_decimal_written(tmp_path:
     # wrote it, not as a fraction over 10^320.
     for written, shown in (("1e-320", "given 1e-320"), ("-1.5e-30", "given -1.5e-30"),
                            ("8.99", "given 8.99"), ("0.000000000000012345",
-                                                    "given 0.000000000000012345")):
+                                                    "given 0.000000000000012345"),
+                           # past 18 zeros, a whole number too: it was written out in 310
+                           # digits; fewer zeros, or digits written out, are kept as written
+                           ("1e309", "given 1e309"), ("-2.5e40", "given -2.5e40"),
+                           ("1e18", "given 1000000000000000000"),
+                           ("123456789012345678901234", "given 123456789012345678901234")):
         answers = tmp_path / "answers.yaml"
         answers.write_text(f"loss: {written}\n")
         run = run_main("check", ROOT / "problems" / "seed_worked_example.yaml", answers)

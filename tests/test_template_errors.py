@@ -89,6 +89,15 @@ def mistake(tmp_path: Path, old: str, new: str) -> tuple[str, int]:
      "250,000 a variant may draw"),
     ("input: {shape: [6, 6]", "input: {shape: [1000, 1000, 1000]",
      "'shape' [1000, 1000, 1000] brings the template's random entries to 1,000,000,000"),
+    # strings YAML joins from lines of the template: problem.yaml could not be written
+    # (internal error, exit 70); a matrix over lines reads as one row, as in a problem file
+    ("padding: 1", "padding: 1\n  - [1, 0]", "'padding' '1 - [1, 0]' is not a padding"),
+    ('kernel: {shape: [3, 3], entries: {choice: [-1, 0, 1, "1/2", "-1/2"]}}',
+     'kernel: "1 0 1\n  0 1 0\n  1 1 1"',
+     "'kernel': is one string written over several lines, which YAML joins into a single row"),
+    ('kernel: {shape: [3, 3], entries: {choice: [-1, 0, 1, "1/2", "-1/2"]}}',
+     'kernel: {choice: ["1 0 1\n  0 1 0\n  1 1 1"]}',
+     "'kernel': is one string written over several lines, which YAML joins into a single row"),
 ])
 def test_a_mistake_is_one_line_at_the_template_s_line(tmp_path: Path, old: str, new: str,
                                                       says: str) -> None:

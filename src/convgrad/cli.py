@@ -574,6 +574,8 @@ def _deliver(text: str, output: str | None, option: str = "-o") -> None:
             return
         # Through a symlink, the file it names is replaced, not the link.
         target = os.path.realpath(output)
+        if os.path.islink(target):  # links in a loop name no file: refused, as open() does
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
         fd, temp = tempfile.mkstemp(prefix=".convgrad-", suffix=".tmp",
                                     dir=os.path.dirname(target))
         with open(fd, "w", encoding="utf-8", newline="\n") as out:

@@ -167,7 +167,8 @@ def compare(text: str, source: str, profiles: list[str], exact: bool | None = No
             ) -> Comparison:
     """The problem (its YAML text) under each profile, and what differs from the first.
 
-    ProblemError, naming the profile, when the problem is unusable under one of them.
+    ProblemError, naming the profile, when the problem is unusable under one of them; the
+    file's own message alone when it is unusable under every one of them alike.
     """
     solver = Solver(text, source, exact)
     runs: dict[str, Run] = {}
@@ -175,6 +176,8 @@ def compare(text: str, source: str, profiles: list[str], exact: bool | None = No
         try:
             runs[name] = solver.run(name)
         except ProblemError as exc:
+            if not runs and _alike_under(solver, profiles[1:], str(exc)):
+                raise  # a misspelt key, a bad value: no profile is to blame
             raise ProblemError(f"under the {name} profile the problem is unusable: {exc}") \
                 from None
     values = {name: values_of(solved) for name, solved in runs.items()}
@@ -206,6 +209,19 @@ def compare(text: str, source: str, profiles: list[str], exact: bool | None = No
             differences.append(found)
     return Comparison(source, list(profiles), conventions, bool(solver.exact), changed,
                       differences, same, alone)
+
+
+def _alike_under(solver: Solver, profiles: list[str], message: str) -> bool:
+    """Whether the problem is unusable under each of `profiles` with the same message."""
+    for name in profiles:
+        try:
+            solver.run(name)
+        except ProblemError as exc:
+            if str(exc) != message:
+                return False
+        else:
+            return False
+    return True
 
 
 def _shape(value: np.ndarray | None) -> tuple[int, ...] | None:

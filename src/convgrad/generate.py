@@ -21,6 +21,7 @@ No printing here: cli.py reports; `write_variants` writes the files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import time
@@ -725,10 +726,15 @@ def _dumper() -> Any:
     (&id001 ... *id001), which students read in problem.yaml and in the Moodle question."""
     import yaml
 
+    from convgrad.numbers import FoldedText
+
     class Dumper(yaml.SafeDumper):
         def ignore_aliases(self, data: Any) -> bool:
             return True
 
+    # A string the template wrote over lines (a long name) is a string: SafeDumper knows
+    # str, not its subclasses
+    Dumper.add_representer(FoldedText, yaml.SafeDumper.represent_str)
     return Dumper
 
 
@@ -742,10 +748,14 @@ def _yaml(data: dict[str, Any], flow: bool | None = None) -> str:
 def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
     """The variant drawn from seed, and the requirements it misses (but distinct)."""
     from convgrad.engine import run
-    from convgrad.reader import problem_from_text
+    from convgrad.reader import problem_from_dict, problem_from_text
     from convgrad.render.convention_words import convention_words
 
     drawn = draw(template, seed)
+    if _holds_folded(drawn):
+        # A matrix string the template wrote over lines is one row to the reader, which
+        # refuses it; problem.yaml writes it on one line, where it would read as a row.
+        problem_from_dict(drawn, template.source, template.lines)
     text = problem_text(drawn)
     source = f"{template.source} (variant seed {seed})"
     try:
@@ -763,6 +773,16 @@ def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
     variant = Variant(seed, text, _yaml(answers), _yaml(dict.fromkeys(graded), flow=False),
                       convention_words(solved.problem))
     return variant, missed(template, solved, text, answers, graded)
+
+
+def _holds_folded(value: Any) -> bool:
+    from convgrad.numbers import FoldedText
+
+    if isinstance(value, dict):
+        return any(_holds_folded(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_holds_folded(v) for v in value)
+    return isinstance(value, FoldedText)
 
 
 def generate(template: Template, count: int, seed: int) -> list[Variant]:
@@ -973,6 +993,11 @@ def write_variants(out: str, seed: int, variants: list[Variant],
                         shutil.rmtree(entry.path)
                 elif entry.name not in files:
                     os.remove(entry.path)
+        # The manifest goes first and is written last: a run that stops partway (a full
+        # disk, Ctrl-C) leaves no manifest vouching for an earlier run's seed over variants
+        # of two runs, which check DIR would grade (it refuses a folder without one)
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(os.path.join(out, "manifest.json"))
         for name, variant in zip(names, variants, strict=True):
             folder = os.path.join(out, name)
             os.makedirs(folder, exist_ok=True)
@@ -981,7 +1006,7 @@ def write_variants(out: str, seed: int, variants: list[Variant],
                 with open(os.path.join(folder, file), "w", encoding="utf-8",
                           newline="\n") as stream:
                     stream.write(text)
-        for file, text in (("manifest.json", manifest_text(seed, variants)), *extra):
+        for file, text in (*extra, ("manifest.json", manifest_text(seed, variants))):
             with open(os.path.join(out, file), "w", encoding="utf-8",
                       newline="\n") as stream:
                 stream.write(text)

@@ -835,7 +835,7 @@ class Grader:
 
         source = "<stdin>" if path == "-" else path
         try:
-            text = reader.read_text(path)
+            text = reader.read_text(path, answers=True)
             data, lines = reader.load_answers(text, source) if text.strip() else (None, {})
         except ProblemError as exc:
             return self._unusable(source, str(exc))
@@ -1577,8 +1577,14 @@ def _as_decimal(value: Fraction) -> str | None:
     places = decimal_places(value)
     if places is None:
         return None
-    digits = max(places, 1)
     sign = "-" if value < 0 else ""
+    if places == 0:  # a whole number: past 18 zeros, as written too ("1e309", not 310 digits)
+        whole = str(abs(value.numerator))
+        significant = whole.rstrip("0")
+        if len(whole) - len(significant) > 18:
+            point = "." + significant[1:] if len(significant) > 1 else ""
+            return f"{sign}{significant[0]}{point}e{len(whole) - 1}"
+    digits = max(places, 1)
     text = str(abs(value.numerator) * (10**digits // value.denominator))  # value * 10^digits
     if digits <= 18:
         text = text.rjust(digits + 1, "0")

@@ -189,8 +189,9 @@ def read_file(path: str | os.PathLike, conventions: str | Conventions | None = N
     return problem_from_text(read_text(path), source=name, conventions=conventions)
 
 
-def read_text(path: str | os.PathLike) -> str:
-    """The text of a file, or standard input for "-", with one-line errors.
+def read_text(path: str | os.PathLike, answers: bool = False) -> str:
+    """The text of a file, or standard input for "-", with one-line errors (answers: the
+    file is an answers file, and a message that says what to give says so).
 
     At most MAX_FILE_BYTES are read, whatever the file is: a device such as /dev/zero, a
     pipe that never ends or a huge file is refused after that many bytes, never read
@@ -202,9 +203,9 @@ def read_text(path: str | os.PathLike) -> str:
     try:
         if name == "-":
             name = "<stdin>"
-            if sys.stdin is None:
-                raise ProblemError(f"{name}: there is no standard input to read the problem "
-                                   "from; give a file name")
+            if sys.stdin is None:  # as cli's _stdin_open says it
+                raise ProblemError(f"{name}: standard input is closed; give "
+                                   f"{'an answers' if answers else 'a problem'} file")
             data = sys.stdin.buffer.read(MAX_FILE_BYTES + 1)
         else:
             if os.path.isdir(path):
@@ -222,7 +223,7 @@ def read_text(path: str | os.PathLike) -> str:
             from None
     if len(data) > MAX_FILE_BYTES:
         raise _too_large(name)
-    return _decode(data, name)
+    return _decode(data, name, answers)
 
 
 def _too_large(name: str) -> ProblemError:
@@ -231,12 +232,12 @@ def _too_large(name: str) -> ProblemError:
                         f"answers files up to {limit} MiB (is it the right file?)")
 
 
-def _decode(data: bytes, name: str) -> str:
+def _decode(data: bytes, name: str, answers: bool = False) -> str:
     if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
         raise ProblemError(f"{name}: UTF-16 text; save it as UTF-8")
     if b"\x00" in data:
-        raise ProblemError(f"{name}: a binary file, not YAML text; give the problem's "
-                           "YAML file")
+        raise ProblemError(f"{name}: a binary file, not YAML text; give the "
+                           f"{_whose(answers)} YAML file")
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:

@@ -152,6 +152,13 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
     skipped: list[str] = []
     for path in answers:
         found = None if path == "-" else _variant_of(path, folders)
+        if found is None and os.path.isdir(path):
+            # A variant's folder (or the class's) in place of the files in it: the shell's
+            # DIR/* where DIR/*/* was meant. Its parent is no variant's, but it is no stray
+            # file to copy into one either.
+            raise ProblemError(f"{path} is a folder, not an answers file; give the students' "
+                               "files in the variant folders, e.g. "
+                               f"{os.path.join(folder, '*', '*.yaml')}")
         if found is None:
             what = "standard input ('-')" if path == "-" else path
             example = os.path.join(listed[0][1] if listed else folder,
