@@ -666,6 +666,23 @@ def test_conv_transpose_problem_golden_matches_torch():
 # Small-integer problems also run in exact arithmetic, which must agree with float64.
 
 
+def _close(what: str, actual, expected, scale: float = 0.0) -> None:
+    """Each entry within RTOL of its own size or of the largest of `expected` and `scale`:
+    a long float64 chain rounds relative to the values it combines, and a gradient that is 0
+    in exact arithmetic (a bias before batch_norm in train mode) comes out as their rounding
+    (scale: the size of what was summed into it, such as the layer's dL/d output)."""
+    if isinstance(expected, torch.Tensor):
+        expected = to_np(expected)
+    expected = np.asarray(expected, dtype=np.float64)
+    actual = np.asarray(actual)
+    assert actual.dtype != object, f"{what}: not float64 ({actual.dtype})"
+    assert actual.shape == expected.shape, \
+        f"{what}: shape {actual.shape}, torch has {expected.shape}"
+    top = max(float(np.abs(expected).max(initial=0.0)), scale)
+    np.testing.assert_allclose(actual.astype(np.float64), expected, rtol=RTOL,
+                               atol=ATOL + RTOL * top, err_msg=what)
+
+
 def _moved_maps(a: np.ndarray, layout: str, sample_ndim: int, back: bool = False):
     """(N, C, H, W) <-> (N, H, W, C), (N, C, L) <-> (N, L, C) for NHWC; vectors unchanged."""
     if layout == "NCHW" or sample_ndim == 1:
@@ -1331,46 +1348,48 @@ def check_network_against_torch(case: dict, result) -> None:
     _rounding_decides(case, result, run)
     batch = case["batch"]
     outs = run["outs"]
-    compare("Y", _canonical_output(case, result["Y"], batch), to_np(outs[-1]))
-    compare("dY", _canonical_output(case, result["dY"], batch), outs[-1].grad.numpy())
+    _close("Y", _canonical_output(case, result["Y"], batch), to_np(outs[-1]))
+    _close("dY", _canonical_output(case, result["dY"], batch), outs[-1].grad.numpy())
     dx = np.asarray(result["dX"], dtype=np.float64)
-    compare("dX", _moved_maps(dx if batch else dx[np.newaxis], case["conv"]["layout"],
+    _close("dX", _moved_maps(dx if batch else dx[np.newaxis], case["conv"]["layout"],
                               case["x"].ndim - 1, back=True), run["x"].grad.numpy())
     if run["loss"] is None:
         assert "loss" not in result
     else:
-        compare("loss", result["loss"], run["loss"])
+        _close("loss", result["loss"], run["loss"])
     lr = None if case["learning_rate"] is None else float(Fraction(case["learning_rate"]))
     assert len(result["layers"]) == len(case["layers"])
     for layer, got, out, p in zip(case["layers"], result["layers"], outs, run["params"],
                                   strict=True):
         name = got["name"]
-        compare(f"{name}.output", _canonical_output(case, got["output"], batch), to_np(out))
-        compare(f"{name}.d_output", _canonical_output(case, got["d_output"], batch),
+        _close(f"{name}.output", _canonical_output(case, got["output"], batch), to_np(out))
+        _close(f"{name}.d_output", _canonical_output(case, got["d_output"], batch),
                 out.grad.numpy())
         if not p:
             continue
         dw, db, w_new, b_new = PARAMETER_KEYS.get(layer["type"], ("dW", "db", "W_new",
                                                                     "b_new"))
-        compare(f"{name}.{dw}", _canonical_kernel(case, layer, got[dw]), p["w"].grad.numpy())
-        compare(f"{name}.{db}", got[db], p["b"].grad.numpy())
+        summed = float(out.grad.abs().max())
+        _close(f"{name}.{dw}", _canonical_kernel(case, layer, got[dw]), p["w"].grad.numpy(),
+               summed)
+        _close(f"{name}.{db}", got[db], p["b"].grad.numpy(), summed)
         if lr is not None:
-            compare(f"{name}.{w_new}", _canonical_kernel(case, layer, got[w_new]),
+            _close(f"{name}.{w_new}", _canonical_kernel(case, layer, got[w_new]),
                     to_np(p["w"] - lr * p["w"].grad))
-            compare(f"{name}.{b_new}", got[b_new], to_np(p["b"] - lr * p["b"].grad))
+            _close(f"{name}.{b_new}", got[b_new], to_np(p["b"] - lr * p["b"].grad))
     assert len(result.get("steps", ())) == len(run["steps"])
     rounds = zip(result.get("steps", ()), run["steps"], strict=True)
     for k, (got, (loss, state)) in enumerate(rounds, 1):
-        compare(f"steps[{k}].loss", got["loss"], loss)
+        _close(f"steps[{k}].loss", got["loss"], loss)
         owners = [i for i in range(len(case["layers"])) if i in state]
         assert [g["name"] for g in got["layers"]] == \
             [result["layers"][i]["name"] for i in owners]
         for i, g in zip(owners, got["layers"], strict=True):
             layer = case["layers"][i]
             _, _, w_new, b_new = PARAMETER_KEYS.get(layer["type"], ("", "", "W_new", "b_new"))
-            compare(f"steps[{k}].{g['name']}.{w_new}",
+            _close(f"steps[{k}].{g['name']}.{w_new}",
                     _canonical_kernel(case, layer, g[w_new]), state[i][0])
-            compare(f"steps[{k}].{g['name']}.{b_new}", g[b_new], state[i][1])
+            _close(f"steps[{k}].{g['name']}.{b_new}", g[b_new], state[i][1])
 
 
 def _drawn(seed: int) -> dict:
@@ -1384,12 +1403,14 @@ def _solved(problem: dict, exact: bool = False):
     try:
         return convgrad.solve(problem, exact=exact)
     except convgrad.ProblemError as error:
-        # a sigmoid that rounds to exactly 0 or 1 makes bce unusable (SPEC section 2)
-        assume("does not saturate" not in str(error))
+        # a sigmoid that rounds to exactly 0 or 1 makes bce unusable (SPEC section 2), a
+        # softmax that underflows to 0 where the target is not, cross_entropy_probs (README)
+        assume("does not saturate" not in str(error)
+               and "where its target is not" not in str(error))
         raise
 
 
-NETWORKS = settings(max_examples=25, deadline=None, database=None,
+NETWORKS = settings(max_examples=50, deadline=None, database=None,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
 
@@ -1462,45 +1483,46 @@ def check_single_layer_against_torch(case: dict, result) -> None:
 
     outs, p = run["outs"], run["params"][0]
     keys = {"Y", "dY", "dX", "dW", "db", "warnings", "conventions"}
-    compare("Y", maps(result["Y"]), to_np(outs[-1]))
-    compare("dY", maps(result["dY"]), outs[-1].grad.numpy())
+    _close("Y", maps(result["Y"]), to_np(outs[-1]))
+    _close("dY", maps(result["dY"]), outs[-1].grad.numpy())
     dx = np.asarray(result["dX"], dtype=np.float64)
-    compare("dX", _moved_maps(dx if batch else dx[np.newaxis], layout, 3, back=True),
+    _close("dX", _moved_maps(dx if batch else dx[np.newaxis], layout, 3, back=True),
             run["x"].grad.numpy())
     if run["loss"] is not None:
         keys.add("loss")
-        compare("loss", result["loss"], run["loss"])
+        _close("loss", result["loss"], run["loss"])
     if len(outs) > 1:
         keys |= {"Z", "dZ"}
-        compare("Z", maps(result["Z"]), to_np(outs[0]))
-        compare("dZ", maps(result["dZ"]), outs[0].grad.numpy())
+        _close("Z", maps(result["Z"]), to_np(outs[0]))
+        _close("dZ", maps(result["dZ"]), outs[0].grad.numpy())
     if len(outs) > 2:
         keys |= {"A", "dA"}
-        compare("A", maps(result["A"]), to_np(outs[1]))
-        compare("dA", maps(result["dA"]), outs[1].grad.numpy())
+        _close("A", maps(result["A"]), to_np(outs[1]))
+        _close("dA", maps(result["dA"]), outs[1].grad.numpy())
     layer = case["layers"][0]
     one_bias = np.ndim(layer["b"]) == 0 and layer["w"].shape[0] == 1 and not batch
 
     def bias(v):
         return v[0] if one_bias else v
 
-    compare("dW", _canonical_kernel(case, layer, result["dW"]), p["w"].grad.numpy())
-    compare("db", result["db"], bias(p["b"].grad.numpy()))
+    summed = float(outs[0].grad.abs().max())
+    _close("dW", _canonical_kernel(case, layer, result["dW"]), p["w"].grad.numpy(), summed)
+    _close("db", result["db"], bias(p["b"].grad.numpy()), summed)
     if case["learning_rate"] is not None:
         lr = float(Fraction(case["learning_rate"]))
         keys |= {"W_new", "b_new"}
-        compare("W_new", _canonical_kernel(case, layer, result["W_new"]),
+        _close("W_new", _canonical_kernel(case, layer, result["W_new"]),
                 to_np(p["w"] - lr * p["w"].grad))
-        compare("b_new", result["b_new"], bias(to_np(p["b"] - lr * p["b"].grad)))
+        _close("b_new", result["b_new"], bias(to_np(p["b"] - lr * p["b"].grad)))
     if run["steps"]:
         keys.add("steps")
         assert len(result["steps"]) == len(run["steps"])
         rounds = zip(result["steps"], run["steps"], strict=True)
         for k, (got, (loss, state)) in enumerate(rounds, 1):
-            compare(f"steps[{k}].loss", got["loss"], loss)
-            compare(f"steps[{k}].W_new", _canonical_kernel(case, layer, got["W_new"]),
+            _close(f"steps[{k}].loss", got["loss"], loss)
+            _close(f"steps[{k}].W_new", _canonical_kernel(case, layer, got["W_new"]),
                     state[0][0])
-            compare(f"steps[{k}].b_new", got["b_new"], bias(state[0][1]))
+            _close(f"steps[{k}].b_new", got["b_new"], bias(state[0][1]))
     assert set(result) == keys
 
 
@@ -1564,10 +1586,10 @@ def test_random_rational_networks_exact_matches_float64(seed):
         value = np.asarray(value, dtype=object)
         assert all(isinstance(v, (int, Fraction)) and not isinstance(v, bool)
                    for v in value.reshape(-1)), key
-        compare(key, value.astype(np.float64), floats[key])
+        _close(key, value.astype(np.float64), floats[key])
 
 
-@settings(NETWORKS, max_examples=10)
+@settings(NETWORKS, max_examples=20)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_random_networks_dx_is_the_central_difference_of_the_loss(seed):
     """convgrad against itself: (L(x + h) - L(x - h)) / 2h for a few input entries."""
