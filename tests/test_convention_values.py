@@ -214,6 +214,47 @@ def test_pool_ceil_by_hand():
     assert small["Y"].shape == (1, 2, 2)
 
 
+def test_pool_ceil_keeps_a_first_window_larger_than_the_input():
+    """Under pool_ceil a window may overhang the (padded) input from its first position on:
+    a 1 x 3 map under 2 x 1 windows at stride 2 has ceil((1 - 2)/2) + 1 = 1 row of windows,
+    each holding one input cell (PyTorch's ceil_mode and Caffe's formula both keep it)."""
+    for kind in ("max", "avg"):
+        result = pooled(kind, [[0, 1, 2]], [[3, 5]], [2, 1], 2, pool_ceil=True)
+        assert result["Y"].tolist() == [[[0, 2]]], kind  # C x H x W in a network
+        assert result["dX"].tolist() == [[3, 0, 5]], kind
+    # floor, or a window that would start past the input, still does not fit
+    for size, ceil in (([2, 1], False), ([1, 5], True)):
+        with pytest.raises(convgrad.ProblemError, match="the pooling window must fit"):
+            pooled("max", [[0, 1, 2]], [[1]], size, 2, pool_ceil=ceil)
+
+
+def test_pool_ceil_windows_larger_than_the_padded_input_match_pytorch():
+    torch = pytest.importorskip("torch")
+    import torch.nn.functional as TF
+
+    rng = np.random.default_rng(9)
+    # (H, W, size, stride, padding): the padded input smaller than the window along an axis
+    for H, W, k, s, pad in ((1, 3, (2, 1), (2, 2), (0, 0)), (1, 1, (4, 4), (2, 3), (1, 1)),
+                            (2, 5, (3, 2), (2, 2), (0, 1)), (1, 4, (2, 3), (3, 2), (1, 0))):
+        x = rng.standard_normal((2, H, W))
+        for kind, count in (("max", True), ("avg", True), ("avg", False)):
+            xt = torch.tensor(x[np.newaxis], requires_grad=True)
+            if kind == "max":
+                yt = TF.max_pool2d(xt, k, s, padding=pad, ceil_mode=True)
+            else:
+                yt = TF.avg_pool2d(xt, k, s, padding=pad, ceil_mode=True,
+                                   count_include_pad=count)
+            g = rng.standard_normal(tuple(yt.shape[1:]))
+            yt.backward(torch.tensor(g[np.newaxis]))
+            result = pooled(kind, x, g, list(k), list(s), False, pool_ceil=True,
+                            pool_padding=list(pad), avg_count_padding=count)
+            where = (kind, H, W, k, s, pad, count)
+            np.testing.assert_allclose(result["Y"], yt.detach().numpy()[0], rtol=1e-12,
+                                       err_msg=str(where))
+            np.testing.assert_allclose(result["dX"], xt.grad.numpy()[0], rtol=1e-12,
+                                       atol=1e-15, err_msg=str(where))
+
+
 def test_pool_padding_same_as_keras():
     """Keras MaxPooling2D(2, padding='same') on 5 x 5: output ceil(5/2) = 3, one row and one
     column of padding at the bottom and right (same_padding end); start puts them first."""

@@ -95,12 +95,12 @@ def pool_output_size(n: int, size: int, stride: int, before: int = 0, after: int
     after-padding (at or beyond before + H) is not kept (as PyTorch's ceil_mode). 0 when no
     window fits."""
     span = n + before + after - size
-    if span < 0:
-        return 0
     if not ceil:
-        return span // stride + 1
-    out = -(-span // stride) + 1
-    if (out - 1) * stride >= n + before:
+        return span // stride + 1 if span >= 0 else 0
+    # Rounded up, a first window larger than the padded input is kept when it overhangs by
+    # less than the stride (PyTorch's and Caffe's ceil((H + pads - ph) / s) + 1 is then 1).
+    out = max(-(-span // stride) + 1, 0)
+    if out and (out - 1) * stride >= n + before:
         out -= 1
     return out
 
