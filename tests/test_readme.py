@@ -316,6 +316,13 @@ def _help_options(*command: str) -> set[str]:
     return set(re.findall(r"^│ +(--[a-z][a-z-]*)", out.stdout, re.M)) - {"--help"}
 
 
+def test_no_merge_is_left_half_done() -> None:
+    # A conflict's markers fall in prose the sessions do not run, where nothing else looks.
+    marks = [n for n, line in enumerate(README.read_text(encoding="utf-8").splitlines(), 1)
+             if re.match(r"(<{7}|={7}|>{7})( |$)", line)]
+    assert marks == []
+
+
 def test_the_synopsis_names_every_option_of_each_command() -> None:
     synopsis: dict[str, str] = {}
     for line in _the_block("convgrad solve [PROBLEM]").body:
