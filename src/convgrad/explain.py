@@ -10,7 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from itertools import chain, islice
+from typing import Any
 
+import numpy as np
 from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.measure import Measurement
 from rich.panel import Panel
@@ -18,9 +21,18 @@ from rich.text import Text
 
 from convgrad.engine import Run
 from convgrad.render.crop import FULL, LISTED, cuts_any
-from convgrad.render.document import notice_words, uncovered_note
+from convgrad.render.document import (
+    ROUNDS,
+    notice_words,
+    round_values,
+    uncovered_note,
+    walk_steps,
+)
+from convgrad.render.naming import result_axes
 from convgrad.render.terminal import (
     DIM,
+    LABEL,
+    VALUE,
     WHY,
     block_lines,
     expansion_text,
@@ -30,7 +42,7 @@ from convgrad.render.terminal import (
     said,
 )
 from convgrad.render.words import formulas_in, say
-from convgrad.trace import Expansion, Form, Matrix, Phrase, Section, Trace, Whole
+from convgrad.trace import Expansion, Form, Matrix, Phrase, Section, Trace, Whole, show_number
 from convgrad.trace import Group as TraceGroup
 
 
@@ -71,16 +83,61 @@ class Walkthrough:
 
     def steps(self) -> Iterator[Step]:
         counter = 0
-        for section in self.trace.sections():
-            for title, step in self._steps_of(section):
-                if title is None:  # an element of the previous step: 3.1, 3.2 ...
-                    yield step
-                    continue
-                counter += 1
-                step.title = word("step", self.lang, n=counter, title=title)
-                self.current = counter
-                self.sub = 0
+        for title, step in chain(chain.from_iterable(map(self._steps_of,
+                                                         self.trace.sections())),
+                                 self._rounds()):
+            if title is None:  # an element of the previous step: 3.1, 3.2 ...
                 yield step
+                continue
+            counter += 1
+            step.title = word("step", self.lang, n=counter, title=title)
+            self.current = counter
+            self.sub = 0
+            yield step
+
+    def _rounds(self) -> Iterator[tuple[str | None, Step]]:
+        """The training rounds after the first (`steps: k`), as render/document.py's Walk:
+        the first ROUNDS (every one with --all) a step each, their update written out; the
+        others as `solve` lists them, in one step that says so."""
+        lang = self.lang
+        total = len(self.solved.rounds)
+        shown = total if self.show_all else min(ROUNDS, total)
+        for section in islice(self.trace.round_sections(), max(shown - 1, 0)):
+            lines = (line_text(line, lang, self.elide) for line in section.lines)
+            body: list[RenderableType] = [Text("\n".join(lines)),
+                                          *self._blocks(section.matrices)]
+            for group in section.groups:
+                body += self._expansions(group)
+            yield said(section.title, lang), Step("", said(section.why, lang),
+                                                  body + self._blocks(section.results))
+        if shown < total:
+            from convgrad.result import Result
+
+            steps = Result.from_run(self.solved)["steps"]
+            body = []
+            for k in range(shown + 1, total + 1):
+                body += self._training_step(k, steps[k - 1])
+            fields = {"first": shown + 1, "last": total, "prev": shown}
+            one = shown + 1 == total
+            yield (say("title.round", lang, n=total) if one else word("rounds", lang, **fields),
+                   Step("", word("rounds.why.one" if one else "rounds.why", lang, **fields),
+                        body))
+
+    def _training_step(self, k: int, step: dict[str, Any]) -> list[RenderableType]:
+        """One round as `solve` lists it (render/terminal.py's print_steps): its loss,
+        then its updated parameters by the keys `check` takes (steps[4].W_new)."""
+        lines = [Text.assemble((f"steps[{k}].loss = ", LABEL),
+                               (show_number(step["loss"]), VALUE))]
+        matrices = []
+        conventions = self.solved.problem.conventions
+        for name, value in round_values(k, step):
+            if isinstance(value, np.ndarray) and value.ndim >= 1:
+                axes = result_axes(name, value.ndim, False, conventions)
+                matrices.append(Matrix(name, value, axis_names=axes))
+            else:
+                number: Any = value[()] if isinstance(value, np.ndarray) else value
+                lines.append(Text.assemble((f"{name} = ", LABEL), (show_number(number), VALUE)))
+        return [Text("\n").join(lines), *self._blocks(matrices)]
 
     def _steps_of(self, section: Section) -> Iterator[tuple[str | None, Step]]:
         kind = section.kind
@@ -97,7 +154,8 @@ class Walkthrough:
                                       style="yellow"))
             yield title, step
             return
-        if kind == "conv":
+        extra = walk_steps(self.trace, section)
+        if "padding" in extra:
             yield from self._padding(section)
         if kind == "loss":
             loss, dy = section.groups
@@ -107,22 +165,23 @@ class Walkthrough:
                 "", word("loss.dY.why", self.lang, rule=said(dy.rule, lang)),
                 [*self._expansions(dy), *self._blocks(section.results)])
             return
-        if kind in ("conv_weights", "conv_transpose_weights"):
+        if "bias" in extra:
             dw, db = section.groups
             yield from self._group_steps(title, why, dw, section,
                                          results=section.results)
             # a network's layer: its own bias and output gradient (dL/dconv2.b, dL/dY)
-            single = self.solved.problem.single or kind != "conv_weights"
+            single = self.solved.problem.single
             yield from self._group_steps(
                 word("db", self.lang) if single else said(db.title, lang),
                 word("db.why", self.lang) if single else said(db.rule, lang), db,
                 section, results=[])
             return
-        if kind in ("conv_input", "conv_transpose_input"):
+        if "uncovered" in extra:
             yield from self._group_steps(title, why, section.groups[0], section,
                                          results=section.results, extra=self._uncovered())
             return
-        inputs = section.matrices[1:] if kind == "conv" else section.matrices  # X was step 2
+        # X was shown by the padding step
+        inputs = section.matrices[1:] if "padding" in extra else section.matrices
         for k, group in enumerate(section.groups):
             last = k == len(section.groups) - 1
             yield from self._group_steps(title if k == 0 else said(group.title, lang),

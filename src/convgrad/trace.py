@@ -46,6 +46,7 @@ from convgrad.layers import (
     FunctionLayer,
     Index,
     Layer,
+    Param,
     PoolLayer,
 )
 from convgrad.layers.conv import pad_input
@@ -535,7 +536,7 @@ class Trace:
         if self.run.learning_rate is not None:
             yield self.update_section()
 
-    def _matrix(self, title: Phrase | Whole, arr: np.ndarray, label: Labeler,
+    def _matrix(self, title: Phrase | Whole | str, arr: np.ndarray, label: Labeler,
                 pad: np.ndarray | None = None, axis_names: tuple[str, ...] = (),
                 cells: bool = False) -> Matrix:
         """arr as label's tables; cells: its cells are label's (Matrix.cells)."""
@@ -1478,8 +1479,11 @@ class Trace:
                       phrase("why.conv_transpose_weights", w=wl.name, y=yl.name),
                       groups=[Group(_name(wl.grad()), phrase("rule.conv_transpose_dW"), w.size,
                                     make_dw, kind="dW"),
-                              Group(_name(bl.grad()), phrase("rule.db"), db.size, make_db,
-                                    kind="db")],
+                              # the walkthrough's why of its dL/db step: a layer's own
+                              # names (dL/dconv_transpose1.b, dL/dY), as a network's conv
+                              Group(_name(bl.grad()),
+                                    phrase("step.db.why.layer", b=_name(bl.grad()),
+                                           dz=Whole(dyl)), db.size, make_db, kind="db")],
                       results=[self._matrix(Whole(wl.grad()), dw, wl,
                                             axis_names=_transpose_kernel_axes(step))],
                       kind="conv_transpose_weights", layer=name, context=[x_matrix, dy_matrix])
@@ -1678,8 +1682,21 @@ class Trace:
         assert lr is not None
         section = Section(phrase("title.update"), phrase("why.update", lr=_value(lr)),
                           kind="update")
-        for step, names in zip(self.run.passes, self.names, strict=True):
-            for p in step.params():
+        section.groups, section.results = self._updates([step.params() for step in
+                                                         self.run.passes])
+        return section
+
+    def _updates(self, params: list[list[Param]], round_: int | None = None
+                 ) -> tuple[list[Group], list[Matrix]]:
+        """Each parameter's update W - lr·dL/dW, entry by entry, and the updated parameters
+        as matrices; params: each pass's, after backward and update. round_: a training
+        round after the first (SPEC section 6), whose updated parameters are titled by the
+        keys `check` takes (steps[2].W_new), as `solve` lists them."""
+        lr = self.run.learning_rate
+        groups: list[Group] = []
+        results: list[Matrix] = []
+        for step, names, ps in zip(self.run.passes, self.names, params, strict=True):
+            for p in ps:
                 if p.grad is None or p.new is None:
                     continue
                 label = names.params[p.letter]
@@ -1693,13 +1710,35 @@ class Trace:
                                      form("update", old[index], lr, grad[index]),
                                      new[index])
 
-                section.groups.append(Group(Whole(label, matrix=False, new=True),
-                                            phrase("rule.update"), p.value.size, make))
+                groups.append(Group(Whole(label, matrix=False, new=True),
+                                    phrase("rule.update"), p.value.size, make))
                 # A matrix's title is upper case (W_new), a vector's not (b_new).
                 axes = self.kernel_axes.get(step.layer.name, ()) if p.letter == "w" else ()
-                section.results.append(self._matrix(Whole(label, p.value.ndim > 1, new=True),
-                                                    p.new, label, axis_names=axes))
-        return section
+                title: Whole | str = Whole(label, p.value.ndim > 1, new=True)
+                if round_ is not None:
+                    layer = "" if self.problem.single else f"{step.layer.name}."
+                    title = f"steps[{round_}].{layer}{p.new_key}"
+                results.append(self._matrix(title, p.new, label, axis_names=axes))
+        return groups, results
+
+    def round_sections(self) -> Iterator[Section]:
+        """The training rounds after the first (`steps: k`, SPEC section 6), one section
+        each: its loss (before its update), its gradients and its update written out. Round
+        1 is the run's own sections. None without `steps`."""
+        for k, round_ in enumerate(self.run.rounds[1:], start=2):
+            groups, results = self._updates(round_.params, k)
+            grads = [self._matrix(phrase("matrix.round", n=k,
+                                         name=Whole(names.params[p.letter].grad(),
+                                                    p.value.ndim > 1)),
+                                  p.grad, names.params[p.letter],
+                                  axis_names=self.kernel_axes.get(step.layer.name, ())
+                                  if p.letter == "w" else ())
+                     for step, names, ps in zip(self.run.passes, self.names, round_.params,
+                                                strict=True)
+                     for p in ps if p.grad is not None]
+            yield Section(phrase("title.round", n=k), phrase("why.round", n=k, prev=k - 1),
+                          lines=[form("is", f"steps[{k}].loss", round_.loss)],
+                          matrices=grads, groups=groups, results=results, kind="round")
 
 
 # --- helpers ---------------------------------------------------------------------------------

@@ -101,6 +101,12 @@ class Layer:
     # (`<kind>_forward` ...): "sums", every entry of `expanded` as the sum of products that
     # `terms` gives; "function", each output as a function of its group (FunctionLayer).
     written_as: ClassVar[str] = "sums"
+    # The steps a walkthrough (explain, and the documents' walkthroughs) adds to the
+    # sections of this kind, by the section's kind: "padding", the input before and after
+    # padding, as a step before the forward pass; "bias", the weights' section shows dL/dW
+    # with its result, then dL/db as a step of its own; "uncovered", the input's section
+    # says why an input that no window meets gets dL/dx = 0. None unless a class says so.
+    walk_steps: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         """layer: the description (name, type, op, in_shape, out_shape); num: the run's

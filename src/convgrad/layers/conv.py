@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from functools import cached_property
-from typing import cast
+from typing import ClassVar, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -276,6 +276,8 @@ class ConvLayer(ParamLayer):
     """x (N, C, H, W), w (F, C/G, KH, KW), b (F,) -> out (N, F, OH, OW), G = groups."""
 
     kind = "conv"
+    walk_steps: ClassVar[dict[str, tuple[str, ...]]] = {
+        "conv": ("padding",), "conv_weights": ("bias",), "conv_input": ("uncovered",)}
 
     @classmethod
     def conventions_met(cls, op: Conv, conventions: Conventions,

@@ -14,7 +14,7 @@ terms names the sample first.
 
 from __future__ import annotations
 
-from typing import cast
+from typing import ClassVar, cast
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -30,6 +30,9 @@ class ConvTransposeLayer(ParamLayer):
     """x (N, C, H, W), w (C, F/groups, KH, KW), b (F,) -> out (N, F, OH, OW)."""
 
     kind = "conv_transpose"
+    # Its padding crops the output, so no padded input to show first.
+    walk_steps: ClassVar[dict[str, tuple[str, ...]]] = {
+        "conv_transpose_weights": ("bias",), "conv_transpose_input": ("uncovered",)}
 
     def depends_on(self, key: str) -> bool | None:
         if key == "kernel_layout":

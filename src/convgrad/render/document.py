@@ -3,11 +3,11 @@
 `solve_parts` gives one part per section of the trace, then the results at a glance, as
 render/terminal.py prints them; `explain_parts` gives the steps of the walkthrough in the
 order explain.py shows them (padding, each kind's first elements in full with the cells they
-are made of, the rest, the result). Both keep the trace's data (Words, Matrices,
-Expansions): a format says the words in its language, writes the formulas in its notation
-and decides how a highlighted cell looks. Which expansions, terms and cells are shown
-follows --terms (solve) and --all (explain), as on the terminal, so that a large problem
-is summarised the same way in every format.
+are made of, the rest, the result; with `steps: k` the rounds after the first). Both keep
+the trace's data (Words, Matrices, Expansions): a format says the words in its language,
+writes the formulas in its notation and decides how a highlighted cell looks. Which
+expansions, terms and cells are shown follows --terms (solve) and --all (explain), as on
+the terminal, so that a large problem is summarised the same way in every format.
 
 `say` puts a Phrase into words with a format's own escaping of text and writing of the
 formulas, entries and arrays among its fields.
@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
+from itertools import chain, islice
 from string import Formatter
 from typing import Any
 
@@ -54,6 +55,10 @@ from convgrad.trace import (
     Whole,
     Words,
 )
+
+# How many training rounds (`steps: k`) explain writes out, the first (the walkthrough)
+# included; the others it lists as `solve` does, unless --all.
+ROUNDS = 3
 
 # --- the blocks of a part -------------------------------------------------------------------
 
@@ -218,13 +223,9 @@ def _training_step(k: int, step: dict[str, Any], full: bool, conventions: Conven
                    ) -> list[Block]:
     """One round of `steps: k` (SPEC section 6), as `solve` shows it: its loss, before its
     update, and the parameters after it, by the keys `check` takes (steps[2].W_new)."""
-    named = [(f"steps[{k}].{layer['name']}.{key}", value)
-             for layer in step.get("layers", []) for key, value in layer.items()
-             if key != "name"] or \
-        [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
     lines: list[Words | str] = [Form("is", (f"steps[{k}].loss", step["loss"]))]
     grids = []
-    for name, value in named:
+    for name, value in round_values(k, step):
         if isinstance(value, np.ndarray) and value.ndim >= 1:
             axes = result_axes(name, value.ndim, False, conventions)
             grids.append(Grid(Matrix(name, value, axis_names=axes)))
@@ -235,6 +236,15 @@ def _training_step(k: int, step: dict[str, Any], full: bool, conventions: Conven
     if k == 1:
         blocks.insert(0, Lines([Phrase("why.steps")], "why"))
     return [*blocks, Grids(grids, full)] if grids else blocks
+
+
+def round_values(k: int, step: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A round's updated parameters (its object in --json's `steps`) by the keys `check`
+    takes: steps[2].W_new, steps[2].b_new; in a network steps[2].conv1.W_new."""
+    return [(f"steps[{k}].{layer['name']}.{key}", value)
+            for layer in step.get("layers", []) for key, value in layer.items()
+            if key != "name"] or \
+        [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
 
 
 def _grids(matrices: list[Matrix], full: bool) -> Grids:
@@ -256,14 +266,39 @@ class Walk:
         self.current = 0
 
     def parts(self) -> Iterator[Part]:
-        for section in self.trace.sections() if self.sections is None else self.sections:
-            for title, part in self._steps_of(section):
-                if title is None:
-                    yield part
-                    continue
-                self.current += 1
-                part.title = step_title(self.current, title)
+        sections = self.trace.sections() if self.sections is None else self.sections
+        for title, part in chain(chain.from_iterable(map(self._steps_of, sections)),
+                                 self._rounds()):
+            if title is None:
                 yield part
+                continue
+            self.current += 1
+            part.title = step_title(self.current, title)
+            yield part
+
+    def _rounds(self) -> Iterator[tuple[Words | None, Part]]:
+        """The training rounds after the first (`steps: k`): the first ROUNDS (every one
+        with --all) a step each, their update written out; the others as `solve` lists
+        them, in one step that says so."""
+        total = len(self.trace.run.rounds)
+        shown = total if self.show_all else min(ROUNDS, total)
+        for section in islice(self.trace.round_sections(), max(shown - 1, 0)):
+            blocks: list[Block] = [Lines(list(section.lines)), *self._blocks(section.matrices)]
+            for group in section.groups:
+                blocks += self._expansions(group)
+            yield section.title, Part("", section.why, blocks + self._blocks(section.results))
+        if shown < total:
+            from convgrad.result import Result
+
+            steps = Result.from_run(self.trace.run)["steps"]
+            conventions = self.trace.problem.conventions
+            blocks = [block for k in range(shown + 1, total + 1)
+                      for block in _training_step(k, steps[k - 1], self.show_all, conventions)]
+            fields: dict[str, object] = {"first": shown + 1, "last": total, "prev": shown}
+            one = shown + 1 == total
+            yield (Phrase("title.round", {"n": total}) if one else Phrase("step.rounds", fields),
+                   Part("", Phrase("step.rounds.why.one" if one else "step.rounds.why", fields),
+                        blocks))
 
     def _steps_of(self, section: Section) -> Iterator[tuple[Words | None, Part]]:
         kind = section.kind
@@ -277,7 +312,8 @@ class Walk:
                                             for w in warnings)], "warning"))
             yield title, part
             return
-        if kind == "conv":
+        extra = walk_steps(self.trace, section)
+        if "padding" in extra:
             yield from self._padding(section)
         if kind == "loss":
             loss, dy = section.groups
@@ -287,7 +323,7 @@ class Walk:
                 "", Phrase("step.loss.dY.why", {"rule": dy.rule}),
                 [*self._expansions(dy), *self._blocks(section.results)])
             return
-        if kind == "conv_weights":
+        if "bias" in extra:
             dw, db = section.groups
             yield from self._group_steps(title, why, dw, section.results)
             if self.trace.problem.single:
@@ -295,11 +331,12 @@ class Walk:
             else:  # a network's layer: its own bias and output gradient (dL/dconv2.b, dL/dY)
                 yield from self._group_steps(db.title, db.rule, db, [])
             return
-        if kind == "conv_input":
+        if "uncovered" in extra:
             yield from self._group_steps(title, why, section.groups[0], section.results,
                                          extra=self._uncovered())
             return
-        inputs = section.matrices[1:] if kind == "conv" else section.matrices  # X was shown
+        # X was shown by the padding step
+        inputs = section.matrices[1:] if "padding" in extra else section.matrices
         for k, group in enumerate(section.groups):
             last = k == len(section.groups) - 1
             yield from self._group_steps(title if k == 0 else group.title,
@@ -391,6 +428,13 @@ class Walk:
         if rows is None:
             return []
         return [Lines([Phrase("step.uncovered", {"rows": rows})], "note")]
+
+
+def walk_steps(trace: Trace, section: Section) -> tuple[str, ...]:
+    """The steps a walkthrough adds to `section`, as its layer's class says (Layer.walk_steps:
+    padding, bias, uncovered); none for a section of no layer (the problem, the loss)."""
+    step = next((step for step in trace.run.passes if step.layer.name == section.layer), None)
+    return () if step is None else type(step).walk_steps.get(section.kind, ())
 
 
 def notice_words(notice: Any) -> Phrase | str:
@@ -503,6 +547,9 @@ def cell_namer(matrix: Matrix, base: int = 1) -> Callable[[tuple[int, ...]], str
         cells = matrix.cells
         return lambda index: check_name(cells, index)
     whole = title.fields.get("name")
+    if isinstance(whole, Whole) and title.key == "matrix.round":  # a later training round's
+        label, new, n = whole.label, whole.new, title.fields["n"]  # dW: steps[2].dW[1,1]
+        return lambda index: f"steps[{n}].{check_name(label, index, new)}"
     if isinstance(whole, Whole) and matrix.pad is not None:
         pad = matrix.pad
         before = _first_real(pad)

@@ -30,6 +30,29 @@ WORDS: dict[str, tuple[str, str]] = {
     "title.layer_input": ("Backward: {layer} input", "反向传播：{layer} 的输入"),
     "title.backward": ("Backward: {layer}", "反向传播：{layer}"),
     "title.update": ("Update", "参数更新"),
+    # explain's training rounds after the first (steps: k)
+    "title.round": ("Round {n}", "第 {n} 轮"),
+    "why.round": ("Round {n} goes through the forward pass, the loss and the backward pass "
+                  "above again, on the same input and target, from the parameters round "
+                  "{prev} left: its loss (before its update), its gradients, then its update.",
+                  "第 {n} 轮从第 {prev} 轮更新后的参数出发，在同一输入和目标上把上面的前向"
+                  "传播、损失和反向传播再做一遍：先是它的损失（更新之前）和梯度，然后是它的"
+                  "参数更新。"),
+    "matrix.round": ("{name}, round {n}", "{name}（第 {n} 轮）"),
+    "step.rounds": ("Rounds {first} to {last}", "第 {first} 轮到第 {last} 轮"),
+    "step.rounds.why": ("Rounds {first} to {last} go through the same steps, each from the "
+                        "parameters the round before left; as solve lists them, each round's "
+                        "loss (before its update) and updated parameters (--all writes out "
+                        "every round's update).",
+                        "第 {first} 轮到第 {last} 轮按同样的步骤进行，每一轮都从上一轮更新后的"
+                        "参数出发；这里像 solve 一样列出每一轮的损失（更新之前）和更新后的参数"
+                        "（--all 写出每一轮的参数更新）。"),
+    "step.rounds.why.one": ("Round {first} goes through the same steps, from the parameters "
+                            "round {prev} left; as solve lists it, its loss (before its update) "
+                            "and updated parameters (--all writes out its update).",
+                            "第 {first} 轮按同样的步骤进行，从第 {prev} 轮更新后的参数出发；"
+                            "这里像 solve 一样列出它的损失（更新之前）和更新后的参数"
+                            "（--all 写出它的参数更新）。"),
     "title.results": ("Results", "结果"),
     # a document's title (--format markdown, latex, html)
     "doc.solve": ("Solution", "解答"),
