@@ -227,3 +227,11 @@ def test_summary_across_variants_says_which_variants_left_a_key(tmp_path: Path) 
     done = check(out, files[0], files[2], files[4], "--summary")
     assert unanswered(done) == ["db: unanswered by 1 of 3 (variant 002)",
                                 "dX: unanswered by 2 of 3 (variants 001, 002)"]
+
+
+def test_summary_of_one_file_counts_one_file(class_of_three: list[Path]) -> None:
+    problem = ROOT / "problems" / "seed_worked_example.yaml"
+    done = check(problem, class_of_three[0], "--summary")
+    assert "1 file: 1 all right, 0 with wrong answers, 0 unusable" in done.stdout.splitlines()
+    done = check(problem, *class_of_three[:2], "--summary")
+    assert "2 files: 1 all right, 1 with wrong answers, 0 unusable" in done.stdout.splitlines()

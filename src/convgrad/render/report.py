@@ -138,7 +138,8 @@ def summary_lines(reports: list[FileReport]) -> list[Line]:
         lines.append([(f"{text}  {row[-1]}", "bold" if n == 0 else "")])
     usable = [r for r in reports if r.usable]
     right = sum(1 for r in usable if r.all_right)
-    lines.append([(f"{len(reports)} files: {right} all right, {len(usable) - right} with "
+    noun = "file" if len(reports) == 1 else "files"
+    lines.append([(f"{len(reports)} {noun}: {right} all right, {len(usable) - right} with "
                    f"wrong answers, {len(reports) - len(usable)} unusable", "dim")])
     return lines
 
