@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from .conftest import ROOT, Run, no_traceback, run_main, write
+from .conftest import ROOT, Run, no_traceback, one_line, run_main, write
 
 # Stride 2 over 5 rows with a 2-row kernel: windows at rows 1-2 and 3-4, row 5 never read
 # (and column 5 likewise). grad_output given: db = 1 + 2 + 3 + 4.
@@ -235,3 +235,21 @@ def test_summary_of_one_file_counts_one_file(class_of_three: list[Path]) -> None
     assert "1 file: 1 all right, 0 with wrong answers, 0 unusable" in done.stdout.splitlines()
     done = check(problem, *class_of_three[:2], "--summary")
     assert "2 files: 1 all right, 1 with wrong answers, 0 unusable" in done.stdout.splitlines()
+
+
+def test_a_filled_in_blank_is_not_skipped_as_generates(tmp_path: Path) -> None:
+    """Students fill in blank.yaml; a teacher who copies one back under that name would have
+    it skipped as generate's own file, and the student's answers never graded."""
+    out = tmp_path / "variants"
+    template = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+    assert run_main("generate", template, "--count", 2, "--seed", 3, "--out", out).returncode == 0
+    ann = write(out / "001", "ann.yaml", "db: 1\n")
+    untouched = check(out, ann, out / "001" / "blank.yaml", out / "002" / "blank.yaml")
+    assert untouched.returncode in (0, 1), untouched  # generate's blanks: skipped
+    filled = out / "002" / "blank.yaml"
+    filled.write_text("dY: [[1, 0], [0, 1]]\ndW:\ndb: 3\ndX:\n", encoding="utf-8")
+    done = check(out, ann, out / "001" / "blank.yaml", filled)
+    assert done.returncode == 2 and done.stdout == "", done
+    message = one_line(done)
+    assert message.startswith(f"error: {filled}: ") and "filled in" in message, message
+    assert str(out / "002" / "alice.yaml") in message  # the way out: a name of its own
