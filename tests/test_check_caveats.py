@@ -253,3 +253,11 @@ def test_a_filled_in_blank_is_not_skipped_as_generates(tmp_path: Path) -> None:
     message = one_line(done)
     assert message.startswith(f"error: {filled}: ") and "filled in" in message, message
     assert str(out / "002" / "alice.yaml") in message  # the way out: a name of its own
+
+
+def test_a_usage_error_is_still_one_line_on_a_problem_with_caveats(tmp_path: Path) -> None:
+    problem = write(tmp_path, "problem.yaml", UNCOVERED)
+    right = write(tmp_path, "right.yaml", f"db: {UNCOVERED_DB}\n")
+    done = check(problem, right, "--points", "dQ=1")
+    assert done.returncode == 2 and done.stdout == "", done
+    assert one_line(done).startswith("error: "), done

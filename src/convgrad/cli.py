@@ -678,9 +678,6 @@ def run_check(options: CheckOptions) -> int:
     # The problem's text is kept: a wrong answer's hint solves it under other conventions.
     solver = _solver(options.problem, True if options.exact else None)
     solved = solver.run(options.conventions)
-    # The problem's own caveats, once for every file, as solve says them (not those of the
-    # other conventions a wrong answer's hint solves it under).
-    _print_messages(solved)
     with unlimited_int_digits():  # exact results of any size are compared and written
         return _grade_and_report(options, solved, tolerance, weights, required, solver)
 
@@ -700,6 +697,10 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
     reveal = not options.no_reveal
     grader = Grader(solved, tolerance, weights, required, options.partial, solver,
                     options.carry_forward)
+    # The problem's own caveats, once for every file, as solve says them (not those of the
+    # other conventions a wrong answer's hint solves it under); after the options are
+    # checked against the problem, so that a usage error stays one line.
+    _print_messages(solved)
     reports = _grade_all(grader, options.answers)
     if options.gradescope is not None:
         _write_gradescope(options.gradescope, reports[0], reveal,
