@@ -261,3 +261,21 @@ def test_a_usage_error_is_still_one_line_on_a_problem_with_caveats(tmp_path: Pat
     done = check(problem, right, "--points", "dQ=1")
     assert done.returncode == 2 and done.stdout == "", done
     assert one_line(done).startswith("error: "), done
+
+
+def test_many_variants_are_named_up_to_eight() -> None:
+    from convgrad.cli import _variants_named
+    from convgrad.grade import MISSING, FileReport, KeyResult
+    from convgrad.render.report import unanswered_lines
+
+    names = [f"{n:03}" for n in range(1, 11)]
+    reports = [FileReport(f"{name}/ann.yaml", keys=[KeyResult("db", 1.0, MISSING)],
+                          variant=name) for name in names]
+    assert [[text for text, _ in line] for line in unanswered_lines(reports, True)] == [
+        ["db: unanswered by 10 of 10 (variants 001, 002, 003, 004, 005, 006, 007, 008 and 2 "
+         "more)"]]
+    assert _variants_named(names, 10) == "all 10 variants graded"
+    assert _variants_named(names[:9], 10) == \
+        "variants 001, 002, 003, 004, 005, 006, 007, 008 and 1 more"
+    assert _variants_named(names[:8], 8) == "variants " + ", ".join(names[:8])
+    assert _variants_named(["004"], 10) == "variant 004"
