@@ -486,15 +486,22 @@ def _exact_choice(exact: bool, float_: bool) -> bool | None:
     return True if exact else False if float_ else None
 
 
-def _print_messages(solved: Any, lang: str = "en") -> None:
-    for warning in solved.problem.warnings:
-        _say(_warning_text(warning, lang))
-    for note in solved.notes:
-        _say(f"note: {note}")
+def _messages(solved: Any) -> list[tuple[str, Any]]:
+    """What solve says on standard error about a solved problem, in order: ("warning",
+    notice) for each of the problem's warnings, then ("note", notice or text) for each note
+    of the run (the arithmetic chosen, nll's outputs) and the forward-only note."""
+    said: list[tuple[str, Any]] = [("warning", w) for w in solved.problem.warnings]
+    said += [("note", note) for note in solved.notes]
     if not solved.problem.has_backward:
         from convgrad.engine import FORWARD_ONLY
 
-        _say(f"note: {FORWARD_ONLY}")
+        said.append(("note", FORWARD_ONLY))
+    return said
+
+
+def _print_messages(solved: Any, lang: str = "en") -> None:
+    for level, message in _messages(solved):
+        _say(_warning_text(message, lang) if level == "warning" else f"note: {message}")
 
 
 def _warning_text(warning: Any, lang: str) -> str:
@@ -692,6 +699,10 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
     reveal = not options.no_reveal
     grader = Grader(solved, tolerance, weights, required, options.partial, solver,
                     options.carry_forward)
+    # The problem's own caveats, once for every file, as solve says them (not those of the
+    # other conventions a wrong answer's hint solves it under); after the options are
+    # checked against the problem, so that a usage error stays one line.
+    _print_messages(solved)
     reports = _grade_all(grader, options.answers)
     if options.gradescope is not None:
         _write_gradescope(options.gradescope, reports[0], reveal,
@@ -703,6 +714,10 @@ def _grade_and_report(options: CheckOptions, solved: Any, tolerance: Any, weight
 
         doc = check_json(options.problem, tolerance, reports, reveal, solved.exact,
                          grader.points, options.partial, solved.problem.conventions.items())
+        said = [{"level": level, "message": str(message)}
+                for level, message in _messages(solved)]
+        if said:  # only then: a problem without caveats prints what it always printed
+            doc["warnings"] = said
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
         from convgrad.render.report import check_lines
@@ -748,6 +763,9 @@ def _check_variants(options: CheckOptions, tolerance: Any, weights: Any, require
         _say(f"note: {len(graded.skipped)} of the files given are the variants' own "
              "problem.yaml, answers.yaml or blank.yaml, written by generate: skipped, not "
              "graded")
+    said = _variant_messages(graded.variants)
+    for level, message, names in said:
+        _say(f"{level}: in {_variants_named(names, len(graded.variants))}: {message}")
     reports, reveal = graded.reports, not options.no_reveal
     if options.gradescope is not None:
         _write_gradescope(options.gradescope, reports[0], reveal,
@@ -762,10 +780,35 @@ def _check_variants(options: CheckOptions, tolerance: Any, weights: Any, require
         import json
 
         doc = graded.json(tolerance, reveal, options.partial)
+        if said:
+            doc["warnings"] = [{"level": level, "message": message, "variants": names}
+                               for level, message, names in said]
         sys.stdout.write(json.dumps(doc, allow_nan=False) + "\n")
     else:
         _print_lines(graded.lines(tolerance, reveal, options.summary, options.partial))
     return _check_code(reports)
+
+
+def _variant_messages(variants: Any) -> list[tuple[str, str, list[str]]]:
+    """Each variant's caveats (_messages) once per problem, not once per student: a message
+    that several variants share (a stride the template fixed skips input in each) is one
+    (level, message, the variants' names), in the order first met."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for variant in variants:
+        for level, message in _messages(variant.grader.solved):
+            names = found.setdefault((level, str(message)), [])
+            if variant.name not in names:
+                names.append(variant.name)
+    return [(level, message, names) for (level, message), names in found.items()]
+
+
+def _variants_named(names: list[str], graded: int, shown: int = 8) -> str:
+    """"variant 003", "variants 001, 004", up to `shown` names; beyond them "all 30 variants
+    graded", or the first `shown` names and how many more."""
+    if len(names) == graded > shown:
+        return f"all {graded} variants graded"
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ("variant " if len(names) == 1 else "variants ") + ", ".join(names[:shown]) + more
 
 
 def run_compare(options: CompareOptions) -> int:

@@ -168,6 +168,15 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
                                f"answers into their variant's folder, e.g. {example}")
         n, directly = found
         if directly and os.path.basename(path) in GENERATED:
+            if os.path.basename(path) == "blank.yaml" and _filled_in(path):
+                # a student's answers on generate's blank: skipping it would lose them, and
+                # its keys are what the variant grades
+                example = os.path.join(os.path.dirname(path), "alice.yaml")
+                raise ProblemError(
+                    f"{path}: has answers filled in, but blank.yaml is the blank that "
+                    f"generate writes, which check skips; rename it after its student (e.g. "
+                    f"{example}) and copy another variant's blank.yaml in its place (its keys "
+                    "are the ones graded)")
             skipped.append(path)
         else:
             chosen.append((path, n))
@@ -220,6 +229,18 @@ def _graded_keys(folder: str) -> list[str] | None:
     if not isinstance(blank, dict) or not all(isinstance(k, str) for k in blank):
         return None
     return list(blank) or None
+
+
+def _filled_in(path: str) -> bool:
+    """Whether a blank.yaml holds a value (generate writes every key null)."""
+    import yaml
+
+    try:
+        with open(path, encoding="utf-8") as stream:
+            blank = yaml.safe_load(stream)
+    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        return False  # not readable as answers either: left to be skipped, as before
+    return isinstance(blank, dict) and any(value is not None for value in blank.values())
 
 
 def _plain_name(name: str) -> bool:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from convgrad.grade import NOT_GRADED, RIGHT, FileReport, Tolerance, kink_meaning
 from convgrad.render.naming import settings
+from convgrad.result import RESULT_KEYS
 
 if TYPE_CHECKING:
     from convgrad.model import Problem
@@ -48,6 +49,7 @@ def check_lines(reports: list[FileReport], tolerance: Tolerance, reveal: bool,
             lines += file_lines(report, reveal, show_unanswered=not points)
     if summary_only or len(reports) > 1:
         lines += summary_lines(reports)
+        lines += unanswered_lines(reports, graded_set=bool(points))
     return lines
 
 
@@ -136,9 +138,71 @@ def summary_lines(reports: list[FileReport]) -> list[Line]:
         lines.append([(f"{text}  {row[-1]}", "bold" if n == 0 else "")])
     usable = [r for r in reports if r.usable]
     right = sum(1 for r in usable if r.all_right)
-    lines.append([(f"{len(reports)} files: {right} all right, {len(usable) - right} with "
+    noun = "file" if len(reports) == 1 else "files"
+    lines.append([(f"{len(reports)} {noun}: {right} all right, {len(usable) - right} with "
                    f"wrong answers, {len(reports) - len(usable)} unusable", "dim")])
     return lines
+
+
+def unanswered_lines(reports: list[FileReport], graded_set: bool) -> list[Line]:
+    """A line per key that some usable file did not answer, after the summary's counts:
+    "dX: unanswered by 4 of 30" (across variants, which: "(variants 003: 3 of 3, 017: 1 of
+    2)"), since the table's "wrong keys" does not tell a key left blank from one got wrong.
+
+    graded_set: --points or --require (or the variants' own graded keys) named the keys;
+    then a key counts where it is missing (graded, 0 points). Otherwise a key counts where
+    it is null (missing) or where a top-level result was left out, which is not graded:
+    "(not graded)" says so when no file that left the key out was graded on it.
+    """
+    usable = [r for r in reports if r.usable]
+    left: dict[str, list[FileReport]] = {}
+    graded: set[str] = set()  # keys some file lost points on by leaving them out
+    for report in usable:
+        for key in report.missing:
+            left.setdefault(key, []).append(report)
+            graded.add(key)
+        if not graded_set:
+            for key in report.unanswered:
+                left.setdefault(key, []).append(report)
+    per_variant: dict[str, int] = {}
+    for report in usable:
+        if report.variant is not None:
+            per_variant[report.variant] = per_variant.get(report.variant, 0) + 1
+    # The graded set's order (every file's graded keys come in it), else solve's order of
+    # the results; any other key (an entry, a layer's) where first met.
+    order = [k.key for k in usable[0].graded] if graded_set and usable else list(RESULT_KEYS)
+    first = list(left)
+    lines: list[Line] = []
+    for key in sorted(left, key=lambda k: (order.index(k) if k in order else len(order),
+                                           first.index(k))):
+        files = left[key]
+        notes = [] if key in graded else ["not graded"]
+        where = _variants_of(files, per_variant)
+        if where:
+            notes.append(where)
+        text = f"{key}: unanswered by {len(files)} of {len(usable)}"
+        lines.append([(text + (f" ({'; '.join(notes)})" if notes else ""), "")])
+    return lines
+
+
+def _variants_of(files: list[FileReport], per_variant: dict[str, int], shown: int = 8
+                 ) -> str:
+    """The variants of `files` ("variants 002, 005"), with how many of each variant's files
+    when a variant has more than one ("variants 003: 3 of 3, 017: 1 of 2"); "" when the
+    files were graded against one problem."""
+    counts: dict[str, int] = {}
+    for report in files:
+        if report.variant is not None:
+            counts[report.variant] = counts.get(report.variant, 0) + 1
+    if not counts:
+        return ""
+    names = sorted(counts)
+    if any(per_variant[name] > 1 for name in names):
+        items = [f"{name}: {counts[name]} of {per_variant[name]}" for name in names]
+    else:
+        items = names
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ("variant " if len(items) == 1 else "variants ") + ", ".join(items[:shown]) + more
 
 
 def write_plain(out: Any, lines: list[Line]) -> None:
