@@ -397,3 +397,59 @@ def test_check_s_answers_from_a_closed_standard_input_speak_of_answers(monkeypat
     (report,) = json.loads(out.getvalue())["files"]
     assert (code, err.getvalue()) == (cli.EXIT_UNUSABLE, "")
     assert report["error"] == "<stdin>: standard input is closed; give an answers file"
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["generate", "{template}", "--seed", "1_0"], "--seed"),
+    (["generate", "{template}", "--count=1_0"], "--count"),
+    (["generate", "{template}", "--format", "moodle", "--decimals", "0_2"], "--decimals"),
+    (["generate", "{template}", "--format", "moodle", "--sig-figs", "1_2"], "--sig-figs"),
+    (["check", "{seed}", "{seed}", "--decimals", "1_0"], "--decimals"),
+    (["check", "{seed}", "{seed}", "--sig-figs=1_0"], "--sig-figs"),
+    (["check", "{seed}", "{seed}", "--rtol", "1_0.5"], "--rtol"),
+    (["--debug", "check", "{seed}", "{seed}", "--atol", "1e-0_3"], "--atol"),
+])
+def test_a_number_with_an_underscore_is_refused_as_a_problem_file_refuses_it(
+        argv, option, seed_example, tmp_path):
+    # Python's int() and float() read '1_0' as 10; a problem file refuses 1_000.
+    template = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+    argv = [a.format(seed=seed_example, template=template) for a in argv]
+    run = run_main(*argv, *(["--out", tmp_path / "out"] if "generate" in argv else []))
+    line = one_line(run)
+    assert run.returncode == 2 and run.stdout == ""
+    assert f"'{option}'" in line and "without '_'" in line
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option", ["--rtol", "--atol"])
+@pytest.mark.parametrize("text", ["1e-400", "1e-4000", "-2.5e-999", "0.000001e-320"])
+def test_a_tolerance_that_underflows_to_0_is_refused_not_read_as_0(option, text, seed_example):
+    assert float(text) == 0  # what Python would read: exact equality, not what was asked
+    run = run_main("check", seed_example, seed_example, option, text)
+    line = one_line(run)
+    assert run.returncode == 2 and run.stdout == ""
+    assert f"'{option}'" in line and "reads it as 0" in line
+
+
+@pytest.mark.parametrize("command", ["check", "generate"])
+@pytest.mark.parametrize("text", ["1e-320", "2e-308", "5e-324"])
+def test_a_subnormal_tolerance_is_refused(command, text, seed_example, tmp_path):
+    import sys
+    assert 0 < float(text) < sys.float_info.min
+    args = [seed_example, seed_example] if command == "check" else \
+        [ROOT / "problems" / "templates" / "relu_maxpool.yaml", "--out", tmp_path / "out",
+         "--format", "moodle"]
+    run = run_main(command, *args, "--atol", text)
+    line = one_line(run)
+    assert run.returncode == 2 and run.stdout == ""
+    assert line.startswith(f"error: --atol {float(text)!r} is below the smallest normal")
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("text", ["0", "0.0", "0e-500", "2.2250738585072014e-308", "1e-3"])
+def test_a_tolerance_of_0_or_a_normal_float_is_read(text, seed_example, tmp_path):
+    answers = tmp_path / "answers.yaml"
+    answers.write_text("db: -9\n", encoding="utf-8")
+    run = run_main("check", seed_example, answers, "--atol", text, "--json")
+    assert run.returncode in (0, 1), run
+    assert json.loads(run.stdout)["tolerance"]["atol"] == float(text)

@@ -939,6 +939,11 @@ def _tolerance(options: CheckOptions | GenerateOptions) -> Any:
     for name, value in (("--rtol", rtol), ("--atol", atol)):
         if value is not None and not (math.isfinite(value) and value >= 0):
             raise ProblemError(f"{name} must be a number >= 0, not {value}")
+        if value is not None and 0 < value < sys.float_info.min:
+            # A subnormal has fewer digits than float64 promises: its tolerance would be
+            # worked out (and written in Moodle's text) to the wrong digits.
+            raise ProblemError(f"{name} {value!r} is below the smallest normal float64 "
+                               f"({sys.float_info.min!r}); give 0 or at least that")
     for name, digits, low in (("--decimals", decimals, 0), ("--sig-figs", sig_figs, 1)):
         if digits is not None and not low <= digits <= 30:
             raise ProblemError(f"{name} must be a whole number from {low} to 30, not {digits}")
@@ -1091,7 +1096,53 @@ def _run(args: list[str]) -> int:
 def parse(args: list[str]) -> "Invocation | int":
     """The command line read, or the exit code when there is no command to run (help,
     --version, a usage error: typer has printed what there was to print)."""
-    return fast_parse(args) or _typer_parse(args)
+    return fast_parse(args) or _odd_number(args) or _typer_parse(args)
+
+
+def _odd_number(args: list[str]) -> int | None:
+    """EXIT_UNUSABLE, after its one line, when an int or float option's value is one that
+    typer would read otherwise than a problem file does: '1_0' (read as 10, where a problem
+    file refuses 1_000) or a float that is not 0 but underflows to it (1e-400 read as 0);
+    None to leave the rest to typer."""
+    main_flags = {n for p in params(MainOptions) for n in p.opt.names}
+    while args and args[0] in main_flags:
+        args = args[1:]
+    command = next((c for c in COMMANDS if args and c.name == args[0]), None)
+    if command is None:
+        return None
+    options = {name: p for p in params(command.options) if p.opt.name is not None
+               for name in p.opt.names}
+    rest = iter(args[1:])
+    for arg in rest:
+        if arg == "--":
+            break
+        name, equals, text = arg.partition("=")
+        param = options.get(name if arg.startswith("-") else "")
+        if param is None or param.kind is bool:
+            continue
+        value = text if equals else next(rest, None)
+        if value is None or param.kind is str:
+            continue
+        why = _odd_number_text(value.strip(), param.kind)
+        if why is not None:
+            _say(f"error: Invalid value for '{name}': '{value}' {why} "
+                 f"(see 'convgrad {command.name} --help')")
+            return EXIT_UNUSABLE
+    return None
+
+
+def _odd_number_text(text: str, kind: type) -> str | None:
+    """Why an option's number, which Python would read, is refused; None when it is not."""
+    bare = text.replace("_", "")
+    number = re.fullmatch(r"[-+]?[0-9]+" if kind is int else
+                          r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?", bare)
+    if "_" in text and number:
+        return f"is not a number: write it without '_', as {bare}"
+    if kind is float and number and float(bare) == 0 and \
+            re.search(r"[1-9]", bare.lower().partition("e")[0]):
+        return (f"is too small for a float64, which reads it as 0; give 0 or at least "
+                f"{sys.float_info.min!r}")
+    return None
 
 
 # --- the fast parser: the calls it is sure of, from the declaration, without typer ----------
@@ -1161,6 +1212,8 @@ def _fast_value(param: Param, text: str | None) -> Any:
         return int(text) if re.fullmatch(_INT, text) else None
     if param.kind is float:
         number = float(text) if re.fullmatch(_FLOAT, text) else math.inf
+        if number == 0 and re.search(r"[1-9]", text.lower().partition("e")[0]):
+            return None  # underflowed (1e-400): refused, with the reason, before typer
         return number if math.isfinite(number) else None
     return text if text == "-" or not text.startswith("-") else None
 
@@ -1319,3 +1372,4 @@ def _signature(options: type, extra: dict[str, dict[str, Any]] | None = None) ->
         found.append(inspect.Parameter(param.name, inspect.Parameter.KEYWORD_ONLY,
                                        default=default, annotation=Annotated[kind, info]))
     return inspect.Signature(found)
+
