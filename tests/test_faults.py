@@ -360,6 +360,22 @@ def test_output_through_symlinks_in_a_loop_is_refused(option, ending, tmp_path):
     assert (os.readlink(ping), os.readlink(pong)) == (pong.name, ping.name)
 
 
+@pytest.mark.skipif(not os.path.isfile("/proc/version"), reason="no /proc/version")
+@pytest.mark.parametrize("option", ["-o", "--class-report"])
+def test_output_over_a_file_that_cannot_be_replaced_says_what_failed(option, tmp_path):
+    # /proc/version exists, but no file can be made beside it: the message said "No such
+    # file or directory", of a file that is there
+    answers = write(tmp_path, "a.yaml", "db: 9\n")
+    path = "/proc/version" if option == "-o" else "/proc/version.csv"
+    args = ["solve", SEED] if option == "-o" else ["check", SEED, answers]
+    before = Path("/proc/version").read_text(encoding="utf-8")
+    run = convgrad(*args, option, path)
+    assert run.returncode == 2 and run.stdout == "", run
+    assert one_line(run).startswith(f"error: {option} {path}: cannot write the file: no "
+                                    "temporary file can be made in /proc to write it first ("), run
+    assert Path("/proc/version").read_text(encoding="utf-8") == before
+
+
 def test_output_to_a_pipe_writes_into_it(tmp_path):
     # a named pipe (as /dev/stdout or /dev/null, not a regular file): the text goes into it;
     # renaming a file over it replaced the pipe (as root: /dev/full itself) with that file

@@ -583,8 +583,15 @@ def _deliver(text: str, output: str | None, option: str = "-o") -> None:
         target = os.path.realpath(output)
         if os.path.islink(target):  # links in a loop name no file: refused, as open() does
             raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
-        fd, temp = tempfile.mkstemp(prefix=".convgrad-", suffix=".tmp",
-                                    dir=os.path.dirname(target))
+        folder = os.path.dirname(target)
+        try:
+            fd, temp = tempfile.mkstemp(prefix=".convgrad-", suffix=".tmp", dir=folder)
+        except OSError as exc:
+            # The file may well exist (/proc/version): what failed is the temporary file
+            # beside it that is renamed over it, whose error alone would say "No such file".
+            raise ProblemError(f"{option} {output}: cannot write the file: no temporary file "
+                               f"can be made in {folder} to write it first "
+                               f"({exc.strerror or exc})") from None
         with open(fd, "w", encoding="utf-8", newline="\n") as out:
             out.write(text)
         if os.path.exists(target):
