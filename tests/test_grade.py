@@ -2150,3 +2150,29 @@ def test_a_network_s_key_misnamed_gets_its_layer_s_key(tmp_path: Path, problem, 
     run = run_main("check", ROOT / "problems" / problem, answers)
     assert run.returncode == 2, run
     assert suggestion in run.stdout + run.stderr, run
+
+
+@pytest.mark.parametrize(("text", "said"), [
+    ("db: 9\nconventions:\n  max_ties: frist\n",
+     "line 3: 'conventions.max_ties' 'frist' is not a max_ties convention; did you mean 'first'?"),
+    ("db: 9\nconventions: {profile: pytroch}\n",
+     "line 2: 'conventions.profile' 'pytroch' is not a profile; did you mean 'pytorch'?"),
+    ("conventions:\n  relu: 0\ndb: 9\n", "line 2: 'conventions.relu' is not a known key"),
+    ("db: 9\nconventions: 3\n", "line 2: 'conventions' must be a mapping of convention keys"),
+])
+def test_an_answers_files_conventions_are_read_as_a_problem_files_are(work, text, said):
+    # The conventions an answers file states (solve --json's, generate's answers.yaml) were
+    # skipped unread: a misspelt key or value passed as a statement of what was solved.
+    name = write(work, "a.yaml", text)
+    proc = run(work, SEED, name)
+    assert proc.returncode == 2, proc.stdout
+    assert f"a.yaml: unusable: {said}" in proc.stdout + proc.stderr
+
+
+def test_the_conventions_solve_json_states_are_read_back(work):
+    for problem in (SEED, MULTI, STRIDE2):
+        solved = json.loads(run(work, problem, "--json", command="solve").stdout)
+        assert solved["conventions"]["profile"] == "pytorch"
+        name = write(work, "all.yaml", json.dumps({"conventions": solved["conventions"],
+                                                   "db": solved["db"]}))
+        assert run(work, problem, name).returncode == 0

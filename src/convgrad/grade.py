@@ -47,6 +47,7 @@ from convgrad.numbers import (
     parse_array,
     shape_text,
 )
+from convgrad.reader import stated_conventions
 from convgrad.result import Result, exact_strings, json_numbers
 
 if TYPE_CHECKING:
@@ -871,7 +872,11 @@ class Grader:
         try:
             for key, value in data.items():
                 if key == "conventions":
-                    continue  # what `solve --json` states it solved under: not a result
+                    # What `solve --json` (and generate's answers.yaml) states it was solved
+                    # under: not a result, but read as a problem file's conventions are, so
+                    # that a misspelt key or value is not silently taken for a statement.
+                    stated_conventions(value, source, lines)
+                    continue
                 line = lines.get((key,))
                 answer = self._read(str(key), value, source, line, scan)
                 name = answer.key if answer else key_text(*self._read_key(str(key), ""))

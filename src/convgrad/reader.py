@@ -182,6 +182,14 @@ def _named_keys(value: Any) -> Any:
     return value
 
 
+def stated_conventions(value: Any, source: str, lines: dict[tuple, int]) -> Conventions:
+    """The `conventions` mapping an answers file states (solve --json's, generate's
+    answers.yaml), read as a problem file's is (SPEC section 7): a ProblemError naming the
+    file, line and key of an unknown key or value. lines: (key path) -> line, as the YAML
+    reader gives them."""
+    return _Builder(Where(source, lines), {}).read_conventions(value)
+
+
 def read_file(path: str | os.PathLike, conventions: str | Conventions | None = None
               ) -> Problem:
     """A problem from a file, or from standard input for "-"."""
