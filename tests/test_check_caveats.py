@@ -255,6 +255,33 @@ def test_a_filled_in_blank_is_not_skipped_as_generates(tmp_path: Path) -> None:
     assert str(out / "002" / "alice.yaml") in message  # the way out: a name of its own
 
 
+def test_a_students_file_named_answers_yaml_is_not_skipped_as_the_key(tmp_path: Path) -> None:
+    """A student's answers copied into the variant's folder as answers.yaml (over the key)
+    were skipped as generate's key, and never graded."""
+    out = tmp_path / "variants"
+    template = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+    assert run_main("generate", template, "--count", 2, "--seed", 3, "--out", out).returncode == 0
+    ann = write(out / "001", "ann.yaml", "db: 1\n")
+    keys = [out / "001" / "answers.yaml", out / "002" / "answers.yaml"]
+    untouched = check(out, ann, *keys)
+    assert untouched.returncode in (0, 1), untouched  # generate's keys: skipped
+    assert "note: 2 of the files given" in untouched.stderr
+    key = yaml.safe_load(keys[1].read_text(encoding="utf-8"))
+    # a student's: some keys only (right ones too), or one entry wrong
+    right_but_fewer = "".join(f"{k}: {key[k]}\n" for k in ("dW", "db"))
+    slipped = keys[1].read_text(encoding="utf-8").replace(f"db: {key['db']}\n",
+                                                         f"db: {key['db'] + 1}\n")
+    assert slipped != keys[1].read_text(encoding="utf-8")
+    for text in (right_but_fewer, slipped, "db: 1\n"):
+        keys[1].write_text(text, encoding="utf-8")
+        done = check(out, ann, *keys)
+        assert done.returncode == 2 and done.stdout == "", done
+        message = one_line(done)
+        assert message.startswith(f"error: {keys[1]}: not the answer key generate wrote for "
+                                  "variant 002"), message
+        assert str(out / "002" / "alice.yaml") in message  # the way out: a name of its own
+
+
 def test_a_usage_error_is_still_one_line_on_a_problem_with_caveats(tmp_path: Path) -> None:
     problem = write(tmp_path, "problem.yaml", UNCOVERED)
     right = write(tmp_path, "right.yaml", f"db: {UNCOVERED_DB}\n")

@@ -177,6 +177,8 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
                     f"generate writes, which check skips; rename it after its student (e.g. "
                     f"{example}) and copy another variant's blank.yaml in its place (its keys "
                     "are the ones graded)")
+            if os.path.basename(path) == "answers.yaml":
+                _check_answer_key(path, listed[n])
             skipped.append(path)
         else:
             chosen.append((path, n))
@@ -214,6 +216,40 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
         variant.files.append(index)
         reports.append(report)
     return ClassGrades(folder, [variants[n] for n in sorted(variants)], reports, skipped)
+
+
+def _check_answer_key(path: str, variant: tuple[str, str]) -> None:
+    """ProblemError when a variant folder's answers.yaml is not the answer key generate
+    wrote there (its results differ from the variant's problem solved): a student's file
+    under the key's name, which check would skip. Left alone when it cannot be told (no
+    problem.yaml, a file that does not read)."""
+    import yaml
+
+    from convgrad.compare import Solver
+    from convgrad.generate import _yaml, answer_values
+    from convgrad.reader import read_text
+
+    name, folder = variant
+    problem = os.path.join(folder, "problem.yaml")
+    try:
+        with open(path, encoding="utf-8") as stream:
+            given = yaml.safe_load(stream)
+        # As generate wrote it: the problem as it reads itself (its own conventions),
+        # through the same YAML, the conventions left out (they state, not result).
+        key = yaml.safe_load(_yaml(answer_values(Solver(read_text(problem), problem).run())))
+    except (OSError, UnicodeDecodeError, yaml.YAMLError, ProblemError):
+        return
+    if not isinstance(given, dict):
+        given = {}
+    given.pop("conventions", None)
+    key.pop("conventions", None)
+    if given != key:
+        example = os.path.join(os.path.dirname(path), "alice.yaml")
+        raise ProblemError(f"{path}: not the answer key generate wrote for variant {name} "
+                           "(its results differ), but answers.yaml is the key's name, which "
+                           f"check skips; rename it after its student (e.g. {example}) and "
+                           "write the variants again with convgrad generate (the same --seed "
+                           "rebuilds the key)")
 
 
 def _graded_keys(folder: str) -> list[str] | None:
