@@ -306,3 +306,22 @@ def test_many_variants_are_named_up_to_eight() -> None:
         "variants 001, 002, 003, 004, 005, 006, 007, 008 and 1 more"
     assert _variants_named(names[:8], 8) == "variants " + ", ".join(names[:8])
     assert _variants_named(["004"], 10) == "variant 004"
+
+
+def test_an_answer_key_saved_again_is_still_the_key(tmp_path: Path) -> None:
+    """The key as generate wrote it is told by its text; a key an editor saved again (CRLF
+    line ends, YAML laid out anew) by its results: both are skipped as the key, in a
+    variant with a student's file (graded: its run is the key's) and in one without."""
+    out = tmp_path / "variants"
+    template = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+    assert run_main("generate", template, "--count", 2, "--seed", 3, "--out", out).returncode == 0
+    ann = write(out / "001", "ann.yaml", "db: 1\n")
+    keys = [out / "001" / "answers.yaml", out / "002" / "answers.yaml"]
+    for key in keys:
+        text = key.read_text(encoding="utf-8")
+        resaved = yaml.safe_dump(yaml.safe_load(text), default_flow_style=True)
+        assert resaved != text
+        key.write_bytes(resaved.replace("\n", "\r\n").encode("utf-8"))
+    done = check(out, ann, *keys)
+    assert done.returncode in (0, 1), done
+    assert "note: 2 of the files given" in done.stderr

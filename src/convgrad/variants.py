@@ -13,6 +13,7 @@ from convgrad.errors import ProblemError
 
 if TYPE_CHECKING:
     from convgrad.classreport import ClassReport
+    from convgrad.compare import Solver
     from convgrad.grade import FileReport, Grader, Tolerance
     from convgrad.render.report import Line
 
@@ -150,6 +151,7 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
     folders = [(name, os.path.realpath(path)) for name, path in listed]
     chosen: list[tuple[str, int]] = []  # (path, variant)
     skipped: list[str] = []
+    keys: list[tuple[str, int]] = []  # the answers.yaml files given: (path, variant)
     for path in answers:
         found = None if path == "-" else _variant_of(path, folders)
         if found is None and os.path.isdir(path):
@@ -178,10 +180,13 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
                     f"{example}) and copy another variant's blank.yaml in its place (its keys "
                     "are the ones graded)")
             if os.path.basename(path) == "answers.yaml":
-                _check_answer_key(path, listed[n])
+                keys.append((path, n))
             skipped.append(path)
         else:
             chosen.append((path, n))
+    if not chosen:
+        for path, n in keys:
+            _check_answer_key(path, listed[n])
     if answers and not chosen:
         raise ProblemError(f"every file given is one that generate wrote ({', '.join(GENERATED)}"
                            "), not a student's answers; copy each student's answers into their "
@@ -208,6 +213,12 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
         except ProblemError as exc:  # --points names an entry outside this variant's result
             raise ProblemError(f"{problem} (variant {name}): {exc}") from None
         variants[n] = Variant(name, problem, grader)
+    # Each answers.yaml given is told from a student's file before anything is graded, by
+    # the variant's problem solved as generate solved it: the grading's own run when check
+    # solves it so too (no --exact: its results are the same run), else a run of its own.
+    for path, n in keys:
+        _check_answer_key(path, listed[n], variants[n].grader.solver
+                          if n in variants and exact is None else None)
     reports = []
     for index, (path, n) in enumerate(chosen):
         variant = variants[n]
@@ -218,7 +229,8 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
     return ClassGrades(folder, [variants[n] for n in sorted(variants)], reports, skipped)
 
 
-def _check_answer_key(path: str, variant: tuple[str, str]) -> None:
+def _check_answer_key(path: str, variant: tuple[str, str], solver: Solver | None = None
+                      ) -> None:
     """ProblemError when a variant folder's answers.yaml is not the answer key generate
     wrote there (its results differ from the variant's problem solved): a student's file
     under the key's name, which check would skip. Left alone when it cannot be told (no
@@ -233,10 +245,17 @@ def _check_answer_key(path: str, variant: tuple[str, str]) -> None:
     problem = os.path.join(folder, "problem.yaml")
     try:
         with open(path, encoding="utf-8") as stream:
-            given = yaml.safe_load(stream)
+            text = stream.read()
         # As generate wrote it: the problem as it reads itself (its own conventions),
-        # through the same YAML, the conventions left out (they state, not result).
-        key = yaml.safe_load(_yaml(answer_values(Solver(read_text(problem), problem).run())))
+        # through the same YAML. The key generate wrote is that text itself (generate
+        # rebuilds its files byte for byte), told without reading any YAML; a file that
+        # differs is read, and its results compared, the conventions left out (they
+        # state, not result): a key saved again by an editor is still the key.
+        solver = solver or Solver(read_text(problem), problem)
+        key_text = _yaml(answer_values(solver.run()))
+        if text == key_text:
+            return
+        given, key = yaml.safe_load(text), yaml.safe_load(key_text)
     except (OSError, UnicodeDecodeError, yaml.YAMLError, ProblemError):
         return
     if not isinstance(given, dict):
