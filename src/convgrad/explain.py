@@ -24,11 +24,10 @@ from convgrad.render.crop import FULL, LISTED, cuts_any
 from convgrad.render.document import (
     ROUNDS,
     notice_words,
-    round_values,
     uncovered_note,
     walk_steps,
 )
-from convgrad.render.naming import result_axes
+from convgrad.render.naming import result_axes, round_values
 from convgrad.render.terminal import (
     DIM,
     LABEL,

@@ -40,6 +40,7 @@ from convgrad.render.naming import (
     entry_check_name,
     index_text,
     result_axes,
+    round_values,
 )
 from convgrad.render.words import sentences
 from convgrad.trace import (
@@ -236,15 +237,6 @@ def _training_step(k: int, step: dict[str, Any], full: bool, conventions: Conven
     if k == 1:
         blocks.insert(0, Lines([Phrase("why.steps")], "why"))
     return [*blocks, Grids(grids, full)] if grids else blocks
-
-
-def round_values(k: int, step: dict[str, Any]) -> list[tuple[str, Any]]:
-    """A round's updated parameters (its object in --json's `steps`) by the keys `check`
-    takes: steps[2].W_new, steps[2].b_new; in a network steps[2].conv1.W_new."""
-    return [(f"steps[{k}].{layer['name']}.{key}", value)
-            for layer in step.get("layers", []) for key, value in layer.items()
-            if key != "name"] or \
-        [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
 
 
 def _grids(matrices: list[Matrix], full: bool) -> Grids:
