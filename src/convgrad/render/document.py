@@ -436,9 +436,14 @@ def notice_words(notice: Any) -> Phrase | str:
 
     if notice.kind not in (UNCOVERED, POOL_DROPPED):
         return str(notice)
-    return Phrase(f"notice.{notice.kind}", {
-        "message": str(notice), "layer": notice.layer, "axis": Phrase(f"axis.{notice.axis}"),
-        "positions": "、".join(str(i + 1) for i in notice.positions)})
+    return Phrase(f"notice.{notice.kind}", _notice_fields(notice))
+
+
+def _notice_fields(notice: Any) -> dict[str, object]:
+    """The fields of a warning about input rows or columns: its English message, and for the
+    Chinese its layer, axis and 1-based positions (2、4)."""
+    return {"message": str(notice), "layer": notice.layer, "axis": Phrase(f"axis.{notice.axis}"),
+            "positions": "、".join(str(i + 1) for i in notice.positions)}
 
 
 def uncovered_note(warnings: Iterable[Any]) -> Phrase | None:
@@ -448,10 +453,7 @@ def uncovered_note(warnings: Iterable[Any]) -> Phrase | None:
     English): （conv1：输入第 2、4 行；...）. None when there is none."""
     from convgrad.errors import UNCOVERED
 
-    notes = [Phrase("notice.missed", {"message": str(w), "layer": w.layer,
-                                      "axis": Phrase(f"axis.{w.axis}"),
-                                      "positions": "、".join(str(i + 1) for i in w.positions)})
-             for w in warnings if w.kind == UNCOVERED]
+    notes = [Phrase("notice.missed", _notice_fields(w)) for w in warnings if w.kind == UNCOVERED]
     if not notes:
         return None
     note = notes[0]
