@@ -273,7 +273,7 @@ class Walk:
         with --all) a step each, their update written out; the others as `solve` lists
         them, in one step that says so."""
         total = len(self.trace.run.rounds)
-        shown = total if self.show_all else min(ROUNDS, total)
+        shown = rounds_written(total, self.show_all)
         for section in islice(self.trace.round_sections(), max(shown - 1, 0)):
             blocks: list[Block] = [Lines(list(section.lines)), *self._blocks(section.matrices)]
             for group in section.groups:
@@ -286,11 +286,8 @@ class Walk:
             conventions = self.trace.problem.conventions
             blocks = [block for k in range(shown + 1, total + 1)
                       for block in _training_step(k, steps[k - 1], self.show_all, conventions)]
-            fields: dict[str, object] = {"first": shown + 1, "last": total, "prev": shown}
-            one = shown + 1 == total
-            yield (Phrase("title.round", {"n": total}) if one else Phrase("step.rounds", fields),
-                   Part("", Phrase("step.rounds.why.one" if one else "step.rounds.why", fields),
-                        blocks))
+            title, why = listed_rounds(shown, total)
+            yield title, Part("", why, blocks)
 
     def _steps_of(self, section: Section) -> Iterator[tuple[Words | None, Part]]:
         kind = section.kind
@@ -420,6 +417,21 @@ class Walk:
         if rows is None:
             return []
         return [Lines([Phrase("step.uncovered", {"rows": rows})], "note")]
+
+
+def rounds_written(total: int, show_all: bool) -> int:
+    """How many of `total` training rounds a walkthrough writes out, the first (its own
+    sections) included: ROUNDS, every one with --all; the others it lists as solve does."""
+    return total if show_all else min(ROUNDS, total)
+
+
+def listed_rounds(shown: int, total: int) -> tuple[Phrase, Phrase]:
+    """The title and why of the walkthrough's step that lists rounds shown + 1 to total as
+    solve does ("Rounds 4 to 6", or "Round 4" when it is one)."""
+    fields: dict[str, object] = {"first": shown + 1, "last": total, "prev": shown}
+    if shown + 1 == total:
+        return Phrase("title.round", {"n": total}), Phrase("step.rounds.why.one", fields)
+    return Phrase("step.rounds", fields), Phrase("step.rounds.why", fields)
 
 
 def walk_steps(trace: Trace, section: Section) -> tuple[str, ...]:
