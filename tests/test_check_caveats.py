@@ -325,3 +325,17 @@ def test_an_answer_key_saved_again_is_still_the_key(tmp_path: Path) -> None:
     done = check(out, ann, *keys)
     assert done.returncode in (0, 1), done
     assert "note: 2 of the files given" in done.stderr
+
+
+def test_a_variants_blank_that_is_not_utf8_is_read_as_no_blank(tmp_path: Path) -> None:
+    """A variant's blank.yaml saved in another encoding (or overwritten by a photo) stopped
+    check DIR with an internal error (UnicodeDecodeError, exit 70); it is read as a variant
+    without a blank, whose graded keys are those the files answer."""
+    out = tmp_path / "variants"
+    template = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+    assert run_main("generate", template, "--count", 2, "--seed", 3, "--out", out).returncode == 0
+    (out / "001" / "blank.yaml").write_bytes(b"\xff\xfe\x00 not utf-8")
+    ann = write(out / "001", "ann.yaml", "db: 1\n")
+    done = check(out, ann)
+    assert done.returncode == 1, done  # graded: db is wrong
+    assert "✗ db" in done.stdout, done.stdout

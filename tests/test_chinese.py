@@ -223,3 +223,21 @@ def test_the_command_line_warns_in_the_language_asked_for(tmp_path):
             f"警告：conv1：输入第 2、4 行{why}", f"警告：conv1：输入第 2、4 列{why}"], zh.stderr
         en = run_main(command, path)
         assert en.stderr.startswith("warning: conv1: input rows 2, 4 never meet the kernel"), en
+
+
+def test_the_training_steps_name_their_filters_and_channels_in_chinese(tmp_path):
+    # solve's list of training rounds titled each slice of a kernel in English ("steps[1].W_new,
+    # filter 1, channel 2") inside the Chinese
+    problem = tmp_path / "two_channels.yaml"
+    problem.write_text("input: [[[1, 2, 3], [4, 5, 6], [7, 8, 9]], [[1, 0, 1], [0, 1, 0], "
+                       "[1, 0, 1]]]\n"
+                       "kernel: [[[[1, 0], [-1, 1]], [[0, 1], [1, 0]]]]\n"
+                       "bias: [1]\ntarget: \"1 0; 0 1\"\nloss: mse\n"
+                       "learning_rate: \"1/200\"\nsteps: 2\n", encoding="utf-8")
+    for fmt in FORMATS:
+        out = run_main("solve", problem, "--lang", "zh", "--format", fmt)
+        assert out.returncode == 0, out.stderr
+        assert not english_words(out.stdout), (fmt, english_words(out.stdout))
+        assert "通道 2" in out.stdout, fmt
+    out = run_main("solve", problem, "--lang", "zh")
+    assert "steps[2].W_new，滤波器 1，通道 2" in out.stdout

@@ -812,10 +812,11 @@ def _variant_messages(variants: Any) -> list[tuple[str, str, list[str]]]:
 def _variants_named(names: list[str], graded: int, shown: int = 8) -> str:
     """"variant 003", "variants 001, 004", up to `shown` names; beyond them "all 30 variants
     graded", or the first `shown` names and how many more."""
+    from convgrad.render.report import variants_text
+
     if len(names) == graded > shown:
         return f"all {graded} variants graded"
-    more = f" and {len(names) - shown} more" if len(names) > shown else ""
-    return ("variant " if len(names) == 1 else "variants ") + ", ".join(names[:shown]) + more
+    return variants_text(names, shown)
 
 
 def run_compare(options: CompareOptions) -> int:

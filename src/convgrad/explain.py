@@ -22,13 +22,13 @@ from rich.text import Text
 from convgrad.engine import Run
 from convgrad.render.crop import FULL, LISTED, cuts_any
 from convgrad.render.document import (
-    ROUNDS,
+    listed_rounds,
     notice_words,
-    round_values,
+    rounds_written,
     uncovered_note,
     walk_steps,
 )
-from convgrad.render.naming import result_axes
+from convgrad.render.naming import result_axes, round_values
 from convgrad.render.terminal import (
     DIM,
     LABEL,
@@ -97,11 +97,11 @@ class Walkthrough:
 
     def _rounds(self) -> Iterator[tuple[str | None, Step]]:
         """The training rounds after the first (`steps: k`), as render/document.py's Walk:
-        the first ROUNDS (every one with --all) a step each, their update written out; the
-        others as `solve` lists them, in one step that says so."""
+        the first ones (render/document.rounds_written) a step each, their update written
+        out; the others as `solve` lists them, in one step that says so."""
         lang = self.lang
         total = len(self.solved.rounds)
-        shown = total if self.show_all else min(ROUNDS, total)
+        shown = rounds_written(total, self.show_all)
         for section in islice(self.trace.round_sections(), max(shown - 1, 0)):
             lines = (line_text(line, lang, self.elide) for line in section.lines)
             body: list[RenderableType] = [Text("\n".join(lines)),
@@ -117,11 +117,8 @@ class Walkthrough:
             body = []
             for k in range(shown + 1, total + 1):
                 body += self._training_step(k, steps[k - 1])
-            fields = {"first": shown + 1, "last": total, "prev": shown}
-            one = shown + 1 == total
-            yield (say("title.round", lang, n=total) if one else word("rounds", lang, **fields),
-                   Step("", word("rounds.why.one" if one else "rounds.why", lang, **fields),
-                        body))
+            title, why = listed_rounds(shown, total)
+            yield said(title, lang), Step("", said(why, lang), body)
 
     def _training_step(self, k: int, step: dict[str, Any]) -> list[RenderableType]:
         """One round as `solve` lists it (render/terminal.py's print_steps): its loss,

@@ -776,6 +776,8 @@ def make_variant(template: Template, seed: int) -> tuple[Variant, list[str]]:
 
 
 def _holds_folded(value: Any) -> bool:
+    """Whether a drawn value (a mapping, list or scalar of the template) holds a string the
+    template wrote over lines (numbers.FoldedText), anywhere inside it."""
     from convgrad.numbers import FoldedText
 
     if isinstance(value, dict):

@@ -1724,7 +1724,7 @@ class Trace:
     def round_sections(self) -> Iterator[Section]:
         """The training rounds after the first (`steps: k`, SPEC section 6), one section
         each: its loss (before its update), its gradients and its update written out. Round
-        1 is the run's own sections. None without `steps`."""
+        1 is the run's own sections. Nothing without `steps`."""
         for k, round_ in enumerate(self.run.rounds[1:], start=2):
             groups, results = self._updates(round_.params, k)
             grads = [self._matrix(phrase("matrix.round", n=k,

@@ -274,13 +274,7 @@ def _check_answer_key(path: str, variant: tuple[str, str], solver: Solver | None
 def _graded_keys(folder: str) -> list[str] | None:
     """The keys of the variant's blank.yaml (the template's `graded`), or None when it has
     none that can be read (every key some file answered is graded then, as for one problem)."""
-    import yaml
-
-    try:
-        with open(os.path.join(folder, "blank.yaml"), encoding="utf-8") as stream:
-            blank = yaml.safe_load(stream)
-    except (OSError, yaml.YAMLError):
-        return None
+    blank = _read_blank(os.path.join(folder, "blank.yaml"))
     if not isinstance(blank, dict) or not all(isinstance(k, str) for k in blank):
         return None
     return list(blank) or None
@@ -288,14 +282,20 @@ def _graded_keys(folder: str) -> list[str] | None:
 
 def _filled_in(path: str) -> bool:
     """Whether a blank.yaml holds a value (generate writes every key null)."""
+    blank = _read_blank(path)  # None when unreadable, as answers too: skipped, as before
+    return isinstance(blank, dict) and any(value is not None for value in blank.values())
+
+
+def _read_blank(path: str) -> Any:
+    """A blank.yaml's data, or None when it cannot be read as YAML text (missing, a folder,
+    not UTF-8, not YAML): a teacher's or a student's file, which must not stop check."""
     import yaml
 
     try:
         with open(path, encoding="utf-8") as stream:
-            blank = yaml.safe_load(stream)
+            return yaml.safe_load(stream)
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return False  # not readable as answers either: left to be skipped, as before
-    return isinstance(blank, dict) and any(value is not None for value in blank.values())
+        return None
 
 
 def _plain_name(name: str) -> bool:

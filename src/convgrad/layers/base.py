@@ -105,7 +105,7 @@ class Layer:
     # sections of this kind, by the section's kind: "padding", the input before and after
     # padding, as a step before the forward pass; "bias", the weights' section shows dL/dW
     # with its result, then dL/db as a step of its own; "uncovered", the input's section
-    # says why an input that no window meets gets dL/dx = 0. None unless a class says so.
+    # says why an input that no window meets gets dL/dx = 0. No steps unless a class says so.
     walk_steps: ClassVar[dict[str, tuple[str, ...]]] = {}
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:

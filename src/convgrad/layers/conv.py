@@ -266,6 +266,17 @@ DW_TRANSPOSED_ROWS = 256
 DX_ROWS = 128
 
 
+def kernel_depends_on(w: np.ndarray, key: str) -> bool | None:
+    """Layer.depends_on for a layer with a kernel w: (..., KH, KW), a conv's or a transposed
+    conv's: kernel_layout always; conv (flip or not) unless the kernel is 1x1, which flipping
+    leaves as it is; None for any other key."""
+    if key == "kernel_layout":
+        return True
+    if key == "conv":
+        return w.shape[-2:] != (1, 1)
+    return None
+
+
 # Where same_padding puts an odd total of padding, for students (conventions_met).
 SAME_WORDS = {"end": "the odd extra row/column at the bottom/right",
               "start": "the odd extra row/column at the top/left",
@@ -302,11 +313,7 @@ class ConvLayer(ParamLayer):
             or bool(geometry.uncovered(W, left, KW, sw, dw, OW, right, self.mode))
 
     def depends_on(self, key: str) -> bool | None:
-        if key == "kernel_layout":
-            return True
-        if key == "conv":  # flipping a 1x1 kernel changes nothing
-            return self.w.shape[-2:] != (1, 1)
-        return None
+        return kernel_depends_on(self.w, key)
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)

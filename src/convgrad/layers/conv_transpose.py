@@ -22,6 +22,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 from convgrad import geometry
 from convgrad.arith import Numbers, divide, matmul, scaled_matmul, zeros
 from convgrad.layers.base import Grid, Index, ParamLayer, Term
+from convgrad.layers.conv import kernel_depends_on
 from convgrad.model import ConvTranspose
 from convgrad.model import Layer as LayerSpec
 
@@ -35,11 +36,7 @@ class ConvTransposeLayer(ParamLayer):
         "conv_transpose_weights": ("bias",), "conv_transpose_input": ("uncovered",)}
 
     def depends_on(self, key: str) -> bool | None:
-        if key == "kernel_layout":
-            return True
-        if key == "conv":  # flipping a 1x1 kernel changes nothing
-            return self.w.shape[-2:] != (1, 1)
-        return None
+        return kernel_depends_on(self.w, key)
 
     def __init__(self, layer: LayerSpec, num: Numbers) -> None:
         super().__init__(layer, num)

@@ -40,6 +40,7 @@ from convgrad.render.naming import (
     entry_check_name,
     index_text,
     result_axes,
+    round_values,
 )
 from convgrad.render.words import sentences
 from convgrad.trace import (
@@ -238,15 +239,6 @@ def _training_step(k: int, step: dict[str, Any], full: bool, conventions: Conven
     return [*blocks, Grids(grids, full)] if grids else blocks
 
 
-def round_values(k: int, step: dict[str, Any]) -> list[tuple[str, Any]]:
-    """A round's updated parameters (its object in --json's `steps`) by the keys `check`
-    takes: steps[2].W_new, steps[2].b_new; in a network steps[2].conv1.W_new."""
-    return [(f"steps[{k}].{layer['name']}.{key}", value)
-            for layer in step.get("layers", []) for key, value in layer.items()
-            if key != "name"] or \
-        [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
-
-
 def _grids(matrices: list[Matrix], full: bool) -> Grids:
     return Grids([Grid(m) for m in matrices], full)
 
@@ -281,7 +273,7 @@ class Walk:
         with --all) a step each, their update written out; the others as `solve` lists
         them, in one step that says so."""
         total = len(self.trace.run.rounds)
-        shown = total if self.show_all else min(ROUNDS, total)
+        shown = rounds_written(total, self.show_all)
         for section in islice(self.trace.round_sections(), max(shown - 1, 0)):
             blocks: list[Block] = [Lines(list(section.lines)), *self._blocks(section.matrices)]
             for group in section.groups:
@@ -294,11 +286,8 @@ class Walk:
             conventions = self.trace.problem.conventions
             blocks = [block for k in range(shown + 1, total + 1)
                       for block in _training_step(k, steps[k - 1], self.show_all, conventions)]
-            fields: dict[str, object] = {"first": shown + 1, "last": total, "prev": shown}
-            one = shown + 1 == total
-            yield (Phrase("title.round", {"n": total}) if one else Phrase("step.rounds", fields),
-                   Part("", Phrase("step.rounds.why.one" if one else "step.rounds.why", fields),
-                        blocks))
+            title, why = listed_rounds(shown, total)
+            yield title, Part("", why, blocks)
 
     def _steps_of(self, section: Section) -> Iterator[tuple[Words | None, Part]]:
         kind = section.kind
@@ -430,6 +419,21 @@ class Walk:
         return [Lines([Phrase("step.uncovered", {"rows": rows})], "note")]
 
 
+def rounds_written(total: int, show_all: bool) -> int:
+    """How many of `total` training rounds a walkthrough writes out, the first (its own
+    sections) included: ROUNDS, every one with --all; the others it lists as solve does."""
+    return total if show_all else min(ROUNDS, total)
+
+
+def listed_rounds(shown: int, total: int) -> tuple[Phrase, Phrase]:
+    """The title and why of the walkthrough's step that lists rounds shown + 1 to total as
+    solve does ("Rounds 4 to 6", or "Round 4" when it is one)."""
+    fields: dict[str, object] = {"first": shown + 1, "last": total, "prev": shown}
+    if shown + 1 == total:
+        return Phrase("title.round", {"n": total}), Phrase("step.rounds.why.one", fields)
+    return Phrase("step.rounds", fields), Phrase("step.rounds.why", fields)
+
+
 def walk_steps(trace: Trace, section: Section) -> tuple[str, ...]:
     """The steps a walkthrough adds to `section`, as its layer's class says (Layer.walk_steps:
     padding, bias, uncovered); none for a section of no layer (the problem, the loss)."""
@@ -444,9 +448,14 @@ def notice_words(notice: Any) -> Phrase | str:
 
     if notice.kind not in (UNCOVERED, POOL_DROPPED):
         return str(notice)
-    return Phrase(f"notice.{notice.kind}", {
-        "message": str(notice), "layer": notice.layer, "axis": Phrase(f"axis.{notice.axis}"),
-        "positions": "、".join(str(i + 1) for i in notice.positions)})
+    return Phrase(f"notice.{notice.kind}", _notice_fields(notice))
+
+
+def _notice_fields(notice: Any) -> dict[str, object]:
+    """The fields of a warning about input rows or columns: its English message, and for the
+    Chinese its layer, axis and 1-based positions (2、4)."""
+    return {"message": str(notice), "layer": notice.layer, "axis": Phrase(f"axis.{notice.axis}"),
+            "positions": "、".join(str(i + 1) for i in notice.positions)}
 
 
 def uncovered_note(warnings: Iterable[Any]) -> Phrase | None:
@@ -456,10 +465,7 @@ def uncovered_note(warnings: Iterable[Any]) -> Phrase | None:
     English): （conv1：输入第 2、4 行；...）. None when there is none."""
     from convgrad.errors import UNCOVERED
 
-    notes = [Phrase("notice.missed", {"message": str(w), "layer": w.layer,
-                                      "axis": Phrase(f"axis.{w.axis}"),
-                                      "positions": "、".join(str(i + 1) for i in w.positions)})
-             for w in warnings if w.kind == UNCOVERED]
+    notes = [Phrase("notice.missed", _notice_fields(w)) for w in warnings if w.kind == UNCOVERED]
     if not notes:
         return None
     note = notes[0]

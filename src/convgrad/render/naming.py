@@ -8,7 +8,7 @@ as a whole (a Whole) is named as a matrix (X, dL/dW) or as it is (b, dL/dw).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from convgrad.model import Conventions
 
@@ -130,3 +130,12 @@ def result_axes(key: str, ndim: int, batched: bool, conventions: Conventions
     if batched:  # the batch axis first
         return ("sample", "row" if nhwc else "channel")[:max(ndim - 2, 0)]
     return ("row",) if nhwc else ("channel",)
+
+
+def round_values(k: int, step: dict[str, Any]) -> list[tuple[str, Any]]:
+    """A round's updated parameters (its object in --json's `steps`) by the keys `check`
+    takes: steps[2].W_new, steps[2].b_new; in a network steps[2].conv1.W_new."""
+    return [(f"steps[{k}].{layer['name']}.{key}", value)
+            for layer in step.get("layers", []) for key, value in layer.items()
+            if key != "name"] or \
+        [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]

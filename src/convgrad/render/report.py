@@ -201,6 +201,12 @@ def _variants_of(files: list[FileReport], per_variant: dict[str, int], shown: in
         items = [f"{name}: {counts[name]} of {per_variant[name]}" for name in names]
     else:
         items = names
+    return variants_text(items, shown)
+
+
+def variants_text(items: list[str], shown: int = 8) -> str:
+    """Variants by name (or "name: k of n"), up to `shown` of them: "variant 003", "variants
+    001, 004", "variants 001, ..., 008 and 2 more"."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""
     return ("variant " if len(items) == 1 else "variants ") + ", ".join(items[:shown]) + more
 

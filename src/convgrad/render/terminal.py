@@ -26,7 +26,7 @@ from rich.text import Span, Text
 from convgrad.model import Conventions
 from convgrad.render.crop import AUTO_TERMS, MAX_SLICES, Cut, cut, expansions_shown, marked_slices
 from convgrad.render.crop import shown as shown_lines
-from convgrad.render.naming import array_name, entry_name, result_axes, settings
+from convgrad.render.naming import array_name, entry_name, result_axes, round_values, settings
 from convgrad.render.words import formula_lang, formulas_in, in_formula_language, say
 from convgrad.trace import (
     Entry,
@@ -832,19 +832,15 @@ def print_steps(console: Console, steps: list[dict[str, Any]], full: bool,
     for k, step in enumerate(steps, start=1):
         console.print(Text.assemble((f"steps[{k}].loss = ", LABEL),
                                     (show_number(step["loss"]), VALUE)))
-        named = [(f"steps[{k}].{layer['name']}.{key}", value)
-                 for layer in step.get("layers", []) for key, value in layer.items()
-                 if key != "name"] or \
-            [(f"steps[{k}].{key}", value) for key, value in step.items() if key != "loss"]
         matrices = []
-        for name, value in named:
+        for name, value in round_values(k, step):
             if isinstance(value, np.ndarray) and value.ndim >= 1:
                 axes = result_axes(name, value.ndim, False, conventions or Conventions())
                 matrices.append(Matrix(name, value, axis_names=axes))
             else:
                 number: Any = value[()] if isinstance(value, np.ndarray) else value
                 console.print(Text.assemble((f"{name} = ", LABEL), (show_number(number), VALUE)))
-        print_matrices(console, matrices, full)
+        print_matrices(console, matrices, full, lang)
 
 
 # --- styled lines (check reports) ------------------------------------------------------------
