@@ -117,6 +117,22 @@ def _by_hand() -> dict[str, np.ndarray]:
             "dw": dw, "db": db}
 
 
+def test_a_registration_that_cannot_work_is_refused_at_the_call():
+    """Named in problems without a reading function, or written out in a way the trace has
+    no builders for: TypeError when registering (not an assert, which python -O drops),
+    and nothing is registered."""
+    kinds, readers = dict(layers.KINDS), dict(layers.READERS)
+
+    class Misspelt(ScaleLayer):
+        written_as = "sum"  # type: ignore[assignment]
+
+    with pytest.raises(TypeError, match="needs a reading function"):
+        layers.register(Scale, ScaleLayer, types=("scale",))
+    with pytest.raises(TypeError, match="written_as is 'sum'; it is one of sums, function"):
+        layers.register(Scale, Misspelt, types=("scale",), read=read_scale)
+    assert (dict(layers.KINDS), dict(layers.READERS)) == (kinds, readers)
+
+
 def test_unregistered_kind_is_refused():
     with pytest.raises(convgrad.ProblemError, match="'scale' is not a layer type"):
         convgrad.solve(PROBLEM)

@@ -15,6 +15,7 @@ from typing import Any
 
 from convgrad.arith import Numbers
 from convgrad.layers.base import (
+    WRITTEN_AS,
     Factor,
     FunctionLayer,
     Index,
@@ -64,11 +65,18 @@ READERS: dict[str, Read] = {}
 def register(description: type, cls: type[Layer], types: tuple[str, ...] = (),
              read: Read | None = None) -> None:
     """Add a kind of layer: `description` (a convgrad.model.Op subclass) is run by `cls`;
-    `read` reads a layer of it written as any of `types` in a problem's `layers`."""
+    `read` reads a layer of it written as any of `types` in a problem's `layers`. (A
+    programmer's mistake raises TypeError here, at the call, not later in a run.)"""
+    if types and read is None:
+        raise TypeError("register: a kind that problems can name (types) needs a reading "
+                        "function (read)")
+    if cls.written_as not in WRITTEN_AS:
+        raise TypeError(f"register: {cls.__name__}.written_as is {cls.written_as!r}; "
+                        f"it is one of {', '.join(WRITTEN_AS)}")
     KINDS[description] = cls
-    for name in types:
-        assert read is not None, "a kind that problems can name needs a reading function"
-        READERS[name] = read
+    if read is not None:
+        for name in types:
+            READERS[name] = read
 
 
 def _load(where: str | type[Layer]) -> type[Layer]:

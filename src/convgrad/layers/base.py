@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from itertools import product, starmap
-from typing import Any, ClassVar, NamedTuple, TypeVar, overload
+from typing import Any, ClassVar, Literal, NamedTuple, TypeVar, get_args, overload
 
 import numpy as np
 
@@ -42,6 +42,10 @@ Term = tuple[Factor, ...]
 A = TypeVar("A")
 B = TypeVar("B")
 T = TypeVar("T")
+
+# How the trace writes out a kind without builders of its own (Layer.written_as).
+WrittenAs = Literal["sums", "function"]
+WRITTEN_AS: tuple[str, ...] = get_args(WrittenAs)
 
 
 class Grid(Sequence[T]):
@@ -100,7 +104,7 @@ class Layer:
     # How the trace writes out a kind that has no builders of its own in trace.py
     # (`<kind>_forward` ...): "sums", every entry of `expanded` as the sum of products that
     # `terms` gives; "function", each output as a function of its group (FunctionLayer).
-    written_as: ClassVar[str] = "sums"
+    written_as: ClassVar[WrittenAs] = "sums"
     # The steps a walkthrough (explain, and the documents' walkthroughs) adds to the
     # sections of this kind, by the section's kind: "padding", the input before and after
     # padding, as a step before the forward pass; "bias", the weights' section shows dL/dW
