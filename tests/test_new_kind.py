@@ -6,6 +6,7 @@ a kind of layer")."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from fractions import Fraction
 from typing import Any, ClassVar, cast
 
@@ -76,16 +77,21 @@ def read_scale(reader: Any, path: tuple, spec: dict, shape: tuple[int, ...],
     return reader.make_layer("scale", "scale", Scale(a), shape, counts)
 
 
-@pytest.fixture
-def scale_kind():
+def registered(description: type, cls: type, name: str, read: Any) -> Iterator[None]:
+    """The kind registered while a test runs; then the built-in kinds alone again, so that
+    every other test sees only them."""
     kinds, readers = dict(layers.KINDS), dict(layers.READERS)
-    layers.register(Scale, ScaleLayer, types=("scale",), read=read_scale)
+    layers.register(description, cls, types=(name,), read=read)
     yield
-    # Registered for these tests only: every other test sees the built-in kinds.
     layers.KINDS.clear()
     layers.KINDS.update(kinds)
     layers.READERS.clear()
     layers.READERS.update(readers)
+
+
+@pytest.fixture
+def scale_kind() -> Iterator[None]:
+    yield from registered(Scale, ScaleLayer, "scale", read_scale)
 
 
 PROBLEM = """\
@@ -256,14 +262,8 @@ def read_gain(reader: Any, path: tuple, spec: dict, shape: tuple[int, ...],
 
 
 @pytest.fixture
-def gain_kind():
-    kinds, readers = dict(layers.KINDS), dict(layers.READERS)
-    layers.register(Gain, GainLayer, types=("gain",), read=read_gain)
-    yield
-    layers.KINDS.clear()
-    layers.KINDS.update(kinds)
-    layers.READERS.clear()
-    layers.READERS.update(readers)
+def gain_kind() -> Iterator[None]:
+    yield from registered(Gain, GainLayer, "gain", read_gain)
 
 
 GAIN = """\
