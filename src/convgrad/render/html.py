@@ -259,8 +259,12 @@ class _Writer:
         # and an entry made of 8,192 cells (dL/dw of a 16x64x64 input) costs the few of
         # them drawn, not 8,192 names.
         self.summarised = False
-        # For each shape of matrix drawn, the cells drawn of some matrix of that shape.
-        self.where: dict[tuple[int, ...], np.ndarray] = {}
+        # For each matrix drawn (by _key: X and dL/dY of one shape are two), the cells of it
+        # drawn, and the heads of the names it draws (X, X_pad).
+        self.where: dict[tuple[Any, ...], np.ndarray] = {}
+        self.heads: dict[tuple[Any, ...], set[str]] = {}
+        self.shares: dict[tuple[Any, ...], bool] = {}  # by _key: see _shared
+        self.known: dict[tuple[Any, ...], np.ndarray] = {}  # by _key: see _drawn_names
         self.tables: dict[int, tuple[Matrix, np.ndarray]] = {}  # by id: see _names
 
     def draws(self, parts: list[Part]) -> None:
@@ -275,7 +279,9 @@ class _Writer:
         matrix = grid.matrix
         namer = self._namer(matrix)
         shape = matrix.array.shape
-        where = self.where.setdefault(shape, np.zeros(shape, dtype=bool))
+        key = self._key(matrix)
+        where = self.where.setdefault(key, np.zeros(shape, dtype=bool))
+        heads = self.heads.setdefault(key, set())
         for piece in slices(grid, block.full, block.crop, block.base)[0]:
             self.summarised = self.summarised or piece.region is not None or \
                 None in piece.rows or None in piece.cols
@@ -284,7 +290,9 @@ class _Writer:
                     if r is not None and c is not None:
                         index = piece.index(r, c)
                         where[index] = True
-                        self.drawn.add(namer(index))
+                        name = namer(index)
+                        self.drawn.add(name)
+                        heads.add(name.partition("[")[0])
 
     def learn(self, section: Section) -> None:
         """What each entry whose term the page writes (of the section's groups) is made of,
@@ -315,8 +323,7 @@ class _Writer:
         if exp.focus is not None:
             for matrix, cells in exp.focus():
                 if self.summarised:
-                    namer = self._namer(matrix)
-                    found += [namer(cell) for cell in self._drawn_of(matrix, cells)]
+                    found += self._drawn_names(matrix, cells)
                 elif cells:  # every cell named once (solve --terms all), picked out by index
                     table = self._names(matrix)
                     at = np.asarray(cells, dtype=np.intp).reshape(len(cells), table.ndim)
@@ -347,20 +354,51 @@ class _Writer:
             made = self.tables[id(matrix)] = (matrix, names.reshape(shape))  # kept: its id stays
         return made[1]
 
-    def _drawn_of(self, matrix: Matrix, cells: list[tuple[int, ...]]
-                  ) -> list[tuple[int, ...]]:
-        """Of a summarised page, the cells (indices into matrix.array) at a place drawn of
-        some matrix of the same shape, picked at once, so that only those are named. (A
-        cell drawn only in a matrix of another shape under the same name, the padding
-        step's unpadded X, is left out: pointing lights it where the matrix is drawn as the
-        formula uses it.)"""
-        where = self.where.get(matrix.array.shape)
-        if where is None or not cells:
-            return list(cells)  # a shape drawn nowhere: its cells may be named elsewhere
-        if where.ndim == 0:
-            return list(cells) if where[()] else []
+    def _key(self, matrix: Matrix) -> tuple[Any, ...]:
+        """A matrix as the page names it: its shape and the names of its first and last
+        cells. Two objects of one matrix (dL/dY drawn, and dL/dY as a term of dL/dW uses it)
+        share it; two matrices of one shape (X and dL/dY, W and dL/dW, two layers' dL/dZ) do
+        not."""
+        shape = matrix.array.shape
+        if not matrix.array.size:
+            return (shape, id(matrix))
+        namer = self._namer(matrix)
+        return (shape, namer((0,) * len(shape)), namer(tuple(n - 1 for n in shape)))
+
+    def _shared(self, key: tuple[Any, ...]) -> bool:
+        """Whether another matrix drawn names entries as the one of `key` does (the padding
+        step's unpadded X and the padded X the convolution uses both name X[1,8,3])."""
+        shared = self.shares.get(key)
+        if shared is None:
+            heads = self.heads[key]
+            shared = self.shares[key] = any(
+                other != key and not heads.isdisjoint(names)
+                for other, names in self.heads.items())
+        return shared
+
+    def _drawn_names(self, matrix: Matrix, cells: list[tuple[int, ...]]) -> list[str]:
+        """Of a summarised page, the names of the cells (indices into matrix.array) the page
+        draws: those drawn of this matrix, picked at once, so that only they are named; and
+        where another matrix draws entries of the same names, the others that it draws."""
+        namer = self._namer(matrix)
+        key = self._key(matrix)
+        where = self.where.get(key)
+        if where is None or not cells:  # a matrix drawn nowhere: its cells may be elsewhere
+            return [name for name in map(namer, cells) if name in self.drawn]
         at = np.asarray(cells, dtype=np.intp).reshape(len(cells), where.ndim)
-        return [cells[k] for k in np.flatnonzero(where[tuple(at.T)])]
+        own = where[tuple(at.T)] if where.ndim else np.full(len(cells), bool(where[()]))
+        if self._shared(key):
+            # Whether each cell's name is drawn, once a cell (the terms of dL/dw[1,1,p,q]
+            # share most of X's channel): 1 drawn, -1 not, 0 not yet named.
+            known = self.known.get(key)
+            if known is None:
+                known = self.known[key] = where.astype(np.int8)
+            seen = known[tuple(at.T)] if where.ndim else np.full(len(cells), known[()])
+            for k in np.flatnonzero(seen == 0):
+                seen[k] = 1 if namer(cells[k]) in self.drawn else -1
+                known[cells[k]] = seen[k]
+            own = seen == 1
+        return [namer(cells[k]) for k in np.flatnonzero(own)]
 
     def _term(self, exp: Expansion) -> str:
         label = label_text(exp.label)
