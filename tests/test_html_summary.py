@@ -124,14 +124,14 @@ def test_a_large_walkthroughs_page_points_the_same_way():
     by_term = {cell["data-term"]: set(cell["data-from"].split()) for cell in cells}
     assert by_term["Y[1,1,2]"] == y_sources(0, 0, 1) & drawn
     assert by_term["Y[2,20,20]"] == set()  # not among the four written out
-    # dL/dw11 names the cells of X where the step draws them, the corners of the padded X
-    # (the padding step's unpadded X draws others by the same names), and of dL/dY
+    # dL/dw11 names every cell it is made of that the page draws: the corners of the
+    # padded X, the cells the padding step's unpadded X draws by the same names, and dL/dY's
     made_of = dw_sources(0, 0, 0, 0)
     padded = [*range(8), H - 1, H, H + 1]  # 0-based rows of the padded 22 x 22 drawn
     least = {name for name in made_of if name.startswith("dY")} & drawn | \
         {padded_name(0, r, s) for r in padded for s in padded} & made_of
-    assert least <= by_term["dW[1,1,1,1]"] <= made_of & drawn
-    assert len(least) > 100
+    assert by_term["dW[1,1,1,1]"] == made_of & drawn
+    assert least < made_of & drawn and len(least) > 100
 
 
 def test_a_medium_problems_notebook_view_is_bounded():
