@@ -1731,6 +1731,8 @@ def test_the_grader_api_reports_a_unicode_digit_without_a_file(work):
     (("--points", "dW=²"), ["dW", "²", "not a number"]),
     (("--points", "dW=nan"), ["dW", "nan"]),
     (("--points", "dW=inf"), ["dW", "inf", "finite"]),
+    (("--rtol", "inf"), ["--rtol", "inf", "finite"]),  # inf is >= 0: say what it is not
+    (("--atol", "nan"), ["--atol", "nan", "finite"]),
     (("--points", "dW="), ["dW", "no points"]),
     (("--points", "dW"), ["'dW'", "KEY=POINTS"]),
     (("--points", ""), ["--points", "empty"]),
