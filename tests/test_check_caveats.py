@@ -282,6 +282,28 @@ def test_a_students_file_named_answers_yaml_is_not_skipped_as_the_key(tmp_path: 
         assert str(out / "002" / "alice.yaml") in message  # the way out: a name of its own
 
 
+def test_the_way_out_names_a_file_the_folder_does_not_have(tmp_path: Path) -> None:
+    """The messages about a student's answers.yaml or blank.yaml say to rename it, e.g. to
+    alice.yaml; where alice.yaml is already a student's, following that advice would write
+    over her answers, so the example is a name the folder does not hold."""
+    out = tmp_path / "variants"
+    template = ROOT / "problems" / "templates" / "relu_maxpool.yaml"
+    assert run_main("generate", template, "--count", 2, "--seed", 3, "--out", out).returncode == 0
+    folder = out / "002"
+    alice = write(folder, "alice.yaml", "db: 1\n")
+    write(folder, "bob.yaml", "db: 2\n")
+    for name, text in (("answers.yaml", "db: 1\n"), ("blank.yaml", "db: 3\n")):
+        given = folder / name
+        kept = given.read_text(encoding="utf-8")
+        given.write_text(text, encoding="utf-8")
+        done = check(out, alice, given)
+        given.write_text(kept, encoding="utf-8")
+        assert done.returncode == 2, done
+        message = one_line(done)
+        assert str(alice) not in message and str(folder / "bob.yaml") not in message, message
+        assert str(folder / "carol.yaml") in message, message
+
+
 def test_a_usage_error_is_still_one_line_on_a_problem_with_caveats(tmp_path: Path) -> None:
     problem = write(tmp_path, "problem.yaml", UNCOVERED)
     right = write(tmp_path, "right.yaml", f"db: {UNCOVERED_DB}\n")

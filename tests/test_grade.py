@@ -1022,6 +1022,27 @@ def test_non_finite_points_exit_2(work, points):
     assert proc.returncode == 2
 
 
+def test_points_written_with_an_underscore_are_a_usage_error(work):
+    # as --seed 1_0 and --decimals 1_0 are, and 1_000 in a problem file (README: a number
+    # option is written in the digits 0-9 without '_'); before, dW=1_0 was worth 10 points
+    name = write(work, "a.yaml", "dW: '32 41; 59 68'\n")
+    proc = run(work, SEED, name, "--points", "dW=1_0")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    assert "--points" in proc.stderr and "without '_', as 10" in proc.stderr
+
+
+def test_points_a_float64_reads_as_0_are_a_usage_error(work):
+    # 1e-400 is not 0 but a float64 reads it as 0, as --rtol 1e-400 (a usage error); before,
+    # dW=1e-400 graded dW for 0 points without a word
+    name = write(work, "a.yaml", "dW: '32 41; 59 68'\n")
+    proc = run(work, SEED, name, "--points", "dW=1e-400")
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    assert proc.stdout == ""
+    assert "--points" in proc.stderr and "reads it as 0" in proc.stderr
+    assert run(work, SEED, name, "--points", "dW=0e-400").returncode == 0  # 0 spelt long
+
+
 # --- --summary and many files --------------------------------------------------------------
 
 
@@ -1710,6 +1731,8 @@ def test_the_grader_api_reports_a_unicode_digit_without_a_file(work):
     (("--points", "dW=²"), ["dW", "²", "not a number"]),
     (("--points", "dW=nan"), ["dW", "nan"]),
     (("--points", "dW=inf"), ["dW", "inf", "finite"]),
+    (("--rtol", "inf"), ["--rtol", "inf", "finite"]),  # inf is >= 0: say what it is not
+    (("--atol", "nan"), ["--atol", "nan", "finite"]),
     (("--points", "dW="), ["dW", "no points"]),
     (("--points", "dW"), ["'dW'", "KEY=POINTS"]),
     (("--points", ""), ["--points", "empty"]),

@@ -946,7 +946,7 @@ def _tolerance(options: CheckOptions | GenerateOptions) -> Any:
         raise ProblemError(f"{' and '.join(chosen)} are different rules; give one of them")
     for name, value in (("--rtol", rtol), ("--atol", atol)):
         if value is not None and not (math.isfinite(value) and value >= 0):
-            raise ProblemError(f"{name} must be a number >= 0, not {value}")
+            raise ProblemError(f"{name} must be a finite number >= 0, not {value}")
         if value is not None and 0 < value < sys.float_info.min:
             # A subnormal has fewer digits than float64 promises: its tolerance would be
             # worked out (and written in Moodle's text) to the wrong digits.

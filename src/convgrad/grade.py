@@ -719,15 +719,30 @@ def _points_value(key: str, value: str) -> float:
         number = float(value) if value.isascii() else math.nan
     except ValueError:
         number = math.nan
-    if math.isnan(number):
+    bare = value.replace("_", "")
+    if "_" in value and _points_value_text(bare):
+        # Python's float reads 1_0 as 10; every other number option refuses it
+        raise ProblemError(f"--points: {key}={value}: '{value}' is not a number: write it "
+                           f"without '_', as {bare}")
+    if math.isnan(number) or "_" in value:
         raise ProblemError(f"--points: {key}={value}: '{value}' is not a number; points are a "
                            "number >= 0 such as 2 or 0.5")
+    if number == 0 and re.search(r"[1-9]", value.lower().partition("e")[0]):
+        # 1e-400 is not 0, but a float64 reads it as 0: the key would be graded for nothing
+        raise ProblemError(f"--points: {key}={value}: '{value}' is too small for a float64, "
+                           "which reads it as 0; give 0 or a larger number such as 0.5")
     if number < 0:
         raise ProblemError(f"--points: {key}={value}: points cannot be negative; give 0 or "
                            "more")
     if math.isinf(number):
         raise ProblemError(f"--points: {key}={value}: points must be a finite number")
     return number
+
+
+def _points_value_text(text: str) -> bool:
+    """Whether `text` is a decimal number as the other number options take it (2, 0.5, 1e-3)."""
+    return re.fullmatch(r"[-+]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][-+]?[0-9]+)?",
+                        text) is not None
 
 
 def parse_require(texts: str | list[str] | None) -> list[str]:

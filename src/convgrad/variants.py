@@ -173,7 +173,7 @@ def grade_class(folder: str, answers: list[str], *, tolerance: Tolerance,
             if os.path.basename(path) == "blank.yaml" and _filled_in(path):
                 # a student's answers on generate's blank: skipping it would lose them, and
                 # its keys are what the variant grades
-                example = os.path.join(os.path.dirname(path), "alice.yaml")
+                example = _free_name(os.path.dirname(path))
                 raise ProblemError(
                     f"{path}: has answers filled in, but blank.yaml is the blank that "
                     f"generate writes, which check skips; rename it after its student (e.g. "
@@ -263,12 +263,23 @@ def _check_answer_key(path: str, variant: tuple[str, str], solver: Solver | None
     given.pop("conventions", None)
     key.pop("conventions", None)
     if given != key:
-        example = os.path.join(os.path.dirname(path), "alice.yaml")
+        example = _free_name(os.path.dirname(path))
         raise ProblemError(f"{path}: not the answer key generate wrote for variant {name} "
                            "(its results differ), but answers.yaml is the key's name, which "
                            f"check skips; rename it after its student (e.g. {example}) and "
                            "write the variants again with convgrad generate (the same --seed "
                            "rebuilds the key)")
+
+
+def _free_name(folder: str) -> str:
+    """A student's file name in `folder` that no file there has yet (alice.yaml, bob.yaml ...):
+    the example of a rename, which must not write over another student's answers."""
+    names = ("alice", "bob", "carol", "dan", "erin")
+    for name in (*names, *(f"student{n}" for n in range(1, 10_000))):
+        path = os.path.join(folder, f"{name}.yaml")
+        if not os.path.lexists(path):
+            return path
+    return os.path.join(folder, "STUDENT.yaml")
 
 
 def _graded_keys(folder: str) -> list[str] | None:
