@@ -3,7 +3,7 @@ from __future__ import annotations
 import io
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,6 +35,15 @@ class Run:
 
 
 # Answers to the seed worked example: right, and with one wrong entry.
+def long_run(test: Callable[..., None]) -> Callable[..., None]:
+    """A test that runs only when `-m slow` asks for it: marked slow, and skipped in a plain
+    run of the suite (which would otherwise run it, having no -m)."""
+    skip = pytest.mark.skipif("'slow' not in config.getoption('markexpr') or "
+                              "'not slow' in config.getoption('markexpr')",
+                              reason="a long run: pytest -m slow")
+    return pytest.mark.slow(skip(test))
+
+
 RIGHT = "dW: [[32, 41], [59, 68]]\ndb: 9\n"
 WRONG = "dW: [[32, 41], [59, 0]]\ndb: 9\n"
 

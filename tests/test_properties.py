@@ -27,6 +27,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.conftest import long_run
+
 pytest.importorskip("hypothesis")
 
 from hypothesis import HealthCheck, event, given, settings  # noqa: E402
@@ -1090,10 +1092,7 @@ def test_rational_problems_match_the_reference_exactly(case):
 
 
 # `-m slow` asks for it; a plain run of the suite leaves it out (about 3000 examples).
-@pytest.mark.slow
-@pytest.mark.skipif("'slow' not in config.getoption('markexpr') or "
-                    "'not slow' in config.getoption('markexpr')",
-                    reason="a long run: pytest -m slow")
+@long_run
 @RATIONAL_LONG
 @given(case=rational_problems())
 def test_rational_problems_match_the_reference_exactly_long_run(case):

@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 from convgrad.grade import Tolerance
+from tests.conftest import long_run
 
 pytest.importorskip("hypothesis")
 
@@ -146,10 +147,7 @@ def test_a_float_problem_s_expected_values_get_the_exact_verdict(case):
 
 
 # `-m slow` asks for it; a plain run of the suite leaves it out.
-@pytest.mark.slow
-@pytest.mark.skipif("'slow' not in config.getoption('markexpr') or "
-                    "'not slow' in config.getoption('markexpr')",
-                    reason="a long run: pytest -m slow")
+@long_run
 @PROPERTY_LONG
 @given(case=near_the_edge())
 def test_at_the_edge_the_fast_verdict_is_the_exact_one_long_run(case):

@@ -19,6 +19,8 @@ from fractions import Fraction
 import numpy as np
 import pytest
 
+from tests.conftest import long_run
+
 torch = pytest.importorskip("torch")
 pytest.importorskip("hypothesis")
 import torch.nn.functional as F  # noqa: E402
@@ -1429,10 +1431,7 @@ def test_random_networks_under_random_conventions_match_torch(seed):
     check_random_network(seed)
 
 
-@pytest.mark.slow
-@pytest.mark.skipif("'slow' not in config.getoption('markexpr') or "
-                    "'not slow' in config.getoption('markexpr')",
-                    reason="a long run: pytest -m slow")
+@long_run
 @settings(NETWORKS, max_examples=2000)
 @given(seed=st.integers(0, 2**32 - 1))
 def test_random_networks_under_random_conventions_match_torch_long_run(seed):
